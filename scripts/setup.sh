@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of latte from Debian packages, then
+# configures and builds it in ./build. Idempotent: installed packages are skipped.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libdnnl-dev            # GEMM (oneDNN)
+  nlohmann-json3-dev     # config.json, safetensors headers
+  libcli11-dev           # command line
+  libutf8proc-dev        # Unicode normalisation for tokenizers
+  libgtest-dev           # unit tests
+  clang-format
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${LATTE_BUILD_DIR:-$root/build}
+cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${LATTE_CMAKE_ARGS:-}
+cmake --build "$build_dir"
+echo "setup: built $build_dir/latte"

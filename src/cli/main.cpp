@@ -1,0 +1,6 @@
+#include <iostream>
+
+int main() {
+  std::cout << "latte\n";
+  return 0;
+}
