@@ -1,6 +1,40 @@
+// latte: Transformer inference whose latency is chosen at deploy time.
+#include <CLI/CLI.hpp>
 #include <iostream>
+#include <new>
 
-int main() {
-  std::cout << "latte\n";
+#include "common.h"
+#include "latte/core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"latte: Transformer inference with ACC word-vector elimination", "latte"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "latte 0.1.0");
+  latte::cli::add_info_command(app);
+  latte::cli::add_tokenize_command(app);
+  latte::cli::add_classify_command(app);
+  latte::cli::add_init_command(app);
+  latte::cli::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
+  } catch (const CLI::ParseError& error) {
+    std::cerr << "latte: error: " << error.what() << " (see latte --help)\n";
+    return 2;
+  } catch (const latte::Error& error) {
+    std::cerr << "latte: error: " << error.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "latte: error: out of memory\n";
+    return 1;
+  } catch (const std::exception& error) {
+    std::cerr << "latte: error: " << error.what() << "\n";
+    return 1;
+  }
   return 0;
 }

@@ -1,0 +1,47 @@
+// JSON files (config.json, latte.json, tokenizer files): reading with errors that name the
+// file, typed field access that names the file and field, and atomic writing.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace latte {
+
+// FormatError "cannot read PATH" or "PATH: not valid JSON: <parser message>".
+nlohmann::json read_json_file(const std::filesystem::path& path);
+
+// Pretty-printed (indent 2) with a trailing newline, via PATH.tmp and a rename, so a reader never
+// sees half a file. InputError if a string is not valid UTF-8; Error if the write fails.
+void write_json_file_atomic(const std::filesystem::path& path, const nlohmann::json& value);
+
+// Required fields: FormatError "LABEL: field 'KEY' is missing" when absent or null, or
+// "LABEL: field 'KEY' must be <kind>, got <value or type>" when of the wrong type; also
+// "LABEL: expected a JSON object" when `object` is not one. `file_label` is usually the file
+// name ("config.json"). Integers must be JSON integers (768, not 768.0); doubles accept any
+// finite number.
+int64_t json_require_int(const nlohmann::json& object, const std::string& key, const std::string& file_label);
+// As json_require_int, but also "... must be a positive integer" unless > 0.
+int64_t json_require_positive_int(const nlohmann::json& object, const std::string& key,
+                                  const std::string& file_label);
+double json_require_double(const nlohmann::json& object, const std::string& key,
+                           const std::string& file_label);
+std::string json_require_string(const nlohmann::json& object, const std::string& key,
+                                const std::string& file_label);
+bool json_require_bool(const nlohmann::json& object, const std::string& key, const std::string& file_label);
+
+// Optional fields: `fallback` when absent or null (Hugging Face writes null for unset values);
+// present with the wrong type is the same FormatError as the required variant.
+int64_t json_optional_int(const nlohmann::json& object, const std::string& key, const std::string& file_label,
+                          int64_t fallback);
+int64_t json_optional_positive_int(const nlohmann::json& object, const std::string& key,
+                                   const std::string& file_label, int64_t fallback);
+double json_optional_double(const nlohmann::json& object, const std::string& key,
+                            const std::string& file_label, double fallback);
+std::string json_optional_string(const nlohmann::json& object, const std::string& key,
+                                 const std::string& file_label, const std::string& fallback);
+bool json_optional_bool(const nlohmann::json& object, const std::string& key, const std::string& file_label,
+                        bool fallback);
+
+}  // namespace latte

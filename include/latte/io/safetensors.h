@@ -1,0 +1,116 @@
+// Safetensors checkpoints: one memory-mapped file (SafetensorsFile), a Hugging Face model
+// folder of one or more such files (WeightStore), and a writer. Every header is validated in
+// full when a file is opened, so later reads never go out of bounds; errors are FormatErrors
+// naming the file and, where there is one, the tensor.
+//
+// Format (https://github.com/huggingface/safetensors): u64 little-endian header length N,
+// N bytes of JSON header {"__metadata__": {str: str}, NAME: {"dtype", "shape",
+// "data_offsets": [begin, end]}, ...}, then the data section; offsets are relative to it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "latte/core/tensor.h"
+#include "latte/io/dtype.h"
+
+namespace latte {
+
+// Header entry of one tensor. `begin`/`end` are byte offsets in the data section.
+struct TensorEntry {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+  std::string file;  // path of the file that holds it, for error messages
+};
+
+// Largest header accepted, as in the reference implementation: a bigger one is corruption.
+inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
+
+// One .safetensors file, memory-mapped read only for its lifetime. Movable, not copyable.
+class SafetensorsFile {
+ public:
+  // Maps and validates the whole header; throws FormatError naming the file (and tensor).
+  static SafetensorsFile open(const std::filesystem::path& path);
+
+  SafetensorsFile(SafetensorsFile&& other) noexcept;
+  SafetensorsFile& operator=(SafetensorsFile&& other) noexcept;
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+  ~SafetensorsFile();
+
+  const std::filesystem::path& path() const { return path_; }
+  // Sorted by name.
+  const std::vector<TensorEntry>& entries() const { return entries_; }
+  // nullptr when absent.
+  const TensorEntry* find(std::string_view name) const;
+  // The header's "__metadata__" (empty when absent).
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // Copies the tensor into a new owning F32 tensor, converting F16/BF16. Throws InputError for
+  // an entry whose bytes are not inside this file's data section.
+  Tensor read_f32(const TensorEntry& entry) const;
+
+ private:
+  SafetensorsFile() = default;
+  void release() noexcept;
+
+  std::filesystem::path path_;
+  const unsigned char* mapping_ = nullptr;  // the whole file
+  uint64_t mapping_bytes_ = 0;
+  const unsigned char* data_ = nullptr;  // start of the data section, inside mapping_
+  uint64_t data_bytes_ = 0;
+  std::vector<TensorEntry> entries_;
+  std::map<std::string, size_t, std::less<>> index_;  // name -> position in entries_
+  std::map<std::string, std::string> metadata_;
+};
+
+// The weights of a Hugging Face model folder: model.safetensors, or (when that is absent)
+// model.safetensors.index.json with its shards. All files stay mapped; tensors load on demand.
+class WeightStore {
+ public:
+  // Validates every file; a tensor the index lists but its shard lacks, a tensor in two shards
+  // and a shard tensor the index does not list are FormatErrors.
+  static WeightStore open(const std::filesystem::path& model_dir);
+
+  const std::filesystem::path& directory() const { return directory_; }
+  bool contains(std::string_view name) const;
+  // FormatError "missing tensor NAME in DIR".
+  const TensorEntry& entry(std::string_view name) const;
+  // Sorted.
+  std::vector<std::string> names() const;
+  // Loads as F32 after checking the shape:
+  // FormatError "tensor NAME in FILE has shape [a, b], expected [c, d]".
+  Tensor load(std::string_view name, const std::vector<int64_t>& expected_shape) const;
+  // Distinct dtypes in the order F32, F16, BF16 joined by '+': "F16", "F32+F16"; "none" if empty.
+  std::string dtype_summary() const;
+  // Sum of numel over all tensors.
+  int64_t parameter_count() const;
+
+ private:
+  struct Location {
+    size_t shard = 0;
+    size_t entry = 0;
+  };
+
+  std::filesystem::path directory_;
+  std::vector<SafetensorsFile> shards_;
+  std::map<std::string, Location, std::less<>> locations_;
+};
+
+// Writes `tensors` converted to `dtype` as a safetensors file, laid out like the Python library
+// writes it: header {"__metadata__" first, then tensors sorted by name}, padded with spaces to a
+// multiple of 8 bytes, data in the same order. Atomic: writes PATH.tmp, then renames it.
+// InputError for duplicate, empty or "__metadata__" names and tensors without data; Error when
+// the file cannot be written.
+void write_safetensors(const std::filesystem::path& path,
+                       const std::vector<std::pair<std::string, Tensor>>& tensors, DType dtype,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace latte

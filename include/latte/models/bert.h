@@ -1,0 +1,109 @@
+// BERT (BertModel, BertForSequenceClassification) from a Hugging Face folder.
+// Sequences of a batch are packed row after row, so padding costs nothing.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "latte/core/arena.h"
+#include "latte/core/linear.h"
+#include "latte/core/ops.h"
+#include "latte/core/tensor.h"
+
+namespace latte {
+
+struct BertConfig {
+  std::string architecture;  // "BertForSequenceClassification" or "BertModel"
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t intermediate_size = 0;
+  int64_t max_position_embeddings = 0;
+  int64_t type_vocab_size = 2;
+  int64_t pad_token_id = 0;
+  float layer_norm_eps = 1e-12f;
+  std::string hidden_act = "gelu";
+  int64_t num_labels = 0;               // 0 without a classification head
+  std::vector<std::string> id2label;    // num_labels names
+  std::string problem_type;             // "regression" when num_labels == 1
+
+  bool has_classifier() const { return num_labels > 0; }
+  bool is_regression() const { return num_labels == 1; }
+  int64_t head_dim() const { return hidden_size / num_heads; }
+
+  // Reads and validates config.json; FormatError names the file and field.
+  static BertConfig from_file(const std::filesystem::path& config_json);
+  // The config.json a Hugging Face tool would write for this model.
+  nlohmann::json to_json() const;
+};
+
+// Name and shape of every tensor a Hugging Face checkpoint of this config holds
+// (with the "bert." prefix for task models), in a fixed order.
+struct WeightSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+std::vector<WeightSpec> bert_weight_specs(const BertConfig& config);
+
+// The architectures of `latte init --preset`: tiny, mini, small, base.
+BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t num_labels);
+
+// One input sequence: token ids with specials, and segment ids (empty = all 0).
+struct BertInput {
+  std::vector<int32_t> input_ids;
+  std::vector<int32_t> token_type_ids;
+};
+
+struct BertOutput {
+  // [rows, hidden]: rows of sequence b are [offsets[b], offsets[b+1]).
+  Tensor last_hidden_state;
+  std::vector<int64_t> offsets;
+  Tensor pooler_output;  // [batch, hidden]
+  Tensor logits;         // [batch, num_labels]; empty without a classifier
+};
+
+class BertModel {
+ public:
+  // Loads config.json and the safetensors weights of `model_dir`, checking every
+  // tensor's presence and shape against the config before anything runs.
+  static BertModel load(const std::filesystem::path& model_dir);
+
+  const BertConfig& config() const { return config_; }
+  // Not thread-safe: a model reuses one workspace across calls.
+  BertOutput forward(const std::vector<BertInput>& batch);
+
+  int64_t parameter_count() const { return parameter_count_; }
+  const std::string& dtype_on_disk() const { return dtype_on_disk_; }
+
+ private:
+  struct EncoderLayer {
+    Linear qkv;                  // [rows, hidden] -> [rows, 3 hidden]
+    Linear attention_output;     // accumulates into the residual stream
+    LayerNorm attention_norm;
+    Linear intermediate;         // with the activation fused
+    Linear output;               // accumulates into the residual stream
+    LayerNorm output_norm;
+  };
+
+  void check_inputs(const std::vector<BertInput>& batch) const;
+  void embed(const std::vector<BertInput>& batch, float* hidden) const;
+
+  BertConfig config_;
+  Tensor word_embeddings_;      // [vocab, hidden]
+  Tensor position_embeddings_;  // [max_positions, hidden]
+  Tensor token_type_embeddings_;// [type_vocab, hidden]
+  LayerNorm embedding_norm_;
+  std::vector<EncoderLayer> layers_;
+  Linear pooler_;               // tanh fused
+  Linear classifier_;
+  Arena arena_;
+  int64_t parameter_count_ = 0;
+  std::string dtype_on_disk_;
+};
+
+}  // namespace latte

@@ -1,0 +1,119 @@
+// latte classify: labels (or regression scores) for texts and text pairs.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.h"
+#include "latte/core/error.h"
+#include "latte/models/bert.h"
+#include "latte/tokenizers/bert_tokenizer.h"
+
+namespace latte::cli {
+
+namespace {
+
+std::vector<float> softmax(const float* logits, int64_t count) {
+  const float maximum = *std::max_element(logits, logits + count);
+  std::vector<float> probabilities(static_cast<size_t>(count));
+  float total = 0.0f;
+  for (int64_t i = 0; i < count; ++i) total += probabilities[i] = std::exp(logits[i] - maximum);
+  for (float& p : probabilities) p /= total;
+  return probabilities;
+}
+
+std::string format_float(float value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.4f", value);
+  return buffer;
+}
+
+}  // namespace
+
+void add_classify_command(CLI::App& app) {
+  auto* command = app.add_subcommand("classify", "Classify texts (or score them, for regression models)");
+  struct Options {
+    std::string model;
+    std::string input;
+    std::vector<std::string> texts;
+    bool json = false;
+    int batch_size = 16;
+    std::optional<int> threads;
+  };
+  auto options = std::make_shared<Options>();
+  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--input", options->input, "File with one text per line, or JSONL ('-' = stdin)");
+  command->add_option("--batch-size", options->batch_size, "Inputs per forward pass")->check(CLI::Range(1, 4096));
+  command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
+  command->add_flag("--json", options->json,
+                    "One JSON object per line: {\"label\", \"probs\", \"logits\"} or {\"score\", \"logits\"}");
+  command->add_option("text", options->texts, "Texts to classify, one input each");
+  command->callback([options] {
+    setup_threads(options->threads);
+    const auto folder = model_folder(options->model);
+    BertModel model = BertModel::load(folder);
+    const BertConfig& config = model.config();
+    if (!config.has_classifier()) {
+      throw InputError("model " + folder.string() + " is a " + config.architecture +
+                       " without a classification head; classify needs BertForSequenceClassification");
+    }
+    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
+    const int max_length = static_cast<int>(config.max_position_embeddings);
+
+    std::vector<TextInput> inputs;
+    if (!options->input.empty()) {
+      if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
+      inputs = read_inputs(options->input);
+    } else {
+      if (options->texts.empty()) throw InputError("nothing to classify: give TEXT ... or --input FILE");
+      for (size_t i = 0; i < options->texts.size(); ++i) {
+        inputs.push_back(TextInput{options->texts[i], std::nullopt, std::nullopt, "argument " + std::to_string(i + 1)});
+      }
+    }
+
+    const size_t batch_size = static_cast<size_t>(options->batch_size);
+    for (size_t start = 0; start < inputs.size(); start += batch_size) {
+      const size_t end = std::min(inputs.size(), start + batch_size);
+      std::vector<BertInput> batch;
+      for (size_t i = start; i < end; ++i) {
+        const TextInput& input = inputs[i];
+        Encoding encoding;
+        try {
+          encoding = input.text_pair ? tokenizer.encode_pair(input.text, *input.text_pair, max_length)
+                                     : tokenizer.encode(input.text, max_length);
+        } catch (const InputError& error) {
+          throw InputError(input.origin + ": " + error.what());
+        }
+        batch.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
+      }
+      const BertOutput output = model.forward(batch);
+      const int64_t labels = config.num_labels;
+      for (size_t b = 0; b < batch.size(); ++b) {
+        const float* logits = output.logits.data() + static_cast<int64_t>(b) * labels;
+        const std::vector<float> logit_list(logits, logits + labels);
+        if (config.is_regression()) {
+          if (options->json) {
+            std::cout << nlohmann::json{{"score", logits[0]}, {"logits", logit_list}}.dump() << "\n";
+          } else {
+            std::cout << format_float(logits[0]) << "\n";
+          }
+          continue;
+        }
+        const std::vector<float> probabilities = softmax(logits, labels);
+        const size_t best = static_cast<size_t>(
+            std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
+        if (options->json) {
+          std::cout << nlohmann::json{{"label", config.id2label[best]}, {"probs", probabilities}, {"logits", logit_list}}
+                           .dump()
+                    << "\n";
+        } else {
+          std::cout << config.id2label[best] << "\t" << format_float(probabilities[best]) << "\n";
+        }
+      }
+      std::cout.flush();
+    }
+  });
+}
+
+}  // namespace latte::cli

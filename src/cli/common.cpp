@@ -1,0 +1,87 @@
+#include "common.h"
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "latte/core/error.h"
+#include "latte/core/threads.h"
+
+namespace latte::cli {
+
+namespace {
+
+bool is_blank(const std::string& line) { return line.find_first_not_of(" \t\r\n") == std::string::npos; }
+
+TextInput parse_json_line(const std::string& line, const std::string& origin) {
+  nlohmann::json object;
+  try {
+    object = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw InputError(origin + ": not valid JSON (" + std::string(error.what()) + ")");
+  }
+  if (!object.is_object()) throw InputError(origin + ": expected a JSON object with a \"text\" field");
+  TextInput input;
+  input.origin = origin;
+  if (!object.contains("text") || !object["text"].is_string()) {
+    throw InputError(origin + ": field \"text\" is missing or not a string");
+  }
+  input.text = object["text"].get<std::string>();
+  if (object.contains("text_pair") && !object["text_pair"].is_null()) {
+    if (!object["text_pair"].is_string()) throw InputError(origin + ": field \"text_pair\" is not a string");
+    input.text_pair = object["text_pair"].get<std::string>();
+  }
+  if (object.contains("label") && !object["label"].is_null()) {
+    const auto& label = object["label"];
+    if (label.is_string()) {
+      input.label = label.get<std::string>();
+    } else if (label.is_number()) {
+      input.label = label.dump();
+    } else {
+      throw InputError(origin + ": field \"label\" must be a string or a number");
+    }
+  }
+  return input;
+}
+
+}  // namespace
+
+std::vector<TextInput> read_inputs(const std::string& path) {
+  std::ifstream file;
+  std::istream* stream = &std::cin;
+  const std::string name = path == "-" ? "<stdin>" : path;
+  if (path != "-") {
+    if (std::filesystem::is_directory(path)) throw InputError("input " + path + " is a folder, not a file");
+    file.open(path);
+    if (!file) throw InputError("cannot open input file " + path);
+    stream = &file;
+  }
+  std::vector<TextInput> inputs;
+  std::optional<bool> jsonl;
+  std::string line;
+  for (size_t number = 1; std::getline(*stream, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (is_blank(line)) continue;
+    const std::string origin = name + ":" + std::to_string(number);
+    if (!jsonl) jsonl = line.find_first_not_of(" \t") != std::string::npos && line[line.find_first_not_of(" \t")] == '{';
+    if (*jsonl) {
+      inputs.push_back(parse_json_line(line, origin));
+    } else {
+      inputs.push_back(TextInput{line, std::nullopt, std::nullopt, origin});
+    }
+  }
+  if (stream->bad()) throw InputError("error reading " + name);
+  return inputs;
+}
+
+void setup_threads(std::optional<int> threads) { set_num_threads(resolve_num_threads(threads)); }
+
+std::filesystem::path model_folder(const std::string& path) {
+  if (path.empty()) throw InputError("--model is required: a Hugging Face model folder");
+  if (!std::filesystem::is_directory(path)) {
+    throw InputError("model folder " + path + " does not exist or is not a folder");
+  }
+  return path;
+}
+
+}  // namespace latte::cli

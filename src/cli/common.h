@@ -1,0 +1,38 @@
+// Pieces shared by the latte subcommands: input files, thread setup, output.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace latte::cli {
+
+// One text (or text pair) to tokenize or classify, with where it came from.
+struct TextInput {
+  std::string text;
+  std::optional<std::string> text_pair;
+  std::optional<std::string> label;  // JSONL "label", when present (string or number as text)
+  std::string origin;                // "FILE:LINE" or "argument N", for error messages
+};
+
+// Reads FILE ('-' = stdin): JSONL when the first non-blank line starts with '{'
+// ({"text": ..., "text_pair": ..., "label": ...}), else one text per line.
+// Blank lines are skipped. Errors name the file and line.
+std::vector<TextInput> read_inputs(const std::string& path);
+
+// Applies --threads / LATTE_NUM_THREADS.
+void setup_threads(std::optional<int> threads);
+
+// The folder of --model, checked to exist.
+std::filesystem::path model_folder(const std::string& path);
+
+// Registers every subcommand on the app.
+void add_info_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_classify_command(CLI::App& app);
+void add_init_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+}  // namespace latte::cli

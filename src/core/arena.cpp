@@ -1,0 +1,57 @@
+#include "latte/core/arena.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
+namespace latte {
+
+namespace {
+constexpr size_t kAlignFloats = 16;  // 64 bytes
+size_t round_up(size_t count) { return (count + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+}  // namespace
+
+Arena::Block Arena::make_block(size_t floats) {
+  Block block;
+  void* memory = std::aligned_alloc(64, floats * sizeof(float));
+  if (memory == nullptr) throw std::bad_alloc();
+  block.memory = std::unique_ptr<float, void (*)(float*)>(static_cast<float*>(memory),
+                                                          [](float* p) { std::free(p); });
+  block.capacity = floats;
+  return block;
+}
+
+float* Arena::allocate(size_t count) {
+  const size_t floats = round_up(std::max<size_t>(count, 1));
+  if (blocks_.empty() || blocks_.back().capacity - blocks_.back().used < floats) {
+    blocks_.push_back(make_block(std::max(floats, size_t{1} << 16)));
+  }
+  Block& block = blocks_.back();
+  float* result = block.memory.get() + block.used;
+  block.used += floats;
+  live_floats_ += floats;
+  peak_floats_ = std::max(peak_floats_, live_floats_);
+  return result;
+}
+
+Tensor Arena::tensor(std::vector<int64_t> shape) {
+  float* data = allocate(static_cast<size_t>(shape_numel(shape)));
+  return Tensor::view(data, std::move(shape));
+}
+
+void Arena::reset() {
+  if (blocks_.size() > 1) {
+    blocks_.clear();
+    blocks_.push_back(make_block(peak_floats_));
+  }
+  for (Block& block : blocks_) block.used = 0;
+  live_floats_ = 0;
+}
+
+size_t Arena::capacity_bytes() const {
+  size_t total = 0;
+  for (const Block& block : blocks_) total += block.capacity * sizeof(float);
+  return total;
+}
+
+}  // namespace latte

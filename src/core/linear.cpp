@@ -1,0 +1,138 @@
+#include "latte/core/linear.h"
+
+#include <algorithm>
+#include <chrono>
+#include <dnnl.hpp>
+#include <unordered_map>
+#include <vector>
+
+#include "latte/core/error.h"
+
+namespace latte {
+
+namespace {
+
+using dnnl::memory;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& cpu_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+dnnl::algorithm eltwise_algorithm(Activation activation) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      return dnnl::algorithm::eltwise_gelu_erf;
+    case Activation::kGeluTanh:
+      return dnnl::algorithm::eltwise_gelu_tanh;
+    case Activation::kRelu:
+      return dnnl::algorithm::eltwise_relu;
+    case Activation::kTanh:
+      return dnnl::algorithm::eltwise_tanh;
+    case Activation::kNone:
+      break;
+  }
+  return dnnl::algorithm::undef;
+}
+
+}  // namespace
+
+struct Linear::Impl {
+  dnnl::matmul primitive;
+  memory weights;
+  memory bias;
+  bool has_bias = false;
+};
+
+Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate) {
+  if (weight.rank() != 2) throw InputError("linear weight must be 2-D, got " + weight.shape_str());
+  out_features_ = weight.dim(0);
+  in_features_ = weight.dim(1);
+  if (!bias.empty() && (bias.rank() != 1 || bias.dim(0) != out_features_)) {
+    throw InputError("linear bias has shape " + bias.shape_str() + ", expected [" +
+                     std::to_string(out_features_) + "]");
+  }
+  auto impl = std::make_shared<Impl>();
+  dnnl::engine& engine = cpu_engine();
+  const memory::dims runtime_rows_src = {DNNL_RUNTIME_DIM_VAL, in_features_};
+  const memory::dims runtime_rows_dst = {DNNL_RUNTIME_DIM_VAL, out_features_};
+  const memory::desc src_md(runtime_rows_src, memory::data_type::f32, memory::dims{in_features_, 1});
+  const memory::desc dst_md(runtime_rows_dst, memory::data_type::f32, memory::dims{out_features_, 1});
+  const memory::desc weights_any({in_features_, out_features_}, memory::data_type::f32, memory::format_tag::any);
+  // Hugging Face stores [out, in]; as a [in, out] matrix that is the transposed ("ba") layout.
+  const memory::desc weights_plain({in_features_, out_features_}, memory::data_type::f32,
+                                   memory::dims{1, in_features_});
+  const memory::desc bias_md({1, out_features_}, memory::data_type::f32, memory::dims{out_features_, 1});
+
+  dnnl::post_ops post_ops;
+  if (activation != Activation::kNone) post_ops.append_eltwise(1.0f, eltwise_algorithm(activation), 0.0f, 0.0f);
+  if (accumulate) post_ops.append_sum(1.0f);
+  dnnl::primitive_attr attributes;
+  attributes.set_post_ops(post_ops);
+
+  impl->has_bias = !bias.empty();
+  const dnnl::matmul::desc description = impl->has_bias
+                                             ? dnnl::matmul::desc(src_md, weights_any, bias_md, dst_md)
+                                             : dnnl::matmul::desc(src_md, weights_any, dst_md);
+  const dnnl::matmul::primitive_desc primitive_desc(description, attributes, engine);
+  impl->primitive = dnnl::matmul(primitive_desc);
+
+  dnnl::stream stream(engine);
+  memory plain(weights_plain, engine, const_cast<float*>(weight.data()));
+  impl->weights = memory(primitive_desc.weights_desc(), engine);
+  dnnl::reorder(plain, impl->weights).execute(stream, plain, impl->weights);
+  if (impl->has_bias) {
+    impl->bias = memory(bias_md, engine);
+    std::copy(bias.data(), bias.data() + out_features_, static_cast<float*>(impl->bias.get_data_handle()));
+  }
+  stream.wait();
+  impl_ = std::move(impl);
+}
+
+void Linear::operator()(const float* x, int64_t rows, float* y) const {
+  if (rows == 0) return;
+  dnnl::engine& engine = cpu_engine();
+  const memory::desc src_md({rows, in_features_}, memory::data_type::f32, memory::dims{in_features_, 1});
+  const memory::desc dst_md({rows, out_features_}, memory::data_type::f32, memory::dims{out_features_, 1});
+  memory src(src_md, engine, const_cast<float*>(x));
+  memory dst(dst_md, engine, y);
+  dnnl::stream& stream = cpu_stream();
+  std::unordered_map<int, memory> arguments = {
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, impl_->weights}, {DNNL_ARG_DST, dst}};
+  if (impl_->has_bias) arguments.emplace(DNNL_ARG_BIAS, impl_->bias);
+  impl_->primitive.execute(stream, arguments);
+  stream.wait();
+}
+
+void sgemm(bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  const dnnl_status_t status =
+      dnnl_sgemm('N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (status != dnnl_success) throw Error("oneDNN sgemm failed with status " + std::to_string(status));
+}
+
+double measure_gemm_gflops(int64_t m, int64_t k, int64_t n, int repeats) {
+  Tensor weight({n, k});
+  Tensor input({m, k});
+  Tensor output({m, n});
+  for (int64_t i = 0; i < weight.numel(); ++i) weight.data()[i] = 0.001f * static_cast<float>(i % 97);
+  for (int64_t i = 0; i < input.numel(); ++i) input.data()[i] = 0.01f * static_cast<float>(i % 89);
+  const Linear linear(weight, Tensor(), Activation::kNone);
+  linear(input.data(), m, output.data());  // warm-up
+  std::vector<double> seconds;
+  for (int r = 0; r < std::max(repeats, 1); ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    linear(input.data(), m, output.data());
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return 2.0 * static_cast<double>(m * k * n) / seconds[seconds.size() / 2] / 1e9;
+}
+
+}  // namespace latte

@@ -1,0 +1,365 @@
+#include "latte/io/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "atomic_write.h"
+#include "latte/core/error.h"
+
+namespace latte {
+
+// The format is little-endian and tensors are copied byte for byte.
+static_assert(std::endian::native == std::endian::little, "latte io assumes a little-endian host");
+
+namespace {
+
+// Dtypes the format defines that latte deliberately does not load (its models are float).
+bool is_other_safetensors_dtype(std::string_view name) {
+  static const std::set<std::string_view> kNames = {
+      "BOOL", "U8",      "I8",      "U16", "I16",     "U32",     "I32",     "U64", "I64",
+      "F64",  "F8_E4M3", "F8_E5M2", "C64", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4"};
+  return kNames.count(name) > 0;
+}
+
+// A JSON integer >= 0 (nlohmann stores "-0" as signed, so both integer kinds are checked).
+std::optional<uint64_t> as_unsigned(const nlohmann::json& value) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (value.is_number_integer() && value.get<int64_t>() >= 0)
+    return static_cast<uint64_t>(value.get<int64_t>());
+  return std::nullopt;
+}
+
+class HeaderParser {
+ public:
+  explicit HeaderParser(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const std::string& message) const { throw FormatError(file_ + ": " + message); }
+  [[noreturn]] void fail_tensor(const std::string& name, const std::string& message) const {
+    fail("tensor '" + name + "': " + message);
+  }
+
+  std::map<std::string, std::string> parse_metadata(const nlohmann::json& value) const {
+    std::map<std::string, std::string> metadata;
+    if (value.is_null()) return metadata;
+    if (!value.is_object())
+      fail("__metadata__ must be an object of strings, got " + std::string(value.type_name()));
+    for (const auto& [key, text] : value.items()) {
+      if (!text.is_string()) {
+        fail("__metadata__ value '" + key + "' must be a string, got " + std::string(text.type_name()));
+      }
+      metadata.emplace(key, text.get<std::string>());
+    }
+    return metadata;
+  }
+
+  TensorEntry parse_entry(const std::string& name, const nlohmann::json& value, uint64_t data_bytes) const {
+    if (!value.is_object())
+      fail_tensor(name, "entry must be an object, got " + std::string(value.type_name()));
+    TensorEntry entry;
+    entry.name = name;
+    entry.file = file_;
+
+    const auto dtype_field = value.find("dtype");
+    if (dtype_field == value.end()) fail_tensor(name, "missing 'dtype'");
+    if (!dtype_field->is_string()) {
+      fail_tensor(name, "'dtype' must be a string, got " + std::string(dtype_field->type_name()));
+    }
+    const std::string dtype_text = dtype_field->get<std::string>();
+    const std::optional<DType> dtype = parse_dtype(dtype_text);
+    if (!dtype) {
+      const char* kind = is_other_safetensors_dtype(dtype_text) ? "unsupported" : "unknown";
+      fail(std::string(kind) + " dtype " + dtype_text + " for tensor " + name +
+           " (latte loads F32, F16, BF16)");
+    }
+    entry.dtype = *dtype;
+
+    const auto shape_field = value.find("shape");
+    if (shape_field == value.end()) fail_tensor(name, "missing 'shape'");
+    if (!shape_field->is_array()) {
+      fail_tensor(name, "'shape' must be an array, got " + std::string(shape_field->type_name()));
+    }
+    // numel and byte size are accumulated in uint64 with explicit overflow checks: a crafted
+    // shape must not wrap around to a small size that passes the offset checks.
+    uint64_t byte_count = dtype_size(entry.dtype);
+    for (const nlohmann::json& extent : *shape_field) {
+      if (extent.is_number_integer() && !extent.is_number_unsigned() && extent.get<int64_t>() < 0) {
+        fail_tensor(name, "negative extent " + extent.dump() + " in shape " + shape_field->dump());
+      }
+      const std::optional<uint64_t> size = as_unsigned(extent);
+      if (!size) fail_tensor(name, "shape entries must be non-negative integers, got " + extent.dump());
+      if (*size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+          __builtin_mul_overflow(byte_count, *size, &byte_count)) {
+        fail_tensor(name, "shape " + shape_field->dump() + " is too large (byte size overflows)");
+      }
+      entry.shape.push_back(static_cast<int64_t>(*size));
+    }
+
+    const auto offsets_field = value.find("data_offsets");
+    if (offsets_field == value.end()) fail_tensor(name, "missing 'data_offsets'");
+    const bool offsets_valid = offsets_field->is_array() && offsets_field->size() == 2 &&
+                               as_unsigned((*offsets_field)[0]) && as_unsigned((*offsets_field)[1]);
+    if (!offsets_valid) {
+      fail_tensor(name, "'data_offsets' must be two non-negative integers, got " + offsets_field->dump());
+    }
+    entry.begin = *as_unsigned((*offsets_field)[0]);
+    entry.end = *as_unsigned((*offsets_field)[1]);
+    if (entry.begin > entry.end) {
+      fail_tensor(name, "data_offsets begin " + std::to_string(entry.begin) + " is after end " +
+                            std::to_string(entry.end));
+    }
+    if (entry.end > data_bytes) {
+      fail_tensor(name, "data_offsets end " + std::to_string(entry.end) + " is beyond the data section (" +
+                            std::to_string(data_bytes) + " bytes)");
+    }
+    if (entry.end - entry.begin != byte_count) {
+      fail_tensor(name, "data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
+                            "] hold " + std::to_string(entry.end - entry.begin) + " bytes but " + dtype_text +
+                            " shape " + shape_to_string(entry.shape) + " needs " +
+                            std::to_string(byte_count));
+    }
+    return entry;
+  }
+
+  // Tensors must not share bytes; empty tensors own no bytes, so they cannot overlap anything.
+  void check_no_overlap(const std::vector<TensorEntry>& entries) const {
+    std::vector<const TensorEntry*> by_offset;
+    for (const TensorEntry& entry : entries) {
+      if (entry.end > entry.begin) by_offset.push_back(&entry);
+    }
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
+    for (size_t i = 1; i < by_offset.size(); ++i) {
+      const TensorEntry& previous = *by_offset[i - 1];
+      const TensorEntry& current = *by_offset[i];
+      if (current.begin < previous.end) {
+        fail("tensors '" + previous.name + "' and '" + current.name + "' overlap (bytes [" +
+             std::to_string(previous.begin) + ", " + std::to_string(previous.end) + ") and [" +
+             std::to_string(current.begin) + ", " + std::to_string(current.end) + "))");
+      }
+    }
+  }
+
+ private:
+  std::string file_;
+};
+
+// Closes a descriptor on every path out of open().
+struct DescriptorCloser {
+  int descriptor;
+  ~DescriptorCloser() { ::close(descriptor); }
+};
+
+}  // namespace
+
+SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  const HeaderParser parser(file);
+
+  const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) throw FormatError("cannot open " + file + ": " + std::strerror(errno));
+  const DescriptorCloser closer{descriptor};
+  struct stat status {};
+  if (::fstat(descriptor, &status) != 0)
+    throw FormatError("cannot stat " + file + ": " + std::strerror(errno));
+  if (!S_ISREG(status.st_mode)) parser.fail("not a regular file");
+  const uint64_t file_bytes = static_cast<uint64_t>(status.st_size);
+  if (file_bytes < 8) {
+    parser.fail("file is " + std::to_string(file_bytes) + " bytes, shorter than the 8-byte header length");
+  }
+
+  SafetensorsFile result;
+  result.path_ = path;
+  void* mapping = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, descriptor, 0);
+  if (mapping == MAP_FAILED) throw FormatError("cannot map " + file + ": " + std::strerror(errno));
+  result.mapping_ = static_cast<const unsigned char*>(mapping);
+  result.mapping_bytes_ = file_bytes;
+
+  uint64_t header_bytes = 0;
+  std::memcpy(&header_bytes, result.mapping_, sizeof(header_bytes));
+  if (header_bytes > kMaxSafetensorsHeaderBytes) {
+    parser.fail("header length " + std::to_string(header_bytes) + " exceeds the limit of " +
+                std::to_string(kMaxSafetensorsHeaderBytes) + " bytes");
+  }
+  if (header_bytes > file_bytes - 8) {
+    parser.fail("header length " + std::to_string(header_bytes) + " is beyond the end of the file (" +
+                std::to_string(file_bytes) + " bytes)");
+  }
+  result.data_ = result.mapping_ + 8 + header_bytes;
+  result.data_bytes_ = file_bytes - 8 - header_bytes;
+
+  const char* header_begin = reinterpret_cast<const char*>(result.mapping_ + 8);
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(header_begin, header_begin + header_bytes);
+  } catch (const nlohmann::json::parse_error& error) {
+    parser.fail(std::string("header is not valid JSON: ") + error.what());
+  }
+  if (!header.is_object())
+    parser.fail("header must be a JSON object, got " + std::string(header.type_name()));
+
+  // nlohmann::json objects iterate in key order, so entries_ comes out sorted by name.
+  for (const auto& [name, value] : header.items()) {
+    if (name == "__metadata__") {
+      result.metadata_ = parser.parse_metadata(value);
+      continue;
+    }
+    result.index_.emplace(name, result.entries_.size());
+    result.entries_.push_back(parser.parse_entry(name, value, result.data_bytes_));
+  }
+  parser.check_no_overlap(result.entries_);
+  return result;
+}
+
+SafetensorsFile::SafetensorsFile(SafetensorsFile&& other) noexcept { *this = std::move(other); }
+
+SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
+  if (this == &other) return *this;
+  release();
+  path_ = std::move(other.path_);
+  mapping_ = std::exchange(other.mapping_, nullptr);
+  mapping_bytes_ = std::exchange(other.mapping_bytes_, 0);
+  data_ = std::exchange(other.data_, nullptr);
+  data_bytes_ = std::exchange(other.data_bytes_, 0);
+  entries_ = std::move(other.entries_);
+  index_ = std::move(other.index_);
+  metadata_ = std::move(other.metadata_);
+  return *this;
+}
+
+SafetensorsFile::~SafetensorsFile() { release(); }
+
+void SafetensorsFile::release() noexcept {
+  if (mapping_ != nullptr) ::munmap(const_cast<unsigned char*>(mapping_), mapping_bytes_);
+  mapping_ = nullptr;
+  mapping_bytes_ = 0;
+  data_ = nullptr;
+  data_bytes_ = 0;
+}
+
+const TensorEntry* SafetensorsFile::find(std::string_view name) const {
+  const auto found = index_.find(name);
+  return found == index_.end() ? nullptr : &entries_[found->second];
+}
+
+Tensor SafetensorsFile::read_f32(const TensorEntry& entry) const {
+  // Entries from open() are already valid; this guards hand-made or foreign entries.
+  uint64_t byte_count = dtype_size(entry.dtype);
+  for (int64_t extent : entry.shape) {
+    if (extent < 0 || __builtin_mul_overflow(byte_count, static_cast<uint64_t>(extent), &byte_count)) {
+      throw InputError("tensor '" + entry.name + "' has invalid shape " + shape_to_string(entry.shape));
+    }
+  }
+  if (entry.begin > entry.end || entry.end > data_bytes_ || entry.end - entry.begin != byte_count) {
+    throw InputError("tensor '" + entry.name + "' bytes [" + std::to_string(entry.begin) + ", " +
+                     std::to_string(entry.end) + ") do not match its shape or lie outside " + path_.string());
+  }
+
+  Tensor tensor(entry.shape);
+  const unsigned char* source = data_ + entry.begin;
+  float* target = tensor.data();
+  const int64_t count = tensor.numel();
+  switch (entry.dtype) {
+    case DType::F32:
+      if (count > 0) std::memcpy(target, source, byte_count);
+      break;
+    case DType::F16:
+      for (int64_t i = 0; i < count; ++i) {
+        uint16_t bits;
+        std::memcpy(&bits, source + 2 * i, sizeof(bits));
+        target[i] = half_to_float(bits);
+      }
+      break;
+    case DType::BF16:
+      for (int64_t i = 0; i < count; ++i) {
+        uint16_t bits;
+        std::memcpy(&bits, source + 2 * i, sizeof(bits));
+        target[i] = bfloat16_to_float(bits);
+      }
+      break;
+  }
+  return tensor;
+}
+
+void write_safetensors(const std::filesystem::path& path,
+                       const std::vector<std::pair<std::string, Tensor>>& tensors, DType dtype,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<const std::pair<std::string, Tensor>*> sorted;
+  for (const auto& named : tensors) {
+    const auto& [name, tensor] = named;
+    if (name.empty() || name == "__metadata__") {
+      throw InputError("cannot write " + path.string() + ": invalid tensor name '" + name + "'");
+    }
+    for (int64_t extent : tensor.shape()) {
+      if (extent < 0) {
+        throw InputError("cannot write " + path.string() + ": tensor '" + name + "' has shape " +
+                         tensor.shape_str());
+      }
+    }
+    if (tensor.empty() && tensor.numel() != 0) {
+      throw InputError("cannot write " + path.string() + ": tensor '" + name + "' has no data");
+    }
+    sorted.push_back(&named);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i]->first == sorted[i - 1]->first) {
+      throw InputError("cannot write " + path.string() + ": duplicate tensor name '" + sorted[i]->first +
+                       "'");
+    }
+  }
+
+  // ordered_json keeps the Python library's layout: __metadata__ first, then tensors in data order.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto* named : sorted) {
+    const Tensor& tensor = named->second;
+    const uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * dtype_size(dtype);
+    header[named->first] = {
+        {"dtype", dtype_name(dtype)}, {"shape", tensor.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string header_text;
+  try {
+    header_text = header.dump();
+  } catch (const nlohmann::json::type_error&) {
+    throw InputError("cannot write " + path.string() +
+                     ": a tensor name or metadata string is not valid UTF-8");
+  }
+  // Pad so the data section starts 8-byte aligned, as the reference writer does.
+  header_text.append((8 - header_text.size() % 8) % 8, ' ');
+  const uint64_t header_bytes = header_text.size();
+
+  io_detail::AtomicFileWriter writer(path);
+  writer.write(&header_bytes, sizeof(header_bytes));
+  writer.write(header_text);
+  std::vector<uint16_t> narrowed;
+  for (const auto* named : sorted) {
+    const Tensor& tensor = named->second;
+    const float* values = tensor.data();
+    const size_t count = static_cast<size_t>(tensor.numel());
+    if (dtype == DType::F32) {
+      writer.write(values, count * sizeof(float));
+      continue;
+    }
+    narrowed.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      narrowed[i] = dtype == DType::F16 ? float_to_half(values[i]) : float_to_bfloat16(values[i]);
+    }
+    writer.write(narrowed.data(), count * sizeof(uint16_t));
+  }
+  writer.commit();
+}
+
+}  // namespace latte

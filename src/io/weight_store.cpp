@@ -1,0 +1,163 @@
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "latte/core/error.h"
+#include "latte/io/json_file.h"
+#include "latte/io/safetensors.h"
+
+namespace latte {
+
+namespace {
+
+constexpr const char* kSingleFileName = "model.safetensors";
+constexpr const char* kIndexFileName = "model.safetensors.index.json";
+
+// Shard names come from a downloaded file: keep them inside the model folder.
+std::filesystem::path shard_path(const std::filesystem::path& model_dir, const std::string& shard,
+                                 const std::string& index_label) {
+  const std::filesystem::path relative(shard);
+  bool escapes = shard.empty() || relative.is_absolute();
+  for (const auto& component : relative) escapes = escapes || component == "..";
+  if (escapes)
+    throw FormatError(index_label + ": shard file name '" + shard + "' is not inside the model folder");
+  return model_dir / relative;
+}
+
+}  // namespace
+
+WeightStore WeightStore::open(const std::filesystem::path& model_dir) {
+  WeightStore store;
+  store.directory_ = model_dir;
+  const std::filesystem::path single = model_dir / kSingleFileName;
+  const std::filesystem::path index_path = model_dir / kIndexFileName;
+
+  // Same preference as transformers: a single file wins over an index.
+  if (std::filesystem::exists(single)) {
+    store.shards_.push_back(SafetensorsFile::open(single));
+    const std::vector<TensorEntry>& entries = store.shards_[0].entries();
+    for (size_t i = 0; i < entries.size(); ++i) store.locations_.emplace(entries[i].name, Location{0, i});
+    return store;
+  }
+  if (!std::filesystem::exists(index_path)) {
+    throw FormatError("no " + std::string(kSingleFileName) + " or " + kIndexFileName + " in " +
+                      model_dir.string());
+  }
+
+  const std::string index_label = index_path.string();
+  const nlohmann::json index = read_json_file(index_path);
+  if (!index.is_object()) throw FormatError(index_label + ": expected a JSON object");
+  const auto weight_map = index.find("weight_map");
+  if (weight_map == index.end()) throw FormatError(index_label + ": field 'weight_map' is missing");
+  if (!weight_map->is_object()) {
+    throw FormatError(index_label + ": field 'weight_map' must be an object, got " +
+                      std::string(weight_map->type_name()));
+  }
+
+  // Open each distinct shard once, in name order, remembering which shard the index names for each tensor.
+  std::map<std::string, size_t> shard_numbers;
+  std::map<std::string, size_t, std::less<>> listed_shard;  // tensor name -> shard number
+  for (const auto& [name, shard_value] : weight_map->items()) {
+    if (!shard_value.is_string()) {
+      throw FormatError(index_label + ": weight_map entry for tensor '" + name +
+                        "' must be a file name, got " + shard_value.dump());
+    }
+    const std::string shard = shard_value.get<std::string>();
+    if (!shard_numbers.count(shard)) {
+      const std::filesystem::path path = shard_path(model_dir, shard, index_label);
+      if (!std::filesystem::exists(path)) {
+        throw FormatError(index_label + ": shard " + shard + " (for tensor '" + name +
+                          "') does not exist in " + model_dir.string());
+      }
+      shard_numbers.emplace(shard, store.shards_.size());
+      store.shards_.push_back(SafetensorsFile::open(path));
+    }
+    listed_shard.emplace(name, shard_numbers.at(shard));
+  }
+
+  // Every tensor of every shard must be the one the index lists, exactly once.
+  for (size_t shard = 0; shard < store.shards_.size(); ++shard) {
+    const std::vector<TensorEntry>& entries = store.shards_[shard].entries();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const auto [previous, inserted] = store.locations_.emplace(entries[i].name, Location{shard, i});
+      if (!inserted) {
+        throw FormatError("tensor '" + entries[i].name +
+                          "' is in two shards: " + store.shards_[previous->second.shard].path().string() +
+                          " and " + store.shards_[shard].path().string());
+      }
+    }
+  }
+  for (const auto& [name, location] : store.locations_) {
+    const std::string shard_file = store.shards_[location.shard].path().string();
+    const auto listed = listed_shard.find(name);
+    if (listed == listed_shard.end()) {
+      throw FormatError("tensor '" + name + "' in " + shard_file + " is not listed in " + index_label);
+    }
+    if (listed->second != location.shard) {
+      throw FormatError("tensor '" + name + "' is in " + shard_file + " but " + index_label + " maps it to " +
+                        store.shards_[listed->second].path().string());
+    }
+  }
+  for (const auto& [name, shard] : listed_shard) {
+    if (!store.locations_.count(name)) {
+      throw FormatError("tensor '" + name + "' listed in " + index_label + " is missing from its shard " +
+                        store.shards_[shard].path().string());
+    }
+  }
+  return store;
+}
+
+bool WeightStore::contains(std::string_view name) const { return locations_.find(name) != locations_.end(); }
+
+const TensorEntry& WeightStore::entry(std::string_view name) const {
+  const auto found = locations_.find(name);
+  if (found == locations_.end()) {
+    throw FormatError("missing tensor " + std::string(name) + " in " + directory_.string());
+  }
+  return shards_[found->second.shard].entries()[found->second.entry];
+}
+
+std::vector<std::string> WeightStore::names() const {
+  std::vector<std::string> result;
+  result.reserve(locations_.size());
+  for (const auto& [name, location] : locations_) result.push_back(name);
+  return result;
+}
+
+Tensor WeightStore::load(std::string_view name, const std::vector<int64_t>& expected_shape) const {
+  const auto found = locations_.find(name);
+  if (found == locations_.end()) {
+    throw FormatError("missing tensor " + std::string(name) + " in " + directory_.string());
+  }
+  const SafetensorsFile& file = shards_[found->second.shard];
+  const TensorEntry& tensor_entry = file.entries()[found->second.entry];
+  if (tensor_entry.shape != expected_shape) {
+    throw FormatError("tensor " + tensor_entry.name + " in " + tensor_entry.file + " has shape " +
+                      shape_to_string(tensor_entry.shape) + ", expected " + shape_to_string(expected_shape));
+  }
+  return file.read_f32(tensor_entry);
+}
+
+std::string WeightStore::dtype_summary() const {
+  bool present[3] = {false, false, false};
+  for (const auto& [name, location] : locations_) {
+    present[static_cast<int>(shards_[location.shard].entries()[location.entry].dtype)] = true;
+  }
+  std::string summary;
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
+    if (!present[static_cast<int>(dtype)]) continue;
+    if (!summary.empty()) summary += "+";
+    summary += dtype_name(dtype);
+  }
+  return summary.empty() ? "none" : summary;
+}
+
+int64_t WeightStore::parameter_count() const {
+  // Cannot overflow: every tensor was validated to fit inside a mapped file.
+  int64_t count = 0;
+  for (const auto& [name, location] : locations_) {
+    count += shape_numel(shards_[location.shard].entries()[location.entry].shape);
+  }
+  return count;
+}
+
+}  // namespace latte

@@ -1,0 +1,393 @@
+#include "latte/models/bert.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "latte/core/attention.h"
+#include "latte/core/error.h"
+#include "latte/io/json_file.h"
+#include "latte/io/safetensors.h"
+
+namespace latte {
+
+namespace {
+
+const char* const kSupportedArchitectures[] = {"BertForSequenceClassification", "BertModel"};
+
+Activation activation_from_name(const std::string& name, const std::string& file_label) {
+  if (name == "gelu") return Activation::kGeluErf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;
+  if (name == "relu") return Activation::kRelu;
+  throw FormatError(file_label + ": field 'hidden_act' has unsupported value '" + name +
+                    "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+}
+
+// Hugging Face weight names of BERT, written down once. A checkpoint may carry
+// the "bert." prefix (task models) or not (BertModel), and old ones name layer
+// norm parameters gamma/beta instead of weight/bias.
+class BertWeightNames {
+ public:
+  explicit BertWeightNames(const WeightStore& store) : store_(store) {
+    prefix_ = store.contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+  }
+  std::string embeddings(const std::string& leaf) const { return prefix_ + "embeddings." + leaf; }
+  std::string layer(int64_t index, const std::string& leaf) const {
+    return prefix_ + "encoder.layer." + std::to_string(index) + "." + leaf;
+  }
+  std::string pooler() const { return prefix_ + "pooler.dense"; }
+  // "X.LayerNorm" -> the scale/shift names this checkpoint uses.
+  std::pair<std::string, std::string> layer_norm(const std::string& base) const {
+    if (!store_.contains(base + ".weight") && store_.contains(base + ".gamma")) {
+      return {base + ".gamma", base + ".beta"};
+    }
+    return {base + ".weight", base + ".bias"};
+  }
+
+ private:
+  const WeightStore& store_;
+  std::string prefix_;
+};
+
+}  // namespace
+
+BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
+  const nlohmann::json json = read_json_file(config_json);
+  const std::string label = config_json.string();
+  if (!json.is_object()) throw FormatError(label + ": expected a JSON object");
+  BertConfig config;
+
+  const std::string model_type = json_optional_string(json, "model_type", label, "bert");
+  if (model_type != "bert") {
+    throw FormatError(label + ": unknown architecture: model_type '" + model_type + "' (supported: bert)");
+  }
+  config.architecture = "BertModel";
+  if (json.contains("architectures")) {
+    const auto& architectures = json["architectures"];
+    if (!architectures.is_array() || architectures.empty() || !architectures[0].is_string()) {
+      throw FormatError(label + ": field 'architectures' must be a non-empty list of names");
+    }
+    config.architecture = architectures[0].get<std::string>();
+    if (std::find(std::begin(kSupportedArchitectures), std::end(kSupportedArchitectures), config.architecture) ==
+        std::end(kSupportedArchitectures)) {
+      throw FormatError(label + ": unknown architecture '" + config.architecture +
+                        "' (supported: BertForSequenceClassification, BertModel)");
+    }
+  }
+
+  config.vocab_size = json_require_positive_int(json, "vocab_size", label);
+  config.hidden_size = json_require_positive_int(json, "hidden_size", label);
+  config.num_layers = json_require_positive_int(json, "num_hidden_layers", label);
+  config.num_heads = json_require_positive_int(json, "num_attention_heads", label);
+  config.intermediate_size = json_require_positive_int(json, "intermediate_size", label);
+  config.max_position_embeddings = json_require_positive_int(json, "max_position_embeddings", label);
+  config.type_vocab_size = json_optional_positive_int(json, "type_vocab_size", label, 2);
+  config.pad_token_id = json_optional_int(json, "pad_token_id", label, 0);
+  config.layer_norm_eps = static_cast<float>(json_optional_double(json, "layer_norm_eps", label, 1e-12));
+  config.hidden_act = json_optional_string(json, "hidden_act", label, "gelu");
+  activation_from_name(config.hidden_act, label);
+  const std::string position_type = json_optional_string(json, "position_embedding_type", label, "absolute");
+  if (position_type != "absolute") {
+    throw FormatError(label + ": field 'position_embedding_type' is '" + position_type +
+                      "'; only 'absolute' is supported");
+  }
+  if (config.hidden_size % config.num_heads != 0) {
+    throw FormatError(label + ": hidden_size " + std::to_string(config.hidden_size) +
+                      " is not divisible by num_attention_heads " + std::to_string(config.num_heads));
+  }
+  if (!(config.layer_norm_eps > 0.0f)) throw FormatError(label + ": field 'layer_norm_eps' must be positive");
+
+  if (config.architecture == "BertForSequenceClassification") {
+    if (json.contains("id2label")) {
+      const auto& id2label = json["id2label"];
+      if (!id2label.is_object() || id2label.empty()) {
+        throw FormatError(label + ": field 'id2label' must be a non-empty object");
+      }
+      config.num_labels = static_cast<int64_t>(id2label.size());
+      config.id2label.resize(static_cast<size_t>(config.num_labels));
+      std::vector<bool> seen(config.id2label.size(), false);
+      for (const auto& [key, value] : id2label.items()) {
+        size_t index = 0;
+        try {
+          size_t consumed = 0;
+          index = std::stoul(key, &consumed);
+          if (consumed != key.size()) throw std::invalid_argument(key);
+        } catch (const std::exception&) {
+          throw FormatError(label + ": id2label key '" + key + "' is not a label index");
+        }
+        if (index >= seen.size() || seen[index] || !value.is_string()) {
+          throw FormatError(label + ": id2label must map 0.." + std::to_string(seen.size() - 1) +
+                            " to label names; bad entry '" + key + "'");
+        }
+        seen[index] = true;
+        config.id2label[index] = value.get<std::string>();
+      }
+      const int64_t declared = json_optional_positive_int(json, "num_labels", label, config.num_labels);
+      if (declared != config.num_labels) {
+        throw FormatError(label + ": num_labels " + std::to_string(declared) + " disagrees with id2label (" +
+                          std::to_string(config.num_labels) + " entries)");
+      }
+    } else {
+      config.num_labels = json_optional_positive_int(json, "num_labels", label, 2);
+      for (int64_t i = 0; i < config.num_labels; ++i) config.id2label.push_back("LABEL_" + std::to_string(i));
+    }
+    config.problem_type = json_optional_string(json, "problem_type", label,
+                                               config.num_labels == 1 ? "regression" : "single_label_classification");
+  }
+  return config;
+}
+
+nlohmann::json BertConfig::to_json() const {
+  nlohmann::json json = {
+      {"architectures", {architecture}},
+      {"model_type", "bert"},
+      {"vocab_size", vocab_size},
+      {"hidden_size", hidden_size},
+      {"num_hidden_layers", num_layers},
+      {"num_attention_heads", num_heads},
+      {"intermediate_size", intermediate_size},
+      {"hidden_act", hidden_act},
+      {"hidden_dropout_prob", 0.1},
+      {"attention_probs_dropout_prob", 0.1},
+      {"max_position_embeddings", max_position_embeddings},
+      {"type_vocab_size", type_vocab_size},
+      {"initializer_range", 0.02},
+      {"layer_norm_eps", layer_norm_eps},
+      {"pad_token_id", pad_token_id},
+      {"position_embedding_type", "absolute"},
+      {"torch_dtype", "float32"},
+  };
+  if (has_classifier()) {
+    nlohmann::json id2label_json = nlohmann::json::object();
+    nlohmann::json label2id_json = nlohmann::json::object();
+    for (size_t i = 0; i < id2label.size(); ++i) {
+      id2label_json[std::to_string(i)] = id2label[i];
+      label2id_json[id2label[i]] = i;
+    }
+    json["id2label"] = id2label_json;
+    json["label2id"] = label2id_json;
+    json["problem_type"] = problem_type;
+  }
+  return json;
+}
+
+std::vector<WeightSpec> bert_weight_specs(const BertConfig& config) {
+  const std::string prefix = config.has_classifier() ? "bert." : "";
+  const int64_t hidden = config.hidden_size;
+  const int64_t ffn = config.intermediate_size;
+  std::vector<WeightSpec> specs = {
+      {prefix + "embeddings.word_embeddings.weight", {config.vocab_size, hidden}},
+      {prefix + "embeddings.position_embeddings.weight", {config.max_position_embeddings, hidden}},
+      {prefix + "embeddings.token_type_embeddings.weight", {config.type_vocab_size, hidden}},
+      {prefix + "embeddings.LayerNorm.weight", {hidden}},
+      {prefix + "embeddings.LayerNorm.bias", {hidden}},
+  };
+  for (int64_t index = 0; index < config.num_layers; ++index) {
+    const std::string layer = prefix + "encoder.layer." + std::to_string(index) + ".";
+    for (const char* part : {"query", "key", "value"}) {
+      specs.push_back({layer + "attention.self." + part + ".weight", {hidden, hidden}});
+      specs.push_back({layer + "attention.self." + part + ".bias", {hidden}});
+    }
+    specs.push_back({layer + "attention.output.dense.weight", {hidden, hidden}});
+    specs.push_back({layer + "attention.output.dense.bias", {hidden}});
+    specs.push_back({layer + "attention.output.LayerNorm.weight", {hidden}});
+    specs.push_back({layer + "attention.output.LayerNorm.bias", {hidden}});
+    specs.push_back({layer + "intermediate.dense.weight", {ffn, hidden}});
+    specs.push_back({layer + "intermediate.dense.bias", {ffn}});
+    specs.push_back({layer + "output.dense.weight", {hidden, ffn}});
+    specs.push_back({layer + "output.dense.bias", {hidden}});
+    specs.push_back({layer + "output.LayerNorm.weight", {hidden}});
+    specs.push_back({layer + "output.LayerNorm.bias", {hidden}});
+  }
+  specs.push_back({prefix + "pooler.dense.weight", {hidden, hidden}});
+  specs.push_back({prefix + "pooler.dense.bias", {hidden}});
+  if (config.has_classifier()) {
+    specs.push_back({"classifier.weight", {config.num_labels, hidden}});
+    specs.push_back({"classifier.bias", {config.num_labels}});
+  }
+  return specs;
+}
+
+BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t num_labels) {
+  struct Shape {
+    const char* name;
+    int64_t layers, hidden, heads;
+  };
+  // FFN = 4 x hidden throughout, as in the BERT family (Turc et al.'s miniatures).
+  static constexpr Shape kPresets[] = {
+      {"tiny", 2, 128, 2}, {"mini", 4, 256, 4}, {"small", 4, 512, 8}, {"base", 12, 768, 12}};
+  for (const Shape& shape : kPresets) {
+    if (preset != shape.name) continue;
+    BertConfig config;
+    config.architecture = num_labels > 0 ? "BertForSequenceClassification" : "BertModel";
+    config.vocab_size = vocab_size;
+    config.hidden_size = shape.hidden;
+    config.num_layers = shape.layers;
+    config.num_heads = shape.heads;
+    config.intermediate_size = 4 * shape.hidden;
+    config.max_position_embeddings = 512;
+    config.num_labels = num_labels;
+    for (int64_t i = 0; i < num_labels; ++i) config.id2label.push_back("LABEL_" + std::to_string(i));
+    if (num_labels > 0) config.problem_type = num_labels == 1 ? "regression" : "single_label_classification";
+    return config;
+  }
+  throw InputError("unknown preset '" + preset + "' (choose tiny, mini, small or base)");
+}
+
+BertModel BertModel::load(const std::filesystem::path& model_dir) {
+  if (!std::filesystem::is_directory(model_dir)) {
+    throw InputError("model folder " + model_dir.string() + " does not exist or is not a folder");
+  }
+  BertModel model;
+  model.config_ = BertConfig::from_file(model_dir / "config.json");
+  const BertConfig& config = model.config_;
+  const WeightStore store = WeightStore::open(model_dir);
+  const BertWeightNames names(store);
+  const int64_t hidden = config.hidden_size;
+
+  auto layer_norm = [&](const std::string& base) {
+    const auto [scale, shift] = names.layer_norm(base);
+    return LayerNorm(store.load(scale, {hidden}), store.load(shift, {hidden}), config.layer_norm_eps);
+  };
+  auto linear = [&](const std::string& base, int64_t out, int64_t in, Activation activation, bool accumulate) {
+    return Linear(store.load(base + ".weight", {out, in}), store.load(base + ".bias", {out}), activation,
+                  accumulate);
+  };
+
+  model.word_embeddings_ = store.load(names.embeddings("word_embeddings.weight"), {config.vocab_size, hidden});
+  model.position_embeddings_ =
+      store.load(names.embeddings("position_embeddings.weight"), {config.max_position_embeddings, hidden});
+  model.token_type_embeddings_ =
+      store.load(names.embeddings("token_type_embeddings.weight"), {config.type_vocab_size, hidden});
+  model.embedding_norm_ = layer_norm(names.embeddings("LayerNorm"));
+
+  const Activation activation = activation_from_name(config.hidden_act, "config.json");
+  for (int64_t index = 0; index < config.num_layers; ++index) {
+    EncoderLayer layer;
+    // Q, K and V as one [3 hidden, hidden] product: one GEMM instead of three.
+    Tensor qkv_weight({3 * hidden, hidden});
+    Tensor qkv_bias({3 * hidden});
+    const char* const parts[] = {"query", "key", "value"};
+    for (int64_t part = 0; part < 3; ++part) {
+      const std::string base = names.layer(index, std::string("attention.self.") + parts[part]);
+      const Tensor weight = store.load(base + ".weight", {hidden, hidden});
+      const Tensor bias = store.load(base + ".bias", {hidden});
+      std::memcpy(qkv_weight.data() + part * hidden * hidden, weight.data(), sizeof(float) * hidden * hidden);
+      std::memcpy(qkv_bias.data() + part * hidden, bias.data(), sizeof(float) * hidden);
+    }
+    layer.qkv = Linear(qkv_weight, qkv_bias, Activation::kNone);
+    layer.attention_output =
+        linear(names.layer(index, "attention.output.dense"), hidden, hidden, Activation::kNone, true);
+    layer.attention_norm = layer_norm(names.layer(index, "attention.output.LayerNorm"));
+    layer.intermediate =
+        linear(names.layer(index, "intermediate.dense"), config.intermediate_size, hidden, activation, false);
+    layer.output =
+        linear(names.layer(index, "output.dense"), hidden, config.intermediate_size, Activation::kNone, true);
+    layer.output_norm = layer_norm(names.layer(index, "output.LayerNorm"));
+    model.layers_.push_back(std::move(layer));
+  }
+  model.pooler_ = linear(names.pooler(), hidden, hidden, Activation::kTanh, false);
+  if (config.has_classifier()) {
+    model.classifier_ = linear("classifier", config.num_labels, hidden, Activation::kNone, false);
+  }
+  model.parameter_count_ = store.parameter_count();
+  model.dtype_on_disk_ = store.dtype_summary();
+  return model;
+}
+
+void BertModel::check_inputs(const std::vector<BertInput>& batch) const {
+  if (batch.empty()) throw InputError("empty batch: nothing to run");
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const BertInput& input = batch[b];
+    const std::string where = "input " + std::to_string(b);
+    const int64_t length = static_cast<int64_t>(input.input_ids.size());
+    if (length == 0) throw InputError(where + " has no tokens");
+    if (length > config_.max_position_embeddings) {
+      throw InputError(where + " has " + std::to_string(length) + " tokens; the model takes at most " +
+                       std::to_string(config_.max_position_embeddings));
+    }
+    if (!input.token_type_ids.empty() && input.token_type_ids.size() != input.input_ids.size()) {
+      throw InputError(where + " has " + std::to_string(input.token_type_ids.size()) + " token type ids for " +
+                       std::to_string(length) + " tokens");
+    }
+    for (int64_t position = 0; position < length; ++position) {
+      const int32_t id = input.input_ids[static_cast<size_t>(position)];
+      if (id < 0 || id >= config_.vocab_size) {
+        throw InputError(where + ": token id " + std::to_string(id) + " at position " + std::to_string(position) +
+                         " is outside the vocabulary of " + std::to_string(config_.vocab_size));
+      }
+      if (!input.token_type_ids.empty()) {
+        const int32_t type = input.token_type_ids[static_cast<size_t>(position)];
+        if (type < 0 || type >= config_.type_vocab_size) {
+          throw InputError(where + ": token type id " + std::to_string(type) + " at position " +
+                           std::to_string(position) + " is outside 0.." +
+                           std::to_string(config_.type_vocab_size - 1));
+        }
+      }
+    }
+  }
+}
+
+void BertModel::embed(const std::vector<BertInput>& batch, float* hidden_states) const {
+  const int64_t hidden = config_.hidden_size;
+  int64_t row = 0;
+  for (const BertInput& input : batch) {
+    const int64_t length = static_cast<int64_t>(input.input_ids.size());
+    for (int64_t position = 0; position < length; ++position, ++row) {
+      const size_t p = static_cast<size_t>(position);
+      const float* word = word_embeddings_.data() + input.input_ids[p] * hidden;
+      const float* where = position_embeddings_.data() + position * hidden;
+      const int32_t type = input.token_type_ids.empty() ? 0 : input.token_type_ids[p];
+      const float* segment = token_type_embeddings_.data() + type * hidden;
+      float* out = hidden_states + row * hidden;
+      for (int64_t i = 0; i < hidden; ++i) out[i] = word[i] + where[i] + segment[i];
+    }
+  }
+  embedding_norm_(hidden_states, row);
+}
+
+BertOutput BertModel::forward(const std::vector<BertInput>& batch) {
+  check_inputs(batch);
+  arena_.reset();
+  const int64_t hidden = config_.hidden_size;
+  BertOutput result;
+  result.offsets.assign(1, 0);
+  for (const BertInput& input : batch) {
+    result.offsets.push_back(result.offsets.back() + static_cast<int64_t>(input.input_ids.size()));
+  }
+  const int64_t rows = result.offsets.back();
+
+  float* states = arena_.allocate(static_cast<size_t>(rows * hidden));        // residual stream
+  float* qkv = arena_.allocate(static_cast<size_t>(rows * 3 * hidden));
+  float* context = arena_.allocate(static_cast<size_t>(rows * hidden));
+  float* intermediate = arena_.allocate(static_cast<size_t>(rows * config_.intermediate_size));
+  embed(batch, states);
+
+  const AttentionShape shape{config_.num_heads, config_.head_dim(), false};
+  for (const EncoderLayer& layer : layers_) {
+    layer.qkv(states, rows, qkv);
+    self_attention(qkv, result.offsets, shape, context, nullptr, arena_);
+    layer.attention_output(context, rows, states);  // states += context W + b
+    layer.attention_norm(states, rows);
+    layer.intermediate(states, rows, intermediate);
+    layer.output(intermediate, rows, states);  // states += act(...) W + b
+    layer.output_norm(states, rows);
+  }
+
+  result.last_hidden_state = Tensor({rows, hidden});
+  std::memcpy(result.last_hidden_state.data(), states, sizeof(float) * static_cast<size_t>(rows * hidden));
+  const int64_t batch_size = static_cast<int64_t>(batch.size());
+  Tensor first_tokens({batch_size, hidden});
+  for (int64_t b = 0; b < batch_size; ++b) {
+    std::memcpy(first_tokens.data() + b * hidden, states + result.offsets[static_cast<size_t>(b)] * hidden,
+                sizeof(float) * static_cast<size_t>(hidden));
+  }
+  result.pooler_output = Tensor({batch_size, hidden});
+  pooler_(first_tokens.data(), batch_size, result.pooler_output.data());
+  if (config_.has_classifier()) {
+    result.logits = Tensor({batch_size, config_.num_labels});
+    classifier_(result.pooler_output.data(), batch_size, result.logits.data());
+  }
+  return result;
+}
+
+}  // namespace latte
