@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <new>
+#include <string>
 
 #include "common.h"
 #include "latte/core/error.h"
@@ -16,6 +17,13 @@ int main(int argc, char** argv) {
   latte::cli::add_init_command(app);
   latte::cli::add_bench_command(app);
   try {
+    if (argc > 1 && argv[1][0] != '-') {
+      bool known = false;
+      for (const CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+        known = known || command->get_name() == argv[1];
+      }
+      if (!known) throw CLI::ParseError(std::string("unknown command '") + argv[1] + "'", 2);
+    }
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
     return app.exit(help);

@@ -12,15 +12,6 @@ namespace latte {
 
 namespace {
 
-// nlohmann prefixes messages with "[json.exception.parse_error.101] "; users need only the rest.
-std::string without_exception_id(const std::string& message) {
-  if (message.starts_with("[json.exception.")) {
-    const size_t end = message.find("] ");
-    if (end != std::string::npos) return message.substr(end + 2);
-  }
-  return message;
-}
-
 // The field's value, or nullptr when absent or null. Throws when `object` is not an object.
 const nlohmann::json* find_field(const nlohmann::json& object, const std::string& key,
                                  const std::string& file_label) {
@@ -81,6 +72,15 @@ bool as_bool(const nlohmann::json& value, const std::string& key, const std::str
 
 }  // namespace
 
+std::string json_error_text(const nlohmann::json::exception& error) {
+  const std::string message = error.what();
+  if (message.starts_with("[json.exception.")) {
+    const size_t end = message.find("] ");
+    if (end != std::string::npos) return message.substr(end + 2);
+  }
+  return message;
+}
+
 nlohmann::json read_json_file(const std::filesystem::path& path) {
   std::error_code error;
   if (std::filesystem::is_directory(path, error))
@@ -93,7 +93,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   try {
     return nlohmann::json::parse(contents.str());
   } catch (const nlohmann::json::parse_error& parse_error) {
-    throw FormatError(path.string() + ": not valid JSON: " + without_exception_id(parse_error.what()));
+    throw FormatError(path.string() + ": not valid JSON: " + json_error_text(parse_error));
   }
 }
 
@@ -102,7 +102,7 @@ void write_json_file_atomic(const std::filesystem::path& path, const nlohmann::j
   try {
     text = value.dump(2) + "\n";
   } catch (const nlohmann::json::type_error& type_error) {
-    throw InputError("cannot write " + path.string() + ": " + without_exception_id(type_error.what()));
+    throw InputError("cannot write " + path.string() + ": " + json_error_text(type_error));
   }
   io_detail::AtomicFileWriter writer(path);
   writer.write(text);

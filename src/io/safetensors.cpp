@@ -16,6 +16,7 @@
 
 #include "atomic_write.h"
 #include "latte/core/error.h"
+#include "latte/io/json_file.h"
 
 namespace latte {
 
@@ -203,7 +204,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   try {
     header = nlohmann::json::parse(header_begin, header_begin + header_bytes);
   } catch (const nlohmann::json::parse_error& error) {
-    parser.fail(std::string("header is not valid JSON: ") + error.what());
+    parser.fail("header is not valid JSON: " + json_error_text(error));
   }
   if (!header.is_object())
     parser.fail("header must be a JSON object, got " + std::string(header.type_name()));

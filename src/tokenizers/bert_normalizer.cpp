@@ -53,6 +53,65 @@ constexpr std::array<Range, 10> kWhitespaceRanges = {{{0x09, 0x0D},
                                                       {0x205F, 0x205F},
                                                       {0x3000, 0x3000}}};
 
+// Where the reference's Unicode data differs from utf8proc's (Unicode 15.0). The reference takes
+// punctuation and "other" (Cc/Cf/Co) from the unicode_categories crate (Unicode 8.0 era), the
+// nonspacing marks and decompositions of strip_accents from unicode-normalization-alignments
+// (also pre-9.0), and lowercase from Rust's std (Unicode 16.0). These lists are exactly the
+// code points where the two disagree; BertTokenizerUnicode.EveryCodePointMatchesReference
+// fails if an update of either side changes them.
+constexpr std::array<Range, 32> kPunctNotInReference = {
+    {{0x61D, 0x61D},     {0x9FD, 0x9FD},     {0xA76, 0xA76},     {0xC77, 0xC77},     {0xC84, 0xC84},
+     {0x1B7D, 0x1B7E},   {0x2E43, 0x2E4F},   {0x2E52, 0x2E5D},   {0x10EAD, 0x10EAD}, {0x10F55, 0x10F59},
+     {0x10F86, 0x10F89}, {0x1144B, 0x1144F}, {0x1145A, 0x1145B}, {0x1145D, 0x1145D}, {0x11660, 0x1166C},
+     {0x116B9, 0x116B9}, {0x1183B, 0x1183B}, {0x11944, 0x11946}, {0x119E2, 0x119E2}, {0x11A3F, 0x11A46},
+     {0x11A9A, 0x11A9C}, {0x11A9E, 0x11AA2}, {0x11B00, 0x11B09}, {0x11C41, 0x11C45}, {0x11C70, 0x11C71},
+     {0x11EF7, 0x11EF8}, {0x11F43, 0x11F4F}, {0x11FFF, 0x11FFF}, {0x12FF1, 0x12FF2}, {0x16E97, 0x16E9A},
+     {0x16FE2, 0x16FE2}, {0x1E95E, 0x1E95F}}};
+constexpr std::array<Range, 2> kPunctOnlyInReference = {{{0x166D, 0x166D}, {0x111C9, 0x111C9}}};
+constexpr std::array<Range, 4> kFormatNotInReference = {
+    {{0x890, 0x891}, {0x8E2, 0x8E2}, {0x110CD, 0x110CD}, {0x13430, 0x1343F}}};
+constexpr std::array<Range, 91> kMarkNotInReference = {
+    {{0x7FD, 0x7FD},     {0x898, 0x89F},     {0x8CA, 0x8E1},     {0x9FE, 0x9FE},     {0xAFA, 0xAFF},
+     {0xB55, 0xB55},     {0xC04, 0xC04},     {0xC3C, 0xC3C},     {0xD00, 0xD00},     {0xD3B, 0xD3C},
+     {0xD81, 0xD81},     {0xEBA, 0xEBA},     {0xECE, 0xECE},     {0x180F, 0x180F},   {0x1885, 0x1886},
+     {0x1ABF, 0x1ACE},   {0x1DF6, 0x1DFB},   {0xA82C, 0xA82C},   {0xA8C5, 0xA8C5},   {0xA8FF, 0xA8FF},
+     {0xA9BD, 0xA9BD},   {0x10D24, 0x10D27}, {0x10EAB, 0x10EAC}, {0x10EFD, 0x10EFF}, {0x10F46, 0x10F50},
+     {0x10F82, 0x10F85}, {0x11070, 0x11070}, {0x11073, 0x11074}, {0x110C2, 0x110C2}, {0x111C9, 0x111C9},
+     {0x111CF, 0x111CF}, {0x1123E, 0x1123E}, {0x11241, 0x11241}, {0x1133B, 0x1133B}, {0x11438, 0x1143F},
+     {0x11442, 0x11444}, {0x11446, 0x11446}, {0x1145E, 0x1145E}, {0x1182F, 0x11837}, {0x11839, 0x1183A},
+     {0x1193B, 0x1193C}, {0x1193E, 0x1193E}, {0x11943, 0x11943}, {0x119D4, 0x119D7}, {0x119DA, 0x119DB},
+     {0x119E0, 0x119E0}, {0x11A01, 0x11A0A}, {0x11A33, 0x11A38}, {0x11A3B, 0x11A3E}, {0x11A47, 0x11A47},
+     {0x11A51, 0x11A56}, {0x11A59, 0x11A5B}, {0x11A8A, 0x11A96}, {0x11A98, 0x11A99}, {0x11C30, 0x11C36},
+     {0x11C38, 0x11C3D}, {0x11C3F, 0x11C3F}, {0x11C92, 0x11CA7}, {0x11CAA, 0x11CB0}, {0x11CB2, 0x11CB3},
+     {0x11CB5, 0x11CB6}, {0x11D31, 0x11D36}, {0x11D3A, 0x11D3A}, {0x11D3C, 0x11D3D}, {0x11D3F, 0x11D45},
+     {0x11D47, 0x11D47}, {0x11D90, 0x11D91}, {0x11D95, 0x11D95}, {0x11D97, 0x11D97}, {0x11EF3, 0x11EF4},
+     {0x11F00, 0x11F01}, {0x11F36, 0x11F3A}, {0x11F40, 0x11F40}, {0x11F42, 0x11F42}, {0x13440, 0x13440},
+     {0x13447, 0x13455}, {0x16F4F, 0x16F4F}, {0x16FE4, 0x16FE4}, {0x1CF00, 0x1CF2D}, {0x1CF30, 0x1CF46},
+     {0x1E000, 0x1E006}, {0x1E008, 0x1E018}, {0x1E01B, 0x1E021}, {0x1E023, 0x1E024}, {0x1E026, 0x1E02A},
+     {0x1E08F, 0x1E08F}, {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF}, {0x1E4EC, 0x1E4EF},
+     {0x1E944, 0x1E94A}}};
+// U+1734 HANUNOO SIGN PAMUDPOD was Mn before Unicode 14.
+constexpr std::array<Range, 1> kMarkOnlyInReference = {{{0x1734, 0x1734}}};
+// U+11938 DIVES AKURU VOWEL SIGN O (Unicode 13) decomposes in utf8proc, not in the reference.
+constexpr std::array<Range, 1> kNoDecompositionInReference = {{{0x11938, 0x11938}}};
+
+// Lowercase mappings of Unicode 16.0 that utf8proc lacks: first..last map to lower_first..
+struct CaseRange {
+  char32_t first;
+  char32_t last;
+  char32_t lower_first;
+};
+constexpr std::array<CaseRange, 10> kLowercaseNotInUtf8proc = {{{0x1C89, 0x1C89, 0x1C8A},
+                                                                {0xA7CB, 0xA7CB, 0x264},
+                                                                {0xA7CC, 0xA7CC, 0xA7CD},
+                                                                {0xA7CE, 0xA7CE, 0xA7CF},
+                                                                {0xA7D2, 0xA7D2, 0xA7D3},
+                                                                {0xA7D4, 0xA7D4, 0xA7D5},
+                                                                {0xA7DA, 0xA7DA, 0xA7DB},
+                                                                {0xA7DC, 0xA7DC, 0x19B},
+                                                                {0x10D50, 0x10D65, 0x10D70},
+                                                                {0x16EA0, 0x16EB8, 0x16EBB}}};
+
 bool is_ascii_punct(char32_t cp) {
   return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
 }
@@ -72,16 +131,22 @@ bool is_dropped(char32_t cp) {
   if (cp < 0x80) return cp < 0x20 ? !(cp == '\t' || cp == '\n' || cp == '\r') : cp == 0x7F;
   if (cp == 0xFFFD) return true;
   const utf8proc_category_t cat = category(cp);
+  if (cat == UTF8PROC_CATEGORY_CF && in_ranges(cp, kFormatNotInReference)) return false;
   return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CO;
 }
 
 bool is_punct(char32_t cp) {
   if (cp < 0x80) return is_ascii_punct(cp);
   const utf8proc_category_t cat = category(cp);
-  return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
+  if (cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) return !in_ranges(cp, kPunctNotInReference);
+  return in_ranges(cp, kPunctOnlyInReference);
 }
 
-bool is_nonspacing_mark(char32_t cp) { return cp >= 0x300 && category(cp) == UTF8PROC_CATEGORY_MN; }
+bool is_nonspacing_mark(char32_t cp) {
+  if (cp < 0x300) return false;
+  if (category(cp) == UTF8PROC_CATEGORY_MN) return !in_ranges(cp, kMarkNotInReference);
+  return in_ranges(cp, kMarkOnlyInReference);
+}
 
 void append_utf8(char32_t cp, std::string& out) {
   if (cp < 0x80) {
@@ -134,7 +199,26 @@ void append_lowercase(char32_t cp, std::u32string& out) {
     out += U'i';
     out += char32_t{0x307};
   } else {
-    out += static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+    const char32_t lower = static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+    const auto it = std::find_if(kLowercaseNotInUtf8proc.begin(), kLowercaseNotInUtf8proc.end(),
+                                 [&](const CaseRange& r) { return cp >= r.first && cp <= r.last; });
+    out += (lower == cp && it != kLowercaseNotInUtf8proc.end()) ? it->lower_first + (cp - it->first) : lower;
+  }
+}
+
+// Appends the canonical decomposition (NFD) of valid UTF-8 text to out.
+void append_nfd(std::string_view text, std::vector<utf8proc_int32_t>& out) {
+  if (text.empty()) return;
+  const size_t offset = out.size();
+  out.resize(offset + text.size() + 8);
+  for (;;) {
+    const size_t capacity = out.size() - offset;
+    const utf8proc_ssize_t count = utf8proc_decompose(
+        reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
+        out.data() + offset, static_cast<utf8proc_ssize_t>(capacity), UTF8PROC_DECOMPOSE);
+    if (count < 0) throw InputError(std::string("text cannot be normalized: ") + utf8proc_errmsg(count));
+    out.resize(offset + static_cast<size_t>(count));
+    if (static_cast<size_t>(count) <= capacity) return;
   }
 }
 
@@ -143,19 +227,19 @@ void append_lowercase(char32_t cp, std::u32string& out) {
 std::u32string normalize_run(std::string_view run, const BertNormalizerOptions& options) {
   std::u32string code_points;
   if (options.strip_accents) {
-    std::vector<utf8proc_int32_t> decomposed(run.size() + 8);
-    for (;;) {
-      const utf8proc_ssize_t count =
-          utf8proc_decompose(reinterpret_cast<const utf8proc_uint8_t*>(run.data()),
-                             static_cast<utf8proc_ssize_t>(run.size()), decomposed.data(),
-                             static_cast<utf8proc_ssize_t>(decomposed.size()), UTF8PROC_DECOMPOSE);
-      if (count < 0) throw InputError(std::string("text cannot be normalized: ") + utf8proc_errmsg(count));
-      if (static_cast<size_t>(count) <= decomposed.size()) {
-        decomposed.resize(static_cast<size_t>(count));
-        break;
-      }
-      decomposed.resize(static_cast<size_t>(count));
+    std::vector<utf8proc_int32_t> decomposed;
+    // Characters the reference does not decompose are starters (combining class 0), so the
+    // text on either side of one can be decomposed on its own.
+    size_t segment_start = 0;
+    for (size_t pos = 0; pos < run.size();) {
+      const size_t start = pos;
+      const char32_t cp = next_code_point(run, pos);
+      if (cp < kNoDecompositionInReference.front().first || !in_ranges(cp, kNoDecompositionInReference)) continue;
+      append_nfd(run.substr(segment_start, start - segment_start), decomposed);
+      decomposed.push_back(static_cast<utf8proc_int32_t>(cp));
+      segment_start = pos;
     }
+    append_nfd(run.substr(segment_start), decomposed);
     for (utf8proc_int32_t cp : decomposed) {
       if (!is_nonspacing_mark(static_cast<char32_t>(cp))) code_points += static_cast<char32_t>(cp);
     }

@@ -1,0 +1,282 @@
+// The latte command line on good and bad input: every bad input ends in one
+// line on stderr and a non-zero exit, never a signal.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kBertData = fs::path(LATTE_TEST_DATA_DIR) / "bert";
+
+struct CommandResult {
+  int exit_code = -1;
+  bool signalled = false;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return buffer.str();
+}
+
+void spit(const fs::path& path, const std::string& bytes) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << bytes;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    work_ = fs::temp_directory_path() / ("latte_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    fs::remove_all(work_);
+    fs::create_directories(work_);
+    model_ = work_ / "model";
+    fs::copy(kBertData / "cls3_f32", model_);
+  }
+  void TearDown() override { fs::remove_all(work_); }
+
+  CommandResult run(const std::string& arguments, const std::string& stdin_text = "") {
+    const fs::path out = work_ / "stdout.txt", err = work_ / "stderr.txt", in = work_ / "stdin.txt";
+    spit(in, stdin_text);
+    const std::string command = std::string(LATTE_CLI_PATH) + " " + arguments + " <" + in.string() + " >" +
+                                out.string() + " 2>" + err.string();
+    const int status = std::system(command.c_str());
+    CommandResult result;
+    result.signalled = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) >= 128);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    result.out = slurp(out);
+    result.err = slurp(err);
+    return result;
+  }
+
+  // A command on the corrupted model must fail cleanly with `expected` in its one-line message.
+  void expect_clean_failure(const std::string& arguments, const std::string& expected) {
+    const CommandResult result = run(arguments);
+    EXPECT_FALSE(result.signalled) << result.err;
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find(expected), std::string::npos) << "stderr: " << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << "stderr: " << result.err;
+    EXPECT_EQ(result.err.rfind("latte: error: ", 0), 0u) << "stderr: " << result.err;
+  }
+
+  std::string classify() const { return "classify --model " + model_.string() + " 'some text'"; }
+
+  // The checkpoint's safetensors header and data, to corrupt.
+  nlohmann::json header() const {
+    const std::string bytes = slurp(model_ / "model.safetensors");
+    uint64_t length = 0;
+    std::memcpy(&length, bytes.data(), 8);
+    return nlohmann::json::parse(bytes.substr(8, length));
+  }
+  std::string data_section() const {
+    const std::string bytes = slurp(model_ / "model.safetensors");
+    uint64_t length = 0;
+    std::memcpy(&length, bytes.data(), 8);
+    return bytes.substr(8 + length);
+  }
+  void write_weights(const nlohmann::json& new_header, const std::string& data) const {
+    const std::string text = new_header.dump();
+    const uint64_t length = text.size();
+    std::string bytes(reinterpret_cast<const char*>(&length), 8);
+    spit(model_ / "model.safetensors", bytes + text + data);
+  }
+  void edit_config(const std::function<void(nlohmann::json&)>& edit) const {
+    nlohmann::json config = nlohmann::json::parse(slurp(model_ / "config.json"));
+    edit(config);
+    spit(model_ / "config.json", config.dump());
+  }
+
+  fs::path work_;
+  fs::path model_;
+};
+
+TEST_F(Cli, ClassifiesAndTokenizes) {
+  CommandResult result = run("classify --json --model " + model_.string() + " 'the cat' 'a dog ran'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream lines(result.out);
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    const auto object = nlohmann::json::parse(line);
+    EXPECT_TRUE(object["label"].is_string());
+    EXPECT_EQ(object["probs"].size(), 3u);
+    EXPECT_EQ(object["logits"].size(), 3u);
+    ++count;
+  }
+  EXPECT_EQ(count, 2);
+  result = run("tokenize --json --model " + model_.string() + " 'the cat'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto tokens = nlohmann::json::parse(result.out);
+  EXPECT_EQ(tokens["tokens"].front(), "[CLS]");
+  EXPECT_EQ(tokens["tokens"].back(), "[SEP]");
+}
+
+TEST_F(Cli, InputFileJsonlAndPlainKeepOrder) {
+  spit(work_ / "in.jsonl", "{\"text\": \"the cat\"}\n\n{\"text\": \"a\", \"text_pair\": \"dog\"}\n");
+  CommandResult result = run("classify --model " + model_.string() + " --input " + (work_ / "in.jsonl").string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2);
+  spit(work_ / "bad.jsonl", "{\"text\": \"the cat\"}\n{\"txt\": 1}\n");
+  expect_clean_failure("classify --model " + model_.string() + " --input " + (work_ / "bad.jsonl").string(),
+                       "bad.jsonl:2");
+  result = run("tokenize --model " + model_.string() + " --input -", "the cat\nthe dog\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2);
+}
+
+TEST_F(Cli, OverlongInputIsTruncatedAndAnswered) {
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += "the cat ran ";
+  spit(work_ / "long.txt", text + "\n");
+  const CommandResult result = run("classify --json --model " + model_.string() + " --input " + (work_ / "long.txt").string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(nlohmann::json::parse(result.out)["label"].is_string());
+}
+
+TEST_F(Cli, InvalidUtf8IsRejected) {
+  spit(work_ / "bad.txt", "fine\nbad \xff\xfe bytes\n");
+  expect_clean_failure("classify --model " + model_.string() + " --input " + (work_ / "bad.txt").string(),
+                       "bad.txt:2");
+}
+
+TEST_F(Cli, BadFlagsAreUsageErrors) {
+  expect_clean_failure("classify --model " + model_.string() + " --batch-size 0 'x'", "batch-size");
+  expect_clean_failure("bench --model " + model_.string() + " --seq 100000", "seq");
+  expect_clean_failure("frobnicate", "frobnicate");
+  expect_clean_failure("classify --model " + (work_ / "nope").string() + " x", "does not exist");
+  expect_clean_failure("classify --model " + model_.string() + " --threads 0 x", "threads");
+}
+
+TEST_F(Cli, TruncatedWeights) {
+  const std::string bytes = slurp(model_ / "model.safetensors");
+  spit(model_ / "model.safetensors", bytes.substr(0, bytes.size() / 2));
+  expect_clean_failure(classify(), "model.safetensors");
+  spit(model_ / "model.safetensors", bytes.substr(0, 5));
+  expect_clean_failure(classify(), "model.safetensors");
+}
+
+TEST_F(Cli, AbsurdHeaderLength) {
+  std::string bytes = slurp(model_ / "model.safetensors");
+  const uint64_t absurd = uint64_t{1} << 60;
+  std::memcpy(bytes.data(), &absurd, 8);
+  spit(model_ / "model.safetensors", bytes);
+  expect_clean_failure(classify(), "model.safetensors");
+}
+
+TEST_F(Cli, HeaderNotJson) {
+  const std::string text = "{not json at all";
+  const uint64_t length = text.size();
+  spit(model_ / "model.safetensors", std::string(reinterpret_cast<const char*>(&length), 8) + text);
+  expect_clean_failure(classify(), "model.safetensors");
+}
+
+TEST_F(Cli, OffsetsPastTheEnd) {
+  nlohmann::json h = header();
+  h["classifier.bias"]["data_offsets"][1] = 1u << 30;
+  write_weights(h, data_section());
+  expect_clean_failure(classify(), "classifier.bias");
+}
+
+TEST_F(Cli, OverlappingOffsets) {
+  nlohmann::json h = header();
+  h["classifier.bias"]["data_offsets"] = h["classifier.weight"]["data_offsets"];
+  h["classifier.bias"]["shape"] = h["classifier.weight"]["shape"];
+  write_weights(h, data_section());
+  expect_clean_failure(classify(), "overlap");
+}
+
+TEST_F(Cli, DtypeSizeDisagreesWithBytes) {
+  nlohmann::json h = header();
+  h["classifier.bias"]["dtype"] = "F16";
+  write_weights(h, data_section());
+  expect_clean_failure(classify(), "classifier.bias");
+}
+
+TEST_F(Cli, UnknownDtype) {
+  nlohmann::json h = header();
+  h["classifier.bias"]["dtype"] = "Q4_K";
+  write_weights(h, data_section());
+  expect_clean_failure(classify(), "Q4_K");
+}
+
+TEST_F(Cli, WrongShape) {
+  nlohmann::json h = header();
+  h["classifier.bias"]["shape"] = {1, 3};
+  write_weights(h, data_section());
+  expect_clean_failure(classify(), "classifier.bias");
+}
+
+TEST_F(Cli, MissingTensor) {
+  nlohmann::json h = header();
+  h.erase("bert.pooler.dense.bias");
+  write_weights(h, data_section());
+  expect_clean_failure(classify(), "bert.pooler.dense.bias");
+}
+
+TEST_F(Cli, ConfigMissingField) {
+  edit_config([](nlohmann::json& config) { config.erase("num_attention_heads"); });
+  expect_clean_failure(classify(), "num_attention_heads");
+}
+
+TEST_F(Cli, ConfigNotJson) {
+  spit(model_ / "config.json", "{\"hidden_size\": 32,");
+  expect_clean_failure(classify(), "config.json");
+}
+
+TEST_F(Cli, UnknownArchitecture) {
+  edit_config([](nlohmann::json& config) { config["architectures"] = {"MambaForCausalLM"}; });
+  expect_clean_failure(classify(), "MambaForCausalLM");
+  edit_config([](nlohmann::json& config) { config["model_type"] = "mamba"; });
+  expect_clean_failure(classify(), "mamba");
+}
+
+TEST_F(Cli, HeadsDoNotDivideHidden) {
+  edit_config([](nlohmann::json& config) { config["num_attention_heads"] = 5; });
+  expect_clean_failure(classify(), "divisible");
+}
+
+TEST_F(Cli, FolderWithoutWeightsOrVocabulary) {
+  fs::remove(model_ / "model.safetensors");
+  expect_clean_failure(classify(), "model.safetensors");
+  fs::copy(kBertData / "cls3_f32" / "model.safetensors", model_ / "model.safetensors");
+  fs::remove(model_ / "vocab.txt");
+  expect_clean_failure(classify(), "vocab");
+}
+
+TEST_F(Cli, InitWritesALoadableCheckpointAndRefusesToOverwrite) {
+  const std::string out = (work_ / "fresh").string();
+  const std::string vocab = (model_ / "vocab.txt").string();
+  CommandResult result = run("init --preset tiny --num-labels 1 --vocab " + vocab + " --out " + out + " --dtype f16");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  result = run("info --json --model " + out);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto info = nlohmann::json::parse(result.out);
+  EXPECT_EQ(info["task"], "regression");
+  EXPECT_EQ(info["dtype_on_disk"], "F16");
+  result = run("classify --json --model " + out + " 'the cat'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(nlohmann::json::parse(result.out)["score"].is_number());
+  expect_clean_failure("init --preset tiny --vocab " + vocab + " --out " + out, "--force");
+}
+
+TEST_F(Cli, BenchReportsCeiling) {
+  const CommandResult result = run("bench --json --model " + model_.string() + " --seq 16 --repeats 2 --warmup 0");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto report = nlohmann::json::parse(result.out);
+  for (const char* key : {"seq", "batch", "median_ms", "gflops", "gemm_ceiling_gflops"}) {
+    EXPECT_TRUE(report.contains(key)) << key;
+  }
+  EXPECT_EQ(report["seq"], 16);
+  EXPECT_GT(report["median_ms"].get<double>(), 0.0);
+}
+
+}  // namespace
