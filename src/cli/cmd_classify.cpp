@@ -40,6 +40,7 @@ void add_classify_command(CLI::App& app) {
     bool json = false;
     int batch_size = 16;
     std::optional<int> threads;
+    PruneOptions prune;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, "Hugging Face model folder")->required();
@@ -49,6 +50,7 @@ void add_classify_command(CLI::App& app) {
   command->add_flag("--json", options->json,
                     "One JSON object per line: {\"label\", \"probs\", \"logits\"} or {\"score\", \"logits\"}");
   command->add_option("text", options->texts, "Texts to classify, one input each");
+  add_prune_options(*command, options->prune);
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
@@ -58,6 +60,9 @@ void add_classify_command(CLI::App& app) {
       throw InputError("model " + folder.string() + " is a " + config.architecture +
                        " without a classification head; classify needs BertForSequenceClassification");
     }
+    const std::unique_ptr<Planner> planner = make_planner(options->prune, model.shape(), folder);
+    ForwardOptions forward_options;
+    forward_options.planner = planner.get();
     const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
     const int max_length = static_cast<int>(config.max_position_embeddings);
 
@@ -87,14 +92,22 @@ void add_classify_command(CLI::App& app) {
         }
         batch.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
       }
-      const BertOutput output = model.forward(batch);
+      const BertOutput output = model.forward(batch, forward_options);
       const int64_t labels = config.num_labels;
       for (size_t b = 0; b < batch.size(); ++b) {
         const float* logits = output.logits.data() + static_cast<int64_t>(b) * labels;
         const std::vector<float> logit_list(logits, logits + labels);
+        nlohmann::json line;
+        if (planner->has_target() || !planner->dense()) {
+          line["kept"] = output.kept[b];
+          const SequencePlan& plan = planner->plan(static_cast<int64_t>(batch[b].input_ids.size()));
+          if (plan.predicted_speedup) line["predicted_speedup"] = *plan.predicted_speedup;
+        }
         if (config.is_regression()) {
           if (options->json) {
-            std::cout << nlohmann::json{{"score", logits[0]}, {"logits", logit_list}}.dump() << "\n";
+            line["score"] = logits[0];
+            line["logits"] = logit_list;
+            std::cout << line.dump() << "\n";
           } else {
             std::cout << format_float(logits[0]) << "\n";
           }
@@ -104,9 +117,10 @@ void add_classify_command(CLI::App& app) {
         const size_t best = static_cast<size_t>(
             std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
         if (options->json) {
-          std::cout << nlohmann::json{{"label", config.id2label[best]}, {"probs", probabilities}, {"logits", logit_list}}
-                           .dump()
-                    << "\n";
+          line["label"] = config.id2label[best];
+          line["probs"] = probabilities;
+          line["logits"] = logit_list;
+          std::cout << line.dump() << "\n";
         } else {
           std::cout << config.id2label[best] << "\t" << format_float(probabilities[best]) << "\n";
         }

@@ -84,4 +84,33 @@ std::filesystem::path model_folder(const std::string& path) {
   return path;
 }
 
+void add_prune_options(CLI::App& command, PruneOptions& options) {
+  command.add_option("--keep", options.keep, "Word-vectors leaving each layer, e.g. 96,64,32,...")
+      ->group("Elimination");
+  command.add_option("--coverage", options.coverage, "ACC coverage tau in (0, 1]")->group("Elimination");
+  command.add_option("--speedup", options.speedup, "Target speedup S >= 1 (1 = dense)")->group("Elimination");
+  command.add_option("--latency-ms", options.latency_ms, "Latency budget per input")->group("Elimination");
+  command.add_option("--mode", options.mode, "static (calibrated keep fractions) or dynamic (tau per input)")
+      ->check(CLI::IsMember({"static", "dynamic"}))
+      ->group("Elimination");
+  command.add_option("--min-keep", options.min_keep, "Fewest word-vectors a layer keeps")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->group("Elimination");
+}
+
+std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelShape& shape,
+                                      const std::filesystem::path& folder) {
+  Knobs knobs;
+  if (!options.keep.empty()) knobs.keep = parse_keep_list(options.keep);
+  knobs.coverage = options.coverage;
+  knobs.speedup = options.speedup;
+  knobs.latency_ms = options.latency_ms;
+  if (!options.mode.empty()) knobs.mode = options.mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
+  knobs.min_keep = options.min_keep;
+  knobs.validate(shape.layers);
+  const Sidecar sidecar = Sidecar::read(folder);
+  return std::make_unique<Planner>(knobs, shape, sidecar.calibration, sidecar.latency_model.value_or(LatencyModel{}),
+                                   &std::cerr);
+}
+
 }  // namespace latte::cli

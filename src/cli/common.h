@@ -3,9 +3,12 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "latte/prune/plan.h"
 
 namespace latte::cli {
 
@@ -27,6 +30,20 @@ void setup_threads(std::optional<int> threads);
 
 // The folder of --model, checked to exist.
 std::filesystem::path model_folder(const std::string& path);
+
+// The elimination knobs every inference command accepts.
+struct PruneOptions {
+  std::string keep;
+  std::optional<double> coverage;
+  std::optional<double> speedup;
+  std::optional<double> latency_ms;
+  std::string mode;
+  int64_t min_keep = 1;
+};
+void add_prune_options(CLI::App& command, PruneOptions& options);
+// Validated planner for the model in `folder` (reads latte.json); notices go to stderr.
+std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelShape& shape,
+                                      const std::filesystem::path& folder);
 
 // Registers every subcommand on the app.
 void add_info_command(CLI::App& app);

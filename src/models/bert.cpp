@@ -7,6 +7,7 @@
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
 #include "latte/io/safetensors.h"
+#include "latte/prune/selection.h"
 
 namespace latte {
 
@@ -345,27 +346,95 @@ void BertModel::embed(const std::vector<BertInput>& batch, float* hidden_states)
   embedding_norm_(hidden_states, row);
 }
 
-BertOutput BertModel::forward(const std::vector<BertInput>& batch) {
+void BertModel::eliminate(int64_t layer, const std::vector<const SequencePlan*>& plans, const float* scores,
+                          float* states, float* context, BertOutput& result) const {
+  const int64_t hidden = config_.hidden_size;
+  const int64_t protected_positions[] = {0};  // [CLS]: the pooler reads it
+  std::vector<int64_t> kept_rows;
+  std::vector<int64_t> offsets = {0};
+  for (size_t b = 0; b < plans.size(); ++b) {
+    const int64_t first = result.offsets[b];
+    const int64_t rows_in = result.offsets[b + 1] - first;
+    const SequencePlan& plan = *plans[b];
+    const std::span<const float> sequence_scores(scores + first, static_cast<size_t>(rows_in));
+    int64_t keep = rows_in;
+    if (plan.dynamic) {
+      keep = coverage_keep_count(sequence_scores, plan.coverage, min_keep_);
+    } else if (!plan.dense) {
+      keep = std::min(plan.counts[static_cast<size_t>(layer)], rows_in);
+    }
+    if (keep >= rows_in) {
+      for (int64_t row = 0; row < rows_in; ++row) kept_rows.push_back(first + row);
+    } else {
+      for (int64_t row : select_kept_rows(sequence_scores, keep, protected_positions)) kept_rows.push_back(first + row);
+    }
+    offsets.push_back(static_cast<int64_t>(kept_rows.size()));
+    result.kept[b].push_back(offsets.back() - offsets[offsets.size() - 2]);
+  }
+  if (static_cast<int64_t>(kept_rows.size()) != result.offsets.back()) {
+    // Kept rows are ascending, so moving each one down never overwrites a row still to be read.
+    for (size_t target = 0; target < kept_rows.size(); ++target) {
+      const int64_t source = kept_rows[target];
+      if (source == static_cast<int64_t>(target)) continue;
+      std::memcpy(states + static_cast<int64_t>(target) * hidden, states + source * hidden, sizeof(float) * hidden);
+      std::memcpy(context + static_cast<int64_t>(target) * hidden, context + source * hidden, sizeof(float) * hidden);
+      result.positions[target] = result.positions[static_cast<size_t>(source)];
+    }
+    result.positions.resize(kept_rows.size());
+  }
+  result.offsets = std::move(offsets);
+}
+
+BertOutput BertModel::forward(const std::vector<BertInput>& batch, const ForwardOptions& options) {
   check_inputs(batch);
   arena_.reset();
   const int64_t hidden = config_.hidden_size;
   BertOutput result;
   result.offsets.assign(1, 0);
   for (const BertInput& input : batch) {
-    result.offsets.push_back(result.offsets.back() + static_cast<int64_t>(input.input_ids.size()));
+    const int64_t length = static_cast<int64_t>(input.input_ids.size());
+    result.offsets.push_back(result.offsets.back() + length);
+    for (int64_t position = 0; position < length; ++position) result.positions.push_back(position);
   }
-  const int64_t rows = result.offsets.back();
+  result.kept.resize(batch.size());
+  int64_t rows = result.offsets.back();
 
-  float* states = arena_.allocate(static_cast<size_t>(rows * hidden));        // residual stream
+  const bool pruning = options.planner != nullptr && !options.planner->dense();
+  std::vector<const SequencePlan*> plans;
+  if (pruning) {
+    min_keep_ = options.planner->min_keep();
+    for (const BertInput& input : batch) {
+      plans.push_back(&options.planner->plan(static_cast<int64_t>(input.input_ids.size())));
+    }
+  }
+  const bool scoring = pruning || options.compute_scores || options.on_scores;
+
+  float* states = arena_.allocate(static_cast<size_t>(rows * hidden));  // residual stream
   float* qkv = arena_.allocate(static_cast<size_t>(rows * 3 * hidden));
   float* context = arena_.allocate(static_cast<size_t>(rows * hidden));
   float* intermediate = arena_.allocate(static_cast<size_t>(rows * config_.intermediate_size));
+  float* scores = scoring ? arena_.allocate(static_cast<size_t>(rows)) : nullptr;
   embed(batch, states);
 
   const AttentionShape shape{config_.num_heads, config_.head_dim(), false};
-  for (const EncoderLayer& layer : layers_) {
+  for (int64_t index = 0; index < config_.num_layers; ++index) {
+    const EncoderLayer& layer = layers_[static_cast<size_t>(index)];
     layer.qkv(states, rows, qkv);
-    self_attention(qkv, result.offsets, shape, context, nullptr, arena_);
+    self_attention(qkv, result.offsets, shape, context, scores, arena_);
+    if (options.on_scores) {
+      for (size_t b = 0; b + 1 < result.offsets.size(); ++b) {
+        options.on_scores(index, static_cast<int64_t>(b),
+                          std::span<const float>(scores + result.offsets[b],
+                                                 static_cast<size_t>(result.offsets[b + 1] - result.offsets[b])));
+      }
+    }
+    if (pruning) {
+      eliminate(index, plans, scores, states, context, result);
+      rows = result.offsets.back();
+    } else {
+      for (size_t b = 0; b < batch.size(); ++b) result.kept[b].push_back(result.offsets[b + 1] - result.offsets[b]);
+    }
+    // From here on only the kept rows: output projection, residual, norms, FFN.
     layer.attention_output(context, rows, states);  // states += context W + b
     layer.attention_norm(states, rows);
     layer.intermediate(states, rows, intermediate);

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -113,7 +115,8 @@ constexpr std::array<CaseRange, 10> kLowercaseNotInUtf8proc = {{{0x1C89, 0x1C89,
                                                                 {0x16EA0, 0x16EB8, 0x16EBB}}};
 
 bool is_ascii_punct(char32_t cp) {
-  return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
+  return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
+         (cp >= 123 && cp <= 126);
 }
 
 bool is_whitespace(char32_t cp) {
@@ -180,7 +183,8 @@ char32_t next_code_point(std::string_view text, size_t& pos) {
     return cp;
   }
   if (lead < 0xF0) {
-    const char32_t cp = (char32_t(lead & 0x0F) << 12) | (char32_t(byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
+    const char32_t cp =
+        (char32_t(lead & 0x0F) << 12) | (char32_t(byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
     pos += 3;
     return cp;
   }
@@ -199,10 +203,11 @@ void append_lowercase(char32_t cp, std::u32string& out) {
     out += U'i';
     out += char32_t{0x307};
   } else {
-    const char32_t lower = static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
-    const auto it = std::find_if(kLowercaseNotInUtf8proc.begin(), kLowercaseNotInUtf8proc.end(),
-                                 [&](const CaseRange& r) { return cp >= r.first && cp <= r.last; });
-    out += (lower == cp && it != kLowercaseNotInUtf8proc.end()) ? it->lower_first + (cp - it->first) : lower;
+    char32_t lower = static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+    for (const CaseRange& range : kLowercaseNotInUtf8proc) {
+      if (cp >= range.first && cp <= range.last) lower = range.lower_first + (cp - range.first);
+    }
+    out += lower;
   }
 }
 
@@ -234,7 +239,7 @@ std::u32string normalize_run(std::string_view run, const BertNormalizerOptions& 
     for (size_t pos = 0; pos < run.size();) {
       const size_t start = pos;
       const char32_t cp = next_code_point(run, pos);
-      if (cp < kNoDecompositionInReference.front().first || !in_ranges(cp, kNoDecompositionInReference)) continue;
+      if (!in_ranges(cp, kNoDecompositionInReference)) continue;
       append_nfd(run.substr(segment_start, start - segment_start), decomposed);
       decomposed.push_back(static_cast<utf8proc_int32_t>(cp));
       segment_start = pos;
@@ -257,8 +262,8 @@ bool is_ascii_only(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
-// Splits one normalized word (no whitespace from the raw text) on whitespace and punctuation
-// the way BertPreTokenizer does, calling on_word for each piece; false stops.
+// Normalizes one raw word (no whitespace or CJK in it) and splits the result on whitespace and
+// punctuation the way BertPreTokenizer does, calling on_word for each piece; false stops.
 bool split_word(std::string_view raw_word, const BertNormalizerOptions& options,
                 const std::function<bool(std::string_view)>& on_word) {
   if (is_ascii_only(raw_word)) {
@@ -300,6 +305,14 @@ size_t find_invalid_utf8(std::string_view text) {
   const auto continuation = [&](size_t i) { return i < text.size() && (byte(i) & 0xC0) == 0x80; };
   size_t pos = 0;
   while (pos < text.size()) {
+    // Mostly-ASCII text is checked eight bytes at a time.
+    if (uint64_t chunk = 0; pos + sizeof(chunk) <= text.size()) {
+      std::memcpy(&chunk, text.data() + pos, sizeof(chunk));
+      if ((chunk & 0x8080808080808080ull) == 0) {
+        pos += sizeof(chunk);
+        continue;
+      }
+    }
     const unsigned char lead = byte(pos);
     if (lead < 0x80) {
       ++pos;
@@ -331,13 +344,20 @@ size_t find_invalid_utf8(std::string_view text) {
   return std::string_view::npos;
 }
 
-std::string BertNormalizer::normalize(std::string_view text) const {
+namespace {
+
+void check_utf8(std::string_view text) {
   if (const size_t bad = find_invalid_utf8(text); bad != std::string_view::npos) {
     throw InputError("invalid UTF-8 at byte " + std::to_string(bad));
   }
+}
+
+}  // namespace
+
+std::string BertNormalizer::normalize(std::string_view text) const {
+  check_utf8(text);
   std::string out;
   out.reserve(text.size());
-  size_t run_start = 0;
   std::string run;
   const auto flush_run = [&] {
     if (run.empty()) return;
@@ -349,10 +369,10 @@ std::string BertNormalizer::normalize(std::string_view text) const {
     run.clear();
   };
   for (size_t pos = 0; pos < text.size();) {
-    run_start = pos;
+    const size_t start = pos;
     const char32_t cp = next_code_point(text, pos);
-    const std::string_view raw = text.substr(run_start, pos - run_start);
-    if (options_.clean_text && (cp == 0 || is_dropped(cp))) continue;
+    const std::string_view raw = text.substr(start, pos - start);
+    if (options_.clean_text && is_dropped(cp)) continue;
     if (options_.clean_text && is_whitespace(cp)) {
       flush_run();
       out += ' ';
@@ -371,6 +391,7 @@ std::string BertNormalizer::normalize(std::string_view text) const {
 }
 
 std::vector<std::string> BertNormalizer::pre_tokenize(std::string_view normalized) {
+  check_utf8(normalized);
   std::vector<std::string> words;
   std::string piece;
   for (size_t pos = 0; pos < normalized.size();) {
@@ -393,6 +414,7 @@ void BertNormalizer::for_each_word(std::string_view text,
                                    const std::function<bool(std::string_view)>& on_word) const {
   // Whitespace and CJK characters end words before any normalization: nothing that
   // strip_accents or lowercase does crosses them, so each raw word is normalized alone.
+  check_utf8(text);
   std::string word;
   const auto flush = [&] {
     if (word.empty()) return true;

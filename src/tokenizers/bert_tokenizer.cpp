@@ -60,7 +60,8 @@ BertTokenizer::SpecialTokens read_special_names(const json& config, BertTokenize
 
 // Accepts only BERT's own template, "[CLS] $A [SEP]" and "[CLS] $A [SEP] $B:1 [SEP]:1", and
 // takes the names of [CLS] and [SEP] from it: encode() assembles exactly that layout.
-void read_bert_template(const json& processor, const std::string& source, BertTokenizer::SpecialTokens& specials) {
+void read_bert_template(const json& processor, const std::string& source,
+                        BertTokenizer::SpecialTokens& specials) {
   const auto piece = [](const json& item, const char* kind, const char* id, int type_id) {
     if (!item.contains(kind)) return false;
     const json& body = item[kind];
@@ -68,11 +69,12 @@ void read_bert_template(const json& processor, const std::string& source, BertTo
   };
   const json& single = processor.at("single");
   const json& pair = processor.at("pair");
-  const bool bert_layout =
-      single.size() == 3 && piece(single[0], "SpecialToken", nullptr, 0) && piece(single[1], "Sequence", "A", 0) &&
-      piece(single[2], "SpecialToken", nullptr, 0) && pair.size() == 5 && piece(pair[0], "SpecialToken", nullptr, 0) &&
-      piece(pair[1], "Sequence", "A", 0) && piece(pair[2], "SpecialToken", nullptr, 0) &&
-      piece(pair[3], "Sequence", "B", 1) && piece(pair[4], "SpecialToken", nullptr, 1);
+  const bool bert_layout = single.size() == 3 && piece(single[0], "SpecialToken", nullptr, 0) &&
+                           piece(single[1], "Sequence", "A", 0) &&
+                           piece(single[2], "SpecialToken", nullptr, 0) && pair.size() == 5 &&
+                           piece(pair[0], "SpecialToken", nullptr, 0) && piece(pair[1], "Sequence", "A", 0) &&
+                           piece(pair[2], "SpecialToken", nullptr, 0) && piece(pair[3], "Sequence", "B", 1) &&
+                           piece(pair[4], "SpecialToken", nullptr, 1);
   const auto name = [](const json& item) { return item.at("SpecialToken").at("id").get<std::string>(); };
   if (!bert_layout || name(pair[0]) != name(single[0]) || name(pair[2]) != name(single[2]) ||
       name(pair[4]) != name(single[2])) {
@@ -114,6 +116,11 @@ void BertTokenizer::index(const std::string& source) {
       max_continuation_bytes_ = std::max(max_continuation_bytes_, rest.size());
     }
   }
+  if (continuation_prefix_.empty()) {
+    // With no prefix a continuation is looked up like any other piece.
+    continuation_ = word_start_;
+    max_continuation_bytes_ = max_word_start_bytes_;
+  }
   const auto require = [&](const std::string& name) {
     const int32_t id = token_id(name);
     if (id < 0) throw FormatError(source + ": special token " + name + " is not in the vocabulary");
@@ -126,8 +133,10 @@ void BertTokenizer::index(const std::string& source) {
   mask_id_ = token_id(specials_.mask);
   if (added_tokens_.empty()) {
     // Hugging Face registers the specials as added tokens: they match verbatim in raw text.
-    for (const std::string* name : {&specials_.pad, &specials_.unk, &specials_.cls, &specials_.sep, &specials_.mask}) {
-      if (token_id(*name) >= 0 && std::find(added_tokens_.begin(), added_tokens_.end(), *name) == added_tokens_.end()) {
+    for (const std::string* name :
+         {&specials_.pad, &specials_.unk, &specials_.cls, &specials_.sep, &specials_.mask}) {
+      if (token_id(*name) >= 0 &&
+          std::find(added_tokens_.begin(), added_tokens_.end(), *name) == added_tokens_.end()) {
         added_tokens_.push_back(*name);
       }
     }
@@ -233,7 +242,8 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
           const int64_t id = added.at("id").get<int64_t>();
           if (id < 0 || id >= static_cast<int64_t>(tokenizer.tokens_.size()) ||
               tokenizer.tokens_[static_cast<size_t>(id)] != content) {
-            throw FormatError(source + ": added token " + content + " is not model.vocab's id " + std::to_string(id));
+            throw FormatError(source + ": added token " + content + " is not model.vocab's id " +
+                              std::to_string(id));
           }
           // Only verbatim matching on the raw text is implemented, which is what BERT's
           // special tokens use; anything else would silently tokenize differently.
@@ -245,7 +255,8 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
           tokenizer.added_tokens_.push_back(content);
         }
       }
-      if (tokenizer.max_input_chars_per_word_ == 0) throw FormatError(source + ": max_input_chars_per_word is 0");
+      if (tokenizer.max_input_chars_per_word_ == 0)
+        throw FormatError(source + ": max_input_chars_per_word is 0");
       tokenizer.index(source);
       return tokenizer;
     } catch (const json::exception& e) {
@@ -277,8 +288,8 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
 
 const std::string& BertTokenizer::token(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= tokens_.size()) {
-    throw InputError("token id " + std::to_string(id) + " is out of range [0, " + std::to_string(tokens_.size()) +
-                     ")");
+    throw InputError("token id " + std::to_string(id) + " is out of range [0, " +
+                     std::to_string(tokens_.size()) + ")");
   }
   return tokens_[static_cast<size_t>(id)];
 }
@@ -289,8 +300,8 @@ int32_t BertTokenizer::token_id(std::string_view token) const {
 }
 
 void BertTokenizer::append_word_ids(std::string_view word, std::vector<int32_t>& ids) const {
-  const size_t n_chars =
-      static_cast<size_t>(std::count_if(word.begin(), word.end(), [](char c) { return !is_utf8_continuation(c); }));
+  const size_t n_chars = static_cast<size_t>(
+      std::count_if(word.begin(), word.end(), [](char c) { return !is_utf8_continuation(c); }));
   if (n_chars > max_input_chars_per_word_) {
     ids.push_back(unk_id_);
     return;
@@ -300,7 +311,8 @@ void BertTokenizer::append_word_ids(std::string_view word, std::vector<int32_t>&
   while (start < word.size()) {
     const TokenMap& pieces = start == 0 ? word_start_ : continuation_;
     // Greedy longest match first; no vocabulary entry is longer than the map's longest key.
-    size_t end = std::min(word.size(), start + (start == 0 ? max_word_start_bytes_ : max_continuation_bytes_));
+    size_t end =
+        std::min(word.size(), start + (start == 0 ? max_word_start_bytes_ : max_continuation_bytes_));
     while (end > start && end < word.size() && is_utf8_continuation(word[end])) --end;
     int32_t id = -1;
     while (end > start) {
@@ -364,11 +376,13 @@ std::vector<int32_t> BertTokenizer::text_ids(std::string_view text, size_t limit
 
 std::vector<std::string> BertTokenizer::tokenize(std::string_view text) const {
   std::vector<std::string> pieces;
-  for (int32_t id : text_ids(text, std::numeric_limits<size_t>::max())) pieces.push_back(tokens_[static_cast<size_t>(id)]);
+  for (int32_t id : text_ids(text, std::numeric_limits<size_t>::max()))
+    pieces.push_back(tokens_[static_cast<size_t>(id)]);
   return pieces;
 }
 
-Encoding BertTokenizer::assemble(const std::vector<int32_t>& first, const std::vector<int32_t>* second) const {
+Encoding BertTokenizer::assemble(const std::vector<int32_t>& first,
+                                 const std::vector<int32_t>* second) const {
   Encoding encoding;
   const auto add = [&](int32_t id, int32_t type_id) {
     encoding.ids.push_back(id);
@@ -387,7 +401,8 @@ Encoding BertTokenizer::assemble(const std::vector<int32_t>& first, const std::v
 
 Encoding BertTokenizer::encode(std::string_view text, int max_length) const {
   if (max_length < 2) {
-    throw InputError("max_length " + std::to_string(max_length) + " leaves no room for [CLS] and [SEP] (needs >= 2)");
+    throw InputError("max_length " + std::to_string(max_length) +
+                     " leaves no room for [CLS] and [SEP] (needs >= 2)");
   }
   // A single sequence keeps its first max_length - 2 pieces, so tokenizing stops there.
   return assemble(text_ids(text, static_cast<size_t>(max_length) - 2), nullptr);

@@ -96,6 +96,7 @@ const kCases = [
   [kLongWord, null, 512],
   [kLongWord + 'b', null, 512],
   ['short ' + kLongWord + 'b tail', null, 512],
+  ['é'.repeat(100) + ' ' + 'é'.repeat(101) + ' ' + 'ü'.repeat(99) + '\u0301', null, 512],
   ['supercalifragilisticexpialidocious antidisestablishmentarianism', null, 512],
   ['xqzvbrt qqqqq zzyzx blorptastic', null, 512],
   ['MiXeD CaSe WoRdS iPhone eBay McDonald', null, 512],
@@ -165,6 +166,42 @@ function truncationSweep() {
       for (let nB = 0; nB <= 10; nB++) cases.push([words(nA, first), words(nB, second), maxLength]);
     }
     for (let nA = 0; nA <= 12; nA++) cases.push([words(nA, first), null, maxLength]);
+  }
+  return cases;
+}
+
+// Seeded random strings over an alphabet of the characters that are easy to get wrong:
+// combining marks of different combining classes (NFD reorders them), precomposed letters,
+// Hangul, CJK, controls, format characters, characters whose Unicode data changed between
+// versions, and pieces of special tokens.
+function fuzzCases() {
+  let state = 20240601;
+  const random = () => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const alphabet = [
+    'a', 'e', 'i', 'o', 'n', 's', 't', 'r', 'the', 'play', 'ing', 'un', 'able', 'E', 'T', 'Q', 'Z',
+    '0', '7', '42', ' ', ' ', ' ', '  ', '\t', '\n', '\r\n', '.', ',', '!', '#', '##', '$', "'", '-', '_',
+    '\u0301', '\u0323', '\u0308', '\u0327', '\u0345', '\u05b4', '\u093e', '\u094d', 'é', 'Ö', 'ñ', 'ǅ',
+    'İ', 'ß', 'Σ', 'ς', 'Ω', 'Å', 'ﬁ', '가', '힣', 'ᄀ', '中', '国', '豈', '𠀀', 'の', 'ア', '😀', '👍🏽',
+    '\u0000', '\u0007', '\u007f', '\u0085', '\u00a0', '\u00ad', '\u200b', '\u200d', '\u2028', '\u3000',
+    '\ufeff', '\ufffd', '\ue000', '\u1734', '\u{11938}', '\u2e43', '\u166d', '\ua7cb', '\u0890',
+    '\u1fef', '\u037e', '\u0387', '[MASK]', '[CLS]', '[SEP]', '[mask]', '[MAS', 'K]', '[', ']',
+  ];
+  const text = () => {
+    const n = Math.floor(random() * 24);
+    let out = '';
+    for (let i = 0; i < n; i++) out += alphabet[Math.floor(random() * alphabet.length)];
+    return out;
+  };
+  const cases = [];
+  for (let i = 0; i < 200; i++) {
+    const maxLength = [5, 8, 16, 512][Math.floor(random() * 4)];
+    cases.push([text(), random() < 0.3 ? text() : null, maxLength]);
   }
   return cases;
 }
@@ -284,6 +321,8 @@ async function main() {
     ...(await encodeCases(uncased, true, kCases)),
     ...(await encodeCases(cased, false, kCasedCases)),
     ...(await encodeCases(uncased, true, truncationSweep())),
+    ...(await encodeCases(uncased, true, fuzzCases())),
+    ...(await encodeCases(cased, false, fuzzCases())),
   ];
   fs.writeFileSync(path.join(kDataDir, 'golden.jsonl'), lines.join('\n') + '\n');
   await writeTinyFixtures();

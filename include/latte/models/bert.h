@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,6 +15,7 @@
 #include "latte/core/linear.h"
 #include "latte/core/ops.h"
 #include "latte/core/tensor.h"
+#include "latte/prune/plan.h"
 
 namespace latte {
 
@@ -59,10 +62,23 @@ struct BertInput {
   std::vector<int32_t> token_type_ids;
 };
 
+// How a forward pass eliminates word-vectors, and what it reports.
+struct ForwardOptions {
+  const Planner* planner = nullptr;  // null or dense: the dense model
+  bool compute_scores = false;       // ACC scores even when nothing is eliminated
+  // Called with each layer's ACC scores of each sequence (rows entering the layer).
+  std::function<void(int64_t layer, int64_t sequence, std::span<const float> scores)> on_scores;
+};
+
 struct BertOutput {
-  // [rows, hidden]: rows of sequence b are [offsets[b], offsets[b+1]).
+  // [rows, hidden] for the word-vectors that survive the last layer: rows of
+  // sequence b are [offsets[b], offsets[b+1]); positions[row] is the row's
+  // position in the input.
   Tensor last_hidden_state;
   std::vector<int64_t> offsets;
+  std::vector<int64_t> positions;
+  // kept[b][l]: word-vectors of sequence b leaving layer l.
+  std::vector<std::vector<int64_t>> kept;
   Tensor pooler_output;  // [batch, hidden]
   Tensor logits;         // [batch, num_labels]; empty without a classifier
 };
@@ -75,7 +91,8 @@ class BertModel {
 
   const BertConfig& config() const { return config_; }
   // Not thread-safe: a model reuses one workspace across calls.
-  BertOutput forward(const std::vector<BertInput>& batch);
+  BertOutput forward(const std::vector<BertInput>& batch, const ForwardOptions& options = {});
+  ModelShape shape() const { return {config_.num_layers, config_.hidden_size, config_.intermediate_size}; }
 
   int64_t parameter_count() const { return parameter_count_; }
   const std::string& dtype_on_disk() const { return dtype_on_disk_; }
@@ -91,6 +108,10 @@ class BertModel {
   };
 
   void check_inputs(const std::vector<BertInput>& batch) const;
+  // Drops the rows the plans eliminate at `layer` from the residual stream and
+  // the attention context, in place; updates offsets, positions and kept.
+  void eliminate(int64_t layer, const std::vector<const SequencePlan*>& plans, const float* scores,
+                 float* states, float* context, BertOutput& result) const;
   void embed(const std::vector<BertInput>& batch, float* hidden) const;
 
   BertConfig config_;
@@ -102,6 +123,7 @@ class BertModel {
   Linear pooler_;               // tanh fused
   Linear classifier_;
   Arena arena_;
+  int64_t min_keep_ = 1;
   int64_t parameter_count_ = 0;
   std::string dtype_on_disk_;
 };

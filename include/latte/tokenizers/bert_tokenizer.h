@@ -35,12 +35,13 @@ class BertNormalizer {
   explicit BertNormalizer(BertNormalizerOptions options = {}) : options_(options) {}
   const BertNormalizerOptions& options() const { return options_; }
 
-  // Normalized UTF-8 text; throws InputError on invalid UTF-8.
+  // All three throw InputError on invalid UTF-8.
+  // Normalized UTF-8 text.
   std::string normalize(std::string_view text) const;
   // Splits normalized text on whitespace and isolates each punctuation character.
   static std::vector<std::string> pre_tokenize(std::string_view normalized);
   // normalize + pre_tokenize without materialising the whole normalized text: calls on_word
-  // with each word in order until it returns false. `text` must be valid UTF-8.
+  // with each word in order until it returns false.
   void for_each_word(std::string_view text, const std::function<bool(std::string_view)>& on_word) const;
 
  private:
