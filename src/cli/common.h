@@ -51,5 +51,11 @@ void add_tokenize_command(CLI::App& app);
 void add_classify_command(CLI::App& app);
 void add_init_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
+void add_profile_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_data_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace latte::cli

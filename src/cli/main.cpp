@@ -16,6 +16,14 @@ int main(int argc, char** argv) {
   latte::cli::add_classify_command(app);
   latte::cli::add_init_command(app);
   latte::cli::add_bench_command(app);
+  latte::cli::add_calibrate_command(app);
+  latte::cli::add_profile_command(app);
+  latte::cli::add_plan_command(app);
+#if LATTE_WITH_TRAINER
+  latte::cli::add_train_command(app);
+#endif
+  latte::cli::add_data_command(app);
+  latte::cli::add_eval_command(app);
   try {
     if (argc > 1 && argv[1][0] != '-') {
       bool known = false;

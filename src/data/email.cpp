@@ -151,6 +151,7 @@ struct Entity {
   std::string type = "text/plain";            // lower-case media type
   std::map<std::string, std::string> params;  // lower-case names; values as written
   std::string encoding;                       // lower-case Content-Transfer-Encoding
+  bool declared_type = false;                 // a Content-Type header was present
   std::string_view body;
 };
 
@@ -179,7 +180,8 @@ void parse_content_type(std::string_view value, Entity& entity) {
     std::string parameter;
     if (end < value.size() && value[end] == '"') {
       const size_t close = value.find('"', end + 1);
-      parameter = std::string(value.substr(end + 1, close == std::string_view::npos ? close : close - end - 1));
+      parameter =
+          std::string(value.substr(end + 1, close == std::string_view::npos ? close : close - end - 1));
       at = close == std::string_view::npos ? close : value.find(';', close);
     } else {
       const size_t next = value.find(';', end);
@@ -223,7 +225,10 @@ Entity parse_entity(std::string_view raw, bool top_level) {
   }
   entity.body = raw.substr(std::min(body_start, raw.size()));
   for (const auto& [name, value] : headers) {
-    if (name == "content-type") parse_content_type(value, entity);
+    if (name == "content-type") {
+      parse_content_type(value, entity);
+      entity.declared_type = true;
+    }
     if (name == "content-transfer-encoding") entity.encoding = to_lower(trim(value));
   }
   return entity;
@@ -250,27 +255,56 @@ std::vector<std::string_view> split_multipart(std::string_view body, const std::
   return parts;
 }
 
+// A message without Content-Type whose body still holds "--X" followed by a
+// "Content-Type:" line is multipart with boundary X (seen in spam from broken mailers).
+std::string guess_boundary(std::string_view body) {
+  size_t at = 0;
+  while (at < body.size()) {
+    const size_t newline = body.find('\n', at);
+    if (newline == std::string_view::npos) break;
+    const std::string_view line = trim(body.substr(at, newline - at));
+    if (line.starts_with("--") && line.size() > 2 && starts_with_ci(body, newline + 1, "content-type:")) {
+      return std::string(line.substr(2));
+    }
+    at = newline + 1;
+  }
+  return {};
+}
+
 std::string decode_transfer(const Entity& entity) {
   if (entity.encoding == "quoted-printable") return decode_quoted_printable(entity.body);
   if (entity.encoding == "base64") return decode_base64(entity.body);
   return std::string(entity.body);
 }
 
+// Markup in a part that calls itself plain text.
 bool looks_like_html(std::string_view text) {
-  return find_ci(text, "<html") != std::string_view::npos || find_ci(text, "<body") != std::string_view::npos;
+  for (const std::string_view marker : {"<html", "<body", "</a>", "<br>", "<br/>", "<br />", "</p>",
+                                        "</font>", "</div>", "</td>", "</table>"}) {
+    if (find_ci(text, marker) != std::string_view::npos) return true;
+  }
+  return false;
 }
 
 bool is_blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 std::string entity_text(const Entity& entity, int depth) {
   if (depth > kMaxMimeDepth) return {};
+  if (!entity.declared_type) {
+    if (std::string boundary = guess_boundary(entity.body); !boundary.empty()) {
+      Entity multipart = entity;
+      multipart.type = "multipart/mixed";
+      multipart.declared_type = true;
+      multipart.params["boundary"] = std::move(boundary);
+      return entity_text(multipart, depth + 1);
+    }
+  }
   const std::string& type = entity.type;
   if (type.starts_with("multipart/")) {
     const auto boundary = entity.params.find("boundary");
-    const std::vector<std::string_view> parts =
-        boundary == entity.params.end() || boundary->second.empty()
-            ? std::vector<std::string_view>{}
-            : split_multipart(entity.body, boundary->second);
+    const std::vector<std::string_view> parts = boundary == entity.params.end() || boundary->second.empty()
+                                                    ? std::vector<std::string_view>{}
+                                                    : split_multipart(entity.body, boundary->second);
     if (parts.empty()) {  // broken multipart: read the body as plain text
       Entity plain = entity;
       plain.type = "text/plain";
@@ -296,7 +330,8 @@ std::string entity_text(const Entity& entity, int depth) {
   if (type == "message/rfc822") return entity_text(parse_entity(entity.body, true), depth + 1);
   if (!type.starts_with("text/")) return {};
   const auto charset = entity.params.find("charset");
-  const std::string text = to_utf8(decode_transfer(entity), charset == entity.params.end() ? "" : charset->second);
+  const std::string text =
+      to_utf8(decode_transfer(entity), charset == entity.params.end() ? "" : charset->second);
   if (type == "text/html" || looks_like_html(text)) return html_to_text(text);
   return text;
 }
@@ -321,14 +356,14 @@ struct NamedEntity {
   char32_t code_point;
 };
 constexpr NamedEntity kOtherEntities[] = {
-    {"amp", '&'},       {"lt", '<'},        {"gt", '>'},         {"quot", '"'},       {"apos", '\''},
-    {"euro", 0x20AC},   {"trade", 0x2122},  {"hellip", 0x2026},  {"mdash", 0x2014},   {"ndash", 0x2013},
-    {"lsquo", 0x2018},  {"rsquo", 0x2019},  {"ldquo", 0x201C},   {"rdquo", 0x201D},   {"sbquo", 0x201A},
-    {"bdquo", 0x201E},  {"bull", 0x2022},   {"dagger", 0x2020},  {"Dagger", 0x2021},  {"permil", 0x2030},
-    {"lsaquo", 0x2039}, {"rsaquo", 0x203A}, {"OElig", 0x0152},   {"oelig", 0x0153},   {"Scaron", 0x0160},
-    {"scaron", 0x0161}, {"Yuml", 0x0178},   {"fnof", 0x0192},    {"circ", 0x02C6},    {"tilde", 0x02DC},
-    {"ensp", 0x2002},   {"emsp", 0x2003},   {"thinsp", 0x2009},  {"zwnj", 0x200C},    {"zwj", 0x200D},
-    {"hearts", 0x2665}, {"larr", 0x2190},   {"rarr", 0x2192},    {"uarr", 0x2191},    {"darr", 0x2193}};
+    {"amp", '&'},       {"lt", '<'},        {"gt", '>'},        {"quot", '"'},      {"apos", '\''},
+    {"euro", 0x20AC},   {"trade", 0x2122},  {"hellip", 0x2026}, {"mdash", 0x2014},  {"ndash", 0x2013},
+    {"lsquo", 0x2018},  {"rsquo", 0x2019},  {"ldquo", 0x201C},  {"rdquo", 0x201D},  {"sbquo", 0x201A},
+    {"bdquo", 0x201E},  {"bull", 0x2022},   {"dagger", 0x2020}, {"Dagger", 0x2021}, {"permil", 0x2030},
+    {"lsaquo", 0x2039}, {"rsaquo", 0x203A}, {"OElig", 0x0152},  {"oelig", 0x0153},  {"Scaron", 0x0160},
+    {"scaron", 0x0161}, {"Yuml", 0x0178},   {"fnof", 0x0192},   {"circ", 0x02C6},   {"tilde", 0x02DC},
+    {"ensp", 0x2002},   {"emsp", 0x2003},   {"thinsp", 0x2009}, {"zwnj", 0x200C},   {"zwj", 0x200D},
+    {"hearts", 0x2665}, {"larr", 0x2190},   {"rarr", 0x2192},   {"uarr", 0x2191},   {"darr", 0x2193}};
 
 // Decodes the character reference at html[at] == '&' into out; returns its length, or 0.
 size_t decode_reference(std::string_view html, size_t at, std::string& out) {
@@ -370,9 +405,9 @@ size_t decode_reference(std::string_view html, size_t at, std::string& out) {
 
 bool is_block_tag(std::string_view name) {
   static constexpr std::string_view kBlockTags[] = {
-      "address", "blockquote", "br", "center", "dd", "div", "dl", "dt", "form", "h1",    "h2",
-      "h3",      "h4",         "h5", "h6",     "hr", "li",  "ol", "p",  "pre",  "table", "tbody",
-      "td",      "th",         "title", "tr",  "ul", "body", "html", "option", "img"};
+      "address", "blockquote", "br",    "center", "dd", "div",  "dl",   "dt",     "form", "h1",    "h2",
+      "h3",      "h4",         "h5",    "h6",     "hr", "li",   "ol",   "p",      "pre",  "table", "tbody",
+      "td",      "th",         "title", "tr",     "ul", "body", "html", "option", "img"};
   return std::find(std::begin(kBlockTags), std::end(kBlockTags), name) != std::end(kBlockTags);
 }
 
@@ -455,7 +490,8 @@ std::string html_to_text(std::string_view html) {
       size_t name_start = at + 1;
       if (html[name_start] == '/') ++name_start;
       size_t name_end = name_start;
-      while (name_end < close && (is_ascii_alpha(html[name_end]) || (html[name_end] >= '0' && html[name_end] <= '9'))) {
+      while (name_end < close &&
+             (is_ascii_alpha(html[name_end]) || (html[name_end] >= '0' && html[name_end] <= '9'))) {
         ++name_end;
       }
       const std::string name = to_lower(html.substr(name_start, name_end - name_start));
@@ -505,9 +541,17 @@ std::string to_utf8(std::string_view bytes, std::string_view charset) {
   while (!name.empty() && (name.back() == '"' || name.back() == '\'')) name.pop_back();
   if (name == "utf-8" || name == "utf8") return repair_utf8(bytes);
   static constexpr std::string_view kWestern[] = {
-      "",        "us-ascii",     "ascii",   "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1",
-      "default", "default_charset", "unknown", "x-unknown", "windows-1252", "cp1252", "x-user-defined"};
+      "",           "us-ascii",  "ascii",        "iso-8859-1", "iso8859-1",
+      "iso_8859-1", "latin1",    "latin-1",      "default",    "default_charset",
+      "unknown",    "x-unknown", "windows-1252", "cp1252",     "x-user-defined"};
   const bool western = std::find(std::begin(kWestern), std::end(kWestern), name) != std::end(kWestern);
+  // Supersets that mailers actually meant (as browsers read them).
+  static const std::map<std::string, std::string> kSupersets = {
+      {"gb2312", "GB18030"},         {"gbk", "GB18030"},     {"x-gbk", "GB18030"},
+      {"euc-cn", "GB18030"},         {"big5", "BIG5-HKSCS"}, {"ks_c_5601-1987", "CP949"},
+      {"euc-kr", "CP949"},           {"shift_jis", "CP932"}, {"x-sjis", "CP932"},
+      {"iso-8859-9", "WINDOWS-1254"}};
+  if (const auto superset = kSupersets.find(name); superset != kSupersets.end()) name = superset->second;
   if (!western) {
     bool supported = false;
     std::string converted = iconv_to_utf8(bytes, name, &supported);
@@ -533,10 +577,10 @@ std::string collapse_whitespace(std::string_view text) {
     }
     const size_t start = at;
     at += length;
-    const bool space = code_point <= 0x20 || code_point == 0x7F || (code_point >= 0x80 && code_point <= 0xA0) ||
-                       code_point == 0x1680 || (code_point >= 0x2000 && code_point <= 0x200A) ||
-                       code_point == 0x2028 || code_point == 0x2029 || code_point == 0x202F ||
-                       code_point == 0x205F || code_point == 0x3000;
+    const bool space =
+        code_point <= 0x20 || code_point == 0x7F || (code_point >= 0x80 && code_point <= 0xA0) ||
+        code_point == 0x1680 || (code_point >= 0x2000 && code_point <= 0x200A) || code_point == 0x2028 ||
+        code_point == 0x2029 || code_point == 0x202F || code_point == 0x205F || code_point == 0x3000;
     if (space) {
       pending_space = !out.empty();
       continue;

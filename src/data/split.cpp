@@ -56,7 +56,8 @@ std::vector<Split> split_by_document(const std::vector<std::string>& document_id
   std::vector<Split> splits(document_ids.size(), Split::kTrain);
   for (auto& [stratum, members] : by_stratum) {
     std::vector<std::tuple<uint64_t, std::string_view, size_t>> order;
-    for (const size_t i : members) order.emplace_back(document_hash(document_ids[i], seed), document_ids[i], i);
+    for (const size_t i : members)
+      order.emplace_back(document_hash(document_ids[i], seed), document_ids[i], i);
     std::sort(order.begin(), order.end());
     const size_t count = order.size();
     size_t test = static_cast<size_t>(std::llround(fractions.test * static_cast<double>(count)));
@@ -68,7 +69,9 @@ std::vector<Split> split_by_document(const std::vector<std::string>& document_id
     test = std::min(test, count);
     dev = std::min(dev, count - test);
     for (size_t rank = 0; rank < count; ++rank) {
-      splits[std::get<2>(order[rank])] = rank < test ? Split::kTest : rank < test + dev ? Split::kDev : Split::kTrain;
+      splits[std::get<2>(order[rank])] = rank < test         ? Split::kTest
+                                         : rank < test + dev ? Split::kDev
+                                                             : Split::kTrain;
     }
   }
   return splits;

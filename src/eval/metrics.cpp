@@ -48,7 +48,8 @@ double accuracy(const std::vector<int64_t>& predicted, const std::vector<int64_t
   return static_cast<double>(correct) / static_cast<double>(gold.size());
 }
 
-double macro_f1(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold, int64_t num_classes) {
+double macro_f1(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold,
+                int64_t num_classes) {
   check_classes(predicted, gold, num_classes);
   const auto counts = confusion(predicted, gold, num_classes);
   double total = 0.0;

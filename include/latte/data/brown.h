@@ -14,8 +14,8 @@ namespace latte::data {
 struct BrownSentence {
   std::vector<std::string> words;  // tags stripped
   bool starts_paragraph = false;
-  bool headline = false;           // every tag ends in -hl (a newspaper headline)
-  size_t line = 0;                 // 1-based line in the file
+  bool headline = false;  // every tag ends in -hl (a newspaper headline)
+  size_t line = 0;        // 1-based line in the file
 };
 
 // Sentences of one tagged file. A token is split at its last '/'; a token without one, or
@@ -24,7 +24,8 @@ std::vector<BrownSentence> parse_brown_document(std::string_view text, const std
 
 // Plain text from Brown tokens: no space before , . ; : ? ! ) ] or a closing quote, none
 // after ( [ or an opening quote; `` and '' become ", a lone ' alternates between opening
-// and closing; symbol codes (tokens starting with **) are dropped.
+// and closing; a "." after a word that ends in "." ("Jr.") and symbol codes (tokens
+// starting with **) are dropped.
 std::string detokenize_brown(const std::vector<std::string>& words);
 
 struct PassageOptions {

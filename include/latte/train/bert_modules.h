@@ -36,9 +36,9 @@ TokenBatch make_token_batch(const std::vector<BertInput>& inputs, int64_t pad_to
 struct EncoderOutput {
   // The word-vectors that survive the last layer, in original order, padded:
   // sequence b's rows are hidden[b, 0:kept[b].back()).
-  torch::Tensor hidden;     // [batch, rows, hidden]
-  torch::Tensor mask;       // [batch, rows] bool
-  torch::Tensor positions;  // [batch, rows] int64: each row's position in the input
+  torch::Tensor hidden;                    // [batch, rows, hidden]
+  torch::Tensor mask;                      // [batch, rows] bool
+  torch::Tensor positions;                 // [batch, rows] int64: each row's position in the input
   std::vector<std::vector<int64_t>> kept;  // kept[b][l]: word-vectors of b leaving layer l
 };
 

