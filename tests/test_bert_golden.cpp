@@ -55,15 +55,18 @@ TEST_P(BertGolden, MatchesPyTorchReference) {
     for (size_t b = 0; b < batch.size(); ++b) {
       const int64_t first = output.offsets[b];
       for (size_t position = 0; position < batch[b].input_ids.size(); ++position) {
-        const float* row = output.last_hidden_state.data() + (first + static_cast<int64_t>(position)) * hidden;
+        const float* row =
+            output.last_hidden_state.data() + (first + static_cast<int64_t>(position)) * hidden;
         EXPECT_LT(max_difference(row, test_case["last_hidden_state"][b][position], hidden), kTolerance)
             << "sequence " << b << " position " << position;
       }
-      EXPECT_LT(max_difference(output.pooler_output.data() + b * hidden, test_case["pooler_output"][b], hidden),
-                kTolerance);
+      EXPECT_LT(
+          max_difference(output.pooler_output.data() + b * hidden, test_case["pooler_output"][b], hidden),
+          kTolerance);
       if (model.config().has_classifier()) {
         const int64_t labels = model.config().num_labels;
-        EXPECT_LT(max_difference(output.logits.data() + b * labels, test_case["logits"][b], labels), kTolerance);
+        EXPECT_LT(max_difference(output.logits.data() + b * labels, test_case["logits"][b], labels),
+                  kTolerance);
       }
     }
   }

@@ -26,7 +26,8 @@ TEST(Calibrate, KeepFractionsShrinkWithTauAndDepth) {
   const CalibrationReport report = calibrate(model, samples(), default_calibration_taus(), nullptr);
   const Calibration& calibration = report.calibration;
   ASSERT_EQ(calibration.keep_fractions.size(), calibration.taus.size());
-  for (double fraction : calibration.keep_fractions.front()) EXPECT_DOUBLE_EQ(fraction, 1.0);  // tau = 1 is dense
+  for (double fraction : calibration.keep_fractions.front())
+    EXPECT_DOUBLE_EQ(fraction, 1.0);  // tau = 1 is dense
   for (size_t t = 1; t < calibration.taus.size(); ++t) {
     for (size_t layer = 0; layer < 2; ++layer) {
       EXPECT_LE(calibration.keep_fractions[t][layer], calibration.keep_fractions[t - 1][layer] + 1e-12);

@@ -36,7 +36,8 @@ class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    work_ = fs::temp_directory_path() / ("latte_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
+    work_ = fs::temp_directory_path() /
+            ("latte_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
     fs::remove_all(work_);
     fs::create_directories(work_);
     model_ = work_ / "model";
@@ -122,7 +123,8 @@ TEST_F(Cli, ClassifiesAndTokenizes) {
 
 TEST_F(Cli, InputFileJsonlAndPlainKeepOrder) {
   spit(work_ / "in.jsonl", "{\"text\": \"the cat\"}\n\n{\"text\": \"a\", \"text_pair\": \"dog\"}\n");
-  CommandResult result = run("classify --model " + model_.string() + " --input " + (work_ / "in.jsonl").string());
+  CommandResult result =
+      run("classify --model " + model_.string() + " --input " + (work_ / "in.jsonl").string());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2);
   spit(work_ / "bad.jsonl", "{\"text\": \"the cat\"}\n{\"txt\": 1}\n");
@@ -137,7 +139,8 @@ TEST_F(Cli, OverlongInputIsTruncatedAndAnswered) {
   std::string text;
   for (int i = 0; i < 5000; ++i) text += "the cat ran ";
   spit(work_ / "long.txt", text + "\n");
-  const CommandResult result = run("classify --json --model " + model_.string() + " --input " + (work_ / "long.txt").string());
+  const CommandResult result =
+      run("classify --json --model " + model_.string() + " --input " + (work_ / "long.txt").string());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(nlohmann::json::parse(result.out)["label"].is_string());
 }
@@ -255,7 +258,8 @@ TEST_F(Cli, FolderWithoutWeightsOrVocabulary) {
 TEST_F(Cli, InitWritesALoadableCheckpointAndRefusesToOverwrite) {
   const std::string out = (work_ / "fresh").string();
   const std::string vocab = (model_ / "vocab.txt").string();
-  CommandResult result = run("init --preset tiny --num-labels 1 --vocab " + vocab + " --out " + out + " --dtype f16");
+  CommandResult result =
+      run("init --preset tiny --num-labels 1 --vocab " + vocab + " --out " + out + " --dtype f16");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   result = run("info --json --model " + out);
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -269,7 +273,8 @@ TEST_F(Cli, InitWritesALoadableCheckpointAndRefusesToOverwrite) {
 }
 
 TEST_F(Cli, BenchReportsCeiling) {
-  const CommandResult result = run("bench --json --model " + model_.string() + " --seq 16 --repeats 2 --warmup 0");
+  const CommandResult result =
+      run("bench --json --model " + model_.string() + " --seq 16 --repeats 2 --warmup 0");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto report = nlohmann::json::parse(result.out);
   for (const char* key : {"seq", "batch", "median_ms", "gflops", "gemm_ceiling_gflops"}) {

@@ -80,7 +80,8 @@ TEST(PrunePlanner, PredictedSpeedupMonotoneAndSchedulesNonIncreasing) {
     EXPECT_LT(*plan.predicted_speedup, target * 1.1) << "bisection should land close to the target";
     EXPECT_GE(*plan.predicted_speedup, previous_predicted);
     previous_predicted = *plan.predicted_speedup;
-    for (size_t layer = 1; layer < plan.counts.size(); ++layer) EXPECT_LE(plan.counts[layer], plan.counts[layer - 1]);
+    for (size_t layer = 1; layer < plan.counts.size(); ++layer)
+      EXPECT_LE(plan.counts[layer], plan.counts[layer - 1]);
     EXPECT_GE(plan.counts.back(), 1);
   }
   const Planner dense(Knobs{.speedup = 1.0}, shape, std::nullopt, LatencyModel{}, nullptr);
@@ -93,10 +94,11 @@ TEST(PrunePlanner, CalibratedStaticScheduleFollowsFractions) {
   calibration.keep_fractions = {{1.0, 1.0}, {0.5, 0.25}};
   calibration.samples = 1;
   EXPECT_EQ(calibration.fractions_at(0.75), (std::vector<double>{0.75, 0.625}));
-  const Planner planner(Knobs{.coverage = 0.5, .mode = PruneMode::kStatic}, ModelShape{2, 32, 64}, calibration,
-                        LatencyModel{}, nullptr);
+  const Planner planner(Knobs{.coverage = 0.5, .mode = PruneMode::kStatic}, ModelShape{2, 32, 64},
+                        calibration, LatencyModel{}, nullptr);
   EXPECT_EQ(planner.plan(10).counts, (std::vector<int64_t>{5, 3}));
-  const Planner latency(Knobs{.latency_ms = 1e-9}, ModelShape{2, 32, 64}, calibration, LatencyModel{}, nullptr);
+  const Planner latency(Knobs{.latency_ms = 1e-9}, ModelShape{2, 32, 64}, calibration, LatencyModel{},
+                        nullptr);
   EXPECT_EQ(latency.plan(10).counts, (std::vector<int64_t>{5, 3}));  // fastest available when unreachable
 }
 
@@ -104,13 +106,15 @@ TEST(PruneSidecar, RoundTripAndMalformed) {
   const auto dir = std::filesystem::temp_directory_path() / ("latte_sidecar_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   Sidecar sidecar;
-  sidecar.calibration = Calibration{{1.0, 0.9}, {{1.0, 1.0}, {0.8, 0.5}}, {0.5, 1.0}, {{0.7, 1.0}, {0.9, 1.0}}, 3};
+  sidecar.calibration =
+      Calibration{{1.0, 0.9}, {{1.0, 1.0}, {0.8, 0.5}}, {0.5, 1.0}, {{0.7, 1.0}, {0.9, 1.0}}, 3};
   sidecar.latency_model = LatencyModel{};
   sidecar.write(dir);
   const Sidecar back = Sidecar::read(dir);
   ASSERT_TRUE(back.calibration && back.latency_model);
   EXPECT_EQ(back.calibration->keep_fractions, sidecar.calibration->keep_fractions);
-  std::ofstream(dir / "latte.json") << "{\"calibration\": {\"samples\": 1, \"taus\": [0.5], \"keep_fractions\": [[1]]}}";
+  std::ofstream(dir / "latte.json")
+      << "{\"calibration\": {\"samples\": 1, \"taus\": [0.5], \"keep_fractions\": [[1]]}}";
   EXPECT_THROW(Sidecar::read(dir), FormatError);
   std::ofstream(dir / "latte.json") << "{not json";
   EXPECT_THROW(Sidecar::read(dir), FormatError);
@@ -136,7 +140,8 @@ class SlowBert {
     const int64_t d = config_.hidden_size, heads = config_.num_heads, hd = d / heads;
     int64_t n = static_cast<int64_t>(ids.size());
     std::vector<float> x(static_cast<size_t>(n * d));
-    const Tensor words = w("bert.embeddings.word_embeddings.weight"), pos = w("bert.embeddings.position_embeddings.weight"),
+    const Tensor words = w("bert.embeddings.word_embeddings.weight"),
+                 pos = w("bert.embeddings.position_embeddings.weight"),
                  types = w("bert.embeddings.token_type_embeddings.weight");
     for (int64_t i = 0; i < n; ++i) {
       for (int64_t c = 0; c < d; ++c) {
@@ -164,7 +169,8 @@ class SlowBert {
           for (int64_t j = 0; j < n; ++j) {
             const double prob = row[j] / total;
             scores[j] += static_cast<float>(prob / heads);
-            for (int64_t c = 0; c < hd; ++c) context[i * d + h * hd + c] += static_cast<float>(prob * v[j * d + h * hd + c]);
+            for (int64_t c = 0; c < hd; ++c)
+              context[i * d + h * hd + c] += static_cast<float>(prob * v[j * d + h * hd + c]);
           }
         }
       }
@@ -179,8 +185,10 @@ class SlowBert {
       norm(next, n, p + "output.LayerNorm");
       // ...then only the kept rows go on.
       int64_t keep = n;
-      if (plan.dynamic) keep = coverage_keep_count(scores, plan.coverage, min_keep);
-      else if (!plan.dense) keep = std::min(plan.counts[l], n);
+      if (plan.dynamic)
+        keep = coverage_keep_count(scores, plan.coverage, min_keep);
+      else if (!plan.dense)
+        keep = std::min(plan.counts[l], n);
       const int64_t cls[] = {0};
       const auto rows = select_kept_rows(scores, keep, cls);
       x.clear();
@@ -204,7 +212,8 @@ class SlowBert {
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t o = 0; o < out; ++o) {
         double total = bias.data()[o];
-        for (int64_t i = 0; i < in; ++i) total += static_cast<double>(x[r * in + i]) * weight.data()[o * in + i];
+        for (int64_t i = 0; i < in; ++i)
+          total += static_cast<double>(x[r * in + i]) * weight.data()[o * in + i];
         y[r * out + o] = static_cast<float>(total);
       }
     }
@@ -221,7 +230,8 @@ class SlowBert {
       var /= d;
       for (int64_t c = 0; c < d; ++c) {
         x[r * d + c] = static_cast<float>((x[r * d + c] - mean) / std::sqrt(var + config_.layer_norm_eps)) *
-                           gamma.data()[c] + beta.data()[c];
+                           gamma.data()[c] +
+                       beta.data()[c];
       }
     }
   }
@@ -258,7 +268,8 @@ TEST(PruneEngine, CoverageOneAndSpeedupOneEqualDense) {
     ForwardOptions options{.planner = &planner, .compute_scores = true};
     const BertOutput pruned = model.forward(batch, options);
     ASSERT_EQ(pruned.logits.numel(), dense.logits.numel());
-    for (int64_t i = 0; i < dense.logits.numel(); ++i) EXPECT_NEAR(pruned.logits.data()[i], dense.logits.data()[i], 1e-6);
+    for (int64_t i = 0; i < dense.logits.numel(); ++i)
+      EXPECT_NEAR(pruned.logits.data()[i], dense.logits.data()[i], 1e-6);
   }
 }
 

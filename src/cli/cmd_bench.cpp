@@ -79,7 +79,8 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(2, 1 << 20));
   command->add_option("--batch", options->batch, "Inputs per forward pass")->check(CLI::Range(1, 4096));
   command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
-  command->add_option("--repeats", options->repeats, "Timed runs (median reported)")->check(CLI::Range(1, 100000));
+  command->add_option("--repeats", options->repeats, "Timed runs (median reported)")
+      ->check(CLI::Range(1, 100000));
   command->add_option("--warmup", options->warmup, "Untimed runs first")->check(CLI::Range(0, 1000));
   command->add_option("--speedups", options->speedups,
                       "Several target speedups, timed interleaved with dense, e.g. 2,3,4,5");
@@ -103,7 +104,8 @@ void add_bench_command(CLI::App& app) {
         PruneOptions prune = options->prune;
         prune.speedup = target;
         if (!prune.keep.empty() || prune.coverage || prune.latency_ms || options->prune.speedup) {
-          throw InputError("--speedups cannot be combined with --keep, --coverage, --speedup or --latency-ms");
+          throw InputError(
+              "--speedups cannot be combined with --keep, --coverage, --speedup or --latency-ms");
         }
         char name[32];
         std::snprintf(name, sizeof(name), "speedup %g", target);
@@ -111,8 +113,12 @@ void add_bench_command(CLI::App& app) {
       }
     } else if (!options->prune.keep.empty() || options->prune.coverage || options->prune.speedup ||
                options->prune.latency_ms) {
-      variants.push_back(
-          Variant{"pruned", options->prune.speedup, make_planner(options->prune, model.shape(), folder), false, {}, {}});
+      variants.push_back(Variant{"pruned",
+                                 options->prune.speedup,
+                                 make_planner(options->prune, model.shape(), folder),
+                                 false,
+                                 {},
+                                 {}});
     }
 
     // Synthetic inputs of random word ids.
@@ -128,7 +134,8 @@ void add_bench_command(CLI::App& app) {
       forward.compute_scores = variant.score;
       const auto start = std::chrono::steady_clock::now();
       const BertOutput output = model.forward(batch, forward);
-      const double elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      const double elapsed =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       variant.kept = output.kept[0];
       return elapsed;
     };
@@ -145,14 +152,16 @@ void add_bench_command(CLI::App& app) {
     const double ceiling = gemm_ceiling(config, rows, std::max(5, options->repeats));
     const double dense_median = summarize(variants.front().milliseconds).median_ms;
     const double dense_flops =
-        options->batch * forward_flops(options->seq, std::vector<int64_t>(static_cast<size_t>(config.num_layers),
-                                                                          options->seq),
-                                       model.shape());
+        options->batch *
+        forward_flops(options->seq,
+                      std::vector<int64_t>(static_cast<size_t>(config.num_layers), options->seq),
+                      model.shape());
     if (!options->json) {
-      std::printf("seq %d, batch %d, %d threads, %d interleaved runs each; oneDNN GEMM ceiling %.1f GFLOP/s\n",
-                  options->seq, options->batch, num_threads(), options->repeats, ceiling);
-      std::printf("%-14s %10s %10s %10s %9s %9s %9s  %s\n", "config", "median_ms", "p10_ms", "p90_ms", "GFLOP/s",
-                  "measured", "predicted", "kept per layer");
+      std::printf(
+          "seq %d, batch %d, %d threads, %d interleaved runs each; oneDNN GEMM ceiling %.1f GFLOP/s\n",
+          options->seq, options->batch, num_threads(), options->repeats, ceiling);
+      std::printf("%-14s %10s %10s %10s %9s %9s %9s  %s\n", "config", "median_ms", "p10_ms", "p90_ms",
+                  "GFLOP/s", "measured", "predicted", "kept per layer");
     }
     for (const Variant& variant : variants) {
       const Timing timing = summarize(variant.milliseconds);
@@ -181,11 +190,13 @@ void add_bench_command(CLI::App& app) {
         continue;
       }
       std::string kept;
-      for (size_t l = 0; l < variant.kept.size(); ++l) kept += (l ? "," : "") + std::to_string(variant.kept[l]);
+      for (size_t l = 0; l < variant.kept.size(); ++l)
+        kept += (l ? "," : "") + std::to_string(variant.kept[l]);
       char predicted_text[16] = "-";
       if (predicted) std::snprintf(predicted_text, sizeof(predicted_text), "%.2fx", *predicted);
       std::printf("%-14s %10.2f %10.2f %10.2f %9.1f %8.2fx %9s  %s\n", variant.name.c_str(), timing.median_ms,
-                  timing.p10_ms, timing.p90_ms, gflops, dense_median / timing.median_ms, predicted_text, kept.c_str());
+                  timing.p10_ms, timing.p90_ms, gflops, dense_median / timing.median_ms, predicted_text,
+                  kept.c_str());
     }
     if (!options->json) {
       std::printf("dense: %.1f%% of the GEMM ceiling\n",

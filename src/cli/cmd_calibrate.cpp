@@ -63,9 +63,11 @@ void add_calibrate_command(CLI::App& app) {
       }
       std::cout << nlohmann::json{{"samples", inputs.size()}, {"layers", table}}.dump() << "\n";
     } else {
-      std::printf("ACC: share of each layer's attention context carried by its top word-vectors (%zu inputs)\n",
-                  inputs.size());
-      std::printf("%5s %8s %8s %8s   %s\n", "layer", "top10%", "top25%", "top50%", "kept at tau 0.9 / 0.7 / 0.5");
+      std::printf(
+          "ACC: share of each layer's attention context carried by its top word-vectors (%zu inputs)\n",
+          inputs.size());
+      std::printf("%5s %8s %8s %8s   %s\n", "layer", "top10%", "top25%", "top50%",
+                  "kept at tau 0.9 / 0.7 / 0.5");
       const auto& calibration = report.calibration;
       for (size_t layer = 0; layer < report.top_shares.size(); ++layer) {
         std::printf("%5zu %7.1f%% %7.1f%% %7.1f%%   %5.1f%% / %5.1f%% / %5.1f%%\n", layer + 1,
@@ -101,8 +103,10 @@ void add_profile_command(CLI::App& app) {
     BertModel model = BertModel::load(folder);
     std::vector<int64_t> lengths;
     for (double length : parse_number_list(options->lengths, "--lengths")) {
-      if (length != std::floor(length)) throw InputError("--lengths: " + std::to_string(length) + " is not an integer");
-      lengths.push_back(std::min<int64_t>(static_cast<int64_t>(length), model.config().max_position_embeddings));
+      if (length != std::floor(length))
+        throw InputError("--lengths: " + std::to_string(length) + " is not an integer");
+      lengths.push_back(
+          std::min<int64_t>(static_cast<int64_t>(length), model.config().max_position_embeddings));
     }
     const ProfileReport report = profile_latency(model, lengths, options->repeats, &std::cerr);
     Sidecar sidecar = Sidecar::read(folder);
@@ -111,17 +115,22 @@ void add_profile_command(CLI::App& app) {
     if (options->json) {
       nlohmann::json points = nlohmann::json::array();
       for (const ProfilePoint& point : report.points) {
-        points.push_back({{"n0", point.n0}, {"kept", point.counts}, {"measured_ms", point.measured_ms},
+        points.push_back({{"n0", point.n0},
+                          {"kept", point.counts},
+                          {"measured_ms", point.measured_ms},
                           {"predicted_ms", point.predicted_ms}});
       }
-      std::cout << nlohmann::json{{"latency_model", report.model.to_json()}, {"points", points}}.dump() << "\n";
+      std::cout << nlohmann::json{{"latency_model", report.model.to_json()}, {"points", points}}.dump()
+                << "\n";
       return;
     }
     const LatencyModel& fit = report.model;
-    std::printf("latency model (%d threads): %.1f GFLOP/s on GEMMs, %.1f GFLOP/s on attention, %.2f us/row, %.1f us/layer\n",
-                fit.threads, 1e-9 / fit.seconds_per_gemm_flop,
-                fit.seconds_per_attention_flop > 0 ? 1e-9 / fit.seconds_per_attention_flop : 0.0,
-                fit.seconds_per_row * 1e6, fit.seconds_per_layer * 1e6);
+    std::printf(
+        "latency model (%d threads): %.1f GFLOP/s on GEMMs, %.1f GFLOP/s on attention, %.2f us/row, %.1f "
+        "us/layer\n",
+        fit.threads, 1e-9 / fit.seconds_per_gemm_flop,
+        fit.seconds_per_attention_flop > 0 ? 1e-9 / fit.seconds_per_attention_flop : 0.0,
+        fit.seconds_per_row * 1e6, fit.seconds_per_layer * 1e6);
     std::printf("%6s %12s %12s %8s\n", "n0", "measured_ms", "predicted_ms", "error");
     double worst = 0.0;
     for (const ProfilePoint& point : report.points) {
@@ -145,7 +154,9 @@ void add_plan_command(CLI::App& app) {
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, "Hugging Face model folder")->required();
-  command->add_option("--seq", options->seq, "Input length in word-vectors")->required()->check(CLI::Range(1, 1 << 20));
+  command->add_option("--seq", options->seq, "Input length in word-vectors")
+      ->required()
+      ->check(CLI::Range(1, 1 << 20));
   command->add_flag("--json", options->json, "Print one JSON object");
   add_prune_options(*command, options->prune);
   command->callback([options] {
@@ -162,7 +173,9 @@ void add_plan_command(CLI::App& app) {
     const double dense_flops = forward_flops(options->seq, dense_counts, shape);
     const double dense_ms = planner->latency_model().dense_seconds(options->seq, shape) * 1e3;
     nlohmann::json result = {{"seq", options->seq},
-                             {"mode", plan.dense ? "dense" : plan.dynamic ? "dynamic" : "static"},
+                             {"mode", plan.dense     ? "dense"
+                                      : plan.dynamic ? "dynamic"
+                                                     : "static"},
                              {"dense_gflop", dense_flops / 1e9},
                              {"dense_ms", dense_ms},
                              {"latency_model", planner->latency_model().source}};

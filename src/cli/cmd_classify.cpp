@@ -45,10 +45,12 @@ void add_classify_command(CLI::App& app) {
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, "Hugging Face model folder")->required();
   command->add_option("--input", options->input, "File with one text per line, or JSONL ('-' = stdin)");
-  command->add_option("--batch-size", options->batch_size, "Inputs per forward pass")->check(CLI::Range(1, 4096));
+  command->add_option("--batch-size", options->batch_size, "Inputs per forward pass")
+      ->check(CLI::Range(1, 4096));
   command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
-  command->add_flag("--json", options->json,
-                    "One JSON object per line: {\"label\", \"probs\", \"logits\"} or {\"score\", \"logits\"}");
+  command->add_flag(
+      "--json", options->json,
+      "One JSON object per line: {\"label\", \"probs\", \"logits\"} or {\"score\", \"logits\"}");
   command->add_option("text", options->texts, "Texts to classify, one input each");
   add_prune_options(*command, options->prune);
   command->callback([options] {
@@ -73,7 +75,8 @@ void add_classify_command(CLI::App& app) {
     } else {
       if (options->texts.empty()) throw InputError("nothing to classify: give TEXT ... or --input FILE");
       for (size_t i = 0; i < options->texts.size(); ++i) {
-        inputs.push_back(TextInput{options->texts[i], std::nullopt, std::nullopt, "argument " + std::to_string(i + 1)});
+        inputs.push_back(
+            TextInput{options->texts[i], std::nullopt, std::nullopt, "argument " + std::to_string(i + 1)});
       }
     }
 
@@ -114,8 +117,8 @@ void add_classify_command(CLI::App& app) {
           continue;
         }
         const std::vector<float> probabilities = softmax(logits, labels);
-        const size_t best = static_cast<size_t>(
-            std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin());
+        const size_t best = static_cast<size_t>(std::max_element(probabilities.begin(), probabilities.end()) -
+                                                probabilities.begin());
         if (options->json) {
           line["label"] = config.id2label[best];
           line["probs"] = probabilities;

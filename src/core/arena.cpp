@@ -15,8 +15,8 @@ Arena::Block Arena::make_block(size_t floats) {
   Block block;
   void* memory = std::aligned_alloc(64, floats * sizeof(float));
   if (memory == nullptr) throw std::bad_alloc();
-  block.memory = std::unique_ptr<float, void (*)(float*)>(static_cast<float*>(memory),
-                                                          [](float* p) { std::free(p); });
+  block.memory =
+      std::unique_ptr<float, void (*)(float*)>(static_cast<float*>(memory), [](float* p) { std::free(p); });
   block.capacity = floats;
   return block;
 }

@@ -66,8 +66,7 @@ void self_attention(const float* qkv, std::span<const int64_t> offsets, const At
   const int threads = omp_get_max_threads();
   float* probabilities = arena.allocate(static_cast<size_t>(threads * longest * longest));
   // Per-head scores, summed over heads afterwards in a fixed order (deterministic).
-  float* head_received =
-      received ? arena.allocate(static_cast<size_t>(shape.n_heads * total_rows)) : nullptr;
+  float* head_received = received ? arena.allocate(static_cast<size_t>(shape.n_heads * total_rows)) : nullptr;
   const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
   const int64_t n_tasks = n_sequences * shape.n_heads;
 
@@ -83,7 +82,8 @@ void self_attention(const float* qkv, std::span<const int64_t> offsets, const At
     const float* key = query + hidden;
     const float* value = query + 2 * hidden;
     // scores[length, length] = scale * Q K^T
-    sgemm(true, length, length, shape.head_dim, scale, query, qkv_stride, key, qkv_stride, 0.0f, scores, length);
+    sgemm(true, length, length, shape.head_dim, scale, query, qkv_stride, key, qkv_stride, 0.0f, scores,
+          length);
     for (int64_t i = 0; i < length; ++i) {
       softmax_prefix(scores + i * length, shape.causal ? i + 1 : length, length);
     }

@@ -63,14 +63,16 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
   const memory::dims runtime_rows_dst = {DNNL_RUNTIME_DIM_VAL, out_features_};
   const memory::desc src_md(runtime_rows_src, memory::data_type::f32, memory::dims{in_features_, 1});
   const memory::desc dst_md(runtime_rows_dst, memory::data_type::f32, memory::dims{out_features_, 1});
-  const memory::desc weights_any({in_features_, out_features_}, memory::data_type::f32, memory::format_tag::any);
+  const memory::desc weights_any({in_features_, out_features_}, memory::data_type::f32,
+                                 memory::format_tag::any);
   // Hugging Face stores [out, in]; as a [in, out] matrix that is the transposed ("ba") layout.
   const memory::desc weights_plain({in_features_, out_features_}, memory::data_type::f32,
                                    memory::dims{1, in_features_});
   const memory::desc bias_md({1, out_features_}, memory::data_type::f32, memory::dims{out_features_, 1});
 
   dnnl::post_ops post_ops;
-  if (activation != Activation::kNone) post_ops.append_eltwise(1.0f, eltwise_algorithm(activation), 0.0f, 0.0f);
+  if (activation != Activation::kNone)
+    post_ops.append_eltwise(1.0f, eltwise_algorithm(activation), 0.0f, 0.0f);
   if (accumulate) post_ops.append_sum(1.0f);
   dnnl::primitive_attr attributes;
   attributes.set_post_ops(post_ops);

@@ -18,7 +18,8 @@ const std::vector<double> kCurvePoints = {0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 
 
 double curve_at(const std::vector<double>& curve, double fraction) {
   const int64_t n = static_cast<int64_t>(curve.size());
-  const int64_t k = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n) - 1e-9)), 1, n);
+  const int64_t k =
+      std::clamp<int64_t>(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n) - 1e-9)), 1, n);
   return curve[static_cast<size_t>(k - 1)];
 }
 
@@ -68,12 +69,12 @@ bool solve_least_squares(const std::vector<std::array<double, 4>>& rows, const s
 }  // namespace
 
 std::vector<double> default_calibration_taus() {
-  return {1.0, 0.995, 0.99, 0.98, 0.97, 0.95, 0.93, 0.9, 0.87, 0.84, 0.8,
-          0.75, 0.7, 0.65, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1};
+  return {1.0, 0.995, 0.99, 0.98, 0.97, 0.95, 0.93, 0.9, 0.87, 0.84,
+          0.8, 0.75,  0.7,  0.65, 0.6,  0.5,  0.4,  0.3, 0.2,  0.1};
 }
 
-CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inputs, const std::vector<double>& taus,
-                            std::ostream* progress) {
+CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inputs,
+                            const std::vector<double>& taus, std::ostream* progress) {
   if (inputs.empty()) throw InputError("calibration needs at least one input");
   if (taus.empty() || taus.front() != 1.0) throw InputError("the calibration tau grid must start at 1");
   const int64_t layers = model.config().num_layers;
@@ -108,23 +109,26 @@ CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inpu
   // Dynamic passes: the mean fraction of the input that leaves each layer at each tau.
   for (size_t t = 0; t < taus.size(); ++t) {
     std::vector<double> fractions(static_cast<size_t>(layers), 0.0);
-    const Planner planner(Knobs{.coverage = taus[t], .mode = PruneMode::kDynamic}, model.shape(), std::nullopt,
-                          LatencyModel{}, nullptr);
+    const Planner planner(Knobs{.coverage = taus[t], .mode = PruneMode::kDynamic}, model.shape(),
+                          std::nullopt, LatencyModel{}, nullptr);
     for_each_batch(inputs, [&](const std::vector<BertInput>& batch) {
       const BertOutput output = model.forward(batch, ForwardOptions{.planner = &planner});
       for (size_t b = 0; b < batch.size(); ++b) {
         const double n0 = static_cast<double>(batch[b].input_ids.size());
         for (int64_t layer = 0; layer < layers; ++layer) {
-          fractions[static_cast<size_t>(layer)] += static_cast<double>(output.kept[b][static_cast<size_t>(layer)]) / n0;
+          fractions[static_cast<size_t>(layer)] +=
+              static_cast<double>(output.kept[b][static_cast<size_t>(layer)]) / n0;
         }
       }
     });
     for (double& fraction : fractions) fraction = std::clamp(fraction / count, 1e-6, 1.0);
     // Means of non-increasing counts are non-increasing; clamp rounding anyway.
-    for (size_t layer = 1; layer < fractions.size(); ++layer) fractions[layer] = std::min(fractions[layer], fractions[layer - 1]);
+    for (size_t layer = 1; layer < fractions.size(); ++layer)
+      fractions[layer] = std::min(fractions[layer], fractions[layer - 1]);
     calibration.keep_fractions.push_back(fractions);
     if (progress) {
-      *progress << "\rcalibrate: tau " << (t + 1) << "/" << taus.size() << " (" << taus[t] << ")" << std::flush;
+      *progress << "\rcalibrate: tau " << (t + 1) << "/" << taus.size() << " (" << taus[t] << ")"
+                << std::flush;
     }
   }
   if (progress) *progress << "\n";
@@ -151,7 +155,8 @@ ProfileReport profile_latency(BertModel& model, const std::vector<int64_t>& leng
       int64_t previous = n0;
       for (int64_t layer = 0; layer < shape.layers; ++layer) {
         const double fraction = std::pow(decay, static_cast<double>(layer + 1));
-        previous = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n0))), 1, previous);
+        previous = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n0))), 1,
+                                       previous);
         point.counts.push_back(previous);
       }
       report.points.push_back(point);
@@ -162,7 +167,8 @@ ProfileReport profile_latency(BertModel& model, const std::vector<int64_t>& leng
   std::vector<std::unique_ptr<Planner>> planners;
   std::vector<std::vector<BertInput>> batches;
   for (const ProfilePoint& point : report.points) {
-    planners.push_back(std::make_unique<Planner>(Knobs{.keep = point.counts}, shape, std::nullopt, LatencyModel{}, nullptr));
+    planners.push_back(
+        std::make_unique<Planner>(Knobs{.keep = point.counts}, shape, std::nullopt, LatencyModel{}, nullptr));
     BertInput input;
     for (int64_t i = 0; i < point.n0; ++i) input.input_ids.push_back(word(generator));
     batches.push_back({input});

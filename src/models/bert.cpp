@@ -68,8 +68,8 @@ BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
       throw FormatError(label + ": field 'architectures' must be a non-empty list of names");
     }
     config.architecture = architectures[0].get<std::string>();
-    if (std::find(std::begin(kSupportedArchitectures), std::end(kSupportedArchitectures), config.architecture) ==
-        std::end(kSupportedArchitectures)) {
+    if (std::find(std::begin(kSupportedArchitectures), std::end(kSupportedArchitectures),
+                  config.architecture) == std::end(kSupportedArchitectures)) {
       throw FormatError(label + ": unknown architecture '" + config.architecture +
                         "' (supported: BertForSequenceClassification, BertModel)");
     }
@@ -131,8 +131,8 @@ BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
       config.num_labels = json_optional_positive_int(json, "num_labels", label, 2);
       for (int64_t i = 0; i < config.num_labels; ++i) config.id2label.push_back("LABEL_" + std::to_string(i));
     }
-    config.problem_type = json_optional_string(json, "problem_type", label,
-                                               config.num_labels == 1 ? "regression" : "single_label_classification");
+    config.problem_type = json_optional_string(
+        json, "problem_type", label, config.num_labels == 1 ? "regression" : "single_label_classification");
   }
   return config;
 }
@@ -249,12 +249,14 @@ BertModel BertModel::load(const std::filesystem::path& model_dir) {
     const auto [scale, shift] = names.layer_norm(base);
     return LayerNorm(store.load(scale, {hidden}), store.load(shift, {hidden}), config.layer_norm_eps);
   };
-  auto linear = [&](const std::string& base, int64_t out, int64_t in, Activation activation, bool accumulate) {
+  auto linear = [&](const std::string& base, int64_t out, int64_t in, Activation activation,
+                    bool accumulate) {
     return Linear(store.load(base + ".weight", {out, in}), store.load(base + ".bias", {out}), activation,
                   accumulate);
   };
 
-  model.word_embeddings_ = store.load(names.embeddings("word_embeddings.weight"), {config.vocab_size, hidden});
+  model.word_embeddings_ =
+      store.load(names.embeddings("word_embeddings.weight"), {config.vocab_size, hidden});
   model.position_embeddings_ =
       store.load(names.embeddings("position_embeddings.weight"), {config.max_position_embeddings, hidden});
   model.token_type_embeddings_ =
@@ -307,14 +309,15 @@ void BertModel::check_inputs(const std::vector<BertInput>& batch) const {
                        std::to_string(config_.max_position_embeddings));
     }
     if (!input.token_type_ids.empty() && input.token_type_ids.size() != input.input_ids.size()) {
-      throw InputError(where + " has " + std::to_string(input.token_type_ids.size()) + " token type ids for " +
-                       std::to_string(length) + " tokens");
+      throw InputError(where + " has " + std::to_string(input.token_type_ids.size()) +
+                       " token type ids for " + std::to_string(length) + " tokens");
     }
     for (int64_t position = 0; position < length; ++position) {
       const int32_t id = input.input_ids[static_cast<size_t>(position)];
       if (id < 0 || id >= config_.vocab_size) {
-        throw InputError(where + ": token id " + std::to_string(id) + " at position " + std::to_string(position) +
-                         " is outside the vocabulary of " + std::to_string(config_.vocab_size));
+        throw InputError(where + ": token id " + std::to_string(id) + " at position " +
+                         std::to_string(position) + " is outside the vocabulary of " +
+                         std::to_string(config_.vocab_size));
       }
       if (!input.token_type_ids.empty()) {
         const int32_t type = input.token_type_ids[static_cast<size_t>(position)];
@@ -366,7 +369,8 @@ void BertModel::eliminate(int64_t layer, const std::vector<const SequencePlan*>&
     if (keep >= rows_in) {
       for (int64_t row = 0; row < rows_in; ++row) kept_rows.push_back(first + row);
     } else {
-      for (int64_t row : select_kept_rows(sequence_scores, keep, protected_positions)) kept_rows.push_back(first + row);
+      for (int64_t row : select_kept_rows(sequence_scores, keep, protected_positions))
+        kept_rows.push_back(first + row);
     }
     offsets.push_back(static_cast<int64_t>(kept_rows.size()));
     result.kept[b].push_back(offsets.back() - offsets[offsets.size() - 2]);
@@ -376,8 +380,10 @@ void BertModel::eliminate(int64_t layer, const std::vector<const SequencePlan*>&
     for (size_t target = 0; target < kept_rows.size(); ++target) {
       const int64_t source = kept_rows[target];
       if (source == static_cast<int64_t>(target)) continue;
-      std::memcpy(states + static_cast<int64_t>(target) * hidden, states + source * hidden, sizeof(float) * hidden);
-      std::memcpy(context + static_cast<int64_t>(target) * hidden, context + source * hidden, sizeof(float) * hidden);
+      std::memcpy(states + static_cast<int64_t>(target) * hidden, states + source * hidden,
+                  sizeof(float) * hidden);
+      std::memcpy(context + static_cast<int64_t>(target) * hidden, context + source * hidden,
+                  sizeof(float) * hidden);
       result.positions[target] = result.positions[static_cast<size_t>(source)];
     }
     result.positions.resize(kept_rows.size());
@@ -423,16 +429,18 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
     self_attention(qkv, result.offsets, shape, context, scores, arena_);
     if (options.on_scores) {
       for (size_t b = 0; b + 1 < result.offsets.size(); ++b) {
-        options.on_scores(index, static_cast<int64_t>(b),
-                          std::span<const float>(scores + result.offsets[b],
-                                                 static_cast<size_t>(result.offsets[b + 1] - result.offsets[b])));
+        options.on_scores(
+            index, static_cast<int64_t>(b),
+            std::span<const float>(scores + result.offsets[b],
+                                   static_cast<size_t>(result.offsets[b + 1] - result.offsets[b])));
       }
     }
     if (pruning) {
       eliminate(index, plans, scores, states, context, result);
       rows = result.offsets.back();
     } else {
-      for (size_t b = 0; b < batch.size(); ++b) result.kept[b].push_back(result.offsets[b + 1] - result.offsets[b]);
+      for (size_t b = 0; b < batch.size(); ++b)
+        result.kept[b].push_back(result.offsets[b + 1] - result.offsets[b]);
     }
     // From here on only the kept rows: output projection, residual, norms, FFN.
     layer.attention_output(context, rows, states);  // states += context W + b

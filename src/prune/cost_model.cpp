@@ -21,11 +21,13 @@ double LatencyModel::layer_seconds(int64_t rows_in, int64_t rows_kept, const Mod
          seconds_per_row * static_cast<double>(rows_in) + seconds_per_layer;
 }
 
-double LatencyModel::forward_seconds(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape) const {
+double LatencyModel::forward_seconds(int64_t n0, const std::vector<int64_t>& counts,
+                                     const ModelShape& shape) const {
   double seconds = 0.0;
   int64_t rows = n0;
   for (int64_t layer = 0; layer < shape.layers; ++layer) {
-    const int64_t kept = layer < static_cast<int64_t>(counts.size()) ? counts[static_cast<size_t>(layer)] : rows;
+    const int64_t kept =
+        layer < static_cast<int64_t>(counts.size()) ? counts[static_cast<size_t>(layer)] : rows;
     seconds += layer_seconds(rows, kept, shape);
     rows = kept;
   }
@@ -40,7 +42,8 @@ double forward_flops(int64_t n0, const std::vector<int64_t>& counts, const Model
   double flops = 0.0;
   int64_t rows = n0;
   for (int64_t layer = 0; layer < shape.layers; ++layer) {
-    const int64_t kept = layer < static_cast<int64_t>(counts.size()) ? counts[static_cast<size_t>(layer)] : rows;
+    const int64_t kept =
+        layer < static_cast<int64_t>(counts.size()) ? counts[static_cast<size_t>(layer)] : rows;
     flops += encoder_layer_flops(rows, kept, shape.hidden, shape.ffn).total();
     rows = kept;
   }

@@ -20,7 +20,8 @@ std::string format_number(double value) {
   return text.str();
 }
 
-std::vector<double> json_numbers(const nlohmann::json& json, const std::string& what, const std::string& label) {
+std::vector<double> json_numbers(const nlohmann::json& json, const std::string& what,
+                                 const std::string& label) {
   if (!json.is_array()) throw FormatError(label + ": " + what + " must be a list of numbers");
   std::vector<double> values;
   for (const auto& value : json) {
@@ -50,7 +51,8 @@ void Knobs::validate(int64_t layers) const {
     throw InputError("--coverage must be in (0, 1], got " + format_number(*coverage));
   }
   if (latency_ms && !(*latency_ms > 0.0 && std::isfinite(*latency_ms))) {
-    throw InputError("--latency-ms must be a positive number of milliseconds, got " + format_number(*latency_ms));
+    throw InputError("--latency-ms must be a positive number of milliseconds, got " +
+                     format_number(*latency_ms));
   }
   if (min_keep < 1) throw InputError("--min-keep must be at least 1");
   if (keep) {
@@ -143,12 +145,13 @@ Sidecar Sidecar::read(const std::filesystem::path& model_dir) {
     calibration.taus = json_numbers(section.value("taus", nlohmann::json()), "calibration.taus", label);
     calibration.keep_fractions =
         json_matrix(section.value("keep_fractions", nlohmann::json()), "calibration.keep_fractions", label);
-    calibration.curve_points =
-        json_numbers(section.value("curve_points", nlohmann::json::array()), "calibration.curve_points", label);
+    calibration.curve_points = json_numbers(section.value("curve_points", nlohmann::json::array()),
+                                            "calibration.curve_points", label);
     calibration.acc_curves =
         json_matrix(section.value("acc_curves", nlohmann::json::array()), "calibration.acc_curves", label);
     if (calibration.taus.empty() || calibration.taus.size() != calibration.keep_fractions.size()) {
-      throw FormatError(label + ": calibration.taus and calibration.keep_fractions must have the same, non-zero length");
+      throw FormatError(
+          label + ": calibration.taus and calibration.keep_fractions must have the same, non-zero length");
     }
     if (calibration.taus.front() != 1.0) throw FormatError(label + ": calibration.taus must start at 1");
     for (size_t i = 0; i < calibration.taus.size(); ++i) {
@@ -197,13 +200,15 @@ Planner::Planner(Knobs knobs, ModelShape shape, std::optional<Calibration> calib
       notices_(notices) {
   knobs_.validate(shape_.layers);
   if (calibration_ && static_cast<int64_t>(calibration_->keep_fractions.front().size()) != shape_.layers) {
-    throw FormatError("latte.json: calibration has " + std::to_string(calibration_->keep_fractions.front().size()) +
-                      " layers; the model has " + std::to_string(shape_.layers) + " (run latte calibrate again)");
+    throw FormatError(
+        "latte.json: calibration has " + std::to_string(calibration_->keep_fractions.front().size()) +
+        " layers; the model has " + std::to_string(shape_.layers) + " (run latte calibrate again)");
   }
   mode_ = knobs_.mode.value_or(calibration_ ? PruneMode::kStatic : PruneMode::kDynamic);
   if (mode_ == PruneMode::kStatic && !calibration_ && (knobs_.coverage || knobs_.mode)) {
-    if (notices_) *notices_ << "latte: notice: no calibration in latte.json; static mode falls back to dynamic "
-                               "(run `latte calibrate` to enable static schedules)\n";
+    if (notices_)
+      *notices_ << "latte: notice: no calibration in latte.json; static mode falls back to dynamic "
+                   "(run `latte calibrate` to enable static schedules)\n";
     mode_ = PruneMode::kDynamic;
   }
   if (!calibration_ && has_target() && notices_) {
@@ -223,7 +228,8 @@ std::vector<double> Planner::fractions(double t) const {
 
 double Planner::lowest_t() const { return calibration_ ? calibration_->min_tau() : kPriorLowestT; }
 
-std::vector<int64_t> Planner::schedule_from_fractions(int64_t n0, const std::vector<double>& keep_fractions) const {
+std::vector<int64_t> Planner::schedule_from_fractions(int64_t n0,
+                                                      const std::vector<double>& keep_fractions) const {
   std::vector<int64_t> counts;
   int64_t previous = n0;
   for (double fraction : keep_fractions) {
@@ -248,7 +254,8 @@ SequencePlan Planner::make_plan(int64_t n0) const {
   const std::vector<int64_t> dense_counts(static_cast<size_t>(shape_.layers), n0);
   plan.counts = dense_counts;
   plan.expected_counts = dense_counts;
-  if (!knobs_.any() || (knobs_.speedup && *knobs_.speedup == 1.0) || (knobs_.coverage && *knobs_.coverage >= 1.0)) {
+  if (!knobs_.any() || (knobs_.speedup && *knobs_.speedup == 1.0) ||
+      (knobs_.coverage && *knobs_.coverage >= 1.0)) {
     finish_prediction(n0, plan);
     return plan;
   }
@@ -288,8 +295,10 @@ SequencePlan Planner::make_plan(int64_t n0) const {
     if (!meets(low)) {
       if (notices_ && !warned_unreachable_) {
         warned_unreachable_ = true;
-        const double best = latency_.dense_seconds(n0, shape_) / latency_.forward_seconds(n0, schedule_at(low), shape_);
-        *notices_ << "latte: notice: target not reachable for " << n0 << " word-vectors; using the fastest schedule"
+        const double best =
+            latency_.dense_seconds(n0, shape_) / latency_.forward_seconds(n0, schedule_at(low), shape_);
+        *notices_ << "latte: notice: target not reachable for " << n0
+                  << " word-vectors; using the fastest schedule"
                   << " (predicted speedup " << best << ")\n";
       }
       high = low;

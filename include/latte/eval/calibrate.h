@@ -24,8 +24,8 @@ std::vector<double> default_calibration_taus();
 
 // Runs the inputs densely (ACC curves) and in dynamic mode at every tau of the
 // grid (keep fractions). Progress lines go to `progress` when not null.
-CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inputs, const std::vector<double>& taus,
-                            std::ostream* progress);
+CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inputs,
+                            const std::vector<double>& taus, std::ostream* progress);
 
 // One timed configuration of the latency fit.
 struct ProfilePoint {

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <span>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,9 +31,9 @@ struct BertConfig {
   int64_t pad_token_id = 0;
   float layer_norm_eps = 1e-12f;
   std::string hidden_act = "gelu";
-  int64_t num_labels = 0;               // 0 without a classification head
-  std::vector<std::string> id2label;    // num_labels names
-  std::string problem_type;             // "regression" when num_labels == 1
+  int64_t num_labels = 0;             // 0 without a classification head
+  std::vector<std::string> id2label;  // num_labels names
+  std::string problem_type;           // "regression" when num_labels == 1
 
   bool has_classifier() const { return num_labels > 0; }
   bool is_regression() const { return num_labels == 1; }
@@ -99,11 +99,11 @@ class BertModel {
 
  private:
   struct EncoderLayer {
-    Linear qkv;                  // [rows, hidden] -> [rows, 3 hidden]
-    Linear attention_output;     // accumulates into the residual stream
+    Linear qkv;               // [rows, hidden] -> [rows, 3 hidden]
+    Linear attention_output;  // accumulates into the residual stream
     LayerNorm attention_norm;
-    Linear intermediate;         // with the activation fused
-    Linear output;               // accumulates into the residual stream
+    Linear intermediate;  // with the activation fused
+    Linear output;        // accumulates into the residual stream
     LayerNorm output_norm;
   };
 
@@ -115,12 +115,12 @@ class BertModel {
   void embed(const std::vector<BertInput>& batch, float* hidden) const;
 
   BertConfig config_;
-  Tensor word_embeddings_;      // [vocab, hidden]
-  Tensor position_embeddings_;  // [max_positions, hidden]
-  Tensor token_type_embeddings_;// [type_vocab, hidden]
+  Tensor word_embeddings_;        // [vocab, hidden]
+  Tensor position_embeddings_;    // [max_positions, hidden]
+  Tensor token_type_embeddings_;  // [type_vocab, hidden]
   LayerNorm embedding_norm_;
   std::vector<EncoderLayer> layers_;
-  Linear pooler_;               // tanh fused
+  Linear pooler_;  // tanh fused
   Linear classifier_;
   Arena arena_;
   int64_t min_keep_ = 1;

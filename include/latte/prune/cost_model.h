@@ -32,8 +32,8 @@ struct LatencyModel {
   double seconds_per_attention_flop = 1.0 / 75e9;
   double seconds_per_row = 0.0;
   double seconds_per_layer = 0.0;
-  int threads = 0;                          // what it was fitted with (0 = not fitted)
-  std::string source = "flops";             // "flops" (default) or "profile"
+  int threads = 0;               // what it was fitted with (0 = not fitted)
+  std::string source = "flops";  // "flops" (default) or "profile"
 
   double layer_seconds(int64_t rows_in, int64_t rows_kept, const ModelShape& shape) const;
   // One sequence of n0 tokens with counts[l] word-vectors leaving layer l.

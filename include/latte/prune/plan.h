@@ -40,10 +40,10 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
 // What calibration measured (latte.json): for each tau of a grid, the mean
 // fraction of the input's word-vectors that leaves each layer in dynamic mode.
 struct Calibration {
-  std::vector<double> taus;                          // descending, taus[0] == 1
-  std::vector<std::vector<double>> keep_fractions;   // [tau][layer], r_l(tau)
-  std::vector<double> curve_points;                  // fractions of n_l where the ACC curve is sampled
-  std::vector<std::vector<double>> acc_curves;       // [layer][point], mean C_l
+  std::vector<double> taus;                         // descending, taus[0] == 1
+  std::vector<std::vector<double>> keep_fractions;  // [tau][layer], r_l(tau)
+  std::vector<double> curve_points;                 // fractions of n_l where the ACC curve is sampled
+  std::vector<std::vector<double>> acc_curves;      // [layer][point], mean C_l
   int64_t samples = 0;
   // r_l(tau), interpolated linearly between grid points.
   std::vector<double> fractions_at(double tau) const;
@@ -64,8 +64,8 @@ struct Sidecar {
 struct SequencePlan {
   bool dense = true;
   bool dynamic = false;
-  double coverage = 1.0;         // dynamic: tau applied per layer
-  std::vector<int64_t> counts;   // static: word-vectors leaving each layer
+  double coverage = 1.0;        // dynamic: tau applied per layer
+  std::vector<int64_t> counts;  // static: word-vectors leaving each layer
   std::optional<double> predicted_speedup;
   std::optional<double> predicted_ms;
   std::vector<int64_t> expected_counts;  // the schedule the prediction is for
