@@ -79,8 +79,8 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
 
   impl->has_bias = !bias.empty();
   const dnnl::matmul::desc description = impl->has_bias
-                                             ? dnnl::matmul::desc(src_md, weights_any, bias_md, dst_md)
-                                             : dnnl::matmul::desc(src_md, weights_any, dst_md);
+                                             ? dnnl::matmul::desc(src_md, weights_plain, bias_md, dst_md)
+                                             : dnnl::matmul::desc(src_md, weights_plain, dst_md);
   const dnnl::matmul::primitive_desc primitive_desc(description, attributes, engine);
   impl->primitive = dnnl::matmul(primitive_desc);
 
@@ -138,7 +138,7 @@ double measure_gemm_gflops(int64_t m, int64_t k, int64_t n, int repeats) {
     return seconds[seconds.size() / 2];
   };
   // The ceiling is the faster of oneDNN's two fp32 GEMM paths: the matmul
-  // primitive with prepacked weights (what latte runs) and plain sgemm.
+  // primitive (what latte runs) and plain sgemm.
   const double packed = median_seconds([&] { linear(input.data(), m, output.data()); });
   const double plain = median_seconds(
       [&] { sgemm(true, m, n, k, 1.0f, input.data(), k, weight.data(), k, 0.0f, output.data(), n); });

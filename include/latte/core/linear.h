@@ -1,7 +1,8 @@
 // Fully connected layer on oneDNN: y[rows, out] = act(x[rows, in] W^T + b) (+ y).
-// Weights are reordered once, at construction, into the layout oneDNN prefers;
-// the primitive takes the row count at run time, so one primitive serves every
-// number of kept word-vectors.
+// Weights are copied once, at construction, in Hugging Face's [out, in] layout:
+// on AVX2 machines oneDNN's blocked ("any") layout measured up to 2x slower for
+// the FFN shapes (docs/benchmarks.md). The primitive takes the row count at run
+// time, so one primitive serves every number of kept word-vectors.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,177 @@
+#include "latte/eval/plot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace latte {
+
+namespace {
+
+std::string number(double value, int decimals = 4) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
+  return buffer;
+}
+
+std::string escape_xml(const std::string& text) {
+  std::string escaped;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        escaped += "&lt;";
+        break;
+      case '>':
+        escaped += "&gt;";
+        break;
+      case '&':
+        escaped += "&amp;";
+        break;
+      case '"':
+        escaped += "&quot;";
+        break;
+      default:
+        escaped += c;
+    }
+  }
+  return escaped;
+}
+
+}  // namespace
+
+std::string sweep_csv(const std::vector<SweepRow>& rows, const std::string& quality_name) {
+  std::ostringstream csv;
+  csv << "requested_speedup,predicted_speedup,measured_speedup,predicted_ms,measured_ms,kept_fraction,"
+      << quality_name << "\n";
+  for (const SweepRow& row : rows) {
+    csv << number(row.requested_speedup) << "," << number(row.predicted_speedup) << ","
+        << number(row.measured_speedup) << "," << number(row.predicted_ms) << "," << number(row.measured_ms)
+        << "," << number(row.kept_fraction) << "," << (row.quality ? number(*row.quality) : "") << "\n";
+  }
+  return csv.str();
+}
+
+std::string sweep_svg(const std::vector<SweepRow>& rows, const std::string& title,
+                      const std::string& quality_name) {
+  constexpr double kWidth = 720, kHeight = 440, kLeft = 70, kRight = 70, kTop = 50, kBottom = 60;
+  const double plot_width = kWidth - kLeft - kRight, plot_height = kHeight - kTop - kBottom;
+  double x_max = 1.0, y_max = 1.0;
+  bool has_quality = false;
+  double q_min = 1.0, q_max = 0.0;
+  for (const SweepRow& row : rows) {
+    x_max = std::max(x_max, row.requested_speedup);
+    y_max = std::max({y_max, row.measured_speedup, row.predicted_speedup, row.requested_speedup});
+    if (row.quality) {
+      has_quality = true;
+      q_min = std::min(q_min, *row.quality);
+      q_max = std::max(q_max, *row.quality);
+    }
+  }
+  x_max = std::ceil(x_max);
+  y_max = std::ceil(y_max);
+  if (has_quality) {  // a readable accuracy axis: a span of at least 0.05
+    q_min = std::floor((q_min - 0.01) * 20.0) / 20.0;
+    q_max = std::min(1.0, std::ceil((q_max + 0.01) * 20.0) / 20.0);
+    if (q_max - q_min < 0.05) q_min = q_max - 0.05;
+  }
+  auto x_of = [&](double speedup) {
+    return kLeft + (speedup - 1.0) / std::max(x_max - 1.0, 1.0) * plot_width;
+  };
+  auto y_of = [&](double speedup) {
+    return kTop + plot_height - (speedup - 1.0) / std::max(y_max - 1.0, 1.0) * plot_height;
+  };
+  auto q_of = [&](double quality) {
+    return kTop + plot_height - (quality - q_min) / (q_max - q_min) * plot_height;
+  };
+
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << kHeight
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"" << kWidth / 2 << "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">"
+      << escape_xml(title) << "</text>\n";
+  // Axes and grid.
+  svg << "<g stroke=\"#ccc\">\n";
+  for (double tick = 1.0; tick <= x_max + 1e-9; tick += 1.0) {
+    svg << "<line x1=\"" << number(x_of(tick), 1) << "\" y1=\"" << kTop << "\" x2=\"" << number(x_of(tick), 1)
+        << "\" y2=\"" << kTop + plot_height << "\"/>\n";
+  }
+  for (double tick = 1.0; tick <= y_max + 1e-9; tick += 1.0) {
+    svg << "<line x1=\"" << kLeft << "\" y1=\"" << number(y_of(tick), 1) << "\" x2=\"" << kLeft + plot_width
+        << "\" y2=\"" << number(y_of(tick), 1) << "\"/>\n";
+  }
+  svg << "</g>\n<g stroke=\"black\">\n<line x1=\"" << kLeft << "\" y1=\"" << kTop + plot_height << "\" x2=\""
+      << kLeft + plot_width << "\" y2=\"" << kTop + plot_height << "\"/>\n<line x1=\"" << kLeft << "\" y1=\""
+      << kTop << "\" x2=\"" << kLeft << "\" y2=\"" << kTop + plot_height << "\"/>\n</g>\n";
+  for (double tick = 1.0; tick <= x_max + 1e-9; tick += 1.0) {
+    svg << "<text x=\"" << number(x_of(tick), 1) << "\" y=\"" << kTop + plot_height + 18
+        << "\" text-anchor=\"middle\">" << number(tick, 0) << "x</text>\n";
+  }
+  for (double tick = 1.0; tick <= y_max + 1e-9; tick += 1.0) {
+    svg << "<text x=\"" << kLeft - 8 << "\" y=\"" << number(y_of(tick) + 4, 1) << "\" text-anchor=\"end\">"
+        << number(tick, 0) << "x</text>\n";
+  }
+  svg << "<text x=\"" << kLeft + plot_width / 2 << "\" y=\"" << kHeight - 18
+      << "\" text-anchor=\"middle\">requested speedup</text>\n"
+      << "<text transform=\"translate(18," << kTop + plot_height / 2
+      << ") rotate(-90)\" text-anchor=\"middle\">speedup (measured, predicted)</text>\n";
+
+  auto polyline = [&](auto y_value, const char* colour, const char* dash) {
+    svg << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\"" << dash << " points=\"";
+    for (const SweepRow& row : rows)
+      svg << number(x_of(row.requested_speedup), 1) << "," << number(y_value(row), 1) << " ";
+    svg << "\"/>\n";
+    for (const SweepRow& row : rows) {
+      svg << "<circle cx=\"" << number(x_of(row.requested_speedup), 1) << "\" cy=\""
+          << number(y_value(row), 1) << "\" r=\"3.5\" fill=\"" << colour << "\"/>\n";
+    }
+  };
+  svg << "<line x1=\"" << x_of(1.0) << "\" y1=\"" << y_of(1.0) << "\" x2=\"" << number(x_of(x_max), 1)
+      << "\" y2=\"" << number(y_of(std::min(x_max, y_max)), 1)
+      << "\" stroke=\"#999\" stroke-dasharray=\"2,4\"/>\n";
+  polyline([&](const SweepRow& row) { return y_of(row.predicted_speedup); }, "#1f77b4",
+           " stroke-dasharray=\"6,4\"");
+  polyline([&](const SweepRow& row) { return y_of(row.measured_speedup); }, "#1f77b4", "");
+  if (has_quality) {
+    svg << "<line x1=\"" << kLeft + plot_width << "\" y1=\"" << kTop << "\" x2=\"" << kLeft + plot_width
+        << "\" y2=\"" << kTop + plot_height << "\" stroke=\"black\"/>\n";
+    for (int step = 0; step <= 5; ++step) {
+      const double quality = q_min + (q_max - q_min) * step / 5.0;
+      svg << "<text x=\"" << kLeft + plot_width + 8 << "\" y=\"" << number(q_of(quality) + 4, 1) << "\">"
+          << number(quality, 3) << "</text>\n";
+    }
+    svg << "<text transform=\"translate(" << kWidth - 14 << "," << kTop + plot_height / 2
+        << ") rotate(90)\" text-anchor=\"middle\">" << escape_xml(quality_name) << "</text>\n";
+    std::vector<SweepRow> labelled;
+    for (const SweepRow& row : rows) {
+      if (row.quality) labelled.push_back(row);
+    }
+    svg << "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"";
+    for (const SweepRow& row : labelled)
+      svg << number(x_of(row.requested_speedup), 1) << "," << number(q_of(*row.quality), 1) << " ";
+    svg << "\"/>\n";
+    for (const SweepRow& row : labelled) {
+      svg << "<circle cx=\"" << number(x_of(row.requested_speedup), 1) << "\" cy=\""
+          << number(q_of(*row.quality), 1) << "\" r=\"3.5\" fill=\"#d62728\"/>\n";
+    }
+  }
+  // Legend.
+  const double legend_y = kTop + 12;
+  svg << "<g font-size=\"11\">\n"
+      << "<line x1=\"" << kLeft + 12 << "\" y1=\"" << legend_y << "\" x2=\"" << kLeft + 36 << "\" y2=\""
+      << legend_y << "\" stroke=\"#1f77b4\" stroke-width=\"2\"/><text x=\"" << kLeft + 42 << "\" y=\""
+      << legend_y + 4 << "\">measured speedup</text>\n"
+      << "<line x1=\"" << kLeft + 12 << "\" y1=\"" << legend_y + 16 << "\" x2=\"" << kLeft + 36 << "\" y2=\""
+      << legend_y + 16 << "\" stroke=\"#1f77b4\" stroke-width=\"2\" stroke-dasharray=\"6,4\"/><text x=\""
+      << kLeft + 42 << "\" y=\"" << legend_y + 20 << "\">predicted speedup</text>\n";
+  if (has_quality) {
+    svg << "<line x1=\"" << kLeft + 12 << "\" y1=\"" << legend_y + 32 << "\" x2=\"" << kLeft + 36
+        << "\" y2=\"" << legend_y + 32 << "\" stroke=\"#d62728\" stroke-width=\"2\"/><text x=\"" << kLeft + 42
+        << "\" y=\"" << legend_y + 36 << "\">" << escape_xml(quality_name) << " (right axis)</text>\n";
+  }
+  svg << "</g>\n</svg>\n";
+  return svg.str();
+}
+
+}  // namespace latte
