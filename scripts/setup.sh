@@ -10,6 +10,8 @@ packages=(
   libcli11-dev           # command line
   libutf8proc-dev        # Unicode normalisation for tokenizers
   libgtest-dev           # unit tests
+  libtorch-dev           # the trainer (latte train)
+  libopenblas0-openmp    # torch's BLAS: without it Debian's torch uses the reference BLAS (~10x slower)
   clang-format
 )
 

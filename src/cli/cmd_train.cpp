@@ -29,7 +29,7 @@ void add_common_options(CLI::App& command, train::TrainOptions& options, std::st
   command.add_option("--max-grad-norm", options.max_grad_norm, "Gradient clipping norm")
       ->capture_default_str();
   command.add_option("--eval-every", options.eval_every,
-                     "Steps between dev evaluations (default: see above)");
+                     "Steps between dev evaluations (default: mlm steps/10, classify once per epoch)");
   command.add_flag("--resume", options.resume,
                    "Continue the run in --out (from --out/trainer_state) if there is one");
   command.add_option("--save-dtype", dtype, "Dtype of the saved model: f32, f16 or bf16")

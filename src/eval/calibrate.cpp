@@ -205,22 +205,29 @@ ProfileReport profile_latency(BertModel& model, const std::vector<int64_t>& leng
     rows.push_back(features);
     targets.push_back(1.0);
   }
+  // Non-negative least squares by elimination: drop features whose coefficient
+  // comes out negative and refit. A single feature (GEMM FLOPs) always fits with
+  // a positive coefficient, so the loop ends with a usable model.
   std::array<bool, 4> active = {true, true, true, true};
   std::array<double, 4> solution = {0.0, 0.0, 0.0, 0.0};
-  for (int pass = 0; pass < 4; ++pass) {
-    if (!solve_least_squares(rows, targets, active, solution)) {
-      throw Error("latency fit failed: the timed configurations do not determine the model");
+  while (true) {
+    const bool solved = solve_least_squares(rows, targets, active, solution);
+    size_t worst = 4;
+    for (size_t i = 1; i < 4; ++i) {
+      if (active[i] && (!solved || solution[i] < 0.0) && (worst == 4 || solution[i] < solution[worst]))
+        worst = i;
     }
-    bool changed = false;
-    for (size_t i = 0; i < 4; ++i) {
-      if (active[i] && solution[i] < 0.0 && i != 0) {
-        active[i] = false;
-        changed = true;
+    if (solved && worst == 4 && solution[0] > 0.0) break;
+    if (worst == 4) {
+      // Only GEMM FLOPs left, or the GEMM term went negative: keep GEMM FLOPs alone.
+      active = {true, false, false, false};
+      if (!solve_least_squares(rows, targets, active, solution) || !(solution[0] > 0.0)) {
+        throw Error("latency fit failed: the timed configurations do not determine the model");
       }
+      break;
     }
-    if (!changed) break;
+    active[worst] = false;
   }
-  if (!(solution[0] > 0.0)) throw Error("latency fit failed: non-positive time per GEMM FLOP");
   report.model.seconds_per_gemm_flop = solution[0];
   report.model.seconds_per_attention_flop = std::max(0.0, solution[1]);
   report.model.seconds_per_row = std::max(0.0, solution[2]);
