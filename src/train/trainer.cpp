@@ -149,7 +149,7 @@ TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
   TrainResult result;
   const std::optional<std::filesystem::path> previous = existing_state(options);
   if (previous && !options.resume) {
-    throw InputError(options.out.string() + " holds an unfinished or finished run (" + previous->string() +
+    throw InputError(options.out.string() + " already holds a training run (" + previous->string() +
                      "); pass --resume to continue it, or choose another --out");
   }
   if (previous) {
