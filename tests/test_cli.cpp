@@ -272,6 +272,35 @@ TEST_F(Cli, InitWritesALoadableCheckpointAndRefusesToOverwrite) {
   expect_clean_failure("init --preset tiny --vocab " + vocab + " --out " + out, "--force");
 }
 
+TEST_F(Cli, SweepWritesCsvAndSvgAndRejectsBadTargets) {
+  spit(work_ / "data.jsonl",
+       "{\"text\": \"the cat sat on the mat today\", \"label\": \"positive\"}\n"
+       "{\"text\": \"a dog ran\", \"label\": \"negative\"}\n");
+  const std::string out = (work_ / "sweep").string();
+  const CommandResult result = run("sweep --json --model " + model_.string() + " --input " +
+                                   (work_ / "data.jsonl").string() + " --speedups 2,1.5 --out " + out);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::istringstream lines(result.out);
+  std::string line;
+  std::vector<double> requested;
+  while (std::getline(lines, line)) {
+    const auto row = nlohmann::json::parse(line);
+    requested.push_back(row["speedup"].get<double>());
+    EXPECT_TRUE(row.contains("accuracy"));
+    EXPECT_GT(row["measured_ms"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(requested, (std::vector<double>{1.0, 1.5, 2.0}));  // dense baseline added, sorted
+  const std::string csv = slurp(out + ".csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
+  EXPECT_EQ(csv.rfind("requested_speedup,predicted_speedup,measured_speedup", 0), 0u);
+  const std::string svg = slurp(out + ".svg");
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  expect_clean_failure(
+      "sweep --model " + model_.string() + " --input " + (work_ / "data.jsonl").string() + " --speedups 0.5",
+      "--speedups");
+}
+
 TEST_F(Cli, BenchReportsCeiling) {
   const CommandResult result =
       run("bench --json --model " + model_.string() + " --seq 16 --repeats 2 --warmup 0");

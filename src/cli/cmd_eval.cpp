@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "latte/data/examples.h"
 #include "latte/data/glue.h"
 #include "latte/eval/metrics.h"
+#include "latte/eval/plot.h"
 #include "latte/models/bert.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 
@@ -229,6 +231,53 @@ std::string fixed(double value, int decimals) {
   return buffer;
 }
 
+void write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  if (!file || !(file << text) || !file.flush()) throw InputError("cannot write " + path);
+}
+
+// The examples of --data (JSONL, or a GLUE TSV with --task) and their encodings.
+struct LoadedData {
+  std::vector<data::LabeledExample> examples;
+  std::vector<BertInput> inputs;
+};
+
+LoadedData load_data(const std::string& path, const std::string& task_name, int64_t max_examples,
+                     const BertConfig& config, const BertTokenizer& tokenizer,
+                     const std::filesystem::path& folder) {
+  LoadedData loaded;
+  std::vector<data::LabeledExample>& examples = loaded.examples;
+  if (!task_name.empty()) {
+    const data::GlueTask task = data::parse_glue_task(task_name);
+    if (data::glue_task_is_regression(task) != config.is_regression()) {
+      throw InputError(std::string("task ") + data::glue_task_name(task) + " is " +
+                       (config.is_regression() ? "classification" : "regression") + " but model " +
+                       folder.string() + " is " +
+                       (config.is_regression() ? "a regression" : "a classification") + " model");
+    }
+    examples = data::read_glue_tsv(path, task);
+  } else {
+    examples = data::read_labeled_jsonl(path);
+  }
+  if (max_examples > 0 && static_cast<int64_t>(examples.size()) > max_examples) {
+    examples.resize(static_cast<size_t>(max_examples));
+  }
+  if (examples.empty()) throw InputError("no examples in " + path);
+  const int max_length = static_cast<int>(config.max_position_embeddings);
+  loaded.inputs.reserve(examples.size());
+  for (const data::LabeledExample& example : examples) {
+    Encoding encoding;
+    try {
+      encoding = example.text_pair ? tokenizer.encode_pair(example.text, *example.text_pair, max_length)
+                                   : tokenizer.encode(example.text, max_length);
+    } catch (const InputError& error) {
+      throw InputError(example.origin + ": " + error.what());
+    }
+    loaded.inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
+  }
+  return loaded;
+}
+
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
@@ -278,43 +327,16 @@ void add_eval_command(CLI::App& app) {
     }
     const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
 
-    std::vector<data::LabeledExample> examples;
-    if (!options->task.empty()) {
-      const data::GlueTask task = data::parse_glue_task(options->task);
-      if (data::glue_task_is_regression(task) != config.is_regression()) {
-        throw InputError(std::string("task ") + data::glue_task_name(task) + " is " +
-                         (config.is_regression() ? "classification" : "regression") + " but model " +
-                         folder.string() + " is " +
-                         (config.is_regression() ? "a regression" : "a classification") + " model");
-      }
-      examples = data::read_glue_tsv(options->data, task);
-    } else {
-      examples = data::read_labeled_jsonl(options->data);
-    }
-    if (options->max_examples > 0 && static_cast<int64_t>(examples.size()) > options->max_examples) {
-      examples.resize(static_cast<size_t>(options->max_examples));
-    }
-    if (examples.empty()) throw InputError("no examples in " + options->data);
+    const LoadedData loaded =
+        load_data(options->data, options->task, options->max_examples, config, tokenizer, folder);
+    const std::vector<data::LabeledExample>& examples = loaded.examples;
+    const std::vector<BertInput>& inputs = loaded.inputs;
     std::vector<int64_t> classes;
     std::vector<double> scores;
     if (config.is_regression()) {
       scores = gold_scores(examples);
     } else {
       classes = gold_classes(examples, config);
-    }
-
-    const int max_length = static_cast<int>(config.max_position_embeddings);
-    std::vector<BertInput> inputs;
-    inputs.reserve(examples.size());
-    for (const data::LabeledExample& example : examples) {
-      Encoding encoding;
-      try {
-        encoding = example.text_pair ? tokenizer.encode_pair(example.text, *example.text_pair, max_length)
-                                     : tokenizer.encode(example.text, max_length);
-      } catch (const InputError& error) {
-        throw InputError(example.origin + ": " + error.what());
-      }
-      inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
     }
 
     const Sidecar sidecar = Sidecar::read(folder);
@@ -367,6 +389,180 @@ void add_eval_command(CLI::App& app) {
                   fixed(result.kept_fraction, 3).c_str());
     }
     std::fflush(stdout);
+  });
+}
+
+}  // namespace latte::cli
+
+namespace latte::cli {
+
+void add_sweep_command(CLI::App& app) {
+  auto* command = app.add_subcommand(
+      "sweep",
+      "Offline-tuning sweep: predicted vs measured speedup (and accuracy) per target; CSV + SVG plot");
+  struct Options {
+    std::string model;
+    std::string input;
+    std::string speedups = "1,1.5,2,3,4,5";
+    std::string task;
+    std::string mode;
+    std::string out = "latte-sweep";
+    int64_t max_examples = 0;
+    int latency_samples = 32;
+    bool json = false;
+    std::optional<int> threads;
+  };
+  auto options = std::make_shared<Options>();
+  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command
+      ->add_option("--input", options->input,
+                   "JSONL {\"text\", \"text_pair\"?, \"label\"?} (or GLUE TSV with --task)")
+      ->required();
+  command->add_option("--speedups", options->speedups, "Target speedups")->capture_default_str();
+  command->add_option("--task", options->task, "Read --input as the GLUE TSV of this task");
+  command->add_option("--mode", options->mode, "static or dynamic")
+      ->check(CLI::IsMember({"static", "dynamic"}));
+  command->add_option("--out", options->out, "Writes OUT.csv and OUT.svg")->capture_default_str();
+  command->add_option("--max", options->max_examples, "Use only the first N inputs (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  command
+      ->add_option("--latency-samples", options->latency_samples, "Inputs timed one at a time, interleaved")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
+  command->add_flag("--json", options->json, "One JSON object per speedup");
+  command->callback([options] {
+    setup_threads(options->threads);
+    std::vector<double> speedups = parse_number_list(options->speedups, "--speedups");
+    for (const double speedup : speedups) {
+      if (!(speedup >= 1.0)) throw InputError("--speedups: " + fixed(speedup, 3) + " is below 1 (1 = dense)");
+    }
+    if (std::find(speedups.begin(), speedups.end(), 1.0) == speedups.end())
+      speedups.insert(speedups.begin(), 1.0);
+    std::sort(speedups.begin(), speedups.end());
+    const auto folder = model_folder(options->model);
+    BertModel model = BertModel::load(folder);
+    const BertConfig& config = model.config();
+    if (!config.has_classifier()) {
+      throw InputError("model " + folder.string() + " has no classification head; sweep needs one");
+    }
+    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
+    const LoadedData loaded =
+        load_data(options->input, options->task, options->max_examples, config, tokenizer, folder);
+    const bool labelled =
+        std::all_of(loaded.examples.begin(), loaded.examples.end(), [&](const auto& example) {
+          return config.is_regression() ? example.score.has_value() : example.label.has_value();
+        });
+    std::vector<int64_t> classes;
+    std::vector<double> scores;
+    if (labelled && config.is_regression()) scores = gold_scores(loaded.examples);
+    if (labelled && !config.is_regression()) classes = gold_classes(loaded.examples, config);
+    const std::string quality_name = config.is_regression() ? "pearson" : "accuracy";
+
+    const Sidecar sidecar = Sidecar::read(folder);
+    std::ostringstream notes;
+    std::vector<std::unique_ptr<Planner>> planners;
+    for (const double speedup : speedups) {
+      Knobs knobs;
+      if (speedup > 1.0) knobs.speedup = speedup;
+      if (!options->mode.empty())
+        knobs.mode = options->mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
+      planners.push_back(std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration,
+                                                   sidecar.latency_model.value_or(LatencyModel{}), &notes));
+    }
+
+    // Latency: the same inputs at every speedup, interleaved, one at a time.
+    const size_t timed = std::min(loaded.inputs.size(), static_cast<size_t>(options->latency_samples));
+    std::vector<std::vector<double>> milliseconds(speedups.size());
+    std::vector<double> predicted_speedup(speedups.size(), 0.0), predicted_ms(speedups.size(), 0.0);
+    std::vector<double> kept_fraction(speedups.size(), 0.0);
+    Progress progress;
+    for (size_t i = 0; i < timed; ++i) {
+      const std::vector<BertInput> single{loaded.inputs[i]};
+      const auto n0 = static_cast<int64_t>(single[0].input_ids.size());
+      for (size_t s = 0; s < speedups.size(); ++s) {
+        const ForwardOptions forward{.planner = planners[s].get()};
+        if (i == 0) model.forward(single, forward);  // warm-up
+        const auto begin = std::chrono::steady_clock::now();
+        const BertOutput output = model.forward(single, forward);
+        milliseconds[s].push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count());
+        const SequencePlan& plan = planners[s]->plan(n0);
+        predicted_speedup[s] += plan.predicted_speedup.value_or(1.0) / static_cast<double>(timed);
+        predicted_ms[s] += plan.predicted_ms.value_or(0.0) / static_cast<double>(timed);
+        double kept = 0.0;
+        for (const int64_t rows : output.kept[0]) kept += static_cast<double>(rows);
+        kept_fraction[s] +=
+            kept / static_cast<double>(output.kept[0].size() * n0) / static_cast<double>(timed);
+      }
+      progress.update(0.0, i + 1, timed, "latency");
+    }
+    std::vector<SweepRow> rows;
+    for (size_t s = 0; s < speedups.size(); ++s) {
+      SweepRow row;
+      row.requested_speedup = speedups[s];
+      row.predicted_speedup = predicted_speedup[s];
+      row.measured_ms = median(milliseconds[s]);
+      row.predicted_ms = predicted_ms[s];
+      row.kept_fraction = kept_fraction[s];
+      rows.push_back(row);
+    }
+    for (SweepRow& row : rows) row.measured_speedup = rows.front().measured_ms / row.measured_ms;
+
+    // Quality over all inputs, batched.
+    if (labelled) {
+      for (size_t s = 0; s < speedups.size(); ++s) {
+        std::vector<int64_t> predicted_classes;
+        std::vector<double> predicted_scores;
+        for (size_t start = 0; start < loaded.inputs.size(); start += 16) {
+          const size_t end = std::min(loaded.inputs.size(), start + 16);
+          const std::vector<BertInput> batch(loaded.inputs.begin() + static_cast<std::ptrdiff_t>(start),
+                                             loaded.inputs.begin() + static_cast<std::ptrdiff_t>(end));
+          const BertOutput output = model.forward(batch, ForwardOptions{.planner = planners[s].get()});
+          for (size_t b = 0; b < batch.size(); ++b) {
+            const float* logits = output.logits.data() + static_cast<int64_t>(b) * config.num_labels;
+            if (config.is_regression()) {
+              predicted_scores.push_back(logits[0]);
+            } else {
+              predicted_classes.push_back(std::max_element(logits, logits + config.num_labels) - logits);
+            }
+          }
+          progress.update(speedups[s], end, loaded.inputs.size(), "examples");
+        }
+        rows[s].quality = config.is_regression() ? eval::pearson(predicted_scores, scores)
+                                                 : eval::accuracy(predicted_classes, classes);
+      }
+    }
+    progress.done();
+    Notices notices;
+    notices.print_new(notes.str());
+
+    write_text_file(options->out + ".csv", sweep_csv(rows, quality_name));
+    write_text_file(options->out + ".svg",
+                    sweep_svg(rows, "latte sweep: " + folder.filename().string(), quality_name));
+    for (const SweepRow& row : rows) {
+      if (options->json) {
+        nlohmann::ordered_json line;
+        line["speedup"] = row.requested_speedup;
+        line["predicted_speedup"] = row.predicted_speedup;
+        line["measured_speedup"] = row.measured_speedup;
+        line["predicted_ms"] = row.predicted_ms;
+        line["measured_ms"] = row.measured_ms;
+        line["kept_fraction"] = row.kept_fraction;
+        if (row.quality) line[quality_name] = *row.quality;
+        std::cout << line.dump() << "\n";
+      }
+    }
+    if (!options->json) {
+      std::printf("%8s %10s %9s %12s %12s %6s %9s\n", "speedup", "predicted", "measured", "predicted_ms",
+                  "measured_ms", "kept", quality_name.c_str());
+      for (const SweepRow& row : rows) {
+        std::printf("%8.2f %9.2fx %8.2fx %12.3f %12.3f %6.3f %9s\n", row.requested_speedup,
+                    row.predicted_speedup, row.measured_speedup, row.predicted_ms, row.measured_ms,
+                    row.kept_fraction, row.quality ? fixed(*row.quality, 4).c_str() : "-");
+      }
+    }
+    std::cerr << "latte: wrote " << options->out << ".csv and " << options->out << ".svg\n";
   });
 }
 

@@ -54,6 +54,7 @@ void add_bench_command(CLI::App& app);
 void add_calibrate_command(CLI::App& app);
 void add_profile_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
