@@ -211,7 +211,8 @@ Planner::Planner(Knobs knobs, ModelShape shape, std::optional<Calibration> calib
                    "(run `latte calibrate` to enable static schedules)\n";
     mode_ = PruneMode::kDynamic;
   }
-  if (!calibration_ && has_target() && notices_) {
+  const bool dense_target = knobs_.speedup && *knobs_.speedup == 1.0;
+  if (!calibration_ && has_target() && !dense_target && notices_) {
     *notices_ << "latte: notice: no calibration in latte.json; targets use the geometric prior schedule "
                  "r_l = t^l (run `latte calibrate` for ACC-calibrated schedules)\n";
   }
