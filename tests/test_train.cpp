@@ -1,9 +1,11 @@
 // The trainer: schedule, data errors, a few steps that reduce the loss,
 // save -> engine round trip, resume, and MLM checkpoints feeding fine-tuning.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -226,6 +228,27 @@ TEST(TrainClassifier, BadTrainingFileNamesFileAndLine) {
     EXPECT_NE(std::string(error.what()).find(options.train.string() + ":4:"), std::string::npos)
         << error.what();
   }
+}
+
+// Through the command line: a bad training file is one line on stderr naming
+// FILE:LINE and exit status 1, before anything else is printed.
+TEST(TrainCli, BadTrainingFileIsOneLineError) {
+  ScratchDir dir("cli");
+  const std::filesystem::path train = dir.path() / "train.jsonl";
+  write_file(train, sentiment_jsonl(2, 1) + "{\"text\": \"no label\"}\n");
+  write_file(dir.path() / "dev.jsonl", sentiment_jsonl(2, 2));
+  const std::filesystem::path err = dir.path() / "stderr.txt";
+  const std::string command = std::string(LATTE_CLI_PATH) + " train classify --init " +
+                              (kData / "bert" / "cls3_f32").string() + " --train " + train.string() +
+                              " --dev " + (dir.path() / "dev.jsonl").string() + " --out " +
+                              (dir.path() / "out").string() + " 2>" + err.string();
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  std::ifstream file(err);
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text,
+            "latte: error: " + train.string() + ":3: field \"label\" is missing or not a string or number\n");
 }
 
 // Masked-LM pretraining of the tiny preset on the real vocabulary: the loss

@@ -6,6 +6,7 @@
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
+#include "latte/data/examples.h"
 
 namespace latte::cli {
 
@@ -14,34 +15,8 @@ namespace {
 bool is_blank(const std::string& line) { return line.find_first_not_of(" \t\r\n") == std::string::npos; }
 
 TextInput parse_json_line(const std::string& line, const std::string& origin) {
-  nlohmann::json object;
-  try {
-    object = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw InputError(origin + ": not valid JSON (" + std::string(error.what()) + ")");
-  }
-  if (!object.is_object()) throw InputError(origin + ": expected a JSON object with a \"text\" field");
-  TextInput input;
-  input.origin = origin;
-  if (!object.contains("text") || !object["text"].is_string()) {
-    throw InputError(origin + ": field \"text\" is missing or not a string");
-  }
-  input.text = object["text"].get<std::string>();
-  if (object.contains("text_pair") && !object["text_pair"].is_null()) {
-    if (!object["text_pair"].is_string()) throw InputError(origin + ": field \"text_pair\" is not a string");
-    input.text_pair = object["text_pair"].get<std::string>();
-  }
-  if (object.contains("label") && !object["label"].is_null()) {
-    const auto& label = object["label"];
-    if (label.is_string()) {
-      input.label = label.get<std::string>();
-    } else if (label.is_number()) {
-      input.label = label.dump();
-    } else {
-      throw InputError(origin + ": field \"label\" must be a string or a number");
-    }
-  }
-  return input;
+  data::LabeledExample example = data::parse_labeled_json_line(line, origin);
+  return TextInput{std::move(example.text), std::move(example.text_pair), std::move(example.label), origin};
 }
 
 }  // namespace

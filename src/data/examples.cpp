@@ -38,6 +38,39 @@ std::optional<double> parse_number(const std::string& text) {
   return value;
 }
 
+LabeledExample parse_labeled_json_line(const std::string& line, const std::string& origin) {
+  nlohmann::json object;
+  try {
+    object = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw InputError(origin + ": not valid JSON (" + std::string(error.what()) + ")");
+  }
+  if (!object.is_object()) throw InputError(origin + ": expected a JSON object with a \"text\" field");
+  LabeledExample example;
+  example.origin = origin;
+  if (!object.contains("text") || !object["text"].is_string()) {
+    throw InputError(origin + ": field \"text\" is missing or not a string");
+  }
+  example.text = object["text"].get<std::string>();
+  if (object.contains("text_pair") && !object["text_pair"].is_null()) {
+    if (!object["text_pair"].is_string()) throw InputError(origin + ": field \"text_pair\" is not a string");
+    example.text_pair = object["text_pair"].get<std::string>();
+  }
+  if (object.contains("label") && !object["label"].is_null()) {
+    const nlohmann::json& label = object["label"];
+    if (label.is_string()) {
+      example.label = label.get<std::string>();
+      example.score = parse_number(*example.label);
+    } else if (label.is_number()) {
+      example.label = number_label(label);
+      example.score = label.get<double>();
+    } else {
+      throw InputError(origin + ": field \"label\" must be a string or a number");
+    }
+  }
+  return example;
+}
+
 std::vector<LabeledExample> read_labeled_jsonl(const std::filesystem::path& path) {
   if (std::filesystem::is_directory(path))
     throw InputError("data " + path.string() + " is a folder, not a file");
@@ -47,38 +80,7 @@ std::vector<LabeledExample> read_labeled_jsonl(const std::filesystem::path& path
   std::string line;
   for (size_t number = 1; std::getline(file, line); ++number) {
     if (is_blank(line)) continue;
-    const std::string origin = path.string() + ":" + std::to_string(number);
-    nlohmann::json object;
-    try {
-      object = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& error) {
-      throw InputError(origin + ": not valid JSON (" + std::string(error.what()) + ")");
-    }
-    if (!object.is_object()) throw InputError(origin + ": expected a JSON object with a \"text\" field");
-    LabeledExample example;
-    example.origin = origin;
-    if (!object.contains("text") || !object["text"].is_string()) {
-      throw InputError(origin + ": field \"text\" is missing or not a string");
-    }
-    example.text = object["text"].get<std::string>();
-    if (object.contains("text_pair") && !object["text_pair"].is_null()) {
-      if (!object["text_pair"].is_string())
-        throw InputError(origin + ": field \"text_pair\" is not a string");
-      example.text_pair = object["text_pair"].get<std::string>();
-    }
-    if (object.contains("label") && !object["label"].is_null()) {
-      const nlohmann::json& label = object["label"];
-      if (label.is_string()) {
-        example.label = label.get<std::string>();
-        example.score = parse_number(*example.label);
-      } else if (label.is_number()) {
-        example.label = number_label(label);
-        example.score = label.get<double>();
-      } else {
-        throw InputError(origin + ": field \"label\" must be a string or a number");
-      }
-    }
-    examples.push_back(std::move(example));
+    examples.push_back(parse_labeled_json_line(line, path.string() + ":" + std::to_string(number)));
   }
   if (file.bad()) throw InputError("error reading " + path.string());
   return examples;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
@@ -133,6 +134,14 @@ Evaluation evaluation_from_json(const nlohmann::json& json) {
   return evaluation;
 }
 
+void refuse_to_overwrite(const TrainOptions& options) {
+  const std::optional<std::filesystem::path> previous = existing_state(options);
+  if (previous && !options.resume) {
+    throw InputError(options.out.string() + " already holds a training run (" + previous->string() +
+                     "); pass --resume to continue it, or choose another --out");
+  }
+}
+
 TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
   if (options.learning_rate <= 0) throw InputError("--lr must be positive");
   if (options.batch_size < 1) throw InputError("--batch-size must be at least 1");
@@ -148,10 +157,6 @@ TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
 
   TrainResult result;
   const std::optional<std::filesystem::path> previous = existing_state(options);
-  if (previous && !options.resume) {
-    throw InputError(options.out.string() + " already holds a training run (" + previous->string() +
-                     "); pass --resume to continue it, or choose another --out");
-  }
   if (previous) {
     const nlohmann::json state = read_json_file(*previous / "state.json");
     if (state.value("task", "") != task.name()) {
@@ -657,14 +662,21 @@ void setup_torch(std::optional<int> threads, std::ostream& log) {
 }
 
 TrainResult train_masked_lm(const MaskedLMOptions& options, std::ostream& log) {
+  // Data and --out are checked before anything is printed or trained.
+  std::ostringstream description;
+  MaskedLMTask task(options, description);
+  refuse_to_overwrite(options);
   setup_torch(options.threads, log);
-  MaskedLMTask task(options, log);
+  log << description.str();
   return run(task, options, log);
 }
 
 TrainResult train_classifier(const ClassifierOptions& options, std::ostream& log) {
+  std::ostringstream description;
+  ClassifierTask task(options, description);
+  refuse_to_overwrite(options);
   setup_torch(options.threads, log);
-  ClassifierTask task(options, log);
+  log << description.str();
   return run(task, options, log);
 }
 

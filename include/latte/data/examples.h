@@ -23,6 +23,9 @@ struct LabeledExample {
 // JSON, a missing or non-string text, or a label of another type.
 std::vector<LabeledExample> read_labeled_jsonl(const std::filesystem::path& path);
 
+// One JSONL line of that format; `origin` ("FILE:LINE") prefixes every error.
+LabeledExample parse_labeled_json_line(const std::string& line, const std::string& origin);
+
 // Parses a whole string as a finite number ("3.8", " 4 ", "1e-2"); nullopt otherwise.
 std::optional<double> parse_number(const std::string& text);
 
