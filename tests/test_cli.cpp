@@ -301,6 +301,16 @@ TEST_F(Cli, SweepWritesCsvAndSvgAndRejectsBadTargets) {
       "--speedups");
 }
 
+TEST_F(Cli, WithoutModelUsesTheDefaultModel) {
+  setenv("LATTE_DEFAULT_MODEL", model_.c_str(), 1);
+  const CommandResult result = run("info --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(nlohmann::json::parse(result.out)["model"], model_.string());
+  setenv("LATTE_DEFAULT_MODEL", (work_ / "missing").c_str(), 1);
+  expect_clean_failure("classify 'the cat'", "no bundled default model");
+  unsetenv("LATTE_DEFAULT_MODEL");
+}
+
 TEST_F(Cli, BenchReportsCeiling) {
   const CommandResult result =
       run("bench --json --model " + model_.string() + " --seq 16 --repeats 2 --warmup 0");

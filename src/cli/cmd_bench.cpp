@@ -73,7 +73,7 @@ void add_bench_command(CLI::App& app) {
     PruneOptions prune;
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--model", options->model, kModelHelp);
   command->add_option("--seq", options->seq, "Tokens per input, specials included")
       ->required()
       ->check(CLI::Range(2, 1 << 20));

@@ -23,7 +23,7 @@ void add_calibrate_command(CLI::App& app) {
     bool json = false;
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--model", options->model, kModelHelp);
   command->add_option("--input", options->input, "Sample inputs: text lines or JSONL")->required();
   command->add_option("--max", options->max, "Use at most this many inputs")->check(CLI::Range(1, 1000000));
   command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
@@ -92,7 +92,7 @@ void add_profile_command(CLI::App& app) {
     bool json = false;
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--model", options->model, kModelHelp);
   command->add_option("--lengths", options->lengths, "Input lengths to time (capped at the model maximum)");
   command->add_option("--repeats", options->repeats, "Timed rounds (medians)")->check(CLI::Range(1, 1000));
   command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
@@ -153,7 +153,7 @@ void add_plan_command(CLI::App& app) {
     PruneOptions prune;
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--model", options->model, kModelHelp);
   command->add_option("--seq", options->seq, "Input length in word-vectors")
       ->required()
       ->check(CLI::Range(1, 1 << 20));

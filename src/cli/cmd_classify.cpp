@@ -43,7 +43,7 @@ void add_classify_command(CLI::App& app) {
     PruneOptions prune;
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--model", options->model, kModelHelp);
   command->add_option("--input", options->input, "File with one text per line, or JSONL ('-' = stdin)");
   command->add_option("--batch-size", options->batch_size, "Inputs per forward pass")
       ->check(CLI::Range(1, 4096));

@@ -284,7 +284,7 @@ void add_eval_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "eval", "Accuracy / macro-F1 / MCC (or Pearson / Spearman) and measured latency at several speedups");
   auto options = std::make_shared<EvalOptions>();
-  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--model", options->model, kModelHelp);
   command
       ->add_option("--data", options->data,
                    "Labelled data: JSONL {\"text\", \"text_pair\"?, \"label\"}, or a GLUE TSV with --task")
@@ -413,7 +413,7 @@ void add_sweep_command(CLI::App& app) {
     std::optional<int> threads;
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--model", options->model, kModelHelp);
   command
       ->add_option("--input", options->input,
                    "JSONL {\"text\", \"text_pair\"?, \"label\"?} (or GLUE TSV with --task)")

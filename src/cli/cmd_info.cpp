@@ -12,7 +12,7 @@ void add_info_command(CLI::App& app) {
   auto* command = app.add_subcommand("info", "Describe a model folder: architecture, sizes, labels, dtype");
   auto model_path = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
-  command->add_option("--model", *model_path, "Hugging Face model folder")->required();
+  command->add_option("--model", *model_path, kModelHelp);
   command->add_flag("--json", *as_json, "Print one JSON object");
   command->callback([=] {
     const auto folder = model_folder(*model_path);

@@ -21,7 +21,7 @@ void add_tokenize_command(CLI::App& app) {
     int max_length = 0;
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--model", options->model, "Hugging Face model folder")->required();
+  command->add_option("--model", options->model, kModelHelp);
   command->add_option("--input", options->input, "File with one text per line, or JSONL ('-' = stdin)");
   command->add_option("--max-length", options->max_length, "Truncate to this many tokens (default: model's)");
   command->add_flag("--json", options->json, "One JSON object per line: {\"ids\": [...], \"tokens\": [...]}");

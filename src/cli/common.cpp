@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -54,7 +55,21 @@ std::vector<TextInput> read_inputs(const std::string& path) {
 void setup_threads(std::optional<int> threads) { set_num_threads(resolve_num_threads(threads)); }
 
 std::filesystem::path model_folder(const std::string& path) {
-  if (path.empty()) throw InputError("--model is required: a Hugging Face model folder");
+  if (path.empty()) {
+    // The bundled model: LATTE_DEFAULT_MODEL, else models/default beside the build folder of this binary.
+    std::filesystem::path bundled;
+    if (const char* env = std::getenv("LATTE_DEFAULT_MODEL"); env != nullptr && *env != '\0') {
+      bundled = env;
+    } else {
+      std::error_code error;
+      const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+      bundled = exe.parent_path().parent_path() / "models" / "default";
+    }
+    if (!std::filesystem::is_directory(bundled)) {
+      throw InputError("no --model given and no bundled default model at " + bundled.string());
+    }
+    return bundled;
+  }
   if (!std::filesystem::is_directory(path)) {
     throw InputError("model folder " + path + " does not exist or is not a folder");
   }

@@ -28,7 +28,10 @@ std::vector<TextInput> read_inputs(const std::string& path);
 // Applies --threads / LATTE_NUM_THREADS.
 void setup_threads(std::optional<int> threads);
 
-// The folder of --model, checked to exist.
+inline constexpr const char* kModelHelp =
+    "Hugging Face model folder (default: the bundled model, models/default, or LATTE_DEFAULT_MODEL)";
+
+// The folder of --model, checked to exist; without --model the bundled default model.
 std::filesystem::path model_folder(const std::string& path);
 
 // The elimination knobs every inference command accepts.

@@ -246,10 +246,13 @@ class MaskedLMTask : public Task {
     }
     config_ = bert_preset(options.preset, static_cast<int64_t>(tokenizer_.vocab_size()), 0);
     if (options.seq_len > config_.max_position_embeddings) {
-      throw InputError("--seq-len " + std::to_string(options.seq_len) + " exceeds the model's " +
+      throw InputError("--seq-len " + std::to_string(options.seq_len) + " exceeds the preset's " +
                        std::to_string(config_.max_position_embeddings) + " positions");
     }
     config_.pad_token_id = tokenizer_.pad_id();
+    // Positions past --seq-len would never be trained: the model does not claim them,
+    // so every later user (fine-tuning, the engine) truncates inputs to what it learned.
+    config_.max_position_embeddings = options.seq_len;
     torch::manual_seed(options.seed);
     model_ = BertMaskedLM(config_);
 
