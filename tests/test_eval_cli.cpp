@@ -10,33 +10,15 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_helpers.h"
+
 namespace {
+
+using namespace latte::testing;
 
 namespace fs = std::filesystem;
 const fs::path kData = fs::path(LATTE_TEST_DATA_DIR);
 const fs::path kFixtures = kData / "fixtures";
-
-struct CommandResult {
-  int exit_code = -1;
-  bool signalled = false;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  std::string line;
-  while (std::getline(stream, line)) lines.push_back(line);
-  return lines;
-}
 
 class EvalCli : public ::testing::Test {
  protected:
@@ -51,25 +33,7 @@ class EvalCli : public ::testing::Test {
 
   // Runs `latte ARGUMENTS` (with an optional environment prefix such as "PATH=/x").
   CommandResult run(const std::string& arguments, const std::string& environment = "") {
-    const fs::path out = work_ / "stdout.txt", err = work_ / "stderr.txt";
-    const std::string command = (environment.empty() ? "" : "env " + environment + " ") +
-                                std::string(LATTE_CLI_PATH) + " " + arguments + " </dev/null >" +
-                                out.string() + " 2>" + err.string();
-    const int status = std::system(command.c_str());
-    CommandResult result;
-    result.signalled = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) >= 128);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = slurp(out);
-    result.err = slurp(err);
-    return result;
-  }
-
-  void expect_one_line_error(const CommandResult& result, const std::string& expected) {
-    EXPECT_FALSE(result.signalled) << result.err;
-    EXPECT_NE(result.exit_code, 0);
-    EXPECT_NE(result.err.find(expected), std::string::npos) << "stderr: " << result.err;
-    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << "stderr: " << result.err;
-    EXPECT_EQ(result.err.rfind("latte: error: ", 0), 0u) << "stderr: " << result.err;
+    return run_latte(work_, arguments, "", environment);
   }
 
   std::string model(const char* name = "cls3_f32") const { return (kData / "bert" / name).string(); }

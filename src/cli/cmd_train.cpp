@@ -1,4 +1,5 @@
 // latte train mlm | classify: pretraining and fine-tuning with elimination (libtorch).
+#include <cstdio>
 #include <iostream>
 
 #include "common.h"
@@ -39,9 +40,11 @@ void add_common_options(CLI::App& command, train::TrainOptions& options, std::st
 }
 
 void print_result(const train::TrainResult& result) {
-  std::cerr << "latte: " << result.last_step - result.first_step << " steps in "
-            << static_cast<int64_t>(result.seconds) << " s, " << result.examples_per_second
-            << " examples/s\n";
+  char line[128];
+  std::snprintf(line, sizeof(line), "latte: %lld steps in %.1f s, %.1f examples/s\n",
+                static_cast<long long>(result.last_step - result.first_step), result.seconds,
+                result.examples_per_second);
+  std::cerr << line;
 }
 
 }  // namespace
@@ -68,6 +71,7 @@ void add_train_command(CLI::App& app) {
     command->add_option("--preset", options->preset, "Model size: tiny, mini, small or base")
         ->check(CLI::IsMember({"tiny", "mini", "small", "base"}))
         ->capture_default_str();
+    command->add_option("--layers", options->layers, "Layers (default: the preset's)");
     command->add_option("--steps", options->steps, "Optimizer steps")->capture_default_str();
     command->add_option("--seq-len", options->seq_len, "Tokens per sequence (packed text)")
         ->capture_default_str();

@@ -208,7 +208,11 @@ std::vector<WeightSpec> bert_weight_specs(const BertConfig& config) {
   return specs;
 }
 
-BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t num_labels) {
+BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t num_labels,
+                       std::optional<int64_t> layers) {
+  if (layers && (*layers < 1 || *layers > 48)) {
+    throw InputError("--layers must be in 1..48, got " + std::to_string(*layers));
+  }
   struct Shape {
     const char* name;
     int64_t layers, hidden, heads;
@@ -222,7 +226,7 @@ BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t nu
     config.architecture = num_labels > 0 ? "BertForSequenceClassification" : "BertModel";
     config.vocab_size = vocab_size;
     config.hidden_size = shape.hidden;
-    config.num_layers = shape.layers;
+    config.num_layers = layers.value_or(shape.layers);
     config.num_heads = shape.heads;
     config.intermediate_size = 4 * shape.hidden;
     config.max_position_embeddings = 512;

