@@ -20,22 +20,22 @@ echo "== latte info"
 "$latte" info --model "$model"
 
 samples="$root/examples/emails.txt"
-echo "== latte classify at speedups 1, 2 and 3"
-for speedup in 1 2 3; do
+echo "== latte classify at speedups 1, 3 and 5"
+for speedup in 1 3 5; do
   echo "-- speedup $speedup"
   "$latte" classify --model "$model" --input "$samples" --speedup "$speedup" --json
 done
 
-echo "== latte plan --seq 256 --speedup 2"
-"$latte" plan --model "$model" --seq 256 --speedup 2
+echo "== latte plan --seq 128 --speedup 3"
+"$latte" plan --model "$model" --seq 128 --speedup 3
 
-echo "== latte bench --seq 256 --speedups 1.5,2 (dense and pruned interleaved)"
-"$latte" bench --model "$model" --seq 256 --speedups 1.5,2 --repeats 5
+echo "== latte bench --seq 128 --speedups 2,3,5 (dense and pruned interleaved)"
+"$latte" bench --model "$model" --seq 128 --speedups 2,3,5 --repeats 10
 
 test_set="$root/data/spam/test.jsonl"
 if [[ -f "$test_set" ]]; then
   echo "== latte eval on the spam test set"
-  "$latte" eval --model "$model" --data "$test_set" --speedups 1,1.5,2,3
+  "$latte" eval --model "$model" --data "$test_set" --speedups 1,2,3,4,5
 else
   echo "== for the spam test-set table: build/latte data fetch --out data && scripts/demo.sh"
 fi

@@ -16,7 +16,8 @@ latte=${LATTE:-$root/build/latte}
 data=${LATTE_DATA:-$root/data}
 work=${LATTE_WORK:-$root/out/default-model}
 speedups=${SPEEDUPS:-1,2,3,4,5}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# Sleeping idle OpenMP threads for training only (see make_default_model.sh).
+train=(env "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}" "$latte" train)
 
 "$root/scripts/make_default_model.sh"
 mkdir -p "$work/results"
@@ -26,7 +27,7 @@ fine_tune() {
   local name=$1 dataset=$2 epochs=$3
   shift 3
   echo "== fine-tuning $name"
-  "$latte" train classify --init "$work/mlm" --train "$data/$dataset/train.jsonl" \
+  "${train[@]}" classify --init "$work/mlm" --train "$data/$dataset/train.jsonl" \
     --dev "$data/$dataset/dev.jsonl" --epochs "$epochs" --batch-size 32 --lr 1e-3 --max-length 128 \
     --seed 1 --save-dtype f16 --out "$work/$name" --resume "$@"
 }
@@ -39,9 +40,7 @@ evaluate() {
   if [[ ! -f "$model/latte.json" ]] || ! grep -q '"calibration"' "$model/latte.json"; then
     "$latte" calibrate --model "$model" --input "$data/$dataset/dev.jsonl" --max 400
   fi
-  if ! grep -q '"latency_model"' "$model/latte.json"; then
-    "$latte" profile --model "$model" --lengths 16,32,64,128 --repeats 20
-  fi
+  "$latte" profile --model "$model" --lengths 16,32,64,128 --repeats 20
   echo "== $dataset, $name: test set"
   "$latte" eval --model "$model" --data "$data/$dataset/test.jsonl" --speedups "$speedups" --json \
     | tee "$work/results/$dataset-$([[ $name == *dense ]] && echo dense || echo elim).jsonl"

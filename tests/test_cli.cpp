@@ -294,6 +294,25 @@ TEST_F(Cli, WithoutModelUsesTheDefaultModel) {
   unsetenv("LATTE_DEFAULT_MODEL");
 }
 
+// The bundled default model (models/default) with its latte.json: the sample e-mails
+// of the demo come out spam, ham, spam, ham, dense and at 3x and 5x.
+TEST_F(Cli, BundledModelClassifiesTheDemoEmails) {
+  const fs::path root = fs::path(LATTE_TEST_DATA_DIR).parent_path().parent_path();
+  const fs::path model = root / "models" / "default";
+  const nlohmann::json sidecar = nlohmann::json::parse(slurp(model / "latte.json"));
+  EXPECT_TRUE(sidecar.contains("calibration"));
+  EXPECT_TRUE(sidecar.contains("latency_model"));
+  for (const char* speedup : {"1", "3", "5"}) {
+    const CommandResult result = run("classify --json --model " + model.string() + " --input " +
+                                     (root / "examples" / "emails.txt").string() + " --speedup " + speedup);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::vector<std::string> labels;
+    for (const std::string& line : lines_of(result.out))
+      labels.push_back(nlohmann::json::parse(line)["label"]);
+    EXPECT_EQ(labels, (std::vector<std::string>{"spam", "ham", "spam", "ham"})) << "speedup " << speedup;
+  }
+}
+
 TEST_F(Cli, BenchReportsCeiling) {
   const CommandResult result =
       run("bench --json --model " + model_.string() + " --seq 16 --repeats 2 --warmup 0");

@@ -40,6 +40,10 @@ void add_common_options(CLI::App& command, train::TrainOptions& options, std::st
 }
 
 void print_result(const train::TrainResult& result) {
+  if (result.last_step == result.first_step) {
+    std::cerr << "latte: the run was already complete at step " << result.last_step << "; nothing trained\n";
+    return;
+  }
   char line[128];
   std::snprintf(line, sizeof(line), "latte: %lld steps in %.1f s, %.1f examples/s\n",
                 static_cast<long long>(result.last_step - result.first_step), result.seconds,
