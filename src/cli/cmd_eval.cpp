@@ -117,9 +117,13 @@ std::vector<double> gold_scores(const std::vector<data::LabeledExample>& example
 class Progress {
  public:
   Progress() : enabled_(::isatty(STDERR_FILENO) == 1) {}
-  void update(double speedup, size_t done, size_t total, const char* stage) {
+  void update(std::optional<double> speedup, size_t done, size_t total, const char* stage) {
     if (!enabled_) return;
-    std::fprintf(stderr, "\reval: speedup %.2f: %s %zu/%zu   ", speedup, stage, done, total);
+    if (speedup) {
+      std::fprintf(stderr, "\reval: speedup %.2f: %s %zu/%zu   ", *speedup, stage, done, total);
+    } else {
+      std::fprintf(stderr, "\reval: %s %zu/%zu   ", stage, done, total);
+    }
     std::fflush(stderr);
   }
   void done() {
@@ -145,39 +149,49 @@ class Notices {
   std::set<std::string> seen_;
 };
 
-// Median latency of the first `samples` inputs run one at a time (batch 1), after one
-// untimed warm-up run.
-double median_latency_ms(BertModel& model, const std::vector<BertInput>& inputs,
-                         const ForwardOptions& forward, int samples, double speedup, Progress& progress) {
+// Median latency of each planner (nullptr = dense) over the first `samples` inputs, run one at
+// a time (batch 1) and interleaved: input i runs under every planner before input i + 1, so
+// drift in the machine's load falls on all of them alike. One untimed warm-up run each.
+std::vector<double> interleaved_median_ms(BertModel& model, const std::vector<BertInput>& inputs,
+                                          const std::vector<Planner*>& planners, int samples,
+                                          Progress& progress) {
   const size_t timed = std::min(inputs.size(), static_cast<size_t>(samples));
-  if (timed == 0) return 0.0;
-  model.forward({inputs.front()}, forward);
-  std::vector<double> milliseconds;
+  std::vector<std::vector<double>> milliseconds(planners.size());
   for (size_t i = 0; i < timed; ++i) {
     const std::vector<BertInput> single{inputs[i]};
-    const auto begin = std::chrono::steady_clock::now();
-    model.forward(single, forward);
-    const auto end = std::chrono::steady_clock::now();
-    milliseconds.push_back(std::chrono::duration<double, std::milli>(end - begin).count());
-    progress.update(speedup, i + 1, timed, "latency");
+    for (size_t p = 0; p < planners.size(); ++p) {
+      const ForwardOptions forward{.planner = planners[p]};
+      if (i == 0) model.forward(single, forward);
+      const auto begin = std::chrono::steady_clock::now();
+      model.forward(single, forward);
+      const auto end = std::chrono::steady_clock::now();
+      milliseconds[p].push_back(std::chrono::duration<double, std::milli>(end - begin).count());
+    }
+    progress.update(std::nullopt, i + 1, timed, "latency, all speedups interleaved");
   }
-  return median(milliseconds);
+  std::vector<double> medians;
+  for (const std::vector<double>& values : milliseconds) medians.push_back(median(values));
+  return medians;
 }
 
-SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
-                       const std::vector<int64_t>& classes, const std::vector<double>& scores, double speedup,
-                       const EvalOptions& options, const Sidecar& sidecar, Notices& notices,
-                       Progress& progress) {
-  const BertConfig& config = model.config();
+// The planner of one target speedup (S = 1 runs the dense model itself); its notices go to `notes`.
+std::unique_ptr<Planner> make_planner(const BertModel& model, double speedup, const EvalOptions& options,
+                                      const Sidecar& sidecar, std::ostream& notes) {
   Knobs knobs;
-  if (speedup > 1.0) knobs.speedup = speedup;  // S = 1 runs the dense model itself
+  if (speedup > 1.0) knobs.speedup = speedup;
   if (!options.mode.empty()) knobs.mode = options.mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
   knobs.validate(model.shape().layers);
-  std::ostringstream notes;
-  const auto planner = std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration,
-                                                 sidecar.latency_model.value_or(LatencyModel{}), &notes);
+  return std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration,
+                                   sidecar.latency_model.value_or(LatencyModel{}), &notes);
+}
+
+// Quality, kept fraction and predicted speedup of one planner over all inputs, batched.
+SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
+                       const std::vector<int64_t>& classes, const std::vector<double>& scores, double speedup,
+                       Planner& planner, const EvalOptions& options, Progress& progress) {
+  const BertConfig& config = model.config();
   ForwardOptions forward;
-  forward.planner = planner.get();
+  forward.planner = &planner;
 
   SpeedupResult result;
   result.speedup = speedup;
@@ -203,7 +217,7 @@ SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
       for (const int64_t rows : kept) kept_rows += static_cast<double>(rows);
       kept_sum +=
           kept.empty() ? 1.0 : kept_rows / (static_cast<double>(kept.size()) * static_cast<double>(n0));
-      const SequencePlan& plan = planner->plan(n0);
+      const SequencePlan& plan = planner.plan(n0);
       predicted_sum += plan.predicted_speedup.value_or(1.0);
     }
     progress.update(speedup, end, inputs.size(), "examples");
@@ -219,9 +233,6 @@ SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
     result.metrics["macro_f1"] = eval::macro_f1(predicted_classes, classes, config.num_labels);
     result.metrics["mcc"] = eval::matthews_corrcoef(predicted_classes, classes, config.num_labels);
   }
-
-  result.median_ms = median_latency_ms(model, inputs, forward, options.latency_samples, speedup, progress);
-  notices.print_new(notes.str());
   return result;
 }
 
@@ -304,7 +315,7 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   command
       ->add_option("--latency-samples", options->latency_samples,
-                   "Inputs timed one at a time for the median latency")
+                   "Inputs timed one at a time for the median latency (all speedups interleaved)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
@@ -343,17 +354,23 @@ void add_eval_command(CLI::App& app) {
     Notices notices;
     Progress progress;
     std::vector<SpeedupResult> results;
+    std::vector<std::unique_ptr<Planner>> planners;
+    std::vector<Planner*> timed_planners{nullptr};  // dense first: measured speedups are relative to it
+    std::ostringstream notes;                       // outlives the planners that write to it
     for (const double speedup : speedups) {
+      planners.push_back(make_planner(model, speedup, *options, sidecar, notes));
       results.push_back(
-          evaluate(model, inputs, classes, scores, speedup, *options, sidecar, notices, progress));
+          evaluate(model, inputs, classes, scores, speedup, *planners.back(), *options, progress));
+      notices.print_new(notes.str());
+      timed_planners.push_back(planners.back().get());
     }
-    // The dense latency that measured speedups are relative to.
-    double dense_ms = 0.0;
-    for (const SpeedupResult& result : results) {
-      if (result.speedup == 1.0) dense_ms = result.median_ms;
+    const std::vector<double> medians =
+        interleaved_median_ms(model, inputs, timed_planners, options->latency_samples, progress);
+    notices.print_new(notes.str());
+    const double dense_ms = medians[0];
+    for (size_t s = 0; s < results.size(); ++s) {
+      results[s].median_ms = results[s].speedup == 1.0 ? dense_ms : medians[s + 1];
     }
-    if (dense_ms == 0.0)
-      dense_ms = median_latency_ms(model, inputs, {}, options->latency_samples, 1.0, progress);
     progress.done();
 
     const std::vector<std::string> metric_names =
@@ -375,7 +392,7 @@ void add_eval_command(CLI::App& app) {
     }
     const size_t timed = std::min(examples.size(), static_cast<size_t>(options->latency_samples));
     std::cout << "model " << folder.string() << ", data " << options->data << ": " << examples.size()
-              << " examples, latency over " << timed << " at batch 1\n";
+              << " examples, latency over " << timed << " at batch 1, speedups interleaved\n";
     std::printf("%8s", "speedup");
     for (const std::string& name : metric_names) std::printf("%10s", name.c_str());
     std::printf("%11s%11s%10s%8s\n", "median_ms", "predicted", "measured", "kept");
@@ -495,7 +512,7 @@ void add_sweep_command(CLI::App& app) {
         kept_fraction[s] +=
             kept / static_cast<double>(output.kept[0].size() * n0) / static_cast<double>(timed);
       }
-      progress.update(0.0, i + 1, timed, "latency");
+      progress.update(std::nullopt, i + 1, timed, "latency, all speedups interleaved");
     }
     std::vector<SweepRow> rows;
     for (size_t s = 0; s < speedups.size(); ++s) {
