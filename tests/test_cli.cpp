@@ -8,11 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli_helpers.h"
+#include "test_support.h"
 
 namespace {
 
-using namespace latte::testing;
+using namespace latte::test_support;
 
 namespace fs = std::filesystem;
 const fs::path kBertData = fs::path(LATTE_TEST_DATA_DIR) / "bert";

@@ -9,18 +9,18 @@
 #include <set>
 #include <sstream>
 
-#include "cli_helpers.h"
 #include "latte/core/error.h"
 #include "latte/data/brown.h"
 #include "latte/data/datasets.h"
 #include "latte/data/email.h"
 #include "latte/data/split.h"
+#include "test_support.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace latte::data;
-using latte::testing::slurp;
+using latte::test_support::slurp;
 
 const fs::path kFixtures = fs::path(LATTE_TEST_DATA_DIR) / "fixtures";
 const fs::path kPackages = kFixtures / "npm-cache" / "node_modules";

@@ -9,30 +9,13 @@
 
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
+#include "test_support.h"
 
 namespace latte {
 namespace {
 
 namespace fs = std::filesystem;
-
-class JsonTempDir {
- public:
-  JsonTempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("latte_json_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~JsonTempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream stream(path, std::ios::binary);
@@ -62,7 +45,7 @@ const nlohmann::json kConfig = nlohmann::json::parse(R"({
 })");
 
 TEST(JsonFile, ReadsAndWritesAtomically) {
-  JsonTempDir dir;
+  TempDir dir("json");
   const nlohmann::json value = {{"hidden_size", 768}, {"name", "caf\u00e9"}, {"layers", {1, 2, 3}}};
   write_json_file_atomic(dir / "config.json", value);
   EXPECT_FALSE(fs::exists(dir / "config.json.tmp"));
@@ -74,14 +57,14 @@ TEST(JsonFile, ReadsAndWritesAtomically) {
 }
 
 TEST(JsonFile, WriteRejectsInvalidUtf8AndUnwritablePaths) {
-  JsonTempDir dir;
+  TempDir dir("json");
   EXPECT_THROW(write_json_file_atomic(dir / "bad.json", {{"name", std::string("\xff\xfe")}}), InputError);
   EXPECT_FALSE(fs::exists(dir / "bad.json"));
   EXPECT_THROW(write_json_file_atomic(dir / "missing_dir" / "x.json", {{"a", 1}}), Error);
 }
 
 TEST(JsonFile, NotJson) {
-  JsonTempDir dir;
+  TempDir dir("json");
   write_text(dir / "config.json", "{\"hidden_size\": 768,");
   const std::string message = format_error_of([&] { read_json_file(dir / "config.json"); });
   EXPECT_CONTAINS(message, (dir / "config.json").string() + ": not valid JSON: ");
@@ -91,7 +74,7 @@ TEST(JsonFile, NotJson) {
 }
 
 TEST(JsonFile, CannotRead) {
-  JsonTempDir dir;
+  TempDir dir("json");
   EXPECT_CONTAINS(format_error_of([&] { read_json_file(dir / "absent.json"); }),
                   "cannot read " + (dir / "absent.json").string());
   fs::create_directory(dir / "folder.json");

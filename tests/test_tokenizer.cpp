@@ -15,9 +15,12 @@
 
 #include "latte/core/error.h"
 #include "latte/tokenizers/bert_tokenizer.h"
+#include "test_support.h"
 
 namespace latte {
 namespace {
+
+using test_support::TempDir;
 
 using nlohmann::json;
 
@@ -45,23 +48,6 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
 }
-
-// A fresh directory under the system temp dir, removed when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() / ("latte_" + std::string(info->test_suite_name()) + "_" +
-                                                      info->name() + "_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 const BertTokenizer& uncased() {
   static const BertTokenizer tokenizer = BertTokenizer::from_vocab_file(kVocabTxt, true);
@@ -273,7 +259,7 @@ TEST(BertTokenizerErrors, MaxLengthTooSmallForSpecials) {
 }
 
 TEST(BertTokenizerErrors, MissingOrBrokenVocabularyNamesTheFile) {
-  TempDir dir;
+  TempDir dir("tokenizer");
   const std::filesystem::path missing = dir.path() / "no-such-vocab.txt";
   try {
     BertTokenizer::from_vocab_file(missing, true);
@@ -306,7 +292,7 @@ TEST(BertTokenizerErrors, MissingOrBrokenVocabularyNamesTheFile) {
 }
 
 TEST(BertTokenizerFromDir, VocabTxtWithTokenizerConfig) {
-  TempDir dir;
+  TempDir dir("tokenizer");
   std::filesystem::copy_file(kVocabTxt, dir.path() / "vocab.txt");
   // Without a config, BERT's default is uncased.
   EXPECT_TRUE(BertTokenizer::from_dir(dir.path()).lower_case());
@@ -319,7 +305,7 @@ TEST(BertTokenizerFromDir, VocabTxtWithTokenizerConfig) {
 }
 
 TEST(BertTokenizerFromDir, PrefersTokenizerJson) {
-  TempDir dir;
+  TempDir dir("tokenizer");
   std::filesystem::copy_file(kDataDir / "tiny-template" / "tokenizer.json", dir.path() / "tokenizer.json");
   std::filesystem::copy_file(kVocabTxt, dir.path() / "vocab.txt");
   const BertTokenizer tokenizer = BertTokenizer::from_dir(dir.path());
@@ -331,7 +317,7 @@ TEST(BertTokenizerFromDir, PrefersTokenizerJson) {
 }
 
 TEST(BertTokenizerSave, RoundTripsThroughFromDir) {
-  TempDir dir;
+  TempDir dir("tokenizer");
   uncased().save(dir.path() / "model", 512);
   const json config = json::parse(read_text(dir.path() / "model" / "tokenizer_config.json"));
   EXPECT_EQ(config.at("do_lower_case"), true);

@@ -17,26 +17,14 @@
 #include "latte/train/checkpoint.h"
 #include "latte/train/datasets.h"
 #include "latte/train/trainer.h"
+#include "test_support.h"
 
 namespace latte {
 namespace {
 
+using test_support::TempDir;
+
 const std::filesystem::path kData = LATTE_TEST_DATA_DIR;
-
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() /
-              ("latte_test_train_" + std::to_string(::getpid()) + "_" + name)) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 void write_file(const std::filesystem::path& path, const std::string& contents) {
   std::ofstream file(path, std::ios::binary);
@@ -71,7 +59,7 @@ double mean(const std::vector<double>& values, size_t first, size_t count) {
          static_cast<double>(count);
 }
 
-train::ClassifierOptions sentiment_options(const ScratchDir& dir) {
+train::ClassifierOptions sentiment_options(const TempDir& dir) {
   write_file(dir.path() / "train.jsonl", sentiment_jsonl(512, 1));
   write_file(dir.path() / "dev.jsonl", sentiment_jsonl(64, 2));
   train::ClassifierOptions options;
@@ -100,7 +88,7 @@ TEST(TrainSchedule, WarmupThenLinearDecay) {
 }
 
 TEST(TrainData, BadJsonlLineNamesFileAndLine) {
-  ScratchDir dir("bad_jsonl");
+  TempDir dir("train_bad_jsonl");
   const std::filesystem::path file = dir.path() / "train.jsonl";
   write_file(file, "{\"text\": \"fine\", \"label\": \"a\"}\n\n{\"text\": \"no label\"}\n");
   try {
@@ -117,7 +105,7 @@ TEST(TrainData, BadJsonlLineNamesFileAndLine) {
 }
 
 TEST(TrainData, BadTextLineNamesFileAndLine) {
-  ScratchDir dir("bad_text");
+  TempDir dir("train_bad_text");
   const BertTokenizer tokenizer = BertTokenizer::from_dir(kData / "bert" / "cls3_f32");
   const std::filesystem::path file = dir.path() / "train.txt";
   write_file(file, "the movie was good\nthe plot \xff\xfe was bad\n");
@@ -170,7 +158,7 @@ TEST(TrainData, PackingAndMasking) {
 // checkpoint loads in the engine and gives the torch model's logits; a second
 // run resumes where the first stopped.
 TEST(TrainClassifier, LearnsSavesLoadsInTheEngineAndResumes) {
-  ScratchDir dir("classify");
+  TempDir dir("train_classify");
   train::ClassifierOptions options = sentiment_options(dir);
   std::ostringstream log;
   const train::TrainResult result = train::train_classifier(options, log);
@@ -217,7 +205,7 @@ TEST(TrainClassifier, LearnsSavesLoadsInTheEngineAndResumes) {
 }
 
 TEST(TrainClassifier, BadTrainingFileNamesFileAndLine) {
-  ScratchDir dir("classify_bad");
+  TempDir dir("train_classify_bad");
   train::ClassifierOptions options = sentiment_options(dir);
   write_file(options.train, sentiment_jsonl(3, 1) + "{\"text\": \"x\", \"label\": [1]}\n");
   std::ostringstream log;
@@ -233,7 +221,7 @@ TEST(TrainClassifier, BadTrainingFileNamesFileAndLine) {
 // Through the command line: a bad training file is one line on stderr naming
 // FILE:LINE and exit status 1, before anything else is printed.
 TEST(TrainCli, BadTrainingFileIsOneLineError) {
-  ScratchDir dir("cli");
+  TempDir dir("train_cli");
   const std::filesystem::path train = dir.path() / "train.jsonl";
   write_file(train, sentiment_jsonl(2, 1) + "{\"text\": \"no label\"}\n");
   write_file(dir.path() / "dev.jsonl", sentiment_jsonl(2, 2));
@@ -254,7 +242,7 @@ TEST(TrainCli, BadTrainingFileIsOneLineError) {
 // Masked-LM pretraining of the tiny preset on the real vocabulary: the loss
 // falls, and the checkpoint (BertForMaskedLM) seeds a classifier's encoder.
 TEST(TrainMaskedLM, LearnsAndSeedsFineTuning) {
-  ScratchDir dir("mlm");
+  TempDir dir("train_mlm");
   std::string text;
   for (int i = 0; i < 40; ++i) {
     text += "the cat sat on the mat and the dog sat on the log.\n";

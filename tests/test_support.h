@@ -1,11 +1,13 @@
-// Running the latte binary from tests: its exit, stdout and stderr, and the
-// one-line error every bad input must end in.
+// Shared by the unit tests: scratch folders, file helpers, and running the latte
+// binary (its exit, stdout and stderr, and the one-line error every bad input must end in).
 #pragma once
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,7 +15,30 @@
 #include <string>
 #include <vector>
 
-namespace latte::testing {
+namespace latte::test_support {
+
+// A fresh folder under the system temp dir, removed with everything in it at scope exit.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag = "test") {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("latte_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 struct CommandResult {
   int exit_code = -1;
@@ -70,4 +95,4 @@ inline void expect_one_line_error(const CommandResult& result, const std::string
   EXPECT_EQ(result.err.rfind("latte: error: ", 0), 0u) << "stderr: " << result.err;
 }
 
-}  // namespace latte::testing
+}  // namespace latte::test_support
