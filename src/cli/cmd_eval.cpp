@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -185,53 +186,68 @@ std::unique_ptr<Planner> make_planner(const BertModel& model, double speedup, co
                                    sidecar.latency_model.value_or(LatencyModel{}), &notes);
 }
 
+// What a model predicts for every input under one planner, run in batches: the argmax class
+// (classification) or the score (regression), in input order. `on_batch` sees each batch's
+// inputs and output, and how many inputs are done.
+struct Predictions {
+  std::vector<int64_t> classes;
+  std::vector<double> scores;
+};
+Predictions predict(
+    BertModel& model, const std::vector<BertInput>& inputs, Planner* planner, size_t batch_size,
+    const std::function<void(const std::vector<BertInput>&, const BertOutput&, size_t)>& on_batch) {
+  const BertConfig& config = model.config();
+  Predictions predictions;
+  for (size_t start = 0; start < inputs.size(); start += batch_size) {
+    const size_t end = std::min(inputs.size(), start + batch_size);
+    const std::vector<BertInput> batch(inputs.begin() + static_cast<std::ptrdiff_t>(start),
+                                       inputs.begin() + static_cast<std::ptrdiff_t>(end));
+    const BertOutput output = model.forward(batch, ForwardOptions{.planner = planner});
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const float* logits = output.logits.data() + static_cast<int64_t>(b) * config.num_labels;
+      if (config.is_regression()) {
+        predictions.scores.push_back(logits[0]);
+      } else {
+        predictions.classes.push_back(std::max_element(logits, logits + config.num_labels) - logits);
+      }
+    }
+    on_batch(batch, output, end);
+  }
+  return predictions;
+}
+
 // Quality, kept fraction and predicted speedup of one planner over all inputs, batched.
 SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
                        const std::vector<int64_t>& classes, const std::vector<double>& scores, double speedup,
                        Planner& planner, const EvalOptions& options, Progress& progress) {
   const BertConfig& config = model.config();
-  ForwardOptions forward;
-  forward.planner = &planner;
-
   SpeedupResult result;
   result.speedup = speedup;
-  std::vector<int64_t> predicted_classes;
-  std::vector<double> predicted_scores;
   double kept_sum = 0.0, predicted_sum = 0.0;
-  const size_t batch_size = static_cast<size_t>(options.batch_size);
-  for (size_t start = 0; start < inputs.size(); start += batch_size) {
-    const size_t end = std::min(inputs.size(), start + batch_size);
-    const std::vector<BertInput> batch(inputs.begin() + static_cast<std::ptrdiff_t>(start),
-                                       inputs.begin() + static_cast<std::ptrdiff_t>(end));
-    const BertOutput output = model.forward(batch, forward);
-    for (size_t b = 0; b < batch.size(); ++b) {
-      const float* logits = output.logits.data() + static_cast<int64_t>(b) * config.num_labels;
-      if (config.is_regression()) {
-        predicted_scores.push_back(logits[0]);
-      } else {
-        predicted_classes.push_back(std::max_element(logits, logits + config.num_labels) - logits);
-      }
-      const auto n0 = static_cast<int64_t>(batch[b].input_ids.size());
-      const std::vector<int64_t>& kept = output.kept[b];
-      double kept_rows = 0.0;
-      for (const int64_t rows : kept) kept_rows += static_cast<double>(rows);
-      kept_sum +=
-          kept.empty() ? 1.0 : kept_rows / (static_cast<double>(kept.size()) * static_cast<double>(n0));
-      const SequencePlan& plan = planner.plan(n0);
-      predicted_sum += plan.predicted_speedup.value_or(1.0);
-    }
-    progress.update(speedup, end, inputs.size(), "examples");
-  }
+  const Predictions predictions = predict(
+      model, inputs, &planner, static_cast<size_t>(options.batch_size),
+      [&](const std::vector<BertInput>& batch, const BertOutput& output, size_t done) {
+        for (size_t b = 0; b < batch.size(); ++b) {
+          const auto n0 = static_cast<int64_t>(batch[b].input_ids.size());
+          const std::vector<int64_t>& kept = output.kept[b];
+          double kept_rows = 0.0;
+          for (const int64_t rows : kept) kept_rows += static_cast<double>(rows);
+          kept_sum +=
+              kept.empty() ? 1.0 : kept_rows / (static_cast<double>(kept.size()) * static_cast<double>(n0));
+          predicted_sum += planner.plan(n0).predicted_speedup.value_or(1.0);
+        }
+        progress.update(speedup, done, inputs.size(), "examples");
+      });
   const auto count = static_cast<double>(inputs.size());
   result.kept_fraction = kept_sum / count;
   result.predicted_speedup = predicted_sum / count;
   if (config.is_regression()) {
-    result.metrics["pearson"] = eval::pearson(predicted_scores, scores);
-    result.metrics["spearman"] = eval::spearman(predicted_scores, scores);
+    result.metrics["pearson"] = eval::pearson(predictions.scores, scores);
+    result.metrics["spearman"] = eval::spearman(predictions.scores, scores);
   } else {
-    result.metrics["accuracy"] = eval::accuracy(predicted_classes, classes);
-    result.metrics["macro_f1"] = eval::macro_f1(predicted_classes, classes, config.num_labels);
-    result.metrics["mcc"] = eval::matthews_corrcoef(predicted_classes, classes, config.num_labels);
+    result.metrics["accuracy"] = eval::accuracy(predictions.classes, classes);
+    result.metrics["macro_f1"] = eval::macro_f1(predictions.classes, classes, config.num_labels);
+    result.metrics["mcc"] = eval::matthews_corrcoef(predictions.classes, classes, config.num_labels);
   }
   return result;
 }
@@ -529,25 +545,13 @@ void add_sweep_command(CLI::App& app) {
     // Quality over all inputs, batched.
     if (labelled) {
       for (size_t s = 0; s < speedups.size(); ++s) {
-        std::vector<int64_t> predicted_classes;
-        std::vector<double> predicted_scores;
-        for (size_t start = 0; start < loaded.inputs.size(); start += 16) {
-          const size_t end = std::min(loaded.inputs.size(), start + 16);
-          const std::vector<BertInput> batch(loaded.inputs.begin() + static_cast<std::ptrdiff_t>(start),
-                                             loaded.inputs.begin() + static_cast<std::ptrdiff_t>(end));
-          const BertOutput output = model.forward(batch, ForwardOptions{.planner = planners[s].get()});
-          for (size_t b = 0; b < batch.size(); ++b) {
-            const float* logits = output.logits.data() + static_cast<int64_t>(b) * config.num_labels;
-            if (config.is_regression()) {
-              predicted_scores.push_back(logits[0]);
-            } else {
-              predicted_classes.push_back(std::max_element(logits, logits + config.num_labels) - logits);
-            }
-          }
-          progress.update(speedups[s], end, loaded.inputs.size(), "examples");
-        }
-        rows[s].quality = config.is_regression() ? eval::pearson(predicted_scores, scores)
-                                                 : eval::accuracy(predicted_classes, classes);
+        const Predictions predictions =
+            predict(model, loaded.inputs, planners[s].get(), 16,
+                    [&](const std::vector<BertInput>&, const BertOutput&, size_t done) {
+                      progress.update(speedups[s], done, loaded.inputs.size(), "examples");
+                    });
+        rows[s].quality = config.is_regression() ? eval::pearson(predictions.scores, scores)
+                                                 : eval::accuracy(predictions.classes, classes);
       }
     }
     progress.done();
