@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev            # GEMM (oneDNN)
+  ocl-icd-opencl-dev     # oneDNN's CMake config requires OpenCL (only recommended by libdnnl-dev)
   nlohmann-json3-dev     # config.json, safetensors headers
   libcli11-dev           # command line
   libutf8proc-dev        # Unicode normalisation for tokenizers
