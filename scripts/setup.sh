@@ -16,6 +16,10 @@ packages=(
   clang-format
 )
 
+# `latte data fetch` (and so the demo) installs the corpora with npm: take Debian's Node.js
+# where the machine has none.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
+
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
