@@ -20,8 +20,9 @@ git clone -q "$root" "$work/latte"
 echo "check_fresh_root: clean clone of $(git -C "$work/latte" rev-parse --short HEAD) in a new bookworm root"
 
 # The hooks run with /proc, /sys and /dev mounted in the root, and with the host's resolv.conf.
-mmdebstrap --variant=apt --quiet \
+# Target /dev/null: the root lives in a temporary folder under $work and is deleted afterwards.
+TMPDIR="$work" mmdebstrap --variant=apt --quiet \
   --customize-hook='cp -a "'"$work"'/latte" "$1/root/latte"' \
   --customize-hook='chroot "$1" env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 bash -c "cd /root/latte && scripts/demo.sh && scripts/test.sh"' \
-  bookworm "$work/root.tar"
+  bookworm /dev/null
 echo "check_fresh_root: both README commands passed in a fresh Debian root"

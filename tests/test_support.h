@@ -67,15 +67,16 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-// Runs `latte ARGUMENTS` with stdin_text on stdin, using `work` for the captured
-// streams; `environment` is an optional prefix such as "PATH=/x".
-inline CommandResult run_latte(const std::filesystem::path& work, const std::string& arguments,
-                               const std::string& stdin_text = "", const std::string& environment = "") {
+// Runs `BINARY ARGUMENTS` with stdin_text on stdin, using `work` for the captured
+// streams; `environment` is an optional `env` argument list such as "PATH=/x" or "-u NAME".
+inline CommandResult run_binary(const std::filesystem::path& binary, const std::filesystem::path& work,
+                                const std::string& arguments, const std::string& stdin_text = "",
+                                const std::string& environment = "") {
   const std::filesystem::path out = work / "stdout.txt", err = work / "stderr.txt", in = work / "stdin.txt";
   spit(in, stdin_text);
-  const std::string command = (environment.empty() ? "" : "env " + environment + " ") +
-                              std::string(LATTE_CLI_PATH) + " " + arguments + " <" + in.string() + " >" +
-                              out.string() + " 2>" + err.string();
+  const std::string command = (environment.empty() ? "" : "env " + environment + " ") + binary.string() +
+                              " " + arguments + " <" + in.string() + " >" + out.string() + " 2>" +
+                              err.string();
   const int status = std::system(command.c_str());
   CommandResult result;
   result.signalled = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) >= 128);
@@ -83,6 +84,12 @@ inline CommandResult run_latte(const std::filesystem::path& work, const std::str
   result.out = slurp(out);
   result.err = slurp(err);
   return result;
+}
+
+// Runs the latte binary of this build (see run_binary).
+inline CommandResult run_latte(const std::filesystem::path& work, const std::string& arguments,
+                               const std::string& stdin_text = "", const std::string& environment = "") {
+  return run_binary(LATTE_CLI_PATH, work, arguments, stdin_text, environment);
 }
 
 // A failed command: no signal, a non-zero exit, and exactly one stderr line

@@ -54,21 +54,33 @@ std::vector<TextInput> read_inputs(const std::string& path) {
 
 void setup_threads(std::optional<int> threads) { set_num_threads(resolve_num_threads(threads)); }
 
+std::vector<std::filesystem::path> default_model_candidates() {
+  if (const char* env = std::getenv("LATTE_DEFAULT_MODEL"); env != nullptr && *env != '\0') return {env};
+  std::vector<std::filesystem::path> candidates;
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    // An installed binary (PREFIX/bin/latte), then one built in the source tree (SOURCE/build/latte).
+    candidates.push_back((exe.parent_path() / LATTE_INSTALLED_MODEL_FROM_BINDIR).lexically_normal());
+    candidates.push_back(exe.parent_path().parent_path() / "models" / "default");
+  }
+  // A binary built out of tree still finds the checkout it was built from.
+  candidates.push_back(LATTE_SOURCE_MODEL_DIR);
+  return candidates;
+}
+
 std::filesystem::path model_folder(const std::string& path) {
   if (path.empty()) {
-    // The bundled model: LATTE_DEFAULT_MODEL, else models/default beside the build folder of this binary.
-    std::filesystem::path bundled;
-    if (const char* env = std::getenv("LATTE_DEFAULT_MODEL"); env != nullptr && *env != '\0') {
-      bundled = env;
-    } else {
-      std::error_code error;
-      const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
-      bundled = exe.parent_path().parent_path() / "models" / "default";
+    const std::vector<std::filesystem::path> candidates = default_model_candidates();
+    for (const std::filesystem::path& candidate : candidates) {
+      if (std::filesystem::is_regular_file(candidate / "config.json")) return candidate;
     }
-    if (!std::filesystem::is_directory(bundled)) {
-      throw InputError("no --model given and no bundled default model at " + bundled.string());
+    std::string searched;
+    for (const std::filesystem::path& candidate : candidates) {
+      searched += (searched.empty() ? "" : ", ") + candidate.string();
     }
-    return bundled;
+    throw InputError("no --model given and no bundled default model (looked in " + searched +
+                     "); pass --model DIR or set LATTE_DEFAULT_MODEL");
   }
   if (!std::filesystem::is_directory(path)) {
     throw InputError("model folder " + path + " does not exist or is not a folder");

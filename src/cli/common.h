@@ -29,9 +29,15 @@ std::vector<TextInput> read_inputs(const std::string& path);
 void setup_threads(std::optional<int> threads);
 
 inline constexpr const char* kModelHelp =
-    "Hugging Face model folder (default: the bundled model, models/default, or LATTE_DEFAULT_MODEL)";
+    "Hugging Face model folder (default: LATTE_DEFAULT_MODEL, else the bundled model; see latte --help)";
 
-// The folder of --model, checked to exist; without --model the bundled default model.
+// Where the bundled default model is looked for, in order: $LATTE_DEFAULT_MODEL alone when set;
+// else PREFIX/share/latte/models/default beside an installed binary, models/default beside the
+// build folder of a binary built in the source tree, and the source checkout it was built from.
+std::vector<std::filesystem::path> default_model_candidates();
+
+// The folder of --model, checked to exist; without --model the first default model candidate
+// that holds a config.json.
 std::filesystem::path model_folder(const std::string& path);
 
 // The elimination knobs every inference command accepts.

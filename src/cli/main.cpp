@@ -11,6 +11,10 @@ int main(int argc, char** argv) {
   CLI::App app{"latte: Transformer inference with ACC word-vector elimination", "latte"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "latte 0.1.0");
+  app.footer(
+      "Without --model, commands use the bundled default model: $LATTE_DEFAULT_MODEL when set, else\n"
+      "PREFIX/share/latte/models/default beside an installed latte (cmake --install), else\n"
+      "models/default of the source checkout the binary was built from.");
   latte::cli::add_info_command(app);
   latte::cli::add_tokenize_command(app);
   latte::cli::add_classify_command(app);
