@@ -433,7 +433,7 @@ TEST(SafetensorsMalformed, HeaderNotJson) {
   TempDir dir;
   const std::string message = open_error(dir, R"({"w": {"dtype": "F32", )", kGoodData);
   EXPECT_CONTAINS(message, "bad.safetensors");
-  EXPECT_CONTAINS(message, "header is not valid JSON: parse error at line 1");
+  EXPECT_CONTAINS(message, "header: not valid JSON: parse error at line 1");
   EXPECT_CONTAINS(open_error(dir, "{\"w\xff\":1}", ""), "not valid JSON");  // invalid UTF-8
   EXPECT_CONTAINS(open_error(dir, "", ""), "not valid JSON");
 }

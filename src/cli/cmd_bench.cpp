@@ -78,7 +78,7 @@ void add_bench_command(CLI::App& app) {
       ->required()
       ->check(CLI::Range(2, 1 << 20));
   command->add_option("--batch", options->batch, "Inputs per forward pass")->check(CLI::Range(1, 4096));
-  command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
+  add_threads_option(*command, options->threads);
   command->add_option("--repeats", options->repeats, "Timed runs (median reported)")
       ->check(CLI::Range(1, 100000));
   command->add_option("--warmup", options->warmup, "Untimed runs first")->check(CLI::Range(0, 1000));

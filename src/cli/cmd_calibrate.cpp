@@ -26,28 +26,21 @@ void add_calibrate_command(CLI::App& app) {
   command->add_option("--model", options->model, kModelHelp);
   command->add_option("--input", options->input, "Sample inputs: text lines or JSONL")->required();
   command->add_option("--max", options->max, "Use at most this many inputs")->check(CLI::Range(1, 1000000));
-  command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
+  add_threads_option(*command, options->threads);
   command->add_flag("--json", options->json, "Print the ACC table as JSON");
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
     BertModel model = BertModel::load(folder);
-    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
-    std::vector<TextInput> texts = read_inputs(options->input);
-    if (texts.empty()) throw InputError(options->input + ": no inputs to calibrate on");
-    if (texts.size() > static_cast<size_t>(options->max)) texts.resize(static_cast<size_t>(options->max));
+    const BertTokenizer tokenizer = load_bert_tokenizer(folder, model.config());
+    // Only the first --max inputs are read: the rest of a large file is never touched.
+    InputReader texts = InputReader::from_file(options->input);
     std::vector<BertInput> inputs;
-    const int max_length = static_cast<int>(model.config().max_position_embeddings);
-    for (const TextInput& text : texts) {
-      Encoding encoding;
-      try {
-        encoding = text.text_pair ? tokenizer.encode_pair(text.text, *text.text_pair, max_length)
-                                  : tokenizer.encode(text.text, max_length);
-      } catch (const InputError& error) {
-        throw InputError(text.origin + ": " + error.what());
-      }
+    for (TextInput text; inputs.size() < static_cast<size_t>(options->max) && texts.next(text);) {
+      Encoding encoding = encode_input(tokenizer, text, model.config().max_position_embeddings);
       inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
     }
+    if (inputs.empty()) throw InputError(options->input + ": no inputs to calibrate on");
     const CalibrationReport report = calibrate(model, inputs, default_calibration_taus(), &std::cerr);
     Sidecar sidecar = Sidecar::read(folder);
     sidecar.calibration = report.calibration;
@@ -95,7 +88,7 @@ void add_profile_command(CLI::App& app) {
   command->add_option("--model", options->model, kModelHelp);
   command->add_option("--lengths", options->lengths, "Input lengths to time (capped at the model maximum)");
   command->add_option("--repeats", options->repeats, "Timed rounds (medians)")->check(CLI::Range(1, 1000));
-  command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
+  add_threads_option(*command, options->threads);
   command->add_flag("--json", options->json, "Print the fitted model and the points as JSON");
   command->callback([options] {
     setup_threads(options->threads);

@@ -47,7 +47,7 @@ void add_classify_command(CLI::App& app) {
   command->add_option("--input", options->input, "File with one text per line, or JSONL ('-' = stdin)");
   command->add_option("--batch-size", options->batch_size, "Inputs per forward pass")
       ->check(CLI::Range(1, 4096));
-  command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
+  add_threads_option(*command, options->threads);
   command->add_flag(
       "--json", options->json,
       "One JSON object per line: {\"label\", \"probs\", \"logits\"} or {\"score\", \"logits\"}");
@@ -65,36 +65,34 @@ void add_classify_command(CLI::App& app) {
     const std::unique_ptr<Planner> planner = make_planner(options->prune, model.shape(), folder);
     ForwardOptions forward_options;
     forward_options.planner = planner.get();
-    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
-    const int max_length = static_cast<int>(config.max_position_embeddings);
+    const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
+    const int64_t max_length = config.max_position_embeddings;
 
-    std::vector<TextInput> inputs;
+    InputReader inputs = InputReader::from_inputs({});
     if (!options->input.empty()) {
       if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
-      inputs = read_inputs(options->input);
+      inputs = InputReader::from_file(options->input);
     } else {
       if (options->texts.empty()) throw InputError("nothing to classify: give TEXT ... or --input FILE");
+      std::vector<TextInput> given;
       for (size_t i = 0; i < options->texts.size(); ++i) {
-        inputs.push_back(
+        given.push_back(
             TextInput{options->texts[i], std::nullopt, std::nullopt, "argument " + std::to_string(i + 1)});
       }
+      inputs = InputReader::from_inputs(std::move(given));
     }
 
+    // One batch of the input at a time: reading, running and printing stay in step, so memory does
+    // not grow with the input file.
     const size_t batch_size = static_cast<size_t>(options->batch_size);
-    for (size_t start = 0; start < inputs.size(); start += batch_size) {
-      const size_t end = std::min(inputs.size(), start + batch_size);
-      std::vector<BertInput> batch;
-      for (size_t i = start; i < end; ++i) {
-        const TextInput& input = inputs[i];
-        Encoding encoding;
-        try {
-          encoding = input.text_pair ? tokenizer.encode_pair(input.text, *input.text_pair, max_length)
-                                     : tokenizer.encode(input.text, max_length);
-        } catch (const InputError& error) {
-          throw InputError(input.origin + ": " + error.what());
-        }
+    std::vector<BertInput> batch;
+    for (TextInput input; true;) {
+      batch.clear();
+      while (batch.size() < batch_size && inputs.next(input)) {
+        Encoding encoding = encode_input(tokenizer, input, max_length);
         batch.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
       }
+      if (batch.empty()) break;
       const BertOutput output = model.forward(batch, forward_options);
       const int64_t labels = config.num_labels;
       for (size_t b = 0; b < batch.size(); ++b) {

@@ -263,7 +263,9 @@ void write_text_file(const std::string& path, const std::string& text) {
   if (!file || !(file << text) || !file.flush()) throw InputError("cannot write " + path);
 }
 
-// The examples of --data (JSONL, or a GLUE TSV with --task) and their encodings.
+// The examples of --data (JSONL, or a GLUE TSV with --task) and their encodings. Every speedup
+// runs over all of them, so the encodings are kept; the texts are not (examples keep only their
+// label, score and origin), and reading stops after --max examples.
 struct LoadedData {
   std::vector<data::LabeledExample> examples;
   std::vector<BertInput> inputs;
@@ -273,7 +275,14 @@ LoadedData load_data(const std::string& path, const std::string& task_name, int6
                      const BertConfig& config, const BertTokenizer& tokenizer,
                      const std::filesystem::path& folder) {
   LoadedData loaded;
-  std::vector<data::LabeledExample>& examples = loaded.examples;
+  const auto keep = [&](data::LabeledExample&& example) {
+    const TextInput input{std::move(example.text), std::move(example.text_pair), std::nullopt,
+                          example.origin};
+    Encoding encoding = encode_input(tokenizer, input, config.max_position_embeddings);
+    loaded.inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
+    loaded.examples.push_back(std::move(example));
+    return max_examples <= 0 || static_cast<int64_t>(loaded.examples.size()) < max_examples;
+  };
   if (!task_name.empty()) {
     const data::GlueTask task = data::parse_glue_task(task_name);
     if (data::glue_task_is_regression(task) != config.is_regression()) {
@@ -282,26 +291,11 @@ LoadedData load_data(const std::string& path, const std::string& task_name, int6
                        folder.string() + " is " +
                        (config.is_regression() ? "a regression" : "a classification") + " model");
     }
-    examples = data::read_glue_tsv(path, task);
+    data::for_each_glue_example(path, task, keep);
   } else {
-    examples = data::read_labeled_jsonl(path);
+    data::for_each_labeled_jsonl(path, keep);
   }
-  if (max_examples > 0 && static_cast<int64_t>(examples.size()) > max_examples) {
-    examples.resize(static_cast<size_t>(max_examples));
-  }
-  if (examples.empty()) throw InputError("no examples in " + path);
-  const int max_length = static_cast<int>(config.max_position_embeddings);
-  loaded.inputs.reserve(examples.size());
-  for (const data::LabeledExample& example : examples) {
-    Encoding encoding;
-    try {
-      encoding = example.text_pair ? tokenizer.encode_pair(example.text, *example.text_pair, max_length)
-                                   : tokenizer.encode(example.text, max_length);
-    } catch (const InputError& error) {
-      throw InputError(example.origin + ": " + error.what());
-    }
-    loaded.inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
-  }
+  if (loaded.examples.empty()) throw InputError("no examples in " + path);
   return loaded;
 }
 
@@ -334,7 +328,7 @@ void add_eval_command(CLI::App& app) {
                    "Inputs timed one at a time for the median latency (all speedups interleaved)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
-  command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
+  add_threads_option(*command, options->threads);
   command->add_flag(
       "--json", options->json,
       "One JSON object per speedup: {\"speedup\", \"accuracy\", \"macro_f1\", \"mcc\" (or \"pearson\", "
@@ -352,7 +346,7 @@ void add_eval_command(CLI::App& app) {
       throw InputError("model " + folder.string() + " is a " + config.architecture +
                        " without a classification head; eval needs BertForSequenceClassification");
     }
-    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
+    const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
 
     const LoadedData loaded =
         load_data(options->data, options->task, options->max_examples, config, tokenizer, folder);
@@ -462,7 +456,7 @@ void add_sweep_command(CLI::App& app) {
       ->add_option("--latency-samples", options->latency_samples, "Inputs timed one at a time, interleaved")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
-  command->add_option("--threads", options->threads, "Threads (default: LATTE_NUM_THREADS or all cores)");
+  add_threads_option(*command, options->threads);
   command->add_flag("--json", options->json, "One JSON object per speedup");
   command->callback([options] {
     setup_threads(options->threads);
@@ -479,7 +473,7 @@ void add_sweep_command(CLI::App& app) {
     if (!config.has_classifier()) {
       throw InputError("model " + folder.string() + " has no classification head; sweep needs one");
     }
-    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
+    const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
     const LoadedData loaded =
         load_data(options->input, options->task, options->max_examples, config, tokenizer, folder);
     const bool labelled =

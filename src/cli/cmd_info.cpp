@@ -17,8 +17,8 @@ void add_info_command(CLI::App& app) {
   command->callback([=] {
     const auto folder = model_folder(*model_path);
     const BertModel model = BertModel::load(folder);
-    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
     const BertConfig& config = model.config();
+    const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
     nlohmann::json info = {
         {"model", folder.string()},
         {"architecture", config.architecture},

@@ -29,33 +29,29 @@ void add_tokenize_command(CLI::App& app) {
   command->callback([options] {
     const auto folder = model_folder(options->model);
     const BertConfig config = BertConfig::from_file(folder / "config.json");
-    const BertTokenizer tokenizer = BertTokenizer::from_dir(folder);
-    int max_length = static_cast<int>(config.max_position_embeddings);
+    const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
+    int64_t max_length = config.max_position_embeddings;
     if (options->max_length != 0) {
       if (options->max_length < 3 || options->max_length > max_length) {
         throw InputError("--max-length must be between 3 and " + std::to_string(max_length));
       }
       max_length = options->max_length;
     }
-    std::vector<TextInput> inputs;
+    InputReader inputs = InputReader::from_inputs({});
     if (!options->input.empty()) {
       if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
-      inputs = read_inputs(options->input);
+      inputs = InputReader::from_file(options->input);
     } else if (options->texts.empty()) {
       throw InputError("nothing to tokenize: give TEXT [TEXT_PAIR] or --input FILE");
     } else {
       TextInput input{options->texts[0], std::nullopt, std::nullopt, "argument 1"};
       if (options->texts.size() == 2) input.text_pair = options->texts[1];
-      inputs.push_back(std::move(input));
+      std::vector<TextInput> given;
+      given.push_back(std::move(input));
+      inputs = InputReader::from_inputs(std::move(given));
     }
-    for (const TextInput& input : inputs) {
-      Encoding encoding;
-      try {
-        encoding = input.text_pair ? tokenizer.encode_pair(input.text, *input.text_pair, max_length)
-                                   : tokenizer.encode(input.text, max_length);
-      } catch (const InputError& error) {
-        throw InputError(input.origin + ": " + error.what());
-      }
+    for (TextInput input; inputs.next(input);) {
+      const Encoding encoding = encode_input(tokenizer, input, max_length);
       if (options->json) {
         nlohmann::json line = {{"ids", encoding.ids}, {"tokens", encoding.tokens}};
         if (input.text_pair) line["type_ids"] = encoding.type_ids;

@@ -36,7 +36,7 @@ void add_common_options(CLI::App& command, train::TrainOptions& options, std::st
   command.add_option("--save-dtype", dtype, "Dtype of the saved model: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}))
       ->capture_default_str();
-  command.add_option("--threads", threads, "Threads (default: LATTE_NUM_THREADS, else all cores)");
+  add_threads_option(command, threads);
 }
 
 void print_result(const train::TrainResult& result) {

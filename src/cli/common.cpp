@@ -1,7 +1,6 @@
 #include "common.h"
 
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -22,34 +21,54 @@ TextInput parse_json_line(const std::string& line, const std::string& origin) {
 
 }  // namespace
 
-std::vector<TextInput> read_inputs(const std::string& path) {
-  std::ifstream file;
-  std::istream* stream = &std::cin;
-  const std::string name = path == "-" ? "<stdin>" : path;
-  if (path != "-") {
-    if (std::filesystem::is_directory(path)) throw InputError("input " + path + " is a folder, not a file");
-    file.open(path);
-    if (!file) throw InputError("cannot open input file " + path);
-    stream = &file;
+InputReader InputReader::from_file(const std::string& path) {
+  InputReader reader;
+  reader.lines_.emplace(path == "-" ? ReadableFile::standard_input()
+                                    : ReadableFile::open(path, FileSource::kUser, "input file"));
+  return reader;
+}
+
+InputReader InputReader::from_inputs(std::vector<TextInput> inputs) {
+  InputReader reader;
+  reader.given_ = std::move(inputs);
+  return reader;
+}
+
+bool InputReader::next(TextInput& input) {
+  if (!lines_) {
+    if (next_given_ == given_.size()) return false;
+    input = std::move(given_[next_given_++]);
+    return true;
   }
-  std::vector<TextInput> inputs;
-  std::optional<bool> jsonl;
   std::string line;
-  for (size_t number = 1; std::getline(*stream, line); ++number) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  while (lines_->next(line)) {
     if (is_blank(line)) continue;
-    const std::string origin = name + ":" + std::to_string(number);
-    if (!jsonl)
-      jsonl =
-          line.find_first_not_of(" \t") != std::string::npos && line[line.find_first_not_of(" \t")] == '{';
-    if (*jsonl) {
-      inputs.push_back(parse_json_line(line, origin));
-    } else {
-      inputs.push_back(TextInput{line, std::nullopt, std::nullopt, origin});
+    const std::string origin = lines_->name() + ":" + std::to_string(lines_->line_number());
+    if (!jsonl_) {
+      const size_t first = line.find_first_not_of(" \t");
+      jsonl_ = first != std::string::npos && line[first] == '{';
     }
+    input = *jsonl_ ? parse_json_line(line, origin) : TextInput{line, std::nullopt, std::nullopt, origin};
+    return true;
   }
-  if (stream->bad()) throw InputError("error reading " + name);
-  return inputs;
+  return false;
+}
+
+Encoding encode_input(const BertTokenizer& tokenizer, const TextInput& input, int64_t max_length) {
+  try {
+    return input.text_pair ? tokenizer.encode_pair(input.text, *input.text_pair, max_length)
+                           : tokenizer.encode(input.text, max_length);
+  } catch (const InputError& error) {
+    throw InputError(input.origin + ": " + error.what());
+  }
+}
+
+void add_threads_option(CLI::App& command, std::optional<int>& threads) {
+  const int limit = max_num_threads();
+  command
+      .add_option("--threads", threads,
+                  "Threads, 1.." + std::to_string(limit) + " (default: LATTE_NUM_THREADS or all cores)")
+      ->check(CLI::Range(1, limit));
 }
 
 void setup_threads(std::optional<int> threads) { set_num_threads(resolve_num_threads(threads)); }

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "latte/io/read_file.h"
 #include "latte/prune/plan.h"
+#include "latte/tokenizers/bert_tokenizer.h"
 
 namespace latte::cli {
 
@@ -20,11 +22,34 @@ struct TextInput {
   std::string origin;                // "FILE:LINE" or "argument N", for error messages
 };
 
-// Reads FILE ('-' = stdin): JSONL when the first non-blank line starts with '{'
-// ({"text": ..., "text_pair": ..., "label": ...}), else one text per line.
-// Blank lines are skipped. Errors name the file and line.
-std::vector<TextInput> read_inputs(const std::string& path);
+// The inputs of a command, one at a time: from FILE ('-' = stdin) or from TEXT arguments.
+// A file is JSONL when its first non-blank line starts with '{' ({"text": ..., "text_pair":
+// ..., "label": ...}), else one text per line; lines end at \n, \r\n or a lone \r, and blank
+// lines are skipped. Only what next() is asked for is read, so a command holds one batch of a
+// file at a time, whatever its size. Errors name the file and line.
+class InputReader {
+ public:
+  static InputReader from_file(const std::string& path);
+  // Inputs given on the command line.
+  static InputReader from_inputs(std::vector<TextInput> inputs);
 
+  // False when there are no more inputs.
+  bool next(TextInput& input);
+
+ private:
+  InputReader() = default;
+
+  std::optional<LineReader> lines_;  // absent for arguments
+  std::vector<TextInput> given_;
+  size_t next_given_ = 0;
+  std::optional<bool> jsonl_;
+};
+
+// The model's encoding of one input, truncated to max_length tokens; errors name input.origin.
+Encoding encode_input(const BertTokenizer& tokenizer, const TextInput& input, int64_t max_length);
+
+// --threads N, checked against max_num_threads() when parsed.
+void add_threads_option(CLI::App& command, std::optional<int>& threads);
 // Applies --threads / LATTE_NUM_THREADS.
 void setup_threads(std::optional<int> threads);
 

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "latte/core/error.h"
+#include "latte/io/read_file.h"
 
 namespace latte::data {
 
@@ -14,14 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw FormatError("cannot open " + path.string());
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  if (file.bad()) throw FormatError("error reading " + path.string());
-  return bytes.str();
-}
+std::string read_file(const fs::path& path) { return read_file_bytes(path); }
 
 // Files of a folder in name order (directory iteration order is unspecified).
 std::vector<fs::path> sorted_entries(const fs::path& folder) {
@@ -43,7 +37,7 @@ void assign_splits(std::vector<DatasetRecord>& records, const std::vector<std::s
 
 std::string package_version(const fs::path& package_dir) {
   try {
-    const auto manifest = nlohmann::json::parse(read_file(package_dir / "package.json"));
+    const auto manifest = parse_json_bounded(read_file(package_dir / "package.json"), "package.json");
     return manifest.value("name", std::string("?")) + "@" + manifest.value("version", std::string("?"));
   } catch (const std::exception&) {
     return package_dir.filename().string() + " (no package.json)";
@@ -268,12 +262,7 @@ std::vector<DatasetRecord> build_nlp_corpus_dataset(const fs::path& package_dir,
   std::unordered_set<std::string> seen;
   for (const auto& [number, file] : files) {
     const std::string document = "doc-" + std::to_string(number);
-    nlohmann::json sentences;
-    try {
-      sentences = nlohmann::json::parse(read_file(file));
-    } catch (const nlohmann::json::parse_error& error) {
-      throw FormatError(file.string() + ": not valid JSON (" + error.what() + ")");
-    }
+    const nlohmann::json sentences = parse_json_bounded(read_file(file), file.string());
     if (!sentences.is_array()) throw FormatError(file.string() + ": expected a JSON array of sentences");
     for (size_t i = 0; i < sentences.size(); ++i) {
       if (!sentences[i].is_string()) {

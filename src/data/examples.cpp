@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "latte/core/error.h"
+#include "latte/io/read_file.h"
 
 namespace latte::data {
 
@@ -39,25 +39,21 @@ std::optional<double> parse_number(const std::string& text) {
 }
 
 LabeledExample parse_labeled_json_line(const std::string& line, const std::string& origin) {
-  nlohmann::json object;
-  try {
-    object = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw InputError(origin + ": not valid JSON (" + std::string(error.what()) + ")");
-  }
+  const nlohmann::json object = parse_json_bounded(line, origin, FileSource::kUser);
   if (!object.is_object()) throw InputError(origin + ": expected a JSON object with a \"text\" field");
   LabeledExample example;
   example.origin = origin;
-  if (!object.contains("text") || !object["text"].is_string()) {
+  if (!object.contains("text") || !object.at("text").is_string()) {
     throw InputError(origin + ": field \"text\" is missing or not a string");
   }
-  example.text = object["text"].get<std::string>();
-  if (object.contains("text_pair") && !object["text_pair"].is_null()) {
-    if (!object["text_pair"].is_string()) throw InputError(origin + ": field \"text_pair\" is not a string");
-    example.text_pair = object["text_pair"].get<std::string>();
+  example.text = object.at("text").get<std::string>();
+  if (object.contains("text_pair") && !object.at("text_pair").is_null()) {
+    if (!object.at("text_pair").is_string())
+      throw InputError(origin + ": field \"text_pair\" is not a string");
+    example.text_pair = object.at("text_pair").get<std::string>();
   }
-  if (object.contains("label") && !object["label"].is_null()) {
-    const nlohmann::json& label = object["label"];
+  if (object.contains("label") && !object.at("label").is_null()) {
+    const nlohmann::json& label = object.at("label");
     if (label.is_string()) {
       example.label = label.get<std::string>();
       example.score = parse_number(*example.label);
@@ -71,18 +67,22 @@ LabeledExample parse_labeled_json_line(const std::string& line, const std::strin
   return example;
 }
 
-std::vector<LabeledExample> read_labeled_jsonl(const std::filesystem::path& path) {
-  if (std::filesystem::is_directory(path))
-    throw InputError("data " + path.string() + " is a folder, not a file");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw InputError("cannot open data file " + path.string());
-  std::vector<LabeledExample> examples;
-  std::string line;
-  for (size_t number = 1; std::getline(file, line); ++number) {
+void for_each_labeled_jsonl(const std::filesystem::path& path,
+                            const std::function<bool(LabeledExample&&)>& on_example) {
+  LineReader lines(ReadableFile::open(path, FileSource::kUser, "data file"));
+  for (std::string line; lines.next(line);) {
     if (is_blank(line)) continue;
-    examples.push_back(parse_labeled_json_line(line, path.string() + ":" + std::to_string(number)));
+    if (!on_example(parse_labeled_json_line(line, path.string() + ":" + std::to_string(lines.line_number()))))
+      return;
   }
-  if (file.bad()) throw InputError("error reading " + path.string());
+}
+
+std::vector<LabeledExample> read_labeled_jsonl(const std::filesystem::path& path) {
+  std::vector<LabeledExample> examples;
+  for_each_labeled_jsonl(path, [&](LabeledExample&& example) {
+    examples.push_back(std::move(example));
+    return true;
+  });
   return examples;
 }
 

@@ -1,10 +1,10 @@
 #include "latte/data/glue.h"
 
 #include <algorithm>
-#include <fstream>
 #include <optional>
 
 #include "latte/core/error.h"
+#include "latte/io/read_file.h"
 
 namespace latte::data {
 
@@ -100,11 +100,9 @@ const char* glue_task_name(GlueTask task) {
 
 bool glue_task_is_regression(GlueTask task) { return task == GlueTask::kStsb; }
 
-std::vector<LabeledExample> read_glue_tsv(const std::filesystem::path& path, GlueTask task) {
-  if (std::filesystem::is_directory(path))
-    throw InputError("data " + path.string() + " is a folder, not a file");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw InputError("cannot open data file " + path.string());
+void for_each_glue_example(const std::filesystem::path& path, GlueTask task,
+                           const std::function<bool(LabeledExample&&)>& on_example) {
+  LineReader file(ReadableFile::open(path, FileSource::kUser, "data file"));
   const GlueLayout names = layout(task);
   const std::string where = path.string() + ":";
 
@@ -113,10 +111,9 @@ std::vector<LabeledExample> read_glue_tsv(const std::filesystem::path& path, Glu
   std::optional<size_t> text_column, pair_column, label_column;
   bool have_layout = false;
 
-  std::vector<LabeledExample> examples;
   std::string line;
-  for (size_t number = 1; std::getline(file, line); ++number) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  while (file.next(line)) {
+    const size_t number = file.line_number();
     if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     const std::string origin = where + std::to_string(number);
@@ -175,9 +172,16 @@ std::vector<LabeledExample> read_glue_tsv(const std::filesystem::path& path, Glu
         example.label = value;
       }
     }
-    examples.push_back(std::move(example));
+    if (!on_example(std::move(example))) return;
   }
-  if (file.bad()) throw InputError("error reading " + path.string());
+}
+
+std::vector<LabeledExample> read_glue_tsv(const std::filesystem::path& path, GlueTask task) {
+  std::vector<LabeledExample> examples;
+  for_each_glue_example(path, task, [&](LabeledExample&& example) {
+    examples.push_back(std::move(example));
+    return true;
+  });
   return examples;
 }
 

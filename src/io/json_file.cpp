@@ -1,12 +1,11 @@
 #include "latte/io/json_file.h"
 
 #include <cmath>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "atomic_write.h"
 #include "latte/core/error.h"
+#include "latte/io/read_file.h"
 
 namespace latte {
 
@@ -32,8 +31,8 @@ const nlohmann::json& require_field(const nlohmann::json& object, const std::str
 
 [[noreturn]] void wrong_type(const nlohmann::json& value, const std::string& key,
                              const std::string& file_label, const std::string& expected) {
-  // Scalars are short enough to quote; containers are named by type only.
-  const std::string got = value.is_structured() ? std::string(value.type_name()) : value.dump();
+  // Containers are named by type; a scalar is quoted, cut short (it may be a megabyte string).
+  const std::string got = value.is_structured() ? std::string(value.type_name()) : json_preview(value);
   throw FormatError(file_label + ": field '" + key + "' must be " + expected + ", got " + got);
 }
 
@@ -82,19 +81,7 @@ std::string json_error_text(const nlohmann::json::exception& error) {
 }
 
 nlohmann::json read_json_file(const std::filesystem::path& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error))
-    throw FormatError("cannot read " + path.string() + ": is a directory");
-  std::ifstream stream(path, std::ios::binary);
-  if (!stream) throw FormatError("cannot read " + path.string());
-  std::ostringstream contents;
-  contents << stream.rdbuf();
-  if (stream.bad()) throw FormatError("cannot read " + path.string());
-  try {
-    return nlohmann::json::parse(contents.str());
-  } catch (const nlohmann::json::parse_error& parse_error) {
-    throw FormatError(path.string() + ": not valid JSON: " + json_error_text(parse_error));
-  }
+  return parse_json_bounded(read_file_bytes(path), path.string());
 }
 
 void write_json_file_atomic(const std::filesystem::path& path, const nlohmann::json& value) {

@@ -1,9 +1,6 @@
 #include "latte/io/safetensors.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -16,7 +13,7 @@
 
 #include "atomic_write.h"
 #include "latte/core/error.h"
-#include "latte/io/json_file.h"
+#include "latte/io/read_file.h"
 
 namespace latte {
 
@@ -95,13 +92,15 @@ class HeaderParser {
     uint64_t byte_count = dtype_size(entry.dtype);
     for (const nlohmann::json& extent : *shape_field) {
       if (extent.is_number_integer() && !extent.is_number_unsigned() && extent.get<int64_t>() < 0) {
-        fail_tensor(name, "negative extent " + extent.dump() + " in shape " + shape_field->dump());
+        fail_tensor(name,
+                    "negative extent " + json_preview(extent) + " in shape " + json_preview(*shape_field));
       }
       const std::optional<uint64_t> size = as_unsigned(extent);
-      if (!size) fail_tensor(name, "shape entries must be non-negative integers, got " + extent.dump());
+      if (!size)
+        fail_tensor(name, "shape entries must be non-negative integers, got " + json_preview(extent));
       if (*size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
           __builtin_mul_overflow(byte_count, *size, &byte_count)) {
-        fail_tensor(name, "shape " + shape_field->dump() + " is too large (byte size overflows)");
+        fail_tensor(name, "shape " + json_preview(*shape_field) + " is too large (byte size overflows)");
       }
       entry.shape.push_back(static_cast<int64_t>(*size));
     }
@@ -111,7 +110,8 @@ class HeaderParser {
     const bool offsets_valid = offsets_field->is_array() && offsets_field->size() == 2 &&
                                as_unsigned((*offsets_field)[0]) && as_unsigned((*offsets_field)[1]);
     if (!offsets_valid) {
-      fail_tensor(name, "'data_offsets' must be two non-negative integers, got " + offsets_field->dump());
+      fail_tensor(name,
+                  "'data_offsets' must be two non-negative integers, got " + json_preview(*offsets_field));
     }
     entry.begin = *as_unsigned((*offsets_field)[0]);
     entry.end = *as_unsigned((*offsets_field)[1]);
@@ -155,26 +155,15 @@ class HeaderParser {
   std::string file_;
 };
 
-// Closes a descriptor on every path out of open().
-struct DescriptorCloser {
-  int descriptor;
-  ~DescriptorCloser() { ::close(descriptor); }
-};
-
 }  // namespace
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string file = path.string();
   const HeaderParser parser(file);
 
-  const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (descriptor < 0) throw FormatError("cannot open " + file + ": " + std::strerror(errno));
-  const DescriptorCloser closer{descriptor};
-  struct stat status {};
-  if (::fstat(descriptor, &status) != 0)
-    throw FormatError("cannot stat " + file + ": " + std::strerror(errno));
-  if (!S_ISREG(status.st_mode)) parser.fail("not a regular file");
-  const uint64_t file_bytes = static_cast<uint64_t>(status.st_size);
+  const ReadableFile readable = ReadableFile::open(path);
+  const int descriptor = readable.descriptor();
+  const uint64_t file_bytes = readable.size();
   if (file_bytes < 8) {
     parser.fail("file is " + std::to_string(file_bytes) + " bytes, shorter than the 8-byte header length");
   }
@@ -200,12 +189,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   result.data_bytes_ = file_bytes - 8 - header_bytes;
 
   const char* header_begin = reinterpret_cast<const char*>(result.mapping_ + 8);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(header_begin, header_begin + header_bytes);
-  } catch (const nlohmann::json::parse_error& error) {
-    parser.fail("header is not valid JSON: " + json_error_text(error));
-  }
+  const nlohmann::json header =
+      parse_json_bounded(std::string_view(header_begin, header_bytes), file + ": header");
   if (!header.is_object())
     parser.fail("header must be a JSON object, got " + std::string(header.type_name()));
 

@@ -1,8 +1,12 @@
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
+#include "latte/io/read_file.h"
 #include "latte/io/safetensors.h"
 
 namespace latte {
@@ -21,6 +25,23 @@ std::filesystem::path shard_path(const std::filesystem::path& model_dir, const s
   if (escapes)
     throw FormatError(index_label + ": shard file name '" + shard + "' is not inside the model folder");
   return model_dir / relative;
+}
+
+// Index of the first NaN or infinity in values, if any. The scan ORs a flag over every element
+// (no early exit), so it vectorises: a checkpoint costs a fraction of its copy to check.
+std::optional<int64_t> first_non_finite(const float* values, int64_t count) {
+  constexpr uint32_t kExponent = 0x7f800000u;  // all ones: infinity or NaN
+  uint32_t any = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, values + i, sizeof(bits));
+    any |= static_cast<uint32_t>((bits & kExponent) == kExponent);
+  }
+  if (any == 0) return std::nullopt;
+  for (int64_t i = 0; i < count; ++i) {
+    if (!std::isfinite(values[i])) return i;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -59,7 +80,7 @@ WeightStore WeightStore::open(const std::filesystem::path& model_dir) {
   for (const auto& [name, shard_value] : weight_map->items()) {
     if (!shard_value.is_string()) {
       throw FormatError(index_label + ": weight_map entry for tensor '" + name +
-                        "' must be a file name, got " + shard_value.dump());
+                        "' must be a file name, got " + json_preview(shard_value));
     }
     const std::string shard = shard_value.get<std::string>();
     if (!shard_numbers.count(shard)) {
@@ -134,7 +155,22 @@ Tensor WeightStore::load(std::string_view name, const std::vector<int64_t>& expe
     throw FormatError("tensor " + tensor_entry.name + " in " + tensor_entry.file + " has shape " +
                       shape_to_string(tensor_entry.shape) + ", expected " + shape_to_string(expected_shape));
   }
-  return file.read_f32(tensor_entry);
+  Tensor tensor = file.read_f32(tensor_entry);
+  const std::optional<int64_t> bad = first_non_finite(tensor.data(), tensor.numel());
+  if (bad) {
+    throw FormatError("tensor " + tensor_entry.name + " in " + tensor_entry.file +
+                      " holds NaN or infinity (element " + std::to_string(*bad) + ")");
+  }
+  loaded_.emplace(name);
+  return tensor;
+}
+
+std::vector<std::string> WeightStore::unloaded_names() const {
+  std::vector<std::string> result;
+  for (const auto& [name, location] : locations_) {
+    if (!loaded_.count(name)) result.push_back(name);
+  }
+  return result;
 }
 
 std::string WeightStore::dtype_summary() const {

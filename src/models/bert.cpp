@@ -1,6 +1,7 @@
 #include "latte/models/bert.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "latte/core/attention.h"
@@ -36,6 +37,7 @@ class BertWeightNames {
     return prefix_ + "encoder.layer." + std::to_string(index) + "." + leaf;
   }
   std::string pooler() const { return prefix_ + "pooler.dense"; }
+  const std::string& prefix() const { return prefix_; }
   // "X.LayerNorm" -> the scale/shift names this checkpoint uses.
   std::pair<std::string, std::string> layer_norm(const std::string& base) const {
     if (!store_.contains(base + ".weight") && store_.contains(base + ".gamma")) {
@@ -49,11 +51,34 @@ class BertWeightNames {
   std::string prefix_;
 };
 
+// Tensors of a Hugging Face BERT checkpoint that are not BERT's own weights: the pre-training
+// heads of BertForPreTraining / BertForMaskedLM (cls.*) and the buffers older transformers
+// versions saved. Anything else left over means the config describes a different model.
+bool is_known_extra_tensor(const std::string& name, const std::string& prefix) {
+  return name.starts_with("cls.") || name == prefix + "embeddings.position_ids" ||
+         name == prefix + "embeddings.token_type_ids";
+}
+
+void check_all_tensors_used(const WeightStore& store, const BertWeightNames& names, const BertConfig& config,
+                            const std::filesystem::path& model_dir) {
+  std::vector<std::string> unused;
+  for (const std::string& name : store.unloaded_names()) {
+    if (!is_known_extra_tensor(name, names.prefix())) unused.push_back(name);
+  }
+  if (unused.empty()) return;
+  std::string listed;
+  for (size_t i = 0; i < std::min<size_t>(unused.size(), 3); ++i) listed += (i ? ", " : "") + unused[i];
+  if (unused.size() > 3) listed += ", ...";
+  throw FormatError((model_dir / "model.safetensors").string() + ": " + std::to_string(unused.size()) +
+                    " tensors are not part of the model config.json describes (" +
+                    std::to_string(config.num_layers) + " layers, " + config.architecture + "): " + listed);
+}
+
 }  // namespace
 
-BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
-  const nlohmann::json json = read_json_file(config_json);
-  const std::string label = config_json.string();
+namespace {
+
+BertConfig config_from_json(const nlohmann::json& json, const std::string& label) {
   if (!json.is_object()) throw FormatError(label + ": expected a JSON object");
   BertConfig config;
 
@@ -75,13 +100,30 @@ BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
     }
   }
 
-  config.vocab_size = json_require_positive_int(json, "vocab_size", label);
-  config.hidden_size = json_require_positive_int(json, "hidden_size", label);
-  config.num_layers = json_require_positive_int(json, "num_hidden_layers", label);
+  const auto at_most = [&](const char* key, int64_t value, int64_t limit) {
+    if (value > limit) {
+      throw FormatError(label + ": field '" + key + "' is " + std::to_string(value) +
+                        ", above latte's limit of " + std::to_string(limit));
+    }
+    return value;
+  };
+  config.vocab_size =
+      at_most("vocab_size", json_require_positive_int(json, "vocab_size", label), BertConfig::kMaxVocabSize);
+  config.hidden_size = at_most("hidden_size", json_require_positive_int(json, "hidden_size", label),
+                               BertConfig::kMaxHiddenSize);
+  config.num_layers =
+      at_most("num_hidden_layers", json_require_positive_int(json, "num_hidden_layers", label),
+              BertConfig::kMaxLayers);
   config.num_heads = json_require_positive_int(json, "num_attention_heads", label);
-  config.intermediate_size = json_require_positive_int(json, "intermediate_size", label);
-  config.max_position_embeddings = json_require_positive_int(json, "max_position_embeddings", label);
-  config.type_vocab_size = json_optional_positive_int(json, "type_vocab_size", label, 2);
+  config.intermediate_size =
+      at_most("intermediate_size", json_require_positive_int(json, "intermediate_size", label),
+              BertConfig::kMaxIntermediateSize);
+  config.max_position_embeddings =
+      at_most("max_position_embeddings", json_require_positive_int(json, "max_position_embeddings", label),
+              BertConfig::kMaxPositions);
+  config.type_vocab_size =
+      at_most("type_vocab_size", json_optional_positive_int(json, "type_vocab_size", label, 2),
+              BertConfig::kMaxTypeVocabSize);
   config.pad_token_id = json_optional_int(json, "pad_token_id", label, 0);
   config.layer_norm_eps = static_cast<float>(json_optional_double(json, "layer_norm_eps", label, 1e-12));
   config.hidden_act = json_optional_string(json, "hidden_act", label, "gelu");
@@ -103,7 +145,7 @@ BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
       if (!id2label.is_object() || id2label.empty()) {
         throw FormatError(label + ": field 'id2label' must be a non-empty object");
       }
-      config.num_labels = static_cast<int64_t>(id2label.size());
+      config.num_labels = at_most("id2label", static_cast<int64_t>(id2label.size()), BertConfig::kMaxLabels);
       config.id2label.resize(static_cast<size_t>(config.num_labels));
       std::vector<bool> seen(config.id2label.size(), false);
       for (const auto& [key, value] : id2label.items()) {
@@ -128,13 +170,26 @@ BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
                           std::to_string(config.num_labels) + " entries)");
       }
     } else {
-      config.num_labels = json_optional_positive_int(json, "num_labels", label, 2);
+      config.num_labels = at_most("num_labels", json_optional_positive_int(json, "num_labels", label, 2),
+                                  BertConfig::kMaxLabels);
       for (int64_t i = 0; i < config.num_labels; ++i) config.id2label.push_back("LABEL_" + std::to_string(i));
     }
     config.problem_type = json_optional_string(
         json, "problem_type", label, config.num_labels == 1 ? "regression" : "single_label_classification");
   }
   return config;
+}
+
+}  // namespace
+
+BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
+  const nlohmann::json json = read_json_file(config_json);
+  const std::string label = config_json.string();
+  try {
+    return config_from_json(json, label);
+  } catch (const nlohmann::json::exception& error) {
+    throw FormatError(label + ": " + json_error_text(error));
+  }
 }
 
 nlohmann::json BertConfig::to_json() const {
@@ -206,6 +261,27 @@ std::vector<WeightSpec> bert_weight_specs(const BertConfig& config) {
     specs.push_back({"classifier.bias", {config.num_labels}});
   }
   return specs;
+}
+
+void check_tokenizer_matches(const BertConfig& config, const BertTokenizer& tokenizer,
+                             const std::filesystem::path& model_dir) {
+  const auto tokens = static_cast<int64_t>(tokenizer.vocab_size());
+  const bool too_many = tokens > config.vocab_size;
+  // At most 10 % padding: 30,522 BERT tokens may sit in an embedding of up to 33,913 rows.
+  const bool too_few = tokens * 10 < config.vocab_size * 9;
+  if (!too_many && !too_few) return;
+  throw FormatError(tokenizer.source() + " has " + std::to_string(tokens) + " tokens but " +
+                    (model_dir / "config.json").string() + " has vocab_size " +
+                    std::to_string(config.vocab_size) + ": " +
+                    (too_many ? "token ids would run past the embedding"
+                              : "the tokenizer is not this model's (at most 10 % of the embedding may be "
+                                "padding)"));
+}
+
+BertTokenizer load_bert_tokenizer(const std::filesystem::path& model_dir, const BertConfig& config) {
+  BertTokenizer tokenizer = BertTokenizer::from_dir(model_dir);
+  check_tokenizer_matches(config, tokenizer, model_dir);
+  return tokenizer;
 }
 
 BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t num_labels,
@@ -296,6 +372,7 @@ BertModel BertModel::load(const std::filesystem::path& model_dir) {
   if (config.has_classifier()) {
     model.classifier_ = linear("classifier", config.num_labels, hidden, Activation::kNone, false);
   }
+  check_all_tensors_used(store, names, config, model_dir);
   model.parameter_count_ = store.parameter_count();
   model.dtype_on_disk_ = store.dtype_summary();
   return model;
@@ -467,6 +544,15 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
   if (config_.has_classifier()) {
     result.logits = Tensor({batch_size, config_.num_labels});
     classifier_(result.pooler_output.data(), batch_size, result.logits.data());
+    // Weights are finite (checked at load), but activations can still overflow: a NaN must never
+    // reach a caller as an answer.
+    const float* logits = result.logits.data();
+    for (int64_t i = 0; i < batch_size * config_.num_labels; ++i) {
+      if (!std::isfinite(logits[i])) {
+        throw Error("input " + std::to_string(i / config_.num_labels) +
+                    ": the model's output is not finite (NaN or infinity)");
+      }
+    }
   }
   return result;
 }

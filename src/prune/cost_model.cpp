@@ -1,6 +1,7 @@
 #include "latte/prune/cost_model.h"
 
 #include "latte/core/error.h"
+#include "latte/io/json_file.h"
 
 namespace latte {
 
@@ -71,8 +72,9 @@ LatencyModel LatencyModel::from_json(const nlohmann::json& json, const std::stri
   model.seconds_per_attention_flop = number("seconds_per_attention_flop");
   model.seconds_per_row = number("seconds_per_row");
   model.seconds_per_layer = number("seconds_per_layer");
-  model.threads = json.value("threads", 0);
-  model.source = json.value("source", std::string("profile"));
+  const std::string section = file_label + ": latency_model";
+  model.threads = static_cast<int>(json_optional_int(json, "threads", section, 0));
+  model.source = json_optional_string(json, "source", section, "profile");
   if (model.seconds_per_gemm_flop <= 0.0) {
     throw FormatError(file_label + ": latency_model.seconds_per_gemm_flop must be positive");
   }

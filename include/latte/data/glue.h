@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,5 +35,9 @@ bool glue_task_is_regression(GlueTask task);  // STS-B
 // FILE:LINE for a row whose column count differs from the header's (CoLA: 4), a header
 // without the task's text columns, an empty label or a score that is not a number.
 std::vector<LabeledExample> read_glue_tsv(const std::filesystem::path& path, GlueTask task);
+// The same examples one at a time, in file order, until on_example returns false: the rest of the
+// file is not read.
+void for_each_glue_example(const std::filesystem::path& path, GlueTask task,
+                           const std::function<bool(LabeledExample&&)>& on_example);
 
 }  // namespace latte::data

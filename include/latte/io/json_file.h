@@ -9,7 +9,8 @@
 
 namespace latte {
 
-// FormatError "cannot read PATH" or "PATH: not valid JSON: <parser message>".
+// FormatError "cannot read PATH: <reason>" (also for a FIFO, device or folder), "PATH: not valid
+// JSON: <parser message>" or "PATH: JSON nested deeper than 64 levels".
 nlohmann::json read_json_file(const std::filesystem::path& path);
 
 // A nlohmann exception's message without its "[json.exception.parse_error.101] " prefix.

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -85,9 +86,12 @@ class WeightStore {
   const TensorEntry& entry(std::string_view name) const;
   // Sorted.
   std::vector<std::string> names() const;
-  // Loads as F32 after checking the shape:
-  // FormatError "tensor NAME in FILE has shape [a, b], expected [c, d]".
+  // Loads as F32 after checking the shape and the values:
+  // FormatError "tensor NAME in FILE has shape [a, b], expected [c, d]", or "tensor NAME in FILE
+  // holds NaN or infinity (element i)": such a weight only ever produces NaN answers.
   Tensor load(std::string_view name, const std::vector<int64_t>& expected_shape) const;
+  // Sorted names of the tensors load() has not been asked for yet.
+  std::vector<std::string> unloaded_names() const;
   // Distinct dtypes in the order F32, F16, BF16 joined by '+': "F16", "F32+F16"; "none" if empty.
   std::string dtype_summary() const;
   // Sum of numel over all tensors.
@@ -102,6 +106,8 @@ class WeightStore {
   std::filesystem::path directory_;
   std::vector<SafetensorsFile> shards_;
   std::map<std::string, Location, std::less<>> locations_;
+  // Bookkeeping of which tensors a model used, not part of the store's value: load() stays const.
+  mutable std::set<std::string, std::less<>> loaded_;
 };
 
 // Writes `tensors` converted to `dtype` as a safetensors file, laid out like the Python library

@@ -17,6 +17,7 @@
 #include "latte/core/ops.h"
 #include "latte/core/tensor.h"
 #include "latte/prune/plan.h"
+#include "latte/tokenizers/bert_tokenizer.h"
 
 namespace latte {
 
@@ -40,8 +41,17 @@ struct BertConfig {
   bool is_regression() const { return num_labels == 1; }
   int64_t head_dim() const { return hidden_size / num_heads; }
 
-  // Reads and validates config.json; FormatError names the file and field.
+  // Reads and validates config.json; FormatError names the file and field. Sizes must be
+  // positive and within the limits below, far above any real BERT: a crafted config must not
+  // reach the arithmetic (tensor sizes, a position count truncated to int) with absurd numbers.
   static BertConfig from_file(const std::filesystem::path& config_json);
+  static constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
+  static constexpr int64_t kMaxHiddenSize = 65536;
+  static constexpr int64_t kMaxLayers = 1024;
+  static constexpr int64_t kMaxIntermediateSize = 4 * kMaxHiddenSize;
+  static constexpr int64_t kMaxPositions = int64_t{1} << 20;
+  static constexpr int64_t kMaxTypeVocabSize = 65536;
+  static constexpr int64_t kMaxLabels = 65536;
   // The config.json a Hugging Face tool would write for this model.
   nlohmann::json to_json() const;
 };
@@ -53,6 +63,17 @@ struct WeightSpec {
   std::vector<int64_t> shape;
 };
 std::vector<WeightSpec> bert_weight_specs(const BertConfig& config);
+
+// The tokenizer of `model_dir`, checked against its config (check_tokenizer_matches).
+BertTokenizer load_bert_tokenizer(const std::filesystem::path& model_dir, const BertConfig& config);
+
+// A tokenizer belongs to the model when its ids fit the embedding (no more tokens than
+// vocab_size) and it is not much smaller: Hugging Face pads embeddings a little (to a multiple
+// of 8 or 64), so up to 10 % of vocab_size may be padding; a smaller tokenizer is another
+// model's, and would tokenize silently into the wrong rows. FormatError names the tokenizer file,
+// config.json and both sizes.
+void check_tokenizer_matches(const BertConfig& config, const BertTokenizer& tokenizer,
+                             const std::filesystem::path& model_dir);
 
 // The architectures of `latte init --preset`: tiny, mini, small, base.
 BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t num_labels,
@@ -88,7 +109,10 @@ struct BertOutput {
 class BertModel {
  public:
   // Loads config.json and the safetensors weights of `model_dir`, checking every
-  // tensor's presence and shape against the config before anything runs.
+  // tensor's presence, shape and values (finite) against the config before anything runs. A
+  // tensor the model does not use is an error too (a checkpoint with more layers than
+  // num_hidden_layers says), except those Hugging Face checkpoints carry beside BERT itself:
+  // pre-training heads (cls.*) and the position_ids / token_type_ids buffers.
   static BertModel load(const std::filesystem::path& model_dir);
 
   const BertConfig& config() const { return config_; }

@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "latte/tokenizers/piece_trie.h"
+
 namespace latte {
 
 struct Encoding {
@@ -60,6 +62,12 @@ struct BertSpecialTokens {
   std::string mask = "[MASK]";
 };
 
+// WordPiece's longest word, in characters (longer words become the unknown token). Hugging
+// Face's default is 100; tokenizer.json may set 1..kMaxInputCharsPerWord, a bound that keeps a
+// word's matching cost small whatever the vocabulary.
+inline constexpr size_t kDefaultMaxInputCharsPerWord = 100;
+inline constexpr size_t kMaxInputCharsPerWord = 10000;
+
 class BertTokenizer {
  public:
   using SpecialTokens = BertSpecialTokens;
@@ -80,9 +88,9 @@ class BertTokenizer {
                                    const std::string& source, SpecialTokens specials = {});
 
   // [CLS] text [SEP], truncated to max_length tokens including the specials.
-  Encoding encode(std::string_view text, int max_length) const;
+  Encoding encode(std::string_view text, int64_t max_length) const;
   // [CLS] text [SEP] pair [SEP]; longest-first truncation exactly like Hugging Face.
-  Encoding encode_pair(std::string_view text, std::string_view pair, int max_length) const;
+  Encoding encode_pair(std::string_view text, std::string_view pair, int64_t max_length) const;
   // Word pieces of text, no specials, no truncation.
   std::vector<std::string> tokenize(std::string_view text) const;
 
@@ -93,6 +101,8 @@ class BertTokenizer {
   // -1 when the vocabulary has no mask token.
   int32_t mask_id() const { return mask_id_; }
   size_t vocab_size() const { return tokens_.size(); }
+  // The file the vocabulary came from (tokenizer.json, vocab.txt), for error messages.
+  const std::string& source() const { return source_; }
   bool lower_case() const { return normalizer_.options().lowercase; }
   const BertNormalizerOptions& normalizer_options() const { return normalizer_.options(); }
   const std::vector<std::string>& vocab() const { return tokens_; }
@@ -124,11 +134,11 @@ class BertTokenizer {
 
   BertNormalizer normalizer_;
   SpecialTokens specials_;
-  std::vector<std::string> tokens_;  // [vocab_size], id -> token
-  TokenMap word_start_;              // every token -> id (pieces that begin a word)
-  TokenMap continuation_;            // "##x" -> id, keyed by "x"
-  size_t max_word_start_bytes_ = 0;  // longest key of each map: no longer piece can match
-  size_t max_continuation_bytes_ = 0;
+  std::string source_;
+  std::vector<std::string> tokens_;        // [vocab_size], id -> token
+  TokenMap word_start_;                    // every token -> id
+  PieceTrie word_start_pieces_;            // every token (pieces that begin a word)
+  PieceTrie continuation_pieces_;          // "##x" keyed by "x"
   std::vector<std::string> added_tokens_;  // matched verbatim in raw text before normalizing
   int32_t cls_id_ = -1;
   int32_t sep_id_ = -1;
@@ -136,7 +146,7 @@ class BertTokenizer {
   int32_t unk_id_ = -1;
   int32_t mask_id_ = -1;
   std::string continuation_prefix_ = "##";
-  size_t max_input_chars_per_word_ = 100;
+  size_t max_input_chars_per_word_ = kDefaultMaxInputCharsPerWord;
 };
 
 }  // namespace latte
