@@ -161,8 +161,14 @@ void add_profile_command(CLI::App& app) {
                   point.dense ? "dense" : "pruned", point.measured_ms, point.predicted_ms,
                   100 * (point.predicted_ms / point.measured_ms - 1.0));
     }
-    std::printf("largest error %.1f%%; profiled in %.1f s; cache: %s\n", 100 * worst, report.seconds,
+    std::printf("largest error %.1f%%; profiled in %.1f s (load average up to %.2f on %d cores); cache: %s\n",
+                100 * worst, report.seconds, report.table.profile_load, report.table.profile_cores,
                 cached.c_str());
+    if (report.table.profiled_busy()) {
+      std::fprintf(stderr,
+                   "latte: notice: other work shared the cores while profiling; the table is noisy and is "
+                   "measured again automatically on a quieter run\n");
+    }
   });
 }
 

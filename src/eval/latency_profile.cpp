@@ -138,6 +138,7 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
 
   std::vector<PhaseSamples> samples(grid.size());
   std::vector<double> head_samples;
+  double peak_load = load_average().value_or(0.0);
   PhaseTimes times;
   for (int round = -1; round < options.rounds; ++round) {  // round -1 warms every row count up
     for (size_t step = 0; step < grid.size(); ++step) {
@@ -179,6 +180,8 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
   }
   report.table.layers[kEncoderLayer] = std::move(layer);
   report.table.head_seconds = median_of(head_samples);
+  report.table.profile_load = std::max(peak_load, load_average().value_or(0.0));
+  report.table.profile_cores = online_cores();
   report.table.make_monotone();
   if (options.validate) {
     report.validation = validate(model, LatencyModel(report.table), grid, generator, options.progress);
@@ -213,18 +216,31 @@ LatencyModel machine_latency_model(const BertConfig& config, const std::function
   const LatencyKey key = latency_key(config);
   std::optional<LatencyCache> cache;
   if (options.cache_dir) cache.emplace(*options.cache_dir);
-  if (cache) {
-    if (std::optional<LatencyTable> table = cache->load(key, options.notices))
-      return LatencyModel(std::move(*table));
-  }
+  std::optional<LatencyTable> cached;
+  if (cache) cached = cache->load(key, options.notices);
+  if (cached && !cached->profiled_busy()) return LatencyModel(std::move(*cached));
+  const double load_now = load_average().value_or(0.0);
+  const int cores = online_cores();
+  // A table measured while the cores were shared is used until a quieter run can measure it again.
+  if (cached && (!options.allow_profile || load_now > cores)) return LatencyModel(std::move(*cached));
   if (!options.allow_profile) return LatencyModel{};
   if (options.notices) {
-    *options.notices << "latte: notice: no latency table for this machine, " << key.threads
-                     << " threads and this model shape yet; profiling it once"
-                     << (cache ? " (cached in " + cache->folder().string() + ")"
-                               : std::string(" (not cached)"))
-                     << "\n"
-                     << std::flush;
+    if (cached) {
+      *options.notices << "latte: notice: the cached latency table was measured on a busy machine (load "
+                       << cached->profile_load << " on " << cached->profile_cores
+                       << " cores); measuring it again now that the machine is quieter\n";
+    } else {
+      *options.notices << "latte: notice: no latency table for this machine, " << key.threads
+                       << " threads and this model shape yet; profiling it once"
+                       << (cache ? " (cached in " + cache->folder().string() + ")"
+                                 : std::string(" (not cached)"))
+                       << "\n";
+    }
+    if (load_now > cores) {
+      *options.notices << "latte: notice: load average " << load_now << " exceeds the " << cores
+                       << " cores: the latency table will be noisy, and is measured again on a quieter run\n";
+    }
+    *options.notices << std::flush;
   }
   ProfileOptions profile;
   profile.validate = false;

@@ -117,7 +117,11 @@ nlohmann::json LatencyTable::to_json() const {
                         {"in_dense", curve_json(layer.in_dense)},
                         {"kept", curve_json(layer.kept)}};
   }
-  return {{"layers", layer_json}, {"embeddings", curve_json(embeddings)}, {"head_seconds", head_seconds}};
+  return {{"layers", layer_json},
+          {"embeddings", curve_json(embeddings)},
+          {"head_seconds", head_seconds},
+          {"profile_load", profile_load},
+          {"profile_cores", profile_cores}};
 }
 
 LatencyTable LatencyTable::from_json(const nlohmann::json& json, const std::string& file_label) {
@@ -138,6 +142,21 @@ LatencyTable LatencyTable::from_json(const nlohmann::json& json, const std::stri
   }
   table.embeddings = curve_from_json(field(json, "embeddings", "", file_label), "embeddings", file_label);
   table.head_seconds = seconds_value(field(json, "head_seconds", "", file_label), "head_seconds", file_label);
+  if (json.contains("profile_load")) {
+    const nlohmann::json& load = json["profile_load"];
+    if (!load.is_number() || !std::isfinite(load.get<double>()) || load.get<double>() < 0.0 ||
+        load.get<double>() > 1e6) {
+      throw FormatError(file_label + ": field 'profile_load' must be a load average");
+    }
+    table.profile_load = load.get<double>();
+  }
+  if (json.contains("profile_cores")) {
+    const nlohmann::json& cores = json["profile_cores"];
+    if (!cores.is_number_integer() || cores.get<int64_t>() < 0 || cores.get<int64_t>() > (1 << 20)) {
+      throw FormatError(file_label + ": field 'profile_cores' must be a core count");
+    }
+    table.profile_cores = static_cast<int>(cores.get<int64_t>());
+  }
   if (!table.layers.contains(kEncoderLayer)) {
     throw FormatError(file_label + ": field 'layers." + kEncoderLayer + "' is missing");
   }

@@ -42,6 +42,12 @@ struct LatencyTable {
   std::map<std::string, LayerLatency> layers;
   RowCurve embeddings;        // fixed cost: embeddings and their norm, by input length n0
   double head_seconds = 0.0;  // fixed cost: final copy, pooler and classifier
+  // How busy the machine was while profiling: the highest 1-minute load average seen, and the
+  // core count. A table measured while other work shared the cores is re-measured on a
+  // quieter run (latency_profile.h).
+  double profile_load = 0.0;
+  int profile_cores = 0;
+  bool profiled_busy() const { return profile_cores > 0 && profile_load > profile_cores; }
 
   // FormatError when the kind is absent.
   const LayerLatency& layer(const std::string& kind) const;
