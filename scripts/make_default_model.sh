@@ -5,8 +5,8 @@
 #      with the real 30,522-piece uncased vocabulary;
 #   3. fine-tuning on spam with ACC elimination, the speedup sampled per batch
 #      from 1..5, so one model serves the whole range;
-#   4. latte calibrate on spam dev, latte profile (the latency model of this
-#      machine), then latte eval on spam test at S = 1..5.
+#   4. latte calibrate on spam dev, latte profile (the latency table of this
+#      machine, cached outside the model folder), then latte eval on spam test at S = 1..5.
 # Every stage resumes where it stopped (or is skipped when done): rerun after an
 # interruption. About 25 minutes on 2 idle cores; see docs/training.md.
 #
@@ -24,7 +24,7 @@ vocab=$root/tests/data/tokenizer/bert-base-uncased-vocab.txt
 # machine spinning threads steal the cores the working ones need (6x slower
 # measured here). Inference (calibrate, profile, eval) keeps the default policy:
 # waking sleeping threads costs ~0.25 ms per layer on a small model, which would
-# be timed into the latency model.
+# be timed into the latency table.
 train=(env "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}" "$latte" train)
 
 if [[ ! -x "$latte" ]]; then
@@ -63,7 +63,7 @@ else
   echo "make_default_model: this latte has no calibrate command; static schedules use the prior" >&2
 fi
 if "$latte" eval --help >/dev/null 2>&1; then
-  "$latte" profile --model "$model" --lengths 16,32,64,128 --repeats 20
+  "$latte" profile --model "$model"  # refresh this machine's cached latency table
   "$latte" eval --model "$model" --data "$data/spam/test.jsonl" --speedups 1,2,3,4,5
 fi
 echo "make_default_model: wrote $model"

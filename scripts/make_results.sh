@@ -40,7 +40,7 @@ evaluate() {
   if [[ ! -f "$model/latte.json" ]] || ! grep -q '"calibration"' "$model/latte.json"; then
     "$latte" calibrate --model "$model" --input "$data/$dataset/dev.jsonl" --max 400
   fi
-  "$latte" profile --model "$model" --lengths 16,32,64,128 --repeats 20
+  "$latte" profile --model "$model"  # refresh this machine's cached latency table
   echo "== $dataset, $name: test set"
   "$latte" eval --model "$model" --data "$data/$dataset/test.jsonl" --speedups "$speedups" --json \
     | tee "$work/results/$dataset-$([[ $name == *dense ]] && echo dense || echo elim).jsonl"

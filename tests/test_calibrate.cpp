@@ -48,19 +48,5 @@ TEST(Calibrate, KeepFractionsShrinkWithTauAndDepth) {
   EXPECT_THROW(calibrate(model, {}, default_calibration_taus(), nullptr), InputError);
 }
 
-TEST(Calibrate, LatencyFitPredictsItsOwnPoints) {
-  BertModel model = BertModel::load(kBertData / "cls3_f32");
-  const ProfileReport report = profile_latency(model, {16, 32, 64}, 2, nullptr);
-  EXPECT_GT(report.model.seconds_per_gemm_flop, 0.0);
-  EXPECT_GE(report.model.seconds_per_attention_flop, 0.0);
-  EXPECT_EQ(report.model.source, "profile");
-  ASSERT_EQ(report.points.size(), 15u);
-  for (const ProfilePoint& point : report.points) {
-    EXPECT_GT(point.measured_ms, 0.0);
-    EXPECT_GT(point.predicted_ms, 0.0);
-  }
-  EXPECT_THROW(profile_latency(model, {1000}, 1, nullptr), InputError);
-}
-
 }  // namespace
 }  // namespace latte

@@ -17,6 +17,17 @@
 
 namespace latte::test_support {
 
+// Tests never touch the user's latency cache: every test process (and every latte it runs)
+// caches under one scratch folder of the system temp dir, shared so each model shape is
+// profiled once per test run. Tests about the cache itself set their own XDG_CACHE_HOME.
+inline const bool kIsolatedLatencyCache = [] {
+  const std::filesystem::path cache =
+      std::filesystem::temp_directory_path() / ("latte_test_cache_" + std::to_string(::getuid()));
+  ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+  ::unsetenv("LATTE_NO_PROFILE");
+  return true;
+}();
+
 // A fresh folder under the system temp dir, removed with everything in it at scope exit.
 class TempDir {
  public:

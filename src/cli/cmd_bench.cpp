@@ -1,8 +1,7 @@
-// latte bench: latency of the model on synthetic inputs of exactly N tokens,
-// dense and pruned runs interleaved in one process (ratios from the same run),
-// next to the oneDNN GEMM ceiling measured in the same run.
+// latte bench: latency of the model on synthetic inputs of exactly N tokens, every
+// configuration paired with adjacent dense runs (latte/eval/timing.h), next to the oneDNN
+// GEMM ceiling measured in the same run.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -12,24 +11,13 @@
 #include "latte/core/error.h"
 #include "latte/core/linear.h"
 #include "latte/core/threads.h"
+#include "latte/eval/timing.h"
 #include "latte/models/bert.h"
 #include "latte/prune/cost_model.h"
 
 namespace latte::cli {
 
 namespace {
-
-struct Timing {
-  double median_ms = 0, p10_ms = 0, p90_ms = 0;
-};
-
-Timing summarize(std::vector<double> milliseconds) {
-  std::sort(milliseconds.begin(), milliseconds.end());
-  auto at = [&](double quantile) {
-    return milliseconds[static_cast<size_t>(quantile * static_cast<double>(milliseconds.size() - 1) + 0.5)];
-  };
-  return Timing{at(0.5), at(0.1), at(0.9)};
-}
 
 // GFLOP/s oneDNN reaches on this model's own GEMM shapes at this row count,
 // weighted by their FLOPs: the ceiling for a dense forward pass.
@@ -46,14 +34,12 @@ double gemm_ceiling(const BertConfig& config, int64_t rows, int repeats) {
   return flops / seconds / 1e9;
 }
 
-// One configuration being timed: dense, or a planner for a knob.
+// One configuration timed against dense: scoring only, or a planner for a knob.
 struct Variant {
   std::string name;
   std::optional<double> speedup;
   std::unique_ptr<Planner> planner;
   bool score = false;
-  std::vector<double> milliseconds;
-  std::vector<int64_t> kept;
 };
 
 }  // namespace
@@ -79,11 +65,13 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(2, 1 << 20));
   command->add_option("--batch", options->batch, "Inputs per forward pass")->check(CLI::Range(1, 4096));
   add_threads_option(*command, options->threads);
-  command->add_option("--repeats", options->repeats, "Timed runs (median reported)")
+  command
+      ->add_option("--repeats", options->repeats,
+                   "Timed rounds: dense, then each configuration between dense runs")
       ->check(CLI::Range(1, 100000));
   command->add_option("--warmup", options->warmup, "Untimed runs first")->check(CLI::Range(0, 1000));
   command->add_option("--speedups", options->speedups,
-                      "Several target speedups, timed interleaved with dense, e.g. 2,3,4,5");
+                      "Several target speedups, each timed paired with dense, e.g. 2,3,4,5");
   command->add_flag("--score", options->score, "Also time dense with ACC scoring on (its overhead)");
   command->add_flag("--json", options->json, "Print one JSON object per configuration");
   add_prune_options(*command, options->prune);
@@ -97,28 +85,44 @@ void add_bench_command(CLI::App& app) {
                        std::to_string(config.max_position_embeddings));
     }
     std::vector<Variant> variants;
-    variants.push_back(Variant{"dense", 1.0, nullptr, false, {}, {}});
-    if (options->score) variants.push_back(Variant{"dense+scoring", std::nullopt, nullptr, true, {}, {}});
+    if (options->score) variants.push_back(Variant{"dense+scoring", std::nullopt, nullptr, true});
+    const bool single_knob = !options->prune.keep.empty() || options->prune.coverage ||
+                             options->prune.speedup || options->prune.latency_ms;
+    std::vector<double> targets;
     if (!options->speedups.empty()) {
-      for (double target : parse_number_list(options->speedups, "--speedups")) {
-        PruneOptions prune = options->prune;
-        prune.speedup = target;
-        if (!prune.keep.empty() || prune.coverage || prune.latency_ms || options->prune.speedup) {
-          throw InputError(
-              "--speedups cannot be combined with --keep, --coverage, --speedup or --latency-ms");
-        }
+      if (single_knob) {
+        throw InputError("--speedups cannot be combined with --keep, --coverage, --speedup or --latency-ms");
+      }
+      targets = parse_number_list(options->speedups, "--speedups");
+    }
+    if (!targets.empty() || single_knob) {
+      const Knobs knobs = knobs_from(options->prune, config.num_layers);
+      const bool needs_latency =
+          std::any_of(targets.begin(), targets.end(), [](double s) { return s > 1.0; }) ||
+          (knobs.speedup && *knobs.speedup > 1.0) || knobs.latency_ms;
+      const Sidecar sidecar = Sidecar::read(folder, &std::cerr);
+      for (const double target : targets) {  // calibration problems before a profile, not after
+        usable_calibration(Knobs{.speedup = target}, sidecar.calibration, config.num_layers);
+      }
+      usable_calibration(knobs, sidecar.calibration, config.num_layers);
+      const LatencyModel latency = latency_for(config, needs_latency, options->prune.no_profile,
+                                               [&]() -> BertModel& { return model; });
+      for (const double target : targets) {
+        Knobs target_knobs = knobs;
+        target_knobs.speedup = target;
         char name[32];
         std::snprintf(name, sizeof(name), "speedup %g", target);
-        variants.push_back(Variant{name, target, make_planner(prune, model.shape(), folder), false, {}, {}});
+        variants.push_back(Variant{
+            name, target,
+            std::make_unique<Planner>(target_knobs, model.shape(), sidecar.calibration, latency, &std::cerr),
+            false});
       }
-    } else if (!options->prune.keep.empty() || options->prune.coverage || options->prune.speedup ||
-               options->prune.latency_ms) {
-      variants.push_back(Variant{"pruned",
-                                 options->prune.speedup,
-                                 make_planner(options->prune, model.shape(), folder),
-                                 false,
-                                 {},
-                                 {}});
+      if (targets.empty()) {
+        variants.push_back(
+            Variant{"pruned", knobs.speedup,
+                    std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &std::cerr),
+                    false});
+      }
     }
 
     // Synthetic inputs of random word ids.
@@ -128,79 +132,79 @@ void add_bench_command(CLI::App& app) {
     for (BertInput& input : batch) {
       for (int i = 0; i < options->seq; ++i) input.input_ids.push_back(word(generator));
     }
-    auto run = [&](Variant& variant) {
-      ForwardOptions forward;
-      forward.planner = variant.planner.get();
-      forward.compute_scores = variant.score;
-      const auto start = std::chrono::steady_clock::now();
-      const BertOutput output = model.forward(batch, forward);
-      const double elapsed =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      variant.kept = output.kept[0];
-      return elapsed;
-    };
-    for (int i = 0; i < options->warmup; ++i) {
-      for (Variant& variant : variants) run(variant);
+    std::vector<TimedVariant> timed;
+    for (const Variant& variant : variants) {
+      timed.push_back(
+          TimedVariant{ForwardOptions{.planner = variant.planner.get(), .compute_scores = variant.score}});
     }
-    // Interleaved: every round times each configuration once, so drift on a
-    // shared machine hits all of them alike.
-    for (int i = 0; i < options->repeats; ++i) {
-      for (Variant& variant : variants) variant.milliseconds.push_back(run(variant));
-    }
+    PairedTimingOptions timing_options;
+    timing_options.rounds = options->repeats;
+    timing_options.warm_up = options->warmup;
+    timing_options.notices = &std::cerr;
+    const PairedTiming timing = time_paired(model, {batch}, timed, timing_options);
 
     const int64_t rows = static_cast<int64_t>(options->seq) * options->batch;
     const double ceiling = gemm_ceiling(config, rows, std::max(5, options->repeats));
-    const double dense_median = summarize(variants.front().milliseconds).median_ms;
-    const double dense_flops =
-        options->batch *
-        forward_flops(options->seq,
-                      std::vector<int64_t>(static_cast<size_t>(config.num_layers), options->seq),
-                      model.shape());
+    const std::vector<int64_t> dense_counts(static_cast<size_t>(config.num_layers), options->seq);
+    const double dense_flops = options->batch * forward_flops(options->seq, dense_counts, model.shape());
     if (!options->json) {
       std::printf(
-          "seq %d, batch %d, %d threads, %d interleaved runs each; oneDNN GEMM ceiling %.1f GFLOP/s\n",
+          "seq %d, batch %d, %d threads, %d rounds; each configuration paired with adjacent dense runs; "
+          "oneDNN GEMM ceiling %.1f GFLOP/s\n",
           options->seq, options->batch, num_threads(), options->repeats, ceiling);
-      std::printf("%-14s %10s %10s %10s %9s %9s %9s  %s\n", "config", "median_ms", "p10_ms", "p90_ms",
-                  "GFLOP/s", "measured", "predicted", "kept per layer");
+      std::printf("%-14s %10s %10s %10s %9s %9s %15s %9s  %s\n", "config", "median_ms", "p10_ms", "p90_ms",
+                  "GFLOP/s", "measured", "p10-p90", "predicted", "kept per layer");
     }
-    for (const Variant& variant : variants) {
-      const Timing timing = summarize(variant.milliseconds);
-      const double flops = options->batch * forward_flops(options->seq, variant.kept, model.shape());
-      const double gflops = flops / (timing.median_ms * 1e-3) / 1e9;
+    auto report = [&](const std::string& name, const std::optional<double>& requested, const Spread& ms,
+                      const Spread& speedup, const std::vector<int64_t>& kept, const Planner* planner) {
+      const double flops = options->batch * forward_flops(options->seq, kept, model.shape());
+      const double gflops = flops / (ms.median * 1e-3) / 1e9;
       std::optional<double> predicted;
-      if (variant.planner) predicted = variant.planner->plan(options->seq).predicted_speedup;
-      nlohmann::json result = {{"config", variant.name},
+      if (planner) predicted = planner->plan(options->seq).predicted_speedup;
+      nlohmann::json result = {{"config", name},
                                {"seq", options->seq},
                                {"batch", options->batch},
                                {"threads", num_threads()},
                                {"repeats", options->repeats},
-                               {"median_ms", timing.median_ms},
-                               {"p10_ms", timing.p10_ms},
-                               {"p90_ms", timing.p90_ms},
+                               {"median_ms", ms.median},
+                               {"p10_ms", ms.p10},
+                               {"p90_ms", ms.p90},
                                {"gflop", flops / 1e9},
                                {"gflops", gflops},
                                {"gemm_ceiling_gflops", ceiling},
                                {"fraction_of_ceiling", gflops / ceiling},
-                               {"measured_speedup", dense_median / timing.median_ms},
-                               {"kept", variant.kept}};
-      if (variant.speedup) result["requested_speedup"] = *variant.speedup;
+                               {"measured_speedup", speedup.median},
+                               {"measured_speedup_p10", speedup.p10},
+                               {"measured_speedup_p90", speedup.p90},
+                               {"kept", kept}};
+      if (timing.peak_load) result["load_average"] = *timing.peak_load;
+      if (requested) result["requested_speedup"] = *requested;
       if (predicted) result["predicted_speedup"] = *predicted;
       if (options->json) {
         std::cout << result.dump() << "\n";
-        continue;
+        return;
       }
-      std::string kept;
-      for (size_t l = 0; l < variant.kept.size(); ++l)
-        kept += (l ? "," : "") + std::to_string(variant.kept[l]);
+      std::string kept_text;
+      for (size_t l = 0; l < kept.size(); ++l) kept_text += (l ? "," : "") + std::to_string(kept[l]);
       char predicted_text[16] = "-";
       if (predicted) std::snprintf(predicted_text, sizeof(predicted_text), "%.2fx", *predicted);
-      std::printf("%-14s %10.2f %10.2f %10.2f %9.1f %8.2fx %9s  %s\n", variant.name.c_str(), timing.median_ms,
-                  timing.p10_ms, timing.p90_ms, gflops, dense_median / timing.median_ms, predicted_text,
-                  kept.c_str());
+      char range[32];
+      std::snprintf(range, sizeof(range), "%.2f-%.2f", speedup.p10, speedup.p90);
+      std::printf("%-14s %10.2f %10.2f %10.2f %9.1f %8.2fx %15s %9s  %s\n", name.c_str(), ms.median, ms.p10,
+                  ms.p90, gflops, speedup.median, range, predicted_text, kept_text.c_str());
+    };
+    report("dense", 1.0, timing.dense_ms, Spread{1.0, 1.0, 1.0}, dense_counts, nullptr);
+    for (size_t v = 0; v < variants.size(); ++v) {
+      const VariantTiming& result = timing.variants[v];
+      report(variants[v].name, variants[v].speedup, result.ms, result.speedup, result.kept.front(),
+             variants[v].planner.get());
     }
     if (!options->json) {
-      std::printf("dense: %.1f%% of the GEMM ceiling\n",
-                  100.0 * dense_flops / (dense_median * 1e-3) / 1e9 / ceiling);
+      std::printf("dense: %.1f%% of the GEMM ceiling",
+                  100.0 * dense_flops / (timing.dense_ms.median * 1e-3) / 1e9 / ceiling);
+      if (timing.peak_load)
+        std::printf("; load average up to %.2f on %d cores", *timing.peak_load, timing.cores);
+      std::printf("\n");
     }
   });
 }

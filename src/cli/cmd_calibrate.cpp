@@ -7,6 +7,7 @@
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
 #include "latte/eval/calibrate.h"
+#include "latte/eval/latency_profile.h"
 #include "latte/models/bert.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 
@@ -75,65 +76,92 @@ void add_calibrate_command(CLI::App& app) {
 }
 
 void add_profile_command(CLI::App& app) {
-  auto* command =
-      app.add_subcommand("profile", "Time the model on this machine and fit the latency model in latte.json");
+  auto* command = app.add_subcommand(
+      "profile", "Measure the model's latency table on this machine and refresh its per-machine cache");
   struct Options {
     std::string model;
-    std::string lengths = "32,64,128,256";
-    int repeats = 5;
+    int rounds = 3;
     std::optional<int> threads;
     bool json = false;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
-  command->add_option("--lengths", options->lengths, "Input lengths to time (capped at the model maximum)");
-  command->add_option("--repeats", options->repeats, "Timed rounds (medians)")->check(CLI::Range(1, 1000));
+  command->add_option("--rounds", options->rounds, "Timed rounds per row count (medians)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   add_threads_option(*command, options->threads);
-  command->add_flag("--json", options->json, "Print the fitted model and the points as JSON");
+  command->add_flag("--json", options->json, "Print the table, the validation and the cache file as JSON");
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
     BertModel model = BertModel::load(folder);
-    std::vector<int64_t> lengths;
-    for (double length : parse_number_list(options->lengths, "--lengths")) {
-      if (length != std::floor(length))
-        throw InputError("--lengths: " + std::to_string(length) + " is not an integer");
-      lengths.push_back(
-          std::min<int64_t>(static_cast<int64_t>(length), model.config().max_position_embeddings));
+    ProfileOptions profile;
+    profile.rounds = options->rounds;
+    profile.progress = &std::cerr;
+    const ProfileReport report = profile_latency(model, profile);
+    const LatencyKey key = latency_key(model.config());
+    std::string cached = "not cached (no $XDG_CACHE_HOME or $HOME)";
+    if (const auto cache_dir = default_latency_cache_dir()) {
+      const LatencyCache cache(*cache_dir);
+      if (cache.store(key, report.table, &std::cerr))
+        cached = cache.path_for(key).string();
+      else
+        cached = "not cached";
     }
-    const ProfileReport report = profile_latency(model, lengths, options->repeats, &std::cerr);
-    Sidecar sidecar = Sidecar::read(folder);
-    sidecar.latency_model = report.model;
-    sidecar.write(folder);
+    double worst = 0.0;
+    for (const ValidationPoint& point : report.validation) {
+      worst = std::max(worst, std::fabs(point.predicted_ms / point.measured_ms - 1.0));
+    }
     if (options->json) {
       nlohmann::json points = nlohmann::json::array();
-      for (const ProfilePoint& point : report.points) {
+      for (const ValidationPoint& point : report.validation) {
         points.push_back({{"n0", point.n0},
                           {"kept", point.counts},
+                          {"dense", point.dense},
                           {"measured_ms", point.measured_ms},
                           {"predicted_ms", point.predicted_ms}});
       }
-      std::cout << nlohmann::json{{"latency_model", report.model.to_json()}, {"points", points}}.dump()
+      std::cout << nlohmann::json{{"key", key.to_json()},
+                                  {"table", report.table.to_json()},
+                                  {"validation", points},
+                                  {"largest_error", worst},
+                                  {"profile_seconds", report.seconds},
+                                  {"cache_file", cached}}
+                       .dump()
                 << "\n";
       return;
     }
-    const LatencyModel& fit = report.model;
-    std::printf(
-        "latency model (%d threads): %.1f GFLOP/s on GEMMs, %.1f GFLOP/s on attention, %.2f us/row, %.1f "
-        "us/layer\n",
-        fit.threads, 1e-9 / fit.seconds_per_gemm_flop,
-        fit.seconds_per_attention_flop > 0 ? 1e-9 / fit.seconds_per_attention_flop : 0.0,
-        fit.seconds_per_row * 1e6, fit.seconds_per_layer * 1e6);
-    std::printf("%6s %12s %12s %8s\n", "n0", "measured_ms", "predicted_ms", "error");
-    double worst = 0.0;
-    for (const ProfilePoint& point : report.points) {
-      const double error = point.predicted_ms / point.measured_ms - 1.0;
-      worst = std::max(worst, std::fabs(error));
-      std::printf("%6lld %12.3f %12.3f %+7.1f%%\n", static_cast<long long>(point.n0), point.measured_ms,
-                  point.predicted_ms, 100 * error);
+    const LayerLatency& layer = report.table.layer(kEncoderLayer);
+    std::string isa;
+    for (const std::string& flag : key.cpu.isa) isa += (isa.empty() ? "" : " ") + flag;
+    std::printf("latency table: %s (%s), %d threads, %lld layers x hidden %lld\n", key.cpu.model.c_str(),
+                isa.empty() ? "no AVX" : isa.c_str(), key.threads, static_cast<long long>(key.layers),
+                static_cast<long long>(key.hidden));
+    std::printf("%6s %12s %12s %12s %12s\n", "rows", "in_us", "in_dense_us", "kept_us", "embed_us");
+    for (size_t i = 0; i < layer.in.rows.size(); ++i) {
+      std::printf("%6lld %12.1f %12.1f %12.1f %12.1f\n", static_cast<long long>(layer.in.rows[i]),
+                  layer.in.seconds[i] * 1e6, layer.in_dense.seconds[i] * 1e6, layer.kept.seconds[i] * 1e6,
+                  report.table.embeddings.seconds[i] * 1e6);
     }
-    std::printf("largest error %.1f%%; wrote latency_model to %s\n", 100 * worst,
-                (folder / "latte.json").string().c_str());
+    std::printf(
+        "head %.1f us; per layer: in = QKV + attention (+ ACC scores and elimination when pruning), "
+        "kept = output projection + FFN + norms\n",
+        report.table.head_seconds * 1e6);
+    std::printf("validation (whole forward passes):\n%6s %8s %12s %12s %8s\n", "n0", "schedule",
+                "measured_ms", "predicted_ms", "error");
+    for (const ValidationPoint& point : report.validation) {
+      std::printf("%6lld %8s %12.3f %12.3f %+7.1f%%\n", static_cast<long long>(point.n0),
+                  point.dense ? "dense" : "pruned", point.measured_ms, point.predicted_ms,
+                  100 * (point.predicted_ms / point.measured_ms - 1.0));
+    }
+    std::printf("largest error %.1f%%; profiled in %.1f s (load average up to %.2f on %d cores); cache: %s\n",
+                100 * worst, report.seconds, report.table.profile_load, report.table.profile_cores,
+                cached.c_str());
+    if (report.table.profiled_busy()) {
+      std::fprintf(stderr,
+                   "latte: notice: other work shared the cores while profiling; the table is noisy and is "
+                   "measured again automatically on a quieter run\n");
+    }
   });
 }
 
@@ -143,6 +171,7 @@ void add_plan_command(CLI::App& app) {
     std::string model;
     int seq = 128;
     bool json = false;
+    std::optional<int> threads;
     PruneOptions prune;
   };
   auto options = std::make_shared<Options>();
@@ -151,8 +180,10 @@ void add_plan_command(CLI::App& app) {
       ->required()
       ->check(CLI::Range(1, 1 << 20));
   command->add_flag("--json", options->json, "Print one JSON object");
+  add_threads_option(*command, options->threads);
   add_prune_options(*command, options->prune);
   command->callback([options] {
+    setup_threads(options->threads);
     const auto folder = model_folder(options->model);
     const BertConfig config = BertConfig::from_file(folder / "config.json");
     if (options->seq > config.max_position_embeddings) {
@@ -160,7 +191,12 @@ void add_plan_command(CLI::App& app) {
                        std::to_string(config.max_position_embeddings));
     }
     const ModelShape shape{config.num_layers, config.hidden_size, config.intermediate_size};
-    const std::unique_ptr<Planner> planner = make_planner(options->prune, shape, folder);
+    std::optional<BertModel> model;  // loaded only to profile
+    const std::unique_ptr<Planner> planner =
+        make_planner(options->prune, config, folder, [&]() -> BertModel& {
+          if (!model) model = BertModel::load(folder);
+          return *model;
+        });
     const SequencePlan& plan = planner->plan(options->seq);
     const std::vector<int64_t> dense_counts(static_cast<size_t>(shape.layers), options->seq);
     const double dense_flops = forward_flops(options->seq, dense_counts, shape);
@@ -171,7 +207,7 @@ void add_plan_command(CLI::App& app) {
                                                      : "static"},
                              {"dense_gflop", dense_flops / 1e9},
                              {"dense_ms", dense_ms},
-                             {"latency_model", planner->latency_model().source}};
+                             {"latency_model", planner->latency_model().source()}};
     if (plan.dynamic) result["coverage"] = plan.coverage;
     if (!plan.expected_counts.empty()) {
       result["kept"] = plan.expected_counts;
@@ -184,7 +220,7 @@ void add_plan_command(CLI::App& app) {
       return;
     }
     std::printf("input of %d word-vectors, %s mode, latency model: %s\n", options->seq,
-                result["mode"].get<std::string>().c_str(), planner->latency_model().source.c_str());
+                result["mode"].get<std::string>().c_str(), planner->latency_model().source());
     if (plan.dynamic) std::printf("coverage tau %.4f applied per input\n", plan.coverage);
     if (plan.expected_counts.empty()) {
       std::printf("no prediction: dynamic coverage without calibration (run latte calibrate)\n");

@@ -62,7 +62,8 @@ void add_classify_command(CLI::App& app) {
       throw InputError("model " + folder.string() + " is a " + config.architecture +
                        " without a classification head; classify needs BertForSequenceClassification");
     }
-    const std::unique_ptr<Planner> planner = make_planner(options->prune, model.shape(), folder);
+    const std::unique_ptr<Planner> planner =
+        make_planner(options->prune, config, folder, [&]() -> BertModel& { return model; });
     ForwardOptions forward_options;
     forward_options.planner = planner.get();
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);

@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -18,6 +17,7 @@
 #include "latte/data/glue.h"
 #include "latte/eval/metrics.h"
 #include "latte/eval/plot.h"
+#include "latte/eval/timing.h"
 #include "latte/models/bert.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 
@@ -35,6 +35,7 @@ struct EvalOptions {
   int batch_size = 16;
   int64_t max_examples = 0;
   int latency_samples = 64;
+  bool no_profile = false;
   std::optional<int> threads;
 };
 
@@ -43,16 +44,10 @@ struct SpeedupResult {
   double speedup = 1.0;
   std::map<std::string, double> metrics;  // accuracy, macro_f1, mcc or pearson, spearman
   double median_ms = 0.0;
-  double predicted_speedup = 1.0;  // mean over the examples of the planner's prediction
-  double kept_fraction = 1.0;      // mean over examples and layers of kept / n0
+  Spread measured_speedup{1.0, 1.0, 1.0};  // paired dense / pruned ratios
+  double predicted_speedup = 1.0;          // mean over the examples of the planner's prediction
+  double kept_fraction = 1.0;              // mean over examples and layers of kept / n0
 };
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  const size_t middle = values.size() / 2;
-  return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
-}
 
 std::string lower(std::string text) {
   for (char& c : text) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -150,40 +145,32 @@ class Notices {
   std::set<std::string> seen_;
 };
 
-// Median latency of each planner (nullptr = dense) over the first `samples` inputs, run one at
-// a time (batch 1) and interleaved: input i runs under every planner before input i + 1, so
-// drift in the machine's load falls on all of them alike. One untimed warm-up run each.
-std::vector<double> interleaved_median_ms(BertModel& model, const std::vector<BertInput>& inputs,
-                                          const std::vector<Planner*>& planners, int samples,
-                                          Progress& progress) {
-  const size_t timed = std::min(inputs.size(), static_cast<size_t>(samples));
-  std::vector<std::vector<double>> milliseconds(planners.size());
-  for (size_t i = 0; i < timed; ++i) {
-    const std::vector<BertInput> single{inputs[i]};
-    for (size_t p = 0; p < planners.size(); ++p) {
-      const ForwardOptions forward{.planner = planners[p]};
-      if (i == 0) model.forward(single, forward);
-      const auto begin = std::chrono::steady_clock::now();
-      model.forward(single, forward);
-      const auto end = std::chrono::steady_clock::now();
-      milliseconds[p].push_back(std::chrono::duration<double, std::milli>(end - begin).count());
-    }
-    progress.update(std::nullopt, i + 1, timed, "latency, all speedups interleaved");
-  }
-  std::vector<double> medians;
-  for (const std::vector<double>& values : milliseconds) medians.push_back(median(values));
-  return medians;
-}
-
-// The planner of one target speedup (S = 1 runs the dense model itself); its notices go to `notes`.
-std::unique_ptr<Planner> make_planner(const BertModel& model, double speedup, const EvalOptions& options,
-                                      const Sidecar& sidecar, std::ostream& notes) {
+// The planner of one target speedup (S = 1 is the dense model: no knob); notices go to `notes`.
+std::unique_ptr<Planner> planner_for(const BertModel& model, double speedup, const std::string& mode,
+                                     const Sidecar& sidecar, const LatencyModel& latency,
+                                     std::ostream& notes) {
   Knobs knobs;
   if (speedup > 1.0) knobs.speedup = speedup;
-  if (!options.mode.empty()) knobs.mode = options.mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
+  if (!mode.empty()) knobs.mode = mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
   knobs.validate(model.shape().layers);
-  return std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration,
-                                   sidecar.latency_model.value_or(LatencyModel{}), &notes);
+  return std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &notes);
+}
+
+// The latency of every target over the first `samples` inputs, one at a time (batch 1), each
+// target paired with adjacent dense runs of the same input (latte/eval/timing.h).
+PairedTiming time_targets(BertModel& model, const std::vector<BertInput>& inputs,
+                          const std::vector<Planner*>& planners, int samples, Progress& progress) {
+  const size_t timed = std::min(inputs.size(), static_cast<size_t>(samples));
+  std::vector<std::vector<BertInput>> singles;
+  for (size_t i = 0; i < timed; ++i) singles.push_back({inputs[i]});
+  std::vector<TimedVariant> variants;
+  for (Planner* planner : planners) variants.push_back(TimedVariant{ForwardOptions{.planner = planner}});
+  PairedTimingOptions options;
+  options.notices = &std::cerr;
+  options.progress = [&](size_t done, size_t total) {
+    progress.update(std::nullopt, done, total, "latency, paired with dense");
+  };
+  return time_paired(model, singles, variants, options);
 }
 
 // What a model predicts for every input under one planner, run in batches: the argmax class
@@ -325,9 +312,10 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   command
       ->add_option("--latency-samples", options->latency_samples,
-                   "Inputs timed one at a time for the median latency (all speedups interleaved)")
+                   "Inputs timed one at a time, each speedup paired with adjacent dense runs")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
+  add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
   command->add_flag(
       "--json", options->json,
@@ -360,26 +348,37 @@ void add_eval_command(CLI::App& app) {
       classes = gold_classes(examples, config);
     }
 
-    const Sidecar sidecar = Sidecar::read(folder);
+    const Sidecar sidecar = Sidecar::read(folder, &std::cerr);
+    const double fastest = *std::max_element(speedups.begin(), speedups.end());
+    usable_calibration(Knobs{.speedup = fastest}, sidecar.calibration,
+                       config.num_layers);  // before profiling
+    const bool needs_latency = fastest > 1.0;
+    const LatencyModel latency =
+        latency_for(config, needs_latency, options->no_profile, [&]() -> BertModel& { return model; });
     Notices notices;
     Progress progress;
     std::vector<SpeedupResult> results;
     std::vector<std::unique_ptr<Planner>> planners;
-    std::vector<Planner*> timed_planners{nullptr};  // dense first: measured speedups are relative to it
-    std::ostringstream notes;                       // outlives the planners that write to it
+    std::vector<Planner*> pruned;  // timed against dense; S = 1 is dense itself
+    std::ostringstream notes;      // outlives the planners that write to it
     for (const double speedup : speedups) {
-      planners.push_back(make_planner(model, speedup, *options, sidecar, notes));
+      planners.push_back(planner_for(model, speedup, options->mode, sidecar, latency, notes));
       results.push_back(
           evaluate(model, inputs, classes, scores, speedup, *planners.back(), *options, progress));
       notices.print_new(notes.str());
-      timed_planners.push_back(planners.back().get());
+      if (speedup > 1.0) pruned.push_back(planners.back().get());
     }
-    const std::vector<double> medians =
-        interleaved_median_ms(model, inputs, timed_planners, options->latency_samples, progress);
+    const PairedTiming timing = time_targets(model, inputs, pruned, options->latency_samples, progress);
     notices.print_new(notes.str());
-    const double dense_ms = medians[0];
-    for (size_t s = 0; s < results.size(); ++s) {
-      results[s].median_ms = results[s].speedup == 1.0 ? dense_ms : medians[s + 1];
+    const double dense_ms = timing.dense_ms.median;
+    for (size_t s = 0, p = 0; s < results.size(); ++s) {
+      if (results[s].speedup > 1.0) {
+        results[s].median_ms = timing.variants[p].ms.median;
+        results[s].measured_speedup = timing.variants[p].speedup;
+        ++p;
+      } else {
+        results[s].median_ms = dense_ms;
+      }
     }
     progress.done();
 
@@ -393,27 +392,34 @@ void add_eval_command(CLI::App& app) {
         for (const std::string& name : metric_names) line[name] = result.metrics.at(name);
         line["median_ms"] = result.median_ms;
         line["predicted_speedup"] = result.predicted_speedup;
-        line["measured_speedup"] = result.median_ms > 0.0 ? dense_ms / result.median_ms : 0.0;
+        line["measured_speedup"] = result.measured_speedup.median;
+        line["measured_speedup_p10"] = result.measured_speedup.p10;
+        line["measured_speedup_p90"] = result.measured_speedup.p90;
         line["kept_fraction"] = result.kept_fraction;
         line["examples"] = examples.size();
+        if (timing.peak_load) line["load_average"] = *timing.peak_load;
         std::cout << line.dump() << "\n";
       }
       return;
     }
     const size_t timed = std::min(examples.size(), static_cast<size_t>(options->latency_samples));
     std::cout << "model " << folder.string() << ", data " << options->data << ": " << examples.size()
-              << " examples, latency over " << timed << " at batch 1, speedups interleaved\n";
+              << " examples, latency over " << timed
+              << " at batch 1, each speedup paired with adjacent dense runs (median ratio, p10-p90)";
+    if (timing.peak_load) std::cout << "; load average up to " << fixed(*timing.peak_load, 2);
+    std::cout << "\n";
     std::printf("%8s", "speedup");
     for (const std::string& name : metric_names) std::printf("%10s", name.c_str());
-    std::printf("%11s%11s%10s%8s\n", "median_ms", "predicted", "measured", "kept");
+    std::printf("%11s%11s%10s%12s%8s\n", "median_ms", "predicted", "measured", "p10-p90", "kept");
     for (const SpeedupResult& result : results) {
       std::printf("%8s", fixed(result.speedup, 2).c_str());
       for (const std::string& name : metric_names)
         std::printf("%10s", fixed(result.metrics.at(name), 4).c_str());
-      std::printf("%11s%11s%10s%8s\n", fixed(result.median_ms, 3).c_str(),
-                  fixed(result.predicted_speedup, 2).c_str(),
-                  fixed(result.median_ms > 0.0 ? dense_ms / result.median_ms : 0.0, 2).c_str(),
-                  fixed(result.kept_fraction, 3).c_str());
+      std::printf(
+          "%11s%11s%10s%12s%8s\n", fixed(result.median_ms, 3).c_str(),
+          fixed(result.predicted_speedup, 2).c_str(), fixed(result.measured_speedup.median, 2).c_str(),
+          (fixed(result.measured_speedup.p10, 2) + "-" + fixed(result.measured_speedup.p90, 2)).c_str(),
+          fixed(result.kept_fraction, 3).c_str());
     }
     std::fflush(stdout);
   });
@@ -437,6 +443,7 @@ void add_sweep_command(CLI::App& app) {
     int64_t max_examples = 0;
     int latency_samples = 32;
     bool json = false;
+    bool no_profile = false;
     std::optional<int> threads;
   };
   auto options = std::make_shared<Options>();
@@ -453,9 +460,11 @@ void add_sweep_command(CLI::App& app) {
   command->add_option("--max", options->max_examples, "Use only the first N inputs (0 = all)")
       ->check(CLI::NonNegativeNumber);
   command
-      ->add_option("--latency-samples", options->latency_samples, "Inputs timed one at a time, interleaved")
+      ->add_option("--latency-samples", options->latency_samples,
+                   "Inputs timed one at a time, each target paired with adjacent dense runs")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
+  add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
   command->add_flag("--json", options->json, "One JSON object per speedup");
   command->callback([options] {
@@ -486,55 +495,54 @@ void add_sweep_command(CLI::App& app) {
     if (labelled && !config.is_regression()) classes = gold_classes(loaded.examples, config);
     const std::string quality_name = config.is_regression() ? "pearson" : "accuracy";
 
-    const Sidecar sidecar = Sidecar::read(folder);
+    const Sidecar sidecar = Sidecar::read(folder, &std::cerr);
+    usable_calibration(Knobs{.speedup = speedups.back()}, sidecar.calibration,
+                       config.num_layers);  // before profiling
+    const LatencyModel latency = latency_for(config, speedups.back() > 1.0, options->no_profile,
+                                             [&]() -> BertModel& { return model; });
     std::ostringstream notes;
     std::vector<std::unique_ptr<Planner>> planners;
+    std::vector<Planner*> pruned;  // speedups[0] == 1 is dense itself
     for (const double speedup : speedups) {
-      Knobs knobs;
-      if (speedup > 1.0) knobs.speedup = speedup;
-      if (!options->mode.empty())
-        knobs.mode = options->mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
-      planners.push_back(std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration,
-                                                   sidecar.latency_model.value_or(LatencyModel{}), &notes));
+      planners.push_back(planner_for(model, speedup, options->mode, sidecar, latency, notes));
+      if (speedup > 1.0) pruned.push_back(planners.back().get());
     }
 
-    // Latency: the same inputs at every speedup, interleaved, one at a time.
-    const size_t timed = std::min(loaded.inputs.size(), static_cast<size_t>(options->latency_samples));
-    std::vector<std::vector<double>> milliseconds(speedups.size());
-    std::vector<double> predicted_speedup(speedups.size(), 0.0), predicted_ms(speedups.size(), 0.0);
-    std::vector<double> kept_fraction(speedups.size(), 0.0);
+    // Latency: the same inputs, one at a time, every target paired with adjacent dense runs.
     Progress progress;
-    for (size_t i = 0; i < timed; ++i) {
-      const std::vector<BertInput> single{loaded.inputs[i]};
-      const auto n0 = static_cast<int64_t>(single[0].input_ids.size());
-      for (size_t s = 0; s < speedups.size(); ++s) {
-        const ForwardOptions forward{.planner = planners[s].get()};
-        if (i == 0) model.forward(single, forward);  // warm-up
-        const auto begin = std::chrono::steady_clock::now();
-        const BertOutput output = model.forward(single, forward);
-        milliseconds[s].push_back(
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count());
-        const SequencePlan& plan = planners[s]->plan(n0);
-        predicted_speedup[s] += plan.predicted_speedup.value_or(1.0) / static_cast<double>(timed);
-        predicted_ms[s] += plan.predicted_ms.value_or(0.0) / static_cast<double>(timed);
-        double kept = 0.0;
-        for (const int64_t rows : output.kept[0]) kept += static_cast<double>(rows);
-        kept_fraction[s] +=
-            kept / static_cast<double>(output.kept[0].size() * n0) / static_cast<double>(timed);
-      }
-      progress.update(std::nullopt, i + 1, timed, "latency, all speedups interleaved");
-    }
+    const PairedTiming timing =
+        time_targets(model, loaded.inputs, pruned, options->latency_samples, progress);
+    const size_t timed = std::min(loaded.inputs.size(), static_cast<size_t>(options->latency_samples));
     std::vector<SweepRow> rows;
     for (size_t s = 0; s < speedups.size(); ++s) {
       SweepRow row;
       row.requested_speedup = speedups[s];
-      row.predicted_speedup = predicted_speedup[s];
-      row.measured_ms = median(milliseconds[s]);
-      row.predicted_ms = predicted_ms[s];
-      row.kept_fraction = kept_fraction[s];
+      row.measured_ms = timing.dense_ms.median;
+      if (s > 0) {
+        const VariantTiming& result = timing.variants[s - 1];
+        row.measured_ms = result.ms.median;
+        row.measured_speedup = result.speedup.median;
+        row.measured_speedup_p10 = result.speedup.p10;
+        row.measured_speedup_p90 = result.speedup.p90;
+      }
+      row.predicted_speedup = 0.0;
+      row.kept_fraction = 0.0;
+      for (size_t i = 0; i < timed; ++i) {
+        const auto n0 = static_cast<int64_t>(loaded.inputs[i].input_ids.size());
+        const SequencePlan& plan = planners[s]->plan(n0);
+        row.predicted_speedup += plan.predicted_speedup.value_or(1.0) / static_cast<double>(timed);
+        row.predicted_ms += plan.predicted_ms.value_or(0.0) / static_cast<double>(timed);
+        double kept = 1.0;
+        if (s > 0) {
+          const std::vector<int64_t>& counts = timing.variants[s - 1].kept[i];
+          kept = 0.0;
+          for (const int64_t count : counts) kept += static_cast<double>(count);
+          kept /= static_cast<double>(counts.size() * static_cast<size_t>(n0));
+        }
+        row.kept_fraction += kept / static_cast<double>(timed);
+      }
       rows.push_back(row);
     }
-    for (SweepRow& row : rows) row.measured_speedup = rows.front().measured_ms / row.measured_ms;
 
     // Quality over all inputs, batched.
     if (labelled) {
@@ -561,6 +569,8 @@ void add_sweep_command(CLI::App& app) {
         line["speedup"] = row.requested_speedup;
         line["predicted_speedup"] = row.predicted_speedup;
         line["measured_speedup"] = row.measured_speedup;
+        line["measured_speedup_p10"] = row.measured_speedup_p10;
+        line["measured_speedup_p90"] = row.measured_speedup_p90;
         line["predicted_ms"] = row.predicted_ms;
         line["measured_ms"] = row.measured_ms;
         line["kept_fraction"] = row.kept_fraction;
@@ -569,12 +579,14 @@ void add_sweep_command(CLI::App& app) {
       }
     }
     if (!options->json) {
-      std::printf("%8s %10s %9s %12s %12s %6s %9s\n", "speedup", "predicted", "measured", "predicted_ms",
-                  "measured_ms", "kept", quality_name.c_str());
+      std::printf("%8s %10s %9s %12s %12s %12s %6s %9s\n", "speedup", "predicted", "measured", "p10-p90",
+                  "predicted_ms", "measured_ms", "kept", quality_name.c_str());
       for (const SweepRow& row : rows) {
-        std::printf("%8.2f %9.2fx %8.2fx %12.3f %12.3f %6.3f %9s\n", row.requested_speedup,
-                    row.predicted_speedup, row.measured_speedup, row.predicted_ms, row.measured_ms,
-                    row.kept_fraction, row.quality ? fixed(*row.quality, 4).c_str() : "-");
+        std::printf("%8.2f %9.2fx %8.2fx %12s %12.3f %12.3f %6.3f %9s\n", row.requested_speedup,
+                    row.predicted_speedup, row.measured_speedup,
+                    (fixed(row.measured_speedup_p10, 2) + "-" + fixed(row.measured_speedup_p90, 2)).c_str(),
+                    row.predicted_ms, row.measured_ms, row.kept_fraction,
+                    row.quality ? fixed(*row.quality, 4).c_str() : "-");
       }
     }
     std::cerr << "latte: wrote " << options->out << ".csv and " << options->out << ".svg\n";

@@ -7,6 +7,7 @@
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
 #include "latte/data/examples.h"
+#include "latte/eval/latency_profile.h"
 
 namespace latte::cli {
 
@@ -119,10 +120,36 @@ void add_prune_options(CLI::App& command, PruneOptions& options) {
   command.add_option("--min-keep", options.min_keep, "Fewest word-vectors a layer keeps")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
       ->group("Elimination");
+  add_no_profile_option(command, options.no_profile);
+  command.get_option("--no-profile")->group("Elimination");
 }
 
-std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelShape& shape,
-                                      const std::filesystem::path& folder) {
+void add_no_profile_option(CLI::App& command, bool& no_profile) {
+  command.add_flag("--no-profile", no_profile,
+                   "Predict latency from FLOPs: no profile of this machine, no cached table "
+                   "(also LATTE_NO_PROFILE=1)");
+}
+
+LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_profile,
+                         const ModelLoader& model) {
+  const char* env = std::getenv("LATTE_NO_PROFILE");
+  if (no_profile || (env != nullptr && *env != '\0' && std::string(env) != "0")) {
+    if (needs_latency) {
+      std::cerr
+          << "latte: notice: --no-profile (or LATTE_NO_PROFILE): latency predicted from FLOPs, not measured "
+             "on this machine; measured speedups may fall short of the target\n";
+    }
+    return LatencyModel{};
+  }
+  LatencySourceOptions source;
+  source.cache_dir = default_latency_cache_dir();
+  source.allow_profile = needs_latency;
+  source.notices = &std::cerr;
+  source.progress = &std::cerr;
+  return machine_latency_model(config, model, source);
+}
+
+Knobs knobs_from(const PruneOptions& options, int64_t layers) {
   Knobs knobs;
   if (!options.keep.empty()) knobs.keep = parse_keep_list(options.keep);
   knobs.coverage = options.coverage;
@@ -130,10 +157,21 @@ std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelSh
   knobs.latency_ms = options.latency_ms;
   if (!options.mode.empty()) knobs.mode = options.mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
   knobs.min_keep = options.min_keep;
-  knobs.validate(shape.layers);
-  const Sidecar sidecar = Sidecar::read(folder);
-  return std::make_unique<Planner>(knobs, shape, sidecar.calibration,
-                                   sidecar.latency_model.value_or(LatencyModel{}), &std::cerr);
+  knobs.validate(layers);
+  return knobs;
+}
+
+std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertConfig& config,
+                                      const std::filesystem::path& folder, const ModelLoader& model) {
+  const Knobs knobs = knobs_from(options, config.num_layers);
+  const ModelShape shape{config.num_layers, config.hidden_size, config.intermediate_size};
+  if (!knobs.any()) return std::make_unique<Planner>(knobs, shape, std::nullopt, LatencyModel{}, &std::cerr);
+  // Calibration problems first: they must not wait for a profile.
+  std::optional<Calibration> calibration =
+      usable_calibration(knobs, Sidecar::read(folder, &std::cerr).calibration, config.num_layers);
+  const bool needs_latency = (knobs.speedup && *knobs.speedup > 1.0) || knobs.latency_ms;
+  return std::make_unique<Planner>(knobs, shape, std::move(calibration),
+                                   latency_for(config, needs_latency, options.no_profile, model), &std::cerr);
 }
 
 }  // namespace latte::cli

@@ -3,12 +3,14 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "latte/io/read_file.h"
+#include "latte/models/bert.h"
 #include "latte/prune/plan.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 
@@ -73,11 +75,30 @@ struct PruneOptions {
   std::optional<double> latency_ms;
   std::string mode;
   int64_t min_keep = 1;
+  bool no_profile = false;
 };
 void add_prune_options(CLI::App& command, PruneOptions& options);
-// Validated planner for the model in `folder` (reads latte.json); notices go to stderr.
-std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelShape& shape,
-                                      const std::filesystem::path& folder);
+// --no-profile, for commands with their own target lists (eval, sweep, bench --speedups).
+void add_no_profile_option(CLI::App& command, bool& no_profile);
+
+// Loads the model on first use: `latte plan` needs it only to profile.
+using ModelLoader = std::function<BertModel&()>;
+
+// The latency the planners predict with. With `needs_latency` (a target speedup or budget):
+// the cached table of this machine, else a profile of the model now, cached. Otherwise the
+// cached table when there is one, else the FLOPs prior. --no-profile or LATTE_NO_PROFILE=1:
+// always the FLOPs prior (with a notice when a target needs latency). Notices and progress go
+// to stderr.
+LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_profile,
+                         const ModelLoader& model);
+
+// The knobs of the flags, validated for a model of `layers` layers.
+Knobs knobs_from(const PruneOptions& options, int64_t layers);
+
+// Validated planner for the model in `folder`; reads latte.json only when a knob is given, so a
+// stale or broken latte.json never blocks dense inference. Notices go to stderr.
+std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertConfig& config,
+                                      const std::filesystem::path& folder, const ModelLoader& model);
 
 // Registers every subcommand on the app.
 void add_info_command(CLI::App& app);

@@ -43,11 +43,12 @@ std::string escape_xml(const std::string& text) {
 std::string sweep_csv(const std::vector<SweepRow>& rows, const std::string& quality_name) {
   std::ostringstream csv;
   csv << "requested_speedup,predicted_speedup,measured_speedup,predicted_ms,measured_ms,kept_fraction,"
-      << quality_name << "\n";
+      << quality_name << ",measured_speedup_p10,measured_speedup_p90\n";
   for (const SweepRow& row : rows) {
     csv << number(row.requested_speedup) << "," << number(row.predicted_speedup) << ","
         << number(row.measured_speedup) << "," << number(row.predicted_ms) << "," << number(row.measured_ms)
-        << "," << number(row.kept_fraction) << "," << (row.quality ? number(*row.quality) : "") << "\n";
+        << "," << number(row.kept_fraction) << "," << (row.quality ? number(*row.quality) : "") << ","
+        << number(row.measured_speedup_p10) << "," << number(row.measured_speedup_p90) << "\n";
   }
   return csv.str();
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <chrono>
 #include <cstring>
 
 #include "latte/core/attention.h"
@@ -13,6 +14,25 @@
 namespace latte {
 
 namespace {
+
+// Seconds since the last lap(); a no-op clock when no one asked for phase times.
+class PhaseClock {
+ public:
+  explicit PhaseClock(bool enabled) : enabled_(enabled) {
+    if (enabled_) last_ = std::chrono::steady_clock::now();
+  }
+  double lap() {
+    if (!enabled_) return 0.0;
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return seconds;
+  }
+
+ private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point last_;
+};
 
 const char* const kSupportedArchitectures[] = {"BertForSequenceClassification", "BertModel"};
 
@@ -474,6 +494,9 @@ void BertModel::eliminate(int64_t layer, const std::vector<const SequencePlan*>&
 
 BertOutput BertModel::forward(const std::vector<BertInput>& batch, const ForwardOptions& options) {
   check_inputs(batch);
+  PhaseTimes* times = options.phase_times;
+  if (times) *times = PhaseTimes{};
+  PhaseClock clock(times != nullptr);
   arena_.reset();
   const int64_t hidden = config_.hidden_size;
   BertOutput result;
@@ -502,6 +525,7 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
   float* intermediate = arena_.allocate(static_cast<size_t>(rows * config_.intermediate_size));
   float* scores = scoring ? arena_.allocate(static_cast<size_t>(rows)) : nullptr;
   embed(batch, states);
+  if (times) times->embeddings = clock.lap();
 
   const AttentionShape shape{config_.num_heads, config_.head_dim(), false};
   for (int64_t index = 0; index < config_.num_layers; ++index) {
@@ -523,12 +547,14 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
       for (size_t b = 0; b < batch.size(); ++b)
         result.kept[b].push_back(result.offsets[b + 1] - result.offsets[b]);
     }
+    if (times) times->layer_in.push_back(clock.lap());
     // From here on only the kept rows: output projection, residual, norms, FFN.
     layer.attention_output(context, rows, states);  // states += context W + b
     layer.attention_norm(states, rows);
     layer.intermediate(states, rows, intermediate);
     layer.output(intermediate, rows, states);  // states += act(...) W + b
     layer.output_norm(states, rows);
+    if (times) times->layer_kept.push_back(clock.lap());
   }
 
   result.last_hidden_state = Tensor({rows, hidden});
@@ -554,6 +580,7 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
       }
     }
   }
+  if (times) times->head = clock.lap();
   return result;
 }
 

@@ -20,23 +20,91 @@ std::string format_number(double value) {
   return text.str();
 }
 
+// Every number of latte.json is checked: finite and within [low, high].
 std::vector<double> json_numbers(const nlohmann::json& json, const std::string& what,
-                                 const std::string& label) {
-  if (!json.is_array()) throw FormatError(label + ": " + what + " must be a list of numbers");
+                                 const std::string& label, double low, double high) {
+  if (!json.is_array()) throw FormatError(label + ": field '" + what + "' must be a list of numbers");
   std::vector<double> values;
-  for (const auto& value : json) {
-    if (!value.is_number()) throw FormatError(label + ": " + what + " must be a list of numbers");
-    values.push_back(value.get<double>());
+  for (size_t i = 0; i < json.size(); ++i) {
+    const nlohmann::json& value = json[i];
+    if (!value.is_number()) throw FormatError(label + ": field '" + what + "' must be a list of numbers");
+    const double number = value.get<double>();
+    if (!std::isfinite(number) || number < low || number > high) {
+      throw FormatError(label + ": field '" + what + "' entry " + std::to_string(i) + " is " +
+                        format_number(number) + "; expected a number in [" + format_number(low) + ", " +
+                        format_number(high) + "]");
+    }
+    values.push_back(number);
   }
   return values;
 }
 
 std::vector<std::vector<double>> json_matrix(const nlohmann::json& json, const std::string& what,
-                                             const std::string& label) {
-  if (!json.is_array()) throw FormatError(label + ": " + what + " must be a list of lists");
+                                             const std::string& label, double low, double high) {
+  if (!json.is_array()) throw FormatError(label + ": field '" + what + "' must be a list of lists");
   std::vector<std::vector<double>> rows;
-  for (const auto& row : json) rows.push_back(json_numbers(row, what, label));
+  for (const auto& row : json) rows.push_back(json_numbers(row, what, label, low, high));
   return rows;
+}
+
+void require_strictly_monotone(const std::vector<double>& values, bool decreasing, const std::string& what,
+                               const std::string& label) {
+  for (size_t i = 1; i < values.size(); ++i) {
+    if (decreasing ? !(values[i] < values[i - 1]) : !(values[i] > values[i - 1])) {
+      throw FormatError(label + ": field '" + what + "' must be strictly " +
+                        (decreasing ? "decreasing" : "increasing") + " (entry " + std::to_string(i) + ")");
+    }
+  }
+}
+
+Calibration read_calibration(const nlohmann::json& section, const std::string& label) {
+  if (!section.is_object()) throw FormatError(label + ": field 'calibration' must be an object");
+  Calibration calibration;
+  calibration.samples = json_require_int(section, "samples", label);
+  if (calibration.samples < 1) {
+    throw FormatError(label + ": field 'calibration.samples' must be a positive count, got " +
+                      std::to_string(calibration.samples));
+  }
+  if (!section.contains("taus")) throw FormatError(label + ": field 'calibration.taus' is missing");
+  if (!section.contains("keep_fractions")) {
+    throw FormatError(label + ": field 'calibration.keep_fractions' is missing");
+  }
+  // taus in (0, 1]: the 1e-12 floor keeps 0 and negatives out.
+  calibration.taus = json_numbers(section["taus"], "calibration.taus", label, 1e-12, 1.0);
+  calibration.keep_fractions =
+      json_matrix(section["keep_fractions"], "calibration.keep_fractions", label, 1e-12, 1.0);
+  calibration.curve_points = json_numbers(section.value("curve_points", nlohmann::json::array()),
+                                          "calibration.curve_points", label, 1e-12, 1.0);
+  calibration.acc_curves = json_matrix(section.value("acc_curves", nlohmann::json::array()),
+                                       "calibration.acc_curves", label, 0.0, 1.0 + 1e-6);
+  if (calibration.taus.empty() || calibration.taus.size() != calibration.keep_fractions.size()) {
+    throw FormatError(
+        label +
+        ": fields 'calibration.taus' and 'calibration.keep_fractions' must have the same, non-zero "
+        "length");
+  }
+  if (calibration.taus.front() != 1.0)
+    throw FormatError(label + ": field 'calibration.taus' must start at 1");
+  require_strictly_monotone(calibration.taus, true, "calibration.taus", label);
+  require_strictly_monotone(calibration.curve_points, false, "calibration.curve_points", label);
+  const size_t layers = calibration.keep_fractions.front().size();
+  if (layers == 0) throw FormatError(label + ": field 'calibration.keep_fractions' has empty rows");
+  for (const auto& row : calibration.keep_fractions) {
+    if (row.size() != layers) {
+      throw FormatError(label + ": field 'calibration.keep_fractions' rows differ in length");
+    }
+  }
+  if (!calibration.acc_curves.empty() && calibration.acc_curves.size() != layers) {
+    throw FormatError(label + ": field 'calibration.acc_curves' has " +
+                      std::to_string(calibration.acc_curves.size()) + " rows for " + std::to_string(layers) +
+                      " layers");
+  }
+  for (const auto& curve : calibration.acc_curves) {
+    if (curve.size() != calibration.curve_points.size()) {
+      throw FormatError(label + ": field 'calibration.acc_curves' rows must have one value per curve point");
+    }
+  }
+  return calibration;
 }
 
 }  // namespace
@@ -130,47 +198,17 @@ std::vector<double> Calibration::fractions_at(double tau) const {
   return result;
 }
 
-Sidecar Sidecar::read(const std::filesystem::path& model_dir) {
+Sidecar Sidecar::read(const std::filesystem::path& model_dir, std::ostream* notices) {
   const std::filesystem::path path = model_dir / "latte.json";
   Sidecar sidecar;
   if (!std::filesystem::exists(path)) return sidecar;
   const nlohmann::json json = read_json_file(path);
   const std::string label = path.string();
   if (!json.is_object()) throw FormatError(label + ": expected a JSON object");
-  if (json.contains("calibration")) {
-    const auto& section = json["calibration"];
-    Calibration calibration;
-    if (!section.is_object()) throw FormatError(label + ": calibration must be an object");
-    calibration.samples = json_require_int(section, "samples", label);
-    calibration.taus = json_numbers(section.value("taus", nlohmann::json()), "calibration.taus", label);
-    calibration.keep_fractions =
-        json_matrix(section.value("keep_fractions", nlohmann::json()), "calibration.keep_fractions", label);
-    calibration.curve_points = json_numbers(section.value("curve_points", nlohmann::json::array()),
-                                            "calibration.curve_points", label);
-    calibration.acc_curves =
-        json_matrix(section.value("acc_curves", nlohmann::json::array()), "calibration.acc_curves", label);
-    if (calibration.taus.empty() || calibration.taus.size() != calibration.keep_fractions.size()) {
-      throw FormatError(
-          label + ": calibration.taus and calibration.keep_fractions must have the same, non-zero length");
-    }
-    if (calibration.taus.front() != 1.0) throw FormatError(label + ": calibration.taus must start at 1");
-    for (size_t i = 0; i < calibration.taus.size(); ++i) {
-      if (i > 0 && !(calibration.taus[i] < calibration.taus[i - 1])) {
-        throw FormatError(label + ": calibration.taus must be strictly decreasing");
-      }
-      if (calibration.keep_fractions[i].size() != calibration.keep_fractions[0].size()) {
-        throw FormatError(label + ": calibration.keep_fractions rows differ in length");
-      }
-      for (double fraction : calibration.keep_fractions[i]) {
-        if (!(fraction > 0.0 && fraction <= 1.0)) {
-          throw FormatError(label + ": calibration.keep_fractions values must be in (0, 1]");
-        }
-      }
-    }
-    sidecar.calibration = std::move(calibration);
-  }
-  if (json.contains("latency_model")) {
-    sidecar.latency_model = LatencyModel::from_json(json["latency_model"], label);
+  if (json.contains("calibration")) sidecar.calibration = read_calibration(json["calibration"], label);
+  if (json.contains("latency_model") && notices) {
+    *notices << "latte: notice: latte.json: ignoring latency_model fitted on another machine; latency is "
+                "profiled per machine\n";
   }
   return sidecar;
 }
@@ -187,8 +225,21 @@ void Sidecar::write(const std::filesystem::path& model_dir) const {
                            {"curve_points", calibration->curve_points},
                            {"acc_curves", calibration->acc_curves}};
   }
-  if (latency_model) json["latency_model"] = latency_model->to_json();
+  json.erase("latency_model");  // latency is profiled per machine, never stored with the model
   write_json_file_atomic(path, json);
+}
+
+std::optional<Calibration> usable_calibration(const Knobs& knobs, std::optional<Calibration> calibration,
+                                              int64_t layers) {
+  if (!calibration || static_cast<int64_t>(calibration->keep_fractions.front().size()) == layers) {
+    return calibration;
+  }
+  const bool needs_calibration = (knobs.speedup && *knobs.speedup > 1.0) || knobs.latency_ms ||
+                                 (knobs.coverage && *knobs.coverage < 1.0);
+  if (!needs_calibration) return std::nullopt;
+  throw FormatError("latte.json: calibration has " +
+                    std::to_string(calibration->keep_fractions.front().size()) + " layers; the model has " +
+                    std::to_string(layers) + " (calibrate the model again)");
 }
 
 Planner::Planner(Knobs knobs, ModelShape shape, std::optional<Calibration> calibration, LatencyModel latency,
@@ -199,11 +250,7 @@ Planner::Planner(Knobs knobs, ModelShape shape, std::optional<Calibration> calib
       latency_(latency),
       notices_(notices) {
   knobs_.validate(shape_.layers);
-  if (calibration_ && static_cast<int64_t>(calibration_->keep_fractions.front().size()) != shape_.layers) {
-    throw FormatError(
-        "latte.json: calibration has " + std::to_string(calibration_->keep_fractions.front().size()) +
-        " layers; the model has " + std::to_string(shape_.layers) + " (run latte calibrate again)");
-  }
+  calibration_ = usable_calibration(knobs_, std::move(calibration_), shape_.layers);
   mode_ = knobs_.mode.value_or(calibration_ ? PruneMode::kStatic : PruneMode::kDynamic);
   if (mode_ == PruneMode::kStatic && !calibration_ && (knobs_.coverage || knobs_.mode)) {
     if (notices_)
@@ -245,7 +292,7 @@ std::vector<int64_t> Planner::schedule_from_fractions(int64_t n0,
 void Planner::finish_prediction(int64_t n0, SequencePlan& plan) const {
   if (plan.expected_counts.empty()) return;
   const double dense = latency_.dense_seconds(n0, shape_);
-  const double pruned = latency_.forward_seconds(n0, plan.expected_counts, shape_);
+  const double pruned = plan.dense ? dense : latency_.forward_seconds(n0, plan.expected_counts, shape_);
   plan.predicted_speedup = dense / pruned;
   plan.predicted_ms = pruned * 1e3;
 }

@@ -1,5 +1,6 @@
 // Offline measurements that make a checkpoint tunable at deploy time:
-// calibration (ACC curves and keep fractions r_l(tau)) and the latency model.
+// calibration (ACC curves and keep fractions r_l(tau)). The latency table is per machine:
+// latency_profile.h.
 #pragma once
 
 #include <array>
@@ -26,24 +27,5 @@ std::vector<double> default_calibration_taus();
 // grid (keep fractions). Progress lines go to `progress` when not null.
 CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inputs,
                             const std::vector<double>& taus, std::ostream* progress);
-
-// One timed configuration of the latency fit.
-struct ProfilePoint {
-  int64_t n0 = 0;
-  std::vector<int64_t> counts;
-  double measured_ms = 0.0;
-  double predicted_ms = 0.0;
-};
-
-struct ProfileReport {
-  LatencyModel model;
-  std::vector<ProfilePoint> points;
-};
-
-// Times whole forward passes over input lengths and schedules, then fits
-// seconds = a * gemm_flops + b * attention_flops + c * rows + e per layer by
-// non-negative least squares on relative error.
-ProfileReport profile_latency(BertModel& model, const std::vector<int64_t>& lengths, int repeats,
-                              std::ostream* progress);
 
 }  // namespace latte

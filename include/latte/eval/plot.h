@@ -10,7 +10,9 @@ namespace latte {
 struct SweepRow {
   double requested_speedup = 1.0;
   double predicted_speedup = 1.0;
-  double measured_speedup = 1.0;
+  double measured_speedup = 1.0;  // median of paired dense / pruned ratios
+  double measured_speedup_p10 = 1.0;
+  double measured_speedup_p90 = 1.0;
   double predicted_ms = 0.0;
   double measured_ms = 0.0;
   double kept_fraction = 1.0;

@@ -1,11 +1,14 @@
-// Cost of a Transformer forward pass with word-vector elimination (DESIGN.md
-// section 2): FLOPs per layer, and a latency model fitted on the machine.
+// Cost of a Transformer forward pass with word-vector elimination (DESIGN.md section 2): FLOPs
+// per layer, and the latency the planner bisects on: a table measured on this machine, or the
+// FLOPs prior when there is none.
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "latte/prune/latency_table.h"
 
 namespace latte {
 
@@ -26,25 +29,30 @@ struct ModelShape {
   int64_t ffn = 0;
 };
 
-// Per layer: seconds = a * gemm_flops + b * attention_flops + c * rows_in + e.
-struct LatencyModel {
-  double seconds_per_gemm_flop = 1.0 / 150e9;
-  double seconds_per_attention_flop = 1.0 / 75e9;
-  double seconds_per_row = 0.0;
-  double seconds_per_layer = 0.0;
-  int threads = 0;               // what it was fitted with (0 = not fitted)
-  std::string source = "flops";  // "flops" (default) or "profile"
-
-  double layer_seconds(int64_t rows_in, int64_t rows_kept, const ModelShape& shape) const;
-  // One sequence of n0 tokens with counts[l] word-vectors leaving layer l.
-  double forward_seconds(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape) const;
-  double dense_seconds(int64_t n0, const ModelShape& shape) const;
-
-  nlohmann::json to_json() const;
-  static LatencyModel from_json(const nlohmann::json& json, const std::string& file_label);
-};
-
 // Total FLOPs of a forward pass of one sequence with the given keep counts.
 double forward_flops(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape);
+
+// Predicted seconds of a forward pass of one sequence.
+class LatencyModel {
+ public:
+  // The FLOPs prior: 150 GFLOP/s on GEMMs, 75 on attention, no fixed costs. Ratios only
+  // roughly hold: GEMM efficiency changes with the row count.
+  LatencyModel() = default;
+  // Measured on this machine.
+  explicit LatencyModel(LatencyTable table);
+
+  bool measured() const { return table_.has_value(); }
+  const char* source() const { return measured() ? "table" : "flops"; }
+  const LatencyTable* table() const { return table_ ? &*table_ : nullptr; }
+
+  // A pass that eliminates (ACC scores computed, elimination run): n0 word-vectors in,
+  // counts[l] leaving layer l (missing entries keep everything).
+  double forward_seconds(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape) const;
+  // The dense model: no scores, nothing eliminated.
+  double dense_seconds(int64_t n0, const ModelShape& shape) const;
+
+ private:
+  std::optional<LatencyTable> table_;
+};
 
 }  // namespace latte

@@ -50,13 +50,15 @@ struct Calibration {
   double min_tau() const { return taus.back(); }
 };
 
-// latte.json beside a checkpoint: calibration and the fitted latency model.
+// latte.json beside a checkpoint: calibration only. Latency is a property of the machine, not of
+// the checkpoint: it is profiled per machine and cached outside the model folder.
 struct Sidecar {
   std::optional<Calibration> calibration;
-  std::optional<LatencyModel> latency_model;
-  // Missing file: empty sidecar. Malformed file: FormatError naming it.
-  static Sidecar read(const std::filesystem::path& model_dir);
-  // Writes atomically, keeping other sections already in the file.
+  // Missing file: empty sidecar. Malformed file (any number not finite or out of range, lists
+  // of the wrong length, taus not decreasing): FormatError naming latte.json and the field.
+  // A `latency_model` section written by older versions is ignored, with a notice.
+  static Sidecar read(const std::filesystem::path& model_dir, std::ostream* notices = nullptr);
+  // Writes atomically, keeping other sections already in the file (dropping `latency_model`).
   void write(const std::filesystem::path& model_dir) const;
 };
 
@@ -71,9 +73,16 @@ struct SequencePlan {
   std::vector<int64_t> expected_counts;  // the schedule the prediction is for
 };
 
+// The calibration `knobs` may use for a model of `layers` layers: none when it was made for
+// another layer count and the knobs do not need it (none, dense, an explicit keep list), so a
+// stale latte.json never blocks dense inference; FormatError naming latte.json when they do.
+std::optional<Calibration> usable_calibration(const Knobs& knobs, std::optional<Calibration> calibration,
+                                              int64_t layers);
+
 class Planner {
  public:
   // `notices` receives one-line notices (fallbacks, unreachable targets); may be null.
+  // The calibration passes through usable_calibration().
   Planner(Knobs knobs, ModelShape shape, std::optional<Calibration> calibration, LatencyModel latency,
           std::ostream* notices);
 

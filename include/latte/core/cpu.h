@@ -1,0 +1,27 @@
+// What the machine is, as far as timings go: the CPU model, the ISA extensions the kernels
+// use, the core count and how busy the machine is.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace latte {
+
+struct CpuInfo {
+  std::string model;             // "AMD EPYC 9R14 96-Core Processor"; "unknown" when not found
+  std::vector<std::string> isa;  // the extensions that change kernel speed, in a fixed order
+};
+
+// Parses a /proc/cpuinfo-format file (the first processor's "model name" and "flags").
+// An unreadable file gives {"unknown", {}}.
+CpuInfo read_cpu_info(const std::filesystem::path& cpuinfo = "/proc/cpuinfo");
+
+// Online cores (at least 1).
+int online_cores();
+
+// The 1-minute load average of a /proc/loadavg-format file; nullopt when unreadable.
+std::optional<double> load_average(const std::filesystem::path& loadavg = "/proc/loadavg");
+
+}  // namespace latte

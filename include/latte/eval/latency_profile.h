@@ -1,0 +1,64 @@
+// Profiling the latency table of a model on this machine (DESIGN.md section 2), and finding the
+// planner's latency source: the cached table, else a fresh profile, else the FLOPs prior.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <vector>
+
+#include "latte/models/bert.h"
+#include "latte/prune/cost_model.h"
+#include "latte/prune/latency_cache.h"
+
+namespace latte {
+
+// 1, 2, 4, 8, 12, 16, 24, 32, 48, ... 384, 512, then x1.5 steps, up to and including max_rows.
+std::vector<int64_t> default_profile_grid(int64_t max_rows);
+
+struct ProfileOptions {
+  std::vector<int64_t> grid;  // empty: default_profile_grid(max positions)
+  int rounds = 3;             // timed rounds; each runs a dense and a pruning pass per row count
+  bool validate = true;       // time whole forward passes against the table's prediction
+  std::ostream* progress = nullptr;
+};
+
+// A whole forward pass, timed, against the table's prediction.
+struct ValidationPoint {
+  int64_t n0 = 0;
+  std::vector<int64_t> counts;  // word-vectors leaving each layer; all n0 = dense
+  bool dense = false;
+  double measured_ms = 0.0;
+  double predicted_ms = 0.0;
+};
+
+struct ProfileReport {
+  LatencyTable table;
+  std::vector<ValidationPoint> validation;
+  double seconds = 0.0;  // wall time of the whole profile
+};
+
+// Runs every row count of the grid as one sequence, dense and with a keep-everything schedule
+// (which computes ACC scores and runs the elimination), reading each layer's phase times:
+// one pass gives a sample of every layer. Medians over the rounds, after one untimed
+// warm-up pass per row count and kind.
+ProfileReport profile_latency(BertModel& model, const ProfileOptions& options);
+
+// This machine, the current thread count, this model's shape, f32 compute.
+LatencyKey latency_key(const BertConfig& config);
+
+struct LatencySourceOptions {
+  std::optional<std::filesystem::path> cache_dir;  // none: profile in memory
+  bool allow_profile = true;                       // false: the FLOPs prior when nothing is cached
+  std::ostream* notices = nullptr;
+  std::ostream* progress = nullptr;
+};
+
+// The cached table for this machine and model; else, when allowed, profiles `model()` now
+// (it is only called then) and caches the table; else the FLOPs prior.
+LatencyModel machine_latency_model(const BertConfig& config, const std::function<BertModel&()>& model,
+                                   const LatencySourceOptions& options);
+
+}  // namespace latte

@@ -1,0 +1,62 @@
+// Latency measured on this machine (DESIGN.md section 2): per layer phase, seconds at a grid of
+// row counts, interpolated; plus the fixed costs around the layers. Profiled per machine,
+// thread count, model shape and dtype (src/eval/latency_profile.cpp) and cached outside the
+// model folder (latency_cache.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace latte {
+
+// Seconds of one phase at a grid of row counts: piecewise linear between grid points, made
+// non-decreasing (more rows never predict less time), extrapolated along the last segment.
+struct RowCurve {
+  std::vector<int64_t> rows;    // ascending, >= 1
+  std::vector<double> seconds;  // one per grid point
+
+  double at(double row_count) const;
+  // Isotonic regression (pool adjacent violators): the closest non-decreasing curve, so one
+  // noisy sample does not lift every later point as a running maximum would.
+  void make_monotone();
+};
+
+// The two phases of a layer that eliminates word-vectors between attention and the rest.
+// in:        on the n rows entering the layer: QKV GEMM, attention, and (pruning) the ACC scores
+//            and the elimination itself (selection and gather of the kept rows).
+// in_dense:  the same phase in a dense pass, which computes no scores and eliminates nothing.
+// kept:      on the k rows the layer keeps: output projection, residual + norm, FFN, norm.
+struct LayerLatency {
+  RowCurve in;
+  RowCurve in_dense;
+  RowCurve kept;
+};
+
+inline constexpr const char* kEncoderLayer = "encoder";
+
+struct LatencyTable {
+  // By layer kind: "encoder" today; decoder prefill / step and cross-attention kinds later.
+  std::map<std::string, LayerLatency> layers;
+  RowCurve embeddings;        // fixed cost: embeddings and their norm, by input length n0
+  double head_seconds = 0.0;  // fixed cost: final copy, pooler and classifier
+  // How busy the machine was while profiling: the highest 1-minute load average seen, and the
+  // core count. A table measured while other work shared the cores is re-measured on a
+  // quieter run (latency_profile.h).
+  double profile_load = 0.0;
+  int profile_cores = 0;
+  bool profiled_busy() const { return profile_cores > 0 && profile_load > profile_cores; }
+
+  // FormatError when the kind is absent.
+  const LayerLatency& layer(const std::string& kind) const;
+  void make_monotone();
+
+  nlohmann::json to_json() const;
+  // Validates every number (finite, non-negative, below an hour), the grids (ascending,
+  // positive, matching lengths); FormatError naming `file_label` and the field.
+  static LatencyTable from_json(const nlohmann::json& json, const std::string& file_label);
+};
+
+}  // namespace latte

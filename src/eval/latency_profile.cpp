@@ -1,0 +1,253 @@
+#include "latte/eval/latency_profile.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+
+#include "latte/core/cpu.h"
+#include "latte/core/error.h"
+#include "latte/core/threads.h"
+
+namespace latte {
+
+namespace {
+
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+BertInput random_input(int64_t length, int64_t vocab_size, std::mt19937& generator) {
+  std::uniform_int_distribution<int32_t> word(1, static_cast<int32_t>(std::max<int64_t>(vocab_size - 1, 1)));
+  BertInput input;
+  for (int64_t i = 0; i < length; ++i) input.input_ids.push_back(word(generator));
+  return input;
+}
+
+// Geometric schedules r_l = t^l of several strengths, for validation.
+std::vector<int64_t> geometric_counts(int64_t n0, int64_t layers, double decay) {
+  std::vector<int64_t> counts;
+  int64_t previous = n0;
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    const double fraction = std::pow(decay, static_cast<double>(layer + 1));
+    previous =
+        std::clamp<int64_t>(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n0))), 1, previous);
+    counts.push_back(previous);
+  }
+  return counts;
+}
+
+// Per row count of the grid: every sample of each phase.
+struct PhaseSamples {
+  std::vector<double> in, in_dense, kept, embeddings;
+};
+
+std::vector<ValidationPoint> validate(BertModel& model, const LatencyModel& latency,
+                                      const std::vector<int64_t>& grid, std::mt19937& generator,
+                                      std::ostream* progress) {
+  const BertConfig& config = model.config();
+  const ModelShape shape = model.shape();
+  std::vector<ValidationPoint> points;
+  for (const int64_t wanted : {int64_t{64}, int64_t{256}}) {
+    const int64_t n0 = std::min(wanted, grid.back());
+    if (!points.empty() && points.back().n0 == n0) break;
+    for (const double decay : {1.0, 0.85, 0.6}) {
+      ValidationPoint point;
+      point.n0 = n0;
+      point.dense = decay == 1.0;
+      point.counts = point.dense ? std::vector<int64_t>(static_cast<size_t>(shape.layers), n0)
+                                 : geometric_counts(n0, shape.layers, decay);
+      points.push_back(point);
+    }
+  }
+  std::vector<std::unique_ptr<Planner>> planners;
+  std::vector<std::vector<BertInput>> inputs;
+  for (const ValidationPoint& point : points) {
+    planners.push_back(point.dense ? nullptr
+                                   : std::make_unique<Planner>(Knobs{.keep = point.counts}, shape,
+                                                               std::nullopt, LatencyModel{}, nullptr));
+    inputs.push_back({random_input(point.n0, config.vocab_size, generator)});
+  }
+  constexpr int kRepeats = 3;
+  std::vector<std::vector<double>> samples(points.size());
+  for (int round = -1; round < kRepeats; ++round) {  // round -1 warms up
+    for (size_t i = 0; i < points.size(); ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      model.forward(inputs[i], ForwardOptions{.planner = planners[i].get()});
+      if (round >= 0) samples[i].push_back(seconds_since(start));
+    }
+    if (progress)
+      *progress << "\rprofile: validating, round " << (round + 2) << "/" << (kRepeats + 1) << "   "
+                << std::flush;
+  }
+  for (size_t i = 0; i < points.size(); ++i) {
+    points[i].measured_ms = median_of(samples[i]) * 1e3;
+    points[i].predicted_ms =
+        (points[i].dense ? latency.dense_seconds(points[i].n0, shape)
+                         : latency.forward_seconds(points[i].n0, points[i].counts, shape)) *
+        1e3;
+  }
+  return points;
+}
+
+}  // namespace
+
+std::vector<int64_t> default_profile_grid(int64_t max_rows) {
+  std::vector<int64_t> grid;
+  for (const int64_t rows : {1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512}) {
+    if (rows <= max_rows) grid.push_back(rows);
+  }
+  while (grid.back() < max_rows && grid.back() >= 512) {
+    grid.push_back(std::min(max_rows, grid.back() * 3 / 2));
+  }
+  if (grid.back() < max_rows) grid.push_back(max_rows);
+  return grid;
+}
+
+ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  const BertConfig& config = model.config();
+  const ModelShape shape = model.shape();
+  const std::vector<int64_t> grid =
+      options.grid.empty() ? default_profile_grid(config.max_position_embeddings) : options.grid;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    if (grid[i] < 1 || grid[i] > config.max_position_embeddings || (i > 0 && grid[i] <= grid[i - 1])) {
+      throw InputError("profile row counts must ascend within 1.." +
+                       std::to_string(config.max_position_embeddings));
+    }
+  }
+  if (options.rounds < 1) throw InputError("profile needs at least one round");
+  std::mt19937 generator(7);
+  std::vector<std::vector<BertInput>> inputs;
+  std::vector<std::unique_ptr<Planner>> keep_all;  // pruning path, nothing eliminated
+  for (const int64_t rows : grid) {
+    inputs.push_back({random_input(rows, config.vocab_size, generator)});
+    keep_all.push_back(std::make_unique<Planner>(
+        Knobs{.keep = std::vector<int64_t>(static_cast<size_t>(shape.layers), rows)}, shape, std::nullopt,
+        LatencyModel{}, nullptr));
+  }
+
+  std::vector<PhaseSamples> samples(grid.size());
+  std::vector<double> head_samples;
+  double peak_load = load_average().value_or(0.0);
+  PhaseTimes times;
+  for (int round = -1; round < options.rounds; ++round) {  // round -1 warms every row count up
+    for (size_t step = 0; step < grid.size(); ++step) {
+      // Alternate the direction so slow drift in the machine's load does not tilt the curve.
+      const size_t i = round % 2 == 0 ? grid.size() - 1 - step : step;
+      for (const bool pruning : {false, true}) {
+        model.forward(inputs[i], ForwardOptions{.planner = pruning ? keep_all[i].get() : nullptr,
+                                                .phase_times = &times});
+        if (round < 0) continue;
+        PhaseSamples& phase = samples[i];
+        std::vector<double>& in = pruning ? phase.in : phase.in_dense;
+        in.insert(in.end(), times.layer_in.begin(), times.layer_in.end());
+        phase.kept.insert(phase.kept.end(), times.layer_kept.begin(), times.layer_kept.end());
+        phase.embeddings.push_back(times.embeddings);
+        head_samples.push_back(times.head);
+      }
+      if (options.progress) {
+        *options.progress << "\rprofile: "
+                          << (round < 0 ? "warm-up"
+                                        : "round " + std::to_string(round + 1) + "/" +
+                                              std::to_string(options.rounds))
+                          << ", " << grid[i] << " rows (" << (step + 1) << "/" << grid.size() << ")      "
+                          << std::flush;
+      }
+    }
+  }
+
+  ProfileReport report;
+  LayerLatency layer;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    layer.in.rows.push_back(grid[i]);
+    layer.in.seconds.push_back(median_of(samples[i].in));
+    layer.in_dense.rows.push_back(grid[i]);
+    layer.in_dense.seconds.push_back(median_of(samples[i].in_dense));
+    layer.kept.rows.push_back(grid[i]);
+    layer.kept.seconds.push_back(median_of(samples[i].kept));
+    report.table.embeddings.rows.push_back(grid[i]);
+    report.table.embeddings.seconds.push_back(median_of(samples[i].embeddings));
+  }
+  report.table.layers[kEncoderLayer] = std::move(layer);
+  report.table.head_seconds = median_of(head_samples);
+  report.table.profile_load = std::max(peak_load, load_average().value_or(0.0));
+  report.table.profile_cores = online_cores();
+  report.table.make_monotone();
+  if (options.validate) {
+    report.validation = validate(model, LatencyModel(report.table), grid, generator, options.progress);
+  }
+  report.seconds = seconds_since(started);
+  if (options.progress) {
+    char line[96];
+    std::snprintf(line, sizeof(line), "\rprofile: done in %.1f s%30s\n", report.seconds, "");
+    *options.progress << line << std::flush;
+  }
+  return report;
+}
+
+LatencyKey latency_key(const BertConfig& config) {
+  LatencyKey key;
+  key.cpu = read_cpu_info();
+  key.threads = num_threads();
+  key.family = "bert";
+  key.layers = config.num_layers;
+  key.hidden = config.hidden_size;
+  key.heads = config.num_heads;
+  key.ffn = config.intermediate_size;
+  key.max_positions = config.max_position_embeddings;
+  key.activation = config.hidden_act;
+  key.compute_dtype = "f32";  // weights of any dtype on disk are widened at load
+  key.latte_version = LATTE_VERSION;
+  return key;
+}
+
+LatencyModel machine_latency_model(const BertConfig& config, const std::function<BertModel&()>& model,
+                                   const LatencySourceOptions& options) {
+  const LatencyKey key = latency_key(config);
+  std::optional<LatencyCache> cache;
+  if (options.cache_dir) cache.emplace(*options.cache_dir);
+  std::optional<LatencyTable> cached;
+  if (cache) cached = cache->load(key, options.notices);
+  if (cached && !cached->profiled_busy()) return LatencyModel(std::move(*cached));
+  const double load_now = load_average().value_or(0.0);
+  const int cores = online_cores();
+  // A table measured while the cores were shared is used until a quieter run can measure it again.
+  if (cached && (!options.allow_profile || load_now > cores)) return LatencyModel(std::move(*cached));
+  if (!options.allow_profile) return LatencyModel{};
+  if (options.notices) {
+    if (cached) {
+      *options.notices << "latte: notice: the cached latency table was measured on a busy machine (load "
+                       << cached->profile_load << " on " << cached->profile_cores
+                       << " cores); measuring it again now that the machine is quieter\n";
+    } else {
+      *options.notices << "latte: notice: no latency table for this machine, " << key.threads
+                       << " threads and this model shape yet; profiling it once"
+                       << (cache ? " (cached in " + cache->folder().string() + ")"
+                                 : std::string(" (not cached)"))
+                       << "\n";
+    }
+    if (load_now > cores) {
+      *options.notices << "latte: notice: load average " << load_now << " exceeds the " << cores
+                       << " cores: the latency table will be noisy, and is measured again on a quieter run\n";
+    }
+    *options.notices << std::flush;
+  }
+  ProfileOptions profile;
+  profile.validate = false;
+  profile.progress = options.progress;
+  ProfileReport report = profile_latency(model(), profile);
+  if (cache) cache->store(key, report.table, options.notices);
+  return LatencyModel(std::move(report.table));
+}
+
+}  // namespace latte
