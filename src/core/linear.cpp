@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <dnnl.hpp>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "latte/core/error.h"
+#include "latte/core/packed_gemm.h"
 
 namespace latte {
 
@@ -40,6 +43,19 @@ dnnl::algorithm eltwise_algorithm(Activation activation) {
   return dnnl::algorithm::undef;
 }
 
+GemmPath resolve_path(GemmPath requested) {
+  if (requested != GemmPath::kAuto) return requested;
+  static const GemmPath from_environment = [] {
+    const char* value = std::getenv("LATTE_GEMM");
+    const std::string name = value == nullptr ? "" : value;
+    if (name.empty() || name == "auto") return GemmPath::kAuto;
+    if (name == "onednn") return GemmPath::kOneDnn;
+    if (name == "packed") return GemmPath::kPacked;
+    throw InputError("LATTE_GEMM must be onednn, packed or auto, got '" + name + "'");
+  }();
+  return from_environment;
+}
+
 }  // namespace
 
 struct Linear::Impl {
@@ -47,9 +63,12 @@ struct Linear::Impl {
   memory weights;
   memory bias;
   bool has_bias = false;
+  std::optional<PackedGemm> packed;
+  int64_t packed_max_rows = 0;  // calls with more rows go to oneDNN
 };
 
-Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate) {
+Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate,
+               GemmPath path) {
   if (weight.rank() != 2) throw InputError("linear weight must be 2-D, got " + weight.shape_str());
   out_features_ = weight.dim(0);
   in_features_ = weight.dim(1);
@@ -58,6 +77,13 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
                      std::to_string(out_features_) + "]");
   }
   auto impl = std::make_shared<Impl>();
+  const GemmPath resolved = resolve_path(path);
+  const std::optional<GemmIsa> isa = best_gemm_isa();
+  if (resolved != GemmPath::kOneDnn && isa) {
+    impl->packed.emplace(weight.data(), out_features_, in_features_, bias.empty() ? nullptr : bias.data(),
+                         activation, accumulate, *isa);
+    impl->packed_max_rows = resolved == GemmPath::kPacked ? INT64_MAX : kPackedGemmMaxRows;
+  }
   dnnl::engine& engine = cpu_engine();
   const memory::dims runtime_rows_src = {DNNL_RUNTIME_DIM_VAL, in_features_};
   const memory::dims runtime_rows_dst = {DNNL_RUNTIME_DIM_VAL, out_features_};
@@ -98,6 +124,7 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
 
 void Linear::operator()(const float* x, int64_t rows, float* y) const {
   if (rows == 0) return;
+  if (impl_->packed && rows <= impl_->packed_max_rows) return (*impl_->packed)(x, rows, y);
   dnnl::engine& engine = cpu_engine();
   const memory::desc src_md({rows, in_features_}, memory::data_type::f32, memory::dims{in_features_, 1});
   const memory::desc dst_md({rows, out_features_}, memory::data_type::f32, memory::dims{out_features_, 1});
@@ -137,8 +164,8 @@ double measure_gemm_gflops(int64_t m, int64_t k, int64_t n, int repeats) {
     std::sort(seconds.begin(), seconds.end());
     return seconds[seconds.size() / 2];
   };
-  // The ceiling is the faster of oneDNN's two fp32 GEMM paths: the matmul
-  // primitive (what latte runs) and plain sgemm.
+  // The ceiling is the faster of what Linear runs at this row count and
+  // oneDNN's plain sgemm.
   const double packed = median_seconds([&] { linear(input.data(), m, output.data()); });
   const double plain = median_seconds(
       [&] { sgemm(true, m, n, k, 1.0f, input.data(), k, weight.data(), k, 0.0f, output.data(), n); });

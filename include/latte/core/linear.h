@@ -1,8 +1,11 @@
-// Fully connected layer on oneDNN: y[rows, out] = act(x[rows, in] W^T + b) (+ y).
-// Weights are copied once, at construction, in Hugging Face's [out, in] layout:
-// on AVX2 machines oneDNN's blocked ("any") layout measured up to 2x slower for
-// the FFN shapes (docs/benchmarks.md). The primitive takes the row count at run
-// time, so one primitive serves every number of kept word-vectors.
+// Fully connected layer: y[rows, out] = act(x[rows, in] W^T + b) (+ y).
+// Two kernels, picked by the row count of each call:
+// - few rows: latte's PackedGemm (packed_gemm.h), where oneDNN 2.6's matmul is
+//   slow (docs/benchmarks.md, "Small rows");
+// - more rows: oneDNN's matmul with the weights in Hugging Face's [out, in]
+//   layout (oneDNN's blocked "any" layout measured up to 2x slower for the FFN
+//   shapes on AVX2). Its primitive takes the row count at run time, so one
+//   primitive serves every number of kept word-vectors.
 #pragma once
 
 #include <cstdint>
@@ -14,12 +17,24 @@ namespace latte {
 
 enum class Activation { kNone, kGeluErf, kGeluTanh, kRelu, kTanh };
 
+// Which kernel a Linear runs. kAuto: PackedGemm up to kPackedGemmMaxRows rows,
+// oneDNN above (and oneDNN alone on CPUs without AVX2+FMA). The environment
+// variable LATTE_GEMM=onednn|packed|auto overrides kAuto, to compare both in
+// one session.
+enum class GemmPath { kAuto, kOneDnn, kPacked };
+
+// Largest row count that kAuto sends to PackedGemm: it beat oneDNN at every
+// row count measured, 1-128, with AVX-512 and AVX2 (docs/benchmarks.md, "Small
+// rows"); above 128 rows oneDNN keeps the job until measured otherwise.
+inline constexpr int64_t kPackedGemmMaxRows = 128;
+
 class Linear {
  public:
   Linear() = default;
   // weight: [out, in] (Hugging Face layout); bias: [out] or empty.
   // accumulate: add the result to what y holds (a fused residual connection).
-  Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate = false);
+  Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate = false,
+         GemmPath path = GemmPath::kAuto);
 
   // x: [rows, in] contiguous, y: [rows, out] contiguous; rows may be 0.
   void operator()(const float* x, int64_t rows, float* y) const;
@@ -39,8 +54,9 @@ class Linear {
 void sgemm(bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// GFLOP/s that oneDNN reaches on a [m, k] x [k, n] product with the current
-// thread count: the ceiling dense inference is compared with.
+// GFLOP/s that the faster of Linear (as configured) and oneDNN's sgemm reaches
+// on a [m, k] x [k, n] product with the current thread count: the GEMM ceiling
+// dense inference is compared with.
 double measure_gemm_gflops(int64_t m, int64_t k, int64_t n, int repeats);
 
 }  // namespace latte

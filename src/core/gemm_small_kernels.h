@@ -1,0 +1,32 @@
+// Entry points of the per-ISA translation units of PackedGemm (private to src/core).
+// Each is compiled with its own target flags and called only after a CPU check,
+// so a build without -march=native still runs the fast path where the CPU has it.
+#pragma once
+
+#include <cstdint>
+
+#include "latte/core/linear.h"
+
+namespace latte::gemm_kernels {
+
+struct SmallGemmArgs {
+  const float* x = nullptr;  // [rows, in]
+  int64_t rows = 0;
+  int64_t in_features = 0;
+  const float* panels = nullptr;  // [panels, in, panel_width]
+  const float* bias = nullptr;    // [panels * panel_width] or nullptr
+  int64_t out_features = 0;
+  Activation activation = Activation::kNone;
+  bool accumulate = false;
+  float* y = nullptr;  // [rows, out]
+};
+
+// Output columns per panel of each kernel: a multiple of its vector width.
+constexpr int64_t kPanelWidthAvx512 = 48;
+constexpr int64_t kPanelWidthAvx2 = 16;
+
+// Computes the panels [panel_begin, panel_end) for every row.
+void small_gemm_avx512(const SmallGemmArgs& args, int64_t panel_begin, int64_t panel_end);
+void small_gemm_avx2(const SmallGemmArgs& args, int64_t panel_begin, int64_t panel_end);
+
+}  // namespace latte::gemm_kernels

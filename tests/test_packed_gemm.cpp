@@ -1,0 +1,171 @@
+// PackedGemm (latte's small-row GEMM) against a plain double-precision loop,
+// for both ISAs this CPU runs, every activation and the residual accumulate.
+//
+// Tolerance: |got - reference| <= 1e-5 * sqrt(K) * max(1, |reference|). Inputs
+// are uniform in [-1, 1] and weights in [-1, 1] / sqrt(K), so pre-activations
+// are O(1); fp32 accumulation over K terms errs by about eps * sqrt(K), and the
+// vector exp/erf/tanh by ~1e-7 absolute.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "latte/core/linear.h"
+#include "latte/core/packed_gemm.h"
+#include "latte/core/tensor.h"
+#include "latte/core/threads.h"
+
+namespace latte {
+
+namespace {
+
+struct Shape {
+  int64_t out_features, in_features;
+};
+
+std::vector<GemmIsa> runnable_isas() {
+  std::vector<GemmIsa> isas;
+  const std::optional<GemmIsa> best = best_gemm_isa();
+  if (!best) return isas;
+  isas.push_back(GemmIsa::kAvx2);
+  if (*best == GemmIsa::kAvx512) isas.push_back(GemmIsa::kAvx512);
+  return isas;
+}
+
+double reference_activation(double z, Activation activation) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      return 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)));
+    case Activation::kGeluTanh:
+      return 0.5 * z * (1.0 + std::tanh(0.7978845608028654 * (z + 0.044715 * z * z * z)));
+    case Activation::kRelu:
+      return z > 0.0 ? z : 0.0;
+    case Activation::kTanh:
+      return std::tanh(z);
+    case Activation::kNone:
+      break;
+  }
+  return z;
+}
+
+std::vector<float> uniform(int64_t count, float scale, uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::uniform_real_distribution<float> distribution(-scale, scale);
+  std::vector<float> values(static_cast<size_t>(count));
+  for (float& value : values) value = distribution(generator);
+  return values;
+}
+
+// Every activation, bias and accumulate mode of one shape on every ISA, for
+// each row count: the rows are a prefix of one input, so the reference is
+// computed once. Rows past the count must be left untouched.
+void check_shape(const Shape& shape, const std::vector<int64_t>& row_counts) {
+  const int64_t n = shape.out_features, k = shape.in_features;
+  const int64_t max_rows = *std::max_element(row_counts.begin(), row_counts.end());
+  const std::vector<float> weight = uniform(n * k, 1.0f / std::sqrt(static_cast<float>(k)), 1);
+  const std::vector<float> bias = uniform(n, 0.5f, 2);
+  const std::vector<float> x = uniform(max_rows * k, 1.0f, 3);
+  const std::vector<float> residual = uniform(max_rows * n, 1.0f, 4);
+  std::vector<double> product(static_cast<size_t>(max_rows * n));  // x W^T, no bias
+  for (int64_t r = 0; r < max_rows; ++r) {
+    for (int64_t o = 0; o < n; ++o) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < k; ++i) sum += static_cast<double>(x[r * k + i]) * weight[o * k + i];
+      product[r * n + o] = sum;
+    }
+  }
+  const double tolerance = 1e-5 * std::sqrt(static_cast<double>(k));
+  std::vector<double> activated(product.size());
+  for (Activation activation : {Activation::kNone, Activation::kGeluErf, Activation::kGeluTanh,
+                                Activation::kRelu, Activation::kTanh}) {
+    for (bool with_bias : {true, false}) {
+      for (size_t i = 0; i < product.size(); ++i)
+        activated[i] = reference_activation(product[i] + (with_bias ? bias[i % n] : 0.0), activation);
+      for (GemmIsa isa : runnable_isas()) {
+        for (bool accumulate : {false, true}) {
+          const PackedGemm gemm(weight.data(), n, k, with_bias ? bias.data() : nullptr, activation,
+                                accumulate, isa);
+          for (int64_t rows : row_counts) {
+            std::vector<float> y = accumulate ? residual : std::vector<float>(max_rows * n, 7.0f);
+            gemm(x.data(), rows, y.data());
+            int failures = 0;
+            for (int64_t i = 0; i < max_rows * n && failures < 3; ++i) {
+              const double untouched = accumulate ? residual[i] : 7.0;
+              const double expected =
+                  i < rows * n ? activated[i] + (accumulate ? residual[i] : 0.0) : untouched;
+              if (!(std::abs(y[i] - expected) <= tolerance * std::max(1.0, std::abs(expected)))) {
+                ADD_FAILURE() << gemm_isa_name(isa) << " rows " << rows << " out " << n << " in " << k
+                              << " activation " << static_cast<int>(activation) << " accumulate "
+                              << accumulate << " bias " << with_bias << " at [" << i / n << ", " << i % n
+                              << "]: got " << y[i] << ", expected " << expected;
+                ++failures;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+std::vector<int64_t> one_to(int64_t last) {
+  std::vector<int64_t> counts;
+  for (int64_t rows = 1; rows <= last; ++rows) counts.push_back(rows);
+  return counts;
+}
+
+}  // namespace
+
+TEST(PackedGemm, EveryRowCountOnSmallShapes) {
+  if (runnable_isas().empty()) GTEST_SKIP() << "no AVX2+FMA on this CPU";
+  // One thread: thousands of tiny calls, each a parallel region, take minutes
+  // on a loaded 2-core machine. BertShapes covers the split over threads.
+  const int threads = num_threads();
+  set_num_threads(1);
+  for (const Shape shape : {Shape{2, 5}, Shape{50, 128}, Shape{97, 37}}) {
+    check_shape(shape, one_to(130));
+  }
+  set_num_threads(threads);
+}
+
+TEST(PackedGemm, BertShapes) {
+  if (runnable_isas().empty()) GTEST_SKIP() << "no AVX2+FMA on this CPU";
+  for (const Shape shape : {Shape{2304, 768}, Shape{768, 3072}, Shape{3072, 768}, Shape{2, 768}}) {
+    check_shape(shape, {1, 9, 17, 130});  // full row blocks and remainders of both ISAs
+  }
+}
+
+TEST(PackedGemm, ZeroRowsLeaveOutputAlone) {
+  if (runnable_isas().empty()) GTEST_SKIP() << "no AVX2+FMA on this CPU";
+  const std::vector<float> weight(6, 1.0f);
+  const PackedGemm gemm(weight.data(), 2, 3, nullptr, Activation::kNone, false, *best_gemm_isa());
+  float y = 5.0f;
+  gemm(nullptr, 0, &y);
+  EXPECT_EQ(y, 5.0f);
+}
+
+// Linear's two kernels agree, GELU's erf approximation included, so the row
+// count at which Linear switches between them cannot change a model's output.
+TEST(PackedGemm, LinearPathsAgree) {
+  if (runnable_isas().empty()) GTEST_SKIP() << "no AVX2+FMA on this CPU";
+  const int64_t n = 3072, k = 768, rows = 20;
+  Tensor weight({n, k}), bias({n});
+  const std::vector<float> weight_values = uniform(n * k, 0.05f, 5), bias_values = uniform(n, 0.5f, 6);
+  std::copy(weight_values.begin(), weight_values.end(), weight.data());
+  std::copy(bias_values.begin(), bias_values.end(), bias.data());
+  const std::vector<float> x = uniform(rows * k, 1.0f, 7);
+  for (Activation activation : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kTanh}) {
+    std::vector<float> onednn(rows * n, 0.25f), packed(rows * n, 0.25f);
+    Linear(weight, bias, activation, true, GemmPath::kOneDnn)(x.data(), rows, onednn.data());
+    Linear(weight, bias, activation, true, GemmPath::kPacked)(x.data(), rows, packed.data());
+    for (int64_t i = 0; i < rows * n; ++i) {
+      ASSERT_NEAR(packed[i], onednn[i],
+                  1e-5 * std::sqrt(static_cast<double>(k)) * std::max(1.0f, std::abs(onednn[i])))
+          << "activation " << static_cast<int>(activation) << " at " << i;
+    }
+  }
+}
+
+}  // namespace latte
