@@ -135,7 +135,8 @@ TEST_F(HostileInput, DeeplyNestedJsonFilesAndInputsAreErrors) {
   expect_one_line_error(run("classify --model " + model() + " --input " + (dir_ / "in.jsonl").string()),
                         "in.jsonl:2: JSON nested deeper than 64 levels");
   spit(model_ / "latte.json", "{\"unknown\": " + deep + "}");
-  expect_one_line_error(run("classify --model " + model() + " 'text'"), "latte.json: JSON nested deeper");
+  expect_one_line_error(run("classify --model " + model() + " --coverage 0.9 'text'"),
+                        "latte.json: JSON nested deeper");
   fs::remove(model_ / "latte.json");
   spit(model_ / "tokenizer_config.json", "{\"x\": " + deep + "}");
   expect_one_line_error(run("tokenize --model " + model() + " 'text'"),
@@ -400,9 +401,9 @@ TEST_F(HostileInput, JsonValueErrorsNameTheFile) {
   fs::copy_file(kBertData / "cls3_f32" / "config.json", model_ / "config.json",
                 fs::copy_options::overwrite_existing);
   spit(model_ / "latte.json",
-       R"({"latency_model": {"seconds_per_gemm_flop": 1e-11, "seconds_per_attention_flop": 1e-11,
-                         "seconds_per_row": 1e-7, "seconds_per_layer": 1e-6, "threads": "four"}})");
-  const CommandResult sidecar = run("classify --model " + model() + " --speedup 2 'the cat'");
+       R"({"calibration": {"samples": "four", "taus": [1.0], "keep_fractions": [[1.0, 1.0]],
+                           "curve_points": [1.0], "acc_curves": [[1.0], [1.0]]}})");
+  const CommandResult sidecar = run("classify --model " + model() + " --coverage 0.9 'the cat'");
   expect_one_line_error(sidecar, "latte.json");
   EXPECT_EQ(sidecar.err.find("[json.exception"), std::string::npos) << sidecar.err;
   fs::remove(model_ / "latte.json");
