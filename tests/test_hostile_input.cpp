@@ -388,6 +388,13 @@ TEST(HostileLines, LineReaderSplitsEveryLineEndAcrossBufferBoundaries) {
   for (std::string line; reader.next(line);) lines.push_back(line);
   EXPECT_EQ(lines, expected);
   EXPECT_EQ(reader.line_number(), expected.size());
+  // One endless line is an error, not an ever-growing buffer.
+  spit(dir / "long.txt", "short\n" + std::string(300000, 'x'));
+  LineReader bounded(ReadableFile::open(dir / "long.txt", FileSource::kUser), 100000);
+  std::string line;
+  EXPECT_TRUE(bounded.next(line));
+  EXPECT_CONTAINS(error_of([&] { bounded.next(line); }),
+                  (dir / "long.txt").string() + ":2: line longer than 100000 bytes");
 }
 
 // --- 11. Every file error names the file --------------------------------------------------------

@@ -15,7 +15,7 @@ namespace latte {
 
 namespace {
 
-[[noreturn]] void fail(FileSource source, const std::string& message) {
+[[noreturn]] void throw_error(FileSource source, const std::string& message) {
   if (source == FileSource::kUser) throw InputError(message);
   throw FormatError(message);
 }
@@ -72,7 +72,8 @@ ReadableFile ReadableFile::open(const std::filesystem::path& path, FileSource so
   // O_NONBLOCK: opening a FIFO with no writer must not block; it is cleared once the file is known
   // to be regular (where it changes nothing anyway).
   const int descriptor = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (descriptor < 0) fail(source, cannot_open(path, source, description) + ": " + std::strerror(errno));
+  if (descriptor < 0)
+    throw_error(source, cannot_open(path, source, description) + ": " + std::strerror(errno));
   ReadableFile file;
   file.descriptor_ = descriptor;
   file.owned_ = true;
@@ -80,11 +81,11 @@ ReadableFile ReadableFile::open(const std::filesystem::path& path, FileSource so
   file.source_ = source;
   struct stat status {};
   if (::fstat(descriptor, &status) != 0) {
-    fail(source, cannot_open(path, source, description) + ": " + std::strerror(errno));
+    throw_error(source, cannot_open(path, source, description) + ": " + std::strerror(errno));
   }
   if (!S_ISREG(status.st_mode)) {
-    fail(source,
-         cannot_open(path, source, description) + ": not a regular file (" + file_kind(status.st_mode) + ")");
+    throw_error(source, cannot_open(path, source, description) + ": not a regular file (" +
+                            file_kind(status.st_mode) + ")");
   }
   const int flags = ::fcntl(descriptor, F_GETFL);
   if (flags >= 0) ::fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK);
@@ -123,7 +124,7 @@ size_t ReadableFile::read(char* buffer, size_t count) {
     const ssize_t got = ::read(descriptor_, buffer, count);
     if (got >= 0) return static_cast<size_t>(got);
     if (errno == EINTR) continue;
-    fail(source_, "error reading " + name_ + ": " + std::strerror(errno));
+    fail("error reading " + name_ + ": " + std::strerror(errno));
   }
 }
 
@@ -140,7 +141,10 @@ std::string read_file_bytes(const std::filesystem::path& path, FileSource source
   return ReadableFile::open(path, source, description).read_all();
 }
 
-LineReader::LineReader(ReadableFile file) : file_(std::move(file)), buffer_(size_t{1} << 16, '\0') {}
+void ReadableFile::fail(const std::string& message) const { throw_error(source_, message); }
+
+LineReader::LineReader(ReadableFile file, size_t max_line_bytes)
+    : file_(std::move(file)), max_line_bytes_(max_line_bytes), buffer_(size_t{1} << 16, '\0') {}
 
 bool LineReader::fill() {
   if (at_end_) return false;
@@ -167,6 +171,10 @@ bool LineReader::next(std::string& line) {
     const size_t available = end_ - position_;
     size_t length = 0;
     while (length < available && begin[length] != '\n' && begin[length] != '\r') ++length;
+    if (line.size() + length > max_line_bytes_) {
+      file_.fail(file_.name() + ":" + std::to_string(line_number_ + 1) + ": line longer than " +
+                 std::to_string(max_line_bytes_) + " bytes");
+    }
     line.append(begin, length);
     any = true;
     position_ += length;
@@ -197,7 +205,7 @@ nlohmann::json parse_json_bounded(std::string_view text, const std::string& labe
       in_string = true;
     } else if (c == '[' || c == '{') {
       if (++depth > kMaxJsonDepth) {
-        fail(source, label + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+        throw_error(source, label + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
       }
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
@@ -206,7 +214,7 @@ nlohmann::json parse_json_bounded(std::string_view text, const std::string& labe
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& error) {
-    fail(source, label + ": not valid JSON: " + json_error_text(error));
+    throw_error(source, label + ": not valid JSON: " + json_error_text(error));
   }
 }
 

@@ -42,6 +42,8 @@ class ReadableFile {
   size_t read(char* buffer, size_t count);
   // Everything from the current position to the end.
   std::string read_all();
+  // Throws the error type of this file's source (FormatError or InputError).
+  [[noreturn]] void fail(const std::string& message) const;
 
  private:
   ReadableFile() = default;
@@ -57,13 +59,17 @@ class ReadableFile {
 std::string read_file_bytes(const std::filesystem::path& path, FileSource source = FileSource::kModel,
                             const std::string& description = "");
 
+// Longest line LineReader accepts: far beyond any text a model reads, small enough that one
+// line of a hostile file cannot take the memory a streamed file otherwise never needs.
+inline constexpr size_t kMaxLineBytes = size_t{64} << 20;
+
 // Lines of a text file, each ended by \n, \r\n or a lone \r (classic Mac files would otherwise
 // read as one line), without the ending. Reads through a fixed buffer, so memory is the longest
 // line, not the file.
 class LineReader {
  public:
-  explicit LineReader(ReadableFile file);
-  // False at the end of the file.
+  explicit LineReader(ReadableFile file, size_t max_line_bytes = kMaxLineBytes);
+  // False at the end of the file. A line longer than max_line_bytes is an error naming FILE:LINE.
   bool next(std::string& line);
   // 1-based number of the line `next` returned last.
   size_t line_number() const { return line_number_; }
@@ -73,6 +79,7 @@ class LineReader {
   bool fill();
 
   ReadableFile file_;
+  size_t max_line_bytes_;
   std::string buffer_;
   size_t position_ = 0, end_ = 0;
   size_t line_number_ = 0;
