@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
@@ -51,6 +52,14 @@ std::vector<TextInput> read_inputs(const std::string& path) {
   }
   if (stream->bad()) throw InputError("error reading " + name);
   return inputs;
+}
+
+void Notices::print_new(const std::string& text) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && seen_.insert(line).second) std::cerr << line << "\n";
+  }
 }
 
 void setup_threads(std::optional<int> threads) { set_num_threads(resolve_num_threads(threads)); }
