@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "common.h"
 #include "latte/core/error.h"
@@ -84,6 +85,8 @@ void add_bench_command(CLI::App& app) {
       throw InputError("--seq " + std::to_string(options->seq) + " exceeds the model's maximum length of " +
                        std::to_string(config.max_position_embeddings));
     }
+    std::ostringstream notes;  // the planners' notices, printed once each; outlives the planners
+    Notices notices;
     std::vector<Variant> variants;
     if (options->score) variants.push_back(Variant{"dense+scoring", std::nullopt, nullptr, true});
     const bool single_knob = !options->prune.keep.empty() || options->prune.coverage ||
@@ -114,13 +117,13 @@ void add_bench_command(CLI::App& app) {
         std::snprintf(name, sizeof(name), "speedup %g", target);
         variants.push_back(Variant{
             name, target,
-            std::make_unique<Planner>(target_knobs, model.shape(), sidecar.calibration, latency, &std::cerr),
+            std::make_unique<Planner>(target_knobs, model.shape(), sidecar.calibration, latency, &notes),
             false});
       }
       if (targets.empty()) {
         variants.push_back(
             Variant{"pruned", knobs.speedup,
-                    std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &std::cerr),
+                    std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &notes),
                     false});
       }
     }
@@ -141,7 +144,9 @@ void add_bench_command(CLI::App& app) {
     timing_options.rounds = options->repeats;
     timing_options.warm_up = options->warmup;
     timing_options.notices = &std::cerr;
+    notices.print_new(notes.str());
     const PairedTiming timing = time_paired(model, {batch}, timed, timing_options);
+    notices.print_new(notes.str());
 
     const int64_t rows = static_cast<int64_t>(options->seq) * options->batch;
     const double ceiling = gemm_ceiling(config, rows, std::max(5, options->repeats));

@@ -130,21 +130,6 @@ class Progress {
   bool enabled_;
 };
 
-// The planners' one-line notices, each printed once however many speedups repeat it.
-class Notices {
- public:
-  void print_new(const std::string& text) {
-    std::istringstream lines(text);
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (!line.empty() && seen_.insert(line).second) std::cerr << line << "\n";
-    }
-  }
-
- private:
-  std::set<std::string> seen_;
-};
-
 // The planner of one target speedup (S = 1 is the dense model: no knob); notices go to `notes`.
 std::unique_ptr<Planner> planner_for(const BertModel& model, double speedup, const std::string& mode,
                                      const Sidecar& sidecar, const LatencyModel& latency,

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
@@ -70,6 +71,14 @@ void add_threads_option(CLI::App& command, std::optional<int>& threads) {
       .add_option("--threads", threads,
                   "Threads, 1.." + std::to_string(limit) + " (default: LATTE_NUM_THREADS or all cores)")
       ->check(CLI::Range(1, limit));
+}
+
+void Notices::print_new(const std::string& text) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && seen_.insert(line).second) std::cerr << line << "\n";
+  }
 }
 
 void setup_threads(std::optional<int> threads) { set_num_threads(resolve_num_threads(threads)); }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,15 @@ Knobs knobs_from(const PruneOptions& options, int64_t layers);
 // stale or broken latte.json never blocks dense inference. Notices go to stderr.
 std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertConfig& config,
                                       const std::filesystem::path& folder, const ModelLoader& model);
+
+// The planners' one-line notices, each printed to stderr once however many targets repeat it.
+class Notices {
+ public:
+  void print_new(const std::string& text);
+
+ private:
+  std::set<std::string> seen_;
+};
 
 // Registers every subcommand on the app.
 void add_info_command(CLI::App& app);

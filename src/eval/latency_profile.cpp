@@ -48,8 +48,25 @@ std::vector<int64_t> geometric_counts(int64_t n0, int64_t layers, double decay) 
 
 // Per row count of the grid: every sample of each phase.
 struct PhaseSamples {
-  std::vector<double> in, in_dense, kept, embeddings;
+  std::vector<double> in, kept, dense, embeddings;
 };
+
+// Keep counts that step down the grid from grid[start], one grid point per layer (then stay at
+// grid[0]); with `keep_first`, the first layer keeps all grid[start] rows.
+std::vector<int64_t> staircase(const std::vector<int64_t>& grid, size_t start, int64_t layers,
+                               bool keep_first) {
+  std::vector<int64_t> counts;
+  size_t index = keep_first ? start : (start > 0 ? start - 1 : 0);
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    counts.push_back(grid[index]);
+    if (index > 0) --index;
+  }
+  return counts;
+}
+
+size_t grid_index(const std::vector<int64_t>& grid, int64_t rows) {
+  return static_cast<size_t>(std::lower_bound(grid.begin(), grid.end(), rows) - grid.begin());
+}
 
 std::vector<ValidationPoint> validate(BertModel& model, const LatencyModel& latency,
                                       const std::vector<int64_t>& grid, std::mt19937& generator,
@@ -128,39 +145,63 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
   if (options.rounds < 1) throw InputError("profile needs at least one round");
   std::mt19937 generator(7);
   std::vector<std::vector<BertInput>> inputs;
-  std::vector<std::unique_ptr<Planner>> keep_all;  // pruning path, nothing eliminated
-  for (const int64_t rows : grid) {
-    inputs.push_back({random_input(rows, config.vocab_size, generator)});
-    keep_all.push_back(std::make_unique<Planner>(
-        Knobs{.keep = std::vector<int64_t>(static_cast<size_t>(shape.layers), rows)}, shape, std::nullopt,
-        LatencyModel{}, nullptr));
+  for (const int64_t rows : grid) inputs.push_back({random_input(rows, config.vocab_size, generator)});
+  // Pruning passes: two staircases from every grid row count.
+  struct Staircase {
+    size_t start;
+    std::unique_ptr<Planner> planner;
+  };
+  std::vector<Staircase> staircases;
+  for (size_t start = 0; start < grid.size(); ++start) {
+    for (const bool keep_first : {false, true}) {
+      staircases.push_back(
+          {start, std::make_unique<Planner>(Knobs{.keep = staircase(grid, start, shape.layers, keep_first)},
+                                            shape, std::nullopt, LatencyModel{}, nullptr)});
+    }
   }
 
   std::vector<PhaseSamples> samples(grid.size());
   std::vector<double> head_samples;
   double peak_load = load_average().value_or(0.0);
   PhaseTimes times;
-  for (int round = -1; round < options.rounds; ++round) {  // round -1 warms every row count up
-    for (size_t step = 0; step < grid.size(); ++step) {
-      // Alternate the direction so slow drift in the machine's load does not tilt the curve.
-      const size_t i = round % 2 == 0 ? grid.size() - 1 - step : step;
-      for (const bool pruning : {false, true}) {
-        model.forward(inputs[i], ForwardOptions{.planner = pruning ? keep_all[i].get() : nullptr,
-                                                .phase_times = &times});
-        if (round < 0) continue;
-        PhaseSamples& phase = samples[i];
-        std::vector<double>& in = pruning ? phase.in : phase.in_dense;
-        in.insert(in.end(), times.layer_in.begin(), times.layer_in.end());
-        phase.kept.insert(phase.kept.end(), times.layer_kept.begin(), times.layer_kept.end());
-        phase.embeddings.push_back(times.embeddings);
-        head_samples.push_back(times.head);
+  const size_t steps = grid.size() + staircases.size();
+  for (int round = -1; round < options.rounds; ++round) {  // round -1 warms every pass up
+    for (size_t step = 0; step < steps; ++step) {
+      // Alternate the direction so slow drift in the machine's load does not tilt the curves.
+      const size_t index = round % 2 == 0 ? steps - 1 - step : step;
+      int64_t rows = 0;
+      if (index < grid.size()) {  // a dense pass
+        const auto start = std::chrono::steady_clock::now();
+        model.forward(inputs[index], ForwardOptions{.phase_times = &times});
+        const double seconds = seconds_since(start);
+        rows = grid[index];
+        if (round >= 0) {
+          samples[index].dense.push_back(seconds);
+          samples[index].embeddings.push_back(times.embeddings);
+          head_samples.push_back(times.head);
+        }
+      } else {  // a staircase: each layer's phases at the rows it saw
+        const Staircase& pass = staircases[index - grid.size()];
+        const BertOutput output = model.forward(
+            inputs[pass.start], ForwardOptions{.planner = pass.planner.get(), .phase_times = &times});
+        rows = grid[pass.start];
+        if (round >= 0) {
+          int64_t rows_in = rows;
+          for (size_t layer = 0; layer < times.layer_in.size(); ++layer) {
+            const int64_t kept = output.kept[0][layer];
+            samples[grid_index(grid, rows_in)].in.push_back(times.layer_in[layer]);
+            samples[grid_index(grid, kept)].kept.push_back(times.layer_kept[layer]);
+            rows_in = kept;
+          }
+        }
       }
+      if (step % 8 == 0) peak_load = std::max(peak_load, load_average().value_or(0.0));
       if (options.progress) {
         *options.progress << "\rprofile: "
                           << (round < 0 ? "warm-up"
                                         : "round " + std::to_string(round + 1) + "/" +
                                               std::to_string(options.rounds))
-                          << ", " << grid[i] << " rows (" << (step + 1) << "/" << grid.size() << ")      "
+                          << ", pass " << (step + 1) << "/" << steps << " (" << rows << " rows)      "
                           << std::flush;
       }
     }
@@ -171,10 +212,10 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
   for (size_t i = 0; i < grid.size(); ++i) {
     layer.in.rows.push_back(grid[i]);
     layer.in.seconds.push_back(median_of(samples[i].in));
-    layer.in_dense.rows.push_back(grid[i]);
-    layer.in_dense.seconds.push_back(median_of(samples[i].in_dense));
     layer.kept.rows.push_back(grid[i]);
     layer.kept.seconds.push_back(median_of(samples[i].kept));
+    report.table.dense_forward.rows.push_back(grid[i]);
+    report.table.dense_forward.seconds.push_back(median_of(samples[i].dense));
     report.table.embeddings.rows.push_back(grid[i]);
     report.table.embeddings.seconds.push_back(median_of(samples[i].embeddings));
   }

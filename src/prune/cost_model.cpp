@@ -62,10 +62,7 @@ double LatencyModel::forward_seconds(int64_t n0, const std::vector<int64_t>& cou
 
 double LatencyModel::dense_seconds(int64_t n0, const ModelShape& shape) const {
   if (!table_) return forward_seconds(n0, {}, shape);
-  const LayerLatency& layer = table_->layer(kEncoderLayer);
-  const double rows = static_cast<double>(n0);
-  return static_cast<double>(shape.layers) * (layer.in_dense.at(rows) + layer.kept.at(rows)) +
-         table_->embeddings.at(rows) + table_->head_seconds;
+  return table_->dense_forward.at(static_cast<double>(n0));
 }
 
 }  // namespace latte

@@ -104,20 +104,19 @@ const LayerLatency& LatencyTable::layer(const std::string& kind) const {
 void LatencyTable::make_monotone() {
   for (auto& [kind, layer] : layers) {
     layer.in.make_monotone();
-    layer.in_dense.make_monotone();
     layer.kept.make_monotone();
   }
+  dense_forward.make_monotone();
   embeddings.make_monotone();
 }
 
 nlohmann::json LatencyTable::to_json() const {
   nlohmann::json layer_json = nlohmann::json::object();
   for (const auto& [kind, layer] : layers) {
-    layer_json[kind] = {{"in", curve_json(layer.in)},
-                        {"in_dense", curve_json(layer.in_dense)},
-                        {"kept", curve_json(layer.kept)}};
+    layer_json[kind] = {{"in", curve_json(layer.in)}, {"kept", curve_json(layer.kept)}};
   }
   return {{"layers", layer_json},
+          {"dense_forward", curve_json(dense_forward)},
           {"embeddings", curve_json(embeddings)},
           {"head_seconds", head_seconds},
           {"profile_load", profile_load},
@@ -135,11 +134,11 @@ LatencyTable LatencyTable::from_json(const nlohmann::json& json, const std::stri
     const std::string name = "layers." + kind;
     LayerLatency layer;
     layer.in = curve_from_json(field(phases, "in", name + ".", file_label), name + ".in", file_label);
-    layer.in_dense =
-        curve_from_json(field(phases, "in_dense", name + ".", file_label), name + ".in_dense", file_label);
     layer.kept = curve_from_json(field(phases, "kept", name + ".", file_label), name + ".kept", file_label);
     table.layers.emplace(kind, std::move(layer));
   }
+  table.dense_forward =
+      curve_from_json(field(json, "dense_forward", "", file_label), "dense_forward", file_label);
   table.embeddings = curve_from_json(field(json, "embeddings", "", file_label), "embeddings", file_label);
   table.head_seconds = seconds_value(field(json, "head_seconds", "", file_label), "head_seconds", file_label);
   if (json.contains("profile_load")) {

@@ -40,10 +40,11 @@ struct ProfileReport {
   double seconds = 0.0;  // wall time of the whole profile
 };
 
-// Runs every row count of the grid as one sequence, dense and with a keep-everything schedule
-// (which computes ACC scores and runs the elimination), reading each layer's phase times:
-// one pass gives a sample of every layer. Medians over the rounds, after one untimed
-// warm-up pass per row count and kind.
+// Times a whole dense pass at every row count of the grid (the dense curve, embeddings and
+// head), then "staircase" pruning passes: starting at each grid row count, every layer keeps
+// the next smaller one (and, in a second staircase, the first layer keeps everything), so the
+// phases are timed inside the pruning passes they predict, each layer's phase times read from
+// the forward pass. Medians over the rounds, after one untimed warm-up of every pass.
 ProfileReport profile_latency(BertModel& model, const ProfileOptions& options);
 
 // This machine, the current thread count, this model's shape, f32 compute.

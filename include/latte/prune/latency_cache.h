@@ -18,7 +18,7 @@
 namespace latte {
 
 // Bumped whenever what a table means or how it is measured changes.
-inline constexpr int kLatencyFormatVersion = 1;
+inline constexpr int kLatencyFormatVersion = 2;
 
 // Everything a measured latency depends on.
 struct LatencyKey {
