@@ -49,9 +49,7 @@ void add_calibrate_command(CLI::App& app) {
       inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
     }
     const CalibrationReport report = calibrate(model, inputs, default_calibration_taus(), &std::cerr);
-    Sidecar sidecar = Sidecar::read(folder);
-    sidecar.calibration = report.calibration;
-    sidecar.write(folder);
+    Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.calibration = report.calibration; });
 
     if (options->json) {
       nlohmann::json table = nlohmann::json::array();

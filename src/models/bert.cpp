@@ -52,8 +52,10 @@ class BertWeightNames {
 }  // namespace
 
 BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
-  const nlohmann::json json = read_json_file(config_json);
-  const std::string label = config_json.string();
+  return from_json(read_json_file(config_json), config_json.string());
+}
+
+BertConfig BertConfig::from_json(const nlohmann::json& json, const std::string& label) {
   if (!json.is_object()) throw FormatError(label + ": expected a JSON object");
   BertConfig config;
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/io/file_lock.h"
 #include "latte/io/json_file.h"
 
 namespace latte {
@@ -189,6 +190,13 @@ void Sidecar::write(const std::filesystem::path& model_dir) const {
   }
   if (latency_model) json["latency_model"] = latency_model->to_json();
   write_json_file_atomic(path, json);
+}
+
+void Sidecar::update(const std::filesystem::path& model_dir, const std::function<void(Sidecar&)>& change) {
+  const FileLock lock(model_dir / "latte.json.lock");
+  Sidecar sidecar = read(model_dir);
+  change(sidecar);
+  sidecar.write(model_dir);
 }
 
 Planner::Planner(Knobs knobs, ModelShape shape, std::optional<Calibration> calibration, LatencyModel latency,

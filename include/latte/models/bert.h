@@ -42,6 +42,8 @@ struct BertConfig {
 
   // Reads and validates config.json; FormatError names the file and field.
   static BertConfig from_file(const std::filesystem::path& config_json);
+  // The same checks on an already parsed config.json; errors are prefixed with `file_label`.
+  static BertConfig from_json(const nlohmann::json& json, const std::string& file_label);
   // The config.json a Hugging Face tool would write for this model.
   nlohmann::json to_json() const;
 };
