@@ -128,9 +128,10 @@ std::string counts_table(const DatasetCounts& counts) {
       for (const auto& [label, count] : labels) by_label[label][split] += count;
     }
     for (const auto& [label, per_split] : by_label) {
-      const auto get = [&](const char* split) {
-        const auto found = per_split.find(split);
-        return found == per_split.end() ? int64_t{0} : found->second;
+      // Captured by name: clang before 16 cannot capture a structured binding (the fuzz build).
+      const auto get = [&counts_of = per_split](const char* split) {
+        const auto found = counts_of.find(split);
+        return found == counts_of.end() ? int64_t{0} : found->second;
       };
       table << "| " << dataset << " | " << (label.empty() ? "(lines)" : label) << " | " << get("train")
             << " | " << get("dev") << " | " << get("test") << " |\n";
@@ -264,7 +265,7 @@ std::vector<DatasetRecord> build_nlp_corpus_dataset(const fs::path& package_dir,
     nlohmann::json sentences;
     try {
       sentences = nlohmann::json::parse(read_file(file));
-    } catch (const nlohmann::json::parse_error& error) {
+    } catch (const nlohmann::json::exception& error) {  // parse_error, or out_of_range for 1e400
       throw FormatError(file.string() + ": not valid JSON (" + error.what() + ")");
     }
     if (!sentences.is_array()) throw FormatError(file.string() + ": expected a JSON array of sentences");

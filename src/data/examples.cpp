@@ -42,7 +42,7 @@ LabeledExample parse_labeled_json_line(const std::string& line, const std::strin
   nlohmann::json object;
   try {
     object = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {  // parse_error, or out_of_range for 1e400
     throw InputError(origin + ": not valid JSON (" + std::string(error.what()) + ")");
   }
   if (!object.is_object()) throw InputError(origin + ": expected a JSON object with a \"text\" field");

@@ -92,7 +92,8 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   if (stream.bad()) throw FormatError("cannot read " + path.string());
   try {
     return nlohmann::json::parse(contents.str());
-  } catch (const nlohmann::json::parse_error& parse_error) {
+  } catch (const nlohmann::json::exception& parse_error) {
+    // Not only parse_error: a number beyond double's range ("1e400") is an out_of_range.
     throw FormatError(path.string() + ": not valid JSON: " + json_error_text(parse_error));
   }
 }

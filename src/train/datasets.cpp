@@ -33,7 +33,7 @@ std::vector<LabelledText> read_labelled_jsonl(const std::filesystem::path& path)
     nlohmann::json object;
     try {
       object = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& error) {
+    } catch (const nlohmann::json::exception& error) {  // parse_error, or out_of_range for 1e400
       throw InputError(origin + ": not valid JSON (" + std::string(error.what()) + ")");
     }
     if (!object.is_object())
