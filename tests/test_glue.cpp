@@ -179,6 +179,10 @@ TEST_F(DataJsonl, ErrorsNameFileAndLine) {
   EXPECT_EQ(error_for("{\"text\": \"ok\"}\n\n{not json\n").rfind(path_.string() + ":3: not valid JSON", 0),
             0u);
   EXPECT_EQ(error_for("[1, 2]\n"), path_.string() + ":1: expected a JSON object with a \"text\" field");
+  // Found by fuzz_jsonl: a number beyond double's range escaped as an uncaught out_of_range.
+  EXPECT_EQ(
+      error_for("{\"text\": \"ok\", \"label\": 1e400}\n").rfind(path_.string() + ":1: not valid JSON", 0),
+      0u);
 }
 
 TEST(DataNumbers, ParseNumber) {

@@ -73,6 +73,16 @@ TEST(JsonFile, NotJson) {
   EXPECT_CONTAINS(format_error_of([&] { read_json_file(dir / "empty.json"); }), "empty.json: not valid JSON");
 }
 
+TEST(JsonFile, NumberBeyondDoubleIsAFormatErrorNamingTheFile) {
+  // Found by fuzz_config and fuzz_sidecar: nlohmann reports 1e400 as out_of_range, not
+  // parse_error, and it escaped read_json_file as an uncaught foreign exception.
+  TempDir dir("json");
+  write_text(dir / "latte.json", R"({"calibration": {"samples": 1e400}})");
+  const std::string message = format_error_of([&] { read_json_file(dir / "latte.json"); });
+  EXPECT_CONTAINS(message, (dir / "latte.json").string() + ": not valid JSON: number overflow");
+  EXPECT_EQ(message.find("[json.exception"), std::string::npos) << message;
+}
+
 TEST(JsonFile, CannotRead) {
   TempDir dir("json");
   EXPECT_CONTAINS(format_error_of([&] { read_json_file(dir / "absent.json"); }),

@@ -436,6 +436,10 @@ TEST(SafetensorsMalformed, HeaderNotJson) {
   EXPECT_CONTAINS(message, "header: not valid JSON: parse error at line 1");
   EXPECT_CONTAINS(open_error(dir, "{\"w\xff\":1}", ""), "not valid JSON");  // invalid UTF-8
   EXPECT_CONTAINS(open_error(dir, "", ""), "not valid JSON");
+  // Found by fuzz_safetensors: 1e400 is nlohmann's out_of_range, which escaped uncaught.
+  EXPECT_CONTAINS(
+      open_error(dir, R"({"w": {"dtype": "F32", "shape": [1e400], "data_offsets": [0, 4]}})", kGoodData),
+      "header is not valid JSON: number overflow");
 }
 
 TEST(SafetensorsMalformed, HeaderNotObject) {

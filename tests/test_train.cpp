@@ -220,6 +220,50 @@ TEST(TrainClassifier, BadTrainingFileNamesFileAndLine) {
 
 // Through the command line: a bad training file is one line on stderr naming
 // FILE:LINE and exit status 1, before anything else is printed.
+TEST(TrainClassifier, ANonEmptyOutWithoutARunIsRefused) {
+  // The best checkpoint is a model folder: another model's files beside it would be read with it.
+  TempDir dir("train_out_occupied");
+  train::ClassifierOptions options = sentiment_options(dir);
+  std::filesystem::create_directories(options.out);
+  write_file(options.out / "tokenizer.json", "{}");
+  std::ostringstream log;
+  try {
+    train::train_classifier(options, log);
+    FAIL() << "expected an InputError";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find(options.out.string() + " is not empty"), std::string::npos)
+        << error.what();
+  }
+  EXPECT_EQ(log.str(), "");
+}
+
+TEST(TrainCheckpoint, MaskedLMConfigIsReadWithoutAPredictableTemporaryFile) {
+  // It used to validate a copy written to $TMPDIR/latte-config-PID.json (via PID.json.tmp): a
+  // symlink planted there by another user was followed.
+  TempDir dir("train_config_tmp");
+  const std::filesystem::path model = dir / "model";
+  std::filesystem::create_directories(model);
+  nlohmann::json config =
+      nlohmann::json::parse(test_support::slurp(kData / "bert" / "cls3_f32" / "config.json"));
+  config["architectures"] = {"BertForMaskedLM"};
+  write_file(model / "config.json", config.dump());
+  write_file(dir / "victim", "precious");
+  const std::string name = "latte-config-" + std::to_string(::getpid()) + ".json";
+  std::filesystem::create_symlink(dir / "victim", dir / name);
+  std::filesystem::create_symlink(dir / "victim", dir / (name + ".tmp"));
+  const char* previous = std::getenv("TMPDIR");
+  const std::string saved = previous ? previous : "";
+  ::setenv("TMPDIR", dir.path().c_str(), 1);
+  const BertConfig read = train::read_bert_config(model);
+  if (previous) {
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+  EXPECT_EQ(read.architecture, "BertForMaskedLM");
+  EXPECT_EQ(test_support::slurp(dir / "victim"), "precious");
+}
+
 TEST(TrainCli, BadTrainingFileIsOneLineError) {
   TempDir dir("train_cli");
   const std::filesystem::path train = dir.path() / "train.jsonl";

@@ -43,9 +43,7 @@ void add_calibrate_command(CLI::App& app) {
     }
     if (inputs.empty()) throw InputError(options->input + ": no inputs to calibrate on");
     const CalibrationReport report = calibrate(model, inputs, default_calibration_taus(), &std::cerr);
-    Sidecar sidecar = Sidecar::read(folder);
-    sidecar.calibration = report.calibration;
-    sidecar.write(folder);
+    Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.calibration = report.calibration; });
 
     if (options->json) {
       nlohmann::json table = nlohmann::json::array();

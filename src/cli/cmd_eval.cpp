@@ -18,6 +18,7 @@
 #include "latte/eval/metrics.h"
 #include "latte/eval/plot.h"
 #include "latte/eval/timing.h"
+#include "latte/io/atomic_file.h"
 #include "latte/models/bert.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 
@@ -228,11 +229,6 @@ std::string fixed(double value, int decimals) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
   return buffer;
-}
-
-void write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  if (!file || !(file << text) || !file.flush()) throw InputError("cannot write " + path);
 }
 
 // The examples of --data (JSONL, or a GLUE TSV with --task) and their encodings. Every speedup
@@ -545,9 +541,9 @@ void add_sweep_command(CLI::App& app) {
     Notices notices;
     notices.print_new(notes.str());
 
-    write_text_file(options->out + ".csv", sweep_csv(rows, quality_name));
-    write_text_file(options->out + ".svg",
-                    sweep_svg(rows, "latte sweep: " + folder.filename().string(), quality_name));
+    write_file_atomic(options->out + ".csv", sweep_csv(rows, quality_name));
+    write_file_atomic(options->out + ".svg",
+                      sweep_svg(rows, "latte sweep: " + folder.filename().string(), quality_name));
     for (const SweepRow& row : rows) {
       if (options->json) {
         nlohmann::ordered_json line;

@@ -5,6 +5,7 @@
 #include "common.h"
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
+#include "latte/io/model_folder.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/bert.h"
 #include "latte/tokenizers/bert_tokenizer.h"
@@ -64,12 +65,17 @@ void add_init_command(CLI::App& app) {
   command->add_option("--seed", options->seed, "Random seed");
   command->add_option("--dtype", options->dtype, "Dtype on disk: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
-  command->add_flag("--force", options->force, "Overwrite an existing checkpoint in --out");
+  command->add_flag("--force", options->force,
+                    "Write into a non-empty --out: replace the model there, removing its stale files");
   command->callback([options] {
     const std::filesystem::path out = options->out;
-    if (!options->force && (std::filesystem::exists(out / "config.json") ||
-                            std::filesystem::exists(out / "model.safetensors"))) {
-      throw InputError(out.string() + " already holds a checkpoint; pass --force to overwrite it");
+    // Any file left in the folder could be read as part of the new model (a tokenizer.json
+    // wins over vocab.txt), so only an empty folder is written without --force.
+    if (std::filesystem::exists(out) && !std::filesystem::is_directory(out)) {
+      throw InputError("--out " + out.string() + " is not a folder");
+    }
+    if (!options->force && !folder_is_absent_or_empty(out)) {
+      throw InputError(out.string() + " is not empty; pass --force to replace the model in it");
     }
     const BertTokenizer tokenizer = BertTokenizer::from_vocabulary(options->vocab);
     BertConfig config = bert_preset(options->preset, static_cast<int64_t>(tokenizer.vocab_size()),
@@ -86,6 +92,14 @@ void add_init_command(CLI::App& app) {
                                                        : "bfloat16";
     write_json_file_atomic(out / "config.json", config_json);
     tokenizer.save(out, static_cast<int>(config.max_position_embeddings));
+    // With --force, what the old model had and this one does not (latte.json, tokenizer.json,
+    // shards) goes; other files are not latte's to remove.
+    const std::vector<std::string> removed =
+        remove_model_files(out, {"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json",
+                                 "special_tokens_map.json"});
+    for (const std::string& name : removed) {
+      std::cerr << "latte: removed " << (out / name).string() << " of the previous model\n";
+    }
     std::cerr << "latte: wrote a random " << options->preset << " BERT (" << config.num_layers
               << " layers, hidden " << config.hidden_size << ", " << config.num_labels << " labels) to "
               << out.string() << "\n";

@@ -1,6 +1,7 @@
 #include "latte/data/brown.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "latte/core/error.h"
 
@@ -136,6 +137,15 @@ std::map<std::string, std::string> parse_brown_categories(std::string_view text,
     if (fields.size() != 2) {
       throw FormatError(source + ":" + std::to_string(number) + ": expected 'FILE GENRE', found " +
                         std::to_string(fields.size()) + " fields");
+    }
+    // The names are joined to the package folder: an absolute name or a `..` would read a file
+    // outside it into the dataset.
+    const std::filesystem::path name(fields[0]);
+    const bool escapes = name.is_absolute() ||
+                         std::any_of(name.begin(), name.end(), [](const auto& part) { return part == ".."; });
+    if (escapes) {
+      throw FormatError(source + ":" + std::to_string(number) + ": file name " + std::string(fields[0]) +
+                        " leaves the package folder");
     }
     if (!categories.emplace(std::string(fields[0]), std::string(fields[1])).second) {
       throw FormatError(source + ":" + std::to_string(number) + ": file " + std::string(fields[0]) +

@@ -8,6 +8,7 @@
 
 #include "latte/core/error.h"
 #include "latte/io/read_file.h"
+#include "latte/io/atomic_file.h"
 
 namespace latte::data {
 
@@ -16,6 +17,12 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string read_file(const fs::path& path) { return read_file_bytes(path); }
+
+// Whether `path` is `folder` or below it; both already canonical.
+bool is_within(const fs::path& path, const fs::path& folder) {
+  const fs::path relative = path.lexically_relative(folder);
+  return !relative.empty() && *relative.begin() != "..";
+}
 
 // Files of a folder in name order (directory iteration order is unspecified).
 std::vector<fs::path> sorted_entries(const fs::path& folder) {
@@ -44,35 +51,17 @@ std::string package_version(const fs::path& package_dir) {
   }
 }
 
+// A dataset file, collected in memory and written in one atomic step on commit() (the largest,
+// lm/train.txt, is a few tens of MB).
 class OutputFile {
  public:
-  explicit OutputFile(fs::path path) : path_(std::move(path)), temporary_(path_.string() + ".tmp") {
-    file_.open(temporary_, std::ios::binary | std::ios::trunc);
-    if (!file_) throw Error("cannot write " + temporary_.string());
-  }
-  ~OutputFile() {
-    if (!committed_) {
-      file_.close();
-      std::error_code ignored;
-      fs::remove(temporary_, ignored);
-    }
-  }
-  std::ostream& stream() { return file_; }
-  void commit() {
-    file_.close();
-    if (!file_) throw Error("error writing " + temporary_.string());
-    std::error_code error;
-    fs::rename(temporary_, path_, error);
-    if (error)
-      throw Error("cannot rename " + temporary_.string() + " to " + path_.string() + ": " + error.message());
-    committed_ = true;
-  }
+  explicit OutputFile(fs::path path) : path_(std::move(path)) {}
+  std::ostream& stream() { return contents_; }
+  void commit() { write_file_atomic(path_, contents_.view()); }
 
  private:
   fs::path path_;
-  fs::path temporary_;
-  std::ofstream file_;
-  bool committed_ = false;
+  std::ostringstream contents_;
 };
 
 // The records of one split, in a seeded shuffled order (trainers that read in file order
@@ -133,9 +122,10 @@ std::string counts_table(const DatasetCounts& counts) {
       for (const auto& [label, count] : labels) by_label[label][split] += count;
     }
     for (const auto& [label, per_split] : by_label) {
-      const auto get = [&](const char* split) {
-        const auto found = per_split.find(split);
-        return found == per_split.end() ? int64_t{0} : found->second;
+      // Captured by name: clang before 16 cannot capture a structured binding (the fuzz build).
+      const auto get = [&counts_of = per_split](const char* split) {
+        const auto found = counts_of.find(split);
+        return found == counts_of.end() ? int64_t{0} : found->second;
       };
       table << "| " << dataset << " | " << (label.empty() ? "(lines)" : label) << " | " << get("train")
             << " | " << get("dev") << " | " << get("test") << " |\n";
@@ -228,6 +218,10 @@ std::vector<DatasetRecord> build_brown_genre_dataset(const fs::path& package_dir
   std::vector<std::string> documents, strata;
   for (const auto& [name, genre] : categories) {
     const fs::path file = package_dir / name;
+    // A symlink inside the package must not lead out of it either.
+    if (!is_within(fs::weakly_canonical(file), fs::weakly_canonical(package_dir))) {
+      throw FormatError(cats.string() + " lists " + name + ", which is outside " + package_dir.string());
+    }
     if (!fs::is_regular_file(file))
       throw FormatError(cats.string() + " lists " + name + ", which is missing");
     const std::vector<std::string> passages =

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <limits>
 
-#include "atomic_write.h"
 #include "latte/core/error.h"
 #include "latte/io/read_file.h"
+#include "latte/io/atomic_file.h"
 
 namespace latte {
 
@@ -91,7 +91,7 @@ void write_json_file_atomic(const std::filesystem::path& path, const nlohmann::j
   } catch (const nlohmann::json::type_error& type_error) {
     throw InputError("cannot write " + path.string() + ": " + json_error_text(type_error));
   }
-  io_detail::AtomicFileWriter writer(path);
+  AtomicFileWriter writer(path);
   writer.write(text);
   writer.commit();
 }

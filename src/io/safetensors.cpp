@@ -11,9 +11,10 @@
 #include <optional>
 #include <set>
 
-#include "atomic_write.h"
 #include "latte/core/error.h"
 #include "latte/io/read_file.h"
+#include "latte/io/atomic_file.h"
+#include "latte/io/json_file.h"
 
 namespace latte {
 
@@ -327,7 +328,7 @@ void write_safetensors(const std::filesystem::path& path,
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
   const uint64_t header_bytes = header_text.size();
 
-  io_detail::AtomicFileWriter writer(path);
+  AtomicFileWriter writer(path);
   writer.write(&header_bytes, sizeof(header_bytes));
   writer.write(header_text);
   std::vector<uint16_t> narrowed;

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/io/file_lock.h"
 #include "latte/io/json_file.h"
 
 namespace latte {
@@ -227,6 +228,13 @@ void Sidecar::write(const std::filesystem::path& model_dir) const {
   }
   json.erase("latency_model");  // latency is profiled per machine, never stored with the model
   write_json_file_atomic(path, json);
+}
+
+void Sidecar::update(const std::filesystem::path& model_dir, const std::function<void(Sidecar&)>& change) {
+  const FileLock lock(model_dir / "latte.json.lock");
+  Sidecar sidecar = read(model_dir);
+  change(sidecar);
+  sidecar.write(model_dir);
 }
 
 std::optional<Calibration> usable_calibration(const Knobs& knobs, std::optional<Calibration> calibration,

@@ -9,6 +9,7 @@
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
 #include "latte/io/read_file.h"
+#include "latte/io/atomic_file.h"
 
 namespace latte {
 namespace {
@@ -430,10 +431,7 @@ Encoding BertTokenizer::encode_pair(std::string_view text, std::string_view pair
 void BertTokenizer::save(const std::filesystem::path& dir, int model_max_length) const {
   std::filesystem::create_directories(dir);
   const auto write = [&](const std::string& name, const std::string& contents) {
-    const std::filesystem::path path = dir / name;
-    std::ofstream out(path, std::ios::binary);
-    out << contents;
-    if (!out) throw Error("cannot write " + path.string());
+    write_file_atomic(dir / name, contents);
   };
   std::string vocab;
   for (const std::string& token : tokens_) vocab += token + "\n";

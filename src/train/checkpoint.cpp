@@ -1,7 +1,5 @@
 #include "latte/train/checkpoint.h"
 
-#include <unistd.h>
-
 #include <cstring>
 
 #include "latte/core/error.h"
@@ -37,13 +35,6 @@ std::vector<std::string> name_variants(const std::string& name) {
   return variants;
 }
 
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
-  }
-  return text;
-}
-
 }  // namespace
 
 BertConfig read_bert_config(const std::filesystem::path& model_dir) {
@@ -55,22 +46,13 @@ BertConfig read_bert_config(const std::filesystem::path& model_dir) {
   const bool masked_lm = json.is_object() && json.contains("architectures") &&
                          json["architectures"].is_array() && !json["architectures"].empty() &&
                          json["architectures"][0] == "BertForMaskedLM";
-  if (!masked_lm) return BertConfig::from_file(path);
-  // The engine's parser knows every field but not this architecture: let it
-  // validate a copy that says BertModel, and report errors against the real file.
+  if (!masked_lm) return BertConfig::from_json(json, path.string());
+  // The engine's parser knows every field but not this architecture: let it validate a copy
+  // that says BertModel, with errors naming the real file.
   json["architectures"] = {"BertModel"};
-  const std::filesystem::path scratch =
-      std::filesystem::temp_directory_path() / ("latte-config-" + std::to_string(::getpid()) + ".json");
-  write_json_file_atomic(scratch, json);
-  try {
-    BertConfig config = BertConfig::from_file(scratch);
-    std::filesystem::remove(scratch);
-    config.architecture = "BertForMaskedLM";
-    return config;
-  } catch (const FormatError& error) {
-    std::filesystem::remove(scratch);
-    throw FormatError(replace_all(error.what(), scratch.string(), path.string()));
-  }
+  BertConfig config = BertConfig::from_json(json, path.string());
+  config.architecture = "BertForMaskedLM";
+  return config;
 }
 
 std::vector<std::string> load_hf_weights(const std::filesystem::path& model_dir, const NamedWeights& weights,

@@ -13,8 +13,10 @@
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
+#include "latte/io/atomic_file.h"
 #include "latte/io/json_file.h"
 #include "latte/models/bert.h"
+#include "latte/io/model_folder.h"
 #include "latte/train/bert_modules.h"
 #include "latte/train/checkpoint.h"
 #include "latte/train/datasets.h"
@@ -89,7 +91,9 @@ void save_state(Task& task, torch::optim::AdamW& optimizer, const TrainOptions& 
   std::filesystem::remove_all(fresh);
   std::filesystem::create_directories(fresh);
   task.save(fresh, DType::F32, false);
-  torch::save(optimizer, (fresh / "optimizer.pt").string());
+  std::ostringstream optimizer_bytes;  // torch::save to a path would follow a planted symlink
+  torch::save(optimizer, optimizer_bytes);
+  write_file_atomic(fresh / "optimizer.pt", optimizer_bytes.view());
   write_json_file_atomic(fresh / "state.json", state);
   std::filesystem::remove_all(old);
   if (std::filesystem::exists(final_dir)) std::filesystem::rename(final_dir, old);
@@ -127,6 +131,11 @@ void refuse_to_overwrite(const TrainOptions& options) {
   if (previous && !options.resume) {
     throw InputError(options.out.string() + " already holds a training run (" + previous->string() +
                      "); pass --resume to continue it, or choose another --out");
+  }
+  // The best checkpoint is written as a model folder: files of another model left beside it
+  // (tokenizer.json, latte.json) would be read as part of it.
+  if (!previous && !folder_is_absent_or_empty(options.out)) {
+    throw InputError(options.out.string() + " is not empty and holds no training run; choose an empty --out");
   }
 }
 

@@ -16,7 +16,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path);
 // A nlohmann exception's message without its "[json.exception.parse_error.101] " prefix.
 std::string json_error_text(const nlohmann::json::exception& error);
 
-// Pretty-printed (indent 2) with a trailing newline, via PATH.tmp and a rename, so a reader never
+// Pretty-printed (indent 2) with a trailing newline, through AtomicFileWriter, so a reader never
 // sees half a file. InputError if a string is not valid UTF-8; Error if the write fails.
 void write_json_file_atomic(const std::filesystem::path& path, const nlohmann::json& value);
 

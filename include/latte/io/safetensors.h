@@ -112,7 +112,7 @@ class WeightStore {
 
 // Writes `tensors` converted to `dtype` as a safetensors file, laid out like the Python library
 // writes it: header {"__metadata__" first, then tensors sorted by name}, padded with spaces to a
-// multiple of 8 bytes, data in the same order. Atomic: writes PATH.tmp, then renames it.
+// multiple of 8 bytes, data in the same order. Atomic (AtomicFileWriter): a temporary, then a rename.
 // InputError for duplicate, empty or "__metadata__" names and tensors without data; Error when
 // the file cannot be written.
 void write_safetensors(const std::filesystem::path& path,

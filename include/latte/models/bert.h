@@ -52,6 +52,8 @@ struct BertConfig {
   static constexpr int64_t kMaxPositions = int64_t{1} << 20;
   static constexpr int64_t kMaxTypeVocabSize = 65536;
   static constexpr int64_t kMaxLabels = 65536;
+  // The same checks on an already parsed config.json; errors are prefixed with `file_label`.
+  static BertConfig from_json(const nlohmann::json& json, const std::string& file_label);
   // The config.json a Hugging Face tool would write for this model.
   nlohmann::json to_json() const;
 };

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -60,6 +61,9 @@ struct Sidecar {
   static Sidecar read(const std::filesystem::path& model_dir, std::ostream* notices = nullptr);
   // Writes atomically, keeping other sections already in the file (dropping `latency_model`).
   void write(const std::filesystem::path& model_dir) const;
+  // Read, apply `change`, write, all under an exclusive lock on latte.json.lock in the folder,
+  // so two processes updating different sections (calibration, latency) both keep theirs.
+  static void update(const std::filesystem::path& model_dir, const std::function<void(Sidecar&)>& change);
 };
 
 // What one input of n0 word-vectors does in every layer.

@@ -1,0 +1,27 @@
+// The labelled-input reader: a whole file split into lines and each line parsed as JSONL. The
+// reader under test is `read_lines` below: retarget it when the streaming input reader lands.
+#include "fuzz_support.h"
+#include "latte/core/error.h"
+#include "latte/data/examples.h"
+
+namespace {
+
+void read_lines(const std::filesystem::path& path) { latte::data::read_labeled_jsonl(path); }
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace latte;
+  const std::string_view bytes = fuzz::as_view(data, size);
+  try {
+    // One line straight into the parser, so short inputs reach it without the file round trip.
+    data::parse_labeled_json_line(std::string(bytes), "fuzz:1");
+  } catch (const Error&) {
+  }
+  fuzz::scratch().reset({{"inputs.jsonl", bytes}});
+  try {
+    read_lines(fuzz::scratch().path() / "inputs.jsonl");
+  } catch (const Error&) {
+  }
+  return 0;
+}
