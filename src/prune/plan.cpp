@@ -341,7 +341,8 @@ SequencePlan Planner::make_plan(int64_t n0) const {
       }
       return latency_.forward_seconds(n0, counts, shape_) * 1e3 <= *knobs_.latency_ms;
     };
-    if (meets(1.0)) {  // the dense model already fits the budget
+    if (knobs_.latency_ms && latency_.dense_seconds(n0, shape_) * 1e3 <= *knobs_.latency_ms) {
+      // The dense model already fits the budget.
       plan.dense = true;
       finish_prediction(n0, plan);
       return plan;

@@ -40,8 +40,11 @@ inline constexpr const char* kEncoderLayer = "encoder";
 struct LatencyTable {
   // By layer kind: "encoder" today; decoder prefill / step and cross-attention kinds later.
   std::map<std::string, LayerLatency> layers;
-  RowCurve dense_forward;     // a whole dense pass (no scores, nothing eliminated), by n0
-  RowCurve embeddings;        // fixed cost: embeddings and their norm, by input length n0
+  // A whole dense pass (no scores, nothing eliminated) by n0: its phases timed in dense passes,
+  // summed like a pruned prediction.
+  RowCurve dense_forward;
+  RowCurve embeddings;        // fixed cost by input length n0: embeddings and their norm, and all else of a
+                              // pass outside the layers and the head (input checks, buffers)
   double head_seconds = 0.0;  // fixed cost: final copy, pooler and classifier
   // How busy the machine was while profiling: the highest 1-minute load average seen, and the
   // core count. A table measured while other work shared the cores is re-measured on a
