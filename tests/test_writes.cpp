@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "latte/core/error.h"
@@ -136,11 +137,11 @@ TEST(Sidecar, UpdateKeepsOtherSectionsAndIgnoresAPlantedTemporary) {
   TempDir dir("sidecar_sections");
   spit(dir / "victim", "precious");
   fs::create_symlink(dir / "victim", dir / "latte.json.tmp");
-  Sidecar::update(dir.path(), [](Sidecar& sidecar) { sidecar.latency_model = LatencyModel{}; });
+  spit(dir / "latte.json", R"({"notes": {"owner": "someone"}})");
   Sidecar::update(dir.path(), [](Sidecar& sidecar) { sidecar.calibration = one_layer_calibration(3); });
   const Sidecar sidecar = Sidecar::read(dir.path());
-  EXPECT_TRUE(sidecar.latency_model.has_value());
   EXPECT_EQ(sidecar.calibration->samples, 3);
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir / "latte.json"))["notes"]["owner"], "someone");
   EXPECT_EQ(slurp(dir / "victim"), "precious");
 }
 

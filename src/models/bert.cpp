@@ -203,12 +203,14 @@ BertConfig config_from_json(const nlohmann::json& json, const std::string& label
 }  // namespace
 
 BertConfig BertConfig::from_file(const std::filesystem::path& config_json) {
-  const nlohmann::json json = read_json_file(config_json);
-  const std::string label = config_json.string();
+  return from_json(read_json_file(config_json), config_json.string());
+}
+
+BertConfig BertConfig::from_json(const nlohmann::json& json, const std::string& file_label) {
   try {
-    return config_from_json(json, label);
+    return config_from_json(json, file_label);
   } catch (const nlohmann::json::exception& error) {
-    throw FormatError(label + ": " + json_error_text(error));
+    throw FormatError(file_label + ": " + json_error_text(error));
   }
 }
 
