@@ -251,33 +251,38 @@ int main(int argc, char** argv) {
     std::printf(
         "| rows | oneDNN GFLOP/s | packed GFLOP/s | packed / oneDNN | bound GFLOP/s | packed / bound |\n");
     std::printf("|---|---|---|---|---|---|\n");
-    for (int64_t rows : row_counts) {
-      std::vector<double> onednn_seconds, packed_seconds;
-      int64_t copy = 0;
-      for (int round = 0; round < repeats + 2; ++round) {
-        // Interleaved: every round times both kernels, each on the next copy.
+    // Interleaved: every round times both kernels at every row count, each call
+    // on the next copy of the weights, so a burst of load elsewhere on the
+    // machine lands on all cells of the table alike rather than on one row.
+    const size_t cells = row_counts.size();
+    std::vector<std::vector<double>> onednn_seconds(cells), packed_seconds(cells);
+    int64_t copy = 0;
+    for (int round = 0; round < repeats + 2; ++round) {
+      for (size_t cell = 0; cell < cells; ++cell) {
+        const int64_t rows = row_counts[cell];
         auto start = Clock::now();
-        onednn[copy % copies](x.data(), rows, y.data());
+        onednn[copy++ % copies](x.data(), rows, y.data());
         const double onednn_elapsed = seconds_since(start);
-        ++copy;
         start = Clock::now();
-        packed[copy % copies](x.data(), rows, y.data());
+        packed[copy++ % copies](x.data(), rows, y.data());
         const double packed_elapsed = seconds_since(start);
-        ++copy;
         if (round < 2) continue;  // warm-up
-        onednn_seconds.push_back(onednn_elapsed);
-        packed_seconds.push_back(packed_elapsed);
+        onednn_seconds[cell].push_back(onednn_elapsed);
+        packed_seconds[cell].push_back(packed_elapsed);
       }
+    }
+    for (size_t cell = 0; cell < cells; ++cell) {
+      const int64_t rows = row_counts[cell];
       const double flops = 2.0 * static_cast<double>(rows * shape.in_features * shape.out_features);
-      const double onednn_gflops = flops / median(onednn_seconds) / 1e9;
-      const double packed_gflops = flops / median(packed_seconds) / 1e9;
+      const double onednn_gflops = flops / median(onednn_seconds[cell]) / 1e9;
+      const double packed_gflops = flops / median(packed_seconds[cell]) / 1e9;
       // The faster a GEMM can be: weights streamed once at full bandwidth, or
       // every FMA unit busy, whichever takes longer.
       const double bound = std::min(fma_peak, flops / (floor_ms * 1e-3) / 1e9);
       std::printf("| %ld | %.1f | %.1f | %.2f | %.1f | %.0f %% |\n", static_cast<long>(rows), onednn_gflops,
                   packed_gflops, packed_gflops / onednn_gflops, bound, 100.0 * packed_gflops / bound);
-      std::fflush(stdout);
     }
+    std::fflush(stdout);
   }
   return 0;
 }

@@ -61,7 +61,8 @@ std::vector<float> uniform(int64_t count, float scale, uint32_t seed) {
 // Every activation, bias and accumulate mode of one shape on every ISA, for
 // each row count: the rows are a prefix of one input, so the reference is
 // computed once. Rows past the count must be left untouched.
-void check_shape(const Shape& shape, const std::vector<int64_t>& row_counts) {
+void check_shape(const Shape& shape, const std::vector<int64_t>& row_counts,
+                 const std::vector<Activation>& activations) {
   const int64_t n = shape.out_features, k = shape.in_features;
   const int64_t max_rows = *std::max_element(row_counts.begin(), row_counts.end());
   const std::vector<float> weight = uniform(n * k, 1.0f / std::sqrt(static_cast<float>(k)), 1);
@@ -78,8 +79,7 @@ void check_shape(const Shape& shape, const std::vector<int64_t>& row_counts) {
   }
   const double tolerance = 1e-5 * std::sqrt(static_cast<double>(k));
   std::vector<double> activated(product.size());
-  for (Activation activation : {Activation::kNone, Activation::kGeluErf, Activation::kGeluTanh,
-                                Activation::kRelu, Activation::kTanh}) {
+  for (Activation activation : activations) {
     for (bool with_bias : {true, false}) {
       for (size_t i = 0; i < product.size(); ++i)
         activated[i] = reference_activation(product[i] + (with_bias ? bias[i % n] : 0.0), activation);
@@ -110,6 +110,9 @@ void check_shape(const Shape& shape, const std::vector<int64_t>& row_counts) {
   }
 }
 
+const std::vector<Activation> kEveryActivation = {
+    Activation::kNone, Activation::kGeluErf, Activation::kGeluTanh, Activation::kRelu, Activation::kTanh};
+
 std::vector<int64_t> one_to(int64_t last) {
   std::vector<int64_t> counts;
   for (int64_t rows = 1; rows <= last; ++rows) counts.push_back(rows);
@@ -125,7 +128,7 @@ TEST(PackedGemm, EveryRowCountOnSmallShapes) {
   const int threads = num_threads();
   set_num_threads(1);
   for (const Shape shape : {Shape{2, 5}, Shape{50, 128}, Shape{97, 37}}) {
-    check_shape(shape, one_to(130));
+    check_shape(shape, one_to(130), kEveryActivation);
   }
   set_num_threads(threads);
 }
@@ -133,7 +136,10 @@ TEST(PackedGemm, EveryRowCountOnSmallShapes) {
 TEST(PackedGemm, BertShapes) {
   if (runnable_isas().empty()) GTEST_SKIP() << "no AVX2+FMA on this CPU";
   for (const Shape shape : {Shape{2304, 768}, Shape{768, 3072}, Shape{3072, 768}, Shape{2, 768}}) {
-    check_shape(shape, {1, 9, 17, 130});  // full row blocks and remainders of both ISAs
+    // Full row blocks and remainders of both ISAs; the epilogue is the same code
+    // at every shape (EveryRowCountOnSmallShapes covers every activation), and
+    // fewer cases keep this test fast in the sanitizer build (-O0).
+    check_shape(shape, {1, 17, 130}, {Activation::kNone, Activation::kGeluErf});
   }
 }
 

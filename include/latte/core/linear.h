@@ -23,9 +23,10 @@ enum class Activation { kNone, kGeluErf, kGeluTanh, kRelu, kTanh };
 // one session.
 enum class GemmPath { kAuto, kOneDnn, kPacked };
 
-// Largest row count that kAuto sends to PackedGemm: it beat oneDNN at every
-// row count measured, 1-128, with AVX-512 and AVX2 (docs/benchmarks.md, "Small
-// rows"); above 128 rows oneDNN keeps the job until measured otherwise.
+// Largest row count that kAuto sends to PackedGemm: with AVX-512 it beat oneDNN
+// at 1-128 rows (1.2-2.3x on a full BERT-base pass), with AVX2 it is at parity
+// (docs/benchmarks.md, "Small rows"); above 128 rows oneDNN keeps the job until
+// measured otherwise.
 inline constexpr int64_t kPackedGemmMaxRows = 128;
 
 class Linear {
