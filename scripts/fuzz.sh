@@ -7,13 +7,13 @@
 #   scripts/fuzz.sh [SECONDS]          every harness
 #   LATTE_FUZZ_ONLY="config jsonl" scripts/fuzz.sh 600
 #
-# Inputs are capped at LATTE_FUZZ_MAX_LEN bytes (default 4096): deeper JSON nesting than that
-# allows is a known stack overflow (issue 9, class 1) being fixed in the JSON reader.
+# Inputs are capped at LATTE_FUZZ_MAX_LEN bytes (default 64 KiB): room for JSON nested far past
+# the reader's 64-level bound and for long vocabulary tokens.
 set -euo pipefail
 seconds=${1:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${LATTE_FUZZ_BUILD_DIR:-$root/build-fuzz}
-max_len=${LATTE_FUZZ_MAX_LEN:-4096}
+max_len=${LATTE_FUZZ_MAX_LEN:-65536}
 harnesses=(${LATTE_FUZZ_ONLY:-safetensors config sidecar tokenizer jsonl})
 
 CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -439,7 +439,7 @@ TEST(SafetensorsMalformed, HeaderNotJson) {
   // Found by fuzz_safetensors: 1e400 is nlohmann's out_of_range, which escaped uncaught.
   EXPECT_CONTAINS(
       open_error(dir, R"({"w": {"dtype": "F32", "shape": [1e400], "data_offsets": [0, 4]}})", kGoodData),
-      "header is not valid JSON: number overflow");
+      "header: not valid JSON: number overflow");
 }
 
 TEST(SafetensorsMalformed, HeaderNotObject) {
