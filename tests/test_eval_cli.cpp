@@ -41,9 +41,9 @@ class EvalCli : public ::testing::Test {
 };
 
 TEST_F(EvalCli, JsonLinePerSpeedupWithMetricsAndLatency) {
-  const CommandResult result =
-      run("eval --model " + model() + " --data " + (kFixtures / "eval" / "cls3.jsonl").string() +
-          " --speedups 1,2,3 --json --latency-samples 4 --threads 1 --no-profile");  // S = 3 reachable on FLOPs
+  const CommandResult result = run(
+      "eval --model " + model() + " --data " + (kFixtures / "eval" / "cls3.jsonl").string() +
+      " --speedups 1,2,3 --json --latency-samples 4 --threads 1 --no-profile");  // S = 3 reachable on FLOPs
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto lines = lines_of(result.out);
   ASSERT_EQ(lines.size(), 3u) << result.out;

@@ -121,10 +121,9 @@ void add_bench_command(CLI::App& app) {
             false});
       }
       if (targets.empty()) {
-        variants.push_back(
-            Variant{"pruned", knobs.speedup,
-                    std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &notes),
-                    false});
+        variants.push_back(Variant{
+            "pruned", knobs.speedup,
+            std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &notes), false});
       }
     }
 

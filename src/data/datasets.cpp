@@ -7,8 +7,8 @@
 #include <unordered_set>
 
 #include "latte/core/error.h"
-#include "latte/io/read_file.h"
 #include "latte/io/atomic_file.h"
+#include "latte/io/read_file.h"
 
 namespace latte::data {
 

@@ -4,8 +4,8 @@
 #include <limits>
 
 #include "latte/core/error.h"
-#include "latte/io/read_file.h"
 #include "latte/io/atomic_file.h"
+#include "latte/io/read_file.h"
 
 namespace latte {
 

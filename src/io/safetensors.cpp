@@ -12,9 +12,9 @@
 #include <set>
 
 #include "latte/core/error.h"
-#include "latte/io/read_file.h"
 #include "latte/io/atomic_file.h"
 #include "latte/io/json_file.h"
+#include "latte/io/read_file.h"
 
 namespace latte {
 

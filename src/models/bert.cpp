@@ -1,8 +1,8 @@
 #include "latte/models/bert.h"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "latte/core/attention.h"

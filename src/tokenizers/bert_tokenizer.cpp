@@ -7,9 +7,9 @@
 #include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/io/atomic_file.h"
 #include "latte/io/json_file.h"
 #include "latte/io/read_file.h"
-#include "latte/io/atomic_file.h"
 
 namespace latte {
 namespace {
