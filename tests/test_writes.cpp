@@ -119,7 +119,7 @@ TEST(Sidecar, ConcurrentUpdatesFromTwoWritersAllSurvive) {
   // Each update is a read-modify-write; without the lock, increments (and whole sections) from
   // the other writer are lost.
   TempDir dir("sidecar_concurrent");
-  Sidecar::update(dir.path(), [](Sidecar& sidecar) { sidecar.calibration = one_layer_calibration(0); });
+  Sidecar::update(dir.path(), [](Sidecar& sidecar) { sidecar.calibration = one_layer_calibration(1); });
   constexpr int kRounds = 40;
   const auto increment = [&] {
     for (int round = 0; round < kRounds; ++round) {
@@ -129,7 +129,7 @@ TEST(Sidecar, ConcurrentUpdatesFromTwoWritersAllSurvive) {
   std::thread first(increment), second(increment);
   first.join();
   second.join();
-  EXPECT_EQ(Sidecar::read(dir.path()).calibration->samples, 2 * kRounds);
+  EXPECT_EQ(Sidecar::read(dir.path()).calibration->samples, 1 + 2 * kRounds);
   EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"latte.json", "latte.json.lock"}));
 }
 
