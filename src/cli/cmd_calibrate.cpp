@@ -89,12 +89,13 @@ void add_profile_command(CLI::App& app) {
       ->capture_default_str();
   add_threads_option(*command, options->threads);
   command->add_flag("--json", options->json, "Print the table, the validation and the cache file as JSON");
-  command->callback([options] {
+  command->callback([options, command] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
     BertModel model = BertModel::load(folder);
     ProfileOptions profile;
     profile.rounds = options->rounds;
+    if (command->count("--rounds") == 0) profile.min_seconds = kProfileMinSeconds;
     profile.progress = &std::cerr;
     const ProfileReport report = profile_latency(model, profile);
     const LatencyKey key = latency_key(model.config());

@@ -167,7 +167,14 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
   double peak_load = load_average().value_or(0.0);
   PhaseTimes times;
   const size_t steps = grid.size() + staircases.size();
-  for (int round = -1; round < options.rounds; ++round) {  // round -1 warms every pass up
+  constexpr int kMaxRounds = 64;
+  std::chrono::steady_clock::time_point timed_start;
+  for (int round = -1;; ++round) {  // round -1 warms every pass up
+    if (round == 0) timed_start = std::chrono::steady_clock::now();
+    if (round >= options.rounds &&
+        (round >= kMaxRounds || seconds_since(timed_start) >= options.min_seconds)) {
+      break;
+    }
     for (size_t step = 0; step < steps; ++step) {
       // Alternate the direction so slow drift in the machine's load does not tilt the curves.
       const size_t index = round % 2 == 0 ? steps - 1 - step : step;
@@ -210,8 +217,9 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
       if (options.progress) {
         *options.progress << "\rprofile: "
                           << (round < 0 ? "warm-up"
-                                        : "round " + std::to_string(round + 1) + "/" +
-                                              std::to_string(options.rounds))
+                                        : "round " + std::to_string(round + 1) +
+                                              (round < options.rounds ? "/" + std::to_string(options.rounds)
+                                                                      : std::string()))
                           << ", pass " << (step + 1) << "/" << steps << " (" << rows << " rows)      "
                           << std::flush;
       }
@@ -304,6 +312,7 @@ LatencyModel machine_latency_model(const BertConfig& config, const std::function
   }
   ProfileOptions profile;
   profile.validate = false;
+  profile.min_seconds = kProfileMinSeconds;
   profile.progress = options.progress;
   ProfileReport report = profile_latency(model(), profile);
   if (cache) cache->store(key, report.table, options.notices);

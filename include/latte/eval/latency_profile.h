@@ -18,10 +18,17 @@ namespace latte {
 // 1, 2, 4, 8, 12, 16, 24, 32, 48, ... 384, 512, then x1.5 steps, up to and including max_rows.
 std::vector<int64_t> default_profile_grid(int64_t max_rows);
 
+// How long a profile made on first use (and by `latte profile` without a round count) keeps
+// timing at least; a BERT-base shape takes longer than this anyway.
+inline constexpr double kProfileMinSeconds = 4.0;
+
 struct ProfileOptions {
   std::vector<int64_t> grid;  // empty: default_profile_grid(max positions)
   int rounds = 3;             // timed rounds; each runs a dense and a pruning pass per row count
-  bool validate = true;       // time whole forward passes against the table's prediction
+  // More rounds (up to 64 in all) until the timed rounds took this long: a small model's phases
+  // last microseconds, and a median of 3 rounds can catch one burst of another process's work.
+  double min_seconds = 0.0;
+  bool validate = true;  // time whole forward passes against the table's prediction
   std::ostream* progress = nullptr;
 };
 
