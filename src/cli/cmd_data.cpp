@@ -12,6 +12,7 @@
 #include "latte/core/error.h"
 #include "latte/data/datasets.h"
 #include "latte/io/atomic_file.h"
+#include "latte/io/read_file.h"
 
 namespace latte::cli {
 
@@ -52,11 +53,14 @@ fs::path package_dir(const fs::path& cache, const NpmPackage& package) {
 }
 
 bool installed(const fs::path& cache, const NpmPackage& package) {
-  std::ifstream manifest(package_dir(cache, package) / "package.json");
-  if (!manifest) return false;
+  const fs::path manifest = package_dir(cache, package) / "package.json";
+  if (!fs::exists(manifest)) return false;
   try {
-    return nlohmann::json::parse(manifest).value("version", std::string()) == package.version;
-  } catch (const nlohmann::json::exception&) {
+    // The same bounded, regular-files-only reader as every other file latte reads; anything
+    // unreadable or malformed means "not installed", and npm ci puts it right.
+    const nlohmann::json json = parse_json_bounded(read_file_bytes(manifest), manifest.string());
+    return json.is_object() && json.value("version", std::string()) == package.version;
+  } catch (const std::exception&) {
     return false;
   }
 }

@@ -44,7 +44,8 @@ void assign_splits(std::vector<DatasetRecord>& records, const std::vector<std::s
 
 std::string package_version(const fs::path& package_dir) {
   try {
-    const auto manifest = parse_json_bounded(read_file(package_dir / "package.json"), "package.json");
+    const fs::path manifest_path = package_dir / "package.json";
+    const auto manifest = parse_json_bounded(read_file(manifest_path), manifest_path.string());
     return manifest.value("name", std::string("?")) + "@" + manifest.value("version", std::string("?"));
   } catch (const std::exception&) {
     return package_dir.filename().string() + " (no package.json)";
