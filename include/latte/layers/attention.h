@@ -1,0 +1,58 @@
+// Scaled dot-product attention for every family (DESIGN.md section 3, layers/): self-attention
+// over the rows of a sequence (BERT, T5's encoder), causal attention over a per-layer KV cache
+// (GPT-2, Llama: prefill and decode steps alike), cross-attention over an encoder's rows (T5's
+// decoder). Grouped-query heads, an additive position bias and the ACC column scores are
+// options of the one kernel; rotary embedding is applied to queries and keys before it
+// (core/rotary.h), so it never needs to know about positions beyond the causal mask and bias.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "latte/core/arena.h"
+
+namespace latte {
+
+struct AttentionSpec {
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;  // divides n_heads; query head h reads key/value head h / (n_heads / n_kv_heads)
+  int64_t head_dim = 0;
+  float scale = 0.0f;   // multiplies q.k: 1/sqrt(head_dim) for BERT, GPT-2 and Llama; 1 for T5
+  bool causal = false;  // a query sees only keys whose original position is <= its own
+};
+
+// Additive bias on the attention logits by original positions: T5's relative position bias.
+class PositionBias {
+ public:
+  virtual ~PositionBias() = default;
+  // logits[j] += bias(head, query_position, key_positions[j]) for every key j.
+  virtual void add(int64_t head, int64_t query_position, std::span<const int64_t> key_positions,
+                   float* logits) const = 0;
+};
+
+// One sequence's attention. Rows are addressed by pointer and stride (in floats), so queries
+// can be read straight out of an interleaved QKV buffer and keys and values out of a cache.
+// Under `causal`, key_positions must be ascending (a cache in arrival order is).
+struct AttentionSequence {
+  const float* queries = nullptr;  // [n_queries, n_heads * head_dim]
+  int64_t query_stride = 0;
+  std::span<const int64_t> query_positions;  // [n_queries] original positions
+  const float* keys = nullptr;               // [n_keys, n_kv_heads * head_dim]
+  const float* values = nullptr;             // [n_keys, n_kv_heads * head_dim], same stride as keys
+  int64_t key_value_stride = 0;
+  std::span<const int64_t> key_positions;  // [n_keys] original positions
+  float* context = nullptr;                // [n_queries, n_heads * head_dim] output
+  int64_t context_stride = 0;
+  // Optional [n_keys] output: each key's ACC score (DESIGN.md section 1), from the softmax the
+  // kernel evaluates anyway: the attention it receives, averaged over the query heads, summed
+  // over the queries (bidirectional) or averaged over the queries that see it (causal; a key
+  // no query sees scores 0).
+  float* key_scores = nullptr;
+};
+
+// Runs every sequence, all heads, in parallel over (sequence, head) pairs. Deterministic: the
+// result does not depend on the thread count. `bias` may be null.
+void attention(const AttentionSpec& spec, std::span<const AttentionSequence> sequences,
+               const PositionBias* bias, Arena& arena);
+
+}  // namespace latte

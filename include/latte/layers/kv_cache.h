@@ -1,0 +1,56 @@
+// Per-layer key/value cache of a decoder (DESIGN.md section 1, "Per family"): for one sequence,
+// the keys and values of exactly the rows that entered each layer's attention, with their
+// original positions. ACC elimination in the prefill leaves later layers fewer rows, so their
+// caches are shorter: every decode step reads less and the cache takes less memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace latte {
+
+class LayerCache {
+ public:
+  LayerCache() = default;
+  // width: floats per row of keys (and of values), n_kv_heads * head_dim.
+  explicit LayerCache(int64_t width) : width_(width) {}
+
+  int64_t width() const { return width_; }
+  int64_t rows() const { return static_cast<int64_t>(positions_.size()); }
+  const float* keys() const { return keys_.data(); }      // [rows, width]
+  const float* values() const { return values_.data(); }  // [rows, width]
+  std::span<const int64_t> positions() const { return positions_; }
+
+  // Appends n rows read `stride` floats apart; positions ascending and above the last cached
+  // one (Error otherwise: the causal mask relies on it).
+  void append(const float* keys, const float* values, int64_t stride, int64_t n,
+              std::span<const int64_t> positions);
+  // Keeps only the rows at `kept` (ascending indices into the cached rows).
+  void keep(std::span<const int64_t> kept);
+  void clear();
+  // Bytes of the keys and values held (rows x width x 2 floats), not of spare capacity.
+  size_t bytes() const { return static_cast<size_t>(rows() * width_) * 2 * sizeof(float); }
+
+ private:
+  int64_t width_ = 0;
+  std::vector<float> keys_;
+  std::vector<float> values_;
+  std::vector<int64_t> positions_;
+};
+
+// A decoder's cache for one sequence: one LayerCache per layer.
+struct KvCache {
+  std::vector<LayerCache> layers;
+
+  KvCache() = default;
+  KvCache(int64_t n_layers, int64_t width) : layers(static_cast<size_t>(n_layers), LayerCache(width)) {}
+  size_t bytes() const {
+    size_t total = 0;
+    for (const LayerCache& layer : layers) total += layer.bytes();
+    return total;
+  }
+};
+
+}  // namespace latte
