@@ -49,7 +49,6 @@ import sys
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 N_POSITIONS = 64
 LN_EPS = 1e-5
@@ -329,8 +328,7 @@ class RefGPT2:
 def greedy(model, state, n_tokens):
     """Greedy continuation from a prefill state (its caches are extended). Returns the ids and
     the logits of every decode step (step t feeds ids[t] at position n0 + t)."""
-    n0 = state["pos"][-1] + 1
-    assert state["pos"][-1] == n0 - 1
+    n0 = state["pos"][-1] + 1  # the last prompt row always survives
     last = model.logits(state["h"][-1:])[0]
     ids = [int(np.argmax(last.numpy()))]
     gaps = [top_gap(last)]
