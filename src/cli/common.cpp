@@ -170,17 +170,24 @@ Knobs knobs_from(const PruneOptions& options, int64_t layers) {
   return knobs;
 }
 
-std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertConfig& config,
-                                      const std::filesystem::path& folder, const ModelLoader& model) {
-  const Knobs knobs = knobs_from(options, config.num_layers);
-  const ModelShape shape{config.num_layers, config.hidden_size, config.intermediate_size};
+std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelShape& shape,
+                                      const std::filesystem::path& folder,
+                                      const std::function<LatencyModel(bool needs_latency)>& latency) {
+  const Knobs knobs = knobs_from(options, shape.layers);
   if (!knobs.any()) return std::make_unique<Planner>(knobs, shape, std::nullopt, LatencyModel{}, &std::cerr);
   // Calibration problems first: they must not wait for a profile.
   std::optional<Calibration> calibration =
-      usable_calibration(knobs, Sidecar::read(folder, &std::cerr).calibration, config.num_layers);
+      usable_calibration(knobs, Sidecar::read(folder, &std::cerr).calibration, shape.layers);
   const bool needs_latency = (knobs.speedup && *knobs.speedup > 1.0) || knobs.latency_ms;
-  return std::make_unique<Planner>(knobs, shape, std::move(calibration),
-                                   latency_for(config, needs_latency, options.no_profile, model), &std::cerr);
+  return std::make_unique<Planner>(knobs, shape, std::move(calibration), latency(needs_latency), &std::cerr);
+}
+
+std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertConfig& config,
+                                      const std::filesystem::path& folder, const ModelLoader& model) {
+  const ModelShape shape{config.num_layers, config.hidden_size, config.intermediate_size};
+  return make_planner(options, shape, folder, [&](bool needs_latency) {
+    return latency_for(config, needs_latency, options.no_profile, model);
+  });
 }
 
 }  // namespace latte::cli

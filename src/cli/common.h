@@ -96,7 +96,14 @@ LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_p
 // The knobs of the flags, validated for a model of `layers` layers.
 Knobs knobs_from(const PruneOptions& options, int64_t layers);
 
-// Validated planner for the model in `folder`; reads latte.json only when a knob is given, so a
+// Validated planner for a model of `shape` in `folder`; reads latte.json only when a knob is
+// given. `latency` is asked for the latency model once the knobs are known (with whether a
+// target needs a measured one).
+std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelShape& shape,
+                                      const std::filesystem::path& folder,
+                                      const std::function<LatencyModel(bool needs_latency)>& latency);
+
+// Validated planner for the BERT model in `folder`; reads latte.json only when a knob is given, so a
 // stale or broken latte.json never blocks dense inference. Notices go to stderr.
 std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertConfig& config,
                                       const std::filesystem::path& folder, const ModelLoader& model);
@@ -123,5 +130,6 @@ void add_sweep_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 
 }  // namespace latte::cli

@@ -172,4 +172,12 @@ double measure_gemm_gflops(int64_t m, int64_t k, int64_t n, int repeats) {
   return 2.0 * static_cast<double>(m * k * n) / std::min(packed, plain) / 1e9;
 }
 
+Activation activation_from_name(const std::string& name, const std::string& where) {
+  if (name == "gelu") return Activation::kGeluErf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;
+  if (name == "relu") return Activation::kRelu;
+  throw FormatError(where + " has unsupported value '" + name +
+                    "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+}
+
 }  // namespace latte

@@ -64,4 +64,17 @@ Tensor Tensor::reshaped(std::vector<int64_t> shape) const {
   return result;
 }
 
+Tensor transposed(const Tensor& matrix) {
+  if (matrix.rank() != 2) throw InputError("cannot transpose a tensor of shape " + matrix.shape_str());
+  const int64_t rows = matrix.dim(0);
+  const int64_t cols = matrix.dim(1);
+  Tensor result({cols, rows});
+  const float* source = matrix.data();
+  float* target = result.data();
+  for (int64_t row = 0; row < rows; ++row) {
+    for (int64_t col = 0; col < cols; ++col) target[col * rows + row] = source[row * cols + col];
+  }
+  return result;
+}
+
 }  // namespace latte

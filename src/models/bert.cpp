@@ -36,14 +36,6 @@ class PhaseClock {
 
 const char* const kSupportedArchitectures[] = {"BertForSequenceClassification", "BertModel"};
 
-Activation activation_from_name(const std::string& name, const std::string& file_label) {
-  if (name == "gelu") return Activation::kGeluErf;
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;
-  if (name == "relu") return Activation::kRelu;
-  throw FormatError(file_label + ": field 'hidden_act' has unsupported value '" + name +
-                    "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
-}
-
 // Hugging Face weight names of BERT, written down once. A checkpoint may carry
 // the "bert." prefix (task models) or not (BertModel), and old ones name layer
 // norm parameters gamma/beta instead of weight/bias.
@@ -147,7 +139,7 @@ BertConfig config_from_json(const nlohmann::json& json, const std::string& label
   config.pad_token_id = json_optional_int(json, "pad_token_id", label, 0);
   config.layer_norm_eps = static_cast<float>(json_optional_double(json, "layer_norm_eps", label, 1e-12));
   config.hidden_act = json_optional_string(json, "hidden_act", label, "gelu");
-  activation_from_name(config.hidden_act, label);
+  activation_from_name(config.hidden_act, label + ": field 'hidden_act'");
   const std::string position_type = json_optional_string(json, "position_embedding_type", label, "absolute");
   if (position_type != "absolute") {
     throw FormatError(label + ": field 'position_embedding_type' is '" + position_type +
@@ -365,7 +357,7 @@ BertModel BertModel::load(const std::filesystem::path& model_dir) {
       store.load(names.embeddings("token_type_embeddings.weight"), {config.type_vocab_size, hidden});
   model.embedding_norm_ = layer_norm(names.embeddings("LayerNorm"));
 
-  const Activation activation = activation_from_name(config.hidden_act, "config.json");
+  const Activation activation = activation_from_name(config.hidden_act, "config.json: field 'hidden_act'");
   for (int64_t index = 0; index < config.num_layers; ++index) {
     EncoderLayer layer;
     // Q, K and V as one [3 hidden, hidden] product: one GEMM instead of three.

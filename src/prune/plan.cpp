@@ -143,8 +143,9 @@ void Knobs::validate(int64_t layers) const {
   }
 }
 
-std::vector<int64_t> parse_keep_list(const std::string& text) {
-  std::vector<int64_t> counts;
+std::vector<int64_t> parse_integer_list(const std::string& text, const std::string& flag,
+                                        const std::string& example) {
+  std::vector<int64_t> values;
   std::stringstream stream(text);
   std::string item;
   while (std::getline(stream, item, ',')) {
@@ -156,12 +157,16 @@ std::vector<int64_t> parse_keep_list(const std::string& text) {
       consumed = 0;
     }
     if (consumed == 0 || consumed != item.size()) {
-      throw InputError("--keep: '" + item + "' is not an integer (expected e.g. --keep 128,96,64)");
+      throw InputError(flag + ": '" + item + "' is not an integer (expected e.g. " + example + ")");
     }
-    counts.push_back(value);
+    values.push_back(value);
   }
-  if (counts.empty()) throw InputError("--keep: empty list");
-  return counts;
+  if (values.empty()) throw InputError(flag + ": empty list");
+  return values;
+}
+
+std::vector<int64_t> parse_keep_list(const std::string& text) {
+  return parse_integer_list(text, "--keep", "--keep 128,96,64");
 }
 
 std::vector<double> parse_number_list(const std::string& text, const std::string& flag) {

@@ -10,12 +10,18 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "latte/core/tensor.h"
 
 namespace latte {
 
 enum class Activation { kNone, kGeluErf, kGeluTanh, kRelu, kTanh };
+
+// A Hugging Face config's activation name (hidden_act, activation_function): gelu (erf),
+// gelu_new / gelu_pytorch_tanh / gelu_fast (tanh approximation), relu. FormatError naming
+// `where` ("config.json: field 'hidden_act'") for anything else.
+Activation activation_from_name(const std::string& name, const std::string& where);
 
 // Which kernel a Linear runs. kAuto: PackedGemm up to kPackedGemmMaxRows rows,
 // oneDNN above (and oneDNN alone on CPUs without AVX2+FMA). The environment

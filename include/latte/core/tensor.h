@@ -37,6 +37,8 @@ class Tensor {
 };
 
 std::string shape_to_string(const std::vector<int64_t>& shape);
+// [rows, cols] -> a new [cols, rows] tensor (a Conv1D [in, out] weight into Linear's [out, in]).
+Tensor transposed(const Tensor& matrix);
 int64_t shape_numel(const std::vector<int64_t>& shape);
 
 }  // namespace latte

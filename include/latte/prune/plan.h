@@ -36,6 +36,9 @@ struct Knobs {
 
 // Parses "--keep 64,32,16" style lists; InputError names the bad element.
 std::vector<int64_t> parse_keep_list(const std::string& text);
+// "1,2,3" -> {1, 2, 3}; InputError "FLAG: 'x' is not an integer (expected e.g. EXAMPLE)".
+std::vector<int64_t> parse_integer_list(const std::string& text, const std::string& flag,
+                                        const std::string& example);
 std::vector<double> parse_number_list(const std::string& text, const std::string& flag);
 
 // What calibration measured (latte.json): for each tau of a grid, the mean

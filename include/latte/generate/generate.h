@@ -1,0 +1,49 @@
+// Prefill -> decode loop of a causal language model, with elimination in the prefill, a
+// streaming callback and the timings a user budgets for: time to first token and time per
+// generated token.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "latte/generate/sampler.h"
+#include "latte/models/causal_lm.h"
+
+namespace latte {
+
+struct GenerationOptions {
+  int64_t max_new_tokens = 32;       // >= 1
+  SamplingOptions sampling;          // greedy by default
+  const Planner* planner = nullptr;  // elimination in the prefill; null: dense
+  bool stop_at_eos = true;           // end at the model's eos_token_id
+  bool keep_first_logits = false;    // copy the prefill's last-position logits into the result
+};
+
+struct GenerationResult {
+  std::vector<int32_t> ids;     // generated tokens (the eos token included when it ended the run)
+  std::vector<int64_t> kept;    // word-vectors leaving each layer in the prefill
+  std::string stop_reason;      // "eos", "length" (max_new_tokens) or "callback"
+  double ttft_seconds = 0.0;    // prefill and the first token's choice
+  double decode_seconds = 0.0;  // every later step: forward of one token and its choice
+  int64_t decode_steps = 0;
+  size_t kv_cache_bytes = 0;        // the cache after the prefill
+  size_t kv_cache_bytes_dense = 0;  // what a dense prefill's cache takes
+  std::vector<float> first_logits;  // with keep_first_logits
+
+  double decode_seconds_per_token() const {
+    return decode_steps > 0 ? decode_seconds / static_cast<double>(decode_steps) : 0.0;
+  }
+};
+
+// Generates up to max_new_tokens after `prompt`. on_token is called with each new token as soon
+// as it is chosen; returning false ends the run (a stop string, Ctrl-C). InputError when the
+// prompt is empty or prompt + max_new_tokens exceeds the model's positions.
+GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, const GenerationOptions& options,
+                          const std::function<bool(int32_t id)>& on_token = {});
+
+}  // namespace latte

@@ -1,0 +1,56 @@
+// What generation, perplexity and benchmarks need from a decoder-only language model (GPT-2
+// today, Llama-style next): a forward pass over new tokens that continues a per-layer KV cache
+// and, in the prefill, eliminates word-vectors (DESIGN.md section 1, "Per family").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "latte/core/tensor.h"
+#include "latte/layers/kv_cache.h"
+#include "latte/prune/cost_model.h"
+#include "latte/prune/plan.h"
+
+namespace latte {
+
+struct DecoderOptions {
+  // Prefill only (the cache must be empty): the plan of the prompt's length decides what each
+  // layer keeps. Null or dense: nothing is eliminated.
+  const Planner* planner = nullptr;
+  // Logits for every row that leaves the last layer (continuation scoring), not just the last.
+  bool all_logits = false;
+  // Called with each layer's ACC scores of the rows entering it (computes them when set).
+  std::function<void(int64_t layer, std::span<const float> scores)> on_scores;
+};
+
+struct DecoderOutput {
+  Tensor logits;                   // [rows, vocab]: the last row, or every surviving row
+  std::vector<int64_t> positions;  // original position of each logits row
+  std::vector<int64_t> kept;       // word-vectors leaving each layer
+};
+
+class CausalLm {
+ public:
+  virtual ~CausalLm() = default;
+
+  virtual int64_t num_layers() const = 0;
+  virtual int64_t vocab_size() const = 0;
+  virtual int64_t max_positions() const = 0;
+  virtual std::optional<int32_t> eos_token_id() const = 0;
+  virtual ModelShape shape() const = 0;
+  // An empty cache for one sequence.
+  virtual KvCache new_cache() const = 0;
+  // Runs `ids` as the next tokens of the sequence `cache` holds (positions continue after the
+  // last cached one) and appends what each layer's attention saw to the cache. Not
+  // thread-safe: a model reuses one workspace.
+  virtual DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache,
+                                const DecoderOptions& options) = 0;
+};
+
+// The position the next token of `cache`'s sequence takes: layer 0 sees every token.
+int64_t next_position(const KvCache& cache);
+
+}  // namespace latte

@@ -1,0 +1,88 @@
+// GPT-2 (GPT2LMHeadModel, GPT2Model) from a Hugging Face folder, with ACC elimination in the
+// prefill and a per-layer KV cache holding only the rows each layer's attention saw.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "latte/core/arena.h"
+#include "latte/core/linear.h"
+#include "latte/core/ops.h"
+#include "latte/models/causal_lm.h"
+
+namespace latte {
+
+struct Gpt2Config {
+  std::string architecture;  // "GPT2LMHeadModel" or "GPT2Model"
+  int64_t vocab_size = 0;
+  int64_t n_positions = 0;
+  int64_t n_embd = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t n_inner = 0;  // 4 n_embd when config.json says null
+  std::string activation_function = "gelu_new";
+  float layer_norm_epsilon = 1e-5f;
+  std::optional<int32_t> bos_token_id;
+  std::optional<int32_t> eos_token_id;
+
+  int64_t head_dim() const { return n_embd / n_head; }
+
+  // Reads and validates config.json; FormatError names the file and field. The limits are far
+  // above any real GPT-2, so a crafted config never reaches the size arithmetic.
+  static Gpt2Config from_file(const std::filesystem::path& config_json);
+  static Gpt2Config from_json(const nlohmann::json& json, const std::string& file_label);
+  nlohmann::json to_json() const;
+  static constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
+  static constexpr int64_t kMaxEmbd = 65536;
+  static constexpr int64_t kMaxLayers = 1024;
+  static constexpr int64_t kMaxPositions = int64_t{1} << 20;
+};
+
+class Gpt2Model : public CausalLm {
+ public:
+  // Loads config.json and the safetensors weights, checking every tensor's presence, shape and
+  // values against the config. Conv1D weights ([in, out] on disk) are transposed here, once.
+  // The language-model head is tied to the token embedding; a separate lm_head.weight must
+  // have its shape. A tensor the config does not describe is an error naming it.
+  static Gpt2Model load(const std::filesystem::path& model_dir);
+
+  const Gpt2Config& config() const { return config_; }
+  int64_t parameter_count() const { return parameter_count_; }
+  const std::string& dtype_on_disk() const { return dtype_on_disk_; }
+
+  int64_t num_layers() const override { return config_.n_layer; }
+  int64_t vocab_size() const override { return config_.vocab_size; }
+  int64_t max_positions() const override { return config_.n_positions; }
+  std::optional<int32_t> eos_token_id() const override { return config_.eos_token_id; }
+  ModelShape shape() const override { return {config_.n_layer, config_.n_embd, config_.n_inner}; }
+  KvCache new_cache() const override { return KvCache(config_.n_layer, config_.n_embd); }
+  DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache, const DecoderOptions& options) override;
+
+ private:
+  struct Block {
+    LayerNorm attention_norm;  // ln_1
+    Linear qkv;                // c_attn: [rows, d] -> [rows, 3 d]
+    Linear attention_output;   // c_proj, accumulates into the residual stream
+    LayerNorm ffn_norm;        // ln_2
+    Linear ffn_in;             // c_fc with the activation fused
+    Linear ffn_out;            // mlp.c_proj, accumulates into the residual stream
+  };
+
+  void check_ids(std::span<const int32_t> ids, int64_t first_position) const;
+
+  Gpt2Config config_;
+  Tensor token_embeddings_;     // wte [vocab, d]
+  Tensor position_embeddings_;  // wpe [n_positions, d]
+  std::vector<Block> blocks_;
+  LayerNorm final_norm_;
+  Linear lm_head_;  // [d] -> [vocab], no bias
+  Arena arena_;
+  int64_t parameter_count_ = 0;
+  std::string dtype_on_disk_;
+};
+
+}  // namespace latte

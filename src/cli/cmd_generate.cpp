@@ -1,0 +1,229 @@
+// latte generate: continue prompts with a decoder (GPT-2), eliminating word-vectors in the
+// prefill; streams text as it is produced.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.h"
+#include "latte/core/error.h"
+#include "latte/generate/generate.h"
+#include "latte/models/registry.h"
+#include "latte/tokenizers/tokenizer.h"
+
+namespace latte::cli {
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_interrupt(int) { interrupted = true; }
+
+std::vector<int32_t> parse_prompt_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  for (const int64_t value : parse_integer_list(text, "--prompt-ids", "--prompt-ids 464,2068,7586")) {
+    if (value < 0 || value > INT32_MAX) {
+      throw InputError("--prompt-ids: " + std::to_string(value) + " is not a token id");
+    }
+    ids.push_back(static_cast<int32_t>(value));
+  }
+  return ids;
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app) {
+  auto* command = app.add_subcommand("generate", "Continue prompts with a decoder model (GPT-2)");
+  struct Options {
+    std::string model;
+    std::string input;
+    std::vector<std::string> texts;
+    std::string prompt_ids;
+    int64_t max_new_tokens = 32;
+    std::optional<double> temperature;
+    std::optional<int64_t> top_k;
+    std::optional<double> top_p;
+    uint64_t seed = 0;
+    std::vector<std::string> stop;
+    bool json = false;
+    bool logits = false;
+    bool truncate = false;
+    std::optional<int> threads;
+    PruneOptions prune;
+  };
+  auto options = std::make_shared<Options>();
+  command->add_option("--model", options->model, "Hugging Face decoder folder (GPT-2)")->required();
+  command->add_option("--input", options->input,
+                      "File with one prompt per line, or JSONL {\"text\"} ('-' = stdin)");
+  command->add_option("--prompt-ids", options->prompt_ids, "Token ids of one prompt, comma-separated");
+  command->add_option("--max-new-tokens", options->max_new_tokens, "Tokens to generate at most (default 32)");
+  command->add_option("--temperature", options->temperature, "Sample with this temperature (> 0)");
+  command->add_option("--top-k", options->top_k, "Sample from the k most likely tokens");
+  command->add_option("--top-p", options->top_p, "Sample from the smallest set with this probability mass");
+  command->add_option("--seed", options->seed, "Random seed for sampling (default 0)");
+  command->add_option("--stop", options->stop, "End a continuation once its text contains STR (repeatable)");
+  command->add_flag("--json", options->json,
+                    "One JSON object per prompt: ids, text, kept, timings, KV-cache bytes");
+  command->add_flag("--logits", options->logits, "With --json: add the prefill's last-position logits");
+  command->add_flag("--truncate", options->truncate,
+                    "Drop the start of prompts too long for the model (with a notice) instead of failing");
+  add_threads_option(*command, options->threads);
+  command->add_option("text", options->texts, "Prompts, one continuation each");
+  add_prune_options(*command, options->prune);
+  command->callback([options] {
+    setup_threads(options->threads);
+    const std::filesystem::path folder = model_folder(options->model);
+    const int given = (options->input.empty() ? 0 : 1) + (options->texts.empty() ? 0 : 1) +
+                      (options->prompt_ids.empty() ? 0 : 1);
+    if (given == 0) throw InputError("nothing to continue: give TEXT, --input FILE or --prompt-ids");
+    if (given > 1) throw InputError("give one of TEXT, --input and --prompt-ids");
+    if (options->max_new_tokens < 1) {
+      throw InputError("--max-new-tokens must be at least 1, got " + std::to_string(options->max_new_tokens));
+    }
+    if (options->logits && !options->json) throw InputError("--logits needs --json");
+
+    SamplingOptions sampling;
+    sampling.sample = options->temperature || options->top_k || options->top_p;
+    sampling.temperature = options->temperature.value_or(1.0);
+    sampling.top_k = options->top_k.value_or(0);
+    sampling.top_p = options->top_p.value_or(1.0);
+    sampling.seed = options->seed;
+    try {
+      sampling.validate();
+    } catch (const InputError& error) {
+      throw InputError(std::string("--") + error.what());
+    }
+
+    std::unique_ptr<CausalLm> model = load_causal_lm(folder);
+    // Text prompts need the tokenizer; token-id prompts print text when there is one.
+    std::unique_ptr<Tokenizer> tokenizer;
+    if (options->prompt_ids.empty()) {
+      tokenizer = load_tokenizer(folder);
+    } else {
+      try {
+        tokenizer = load_tokenizer(folder);
+      } catch (const Error&) {
+        tokenizer = nullptr;
+      }
+    }
+    if (tokenizer && static_cast<int64_t>(tokenizer->vocab_size()) > model->vocab_size()) {
+      throw FormatError(tokenizer->source() + " has " + std::to_string(tokenizer->vocab_size()) +
+                        " tokens but " + (folder / "config.json").string() + " has vocab_size " +
+                        std::to_string(model->vocab_size()) + ": token ids would run past the embedding");
+    }
+    const std::unique_ptr<Planner> planner =
+        make_planner(options->prune, model->shape(), folder, [&](bool needs) {
+          if (needs) {
+            std::cerr << "latte: notice: decoder latency is predicted from FLOPs (no per-machine profile for "
+                         "decoders yet); measured speedups may differ from the target\n";
+          }
+          return LatencyModel{};
+        });
+
+    GenerationOptions generation;
+    generation.max_new_tokens = options->max_new_tokens;
+    generation.sampling = sampling;
+    generation.planner = planner.get();
+    generation.keep_first_logits = options->logits;
+    const int64_t longest_prompt = model->max_positions() - options->max_new_tokens;
+    if (longest_prompt < 1) {
+      throw InputError("--max-new-tokens " + std::to_string(options->max_new_tokens) +
+                       " leaves no room for a prompt: the model takes at most " +
+                       std::to_string(model->max_positions()) + " tokens");
+    }
+
+    std::signal(SIGINT, on_interrupt);
+    const auto run = [&](std::vector<int32_t> prompt, const std::string& origin) {
+      if (prompt.empty()) throw InputError(origin + ": the prompt is empty (no tokens)");
+      if (static_cast<int64_t>(prompt.size()) > longest_prompt) {
+        if (!options->truncate) {
+          throw InputError(origin + ": the prompt has " + std::to_string(prompt.size()) + " tokens; with " +
+                           std::to_string(options->max_new_tokens) + " new tokens the model (n_positions " +
+                           std::to_string(model->max_positions()) + ") takes at most " +
+                           std::to_string(longest_prompt) + " (or use --truncate)");
+        }
+        std::cerr << "latte: notice: " << origin << ": prompt truncated from " << prompt.size()
+                  << " to its last " << longest_prompt << " tokens\n";
+        prompt.erase(prompt.begin(), prompt.end() - longest_prompt);
+      }
+      for (size_t i = 0; i < prompt.size(); ++i) {
+        if (prompt[i] >= model->vocab_size()) {
+          throw InputError(origin + ": token id " + std::to_string(prompt[i]) + " at position " +
+                           std::to_string(i) + " is outside the vocabulary of " +
+                           std::to_string(model->vocab_size()));
+        }
+      }
+      Utf8Stream stream;
+      std::string text;
+      std::vector<int32_t> generated;
+      const auto on_token = [&](int32_t id) {
+        generated.push_back(id);
+        if (tokenizer) {
+          const std::string piece = stream.push(tokenizer->decode(std::span<const int32_t>(&id, 1)));
+          text += piece;
+          if (!options->json) std::cout << piece << std::flush;
+        } else if (!options->json) {
+          std::cout << (generated.size() > 1 ? " " : "") << id << std::flush;
+        }
+        for (const std::string& stop : options->stop) {
+          if (!stop.empty() && text.find(stop) != std::string::npos) return false;
+        }
+        return !interrupted.load();
+      };
+      const GenerationResult result = generate(*model, prompt, generation, on_token);
+      if (tokenizer) {
+        const std::string rest = stream.finish();
+        text += rest;
+        if (!options->json) std::cout << rest;
+      }
+      if (options->json) {
+        nlohmann::json line = {
+            {"prompt_ids", prompt},
+            {"ids", result.ids},
+            {"kept", result.kept},
+            {"stop_reason", interrupted ? "interrupted" : result.stop_reason},
+            {"ttft_ms", result.ttft_seconds * 1e3},
+            {"decode_ms_per_token", result.decode_seconds_per_token() * 1e3},
+            {"kv_cache_bytes", result.kv_cache_bytes},
+            {"kv_cache_bytes_dense", result.kv_cache_bytes_dense},
+        };
+        if (tokenizer) line["text"] = text;
+        const SequencePlan& plan = planner->plan(static_cast<int64_t>(prompt.size()));
+        line["predicted_speedup"] =
+            plan.predicted_speedup ? nlohmann::json(*plan.predicted_speedup) : nlohmann::json(1.0);
+        if (options->logits) line["first_logits"] = result.first_logits;
+        std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      } else {
+        std::cout << "\n";
+      }
+      std::cout.flush();
+    };
+
+    if (!options->prompt_ids.empty()) {
+      run(parse_prompt_ids(options->prompt_ids), "--prompt-ids");
+    } else {
+      InputReader inputs = InputReader::from_inputs({});
+      if (!options->input.empty()) {
+        inputs = InputReader::from_file(options->input);
+      } else {
+        std::vector<TextInput> given_texts;
+        for (size_t i = 0; i < options->texts.size(); ++i) {
+          given_texts.push_back(
+              {options->texts[i], std::nullopt, std::nullopt, "argument " + std::to_string(i + 1)});
+        }
+        inputs = InputReader::from_inputs(std::move(given_texts));
+      }
+      for (TextInput input; !interrupted && inputs.next(input);) {
+        run(tokenizer->encode(input.text, 0).ids, input.origin);
+      }
+    }
+    if (interrupted) {
+      std::cerr << "latte: interrupted\n";
+      std::exit(130);
+    }
+  });
+}
+
+}  // namespace latte::cli

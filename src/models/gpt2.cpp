@@ -1,0 +1,336 @@
+#include "latte/models/gpt2.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "latte/core/error.h"
+#include "latte/io/json_file.h"
+#include "latte/io/safetensors.h"
+#include "latte/layers/attention.h"
+#include "latte/prune/keep.h"
+
+namespace latte {
+
+namespace {
+
+const char* const kSupportedArchitectures[] = {"GPT2LMHeadModel", "GPT2Model"};
+
+// Hugging Face's GPT-2 tensor names, written down once. GPT2LMHeadModel checkpoints prefix
+// the transformer with "transformer."; GPT2Model checkpoints do not.
+class Gpt2WeightNames {
+ public:
+  explicit Gpt2WeightNames(const WeightStore& store)
+      : prefix_(store.contains("transformer.wte.weight") ? "transformer." : "") {}
+  std::string token_embeddings() const { return prefix_ + "wte.weight"; }
+  std::string position_embeddings() const { return prefix_ + "wpe.weight"; }
+  std::string final_norm() const { return prefix_ + "ln_f"; }
+  std::string block(int64_t index, const std::string& leaf) const {
+    return prefix_ + "h." + std::to_string(index) + "." + leaf;
+  }
+  static std::string lm_head() { return "lm_head.weight"; }
+  // Buffers older transformers versions saved beside the weights: the causal mask of each block.
+  bool is_known_buffer(const std::string& name) const {
+    return name.starts_with(prefix_ + "h.") &&
+           (name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias"));
+  }
+
+ private:
+  std::string prefix_;
+};
+
+Gpt2Config config_from_json(const nlohmann::json& json, const std::string& label) {
+  if (!json.is_object()) throw FormatError(label + ": expected a JSON object");
+  Gpt2Config config;
+  const std::string model_type = json_require_string(json, "model_type", label);
+  if (model_type != "gpt2") {
+    throw FormatError(label + ": model_type is '" + model_type + "', expected 'gpt2'");
+  }
+  config.architecture = "GPT2LMHeadModel";
+  if (json.contains("architectures") && !json["architectures"].is_null()) {
+    const auto& architectures = json["architectures"];
+    if (!architectures.is_array() || architectures.empty() || !architectures[0].is_string()) {
+      throw FormatError(label + ": field 'architectures' must be a non-empty list of names");
+    }
+    config.architecture = architectures[0].get<std::string>();
+    if (std::find(std::begin(kSupportedArchitectures), std::end(kSupportedArchitectures),
+                  config.architecture) == std::end(kSupportedArchitectures)) {
+      throw FormatError(label + ": unknown architecture '" + config.architecture +
+                        "' (supported: GPT2LMHeadModel, GPT2Model)");
+    }
+  }
+  const auto bounded = [&](const char* key, int64_t limit) {
+    const int64_t value = json_require_positive_int(json, key, label);
+    if (value > limit) {
+      throw FormatError(label + ": field '" + key + "' is " + std::to_string(value) +
+                        ", above latte's limit of " + std::to_string(limit));
+    }
+    return value;
+  };
+  config.vocab_size = bounded("vocab_size", Gpt2Config::kMaxVocabSize);
+  config.n_positions = bounded("n_positions", Gpt2Config::kMaxPositions);
+  config.n_embd = bounded("n_embd", Gpt2Config::kMaxEmbd);
+  config.n_layer = bounded("n_layer", Gpt2Config::kMaxLayers);
+  config.n_head = bounded("n_head", config.n_embd);
+  if (config.n_embd % config.n_head != 0) {
+    throw FormatError(label + ": n_embd " + std::to_string(config.n_embd) + " is not divisible by n_head " +
+                      std::to_string(config.n_head));
+  }
+  config.n_inner = json_optional_positive_int(json, "n_inner", label, 4 * config.n_embd);
+  if (config.n_inner > 4 * Gpt2Config::kMaxEmbd) {
+    throw FormatError(label + ": field 'n_inner' is " + std::to_string(config.n_inner) +
+                      ", above latte's limit");
+  }
+  config.activation_function = json_optional_string(json, "activation_function", label, "gelu_new");
+  activation_from_name(config.activation_function, label + ": field 'activation_function'");
+  config.layer_norm_epsilon =
+      static_cast<float>(json_optional_double(json, "layer_norm_epsilon", label, 1e-5));
+  if (!(config.layer_norm_epsilon > 0.0f)) {
+    throw FormatError(label + ": field 'layer_norm_epsilon' must be positive");
+  }
+  for (const char* key : {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"}) {
+    if (json_optional_bool(json, key, label, false)) {
+      throw FormatError(label + ": field '" + key + "' is true; latte supports GPT-2 without it");
+    }
+  }
+  if (!json_optional_bool(json, "scale_attn_weights", label, true)) {
+    throw FormatError(label +
+                      ": field 'scale_attn_weights' is false; latte supports GPT-2 with scaled attention");
+  }
+  const auto token_id = [&](const char* key) -> std::optional<int32_t> {
+    if (!json.contains(key) || json[key].is_null()) return std::nullopt;
+    const int64_t id = json_require_int(json, key, label);
+    if (id < 0 || id >= config.vocab_size) {
+      throw FormatError(label + ": field '" + key + "' is " + std::to_string(id) +
+                        ", outside the vocabulary of " + std::to_string(config.vocab_size));
+    }
+    return static_cast<int32_t>(id);
+  };
+  config.bos_token_id = token_id("bos_token_id");
+  config.eos_token_id = token_id("eos_token_id");
+  return config;
+}
+
+}  // namespace
+
+int64_t next_position(const KvCache& cache) {
+  if (cache.layers.empty() || cache.layers[0].rows() == 0) return 0;
+  return cache.layers[0].positions().back() + 1;
+}
+
+Gpt2Config Gpt2Config::from_file(const std::filesystem::path& config_json) {
+  return from_json(read_json_file(config_json), config_json.string());
+}
+
+Gpt2Config Gpt2Config::from_json(const nlohmann::json& json, const std::string& file_label) {
+  try {
+    return config_from_json(json, file_label);
+  } catch (const nlohmann::json::exception& error) {
+    throw FormatError(file_label + ": " + json_error_text(error));
+  }
+}
+
+nlohmann::json Gpt2Config::to_json() const {
+  nlohmann::json json = {
+      {"architectures", {architecture}},
+      {"model_type", "gpt2"},
+      {"vocab_size", vocab_size},
+      {"n_positions", n_positions},
+      {"n_ctx", n_positions},
+      {"n_embd", n_embd},
+      {"n_layer", n_layer},
+      {"n_head", n_head},
+      {"n_inner", n_inner},
+      {"activation_function", activation_function},
+      {"layer_norm_epsilon", layer_norm_epsilon},
+      {"resid_pdrop", 0.1},
+      {"embd_pdrop", 0.1},
+      {"attn_pdrop", 0.1},
+      {"initializer_range", 0.02},
+      {"scale_attn_weights", true},
+      {"tie_word_embeddings", true},
+      {"torch_dtype", "float32"},
+  };
+  if (bos_token_id) json["bos_token_id"] = *bos_token_id;
+  if (eos_token_id) json["eos_token_id"] = *eos_token_id;
+  return json;
+}
+
+Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir) {
+  if (!std::filesystem::is_directory(model_dir)) {
+    throw InputError("model folder " + model_dir.string() + " does not exist or is not a folder");
+  }
+  Gpt2Model model;
+  model.config_ = Gpt2Config::from_file(model_dir / "config.json");
+  const Gpt2Config& config = model.config_;
+  const WeightStore store = WeightStore::open(model_dir);
+  const Gpt2WeightNames names(store);
+  const int64_t width = config.n_embd;
+
+  const auto layer_norm = [&](const std::string& base) {
+    return LayerNorm(store.load(base + ".weight", {width}), store.load(base + ".bias", {width}),
+                     config.layer_norm_epsilon);
+  };
+  // Conv1D stores [in, out]; Linear takes Hugging Face Linear's [out, in].
+  const auto conv1d = [&](const std::string& base, int64_t in, int64_t out, Activation activation,
+                          bool accumulate) {
+    return Linear(transposed(store.load(base + ".weight", {in, out})), store.load(base + ".bias", {out}),
+                  activation, accumulate);
+  };
+
+  model.token_embeddings_ = store.load(names.token_embeddings(), {config.vocab_size, width});
+  model.position_embeddings_ = store.load(names.position_embeddings(), {config.n_positions, width});
+  const Activation activation =
+      activation_from_name(config.activation_function, "config.json: field 'activation_function'");
+  for (int64_t index = 0; index < config.n_layer; ++index) {
+    Block block;
+    block.attention_norm = layer_norm(names.block(index, "ln_1"));
+    block.qkv = conv1d(names.block(index, "attn.c_attn"), width, 3 * width, Activation::kNone, false);
+    block.attention_output = conv1d(names.block(index, "attn.c_proj"), width, width, Activation::kNone, true);
+    block.ffn_norm = layer_norm(names.block(index, "ln_2"));
+    block.ffn_in = conv1d(names.block(index, "mlp.c_fc"), width, config.n_inner, activation, false);
+    block.ffn_out = conv1d(names.block(index, "mlp.c_proj"), config.n_inner, width, Activation::kNone, true);
+    model.blocks_.push_back(std::move(block));
+  }
+  model.final_norm_ = layer_norm(names.final_norm());
+  // Tied to the token embedding unless the checkpoint carries its own head.
+  const Tensor head_weight = store.contains(Gpt2WeightNames::lm_head())
+                                 ? store.load(Gpt2WeightNames::lm_head(), {config.vocab_size, width})
+                                 : model.token_embeddings_;
+  model.lm_head_ = Linear(head_weight, Tensor(), Activation::kNone);
+
+  std::vector<std::string> unused;
+  for (const std::string& name : store.unloaded_names()) {
+    if (!names.is_known_buffer(name)) unused.push_back(name);
+  }
+  if (!unused.empty()) {
+    std::string listed;
+    for (size_t i = 0; i < std::min<size_t>(unused.size(), 3); ++i) listed += (i ? ", " : "") + unused[i];
+    if (unused.size() > 3) listed += ", ...";
+    throw FormatError(model_dir.string() + ": " + std::to_string(unused.size()) +
+                      " tensors are not part of the model config.json describes (" +
+                      std::to_string(config.n_layer) + " layers, " + config.architecture + "): " + listed);
+  }
+  model.parameter_count_ = store.parameter_count();
+  model.dtype_on_disk_ = store.dtype_summary();
+  return model;
+}
+
+void Gpt2Model::check_ids(std::span<const int32_t> ids, int64_t first_position) const {
+  if (ids.empty()) throw InputError("no tokens to run");
+  const int64_t end = first_position + static_cast<int64_t>(ids.size());
+  if (end > config_.n_positions) {
+    throw InputError("the sequence would reach " + std::to_string(end) + " tokens; the model takes at most " +
+                     std::to_string(config_.n_positions) + " (n_positions)");
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= config_.vocab_size) {
+      throw InputError("token id " + std::to_string(ids[i]) + " at position " +
+                       std::to_string(first_position + static_cast<int64_t>(i)) +
+                       " is outside the vocabulary of " + std::to_string(config_.vocab_size));
+    }
+  }
+}
+
+DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
+                                 const DecoderOptions& options) {
+  if (static_cast<int64_t>(cache.layers.size()) != config_.n_layer) {
+    throw InputError("KV cache has " + std::to_string(cache.layers.size()) + " layers; the model has " +
+                     std::to_string(config_.n_layer));
+  }
+  const int64_t first_position = next_position(cache);
+  check_ids(ids, first_position);
+  const bool pruning = options.planner != nullptr && !options.planner->dense();
+  if (pruning && first_position != 0) {
+    throw InputError("word-vectors are eliminated in the prefill only: the KV cache must be empty");
+  }
+  const int64_t n_tokens = static_cast<int64_t>(ids.size());
+  const SequencePlan* plan = pruning ? &options.planner->plan(n_tokens) : nullptr;
+  const bool scoring = pruning || options.on_scores;
+  const int64_t width = config_.n_embd;
+
+  arena_.reset();
+  int64_t rows = n_tokens;
+  float* states = arena_.allocate(static_cast<size_t>(rows * width));  // residual stream
+  float* normed = arena_.allocate(static_cast<size_t>(rows * width));
+  float* qkv = arena_.allocate(static_cast<size_t>(rows * 3 * width));
+  float* context = arena_.allocate(static_cast<size_t>(rows * width));
+  float* intermediate = arena_.allocate(static_cast<size_t>(rows * config_.n_inner));
+  float* scores = scoring ? arena_.allocate(static_cast<size_t>(first_position + rows)) : nullptr;
+
+  std::vector<int64_t> positions(static_cast<size_t>(rows));
+  for (int64_t row = 0; row < rows; ++row) {
+    positions[static_cast<size_t>(row)] = first_position + row;
+    const float* token = token_embeddings_.data() + ids[static_cast<size_t>(row)] * width;
+    const float* where = position_embeddings_.data() + (first_position + row) * width;
+    float* out = states + row * width;
+    for (int64_t i = 0; i < width; ++i) out[i] = token[i] + where[i];
+  }
+
+  DecoderOutput output;
+  const AttentionSpec spec{config_.n_head, config_.n_head, config_.head_dim(),
+                           1.0f / std::sqrt(static_cast<float>(config_.head_dim())), true};
+  for (int64_t index = 0; index < config_.n_layer; ++index) {
+    const Block& block = blocks_[static_cast<size_t>(index)];
+    LayerCache& layer_cache = cache.layers[static_cast<size_t>(index)];
+    std::memcpy(normed, states, sizeof(float) * static_cast<size_t>(rows * width));
+    block.attention_norm(normed, rows);
+    block.qkv(normed, rows, qkv);
+    // The cache holds exactly the rows that enter this layer's attention.
+    layer_cache.append(qkv + width, qkv + 2 * width, 3 * width, rows, positions);
+    const int64_t cached_before = layer_cache.rows() - rows;
+    AttentionSequence sequence;
+    sequence.queries = qkv;
+    sequence.query_stride = 3 * width;
+    sequence.query_positions = positions;
+    sequence.keys = layer_cache.keys();
+    sequence.values = layer_cache.values();
+    sequence.key_value_stride = width;
+    sequence.key_positions = layer_cache.positions();
+    sequence.context = context;
+    sequence.context_stride = width;
+    sequence.key_scores = scores;
+    attention(spec, std::span<const AttentionSequence>(&sequence, 1), nullptr, arena_);
+    const std::span<const float> new_scores =
+        scoring ? std::span<const float>(scores + cached_before, static_cast<size_t>(rows))
+                : std::span<const float>();
+    if (options.on_scores) options.on_scores(index, new_scores);
+    if (pruning) {
+      // The attention sink and the row that produces the next token always stay.
+      const int64_t protected_rows[] = {0, rows - 1};
+      const std::vector<int64_t> kept =
+          decide_kept_rows(*plan, index, new_scores, options.planner->min_keep(), protected_rows);
+      if (static_cast<int64_t>(kept.size()) < rows) {
+        compact_rows(states, width, kept);
+        compact_rows(context, width, kept);
+        compact_values(positions, kept);
+        rows = static_cast<int64_t>(kept.size());
+      }
+    }
+    output.kept.push_back(rows);
+    // From here on only the kept rows: output projection, residual, FFN.
+    block.attention_output(context, rows, states);  // states += context W + b
+    std::memcpy(normed, states, sizeof(float) * static_cast<size_t>(rows * width));
+    block.ffn_norm(normed, rows);
+    block.ffn_in(normed, rows, intermediate);
+    block.ffn_out(intermediate, rows, states);  // states += act(...) W + b
+  }
+
+  const int64_t first_out = options.all_logits ? 0 : rows - 1;
+  const int64_t rows_out = rows - first_out;
+  std::memcpy(normed, states + first_out * width, sizeof(float) * static_cast<size_t>(rows_out * width));
+  final_norm_(normed, rows_out);
+  output.logits = Tensor({rows_out, config_.vocab_size});
+  lm_head_(normed, rows_out, output.logits.data());
+  output.positions.assign(positions.begin() + first_out, positions.end());
+  const float* logits = output.logits.data();
+  for (int64_t i = 0; i < rows_out * config_.vocab_size; ++i) {
+    if (!std::isfinite(logits[i])) {
+      throw Error("the model's output is not finite (NaN or infinity) at position " +
+                  std::to_string(output.positions[static_cast<size_t>(i / config_.vocab_size)]));
+    }
+  }
+  return output;
+}
+
+}  // namespace latte

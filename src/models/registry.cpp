@@ -1,0 +1,37 @@
+#include "latte/models/registry.h"
+
+#include "latte/core/error.h"
+#include "latte/io/json_file.h"
+#include "latte/models/gpt2.h"
+
+namespace latte {
+
+ModelFamily model_family(const std::filesystem::path& model_dir) {
+  const std::filesystem::path config_path = model_dir / "config.json";
+  const nlohmann::json config = read_json_file(config_path);
+  if (!config.is_object()) throw FormatError(config_path.string() + ": expected a JSON object");
+  const std::string model_type = json_optional_string(config, "model_type", config_path.string(), "bert");
+  if (model_type == "bert") return ModelFamily::kBert;
+  if (model_type == "gpt2") return ModelFamily::kGpt2;
+  throw FormatError(config_path.string() + ": unknown architecture: model_type '" + model_type +
+                    "' (supported: bert, gpt2)");
+}
+
+const char* family_name(ModelFamily family) {
+  switch (family) {
+    case ModelFamily::kBert:
+      return "bert";
+    case ModelFamily::kGpt2:
+      return "gpt2";
+  }
+  return "unknown";
+}
+
+std::unique_ptr<CausalLm> load_causal_lm(const std::filesystem::path& model_dir) {
+  const ModelFamily family = model_family(model_dir);
+  if (family == ModelFamily::kGpt2) return std::make_unique<Gpt2Model>(Gpt2Model::load(model_dir));
+  throw InputError(model_dir.string() + " holds a " + family_name(family) +
+                   " model (an encoder); this needs a decoder (gpt2)");
+}
+
+}  // namespace latte

@@ -1,0 +1,236 @@
+// latte's GPT-2 against the independent PyTorch reference (tools/reference/gpt2_reference.py):
+// dense logits, prefill elimination (ACC scores, kept positions, the pruned KV cache), cached
+// decode steps and continuation scoring, for random checkpoints in Hugging Face layout.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "latte/core/error.h"
+#include "latte/generate/generate.h"
+#include "latte/models/gpt2.h"
+#include "latte/models/registry.h"
+
+namespace latte {
+namespace {
+
+const std::filesystem::path kGpt2Data = std::filesystem::path(LATTE_TEST_DATA_DIR) / "gpt2";
+constexpr float kTolerance = 1e-4f;
+const char* const kCases[] = {"tiny", "tiny_f16", "base_model"};
+
+nlohmann::json read_golden(const std::string& name) {
+  std::ifstream file(kGpt2Data / name / "golden.json");
+  return nlohmann::json::parse(file);
+}
+
+std::vector<int32_t> ids_of(const nlohmann::json& values) { return values.get<std::vector<int32_t>>(); }
+
+// Largest |actual - expected| over a row-major [rows, vocab] block.
+float max_difference(const float* actual, const nlohmann::json& expected_rows) {
+  float worst = 0.0f;
+  size_t offset = 0;
+  for (const auto& row : expected_rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      worst = std::max(worst, std::fabs(actual[offset + i] - row[i].get<float>()));
+    }
+    offset += row.size();
+  }
+  return worst;
+}
+
+std::unique_ptr<Planner> keep_planner(const std::vector<int64_t>& keep, const Gpt2Model& model) {
+  Knobs knobs;
+  knobs.keep = keep;
+  knobs.mode = PruneMode::kStatic;
+  return std::make_unique<Planner>(knobs, model.shape(), std::nullopt, LatencyModel{}, nullptr);
+}
+
+// Greedy decode steps after a prefill: the tokens and the logits of the first `logged` steps.
+std::vector<int32_t> greedy_steps(Gpt2Model& model, KvCache& cache, const DecoderOutput& prefill, int count,
+                                  std::vector<std::vector<float>>& step_logits, int logged) {
+  const int64_t vocab = model.vocab_size();
+  std::vector<float> logits(prefill.logits.data(), prefill.logits.data() + vocab);
+  std::vector<int32_t> tokens;
+  for (int step = 0; step < count; ++step) {
+    const auto token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    tokens.push_back(token);
+    if (step + 1 == count) break;
+    const DecoderOutput output = model.forward(std::span<const int32_t>(&token, 1), cache, {});
+    logits.assign(output.logits.data(), output.logits.data() + vocab);
+    if (step < logged) step_logits.push_back(logits);
+  }
+  return tokens;
+}
+
+class Gpt2Golden : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Gpt2Golden, DenseLogitsAtEveryPosition) {
+  const nlohmann::json golden = read_golden(GetParam());
+  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  KvCache cache = model.new_cache();
+  const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
+  DecoderOptions options;
+  options.all_logits = true;
+  const DecoderOutput output = model.forward(prompt, cache, options);
+  ASSERT_EQ(output.logits.dim(0), static_cast<int64_t>(prompt.size()));
+  EXPECT_LT(max_difference(output.logits.data(), golden["dense"]["logits"]), kTolerance);
+  for (const LayerCache& layer : cache.layers) EXPECT_EQ(layer.rows(), static_cast<int64_t>(prompt.size()));
+}
+
+TEST_P(Gpt2Golden, DenseGreedyDecodeWithCache) {
+  const nlohmann::json golden = read_golden(GetParam());
+  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  KvCache cache = model.new_cache();
+  const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
+  const DecoderOutput prefill = model.forward(prompt, cache, {});
+  std::vector<std::vector<float>> steps;
+  const std::vector<int32_t> greedy =
+      greedy_steps(model, cache, prefill, static_cast<int>(golden["dense"]["greedy_ids"].size()), steps, 3);
+  EXPECT_EQ(greedy, ids_of(golden["dense"]["greedy_ids"]));
+  for (size_t step = 0; step < steps.size(); ++step) {
+    EXPECT_LT(
+        max_difference(steps[step].data(), nlohmann::json::array({golden["dense"]["step_logits"][step]})),
+        kTolerance)
+        << "decode step " << step;
+  }
+  // generate() runs the same loop.
+  GenerationOptions options;
+  options.max_new_tokens = static_cast<int64_t>(greedy.size());
+  options.stop_at_eos = false;
+  const GenerationResult result = generate(model, prompt, options);
+  EXPECT_EQ(result.ids, greedy);
+  EXPECT_EQ(result.stop_reason, "length");
+  EXPECT_EQ(result.kv_cache_bytes, result.kv_cache_bytes_dense);
+}
+
+TEST_P(Gpt2Golden, PrunedPrefillScoresKeptRowsCacheAndDecode) {
+  const nlohmann::json golden = read_golden(GetParam());
+  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
+  for (const auto& schedule : golden["pruned"]) {
+    const auto keep = schedule["keep"].get<std::vector<int64_t>>();
+    SCOPED_TRACE("keep " + schedule["keep"].dump());
+    const std::unique_ptr<Planner> planner = keep_planner(keep, model);
+    KvCache cache = model.new_cache();
+    DecoderOptions options;
+    options.planner = planner.get();
+    std::vector<std::vector<float>> scores;
+    options.on_scores = [&](int64_t, std::span<const float> layer_scores) {
+      scores.emplace_back(layer_scores.begin(), layer_scores.end());
+    };
+    const DecoderOutput prefill = model.forward(prompt, cache, options);
+    ASSERT_EQ(scores.size(), schedule["scores"].size());
+    for (size_t layer = 0; layer < scores.size(); ++layer) {
+      EXPECT_LT(max_difference(scores[layer].data(), nlohmann::json::array({schedule["scores"][layer]})),
+                1e-5f)
+          << "ACC scores of layer " << layer;
+    }
+    // Layer l's cache holds the rows that entered it: all for layer 0, then what l-1 kept.
+    const auto& kept_positions = schedule["kept_positions"];
+    for (size_t layer = 0; layer < cache.layers.size(); ++layer) {
+      const std::span<const int64_t> cached = cache.layers[layer].positions();
+      EXPECT_EQ(cache.layers[layer].rows(), schedule["cache_rows"][layer].get<int64_t>());
+      if (layer > 0) {
+        EXPECT_EQ(std::vector<int64_t>(cached.begin(), cached.end()),
+                  kept_positions[layer - 1].get<std::vector<int64_t>>())
+            << "cache of layer " << layer;
+      }
+      EXPECT_EQ(prefill.kept[layer], static_cast<int64_t>(kept_positions[layer].size()));
+    }
+    EXPECT_EQ(prefill.positions.back(), static_cast<int64_t>(prompt.size()) - 1);
+    EXPECT_LT(max_difference(prefill.logits.data(), nlohmann::json::array({schedule["last_logits"]})),
+              kTolerance);
+    std::vector<std::vector<float>> steps;
+    const std::vector<int32_t> greedy =
+        greedy_steps(model, cache, prefill, static_cast<int>(schedule["greedy_ids"].size()), steps, 3);
+    EXPECT_EQ(greedy, ids_of(schedule["greedy_ids"]));
+    for (size_t step = 0; step < steps.size(); ++step) {
+      EXPECT_LT(max_difference(steps[step].data(), nlohmann::json::array({schedule["step_logits"][step]})),
+                kTolerance)
+          << "decode step " << step;
+    }
+  }
+}
+
+TEST_P(Gpt2Golden, ContinuationScoredAfterDenseAndPrunedPrompt) {
+  const nlohmann::json golden = read_golden(GetParam());
+  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
+  const std::vector<int32_t> continuation = ids_of(golden["continuation"]["ids"]);
+  DecoderOptions all;
+  all.all_logits = true;
+  for (const bool pruned : {false, true}) {
+    SCOPED_TRACE(pruned ? "pruned prompt" : "dense prompt");
+    const std::unique_ptr<Planner> planner =
+        keep_planner(golden["pruned"][0]["keep"].get<std::vector<int64_t>>(), model);
+    KvCache cache = model.new_cache();
+    DecoderOptions prefill;
+    if (pruned) prefill.planner = planner.get();
+    model.forward(prompt, cache, prefill);
+    const DecoderOutput output = model.forward(continuation, cache, all);
+    ASSERT_EQ(output.logits.dim(0), static_cast<int64_t>(continuation.size()));
+    EXPECT_EQ(output.positions.front(), static_cast<int64_t>(prompt.size()));
+    EXPECT_LT(max_difference(output.logits.data(),
+                             golden["continuation"][pruned ? "pruned_logits" : "dense_logits"]),
+              kTolerance);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, Gpt2Golden, ::testing::ValuesIn(kCases));
+
+TEST(Gpt2, RegistryLoadsByModelType) {
+  EXPECT_EQ(model_family(kGpt2Data / "tiny"), ModelFamily::kGpt2);
+  EXPECT_EQ(model_family(std::filesystem::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32"),
+            ModelFamily::kBert);
+  EXPECT_NO_THROW(load_causal_lm(kGpt2Data / "tiny"));
+  EXPECT_THROW(load_causal_lm(std::filesystem::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32"), InputError);
+}
+
+TEST(Gpt2, PrunedPrefillShrinksTheCacheAndKeepsSinkAndLastToken) {
+  Gpt2Model model = Gpt2Model::load(kGpt2Data / "tiny");
+  const std::vector<int32_t> prompt = ids_of(read_golden("tiny")["prompt_ids"]);
+  const std::vector<int64_t> keep(static_cast<size_t>(model.num_layers()), 2);
+  const std::unique_ptr<Planner> planner = keep_planner(keep, model);
+  GenerationOptions options;
+  options.planner = planner.get();
+  options.max_new_tokens = 3;
+  options.stop_at_eos = false;
+  const GenerationResult result = generate(model, prompt, options);
+  EXPECT_EQ(result.ids.size(), 3u);
+  EXPECT_LT(result.kv_cache_bytes, result.kv_cache_bytes_dense);
+  KvCache cache = model.new_cache();
+  DecoderOptions prefill;
+  prefill.planner = planner.get();
+  model.forward(prompt, cache, prefill);
+  const std::span<const int64_t> last_layer = cache.layers.back().positions();
+  ASSERT_EQ(last_layer.size(), 2u);
+  EXPECT_EQ(last_layer[0], 0);
+  EXPECT_EQ(last_layer[1], static_cast<int64_t>(prompt.size()) - 1);
+}
+
+TEST(Gpt2, BadInputsAreClearErrors) {
+  Gpt2Model model = Gpt2Model::load(kGpt2Data / "tiny");
+  KvCache cache = model.new_cache();
+  const std::vector<int32_t> out_of_vocabulary = {1, static_cast<int32_t>(model.vocab_size())};
+  EXPECT_THROW(model.forward(out_of_vocabulary, cache, {}), InputError);
+  const std::vector<int32_t> too_long(static_cast<size_t>(model.max_positions() + 1), 1);
+  EXPECT_THROW(model.forward(too_long, cache, {}), InputError);
+  EXPECT_THROW(model.forward(std::vector<int32_t>{}, cache, {}), InputError);
+  // Elimination belongs to the prefill.
+  const std::vector<int32_t> prompt = {1, 2, 3, 4};
+  model.forward(prompt, cache, {});
+  const std::unique_ptr<Planner> planner =
+      keep_planner(std::vector<int64_t>(static_cast<size_t>(model.num_layers()), 2), model);
+  DecoderOptions pruning;
+  pruning.planner = planner.get();
+  EXPECT_THROW(model.forward(prompt, cache, pruning), InputError);
+  GenerationOptions options;
+  options.max_new_tokens = model.max_positions();
+  EXPECT_THROW(generate(model, prompt, options), InputError);
+  options.max_new_tokens = 0;
+  EXPECT_THROW(generate(model, prompt, options), InputError);
+}
+
+}  // namespace
+}  // namespace latte
