@@ -7,13 +7,16 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "common.h"
 #include "latte/core/error.h"
 #include "latte/core/linear.h"
 #include "latte/core/threads.h"
+#include "latte/eval/decoder_bench.h"
 #include "latte/eval/timing.h"
 #include "latte/models/bert.h"
+#include "latte/models/registry.h"
 #include "latte/prune/cost_model.h"
 
 namespace latte::cli {
@@ -43,23 +46,124 @@ struct Variant {
   bool score = false;
 };
 
+struct BenchOptions {
+  std::string model;
+  int seq = 128;
+  int batch = 1;
+  std::optional<int> threads;
+  int repeats = 10;
+  int warmup = 2;
+  int decode_tokens = 16;
+  bool json = false;
+  bool score = false;
+  std::string speedups;
+  PruneOptions prune;
+};
+
+// A decoder: prefill (time to first token) and decode steps, dense and each target.
+void bench_decoder_command(const BenchOptions& options, const std::filesystem::path& folder) {
+  if (options.batch != 1) throw InputError("--batch: decoders are benchmarked one prompt at a time");
+  if (options.score) throw InputError("--score is for encoders");
+  std::unique_ptr<CausalLm> model = load_causal_lm(folder);
+  const bool single_knob = !options.prune.keep.empty() || options.prune.coverage || options.prune.speedup ||
+                           options.prune.latency_ms;
+  if (!options.speedups.empty() && single_knob) {
+    throw InputError("--speedups cannot be combined with --keep, --coverage, --speedup or --latency-ms");
+  }
+  bool noticed = false;
+  const auto flops_only = [&noticed](bool needs) {
+    if (needs && !std::exchange(noticed, true)) {
+      std::cerr << "latte: notice: decoder latency is predicted from FLOPs (no per-machine profile for "
+                   "decoders yet); measured speedups may differ from the target\n";
+    }
+    return LatencyModel{};
+  };
+  std::vector<std::unique_ptr<Planner>> planners;
+  std::vector<std::string> names;
+  std::vector<std::optional<double>> requested;
+  if (!options.speedups.empty()) {
+    for (const double target : parse_number_list(options.speedups, "--speedups")) {
+      PruneOptions knob = options.prune;
+      knob.speedup = target;
+      planners.push_back(make_planner(knob, model->shape(), folder, flops_only));
+      char name[32];
+      std::snprintf(name, sizeof(name), "speedup %g", target);
+      names.emplace_back(name);
+      requested.emplace_back(target);
+    }
+  } else if (single_knob) {
+    planners.push_back(make_planner(options.prune, model->shape(), folder, flops_only));
+    names.emplace_back("pruned");
+    requested.push_back(options.prune.speedup);
+  }
+  std::vector<const Planner*> planner_pointers;
+  for (const auto& planner : planners) planner_pointers.push_back(planner.get());
+  DecoderBenchOptions bench;
+  bench.prompt_tokens = options.seq;
+  bench.decode_tokens = options.decode_tokens;
+  bench.rounds = options.repeats;
+  bench.warm_up = options.warmup;
+  bench.notices = &std::cerr;
+  const DecoderBenchResult result = bench_decoder(*model, planner_pointers, bench);
+
+  if (!options.json) {
+    std::printf(
+        "prompt %d tokens, %d decode steps timed, %d threads, %d rounds; each configuration paired with "
+        "adjacent dense runs\n",
+        options.seq, options.decode_tokens, num_threads(), options.repeats);
+    std::printf("%-14s %10s %9s %9s %12s %9s %12s  %s\n", "config", "ttft_ms", "measured", "predicted",
+                "decode_ms/tok", "decode", "kv_cache_MB", "kept per layer");
+  }
+  const auto report = [&](const std::string& name, const DecoderBenchVariant& variant,
+                          const std::optional<double>& target, const Planner* planner) {
+    std::optional<double> predicted;
+    if (planner) predicted = planner->plan(options.seq).predicted_speedup;
+    if (options.json) {
+      nlohmann::json line = {{"config", name},
+                             {"seq", options.seq},
+                             {"threads", num_threads()},
+                             {"repeats", options.repeats},
+                             {"median_ms", variant.prefill_ms.median},
+                             {"p10_ms", variant.prefill_ms.p10},
+                             {"p90_ms", variant.prefill_ms.p90},
+                             {"measured_speedup", variant.prefill_speedup.median},
+                             {"measured_speedup_p10", variant.prefill_speedup.p10},
+                             {"measured_speedup_p90", variant.prefill_speedup.p90},
+                             {"decode_tokens", options.decode_tokens},
+                             {"decode_ms_per_token", variant.decode_ms_per_token.median},
+                             {"decode_speedup", variant.decode_speedup.median},
+                             {"kv_cache_bytes", variant.kv_cache_bytes},
+                             {"kv_cache_bytes_dense", result.dense.kv_cache_bytes},
+                             {"kept", variant.kept}};
+      if (result.peak_load) line["load_average"] = *result.peak_load;
+      if (target) line["requested_speedup"] = *target;
+      if (predicted) line["predicted_speedup"] = *predicted;
+      std::cout << line.dump() << "\n";
+      return;
+    }
+    std::string kept_text;
+    for (size_t l = 0; l < variant.kept.size(); ++l)
+      kept_text += (l ? "," : "") + std::to_string(variant.kept[l]);
+    char predicted_text[16] = "-";
+    if (predicted) std::snprintf(predicted_text, sizeof(predicted_text), "%.2fx", *predicted);
+    std::printf("%-14s %10.2f %8.2fx %9s %12.3f %8.2fx %12.2f  %s\n", name.c_str(), variant.prefill_ms.median,
+                variant.prefill_speedup.median, predicted_text, variant.decode_ms_per_token.median,
+                variant.decode_speedup.median, static_cast<double>(variant.kv_cache_bytes) / 1e6,
+                kept_text.c_str());
+  };
+  report("dense", result.dense, 1.0, nullptr);
+  for (size_t v = 0; v < planners.size(); ++v)
+    report(names[v], result.variants[v], requested[v], planners[v].get());
+  if (!options.json && result.peak_load) {
+    std::printf("load average up to %.2f on %d cores\n", *result.peak_load, result.cores);
+  }
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
   auto* command = app.add_subcommand("bench", "Time the model on synthetic inputs of exactly N tokens");
-  struct Options {
-    std::string model;
-    int seq = 128;
-    int batch = 1;
-    std::optional<int> threads;
-    int repeats = 10;
-    int warmup = 2;
-    bool json = false;
-    bool score = false;
-    std::string speedups;
-    PruneOptions prune;
-  };
-  auto options = std::make_shared<Options>();
+  auto options = std::make_shared<BenchOptions>();
   command->add_option("--model", options->model, kModelHelp);
   command->add_option("--seq", options->seq, "Tokens per input, specials included")
       ->required()
@@ -73,12 +177,20 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--warmup", options->warmup, "Untimed runs first")->check(CLI::Range(0, 1000));
   command->add_option("--speedups", options->speedups,
                       "Several target speedups, each timed paired with dense, e.g. 2,3,4,5");
+  command
+      ->add_option("--decode-tokens", options->decode_tokens,
+                   "Decoders: decode steps timed after the prefill")
+      ->check(CLI::Range(0, 1 << 20));
   command->add_flag("--score", options->score, "Also time dense with ACC scoring on (its overhead)");
   command->add_flag("--json", options->json, "Print one JSON object per configuration");
   add_prune_options(*command, options->prune);
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
+    if (model_family(folder) == ModelFamily::kGpt2) {
+      bench_decoder_command(*options, folder);
+      return;
+    }
     BertModel model = BertModel::load(folder);
     const BertConfig& config = model.config();
     if (options->seq > config.max_position_embeddings) {

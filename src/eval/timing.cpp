@@ -20,14 +20,13 @@ double quantile(const std::vector<double>& sorted, double q) {
   return sorted[below] * (1.0 - weight) + sorted[above] * weight;
 }
 
-double timed_ms(BertModel& model, const std::vector<BertInput>& input, const ForwardOptions& forward,
-                BertOutput* output) {
+double timed_ms(const TimedPass& pass, size_t input, int variant, std::vector<int64_t>* kept) {
   const auto start = std::chrono::steady_clock::now();
-  BertOutput result = model.forward(input, forward);
+  PassResult result = pass(input, variant);
   const double milliseconds =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  if (output) *output = std::move(result);
-  return milliseconds;
+  if (kept) *kept = std::move(result.kept);
+  return result.milliseconds.value_or(milliseconds);
 }
 
 }  // namespace
@@ -38,41 +37,41 @@ Spread spread(std::vector<double> values) {
   return Spread{quantile(values, 0.5), quantile(values, 0.1), quantile(values, 0.9)};
 }
 
-PairedTiming time_paired(BertModel& model, const std::vector<std::vector<BertInput>>& inputs,
-                         const std::vector<TimedVariant>& variants, const PairedTimingOptions& options) {
-  if (inputs.empty()) throw InputError("nothing to time: no inputs");
+PairedTiming time_paired(size_t n_inputs, size_t n_variants, const TimedPass& pass,
+                         const PairedTimingOptions& options) {
+  if (n_inputs == 0) throw InputError("nothing to time: no inputs");
   if (options.rounds < 1) throw InputError("timing needs at least one round");
   PairedTiming timing;
   timing.cores = online_cores();
-  timing.variants.resize(variants.size());
-  const ForwardOptions dense;
+  timing.variants.resize(n_variants);
   auto watch_load = [&] {
     if (const std::optional<double> load = load_average()) {
       timing.peak_load = std::max(timing.peak_load.value_or(0.0), *load);
     }
   };
   watch_load();
+  const int variants = static_cast<int>(n_variants);
   for (int warm = 0; warm < options.warm_up; ++warm) {
-    for (const std::vector<BertInput>& input : inputs) {
-      model.forward(input, dense);
-      for (const TimedVariant& variant : variants) model.forward(input, variant.forward);
+    for (size_t input = 0; input < n_inputs; ++input) {
+      pass(input, -1);
+      for (int v = 0; v < variants; ++v) pass(input, v);
     }
   }
-  const size_t total = inputs.size() * static_cast<size_t>(options.rounds);
+  const size_t total = n_inputs * static_cast<size_t>(options.rounds);
   size_t done = 0;
-  BertOutput output;
+  std::vector<int64_t> kept;
   for (int round = 0; round < options.rounds; ++round) {
-    for (const std::vector<BertInput>& input : inputs) {
-      double before = timed_ms(model, input, dense, nullptr);
+    for (size_t input = 0; input < n_inputs; ++input) {
+      double before = timed_ms(pass, input, -1, nullptr);
       timing.dense_milliseconds.push_back(before);
-      for (size_t v = 0; v < variants.size(); ++v) {
-        const double milliseconds = timed_ms(model, input, variants[v].forward, &output);
-        const double after = timed_ms(model, input, dense, nullptr);
+      for (int v = 0; v < variants; ++v) {
+        const double milliseconds = timed_ms(pass, input, v, &kept);
+        const double after = timed_ms(pass, input, -1, nullptr);
         timing.dense_milliseconds.push_back(after);
-        VariantTiming& result = timing.variants[v];
+        VariantTiming& result = timing.variants[static_cast<size_t>(v)];
         result.milliseconds.push_back(milliseconds);
         result.ratios.push_back(0.5 * (before + after) / milliseconds);
-        if (round == 0) result.kept.push_back(output.kept.front());
+        if (round == 0) result.kept.push_back(kept);
         before = after;
       }
       watch_load();
@@ -93,6 +92,19 @@ PairedTiming time_paired(BertModel& model, const std::vector<std::vector<BertInp
     *options.notices << line;
   }
   return timing;
+}
+
+PairedTiming time_paired(BertModel& model, const std::vector<std::vector<BertInput>>& inputs,
+                         const std::vector<TimedVariant>& variants, const PairedTimingOptions& options) {
+  const ForwardOptions dense;
+  return time_paired(
+      inputs.size(), variants.size(),
+      [&](size_t input, int variant) {
+        const BertOutput output = model.forward(
+            inputs[input], variant < 0 ? dense : variants[static_cast<size_t>(variant)].forward);
+        return PassResult{output.kept.front(), std::nullopt};
+      },
+      options);
 }
 
 }  // namespace latte

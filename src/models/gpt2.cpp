@@ -156,6 +156,58 @@ nlohmann::json Gpt2Config::to_json() const {
   return json;
 }
 
+std::vector<WeightSpec> gpt2_weight_specs(const Gpt2Config& config) {
+  const std::string prefix = config.architecture == "GPT2Model" ? "" : "transformer.";
+  const int64_t width = config.n_embd;
+  std::vector<WeightSpec> specs = {{prefix + "wte.weight", {config.vocab_size, width}},
+                                   {prefix + "wpe.weight", {config.n_positions, width}}};
+  for (int64_t index = 0; index < config.n_layer; ++index) {
+    const std::string block = prefix + "h." + std::to_string(index) + ".";
+    specs.push_back({block + "ln_1.weight", {width}});
+    specs.push_back({block + "ln_1.bias", {width}});
+    specs.push_back({block + "attn.c_attn.weight", {width, 3 * width}});
+    specs.push_back({block + "attn.c_attn.bias", {3 * width}});
+    specs.push_back({block + "attn.c_proj.weight", {width, width}});
+    specs.push_back({block + "attn.c_proj.bias", {width}});
+    specs.push_back({block + "ln_2.weight", {width}});
+    specs.push_back({block + "ln_2.bias", {width}});
+    specs.push_back({block + "mlp.c_fc.weight", {width, config.n_inner}});
+    specs.push_back({block + "mlp.c_fc.bias", {config.n_inner}});
+    specs.push_back({block + "mlp.c_proj.weight", {config.n_inner, width}});
+    specs.push_back({block + "mlp.c_proj.bias", {width}});
+  }
+  specs.push_back({prefix + "ln_f.weight", {width}});
+  specs.push_back({prefix + "ln_f.bias", {width}});
+  return specs;
+}
+
+Gpt2Config gpt2_preset(const std::string& preset, int64_t vocab_size, std::optional<int64_t> layers) {
+  if (layers && (*layers < 1 || *layers > 48)) {
+    throw InputError("a GPT-2 preset takes 1..48 layers, got " + std::to_string(*layers));
+  }
+  struct Shape {
+    const char* name;
+    int64_t layers, width, heads, positions;
+  };
+  static constexpr Shape kPresets[] = {
+      {"tiny", 2, 128, 2, 256}, {"small", 6, 384, 6, 512}, {"base", 12, 768, 12, 1024}};
+  for (const Shape& shape : kPresets) {
+    if (preset != shape.name) continue;
+    Gpt2Config config;
+    config.architecture = "GPT2LMHeadModel";
+    config.vocab_size = vocab_size;
+    config.n_positions = shape.positions;
+    config.n_embd = shape.width;
+    config.n_layer = layers.value_or(shape.layers);
+    config.n_head = shape.heads;
+    config.n_inner = 4 * shape.width;
+    config.bos_token_id = static_cast<int32_t>(vocab_size - 1);  // <|endoftext|> is GPT-2's last token
+    config.eos_token_id = config.bos_token_id;
+    return config;
+  }
+  throw InputError("unknown GPT-2 preset '" + preset + "' (choose tiny, small or base)");
+}
+
 Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir) {
   if (!std::filesystem::is_directory(model_dir)) {
     throw InputError("model folder " + model_dir.string() + " does not exist or is not a folder");

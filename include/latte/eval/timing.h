@@ -51,6 +51,21 @@ struct PairedTimingOptions {
   std::ostream* notices = nullptr;
 };
 
+// What one pass reports: the word-vectors leaving each layer (of sequence 0), and its own time
+// when only part of the pass is the thing measured (a decode step after an untimed setup);
+// otherwise the whole pass is timed.
+struct PassResult {
+  std::vector<int64_t> kept;
+  std::optional<double> milliseconds;
+};
+// One pass of input `input` (an index) under configuration `variant` (-1: the dense model). Any
+// model family times through this.
+using TimedPass = std::function<PassResult(size_t input, int variant)>;
+
+// Times `n_variants` configurations against the dense one on `n_inputs` inputs.
+PairedTiming time_paired(size_t n_inputs, size_t n_variants, const TimedPass& pass,
+                         const PairedTimingOptions& options);
+
 // Times `variants` against the dense model on each batch of `inputs` (usually one sequence each).
 PairedTiming time_paired(BertModel& model, const std::vector<std::vector<BertInput>>& inputs,
                          const std::vector<TimedVariant>& variants, const PairedTimingOptions& options);

@@ -16,6 +16,7 @@
 #include "latte/core/linear.h"
 #include "latte/core/ops.h"
 #include "latte/core/tensor.h"
+#include "latte/models/weight_spec.h"
 #include "latte/prune/plan.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 
@@ -60,10 +61,6 @@ struct BertConfig {
 
 // Name and shape of every tensor a Hugging Face checkpoint of this config holds
 // (with the "bert." prefix for task models), in a fixed order.
-struct WeightSpec {
-  std::string name;
-  std::vector<int64_t> shape;
-};
 std::vector<WeightSpec> bert_weight_specs(const BertConfig& config);
 
 // The tokenizer of `model_dir`, checked against its config (check_tokenizer_matches).

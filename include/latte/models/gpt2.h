@@ -13,6 +13,7 @@
 #include "latte/core/linear.h"
 #include "latte/core/ops.h"
 #include "latte/models/causal_lm.h"
+#include "latte/models/weight_spec.h"
 
 namespace latte {
 
@@ -41,6 +42,14 @@ struct Gpt2Config {
   static constexpr int64_t kMaxLayers = 1024;
   static constexpr int64_t kMaxPositions = int64_t{1} << 20;
 };
+
+// Every tensor of a GPT2LMHeadModel checkpoint of this config (the head tied, so absent).
+std::vector<WeightSpec> gpt2_weight_specs(const Gpt2Config& config);
+
+// The architectures of `latte init --family gpt2`: tiny (2 layers, 128 wide), small (6 layers,
+// 384 wide) and base (GPT-2 124M: 12 layers, 768 wide, 1024 positions).
+Gpt2Config gpt2_preset(const std::string& preset, int64_t vocab_size,
+                       std::optional<int64_t> layers = std::nullopt);
 
 class Gpt2Model : public CausalLm {
  public:
