@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "latte/core/error.h"
+#include "latte/eval/perplexity.h"
 #include "latte/generate/generate.h"
 #include "latte/models/gpt2.h"
 #include "latte/models/registry.h"
@@ -175,6 +176,53 @@ TEST_P(Gpt2Golden, ContinuationScoredAfterDenseAndPrunedPrompt) {
                              golden["continuation"][pruned ? "pruned_logits" : "dense_logits"]),
               kTolerance);
   }
+}
+
+// The perplexity runner against NLLs computed here from the reference's logits.
+TEST_P(Gpt2Golden, PerplexityOfContinuationMatchesReferenceLogits) {
+  const nlohmann::json golden = read_golden(GetParam());
+  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
+  const std::vector<int32_t> continuation = ids_of(golden["continuation"]["ids"]);
+  const auto nll = [](const nlohmann::json& row, int32_t target) {
+    const std::vector<double> logits = row.get<std::vector<double>>();
+    const double top = *std::max_element(logits.begin(), logits.end());
+    double total = 0.0;
+    for (const double logit : logits) total += std::exp(logit - top);
+    return std::log(total) - (logits[static_cast<size_t>(target)] - top);
+  };
+  for (const bool pruned : {false, true}) {
+    SCOPED_TRACE(pruned ? "pruned prompt" : "dense prompt");
+    const nlohmann::json& first_row =
+        pruned ? golden["pruned"][0]["last_logits"] : golden["dense"]["logits"][prompt.size() - 1];
+    const nlohmann::json& rows = golden["continuation"][pruned ? "pruned_logits" : "dense_logits"];
+    double expected = nll(first_row, continuation[0]);
+    for (size_t i = 0; i + 1 < continuation.size(); ++i) expected += nll(rows[i], continuation[i + 1]);
+    expected /= static_cast<double>(continuation.size());
+
+    std::vector<int32_t> stream = prompt;
+    stream.insert(stream.end(), continuation.begin(), continuation.end());
+    const std::vector<LmWindow> windows =
+        lm_windows(stream, static_cast<int64_t>(prompt.size()), static_cast<int64_t>(continuation.size()), 0);
+    ASSERT_EQ(windows.size(), 1u);
+    const std::unique_ptr<Planner> planner =
+        keep_planner(golden["pruned"][0]["keep"].get<std::vector<int64_t>>(), model);
+    const LmScore score = score_continuations(model, windows, pruned ? planner.get() : nullptr);
+    EXPECT_EQ(score.tokens, static_cast<int64_t>(continuation.size()));
+    EXPECT_NEAR(score.mean_nll, expected, 1e-4);
+    EXPECT_NEAR(score.perplexity, std::exp(expected), 1e-3 * std::exp(expected));
+    EXPECT_LT(score.kept_fraction, pruned ? 1.0 : 1.0 + 1e-12);
+  }
+}
+
+TEST(Gpt2, LmWindowsCutTheStreamAndRejectShortText) {
+  const std::vector<int32_t> stream = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  const std::vector<LmWindow> windows = lm_windows(stream, 3, 2, 0);
+  ASSERT_EQ(windows.size(), 2u);
+  EXPECT_EQ(windows[1].prompt, (std::vector<int32_t>{6, 7, 8}));
+  EXPECT_EQ(windows[1].continuation, (std::vector<int32_t>{9, 10}));
+  EXPECT_EQ(lm_windows(stream, 3, 2, 1).size(), 1u);
+  EXPECT_THROW(lm_windows(stream, 10, 2, 0), InputError);
 }
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, Gpt2Golden, ::testing::ValuesIn(kCases));

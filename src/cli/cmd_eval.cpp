@@ -10,17 +10,21 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "common.h"
 #include "latte/core/error.h"
 #include "latte/data/examples.h"
 #include "latte/data/glue.h"
 #include "latte/eval/metrics.h"
+#include "latte/eval/perplexity.h"
 #include "latte/eval/plot.h"
 #include "latte/eval/timing.h"
 #include "latte/io/atomic_file.h"
 #include "latte/models/bert.h"
+#include "latte/models/registry.h"
 #include "latte/tokenizers/bert_tokenizer.h"
+#include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
 
@@ -36,6 +40,8 @@ struct EvalOptions {
   int batch_size = 16;
   int64_t max_examples = 0;
   int latency_samples = 64;
+  int64_t prompt_length = 256;
+  int64_t continuation_length = 32;
   bool no_profile = false;
   std::optional<int> threads;
 };
@@ -269,6 +275,101 @@ LoadedData load_data(const std::string& path, const std::string& task_name, int6
 
 }  // namespace
 
+// --task lm: perplexity and next-token accuracy of continuations after (pruned) prompts, and the
+// prefill's measured speedup, per target.
+void evaluate_language_model(const EvalOptions& options, const std::vector<double>& speedups,
+                             const std::filesystem::path& folder) {
+  std::unique_ptr<CausalLm> model = load_causal_lm(folder);
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
+  if (static_cast<int64_t>(tokenizer->vocab_size()) > model->vocab_size()) {
+    throw FormatError(tokenizer->source() + " has " + std::to_string(tokenizer->vocab_size()) +
+                      " tokens but " + (folder / "config.json").string() + " has vocab_size " +
+                      std::to_string(model->vocab_size()));
+  }
+  if (options.prompt_length + options.continuation_length > model->max_positions()) {
+    throw InputError("--prompt-len + --continuation-len is " +
+                     std::to_string(options.prompt_length + options.continuation_length) +
+                     "; the model takes at most " + std::to_string(model->max_positions()) + " tokens");
+  }
+  // The passages as one token stream, each followed by the end-of-text token when there is one.
+  const int64_t window = options.prompt_length + options.continuation_length;
+  const int64_t wanted = options.max_examples > 0 ? options.max_examples * window : 0;
+  std::vector<int32_t> stream;
+  InputReader reader = InputReader::from_file(options.data);
+  for (TextInput input;
+       (wanted == 0 || static_cast<int64_t>(stream.size()) < wanted) && reader.next(input);) {
+    const Encoding encoding = tokenizer->encode(input.text, 0);
+    stream.insert(stream.end(), encoding.ids.begin(), encoding.ids.end());
+    if (const std::optional<int32_t> eos = model->eos_token_id()) stream.push_back(*eos);
+  }
+  const std::vector<LmWindow> windows =
+      lm_windows(stream, options.prompt_length, options.continuation_length, options.max_examples);
+
+  std::vector<std::unique_ptr<Planner>> planners;
+  bool noticed = false;
+  for (const double speedup : speedups) {
+    PruneOptions knob;
+    knob.speedup = speedup;
+    knob.mode = options.mode;
+    knob.no_profile = options.no_profile;
+    planners.push_back(make_planner(knob, model->shape(), folder, [&](bool needs) {
+      if (needs && !std::exchange(noticed, true)) {
+        std::cerr << "latte: notice: decoder latency is predicted from FLOPs (no per-machine profile for "
+                     "decoders yet); measured speedups may differ from the target\n";
+      }
+      return LatencyModel{};
+    }));
+  }
+  // Prefill latency, every target paired with adjacent dense runs on the same prompts.
+  const size_t timed = std::min(windows.size(), static_cast<size_t>(options.latency_samples));
+  std::vector<const Planner*> timed_planners;
+  for (const auto& planner : planners) timed_planners.push_back(planner.get());
+  PairedTimingOptions timing_options;
+  timing_options.notices = &std::cerr;
+  const PairedTiming timing = time_paired(
+      timed, timed_planners.size(),
+      [&](size_t input, int variant) {
+        KvCache cache = model->new_cache();
+        DecoderOptions prefill;
+        prefill.planner = variant < 0 ? nullptr : timed_planners[static_cast<size_t>(variant)];
+        return PassResult{model->forward(windows[input].prompt, cache, prefill).kept, std::nullopt};
+      },
+      timing_options);
+
+  if (!options.json) {
+    std::printf("%zu windows of %lld prompt + %lld continuation tokens; prefill timed on %zu prompts\n",
+                windows.size(), static_cast<long long>(options.prompt_length),
+                static_cast<long long>(options.continuation_length), timed);
+    std::printf("%8s %11s %9s %9s %10s %9s %10s %6s\n", "speedup", "perplexity", "nll", "next_acc", "ttft_ms",
+                "measured", "predicted", "kept");
+  }
+  for (size_t s = 0; s < speedups.size(); ++s) {
+    const Planner* planner = planners[s].get();
+    const LmScore score = score_continuations(*model, windows, planner->dense() ? nullptr : planner);
+    const VariantTiming& time = timing.variants[s];
+    const double predicted = planner->plan(options.prompt_length).predicted_speedup.value_or(1.0);
+    if (options.json) {
+      nlohmann::json line = {{"speedup", speedups[s]},
+                             {"perplexity", score.perplexity},
+                             {"mean_nll", score.mean_nll},
+                             {"next_token_accuracy", score.next_token_accuracy},
+                             {"tokens", score.tokens},
+                             {"windows", windows.size()},
+                             {"median_ms", time.ms.median},
+                             {"measured_speedup", time.speedup.median},
+                             {"measured_speedup_p10", time.speedup.p10},
+                             {"measured_speedup_p90", time.speedup.p90},
+                             {"predicted_speedup", predicted},
+                             {"kept_fraction", score.kept_fraction}};
+      std::cout << line.dump() << "\n";
+    } else {
+      std::printf("%8.2f %11.3f %9.4f %9.4f %10.2f %8.2fx %9.2fx %6.3f\n", speedups[s], score.perplexity,
+                  score.mean_nll, score.next_token_accuracy, time.ms.median, time.speedup.median, predicted,
+                  score.kept_fraction);
+    }
+  }
+}
+
 void add_eval_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "eval", "Accuracy / macro-F1 / MCC (or Pearson / Spearman) and measured latency at several speedups");
@@ -282,7 +383,15 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option(
       "--task", options->task,
-      "Read --data as the GLUE TSV of this task: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli");
+      "Read --data as the GLUE TSV of this task: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli; or "
+      "lm: perplexity of a decoder on text (one passage per line)");
+  command->add_option("--prompt-len", options->prompt_length, "--task lm: prompt tokens per window (pruned)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  command
+      ->add_option("--continuation-len", options->continuation_length, "--task lm: tokens scored per window")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
   command
       ->add_option("--mode", options->mode, "static (calibrated keep fractions) or dynamic (tau per input)")
       ->check(CLI::IsMember({"static", "dynamic"}));
@@ -309,6 +418,13 @@ void add_eval_command(CLI::App& app) {
       if (!(speedup >= 1.0)) throw InputError("--speedups: " + fixed(speedup, 3) + " is below 1 (1 = dense)");
     }
     const auto folder = model_folder(options->model);
+    if (options->task == "lm") {
+      evaluate_language_model(*options, speedups, folder);
+      return;
+    }
+    if (model_family(folder) == ModelFamily::kGpt2) {
+      throw InputError(folder.string() + " holds a gpt2 model: evaluate it with --task lm");
+    }
     BertModel model = BertModel::load(folder);
     const BertConfig& config = model.config();
     if (!config.has_classifier()) {

@@ -1,0 +1,90 @@
+#include "latte/eval/perplexity.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "latte/core/error.h"
+
+namespace latte {
+
+namespace {
+
+// -log softmax(logits)[target], in double.
+double negative_log_likelihood(const float* logits, int64_t vocab, int32_t target) {
+  const float top = *std::max_element(logits, logits + vocab);
+  double total = 0.0;
+  for (int64_t i = 0; i < vocab; ++i) total += std::exp(static_cast<double>(logits[i]) - top);
+  return std::log(total) - (static_cast<double>(logits[target]) - top);
+}
+
+bool is_argmax(const float* logits, int64_t vocab, int32_t target) {
+  return std::max_element(logits, logits + vocab) - logits == target;
+}
+
+}  // namespace
+
+std::vector<LmWindow> lm_windows(std::span<const int32_t> tokens, int64_t prompt_length,
+                                 int64_t continuation_length, int64_t max_windows) {
+  if (prompt_length < 1 || continuation_length < 1) {
+    throw InputError("prompt and continuation lengths must be at least 1");
+  }
+  const int64_t window = prompt_length + continuation_length;
+  const auto available = static_cast<int64_t>(tokens.size()) / window;
+  if (available == 0) {
+    throw InputError("the text has " + std::to_string(tokens.size()) + " tokens, fewer than one window of " +
+                     std::to_string(prompt_length) + " + " + std::to_string(continuation_length));
+  }
+  const int64_t count = max_windows > 0 ? std::min(available, max_windows) : available;
+  std::vector<LmWindow> windows(static_cast<size_t>(count));
+  for (int64_t w = 0; w < count; ++w) {
+    const auto start = tokens.begin() + w * window;
+    windows[static_cast<size_t>(w)].prompt.assign(start, start + prompt_length);
+    windows[static_cast<size_t>(w)].continuation.assign(start + prompt_length, start + window);
+  }
+  return windows;
+}
+
+LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, const Planner* planner) {
+  if (windows.empty()) throw InputError("no windows to score");
+  const int64_t vocab = model.vocab_size();
+  double nll = 0.0;
+  int64_t correct = 0;
+  int64_t tokens = 0;
+  double kept_fraction = 0.0;
+  for (const LmWindow& window : windows) {
+    KvCache cache = model.new_cache();
+    DecoderOptions prefill;
+    prefill.planner = planner;
+    const DecoderOutput first = model.forward(window.prompt, cache, prefill);
+    for (const int64_t kept : first.kept) {
+      kept_fraction += static_cast<double>(kept) / static_cast<double>(window.prompt.size()) /
+                       static_cast<double>(first.kept.size());
+    }
+    // The prefill's last row predicts the first continuation token; the continuation's own rows
+    // (all but its last token) predict the rest.
+    nll += negative_log_likelihood(first.logits.data(), vocab, window.continuation[0]);
+    correct += is_argmax(first.logits.data(), vocab, window.continuation[0]) ? 1 : 0;
+    ++tokens;
+    if (window.continuation.size() > 1) {
+      DecoderOptions all;
+      all.all_logits = true;
+      const std::span<const int32_t> inputs(window.continuation.data(), window.continuation.size() - 1);
+      const DecoderOutput rest = model.forward(inputs, cache, all);
+      for (size_t i = 0; i + 1 < window.continuation.size(); ++i) {
+        const float* logits = rest.logits.data() + static_cast<int64_t>(i) * vocab;
+        nll += negative_log_likelihood(logits, vocab, window.continuation[i + 1]);
+        correct += is_argmax(logits, vocab, window.continuation[i + 1]) ? 1 : 0;
+        ++tokens;
+      }
+    }
+  }
+  LmScore score;
+  score.tokens = tokens;
+  score.mean_nll = nll / static_cast<double>(tokens);
+  score.perplexity = std::exp(score.mean_nll);
+  score.next_token_accuracy = static_cast<double>(correct) / static_cast<double>(tokens);
+  score.kept_fraction = kept_fraction / static_cast<double>(windows.size());
+  return score;
+}
+
+}  // namespace latte
