@@ -1,0 +1,141 @@
+// latte generate and latte bench on a GPT-2 folder: what a user sees, and a one-line error for
+// every bad flag or prompt.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace latte::test_support;
+
+const fs::path kTiny = fs::path(LATTE_TEST_DATA_DIR) / "gpt2" / "tiny";
+
+nlohmann::json golden() {
+  std::ifstream file(kTiny / "golden.json");
+  return nlohmann::json::parse(file);
+}
+
+// "1,2,3" of a JSON list of integers.
+std::string joined(const nlohmann::json& values) {
+  std::string text;
+  for (const auto& value : values) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(value.get<int>());
+  }
+  return text;
+}
+
+std::string prompt_flag(const nlohmann::json& ids) { return "--prompt-ids " + joined(ids); }
+
+// The reference's greedy tokens, up to and including an end-of-text token (latte stops there).
+std::vector<int> until_eos(const nlohmann::json& ids, int eos) {
+  std::vector<int> tokens;
+  for (const auto& id : ids) {
+    tokens.push_back(id.get<int>());
+    if (tokens.back() == eos) break;
+  }
+  return tokens;
+}
+
+TEST(GenerateCli, JsonMatchesTheReferenceDenseAndPruned) {
+  TempDir work("generate");
+  const nlohmann::json reference = golden();
+  const int eos = nlohmann::json::parse(slurp(kTiny / "config.json"))["eos_token_id"].get<int>();
+  const std::string model = "--model " + kTiny.string() + " " + prompt_flag(reference["prompt_ids"]);
+
+  CommandResult dense = run_latte(work.path(), "generate " + model + " --max-new-tokens 8 --json --logits");
+  ASSERT_EQ(dense.exit_code, 0) << dense.err;
+  const nlohmann::json line = nlohmann::json::parse(dense.out);
+  EXPECT_EQ(line["ids"].get<std::vector<int>>(), until_eos(reference["dense"]["greedy_ids"], eos));
+  for (const char* key : {"prompt_ids", "kept", "predicted_speedup", "ttft_ms", "decode_ms_per_token",
+                          "kv_cache_bytes", "kv_cache_bytes_dense", "first_logits"}) {
+    EXPECT_TRUE(line.contains(key)) << key;
+  }
+  EXPECT_EQ(line["kv_cache_bytes"], line["kv_cache_bytes_dense"]);
+  EXPECT_EQ(line["first_logits"].size(), 128u);
+
+  const nlohmann::json& schedule = reference["pruned"][0];
+  const std::string keep = joined(schedule["keep"]);
+  CommandResult pruned = run_latte(
+      work.path(), "generate " + model + " --max-new-tokens 8 --json --keep " + keep + " --mode static");
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
+  const nlohmann::json pruned_line = nlohmann::json::parse(pruned.out);
+  EXPECT_EQ(pruned_line["ids"].get<std::vector<int>>(), until_eos(schedule["greedy_ids"], eos));
+  EXPECT_LT(pruned_line["kv_cache_bytes"].get<double>(), pruned_line["kv_cache_bytes_dense"].get<double>());
+  EXPECT_GT(pruned_line["predicted_speedup"].get<double>(), 1.0);
+  std::vector<int64_t> expected_kept;
+  for (const auto& positions : schedule["kept_positions"]) expected_kept.push_back(positions.size());
+  EXPECT_EQ(pruned_line["kept"].get<std::vector<int64_t>>(), expected_kept);
+}
+
+TEST(GenerateCli, PlainModeStreamsIdsWithoutATokenizer) {
+  TempDir work("generate");
+  CommandResult result =
+      run_latte(work.path(), "generate --model " + kTiny.string() + " --prompt-ids 5,6,7 --max-new-tokens 3");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(lines_of(result.out).size(), 1u);
+}
+
+TEST(GenerateCli, SamplingIsReproducibleWithASeed) {
+  TempDir work("generate");
+  const std::string command =
+      "generate --model " + kTiny.string() +
+      " --prompt-ids 5,6,7 --max-new-tokens 6 --temperature 1.5 --top-k 20 --top-p 0.9 "
+      "--seed 7 --json";
+  const CommandResult first = run_latte(work.path(), command);
+  const CommandResult second = run_latte(work.path(), command);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(nlohmann::json::parse(first.out)["ids"], nlohmann::json::parse(second.out)["ids"]);
+}
+
+TEST(GenerateCli, BadInputsAreOneLineErrors) {
+  TempDir work("generate");
+  const std::string model = "generate --model " + kTiny.string() + " ";
+  expect_one_line_error(run_latte(work.path(), model + "--prompt-ids 1,2 --max-new-tokens 0"),
+                        "--max-new-tokens");
+  expect_one_line_error(run_latte(work.path(), model + "--prompt-ids 1,128"), "outside the vocabulary");
+  expect_one_line_error(run_latte(work.path(), model + "--prompt-ids 1,x"), "--prompt-ids");
+  expect_one_line_error(run_latte(work.path(), model + "--prompt-ids 1,2 --temperature 0"), "temperature");
+  expect_one_line_error(run_latte(work.path(), model + "--prompt-ids 1,2 --top-p 1.5"), "top-p");
+  expect_one_line_error(run_latte(work.path(), model + "--prompt-ids 1,2 --max-new-tokens 64"), "at most");
+  expect_one_line_error(run_latte(work.path(), model + "--prompt-ids 1,2 --speedup 0.5"), "speedup");
+  expect_one_line_error(run_latte(work.path(), model), "nothing to continue");
+  nlohmann::json long_ids = nlohmann::json::array();
+  for (int i = 0; i < 60; ++i) long_ids.push_back(i);
+  const std::string long_prompt = joined(long_ids);
+  expect_one_line_error(run_latte(work.path(), model + "--prompt-ids " + long_prompt + " --max-new-tokens 8"),
+                        "n_positions 64");
+  const CommandResult truncated =
+      run_latte(work.path(), model + "--prompt-ids " + long_prompt + " --max-new-tokens 8 --truncate --json");
+  ASSERT_EQ(truncated.exit_code, 0) << truncated.err;
+  EXPECT_NE(truncated.err.find("truncated from 60 to its last 56"), std::string::npos) << truncated.err;
+  expect_one_line_error(
+      run_latte(work.path(), "generate --model " +
+                                 (fs::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32").string() +
+                                 " --prompt-ids 1,2"),
+      "needs a decoder");
+}
+
+TEST(GenerateCli, BenchOnADecoderReportsPrefillDecodeAndCache) {
+  TempDir work("generate");
+  const CommandResult result =
+      run_latte(work.path(), "bench --model " + kTiny.string() +
+                                 " --seq 32 --keep 20,12,6 --repeats 2 --warmup 1 --decode-tokens 4 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<std::string> lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 2u);
+  const nlohmann::json dense = nlohmann::json::parse(lines[0]);
+  const nlohmann::json pruned = nlohmann::json::parse(lines[1]);
+  for (const char* key : {"median_ms", "measured_speedup", "kept", "decode_ms_per_token", "kv_cache_bytes"}) {
+    EXPECT_TRUE(pruned.contains(key)) << key;
+  }
+  EXPECT_EQ(pruned["kept"], nlohmann::json::parse("[20,12,6]"));
+  EXPECT_EQ(dense["kv_cache_bytes"].get<int64_t>(), 3 * 32 * 32 * 2 * 4);
+  EXPECT_EQ(pruned["kv_cache_bytes"].get<int64_t>(), (32 + 20 + 12) * 32 * 2 * 4);
+}
+
+}  // namespace
