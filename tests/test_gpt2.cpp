@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "latte/core/error.h"
+#include "latte/eval/latency_profile.h"
 #include "latte/eval/perplexity.h"
 #include "latte/generate/generate.h"
 #include "latte/models/gpt2.h"
@@ -213,6 +214,29 @@ TEST_P(Gpt2Golden, PerplexityOfContinuationMatchesReferenceLogits) {
     EXPECT_NEAR(score.perplexity, std::exp(expected), 1e-3 * std::exp(expected));
     EXPECT_LT(score.kept_fraction, pruned ? 1.0 : 1.0 + 1e-12);
   }
+}
+
+// The prefill is profiled like an encoder pass, into its own layer kind of the latency table.
+TEST(Gpt2, PrefillLatencyTableIsProfiledAndPredicts) {
+  Gpt2Model model = Gpt2Model::load(kGpt2Data / "tiny");
+  ProfileOptions options;
+  options.grid = {1, 4, 8, 16, 32, 64};
+  options.rounds = 2;
+  options.validate = false;
+  const ProfileReport report = profile_latency(profile_subject(model), options);
+  ASSERT_TRUE(report.table.layers.contains(kDecoderPrefillLayer));
+  EXPECT_FALSE(report.table.layers.contains(kEncoderLayer));
+  const LatencyModel latency(report.table, kDecoderPrefillLayer);
+  const ModelShape shape = model.shape();
+  EXPECT_TRUE(shape.causal);
+  const double dense = latency.dense_seconds(64, shape);
+  const double pruned = latency.forward_seconds(64, {16, 8, 4}, shape);
+  EXPECT_GT(dense, 0.0);
+  EXPECT_GT(pruned, 0.0);
+  EXPECT_LT(pruned, latency.forward_seconds(64, {64, 64, 64}, shape));
+  EXPECT_THROW(LatencyModel(report.table, kEncoderLayer), FormatError);
+  EXPECT_NE(latency_key(model.description()).hash(),
+            latency_key(Gpt2Model::load(kGpt2Data / "base_model").description()).hash());
 }
 
 TEST(Gpt2, LmWindowsCutTheStreamAndRejectShortText) {

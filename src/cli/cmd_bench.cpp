@@ -70,13 +70,13 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
   if (!options.speedups.empty() && single_knob) {
     throw InputError("--speedups cannot be combined with --keep, --coverage, --speedup or --latency-ms");
   }
-  bool noticed = false;
-  const auto flops_only = [&noticed](bool needs) {
-    if (needs && !std::exchange(noticed, true)) {
-      std::cerr << "latte: notice: decoder latency is predicted from FLOPs (no per-machine profile for "
-                   "decoders yet); measured speedups may differ from the target\n";
+  // One latency model for every target: profiled (or read from the cache) once.
+  std::optional<LatencyModel> latency;
+  const auto measured = [&](bool needs) {
+    if (!latency || (needs && !latency->measured())) {
+      latency = decoder_latency_for(*model, needs, options.prune.no_profile);
     }
-    return LatencyModel{};
+    return *latency;
   };
   std::vector<std::unique_ptr<Planner>> planners;
   std::vector<std::string> names;
@@ -85,14 +85,14 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
     for (const double target : parse_number_list(options.speedups, "--speedups")) {
       PruneOptions knob = options.prune;
       knob.speedup = target;
-      planners.push_back(make_planner(knob, model->shape(), folder, flops_only));
+      planners.push_back(make_planner(knob, model->shape(), folder, measured));
       char name[32];
       std::snprintf(name, sizeof(name), "speedup %g", target);
       names.emplace_back(name);
       requested.emplace_back(target);
     }
   } else if (single_knob) {
-    planners.push_back(make_planner(options.prune, model->shape(), folder, flops_only));
+    planners.push_back(make_planner(options.prune, model->shape(), folder, measured));
     names.emplace_back("pruned");
     requested.push_back(options.prune.speedup);
   }

@@ -306,18 +306,17 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
       lm_windows(stream, options.prompt_length, options.continuation_length, options.max_examples);
 
   std::vector<std::unique_ptr<Planner>> planners;
-  bool noticed = false;
+  std::optional<LatencyModel> latency;
   for (const double speedup : speedups) {
     PruneOptions knob;
     knob.speedup = speedup;
     knob.mode = options.mode;
     knob.no_profile = options.no_profile;
     planners.push_back(make_planner(knob, model->shape(), folder, [&](bool needs) {
-      if (needs && !std::exchange(noticed, true)) {
-        std::cerr << "latte: notice: decoder latency is predicted from FLOPs (no per-machine profile for "
-                     "decoders yet); measured speedups may differ from the target\n";
+      if (!latency || (needs && !latency->measured())) {
+        latency = decoder_latency_for(*model, needs, options.no_profile);
       }
-      return LatencyModel{};
+      return *latency;
     }));
   }
   // Prefill latency, every target paired with adjacent dense runs on the same prompts.

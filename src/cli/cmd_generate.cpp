@@ -113,14 +113,9 @@ void add_generate_command(CLI::App& app) {
                         " tokens but " + (folder / "config.json").string() + " has vocab_size " +
                         std::to_string(model->vocab_size()) + ": token ids would run past the embedding");
     }
-    const std::unique_ptr<Planner> planner =
-        make_planner(options->prune, model->shape(), folder, [&](bool needs) {
-          if (needs) {
-            std::cerr << "latte: notice: decoder latency is predicted from FLOPs (no per-machine profile for "
-                         "decoders yet); measured speedups may differ from the target\n";
-          }
-          return LatencyModel{};
-        });
+    const std::unique_ptr<Planner> planner = make_planner(
+        options->prune, model->shape(), folder,
+        [&](bool needs) { return decoder_latency_for(*model, needs, options->prune.no_profile); });
 
     GenerationOptions generation;
     generation.max_new_tokens = options->max_new_tokens;

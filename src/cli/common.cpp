@@ -139,8 +139,11 @@ void add_no_profile_option(CLI::App& command, bool& no_profile) {
                    "(also LATTE_NO_PROFILE=1)");
 }
 
-LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_profile,
-                         const ModelLoader& model) {
+namespace {
+
+LatencyModel measured_latency(const LatencyKey& key, const std::string& layer_kind,
+                              const std::function<ProfileSubject()>& subject, bool needs_latency,
+                              bool no_profile) {
   const char* env = std::getenv("LATTE_NO_PROFILE");
   if (no_profile || (env != nullptr && *env != '\0' && std::string(env) != "0")) {
     if (needs_latency) {
@@ -155,7 +158,22 @@ LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_p
   source.allow_profile = needs_latency;
   source.notices = &std::cerr;
   source.progress = &std::cerr;
-  return machine_latency_model(config, model, source);
+  return machine_latency_model(key, layer_kind, subject, source);
+}
+
+}  // namespace
+
+LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_profile,
+                         const ModelLoader& model) {
+  return measured_latency(
+      latency_key(config), kEncoderLayer, [&] { return profile_subject(model()); }, needs_latency,
+      no_profile);
+}
+
+LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_profile) {
+  return measured_latency(
+      latency_key(model.description()), kDecoderPrefillLayer, [&] { return profile_subject(model); },
+      needs_latency, no_profile);
 }
 
 Knobs knobs_from(const PruneOptions& options, int64_t layers) {

@@ -12,6 +12,7 @@
 
 #include "latte/io/read_file.h"
 #include "latte/models/bert.h"
+#include "latte/models/causal_lm.h"
 #include "latte/prune/plan.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 
@@ -92,6 +93,9 @@ using ModelLoader = std::function<BertModel&()>;
 // to stderr.
 LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_profile,
                          const ModelLoader& model);
+
+// The same for a decoder's prefill (time to first token).
+LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_profile);
 
 // The knobs of the flags, validated for a model of `layers` layers.
 Knobs knobs_from(const PruneOptions& options, int64_t layers);

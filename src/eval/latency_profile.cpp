@@ -26,11 +26,11 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-BertInput random_input(int64_t length, int64_t vocab_size, std::mt19937& generator) {
+std::vector<int32_t> random_ids(int64_t length, int64_t vocab_size, std::mt19937& generator) {
   std::uniform_int_distribution<int32_t> word(1, static_cast<int32_t>(std::max<int64_t>(vocab_size - 1, 1)));
-  BertInput input;
-  for (int64_t i = 0; i < length; ++i) input.input_ids.push_back(word(generator));
-  return input;
+  std::vector<int32_t> ids;
+  for (int64_t i = 0; i < length; ++i) ids.push_back(word(generator));
+  return ids;
 }
 
 // Geometric schedules r_l = t^l of several strengths, for validation.
@@ -70,11 +70,10 @@ size_t grid_index(const std::vector<int64_t>& grid, int64_t rows) {
   return static_cast<size_t>(std::lower_bound(grid.begin(), grid.end(), rows) - grid.begin());
 }
 
-std::vector<ValidationPoint> validate(BertModel& model, const LatencyModel& latency,
+std::vector<ValidationPoint> validate(const ProfileSubject& subject, const LatencyModel& latency,
                                       const std::vector<int64_t>& grid, std::mt19937& generator,
                                       std::ostream* progress) {
-  const BertConfig& config = model.config();
-  const ModelShape shape = model.shape();
+  const ModelShape shape = subject.shape;
   std::vector<ValidationPoint> points;
   for (const int64_t wanted : {int64_t{64}, int64_t{256}}) {
     const int64_t n0 = std::min(wanted, grid.back());
@@ -89,19 +88,19 @@ std::vector<ValidationPoint> validate(BertModel& model, const LatencyModel& late
     }
   }
   std::vector<std::unique_ptr<Planner>> planners;
-  std::vector<std::vector<BertInput>> inputs;
+  std::vector<std::vector<int32_t>> inputs;
   for (const ValidationPoint& point : points) {
     planners.push_back(point.dense ? nullptr
                                    : std::make_unique<Planner>(Knobs{.keep = point.counts}, shape,
                                                                std::nullopt, LatencyModel{}, nullptr));
-    inputs.push_back({random_input(point.n0, config.vocab_size, generator)});
+    inputs.push_back(random_ids(point.n0, subject.vocab_size, generator));
   }
   constexpr int kRepeats = 3;
   std::vector<std::vector<double>> samples(points.size());
   for (int round = -1; round < kRepeats; ++round) {  // round -1 warms up
     for (size_t i = 0; i < points.size(); ++i) {
       const auto start = std::chrono::steady_clock::now();
-      model.forward(inputs[i], ForwardOptions{.planner = planners[i].get()});
+      subject.run(inputs[i], planners[i].get(), nullptr);
       if (round >= 0) samples[i].push_back(seconds_since(start));
     }
     if (progress)
@@ -132,22 +131,53 @@ std::vector<int64_t> default_profile_grid(int64_t max_rows) {
   return grid;
 }
 
+ProfileSubject profile_subject(BertModel& model) {
+  ProfileSubject subject;
+  subject.layer_kind = kEncoderLayer;
+  subject.shape = model.shape();
+  subject.max_positions = model.config().max_position_embeddings;
+  subject.vocab_size = model.config().vocab_size;
+  subject.run = [&model](std::span<const int32_t> ids, const Planner* planner, PhaseTimes* times) {
+    const std::vector<BertInput> batch = {BertInput{std::vector<int32_t>(ids.begin(), ids.end()), {}}};
+    return model.forward(batch, ForwardOptions{.planner = planner, .phase_times = times}).kept.front();
+  };
+  return subject;
+}
+
+ProfileSubject profile_subject(CausalLm& model) {
+  ProfileSubject subject;
+  subject.layer_kind = kDecoderPrefillLayer;
+  subject.shape = model.shape();
+  subject.max_positions = model.max_positions();
+  subject.vocab_size = model.vocab_size();
+  subject.run = [&model](std::span<const int32_t> ids, const Planner* planner, PhaseTimes* times) {
+    KvCache cache = model.new_cache();
+    DecoderOptions options;
+    options.planner = planner;
+    options.phase_times = times;
+    return model.forward(ids, cache, options).kept;
+  };
+  return subject;
+}
+
 ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
+  return profile_latency(profile_subject(model), options);
+}
+
+ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOptions& options) {
   const auto started = std::chrono::steady_clock::now();
-  const BertConfig& config = model.config();
-  const ModelShape shape = model.shape();
+  const ModelShape shape = subject.shape;
   const std::vector<int64_t> grid =
-      options.grid.empty() ? default_profile_grid(config.max_position_embeddings) : options.grid;
+      options.grid.empty() ? default_profile_grid(subject.max_positions) : options.grid;
   for (size_t i = 0; i < grid.size(); ++i) {
-    if (grid[i] < 1 || grid[i] > config.max_position_embeddings || (i > 0 && grid[i] <= grid[i - 1])) {
-      throw InputError("profile row counts must ascend within 1.." +
-                       std::to_string(config.max_position_embeddings));
+    if (grid[i] < 1 || grid[i] > subject.max_positions || (i > 0 && grid[i] <= grid[i - 1])) {
+      throw InputError("profile row counts must ascend within 1.." + std::to_string(subject.max_positions));
     }
   }
   if (options.rounds < 1) throw InputError("profile needs at least one round");
   std::mt19937 generator(7);
-  std::vector<std::vector<BertInput>> inputs;
-  for (const int64_t rows : grid) inputs.push_back({random_input(rows, config.vocab_size, generator)});
+  std::vector<std::vector<int32_t>> inputs;
+  for (const int64_t rows : grid) inputs.push_back(random_ids(rows, subject.vocab_size, generator));
   // Pruning passes: two staircases from every grid row count.
   struct Staircase {
     size_t start;
@@ -181,7 +211,7 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
       int64_t rows = 0;
       if (index < grid.size()) {  // a dense pass
         const auto start = std::chrono::steady_clock::now();
-        model.forward(inputs[index], ForwardOptions{.phase_times = &times});
+        subject.run(inputs[index], nullptr, &times);
         const double seconds = seconds_since(start);
         rows = grid[index];
         if (round >= 0) {
@@ -200,13 +230,13 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
         }
       } else {  // a staircase: each layer's phases at the rows it saw
         const Staircase& pass = staircases[index - grid.size()];
-        const BertOutput output = model.forward(
-            inputs[pass.start], ForwardOptions{.planner = pass.planner.get(), .phase_times = &times});
+        const std::vector<int64_t> kept_per_layer =
+            subject.run(inputs[pass.start], pass.planner.get(), &times);
         rows = grid[pass.start];
         if (round >= 0) {
           int64_t rows_in = rows;
           for (size_t layer = 0; layer < times.layer_in.size(); ++layer) {
-            const int64_t kept = output.kept[0][layer];
+            const int64_t kept = kept_per_layer[layer];
             samples[grid_index(grid, rows_in)].in.push_back(times.layer_in[layer]);
             samples[grid_index(grid, kept)].kept.push_back(times.layer_kept[layer]);
             rows_in = kept;
@@ -236,7 +266,7 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
     report.table.embeddings.rows.push_back(grid[i]);
     report.table.embeddings.seconds.push_back(median_of(samples[i].embeddings));
   }
-  report.table.layers[kEncoderLayer] = std::move(layer);
+  report.table.layers[subject.layer_kind] = std::move(layer);
   report.table.head_seconds = median_of(head_samples);
   // The dense pass as the same sum of phase medians as a pruned prediction: on a busy machine a
   // whole pass is preempted more often than its phases are, and mixing the two statistics
@@ -252,7 +282,8 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
   report.table.profile_cores = online_cores();
   report.table.make_monotone();
   if (options.validate) {
-    report.validation = validate(model, LatencyModel(report.table), grid, generator, options.progress);
+    report.validation =
+        validate(subject, LatencyModel(report.table, subject.layer_kind), grid, generator, options.progress);
   }
   report.seconds = seconds_since(started);
   if (options.progress) {
@@ -279,18 +310,42 @@ LatencyKey latency_key(const BertConfig& config) {
   return key;
 }
 
+LatencyKey latency_key(const ModelDescription& description) {
+  LatencyKey key;
+  key.cpu = read_cpu_info();
+  key.threads = num_threads();
+  key.family = description.family;
+  key.layers = description.layers;
+  key.hidden = description.hidden;
+  key.heads = description.heads;
+  key.ffn = description.ffn;
+  key.max_positions = description.max_positions;
+  key.activation = description.activation;
+  key.compute_dtype = "f32";
+  key.latte_version = LATTE_VERSION;
+  return key;
+}
+
 LatencyModel machine_latency_model(const BertConfig& config, const std::function<BertModel&()>& model,
                                    const LatencySourceOptions& options) {
-  const LatencyKey key = latency_key(config);
+  return machine_latency_model(
+      latency_key(config), kEncoderLayer, [&] { return profile_subject(model()); }, options);
+}
+
+LatencyModel machine_latency_model(const LatencyKey& key, const std::string& layer_kind,
+                                   const std::function<ProfileSubject()>& subject,
+                                   const LatencySourceOptions& options) {
   std::optional<LatencyCache> cache;
   if (options.cache_dir) cache.emplace(*options.cache_dir);
   std::optional<LatencyTable> cached;
   if (cache) cached = cache->load(key, options.notices);
-  if (cached && !cached->profiled_busy()) return LatencyModel(std::move(*cached));
+  if (cached && !cached->layers.contains(layer_kind)) cached.reset();  // written for another layer kind
+  if (cached && !cached->profiled_busy()) return LatencyModel(std::move(*cached), layer_kind);
   const double load_now = load_average().value_or(0.0);
   const int cores = online_cores();
   // A table measured while the cores were shared is used until a quieter run can measure it again.
-  if (cached && (!options.allow_profile || load_now > cores)) return LatencyModel(std::move(*cached));
+  if (cached && (!options.allow_profile || load_now > cores))
+    return LatencyModel(std::move(*cached), layer_kind);
   if (!options.allow_profile) return LatencyModel{};
   if (options.notices) {
     if (cached) {
@@ -314,9 +369,9 @@ LatencyModel machine_latency_model(const BertConfig& config, const std::function
   profile.validate = false;
   profile.min_seconds = kProfileMinSeconds;
   profile.progress = options.progress;
-  ProfileReport report = profile_latency(model(), profile);
+  ProfileReport report = profile_latency(subject(), profile);
   if (cache) cache->store(key, report.table, options.notices);
-  return LatencyModel(std::move(report.table));
+  return LatencyModel(std::move(report.table), layer_kind);
 }
 
 }  // namespace latte

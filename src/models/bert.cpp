@@ -1,7 +1,6 @@
 #include "latte/models/bert.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -14,25 +13,6 @@
 namespace latte {
 
 namespace {
-
-// Seconds since the last lap(); a no-op clock when no one asked for phase times.
-class PhaseClock {
- public:
-  explicit PhaseClock(bool enabled) : enabled_(enabled) {
-    if (enabled_) last_ = std::chrono::steady_clock::now();
-  }
-  double lap() {
-    if (!enabled_) return 0.0;
-    const auto now = std::chrono::steady_clock::now();
-    const double seconds = std::chrono::duration<double>(now - last_).count();
-    last_ = now;
-    return seconds;
-  }
-
- private:
-  bool enabled_;
-  std::chrono::steady_clock::time_point last_;
-};
 
 const char* const kSupportedArchitectures[] = {"BertForSequenceClassification", "BertModel"};
 

@@ -300,6 +300,9 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
   const SequencePlan* plan = pruning ? &options.planner->plan(n_tokens) : nullptr;
   const bool scoring = pruning || options.on_scores;
   const int64_t width = config_.n_embd;
+  PhaseTimes* times = options.phase_times;
+  if (times) *times = PhaseTimes{};
+  PhaseClock clock(times != nullptr);
 
   arena_.reset();
   int64_t rows = n_tokens;
@@ -319,6 +322,7 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
     for (int64_t i = 0; i < width; ++i) out[i] = token[i] + where[i];
   }
 
+  if (times) times->embeddings = clock.lap();
   DecoderOutput output;
   const AttentionSpec spec{config_.n_head, config_.n_head, config_.head_dim(),
                            1.0f / std::sqrt(static_cast<float>(config_.head_dim())), true};
@@ -360,12 +364,14 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
       }
     }
     output.kept.push_back(rows);
+    if (times) times->layer_in.push_back(clock.lap());
     // From here on only the kept rows: output projection, residual, FFN.
     block.attention_output(context, rows, states);  // states += context W + b
     std::memcpy(normed, states, sizeof(float) * static_cast<size_t>(rows * width));
     block.ffn_norm(normed, rows);
     block.ffn_in(normed, rows, intermediate);
     block.ffn_out(intermediate, rows, states);  // states += act(...) W + b
+    if (times) times->layer_kept.push_back(clock.lap());
   }
 
   const int64_t first_out = options.all_logits ? 0 : rows - 1;
@@ -375,6 +381,7 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
   output.logits = Tensor({rows_out, config_.vocab_size});
   lm_head_(normed, rows_out, output.logits.data());
   output.positions.assign(positions.begin() + first_out, positions.end());
+  if (times) times->head = clock.lap();
   const float* logits = output.logits.data();
   for (int64_t i = 0; i < rows_out * config_.vocab_size; ++i) {
     if (!std::isfinite(logits[i])) {

@@ -131,6 +131,10 @@ LatencyTable LatencyTable::from_json(const nlohmann::json& json, const std::stri
     throw FormatError(file_label + ": field 'layers' must be an object of layer kinds");
   }
   for (const auto& [kind, phases] : layers.items()) {
+    if (kind != kEncoderLayer && kind != kDecoderPrefillLayer) {
+      throw FormatError(file_label + ": field 'layers' has an unknown layer kind '" + kind + "' (known: " +
+                        kEncoderLayer + ", " + kDecoderPrefillLayer + ")");
+    }
     const std::string name = "layers." + kind;
     LayerLatency layer;
     layer.in = curve_from_json(field(phases, "in", name + ".", file_label), name + ".in", file_label);
@@ -155,9 +159,6 @@ LatencyTable LatencyTable::from_json(const nlohmann::json& json, const std::stri
       throw FormatError(file_label + ": field 'profile_cores' must be a core count");
     }
     table.profile_cores = static_cast<int>(cores.get<int64_t>());
-  }
-  if (!table.layers.contains(kEncoderLayer)) {
-    throw FormatError(file_label + ": field 'layers." + kEncoderLayer + "' is missing");
   }
   table.make_monotone();
   return table;

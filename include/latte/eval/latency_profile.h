@@ -7,9 +7,12 @@
 #include <functional>
 #include <optional>
 #include <ostream>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "latte/models/bert.h"
+#include "latte/models/causal_lm.h"
 #include "latte/prune/cost_model.h"
 #include "latte/prune/latency_cache.h"
 
@@ -47,15 +50,32 @@ struct ProfileReport {
   double seconds = 0.0;  // wall time of the whole profile
 };
 
+// What profiling needs of a model of any family: its sizes, the layer kind its table describes,
+// and one forward pass over token ids (dense when planner is null) that fills `times` when set
+// and returns the word-vectors leaving each layer.
+struct ProfileSubject {
+  std::string layer_kind = kEncoderLayer;
+  ModelShape shape;
+  int64_t max_positions = 0;
+  int64_t vocab_size = 0;
+  std::function<std::vector<int64_t>(std::span<const int32_t> ids, const Planner* planner, PhaseTimes* times)>
+      run;
+};
+ProfileSubject profile_subject(BertModel& model);
+// A decoder's prefill from an empty KV cache: the time to first token.
+ProfileSubject profile_subject(CausalLm& model);
+
 // Times a whole dense pass at every row count of the grid (the dense curve, embeddings and
 // head), then "staircase" pruning passes: starting at each grid row count, every layer keeps
 // the next smaller one (and, in a second staircase, the first layer keeps everything), so the
 // phases are timed inside the pruning passes they predict, each layer's phase times read from
 // the forward pass. Medians over the rounds, after one untimed warm-up of every pass.
+ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOptions& options);
 ProfileReport profile_latency(BertModel& model, const ProfileOptions& options);
 
 // This machine, the current thread count, this model's shape, f32 compute.
 LatencyKey latency_key(const BertConfig& config);
+LatencyKey latency_key(const ModelDescription& description);
 
 struct LatencySourceOptions {
   std::optional<std::filesystem::path> cache_dir;  // none: profile in memory
@@ -66,6 +86,9 @@ struct LatencySourceOptions {
 
 // The cached table for this machine and model; else, when allowed, profiles `model()` now
 // (it is only called then) and caches the table; else the FLOPs prior.
+LatencyModel machine_latency_model(const LatencyKey& key, const std::string& layer_kind,
+                                   const std::function<ProfileSubject()>& subject,
+                                   const LatencySourceOptions& options);
 LatencyModel machine_latency_model(const BertConfig& config, const std::function<BertModel&()>& model,
                                    const LatencySourceOptions& options);
 

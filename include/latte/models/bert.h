@@ -84,16 +84,6 @@ struct BertInput {
   std::vector<int32_t> token_type_ids;
 };
 
-// Wall time of each phase of one forward pass, the samples of the latency table
-// (latency_table.h). OpenMP regions join before each op returns, so the clock reads
-// between ops are exact.
-struct PhaseTimes {
-  double embeddings = 0.0;         // embeddings and their norm
-  std::vector<double> layer_in;    // per layer: QKV, attention (+ ACC scores), elimination
-  std::vector<double> layer_kept;  // per layer: output projection, norm, FFN, norm
-  double head = 0.0;               // final copy, pooler and classifier
-};
-
 // How a forward pass eliminates word-vectors, and what it reports.
 struct ForwardOptions {
   const Planner* planner = nullptr;  // null or dense: the dense model

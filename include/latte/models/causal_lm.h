@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "latte/core/tensor.h"
@@ -24,6 +25,14 @@ struct DecoderOptions {
   bool all_logits = false;
   // Called with each layer's ACC scores of the rows entering it (computes them when set).
   std::function<void(int64_t layer, std::span<const float> scores)> on_scores;
+  PhaseTimes* phase_times = nullptr;  // when set, filled with this pass's phase times
+};
+
+// What a latency table is keyed by, besides the machine: the family and its sizes.
+struct ModelDescription {
+  std::string family;  // "gpt2"
+  int64_t layers = 0, hidden = 0, heads = 0, kv_heads = 0, ffn = 0, max_positions = 0;
+  std::string activation;
 };
 
 struct DecoderOutput {
@@ -41,6 +50,7 @@ class CausalLm {
   virtual int64_t max_positions() const = 0;
   virtual std::optional<int32_t> eos_token_id() const = 0;
   virtual ModelShape shape() const = 0;
+  virtual ModelDescription description() const = 0;
   // An empty cache for one sequence.
   virtual KvCache new_cache() const = 0;
   // Runs `ids` as the next tokens of the sequence `cache` holds (positions continue after the

@@ -20,13 +20,16 @@ struct LayerFlops {
 
 // A layer with `rows_in` word-vectors entering and `rows_kept` leaving:
 // 6 n d^2 (QKV) + 4 n^2 d (attention) + 2 k d^2 (output projection) + 4 k d f (FFN).
-LayerFlops encoder_layer_flops(int64_t rows_in, int64_t rows_kept, int64_t hidden, int64_t ffn);
+// Causal attention computes about half the scores: 2 n^2 d.
+LayerFlops encoder_layer_flops(int64_t rows_in, int64_t rows_kept, int64_t hidden, int64_t ffn,
+                               bool causal = false);
 
 // The sizes the cost model needs.
 struct ModelShape {
   int64_t layers = 0;
   int64_t hidden = 0;
   int64_t ffn = 0;
+  bool causal = false;  // decoder prefill: each query attends to the keys up to its own position
 };
 
 // Total FLOPs of a forward pass of one sequence with the given keep counts.
@@ -38,8 +41,9 @@ class LatencyModel {
   // The FLOPs prior: 150 GFLOP/s on GEMMs, 75 on attention, no fixed costs. Ratios only
   // roughly hold: GEMM efficiency changes with the row count.
   LatencyModel() = default;
-  // Measured on this machine.
-  explicit LatencyModel(LatencyTable table);
+  // Measured on this machine; predicts with the table's layers of `layer_kind` (FormatError when
+  // the table has none).
+  explicit LatencyModel(LatencyTable table, std::string layer_kind = kEncoderLayer);
 
   bool measured() const { return table_.has_value(); }
   const char* source() const { return measured() ? "table" : "flops"; }
@@ -53,6 +57,7 @@ class LatencyModel {
 
  private:
   std::optional<LatencyTable> table_;
+  std::string layer_kind_ = kEncoderLayer;
 };
 
 }  // namespace latte

@@ -4,6 +4,7 @@
 // model folder (latency_cache.h).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -35,7 +36,39 @@ struct LayerLatency {
   RowCurve kept;
 };
 
+// Wall time of each phase of one forward pass, the samples of the latency table
+// (latency_table.h). OpenMP regions join before each op returns, so the clock reads
+// between ops are exact.
+struct PhaseTimes {
+  double embeddings = 0.0;         // embeddings and their norm
+  std::vector<double> layer_in;    // per layer: QKV, attention (+ ACC scores), elimination
+  std::vector<double> layer_kept;  // per layer: output projection, norm, FFN, norm
+  double head = 0.0;               // final copy, pooler and classifier
+};
+
+// Seconds since the last lap(); a no-op clock when no one asked for phase times.
+class PhaseClock {
+ public:
+  explicit PhaseClock(bool enabled) : enabled_(enabled) {
+    if (enabled_) last_ = std::chrono::steady_clock::now();
+  }
+  double lap() {
+    if (!enabled_) return 0.0;
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return seconds;
+  }
+
+ private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+// Layer kinds of a table: an encoder layer (bidirectional attention over the rows entering it) and a
+// decoder layer in the prefill (causal attention; its keys and values go to the KV cache).
 inline constexpr const char* kEncoderLayer = "encoder";
+inline constexpr const char* kDecoderPrefillLayer = "decoder_prefill";
 
 struct LatencyTable {
   // By layer kind: "encoder" today; decoder prefill / step and cross-attention kinds later.
