@@ -324,6 +324,9 @@ TEST_F(BpeBadInput, TokenizerJsonModelTypes) {
   write_tokenizer_json([](json& root) { root["pre_tokenizer"] = {{"type", "Metaspace"}}; });
   expect_format_error([&] { load(); },
                       {"tokenizer.json: model type 'BPE' without a ByteLevel pre-tokenizer"});
+  write_tokenizer_json([](json& root) { root["post_processor"] = {{"type", "TemplateProcessing"}}; });
+  expect_format_error([&] { load(); },
+                      {"tokenizer.json: post_processor \"TemplateProcessing\" is not supported"});
   write_tokenizer_json([](json& root) { root["model"]["byte_fallback"] = true; });
   expect_format_error([&] { load(); }, {"tokenizer.json: model.byte_fallback=true is not supported"});
   write_tokenizer_json([](json& root) { root["model"]["merges"][3] = json::array({"h", "qq"}); });

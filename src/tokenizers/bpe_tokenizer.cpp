@@ -249,6 +249,12 @@ ByteLevelBpeTokenizer ByteLevelBpeTokenizer::from_tokenizer_json(const json& roo
     }
     if (field(pre_tokenizer, "use_regex") == false) throw unsupported("pre_tokenizer.use_regex=false");
     if (!field(root, "normalizer").is_null()) throw unsupported("a normalizer");
+    // GPT-2's ByteLevel post-processor adds nothing; a template that adds tokens would not be
+    // what encode() gives.
+    if (const json processor = field(root, "post_processor");
+        !processor.is_null() && field(processor, "type") != "ByteLevel") {
+      throw unsupported("post_processor " + json_preview(field(processor, "type")));
+    }
     for (const char* key : {"dropout", "unk_token"}) {
       if (!field(model, key).is_null()) throw unsupported(std::string("model.") + key);
     }
@@ -275,13 +281,12 @@ ByteLevelBpeTokenizer ByteLevelBpeTokenizer::from_tokenizer_json(const json& roo
       for (const char* flag : {"lstrip", "rstrip", "single_word"}) {
         if (added.value(flag, false)) throw unsupported("added token " + content + " with " + flag + "=true");
       }
-      const auto in_vocab = std::find_if(entries.begin(), entries.end(),
-                                         [&](const auto& entry) { return entry.first == content; });
-      if (in_vocab == entries.end()) {
+      const auto in_vocab = model["vocab"].find(content);
+      if (in_vocab == model["vocab"].end()) {
         entries.emplace_back(content, id);
-      } else if (in_vocab->second != id) {
+      } else if (*in_vocab != id) {
         throw FormatError(source + ": added token " + content + " has id " + std::to_string(id) +
-                          " but model.vocab " + std::to_string(in_vocab->second));
+                          " but model.vocab " + json_preview(*in_vocab));
       }
       tokenizer.added_tokens_.push_back(content);
     }
