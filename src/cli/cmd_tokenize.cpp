@@ -6,9 +6,33 @@
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
 #include "latte/models/bert.h"
-#include "latte/tokenizers/bert_tokenizer.h"
+#include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
+namespace {
+
+// The longest input the model takes, checking the tokenizer belongs to it. A BERT config is read
+// and validated whole, as every other command reads it; of GPT-2's (model_type "gpt2") only
+// n_positions and vocab_size are needed.
+int64_t max_positions(const std::filesystem::path& folder, const Tokenizer& tokenizer) {
+  const std::filesystem::path path = folder / "config.json";
+  const nlohmann::json config = read_json_file(path);
+  const std::string label = path.string();
+  if (json_optional_string(config, "model_type", label, "bert") != "gpt2") {
+    const BertConfig bert = BertConfig::from_file(path);
+    check_tokenizer_matches(bert, tokenizer, folder);
+    return bert.max_position_embeddings;
+  }
+  check_tokenizer_fits(tokenizer, json_require_positive_int(config, "vocab_size", label), path);
+  const int64_t positions = json_require_positive_int(config, "n_positions", label);
+  if (positions > BertConfig::kMaxPositions) {
+    throw FormatError(label + ": field 'n_positions' is " + std::to_string(positions) +
+                      ", above latte's limit of " + std::to_string(BertConfig::kMaxPositions));
+  }
+  return positions;
+}
+
+}  // namespace
 
 void add_tokenize_command(CLI::App& app) {
   auto* command =
@@ -28,12 +52,14 @@ void add_tokenize_command(CLI::App& app) {
   command->add_option("text", options->texts, "TEXT [TEXT_PAIR]")->expected(0, 2);
   command->callback([options] {
     const auto folder = model_folder(options->model);
-    const BertConfig config = BertConfig::from_file(folder / "config.json");
-    const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    int64_t max_length = config.max_position_embeddings;
+    const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
+    int64_t max_length = max_positions(folder, *tokenizer);
     if (options->max_length != 0) {
-      if (options->max_length < 3 || options->max_length > max_length) {
-        throw InputError("--max-length must be between 3 and " + std::to_string(max_length));
+      // A WordPiece encoding needs room for [CLS], one piece and [SEP].
+      const int64_t min_length = tokenizer->kind() == "wordpiece" ? 3 : 1;
+      if (options->max_length < min_length || options->max_length > max_length) {
+        throw InputError("--max-length must be between " + std::to_string(min_length) + " and " +
+                         std::to_string(max_length));
       }
       max_length = options->max_length;
     }
@@ -51,7 +77,7 @@ void add_tokenize_command(CLI::App& app) {
       inputs = InputReader::from_inputs(std::move(given));
     }
     for (TextInput input; inputs.next(input);) {
-      const Encoding encoding = encode_input(tokenizer, input, max_length);
+      const Encoding encoding = encode_input(*tokenizer, input, max_length);
       if (options->json) {
         nlohmann::json line = {{"ids", encoding.ids}, {"tokens", encoding.tokens}};
         if (input.text_pair) line["type_ids"] = encoding.type_ids;

@@ -56,10 +56,15 @@ bool InputReader::next(TextInput& input) {
   return false;
 }
 
-Encoding encode_input(const BertTokenizer& tokenizer, const TextInput& input, int64_t max_length) {
+Encoding encode_input(const Tokenizer& tokenizer, const TextInput& input, int64_t max_length) {
   try {
-    return input.text_pair ? tokenizer.encode_pair(input.text, *input.text_pair, max_length)
-                           : tokenizer.encode(input.text, max_length);
+    if (!input.text_pair) return tokenizer.encode(input.text, max_length);
+    const auto* wordpiece = dynamic_cast<const BertTokenizer*>(&tokenizer);
+    if (wordpiece == nullptr) {
+      throw InputError("text pairs need a WordPiece tokenizer; this model's is " +
+                       std::string(tokenizer.kind()));
+    }
+    return wordpiece->encode_pair(input.text, *input.text_pair, max_length);
   } catch (const InputError& error) {
     throw InputError(input.origin + ": " + error.what());
   }

@@ -15,6 +15,7 @@
 #include "latte/models/causal_lm.h"
 #include "latte/prune/plan.h"
 #include "latte/tokenizers/bert_tokenizer.h"
+#include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
 
@@ -50,7 +51,8 @@ class InputReader {
 };
 
 // The model's encoding of one input, truncated to max_length tokens; errors name input.origin.
-Encoding encode_input(const BertTokenizer& tokenizer, const TextInput& input, int64_t max_length);
+// A text pair needs a WordPiece tokenizer (BERT's [CLS] A [SEP] B [SEP]).
+Encoding encode_input(const Tokenizer& tokenizer, const TextInput& input, int64_t max_length);
 
 // --threads N, checked against max_num_threads() when parsed.
 void add_threads_option(CLI::App& command, std::optional<int>& threads);

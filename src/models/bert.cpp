@@ -257,19 +257,9 @@ std::vector<WeightSpec> bert_weight_specs(const BertConfig& config) {
   return specs;
 }
 
-void check_tokenizer_matches(const BertConfig& config, const BertTokenizer& tokenizer,
+void check_tokenizer_matches(const BertConfig& config, const Tokenizer& tokenizer,
                              const std::filesystem::path& model_dir) {
-  const auto tokens = static_cast<int64_t>(tokenizer.vocab_size());
-  const bool too_many = tokens > config.vocab_size;
-  // At most 10 % padding: 30,522 BERT tokens may sit in an embedding of up to 33,913 rows.
-  const bool too_few = tokens * 10 < config.vocab_size * 9;
-  if (!too_many && !too_few) return;
-  throw FormatError(tokenizer.source() + " has " + std::to_string(tokens) + " tokens but " +
-                    (model_dir / "config.json").string() + " has vocab_size " +
-                    std::to_string(config.vocab_size) + ": " +
-                    (too_many ? "token ids would run past the embedding"
-                              : "the tokenizer is not this model's (at most 10 % of the embedding may be "
-                                "padding)"));
+  check_tokenizer_fits(tokenizer, config.vocab_size, model_dir / "config.json");
 }
 
 BertTokenizer load_bert_tokenizer(const std::filesystem::path& model_dir, const BertConfig& config) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "added_tokens.h"
 #include "latte/core/error.h"
 #include "latte/io/atomic_file.h"
 #include "latte/io/json_file.h"
@@ -290,17 +291,41 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
   return tokenizer;
 }
 
-const std::string& BertTokenizer::token(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= tokens_.size()) {
-    throw InputError("token id " + std::to_string(id) + " is out of range [0, " +
-                     std::to_string(tokens_.size()) + ")");
-  }
-  return tokens_[static_cast<size_t>(id)];
-}
+const std::string& BertTokenizer::token(int32_t id) const { return token_at(tokens_, id); }
 
 int32_t BertTokenizer::token_id(std::string_view token) const {
   const auto it = word_start_.find(token);
   return it == word_start_.end() ? -1 : it->second;
+}
+
+std::string BertTokenizer::decode(std::span<const int32_t> ids) const {
+  // Hugging Face's WordPiece decoder: pieces joined by spaces, a continuation glued to the piece
+  // before it, each piece then cleaned up of the spaces English tokenization put in.
+  static constexpr std::pair<std::string_view, std::string_view> kCleanup[] = {
+      {" .", "."},   {" ?", "?"},           {" !", "!"},   {" ,", ","},     {" ' ", "'"},   {" n't", "n't"},
+      {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  std::string text;
+  bool first = true;
+  for (const int32_t id : ids) {
+    const std::string& piece = token(id);
+    if (std::find(added_tokens_.begin(), added_tokens_.end(), piece) != added_tokens_.end()) continue;
+    std::string word;
+    if (first) {
+      word = piece;
+    } else if (!continuation_prefix_.empty() && piece.starts_with(continuation_prefix_)) {
+      word = piece.substr(continuation_prefix_.size());
+    } else {
+      word = " " + piece;
+    }
+    for (const auto& [from, to] : kCleanup) {
+      for (size_t at = word.find(from); at != std::string::npos; at = word.find(from, at + to.size())) {
+        word.replace(at, from.size(), to);
+      }
+    }
+    text += word;
+    first = false;
+  }
+  return text;
 }
 
 void BertTokenizer::append_word_ids(std::string_view word, std::vector<int32_t>& ids) const {
@@ -339,35 +364,11 @@ void BertTokenizer::append_ids(std::string_view text, size_t limit, std::vector<
 }
 
 std::vector<int32_t> BertTokenizer::text_ids(std::string_view text, size_t limit) const {
-  if (const size_t bad = find_invalid_utf8(text); bad != std::string_view::npos) {
-    throw InputError("invalid UTF-8 at byte " + std::to_string(bad));
-  }
-  std::vector<int32_t> ids;
-  // Added (special) tokens are cut out of the raw text first, leftmost and then longest
-  // match, like Hugging Face's AddedVocabulary; the text between them is tokenized normally.
-  std::vector<size_t> next_match(added_tokens_.size(), 0);
-  for (size_t i = 0; i < added_tokens_.size(); ++i) next_match[i] = text.find(added_tokens_[i]);
-  size_t cursor = 0;
-  while (cursor < text.size() && ids.size() < limit) {
-    size_t best = std::string_view::npos;
-    for (size_t i = 0; i < added_tokens_.size(); ++i) {
-      if (next_match[i] != std::string_view::npos && next_match[i] < cursor) {
-        next_match[i] = text.find(added_tokens_[i], cursor);
-      }
-      if (next_match[i] == std::string_view::npos) continue;
-      if (best == std::string_view::npos || next_match[i] < next_match[best] ||
-          (next_match[i] == next_match[best] && added_tokens_[i].size() > added_tokens_[best].size())) {
-        best = i;
-      }
-    }
-    const size_t segment_end = best == std::string_view::npos ? text.size() : next_match[best];
-    append_ids(text.substr(cursor, segment_end - cursor), limit, ids);
-    if (best == std::string_view::npos) break;
-    if (ids.size() < limit) ids.push_back(token_id(added_tokens_[best]));
-    cursor = segment_end + added_tokens_[best].size();
-  }
-  if (ids.size() > limit) ids.resize(limit);
-  return ids;
+  // Added (special) tokens are cut out of the raw text first; the text between them is
+  // tokenized normally.
+  return ids_around_added_tokens(
+      text, added_tokens_, limit, [&](size_t added) { return token_id(added_tokens_[added]); },
+      [&](std::string_view segment, std::vector<int32_t>& ids) { append_ids(segment, limit, ids); });
 }
 
 std::vector<std::string> BertTokenizer::tokenize(std::string_view text) const {

@@ -66,12 +66,8 @@ std::vector<WeightSpec> bert_weight_specs(const BertConfig& config);
 // The tokenizer of `model_dir`, checked against its config (check_tokenizer_matches).
 BertTokenizer load_bert_tokenizer(const std::filesystem::path& model_dir, const BertConfig& config);
 
-// A tokenizer belongs to the model when its ids fit the embedding (no more tokens than
-// vocab_size) and it is not much smaller: Hugging Face pads embeddings a little (to a multiple
-// of 8 or 64), so up to 10 % of vocab_size may be padding; a smaller tokenizer is another
-// model's, and would tokenize silently into the wrong rows. FormatError names the tokenizer file,
-// config.json and both sizes.
-void check_tokenizer_matches(const BertConfig& config, const BertTokenizer& tokenizer,
+// check_tokenizer_fits against the config's vocab_size.
+void check_tokenizer_matches(const BertConfig& config, const Tokenizer& tokenizer,
                              const std::filesystem::path& model_dir);
 
 // The architectures of `latte init --preset`: tiny, mini, small, base.

@@ -14,14 +14,9 @@
 #include <vector>
 
 #include "latte/tokenizers/piece_trie.h"
+#include "latte/tokenizers/tokenizer.h"
 
 namespace latte {
-
-struct Encoding {
-  std::vector<int32_t> ids;         // with [CLS] ... [SEP] (... [SEP]) specials
-  std::vector<int32_t> type_ids;    // 0 for first segment incl. its [CLS]/[SEP], 1 for the pair segment
-  std::vector<std::string> tokens;  // token strings, same length as ids
-};
 
 // The text pipeline in front of WordPiece: Hugging Face's BertNormalizer followed by its
 // BertPreTokenizer. Exposed so tests can hold every code point against the reference.
@@ -68,7 +63,7 @@ struct BertSpecialTokens {
 inline constexpr size_t kDefaultMaxInputCharsPerWord = 100;
 inline constexpr size_t kMaxInputCharsPerWord = 10000;
 
-class BertTokenizer {
+class BertTokenizer final : public Tokenizer {
  public:
   using SpecialTokens = BertSpecialTokens;
 
@@ -88,7 +83,7 @@ class BertTokenizer {
                                    const std::string& source, SpecialTokens specials = {});
 
   // [CLS] text [SEP], truncated to max_length tokens including the specials.
-  Encoding encode(std::string_view text, int64_t max_length) const;
+  Encoding encode(std::string_view text, int64_t max_length) const override;
   // [CLS] text [SEP] pair [SEP]; longest-first truncation exactly like Hugging Face.
   Encoding encode_pair(std::string_view text, std::string_view pair, int64_t max_length) const;
   // Word pieces of text, no specials, no truncation.
@@ -100,14 +95,18 @@ class BertTokenizer {
   int32_t unk_id() const { return unk_id_; }
   // -1 when the vocabulary has no mask token.
   int32_t mask_id() const { return mask_id_; }
-  size_t vocab_size() const { return tokens_.size(); }
+  size_t vocab_size() const override { return tokens_.size(); }
   // The file the vocabulary came from (tokenizer.json, vocab.txt), for error messages.
-  const std::string& source() const { return source_; }
+  const std::string& source() const override { return source_; }
+  std::optional<int32_t> end_of_text_id() const override { return std::nullopt; }
+  std::string_view kind() const override { return "wordpiece"; }
+  // Hugging Face's WordPiece decoder with cleanup, special (added) tokens skipped.
+  std::string decode(std::span<const int32_t> ids) const override;
   bool lower_case() const { return normalizer_.options().lowercase; }
   const BertNormalizerOptions& normalizer_options() const { return normalizer_.options(); }
   const std::vector<std::string>& vocab() const { return tokens_; }
   // Throws InputError for an id out of range.
-  const std::string& token(int32_t id) const;
+  const std::string& token(int32_t id) const override;
   // -1 when token is not in the vocabulary.
   int32_t token_id(std::string_view token) const;
 

@@ -1,0 +1,86 @@
+// The one tokenizer interface every model family codes against: BERT's WordPiece
+// (bert_tokenizer.h) and GPT-2's byte-level BPE (bpe_tokenizer.h) implement it, and
+// load_tokenizer picks the right one from a model folder's files.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace latte {
+
+struct Encoding {
+  std::vector<int32_t> ids;         // WordPiece: with [CLS] ... [SEP] (... [SEP]) specials
+  std::vector<int32_t> type_ids;    // 0 for first segment incl. its [CLS]/[SEP], 1 for the pair segment
+  std::vector<std::string> tokens;  // token strings, same length as ids
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // The model's default encoding of text. WordPiece: [CLS] text [SEP], truncated to max_length
+  // tokens including the specials (max_length >= 2). Byte-level BPE: no special tokens added,
+  // as GPT-2's; max_length 0 means no limit, else the first max_length tokens are kept.
+  // InputError on invalid UTF-8 (naming the byte offset) or a bad max_length.
+  virtual Encoding encode(std::string_view text, int64_t max_length) const = 0;
+  // Text of ids. Byte-level BPE: the exact bytes, which may end inside a UTF-8 sequence (feed
+  // them through Utf8Stream when streaming). WordPiece: tokens joined by spaces with "##" pieces
+  // glued on and special tokens skipped, like Hugging Face's decode(skip_special_tokens=True).
+  // InputError for an id out of range.
+  virtual std::string decode(std::span<const int32_t> ids) const = 0;
+  // Tokens, added tokens included.
+  virtual size_t vocab_size() const = 0;
+  // The file the vocabulary came from (tokenizer.json, vocab.txt, vocab.json), for messages.
+  virtual const std::string& source() const = 0;
+  // GPT-2's <|endoftext|>; nullopt for a tokenizer without one (BERT).
+  virtual std::optional<int32_t> end_of_text_id() const = 0;
+  // Throws InputError for an id out of range.
+  virtual const std::string& token(int32_t id) const = 0;
+  // "wordpiece" or "byte-level-bpe".
+  virtual std::string_view kind() const = 0;
+
+ protected:
+  // tokens[id], or InputError "token id ID is out of range [0, N)".
+  static const std::string& token_at(const std::vector<std::string>& tokens, int32_t id);
+
+  Tokenizer() = default;
+  Tokenizer(const Tokenizer&) = default;
+  Tokenizer& operator=(const Tokenizer&) = default;
+};
+
+// The tokenizer of a model folder, chosen by its files: tokenizer.json by its model.type
+// (WordPiece, or BPE with a ByteLevel pre-tokenizer); else vocab.json + merges.txt (byte-level
+// BPE); else vocab.txt (WordPiece). FormatError naming the file for anything else.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
+
+// A tokenizer belongs to a model whose embedding has vocab_size rows when its ids fit (no more
+// tokens than rows) and it is not much smaller: Hugging Face pads embeddings a little (to a
+// multiple of 8 or 64), so up to 10 % of the rows may be padding; a smaller tokenizer is another
+// model's, and would tokenize silently into the wrong rows. FormatError names the tokenizer
+// file, config_file and both sizes.
+void check_tokenizer_fits(const Tokenizer& tokenizer, int64_t vocab_size,
+                          const std::filesystem::path& config_file);
+
+// Turns a stream of bytes (tokens decoded one at a time) into valid UTF-8 text as it comes: a
+// character split across pushes is held back until it is complete. Invalid bytes become U+FFFD,
+// one per maximal invalid subsequence, as Python's errors='replace' and Rust's from_utf8_lossy
+// do; so the pushes and finish() together give the same text however the bytes were split.
+class Utf8Stream {
+ public:
+  // The longest complete UTF-8 prefix of what is held, an incomplete trailing sequence kept.
+  std::string push(std::string_view bytes);
+  // What is left, an incomplete sequence replaced by U+FFFD; the stream is empty afterwards.
+  std::string finish();
+
+ private:
+  std::string pending_;  // at most 3 bytes: the start of a sequence that may yet complete
+};
+
+}  // namespace latte
