@@ -281,11 +281,7 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
                              const std::filesystem::path& folder) {
   std::unique_ptr<CausalLm> model = load_causal_lm(folder);
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
-  if (static_cast<int64_t>(tokenizer->vocab_size()) > model->vocab_size()) {
-    throw FormatError(tokenizer->source() + " has " + std::to_string(tokenizer->vocab_size()) +
-                      " tokens but " + (folder / "config.json").string() + " has vocab_size " +
-                      std::to_string(model->vocab_size()));
-  }
+  check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
   if (options.prompt_length + options.continuation_length > model->max_positions()) {
     throw InputError("--prompt-len + --continuation-len is " +
                      std::to_string(options.prompt_length + options.continuation_length) +

@@ -108,11 +108,7 @@ void add_generate_command(CLI::App& app) {
         tokenizer = nullptr;
       }
     }
-    if (tokenizer && static_cast<int64_t>(tokenizer->vocab_size()) > model->vocab_size()) {
-      throw FormatError(tokenizer->source() + " has " + std::to_string(tokenizer->vocab_size()) +
-                        " tokens but " + (folder / "config.json").string() + " has vocab_size " +
-                        std::to_string(model->vocab_size()) + ": token ids would run past the embedding");
-    }
+    if (tokenizer) check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
     const std::unique_ptr<Planner> planner = make_planner(
         options->prune, model->shape(), folder,
         [&](bool needs) { return decoder_latency_for(*model, needs, options->prune.no_profile); });
