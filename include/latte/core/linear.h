@@ -15,7 +15,7 @@
 
 namespace latte {
 
-enum class Activation { kNone, kGeluErf, kGeluTanh, kRelu, kTanh };
+enum class Activation { kNone, kGeluErf, kGeluTanh, kRelu, kTanh, kSilu };
 
 // Which kernel a Linear runs. kAuto: PackedGemm up to kPackedGemmMaxRows rows,
 // oneDNN above (and oneDNN alone on CPUs without AVX2+FMA). The environment
@@ -42,12 +42,16 @@ class Linear {
 
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }
+  Activation activation() const { return activation_; }
+  bool accumulates() const { return accumulate_; }
 
  private:
   struct Impl;
   std::shared_ptr<const Impl> impl_;
   int64_t in_features_ = 0;
   int64_t out_features_ = 0;
+  Activation activation_ = Activation::kNone;
+  bool accumulate_ = false;
 };
 
 // C[m, n] = alpha * A[m, k] B[k, n] (+ beta C) on row-major data with leading
