@@ -40,14 +40,7 @@ const fs::path kBertData = fs::path(LATTE_TEST_DATA_DIR) / "bert";
 #define EXPECT_CONTAINS(text, part) \
   EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing '" << (part) << "' in: " << (text)
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using test_support::error_of;
 
 std::string nested_array(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 

@@ -16,6 +16,7 @@
 #include "latte/core/packed_gemm.h"
 #include "latte/core/tensor.h"
 #include "latte/core/threads.h"
+#include "test_support.h"
 
 namespace latte {
 
@@ -44,19 +45,15 @@ double reference_activation(double z, Activation activation) {
       return z > 0.0 ? z : 0.0;
     case Activation::kTanh:
       return std::tanh(z);
+    case Activation::kSilu:
+      return z / (1.0 + std::exp(-z));
     case Activation::kNone:
       break;
   }
   return z;
 }
 
-std::vector<float> uniform(int64_t count, float scale, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::uniform_real_distribution<float> distribution(-scale, scale);
-  std::vector<float> values(static_cast<size_t>(count));
-  for (float& value : values) value = distribution(generator);
-  return values;
-}
+using test_support::uniform;
 
 // Every activation, bias and accumulate mode of one shape on every ISA, for
 // each row count: the rows are a prefix of one input, so the reference is
@@ -110,8 +107,9 @@ void check_shape(const Shape& shape, const std::vector<int64_t>& row_counts,
   }
 }
 
-const std::vector<Activation> kEveryActivation = {
-    Activation::kNone, Activation::kGeluErf, Activation::kGeluTanh, Activation::kRelu, Activation::kTanh};
+const std::vector<Activation> kEveryActivation = {Activation::kNone,     Activation::kGeluErf,
+                                                  Activation::kGeluTanh, Activation::kRelu,
+                                                  Activation::kTanh,     Activation::kSilu};
 
 std::vector<int64_t> one_to(int64_t last) {
   std::vector<int64_t> counts;
@@ -162,7 +160,8 @@ TEST(PackedGemm, LinearPathsAgree) {
   std::copy(weight_values.begin(), weight_values.end(), weight.data());
   std::copy(bias_values.begin(), bias_values.end(), bias.data());
   const std::vector<float> x = uniform(rows * k, 1.0f, 7);
-  for (Activation activation : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kTanh}) {
+  for (Activation activation :
+       {Activation::kGeluErf, Activation::kGeluTanh, Activation::kTanh, Activation::kSilu}) {
     std::vector<float> onednn(rows * n, 0.25f), packed(rows * n, 0.25f);
     Linear(weight, bias, activation, true, GemmPath::kOneDnn)(x.data(), rows, onednn.data());
     Linear(weight, bias, activation, true, GemmPath::kPacked)(x.data(), rows, packed.data());

@@ -11,9 +11,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "latte/core/error.h"
 
 namespace latte::test_support {
 
@@ -27,6 +31,25 @@ inline const bool kIsolatedLatencyCache = [] {
   ::unsetenv("LATTE_NO_PROFILE");
   return true;
 }();
+
+// Runs `action` and returns the message of the latte::Error it throws; "(no error)" if none.
+inline std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+// `count` floats drawn uniformly from [-scale, scale]; the same seed gives the same values.
+inline std::vector<float> uniform(int64_t count, float scale, uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::uniform_real_distribution<float> distribution(-scale, scale);
+  std::vector<float> values(static_cast<size_t>(count));
+  for (float& value : values) value = distribution(generator);
+  return values;
+}
 
 // A fresh folder under the system temp dir, removed with everything in it at scope exit.
 class TempDir {

@@ -37,6 +37,8 @@ dnnl::algorithm eltwise_algorithm(Activation activation) {
       return dnnl::algorithm::eltwise_relu;
     case Activation::kTanh:
       return dnnl::algorithm::eltwise_tanh;
+    case Activation::kSilu:
+      return dnnl::algorithm::eltwise_swish;
     case Activation::kNone:
       break;
   }
@@ -72,6 +74,8 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
   if (weight.rank() != 2) throw InputError("linear weight must be 2-D, got " + weight.shape_str());
   out_features_ = weight.dim(0);
   in_features_ = weight.dim(1);
+  activation_ = activation;
+  accumulate_ = accumulate;
   if (!bias.empty() && (bias.rank() != 1 || bias.dim(0) != out_features_)) {
     throw InputError("linear bias has shape " + bias.shape_str() + ", expected [" +
                      std::to_string(out_features_) + "]");
@@ -98,7 +102,9 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
 
   dnnl::post_ops post_ops;
   if (activation != Activation::kNone)
-    post_ops.append_eltwise(1.0f, eltwise_algorithm(activation), 0.0f, 0.0f);
+    // alpha is swish's sigmoid slope (x * sigmoid(alpha x)): 1 makes it SiLU; the others ignore it.
+    post_ops.append_eltwise(1.0f, eltwise_algorithm(activation),
+                            activation == Activation::kSilu ? 1.0f : 0.0f, 0.0f);
   if (accumulate) post_ops.append_sum(1.0f);
   dnnl::primitive_attr attributes;
   attributes.set_post_ops(post_ops);

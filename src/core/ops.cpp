@@ -40,6 +40,27 @@ void LayerNorm::operator()(float* x, int64_t rows) const {
   layer_norm(x, rows, gamma_.numel(), gamma_.data(), beta_.data(), eps_);
 }
 
+void rms_norm(float* x, int64_t rows, int64_t width, const float* gamma, float eps) {
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    float* values = x + row * width;
+    double squares = 0.0;  // in double, as layer_norm's statistics
+    for (int64_t i = 0; i < width; ++i) squares += static_cast<double>(values[i]) * values[i];
+    const float inv_rms = static_cast<float>(1.0 / std::sqrt(squares / static_cast<double>(width) + eps));
+#pragma omp simd
+    for (int64_t i = 0; i < width; ++i) values[i] = values[i] * inv_rms * gamma[i];
+  }
+}
+
+RMSNorm::RMSNorm(Tensor gamma, float eps) : gamma_(std::move(gamma)), eps_(eps) {
+  if (gamma_.rank() != 1)
+    throw InputError("RMS norm scale has shape " + gamma_.shape_str() + ", expected 1-D");
+}
+
+void RMSNorm::operator()(float* x, int64_t rows) const {
+  rms_norm(x, rows, gamma_.numel(), gamma_.data(), eps_);
+}
+
 void softmax_rows(float* x, int64_t rows, int64_t width) {
   for (int64_t row = 0; row < rows; ++row) {
     float* values = x + row * width;
@@ -70,9 +91,18 @@ void tanh_inplace(float* x, int64_t count) {
   for (int64_t i = 0; i < count; ++i) x[i] = std::tanh(x[i]);
 }
 
+void silu_inplace(float* x, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+}
+
 void add_inplace(float* y, const float* x, int64_t count) {
 #pragma omp simd
   for (int64_t i = 0; i < count; ++i) y[i] += x[i];
+}
+
+void multiply_inplace(float* y, const float* x, int64_t count) {
+#pragma omp simd
+  for (int64_t i = 0; i < count; ++i) y[i] *= x[i];
 }
 
 }  // namespace latte

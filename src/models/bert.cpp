@@ -4,11 +4,11 @@
 #include <cmath>
 #include <cstring>
 
-#include "latte/core/attention.h"
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
 #include "latte/io/safetensors.h"
-#include "latte/prune/selection.h"
+#include "latte/layers/attention.h"
+#include "latte/prune/keep.h"
 
 namespace latte {
 
@@ -417,41 +417,22 @@ void BertModel::embed(const std::vector<BertInput>& batch, float* hidden_states)
 void BertModel::eliminate(int64_t layer, const std::vector<const SequencePlan*>& plans, const float* scores,
                           float* states, float* context, BertOutput& result) const {
   const int64_t hidden = config_.hidden_size;
-  const int64_t protected_positions[] = {0};  // [CLS]: the pooler reads it
-  std::vector<int64_t> kept_rows;
+  const int64_t protected_rows[] = {0};  // [CLS]: the pooler reads it
+  std::vector<int64_t> kept_rows;        // indices into all rows of the batch
   std::vector<int64_t> offsets = {0};
   for (size_t b = 0; b < plans.size(); ++b) {
     const int64_t first = result.offsets[b];
-    const int64_t rows_in = result.offsets[b + 1] - first;
-    const SequencePlan& plan = *plans[b];
-    const std::span<const float> sequence_scores(scores + first, static_cast<size_t>(rows_in));
-    int64_t keep = rows_in;
-    if (plan.dynamic) {
-      keep = coverage_keep_count(sequence_scores, plan.coverage, min_keep_);
-    } else if (!plan.dense) {
-      keep = std::min(plan.counts[static_cast<size_t>(layer)], rows_in);
-    }
-    if (keep >= rows_in) {
-      for (int64_t row = 0; row < rows_in; ++row) kept_rows.push_back(first + row);
-    } else {
-      for (int64_t row : select_kept_rows(sequence_scores, keep, protected_positions))
-        kept_rows.push_back(first + row);
-    }
+    const std::span<const float> sequence_scores(scores + first,
+                                                 static_cast<size_t>(result.offsets[b + 1] - first));
+    for (int64_t row : decide_kept_rows(*plans[b], layer, sequence_scores, min_keep_, protected_rows))
+      kept_rows.push_back(first + row);
     offsets.push_back(static_cast<int64_t>(kept_rows.size()));
     result.kept[b].push_back(offsets.back() - offsets[offsets.size() - 2]);
   }
   if (static_cast<int64_t>(kept_rows.size()) != result.offsets.back()) {
-    // Kept rows are ascending, so moving each one down never overwrites a row still to be read.
-    for (size_t target = 0; target < kept_rows.size(); ++target) {
-      const int64_t source = kept_rows[target];
-      if (source == static_cast<int64_t>(target)) continue;
-      std::memcpy(states + static_cast<int64_t>(target) * hidden, states + source * hidden,
-                  sizeof(float) * hidden);
-      std::memcpy(context + static_cast<int64_t>(target) * hidden, context + source * hidden,
-                  sizeof(float) * hidden);
-      result.positions[target] = result.positions[static_cast<size_t>(source)];
-    }
-    result.positions.resize(kept_rows.size());
+    compact_rows(states, hidden, kept_rows);
+    compact_rows(context, hidden, kept_rows);
+    compact_values(result.positions, kept_rows);
   }
   result.offsets = std::move(offsets);
 }
@@ -491,11 +472,33 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
   embed(batch, states);
   if (times) times->embeddings = clock.lap();
 
-  const AttentionShape shape{config_.num_heads, config_.head_dim(), false};
+  const AttentionSpec spec{.n_heads = config_.num_heads,
+                           .n_kv_heads = config_.num_heads,
+                           .head_dim = config_.head_dim(),
+                           .scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim())),
+                           .causal = false};
+  std::vector<AttentionSequence> sequences(batch.size());
   for (int64_t index = 0; index < config_.num_layers; ++index) {
     const EncoderLayer& layer = layers_[static_cast<size_t>(index)];
     layer.qkv(states, rows, qkv);
-    self_attention(qkv, result.offsets, shape, context, scores, arena_);
+    // Self-attention straight out of the interleaved [rows, 3 * hidden] QKV rows.
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const int64_t first = result.offsets[b];
+      const std::span<const int64_t> positions(result.positions.data() + first,
+                                               static_cast<size_t>(result.offsets[b + 1] - first));
+      const float* row = qkv + first * 3 * hidden;
+      sequences[b] = AttentionSequence{.queries = row,
+                                       .query_stride = 3 * hidden,
+                                       .query_positions = positions,
+                                       .keys = row + hidden,
+                                       .values = row + 2 * hidden,
+                                       .key_value_stride = 3 * hidden,
+                                       .key_positions = positions,
+                                       .context = context + first * hidden,
+                                       .context_stride = hidden,
+                                       .key_scores = scores ? scores + first : nullptr};
+    }
+    attention(spec, sequences, nullptr, arena_);
     if (options.on_scores) {
       for (size_t b = 0; b + 1 < result.offsets.size(); ++b) {
         options.on_scores(

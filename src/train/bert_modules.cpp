@@ -6,7 +6,7 @@
 #include <span>
 
 #include "latte/core/error.h"
-#include "latte/prune/selection.h"
+#include "latte/prune/keep.h"
 
 namespace latte::train {
 
@@ -44,7 +44,7 @@ torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& index) {
 // and writes the kept counts.
 torch::Tensor select_rows(const torch::Tensor& scores, std::vector<int64_t>& lengths,
                           const std::vector<const SequencePlan*>& plans, int64_t layer, int64_t min_keep) {
-  const int64_t protected_positions[] = {0};  // [CLS]: the pooler reads it
+  const int64_t protected_rows[] = {0};  // [CLS]: the pooler reads it
   const torch::Tensor scores_cpu = scores.to(torch::kCPU, torch::kFloat).contiguous();
   const int64_t stride = scores_cpu.size(1);
   const float* data = scores_cpu.data_ptr<float>();
@@ -54,19 +54,7 @@ torch::Tensor select_rows(const torch::Tensor& scores, std::vector<int64_t>& len
     const int64_t rows_in = lengths[b];
     const std::span<const float> sequence_scores(data + static_cast<int64_t>(b) * stride,
                                                  static_cast<size_t>(rows_in));
-    const SequencePlan& plan = *plans[b];
-    int64_t keep = rows_in;
-    if (plan.dynamic) {
-      keep = coverage_keep_count(sequence_scores, plan.coverage, min_keep);
-    } else if (!plan.dense) {
-      keep = std::min(plan.counts[static_cast<size_t>(layer)], rows_in);
-    }
-    if (keep >= rows_in) {
-      kept_rows[b].resize(static_cast<size_t>(rows_in));
-      for (int64_t row = 0; row < rows_in; ++row) kept_rows[b][static_cast<size_t>(row)] = row;
-    } else {
-      kept_rows[b] = select_kept_rows(sequence_scores, keep, protected_positions);
-    }
+    kept_rows[b] = decide_kept_rows(*plans[b], layer, sequence_scores, min_keep, protected_rows);
     lengths[b] = static_cast<int64_t>(kept_rows[b].size());
     longest = std::max(longest, lengths[b]);
   }

@@ -16,7 +16,7 @@
 
 namespace latte {
 
-enum class Activation { kNone, kGeluErf, kGeluTanh, kRelu, kTanh };
+enum class Activation { kNone, kGeluErf, kGeluTanh, kRelu, kTanh, kSilu };
 
 // A Hugging Face config's activation name (hidden_act, activation_function): gelu (erf),
 // gelu_new / gelu_pytorch_tanh / gelu_fast (tanh approximation), relu. FormatError naming
@@ -48,12 +48,16 @@ class Linear {
 
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }
+  Activation activation() const { return activation_; }
+  bool accumulates() const { return accumulate_; }
 
  private:
   struct Impl;
   std::shared_ptr<const Impl> impl_;
   int64_t in_features_ = 0;
   int64_t out_features_ = 0;
+  Activation activation_ = Activation::kNone;
+  bool accumulate_ = false;
 };
 
 // C[m, n] = alpha * A[m, k] B[k, n] (+ beta C) on row-major data with leading

@@ -51,7 +51,12 @@ struct AttentionSequence {
 };
 
 // Runs every sequence, all heads, in parallel over (sequence, head) pairs. Deterministic: the
-// result does not depend on the thread count. `bias` may be null.
+// result does not depend on the thread count. `bias` may be null. Under `causal`, query i sees the
+// keys with position <= query_positions[i] (a prefix, keys being ascending): a pruned prefill, a
+// decode step over a cache and a chunk of new rows after a cache alike; a query that sees no key
+// gets a zero context row. InputError, naming the values, for a spec with non-positive sizes or
+// scale or n_kv_heads not dividing n_heads, a stride below its row width, missing rows, or
+// (causal) key positions that descend.
 void attention(const AttentionSpec& spec, std::span<const AttentionSequence> sequences,
                const PositionBias* bias, Arena& arena);
 

@@ -24,10 +24,12 @@ class LayerCache {
   std::span<const int64_t> positions() const { return positions_; }
 
   // Appends n rows read `stride` floats apart; positions ascending and above the last cached
-  // one (Error otherwise: the causal mask relies on it).
+  // one (Error otherwise: the causal mask relies on it). InputError for a stride below width()
+  // or a positions count other than n; Error on a cache built without a width. Nothing is
+  // appended when a check fails.
   void append(const float* keys, const float* values, int64_t stride, int64_t n,
               std::span<const int64_t> positions);
-  // Keeps only the rows at `kept` (ascending indices into the cached rows).
+  // Keeps only the rows at `kept` (ascending indices into the cached rows; Error otherwise).
   void keep(std::span<const int64_t> kept);
   void clear();
   // Bytes of the keys and values held (rows x width x 2 floats), not of spare capacity.

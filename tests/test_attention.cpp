@@ -1,0 +1,340 @@
+// layers/attention.h against a naive loop written out here: double accumulation, no oneDNN, no
+// prefix trick: every key is checked against the query's position.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "latte/core/error.h"
+#include "latte/core/threads.h"
+#include "latte/layers/attention.h"
+
+namespace latte {
+namespace {
+
+// One sequence's rows laid out with padding between them (strides above the widths), keys and
+// values interleaved in one buffer as a QKV projection or a cache would hold them.
+struct Problem {
+  std::vector<int64_t> query_positions;
+  std::vector<int64_t> key_positions;
+  std::vector<float> queries;      // [n_queries, query_stride]
+  std::vector<float> keys_values;  // [n_keys, key_value_stride]: keys, then values at kv_width
+  std::vector<float> context;      // [n_queries, context_stride]
+  std::vector<float> key_scores;   // [n_keys]
+  int64_t query_stride = 0;
+  int64_t key_value_stride = 0;
+  int64_t context_stride = 0;
+  int64_t kv_width = 0;
+
+  Problem(const AttentionSpec& spec, std::vector<int64_t> query_positions_in,
+          std::vector<int64_t> key_positions_in, uint32_t seed)
+      : query_positions(std::move(query_positions_in)), key_positions(std::move(key_positions_in)) {
+    const int64_t width = spec.n_heads * spec.head_dim;
+    kv_width = spec.n_kv_heads * spec.head_dim;
+    query_stride = width + 3;
+    key_value_stride = 2 * kv_width + 5;
+    context_stride = width + 1;
+    const auto n_queries = static_cast<int64_t>(query_positions.size());
+    const auto n_keys = static_cast<int64_t>(key_positions.size());
+    std::mt19937 generator(seed);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    queries.resize(static_cast<size_t>(n_queries * query_stride));
+    keys_values.resize(static_cast<size_t>(n_keys * key_value_stride));
+    for (float& value : queries) value = 2.0f * uniform(generator);  // logits of a few units
+    for (float& value : keys_values) value = uniform(generator);
+    context.assign(static_cast<size_t>(n_queries * context_stride), 99.0f);  // padding must stay 99
+    key_scores.assign(static_cast<size_t>(n_keys), -1.0f);
+  }
+
+  AttentionSequence view(bool with_scores) {
+    return AttentionSequence{.queries = queries.data(),
+                             .query_stride = query_stride,
+                             .query_positions = query_positions,
+                             .keys = keys_values.data(),
+                             .values = keys_values.data() + kv_width,
+                             .key_value_stride = key_value_stride,
+                             .key_positions = key_positions,
+                             .context = context.data(),
+                             .context_stride = context_stride,
+                             .key_scores = with_scores ? key_scores.data() : nullptr};
+  }
+};
+
+// T5-like: nearer keys weigh more, and each head has its own offset.
+class DistanceBias : public PositionBias {
+ public:
+  void add(int64_t head, int64_t query_position, std::span<const int64_t> key_positions,
+           float* logits) const override {
+    for (size_t j = 0; j < key_positions.size(); ++j)
+      logits[j] += -0.1f * static_cast<float>(std::llabs(query_position - key_positions[j])) +
+                   static_cast<float>(head);
+  }
+};
+
+struct Reference {
+  std::vector<double> context;     // [n_queries, n_heads * head_dim]
+  std::vector<double> key_scores;  // [n_keys]
+};
+
+Reference naive_attention(const AttentionSpec& spec, const Problem& problem, const PositionBias* bias) {
+  const auto n_queries = static_cast<int64_t>(problem.query_positions.size());
+  const auto n_keys = static_cast<int64_t>(problem.key_positions.size());
+  const int64_t d = spec.head_dim;
+  const int64_t width = spec.n_heads * d;
+  Reference result{std::vector<double>(static_cast<size_t>(n_queries * width), 0.0),
+                   std::vector<double>(static_cast<size_t>(n_keys), 0.0)};
+  for (int64_t head = 0; head < spec.n_heads; ++head) {
+    const int64_t kv_head = head / (spec.n_heads / spec.n_kv_heads);
+    std::vector<double> received(static_cast<size_t>(n_keys), 0.0);
+    std::vector<double> seen_by(static_cast<size_t>(n_keys), 0.0);
+    for (int64_t i = 0; i < n_queries; ++i) {
+      const int64_t query_position = problem.query_positions[static_cast<size_t>(i)];
+      std::vector<float> bias_row(static_cast<size_t>(n_keys), 0.0f);
+      if (bias) bias->add(head, query_position, problem.key_positions, bias_row.data());
+      std::vector<double> weights(static_cast<size_t>(n_keys), 0.0);
+      double largest = -INFINITY;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        if (spec.causal && problem.key_positions[static_cast<size_t>(j)] > query_position) continue;
+        double dot = 0.0;
+        for (int64_t e = 0; e < d; ++e) {
+          dot += static_cast<double>(problem.queries[i * problem.query_stride + head * d + e]) *
+                 problem.keys_values[j * problem.key_value_stride + kv_head * d + e];
+        }
+        weights[j] = spec.scale * dot + bias_row[j];
+        largest = std::max(largest, weights[j]);
+      }
+      double total = 0.0;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const bool sees = !spec.causal || problem.key_positions[static_cast<size_t>(j)] <= query_position;
+        weights[j] = sees ? std::exp(weights[j] - largest) : 0.0;
+        total += weights[j];
+        seen_by[j] += sees ? 1.0 : 0.0;
+      }
+      if (total == 0.0) continue;  // sees no key: context row stays 0
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const double p = weights[j] / total;
+        received[j] += p;
+        for (int64_t e = 0; e < d; ++e) {
+          result.context[i * width + head * d + e] +=
+              p * problem.keys_values[j * problem.key_value_stride + problem.kv_width + kv_head * d + e];
+        }
+      }
+    }
+    for (int64_t j = 0; j < n_keys; ++j) {
+      double score = received[j];
+      if (spec.causal) score = seen_by[j] > 0.0 ? score / seen_by[j] : 0.0;
+      result.key_scores[j] += score / static_cast<double>(spec.n_heads);
+    }
+  }
+  return result;
+}
+
+bool close(double got, double expected) {
+  return std::abs(got - expected) <= 1e-5 * std::max(1.0, std::abs(expected));
+}
+
+// Runs all problems as one packed call and checks each against the naive loop.
+void check(const AttentionSpec& spec, std::vector<Problem>& problems, const PositionBias* bias = nullptr) {
+  std::vector<AttentionSequence> sequences;
+  for (Problem& problem : problems) sequences.push_back(problem.view(true));
+  Arena arena;
+  attention(spec, sequences, bias, arena);
+  for (size_t s = 0; s < problems.size(); ++s) {
+    const Problem& problem = problems[s];
+    const Reference expected = naive_attention(spec, problem, bias);
+    const int64_t width = spec.n_heads * spec.head_dim;
+    int failures = 0;
+    for (size_t i = 0; i < problem.query_positions.size(); ++i) {
+      for (int64_t c = 0; c < problem.context_stride && failures < 5; ++c) {
+        const float got = problem.context[i * problem.context_stride + c];
+        if (c >= width) {
+          EXPECT_EQ(got, 99.0f) << "sequence " << s << " wrote past its context row " << i;
+          continue;
+        }
+        const double want = expected.context[i * width + c];
+        if (!close(got, want)) {
+          ++failures;
+          ADD_FAILURE() << "sequence " << s << " context [" << i << ", " << c << "]: got " << got
+                        << ", expected " << want;
+        }
+      }
+    }
+    for (size_t j = 0; j < problem.key_positions.size(); ++j) {
+      EXPECT_TRUE(close(problem.key_scores[j], expected.key_scores[j]))
+          << "sequence " << s << " key score " << j << ": got " << problem.key_scores[j] << ", expected "
+          << expected.key_scores[j];
+    }
+  }
+}
+
+std::vector<int64_t> iota(int64_t first, int64_t count) {
+  std::vector<int64_t> positions(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) positions[static_cast<size_t>(i)] = first + i;
+  return positions;
+}
+
+AttentionSpec make_spec(int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, bool causal) {
+  return AttentionSpec{.n_heads = n_heads,
+                       .n_kv_heads = n_kv_heads,
+                       .head_dim = head_dim,
+                       .scale = 1.0f / std::sqrt(static_cast<float>(head_dim)),
+                       .causal = causal};
+}
+
+// Self-attention over a packed batch: the same rows are queries and keys.
+std::vector<Problem> self_batch(const AttentionSpec& spec,
+                                const std::vector<std::vector<int64_t>>& positions) {
+  std::vector<Problem> problems;
+  uint32_t seed = 11;
+  for (const std::vector<int64_t>& sequence : positions)
+    problems.emplace_back(spec, sequence, sequence, seed++);
+  return problems;
+}
+
+TEST(Attention, BidirectionalPackedBatchOfThreeLengths) {
+  const AttentionSpec spec = make_spec(4, 4, 16, false);
+  std::vector<Problem> problems = self_batch(spec, {iota(0, 13), iota(0, 1), iota(0, 37)});
+  check(spec, problems);
+}
+
+TEST(Attention, CausalContiguousPositions) {
+  const AttentionSpec spec = make_spec(4, 4, 16, true);
+  std::vector<Problem> problems = self_batch(spec, {iota(0, 21), iota(0, 1), iota(0, 9)});
+  check(spec, problems);
+}
+
+// A pruned prefill: the surviving rows keep their original, gapped positions.
+TEST(Attention, CausalGappedPositionsOfAPrunedPrefill) {
+  const AttentionSpec spec = make_spec(4, 4, 8, true);
+  std::vector<Problem> problems = self_batch(spec, {{0, 2, 3, 7, 8, 12, 13, 20, 31, 32}, {0, 5}});
+  check(spec, problems);
+}
+
+// Queries are the new rows; keys are a (pruned) cache followed by the new rows themselves.
+TEST(Attention, CausalChunkAndDecodeRowOverACache) {
+  const AttentionSpec spec = make_spec(4, 4, 16, true);
+  const std::vector<int64_t> cache_and_chunk = {0, 1, 3, 6, 7, 8, 9, 10};
+  std::vector<Problem> problems;
+  problems.emplace_back(spec, std::vector<int64_t>{8, 9, 10}, cache_and_chunk, 3);  // chunk of 3 rows
+  problems.emplace_back(spec, std::vector<int64_t>{11}, iota(0, 12), 4);            // one decode step
+  check(spec, problems);
+}
+
+TEST(Attention, QueryBeforeEveryKeySeesNothingAndGetsZeroContext) {
+  const AttentionSpec spec = make_spec(2, 2, 8, true);
+  std::vector<Problem> problems;
+  problems.emplace_back(spec, std::vector<int64_t>{2, 6, 9}, std::vector<int64_t>{5, 6, 7}, 5);
+  check(spec, problems);
+  for (int64_t c = 0; c < 16; ++c) EXPECT_EQ(problems[0].context[c], 0.0f);
+  EXPECT_EQ(problems[0].key_scores[2] > 0.0f, true);
+}
+
+TEST(Attention, GroupedQueryHeadsShareKeyValueHeads) {
+  for (int64_t n_kv_heads : {1, 2}) {
+    for (bool causal : {false, true}) {
+      SCOPED_TRACE("n_kv_heads " + std::to_string(n_kv_heads) + (causal ? " causal" : " bidirectional"));
+      const AttentionSpec spec = make_spec(4, n_kv_heads, 8, causal);
+      std::vector<Problem> problems = self_batch(spec, {iota(0, 11), iota(0, 4)});
+      check(spec, problems);
+    }
+  }
+}
+
+TEST(Attention, PositionBiasAddedBeforeSoftmax) {
+  const DistanceBias bias;
+  for (bool causal : {false, true}) {
+    SCOPED_TRACE(causal ? "causal" : "bidirectional");
+    const AttentionSpec spec = make_spec(3, 3, 8, causal);
+    std::vector<Problem> problems = self_batch(spec, {{0, 1, 4, 5, 9, 10, 11, 15, 16, 17}, iota(0, 1)});
+    check(spec, problems, &bias);
+  }
+}
+
+TEST(Attention, ScaleOneAsT5AndInverseSqrtHeadDim) {
+  for (float scale : {1.0f, 0.25f}) {
+    AttentionSpec spec = make_spec(2, 2, 16, false);
+    spec.scale = scale;
+    std::vector<Problem> problems = self_batch(spec, {iota(0, 9)});
+    check(spec, problems);
+  }
+}
+
+TEST(Attention, KeyScoresSumToQueryCountOrAverageOverSeeingQueries) {
+  // Bidirectional: each query hands out 1 in total. Causal over contiguous positions: key j is
+  // seen by n - j queries, and the first key takes everything from query 0.
+  const int64_t n = 12;
+  for (bool causal : {false, true}) {
+    const AttentionSpec spec = make_spec(4, 4, 8, causal);
+    std::vector<Problem> problems = self_batch(spec, {iota(0, n)});
+    check(spec, problems);
+    double total = 0.0;
+    for (float score : problems[0].key_scores) total += score;
+    if (causal) {
+      EXPECT_GE(problems[0].key_scores[0], 1.0f / static_cast<float>(n));
+    } else {
+      EXPECT_NEAR(total, static_cast<double>(n), 1e-4);
+    }
+  }
+}
+
+TEST(Attention, SameResultWithOneAndTwoThreads) {
+  const int threads_before = num_threads();
+  for (bool causal : {false, true}) {
+    const AttentionSpec spec = make_spec(4, 2, 16, causal);
+    std::vector<std::vector<float>> contexts, scores;
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      std::vector<Problem> problems = self_batch(spec, {iota(0, 30), iota(0, 1), {0, 3, 4, 9, 10}});
+      std::vector<AttentionSequence> sequences;
+      for (Problem& problem : problems) sequences.push_back(problem.view(true));
+      Arena arena;
+      attention(spec, sequences, nullptr, arena);
+      std::vector<float> context, key_scores;
+      for (const Problem& problem : problems) {
+        context.insert(context.end(), problem.context.begin(), problem.context.end());
+        key_scores.insert(key_scores.end(), problem.key_scores.begin(), problem.key_scores.end());
+      }
+      contexts.push_back(context);
+      scores.push_back(key_scores);
+    }
+    EXPECT_EQ(std::memcmp(contexts[0].data(), contexts[1].data(), contexts[0].size() * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(scores[0].data(), scores[1].data(), scores[0].size() * sizeof(float)), 0);
+  }
+  set_num_threads(threads_before);
+}
+
+TEST(Attention, InvalidSpecsAndSequencesNameTheValues) {
+  Arena arena;
+  const std::vector<AttentionSequence> none;
+  const auto message = [&](const AttentionSpec& spec, std::span<const AttentionSequence> sequences) {
+    try {
+      attention(spec, sequences, nullptr, arena);
+    } catch (const InputError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(make_spec(4, 3, 8, false), none).find("n_kv_heads 3 does not divide n_heads 4"),
+            std::string::npos);
+  EXPECT_NE(message(make_spec(4, 4, 0, false), none).find("head_dim 0"), std::string::npos);
+  AttentionSpec unscaled = make_spec(2, 2, 8, false);
+  unscaled.scale = 0.0f;
+  EXPECT_NE(message(unscaled, none).find("scale"), std::string::npos);
+
+  const AttentionSpec causal = make_spec(2, 2, 8, true);
+  Problem descending(causal, {0, 1, 2}, {0, 2, 1}, 1);
+  const AttentionSequence unsorted[] = {descending.view(false)};
+  EXPECT_NE(message(causal, unsorted).find("key 2 has position 1 after 2"), std::string::npos);
+  Problem narrow(causal, {0, 1}, {0, 1}, 2);
+  AttentionSequence short_stride = narrow.view(false);
+  short_stride.key_value_stride = 8;
+  const AttentionSequence strided[] = {short_stride};
+  EXPECT_NE(message(causal, strided).find("key/value stride 8"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace latte

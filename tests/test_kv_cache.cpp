@@ -1,0 +1,135 @@
+// layers/kv_cache.h: rows in arrival order with their original positions, shrunk by `keep`.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "latte/core/error.h"
+#include "latte/layers/kv_cache.h"
+#include "test_support.h"
+
+namespace latte {
+namespace {
+
+// Rows of `width` keys then `width` values, stride 2 * width + 1; row r's entries are 100 r + i
+// (keys) and -(100 r + i) (values).
+std::vector<float> interleaved_rows(int64_t rows, int64_t width, int64_t first_row) {
+  const int64_t stride = 2 * width + 1;
+  std::vector<float> data(static_cast<size_t>(rows * stride), 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < width; ++i) {
+      data[r * stride + i] = static_cast<float>(100 * (first_row + r) + i);
+      data[r * stride + width + i] = -static_cast<float>(100 * (first_row + r) + i);
+    }
+  }
+  return data;
+}
+
+using test_support::error_of;
+
+TEST(KvCache, AppendKeepsRowsPositionsAndBytes) {
+  const int64_t width = 4, stride = 2 * width + 1;
+  LayerCache cache(width);
+  const std::vector<float> first = interleaved_rows(3, width, 0);
+  const std::vector<int64_t> first_positions = {0, 1, 2};
+  cache.append(first.data(), first.data() + width, stride, 3, first_positions);
+  const std::vector<float> second = interleaved_rows(2, width, 3);
+  const std::vector<int64_t> second_positions = {5, 9};  // gaps: rows pruned before caching
+  cache.append(second.data(), second.data() + width, stride, 2, second_positions);
+
+  ASSERT_EQ(cache.rows(), 5);
+  EXPECT_EQ(std::vector<int64_t>(cache.positions().begin(), cache.positions().end()),
+            (std::vector<int64_t>{0, 1, 2, 5, 9}));
+  EXPECT_EQ(cache.bytes(), 5u * width * 2 * sizeof(float));
+  for (int64_t r = 0; r < 5; ++r) {
+    for (int64_t i = 0; i < width; ++i) {
+      EXPECT_EQ(cache.keys()[r * width + i], static_cast<float>(100 * r + i));
+      EXPECT_EQ(cache.values()[r * width + i], -static_cast<float>(100 * r + i));
+    }
+  }
+
+  const std::vector<int64_t> kept = {0, 2, 4};
+  cache.keep(kept);
+  ASSERT_EQ(cache.rows(), 3);
+  EXPECT_EQ(std::vector<int64_t>(cache.positions().begin(), cache.positions().end()),
+            (std::vector<int64_t>{0, 2, 9}));
+  EXPECT_EQ(cache.bytes(), 3u * width * 2 * sizeof(float));
+  for (size_t r = 0; r < kept.size(); ++r) {
+    EXPECT_EQ(cache.keys()[static_cast<int64_t>(r) * width + 1], static_cast<float>(100 * kept[r] + 1));
+    EXPECT_EQ(cache.values()[static_cast<int64_t>(r) * width + 3], -static_cast<float>(100 * kept[r] + 3));
+  }
+
+  // Appending after a keep continues above the last kept position.
+  const std::vector<float> third = interleaved_rows(1, width, 7);
+  const std::vector<int64_t> third_positions = {10};
+  cache.append(third.data(), third.data() + width, stride, 1, third_positions);
+  EXPECT_EQ(cache.rows(), 4);
+  EXPECT_EQ(cache.keys()[3 * width], 700.0f);
+
+  cache.clear();
+  EXPECT_EQ(cache.rows(), 0);
+  EXPECT_EQ(cache.bytes(), 0u);
+  EXPECT_EQ(cache.width(), width);
+}
+
+TEST(KvCache, PositionsMustAscendAboveTheLastCachedRow) {
+  const int64_t width = 2, stride = 2 * width + 1;
+  LayerCache cache(width);
+  const std::vector<float> rows = interleaved_rows(2, width, 0);
+  const std::vector<int64_t> descending = {3, 1};
+  EXPECT_NE(error_of([&] {
+              cache.append(rows.data(), rows.data() + width, stride, 2, descending);
+            }).find("row 1 has position 1, not above 3"),
+            std::string::npos);
+  EXPECT_EQ(cache.rows(), 0);  // nothing half-appended
+
+  const std::vector<int64_t> first = {4, 5};
+  cache.append(rows.data(), rows.data() + width, stride, 2, first);
+  const std::vector<int64_t> repeated = {5};
+  EXPECT_NE(error_of([&] {
+              cache.append(rows.data(), rows.data() + width, stride, 1, repeated);
+            }).find("position 5, not above 5"),
+            std::string::npos);
+  EXPECT_EQ(cache.rows(), 2);
+}
+
+TEST(KvCache, WidthStrideAndKeepListsAreChecked) {
+  const int64_t width = 4;
+  LayerCache cache(width);
+  const std::vector<float> rows = interleaved_rows(2, width, 0);
+  const std::vector<int64_t> positions = {0, 1};
+  // Rows narrower than the cache: a stride below the width cannot hold a whole row.
+  EXPECT_NE(error_of([&] {
+              cache.append(rows.data(), rows.data() + 2, 2, 2, positions);
+            }).find("row stride 2 is below the cache width 4"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              cache.append(rows.data(), rows.data() + width, 9, 1, positions);
+            }).find("append of 1 rows got 2 positions"),
+            std::string::npos);
+  LayerCache unsized;
+  EXPECT_NE(
+      error_of([&] { unsized.append(rows.data(), rows.data() + width, 9, 2, positions); }).find("width 0"),
+      std::string::npos);
+
+  cache.append(rows.data(), rows.data() + width, 9, 2, positions);
+  const std::vector<int64_t> out_of_range = {0, 2};
+  EXPECT_NE(error_of([&] { cache.keep(out_of_range); }).find("entry 1 is row 2"), std::string::npos);
+  const std::vector<int64_t> unordered = {1, 0};
+  EXPECT_NE(error_of([&] { cache.keep(unordered); }).find("entry 1 is row 0"), std::string::npos);
+  EXPECT_EQ(cache.rows(), 2);
+}
+
+TEST(KvCache, WholeCacheSumsItsLayers) {
+  KvCache cache(3, 8);
+  ASSERT_EQ(cache.layers.size(), 3u);
+  std::vector<float> rows(static_cast<size_t>(2 * 16), 1.0f);
+  const std::vector<int64_t> positions = {0, 1};
+  cache.layers[0].append(rows.data(), rows.data() + 8, 16, 2, positions);
+  cache.layers[2].append(rows.data(), rows.data() + 8, 16, 1, std::span<const int64_t>(positions).first(1));
+  EXPECT_EQ(cache.bytes(), 3u * 8 * 2 * sizeof(float));
+}
+
+}  // namespace
+}  // namespace latte
