@@ -53,7 +53,7 @@ struct BenchOptions {
   std::optional<int> threads;
   int repeats = 10;
   int warmup = 2;
-  int decode_tokens = 16;
+  int decode_tokens = -1;  // decoders: 16, or what the positions left after the prompt allow
   bool json = false;
   bool score = false;
   std::string speedups;
@@ -98,9 +98,16 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
   }
   std::vector<const Planner*> planner_pointers;
   for (const auto& planner : planners) planner_pointers.push_back(planner.get());
+  if (options.seq > model->max_positions()) {
+    throw InputError("--seq " + std::to_string(options.seq) + " exceeds the model's " +
+                     std::to_string(model->max_positions()) + " positions");
+  }
+  const int64_t decode_tokens = options.decode_tokens >= 0
+                                    ? options.decode_tokens
+                                    : std::min<int64_t>(16, model->max_positions() - options.seq);
   DecoderBenchOptions bench;
   bench.prompt_tokens = options.seq;
-  bench.decode_tokens = options.decode_tokens;
+  bench.decode_tokens = decode_tokens;
   bench.rounds = options.repeats;
   bench.warm_up = options.warmup;
   bench.notices = &std::cerr;
@@ -110,7 +117,7 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
     std::printf(
         "prompt %d tokens, %d decode steps timed, %d threads, %d rounds; each configuration paired with "
         "adjacent dense runs\n",
-        options.seq, options.decode_tokens, num_threads(), options.repeats);
+        options.seq, static_cast<int>(decode_tokens), num_threads(), options.repeats);
     std::printf("%-14s %10s %9s %9s %12s %9s %12s  %s\n", "config", "ttft_ms", "measured", "predicted",
                 "decode_ms/tok", "decode", "kv_cache_MB", "kept per layer");
   }
@@ -129,7 +136,7 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
                              {"measured_speedup", variant.prefill_speedup.median},
                              {"measured_speedup_p10", variant.prefill_speedup.p10},
                              {"measured_speedup_p90", variant.prefill_speedup.p90},
-                             {"decode_tokens", options.decode_tokens},
+                             {"decode_tokens", decode_tokens},
                              {"decode_ms_per_token", variant.decode_ms_per_token.median},
                              {"decode_speedup", variant.decode_speedup.median},
                              {"kv_cache_bytes", variant.kv_cache_bytes},
