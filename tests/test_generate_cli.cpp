@@ -120,6 +120,64 @@ TEST(GenerateCli, BadInputsAreOneLineErrors) {
       "needs a decoder");
 }
 
+// A GPT-2 with a real byte-level BPE tokenizer: `latte init --tokenizer`, text prompts, stop
+// strings and perplexity.
+class Gpt2TextModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const CommandResult init =
+        run_latte(work_.path(), "init --family gpt2 --preset tiny --tokenizer " +
+                                    (fs::path(LATTE_TEST_DATA_DIR) / "gpt2_tokenizer" / "small").string() +
+                                    " --out " + model_.string());
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+  }
+  TempDir work_{"gpt2text"};
+  fs::path model_ = work_ / "model";
+};
+
+TEST_F(Gpt2TextModel, InitCopiesTheTokenizerAndGenerateTakesText) {
+  EXPECT_TRUE(fs::exists(model_ / "vocab.json"));
+  EXPECT_TRUE(fs::exists(model_ / "merges.txt"));
+  const nlohmann::json config = nlohmann::json::parse(slurp(model_ / "config.json"));
+  EXPECT_EQ(config["vocab_size"].get<int>(), 1257);
+  const CommandResult result =
+      run_latte(work_.path(),
+                "generate --model " + model_.string() + " --max-new-tokens 4 --json \"The quick brown fox\"");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json line = nlohmann::json::parse(result.out);
+  EXPECT_EQ(line["ids"].size(), 4u);
+  EXPECT_TRUE(line["text"].is_string());
+  const CommandResult ids =
+      run_latte(work_.path(), "tokenize --model " + model_.string() + " --json \"The quick brown fox\"");
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  EXPECT_EQ(nlohmann::json::parse(ids.out)["ids"], line["prompt_ids"]);
+}
+
+TEST_F(Gpt2TextModel, EvalLmReportsPerplexityPerSpeedup) {
+  std::string text;
+  for (int i = 0; i < 40; ++i)
+    text += "the cat sat on the mat and looked at the dog " + std::to_string(i) + "\n";
+  spit(work_ / "lm.txt", text);
+  const CommandResult result = run_latte(
+      work_.path(), "eval --model " + model_.string() + " --task lm --data " + (work_ / "lm.txt").string() +
+                        " --prompt-len 24 --continuation-len 8 --speedups 1,2 --latency-samples 3 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<std::string> lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const std::string& text_line : lines) {
+    const nlohmann::json line = nlohmann::json::parse(text_line);
+    EXPECT_GT(line["perplexity"].get<double>(), 1.0);
+    EXPECT_GT(line["tokens"].get<int>(), 0);
+    EXPECT_TRUE(line.contains("measured_speedup"));
+    EXPECT_TRUE(line.contains("next_token_accuracy"));
+  }
+  EXPECT_LT(nlohmann::json::parse(lines[1])["kept_fraction"].get<double>(), 1.0);
+  expect_one_line_error(
+      run_latte(work_.path(), "eval --model " + model_.string() + " --task lm --data " +
+                                  (work_ / "lm.txt").string() + " --prompt-len 250 --continuation-len 8"),
+      "at most 256");
+}
+
 TEST(GenerateCli, BenchOnADecoderReportsPrefillDecodeAndCache) {
   TempDir work("generate");
   const CommandResult result =
