@@ -151,6 +151,12 @@ TEST_F(Gpt2TextModel, InitCopiesTheTokenizerAndGenerateTakesText) {
       run_latte(work_.path(), "tokenize --model " + model_.string() + " --json \"The quick brown fox\"");
   ASSERT_EQ(ids.exit_code, 0) << ids.err;
   EXPECT_EQ(nlohmann::json::parse(ids.out)["ids"], line["prompt_ids"]);
+  expect_one_line_error(run_latte(work_.path(), "generate --model " + model_.string() + " \"\""),
+                        "prompt is empty");
+  spit(work_ / "bad.txt", "caf\xc3 ok\n");
+  expect_one_line_error(run_latte(work_.path(), "generate --model " + model_.string() + " --input " +
+                                                    (work_ / "bad.txt").string()),
+                        "UTF-8");
 }
 
 TEST_F(Gpt2TextModel, EvalLmReportsPerplexityPerSpeedup) {

@@ -2,15 +2,18 @@
 // dense logits, prefill elimination (ACC scores, kept positions, the pruned KV cache), cached
 // decode steps and continuation scoring, for random checkpoints in Hugging Face layout.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "latte/core/error.h"
 #include "latte/eval/latency_profile.h"
 #include "latte/eval/perplexity.h"
 #include "latte/generate/generate.h"
+#include "latte/io/safetensors.h"
 #include "latte/models/gpt2.h"
 #include "latte/models/registry.h"
 
@@ -279,6 +282,68 @@ TEST(Gpt2, PrunedPrefillShrinksTheCacheAndKeepsSinkAndLastToken) {
   ASSERT_EQ(last_layer.size(), 2u);
   EXPECT_EQ(last_layer[0], 0);
   EXPECT_EQ(last_layer[1], static_cast<int64_t>(prompt.size()) - 1);
+}
+
+// A copy of the tiny checkpoint with its config edited and tensors added, for loader errors.
+class Gpt2BadCheckpoint : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("latte_gpt2_bad_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::filesystem::copy_file(kGpt2Data / "tiny" / "config.json", dir_ / "config.json");
+    std::filesystem::copy_file(kGpt2Data / "tiny" / "model.safetensors", dir_ / "model.safetensors");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void edit_config(const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json config = nlohmann::json::parse(std::ifstream(dir_ / "config.json"));
+    change(config);
+    std::ofstream(dir_ / "config.json") << config.dump();
+  }
+  void add_tensor(const std::string& name, std::vector<int64_t> shape) {
+    const WeightStore store = WeightStore::open(kGpt2Data / "tiny");
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (const std::string& existing : store.names()) {
+      tensors.emplace_back(existing, store.load(existing, store.entry(existing).shape));
+    }
+    tensors.emplace_back(name, Tensor(std::move(shape)));
+    write_safetensors(dir_ / "model.safetensors", tensors, DType::F32, {});
+  }
+  std::string load_error() {
+    try {
+      Gpt2Model::load(dir_);
+    } catch (const Error& error) {
+      return error.what();
+    }
+    return "";
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(Gpt2BadCheckpoint, WidthNotDivisibleByHeads) {
+  edit_config([](nlohmann::json& config) { config["n_head"] = 5; });
+  EXPECT_NE(load_error().find("n_embd 32 is not divisible by n_head 5"), std::string::npos) << load_error();
+}
+
+TEST_F(Gpt2BadCheckpoint, UntiedHeadOfTheWrongShape) {
+  add_tensor("lm_head.weight", {5, 32});
+  EXPECT_NE(load_error().find("lm_head.weight"), std::string::npos) << load_error();
+}
+
+TEST_F(Gpt2BadCheckpoint, TensorsTheConfigDoesNotDescribe) {
+  add_tensor("transformer.h.3.ln_1.weight", {32});
+  EXPECT_NE(load_error().find("transformer.h.3.ln_1.weight"), std::string::npos) << load_error();
+}
+
+TEST_F(Gpt2BadCheckpoint, UnsupportedConfigFields) {
+  edit_config([](nlohmann::json& config) { config["scale_attn_by_inverse_layer_idx"] = true; });
+  EXPECT_NE(load_error().find("scale_attn_by_inverse_layer_idx"), std::string::npos) << load_error();
+  edit_config([](nlohmann::json& config) {
+    config["scale_attn_by_inverse_layer_idx"] = false;
+    config["model_type"] = "llama";
+  });
+  EXPECT_NE(load_error().find("model_type is 'llama'"), std::string::npos) << load_error();
+  EXPECT_THROW(model_family(dir_), FormatError);
 }
 
 TEST(Gpt2, BadInputsAreClearErrors) {
