@@ -3,6 +3,7 @@
 
 #include "latte/core/error.h"
 #include "latte/eval/calibrate.h"
+#include "latte/models/registry.h"
 
 namespace latte {
 namespace {
@@ -46,6 +47,54 @@ TEST(Calibrate, KeepFractionsShrinkWithTauAndDepth) {
     EXPECT_GE(shares[2], 0.5 - 1e-9);  // the top half carries at least half
   }
   EXPECT_THROW(calibrate(model, {}, default_calibration_taus(), nullptr), InputError);
+}
+
+// A decoder calibrates on its prompts' prefills, through the same code as BERT.
+TEST(Calibrate, DecoderPrefillCurvesAndKeepFractions) {
+  const std::unique_ptr<CausalLm> model =
+      load_causal_lm(std::filesystem::path(LATTE_TEST_DATA_DIR) / "gpt2" / "tiny");
+  std::vector<std::vector<int32_t>> prompts;
+  uint32_t state = 12345;
+  for (int length : {2, 9, 24, 40, 64}) {
+    std::vector<int32_t> prompt;
+    for (int i = 0; i < length; ++i) {
+      state = state * 1664525u + 1013904223u;
+      prompt.push_back(static_cast<int32_t>((state >> 8) % static_cast<uint32_t>(model->vocab_size())));
+    }
+    prompts.push_back(prompt);
+  }
+  const CalibrationReport report = calibrate(*model, prompts, default_calibration_taus(), nullptr);
+  const Calibration& calibration = report.calibration;
+  const size_t layers = static_cast<size_t>(model->num_layers());
+  EXPECT_EQ(calibration.samples, 5);
+  ASSERT_EQ(calibration.acc_curves.size(), layers);
+  for (const auto& curve : calibration.acc_curves) {
+    ASSERT_EQ(curve.size(), calibration.curve_points.size());
+    for (size_t p = 0; p < curve.size(); ++p) {
+      EXPECT_GE(curve[p], 0.0);
+      EXPECT_LE(curve[p], 1.0 + 1e-9);
+      if (p > 0) {
+        EXPECT_GE(curve[p], curve[p - 1] - 1e-12);
+      }
+    }
+    EXPECT_NEAR(curve.back(), 1.0, 1e-9);  // every word-vector carries the whole context
+  }
+  ASSERT_EQ(calibration.keep_fractions.size(), calibration.taus.size());
+  for (double fraction : calibration.keep_fractions.front()) EXPECT_NEAR(fraction, 1.0, 1e-12);
+  for (size_t t = 0; t < calibration.taus.size(); ++t) {
+    ASSERT_EQ(calibration.keep_fractions[t].size(), layers);
+    for (size_t layer = 0; layer < layers; ++layer) {
+      const double fraction = calibration.keep_fractions[t][layer];
+      EXPECT_GT(fraction, 0.0);
+      EXPECT_LE(fraction, 1.0);
+      if (t > 0) {
+        EXPECT_LE(fraction, calibration.keep_fractions[t - 1][layer] + 1e-12);
+      }
+    }
+  }
+  EXPECT_LT(calibration.keep_fractions.back().back(), 0.5);  // tau 0.1 drops most word-vectors
+  EXPECT_THROW(calibrate(*model, {}, default_calibration_taus(), nullptr), InputError);
+  EXPECT_THROW(calibrate(*model, {{5, 6}, {}}, default_calibration_taus(), nullptr), InputError);
 }
 
 }  // namespace

@@ -184,6 +184,38 @@ TEST_F(Gpt2TextModel, EvalLmReportsPerplexityPerSpeedup) {
       "at most 256");
 }
 
+TEST_F(Gpt2TextModel, CalibrateWritesTheSidecarThatSpeedupsUse) {
+  const std::string generate = "generate --model " + model_.string() +
+                               " --max-new-tokens 2 --speedup 2 --no-profile --json \"The quick brown fox\"";
+  const CommandResult before = run_latte(work_.path(), generate);
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_NE(before.err.find("no calibration"), std::string::npos) << before.err;
+
+  std::string text = ".\n";  // one token: skipped with a notice
+  for (int i = 0; i < 6; ++i)
+    text += "the cat sat on the mat and looked at the dog number " + std::to_string(i) + "\n";
+  spit(work_ / "prompts.txt", text);
+  const CommandResult result = run_latte(
+      work_.path(), "calibrate --model " + model_.string() + " --input " + (work_ / "prompts.txt").string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("prompts.txt:1: skipped"), std::string::npos) << result.err;
+  EXPECT_NE(result.out.find("(6 inputs)"), std::string::npos) << result.out;
+  const nlohmann::json sidecar = nlohmann::json::parse(slurp(model_ / "latte.json"));
+  const int layers = nlohmann::json::parse(slurp(model_ / "config.json"))["n_layer"].get<int>();
+  ASSERT_TRUE(sidecar.contains("calibration"));
+  EXPECT_EQ(sidecar["calibration"]["acc_curves"].size(), static_cast<size_t>(layers));
+
+  const CommandResult after = run_latte(work_.path(), generate);
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.err.find("no calibration"), std::string::npos) << after.err;
+  EXPECT_TRUE(nlohmann::json::parse(after.out).contains("kept"));
+
+  spit(work_ / "empty.txt", "");
+  expect_one_line_error(run_latte(work_.path(), "calibrate --model " + model_.string() + " --input " +
+                                                    (work_ / "empty.txt").string()),
+                        "empty.txt");
+}
+
 TEST(GenerateCli, BenchOnADecoderReportsPrefillDecodeAndCache) {
   TempDir work("generate");
   const CommandResult result =

@@ -9,9 +9,53 @@
 #include "latte/eval/calibrate.h"
 #include "latte/eval/latency_profile.h"
 #include "latte/models/bert.h"
+#include "latte/models/registry.h"
 #include "latte/tokenizers/bert_tokenizer.h"
+#include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
+
+namespace {
+
+// The calibration table, as text or one JSON line, after latte.json was written.
+void print_calibration(const CalibrationReport& report, size_t samples, const std::filesystem::path& folder,
+                       bool json) {
+  if (json) {
+    nlohmann::json table = nlohmann::json::array();
+    for (size_t layer = 0; layer < report.top_shares.size(); ++layer) {
+      table.push_back({{"layer", layer + 1},
+                       {"top10", report.top_shares[layer][0]},
+                       {"top25", report.top_shares[layer][1]},
+                       {"top50", report.top_shares[layer][2]}});
+    }
+    std::cout << nlohmann::json{{"samples", samples}, {"layers", table}}.dump() << "\n";
+    return;
+  }
+  std::printf("ACC: share of each layer's attention context carried by its top word-vectors (%zu inputs)\n",
+              samples);
+  std::printf("%5s %8s %8s %8s   %s\n", "layer", "top10%", "top25%", "top50%", "kept at tau 0.9 / 0.7 / 0.5");
+  const auto& calibration = report.calibration;
+  for (size_t layer = 0; layer < report.top_shares.size(); ++layer) {
+    std::printf("%5zu %7.1f%% %7.1f%% %7.1f%%   %5.1f%% / %5.1f%% / %5.1f%%\n", layer + 1,
+                100 * report.top_shares[layer][0], 100 * report.top_shares[layer][1],
+                100 * report.top_shares[layer][2], 100 * calibration.fractions_at(0.9)[layer],
+                100 * calibration.fractions_at(0.7)[layer], 100 * calibration.fractions_at(0.5)[layer]);
+  }
+  std::printf("wrote calibration (%zu taus) to %s\n", calibration.taus.size(),
+              (folder / "latte.json").string().c_str());
+}
+
+// --max-length, checked against the model's positions; the positions without it.
+int64_t max_length_for(const std::optional<int64_t>& max_length, int64_t positions) {
+  if (!max_length) return positions;
+  if (*max_length > positions) {
+    throw InputError("--max-length " + std::to_string(*max_length) +
+                     " exceeds the model's maximum length of " + std::to_string(positions));
+  }
+  return *max_length;
+}
+
+}  // namespace
 
 void add_calibrate_command(CLI::App& app) {
   auto* command = app.add_subcommand(
@@ -20,56 +64,70 @@ void add_calibrate_command(CLI::App& app) {
     std::string model;
     std::string input;
     int max = 128;
+    std::optional<int64_t> max_length;
     std::optional<int> threads;
     bool json = false;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
-  command->add_option("--input", options->input, "Sample inputs: text lines or JSONL")->required();
+  command
+      ->add_option("--input", options->input,
+                   "Sample inputs: text lines or JSONL (for a decoder, prompts of 2 tokens or more)")
+      ->required();
   command->add_option("--max", options->max, "Use at most this many inputs")->check(CLI::Range(1, 1000000));
+  command
+      ->add_option("--max-length", options->max_length,
+                   "Truncate inputs to this many tokens (default: the model's positions)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
   add_threads_option(*command, options->threads);
   command->add_flag("--json", options->json, "Print the ACC table as JSON");
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
+    const size_t max_inputs = static_cast<size_t>(options->max);
+    const std::string no_inputs = options->input + ": no inputs to calibrate on";
+    if (model_family(folder) == ModelFamily::kGpt2) {
+      const std::unique_ptr<CausalLm> model = load_causal_lm(folder);
+      const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
+      check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
+      const int64_t max_length = max_length_for(options->max_length, model->max_positions());
+      // Only the first --max inputs are read: the rest of a large file is never touched.
+      InputReader texts = InputReader::from_file(options->input);
+      std::vector<std::vector<int32_t>> prompts;
+      size_t skipped = 0;
+      for (TextInput text; prompts.size() < max_inputs && texts.next(text);) {
+        Encoding encoding = encode_input(*tokenizer, text, max_length);
+        // One token leaves nothing to eliminate: it is both the first and the last, protected.
+        if (encoding.ids.size() < 2) {
+          std::cerr << "latte: notice: " << text.origin << ": skipped, the prompt has " << encoding.ids.size()
+                    << " token(s); calibration needs 2 or more\n";
+          ++skipped;
+          continue;
+        }
+        prompts.push_back(std::move(encoding.ids));
+      }
+      if (prompts.empty() && skipped > 0) {
+        throw InputError(options->input + ": no prompt has 2 tokens or more; nothing to calibrate on");
+      }
+      if (prompts.empty()) throw InputError(no_inputs);
+      const CalibrationReport report = calibrate(*model, prompts, default_calibration_taus(), &std::cerr);
+      Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.calibration = report.calibration; });
+      print_calibration(report, prompts.size(), folder, options->json);
+      return;
+    }
     BertModel model = BertModel::load(folder);
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, model.config());
-    // Only the first --max inputs are read: the rest of a large file is never touched.
+    const int64_t max_length = max_length_for(options->max_length, model.config().max_position_embeddings);
     InputReader texts = InputReader::from_file(options->input);
     std::vector<BertInput> inputs;
-    for (TextInput text; inputs.size() < static_cast<size_t>(options->max) && texts.next(text);) {
-      Encoding encoding = encode_input(tokenizer, text, model.config().max_position_embeddings);
+    for (TextInput text; inputs.size() < max_inputs && texts.next(text);) {
+      Encoding encoding = encode_input(tokenizer, text, max_length);
       inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
     }
-    if (inputs.empty()) throw InputError(options->input + ": no inputs to calibrate on");
+    if (inputs.empty()) throw InputError(no_inputs);
     const CalibrationReport report = calibrate(model, inputs, default_calibration_taus(), &std::cerr);
     Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.calibration = report.calibration; });
-
-    if (options->json) {
-      nlohmann::json table = nlohmann::json::array();
-      for (size_t layer = 0; layer < report.top_shares.size(); ++layer) {
-        table.push_back({{"layer", layer + 1},
-                         {"top10", report.top_shares[layer][0]},
-                         {"top25", report.top_shares[layer][1]},
-                         {"top50", report.top_shares[layer][2]}});
-      }
-      std::cout << nlohmann::json{{"samples", inputs.size()}, {"layers", table}}.dump() << "\n";
-    } else {
-      std::printf(
-          "ACC: share of each layer's attention context carried by its top word-vectors (%zu inputs)\n",
-          inputs.size());
-      std::printf("%5s %8s %8s %8s   %s\n", "layer", "top10%", "top25%", "top50%",
-                  "kept at tau 0.9 / 0.7 / 0.5");
-      const auto& calibration = report.calibration;
-      for (size_t layer = 0; layer < report.top_shares.size(); ++layer) {
-        std::printf("%5zu %7.1f%% %7.1f%% %7.1f%%   %5.1f%% / %5.1f%% / %5.1f%%\n", layer + 1,
-                    100 * report.top_shares[layer][0], 100 * report.top_shares[layer][1],
-                    100 * report.top_shares[layer][2], 100 * calibration.fractions_at(0.9)[layer],
-                    100 * calibration.fractions_at(0.7)[layer], 100 * calibration.fractions_at(0.5)[layer]);
-      }
-      std::printf("wrote calibration (%zu taus) to %s\n", calibration.taus.size(),
-                  (folder / "latte.json").string().c_str());
-    }
+    print_calibration(report, inputs.size(), folder, options->json);
   });
 }
 

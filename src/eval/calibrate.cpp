@@ -20,12 +20,17 @@ double curve_at(const std::vector<double>& curve, double fraction) {
   return curve[static_cast<size_t>(k - 1)];
 }
 
-template <typename Visit>
-void for_each_batch(const std::vector<BertInput>& inputs, Visit visit) {
-  for (size_t start = 0; start < inputs.size(); start += kCalibrationBatch) {
-    const size_t end = std::min(inputs.size(), start + kCalibrationBatch);
-    visit(std::vector<BertInput>(inputs.begin() + static_cast<std::ptrdiff_t>(start),
-                                 inputs.begin() + static_cast<std::ptrdiff_t>(end)));
+// A pass that skipped a sample or a layer would bias the means silently.
+void check_counts(const std::vector<SampleCounts>& counts, int64_t samples, int64_t layers) {
+  if (static_cast<int64_t>(counts.size()) != samples) {
+    throw Error("calibration pass reported " + std::to_string(counts.size()) + " samples for " +
+                std::to_string(samples));
+  }
+  for (const SampleCounts& sample : counts) {
+    if (sample.input_rows <= 0 || static_cast<int64_t>(sample.kept.size()) != layers) {
+      throw Error("calibration pass reported " + std::to_string(sample.kept.size()) + " layer counts for " +
+                  std::to_string(layers) + " layers");
+    }
   }
 }
 
@@ -36,22 +41,21 @@ std::vector<double> default_calibration_taus() {
           0.8, 0.75,  0.7,  0.65, 0.6,  0.5,  0.4,  0.3, 0.2,  0.1};
 }
 
-CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inputs,
+CalibrationReport calibrate(const ModelShape& shape, int64_t samples, const CalibrationPass& pass,
                             const std::vector<double>& taus, std::ostream* progress) {
-  if (inputs.empty()) throw InputError("calibration needs at least one input");
+  if (samples <= 0) throw InputError("calibration needs at least one input");
   if (taus.empty() || taus.front() != 1.0) throw InputError("the calibration tau grid must start at 1");
-  const int64_t layers = model.config().num_layers;
+  const int64_t layers = shape.layers;
   CalibrationReport report;
   Calibration& calibration = report.calibration;
   calibration.taus = taus;
-  calibration.samples = static_cast<int64_t>(inputs.size());
+  calibration.samples = samples;
   calibration.curve_points = kCurvePoints;
   calibration.acc_curves.assign(static_cast<size_t>(layers), std::vector<double>(kCurvePoints.size(), 0.0));
   report.top_shares.assign(static_cast<size_t>(layers), {0.0, 0.0, 0.0});
 
   // Dense pass: the ACC curve of every layer.
-  ForwardOptions dense;
-  dense.on_scores = [&](int64_t layer, int64_t, std::span<const float> scores) {
+  const SampleScores dense = [&](int64_t layer, int64_t, std::span<const float> scores) {
     const std::vector<double> curve = acc_curve(scores);
     auto& mean_curve = calibration.acc_curves[static_cast<size_t>(layer)];
     for (size_t p = 0; p < kCurvePoints.size(); ++p) mean_curve[p] += curve_at(curve, kCurvePoints[p]);
@@ -60,8 +64,8 @@ CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inpu
     shares[1] += curve_at(curve, 0.25);
     shares[2] += curve_at(curve, 0.50);
   };
-  for_each_batch(inputs, [&](const std::vector<BertInput>& batch) { model.forward(batch, dense); });
-  const double count = static_cast<double>(inputs.size());
+  check_counts(pass(nullptr, dense), samples, layers);
+  const double count = static_cast<double>(samples);
   for (auto& curve : calibration.acc_curves) {
     for (double& value : curve) value /= count;
   }
@@ -72,18 +76,17 @@ CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inpu
   // Dynamic passes: the mean fraction of the input that leaves each layer at each tau.
   for (size_t t = 0; t < taus.size(); ++t) {
     std::vector<double> fractions(static_cast<size_t>(layers), 0.0);
-    const Planner planner(Knobs{.coverage = taus[t], .mode = PruneMode::kDynamic}, model.shape(),
-                          std::nullopt, LatencyModel{}, nullptr);
-    for_each_batch(inputs, [&](const std::vector<BertInput>& batch) {
-      const BertOutput output = model.forward(batch, ForwardOptions{.planner = &planner});
-      for (size_t b = 0; b < batch.size(); ++b) {
-        const double n0 = static_cast<double>(batch[b].input_ids.size());
-        for (int64_t layer = 0; layer < layers; ++layer) {
-          fractions[static_cast<size_t>(layer)] +=
-              static_cast<double>(output.kept[b][static_cast<size_t>(layer)]) / n0;
-        }
+    const Planner planner(Knobs{.coverage = taus[t], .mode = PruneMode::kDynamic}, shape, std::nullopt,
+                          LatencyModel{}, nullptr);
+    const std::vector<SampleCounts> counts = pass(&planner, nullptr);
+    check_counts(counts, samples, layers);
+    for (const SampleCounts& sample : counts) {
+      const double n0 = static_cast<double>(sample.input_rows);
+      for (int64_t layer = 0; layer < layers; ++layer) {
+        fractions[static_cast<size_t>(layer)] +=
+            static_cast<double>(sample.kept[static_cast<size_t>(layer)]) / n0;
       }
-    });
+    }
     for (double& fraction : fractions) fraction = std::clamp(fraction / count, 1e-6, 1.0);
     // Means of non-increasing counts are non-increasing; clamp rounding anyway.
     for (size_t layer = 1; layer < fractions.size(); ++layer)
@@ -96,6 +99,54 @@ CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inpu
   }
   if (progress) *progress << "\n";
   return report;
+}
+
+CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inputs,
+                            const std::vector<double>& taus, std::ostream* progress) {
+  const CalibrationPass pass = [&](const Planner* planner, const SampleScores& on_scores) {
+    std::vector<SampleCounts> counts;
+    for (size_t start = 0; start < inputs.size(); start += kCalibrationBatch) {
+      const size_t end = std::min(inputs.size(), start + kCalibrationBatch);
+      const std::vector<BertInput> batch(inputs.begin() + static_cast<std::ptrdiff_t>(start),
+                                         inputs.begin() + static_cast<std::ptrdiff_t>(end));
+      ForwardOptions options{.planner = planner};
+      if (on_scores) {
+        options.on_scores = [&](int64_t layer, int64_t sequence, std::span<const float> scores) {
+          on_scores(layer, static_cast<int64_t>(start) + sequence, scores);
+        };
+      }
+      BertOutput output = model.forward(batch, options);
+      for (size_t b = 0; b < batch.size(); ++b) {
+        counts.push_back(
+            SampleCounts{static_cast<int64_t>(batch[b].input_ids.size()), std::move(output.kept[b])});
+      }
+    }
+    return counts;
+  };
+  return calibrate(model.shape(), static_cast<int64_t>(inputs.size()), pass, taus, progress);
+}
+
+CalibrationReport calibrate(CausalLm& model, const std::vector<std::vector<int32_t>>& prompts,
+                            const std::vector<double>& taus, std::ostream* progress) {
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    if (prompts[i].empty()) throw InputError("calibration prompt " + std::to_string(i) + " has no tokens");
+  }
+  const CalibrationPass pass = [&](const Planner* planner, const SampleScores& on_scores) {
+    std::vector<SampleCounts> counts;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      DecoderOptions options{.planner = planner};
+      if (on_scores) {
+        options.on_scores = [&](int64_t layer, std::span<const float> scores) {
+          on_scores(layer, static_cast<int64_t>(i), scores);
+        };
+      }
+      KvCache cache = model.new_cache();
+      DecoderOutput output = model.forward(prompts[i], cache, options);
+      counts.push_back(SampleCounts{static_cast<int64_t>(prompts[i].size()), std::move(output.kept)});
+    }
+    return counts;
+  };
+  return calibrate(model.shape(), static_cast<int64_t>(prompts.size()), pass, taus, progress);
 }
 
 }  // namespace latte

@@ -5,10 +5,13 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <ostream>
+#include <span>
 #include <vector>
 
 #include "latte/models/bert.h"
+#include "latte/models/causal_lm.h"
 #include "latte/prune/plan.h"
 
 namespace latte {
@@ -23,9 +26,34 @@ struct CalibrationReport {
 // The tau grid calibration measures (descending, from 1).
 std::vector<double> default_calibration_taus();
 
-// Runs the inputs densely (ACC curves) and in dynamic mode at every tau of the
-// grid (keep fractions). Progress lines go to `progress` when not null.
+// What one pass over the sample inputs reports for one of them.
+struct SampleCounts {
+  int64_t input_rows = 0;     // n_0: word-vectors entering the first layer
+  std::vector<int64_t> kept;  // word-vectors leaving each layer
+};
+
+// Each layer's ACC scores of the rows of sample `sample` entering it.
+using SampleScores = std::function<void(int64_t layer, int64_t sample, std::span<const float> scores)>;
+
+// Runs every sample input once, in order, eliminating as `planner` says (null: dense), calling
+// `on_scores` (when set) for every layer of every sample; returns the samples' counts in order.
+// This is all calibration asks of a model family.
+using CalibrationPass =
+    std::function<std::vector<SampleCounts>(const Planner* planner, const SampleScores& on_scores)>;
+
+// Runs the `samples` inputs of `pass` densely (ACC curves) and in dynamic mode at every tau
+// of the grid (keep fractions) for a model of `shape`. Progress lines go to `progress` when
+// not null.
+CalibrationReport calibrate(const ModelShape& shape, int64_t samples, const CalibrationPass& pass,
+                            const std::vector<double>& taus, std::ostream* progress);
+
+// An encoder on sequences (batched).
 CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inputs,
+                            const std::vector<double>& taus, std::ostream* progress);
+
+// A decoder on prompts: each prompt's prefill on a fresh cache (the protected first and last
+// tokens are the model's rule).
+CalibrationReport calibrate(CausalLm& model, const std::vector<std::vector<int32_t>>& prompts,
                             const std::vector<double>& taus, std::ostream* progress);
 
 }  // namespace latte
