@@ -140,6 +140,9 @@ TEST_F(Gpt2TextModel, InitCopiesTheTokenizerAndGenerateTakesText) {
   EXPECT_TRUE(fs::exists(model_ / "merges.txt"));
   const nlohmann::json config = nlohmann::json::parse(slurp(model_ / "config.json"));
   EXPECT_EQ(config["vocab_size"].get<int>(), 1257);
+  const CommandResult info = run_latte(work_.path(), "info --json --model " + model_.string());
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_EQ(nlohmann::json::parse(info.out)["tokenizer"]["kind"], "byte-level-bpe");
   const CommandResult result =
       run_latte(work_.path(),
                 "generate --model " + model_.string() + " --max-new-tokens 4 --json \"The quick brown fox\"");
@@ -214,6 +217,16 @@ TEST_F(Gpt2TextModel, CalibrateWritesTheSidecarThatSpeedupsUse) {
   expect_one_line_error(run_latte(work_.path(), "calibrate --model " + model_.string() + " --input " +
                                                     (work_ / "empty.txt").string()),
                         "empty.txt");
+}
+
+TEST(GenerateCli, InfoDescribesADecoder) {
+  TempDir work("generate");
+  const CommandResult result = run_latte(work.path(), "info --json --model " + kTiny.string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json info = nlohmann::json::parse(result.out);
+  EXPECT_EQ(info["family"], "gpt2");
+  EXPECT_EQ(info["layers"], 3);
+  EXPECT_TRUE(info["tokenizer"].is_null());
 }
 
 TEST(GenerateCli, BenchOnADecoderReportsPrefillDecodeAndCache) {
