@@ -132,8 +132,8 @@ LatencyTable LatencyTable::from_json(const nlohmann::json& json, const std::stri
   }
   for (const auto& [kind, phases] : layers.items()) {
     if (kind != kEncoderLayer && kind != kDecoderPrefillLayer) {
-      throw FormatError(file_label + ": field 'layers' has an unknown layer kind '" + kind + "' (known: " +
-                        kEncoderLayer + ", " + kDecoderPrefillLayer + ")");
+      throw FormatError(file_label + ": field 'layers' has an unknown layer kind '" + kind +
+                        "' (known: " + kEncoderLayer + ", " + kDecoderPrefillLayer + ")");
     }
     const std::string name = "layers." + kind;
     LayerLatency layer;
