@@ -224,6 +224,20 @@ TEST(Attention, CausalChunkAndDecodeRowOverACache) {
   check(spec, problems);
 }
 
+// Causal attention runs in blocks of 64 queries over the keys each block sees: several blocks,
+// a block boundary inside a run of gapped positions, a long chunk after a cache, and a bias.
+TEST(Attention, CausalBlocksOfManyQueries) {
+  const AttentionSpec spec = make_spec(2, 2, 8, true);
+  std::vector<int64_t> gapped;
+  for (int64_t position = 0; gapped.size() < 150; position += 1 + position % 3) gapped.push_back(position);
+  std::vector<Problem> problems = self_batch(spec, {iota(0, 200), gapped, iota(0, 65)});
+  problems.emplace_back(spec, iota(40, 130), iota(0, 170), 9);  // 130 new rows after a 40-row cache
+  check(spec, problems);
+  const DistanceBias bias;
+  std::vector<Problem> biased = self_batch(spec, {iota(0, 140)});
+  check(spec, biased, &bias);
+}
+
 TEST(Attention, QueryBeforeEveryKeySeesNothingAndGetsZeroContext) {
   const AttentionSpec spec = make_spec(2, 2, 8, true);
   std::vector<Problem> problems;
