@@ -590,5 +590,33 @@ TEST_F(LatencyCli, ProfileCommandPrintsTableAndValidation) {
   EXPECT_EQ(cache_files().size(), 1u);
 }
 
+TEST_F(LatencyCli, ProfileAndPlanOnADecoder) {
+  const std::string tiny = (fs::path(LATTE_TEST_DATA_DIR) / "gpt2" / "tiny").string();
+  CommandResult result = run("profile --threads 1 --rounds 1 --model " + tiny);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("latency table:"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("validation"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("largest error"), std::string::npos) << result.out;
+  ASSERT_EQ(cache_files().size(), 1u);
+  EXPECT_TRUE(
+      nlohmann::json::parse(slurp(cache_files()[0]))["table"]["layers"].contains(kDecoderPrefillLayer));
+  mark_quiet();
+  // plan and generate read the table profile wrote: neither profiles again.
+  result = run("plan --threads 1 --seq 32 --speedup 2 --json --model " + tiny);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err.find("profil"), std::string::npos) << result.err;
+  const nlohmann::json plan = nlohmann::json::parse(result.out);
+  EXPECT_EQ(plan["latency_model"], "table");
+  EXPECT_EQ(plan["kept"].size(), 3u);
+  EXPECT_LT(plan["gflop"].get<double>(), plan["dense_gflop"].get<double>());
+  EXPECT_GT(plan["predicted_speedup"].get<double>(), 1.0);
+  result =
+      run("generate --threads 1 --max-new-tokens 1 --speedup 2 --prompt-ids 1,2,3,4,5,6 --model " + tiny);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.err.find("profil"), std::string::npos) << result.err;
+  EXPECT_EQ(cache_files().size(), 1u);
+  test_support::expect_one_line_error(run("plan --seq 65 --model " + tiny), "n_positions of 64");
+}
+
 }  // namespace
 }  // namespace latte

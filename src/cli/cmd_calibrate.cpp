@@ -150,13 +150,26 @@ void add_profile_command(CLI::App& app) {
   command->callback([options, command] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
-    BertModel model = BertModel::load(folder);
+    // An encoder's forward pass, or a decoder's prefill: the table and key that the inference
+    // commands of the family read (latency_for, decoder_latency_for).
+    std::optional<BertModel> encoder;
+    std::unique_ptr<CausalLm> decoder;
+    ProfileSubject subject;
+    LatencyKey key;
+    if (model_family(folder) == ModelFamily::kGpt2) {
+      decoder = load_causal_lm(folder);
+      subject = profile_subject(*decoder);
+      key = latency_key(decoder->description());
+    } else {
+      encoder.emplace(BertModel::load(folder));
+      subject = profile_subject(*encoder);
+      key = latency_key(encoder->config());
+    }
     ProfileOptions profile;
     profile.rounds = options->rounds;
     if (command->count("--rounds") == 0) profile.min_seconds = kProfileMinSeconds;
     profile.progress = &std::cerr;
-    const ProfileReport report = profile_latency(model, profile);
-    const LatencyKey key = latency_key(model.config());
+    const ProfileReport report = profile_latency(subject, profile);
     std::string cached = "not cached (no $XDG_CACHE_HOME or $HOME)";
     if (const auto cache_dir = default_latency_cache_dir()) {
       const LatencyCache cache(*cache_dir);
@@ -188,7 +201,7 @@ void add_profile_command(CLI::App& app) {
                 << "\n";
       return;
     }
-    const LayerLatency& layer = report.table.layer(kEncoderLayer);
+    const LayerLatency& layer = report.table.layer(subject.layer_kind);
     std::string isa;
     for (const std::string& flag : key.cpu.isa) isa += (isa.empty() ? "" : " ") + flag;
     std::printf("latency table: %s (%s), %d threads, %lld layers x hidden %lld\n", key.cpu.model.c_str(),
@@ -242,18 +255,33 @@ void add_plan_command(CLI::App& app) {
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
-    const BertConfig config = BertConfig::from_file(folder / "config.json");
-    if (options->seq > config.max_position_embeddings) {
-      throw InputError("--seq " + std::to_string(options->seq) + " exceeds the model's maximum length of " +
-                       std::to_string(config.max_position_embeddings));
+    ModelShape shape;
+    std::unique_ptr<Planner> planner;
+    std::optional<BertModel> encoder;  // loaded only to profile
+    std::unique_ptr<CausalLm> decoder;
+    if (model_family(folder) == ModelFamily::kGpt2) {
+      // The registry describes a decoder once loaded; its prefill table is what generate reads.
+      decoder = load_causal_lm(folder);
+      if (options->seq > decoder->max_positions()) {
+        throw InputError("--seq " + std::to_string(options->seq) + " exceeds the model's n_positions of " +
+                         std::to_string(decoder->max_positions()));
+      }
+      shape = decoder->shape();
+      planner = make_planner(options->prune, shape, folder, [&](bool needs_latency) {
+        return decoder_latency_for(*decoder, needs_latency, options->prune.no_profile);
+      });
+    } else {
+      const BertConfig config = BertConfig::from_file(folder / "config.json");
+      if (options->seq > config.max_position_embeddings) {
+        throw InputError("--seq " + std::to_string(options->seq) + " exceeds the model's maximum length of " +
+                         std::to_string(config.max_position_embeddings));
+      }
+      shape = ModelShape{config.num_layers, config.hidden_size, config.intermediate_size};
+      planner = make_planner(options->prune, config, folder, [&]() -> BertModel& {
+        if (!encoder) encoder = BertModel::load(folder);
+        return *encoder;
+      });
     }
-    const ModelShape shape{config.num_layers, config.hidden_size, config.intermediate_size};
-    std::optional<BertModel> model;  // loaded only to profile
-    const std::unique_ptr<Planner> planner =
-        make_planner(options->prune, config, folder, [&]() -> BertModel& {
-          if (!model) model = BertModel::load(folder);
-          return *model;
-        });
     const SequencePlan& plan = planner->plan(options->seq);
     const std::vector<int64_t> dense_counts(static_cast<size_t>(shape.layers), options->seq);
     const double dense_flops = forward_flops(options->seq, dense_counts, shape);
