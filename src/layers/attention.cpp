@@ -75,32 +75,6 @@ inline float horizontal_max(__m256 v) {
 }
 #endif
 
-// A single query (a decode step): plain loops instead of GEMM calls, whose fixed cost per call
-// and head exceeded the work (a decode step at 1024 context spent ~40 % of its time here).
-// scores[j] = scale * q . k_j for the first n_keys keys.
-inline void one_query_scores(const float* query, const float* keys, int64_t key_stride, int64_t n_keys,
-                             int64_t head_dim, float scale, float* scores) {
-  for (int64_t j = 0; j < n_keys; ++j) {
-    const float* key = keys + j * key_stride;
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t d = 0; d < head_dim; ++d) dot += query[d] * key[d];
-    scores[j] = scale * dot;
-  }
-}
-
-// context[d] = sum_j probabilities[j] * v_j[d].
-inline void one_query_context(const float* probabilities, const float* values, int64_t value_stride,
-                              int64_t n_keys, int64_t head_dim, float* context) {
-  std::fill_n(context, head_dim, 0.0f);
-  for (int64_t j = 0; j < n_keys; ++j) {
-    const float weight = probabilities[j];
-    const float* value = values + j * value_stride;
-#pragma omp simd
-    for (int64_t d = 0; d < head_dim; ++d) context[d] += weight * value[d];
-  }
-}
-
 // Softmax of row[0, valid) in place; entries past `valid` (keys the query does not see) become 0,
 // and a row that sees no key is all 0, so its context row is 0.
 inline void softmax_prefix(float* row, int64_t valid, int64_t width) {
@@ -282,13 +256,8 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
         continue;
       }
       // scores[rows, width] = scale * Q K^T
-      if (rows == 1) {
-        one_query_scores(query + first * sequence.query_stride, key, sequence.key_value_stride, width,
-                         head_dim, spec.scale, scores);
-      } else {
-        sgemm(true, rows, width, head_dim, spec.scale, query + first * sequence.query_stride,
-              sequence.query_stride, key, sequence.key_value_stride, 0.0f, scores, width);
-      }
+      sgemm(true, rows, width, head_dim, spec.scale, query + first * sequence.query_stride,
+            sequence.query_stride, key, sequence.key_value_stride, 0.0f, scores, width);
       for (int64_t i = 0; i < rows; ++i) {
         float* row = scores + i * width;
         if (bias) {
@@ -298,13 +267,8 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
         softmax_prefix(row, visible ? visible[first + i] : width, width);
       }
       // context rows of this head = P V
-      if (rows == 1) {
-        one_query_context(scores, value, sequence.key_value_stride, width, head_dim,
-                          context + first * sequence.context_stride);
-      } else {
-        sgemm(false, rows, head_dim, width, 1.0f, scores, width, value, sequence.key_value_stride, 0.0f,
-              context + first * sequence.context_stride, sequence.context_stride);
-      }
+      sgemm(false, rows, head_dim, width, 1.0f, scores, width, value, sequence.key_value_stride, 0.0f,
+            context + first * sequence.context_stride, sequence.context_stride);
       if (column_sums) {
         for (int64_t i = 0; i < rows; ++i) {
           const float* row = scores + i * width;
