@@ -6,9 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 #include <utility>
 
@@ -19,6 +17,7 @@
 #include "latte/eval/metrics.h"
 #include "latte/eval/perplexity.h"
 #include "latte/eval/plot.h"
+#include "latte/eval/runner.h"
 #include "latte/eval/timing.h"
 #include "latte/io/atomic_file.h"
 #include "latte/models/bert.h"
@@ -46,77 +45,6 @@ struct EvalOptions {
   std::optional<int> threads;
 };
 
-// What one speedup gave.
-struct SpeedupResult {
-  double speedup = 1.0;
-  std::map<std::string, double> metrics;  // accuracy, macro_f1, mcc or pearson, spearman
-  double median_ms = 0.0;
-  Spread measured_speedup{1.0, 1.0, 1.0};  // paired dense / pruned ratios
-  double predicted_speedup = 1.0;          // mean over the examples of the planner's prediction
-  double kept_fraction = 1.0;              // mean over examples and layers of kept / n0
-};
-
-std::string lower(std::string text) {
-  for (char& c : text) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  return text;
-}
-
-// The class id of a label string: the model's own name, the same name in another case, or
-// the index k of a model whose labels are the default LABEL_k.
-std::optional<int64_t> resolve_label(const std::string& label, const std::vector<std::string>& id2label) {
-  for (size_t k = 0; k < id2label.size(); ++k) {
-    if (id2label[k] == label) return static_cast<int64_t>(k);
-  }
-  for (size_t k = 0; k < id2label.size(); ++k) {
-    if (lower(id2label[k]) == lower(label)) return static_cast<int64_t>(k);
-  }
-  for (size_t k = 0; k < id2label.size(); ++k) {
-    if (id2label[k] == "LABEL_" + std::to_string(k) && label == std::to_string(k))
-      return static_cast<int64_t>(k);
-  }
-  return std::nullopt;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string joined;
-  for (const std::string& item : items) joined += (joined.empty() ? "" : ", ") + item;
-  return joined;
-}
-
-// Gold class ids; InputError lists the labels the model does not know.
-std::vector<int64_t> gold_classes(const std::vector<data::LabeledExample>& examples,
-                                  const BertConfig& config) {
-  std::vector<int64_t> gold;
-  std::vector<std::string> unknown;
-  std::set<std::string> reported;
-  for (const data::LabeledExample& example : examples) {
-    if (!example.label) throw InputError(example.origin + ": example has no label; eval needs labelled data");
-    const std::optional<int64_t> id = resolve_label(*example.label, config.id2label);
-    if (!id) {
-      if (reported.insert(*example.label).second && unknown.size() < 8) {
-        unknown.push_back("'" + *example.label + "' (first at " + example.origin + ")");
-      }
-      continue;
-    }
-    gold.push_back(*id);
-  }
-  if (!unknown.empty()) {
-    throw InputError("labels not among the model's labels [" + join(config.id2label) + "]: " + join(unknown));
-  }
-  return gold;
-}
-
-std::vector<double> gold_scores(const std::vector<data::LabeledExample>& examples) {
-  std::vector<double> gold;
-  for (const data::LabeledExample& example : examples) {
-    if (!example.score) {
-      throw InputError(example.origin + ": example has no numeric label; a regression model needs scores");
-    }
-    gold.push_back(*example.score);
-  }
-  return gold;
-}
-
 class Progress {
  public:
   Progress() : enabled_(::isatty(STDERR_FILENO) == 1) {}
@@ -137,98 +65,11 @@ class Progress {
   bool enabled_;
 };
 
-// The planner of one target speedup (S = 1 is the dense model: no knob); notices go to `notes`.
-std::unique_ptr<Planner> planner_for(const BertModel& model, double speedup, const std::string& mode,
-                                     const Sidecar& sidecar, const LatencyModel& latency,
-                                     std::ostream& notes) {
-  Knobs knobs;
-  if (speedup > 1.0) knobs.speedup = speedup;
-  if (!mode.empty()) knobs.mode = mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
-  knobs.validate(model.shape().layers);
-  return std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &notes);
-}
-
-// The latency of every target over the first `samples` inputs, one at a time (batch 1), each
-// target paired with adjacent dense runs of the same input (latte/eval/timing.h).
-PairedTiming time_targets(BertModel& model, const std::vector<BertInput>& inputs,
-                          const std::vector<Planner*>& planners, int samples, Progress& progress) {
-  const size_t timed = std::min(inputs.size(), static_cast<size_t>(samples));
-  std::vector<std::vector<BertInput>> singles;
-  for (size_t i = 0; i < timed; ++i) singles.push_back({inputs[i]});
-  std::vector<TimedVariant> variants;
-  for (Planner* planner : planners) variants.push_back(TimedVariant{ForwardOptions{.planner = planner}});
-  PairedTimingOptions options;
-  options.notices = &std::cerr;
-  options.progress = [&](size_t done, size_t total) {
+// The progress of time_targets() on `progress`.
+EvalProgress latency_progress(Progress& progress) {
+  return [&progress](size_t done, size_t total) {
     progress.update(std::nullopt, done, total, "latency, paired with dense");
   };
-  return time_paired(model, singles, variants, options);
-}
-
-// What a model predicts for every input under one planner, run in batches: the argmax class
-// (classification) or the score (regression), in input order. `on_batch` sees each batch's
-// inputs and output, and how many inputs are done.
-struct Predictions {
-  std::vector<int64_t> classes;
-  std::vector<double> scores;
-};
-Predictions predict(
-    BertModel& model, const std::vector<BertInput>& inputs, Planner* planner, size_t batch_size,
-    const std::function<void(const std::vector<BertInput>&, const BertOutput&, size_t)>& on_batch) {
-  const BertConfig& config = model.config();
-  Predictions predictions;
-  for (size_t start = 0; start < inputs.size(); start += batch_size) {
-    const size_t end = std::min(inputs.size(), start + batch_size);
-    const std::vector<BertInput> batch(inputs.begin() + static_cast<std::ptrdiff_t>(start),
-                                       inputs.begin() + static_cast<std::ptrdiff_t>(end));
-    const BertOutput output = model.forward(batch, ForwardOptions{.planner = planner});
-    for (size_t b = 0; b < batch.size(); ++b) {
-      const float* logits = output.logits.data() + static_cast<int64_t>(b) * config.num_labels;
-      if (config.is_regression()) {
-        predictions.scores.push_back(logits[0]);
-      } else {
-        predictions.classes.push_back(std::max_element(logits, logits + config.num_labels) - logits);
-      }
-    }
-    on_batch(batch, output, end);
-  }
-  return predictions;
-}
-
-// Quality, kept fraction and predicted speedup of one planner over all inputs, batched.
-SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
-                       const std::vector<int64_t>& classes, const std::vector<double>& scores, double speedup,
-                       Planner& planner, const EvalOptions& options, Progress& progress) {
-  const BertConfig& config = model.config();
-  SpeedupResult result;
-  result.speedup = speedup;
-  double kept_sum = 0.0, predicted_sum = 0.0;
-  const Predictions predictions = predict(
-      model, inputs, &planner, static_cast<size_t>(options.batch_size),
-      [&](const std::vector<BertInput>& batch, const BertOutput& output, size_t done) {
-        for (size_t b = 0; b < batch.size(); ++b) {
-          const auto n0 = static_cast<int64_t>(batch[b].input_ids.size());
-          const std::vector<int64_t>& kept = output.kept[b];
-          double kept_rows = 0.0;
-          for (const int64_t rows : kept) kept_rows += static_cast<double>(rows);
-          kept_sum +=
-              kept.empty() ? 1.0 : kept_rows / (static_cast<double>(kept.size()) * static_cast<double>(n0));
-          predicted_sum += planner.plan(n0).predicted_speedup.value_or(1.0);
-        }
-        progress.update(speedup, done, inputs.size(), "examples");
-      });
-  const auto count = static_cast<double>(inputs.size());
-  result.kept_fraction = kept_sum / count;
-  result.predicted_speedup = predicted_sum / count;
-  if (config.is_regression()) {
-    result.metrics["pearson"] = eval::pearson(predictions.scores, scores);
-    result.metrics["spearman"] = eval::spearman(predictions.scores, scores);
-  } else {
-    result.metrics["accuracy"] = eval::accuracy(predictions.classes, classes);
-    result.metrics["macro_f1"] = eval::macro_f1(predictions.classes, classes, config.num_labels);
-    result.metrics["mcc"] = eval::matthews_corrcoef(predictions.classes, classes, config.num_labels);
-  }
-  return result;
 }
 
 std::string fixed(double value, int decimals) {
@@ -454,13 +295,16 @@ void add_eval_command(CLI::App& app) {
     std::vector<Planner*> pruned;  // timed against dense; S = 1 is dense itself
     std::ostringstream notes;      // outlives the planners that write to it
     for (const double speedup : speedups) {
-      planners.push_back(planner_for(model, speedup, options->mode, sidecar, latency, notes));
-      results.push_back(
-          evaluate(model, inputs, classes, scores, speedup, *planners.back(), *options, progress));
+      planners.push_back(
+          planner_for(model, speedup, parse_prune_mode(options->mode), sidecar, latency, notes));
+      results.push_back(evaluate(
+          model, inputs, classes, scores, speedup, *planners.back(), static_cast<size_t>(options->batch_size),
+          [&](size_t done, size_t total) { progress.update(speedup, done, total, "examples"); }));
       notices.print_new(notes.str());
       if (speedup > 1.0) pruned.push_back(planners.back().get());
     }
-    const PairedTiming timing = time_targets(model, inputs, pruned, options->latency_samples, progress);
+    const PairedTiming timing =
+        time_targets(model, inputs, pruned, options->latency_samples, latency_progress(progress), &std::cerr);
     notices.print_new(notes.str());
     const double dense_ms = timing.dense_ms.median;
     for (size_t s = 0, p = 0; s < results.size(); ++s) {
@@ -596,14 +440,15 @@ void add_sweep_command(CLI::App& app) {
     std::vector<std::unique_ptr<Planner>> planners;
     std::vector<Planner*> pruned;  // speedups[0] == 1 is dense itself
     for (const double speedup : speedups) {
-      planners.push_back(planner_for(model, speedup, options->mode, sidecar, latency, notes));
+      planners.push_back(
+          planner_for(model, speedup, parse_prune_mode(options->mode), sidecar, latency, notes));
       if (speedup > 1.0) pruned.push_back(planners.back().get());
     }
 
     // Latency: the same inputs, one at a time, every target paired with adjacent dense runs.
     Progress progress;
-    const PairedTiming timing =
-        time_targets(model, loaded.inputs, pruned, options->latency_samples, progress);
+    const PairedTiming timing = time_targets(model, loaded.inputs, pruned, options->latency_samples,
+                                             latency_progress(progress), &std::cerr);
     const size_t timed = std::min(loaded.inputs.size(), static_cast<size_t>(options->latency_samples));
     std::vector<SweepRow> rows;
     for (size_t s = 0; s < speedups.size(); ++s) {

@@ -181,13 +181,18 @@ LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_pr
       needs_latency, no_profile);
 }
 
+std::optional<PruneMode> parse_prune_mode(const std::string& mode) {
+  if (mode.empty()) return std::nullopt;
+  return mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
+}
+
 Knobs knobs_from(const PruneOptions& options, int64_t layers) {
   Knobs knobs;
   if (!options.keep.empty()) knobs.keep = parse_keep_list(options.keep);
   knobs.coverage = options.coverage;
   knobs.speedup = options.speedup;
   knobs.latency_ms = options.latency_ms;
-  if (!options.mode.empty()) knobs.mode = options.mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
+  knobs.mode = parse_prune_mode(options.mode);
   knobs.min_keep = options.min_keep;
   knobs.validate(layers);
   return knobs;

@@ -99,6 +99,9 @@ LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_p
 // The same for a decoder's prefill (time to first token).
 LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_profile);
 
+// --mode: "static", "dynamic", or empty (none: the planner's default).
+std::optional<PruneMode> parse_prune_mode(const std::string& mode);
+
 // The knobs of the flags, validated for a model of `layers` layers.
 Knobs knobs_from(const PruneOptions& options, int64_t layers);
 
