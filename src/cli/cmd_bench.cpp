@@ -23,21 +23,6 @@ namespace latte::cli {
 
 namespace {
 
-// GFLOP/s oneDNN reaches on this model's own GEMM shapes at this row count,
-// weighted by their FLOPs: the ceiling for a dense forward pass.
-double gemm_ceiling(const BertConfig& config, int64_t rows, int repeats) {
-  const int64_t d = config.hidden_size;
-  const int64_t f = config.intermediate_size;
-  const int64_t shapes[][2] = {{d, 3 * d}, {d, d}, {d, f}, {f, d}};
-  double flops = 0.0, seconds = 0.0;
-  for (const auto& shape : shapes) {
-    const double shape_flops = 2.0 * static_cast<double>(rows * shape[0] * shape[1]);
-    flops += shape_flops;
-    seconds += shape_flops / (measure_gemm_gflops(rows, shape[0], shape[1], repeats) * 1e9);
-  }
-  return flops / seconds / 1e9;
-}
-
 // One configuration timed against dense: scoring only, or a planner for a knob.
 struct Variant {
   std::string name;
@@ -267,7 +252,8 @@ void add_bench_command(CLI::App& app) {
     notices.print_new(notes.str());
 
     const int64_t rows = static_cast<int64_t>(options->seq) * options->batch;
-    const double ceiling = gemm_ceiling(config, rows, std::max(5, options->repeats));
+    const double ceiling = measure_layer_gemm_gflops(rows, config.hidden_size, config.intermediate_size,
+                                                     std::max(5, options->repeats));
     const std::vector<int64_t> dense_counts(static_cast<size_t>(config.num_layers), options->seq);
     const double dense_flops = options->batch * forward_flops(options->seq, dense_counts, model.shape());
     if (!options->json) {

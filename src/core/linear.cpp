@@ -178,6 +178,17 @@ double measure_gemm_gflops(int64_t m, int64_t k, int64_t n, int repeats) {
   return 2.0 * static_cast<double>(m * k * n) / std::min(packed, plain) / 1e9;
 }
 
+double measure_layer_gemm_gflops(int64_t rows, int64_t hidden, int64_t ffn, int repeats) {
+  const int64_t shapes[][2] = {{hidden, 3 * hidden}, {hidden, hidden}, {hidden, ffn}, {ffn, hidden}};
+  double flops = 0.0, seconds = 0.0;
+  for (const auto& shape : shapes) {
+    const double shape_flops = 2.0 * static_cast<double>(rows * shape[0] * shape[1]);
+    flops += shape_flops;
+    seconds += shape_flops / (measure_gemm_gflops(rows, shape[0], shape[1], repeats) * 1e9);
+  }
+  return flops / seconds / 1e9;
+}
+
 Activation activation_from_name(const std::string& name, const std::string& where) {
   if (name == "gelu") return Activation::kGeluErf;
   if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;

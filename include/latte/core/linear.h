@@ -70,4 +70,9 @@ void sgemm(bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const
 // dense inference is compared with.
 double measure_gemm_gflops(int64_t m, int64_t k, int64_t n, int repeats);
 
+// GFLOP/s of the four GEMMs of one encoder layer ([rows, hidden] by QKV [hidden, 3 * hidden],
+// output [hidden, hidden], FFN up [hidden, ffn] and down [ffn, hidden]), each measured as
+// above and weighted by its FLOPs: the ceiling for a dense forward pass at this row count.
+double measure_layer_gemm_gflops(int64_t rows, int64_t hidden, int64_t ffn, int repeats);
+
 }  // namespace latte
