@@ -136,6 +136,18 @@ TEST_F(HostileInput, DeeplyNestedJsonFilesAndInputsAreErrors) {
                         "tokenizer_config.json: JSON nested deeper");
 }
 
+// The library names a bad knob in its own terms; the CLI names the flag that set it.
+TEST_F(HostileInput, KnobErrorsNameTheFlag) {
+  expect_one_line_error(run("classify --model " + model() + " --speedup 0.5 'text'"),
+                        "--speedup must be a number >= 1, got 0.5");
+  expect_one_line_error(run("classify --model " + model() + " --coverage 1.5 'text'"),
+                        "--coverage must be in (0, 1]");
+  expect_one_line_error(run("classify --model " + model() + " --keep 1,1,1,1,1,1,1,1,1 'text'"),
+                        "--keep has 9 entries");
+  expect_one_line_error(run("classify --model " + model() + " --latency-ms -1 'text'"),
+                        "--latency-ms must be");
+}
+
 // --- 2. --threads -------------------------------------------------------------------------------
 
 TEST_F(HostileInput, ThreadCountIsBounded) {

@@ -54,16 +54,17 @@ TEST(PruneKnobs, InvalidKnobsAreRejected) {
       EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
     }
   };
-  rejects(Knobs{.speedup = 0.9}, "--speedup");
-  rejects(Knobs{.speedup = NAN}, "--speedup");
-  rejects(Knobs{.coverage = 0.0}, "--coverage");
-  rejects(Knobs{.coverage = 1.5}, "--coverage");
-  rejects(Knobs{.keep = std::vector<int64_t>{4, 3, 2}}, "3 entries");
+  rejects(Knobs{.speedup = 0.9}, "speedup must be a number >= 1, got 0.9");
+  rejects(Knobs{.speedup = NAN}, "speedup must be");
+  rejects(Knobs{.coverage = 0.0}, "coverage must be in (0, 1]");
+  rejects(Knobs{.coverage = 1.5}, "coverage must be in (0, 1]");
+  rejects(Knobs{.keep = std::vector<int64_t>{4, 3, 2}}, "keep list has 3 entries; the model has 4 layers");
   rejects(Knobs{.keep = std::vector<int64_t>{4, 3, 0, 0}}, "positive");
   rejects(Knobs{.keep = std::vector<int64_t>{4, 3, -1, -2}}, "positive");
   rejects(Knobs{.keep = std::vector<int64_t>{4, 5, 2, 1}}, "non-increasing");
   rejects(Knobs{.coverage = 0.5, .speedup = 2.0}, "only one");
-  rejects(Knobs{.latency_ms = -1.0}, "--latency-ms");
+  rejects(Knobs{.latency_ms = -1.0}, "latency budget must be");
+  rejects(Knobs{.min_keep = 0}, "min_keep must be at least 1");
   EXPECT_THROW(parse_keep_list("4,x,2"), InputError);
   EXPECT_THROW(parse_keep_list(""), InputError);
   EXPECT_EQ(parse_keep_list("8,4,2"), (std::vector<int64_t>{8, 4, 2}));

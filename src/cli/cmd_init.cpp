@@ -129,8 +129,13 @@ void add_init_command(CLI::App& app) {
     }
     if (options->vocab.empty()) throw InputError("--vocab is required for a bert");
     const BertTokenizer tokenizer = BertTokenizer::from_vocabulary(options->vocab);
-    BertConfig config = bert_preset(options->preset, static_cast<int64_t>(tokenizer.vocab_size()),
-                                    options->num_labels, options->layers);
+    BertConfig config;
+    try {
+      config = bert_preset(options->preset, static_cast<int64_t>(tokenizer.vocab_size()), options->num_labels,
+                           options->layers);
+    } catch (const FieldError& error) {
+      throw in_flag_terms(error);
+    }
     std::filesystem::create_directories(out);
     write_safetensors(out / "model.safetensors", random_weights(bert_weight_specs(config), options->seed),
                       dtype, {{"format", "pt"}});

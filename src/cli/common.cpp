@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -181,6 +182,16 @@ LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_pr
       needs_latency, no_profile);
 }
 
+InputError in_flag_terms(const FieldError& error) {
+  static const std::map<std::string, std::string> kFlags = {
+      {"keep list", "--keep"},    {"coverage", "--coverage"},
+      {"speedup", "--speedup"},   {"latency budget", "--latency-ms"},
+      {"min_keep", "--min-keep"}, {"layers", "--layers"}};
+  const auto flag = kFlags.find(error.field());
+  if (flag == kFlags.end()) return InputError(error.what());
+  return InputError(flag->second + " " + error.problem());
+}
+
 std::optional<PruneMode> parse_prune_mode(const std::string& mode) {
   if (mode.empty()) return std::nullopt;
   return mode == "static" ? PruneMode::kStatic : PruneMode::kDynamic;
@@ -194,7 +205,11 @@ Knobs knobs_from(const PruneOptions& options, int64_t layers) {
   knobs.latency_ms = options.latency_ms;
   knobs.mode = parse_prune_mode(options.mode);
   knobs.min_keep = options.min_keep;
-  knobs.validate(layers);
+  try {
+    knobs.validate(layers);
+  } catch (const FieldError& error) {
+    throw in_flag_terms(error);
+  }
   return knobs;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "latte/core/error.h"
 #include "latte/io/read_file.h"
 #include "latte/models/bert.h"
 #include "latte/models/causal_lm.h"
@@ -99,10 +100,14 @@ LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_p
 // The same for a decoder's prefill (time to first token).
 LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_profile);
 
+// The error of a library setting reworded with the flag that sets it ("speedup must be ..." ->
+// "--speedup must be ..."); settings without a flag keep the library's wording.
+InputError in_flag_terms(const FieldError& error);
+
 // --mode: "static", "dynamic", or empty (none: the planner's default).
 std::optional<PruneMode> parse_prune_mode(const std::string& mode);
 
-// The knobs of the flags, validated for a model of `layers` layers.
+// The knobs of the flags, validated for a model of `layers` layers; errors name the flags.
 Knobs knobs_from(const PruneOptions& options, int64_t layers);
 
 // Validated planner for a model of `shape` in `folder`; reads latte.json only when a knob is

@@ -271,7 +271,7 @@ BertTokenizer load_bert_tokenizer(const std::filesystem::path& model_dir, const 
 BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t num_labels,
                        std::optional<int64_t> layers) {
   if (layers && (*layers < 1 || *layers > 48)) {
-    throw InputError("--layers must be in 1..48, got " + std::to_string(*layers));
+    throw FieldError("layers", "must be in 1..48, got " + std::to_string(*layers));
   }
   struct Shape {
     const char* name;

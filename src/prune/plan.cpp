@@ -112,32 +112,32 @@ Calibration read_calibration(const nlohmann::json& section, const std::string& l
 
 void Knobs::validate(int64_t layers) const {
   const int given = (keep ? 1 : 0) + (coverage ? 1 : 0) + (speedup ? 1 : 0) + (latency_ms ? 1 : 0);
-  if (given > 1) throw InputError("give only one of --keep, --coverage, --speedup, --latency-ms");
+  if (given > 1) throw InputError("give only one of keep list, coverage, speedup, latency budget");
   if (speedup && !(*speedup >= 1.0 && std::isfinite(*speedup))) {
-    throw InputError("--speedup must be a number >= 1, got " + format_number(*speedup));
+    throw FieldError("speedup", "must be a number >= 1, got " + format_number(*speedup));
   }
   if (coverage && !(*coverage > 0.0 && *coverage <= 1.0)) {
-    throw InputError("--coverage must be in (0, 1], got " + format_number(*coverage));
+    throw FieldError("coverage", "must be in (0, 1], got " + format_number(*coverage));
   }
   if (latency_ms && !(*latency_ms > 0.0 && std::isfinite(*latency_ms))) {
-    throw InputError("--latency-ms must be a positive number of milliseconds, got " +
-                     format_number(*latency_ms));
+    throw FieldError("latency budget",
+                     "must be a positive number of milliseconds, got " + format_number(*latency_ms));
   }
-  if (min_keep < 1) throw InputError("--min-keep must be at least 1");
+  if (min_keep < 1) throw FieldError("min_keep", "must be at least 1");
   if (keep) {
     if (static_cast<int64_t>(keep->size()) != layers) {
-      throw InputError("--keep has " + std::to_string(keep->size()) + " entries; the model has " +
-                       std::to_string(layers) + " layers");
+      throw FieldError("keep list", "has " + std::to_string(keep->size()) + " entries; the model has " +
+                                        std::to_string(layers) + " layers");
     }
     for (size_t i = 0; i < keep->size(); ++i) {
       if ((*keep)[i] < 1) {
-        throw InputError("--keep entry " + std::to_string(i + 1) + " is " + std::to_string((*keep)[i]) +
-                         "; counts must be positive");
+        throw FieldError("keep list", "entry " + std::to_string(i + 1) + " is " + std::to_string((*keep)[i]) +
+                                          "; counts must be positive");
       }
       if (i > 0 && (*keep)[i] > (*keep)[i - 1]) {
-        throw InputError("--keep must be non-increasing: entry " + std::to_string(i + 1) + " (" +
-                         std::to_string((*keep)[i]) + ") exceeds entry " + std::to_string(i) + " (" +
-                         std::to_string((*keep)[i - 1]) + ")");
+        throw FieldError("keep list", "must be non-increasing: entry " + std::to_string(i + 1) + " (" +
+                                          std::to_string((*keep)[i]) + ") exceeds entry " +
+                                          std::to_string(i) + " (" + std::to_string((*keep)[i - 1]) + ")");
       }
     }
   }

@@ -25,4 +25,18 @@ class InputError : public Error {
   using Error::Error;
 };
 
+// An invalid value of one named setting: what() is "FIELD PROBLEM" ("speedup must be a number
+// >= 1, got 0.9"); a front end may name the setting in its own terms (a flag) before problem().
+class FieldError : public InputError {
+ public:
+  FieldError(const std::string& field, const std::string& problem)
+      : InputError(field + " " + problem), field_(field), problem_(problem) {}
+  const std::string& field() const { return field_; }
+  const std::string& problem() const { return problem_; }
+
+ private:
+  std::string field_;
+  std::string problem_;
+};
+
 }  // namespace latte

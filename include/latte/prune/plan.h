@@ -1,4 +1,4 @@
-// From the user's knob (--keep, --coverage, --speedup, --latency-ms; static or
+// From the user's knob (a keep list, coverage, speedup or latency budget; static or
 // dynamic) to what each layer keeps for an input of n0 word-vectors. This is
 // offline tuning: any target, on any fine-tuned checkpoint, at inference time.
 #pragma once
@@ -29,8 +29,9 @@ struct Knobs {
   int64_t min_keep = 1;                      // k_min
 
   bool any() const { return keep || coverage || speedup || latency_ms; }
-  // InputError for S < 1, tau outside (0, 1], keep lists of the wrong length or
-  // with non-positive or increasing counts, two knobs at once, a bad budget.
+  // FieldError naming the knob ("speedup", "coverage", "latency budget", "min_keep", "keep
+  // list") for S < 1, tau outside (0, 1], a bad budget, keep lists of the wrong length or with
+  // non-positive or increasing counts; InputError for two knobs at once.
   void validate(int64_t layers) const;
 };
 
