@@ -146,6 +146,8 @@ TEST_F(HostileInput, KnobErrorsNameTheFlag) {
                         "--keep has 9 entries");
   expect_one_line_error(run("classify --model " + model() + " --latency-ms -1 'text'"),
                         "--latency-ms must be");
+  expect_one_line_error(run("classify --model " + model() + " --speedup 2 --coverage 0.9 'text'"),
+                        "give only one of --keep, --coverage, --speedup, --latency-ms");
 }
 
 // --- 2. --threads -------------------------------------------------------------------------------

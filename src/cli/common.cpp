@@ -187,6 +187,8 @@ InputError in_flag_terms(const FieldError& error) {
       {"keep list", "--keep"},    {"coverage", "--coverage"},
       {"speedup", "--speedup"},   {"latency budget", "--latency-ms"},
       {"min_keep", "--min-keep"}, {"layers", "--layers"}};
+  if (error.field() == "knobs")
+    return InputError("give only one of --keep, --coverage, --speedup, --latency-ms");
   const auto flag = kFlags.find(error.field());
   if (flag == kFlags.end()) return InputError(error.what());
   return InputError(flag->second + " " + error.problem());

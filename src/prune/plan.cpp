@@ -112,7 +112,9 @@ Calibration read_calibration(const nlohmann::json& section, const std::string& l
 
 void Knobs::validate(int64_t layers) const {
   const int given = (keep ? 1 : 0) + (coverage ? 1 : 0) + (speedup ? 1 : 0) + (latency_ms ? 1 : 0);
-  if (given > 1) throw InputError("give only one of keep list, coverage, speedup, latency budget");
+  if (given > 1)
+    throw FieldError("knobs",
+                     "are more than one; give only one of keep list, coverage, speedup, latency budget");
   if (speedup && !(*speedup >= 1.0 && std::isfinite(*speedup))) {
     throw FieldError("speedup", "must be a number >= 1, got " + format_number(*speedup));
   }
