@@ -295,19 +295,10 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
 }
 
 LatencyKey latency_key(const BertConfig& config) {
-  LatencyKey key;
-  key.cpu = read_cpu_info();
-  key.threads = num_threads();
-  key.family = "bert";
-  key.layers = config.num_layers;
-  key.hidden = config.hidden_size;
-  key.heads = config.num_heads;
-  key.ffn = config.intermediate_size;
-  key.max_positions = config.max_position_embeddings;
-  key.activation = config.hidden_act;
-  key.compute_dtype = "f32";  // weights of any dtype on disk are widened at load
-  key.latte_version = LATTE_VERSION;
-  return key;
+  // Weights of any dtype on disk are widened to f32 at load: the key's compute dtype.
+  return latency_key(ModelDescription{"bert", config.num_layers, config.hidden_size, config.num_heads,
+                                      config.num_heads, config.intermediate_size,
+                                      config.max_position_embeddings, config.hidden_act});
 }
 
 LatencyKey latency_key(const ModelDescription& description) {

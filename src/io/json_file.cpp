@@ -150,4 +150,20 @@ bool json_optional_bool(const nlohmann::json& object, const std::string& key, co
   return value == nullptr ? fallback : as_bool(*value, key, file_label);
 }
 
+std::optional<std::string> json_architecture(const nlohmann::json& config, const std::string& file_label,
+                                             std::span<const char* const> supported) {
+  if (!config.contains("architectures") || config["architectures"].is_null()) return std::nullopt;
+  const nlohmann::json& architectures = config["architectures"];
+  if (!architectures.is_array() || architectures.empty() || !architectures[0].is_string()) {
+    throw FormatError(file_label + ": field 'architectures' must be a non-empty list of names");
+  }
+  const std::string name = architectures[0].get<std::string>();
+  std::string listed;
+  for (const char* known : supported) {
+    if (name == known) return name;
+    listed += (listed.empty() ? "" : ", ") + std::string(known);
+  }
+  throw FormatError(file_label + ": unknown architecture '" + name + "' (supported: " + listed + ")");
+}
+
 }  // namespace latte

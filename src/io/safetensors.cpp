@@ -349,4 +349,20 @@ void write_safetensors(const std::filesystem::path& path,
   writer.commit();
 }
 
+void require_all_tensors_used(const WeightStore& store,
+                              const std::function<bool(const std::string&)>& is_known_extra,
+                              const std::string& model_description) {
+  std::vector<std::string> unused;
+  for (const std::string& name : store.unloaded_names()) {
+    if (!is_known_extra(name)) unused.push_back(name);
+  }
+  if (unused.empty()) return;
+  std::string listed;
+  for (size_t i = 0; i < std::min<size_t>(unused.size(), 3); ++i) listed += (i ? ", " : "") + unused[i];
+  if (unused.size() > 3) listed += ", ...";
+  throw FormatError(
+      (store.directory() / "model.safetensors").string() + ": " + std::to_string(unused.size()) +
+      " tensors are not part of the model config.json describes (" + model_description + "): " + listed);
+}
+
 }  // namespace latte

@@ -51,21 +51,6 @@ bool is_known_extra_tensor(const std::string& name, const std::string& prefix) {
          name == prefix + "embeddings.token_type_ids";
 }
 
-void check_all_tensors_used(const WeightStore& store, const BertWeightNames& names, const BertConfig& config,
-                            const std::filesystem::path& model_dir) {
-  std::vector<std::string> unused;
-  for (const std::string& name : store.unloaded_names()) {
-    if (!is_known_extra_tensor(name, names.prefix())) unused.push_back(name);
-  }
-  if (unused.empty()) return;
-  std::string listed;
-  for (size_t i = 0; i < std::min<size_t>(unused.size(), 3); ++i) listed += (i ? ", " : "") + unused[i];
-  if (unused.size() > 3) listed += ", ...";
-  throw FormatError((model_dir / "model.safetensors").string() + ": " + std::to_string(unused.size()) +
-                    " tensors are not part of the model config.json describes (" +
-                    std::to_string(config.num_layers) + " layers, " + config.architecture + "): " + listed);
-}
-
 }  // namespace
 
 namespace {
@@ -78,19 +63,7 @@ BertConfig config_from_json(const nlohmann::json& json, const std::string& label
   if (model_type != "bert") {
     throw FormatError(label + ": unknown architecture: model_type '" + model_type + "' (supported: bert)");
   }
-  config.architecture = "BertModel";
-  if (json.contains("architectures")) {
-    const auto& architectures = json["architectures"];
-    if (!architectures.is_array() || architectures.empty() || !architectures[0].is_string()) {
-      throw FormatError(label + ": field 'architectures' must be a non-empty list of names");
-    }
-    config.architecture = architectures[0].get<std::string>();
-    if (std::find(std::begin(kSupportedArchitectures), std::end(kSupportedArchitectures),
-                  config.architecture) == std::end(kSupportedArchitectures)) {
-      throw FormatError(label + ": unknown architecture '" + config.architecture +
-                        "' (supported: BertForSequenceClassification, BertModel)");
-    }
-  }
+  config.architecture = json_architecture(json, label, kSupportedArchitectures).value_or("BertModel");
 
   const auto at_most = [&](const char* key, int64_t value, int64_t limit) {
     if (value > limit) {
@@ -356,7 +329,9 @@ BertModel BertModel::load(const std::filesystem::path& model_dir) {
   if (config.has_classifier()) {
     model.classifier_ = linear("classifier", config.num_labels, hidden, Activation::kNone, false);
   }
-  check_all_tensors_used(store, names, config, model_dir);
+  require_all_tensors_used(
+      store, [&](const std::string& name) { return is_known_extra_tensor(name, names.prefix()); },
+      std::to_string(config.num_layers) + " layers, " + config.architecture);
   model.parameter_count_ = store.parameter_count();
   model.dtype_on_disk_ = store.dtype_summary();
   return model;

@@ -46,19 +46,7 @@ Gpt2Config config_from_json(const nlohmann::json& json, const std::string& label
   if (model_type != "gpt2") {
     throw FormatError(label + ": model_type is '" + model_type + "', expected 'gpt2'");
   }
-  config.architecture = "GPT2LMHeadModel";
-  if (json.contains("architectures") && !json["architectures"].is_null()) {
-    const auto& architectures = json["architectures"];
-    if (!architectures.is_array() || architectures.empty() || !architectures[0].is_string()) {
-      throw FormatError(label + ": field 'architectures' must be a non-empty list of names");
-    }
-    config.architecture = architectures[0].get<std::string>();
-    if (std::find(std::begin(kSupportedArchitectures), std::end(kSupportedArchitectures),
-                  config.architecture) == std::end(kSupportedArchitectures)) {
-      throw FormatError(label + ": unknown architecture '" + config.architecture +
-                        "' (supported: GPT2LMHeadModel, GPT2Model)");
-    }
-  }
+  config.architecture = json_architecture(json, label, kSupportedArchitectures).value_or("GPT2LMHeadModel");
   const auto bounded = [&](const char* key, int64_t limit) {
     const int64_t value = json_require_positive_int(json, key, label);
     if (value > limit) {
@@ -251,18 +239,9 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir) {
                                  : model.token_embeddings_;
   model.lm_head_ = Linear(head_weight, Tensor(), Activation::kNone);
 
-  std::vector<std::string> unused;
-  for (const std::string& name : store.unloaded_names()) {
-    if (!names.is_known_buffer(name)) unused.push_back(name);
-  }
-  if (!unused.empty()) {
-    std::string listed;
-    for (size_t i = 0; i < std::min<size_t>(unused.size(), 3); ++i) listed += (i ? ", " : "") + unused[i];
-    if (unused.size() > 3) listed += ", ...";
-    throw FormatError(model_dir.string() + ": " + std::to_string(unused.size()) +
-                      " tensors are not part of the model config.json describes (" +
-                      std::to_string(config.n_layer) + " layers, " + config.architecture + "): " + listed);
-  }
+  require_all_tensors_used(
+      store, [&](const std::string& name) { return names.is_known_buffer(name); },
+      std::to_string(config.n_layer) + " layers, " + config.architecture);
   model.parameter_count_ = store.parameter_count();
   model.dtype_on_disk_ = store.dtype_summary();
   return model;

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
 #include <string>
 
 namespace latte {
@@ -47,5 +49,11 @@ std::string json_optional_string(const nlohmann::json& object, const std::string
                                  const std::string& file_label, const std::string& fallback);
 bool json_optional_bool(const nlohmann::json& object, const std::string& key, const std::string& file_label,
                         bool fallback);
+
+// A Hugging Face config's model class: the first name of its "architectures" list, which must
+// be one of `supported`; nullopt when the field is absent or null. FormatError naming the file
+// for a malformed list or an unsupported name.
+std::optional<std::string> json_architecture(const nlohmann::json& config, const std::string& file_label,
+                                             std::span<const char* const> supported);
 
 }  // namespace latte

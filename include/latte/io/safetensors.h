@@ -110,6 +110,15 @@ class WeightStore {
   mutable std::set<std::string, std::less<>> loaded_;
 };
 
+// FormatError when `store` holds tensors the model did not load, other than those
+// `is_known_extra` allows (pre-training heads, buffers older transformers versions saved): a
+// config describing another model than the checkpoint's. Names the first three:
+// "DIR/model.safetensors: N tensors are not part of the model config.json describes
+// (<model_description>): a, b, c, ...".
+void require_all_tensors_used(const WeightStore& store,
+                              const std::function<bool(const std::string&)>& is_known_extra,
+                              const std::string& model_description);
+
 // Writes `tensors` converted to `dtype` as a safetensors file, laid out like the Python library
 // writes it: header {"__metadata__" first, then tensors sorted by name}, padded with spaces to a
 // multiple of 8 bytes, data in the same order. Atomic (AtomicFileWriter): a temporary, then a rename.
