@@ -91,53 +91,7 @@ CHECKPOINTS = [
 # safetensors writer / reader (by hand; format: u64 LE header length, JSON
 # header padded with spaces to a multiple of 8, raw little-endian data).
 # --------------------------------------------------------------------------
-_ST_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
-
-
-def write_safetensors(path, tensors, dtype):
-    """tensors: dict name -> np.ndarray (float32). Stored in `dtype`."""
-    names = sorted(tensors)
-    header = {"__metadata__": {"format": "pt"}}
-    blobs = []
-    offset = 0
-    for n in names:
-        arr = np.ascontiguousarray(tensors[n].astype(_ST_DTYPES[dtype]))
-        b = arr.tobytes(order="C")
-        header[n] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    pad = (-len(hjson)) % 8
-    hjson += b" " * pad
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hjson)))
-        f.write(hjson)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    """Returns dict name -> float64 torch tensor (exact values of what's on disk)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (hlen,) = struct.unpack("<Q", data[:8])
-    assert hlen % 8 == 0
-    header = json.loads(data[8:8 + hlen].decode("utf-8"))
-    body = data[8 + hlen:]
-    out = {}
-    end_max = 0
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = info["data_offsets"]
-        dt = _ST_DTYPES[info["dtype"]]
-        arr = np.frombuffer(body[b:e], dtype=dt).reshape(info["shape"])
-        assert arr.size * dt.itemsize == e - b
-        out[name] = torch.from_numpy(arr.astype(np.float64))
-        end_max = max(end_max, e)
-    assert end_max == len(body), "trailing bytes in safetensors body"
-    return out
-
+from hf_reference_io import act_fn, read_safetensors, ref_layernorm, write_safetensors  # noqa: E402
 
 # --------------------------------------------------------------------------
 # Random weights in HF naming.
@@ -199,22 +153,6 @@ class W:
 # --------------------------------------------------------------------------
 # Reference forward: plain tensor ops, float64.
 # --------------------------------------------------------------------------
-def act_fn(name):
-    if name == "gelu":
-        return lambda x: 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-    if name in ("gelu_new", "gelu_pytorch_tanh"):
-        return lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
-    if name == "relu":
-        return lambda x: torch.clamp(x, min=0.0)
-    raise ValueError(name)
-
-
-def ref_layernorm(x, g, b, eps):
-    mu = x.mean(dim=-1, keepdim=True)
-    var = ((x - mu) ** 2).mean(dim=-1, keepdim=True)
-    return (x - mu) / torch.sqrt(var + eps) * g + b
-
-
 def ref_linear(x, wt, b):
     return torch.matmul(x, wt.transpose(0, 1)) + b
 
