@@ -11,6 +11,7 @@
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
+const { createSession, maxAbsDiff } = require('./peer_common.js');
 
 function parseArgs(argv) {
   const a = { model: path.join(__dirname, 'bert-base.onnx'), tol: 1e-4, threads: 2 };
@@ -31,12 +32,7 @@ function parseArgs(argv) {
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   const ref = JSON.parse(fs.readFileSync(a.ref, 'utf8'));
-  const session = await ort.InferenceSession.create(a.model, {
-    intraOpNumThreads: a.threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-  });
+  const session = await createSession(ort, a.model, a.threads);
   const i64 = (xs) => new ort.Tensor('int64', BigInt64Array.from(xs, BigInt), ref.shape);
   const out = await session.run({
     input_ids: i64(ref.input_ids),
@@ -48,8 +44,7 @@ async function main() {
     console.error(`FAIL: logits shape ${JSON.stringify(got.dims)} != ${JSON.stringify(ref.logits_shape)}`);
     process.exit(1);
   }
-  let maxAbs = 0;
-  for (let i = 0; i < ref.logits.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got.data[i] - ref.logits[i]));
+  const maxAbs = maxAbsDiff(got.data, ref.logits);
   const fmt = (xs) => Array.from(xs, (x) => x.toFixed(6)).join(' ');
   console.log(`model   ${a.model}`);
   console.log(`input   shape [${ref.shape}] (row 1 padded), onnxruntime-node ${ort.env.versions.node}, torch ${ref.torch_version}`);

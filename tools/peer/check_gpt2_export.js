@@ -23,6 +23,7 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const ort = require('onnxruntime-node');
 const { benchIds } = require('./gpt2_ort_bench.js');
+const { createSession, maxAbsDiff } = require('./peer_common.js');
 
 const USAGE = `usage: check_gpt2_export.js [--model PATH] [--ref PATH] [--tol 1e-4] [--latte BIN]
        [--model-dir DIR] [--latte-tol 1e-3] [--no-latte] [--seq 512,1024] [--threads 2]`;
@@ -50,16 +51,6 @@ function parseArgs(argv) {
   }
   if (!a.ref) a.ref = a.model + '.ref.json';
   return a;
-}
-
-function maxAbsDiff(x, y) {
-  if (x.length !== y.length) throw new Error(`length mismatch ${x.length} vs ${y.length}`);
-  let m = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = Math.abs(x[i] - y[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;   // NaN counts as a mismatch
-  }
-  return m;
 }
 
 function maxAbs(x) { let m = 0; for (const v of x) m = Math.max(m, Math.abs(v)); return m; }
@@ -94,12 +85,7 @@ async function main() {
   const a = parseArgs(process.argv.slice(2));
   const ref = JSON.parse(fs.readFileSync(a.ref, 'utf8'));
   const modelDir = a.modelDir || ref.model_dir;
-  const session = await ort.InferenceSession.create(a.model, {
-    intraOpNumThreads: a.threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-  });
+  const session = await createSession(ort, a.model, a.threads);
   let ok = true;
   console.log(`model   ${a.model} (from ${modelDir})`);
   console.log(`input   [${ref.shape}] random ids, onnxruntime-node ${ort.env.versions.node}, torch ${ref.torch_version}`);

@@ -34,57 +34,13 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-
-# --------------------------------------------------------------------------
-# safetensors, by hand: u64 LE header length, JSON header, raw little-endian data.
-# --------------------------------------------------------------------------
-def read_safetensors(path):
-    """Returns dict name -> float32 torch tensor (exact values of what is on disk)."""
-    with open(path, "rb") as f:
-        (hlen,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(hlen).decode("utf-8"))
-        body = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = info["data_offsets"]
-        dt, shape = info["dtype"], info["shape"]
-        raw = body[b:e]
-        if dt == "F32":
-            arr = np.frombuffer(raw, dtype="<f4")
-        elif dt == "F16":
-            arr = np.frombuffer(raw, dtype="<f2").astype(np.float32)
-        elif dt == "BF16":
-            arr = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            raise ValueError(f"{path}: tensor {name} has dtype {dt}; supported: F32, F16, BF16")
-        count = int(np.prod(shape)) if shape else 1
-        if arr.size != count:
-            raise ValueError(f"{path}: tensor {name}: {arr.size} values for shape {shape}")
-        out[name] = torch.from_numpy(np.array(arr, dtype=np.float32).reshape(shape))
-    return out
-
-
-# --------------------------------------------------------------------------
-# The model.
-# --------------------------------------------------------------------------
-def act_fn(name):
-    if name == "gelu":
-        return lambda x: 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
-        c = math.sqrt(2.0 / math.pi)
-        return lambda x: 0.5 * x * (1.0 + torch.tanh(c * (x + 0.044715 * x * x * x)))
-    if name == "relu":
-        return torch.relu
-    raise ValueError(f"activation_function {name!r} not supported (gelu, gelu_new, relu)")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from hf_reference_io import act_fn, read_safetensors  # noqa: E402  (F32/F16/BF16 safetensors)
 
 
 class Gpt2LastLogits(nn.Module):
@@ -179,7 +135,7 @@ def main():
     if cfg.get("model_type", "gpt2") != "gpt2":
         raise SystemExit(f"{args.model_dir}: model_type {cfg.get('model_type')!r} is not gpt2")
     st = os.path.join(args.model_dir, "model.safetensors")
-    sd = read_safetensors(st)
+    sd = read_safetensors(st, torch.float32)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     model = Gpt2LastLogits(sd, cfg).eval()
     del sd

@@ -18,6 +18,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const common = require('./peer_common.js');
 
 const USAGE = `usage: gpt2_ort_bench.js [--model PATH] [--seq 512,1024] [--threads 2]
                         [--repeats 10] [--warmup 3] [--json]`;
@@ -35,32 +36,14 @@ function benchIds(n, vocab) {
 }
 
 function parseArgs(argv) {
-  const a = { model: path.join(__dirname, 'gpt2.onnx'), seq: [512, 1024], threads: 2, repeats: 10, warmup: 3, json: false };
-  const posInt = (k, s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${k}: expected a non-negative integer, got ${s}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = () => { if (i + 1 >= argv.length) throw new Error(`${k} needs a value`); return argv[++i]; };
-    switch (k) {
-      case '--model': a.model = v(); break;
-      case '--seq': a.seq = v().split(',').filter((s) => s !== '').map((s) => posInt(k, s)); break;
-      case '--threads': a.threads = posInt(k, v()); break;
-      case '--repeats': a.repeats = posInt(k, v()); break;
-      case '--warmup': a.warmup = posInt(k, v()); break;
-      case '--json': a.json = true; break;
-      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
-      default: throw new Error(`unknown option ${k}\n${USAGE}`);
-    }
-  }
+  const [a] = common.parseFlags(argv, {
+    '--model': ['model', 'string'], '--seq': ['seq', 'ints'], '--threads': ['threads', 'int'],
+    '--repeats': ['repeats', 'int'], '--warmup': ['warmup', 'int'], '--json': ['json', 'flag'],
+  }, { model: path.join(__dirname, 'gpt2.onnx'), seq: [512, 1024], threads: 2, repeats: 10, warmup: 3, json: false },
+  USAGE);
   if (a.seq.length === 0 || a.seq.some((n) => n < 1)) throw new Error('--seq: need lengths >= 1');
   if (a.repeats < 1 || a.threads < 1) throw new Error('--repeats and --threads must be >= 1');
-  a.cfg = { layers: 12, hidden: 768, ffn: 3072, vocab: 50257, max_pos: 1024 };
-  let ref = null;
-  try { ref = JSON.parse(fs.readFileSync(a.model + '.ref.json', 'utf8')); } catch (_) { /* GPT-2 124M defaults */ }
-  if (ref && ref.config) for (const key of Object.keys(a.cfg)) if (ref.config[key]) a.cfg[key] = ref.config[key];
+  a.cfg = common.shapeFromRef(a.model, { layers: 12, hidden: 768, ffn: 3072, vocab: 50257, max_pos: 1024 }).shape;
   return a;
 }
 
@@ -69,58 +52,31 @@ function prefillFlops(n, { layers, hidden: d, ffn: f, vocab }) {
   return perLayer * layers + 2 * d * vocab;
 }
 
-function percentile(sorted, p) {
-  if (sorted.length === 1) return sorted[0];
-  const x = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(x), hi = Math.ceil(x);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo);
-}
-
-const round = (x, k = 3) => Number(x.toFixed(k));
-
 async function main() {
   const ort = require('onnxruntime-node');
   const a = parseArgs(process.argv.slice(2));
   const version = ort.env.versions.node;
   if (!fs.existsSync(a.model)) throw new Error(`model not found: ${a.model} (run export_gpt2_onnx.py)`);
-  const session = await ort.InferenceSession.create(a.model, {
-    intraOpNumThreads: a.threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-  });
+  const session = await common.createSession(ort, a.model, a.threads);
   if (!a.json) {
     console.log(`onnxruntime-node ${version} | model ${a.model} | GPT-2 prefill, layers ${a.cfg.layers} d ${a.cfg.hidden} ` +
       `f ${a.cfg.ffn} vocab ${a.cfg.vocab} | batch 1 threads ${a.threads} warmup ${a.warmup} repeats ${a.repeats}`);
     console.log('GFLOP/s counts the matmuls (QKV, full n x n scores and PV, out proj, FFN, LM head of the last row)');
-    console.log('   seq   median_ms    p10_ms    p90_ms    min_ms   GFLOP/run  GFLOP/s');
+    console.log(common.TABLE_HEADER);
   }
   for (const seq of a.seq) {
     if (seq > a.cfg.max_pos) throw new Error(`seq ${seq} > n_positions ${a.cfg.max_pos}`);
     const ids = benchIds(seq, a.cfg.vocab);
     const feeds = { input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, seq]) };
-    for (let i = 0; i < a.warmup; i++) await session.run(feeds);
-    const ms = [];
-    for (let i = 0; i < a.repeats; i++) {
-      const t0 = process.hrtime.bigint();
-      await session.run(feeds);
-      const t1 = process.hrtime.bigint();
-      ms.push(Number(t1 - t0) / 1e6);
-    }
-    ms.sort((x, y) => x - y);
-    const med = percentile(ms, 50), p10 = percentile(ms, 10), p90 = percentile(ms, 90);
+    const stats = await common.timeRuns(session, feeds, a.warmup, a.repeats);
     const flops = prefillFlops(seq, a.cfg);
-    const gflops = flops / (med * 1e-3) / 1e9;
     if (a.json) {
       console.log(JSON.stringify({
         runtime: 'onnxruntime-node', version, model: 'gpt2', task: 'prefill', seq, batch: 1, threads: a.threads,
-        repeats: a.repeats, median_ms: round(med), p10_ms: round(p10), p90_ms: round(p90), min_ms: round(ms[0]),
-        gflops: round(gflops, 1),
+        repeats: a.repeats, ...common.statsJson(stats, flops),
       }));
     } else {
-      console.log(`${String(seq).padStart(6)} ${med.toFixed(2).padStart(11)} ${p10.toFixed(2).padStart(9)} ` +
-        `${p90.toFixed(2).padStart(9)} ${ms[0].toFixed(2).padStart(9)} ${(flops / 1e9).toFixed(2).padStart(11)} ` +
-        `${gflops.toFixed(1).padStart(8)}`);
+      console.log(common.tableRow(seq, stats, flops));
     }
   }
   await session.release();

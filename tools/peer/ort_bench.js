@@ -20,52 +20,30 @@
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
+const common = require('./peer_common.js');
 
 const USAGE = `usage: ort_bench.js [--model PATH] [--seq 128,512] [--batch 1] [--threads 2]
                    [--repeats 20] [--warmup 3] [--json]
                    [--layers 12] [--hidden 768] [--ffn 3072]   (for the FLOP count only)`;
 
 function parseArgs(argv) {
-  const a = {
-    model: path.join(__dirname, 'bert-base.onnx'),
-    seq: [128, 512], batch: 1, threads: 2, repeats: 20, warmup: 3, json: false,
-  };
-  const over = {};
-  const posInt = (k, s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${k}: expected a non-negative integer, got ${s}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = () => { if (i + 1 >= argv.length) throw new Error(`${k} needs a value`); return argv[++i]; };
-    switch (k) {
-      case '--model': a.model = v(); break;
-      case '--seq': a.seq = v().split(',').filter((s) => s !== '').map((s) => posInt(k, s)); break;
-      case '--batch': a.batch = posInt(k, v()); break;
-      case '--threads': a.threads = posInt(k, v()); break;
-      case '--repeats': a.repeats = posInt(k, v()); break;
-      case '--warmup': a.warmup = posInt(k, v()); break;
-      case '--json': a.json = true; break;
-      case '--layers': over.layers = posInt(k, v()); break;
-      case '--hidden': over.hidden = posInt(k, v()); break;
-      case '--ffn': over.ffn = posInt(k, v()); break;
-      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
-      default: throw new Error(`unknown option ${k}\n${USAGE}`);
-    }
-  }
+  const [a, given] = common.parseFlags(argv, {
+    '--model': ['model', 'string'], '--seq': ['seq', 'ints'], '--batch': ['batch', 'int'],
+    '--threads': ['threads', 'int'], '--repeats': ['repeats', 'int'], '--warmup': ['warmup', 'int'],
+    '--json': ['json', 'flag'], '--layers': ['layers', 'int'], '--hidden': ['hidden', 'int'], '--ffn': ['ffn', 'int'],
+  }, { model: path.join(__dirname, 'bert-base.onnx'), seq: [128, 512], batch: 1, threads: 2, repeats: 20, warmup: 3,
+    json: false }, USAGE);
   if (a.seq.length === 0 || a.seq.some((n) => n < 1)) throw new Error('--seq: need lengths >= 1');
   if (a.batch < 1 || a.repeats < 1) throw new Error('--batch and --repeats must be >= 1');
   // model shape for the FLOP count: defaults, then the export's ref.json, then flags
-  a.cfg = { layers: 12, hidden: 768, ffn: 3072, max_pos: 512, vocab: 30522 };
-  let ref = null;
-  try { ref = JSON.parse(fs.readFileSync(a.model + '.ref.json', 'utf8')); } catch (_) { /* BERT-base defaults */ }
-  if (ref && ref.config) for (const key of Object.keys(a.cfg)) if (ref.config[key]) a.cfg[key] = ref.config[key];
-  for (const [key, val] of Object.entries(over)) {
-    if (ref && ref.config && ref.config[key] && ref.config[key] !== val) {
-      console.error(`warning: --${key} ${val} overrides ${key} ${ref.config[key]} recorded in ${a.model}.ref.json`);
+  const { shape, recorded } = common.shapeFromRef(a.model, { layers: 12, hidden: 768, ffn: 3072, max_pos: 512, vocab: 30522 });
+  a.cfg = shape;
+  for (const key of ['layers', 'hidden', 'ffn']) {
+    if (!given.has(key)) continue;
+    if (recorded[key] && recorded[key] !== a[key]) {
+      console.error(`warning: --${key} ${a[key]} overrides ${key} ${recorded[key]} recorded in ${a.model}.ref.json`);
     }
-    a.cfg[key] = val;
+    a.cfg[key] = a[key];
   }
   return a;
 }
@@ -74,14 +52,6 @@ function parseArgs(argv) {
 function encoderFlops(n, batch, { layers, hidden: d, ffn: f }) {
   const perLayer = 2 * n * d * 3 * d + 2 * n * n * d * 2 + 2 * n * d * d + 2 * n * d * f * 2;
   return perLayer * layers * batch;
-}
-
-// Linear-interpolated percentile of a sorted array (p in [0, 100]).
-function percentile(sorted, p) {
-  if (sorted.length === 1) return sorted[0];
-  const x = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(x), hi = Math.ceil(x);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (x - lo);
 }
 
 function makeInputs(seq, batch, vocab) {
@@ -107,49 +77,28 @@ function makeInputs(seq, batch, vocab) {
   };
 }
 
-const round = (x, k = 3) => Number(x.toFixed(k));
-
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   const version = ort.env.versions.node;
   if (!fs.existsSync(a.model)) throw new Error(`model not found: ${a.model} (run export_bert_onnx.py)`);
-  const session = await ort.InferenceSession.create(a.model, {
-    intraOpNumThreads: a.threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-  });
+  const session = await common.createSession(ort, a.model, a.threads);
   if (!a.json) {
     console.log(`onnxruntime-node ${version} | model ${a.model} | layers ${a.cfg.layers} d ${a.cfg.hidden} ` +
       `f ${a.cfg.ffn} | batch ${a.batch} threads ${a.threads} warmup ${a.warmup} repeats ${a.repeats}`);
     console.log('GFLOP/s counts encoder matmuls only (QKV, scores, PV, out proj, FFN); ' +
       'embeddings/pooler/classifier excluded');
-    console.log('   seq   median_ms    p10_ms    p90_ms    min_ms   GFLOP/run  GFLOP/s');
+    console.log(common.TABLE_HEADER);
   }
   for (const seq of a.seq) {
     if (seq > a.cfg.max_pos) throw new Error(`seq ${seq} > max positions ${a.cfg.max_pos}`);
-    const feeds = makeInputs(seq, a.batch, a.cfg.vocab);
-    for (let i = 0; i < a.warmup; i++) await session.run(feeds);
-    const ms = [];
-    for (let i = 0; i < a.repeats; i++) {
-      const t0 = process.hrtime.bigint();
-      await session.run(feeds);
-      const t1 = process.hrtime.bigint();
-      ms.push(Number(t1 - t0) / 1e6);
-    }
-    ms.sort((x, y) => x - y);
-    const med = percentile(ms, 50), p10 = percentile(ms, 10), p90 = percentile(ms, 90);
+    const stats = await common.timeRuns(session, makeInputs(seq, a.batch, a.cfg.vocab), a.warmup, a.repeats);
     const flops = encoderFlops(seq, a.batch, a.cfg);
-    const gflops = flops / (med * 1e-3) / 1e9;
     if (a.json) {
       console.log(JSON.stringify({
-        runtime: 'onnxruntime-node', version, seq, batch: a.batch, threads: a.threads,
-        median_ms: round(med), p10_ms: round(p10), p90_ms: round(p90), gflops: round(gflops, 1),
+        runtime: 'onnxruntime-node', version, seq, batch: a.batch, threads: a.threads, ...common.statsJson(stats, flops),
       }));
     } else {
-      console.log(`${String(seq).padStart(6)} ${med.toFixed(2).padStart(11)} ${p10.toFixed(2).padStart(9)} ` +
-        `${p90.toFixed(2).padStart(9)} ${ms[0].toFixed(2).padStart(9)} ${(flops / 1e9).toFixed(2).padStart(11)} ` +
-        `${gflops.toFixed(1).padStart(8)}`);
+      console.log(common.tableRow(seq, stats, flops));
     }
   }
   await session.release();

@@ -28,29 +28,11 @@ LATTE="${LATTE:-$root/build/latte}"
 
 log() { echo "[run_gpt2_peer_bench] $*" >&2; }
 
-sudo_=()
-if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null; then sudo_=(sudo); fi
-apt_updated=0
-apt_install() {
-  if [[ $apt_updated -eq 0 ]]; then "${sudo_[@]}" apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive "${sudo_[@]}" apt-get install -y -qq "$@"
-}
+# shellcheck source=peer_setup.sh
+source "$here/peer_setup.sh"
 
-# 1. system packages
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  log "installing nodejs + npm (apt)"
-  apt_install nodejs npm
-fi
-if ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
-  log "installing python3-torch + python3-numpy (apt) for $PYTHON"
-  apt_install python3-torch python3-numpy
-fi
-
-# 2. onnxruntime-node
-if ! (cd "$here" && node -e 'require("onnxruntime-node")' 2>/dev/null); then
-  log "installing onnxruntime-node (npm, --ignore-scripts)"
-  (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund)
-fi
+# 1.-2. system packages and onnxruntime-node
+peer_install_tools
 
 # 3. the checkpoint
 if [[ ! -f "$MODEL_DIR/model.safetensors" ]]; then
@@ -63,11 +45,7 @@ if [[ ! -f "$MODEL_DIR/model.safetensors" ]]; then
 fi
 
 # 4. the ONNX model
-model="$MODEL"
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  if [[ ${args[i]} == --model && $((i + 1)) -lt ${#args[@]} ]]; then model="${args[i+1]}"; fi
-done
+model=$(peer_model_arg "$MODEL" "$@")
 model_dir_abs="$(cd "$MODEL_DIR" && pwd)"
 export_needed=0
 if [[ ! -f "$model" || ! -f "$model.ref.json" ]]; then

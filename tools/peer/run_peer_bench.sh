@@ -24,40 +24,14 @@ MODEL="${MODEL:-$here/bert-base.onnx}"
 
 log() { echo "[run_peer_bench] $*" >&2; }
 
-sudo_=()
-if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null; then sudo_=(sudo); fi
-apt_updated=0
-apt_install() {
-  if [[ $apt_updated -eq 0 ]]; then "${sudo_[@]}" apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive "${sudo_[@]}" apt-get install -y -qq "$@"
-}
+# shellcheck source=peer_setup.sh
+source "$here/peer_setup.sh"
 
-# 1. system packages
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  log "installing nodejs + npm (apt)"
-  apt_install nodejs npm
-fi
-if ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
-  log "installing python3-torch + python3-numpy (apt) for $PYTHON"
-  apt_install python3-torch python3-numpy
-fi
-
-# 2. onnxruntime-node
-if ! (cd "$here" && node -e 'require("onnxruntime-node")' 2>/dev/null); then
-  log "installing onnxruntime-node (npm, --ignore-scripts)"
-  if [[ -f "$here/package-lock.json" ]]; then
-    (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund)
-  else
-    (cd "$here" && npm install --ignore-scripts --no-audit --no-fund)
-  fi
-fi
+# 1.-2. system packages and onnxruntime-node
+peer_install_tools
 
 # 3. the model
-model="$MODEL"
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  if [[ ${args[i]} == --model && $((i + 1)) -lt ${#args[@]} ]]; then model="${args[i+1]}"; fi
-done
+model=$(peer_model_arg "$MODEL" "$@")
 if [[ ! -f "$model" ]]; then
   log "exporting $model"
   # shellcheck disable=SC2086

@@ -34,8 +34,9 @@ def write_safetensors(path, tensors, dtype):
             f.write(b)
 
 
-def read_safetensors(path):
-    """Returns dict name -> float64 torch tensor (exact values of what's on disk)."""
+def read_safetensors(path, dtype=torch.float64):
+    """Returns dict name -> torch tensor of `dtype` (float64 by default: the exact values of what
+    is on disk). F32, F16 and BF16 are read; anything else is a ValueError naming the tensor."""
     with open(path, "rb") as f:
         data = f.read()
     (hlen,) = struct.unpack("<Q", data[:8])
@@ -48,10 +49,17 @@ def read_safetensors(path):
         if name == "__metadata__":
             continue
         b, e = info["data_offsets"]
-        dt = _ST_DTYPES[info["dtype"]]
-        arr = np.frombuffer(body[b:e], dtype=dt).reshape(info["shape"])
-        assert arr.size * dt.itemsize == e - b
-        out[name] = torch.from_numpy(arr.astype(np.float64))
+        raw = body[b:e]
+        if info["dtype"] == "BF16":  # the high half of a float32
+            arr = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        elif info["dtype"] in _ST_DTYPES:
+            arr = np.frombuffer(raw, dtype=_ST_DTYPES[info["dtype"]])
+        else:
+            raise ValueError(f"{path}: tensor {name} has dtype {info['dtype']}; supported: F32, F16, BF16")
+        count = int(np.prod(info["shape"])) if info["shape"] else 1
+        if arr.size != count:
+            raise ValueError(f"{path}: tensor {name}: {arr.size} values for shape {info['shape']}")
+        out[name] = torch.from_numpy(arr.astype(np.float64).reshape(info["shape"])).to(dtype)
         end_max = max(end_max, e)
     assert end_max == len(body), "trailing bytes in safetensors body"
     return out
@@ -60,11 +68,11 @@ def read_safetensors(path):
 def act_fn(name):
     if name == "gelu":
         return lambda x: 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-    if name in ("gelu_new", "gelu_pytorch_tanh"):
+    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
         return lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
     if name == "relu":
         return lambda x: torch.clamp(x, min=0.0)
-    raise ValueError(name)
+    raise ValueError(f"activation_function {name!r} not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)")
 
 
 def ref_layernorm(x, g, b, eps):
