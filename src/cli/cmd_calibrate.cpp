@@ -92,11 +92,11 @@ void add_calibrate_command(CLI::App& app) {
       check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
       const int64_t max_length = max_length_for(options->max_length, model->max_positions());
       // Only the first --max inputs are read: the rest of a large file is never touched.
-      InputReader texts = InputReader::from_file(options->input);
+      data::InputReader texts = data::InputReader::from_file(options->input);
       std::vector<std::vector<int32_t>> prompts;
       size_t skipped = 0;
-      for (TextInput text; prompts.size() < max_inputs && texts.next(text);) {
-        Encoding encoding = encode_input(*tokenizer, text, max_length);
+      for (data::LabeledExample text; prompts.size() < max_inputs && texts.next(text);) {
+        Encoding encoding = encode_input(*tokenizer, text.text, text.text_pair, max_length, text.origin);
         // One token leaves nothing to eliminate: it is both the first and the last, protected.
         if (encoding.ids.size() < 2) {
           std::cerr << "latte: notice: " << text.origin << ": skipped, the prompt has " << encoding.ids.size()
@@ -118,10 +118,10 @@ void add_calibrate_command(CLI::App& app) {
     BertModel model = BertModel::load(folder);
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, model.config());
     const int64_t max_length = max_length_for(options->max_length, model.config().max_position_embeddings);
-    InputReader texts = InputReader::from_file(options->input);
+    data::InputReader texts = data::InputReader::from_file(options->input);
     std::vector<BertInput> inputs;
-    for (TextInput text; inputs.size() < max_inputs && texts.next(text);) {
-      Encoding encoding = encode_input(tokenizer, text, max_length);
+    for (data::LabeledExample text; inputs.size() < max_inputs && texts.next(text);) {
+      Encoding encoding = encode_input(tokenizer, text.text, text.text_pair, max_length, text.origin);
       inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
     }
     if (inputs.empty()) throw InputError(no_inputs);

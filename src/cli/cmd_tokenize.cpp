@@ -63,21 +63,22 @@ void add_tokenize_command(CLI::App& app) {
       }
       max_length = options->max_length;
     }
-    InputReader inputs = InputReader::from_inputs({});
+    data::InputReader inputs = data::InputReader::from_inputs({});
     if (!options->input.empty()) {
       if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
-      inputs = InputReader::from_file(options->input);
+      inputs = data::InputReader::from_file(options->input);
     } else if (options->texts.empty()) {
       throw InputError("nothing to tokenize: give TEXT [TEXT_PAIR] or --input FILE");
     } else {
-      TextInput input{options->texts[0], std::nullopt, std::nullopt, "argument 1"};
+      data::LabeledExample input{.text = options->texts[0], .origin = "argument 1"};
       if (options->texts.size() == 2) input.text_pair = options->texts[1];
-      std::vector<TextInput> given;
+      std::vector<data::LabeledExample> given;
       given.push_back(std::move(input));
-      inputs = InputReader::from_inputs(std::move(given));
+      inputs = data::InputReader::from_inputs(std::move(given));
     }
-    for (TextInput input; inputs.next(input);) {
-      const Encoding encoding = encode_input(*tokenizer, input, max_length);
+    for (data::LabeledExample input; inputs.next(input);) {
+      const Encoding encoding =
+          encode_input(*tokenizer, input.text, input.text_pair, max_length, input.origin);
       if (options->json) {
         nlohmann::json line = {{"ids", encoding.ids}, {"tokens", encoding.tokens}};
         if (input.text_pair) line["type_ids"] = encoding.type_ids;
