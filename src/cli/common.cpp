@@ -123,6 +123,7 @@ InputError in_flag_terms(const FieldError& error) {
       {"latency budget", "--latency-ms"},
       {"min_keep", "--min-keep"},
       {"layers", "--layers"},
+      {"max_length", "--max-length"},
       {"prompt_length + continuation_length", "--prompt-len + --continuation-len"}};
   if (error.field() == "knobs")
     return InputError("give only one of --keep, --coverage, --speedup, --latency-ms");
