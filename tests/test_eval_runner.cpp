@@ -8,6 +8,7 @@
 
 #include "latte/core/error.h"
 #include "latte/data/examples.h"
+#include "latte/eval/encoder_bench.h"
 #include "latte/eval/lm_eval.h"
 #include "latte/eval/runner.h"
 #include "latte/models/bert.h"
@@ -244,6 +245,48 @@ TEST_F(Cls3Runner, SweepAddsTheDenseRowSortsAndScoresOnlyLabelledData) {
   ASSERT_EQ(unlabelled.size(), 2u);
   EXPECT_FALSE(unlabelled[0].quality);
   EXPECT_FALSE(unlabelled[1].quality);
+}
+
+TEST_F(Cls3Runner, TargetPlannersShareTheBaseKnobsAndOneLatencyModel) {
+  RecordedLatency latency;
+  std::ostringstream notes;
+  Knobs base;
+  base.min_keep = 3;
+  const std::vector<std::unique_ptr<Planner>> targets =
+      target_planners(model_.shape(), base, {2.0, 3.0}, Sidecar{}, latency.source(), notes);
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(latency.asked, std::vector<bool>{true});
+  EXPECT_TRUE(targets[1]->has_target());
+  EXPECT_EQ(targets[1]->min_keep(), 3);
+  EXPECT_GT(*targets[1]->plan(40).predicted_speedup, *targets[0]->plan(40).predicted_speedup);
+
+  Knobs keep;
+  keep.keep = std::vector<int64_t>{20, 10};
+  const std::vector<std::unique_ptr<Planner>> alone =
+      target_planners(model_.shape(), keep, {}, Sidecar{}, latency.source(), notes);
+  ASSERT_EQ(alone.size(), 1u);
+  EXPECT_EQ(latency.asked, (std::vector<bool>{true, false}));  // a keep list needs no measured latency
+  EXPECT_EQ(alone[0]->plan(40).counts, (std::vector<int64_t>{20, 10}));
+}
+
+TEST_F(Cls3Runner, BenchEncoderTimesEveryVariantOnInputsOfExactlySeqTokens) {
+  Knobs keep;
+  keep.keep = std::vector<int64_t>{20, 10};
+  const Planner planner(keep, model_.shape(), std::nullopt, LatencyModel{}, nullptr);
+  EncoderBenchOptions options;
+  options.seq = 40;
+  options.batch = 2;
+  options.rounds = 2;
+  options.warm_up = 1;
+  const EncoderBenchResult result =
+      bench_encoder(model_, {TimedVariant{ForwardOptions{.planner = &planner}}}, options);
+  ASSERT_EQ(result.timing.variants.size(), 1u);
+  EXPECT_EQ(result.timing.dense_milliseconds.size(), 4u);  // before and after the variant, each round
+  EXPECT_EQ(result.timing.variants[0].kept.front(), (std::vector<int64_t>{20, 10}));
+  EXPECT_GT(result.gemm_ceiling_gflops, 0.0);
+  options.seq = 65;
+  EXPECT_EQ(error_of([&] { bench_encoder(model_, {}, options); }),
+            "seq 65 exceeds the model's maximum length of 64");
 }
 
 TEST(LmEval, WindowsComeFromTheTokenStreamWithEndOfText) {
