@@ -5,13 +5,11 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <sstream>
 #include <utility>
 
 #include "common.h"
 #include "latte/core/error.h"
-#include "latte/core/linear.h"
 #include "latte/core/threads.h"
 #include "latte/eval/decoder_bench.h"
 #include "latte/eval/encoder_bench.h"

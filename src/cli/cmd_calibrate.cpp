@@ -10,8 +10,6 @@
 #include "latte/eval/latency_profile.h"
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
-#include "latte/tokenizers/bert_tokenizer.h"
-#include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
 
