@@ -1,9 +1,17 @@
 // Calibration and the latency fit on a tiny checkpoint.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+#include <sstream>
+
 #include "latte/core/error.h"
 #include "latte/eval/calibrate.h"
+#include "latte/eval/latency_profile.h"
+#include "latte/io/safetensors.h"
+#include "latte/models/gpt2.h"
 #include "latte/models/registry.h"
+#include "latte/models/weight_spec.h"
+#include "test_support.h"
 
 namespace latte {
 namespace {
@@ -95,6 +103,85 @@ TEST(Calibrate, DecoderPrefillCurvesAndKeepFractions) {
   EXPECT_LT(calibration.keep_fractions.back().back(), 0.5);  // tau 0.1 drops most word-vectors
   EXPECT_THROW(calibrate(*model, {}, default_calibration_taus(), nullptr), InputError);
   EXPECT_THROW(calibrate(*model, {{5, 6}, {}}, default_calibration_taus(), nullptr), InputError);
+}
+
+// A random tiny GPT-2 with the small byte-level BPE tokenizer, as `latte init --tokenizer` writes it.
+void write_tiny_gpt2(const std::filesystem::path& out) {
+  const std::filesystem::path tokenizer =
+      std::filesystem::path(LATTE_TEST_DATA_DIR) / "gpt2_tokenizer" / "small";
+  std::filesystem::create_directories(out);
+  for (const char* name : {"vocab.json", "merges.txt"})
+    std::filesystem::copy_file(tokenizer / name, out / name);
+  const Gpt2Config config = gpt2_preset("tiny", static_cast<int64_t>(load_tokenizer(out)->vocab_size()));
+  write_safetensors(out / "model.safetensors", random_weights(gpt2_weight_specs(config), 7), DType::F32, {});
+  test_support::spit(out / "config.json", config.to_json().dump());
+}
+
+TEST(CalibrateModel, AnEncoderFolderIsCalibratedOnTheFirstInputs) {
+  const std::filesystem::path folder = kBertData / "cls3_f32";
+  const std::filesystem::path inputs =
+      std::filesystem::path(LATTE_TEST_DATA_DIR) / "fixtures" / "eval" / "cls3.jsonl";
+  const ModelCalibration all = calibrate_model(folder, inputs.string(), 100, std::nullopt, nullptr);
+  EXPECT_EQ(all.samples, 6u);
+  const ModelCalibration first = calibrate_model(folder, inputs.string(), 2, 8, nullptr);
+  EXPECT_EQ(first.samples, 2u);
+  // The same as calibrating the model directly on those two inputs, truncated to 8 tokens.
+  BertModel model = BertModel::load(folder);
+  const BertTokenizer tokenizer = load_bert_tokenizer(folder, model.config());
+  std::vector<BertInput> encoded;
+  for (const char* text :
+       {"a great movie , i love this film", "the plot was boring and the ending was awful"}) {
+    encoded.push_back(BertInput{tokenizer.encode(text, 8).ids, {}});
+  }
+  const CalibrationReport direct = calibrate(model, encoded, default_calibration_taus(), nullptr);
+  EXPECT_EQ(first.report.calibration.keep_fractions, direct.calibration.keep_fractions);
+  EXPECT_NE(first.report.calibration.keep_fractions, all.report.calibration.keep_fractions);
+  try {
+    calibrate_model(folder, inputs.string(), 10, 65, nullptr);
+    ADD_FAILURE() << "no error for max_length above the positions";
+  } catch (const FieldError& error) {
+    EXPECT_EQ(error.field(), "max_length");
+    EXPECT_EQ(error.problem(), "65 exceeds the model's maximum length of 64");
+  }
+}
+
+TEST(CalibrateModel, ADecoderSkipsOneTokenPromptsWithANotice) {
+  test_support::TempDir dir("calibrate_model");
+  write_tiny_gpt2(dir / "gpt2");
+  test_support::spit(dir / "prompts.txt", ".\nthe cat sat on the mat\nthe dog ran after it\n");
+  std::ostringstream log;
+  const ModelCalibration calibration =
+      calibrate_model(dir / "gpt2", (dir / "prompts.txt").string(), 10, std::nullopt, &log);
+  EXPECT_EQ(calibration.samples, 2u);
+  EXPECT_EQ(calibration.report.top_shares.size(), 2u);  // the tiny preset's layers
+  EXPECT_NE(log.str().find("prompts.txt:1: skipped, the prompt has 1 token(s)"), std::string::npos)
+      << log.str();
+  test_support::spit(dir / "dots.txt", ".\n.\n");
+  EXPECT_EQ(test_support::error_of(
+                [&] { calibrate_model(dir / "gpt2", (dir / "dots.txt").string(), 10, {}, nullptr); }),
+            (dir / "dots.txt").string() + ": no prompt has 2 tokens or more; nothing to calibrate on");
+  test_support::spit(dir / "empty.txt", "\n");
+  EXPECT_EQ(test_support::error_of(
+                [&] { calibrate_model(dir / "gpt2", (dir / "empty.txt").string(), 10, {}, nullptr); }),
+            (dir / "empty.txt").string() + ": no inputs to calibrate on");
+}
+
+TEST(LoadProfileSubject, EachFamilyGetsItsLayerKindAndKeyAndOwnsItsModel) {
+  test_support::TempDir dir("profile_subject");
+  write_tiny_gpt2(dir / "gpt2");
+  const FolderProfileSubject decoder = load_profile_subject(dir / "gpt2");
+  EXPECT_EQ(decoder.subject.layer_kind, kDecoderPrefillLayer);
+  EXPECT_EQ(decoder.key.family, "gpt2");
+  EXPECT_EQ(decoder.key.layers, 2);
+  const std::vector<int32_t> ids = {5, 6, 7, 8};
+  // The model was loaded inside load_profile_subject: the subject keeps it alive.
+  EXPECT_EQ(decoder.subject.run(ids, nullptr, nullptr), (std::vector<int64_t>{4, 4}));
+
+  const FolderProfileSubject encoder = load_profile_subject(kBertData / "cls3_f32");
+  EXPECT_EQ(encoder.subject.layer_kind, kEncoderLayer);
+  EXPECT_EQ(encoder.key.family, "bert");
+  EXPECT_EQ(encoder.subject.max_positions, 64);
+  EXPECT_EQ(encoder.subject.run(ids, nullptr, nullptr), (std::vector<int64_t>{4, 4}));
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "latte/io/safetensors.h"
 #include "latte/models/gpt2.h"
 #include "latte/models/registry.h"
+#include "test_support.h"
 
 namespace latte {
 namespace {
@@ -260,6 +261,22 @@ TEST(Gpt2, RegistryLoadsByModelType) {
             ModelFamily::kBert);
   EXPECT_NO_THROW(load_causal_lm(kGpt2Data / "tiny"));
   EXPECT_THROW(load_causal_lm(std::filesystem::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32"), InputError);
+}
+
+TEST(Gpt2, MaxInputTokensReadsTheConfigOfEitherFamilyAndChecksTheTokenizer) {
+  const std::filesystem::path data = LATTE_TEST_DATA_DIR;
+  const std::unique_ptr<Tokenizer> wordpiece = load_tokenizer(data / "bert" / "cls3_f32");
+  EXPECT_EQ(max_input_tokens(data / "bert" / "cls3_f32", *wordpiece), 64);
+  const std::unique_ptr<Tokenizer> bpe = load_tokenizer(data / "gpt2_tokenizer" / "small");  // 1257 tokens
+  EXPECT_THROW(max_input_tokens(data / "bert" / "cls3_f32", *bpe), FormatError);
+  EXPECT_THROW(max_input_tokens(kGpt2Data / "tiny", *bpe), FormatError);  // vocab_size 128
+  test_support::TempDir dir("max_input_tokens");
+  test_support::spit(dir / "config.json",
+                     R"({"model_type": "gpt2", "vocab_size": 1257, "n_positions": 100})");
+  EXPECT_EQ(max_input_tokens(dir.path(), *bpe), 100);
+  test_support::spit(dir / "config.json", R"({"model_type": "gpt2", "vocab_size": 1257})");
+  EXPECT_NE(test_support::error_of([&] { max_input_tokens(dir.path(), *bpe); }).find("n_positions"),
+            std::string::npos);
 }
 
 TEST(Gpt2, PrunedPrefillShrinksTheCacheAndKeepsSinkAndLastToken) {

@@ -5,15 +5,14 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <sstream>
 #include <utility>
 
 #include "common.h"
 #include "latte/core/error.h"
-#include "latte/core/linear.h"
 #include "latte/core/threads.h"
 #include "latte/eval/decoder_bench.h"
+#include "latte/eval/encoder_bench.h"
 #include "latte/eval/timing.h"
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
@@ -204,56 +203,39 @@ void add_bench_command(CLI::App& app) {
     }
     if (!targets.empty() || single_knob) {
       const Knobs knobs = knobs_from(options->prune, config.num_layers);
-      const bool needs_latency =
-          std::any_of(targets.begin(), targets.end(), [](double s) { return s > 1.0; }) ||
-          (knobs.speedup && *knobs.speedup > 1.0) || knobs.latency_ms;
-      const Sidecar sidecar = Sidecar::read(folder, &std::cerr);
-      for (const double target : targets) {  // calibration problems before a profile, not after
-        usable_calibration(Knobs{.speedup = target}, sidecar.calibration, config.num_layers);
-      }
-      usable_calibration(knobs, sidecar.calibration, config.num_layers);
-      const LatencyModel latency = latency_for(config, needs_latency, options->prune.no_profile,
-                                               [&]() -> BertModel& { return model; });
-      for (const double target : targets) {
-        Knobs target_knobs = knobs;
-        target_knobs.speedup = target;
+      std::vector<std::unique_ptr<Planner>> planners = target_planners(
+          model.shape(), knobs, targets, Sidecar::read(folder, &std::cerr),
+          [&](bool needs_latency) {
+            return latency_for(config, needs_latency, options->prune.no_profile,
+                               [&]() -> BertModel& { return model; });
+          },
+          notes);
+      for (size_t t = 0; t < targets.size(); ++t) {
         char name[32];
-        std::snprintf(name, sizeof(name), "speedup %g", target);
-        variants.push_back(Variant{
-            name, target,
-            std::make_unique<Planner>(target_knobs, model.shape(), sidecar.calibration, latency, &notes),
-            false});
+        std::snprintf(name, sizeof(name), "speedup %g", targets[t]);
+        variants.push_back(Variant{name, targets[t], std::move(planners[t]), false});
       }
-      if (targets.empty()) {
-        variants.push_back(Variant{
-            "pruned", knobs.speedup,
-            std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &notes), false});
-      }
+      if (targets.empty())
+        variants.push_back(Variant{"pruned", knobs.speedup, std::move(planners.front()), false});
     }
 
-    // Synthetic inputs of random word ids.
-    std::mt19937 generator(1234);
-    std::uniform_int_distribution<int32_t> word(1, static_cast<int32_t>(config.vocab_size - 1));
-    std::vector<BertInput> batch(static_cast<size_t>(options->batch));
-    for (BertInput& input : batch) {
-      for (int i = 0; i < options->seq; ++i) input.input_ids.push_back(word(generator));
-    }
     std::vector<TimedVariant> timed;
     for (const Variant& variant : variants) {
       timed.push_back(
           TimedVariant{ForwardOptions{.planner = variant.planner.get(), .compute_scores = variant.score}});
     }
-    PairedTimingOptions timing_options;
-    timing_options.rounds = options->repeats;
-    timing_options.warm_up = options->warmup;
-    timing_options.notices = &std::cerr;
+    EncoderBenchOptions bench;
+    bench.seq = options->seq;
+    bench.batch = options->batch;
+    bench.rounds = options->repeats;
+    bench.warm_up = options->warmup;
+    bench.notices = &std::cerr;
     notices.print_new(notes.str());
-    const PairedTiming timing = time_paired(model, {batch}, timed, timing_options);
+    const EncoderBenchResult measured = bench_encoder(model, timed, bench);
     notices.print_new(notes.str());
+    const PairedTiming& timing = measured.timing;
+    const double ceiling = measured.gemm_ceiling_gflops;
 
-    const int64_t rows = static_cast<int64_t>(options->seq) * options->batch;
-    const double ceiling = measure_layer_gemm_gflops(rows, config.hidden_size, config.intermediate_size,
-                                                     std::max(5, options->repeats));
     const std::vector<int64_t> dense_counts(static_cast<size_t>(config.num_layers), options->seq);
     const double dense_flops = options->batch * forward_flops(options->seq, dense_counts, model.shape());
     if (!options->json) {

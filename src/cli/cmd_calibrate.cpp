@@ -10,8 +10,6 @@
 #include "latte/eval/latency_profile.h"
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
-#include "latte/tokenizers/bert_tokenizer.h"
-#include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
 
@@ -45,16 +43,6 @@ void print_calibration(const CalibrationReport& report, size_t samples, const st
               (folder / "latte.json").string().c_str());
 }
 
-// --max-length, checked against the model's positions; the positions without it.
-int64_t max_length_for(const std::optional<int64_t>& max_length, int64_t positions) {
-  if (!max_length) return positions;
-  if (*max_length > positions) {
-    throw InputError("--max-length " + std::to_string(*max_length) +
-                     " exceeds the model's maximum length of " + std::to_string(positions));
-  }
-  return *max_length;
-}
-
 }  // namespace
 
 void add_calibrate_command(CLI::App& app) {
@@ -84,50 +72,15 @@ void add_calibrate_command(CLI::App& app) {
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
-    const size_t max_inputs = static_cast<size_t>(options->max);
-    const std::string no_inputs = options->input + ": no inputs to calibrate on";
-    if (model_family(folder) == ModelFamily::kGpt2) {
-      const std::unique_ptr<CausalLm> model = load_causal_lm(folder);
-      const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
-      check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
-      const int64_t max_length = max_length_for(options->max_length, model->max_positions());
-      // Only the first --max inputs are read: the rest of a large file is never touched.
-      InputReader texts = InputReader::from_file(options->input);
-      std::vector<std::vector<int32_t>> prompts;
-      size_t skipped = 0;
-      for (TextInput text; prompts.size() < max_inputs && texts.next(text);) {
-        Encoding encoding = encode_input(*tokenizer, text, max_length);
-        // One token leaves nothing to eliminate: it is both the first and the last, protected.
-        if (encoding.ids.size() < 2) {
-          std::cerr << "latte: notice: " << text.origin << ": skipped, the prompt has " << encoding.ids.size()
-                    << " token(s); calibration needs 2 or more\n";
-          ++skipped;
-          continue;
-        }
-        prompts.push_back(std::move(encoding.ids));
-      }
-      if (prompts.empty() && skipped > 0) {
-        throw InputError(options->input + ": no prompt has 2 tokens or more; nothing to calibrate on");
-      }
-      if (prompts.empty()) throw InputError(no_inputs);
-      const CalibrationReport report = calibrate(*model, prompts, default_calibration_taus(), &std::cerr);
-      Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.calibration = report.calibration; });
-      print_calibration(report, prompts.size(), folder, options->json);
-      return;
+    ModelCalibration calibration;
+    try {
+      calibration = calibrate_model(folder, options->input, static_cast<size_t>(options->max),
+                                    options->max_length, &std::cerr);
+    } catch (const FieldError& error) {
+      throw in_flag_terms(error);
     }
-    BertModel model = BertModel::load(folder);
-    const BertTokenizer tokenizer = load_bert_tokenizer(folder, model.config());
-    const int64_t max_length = max_length_for(options->max_length, model.config().max_position_embeddings);
-    InputReader texts = InputReader::from_file(options->input);
-    std::vector<BertInput> inputs;
-    for (TextInput text; inputs.size() < max_inputs && texts.next(text);) {
-      Encoding encoding = encode_input(tokenizer, text, max_length);
-      inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
-    }
-    if (inputs.empty()) throw InputError(no_inputs);
-    const CalibrationReport report = calibrate(model, inputs, default_calibration_taus(), &std::cerr);
-    Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.calibration = report.calibration; });
-    print_calibration(report, inputs.size(), folder, options->json);
+    Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.calibration = calibration.report.calibration; });
+    print_calibration(calibration.report, calibration.samples, folder, options->json);
   });
 }
 
@@ -150,21 +103,11 @@ void add_profile_command(CLI::App& app) {
   command->callback([options, command] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
-    // An encoder's forward pass, or a decoder's prefill: the table and key that the inference
-    // commands of the family read (latency_for, decoder_latency_for).
-    std::optional<BertModel> encoder;
-    std::unique_ptr<CausalLm> decoder;
-    ProfileSubject subject;
-    LatencyKey key;
-    if (model_family(folder) == ModelFamily::kGpt2) {
-      decoder = load_causal_lm(folder);
-      subject = profile_subject(*decoder);
-      key = latency_key(decoder->description());
-    } else {
-      encoder.emplace(BertModel::load(folder));
-      subject = profile_subject(*encoder);
-      key = latency_key(encoder->config());
-    }
+    // The table and key that the inference commands of the family read (latency_for,
+    // decoder_latency_for).
+    const FolderProfileSubject loaded = load_profile_subject(folder);
+    const ProfileSubject& subject = loaded.subject;
+    const LatencyKey& key = loaded.key;
     ProfileOptions profile;
     profile.rounds = options->rounds;
     if (command->count("--rounds") == 0) profile.min_seconds = kProfileMinSeconds;

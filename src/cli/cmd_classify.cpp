@@ -69,28 +69,28 @@ void add_classify_command(CLI::App& app) {
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
     const int64_t max_length = config.max_position_embeddings;
 
-    InputReader inputs = InputReader::from_inputs({});
+    data::InputReader inputs = data::InputReader::from_inputs({});
     if (!options->input.empty()) {
       if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
-      inputs = InputReader::from_file(options->input);
+      inputs = data::InputReader::from_file(options->input);
     } else {
       if (options->texts.empty()) throw InputError("nothing to classify: give TEXT ... or --input FILE");
-      std::vector<TextInput> given;
+      std::vector<data::LabeledExample> given;
       for (size_t i = 0; i < options->texts.size(); ++i) {
         given.push_back(
-            TextInput{options->texts[i], std::nullopt, std::nullopt, "argument " + std::to_string(i + 1)});
+            data::LabeledExample{.text = options->texts[i], .origin = "argument " + std::to_string(i + 1)});
       }
-      inputs = InputReader::from_inputs(std::move(given));
+      inputs = data::InputReader::from_inputs(std::move(given));
     }
 
     // One batch of the input at a time: reading, running and printing stay in step, so memory does
     // not grow with the input file.
     const size_t batch_size = static_cast<size_t>(options->batch_size);
     std::vector<BertInput> batch;
-    for (TextInput input; true;) {
+    for (data::LabeledExample input; true;) {
       batch.clear();
       while (batch.size() < batch_size && inputs.next(input)) {
-        Encoding encoding = encode_input(tokenizer, input, max_length);
+        Encoding encoding = encode_input(tokenizer, input.text, input.text_pair, max_length, input.origin);
         batch.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
       }
       if (batch.empty()) break;

@@ -3,22 +3,14 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <utility>
 
 #include "common.h"
 #include "latte/core/error.h"
-#include "latte/data/examples.h"
-#include "latte/data/glue.h"
-#include "latte/eval/metrics.h"
-#include "latte/eval/perplexity.h"
+#include "latte/eval/lm_eval.h"
 #include "latte/eval/plot.h"
 #include "latte/eval/runner.h"
-#include "latte/eval/timing.h"
 #include "latte/io/atomic_file.h"
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
@@ -65,10 +57,17 @@ class Progress {
   bool enabled_;
 };
 
-// The progress of time_targets() on `progress`.
-EvalProgress latency_progress(Progress& progress) {
-  return [&progress](size_t done, size_t total) {
-    progress.update(std::nullopt, done, total, "latency, paired with dense");
+// The progress of the runner's stages on `progress`.
+TargetProgress target_progress(Progress& progress) {
+  return [&progress](std::optional<double> speedup, size_t done, size_t total, const char* stage) {
+    progress.update(speedup, done, total, stage);
+  };
+}
+
+// The latency source of the BERT `model`'s planners.
+LatencySource encoder_latency(BertModel& model, bool no_profile) {
+  return [&model, no_profile](bool needs_latency) {
+    return latency_for(model.config(), needs_latency, no_profile, [&]() -> BertModel& { return model; });
   };
 }
 
@@ -78,43 +77,14 @@ std::string fixed(double value, int decimals) {
   return buffer;
 }
 
-// The examples of --data (JSONL, or a GLUE TSV with --task) and their encodings. Every speedup
-// runs over all of them, so the encodings are kept; the texts are not (examples keep only their
-// label, score and origin), and reading stops after --max examples.
-struct LoadedData {
-  std::vector<data::LabeledExample> examples;
-  std::vector<BertInput> inputs;
-};
-
-LoadedData load_data(const std::string& path, const std::string& task_name, int64_t max_examples,
-                     const BertConfig& config, const BertTokenizer& tokenizer,
-                     const std::filesystem::path& folder) {
-  LoadedData loaded;
-  const auto keep = [&](data::LabeledExample&& example) {
-    const TextInput input{std::move(example.text), std::move(example.text_pair), std::nullopt,
-                          example.origin};
-    Encoding encoding = encode_input(tokenizer, input, config.max_position_embeddings);
-    loaded.inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
-    loaded.examples.push_back(std::move(example));
-    return max_examples <= 0 || static_cast<int64_t>(loaded.examples.size()) < max_examples;
-  };
-  if (!task_name.empty()) {
-    const data::GlueTask task = data::parse_glue_task(task_name);
-    if (data::glue_task_is_regression(task) != config.is_regression()) {
-      throw InputError(std::string("task ") + data::glue_task_name(task) + " is " +
-                       (config.is_regression() ? "classification" : "regression") + " but model " +
-                       folder.string() + " is " +
-                       (config.is_regression() ? "a regression" : "a classification") + " model");
-    }
-    data::for_each_glue_example(path, task, keep);
-  } else {
-    data::for_each_labeled_jsonl(path, keep);
+// --speedups: targets of 1 (dense) or more.
+std::vector<double> parse_speedups(const std::string& text) {
+  std::vector<double> speedups = parse_number_list(text, "--speedups");
+  for (const double speedup : speedups) {
+    if (!(speedup >= 1.0)) throw InputError("--speedups: " + fixed(speedup, 3) + " is below 1 (1 = dense)");
   }
-  if (loaded.examples.empty()) throw InputError("no examples in " + path);
-  return loaded;
+  return speedups;
 }
-
-}  // namespace
 
 // --task lm: perplexity and next-token accuracy of continuations after (pruned) prompts, and the
 // prefill's measured speedup, per target.
@@ -123,69 +93,34 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
   std::unique_ptr<CausalLm> model = load_causal_lm(folder);
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
   check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
-  if (options.prompt_length + options.continuation_length > model->max_positions()) {
-    throw InputError("--prompt-len + --continuation-len is " +
-                     std::to_string(options.prompt_length + options.continuation_length) +
-                     "; the model takes at most " + std::to_string(model->max_positions()) + " tokens");
+  std::vector<LmWindow> windows;
+  try {
+    windows = read_lm_windows(options.data, *model, *tokenizer, options.prompt_length,
+                              options.continuation_length, options.max_examples);
+  } catch (const FieldError& error) {
+    throw in_flag_terms(error);
   }
-  // The passages as one token stream, each followed by the end-of-text token when there is one.
-  const int64_t window = options.prompt_length + options.continuation_length;
-  const int64_t wanted = options.max_examples > 0 ? options.max_examples * window : 0;
-  std::vector<int32_t> stream;
-  InputReader reader = InputReader::from_file(options.data);
-  for (TextInput input;
-       (wanted == 0 || static_cast<int64_t>(stream.size()) < wanted) && reader.next(input);) {
-    const Encoding encoding = tokenizer->encode(input.text, 0);
-    stream.insert(stream.end(), encoding.ids.begin(), encoding.ids.end());
-    if (const std::optional<int32_t> eos = model->eos_token_id()) stream.push_back(*eos);
-  }
-  const std::vector<LmWindow> windows =
-      lm_windows(stream, options.prompt_length, options.continuation_length, options.max_examples);
-
-  std::vector<std::unique_ptr<Planner>> planners;
-  std::optional<LatencyModel> latency;
-  for (const double speedup : speedups) {
-    PruneOptions knob;
-    knob.speedup = speedup;
-    knob.mode = options.mode;
-    knob.no_profile = options.no_profile;
-    planners.push_back(make_planner(knob, model->shape(), folder, [&](bool needs) {
-      if (!latency || (needs && !latency->measured())) {
-        latency = decoder_latency_for(*model, needs, options.no_profile);
-      }
-      return *latency;
-    }));
-  }
-  // Prefill latency, every target paired with adjacent dense runs on the same prompts.
-  const size_t timed = std::min(windows.size(), static_cast<size_t>(options.latency_samples));
-  std::vector<const Planner*> timed_planners;
-  for (const auto& planner : planners) timed_planners.push_back(planner.get());
-  PairedTimingOptions timing_options;
-  timing_options.notices = &std::cerr;
-  const PairedTiming timing = time_paired(
-      timed, timed_planners.size(),
-      [&](size_t input, int variant) {
-        KvCache cache = model->new_cache();
-        DecoderOptions prefill;
-        prefill.planner = variant < 0 ? nullptr : timed_planners[static_cast<size_t>(variant)];
-        return PassResult{model->forward(windows[input].prompt, cache, prefill).kept, std::nullopt};
-      },
-      timing_options);
+  LmEvalOptions eval_options;
+  eval_options.mode = parse_prune_mode(options.mode);
+  eval_options.latency_samples = options.latency_samples;
+  eval_options.notices = &std::cerr;
+  const LmEvaluation evaluation = evaluate_lm_speedups(
+      *model, windows, speedups, Sidecar::read(folder, &std::cerr),
+      [&](bool needs) { return decoder_latency_for(*model, needs, options.no_profile); }, eval_options);
 
   if (!options.json) {
     std::printf("%zu windows of %lld prompt + %lld continuation tokens; prefill timed on %zu prompts\n",
                 windows.size(), static_cast<long long>(options.prompt_length),
-                static_cast<long long>(options.continuation_length), timed);
+                static_cast<long long>(options.continuation_length), evaluation.timed);
     std::printf("%8s %11s %9s %9s %10s %9s %10s %6s\n", "speedup", "perplexity", "nll", "next_acc", "ttft_ms",
                 "measured", "predicted", "kept");
   }
-  for (size_t s = 0; s < speedups.size(); ++s) {
-    const Planner* planner = planners[s].get();
-    const LmScore score = score_continuations(*model, windows, planner->dense() ? nullptr : planner);
-    const VariantTiming& time = timing.variants[s];
-    const double predicted = planner->plan(options.prompt_length).predicted_speedup.value_or(1.0);
+  for (const LmTargetResult& target : evaluation.targets) {
+    const LmScore& score = target.score;
+    const VariantTiming& time = target.timing;
+    const double predicted = target.predicted_speedup;
     if (options.json) {
-      nlohmann::json line = {{"speedup", speedups[s]},
+      nlohmann::json line = {{"speedup", target.speedup},
                              {"perplexity", score.perplexity},
                              {"mean_nll", score.mean_nll},
                              {"next_token_accuracy", score.next_token_accuracy},
@@ -199,12 +134,14 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
                              {"kept_fraction", score.kept_fraction}};
       std::cout << line.dump() << "\n";
     } else {
-      std::printf("%8.2f %11.3f %9.4f %9.4f %10.2f %8.2fx %9.2fx %6.3f\n", speedups[s], score.perplexity,
+      std::printf("%8.2f %11.3f %9.4f %9.4f %10.2f %8.2fx %9.2fx %6.3f\n", target.speedup, score.perplexity,
                   score.mean_nll, score.next_token_accuracy, time.ms.median, time.speedup.median, predicted,
                   score.kept_fraction);
     }
   }
 }
+
+}  // namespace
 
 void add_eval_command(CLI::App& app) {
   auto* command = app.add_subcommand(
@@ -249,10 +186,7 @@ void add_eval_command(CLI::App& app) {
       "\"spearman\"), \"median_ms\", \"predicted_speedup\", \"measured_speedup\", ...}");
   command->callback([options] {
     setup_threads(options->threads);
-    std::vector<double> speedups = parse_number_list(options->speedups, "--speedups");
-    for (const double speedup : speedups) {
-      if (!(speedup >= 1.0)) throw InputError("--speedups: " + fixed(speedup, 3) + " is below 1 (1 = dense)");
-    }
+    const std::vector<double> speedups = parse_speedups(options->speedups);
     const auto folder = model_folder(options->model);
     if (options->task == "lm") {
       evaluate_language_model(*options, speedups, folder);
@@ -268,11 +202,9 @@ void add_eval_command(CLI::App& app) {
                        " without a classification head; eval needs BertForSequenceClassification");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-
-    const LoadedData loaded =
-        load_data(options->data, options->task, options->max_examples, config, tokenizer, folder);
+    const EvalData loaded = load_eval_data(options->data, options->task, options->max_examples, config,
+                                           tokenizer, folder.string());
     const std::vector<data::LabeledExample>& examples = loaded.examples;
-    const std::vector<BertInput>& inputs = loaded.inputs;
     std::vector<int64_t> classes;
     std::vector<double> scores;
     if (config.is_regression()) {
@@ -281,42 +213,18 @@ void add_eval_command(CLI::App& app) {
       classes = gold_classes(examples, config);
     }
 
-    const Sidecar sidecar = Sidecar::read(folder, &std::cerr);
-    const double fastest = *std::max_element(speedups.begin(), speedups.end());
-    usable_calibration(Knobs{.speedup = fastest}, sidecar.calibration,
-                       config.num_layers);  // before profiling
-    const bool needs_latency = fastest > 1.0;
-    const LatencyModel latency =
-        latency_for(config, needs_latency, options->no_profile, [&]() -> BertModel& { return model; });
-    Notices notices;
     Progress progress;
-    std::vector<SpeedupResult> results;
-    std::vector<std::unique_ptr<Planner>> planners;
-    std::vector<Planner*> pruned;  // timed against dense; S = 1 is dense itself
-    std::ostringstream notes;      // outlives the planners that write to it
-    for (const double speedup : speedups) {
-      planners.push_back(
-          planner_for(model, speedup, parse_prune_mode(options->mode), sidecar, latency, notes));
-      results.push_back(evaluate(
-          model, inputs, classes, scores, speedup, *planners.back(), static_cast<size_t>(options->batch_size),
-          [&](size_t done, size_t total) { progress.update(speedup, done, total, "examples"); }));
-      notices.print_new(notes.str());
-      if (speedup > 1.0) pruned.push_back(planners.back().get());
-    }
-    const PairedTiming timing =
-        time_targets(model, inputs, pruned, options->latency_samples, latency_progress(progress), &std::cerr);
-    notices.print_new(notes.str());
-    const double dense_ms = timing.dense_ms.median;
-    for (size_t s = 0, p = 0; s < results.size(); ++s) {
-      if (results[s].speedup > 1.0) {
-        results[s].median_ms = timing.variants[p].ms.median;
-        results[s].measured_speedup = timing.variants[p].speedup;
-        ++p;
-      } else {
-        results[s].median_ms = dense_ms;
-      }
-    }
+    SpeedupRunOptions run;
+    run.mode = parse_prune_mode(options->mode);
+    run.batch_size = static_cast<size_t>(options->batch_size);
+    run.latency_samples = options->latency_samples;
+    run.progress = target_progress(progress);
+    run.notices = &std::cerr;
+    const SpeedupEvaluation evaluation =
+        evaluate_speedups(model, loaded.inputs, classes, scores, speedups, Sidecar::read(folder, &std::cerr),
+                          encoder_latency(model, options->no_profile), run);
     progress.done();
+    const std::vector<SpeedupResult>& results = evaluation.results;
 
     const std::vector<std::string> metric_names =
         config.is_regression() ? std::vector<std::string>{"pearson", "spearman"}
@@ -333,16 +241,15 @@ void add_eval_command(CLI::App& app) {
         line["measured_speedup_p90"] = result.measured_speedup.p90;
         line["kept_fraction"] = result.kept_fraction;
         line["examples"] = examples.size();
-        if (timing.peak_load) line["load_average"] = *timing.peak_load;
+        if (evaluation.peak_load) line["load_average"] = *evaluation.peak_load;
         std::cout << line.dump() << "\n";
       }
       return;
     }
-    const size_t timed = std::min(examples.size(), static_cast<size_t>(options->latency_samples));
     std::cout << "model " << folder.string() << ", data " << options->data << ": " << examples.size()
-              << " examples, latency over " << timed
+              << " examples, latency over " << evaluation.timed
               << " at batch 1, each speedup paired with adjacent dense runs (median ratio, p10-p90)";
-    if (timing.peak_load) std::cout << "; load average up to " << fixed(*timing.peak_load, 2);
+    if (evaluation.peak_load) std::cout << "; load average up to " << fixed(*evaluation.peak_load, 2);
     std::cout << "\n";
     std::printf("%8s", "speedup");
     for (const std::string& name : metric_names) std::printf("%10s", name.c_str());
@@ -405,13 +312,7 @@ void add_sweep_command(CLI::App& app) {
   command->add_flag("--json", options->json, "One JSON object per speedup");
   command->callback([options] {
     setup_threads(options->threads);
-    std::vector<double> speedups = parse_number_list(options->speedups, "--speedups");
-    for (const double speedup : speedups) {
-      if (!(speedup >= 1.0)) throw InputError("--speedups: " + fixed(speedup, 3) + " is below 1 (1 = dense)");
-    }
-    if (std::find(speedups.begin(), speedups.end(), 1.0) == speedups.end())
-      speedups.insert(speedups.begin(), 1.0);
-    std::sort(speedups.begin(), speedups.end());
+    const std::vector<double> speedups = parse_speedups(options->speedups);
     const auto folder = model_folder(options->model);
     BertModel model = BertModel::load(folder);
     const BertConfig& config = model.config();
@@ -419,8 +320,8 @@ void add_sweep_command(CLI::App& app) {
       throw InputError("model " + folder.string() + " has no classification head; sweep needs one");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const LoadedData loaded =
-        load_data(options->input, options->task, options->max_examples, config, tokenizer, folder);
+    const EvalData loaded = load_eval_data(options->input, options->task, options->max_examples, config,
+                                           tokenizer, folder.string());
     const bool labelled =
         std::all_of(loaded.examples.begin(), loaded.examples.end(), [&](const auto& example) {
           return config.is_regression() ? example.score.has_value() : example.label.has_value();
@@ -431,71 +332,16 @@ void add_sweep_command(CLI::App& app) {
     if (labelled && !config.is_regression()) classes = gold_classes(loaded.examples, config);
     const std::string quality_name = config.is_regression() ? "pearson" : "accuracy";
 
-    const Sidecar sidecar = Sidecar::read(folder, &std::cerr);
-    usable_calibration(Knobs{.speedup = speedups.back()}, sidecar.calibration,
-                       config.num_layers);  // before profiling
-    const LatencyModel latency = latency_for(config, speedups.back() > 1.0, options->no_profile,
-                                             [&]() -> BertModel& { return model; });
-    std::ostringstream notes;
-    std::vector<std::unique_ptr<Planner>> planners;
-    std::vector<Planner*> pruned;  // speedups[0] == 1 is dense itself
-    for (const double speedup : speedups) {
-      planners.push_back(
-          planner_for(model, speedup, parse_prune_mode(options->mode), sidecar, latency, notes));
-      if (speedup > 1.0) pruned.push_back(planners.back().get());
-    }
-
-    // Latency: the same inputs, one at a time, every target paired with adjacent dense runs.
     Progress progress;
-    const PairedTiming timing = time_targets(model, loaded.inputs, pruned, options->latency_samples,
-                                             latency_progress(progress), &std::cerr);
-    const size_t timed = std::min(loaded.inputs.size(), static_cast<size_t>(options->latency_samples));
-    std::vector<SweepRow> rows;
-    for (size_t s = 0; s < speedups.size(); ++s) {
-      SweepRow row;
-      row.requested_speedup = speedups[s];
-      row.measured_ms = timing.dense_ms.median;
-      if (s > 0) {
-        const VariantTiming& result = timing.variants[s - 1];
-        row.measured_ms = result.ms.median;
-        row.measured_speedup = result.speedup.median;
-        row.measured_speedup_p10 = result.speedup.p10;
-        row.measured_speedup_p90 = result.speedup.p90;
-      }
-      row.predicted_speedup = 0.0;
-      row.kept_fraction = 0.0;
-      for (size_t i = 0; i < timed; ++i) {
-        const auto n0 = static_cast<int64_t>(loaded.inputs[i].input_ids.size());
-        const SequencePlan& plan = planners[s]->plan(n0);
-        row.predicted_speedup += plan.predicted_speedup.value_or(1.0) / static_cast<double>(timed);
-        row.predicted_ms += plan.predicted_ms.value_or(0.0) / static_cast<double>(timed);
-        double kept = 1.0;
-        if (s > 0) {
-          const std::vector<int64_t>& counts = timing.variants[s - 1].kept[i];
-          kept = 0.0;
-          for (const int64_t count : counts) kept += static_cast<double>(count);
-          kept /= static_cast<double>(counts.size() * static_cast<size_t>(n0));
-        }
-        row.kept_fraction += kept / static_cast<double>(timed);
-      }
-      rows.push_back(row);
-    }
-
-    // Quality over all inputs, batched.
-    if (labelled) {
-      for (size_t s = 0; s < speedups.size(); ++s) {
-        const Predictions predictions =
-            predict(model, loaded.inputs, planners[s].get(), 16,
-                    [&](const std::vector<BertInput>&, const BertOutput&, size_t done) {
-                      progress.update(speedups[s], done, loaded.inputs.size(), "examples");
-                    });
-        rows[s].quality = config.is_regression() ? eval::pearson(predictions.scores, scores)
-                                                 : eval::accuracy(predictions.classes, classes);
-      }
-    }
+    SpeedupRunOptions run;
+    run.mode = parse_prune_mode(options->mode);
+    run.latency_samples = options->latency_samples;
+    run.progress = target_progress(progress);
+    run.notices = &std::cerr;
+    const std::vector<SweepRow> rows =
+        sweep_speedups(model, loaded.inputs, classes, scores, speedups, Sidecar::read(folder, &std::cerr),
+                       encoder_latency(model, options->no_profile), run);
     progress.done();
-    Notices notices;
-    notices.print_new(notes.str());
 
     write_file_atomic(options->out + ".csv", sweep_csv(rows, quality_name));
     write_file_atomic(options->out + ".svg",

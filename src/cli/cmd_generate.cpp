@@ -195,18 +195,18 @@ void add_generate_command(CLI::App& app) {
     if (!options->prompt_ids.empty()) {
       run(parse_prompt_ids(options->prompt_ids), "--prompt-ids");
     } else {
-      InputReader inputs = InputReader::from_inputs({});
+      data::InputReader inputs = data::InputReader::from_inputs({});
       if (!options->input.empty()) {
-        inputs = InputReader::from_file(options->input);
+        inputs = data::InputReader::from_file(options->input);
       } else {
-        std::vector<TextInput> given_texts;
+        std::vector<data::LabeledExample> given_texts;
         for (size_t i = 0; i < options->texts.size(); ++i) {
           given_texts.push_back(
-              {options->texts[i], std::nullopt, std::nullopt, "argument " + std::to_string(i + 1)});
+              data::LabeledExample{.text = options->texts[i], .origin = "argument " + std::to_string(i + 1)});
         }
-        inputs = InputReader::from_inputs(std::move(given_texts));
+        inputs = data::InputReader::from_inputs(std::move(given_texts));
       }
-      for (TextInput input; !interrupted && inputs.next(input);) {
+      for (data::LabeledExample input; !interrupted && inputs.next(input);) {
         run(tokenizer->encode(input.text, 0).ids, input.origin);
       }
     }

@@ -4,35 +4,10 @@
 
 #include "common.h"
 #include "latte/core/error.h"
-#include "latte/io/json_file.h"
-#include "latte/models/bert.h"
+#include "latte/models/registry.h"
 #include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
-namespace {
-
-// The longest input the model takes, checking the tokenizer belongs to it. A BERT config is read
-// and validated whole, as every other command reads it; of GPT-2's (model_type "gpt2") only
-// n_positions and vocab_size are needed.
-int64_t max_positions(const std::filesystem::path& folder, const Tokenizer& tokenizer) {
-  const std::filesystem::path path = folder / "config.json";
-  const nlohmann::json config = read_json_file(path);
-  const std::string label = path.string();
-  if (json_optional_string(config, "model_type", label, "bert") != "gpt2") {
-    const BertConfig bert = BertConfig::from_file(path);
-    check_tokenizer_matches(bert, tokenizer, folder);
-    return bert.max_position_embeddings;
-  }
-  check_tokenizer_fits(tokenizer, json_require_positive_int(config, "vocab_size", label), path);
-  const int64_t positions = json_require_positive_int(config, "n_positions", label);
-  if (positions > BertConfig::kMaxPositions) {
-    throw FormatError(label + ": field 'n_positions' is " + std::to_string(positions) +
-                      ", above latte's limit of " + std::to_string(BertConfig::kMaxPositions));
-  }
-  return positions;
-}
-
-}  // namespace
 
 void add_tokenize_command(CLI::App& app) {
   auto* command =
@@ -53,7 +28,7 @@ void add_tokenize_command(CLI::App& app) {
   command->callback([options] {
     const auto folder = model_folder(options->model);
     const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
-    int64_t max_length = max_positions(folder, *tokenizer);
+    int64_t max_length = max_input_tokens(folder, *tokenizer);
     if (options->max_length != 0) {
       // A WordPiece encoding needs room for [CLS], one piece and [SEP].
       const int64_t min_length = tokenizer->kind() == "wordpiece" ? 3 : 1;
@@ -63,21 +38,22 @@ void add_tokenize_command(CLI::App& app) {
       }
       max_length = options->max_length;
     }
-    InputReader inputs = InputReader::from_inputs({});
+    data::InputReader inputs = data::InputReader::from_inputs({});
     if (!options->input.empty()) {
       if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
-      inputs = InputReader::from_file(options->input);
+      inputs = data::InputReader::from_file(options->input);
     } else if (options->texts.empty()) {
       throw InputError("nothing to tokenize: give TEXT [TEXT_PAIR] or --input FILE");
     } else {
-      TextInput input{options->texts[0], std::nullopt, std::nullopt, "argument 1"};
+      data::LabeledExample input{.text = options->texts[0], .origin = "argument 1"};
       if (options->texts.size() == 2) input.text_pair = options->texts[1];
-      std::vector<TextInput> given;
+      std::vector<data::LabeledExample> given;
       given.push_back(std::move(input));
-      inputs = InputReader::from_inputs(std::move(given));
+      inputs = data::InputReader::from_inputs(std::move(given));
     }
-    for (TextInput input; inputs.next(input);) {
-      const Encoding encoding = encode_input(*tokenizer, input, max_length);
+    for (data::LabeledExample input; inputs.next(input);) {
+      const Encoding encoding =
+          encode_input(*tokenizer, input.text, input.text_pair, max_length, input.origin);
       if (options->json) {
         nlohmann::json line = {{"ids", encoding.ids}, {"tokens", encoding.tokens}};
         if (input.text_pair) line["type_ids"] = encoding.type_ids;

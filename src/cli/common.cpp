@@ -8,68 +8,9 @@
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
-#include "latte/data/examples.h"
 #include "latte/eval/latency_profile.h"
 
 namespace latte::cli {
-
-namespace {
-
-bool is_blank(const std::string& line) { return line.find_first_not_of(" \t\r\n") == std::string::npos; }
-
-TextInput parse_json_line(const std::string& line, const std::string& origin) {
-  data::LabeledExample example = data::parse_labeled_json_line(line, origin);
-  return TextInput{std::move(example.text), std::move(example.text_pair), std::move(example.label), origin};
-}
-
-}  // namespace
-
-InputReader InputReader::from_file(const std::string& path) {
-  InputReader reader;
-  reader.lines_.emplace(path == "-" ? ReadableFile::standard_input()
-                                    : ReadableFile::open(path, FileSource::kUser, "input file"));
-  return reader;
-}
-
-InputReader InputReader::from_inputs(std::vector<TextInput> inputs) {
-  InputReader reader;
-  reader.given_ = std::move(inputs);
-  return reader;
-}
-
-bool InputReader::next(TextInput& input) {
-  if (!lines_) {
-    if (next_given_ == given_.size()) return false;
-    input = std::move(given_[next_given_++]);
-    return true;
-  }
-  std::string line;
-  while (lines_->next(line)) {
-    if (is_blank(line)) continue;
-    const std::string origin = lines_->name() + ":" + std::to_string(lines_->line_number());
-    if (!jsonl_) {
-      const size_t first = line.find_first_not_of(" \t");
-      jsonl_ = first != std::string::npos && line[first] == '{';
-    }
-    input = *jsonl_ ? parse_json_line(line, origin) : TextInput{line, std::nullopt, std::nullopt, origin};
-    return true;
-  }
-  return false;
-}
-
-Encoding encode_input(const Tokenizer& tokenizer, const TextInput& input, int64_t max_length) {
-  try {
-    if (!input.text_pair) return tokenizer.encode(input.text, max_length);
-    const auto* wordpiece = dynamic_cast<const BertTokenizer*>(&tokenizer);
-    if (wordpiece == nullptr) {
-      throw InputError("text pairs need a WordPiece tokenizer; this model's is " +
-                       std::string(tokenizer.kind()));
-    }
-    return wordpiece->encode_pair(input.text, *input.text_pair, max_length);
-  } catch (const InputError& error) {
-    throw InputError(input.origin + ": " + error.what());
-  }
-}
 
 void add_threads_option(CLI::App& command, std::optional<int>& threads) {
   const int limit = max_num_threads();
@@ -77,14 +18,6 @@ void add_threads_option(CLI::App& command, std::optional<int>& threads) {
       .add_option("--threads", threads,
                   "Threads, 1.." + std::to_string(limit) + " (default: LATTE_NUM_THREADS or all cores)")
       ->check(CLI::Range(1, limit));
-}
-
-void Notices::print_new(const std::string& text) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (!line.empty() && seen_.insert(line).second) std::cerr << line << "\n";
-  }
 }
 
 void setup_threads(std::optional<int> threads) { set_num_threads(resolve_num_threads(threads)); }
@@ -184,9 +117,14 @@ LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_pr
 
 InputError in_flag_terms(const FieldError& error) {
   static const std::map<std::string, std::string> kFlags = {
-      {"keep list", "--keep"},    {"coverage", "--coverage"},
-      {"speedup", "--speedup"},   {"latency budget", "--latency-ms"},
-      {"min_keep", "--min-keep"}, {"layers", "--layers"}};
+      {"keep list", "--keep"},
+      {"coverage", "--coverage"},
+      {"speedup", "--speedup"},
+      {"latency budget", "--latency-ms"},
+      {"min_keep", "--min-keep"},
+      {"layers", "--layers"},
+      {"max_length", "--max-length"},
+      {"prompt_length + continuation_length", "--prompt-len + --continuation-len"}};
   if (error.field() == "knobs")
     return InputError("give only one of --keep, --coverage, --speedup, --latency-ms");
   const auto flag = kFlags.find(error.field());

@@ -4,14 +4,15 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "latte/core/error.h"
-#include "latte/io/read_file.h"
+#include "latte/data/examples.h"
+#include "latte/eval/runner.h"
 #include "latte/models/bert.h"
 #include "latte/models/causal_lm.h"
 #include "latte/prune/plan.h"
@@ -19,41 +20,6 @@
 #include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
-
-// One text (or text pair) to tokenize or classify, with where it came from.
-struct TextInput {
-  std::string text;
-  std::optional<std::string> text_pair;
-  std::optional<std::string> label;  // JSONL "label", when present (string or number as text)
-  std::string origin;                // "FILE:LINE" or "argument N", for error messages
-};
-
-// The inputs of a command, one at a time: from FILE ('-' = stdin) or from TEXT arguments.
-// A file is JSONL when its first non-blank line starts with '{' ({"text": ..., "text_pair":
-// ..., "label": ...}), else one text per line; lines end at \n, \r\n or a lone \r, and blank
-// lines are skipped. Only what next() is asked for is read, so a command holds one batch of a
-// file at a time, whatever its size. Errors name the file and line.
-class InputReader {
- public:
-  static InputReader from_file(const std::string& path);
-  // Inputs given on the command line.
-  static InputReader from_inputs(std::vector<TextInput> inputs);
-
-  // False when there are no more inputs.
-  bool next(TextInput& input);
-
- private:
-  InputReader() = default;
-
-  std::optional<LineReader> lines_;  // absent for arguments
-  std::vector<TextInput> given_;
-  size_t next_given_ = 0;
-  std::optional<bool> jsonl_;
-};
-
-// The model's encoding of one input, truncated to max_length tokens; errors name input.origin.
-// A text pair needs a WordPiece tokenizer (BERT's [CLS] A [SEP] B [SEP]).
-Encoding encode_input(const Tokenizer& tokenizer, const TextInput& input, int64_t max_length);
 
 // --threads N, checked against max_num_threads() when parsed.
 void add_threads_option(CLI::App& command, std::optional<int>& threads);
@@ -123,12 +89,9 @@ std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertCon
                                       const std::filesystem::path& folder, const ModelLoader& model);
 
 // The planners' one-line notices, each printed to stderr once however many targets repeat it.
-class Notices {
+class Notices : public NoticeLines {
  public:
-  void print_new(const std::string& text);
-
- private:
-  std::set<std::string> seen_;
+  Notices() : NoticeLines(&std::cerr) {}
 };
 
 // Registers every subcommand on the app.

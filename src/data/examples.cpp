@@ -86,4 +86,37 @@ std::vector<LabeledExample> read_labeled_jsonl(const std::filesystem::path& path
   return examples;
 }
 
+InputReader InputReader::from_file(const std::string& path) {
+  InputReader reader;
+  reader.lines_.emplace(path == "-" ? ReadableFile::standard_input()
+                                    : ReadableFile::open(path, FileSource::kUser, "input file"));
+  return reader;
+}
+
+InputReader InputReader::from_inputs(std::vector<LabeledExample> inputs) {
+  InputReader reader;
+  reader.given_ = std::move(inputs);
+  return reader;
+}
+
+bool InputReader::next(LabeledExample& input) {
+  if (!lines_) {
+    if (next_given_ == given_.size()) return false;
+    input = std::move(given_[next_given_++]);
+    return true;
+  }
+  std::string line;
+  while (lines_->next(line)) {
+    if (is_blank(line)) continue;
+    const std::string origin = lines_->name() + ":" + std::to_string(lines_->line_number());
+    if (!jsonl_) {
+      const size_t first = line.find_first_not_of(" \t");
+      jsonl_ = first != std::string::npos && line[first] == '{';
+    }
+    input = *jsonl_ ? parse_labeled_json_line(line, origin) : LabeledExample{.text = line, .origin = origin};
+    return true;
+  }
+  return false;
+}
+
 }  // namespace latte::data

@@ -10,6 +10,7 @@
 #include "latte/core/cpu.h"
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
+#include "latte/models/registry.h"
 
 namespace latte {
 
@@ -315,6 +316,33 @@ LatencyKey latency_key(const ModelDescription& description) {
   key.compute_dtype = "f32";
   key.latte_version = LATTE_VERSION;
   return key;
+}
+
+namespace {
+
+// `subject` keeping `model` alive for as long as it runs.
+template <typename Model>
+ProfileSubject owning(ProfileSubject subject, std::shared_ptr<Model> model) {
+  subject.run = [model = std::move(model), run = std::move(subject.run)](
+                    std::span<const int32_t> ids, const Planner* planner, PhaseTimes* times) {
+    return run(ids, planner, times);
+  };
+  return subject;
+}
+
+}  // namespace
+
+FolderProfileSubject load_profile_subject(const std::filesystem::path& folder) {
+  if (model_family(folder) == ModelFamily::kGpt2) {
+    std::shared_ptr<CausalLm> decoder = load_causal_lm(folder);
+    LatencyKey key = latency_key(decoder->description());
+    ProfileSubject subject = profile_subject(*decoder);
+    return FolderProfileSubject{owning(std::move(subject), std::move(decoder)), std::move(key)};
+  }
+  auto encoder = std::make_shared<BertModel>(BertModel::load(folder));
+  LatencyKey key = latency_key(encoder->config());
+  ProfileSubject subject = profile_subject(*encoder);
+  return FolderProfileSubject{owning(std::move(subject), std::move(encoder)), std::move(key)};
 }
 
 LatencyModel machine_latency_model(const BertConfig& config, const std::function<BertModel&()>& model,

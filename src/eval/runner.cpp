@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "latte/core/error.h"
+#include "latte/data/glue.h"
 #include "latte/eval/metrics.h"
 
 namespace latte {
@@ -23,6 +25,34 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 }  // namespace
+
+EvalData load_eval_data(const std::filesystem::path& path, const std::string& task, int64_t max_examples,
+                        const BertConfig& config, const Tokenizer& tokenizer, const std::string& model_name) {
+  EvalData loaded;
+  const auto keep = [&](data::LabeledExample&& example) {
+    Encoding encoding = encode_input(tokenizer, example.text, example.text_pair,
+                                     config.max_position_embeddings, example.origin);
+    example.text.clear();
+    example.text_pair.reset();
+    loaded.inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
+    loaded.examples.push_back(std::move(example));
+    return max_examples <= 0 || static_cast<int64_t>(loaded.examples.size()) < max_examples;
+  };
+  if (!task.empty()) {
+    const data::GlueTask glue_task = data::parse_glue_task(task);
+    if (data::glue_task_is_regression(glue_task) != config.is_regression()) {
+      throw InputError(std::string("task ") + data::glue_task_name(glue_task) + " is " +
+                       (config.is_regression() ? "classification" : "regression") + " but model " +
+                       model_name + " is " + (config.is_regression() ? "a regression" : "a classification") +
+                       " model");
+    }
+    data::for_each_glue_example(path, glue_task, keep);
+  } else {
+    data::for_each_labeled_jsonl(path, keep);
+  }
+  if (loaded.examples.empty()) throw InputError("no examples in " + path.string());
+  return loaded;
+}
 
 std::optional<int64_t> resolve_label(const std::string& label, const std::vector<std::string>& id2label) {
   for (size_t k = 0; k < id2label.size(); ++k) {
@@ -79,6 +109,15 @@ std::unique_ptr<Planner> planner_for(const BertModel& model, double speedup, std
   knobs.mode = mode;
   knobs.validate(model.shape().layers);
   return std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &notes);
+}
+
+void NoticeLines::print_new(const std::string& text) {
+  if (out_ == nullptr) return;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && seen_.insert(line).second) *out_ << line << "\n";
+  }
 }
 
 PairedTiming time_targets(BertModel& model, const std::vector<BertInput>& inputs,
@@ -150,6 +189,134 @@ SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
     result.metrics["mcc"] = eval::matthews_corrcoef(predictions.classes, classes, config.num_labels);
   }
   return result;
+}
+
+namespace {
+
+// time_targets() with its progress reported as a stage of `options`.
+PairedTiming time_pruned_targets(BertModel& model, const std::vector<BertInput>& inputs,
+                                 const std::vector<Planner*>& pruned, const SpeedupRunOptions& options) {
+  return time_targets(
+      model, inputs, pruned, options.latency_samples,
+      [&](size_t done, size_t total) {
+        if (options.progress) options.progress(std::nullopt, done, total, "latency, paired with dense");
+      },
+      options.notices);
+}
+
+// The latency model for targets up to `fastest`, after checking the calibration they need.
+LatencyModel latency_for_targets(const BertModel& model, double fastest, const Sidecar& sidecar,
+                                 const LatencySource& latency) {
+  usable_calibration(Knobs{.speedup = fastest}, sidecar.calibration, model.shape().layers);
+  return latency(fastest > 1.0);
+}
+
+}  // namespace
+
+SpeedupEvaluation evaluate_speedups(BertModel& model, const std::vector<BertInput>& inputs,
+                                    const std::vector<int64_t>& classes, const std::vector<double>& scores,
+                                    const std::vector<double>& speedups, const Sidecar& sidecar,
+                                    const LatencySource& latency, const SpeedupRunOptions& options) {
+  if (speedups.empty()) throw FieldError("speedups", "must list at least one target");
+  const LatencyModel latency_model =
+      latency_for_targets(model, *std::max_element(speedups.begin(), speedups.end()), sidecar, latency);
+  NoticeLines notices(options.notices);
+  std::ostringstream notes;  // outlives the planners that write to it
+  std::vector<std::unique_ptr<Planner>> planners;
+  std::vector<Planner*> pruned;  // timed against dense; S = 1 is dense itself
+  SpeedupEvaluation evaluation;
+  for (const double speedup : speedups) {
+    planners.push_back(planner_for(model, speedup, options.mode, sidecar, latency_model, notes));
+    evaluation.results.push_back(evaluate(model, inputs, classes, scores, speedup, *planners.back(),
+                                          options.batch_size, [&](size_t done, size_t total) {
+                                            if (options.progress)
+                                              options.progress(speedup, done, total, "examples");
+                                          }));
+    notices.print_new(notes.str());
+    if (speedup > 1.0) pruned.push_back(planners.back().get());
+  }
+  const PairedTiming timing = time_pruned_targets(model, inputs, pruned, options);
+  notices.print_new(notes.str());
+  for (size_t s = 0, p = 0; s < evaluation.results.size(); ++s) {
+    SpeedupResult& result = evaluation.results[s];
+    if (result.speedup > 1.0) {
+      result.median_ms = timing.variants[p].ms.median;
+      result.measured_speedup = timing.variants[p].speedup;
+      ++p;
+    } else {
+      result.median_ms = timing.dense_ms.median;
+    }
+  }
+  evaluation.timed = std::min(inputs.size(), static_cast<size_t>(options.latency_samples));
+  evaluation.peak_load = timing.peak_load;
+  return evaluation;
+}
+
+std::vector<SweepRow> sweep_speedups(BertModel& model, const std::vector<BertInput>& inputs,
+                                     const std::vector<int64_t>& classes, const std::vector<double>& scores,
+                                     std::vector<double> speedups, const Sidecar& sidecar,
+                                     const LatencySource& latency, const SpeedupRunOptions& options) {
+  if (std::find(speedups.begin(), speedups.end(), 1.0) == speedups.end())
+    speedups.insert(speedups.begin(), 1.0);
+  std::sort(speedups.begin(), speedups.end());
+  const LatencyModel latency_model = latency_for_targets(model, speedups.back(), sidecar, latency);
+  std::ostringstream notes;
+  std::vector<std::unique_ptr<Planner>> planners;
+  std::vector<Planner*> pruned;  // speedups[0] == 1 is dense itself
+  for (const double speedup : speedups) {
+    planners.push_back(planner_for(model, speedup, options.mode, sidecar, latency_model, notes));
+    if (speedup > 1.0) pruned.push_back(planners.back().get());
+  }
+
+  // Latency: the same inputs, one at a time, every target paired with adjacent dense runs.
+  const PairedTiming timing = time_pruned_targets(model, inputs, pruned, options);
+  const size_t timed = std::min(inputs.size(), static_cast<size_t>(options.latency_samples));
+  std::vector<SweepRow> rows;
+  for (size_t s = 0; s < speedups.size(); ++s) {
+    SweepRow row;
+    row.requested_speedup = speedups[s];
+    row.measured_ms = timing.dense_ms.median;
+    if (s > 0) {
+      const VariantTiming& result = timing.variants[s - 1];
+      row.measured_ms = result.ms.median;
+      row.measured_speedup = result.speedup.median;
+      row.measured_speedup_p10 = result.speedup.p10;
+      row.measured_speedup_p90 = result.speedup.p90;
+    }
+    row.predicted_speedup = 0.0;
+    row.kept_fraction = 0.0;
+    for (size_t i = 0; i < timed; ++i) {
+      const auto n0 = static_cast<int64_t>(inputs[i].input_ids.size());
+      const SequencePlan& plan = planners[s]->plan(n0);
+      row.predicted_speedup += plan.predicted_speedup.value_or(1.0) / static_cast<double>(timed);
+      row.predicted_ms += plan.predicted_ms.value_or(0.0) / static_cast<double>(timed);
+      double kept = 1.0;
+      if (s > 0) {
+        const std::vector<int64_t>& counts = timing.variants[s - 1].kept[i];
+        kept = 0.0;
+        for (const int64_t count : counts) kept += static_cast<double>(count);
+        kept /= static_cast<double>(counts.size() * static_cast<size_t>(n0));
+      }
+      row.kept_fraction += kept / static_cast<double>(timed);
+    }
+    rows.push_back(row);
+  }
+
+  // Quality over all inputs, batched.
+  const bool regression = model.config().is_regression();
+  if (regression ? !scores.empty() : !classes.empty()) {
+    for (size_t s = 0; s < speedups.size(); ++s) {
+      const Predictions predictions =
+          predict(model, inputs, planners[s].get(), options.batch_size,
+                  [&](const std::vector<BertInput>&, const BertOutput&, size_t done) {
+                    if (options.progress) options.progress(speedups[s], done, inputs.size(), "examples");
+                  });
+      rows[s].quality = regression ? eval::pearson(predictions.scores, scores)
+                                   : eval::accuracy(predictions.classes, classes);
+    }
+  }
+  NoticeLines(options.notices).print_new(notes.str());
+  return rows;
 }
 
 }  // namespace latte

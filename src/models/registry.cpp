@@ -2,6 +2,7 @@
 
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
+#include "latte/models/bert.h"
 #include "latte/models/gpt2.h"
 
 namespace latte {
@@ -32,6 +33,24 @@ std::unique_ptr<CausalLm> load_causal_lm(const std::filesystem::path& model_dir)
   if (family == ModelFamily::kGpt2) return std::make_unique<Gpt2Model>(Gpt2Model::load(model_dir));
   throw InputError(model_dir.string() + " holds a " + family_name(family) +
                    " model (an encoder); this needs a decoder (gpt2)");
+}
+
+int64_t max_input_tokens(const std::filesystem::path& model_dir, const Tokenizer& tokenizer) {
+  const std::filesystem::path path = model_dir / "config.json";
+  const nlohmann::json config = read_json_file(path);
+  const std::string label = path.string();
+  if (json_optional_string(config, "model_type", label, "bert") != "gpt2") {
+    const BertConfig bert = BertConfig::from_file(path);
+    check_tokenizer_matches(bert, tokenizer, model_dir);
+    return bert.max_position_embeddings;
+  }
+  check_tokenizer_fits(tokenizer, json_require_positive_int(config, "vocab_size", label), path);
+  const int64_t positions = json_require_positive_int(config, "n_positions", label);
+  if (positions > BertConfig::kMaxPositions) {
+    throw FormatError(label + ": field 'n_positions' is " + std::to_string(positions) +
+                      ", above latte's limit of " + std::to_string(BertConfig::kMaxPositions));
+  }
+  return positions;
 }
 
 }  // namespace latte

@@ -100,6 +100,22 @@ const std::string& Tokenizer::token_at(const std::vector<std::string>& tokens, i
   return tokens[static_cast<size_t>(id)];
 }
 
+Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
+                      const std::optional<std::string>& text_pair, int64_t max_length,
+                      const std::string& origin) {
+  try {
+    if (!text_pair) return tokenizer.encode(text, max_length);
+    const auto* wordpiece = dynamic_cast<const BertTokenizer*>(&tokenizer);
+    if (wordpiece == nullptr) {
+      throw InputError("text pairs need a WordPiece tokenizer; this model's is " +
+                       std::string(tokenizer.kind()));
+    }
+    return wordpiece->encode_pair(text, *text_pair, max_length);
+  } catch (const InputError& error) {
+    throw InputError(origin + ": " + error.what());
+  }
+}
+
 void check_tokenizer_fits(const Tokenizer& tokenizer, int64_t vocab_size,
                           const std::filesystem::path& config_file) {
   const auto tokens = static_cast<int64_t>(tokenizer.vocab_size());

@@ -1,4 +1,5 @@
-// Labelled examples for evaluation and training, and the JSONL files that hold them.
+// Labelled examples for evaluation and training, the JSONL files that hold them, and the inputs
+// of a command (text lines or JSONL, or texts given directly).
 #pragma once
 
 #include <filesystem>
@@ -7,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "latte/io/read_file.h"
+
 namespace latte::data {
 
 struct LabeledExample {
@@ -14,7 +17,7 @@ struct LabeledExample {
   std::optional<std::string> text_pair;
   std::optional<std::string> label;  // class name as written ("spam", "entailment", "1"); absent: unlabelled
   std::optional<double> score;       // regression target (STS-B); also set for a numeric JSON label
-  std::string origin;                // "FILE:LINE", for error messages
+  std::string origin;                // "FILE:LINE" (or "argument N"), for error messages
 };
 
 // JSONL, one object per line: {"text": str, "text_pair"?: str|null, "label"?: str|number|null}.
@@ -33,5 +36,27 @@ LabeledExample parse_labeled_json_line(const std::string& line, const std::strin
 
 // Parses a whole string as a finite number ("3.8", " 4 ", "1e-2"); nullopt otherwise.
 std::optional<double> parse_number(const std::string& text);
+
+// Texts to tokenize, classify or continue, one at a time: from FILE ('-' = stdin) or given
+// directly. A file is JSONL when its first non-blank line starts with '{' (the format above),
+// else one text per line; lines end at \n, \r\n or a lone \r, and blank lines are skipped. Only
+// what next() is asked for is read, so a caller holds one batch of a file at a time, whatever
+// its size. Errors name the file and line.
+class InputReader {
+ public:
+  static InputReader from_file(const std::string& path);
+  static InputReader from_inputs(std::vector<LabeledExample> inputs);
+
+  // False when there are no more inputs.
+  bool next(LabeledExample& input);
+
+ private:
+  InputReader() = default;
+
+  std::optional<LineReader> lines_;  // absent for inputs given directly
+  std::vector<LabeledExample> given_;
+  size_t next_given_ = 0;
+  std::optional<bool> jsonl_;
+};
 
 }  // namespace latte::data

@@ -4,10 +4,14 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "latte/models/bert.h"
@@ -55,5 +59,20 @@ CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inpu
 // tokens are the model's rule).
 CalibrationReport calibrate(CausalLm& model, const std::vector<std::vector<int32_t>>& prompts,
                             const std::vector<double>& taus, std::ostream* progress);
+
+// What calibrate_model() measured, and on how many inputs.
+struct ModelCalibration {
+  CalibrationReport report;
+  size_t samples = 0;
+};
+
+// Calibrates the model in `folder` (an encoder or a decoder, by its model_type) on the first
+// `max_inputs` texts of `inputs` (text lines or JSONL; '-' = stdin), each truncated to
+// `max_length` tokens (none: the model's positions; FieldError "max_length" above them); the
+// rest of the file is never read. A decoder skips prompts of one token with a notice: they are
+// both the first and the last token, protected, so nothing is left to eliminate. InputError when
+// no input is left. Notices and progress lines go to `log` when not null.
+ModelCalibration calibrate_model(const std::filesystem::path& folder, const std::string& inputs,
+                                 size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log);
 
 }  // namespace latte

@@ -77,6 +77,15 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options);
 LatencyKey latency_key(const BertConfig& config);
 LatencyKey latency_key(const ModelDescription& description);
 
+// The model in `folder` (its family by model_type) loaded as a profile subject that owns it (an
+// encoder's forward pass, or a decoder's prefill), with the key its table is cached under: the
+// table and key the inference commands of that family read.
+struct FolderProfileSubject {
+  ProfileSubject subject;
+  LatencyKey key;
+};
+FolderProfileSubject load_profile_subject(const std::filesystem::path& folder);
+
 struct LatencySourceOptions {
   std::optional<std::filesystem::path> cache_dir;  // none: profile in memory
   bool allow_profile = true;                       // false: the FLOPs prior when nothing is cached

@@ -1,24 +1,41 @@
-// Evaluation of a BERT classifier or regressor at several target speedups: the gold labels of
-// labelled examples, one planner per target, batched predictions and their task metrics, and
+// Evaluation of a BERT classifier or regressor at several target speedups: the labelled data
+// and its gold labels, one planner per target, batched predictions and their task metrics, and
 // the latency of every target paired with adjacent dense runs (latte/eval/timing.h).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "latte/data/examples.h"
+#include "latte/eval/plot.h"
 #include "latte/eval/timing.h"
 #include "latte/models/bert.h"
 #include "latte/prune/plan.h"
+#include "latte/tokenizers/tokenizer.h"
 
 namespace latte {
+
+// The examples of a data file and the model's encodings of them (truncated to its positions).
+// Every target runs over all of them, so the encodings are kept; the texts are not (examples
+// keep only their label, score and origin).
+struct EvalData {
+  std::vector<data::LabeledExample> examples;
+  std::vector<BertInput> inputs;
+};
+// Reads `path` as JSONL, or as the GLUE TSV of `task` when it is not empty (a regression task
+// for a regression model, a classification task otherwise: InputError naming both, the model
+// by `model_name`), stopping after max_examples (0: all). InputError when there are none.
+EvalData load_eval_data(const std::filesystem::path& path, const std::string& task, int64_t max_examples,
+                        const BertConfig& config, const Tokenizer& tokenizer, const std::string& model_name);
 
 // The class id of a label string: the model's own name, the same name in another case, or
 // the index k of a model whose labels are the default LABEL_k.
@@ -39,6 +56,18 @@ std::unique_ptr<Planner> planner_for(const BertModel& model, double speedup, std
 
 // Called with (done, total) as work advances.
 using EvalProgress = std::function<void(size_t done, size_t total)>;
+
+// The planners' one-line notices, each written to `out` once however many targets repeat it.
+class NoticeLines {
+ public:
+  explicit NoticeLines(std::ostream* out) : out_(out) {}
+  // Writes the lines of `text` not written before.
+  void print_new(const std::string& text);
+
+ private:
+  std::ostream* out_;
+  std::set<std::string> seen_;
+};
 
 // The latency of every planner over the first `samples` inputs, one at a time (batch 1), each
 // paired with adjacent dense runs of the same input. `notices` (may be null) gets a line when
@@ -76,5 +105,50 @@ struct SpeedupResult {
 SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
                        const std::vector<int64_t>& classes, const std::vector<double>& scores, double speedup,
                        Planner& planner, size_t batch_size, const EvalProgress& progress);
+
+// The latency model of the planners, asked for once the targets are known: `needs_latency` when
+// a target above 1 needs a measured one (a profile of this machine), else whatever is at hand.
+using LatencySource = std::function<LatencyModel(bool needs_latency)>;
+
+// Called as work advances: the target (none while timing every target against dense), what is
+// being done ("examples", "latency, paired with dense") and how far.
+using TargetProgress =
+    std::function<void(std::optional<double> speedup, size_t done, size_t total, const char* stage)>;
+
+// How evaluate_speedups() and sweep_speedups() run their targets.
+struct SpeedupRunOptions {
+  std::optional<PruneMode> mode;  // none: the planner's default
+  size_t batch_size = 16;         // inputs per forward pass for the metrics
+  int latency_samples = 64;       // inputs timed one at a time, each target paired with dense runs
+  TargetProgress progress;        // may be empty
+  // Planner notices (each once) and the busy-machine notice of the timing; may be null.
+  std::ostream* notices = nullptr;
+};
+
+// What evaluate_speedups() measured.
+struct SpeedupEvaluation {
+  std::vector<SpeedupResult> results;  // one per target, in the order given
+  size_t timed = 0;                    // inputs timed
+  std::optional<double> peak_load;     // highest 1-minute load average seen while timing
+};
+
+// Every target speedup (S = 1: dense) over all `inputs`: its metrics against gold `classes`
+// (classification) or `scores` (regression), kept fraction and predicted speedup, then its
+// latency paired with adjacent dense runs (the dense target is the dense runs themselves).
+// The calibration in `sidecar` is checked against the fastest target before `latency` is
+// asked for (a profile must not come before a calibration error).
+SpeedupEvaluation evaluate_speedups(BertModel& model, const std::vector<BertInput>& inputs,
+                                    const std::vector<int64_t>& classes, const std::vector<double>& scores,
+                                    const std::vector<double>& speedups, const Sidecar& sidecar,
+                                    const LatencySource& latency, const SpeedupRunOptions& options);
+
+// The offline-tuning sweep: one row per target of `speedups` with 1 (dense) added when missing,
+// in ascending order. Predicted speedup and time and the kept fraction are means over the timed
+// inputs; the quality (accuracy, or Pearson for a regression model) is over all inputs, and only
+// when gold `classes` or `scores` are given (not empty).
+std::vector<SweepRow> sweep_speedups(BertModel& model, const std::vector<BertInput>& inputs,
+                                     const std::vector<int64_t>& classes, const std::vector<double>& scores,
+                                     std::vector<double> speedups, const Sidecar& sidecar,
+                                     const LatencySource& latency, const SpeedupRunOptions& options);
 
 }  // namespace latte

@@ -60,6 +60,13 @@ class Tokenizer {
 // BPE); else vocab.txt (WordPiece). FormatError naming the file for anything else.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
+// The model's encoding of one input: encode(text), or for a text pair BERT's
+// [CLS] text [SEP] text_pair [SEP] (a WordPiece tokenizer's encode_pair; InputError for any
+// other tokenizer), truncated to max_length tokens. Errors start with `origin` ("FILE:LINE").
+Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
+                      const std::optional<std::string>& text_pair, int64_t max_length,
+                      const std::string& origin);
+
 // A tokenizer belongs to a model whose embedding has vocab_size rows when its ids fit (no more
 // tokens than rows) and it is not much smaller: Hugging Face pads embeddings a little (to a
 // multiple of 8 or 64), so up to 10 % of the rows may be padding; a smaller tokenizer is another

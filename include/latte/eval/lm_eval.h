@@ -1,0 +1,58 @@
+// A decoder's language-model evaluation at several target speedups (`latte eval --task lm`):
+// windows of a text file, each target's perplexity and next-token accuracy on the continuations
+// after pruned prompts (perplexity.h), and its prefill (time to first token) paired with
+// adjacent dense runs (timing.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "latte/eval/perplexity.h"
+#include "latte/eval/runner.h"
+#include "latte/eval/timing.h"
+#include "latte/models/causal_lm.h"
+#include "latte/tokenizers/tokenizer.h"
+
+namespace latte {
+
+// The passages of `path` (one per line, or JSONL {"text"}) as one token stream, each followed by
+// the model's end-of-text token when it has one, cut into windows of prompt_length +
+// continuation_length tokens (at most max_windows, 0: all); only the passages those windows need
+// are read. FieldError "prompt_length + continuation_length" when a window is longer than the
+// model's positions; InputError when the text is shorter than one window.
+std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& model,
+                                      const Tokenizer& tokenizer, int64_t prompt_length,
+                                      int64_t continuation_length, int64_t max_windows);
+
+struct LmEvalOptions {
+  std::optional<PruneMode> mode;    // none: the planner's default
+  int latency_samples = 64;         // prompts whose prefill is timed, each target paired with dense
+  std::ostream* notices = nullptr;  // planner notices (each once) and the busy-machine notice
+};
+
+// What one target speedup gave.
+struct LmTargetResult {
+  double speedup = 1.0;
+  LmScore score;
+  VariantTiming timing;            // its prefill against the adjacent dense runs
+  double predicted_speedup = 1.0;  // the planner's, for the prompt length
+};
+
+struct LmEvaluation {
+  size_t timed = 0;  // prompts timed
+  std::vector<LmTargetResult> targets;
+};
+
+// Every target of `speedups` (1 included: a planner for S = 1, timed like the others) scored on
+// all `windows` and timed on the first latency_samples prompts. The calibration in `sidecar` is
+// checked against each target before `latency` is asked for.
+LmEvaluation evaluate_lm_speedups(CausalLm& model, std::span<const LmWindow> windows,
+                                  const std::vector<double>& speedups, const Sidecar& sidecar,
+                                  const LatencySource& latency, const LmEvalOptions& options);
+
+}  // namespace latte

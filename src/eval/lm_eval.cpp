@@ -1,0 +1,88 @@
+#include "latte/eval/lm_eval.h"
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+
+#include "latte/core/error.h"
+#include "latte/data/examples.h"
+
+namespace latte {
+
+std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& model,
+                                      const Tokenizer& tokenizer, int64_t prompt_length,
+                                      int64_t continuation_length, int64_t max_windows) {
+  const int64_t window = prompt_length + continuation_length;
+  if (window > model.max_positions()) {
+    throw FieldError("prompt_length + continuation_length",
+                     "is " + std::to_string(window) + "; the model takes at most " +
+                         std::to_string(model.max_positions()) + " tokens");
+  }
+  const int64_t wanted = max_windows > 0 ? max_windows * window : 0;
+  const std::optional<int32_t> end_of_text = model.eos_token_id();
+  std::vector<int32_t> stream;
+  data::InputReader reader = data::InputReader::from_file(path);
+  for (data::LabeledExample passage;
+       (wanted == 0 || static_cast<int64_t>(stream.size()) < wanted) && reader.next(passage);) {
+    const Encoding encoding = tokenizer.encode(passage.text, 0);
+    stream.insert(stream.end(), encoding.ids.begin(), encoding.ids.end());
+    if (end_of_text) stream.push_back(*end_of_text);
+  }
+  return lm_windows(stream, prompt_length, continuation_length, max_windows);
+}
+
+LmEvaluation evaluate_lm_speedups(CausalLm& model, std::span<const LmWindow> windows,
+                                  const std::vector<double>& speedups, const Sidecar& sidecar,
+                                  const LatencySource& latency, const LmEvalOptions& options) {
+  if (windows.empty()) throw InputError("no windows to evaluate");
+  const ModelShape shape = model.shape();
+  NoticeLines notices(options.notices);
+  std::ostringstream notes;  // outlives the planners that write to it
+  std::vector<std::unique_ptr<Planner>> planners;
+  std::optional<LatencyModel> latency_model;  // asked again only when a target needs a measured one
+  for (const double speedup : speedups) {
+    Knobs knobs;
+    knobs.speedup = speedup;
+    knobs.mode = options.mode;
+    knobs.validate(shape.layers);
+    // Calibration problems first: they must not wait for a profile.
+    std::optional<Calibration> calibration = usable_calibration(knobs, sidecar.calibration, shape.layers);
+    const bool needs_latency = speedup > 1.0;
+    if (!latency_model || (needs_latency && !latency_model->measured()))
+      latency_model = latency(needs_latency);
+    planners.push_back(
+        std::make_unique<Planner>(knobs, shape, std::move(calibration), *latency_model, &notes));
+    notices.print_new(notes.str());
+  }
+
+  // Prefill latency, every target paired with adjacent dense runs on the same prompts.
+  LmEvaluation evaluation;
+  evaluation.timed = std::min(windows.size(), static_cast<size_t>(options.latency_samples));
+  PairedTimingOptions timing_options;
+  timing_options.notices = options.notices;
+  const PairedTiming timing = time_paired(
+      evaluation.timed, planners.size(),
+      [&](size_t input, int variant) {
+        KvCache cache = model.new_cache();
+        DecoderOptions prefill;
+        prefill.planner = variant < 0 ? nullptr : planners[static_cast<size_t>(variant)].get();
+        return PassResult{model.forward(windows[input].prompt, cache, prefill).kept, std::nullopt};
+      },
+      timing_options);
+  notices.print_new(notes.str());
+
+  const auto prompt_length = static_cast<int64_t>(windows.front().prompt.size());
+  for (size_t s = 0; s < speedups.size(); ++s) {
+    const Planner& planner = *planners[s];
+    LmTargetResult target;
+    target.speedup = speedups[s];
+    target.score = score_continuations(model, windows, planner.dense() ? nullptr : &planner);
+    target.timing = timing.variants[s];
+    target.predicted_speedup = planner.plan(prompt_length).predicted_speedup.value_or(1.0);
+    evaluation.targets.push_back(std::move(target));
+    notices.print_new(notes.str());
+  }
+  return evaluation;
+}
+
+}  // namespace latte
