@@ -1,21 +1,33 @@
 // The trainer's libtorch GPT-2 against the engine on the same checkpoint: logits within 1e-4
 // and the same kept counts, dense and with elimination in the prompt, for the prompt's last row
 // and for the continuation that follows it (engine: a pruned prefill, then the continuation
-// through the KV cache).
+// through the KV cache). Then `latte train clm`: windows, a short run that learns, saves a
+// folder the engine loads and generates from, resumes exactly, and refuses bad input.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numeric>
 #include <random>
+#include <sstream>
 
+#include "latte/core/error.h"
 #include "latte/models/gpt2.h"
+#include "latte/tokenizers/bpe_tokenizer.h"
 #include "latte/train/checkpoint.h"
+#include "latte/train/datasets.h"
 #include "latte/train/gpt2_modules.h"
+#include "latte/train/trainer.h"
+#include "test_support.h"
 #include "train_support.h"
 
 namespace latte {
 namespace {
 
-const std::filesystem::path kTinyGpt2 = std::filesystem::path(LATTE_TEST_DATA_DIR) / "gpt2" / "tiny";
+const std::filesystem::path kData = LATTE_TEST_DATA_DIR;
+const std::filesystem::path kTinyGpt2 = kData / "gpt2" / "tiny";
+const std::filesystem::path kTokenizer = kData / "gpt2_tokenizer" / "small";  // 1257 tokens
+
+using test_support::TempDir;
 
 // Windows of random tokens: [count][length].
 std::vector<std::vector<int32_t>> random_windows(int64_t count, int64_t length, int64_t vocab_size,
@@ -116,6 +128,204 @@ TEST_F(Gpt2TrainParity, DynamicCoverageThenContinuation) {
   Knobs knobs;
   knobs.coverage = 0.6;
   expect_same(knobs, 40, 8);
+}
+
+TEST(CausalLMData, LinesJoinedWithSeparatorsAndCutIntoWindows) {
+  // The middle line is longer than a window: it continues into the next one.
+  const std::vector<std::vector<int32_t>> lines = {{1, 2}, {3, 4, 5, 6, 7, 8}, {9}};
+  const std::vector<std::vector<int32_t>> windows = train::causal_lm_windows(lines, 0, 4, "x.txt");
+  EXPECT_EQ(windows, (std::vector<std::vector<int32_t>>{{1, 2, 0, 3}, {4, 5, 6, 7}, {8, 0, 9, 0}}));
+  EXPECT_EQ(train::causal_lm_windows(lines, 0, 5, "x.txt").size(), 2u);  // the tail of 2 is dropped
+  const std::string error = test_support::error_of([&] { train::causal_lm_windows(lines, 0, 13, "x.txt"); });
+  EXPECT_EQ(error, "x.txt: 12 tokens, fewer than one window of 13");
+}
+
+// Repetitive text a tiny model learns in a few dozen steps.
+std::string training_text(int lines) {
+  const char* sentences[] = {"the cat sat on the mat and the dog sat on the log.",
+                             "a bird in the hand is worth two in the bush.",
+                             "one two three four five six seven eight nine ten."};
+  std::string text;
+  for (int i = 0; i < lines; ++i) text += std::string(sentences[i % 3]) + "\n";
+  return text;
+}
+
+train::CausalLMOptions tiny_options(const TempDir& dir) {
+  test_support::spit(dir / "train.txt", training_text(90));
+  test_support::spit(dir / "dev.txt", training_text(12));
+  train::CausalLMOptions options;
+  options.data = dir / "train.txt";
+  options.dev = dir / "dev.txt";
+  options.tokenizer = kTokenizer;
+  options.out = dir / "out";
+  options.preset = "tiny";
+  options.seq_len = 32;
+  options.batch_size = 4;
+  options.learning_rate = 3e-3;
+  options.warmup_fraction = 0.0;
+  options.steps = 30;
+  options.eval_every = 15;
+  options.train_speedup_range = std::make_pair(1.0, 3.0);
+  options.dev_windows = 8;
+  options.threads = 1;
+  options.interactive = false;
+  return options;
+}
+
+double mean(const std::vector<double>& values, size_t first, size_t count) {
+  return std::accumulate(values.begin() + static_cast<std::ptrdiff_t>(first),
+                         values.begin() + static_cast<std::ptrdiff_t>(first + count), 0.0) /
+         static_cast<double>(count);
+}
+
+// From scratch with elimination: the loss falls; the best checkpoint is a GPT2LMHeadModel folder
+// the engine loads (its logits those of the torch model, dense and pruned) and `latte generate`
+// runs.
+TEST(TrainCausalLM, LearnsSavesLoadsInTheEngineAndGenerates) {
+  TempDir dir("train_clm");
+  const train::CausalLMOptions options = tiny_options(dir);
+  std::ostringstream log;
+  const train::TrainResult result = train::train_causal_lm(options, log);
+  ASSERT_EQ(result.losses.size(), 30u);
+  EXPECT_LT(mean(result.losses, 25, 5), 0.7 * mean(result.losses, 0, 5)) << log.str();
+  ASSERT_TRUE(result.best);
+  EXPECT_TRUE(result.best->metrics.contains("S=3")) << result.best->metrics.dump();
+  EXPECT_LT(result.best->metrics["S=1"]["perplexity"].get<double>(), 100.0) << log.str();
+
+  Gpt2Model engine = Gpt2Model::load(options.out);
+  EXPECT_EQ(engine.config().n_positions, 32);
+  EXPECT_EQ(engine.config().vocab_size, 1257);
+  EXPECT_EQ(engine.eos_token_id(), ByteLevelBpeTokenizer::from_dir(options.out).end_of_text_id());
+  train::Gpt2LM reloaded(engine.config());
+  train::load_hf_weights(options.out, reloaded->hf_weights(), nullptr);
+  reloaded->eval();
+  Knobs knobs;
+  knobs.speedup = 2.0;
+  const Planner planner(knobs, engine.shape(), std::nullopt, LatencyModel{}, nullptr);
+  const auto windows = random_windows(1, 24, 1257, 5);
+  for (const Planner* plan : {static_cast<const Planner*>(nullptr), &planner}) {
+    KvCache cache = engine.new_cache();
+    DecoderOptions prefill;
+    prefill.planner = plan;
+    const DecoderOutput expected = engine.forward(windows[0], cache, prefill);
+    torch::NoGradGuard no_grad;
+    const train::Gpt2Output output = reloaded(to_ids(windows), 24, plan);
+    EXPECT_EQ(output.kept[0], expected.kept);
+    const torch::Tensor logits = reloaded->logits(train::Gpt2LMImpl::continuation_rows(output)).contiguous();
+    for (int64_t i = 0; i < logits.numel(); ++i)
+      EXPECT_NEAR(logits.data_ptr<float>()[i], expected.logits.data()[i], 1e-4);
+  }
+
+  const test_support::CommandResult generated = test_support::run_binary(
+      LATTE_CLI_PATH, dir.path(),
+      "generate --model " + options.out.string() + " --max-new-tokens 8 'the cat sat'");
+  EXPECT_EQ(generated.exit_code, 0) << generated.err;
+  EXPECT_FALSE(generated.out.empty()) << generated.err;
+}
+
+// Stopping after step 3 and resuming gives exactly the losses of an uninterrupted run.
+TEST(TrainCausalLM, ResumeContinuesExactly) {
+  TempDir dir("train_clm_resume");
+  train::CausalLMOptions options = tiny_options(dir);
+  options.steps = 6;
+  options.eval_every = 3;
+  std::ostringstream log;
+  const train::TrainResult whole = train::train_causal_lm(options, log);
+  ASSERT_EQ(whole.losses.size(), 6u);
+
+  options.out = dir / "split";
+  options.stop_after = 3;
+  const train::TrainResult first = train::train_causal_lm(options, log);
+  EXPECT_EQ(first.last_step, 3);
+  options.stop_after = 0;
+  options.resume = true;
+  const train::TrainResult second = train::train_causal_lm(options, log);
+  EXPECT_EQ(second.first_step, 3);
+  std::vector<double> losses = first.losses;
+  losses.insert(losses.end(), second.losses.begin(), second.losses.end());
+  ASSERT_EQ(losses.size(), 6u);
+  for (size_t i = 0; i < losses.size(); ++i) EXPECT_DOUBLE_EQ(losses[i], whole.losses[i]) << "step " << i + 1;
+}
+
+// Each bad input is one error naming the file or flag, before anything is written to --out.
+TEST(TrainCausalLM, BadInputIsOneErrorAndWritesNothing) {
+  TempDir dir("train_clm_bad");
+  const train::CausalLMOptions good = tiny_options(dir);
+  const auto error_of = [&](const std::function<void(train::CausalLMOptions&)>& change) {
+    train::CausalLMOptions options = good;
+    change(options);
+    std::ostringstream log;
+    const std::string error = test_support::error_of([&] { train::train_causal_lm(options, log); });
+    EXPECT_FALSE(std::filesystem::exists(good.out / "trainer_state")) << error;
+    EXPECT_FALSE(std::filesystem::exists(good.out / "model.safetensors")) << error;
+    return error;
+  };
+  test_support::spit(dir / "empty.txt", "\n \n");
+  EXPECT_EQ(error_of([&](auto& options) { options.data = dir / "empty.txt"; }),
+            (dir / "empty.txt").string() + ": no text (the file is empty)");
+  EXPECT_NE(error_of([&](auto& options) {
+              options.dev = dir / "missing.txt";
+            }).find((dir / "missing.txt").string()),
+            std::string::npos);
+  EXPECT_EQ(error_of([&](auto& options) { options.train_speedup_range = std::make_pair(0.5, 3.0); }),
+            "--train-speedup-range must be LO,HI with 1 <= LO <= HI <= 10, got 0.5,3");
+  EXPECT_EQ(error_of([&](auto& options) { options.train_speedup_range = std::make_pair(2.0, 12.0); }),
+            "--train-speedup-range must be LO,HI with 1 <= LO <= HI <= 10, got 2,12");
+  EXPECT_EQ(error_of([&](auto& options) { options.init = kTinyGpt2; }),
+            "the tokenizer of " + kTokenizer.string() + " has 1257 tokens; " +
+                (kTinyGpt2 / "config.json").string() + " has vocab_size 128");
+  EXPECT_EQ(error_of([&](auto& options) { options.tokenizer.clear(); }),
+            "give --tokenizer (training from scratch) or --init");
+  EXPECT_EQ(error_of([&](auto& options) { options.prompt_length_range = std::make_pair(10, 32); }),
+            "--prompt-len-range must be LO,HI with 1 <= LO <= HI < --seq-len 32, got 10,32");
+}
+
+// A resume from the state of another model (architecture or vocabulary) is refused before
+// anything is overwritten.
+TEST(TrainCausalLM, ResumeFromAnotherModelIsRefused) {
+  TempDir dir("train_clm_other");
+  train::CausalLMOptions options = tiny_options(dir);
+  options.steps = 2;
+  options.train_speedup_range.reset();
+  std::ostringstream log;
+  train::train_causal_lm(options, log);
+  const std::string saved = test_support::slurp(options.out / "trainer_state" / "model.safetensors");
+  options.resume = true;
+  options.steps = 4;
+  options.layers = 3;
+  const std::string error = test_support::error_of([&] { train::train_causal_lm(options, log); });
+  EXPECT_EQ(error,
+            (options.out / "trainer_state").string() +
+                " holds a GPT-2 of 2 layers, hidden 128, 2 heads, 32 positions, vocabulary 1257; this run "
+                "trains 3 layers, hidden 128, 2 heads, 32 positions, vocabulary 1257");
+  // The same tokenizer with one token more.
+  options.layers.reset();
+  options.tokenizer = dir / "bigger";
+  std::filesystem::create_directories(options.tokenizer);
+  nlohmann::json vocab = nlohmann::json::parse(test_support::slurp(kTokenizer / "vocab.json"));
+  vocab["zzzz"] = 1257;
+  test_support::spit(options.tokenizer / "vocab.json", vocab.dump());
+  std::filesystem::copy_file(kTokenizer / "merges.txt", options.tokenizer / "merges.txt");
+  EXPECT_EQ(test_support::error_of([&] { train::train_causal_lm(options, log); }),
+            (options.out / "trainer_state").string() +
+                " holds a GPT-2 of 2 layers, hidden 128, 2 heads, 32 positions, vocabulary 1257; this run "
+                "trains 2 layers, hidden 128, 2 heads, 32 positions, vocabulary 1258");
+  EXPECT_EQ(test_support::slurp(options.out / "trainer_state" / "model.safetensors"), saved);
+}
+
+// Through the command line: one line on stderr naming the flag, exit status 1.
+TEST(TrainCausalLM, CliSpeedupRangeOutsideOneToTenIsOneLine) {
+  TempDir dir("train_clm_cli");
+  const train::CausalLMOptions options = tiny_options(dir);
+  const test_support::CommandResult result = test_support::run_binary(
+      LATTE_CLI_PATH, dir.path(),
+      "train clm --data " + options.data.string() + " --dev " + options.dev.string() + " --tokenizer " +
+          kTokenizer.string() + " --preset tiny --seq-len 32 --train-speedup-range 1,11 --out " +
+          (dir / "out").string());
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.err,
+            "latte: error: --train-speedup-range must be LO,HI with 1 <= LO <= HI <= 10, got 1,11\n");
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
 }
 
 }  // namespace

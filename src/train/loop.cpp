@@ -149,7 +149,9 @@ TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
   ProgressBar progress(task.name(), result.first_step, total, log, interactive);
   const auto start = std::chrono::steady_clock::now();
   int64_t examples = 0;
-  for (int64_t step = result.first_step; step < total; ++step) {
+  // A run may stop early (--stop-after) with its state saved, to be resumed later.
+  const int64_t end = options.stop_after > 0 ? std::min(total, options.stop_after) : total;
+  for (int64_t step = result.first_step; step < end; ++step) {
     task.module().train();
     set_learning_rate(*optimizer, learning_rate_at(step, total, warmup, options.learning_rate));
     torch::manual_seed(derive_seed(options.seed, kStepStream, static_cast<uint64_t>(step)));  // dropout
@@ -168,7 +170,7 @@ TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
     examples += batch_examples;
     progress.step(step + 1, loss_value, batch_examples);
 
-    if ((step + 1) % eval_every == 0 || step + 1 == total) {
+    if ((step + 1) % eval_every == 0 || step + 1 == end) {
       task.module().eval();
       Evaluation evaluation = task.evaluate();
       evaluation.step = step + 1;
@@ -195,7 +197,7 @@ TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
     }
   }
   progress.finish();
-  result.last_step = total;
+  result.last_step = std::max(end, result.first_step);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.examples_per_second = result.seconds > 0 ? static_cast<double>(examples) / result.seconds : 0.0;
   if (result.best) {

@@ -32,6 +32,7 @@ struct TrainOptions {
   int64_t batch_size = 32;
   int64_t eval_every = 0;  // steps between dev evaluations; 0 = the run's default
   bool resume = false;     // continue from OUT/trainer_state when it exists
+  int64_t stop_after = 0;  // stop after this step with the state saved (0: at the end)
   DType save_dtype = DType::F32;
   std::optional<int> threads;
   std::optional<bool> interactive;  // progress redrawn with \r; default: stderr is a terminal
