@@ -223,6 +223,23 @@ TEST(TrainCausalLM, LearnsSavesLoadsInTheEngineAndGenerates) {
   EXPECT_FALSE(generated.out.empty()) << generated.err;
 }
 
+// --init: a GPT-2 folder (here one latte wrote) with its own tokenizer starts where it stopped.
+TEST(TrainCausalLM, FineTunesFromAGpt2Folder) {
+  TempDir dir("train_clm_init");
+  train::CausalLMOptions options = tiny_options(dir);
+  std::ostringstream log;
+  const train::TrainResult scratch = train::train_causal_lm(options, log);
+  options.init = options.out;
+  options.tokenizer.clear();
+  options.out = dir / "tuned";
+  options.steps = 2;
+  options.learning_rate = 1e-4;
+  const train::TrainResult tuned = train::train_causal_lm(options, log);
+  ASSERT_EQ(tuned.losses.size(), 2u);
+  EXPECT_LT(tuned.losses[0], 0.5 * scratch.losses[0]) << log.str();
+  EXPECT_EQ(test_support::slurp(options.out / "vocab.json"), test_support::slurp(kTokenizer / "vocab.json"));
+}
+
 // Stopping after step 3 and resuming gives exactly the losses of an uninterrupted run.
 TEST(TrainCausalLM, ResumeContinuesExactly) {
   TempDir dir("train_clm_resume");
