@@ -16,7 +16,8 @@
 # [out/gpt2-model], PRESET [small: 6 layers, hidden 384, 6 heads], LAYERS [the preset's],
 # SEQ_LEN [544 = prompt 512 + continuation 32], BATCH [8], STEPS [900, about 2 hours per arm on
 # 2 idle cores; see docs/training.md], LR [6e-4], TRAIN_RANGE [1,4], SEEDS [1], STOP_AFTER [0],
-# EVAL_WINDOWS [200 per prompt length], THREADS [all cores].
+# EVAL_PROMPTS [256 512: prompt lengths scored, each + 32 <= SEQ_LEN], EVAL_WINDOWS [200 per
+# prompt length], THREADS [all cores].
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 latte=${LATTE:-$root/build/latte}
@@ -70,10 +71,10 @@ fi
 for seed in ${SEEDS:-1}; do
   for arm in elim dense; do
     model=$work/seed$seed/$arm
-    for prompt in 256 512; do
+    for prompt in ${EVAL_PROMPTS:-256 512}; do
       echo "== 3. seed $seed, arm $arm: perplexity on lm/test, prompt $prompt + 32"
       "$latte" eval --task lm --model "$model" --data "$data/lm/test.txt" --prompt-len "$prompt" \
-        --continuation-len 32 --speedups "$speedups" --max-examples "${EVAL_WINDOWS:-200}" "${threads[@]}" \
+        --continuation-len 32 --speedups "$speedups" --max "${EVAL_WINDOWS:-200}" "${threads[@]}" \
         | tee "$work/seed$seed/$arm.eval-prompt$prompt.txt"
     done
     for speedup in 1 3.72; do
