@@ -7,7 +7,7 @@
 #      elim  - elimination in the prompt of each window, speedup sampled per batch from TRAIN_RANGE;
 #      dense - no elimination (the zero-shot case: pruned only at inference);
 #   3. latte eval --task lm on lm/test at S = 1, 2, 3, 3.72, 4 (prompt 256 and 512, continuation
-#      32), and a few generated continuations at S = 1 and 3.72.
+#      32), and greedy continuations of 5 test passages at S = 1 and 3.72.
 # Every training resumes where it stopped (rerun after an interruption; STOP_AFTER=N ends each
 # run after step N so a long run can be split across sessions). The models are large (about
 # 130 MB each in f32): they stay in LATTE_WORK, out of the repository.
@@ -68,6 +68,14 @@ if [[ "${STOP_AFTER:-0}" != 0 ]]; then
   exit 0
 fi
 
+# Sample prompts: 5 passages of 40 test lines each, truncated by generate to the model's last
+# n_positions - 32 tokens (512 at SEQ_LEN 544), so elimination has a real prompt to work on.
+prompts=$work/sample_prompts.txt
+for i in 0 1 2 3 4; do
+  sed -n "$((i * 40 + 1)),$((i * 40 + 40))p" "$data/lm/test.txt" | tr '\n' ' '
+  echo
+done >"$prompts"
+
 for seed in ${SEEDS:-1}; do
   for arm in elim dense; do
     model=$work/seed$seed/$arm
@@ -79,7 +87,7 @@ for seed in ${SEEDS:-1}; do
     done
     for speedup in 1 3.72; do
       echo "== 3. seed $seed, arm $arm: continuations at S = $speedup"
-      head -n 5 "$data/lm/test.txt" | "$latte" generate --model "$model" --input - --truncate \
+      "$latte" generate --model "$model" --input "$prompts" --truncate \
         --max-new-tokens 32 --speedup "$speedup" "${threads[@]}" \
         | tee "$work/seed$seed/$arm.samples-S$speedup.txt"
     done
