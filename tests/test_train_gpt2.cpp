@@ -328,6 +328,13 @@ TEST(TrainCausalLM, ResumeFromAnotherModelIsRefused) {
                 " holds a GPT-2 of 2 layers, hidden 128, 2 heads, 32 positions, vocabulary 1257; this run "
                 "trains 2 layers, hidden 128, 2 heads, 32 positions, vocabulary 1258");
   EXPECT_EQ(test_support::slurp(options.out / "trainer_state" / "model.safetensors"), saved);
+
+  // The state of a BERT fine-tuning run.
+  options.out = dir / "bert_run";
+  std::filesystem::create_directories(options.out / "trainer_state");
+  test_support::spit(options.out / "trainer_state" / "state.json", R"({"task": "classify", "step": 3})");
+  EXPECT_EQ(test_support::error_of([&] { train::train_causal_lm(options, log); }),
+            (options.out / "trainer_state").string() + " is the state of a 'classify' run, not 'clm'");
 }
 
 // Through the command line: one line on stderr naming the flag, exit status 1.

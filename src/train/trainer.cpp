@@ -1,26 +1,19 @@
 #include "latte/train/trainer.h"
 
 #include <dlfcn.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
-#include "latte/io/atomic_file.h"
-#include "latte/io/json_file.h"
-#include "latte/io/model_folder.h"
 #include "latte/models/bert.h"
 #include "latte/train/bert_modules.h"
 #include "latte/train/checkpoint.h"
 #include "latte/train/datasets.h"
-#include "latte/train/progress.h"
 #include "loop.h"
 
 namespace latte::train {
