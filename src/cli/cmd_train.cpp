@@ -35,8 +35,9 @@ void add_common_options(CLI::App& command, train::TrainOptions& options, std::st
       "Steps between dev evaluations (default: mlm and clm steps/10, classify once per epoch)");
   command.add_flag("--resume", options.resume,
                    "Continue the run in --out (from --out/trainer_state) if there is one");
-  command.add_option("--stop-after", options.stop_after,
-                     "Stop after this step with the state saved (continue later with --resume); 0 = at the end");
+  command.add_option(
+      "--stop-after", options.stop_after,
+      "Stop after this step with the state saved (continue later with --resume); 0 = at the end");
   command.add_option("--save-dtype", dtype, "Dtype of the saved model: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}))
       ->capture_default_str();
