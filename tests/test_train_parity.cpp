@@ -9,6 +9,7 @@
 #include "latte/models/bert.h"
 #include "latte/train/bert_modules.h"
 #include "latte/train/checkpoint.h"
+#include "train_support.h"
 
 namespace latte {
 namespace {
@@ -69,15 +70,7 @@ class TrainParity : public ::testing::Test {
 };
 
 TEST_F(TrainParity, HfNamesMatchTheEngineSpecs) {
-  const train::NamedWeights weights = torch_model_->hf_weights();
-  const std::vector<WeightSpec> specs = bert_weight_specs(engine_->config());
-  ASSERT_EQ(weights.size(), specs.size());
-  for (size_t i = 0; i < specs.size(); ++i) {
-    EXPECT_EQ(weights[i].first, specs[i].name);
-    EXPECT_EQ(std::vector<int64_t>(weights[i].second.sizes().begin(), weights[i].second.sizes().end()),
-              specs[i].shape)
-        << specs[i].name;
-  }
+  test_support::expect_weights_match_specs(torch_model_->hf_weights(), bert_weight_specs(engine_->config()));
 }
 
 TEST_F(TrainParity, Dense) { expect_same(Knobs{}); }

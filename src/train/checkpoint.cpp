@@ -20,6 +20,10 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 // Spellings of one Hugging Face tensor name, preferred first.
 std::vector<std::string> name_variants(const std::string& name) {
   std::vector<std::string> bases = {name};
+  if (starts_with(name, "transformer.")) {
+    bases.push_back(name.substr(12));  // GPT-2 checkpoints saved from GPT2Model, or by OpenAI's export
+    return bases;
+  }
   if (starts_with(name, "bert.")) {
     bases.push_back(name.substr(5));
   } else if (!starts_with(name, "cls.") && !starts_with(name, "classifier.")) {
@@ -86,7 +90,12 @@ void save_checkpoint(const std::filesystem::path& dir, const BertConfig& config,
                      DType dtype, const BertTokenizer* tokenizer) {
   std::filesystem::create_directories(dir);
   if (tokenizer) tokenizer->save(dir, static_cast<int>(config.max_position_embeddings));
-  nlohmann::json config_json = config.to_json();
+  save_model_files(dir, config.to_json(), weights, dtype);
+}
+
+void save_model_files(const std::filesystem::path& dir, nlohmann::json config_json,
+                      const NamedWeights& weights, DType dtype) {
+  std::filesystem::create_directories(dir);
   config_json["torch_dtype"] = dtype == DType::F32 ? "float32" : dtype == DType::F16 ? "float16" : "bfloat16";
   write_json_file_atomic(dir / "config.json", config_json);
 

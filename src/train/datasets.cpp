@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <set>
 
@@ -126,11 +127,15 @@ std::vector<EncodedExample> encode_examples(const std::vector<LabelledText>& exa
   return encoded;
 }
 
-std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& path,
-                                                  const BertTokenizer& tokenizer) {
+namespace {
+
+// Ids of each non-blank line of a text file by `encode` (lines it encodes to nothing are
+// skipped); errors name FILE:LINE.
+std::vector<std::vector<int32_t>> encode_text_lines(
+    const std::filesystem::path& path,
+    const std::function<std::vector<int32_t>(const std::string&)>& encode) {
   LineReader file = open_data_file(path);
   std::vector<std::vector<int32_t>> lines;
-  constexpr int kUnlimited = 1 << 30;
   for (std::string line; file.next(line);) {
     const size_t number = file.line_number();
     if (is_blank(line)) continue;
@@ -139,17 +144,60 @@ std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& p
       throw InputError(path.string() + ":" + std::to_string(number) + ": invalid UTF-8 at byte " +
                        std::to_string(invalid + 1));
     }
-    Encoding encoding;
+    std::vector<int32_t> ids;
     try {
-      encoding = tokenizer.encode(line, kUnlimited);
+      ids = encode(line);
     } catch (const InputError& error) {
       throw InputError(path.string() + ":" + std::to_string(number) + ": " + error.what());
     }
-    if (encoding.ids.size() <= 2) continue;  // nothing but [CLS] [SEP]
-    lines.emplace_back(encoding.ids.begin() + 1, encoding.ids.end() - 1);
+    if (!ids.empty()) lines.push_back(std::move(ids));
   }
   if (lines.empty()) throw InputError(path.string() + ": no text (the file is empty)");
   return lines;
+}
+
+}  // namespace
+
+std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& path,
+                                                  const BertTokenizer& tokenizer) {
+  constexpr int kUnlimited = 1 << 30;
+  return encode_text_lines(path, [&](const std::string& line) {
+    const Encoding encoding = tokenizer.encode(line, kUnlimited);
+    if (encoding.ids.size() <= 2) return std::vector<int32_t>();  // nothing but [CLS] [SEP]
+    return std::vector<int32_t>(encoding.ids.begin() + 1, encoding.ids.end() - 1);
+  });
+}
+
+std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& path,
+                                                  const ByteLevelBpeTokenizer& tokenizer) {
+  return encode_text_lines(path, [&](const std::string& line) { return tokenizer.token_ids(line); });
+}
+
+std::vector<std::vector<int32_t>> causal_lm_windows(const std::vector<std::vector<int32_t>>& lines,
+                                                    int32_t separator, int64_t length,
+                                                    const std::string& source) {
+  if (length < 2)
+    throw InputError("a causal-LM window needs at least 2 tokens, got " + std::to_string(length));
+  std::vector<std::vector<int32_t>> windows;
+  std::vector<int32_t> pending;
+  const auto add = [&](int32_t id) {
+    pending.push_back(id);
+    if (static_cast<int64_t>(pending.size()) == length) {
+      windows.push_back(std::move(pending));
+      pending = {};
+    }
+  };
+  int64_t tokens = 0;
+  for (const std::vector<int32_t>& line : lines) {
+    for (int32_t id : line) add(id);
+    add(separator);
+    tokens += static_cast<int64_t>(line.size()) + 1;
+  }
+  if (windows.empty()) {
+    throw InputError(source + ": " + std::to_string(tokens) + " tokens, fewer than one window of " +
+                     std::to_string(length));
+  }
+  return windows;
 }
 
 std::vector<BertInput> pack_sequences(const std::vector<std::vector<int32_t>>& lines, int64_t seq_len,

@@ -1,235 +1,24 @@
 #include "latte/train/trainer.h"
 
 #include <dlfcn.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
-#include "latte/io/atomic_file.h"
-#include "latte/io/json_file.h"
-#include "latte/io/model_folder.h"
 #include "latte/models/bert.h"
 #include "latte/train/bert_modules.h"
 #include "latte/train/checkpoint.h"
 #include "latte/train/datasets.h"
-#include "latte/train/progress.h"
+#include "loop.h"
 
 namespace latte::train {
 
 namespace {
-
-constexpr int kStateVersion = 1;
-
-// A seed for (run seed, stream, index): steps, epochs and evaluation each get
-// their own stream, so the same step always sees the same randomness.
-uint64_t derive_seed(uint64_t seed, uint64_t stream, uint64_t index) {
-  uint64_t x = seed ^ (stream * 0x9E3779B97F4A7C15ull) ^ (index * 0xBF58476D1CE4E5B9ull);
-  x ^= x >> 31;
-  x *= 0x94D049BB133111EBull;
-  return x ^ (x >> 29);
-}
-enum Stream : uint64_t { kStepStream = 1, kEpochStream = 2, kEvalStream = 3 };
-
-// Weight decay on matrices and embeddings, not on biases and layer norms.
-std::unique_ptr<torch::optim::AdamW> make_optimizer(const NamedWeights& weights,
-                                                    const TrainOptions& options) {
-  std::vector<torch::Tensor> decayed, plain;
-  for (const auto& [name, parameter] : weights) {
-    const bool is_plain = parameter.dim() == 1;  // biases and LayerNorm scales/shifts
-    (is_plain ? plain : decayed).push_back(parameter);
-  }
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(
-      decayed, std::make_unique<torch::optim::AdamWOptions>(
-                   torch::optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay)));
-  groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(options.learning_rate).weight_decay(0.0)));
-  return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(options.learning_rate));
-}
-
-void set_learning_rate(torch::optim::AdamW& optimizer, double rate) {
-  for (torch::optim::OptimizerParamGroup& group : optimizer.param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
-  }
-}
-
-// What one run trains: the masked LM or the classifier.
-class Task {
- public:
-  virtual ~Task() = default;
-  virtual std::string name() const = 0;
-  virtual torch::nn::Module& module() = 0;
-  virtual NamedWeights weights() = 0;
-  virtual int64_t total_steps() const = 0;
-  virtual int64_t default_eval_every() const = 0;
-  // Forward pass of one training batch: the loss and how many examples it holds.
-  virtual std::pair<torch::Tensor, int64_t> batch_loss(int64_t step, std::mt19937_64& generator) = 0;
-  virtual Evaluation evaluate() = 0;
-  // Writes the model in Hugging Face layout (with tokenizer files when asked).
-  virtual void save(const std::filesystem::path& dir, DType dtype, bool with_tokenizer) = 0;
-  // Reads back what save() wrote to trainer_state.
-  virtual void load(const std::filesystem::path& dir) = 0;
-};
-
-std::filesystem::path state_dir(const TrainOptions& options) { return options.out / "trainer_state"; }
-
-// Saves OUT/trainer_state as a whole: written beside it, then swapped in, so
-// an interruption leaves either the previous state or the new one.
-void save_state(Task& task, torch::optim::AdamW& optimizer, const TrainOptions& options,
-                const nlohmann::json& state) {
-  const std::filesystem::path final_dir = state_dir(options);
-  const std::filesystem::path fresh = options.out / "trainer_state.new";
-  const std::filesystem::path old = options.out / "trainer_state.old";
-  std::filesystem::remove_all(fresh);
-  std::filesystem::create_directories(fresh);
-  task.save(fresh, DType::F32, false);
-  std::ostringstream optimizer_bytes;  // torch::save to a path would follow a planted symlink
-  torch::save(optimizer, optimizer_bytes);
-  write_file_atomic(fresh / "optimizer.pt", optimizer_bytes.view());
-  write_json_file_atomic(fresh / "state.json", state);
-  std::filesystem::remove_all(old);
-  if (std::filesystem::exists(final_dir)) std::filesystem::rename(final_dir, old);
-  std::filesystem::rename(fresh, final_dir);
-  std::filesystem::remove_all(old);
-}
-
-// The folder to resume from: trainer_state, or trainer_state.old when a swap was interrupted.
-std::optional<std::filesystem::path> existing_state(const TrainOptions& options) {
-  for (const char* name : {"trainer_state", "trainer_state.old"}) {
-    const std::filesystem::path dir = options.out / name;
-    if (std::filesystem::exists(dir / "state.json")) return dir;
-  }
-  return std::nullopt;
-}
-
-nlohmann::json evaluation_json(const Evaluation& evaluation) {
-  return {{"step", evaluation.step},
-          {"score", evaluation.score},
-          {"metrics", evaluation.metrics},
-          {"summary", evaluation.summary}};
-}
-
-Evaluation evaluation_from_json(const nlohmann::json& json) {
-  Evaluation evaluation;
-  evaluation.step = json.at("step").get<int64_t>();
-  evaluation.score = json.at("score").get<double>();
-  evaluation.metrics = json.at("metrics");
-  evaluation.summary = json.at("summary").get<std::string>();
-  return evaluation;
-}
-
-void refuse_to_overwrite(const TrainOptions& options) {
-  const std::optional<std::filesystem::path> previous = existing_state(options);
-  if (previous && !options.resume) {
-    throw InputError(options.out.string() + " already holds a training run (" + previous->string() +
-                     "); pass --resume to continue it, or choose another --out");
-  }
-  // The best checkpoint is written as a model folder: files of another model left beside it
-  // (tokenizer.json, latte.json) would be read as part of it.
-  if (!previous && !folder_is_absent_or_empty(options.out)) {
-    throw InputError(options.out.string() + " is not empty and holds no training run; choose an empty --out");
-  }
-}
-
-TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
-  if (options.learning_rate <= 0) throw InputError("--lr must be positive");
-  if (options.batch_size < 1) throw InputError("--batch-size must be at least 1");
-  if (options.warmup_fraction < 0 || options.warmup_fraction >= 1)
-    throw InputError("--warmup must be in [0, 1)");
-  const int64_t total = task.total_steps();
-  const int64_t eval_every = options.eval_every > 0 ? options.eval_every : task.default_eval_every();
-  const int64_t warmup = static_cast<int64_t>(options.warmup_fraction * static_cast<double>(total));
-  NamedWeights weights = task.weights();
-  std::vector<torch::Tensor> parameters;
-  for (const auto& entry : weights) parameters.push_back(entry.second);
-  std::unique_ptr<torch::optim::AdamW> optimizer = make_optimizer(weights, options);
-
-  TrainResult result;
-  const std::optional<std::filesystem::path> previous = existing_state(options);
-  if (previous) {
-    const nlohmann::json state = read_json_file(*previous / "state.json");
-    if (state.value("task", "") != task.name()) {
-      throw InputError(previous->string() + " is the state of a '" + state.value("task", "?") +
-                       "' run, not '" + task.name() + "'");
-    }
-    task.load(*previous);
-    torch::load(*optimizer, (*previous / "optimizer.pt").string());
-    result.first_step = state.at("step").get<int64_t>();
-    for (const auto& item : state.at("evaluations")) result.evaluations.push_back(evaluation_from_json(item));
-    if (state.contains("best") && !state["best"].is_null()) result.best = evaluation_from_json(state["best"]);
-    log << "latte: resuming " << task.name() << " from step " << result.first_step << " of " << total << "\n";
-  } else if (options.resume) {
-    log << "latte: notice: nothing to resume in " << options.out.string() << "; starting a new run\n";
-  }
-  std::filesystem::create_directories(options.out);
-
-  const bool interactive = options.interactive.value_or(::isatty(STDERR_FILENO) != 0);
-  ProgressBar progress(task.name(), result.first_step, total, log, interactive);
-  const auto start = std::chrono::steady_clock::now();
-  int64_t examples = 0;
-  for (int64_t step = result.first_step; step < total; ++step) {
-    task.module().train();
-    set_learning_rate(*optimizer, learning_rate_at(step, total, warmup, options.learning_rate));
-    torch::manual_seed(derive_seed(options.seed, kStepStream, static_cast<uint64_t>(step)));  // dropout
-    std::mt19937_64 generator(derive_seed(options.seed, kStepStream, static_cast<uint64_t>(step)));
-    auto [loss, batch_examples] = task.batch_loss(step, generator);
-    optimizer->zero_grad();
-    loss.backward();
-    torch::nn::utils::clip_grad_norm_(parameters, options.max_grad_norm);
-    optimizer->step();
-    const double loss_value = loss.item<double>();
-    if (!std::isfinite(loss_value)) {
-      throw Error("training diverged: loss is " + std::to_string(loss_value) + " at step " +
-                  std::to_string(step + 1) + " (try a lower --lr)");
-    }
-    result.losses.push_back(loss_value);
-    examples += batch_examples;
-    progress.step(step + 1, loss_value, batch_examples);
-
-    if ((step + 1) % eval_every == 0 || step + 1 == total) {
-      task.module().eval();
-      Evaluation evaluation = task.evaluate();
-      evaluation.step = step + 1;
-      const bool best = !result.best || evaluation.score > result.best->score;
-      std::string line =
-          "latte: " + task.name() + " step " + std::to_string(step + 1) + ": " + evaluation.summary;
-      if (best) {
-        result.best = evaluation;
-        task.save(options.out, options.save_dtype, true);
-        line += "  (best so far, saved to " + options.out.string() + ")";
-      }
-      result.evaluations.push_back(evaluation);
-      progress.message(line);
-      nlohmann::json state = {{"version", kStateVersion},
-                              {"task", task.name()},
-                              {"step", step + 1},
-                              {"total_steps", total},
-                              {"seed", options.seed},
-                              {"best", nullptr},
-                              {"evaluations", nlohmann::json::array()}};
-      if (result.best) state["best"] = evaluation_json(*result.best);
-      for (const Evaluation& item : result.evaluations) state["evaluations"].push_back(evaluation_json(item));
-      save_state(task, *optimizer, options, state);
-    }
-  }
-  progress.finish();
-  result.last_step = total;
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.examples_per_second = result.seconds > 0 ? static_cast<double>(examples) / result.seconds : 0.0;
-  if (result.best) {
-    log << "latte: best " << task.name() << " checkpoint (step " << result.best->step << ": "
-        << result.best->summary << ") in " << options.out.string() << "\n";
-  }
-  return result;
-}
 
 // ---- masked-LM pretraining --------------------------------------------------
 
@@ -373,36 +162,6 @@ class MaskedLMTask : public Task {
 
 // ---- classification and regression -------------------------------------------
 
-// Planners per speedup, so each caches its per-length plans across batches.
-class PlannerCache {
- public:
-  explicit PlannerCache(ModelShape shape) : shape_(shape) {}
-  // null for speedup 1 (dense).
-  const Planner* at(double speedup) {
-    if (speedup <= 1.0) return nullptr;
-    auto found = planners_.find(speedup);
-    if (found == planners_.end()) {
-      Knobs knobs;
-      knobs.speedup = speedup;
-      found = planners_
-                  .emplace(speedup,
-                           std::make_unique<Planner>(knobs, shape_, std::nullopt, LatencyModel{}, nullptr))
-                  .first;
-    }
-    return found->second.get();
-  }
-
- private:
-  ModelShape shape_;
-  std::map<double, std::unique_ptr<Planner>> planners_;
-};
-
-std::string format_speedup(double speedup) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%g", speedup);
-  return text;
-}
-
 double pearson(const std::vector<double>& x, const std::vector<double>& y) {
   const double n = static_cast<double>(x.size());
   double mean_x = 0, mean_y = 0;
@@ -423,32 +182,9 @@ class ClassifierTask : public Task {
     if (options.epochs < 1) throw InputError("--epochs must be at least 1");
     if (options.steps && *options.steps < 1) throw InputError("--steps must be at least 1");
     if (options.max_length < 3) throw InputError("--max-length must be at least 3");
-    if (options.train_speedup && options.train_speedup_range) {
-      throw InputError("give either --train-speedup or --train-speedup-range, not both");
-    }
-    if (options.train_speedup) {
-      if (!(*options.train_speedup >= 1)) throw InputError("--train-speedup must be >= 1");
-      train_speedups_ = {*options.train_speedup};
-    } else if (options.train_speedup_range) {
-      const auto [low, high] = *options.train_speedup_range;
-      if (!(low >= 1 && high >= low))
-        throw InputError("--train-speedup-range must be LO,HI with 1 <= LO <= HI");
-      for (double speedup = low; speedup < high - 1e-9; speedup += 0.25) train_speedups_.push_back(speedup);
-      train_speedups_.push_back(high);
-    } else {
-      train_speedups_ = {1.0};
-    }
-    eval_speedups_ = options.eval_speedups;
-    if (eval_speedups_.empty()) {
-      eval_speedups_ = {1.0, train_speedups_.front(), train_speedups_.back()};
-      if (options.train_speedup_range)
-        eval_speedups_.push_back(0.5 * (train_speedups_.front() + train_speedups_.back()));
-      std::sort(eval_speedups_.begin(), eval_speedups_.end());
-      eval_speedups_.erase(std::unique(eval_speedups_.begin(), eval_speedups_.end()), eval_speedups_.end());
-    }
-    for (double speedup : eval_speedups_) {
-      if (!(speedup >= 1)) throw InputError("evaluation speedups must be >= 1");
-    }
+    train_speedups_ = training_speedups(options.train_speedup, options.train_speedup_range);
+    eval_speedups_ =
+        evaluation_speedups(options.eval_speedups, train_speedups_, options.train_speedup_range.has_value());
 
     const std::vector<LabelledText> train_examples = read_labelled_jsonl(options.train);
     const std::vector<LabelledText> dev_examples = read_labelled_jsonl(options.dev);
@@ -658,22 +394,11 @@ void setup_torch(std::optional<int> threads, std::ostream& log) {
 }
 
 TrainResult train_masked_lm(const MaskedLMOptions& options, std::ostream& log) {
-  // Data and --out are checked before anything is printed or trained.
-  std::ostringstream description;
-  MaskedLMTask task(options, description);
-  refuse_to_overwrite(options);
-  setup_torch(options.threads, log);
-  log << description.str();
-  return run(task, options, log);
+  return train_task<MaskedLMTask>(options, log);
 }
 
 TrainResult train_classifier(const ClassifierOptions& options, std::ostream& log) {
-  std::ostringstream description;
-  ClassifierTask task(options, description);
-  refuse_to_overwrite(options);
-  setup_torch(options.threads, log);
-  log << description.str();
-  return run(task, options, log);
+  return train_task<ClassifierTask>(options, log);
 }
 
 }  // namespace latte::train

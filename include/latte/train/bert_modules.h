@@ -18,11 +18,9 @@
 
 #include "latte/models/bert.h"
 #include "latte/prune/plan.h"
+#include "latte/train/torch_ops.h"
 
 namespace latte::train {
-
-// Hugging Face name and the parameter tensor it is stored under.
-using NamedWeights = std::vector<std::pair<std::string, torch::Tensor>>;
 
 // A padded batch of sequences.
 struct TokenBatch {

@@ -23,9 +23,9 @@ BertConfig read_bert_config(const std::filesystem::path& model_dir);
 
 // Copies the tensors of `model_dir` into `weights`, checking every shape. A name
 // may be stored with or without the "bert." prefix, with gamma/beta for
-// LayerNorm weight/bias. Names for which `may_be_absent` is true (a pooler or a
-// head the checkpoint does not have) keep their values when missing; they are
-// returned. Any other missing tensor is a FormatError naming it and the folder.
+// LayerNorm weight/bias; a GPT-2 name with or without "transformer.". Names for which `may_be_absent` is true
+// (a pooler or a head the checkpoint does not have) keep their values when missing; they are returned. Any
+// other missing tensor is a FormatError naming it and the folder.
 std::vector<std::string> load_hf_weights(const std::filesystem::path& model_dir, const NamedWeights& weights,
                                          const std::function<bool(const std::string&)>& may_be_absent);
 
@@ -34,5 +34,10 @@ std::vector<std::string> load_hf_weights(const std::filesystem::path& model_dir,
 // last, so an interrupted save leaves the previous checkpoint readable.
 void save_checkpoint(const std::filesystem::path& dir, const BertConfig& config, const NamedWeights& weights,
                      DType dtype, const BertTokenizer* tokenizer);
+
+// config.json (with torch_dtype set to `dtype`), then model.safetensors: what save_checkpoint
+// writes after the tokenizer, for any family. Each file is replaced atomically.
+void save_model_files(const std::filesystem::path& dir, nlohmann::json config_json,
+                      const NamedWeights& weights, DType dtype);
 
 }  // namespace latte::train

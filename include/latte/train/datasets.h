@@ -13,6 +13,7 @@
 
 #include "latte/models/bert.h"
 #include "latte/tokenizers/bert_tokenizer.h"
+#include "latte/tokenizers/bpe_tokenizer.h"
 
 namespace latte::train {
 
@@ -57,6 +58,19 @@ std::vector<EncodedExample> encode_examples(const std::vector<LabelledText>& exa
 // Invalid UTF-8 is an InputError naming FILE:LINE; a file without text too.
 std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& path,
                                                   const BertTokenizer& tokenizer);
+
+// The same with GPT-2's byte-level BPE (no specials added; "<|endoftext|>" in the text is
+// the special token, as in the engine).
+std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& path,
+                                                  const ByteLevelBpeTokenizer& tokenizer);
+
+// Causal-LM windows: the lines joined into one token stream, each followed by `separator`
+// (<|endoftext|>), cut into consecutive windows of `length` tokens; a line longer than a window
+// simply continues into the next. The tail shorter than a window is dropped. InputError naming
+// `source` when the stream holds no whole window.
+std::vector<std::vector<int32_t>> causal_lm_windows(const std::vector<std::vector<int32_t>>& lines,
+                                                    int32_t separator, int64_t length,
+                                                    const std::string& source);
 
 // Packs lines back to back into sequences [CLS] pieces... [SEP] of at most
 // seq_len tokens (a line may continue into the next sequence), so no batch

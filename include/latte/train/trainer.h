@@ -1,8 +1,9 @@
-// The trainer: masked-LM pretraining of a small BERT, and fine-tuning for
+// The trainer: masked-LM pretraining of a small BERT, fine-tuning for
 // sequence classification or regression with ACC elimination in the forward
-// pass (DESIGN.md section 1, "Fine-tuning with elimination").
+// pass (DESIGN.md section 1, "Fine-tuning with elimination"), and causal-LM
+// training of GPT-2 with elimination in the prompt.
 //
-// Both runs share one loop: AdamW, linear warmup then linear decay, gradient
+// All runs share one loop: AdamW, linear warmup then linear decay, gradient
 // clipping, seeds derived per step (so a resumed run continues exactly where it
 // stopped), periodic dev evaluation keeping the best checkpoint in OUT, the
 // latest state in OUT/trainer_state, and a progress line on stderr.
@@ -31,6 +32,7 @@ struct TrainOptions {
   int64_t batch_size = 32;
   int64_t eval_every = 0;  // steps between dev evaluations; 0 = the run's default
   bool resume = false;     // continue from OUT/trainer_state when it exists
+  int64_t stop_after = 0;  // stop after this step with the state saved (0: at the end)
   DType save_dtype = DType::F32;
   std::optional<int> threads;
   std::optional<bool> interactive;  // progress redrawn with \r; default: stderr is a terminal
@@ -63,6 +65,27 @@ struct ClassifierOptions : TrainOptions {
   std::vector<double> eval_speedups;  // default: 1 and the training speedups' ends
 };
 
+// Causal-LM training of GPT-2 with elimination in the prompt part of each window
+// (docs/training.md, "Causal-LM training"): from scratch (preset + tokenizer) or from `init`.
+struct CausalLMOptions : TrainOptions {
+  std::filesystem::path data;  // text, one passage per line
+  std::filesystem::path dev;
+  std::filesystem::path init;       // a GPT-2 folder to start from; empty: from scratch
+  std::filesystem::path tokenizer;  // GPT-2 tokenizer files; default: init's
+  std::string preset = "small";     // gpt2_preset(): tiny, small, base (from scratch)
+  std::optional<int64_t> layers;    // overrides the preset's layer count
+  int64_t seq_len = 512;            // tokens per window; from scratch also n_positions
+  int64_t steps = 1000;
+  // The prompt part of each window: its length is drawn per batch from [lo, hi]. Default:
+  // [seq_len / 4, seq_len - min(32, seq_len / 4)].
+  std::optional<std::pair<int64_t, int64_t>> prompt_length_range;
+  std::optional<double> train_speedup;  // as ClassifierOptions
+  std::optional<std::pair<double, double>> train_speedup_range;
+  std::vector<double> eval_speedups;  // default: 1 and the training speedups' ends
+  int64_t dev_windows = 64;           // dev windows scored at each evaluation
+  int64_t max_lines = 0;              // read at most this many lines of --data (0 = all)
+};
+
 struct Evaluation {
   int64_t step = 0;
   double score = 0.0;  // higher is better: -loss (MLM), mean accuracy or Pearson r
@@ -82,6 +105,7 @@ struct TrainResult {
 
 TrainResult train_masked_lm(const MaskedLMOptions& options, std::ostream& log);
 TrainResult train_classifier(const ClassifierOptions& options, std::ostream& log);
+TrainResult train_causal_lm(const CausalLMOptions& options, std::ostream& log);
 
 // Learning rate at `step` (0-based): linear warmup to `peak` over warmup_steps,
 // then linear decay to 0 at total_steps.

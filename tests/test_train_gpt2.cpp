@@ -1,0 +1,356 @@
+// The trainer's libtorch GPT-2 against the engine on the same checkpoint: logits within 1e-4
+// and the same kept counts, dense and with elimination in the prompt, for the prompt's last row
+// and for the continuation that follows it (engine: a pruned prefill, then the continuation
+// through the KV cache). Then `latte train clm`: windows, a short run that learns, saves a
+// folder the engine loads and generates from, resumes exactly, and refuses bad input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "latte/core/error.h"
+#include "latte/models/gpt2.h"
+#include "latte/tokenizers/bpe_tokenizer.h"
+#include "latte/train/checkpoint.h"
+#include "latte/train/datasets.h"
+#include "latte/train/gpt2_modules.h"
+#include "latte/train/trainer.h"
+#include "test_support.h"
+#include "train_support.h"
+
+namespace latte {
+namespace {
+
+const std::filesystem::path kData = LATTE_TEST_DATA_DIR;
+const std::filesystem::path kTinyGpt2 = kData / "gpt2" / "tiny";
+const std::filesystem::path kTokenizer = kData / "gpt2_tokenizer" / "small";  // 1257 tokens
+
+using test_support::TempDir;
+
+// Windows of random tokens: [count][length].
+std::vector<std::vector<int32_t>> random_windows(int64_t count, int64_t length, int64_t vocab_size,
+                                                 uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(vocab_size) - 1);
+  std::vector<std::vector<int32_t>> windows(static_cast<size_t>(count));
+  for (auto& window : windows) {
+    for (int64_t i = 0; i < length; ++i) window.push_back(token(generator));
+  }
+  return windows;
+}
+
+torch::Tensor to_ids(const std::vector<std::vector<int32_t>>& windows) {
+  torch::Tensor ids = torch::empty(
+      {static_cast<int64_t>(windows.size()), static_cast<int64_t>(windows[0].size())}, torch::kLong);
+  auto accessor = ids.accessor<int64_t, 2>();
+  for (size_t b = 0; b < windows.size(); ++b) {
+    for (size_t i = 0; i < windows[b].size(); ++i)
+      accessor[static_cast<int64_t>(b)][static_cast<int64_t>(i)] = windows[b][i];
+  }
+  return ids;
+}
+
+class Gpt2TrainParity : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    engine_ = std::make_unique<Gpt2Model>(Gpt2Model::load(kTinyGpt2));
+    torch_model_ = train::Gpt2LM(engine_->config());
+    train::load_hf_weights(kTinyGpt2, torch_model_->hf_weights(), nullptr);
+    torch_model_->eval();
+  }
+
+  // Four windows of `prompt` + `continuation` tokens through both models.
+  void expect_same(const Knobs& knobs, int64_t prompt, int64_t continuation) {
+    const Planner planner(knobs, engine_->shape(), std::nullopt, LatencyModel{}, nullptr);
+    const auto windows = random_windows(4, prompt + continuation, engine_->config().vocab_size, 11);
+    torch::NoGradGuard no_grad;
+    const train::Gpt2Output output = torch_model_(to_ids(windows), prompt, &planner);
+    const torch::Tensor logits =
+        torch_model_->logits(train::Gpt2LMImpl::continuation_rows(output)).contiguous();
+    const int64_t vocab = engine_->config().vocab_size;
+    ASSERT_EQ(logits.size(1), 1 + continuation);
+    bool any_pruned = false;
+    for (size_t b = 0; b < windows.size(); ++b) {
+      KvCache cache = engine_->new_cache();
+      DecoderOptions prefill;
+      prefill.planner = &planner;
+      const std::span<const int32_t> ids(windows[b]);
+      const DecoderOutput first = engine_->forward(ids.first(static_cast<size_t>(prompt)), cache, prefill);
+      EXPECT_EQ(output.kept[b], first.kept) << "window " << b;
+      any_pruned = any_pruned || first.kept.back() < prompt;
+      std::vector<float> expected(first.logits.data(), first.logits.data() + vocab);
+      if (continuation > 0) {
+        DecoderOptions all;
+        all.all_logits = true;
+        const DecoderOutput rest = engine_->forward(ids.subspan(static_cast<size_t>(prompt)), cache, all);
+        expected.insert(expected.end(), rest.logits.data(), rest.logits.data() + rest.logits.numel());
+      }
+      const float* actual = logits.data_ptr<float>() + static_cast<int64_t>(b) * logits.size(1) * vocab;
+      ASSERT_EQ(static_cast<int64_t>(expected.size()), logits.size(1) * vocab);
+      float worst = 0.0f;
+      for (size_t i = 0; i < expected.size(); ++i)
+        worst = std::max(worst, std::fabs(actual[i] - expected[i]));
+      EXPECT_LE(worst, 1e-4f) << "window " << b;
+    }
+    if (knobs.any()) {
+      EXPECT_TRUE(any_pruned) << "the knobs should eliminate something";
+    }
+  }
+
+  std::unique_ptr<Gpt2Model> engine_;
+  train::Gpt2LM torch_model_{nullptr};
+};
+
+TEST_F(Gpt2TrainParity, HfNamesMatchTheEngineSpecs) {
+  test_support::expect_weights_match_specs(torch_model_->hf_weights(), gpt2_weight_specs(engine_->config()));
+}
+
+TEST_F(Gpt2TrainParity, DensePromptAndContinuation) { expect_same(Knobs{}, 40, 12); }
+
+TEST_F(Gpt2TrainParity, DensePromptOnly) { expect_same(Knobs{}, 50, 0); }
+
+TEST_F(Gpt2TrainParity, StaticKeepListThenContinuation) {
+  Knobs knobs;
+  knobs.keep = std::vector<int64_t>{24, 12, 6};
+  expect_same(knobs, 40, 12);
+}
+
+TEST_F(Gpt2TrainParity, TargetSpeedupThenContinuation) {
+  Knobs knobs;
+  knobs.speedup = 2.5;
+  expect_same(knobs, 48, 10);
+}
+
+// Coverage keeps a different count in each window: the padded path.
+TEST_F(Gpt2TrainParity, DynamicCoverageThenContinuation) {
+  Knobs knobs;
+  knobs.coverage = 0.6;
+  expect_same(knobs, 40, 8);
+}
+
+TEST(CausalLMData, LinesJoinedWithSeparatorsAndCutIntoWindows) {
+  // The middle line is longer than a window: it continues into the next one.
+  const std::vector<std::vector<int32_t>> lines = {{1, 2}, {3, 4, 5, 6, 7, 8}, {9}};
+  const std::vector<std::vector<int32_t>> windows = train::causal_lm_windows(lines, 0, 4, "x.txt");
+  EXPECT_EQ(windows, (std::vector<std::vector<int32_t>>{{1, 2, 0, 3}, {4, 5, 6, 7}, {8, 0, 9, 0}}));
+  EXPECT_EQ(train::causal_lm_windows(lines, 0, 5, "x.txt").size(), 2u);  // the tail of 2 is dropped
+  const std::string error = test_support::error_of([&] { train::causal_lm_windows(lines, 0, 13, "x.txt"); });
+  EXPECT_EQ(error, "x.txt: 12 tokens, fewer than one window of 13");
+}
+
+// Repetitive text a tiny model learns in a few dozen steps.
+std::string training_text(int lines) {
+  const char* sentences[] = {"the cat sat on the mat and the dog sat on the log.",
+                             "a bird in the hand is worth two in the bush.",
+                             "one two three four five six seven eight nine ten."};
+  std::string text;
+  for (int i = 0; i < lines; ++i) text += std::string(sentences[i % 3]) + "\n";
+  return text;
+}
+
+train::CausalLMOptions tiny_options(const TempDir& dir) {
+  test_support::spit(dir / "train.txt", training_text(90));
+  test_support::spit(dir / "dev.txt", training_text(12));
+  train::CausalLMOptions options;
+  options.data = dir / "train.txt";
+  options.dev = dir / "dev.txt";
+  options.tokenizer = kTokenizer;
+  options.out = dir / "out";
+  options.preset = "tiny";
+  options.seq_len = 32;
+  options.batch_size = 4;
+  options.learning_rate = 3e-3;
+  options.warmup_fraction = 0.0;
+  options.steps = 30;
+  options.eval_every = 15;
+  options.train_speedup_range = std::make_pair(1.0, 3.0);
+  options.dev_windows = 8;
+  options.threads = 1;
+  options.interactive = false;
+  return options;
+}
+
+double mean(const std::vector<double>& values, size_t first, size_t count) {
+  return std::accumulate(values.begin() + static_cast<std::ptrdiff_t>(first),
+                         values.begin() + static_cast<std::ptrdiff_t>(first + count), 0.0) /
+         static_cast<double>(count);
+}
+
+// From scratch with elimination: the loss falls; the best checkpoint is a GPT2LMHeadModel folder
+// the engine loads (its logits those of the torch model, dense and pruned) and `latte generate`
+// runs.
+TEST(TrainCausalLM, LearnsSavesLoadsInTheEngineAndGenerates) {
+  TempDir dir("train_clm");
+  const train::CausalLMOptions options = tiny_options(dir);
+  std::ostringstream log;
+  const train::TrainResult result = train::train_causal_lm(options, log);
+  ASSERT_EQ(result.losses.size(), 30u);
+  EXPECT_LT(mean(result.losses, 25, 5), 0.7 * mean(result.losses, 0, 5)) << log.str();
+  ASSERT_TRUE(result.best);
+  EXPECT_TRUE(result.best->metrics.contains("S=3")) << result.best->metrics.dump();
+  EXPECT_LT(result.best->metrics["S=1"]["perplexity"].get<double>(), 100.0) << log.str();
+
+  Gpt2Model engine = Gpt2Model::load(options.out);
+  EXPECT_EQ(engine.config().n_positions, 32);
+  EXPECT_EQ(engine.config().vocab_size, 1257);
+  EXPECT_EQ(engine.eos_token_id(), ByteLevelBpeTokenizer::from_dir(options.out).end_of_text_id());
+  train::Gpt2LM reloaded(engine.config());
+  train::load_hf_weights(options.out, reloaded->hf_weights(), nullptr);
+  reloaded->eval();
+  Knobs knobs;
+  knobs.speedup = 2.0;
+  const Planner planner(knobs, engine.shape(), std::nullopt, LatencyModel{}, nullptr);
+  const auto windows = random_windows(1, 24, 1257, 5);
+  for (const Planner* plan : {static_cast<const Planner*>(nullptr), &planner}) {
+    KvCache cache = engine.new_cache();
+    DecoderOptions prefill;
+    prefill.planner = plan;
+    const DecoderOutput expected = engine.forward(windows[0], cache, prefill);
+    torch::NoGradGuard no_grad;
+    const train::Gpt2Output output = reloaded(to_ids(windows), 24, plan);
+    EXPECT_EQ(output.kept[0], expected.kept);
+    const torch::Tensor logits = reloaded->logits(train::Gpt2LMImpl::continuation_rows(output)).contiguous();
+    for (int64_t i = 0; i < logits.numel(); ++i)
+      EXPECT_NEAR(logits.data_ptr<float>()[i], expected.logits.data()[i], 1e-4);
+  }
+
+  const test_support::CommandResult generated = test_support::run_binary(
+      LATTE_CLI_PATH, dir.path(),
+      "generate --model " + options.out.string() + " --max-new-tokens 8 'the cat sat'");
+  EXPECT_EQ(generated.exit_code, 0) << generated.err;
+  EXPECT_FALSE(generated.out.empty()) << generated.err;
+}
+
+// --init: a GPT-2 folder (here one latte wrote) with its own tokenizer starts where it stopped.
+TEST(TrainCausalLM, FineTunesFromAGpt2Folder) {
+  TempDir dir("train_clm_init");
+  train::CausalLMOptions options = tiny_options(dir);
+  std::ostringstream log;
+  const train::TrainResult scratch = train::train_causal_lm(options, log);
+  options.init = options.out;
+  options.tokenizer.clear();
+  options.out = dir / "tuned";
+  options.steps = 2;
+  options.learning_rate = 1e-4;
+  const train::TrainResult tuned = train::train_causal_lm(options, log);
+  ASSERT_EQ(tuned.losses.size(), 2u);
+  EXPECT_LT(tuned.losses[0], 0.5 * scratch.losses[0]) << log.str();
+  EXPECT_EQ(test_support::slurp(options.out / "vocab.json"), test_support::slurp(kTokenizer / "vocab.json"));
+}
+
+// Stopping after step 3 and resuming gives exactly the losses of an uninterrupted run.
+TEST(TrainCausalLM, ResumeContinuesExactly) {
+  TempDir dir("train_clm_resume");
+  train::CausalLMOptions options = tiny_options(dir);
+  options.steps = 6;
+  options.eval_every = 3;
+  std::ostringstream log;
+  const train::TrainResult whole = train::train_causal_lm(options, log);
+  ASSERT_EQ(whole.losses.size(), 6u);
+
+  options.out = dir / "split";
+  options.stop_after = 3;
+  const train::TrainResult first = train::train_causal_lm(options, log);
+  EXPECT_EQ(first.last_step, 3);
+  options.stop_after = 0;
+  options.resume = true;
+  const train::TrainResult second = train::train_causal_lm(options, log);
+  EXPECT_EQ(second.first_step, 3);
+  std::vector<double> losses = first.losses;
+  losses.insert(losses.end(), second.losses.begin(), second.losses.end());
+  ASSERT_EQ(losses.size(), 6u);
+  for (size_t i = 0; i < losses.size(); ++i) EXPECT_DOUBLE_EQ(losses[i], whole.losses[i]) << "step " << i + 1;
+}
+
+// Each bad input is one error naming the file or flag, before anything is written to --out.
+TEST(TrainCausalLM, BadInputIsOneErrorAndWritesNothing) {
+  TempDir dir("train_clm_bad");
+  const train::CausalLMOptions good = tiny_options(dir);
+  const auto error_of = [&](const std::function<void(train::CausalLMOptions&)>& change) {
+    train::CausalLMOptions options = good;
+    change(options);
+    std::ostringstream log;
+    const std::string error = test_support::error_of([&] { train::train_causal_lm(options, log); });
+    EXPECT_FALSE(std::filesystem::exists(good.out / "trainer_state")) << error;
+    EXPECT_FALSE(std::filesystem::exists(good.out / "model.safetensors")) << error;
+    return error;
+  };
+  test_support::spit(dir / "empty.txt", "\n \n");
+  EXPECT_EQ(error_of([&](auto& options) { options.data = dir / "empty.txt"; }),
+            (dir / "empty.txt").string() + ": no text (the file is empty)");
+  EXPECT_NE(error_of([&](auto& options) {
+              options.dev = dir / "missing.txt";
+            }).find((dir / "missing.txt").string()),
+            std::string::npos);
+  EXPECT_EQ(error_of([&](auto& options) { options.train_speedup_range = std::make_pair(0.5, 3.0); }),
+            "--train-speedup-range must be LO,HI with 1 <= LO <= HI <= 10, got 0.5,3");
+  EXPECT_EQ(error_of([&](auto& options) { options.train_speedup_range = std::make_pair(2.0, 12.0); }),
+            "--train-speedup-range must be LO,HI with 1 <= LO <= HI <= 10, got 2,12");
+  EXPECT_EQ(error_of([&](auto& options) { options.init = kTinyGpt2; }),
+            "the tokenizer of " + kTokenizer.string() + " has 1257 tokens; " +
+                (kTinyGpt2 / "config.json").string() + " has vocab_size 128");
+  EXPECT_EQ(error_of([&](auto& options) { options.tokenizer.clear(); }),
+            "give --tokenizer (training from scratch) or --init");
+  EXPECT_EQ(error_of([&](auto& options) { options.prompt_length_range = std::make_pair(10, 32); }),
+            "--prompt-len-range must be LO,HI with 1 <= LO <= HI < --seq-len 32, got 10,32");
+}
+
+// A resume from the state of another model (architecture or vocabulary) is refused before
+// anything is overwritten.
+TEST(TrainCausalLM, ResumeFromAnotherModelIsRefused) {
+  TempDir dir("train_clm_other");
+  train::CausalLMOptions options = tiny_options(dir);
+  options.steps = 2;
+  options.train_speedup_range.reset();
+  std::ostringstream log;
+  train::train_causal_lm(options, log);
+  const std::string saved = test_support::slurp(options.out / "trainer_state" / "model.safetensors");
+  options.resume = true;
+  options.steps = 4;
+  options.layers = 3;
+  const std::string error = test_support::error_of([&] { train::train_causal_lm(options, log); });
+  EXPECT_EQ(error,
+            (options.out / "trainer_state").string() +
+                " holds a GPT-2 of 2 layers, hidden 128, 2 heads, 32 positions, vocabulary 1257; this run "
+                "trains 3 layers, hidden 128, 2 heads, 32 positions, vocabulary 1257");
+  // The same tokenizer with one token more.
+  options.layers.reset();
+  options.tokenizer = dir / "bigger";
+  std::filesystem::create_directories(options.tokenizer);
+  nlohmann::json vocab = nlohmann::json::parse(test_support::slurp(kTokenizer / "vocab.json"));
+  vocab["zzzz"] = 1257;
+  test_support::spit(options.tokenizer / "vocab.json", vocab.dump());
+  std::filesystem::copy_file(kTokenizer / "merges.txt", options.tokenizer / "merges.txt");
+  EXPECT_EQ(test_support::error_of([&] { train::train_causal_lm(options, log); }),
+            (options.out / "trainer_state").string() +
+                " holds a GPT-2 of 2 layers, hidden 128, 2 heads, 32 positions, vocabulary 1257; this run "
+                "trains 2 layers, hidden 128, 2 heads, 32 positions, vocabulary 1258");
+  EXPECT_EQ(test_support::slurp(options.out / "trainer_state" / "model.safetensors"), saved);
+
+  // The state of a BERT fine-tuning run.
+  options.out = dir / "bert_run";
+  std::filesystem::create_directories(options.out / "trainer_state");
+  test_support::spit(options.out / "trainer_state" / "state.json", R"({"task": "classify", "step": 3})");
+  EXPECT_EQ(test_support::error_of([&] { train::train_causal_lm(options, log); }),
+            (options.out / "trainer_state").string() + " is the state of a 'classify' run, not 'clm'");
+}
+
+// Through the command line: one line on stderr naming the flag, exit status 1.
+TEST(TrainCausalLM, CliSpeedupRangeOutsideOneToTenIsOneLine) {
+  TempDir dir("train_clm_cli");
+  const train::CausalLMOptions options = tiny_options(dir);
+  const test_support::CommandResult result = test_support::run_binary(
+      LATTE_CLI_PATH, dir.path(),
+      "train clm --data " + options.data.string() + " --dev " + options.dev.string() + " --tokenizer " +
+          kTokenizer.string() + " --preset tiny --seq-len 32 --train-speedup-range 1,11 --out " +
+          (dir / "out").string());
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.err,
+            "latte: error: --train-speedup-range must be LO,HI with 1 <= LO <= HI <= 10, got 1,11\n");
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+}  // namespace
+}  // namespace latte
