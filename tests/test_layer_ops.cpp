@@ -17,6 +17,7 @@
 namespace latte {
 namespace {
 
+using test_support::reference_activation;
 using test_support::uniform;
 
 Tensor tensor_of(const std::vector<float>& values, std::vector<int64_t> shape) {
@@ -111,12 +112,6 @@ TEST(ElementWise, SiluAndMultiply) {
   EXPECT_EQ(y, (std::vector<float>{2.0f, -2.0f, 1.5f}));
 }
 
-double activate(double z, Activation activation) {
-  if (activation == Activation::kSilu) return z / (1.0 + std::exp(-z));
-  if (activation == Activation::kGeluErf) return 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)));
-  return z;
-}
-
 // [rows, out] = x [rows, in] W^T + b, in double.
 std::vector<double> naive_linear(const std::vector<double>& x, int64_t rows, const std::vector<float>& weight,
                                  const std::vector<float>& bias, int64_t out, int64_t in) {
@@ -163,7 +158,7 @@ TEST(FeedForward, PlainAndGatedMatchNaiveAndAccumulate) {
     block(x.data(), rows, stream.data(), arena);
 
     std::vector<double> inner = naive_linear(x_double, rows, w_gate, b_gate, intermediate, hidden);
-    for (double& value : inner) value = activate(value, activation);
+    for (double& value : inner) value = reference_activation(value, activation);
     if (gated) {
       const std::vector<double> up = naive_linear(x_double, rows, w_up, b_up, intermediate, hidden);
       for (size_t i = 0; i < inner.size(); ++i) inner[i] *= up[i];

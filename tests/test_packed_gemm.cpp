@@ -35,24 +35,7 @@ std::vector<GemmIsa> runnable_isas() {
   return isas;
 }
 
-double reference_activation(double z, Activation activation) {
-  switch (activation) {
-    case Activation::kGeluErf:
-      return 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)));
-    case Activation::kGeluTanh:
-      return 0.5 * z * (1.0 + std::tanh(0.7978845608028654 * (z + 0.044715 * z * z * z)));
-    case Activation::kRelu:
-      return z > 0.0 ? z : 0.0;
-    case Activation::kTanh:
-      return std::tanh(z);
-    case Activation::kSilu:
-      return z / (1.0 + std::exp(-z));
-    case Activation::kNone:
-      break;
-  }
-  return z;
-}
-
+using test_support::reference_activation;
 using test_support::uniform;
 
 // Every activation, bias and accumulate mode of one shape on every ISA, for

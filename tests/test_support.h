@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "latte/core/error.h"
+#include "latte/core/linear.h"
 
 namespace latte::test_support {
 
@@ -49,6 +51,25 @@ inline std::vector<float> uniform(int64_t count, float scale, uint32_t seed) {
   std::vector<float> values(static_cast<size_t>(count));
   for (float& value : values) value = distribution(generator);
   return values;
+}
+
+// Each Activation from its definition, in double: the reference the fused kernels are held to.
+inline double reference_activation(double z, Activation activation) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      return 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)));
+    case Activation::kGeluTanh:
+      return 0.5 * z * (1.0 + std::tanh(0.7978845608028654 * (z + 0.044715 * z * z * z)));
+    case Activation::kRelu:
+      return z > 0.0 ? z : 0.0;
+    case Activation::kTanh:
+      return std::tanh(z);
+    case Activation::kSilu:
+      return z / (1.0 + std::exp(-z));
+    case Activation::kNone:
+      break;
+  }
+  return z;
 }
 
 // A fresh folder under the system temp dir, removed with everything in it at scope exit.

@@ -48,6 +48,18 @@ void Arena::reset() {
   live_floats_ = 0;
 }
 
+Arena::Mark Arena::mark() const {
+  return {blocks_.size(), blocks_.empty() ? 0 : blocks_.back().used, live_floats_};
+}
+
+void Arena::rewind(const Mark& mark) {
+  // Blocks added after the mark stay allocated, empty: the rest of the pass reuses them, and
+  // reset() merges them into one.
+  for (size_t index = mark.blocks; index < blocks_.size(); ++index) blocks_[index].used = 0;
+  if (mark.blocks > 0) blocks_[mark.blocks - 1].used = mark.used;
+  live_floats_ = mark.live;
+}
+
 size_t Arena::capacity_bytes() const {
   size_t total = 0;
   for (const Block& block : blocks_) total += block.capacity * sizeof(float);

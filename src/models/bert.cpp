@@ -7,7 +7,6 @@
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
 #include "latte/io/safetensors.h"
-#include "latte/layers/attention.h"
 #include "latte/prune/keep.h"
 
 namespace latte {
@@ -301,29 +300,28 @@ BertModel BertModel::load(const std::filesystem::path& model_dir) {
   model.embedding_norm_ = layer_norm(names.embeddings("LayerNorm"));
 
   const Activation activation = activation_from_name(config.hidden_act, "config.json: field 'hidden_act'");
+  const TransformerBlockSpec spec{
+      .placement = NormPlacement::kPost,
+      .attention = scaled_attention(config.num_heads, config.num_heads, config.head_dim(), false)};
   for (int64_t index = 0; index < config.num_layers; ++index) {
-    EncoderLayer layer;
     // Q, K and V as one [3 hidden, hidden] product: one GEMM instead of three.
-    Tensor qkv_weight({3 * hidden, hidden});
-    Tensor qkv_bias({3 * hidden});
-    const char* const parts[] = {"query", "key", "value"};
-    for (int64_t part = 0; part < 3; ++part) {
-      const std::string base = names.layer(index, std::string("attention.self.") + parts[part]);
-      const Tensor weight = store.load(base + ".weight", {hidden, hidden});
-      const Tensor bias = store.load(base + ".bias", {hidden});
-      std::memcpy(qkv_weight.data() + part * hidden * hidden, weight.data(), sizeof(float) * hidden * hidden);
-      std::memcpy(qkv_bias.data() + part * hidden, bias.data(), sizeof(float) * hidden);
+    std::vector<Tensor> weights, biases;
+    for (const char* part : {"query", "key", "value"}) {
+      const std::string base = names.layer(index, std::string("attention.self.") + part);
+      weights.push_back(store.load(base + ".weight", {hidden, hidden}));
+      biases.push_back(store.load(base + ".bias", {hidden}));
     }
-    layer.qkv = Linear(qkv_weight, qkv_bias, Activation::kNone);
-    layer.attention_output =
-        linear(names.layer(index, "attention.output.dense"), hidden, hidden, Activation::kNone, true);
-    layer.attention_norm = layer_norm(names.layer(index, "attention.output.LayerNorm"));
-    layer.intermediate =
-        linear(names.layer(index, "intermediate.dense"), config.intermediate_size, hidden, activation, false);
-    layer.output =
-        linear(names.layer(index, "output.dense"), hidden, config.intermediate_size, Activation::kNone, true);
-    layer.output_norm = layer_norm(names.layer(index, "output.LayerNorm"));
-    model.layers_.push_back(std::move(layer));
+    SelfAttentionWeights attention{
+        .qkv = Linear(concatenate_rows(weights), concatenate_rows(biases), Activation::kNone),
+        .output =
+            linear(names.layer(index, "attention.output.dense"), hidden, hidden, Activation::kNone, true),
+        .norm = layer_norm(names.layer(index, "attention.output.LayerNorm"))};
+    FeedForwardWeights ffn{.ffn = FeedForward(linear(names.layer(index, "intermediate.dense"),
+                                                     config.intermediate_size, hidden, activation, false),
+                                              linear(names.layer(index, "output.dense"), hidden,
+                                                     config.intermediate_size, Activation::kNone, true)),
+                           .norm = layer_norm(names.layer(index, "output.LayerNorm"))};
+    model.layers_.emplace_back(spec, std::move(attention), std::move(ffn));
   }
   model.pooler_ = linear(names.pooler(), hidden, hidden, Activation::kTanh, false);
   if (config.has_classifier()) {
@@ -439,41 +437,23 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
   }
   const bool scoring = pruning || options.compute_scores || options.on_scores;
 
-  float* states = arena_.allocate(static_cast<size_t>(rows * hidden));  // residual stream
-  float* qkv = arena_.allocate(static_cast<size_t>(rows * 3 * hidden));
-  float* context = arena_.allocate(static_cast<size_t>(rows * hidden));
-  float* intermediate = arena_.allocate(static_cast<size_t>(rows * config_.intermediate_size));
+  float* states = arena_.allocate(static_cast<size_t>(rows * hidden));   // residual stream
+  float* context = arena_.allocate(static_cast<size_t>(rows * hidden));  // attention output
   float* scores = scoring ? arena_.allocate(static_cast<size_t>(rows)) : nullptr;
   embed(batch, states);
   if (times) times->embeddings = clock.lap();
 
-  const AttentionSpec spec{.n_heads = config_.num_heads,
-                           .n_kv_heads = config_.num_heads,
-                           .head_dim = config_.head_dim(),
-                           .scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim())),
-                           .causal = false};
-  std::vector<AttentionSequence> sequences(batch.size());
+  std::vector<BlockSequence> sequences(batch.size());
   for (int64_t index = 0; index < config_.num_layers; ++index) {
-    const EncoderLayer& layer = layers_[static_cast<size_t>(index)];
-    layer.qkv(states, rows, qkv);
-    // Self-attention straight out of the interleaved [rows, 3 * hidden] QKV rows.
+    const TransformerBlock& layer = layers_[static_cast<size_t>(index)];
     for (size_t b = 0; b < batch.size(); ++b) {
       const int64_t first = result.offsets[b];
-      const std::span<const int64_t> positions(result.positions.data() + first,
-                                               static_cast<size_t>(result.offsets[b + 1] - first));
-      const float* row = qkv + first * 3 * hidden;
-      sequences[b] = AttentionSequence{.queries = row,
-                                       .query_stride = 3 * hidden,
-                                       .query_positions = positions,
-                                       .keys = row + hidden,
-                                       .values = row + 2 * hidden,
-                                       .key_value_stride = 3 * hidden,
-                                       .key_positions = positions,
-                                       .context = context + first * hidden,
-                                       .context_stride = hidden,
-                                       .key_scores = scores ? scores + first : nullptr};
+      sequences[b] = BlockSequence{
+          .positions = std::span<const int64_t>(result.positions.data() + first,
+                                                static_cast<size_t>(result.offsets[b + 1] - first)),
+          .key_scores = scores ? scores + first : nullptr};
     }
-    attention(spec, sequences, nullptr, arena_);
+    layer.attend(states, rows, sequences, context, arena_);
     if (options.on_scores) {
       for (size_t b = 0; b + 1 < result.offsets.size(); ++b) {
         options.on_scores(
@@ -491,11 +471,7 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
     }
     if (times) times->layer_in.push_back(clock.lap());
     // From here on only the kept rows: output projection, residual, norms, FFN.
-    layer.attention_output(context, rows, states);  // states += context W + b
-    layer.attention_norm(states, rows);
-    layer.intermediate(states, rows, intermediate);
-    layer.output(intermediate, rows, states);  // states += act(...) W + b
-    layer.output_norm(states, rows);
+    layer.finish(states, context, rows, {}, arena_);
     if (times) times->layer_kept.push_back(clock.lap());
   }
 

@@ -7,7 +7,6 @@
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
 #include "latte/io/safetensors.h"
-#include "latte/layers/attention.h"
 #include "latte/prune/keep.h"
 
 namespace latte {
@@ -222,15 +221,20 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir) {
   model.position_embeddings_ = store.load(names.position_embeddings(), {config.n_positions, width});
   const Activation activation =
       activation_from_name(config.activation_function, "config.json: field 'activation_function'");
+  const TransformerBlockSpec spec{
+      .placement = NormPlacement::kPre,
+      .attention = scaled_attention(config.n_head, config.n_head, config.head_dim(), true)};
   for (int64_t index = 0; index < config.n_layer; ++index) {
-    Block block;
-    block.attention_norm = layer_norm(names.block(index, "ln_1"));
-    block.qkv = conv1d(names.block(index, "attn.c_attn"), width, 3 * width, Activation::kNone, false);
-    block.attention_output = conv1d(names.block(index, "attn.c_proj"), width, width, Activation::kNone, true);
-    block.ffn_norm = layer_norm(names.block(index, "ln_2"));
-    block.ffn_in = conv1d(names.block(index, "mlp.c_fc"), width, config.n_inner, activation, false);
-    block.ffn_out = conv1d(names.block(index, "mlp.c_proj"), config.n_inner, width, Activation::kNone, true);
-    model.blocks_.push_back(std::move(block));
+    SelfAttentionWeights attention{
+        .qkv = conv1d(names.block(index, "attn.c_attn"), width, 3 * width, Activation::kNone, false),
+        .output = conv1d(names.block(index, "attn.c_proj"), width, width, Activation::kNone, true),
+        .norm = layer_norm(names.block(index, "ln_1"))};
+    FeedForwardWeights ffn{
+        .ffn = FeedForward(
+            conv1d(names.block(index, "mlp.c_fc"), width, config.n_inner, activation, false),
+            conv1d(names.block(index, "mlp.c_proj"), config.n_inner, width, Activation::kNone, true)),
+        .norm = layer_norm(names.block(index, "ln_2"))};
+    model.blocks_.emplace_back(spec, std::move(attention), std::move(ffn));
   }
   model.final_norm_ = layer_norm(names.final_norm());
   // Tied to the token embedding unless the checkpoint carries its own head.
@@ -285,11 +289,8 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
 
   arena_.reset();
   int64_t rows = n_tokens;
-  float* states = arena_.allocate(static_cast<size_t>(rows * width));  // residual stream
-  float* normed = arena_.allocate(static_cast<size_t>(rows * width));
-  float* qkv = arena_.allocate(static_cast<size_t>(rows * 3 * width));
-  float* context = arena_.allocate(static_cast<size_t>(rows * width));
-  float* intermediate = arena_.allocate(static_cast<size_t>(rows * config_.n_inner));
+  float* states = arena_.allocate(static_cast<size_t>(rows * width));   // residual stream
+  float* context = arena_.allocate(static_cast<size_t>(rows * width));  // attention output
   float* scores = scoring ? arena_.allocate(static_cast<size_t>(first_position + rows)) : nullptr;
 
   std::vector<int64_t> positions(static_cast<size_t>(rows));
@@ -303,29 +304,13 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
 
   if (times) times->embeddings = clock.lap();
   DecoderOutput output;
-  const AttentionSpec spec{config_.n_head, config_.n_head, config_.head_dim(),
-                           1.0f / std::sqrt(static_cast<float>(config_.head_dim())), true};
   for (int64_t index = 0; index < config_.n_layer; ++index) {
-    const Block& block = blocks_[static_cast<size_t>(index)];
+    const TransformerBlock& block = blocks_[static_cast<size_t>(index)];
     LayerCache& layer_cache = cache.layers[static_cast<size_t>(index)];
-    std::memcpy(normed, states, sizeof(float) * static_cast<size_t>(rows * width));
-    block.attention_norm(normed, rows);
-    block.qkv(normed, rows, qkv);
-    // The cache holds exactly the rows that enter this layer's attention.
-    layer_cache.append(qkv + width, qkv + 2 * width, 3 * width, rows, positions);
+    // The block appends the rows entering its attention to the cache, then attends over it.
+    const BlockSequence sequence{.positions = positions, .cache = &layer_cache, .key_scores = scores};
+    block.attend(states, rows, std::span<const BlockSequence>(&sequence, 1), context, arena_);
     const int64_t cached_before = layer_cache.rows() - rows;
-    AttentionSequence sequence;
-    sequence.queries = qkv;
-    sequence.query_stride = 3 * width;
-    sequence.query_positions = positions;
-    sequence.keys = layer_cache.keys();
-    sequence.values = layer_cache.values();
-    sequence.key_value_stride = width;
-    sequence.key_positions = layer_cache.positions();
-    sequence.context = context;
-    sequence.context_stride = width;
-    sequence.key_scores = scores;
-    attention(spec, std::span<const AttentionSequence>(&sequence, 1), nullptr, arena_);
     const std::span<const float> new_scores =
         scoring ? std::span<const float>(scores + cached_before, static_cast<size_t>(rows))
                 : std::span<const float>();
@@ -345,16 +330,13 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
     output.kept.push_back(rows);
     if (times) times->layer_in.push_back(clock.lap());
     // From here on only the kept rows: output projection, residual, FFN.
-    block.attention_output(context, rows, states);  // states += context W + b
-    std::memcpy(normed, states, sizeof(float) * static_cast<size_t>(rows * width));
-    block.ffn_norm(normed, rows);
-    block.ffn_in(normed, rows, intermediate);
-    block.ffn_out(intermediate, rows, states);  // states += act(...) W + b
+    block.finish(states, context, rows, {}, arena_);
     if (times) times->layer_kept.push_back(clock.lap());
   }
 
   const int64_t first_out = options.all_logits ? 0 : rows - 1;
   const int64_t rows_out = rows - first_out;
+  float* normed = arena_.allocate(static_cast<size_t>(rows_out * width));
   std::memcpy(normed, states + first_out * width, sizeof(float) * static_cast<size_t>(rows_out * width));
   final_norm_(normed, rows_out);
   output.logits = Tensor({rows_out, config_.vocab_size});

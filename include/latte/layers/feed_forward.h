@@ -21,8 +21,9 @@ class FeedForward {
   // Gated: gate and up [intermediate, hidden], down [hidden, intermediate].
   FeedForward(Linear gate, Linear up, Linear down);
 
-  // x: [rows, hidden]; residual: [rows, hidden], incremented in place (it may not alias x). The
-  // [rows, intermediate] activations (two of them when gated) come from `arena`.
+  // x: [rows, hidden]; residual: [rows, hidden], incremented in place. residual may be x itself
+  // (a post-norm block feeds the stream to its FFN): x is read in full before residual changes.
+  // The [rows, intermediate] activations (two of them when gated) come from `arena`.
   void operator()(const float* x, int64_t rows, float* residual, Arena& arena) const;
 
   bool gated() const { return gated_; }

@@ -16,6 +16,7 @@
 #include "latte/core/linear.h"
 #include "latte/core/ops.h"
 #include "latte/core/tensor.h"
+#include "latte/layers/transformer_block.h"
 #include "latte/models/weight_spec.h"
 #include "latte/prune/plan.h"
 #include "latte/tokenizers/bert_tokenizer.h"
@@ -120,15 +121,6 @@ class BertModel {
   const std::string& dtype_on_disk() const { return dtype_on_disk_; }
 
  private:
-  struct EncoderLayer {
-    Linear qkv;               // [rows, hidden] -> [rows, 3 hidden]
-    Linear attention_output;  // accumulates into the residual stream
-    LayerNorm attention_norm;
-    Linear intermediate;  // with the activation fused
-    Linear output;        // accumulates into the residual stream
-    LayerNorm output_norm;
-  };
-
   void check_inputs(const std::vector<BertInput>& batch) const;
   // Drops the rows the plans eliminate at `layer` from the residual stream and
   // the attention context, in place; updates offsets, positions and kept.
@@ -141,8 +133,8 @@ class BertModel {
   Tensor position_embeddings_;    // [max_positions, hidden]
   Tensor token_type_embeddings_;  // [type_vocab, hidden]
   LayerNorm embedding_norm_;
-  std::vector<EncoderLayer> layers_;
-  Linear pooler_;  // tanh fused
+  std::vector<TransformerBlock> layers_;  // post-norm, LayerNorm, plain FFN
+  Linear pooler_;                         // tanh fused
   Linear classifier_;
   Arena arena_;
   int64_t min_keep_ = 1;

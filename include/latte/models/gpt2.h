@@ -12,6 +12,7 @@
 #include "latte/core/arena.h"
 #include "latte/core/linear.h"
 #include "latte/core/ops.h"
+#include "latte/layers/transformer_block.h"
 #include "latte/models/causal_lm.h"
 #include "latte/models/weight_spec.h"
 
@@ -76,21 +77,12 @@ class Gpt2Model : public CausalLm {
   DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache, const DecoderOptions& options) override;
 
  private:
-  struct Block {
-    LayerNorm attention_norm;  // ln_1
-    Linear qkv;                // c_attn: [rows, d] -> [rows, 3 d]
-    Linear attention_output;   // c_proj, accumulates into the residual stream
-    LayerNorm ffn_norm;        // ln_2
-    Linear ffn_in;             // c_fc with the activation fused
-    Linear ffn_out;            // mlp.c_proj, accumulates into the residual stream
-  };
-
   void check_ids(std::span<const int32_t> ids, int64_t first_position) const;
 
   Gpt2Config config_;
-  Tensor token_embeddings_;     // wte [vocab, d]
-  Tensor position_embeddings_;  // wpe [n_positions, d]
-  std::vector<Block> blocks_;
+  Tensor token_embeddings_;               // wte [vocab, d]
+  Tensor position_embeddings_;            // wpe [n_positions, d]
+  std::vector<TransformerBlock> blocks_;  // pre-norm, LayerNorm, plain FFN, causal over the cache
   LayerNorm final_norm_;
   Linear lm_head_;  // [d] -> [vocab], no bias
   Arena arena_;
