@@ -31,9 +31,8 @@ void LayerCache::append(const float* keys, const float* values, int64_t stride, 
     }
     previous = position;
   }
-  const auto width = static_cast<size_t>(width_);
-  keys_.reserve(keys_.size() + static_cast<size_t>(n) * width);
-  values_.reserve(values_.size() + static_cast<size_t>(n) * width);
+  // No exact reserve here: a decode step appends one row, and growing to exactly the new size
+  // would copy the whole cache every step. insert() grows geometrically.
   for (int64_t r = 0; r < n; ++r) {
     keys_.insert(keys_.end(), keys + r * stride, keys + r * stride + width_);
     values_.insert(values_.end(), values + r * stride, values + r * stride + width_);
@@ -55,6 +54,14 @@ void LayerCache::keep(std::span<const int64_t> kept) {
   keys_.resize(kept.size() * static_cast<size_t>(width_));
   values_.resize(kept.size() * static_cast<size_t>(width_));
   compact_values(positions_, kept);
+}
+
+void LayerCache::reserve(int64_t rows) {
+  if (rows < 0) throw InputError("KV cache reserve of " + std::to_string(rows) + " rows");
+  const size_t floats = static_cast<size_t>(rows) * static_cast<size_t>(width_);
+  keys_.reserve(floats);
+  values_.reserve(floats);
+  positions_.reserve(static_cast<size_t>(rows));
 }
 
 void LayerCache::clear() {
