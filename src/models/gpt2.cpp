@@ -311,6 +311,7 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
     std::memcpy(normed, states, sizeof(float) * static_cast<size_t>(rows * width));
     block.attention_norm(normed, rows);
     block.qkv(normed, rows, qkv);
+    PhaseClock attention_clock(times != nullptr);
     // The cache holds exactly the rows that enter this layer's attention.
     layer_cache.append(qkv + width, qkv + 2 * width, 3 * width, rows, positions);
     const int64_t cached_before = layer_cache.rows() - rows;
@@ -326,6 +327,7 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
     sequence.context_stride = width;
     sequence.key_scores = scores;
     attention(spec, std::span<const AttentionSequence>(&sequence, 1), nullptr, arena_);
+    if (times) times->layer_attention.push_back(attention_clock.lap());
     const std::span<const float> new_scores =
         scoring ? std::span<const float>(scores + cached_before, static_cast<size_t>(rows))
                 : std::span<const float>();
