@@ -1,6 +1,5 @@
 #include "latte/core/cpu.h"
 
-#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>

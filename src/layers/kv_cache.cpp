@@ -1,5 +1,6 @@
 #include "latte/layers/kv_cache.h"
 
+#include <algorithm>
 #include <string>
 
 #include "latte/core/error.h"
@@ -31,8 +32,10 @@ void LayerCache::append(const float* keys, const float* values, int64_t stride, 
     }
     previous = position;
   }
-  // No exact reserve here: a decode step appends one row, and growing to exactly the new size
-  // would copy the whole cache every step. insert() grows geometrically.
+  // Grow to at least twice the capacity: a decode step appends one row, and growing to exactly
+  // the new size would copy the whole cache every step.
+  const size_t needed = keys_.size() + static_cast<size_t>(n * width_);
+  if (needed > keys_.capacity()) reserve(std::max<int64_t>(rows() + n, 2 * capacity()));
   for (int64_t r = 0; r < n; ++r) {
     keys_.insert(keys_.end(), keys + r * stride, keys + r * stride + width_);
     values_.insert(values_.end(), values + r * stride, values + r * stride + width_);

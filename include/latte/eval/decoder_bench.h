@@ -41,7 +41,7 @@ struct DecoderBenchVariant {
 };
 
 // Where a dense decode step's time goes, by phase clocks (PhaseTimes) over the timed steps after
-// the dense prefill; per step, medians over the rounds.
+// the dense prefill, run again with the clocks on; per step, from the round of median step time.
 struct DecodeBreakdown {
   double ms_per_token = 0.0;             // the whole step with the clocks on
   double gemv_ms = 0.0;                  // norms and weight products: QKV, output projection, FFN, LM head
