@@ -245,6 +245,21 @@ TEST(GenerateCli, BenchOnADecoderReportsPrefillDecodeAndCache) {
   EXPECT_EQ(pruned["kept"], nlohmann::json::parse("[20,12,6]"));
   EXPECT_EQ(dense["kv_cache_bytes"].get<int64_t>(), 3 * 32 * 32 * 2 * 4);
   EXPECT_EQ(pruned["kv_cache_bytes"].get<int64_t>(), (32 + 20 + 12) * 32 * 2 * 4);
+  // The dense decode step against memory: its parts by phase clocks, the bytes it streams and
+  // the measured bandwidth; the pruned cache is read faster by the prior too.
+  ASSERT_TRUE(dense.contains("decode_breakdown")) << lines[0];
+  const nlohmann::json& parts = dense["decode_breakdown"];
+  EXPECT_GT(parts["weight_bytes_per_token"].get<double>(), 0.0);
+  // 4 steps after 32 cached rows: the mean step attends to 32 + 2 keys in each of 3 layers.
+  EXPECT_DOUBLE_EQ(parts["cache_bytes_per_token"].get<double>(), 3.0 * 34 * 32 * 2 * 4);
+  EXPECT_GT(parts["memory_bytes_per_second"].get<double>(), 0.0);
+  EXPECT_GT(parts["gemv_ms"].get<double>(), 0.0);
+  EXPECT_GT(parts["attention_ms"].get<double>(), 0.0);
+  EXPECT_LE(parts["gemv_share"].get<double>() + parts["attention_share"].get<double>() +
+                parts["rest_share"].get<double>(),
+            1.0 + 1e-9);
+  EXPECT_FALSE(pruned.contains("decode_breakdown"));
+  EXPECT_GT(pruned["predicted_decode_speedup"].get<double>(), 1.0);
 }
 
 }  // namespace

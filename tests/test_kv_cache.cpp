@@ -121,6 +121,44 @@ TEST(KvCache, WidthStrideAndKeepListsAreChecked) {
   EXPECT_EQ(cache.rows(), 2);
 }
 
+// A decode step appends one row: the cache must grow geometrically, not copy itself every step.
+TEST(KvCache, OneRowAppendsReallocateRarely) {
+  const int64_t width = 16, stride = 2 * width + 1;
+  LayerCache cache(width);
+  int reallocations = 0;
+  const float* last = nullptr;
+  for (int64_t r = 0; r < 1000; ++r) {
+    const std::vector<float> row = interleaved_rows(1, width, r);
+    const int64_t position = r;
+    cache.append(row.data(), row.data() + width, stride, 1, std::span<const int64_t>(&position, 1));
+    if (cache.keys() != last) ++reallocations;
+    last = cache.keys();
+  }
+  EXPECT_LE(reallocations, 20);  // about log2(1000) doublings
+  EXPECT_EQ(cache.keys()[999 * width + 5], 100.0f * 999 + 5);
+  EXPECT_EQ(cache.values()[3 * width + 2], -(100.0f * 3 + 2));
+
+  // Reserved room: the next appends keep the rows where they are.
+  cache.reserve(cache.rows() + 64);
+  EXPECT_GE(cache.capacity(), 1064);
+  last = cache.keys();
+  for (int64_t r = 1000; r < 1064; ++r) {
+    const std::vector<float> row = interleaved_rows(1, width, r);
+    cache.append(row.data(), row.data() + width, stride, 1, std::span<const int64_t>(&r, 1));
+  }
+  EXPECT_EQ(cache.keys(), last);
+  EXPECT_EQ(cache.bytes(), 1064u * width * 2 * sizeof(float));  // rows held, not capacity
+  EXPECT_NE(error_of([&] { cache.reserve(-1); }).find("reserve of -1 rows"), std::string::npos);
+
+  KvCache whole(2, width);
+  const std::vector<float> rows = interleaved_rows(3, width, 0);
+  const std::vector<int64_t> positions = {0, 1, 2};
+  whole.layers[0].append(rows.data(), rows.data() + width, stride, 3, positions);
+  whole.reserve_more(5);
+  EXPECT_GE(whole.layers[0].capacity(), 8);
+  EXPECT_GE(whole.layers[1].capacity(), 5);
+}
+
 TEST(KvCache, WholeCacheSumsItsLayers) {
   KvCache cache(3, 8);
   ASSERT_EQ(cache.layers.size(), 3u);

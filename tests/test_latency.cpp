@@ -342,6 +342,20 @@ TEST(Cpu, ReadsModelAndTimingFlags) {
   EXPECT_GE(online_cores(), 1);
 }
 
+TEST(Cpu, MeasuresMemoryBandwidth) {
+  // 16 MiB: small enough for a unit test; whatever the cache holds, a read faster than
+  // 10 MB/s and below 100 TB/s is the only thing a sane machine reports.
+  const double bytes_per_second = measure_memory_bandwidth(size_t{16} << 20, 2);
+  EXPECT_TRUE(std::isfinite(bytes_per_second));
+  EXPECT_GT(bytes_per_second, 1e7);
+  EXPECT_LT(bytes_per_second, 1e14);
+  EXPECT_NE(test_support::error_of([] { measure_memory_bandwidth(1000, 1); }).find("at least 1 MiB"),
+            std::string::npos);
+  EXPECT_NE(
+      test_support::error_of([] { measure_memory_bandwidth(size_t{1} << 20, 0); }).find("at least 1 repeat"),
+      std::string::npos);
+}
+
 TEST(PairedTiming, SpreadQuantiles) {
   const Spread s = spread({5, 1, 4, 2, 3, 6, 7, 8, 9, 10, 11});
   EXPECT_DOUBLE_EQ(s.median, 6.0);

@@ -11,6 +11,7 @@
 #include "latte/models/bert.h"
 #include "latte/prune/plan.h"
 #include "latte/prune/selection.h"
+#include "test_support.h"
 
 namespace latte {
 namespace {
@@ -68,6 +69,61 @@ TEST(PruneKnobs, InvalidKnobsAreRejected) {
   EXPECT_THROW(parse_keep_list("4,x,2"), InputError);
   EXPECT_THROW(parse_keep_list(""), InputError);
   EXPECT_EQ(parse_keep_list("8,4,2"), (std::vector<int64_t>{8, 4, 2}));
+}
+
+// The cost model's FLOPs and bytes, checked against values worked out by hand (d = 8, f = 32).
+TEST(CostModel, LayerFlopsByHand) {
+  const ModelShape encoder{2, 8, 32};
+  // 4 rows in, 2 kept: QKV 2*4*8*(8+16) = 1536, output 2*2*64 = 256, FFN 2*2*2*8*32 = 2048.
+  EXPECT_DOUBLE_EQ(layer_flops(4, 2, encoder).gemm, 3840.0);
+  EXPECT_DOUBLE_EQ(layer_flops(4, 2, encoder).attention, 512.0);  // 4 * 4^2 * 8
+  ModelShape causal = encoder;
+  causal.causal = true;
+  EXPECT_DOUBLE_EQ(layer_flops(4, 2, causal).attention, 256.0);
+  // 4 query heads sharing 1 key/value head (width 2) and a gated FFN:
+  // QKV 2*4*8*(8+4) = 768, output 256, FFN 2*3*2*8*32 = 3072.
+  const ModelShape llama{2, 8, 32, true, 4, 1, true, 10};
+  EXPECT_EQ(llama.kv_width(), 2);
+  EXPECT_EQ(llama.ffn_matrices(), 3);
+  EXPECT_DOUBLE_EQ(layer_flops(4, 2, llama).gemm, 4096.0);
+  EXPECT_DOUBLE_EQ(forward_flops(4, {2, 1}, llama),
+                   layer_flops(4, 2, llama).total() + layer_flops(2, 1, llama).total());
+}
+
+TEST(CostModel, DecodeStepAndCrossAttentionFlopsByHand) {
+  const ModelShape gpt2{2, 8, 32, true, 2, 2, false, 10};
+  // One query row over 5 keys: QKV 2*8*24 = 384, output 128, FFN 2*2*8*32 = 1024; 4*5*8.
+  EXPECT_DOUBLE_EQ(decoder_step_flops(5, gpt2).gemm, 1536.0);
+  EXPECT_DOUBLE_EQ(decoder_step_flops(5, gpt2).attention, 160.0);
+  const ModelShape llama{2, 8, 32, true, 4, 1, true, 10};
+  // QKV 2*8*(8+4) = 192, output 128, gated FFN 2*3*8*32 = 1536.
+  EXPECT_DOUBLE_EQ(decoder_step_flops(5, llama).gemm, 1856.0);
+  EXPECT_DOUBLE_EQ(decoder_step_flops(5, llama).attention, 160.0);  // every query head reads the rows
+  // 3 decoder rows over 5 encoder rows: Q and output 4*3*64 = 768; K, V of the encoder rows
+  // 4*5*8*2 = 320; scores and PV 4*3*5*8 = 480.
+  EXPECT_DOUBLE_EQ(cross_attention_flops(3, 5, llama, true).gemm, 1088.0);
+  EXPECT_DOUBLE_EQ(cross_attention_flops(3, 5, llama, false).gemm, 768.0);
+  EXPECT_DOUBLE_EQ(cross_attention_flops(3, 5, llama, true).attention, 480.0);
+}
+
+TEST(CostModel, DecodeStepBytesAndRoofline) {
+  const ModelShape gpt2{2, 8, 32, true, 2, 2, false, 10};
+  // Per layer 8*24 + 64 + 2*8*32 = 768 floats; the head 10*8; caches of 5 and 3 keys, 8 wide.
+  const DecodeStepBytes bytes = decoder_step_bytes({5, 3}, gpt2);
+  EXPECT_DOUBLE_EQ(bytes.weights, 4.0 * (2 * 768 + 80));
+  EXPECT_DOUBLE_EQ(bytes.cache, 4.0 * 2 * (5 + 3) * 8);
+  // At 1000 bytes/s both parts are memory-bound: 6.464 s + 0.512 s.
+  EXPECT_NEAR(decoder_step_seconds({5, 3}, gpt2, 1000.0), 6.976, 1e-12);
+  // A shorter cache is predicted faster; GPT-2 124M reads 494.1 MB of f32 weights a step.
+  EXPECT_LT(decoder_step_seconds({2, 1}, gpt2, 1000.0), decoder_step_seconds({5, 3}, gpt2, 1000.0));
+  const ModelShape base{12, 768, 3072, true, 12, 12, false, 50257};
+  EXPECT_DOUBLE_EQ(decoder_step_bytes(std::vector<int64_t>(12, 1), base).weights, 494128128.0);
+  EXPECT_NE(test_support::error_of([&] { decoder_step_bytes({5}, gpt2); }).find("1 cache sizes for 2 layers"),
+            std::string::npos);
+  EXPECT_NE(test_support::error_of([&] {
+              decoder_step_seconds({5, 3}, gpt2, 0.0);
+            }).find("bandwidth"),
+            std::string::npos);
 }
 
 TEST(PrunePlanner, PredictedSpeedupMonotoneAndSchedulesNonIncreasing) {

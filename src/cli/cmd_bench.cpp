@@ -102,8 +102,28 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
         "prompt %d tokens, %d decode steps timed, %d threads, %d rounds; each configuration paired with "
         "adjacent dense runs\n",
         options.seq, static_cast<int>(decode_tokens), num_threads(), options.repeats);
-    std::printf("%-14s %10s %9s %9s %12s %9s %12s  %s\n", "config", "ttft_ms", "measured", "predicted",
-                "decode_ms/tok", "decode", "kv_cache_MB", "kept per layer");
+    std::printf("%-14s %10s %9s %9s %12s %9s %9s %12s  %s\n", "config", "ttft_ms", "measured", "predicted",
+                "decode_ms/tok", "decode", "predicted", "kv_cache_MB", "kept per layer");
+  }
+  // Dense decode against the memory it streams: what a memory-bound step is measured by.
+  nlohmann::json breakdown_json;
+  if (result.decode_breakdown) {
+    const DecodeBreakdown& parts = *result.decode_breakdown;
+    const double step_ms = result.dense.decode_ms_per_token.median;
+    const double bytes = parts.weight_bytes + parts.cache_bytes;
+    const double achieved = bytes / (step_ms * 1e-3);
+    const double clocked = std::max(parts.ms_per_token, 1e-9);
+    breakdown_json = {{"ms_per_token_clocked", parts.ms_per_token},
+                      {"gemv_ms", parts.gemv_ms},
+                      {"attention_ms", parts.attention_ms},
+                      {"rest_ms", parts.rest_ms},
+                      {"gemv_share", parts.gemv_ms / clocked},
+                      {"attention_share", parts.attention_ms / clocked},
+                      {"rest_share", parts.rest_ms / clocked},
+                      {"weight_bytes_per_token", parts.weight_bytes},
+                      {"cache_bytes_per_token", parts.cache_bytes},
+                      {"achieved_bytes_per_second", achieved},
+                      {"memory_bytes_per_second", parts.memory_bytes_per_second}};
   }
   const auto report = [&](const std::string& name, const DecoderBenchVariant& variant,
                           const std::optional<double>& target, const Planner* planner) {
@@ -127,6 +147,9 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
                              {"kv_cache_bytes_dense", result.dense.kv_cache_bytes},
                              {"kept", variant.kept}};
       if (result.peak_load) line["load_average"] = *result.peak_load;
+      if (variant.predicted_decode_speedup)
+        line["predicted_decode_speedup"] = *variant.predicted_decode_speedup;
+      if (!planner && !breakdown_json.is_null()) line["decode_breakdown"] = breakdown_json;
       if (target) line["requested_speedup"] = *target;
       if (predicted) line["predicted_speedup"] = *predicted;
       std::cout << line.dump() << "\n";
@@ -137,14 +160,37 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
       kept_text += (l ? "," : "") + std::to_string(variant.kept[l]);
     char predicted_text[16] = "-";
     if (predicted) std::snprintf(predicted_text, sizeof(predicted_text), "%.2fx", *predicted);
-    std::printf("%-14s %10.2f %8.2fx %9s %12.3f %8.2fx %12.2f  %s\n", name.c_str(), variant.prefill_ms.median,
-                variant.prefill_speedup.median, predicted_text, variant.decode_ms_per_token.median,
-                variant.decode_speedup.median, static_cast<double>(variant.kv_cache_bytes) / 1e6,
-                kept_text.c_str());
+    char decode_predicted_text[16] = "-";
+    if (variant.predicted_decode_speedup) {
+      std::snprintf(decode_predicted_text, sizeof(decode_predicted_text), "%.2fx",
+                    *variant.predicted_decode_speedup);
+    }
+    std::printf("%-14s %10.2f %8.2fx %9s %12.3f %8.2fx %9s %12.2f  %s\n", name.c_str(),
+                variant.prefill_ms.median, variant.prefill_speedup.median, predicted_text,
+                variant.decode_ms_per_token.median, variant.decode_speedup.median, decode_predicted_text,
+                static_cast<double>(variant.kv_cache_bytes) / 1e6, kept_text.c_str());
   };
   report("dense", result.dense, 1.0, nullptr);
   for (size_t v = 0; v < planners.size(); ++v)
     report(names[v], result.variants[v], requested[v], planners[v].get());
+  if (!options.json && result.decode_breakdown) {
+    const DecodeBreakdown& parts = *result.decode_breakdown;
+    const double step_ms = result.dense.decode_ms_per_token.median;
+    const double achieved = breakdown_json["achieved_bytes_per_second"].get<double>();
+    const double clocked = std::max(parts.ms_per_token, 1e-9);
+    std::printf(
+        "dense decode: %.3f ms/token reads %.1f MB of weights + %.1f MB of KV cache = %.1f GB/s; measured "
+        "memory bandwidth %.1f GB/s (%.0f%%)\n",
+        step_ms, parts.weight_bytes / 1e6, parts.cache_bytes / 1e6, achieved / 1e9,
+        parts.memory_bytes_per_second / 1e9, 100.0 * achieved / parts.memory_bytes_per_second);
+    std::printf(
+        "dense decode step by phase clocks (%.3f ms): GEMV %.0f%% (%.3f ms), attention %.0f%% (%.3f ms), "
+        "rest %.0f%% (%.3f ms)\n",
+        parts.ms_per_token, 100.0 * parts.gemv_ms / clocked, parts.gemv_ms,
+        100.0 * parts.attention_ms / clocked, parts.attention_ms, 100.0 * parts.rest_ms / clocked,
+        parts.rest_ms);
+  }
+
   if (!options.json && result.peak_load) {
     std::printf("load average up to %.2f on %d cores\n", *result.peak_load, result.cores);
   }

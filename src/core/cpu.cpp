@@ -3,9 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <sstream>
+#include <string>
+
+#include "latte/core/error.h"
 
 namespace latte {
 
@@ -60,6 +65,37 @@ std::optional<double> load_average(const std::filesystem::path& loadavg) {
   double one_minute = 0.0;
   if (!(file >> one_minute)) return std::nullopt;
   return one_minute;
+}
+
+double measure_memory_bandwidth(size_t buffer_bytes, int repeats) {
+  if (buffer_bytes < (size_t{1} << 20)) {
+    throw InputError("memory bandwidth needs a buffer of at least 1 MiB, got " +
+                     std::to_string(buffer_bytes) + " bytes");
+  }
+  if (repeats < 1)
+    throw InputError("memory bandwidth needs at least 1 repeat, got " + std::to_string(repeats));
+  const auto count = static_cast<int64_t>(buffer_bytes / sizeof(float));
+  const std::unique_ptr<float[]> buffer(new float[static_cast<size_t>(count)]);
+  float* data = buffer.get();
+  // Each thread touches the pages it reads later: first touch places them near it.
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < count; ++i) data[i] = static_cast<float>(i & 7);
+  double best = 0.0;
+  float sink = 0.0f;
+  for (int pass = 0; pass <= repeats; ++pass) {  // pass 0 warms up
+    const auto start = std::chrono::steady_clock::now();
+    float total = 0.0f;
+#pragma omp parallel for simd schedule(static) reduction(+ : total)
+    for (int64_t i = 0; i < count; ++i) total += data[i];
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    sink += total;
+    if (pass > 0 && seconds > 0.0)
+      best = std::max(best, static_cast<double>(count) * sizeof(float) / seconds);
+  }
+  // The sums are used, so the reads cannot be optimised away.
+  volatile float keep = sink;
+  (void)keep;
+  return best;
 }
 
 }  // namespace latte

@@ -1,11 +1,70 @@
 #include "latte/eval/decoder_bench.h"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
+#include "latte/core/cpu.h"
 #include "latte/core/error.h"
 
 namespace latte {
+
+namespace {
+
+// Keys each layer's query attends to, averaged over `steps` decode steps after a prefill that left
+// `cache_rows` (each step adds one row to every layer).
+std::vector<int64_t> mean_step_keys(const std::vector<int64_t>& cache_rows, int64_t steps) {
+  std::vector<int64_t> keys;
+  for (const int64_t rows : cache_rows) keys.push_back(rows + (steps + 1) / 2);
+  return keys;
+}
+
+// The dense decode steps again with phase clocks on: the mean step of each round and its parts,
+// from the round of median total (its parts add up, medians of each part need not).
+DecodeBreakdown break_down_decode(CausalLm& model, const KvCache& prefilled,
+                                  std::span<const int32_t> continuation, int rounds) {
+  std::vector<DecodeBreakdown> per_round;
+  PhaseTimes times;
+  DecoderOptions step;
+  step.phase_times = &times;
+  const double steps = static_cast<double>(continuation.size());
+  for (int round = 0; round < std::max(rounds, 1); ++round) {
+    KvCache cache = prefilled;
+    cache.reserve_more(static_cast<int64_t>(continuation.size()));
+    DecodeBreakdown sums;
+    for (const int32_t& token : continuation) {
+      const auto start = std::chrono::steady_clock::now();
+      model.forward(std::span<const int32_t>(&token, 1), cache, step);
+      sums.ms_per_token +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      double layers = 0.0;
+      for (size_t layer = 0; layer < times.layer_in.size(); ++layer)
+        layers += times.layer_in[layer] + times.layer_kept[layer];
+      double attention = 0.0;
+      for (const double seconds : times.layer_attention) attention += seconds;
+      sums.attention_ms += attention * 1e3;
+      sums.gemv_ms += (layers - attention + times.head) * 1e3;
+    }
+    DecodeBreakdown mean;
+    mean.ms_per_token = sums.ms_per_token / steps;
+    mean.gemv_ms = sums.gemv_ms / steps;
+    mean.attention_ms = sums.attention_ms / steps;
+    mean.rest_ms = std::max(0.0, mean.ms_per_token - mean.gemv_ms - mean.attention_ms);
+    per_round.push_back(mean);
+  }
+  std::sort(per_round.begin(), per_round.end(), [](const DecodeBreakdown& a, const DecodeBreakdown& b) {
+    return a.ms_per_token < b.ms_per_token;
+  });
+  return per_round[per_round.size() / 2];
+}
+
+std::vector<int64_t> rows_per_layer(const KvCache& cache) {
+  std::vector<int64_t> rows;
+  for (const LayerCache& layer : cache.layers) rows.push_back(layer.rows());
+  return rows;
+}
+
+}  // namespace
 
 DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const> planners,
                                  const DecoderBenchOptions& options) {
@@ -54,6 +113,7 @@ DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const
   }
   const TimedPass decode = [&](size_t, int variant) {
     KvCache cache = prefilled[static_cast<size_t>(variant + 1)];
+    cache.reserve_more(options.decode_tokens);  // as generate() does: steps never copy the cache
     const auto start = std::chrono::steady_clock::now();
     for (const int32_t& token : continuation) model.forward(std::span<const int32_t>(&token, 1), cache, {});
     const double milliseconds =
@@ -68,6 +128,15 @@ DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const
   }
 
   DecoderBenchResult result;
+  if (decode_timing && options.decode_breakdown) {
+    result.decode_breakdown = break_down_decode(model, prefilled.front(), continuation, options.rounds);
+    const ModelShape shape = model.shape();
+    const DecodeStepBytes bytes =
+        decoder_step_bytes(mean_step_keys(rows_per_layer(prefilled.front()), options.decode_tokens), shape);
+    result.decode_breakdown->weight_bytes = bytes.weights;
+    result.decode_breakdown->cache_bytes = bytes.cache;
+    result.decode_breakdown->memory_bytes_per_second = measure_memory_bandwidth();
+  }
   result.cores = prefill_timing.cores;
   result.peak_load = prefill_timing.peak_load;
   if (decode_timing && decode_timing->peak_load) {
@@ -77,6 +146,7 @@ DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const
   result.dense.prefill_speedup = Spread{1.0, 1.0, 1.0};
   result.dense.kept.assign(static_cast<size_t>(model.num_layers()), options.prompt_tokens);
   result.dense.kv_cache_bytes = cache_bytes[0];
+  result.dense.cache_rows = rows_per_layer(prefilled.front());
   if (decode_timing) {
     result.dense.decode_ms_per_token = decode_timing->dense_ms;
     result.dense.decode_speedup = Spread{1.0, 1.0, 1.0};
@@ -87,6 +157,15 @@ DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const
     variant.prefill_speedup = prefill_timing.variants[v].speedup;
     variant.kept = prefill_timing.variants[v].kept.front();
     variant.kv_cache_bytes = cache_bytes[v + 1];
+    variant.cache_rows = rows_per_layer(prefilled[v + 1]);
+    if (result.decode_breakdown) {
+      const ModelShape shape = model.shape();
+      const double bandwidth = result.decode_breakdown->memory_bytes_per_second;
+      variant.predicted_decode_speedup =
+          decoder_step_seconds(mean_step_keys(result.dense.cache_rows, options.decode_tokens), shape,
+                               bandwidth) /
+          decoder_step_seconds(mean_step_keys(variant.cache_rows, options.decode_tokens), shape, bandwidth);
+    }
     if (decode_timing) {
       variant.decode_ms_per_token = decode_timing->variants[v].ms;
       variant.decode_speedup = decode_timing->variants[v].speedup;

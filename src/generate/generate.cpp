@@ -30,6 +30,9 @@ GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, cons
   Sampler sampler(options.sampling);
   GenerationResult result;
   KvCache cache = model.new_cache();
+  // Room for the whole sequence up front: no step copies the cache. Pages a pruned layer never
+  // fills are never touched, so they take address space, not memory.
+  cache.reserve_more(prompt_length + options.max_new_tokens);
 
   auto start = std::chrono::steady_clock::now();
   DecoderOptions prefill;

@@ -1,5 +1,6 @@
 #include "latte/layers/kv_cache.h"
 
+#include <algorithm>
 #include <string>
 
 #include "latte/core/error.h"
@@ -31,9 +32,10 @@ void LayerCache::append(const float* keys, const float* values, int64_t stride, 
     }
     previous = position;
   }
-  const auto width = static_cast<size_t>(width_);
-  keys_.reserve(keys_.size() + static_cast<size_t>(n) * width);
-  values_.reserve(values_.size() + static_cast<size_t>(n) * width);
+  // Grow to at least twice the capacity: a decode step appends one row, and growing to exactly
+  // the new size would copy the whole cache every step.
+  const size_t needed = keys_.size() + static_cast<size_t>(n * width_);
+  if (needed > keys_.capacity()) reserve(std::max<int64_t>(rows() + n, 2 * capacity()));
   for (int64_t r = 0; r < n; ++r) {
     keys_.insert(keys_.end(), keys + r * stride, keys + r * stride + width_);
     values_.insert(values_.end(), values + r * stride, values + r * stride + width_);
@@ -55,6 +57,14 @@ void LayerCache::keep(std::span<const int64_t> kept) {
   keys_.resize(kept.size() * static_cast<size_t>(width_));
   values_.resize(kept.size() * static_cast<size_t>(width_));
   compact_values(positions_, kept);
+}
+
+void LayerCache::reserve(int64_t rows) {
+  if (rows < 0) throw InputError("KV cache reserve of " + std::to_string(rows) + " rows");
+  const size_t floats = static_cast<size_t>(rows) * static_cast<size_t>(width_);
+  keys_.reserve(floats);
+  values_.reserve(floats);
+  positions_.reserve(static_cast<size_t>(rows));
 }
 
 void LayerCache::clear() {

@@ -1,6 +1,7 @@
 #include "latte/layers/transformer_block.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -152,7 +153,7 @@ const float* TransformerBlock::sublayer_input(const float* x, int64_t rows, cons
 }
 
 void TransformerBlock::attend(const float* states, int64_t rows, std::span<const BlockSequence> sequences,
-                              float* context, Arena& arena) const {
+                              float* context, Arena& arena, double* attention_seconds) const {
   const std::vector<int64_t> offsets = sequence_offsets(sequences, rows);
   for (const BlockSequence& sequence : sequences) {
     if (sequence.cache && sequence.cache->width() != kv_width()) {
@@ -167,6 +168,7 @@ void TransformerBlock::attend(const float* states, int64_t rows, std::span<const
   const int64_t qkv_width = query_width + 2 * kv_width();
   float* qkv = arena.allocate(static_cast<size_t>(rows * qkv_width));  // [rows, Q | K | V]
   self_.qkv(sublayer_input(states, rows, self_.norm, arena), rows, qkv);
+  const auto attention_start = std::chrono::steady_clock::now();
 
   std::vector<AttentionSequence> attended(sequences.size());
   for (size_t s = 0; s < sequences.size(); ++s) {
@@ -202,6 +204,10 @@ void TransformerBlock::attend(const float* states, int64_t rows, std::span<const
     target.key_scores = sequence.key_scores;
   }
   attention(heads, attended, spec_.position_bias.get(), arena);
+  if (attention_seconds) {
+    *attention_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - attention_start).count();
+  }
 }
 
 void TransformerBlock::cross_attend(float* states, int64_t rows, std::span<const BlockSequence> sequences,

@@ -309,7 +309,10 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
     LayerCache& layer_cache = cache.layers[static_cast<size_t>(index)];
     // The block appends the rows entering its attention to the cache, then attends over it.
     const BlockSequence sequence{.positions = positions, .cache = &layer_cache, .key_scores = scores};
-    block.attend(states, rows, std::span<const BlockSequence>(&sequence, 1), context, arena_);
+    double attention_seconds = 0.0;
+    block.attend(states, rows, std::span<const BlockSequence>(&sequence, 1), context, arena_,
+                 times ? &attention_seconds : nullptr);
+    if (times) times->layer_attention.push_back(attention_seconds);
     const int64_t cached_before = layer_cache.rows() - rows;
     const std::span<const float> new_scores =
         scoring ? std::span<const float>(scores + cached_before, static_cast<size_t>(rows))

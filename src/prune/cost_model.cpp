@@ -1,5 +1,10 @@
 #include "latte/prune/cost_model.h"
 
+#include <algorithm>
+#include <string>
+
+#include "latte/core/error.h"
+
 namespace latte {
 
 namespace {
@@ -13,15 +18,80 @@ int64_t kept_at(const std::vector<int64_t>& counts, int64_t layer, int64_t rows)
 
 }  // namespace
 
-LayerFlops encoder_layer_flops(int64_t rows_in, int64_t rows_kept, int64_t hidden, int64_t ffn, bool causal) {
+int64_t ModelShape::kv_width() const {
+  if (heads <= 0 || kv_heads <= 0) return hidden;
+  return hidden / heads * kv_heads;
+}
+
+LayerFlops layer_flops(int64_t rows_in, int64_t rows_kept, const ModelShape& shape) {
   const double n = static_cast<double>(rows_in);
   const double k = static_cast<double>(rows_kept);
-  const double d = static_cast<double>(hidden);
-  const double f = static_cast<double>(ffn);
+  const double d = static_cast<double>(shape.hidden);
+  const double w = static_cast<double>(shape.kv_width());
+  const double f = static_cast<double>(shape.ffn);
+  const double m = static_cast<double>(shape.ffn_matrices());
   LayerFlops flops;
-  flops.gemm = 6.0 * n * d * d + 2.0 * k * d * d + 4.0 * k * d * f;
-  flops.attention = (causal ? 2.0 : 4.0) * n * n * d;
+  flops.gemm = 2.0 * n * d * (d + 2.0 * w) + 2.0 * k * d * d + 2.0 * m * k * d * f;
+  flops.attention = (shape.causal ? 2.0 : 4.0) * n * n * d;
   return flops;
+}
+
+LayerFlops decoder_step_flops(int64_t keys, const ModelShape& shape) {
+  const double d = static_cast<double>(shape.hidden);
+  const double w = static_cast<double>(shape.kv_width());
+  const double f = static_cast<double>(shape.ffn);
+  const double m = static_cast<double>(shape.ffn_matrices());
+  LayerFlops flops;
+  flops.gemm = 2.0 * d * (d + 2.0 * w) + 2.0 * d * d + 2.0 * m * d * f;
+  flops.attention = 4.0 * static_cast<double>(keys) * d;
+  return flops;
+}
+
+LayerFlops cross_attention_flops(int64_t queries, int64_t encoder_rows, const ModelShape& shape,
+                                 bool project_encoder_rows) {
+  const double q = static_cast<double>(queries);
+  const double e = static_cast<double>(encoder_rows);
+  const double d = static_cast<double>(shape.hidden);
+  const double w = static_cast<double>(shape.kv_width());
+  LayerFlops flops;
+  flops.gemm = 4.0 * q * d * d + (project_encoder_rows ? 4.0 * e * d * w : 0.0);
+  flops.attention = 4.0 * q * e * d;
+  return flops;
+}
+
+DecodeStepBytes decoder_step_bytes(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape) {
+  if (static_cast<int64_t>(keys_per_layer.size()) != shape.layers) {
+    throw InputError("decode step cost: " + std::to_string(keys_per_layer.size()) + " cache sizes for " +
+                     std::to_string(shape.layers) + " layers");
+  }
+  const double d = static_cast<double>(shape.hidden);
+  const double w = static_cast<double>(shape.kv_width());
+  const double layer_weights = d * (d + 2.0 * w) + d * d +
+                               static_cast<double>(shape.ffn_matrices()) * d * static_cast<double>(shape.ffn);
+  DecodeStepBytes bytes;
+  bytes.weights = sizeof(float) *
+                  (static_cast<double>(shape.layers) * layer_weights + static_cast<double>(shape.vocab) * d);
+  for (const int64_t keys : keys_per_layer)
+    bytes.cache += sizeof(float) * 2.0 * static_cast<double>(keys) * w;
+  return bytes;
+}
+
+double decoder_step_seconds(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape,
+                            double bytes_per_second) {
+  if (!(bytes_per_second > 0.0)) {
+    throw InputError("decode step cost: the memory bandwidth must be positive, got " +
+                     std::to_string(bytes_per_second));
+  }
+  const DecodeStepBytes bytes = decoder_step_bytes(keys_per_layer, shape);
+  double gemm_flops = 2.0 * static_cast<double>(shape.vocab) * static_cast<double>(shape.hidden);
+  double attention_flops = 0.0;
+  for (const int64_t keys : keys_per_layer) {
+    const LayerFlops flops = decoder_step_flops(keys, shape);
+    gemm_flops += flops.gemm;
+    attention_flops += flops.attention;
+  }
+  return std::max(bytes.weights / bytes_per_second, gemm_flops / kPriorGemmFlopsPerSecond) +
+         std::max(bytes.cache / bytes_per_second, attention_flops / kPriorAttentionFlopsPerSecond);
 }
 
 double forward_flops(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape) {
@@ -29,7 +99,7 @@ double forward_flops(int64_t n0, const std::vector<int64_t>& counts, const Model
   int64_t rows = n0;
   for (int64_t layer = 0; layer < shape.layers; ++layer) {
     const int64_t kept = kept_at(counts, layer, rows);
-    flops += encoder_layer_flops(rows, kept, shape.hidden, shape.ffn, shape.causal).total();
+    flops += layer_flops(rows, kept, shape).total();
     rows = kept;
   }
   return flops;
@@ -52,7 +122,7 @@ double LatencyModel::forward_seconds(int64_t n0, const std::vector<int64_t>& cou
       seconds +=
           layer_latency->in.at(static_cast<double>(rows)) + layer_latency->kept.at(static_cast<double>(kept));
     } else {
-      const LayerFlops flops = encoder_layer_flops(rows, kept, shape.hidden, shape.ffn, shape.causal);
+      const LayerFlops flops = layer_flops(rows, kept, shape);
       seconds += flops.gemm / kPriorGemmFlopsPerSecond + flops.attention / kPriorAttentionFlopsPerSecond;
     }
     rows = kept;

@@ -2,6 +2,7 @@
 // use, the core count and how busy the machine is.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -23,5 +24,11 @@ int online_cores();
 
 // The 1-minute load average of a /proc/loadavg-format file; nullopt when unreadable.
 std::optional<double> load_average(const std::filesystem::path& loadavg = "/proc/loadavg");
+
+// Bytes per second that all threads read from memory: a streaming sum over a buffer of
+// `buffer_bytes` (far larger than the last-level cache by default, so it measures DRAM), the
+// best of `repeats` passes after one that faults the pages in. The ceiling a memory-bound
+// decode step is compared with. InputError for a buffer under 1 MiB or repeats below 1.
+double measure_memory_bandwidth(size_t buffer_bytes = size_t{512} << 20, int repeats = 5);
 
 }  // namespace latte

@@ -21,6 +21,9 @@ struct DecoderBenchOptions {
   int rounds = 10;
   int warm_up = 2;
   uint64_t seed = 1234;  // of the synthetic prompt's token ids
+  // Also break a dense decode step down by phase clocks and measure the memory bandwidth
+  // (core/cpu.h): the ceiling of a memory-bound step, and the prior's predicted decode speedups.
+  bool decode_breakdown = true;
   std::ostream* notices = nullptr;
 };
 
@@ -29,13 +32,30 @@ struct DecoderBenchVariant {
   Spread prefill_speedup;  // paired dense / this
   Spread decode_ms_per_token;
   Spread decode_speedup;
-  std::vector<int64_t> kept;  // word-vectors leaving each layer in the prefill
-  size_t kv_cache_bytes = 0;  // after the prefill
+  std::vector<int64_t> kept;        // word-vectors leaving each layer in the prefill
+  std::vector<int64_t> cache_rows;  // rows each layer's KV cache holds after the prefill
+  size_t kv_cache_bytes = 0;        // after the prefill
+  // Decode step vs dense by the roofline prior (cost_model.h) over the mean cache of the timed
+  // steps, at the measured bandwidth; with decode_breakdown only.
+  std::optional<double> predicted_decode_speedup;
+};
+
+// Where a dense decode step's time goes, by phase clocks (PhaseTimes) over the timed steps after
+// the dense prefill, run again with the clocks on; per step, from the round of median step time.
+struct DecodeBreakdown {
+  double ms_per_token = 0.0;             // the whole step with the clocks on
+  double gemv_ms = 0.0;                  // norms and weight products: QKV, output projection, FFN, LM head
+  double attention_ms = 0.0;             // KV-cache append and attention over the cache
+  double rest_ms = 0.0;                  // embeddings, input checks, the logits' finiteness check, buffers
+  double weight_bytes = 0.0;             // f32 weights one step reads (cost_model.h decoder_step_bytes)
+  double cache_bytes = 0.0;              // KV-cache bytes the mean step reads
+  double memory_bytes_per_second = 0.0;  // measured: a streaming read by all threads
 };
 
 struct DecoderBenchResult {
   DecoderBenchVariant dense;
-  std::vector<DecoderBenchVariant> variants;  // one per planner
+  std::vector<DecoderBenchVariant> variants;        // one per planner
+  std::optional<DecodeBreakdown> decode_breakdown;  // with decode steps and decode_breakdown
   std::optional<double> peak_load;
   int cores = 1;
 };

@@ -31,6 +31,10 @@ class LayerCache {
               std::span<const int64_t> positions);
   // Keeps only the rows at `kept` (ascending indices into the cached rows; Error otherwise).
   void keep(std::span<const int64_t> kept);
+  // Room for `rows` rows in all without reallocating (a prefill's rows plus the decode steps to
+  // come); appends grow the cache geometrically anyway. InputError for a negative count.
+  void reserve(int64_t rows);
+  int64_t capacity() const { return width_ > 0 ? static_cast<int64_t>(keys_.capacity()) / width_ : 0; }
   void clear();
   // Bytes of the keys and values held (rows x width x 2 floats), not of spare capacity.
   size_t bytes() const { return static_cast<size_t>(rows() * width_) * 2 * sizeof(float); }
@@ -48,6 +52,10 @@ struct KvCache {
 
   KvCache() = default;
   KvCache(int64_t n_layers, int64_t width) : layers(static_cast<size_t>(n_layers), LayerCache(width)) {}
+  // Room for `extra_rows` more rows in every layer: decode steps then never copy the cache.
+  void reserve_more(int64_t extra_rows) {
+    for (LayerCache& layer : layers) layer.reserve(layer.rows() + extra_rows);
+  }
   size_t bytes() const {
     size_t total = 0;
     for (const LayerCache& layer : layers) total += layer.bytes();

@@ -119,8 +119,10 @@ class TransformerBlock {
   // The "in" phase. states: [rows, hidden], read only; context: [rows, n_heads head_dim], written.
   // Scratch comes from `arena` and is freed before returning. InputError when the sequences do
   // not hold `rows` rows, or a cache has the wrong width (and those of attention()).
+  // `attention_seconds`, when given, receives the wall time of rotary, the cache append and the
+  // attention itself (the decode-step breakdown: everything after the Q/K/V projection).
   void attend(const float* states, int64_t rows, std::span<const BlockSequence> sequences, float* context,
-              Arena& arena) const;
+              Arena& arena, double* attention_seconds = nullptr) const;
 
   // The "kept" phase on the rows that survive: states [rows, hidden] updated in place from the
   // context rows [rows, n_heads head_dim] that attend produced for them. `sequences` gives the

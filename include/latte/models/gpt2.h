@@ -68,7 +68,10 @@ class Gpt2Model : public CausalLm {
   int64_t vocab_size() const override { return config_.vocab_size; }
   int64_t max_positions() const override { return config_.n_positions; }
   std::optional<int32_t> eos_token_id() const override { return config_.eos_token_id; }
-  ModelShape shape() const override { return {config_.n_layer, config_.n_embd, config_.n_inner, true}; }
+  ModelShape shape() const override {
+    return {config_.n_layer, config_.n_embd, config_.n_inner, true,
+            config_.n_head,  config_.n_head, false,           config_.vocab_size};
+  }
   ModelDescription description() const override {
     return {"gpt2",         config_.n_layer, config_.n_embd,      config_.n_head,
             config_.n_head, config_.n_inner, config_.n_positions, config_.activation_function};

@@ -18,19 +18,55 @@ struct LayerFlops {
   double total() const { return gemm + attention; }
 };
 
-// A layer with `rows_in` word-vectors entering and `rows_kept` leaving:
-// 6 n d^2 (QKV) + 4 n^2 d (attention) + 2 k d^2 (output projection) + 4 k d f (FFN).
-// Causal attention computes about half the scores: 2 n^2 d.
-LayerFlops encoder_layer_flops(int64_t rows_in, int64_t rows_kept, int64_t hidden, int64_t ffn,
-                               bool causal = false);
-
 // The sizes the cost model needs.
 struct ModelShape {
   int64_t layers = 0;
   int64_t hidden = 0;
   int64_t ffn = 0;
-  bool causal = false;  // decoder prefill: each query attends to the keys up to its own position
+  bool causal = false;     // decoder prefill: each query attends to the keys up to its own position
+  int64_t heads = 0;       // query heads; 0: not given, then keys and values are as wide as queries
+  int64_t kv_heads = 0;    // key/value heads (grouped-query attention); 0: as many as query heads
+  bool gated_ffn = false;  // Llama-style gate, up and down matrices instead of up and down
+  int64_t vocab = 0;       // decoders: rows of the language-model head, read every decode step
+
+  // Floats per row of keys (and of values): n_kv_heads * head_dim.
+  int64_t kv_width() const;
+  int64_t ffn_matrices() const { return gated_ffn ? 3 : 2; }
 };
+
+// Layer FLOPs for any shape: with n rows in, k kept, d = hidden, f = ffn, w = kv_width,
+// m = ffn_matrices: 2 n d (d + 2 w) (Q, K, V) + 4 n^2 d (2 n^2 d causal) + 2 k d^2 + 2 m k d f.
+LayerFlops layer_flops(int64_t rows_in, int64_t rows_kept, const ModelShape& shape);
+
+// One decode step of one layer: a single query row attending to `keys` cached keys (its own
+// included): 2 d (d + 2 w) + 4 keys d + 2 d^2 + 2 m d f. The scores and PV read each cached row
+// once, whatever the number of query heads sharing it.
+LayerFlops decoder_step_flops(int64_t keys, const ModelShape& shape);
+
+// Cross-attention (T5's decoder) of `queries` rows over `encoder_rows` rows of the encoder:
+// 2 q d^2 (Q) + 4 q e d (scores, PV) + 2 q d^2 (output), plus 2 e d (2 w) for the key and value
+// projections of the encoder rows when `project_encoder_rows` (once per input: decode steps
+// after the first reuse them).
+LayerFlops cross_attention_flops(int64_t queries, int64_t encoder_rows, const ModelShape& shape,
+                                 bool project_encoder_rows);
+
+// Bytes one decode step reads from memory, in f32: every weight matrix of the layers and the LM
+// head once (biases and norms are negligible and left out), and each layer's cached keys and
+// values.
+struct DecodeStepBytes {
+  double weights = 0.0;
+  double cache = 0.0;
+  double total() const { return weights + cache; }
+};
+// `keys_per_layer[l]`: the keys layer l's query attends to (its cache plus the new row).
+// InputError when the list's length is not the shape's layer count.
+DecodeStepBytes decoder_step_bytes(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape);
+
+// Seconds of one decode step by a roofline prior: each part takes the longer of its bytes at
+// `bytes_per_second` and its FLOPs at the prior's rates (GEMV and attention alike are
+// memory-bound at one query row). Ratios of two caches hold whatever the bandwidth.
+double decoder_step_seconds(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape,
+                            double bytes_per_second);
 
 // Total FLOPs of a forward pass of one sequence with the given keep counts.
 double forward_flops(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape);

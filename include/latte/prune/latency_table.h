@@ -43,7 +43,10 @@ struct PhaseTimes {
   double embeddings = 0.0;         // embeddings and their norm
   std::vector<double> layer_in;    // per layer: QKV, attention (+ ACC scores), elimination
   std::vector<double> layer_kept;  // per layer: output projection, norm, FFN, norm
-  double head = 0.0;               // final copy, pooler and classifier
+  // Decoders, per layer, the part of layer_in spent in the KV-cache append and attention (the
+  // rest of layer_in is the norm and the QKV projection).
+  std::vector<double> layer_attention;
+  double head = 0.0;  // final copy, pooler and classifier
 };
 
 // Seconds since the last lap(); a no-op clock when no one asked for phase times.
