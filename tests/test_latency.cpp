@@ -16,6 +16,7 @@
 #include "latte/models/bert.h"
 #include "latte/prune/latency_cache.h"
 #include "latte/prune/plan.h"
+#include "latte/prune/sidecar.h"
 #include "test_support.h"
 
 namespace latte {

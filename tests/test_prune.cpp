@@ -10,6 +10,7 @@
 #include "latte/io/safetensors.h"
 #include "latte/models/bert.h"
 #include "latte/prune/plan.h"
+#include "latte/prune/sidecar.h"
 #include "latte/prune/selection.h"
 #include "test_support.h"
 

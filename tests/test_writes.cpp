@@ -14,6 +14,7 @@
 #include "latte/io/json_file.h"
 #include "latte/io/model_folder.h"
 #include "latte/prune/plan.h"
+#include "latte/prune/sidecar.h"
 #include "test_support.h"
 
 namespace latte {

@@ -17,6 +17,7 @@
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
 #include "latte/prune/cost_model.h"
+#include "latte/prune/sidecar.h"
 
 namespace latte::cli {
 

@@ -10,6 +10,7 @@
 #include "latte/eval/latency_profile.h"
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
+#include "latte/prune/sidecar.h"
 
 namespace latte::cli {
 

@@ -14,6 +14,7 @@
 #include "latte/io/atomic_file.h"
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
+#include "latte/prune/sidecar.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "latte/tokenizers/tokenizer.h"
 

@@ -9,6 +9,7 @@
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
 #include "latte/eval/latency_profile.h"
+#include "latte/prune/sidecar.h"
 
 namespace latte::cli {
 

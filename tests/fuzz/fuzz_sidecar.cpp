@@ -3,6 +3,7 @@
 #include "fuzz_support.h"
 #include "latte/core/error.h"
 #include "latte/prune/plan.h"
+#include "latte/prune/sidecar.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace latte;

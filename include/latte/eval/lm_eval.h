@@ -16,6 +16,7 @@
 #include "latte/eval/runner.h"
 #include "latte/eval/timing.h"
 #include "latte/models/causal_lm.h"
+#include "latte/prune/sidecar.h"
 #include "latte/tokenizers/tokenizer.h"
 
 namespace latte {

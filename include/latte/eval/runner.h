@@ -20,6 +20,8 @@
 #include "latte/eval/timing.h"
 #include "latte/models/bert.h"
 #include "latte/prune/plan.h"
+#include "latte/prune/sidecar.h"
+#include "latte/prune/sidecar.h"
 #include "latte/tokenizers/tokenizer.h"
 
 namespace latte {

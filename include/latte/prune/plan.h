@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -53,21 +52,6 @@ struct Calibration {
   // r_l(tau), interpolated linearly between grid points.
   std::vector<double> fractions_at(double tau) const;
   double min_tau() const { return taus.back(); }
-};
-
-// latte.json beside a checkpoint: calibration only. Latency is a property of the machine, not of
-// the checkpoint: it is profiled per machine and cached outside the model folder.
-struct Sidecar {
-  std::optional<Calibration> calibration;
-  // Missing file: empty sidecar. Malformed file (any number not finite or out of range, lists
-  // of the wrong length, taus not decreasing): FormatError naming latte.json and the field.
-  // A `latency_model` section written by older versions is ignored, with a notice.
-  static Sidecar read(const std::filesystem::path& model_dir, std::ostream* notices = nullptr);
-  // Writes atomically, keeping other sections already in the file (dropping `latency_model`).
-  void write(const std::filesystem::path& model_dir) const;
-  // Read, apply `change`, write, all under an exclusive lock on latte.json.lock in the folder,
-  // so two processes updating different sections (calibration, latency) both keep theirs.
-  static void update(const std::filesystem::path& model_dir, const std::function<void(Sidecar&)>& change);
 };
 
 // What one input of n0 word-vectors does in every layer.
