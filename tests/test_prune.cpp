@@ -10,8 +10,8 @@
 #include "latte/io/safetensors.h"
 #include "latte/models/bert.h"
 #include "latte/prune/plan.h"
-#include "latte/prune/sidecar.h"
 #include "latte/prune/selection.h"
+#include "latte/prune/sidecar.h"
 #include "test_support.h"
 
 namespace latte {

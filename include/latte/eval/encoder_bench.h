@@ -14,7 +14,6 @@
 #include "latte/models/bert.h"
 #include "latte/prune/plan.h"
 #include "latte/prune/sidecar.h"
-#include "latte/prune/sidecar.h"
 
 namespace latte {
 

@@ -21,7 +21,6 @@
 #include "latte/models/bert.h"
 #include "latte/prune/plan.h"
 #include "latte/prune/sidecar.h"
-#include "latte/prune/sidecar.h"
 #include "latte/tokenizers/tokenizer.h"
 
 namespace latte {
