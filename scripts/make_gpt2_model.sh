@@ -14,7 +14,7 @@
 #
 # Environment (defaults in brackets): LATTE [build/latte], LATTE_DATA [./data], LATTE_WORK
 # [out/gpt2-model], PRESET [small: 6 layers, hidden 384, 6 heads], LAYERS [the preset's],
-# SEQ_LEN [544 = prompt 512 + continuation 32], BATCH [8], STEPS [900, about 2 hours per arm on
+# SEQ_LEN [544 = prompt 512 + continuation 32], BATCH [8], STEPS [900: 3 hours dense, 1.4 hours elim, on
 # 2 idle cores; see docs/training.md], LR [6e-4], TRAIN_RANGE [1,4], SEEDS [1], STOP_AFTER [0],
 # EVAL_PROMPTS [256 512: prompt lengths scored, each + 32 <= SEQ_LEN], EVAL_WINDOWS [200 per
 # prompt length], THREADS [all cores].
