@@ -338,6 +338,9 @@ TEST_F(BpeBadInput, TokenizerJsonModelTypes) {
   write_tokenizer_json([](json& root) { root["added_tokens"][0]["id"] = 3; });
   expect_format_error([&] { load(); },
                       {"tokenizer.json: added token <|endoftext|> has id 3 but model.vocab 1256"});
+  // A float id is refused before any conversion (1.1e29 does not fit an integer: undefined).
+  write_tokenizer_json([](json& root) { root["added_tokens"][0]["id"] = 1.1e29; });
+  expect_format_error([&] { load(); }, {"tokenizer.json: added_tokens: field 'id' must be an integer"});
   write_tokenizer_json([](json& root) { root["model"].erase("vocab"); });
   expect_format_error([&] { load(); }, {"tokenizer.json: ", "vocab"});
   spit(dir_ / "tokenizer.json", "{\"model\": 3}");

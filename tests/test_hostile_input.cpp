@@ -246,6 +246,42 @@ TEST(HostileTokenizer, MaxInputCharsPerWordIsValidated) {
   EXPECT_NO_THROW(BertTokenizer::from_dir(dir.path()));
 }
 
+TEST(HostileTokenizer, HugeFloatIdsAreErrorsNotConversions) {
+  // Converting 1.1e29 to an integer is undefined behaviour; the fuzzer found it in three places.
+  TempDir dir("hostile_wordpiece");
+  const std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "##a"};
+  nlohmann::json root = wordpiece_json(tokens, 100);
+  root["model"]["vocab"]["a"] = 1.1e29;
+  spit(dir / "tokenizer.json", root.dump());
+  EXPECT_CONTAINS(error_of([&] { BertTokenizer::from_dir(dir.path()); }),
+                  "tokenizer.json: model.vocab ids must be 0..n-1, each once (token a)");
+
+  root = wordpiece_json(tokens, 100);
+  root["added_tokens"] = {{{"content", "[CLS]"}, {"id", 1.1e29}}};
+  spit(dir / "tokenizer.json", root.dump());
+  EXPECT_CONTAINS(error_of([&] { BertTokenizer::from_dir(dir.path()); }),
+                  "tokenizer.json: added_tokens: field 'id' must be an integer");
+
+  // BERT's template with a type_id that is no integer is not BERT's layout.
+  const auto special = [](const char* id, const nlohmann::json& type_id) {
+    return nlohmann::json{{"SpecialToken", {{"id", id}, {"type_id", type_id}}}};
+  };
+  const auto sequence = [](const char* id, int type_id) {
+    return nlohmann::json{{"Sequence", {{"id", id}, {"type_id", type_id}}}};
+  };
+  root = wordpiece_json(tokens, 100);
+  root["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single", {special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0)}},
+      {"pair",
+       {special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0), sequence("B", 1), special("[SEP]", 1)}}};
+  spit(dir / "tokenizer.json", root.dump());
+  EXPECT_NO_THROW(BertTokenizer::from_dir(dir.path()));
+  root["post_processor"]["pair"][4] = special("[SEP]", 1.1e29);
+  spit(dir / "tokenizer.json", root.dump());
+  EXPECT_THROW(BertTokenizer::from_dir(dir.path()), FormatError);
+}
+
 TEST(HostileTokenizer, LongVocabularyTokensDoNotMakeMatchingQuadratic) {
   // A 20 kB word-start and continuation token made every position of a word hash thousands of
   // candidate substrings thousands of bytes long: minutes per word.

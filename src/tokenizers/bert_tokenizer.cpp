@@ -57,7 +57,11 @@ void read_bert_template(const json& processor, const std::string& source,
   const auto piece = [](const json& item, const char* kind, const char* id, int type_id) {
     if (!item.contains(kind)) return false;
     const json& body = item[kind];
-    return (id == nullptr || body.at("id").get<std::string>() == id) && body.value("type_id", 0) == type_id;
+    // type_id is 0 when absent; anything but that integer (a string, 1e29) is not BERT's layout.
+    const auto type = body.find("type_id");
+    const bool type_matches =
+        type == body.end() ? type_id == 0 : type->is_number_integer() && type->get<int64_t>() == type_id;
+    return (id == nullptr || body.at("id").get<std::string>() == id) && type_matches;
   };
   const json& single = processor.at("single");
   const json& pair = processor.at("pair");
@@ -192,7 +196,8 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
       std::vector<std::string> tokens(vocab.size());
       std::vector<bool> seen(vocab.size(), false);
       for (const auto& [token, id_value] : vocab.items()) {
-        const int64_t id = id_value.get<int64_t>();
+        // A float such as 1e29 is rejected before conversion (converting it would be undefined).
+        const int64_t id = id_value.is_number_integer() ? id_value.get<int64_t>() : -1;
         if (id < 0 || id >= static_cast<int64_t>(tokens.size()) || seen[static_cast<size_t>(id)]) {
           throw FormatError(source + ": model.vocab ids must be 0..n-1, each once (token " + token + ")");
         }
@@ -246,7 +251,7 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
       if (root.contains("added_tokens")) {
         for (const json& added : root["added_tokens"]) {
           const std::string content = added.at("content").get<std::string>();
-          const int64_t id = added.at("id").get<int64_t>();
+          const int64_t id = json_require_int(added, "id", source + ": added_tokens");
           if (id < 0 || id >= static_cast<int64_t>(tokenizer.tokens_.size()) ||
               tokenizer.tokens_[static_cast<size_t>(id)] != content) {
             throw FormatError(source + ": added token " + content + " is not model.vocab's id " +

@@ -276,7 +276,7 @@ ByteLevelBpeTokenizer ByteLevelBpeTokenizer::from_tokenizer_json(const json& roo
       throw FormatError(source + ": added_tokens must be an array");
     for (const json& added : added_tokens) {
       const std::string content = added.at("content").get<std::string>();
-      const int64_t id = added.at("id").get<int64_t>();
+      const int64_t id = json_require_int(added, "id", source + ": added_tokens");
       // Only verbatim matching on the raw text is implemented: GPT-2's <|endoftext|> needs no more.
       for (const char* flag : {"lstrip", "rstrip", "single_word"}) {
         if (added.value(flag, false)) throw unsupported("added token " + content + " with " + flag + "=true");

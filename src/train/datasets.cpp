@@ -45,8 +45,10 @@ std::vector<LabelledText> read_labelled_jsonl(const std::filesystem::path& path)
       throw InputError(origin + ": field \"label\" is missing or not a string or number");
     }
     example.label = object["label"];
-    if (example.label.is_number() && !std::isfinite(example.label.get<double>())) {
-      throw InputError(origin + ": field \"label\" is not a finite number");
+    // Beyond float's range a regression target would silently become infinity.
+    if (example.label.is_number() &&
+        (!std::isfinite(example.label.get<double>()) || std::fabs(example.label.get<double>()) > 1e30)) {
+      throw InputError(origin + ": field \"label\" is not a finite number within +-1e30");
     }
     examples.push_back(std::move(example));
   }
@@ -94,7 +96,9 @@ float LabelSet::target(const nlohmann::json& label, const std::string& origin) c
     return label.get<float>();
   }
   std::string name = label_name(label);
-  if (label.is_number_float() && std::floor(label.get<double>()) == label.get<double>()) {
+  // 1.0 names the class "1"; |x| < 1e15 keeps the conversion to an integer exact and defined.
+  if (label.is_number_float() && std::floor(label.get<double>()) == label.get<double>() &&
+      std::fabs(label.get<double>()) < 1e15) {
     name = label_name(nlohmann::json(static_cast<int64_t>(label.get<double>())));
   }
   const auto found = std::find(names.begin(), names.end(), name);

@@ -83,7 +83,7 @@ nlohmann::json evaluation_json(const Evaluation& evaluation) {
 
 Evaluation evaluation_from_json(const nlohmann::json& json) {
   Evaluation evaluation;
-  evaluation.step = json.at("step").get<int64_t>();
+  evaluation.step = json_require_int(json, "step", "state.json evaluation");
   evaluation.score = json.at("score").get<double>();
   evaluation.metrics = json.at("metrics");
   evaluation.summary = json.at("summary").get<std::string>();
@@ -136,7 +136,12 @@ TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
     const nlohmann::json state = read_json_file(*previous / "state.json");
     task.load(*previous);
     torch::load(*optimizer, (*previous / "optimizer.pt").string());
-    result.first_step = state.at("step").get<int64_t>();
+    const std::string state_label = (*previous / "state.json").string();
+    result.first_step = json_require_int(state, "step", state_label);
+    if (result.first_step < 0 || result.first_step > total) {
+      throw FormatError(state_label + ": field 'step' is " + std::to_string(result.first_step) +
+                        "; expected 0.." + std::to_string(total));
+    }
     for (const auto& item : state.at("evaluations")) result.evaluations.push_back(evaluation_from_json(item));
     if (state.contains("best") && !state["best"].is_null()) result.best = evaluation_from_json(state["best"]);
     log << "latte: resuming " << task.name() << " from step " << result.first_step << " of " << total << "\n";
