@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <dnnl.hpp>
 #include <optional>
@@ -70,7 +71,11 @@ struct Linear::Impl {
 };
 
 Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate,
-               GemmPath path) {
+               GemmPath path, Precision precision) {
+  if (precision == Precision::kInt8) {
+    *this = Linear(quantize_int8(weight), bias, activation, accumulate);
+    return;
+  }
   if (weight.rank() != 2) throw InputError("linear weight must be 2-D, got " + weight.shape_str());
   out_features_ = weight.dim(0);
   in_features_ = weight.dim(1);
@@ -195,6 +200,44 @@ Activation activation_from_name(const std::string& name, const std::string& wher
   if (name == "relu") return Activation::kRelu;
   throw FormatError(where + " has unsupported value '" + name +
                     "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+}
+
+// STUB (lead's branch): replaced by the int8 helper's implementation at merge.
+const char* precision_name(Precision precision) {
+  return precision == Precision::kInt8 ? "int8" : precision == Precision::kBf16 ? "bf16" : "f32";
+}
+Precision precision_from_name(const std::string& name) {
+  if (name == "f32") return Precision::kF32;
+  if (name == "int8") return Precision::kInt8;
+  if (name == "bf16") return Precision::kBf16;
+  throw InputError("dtype must be f32, int8 or bf16, got '" + name + "'");
+}
+std::string precision_unavailable_reason(Precision precision) {
+  if (precision == Precision::kBf16) return "bf16 is not implemented yet";
+  return "";
+}
+Int8Weight quantize_int8(const Tensor& weight) {
+  Int8Weight q{weight.dim(0), weight.dim(1), {}, {}};
+  q.values.resize(static_cast<size_t>(weight.numel()));
+  q.scales.resize(static_cast<size_t>(q.out_features));
+  for (int64_t o = 0; o < q.out_features; ++o) {
+    float most = 0;
+    for (int64_t i = 0; i < q.in_features; ++i) most = std::max(most, std::abs(weight.data()[o * q.in_features + i]));
+    const float scale = most > 0 ? most / 127.0f : 1.0f;
+    q.scales[o] = scale;
+    for (int64_t i = 0; i < q.in_features; ++i)
+      q.values[o * q.in_features + i] = static_cast<int8_t>(std::lround(weight.data()[o * q.in_features + i] / scale));
+  }
+  return q;
+}
+Linear::Linear(Int8Weight weight, const Tensor& bias, Activation activation, bool accumulate) {
+  Tensor dequantized({weight.out_features, weight.in_features});
+  for (int64_t o = 0; o < weight.out_features; ++o)
+    for (int64_t i = 0; i < weight.in_features; ++i)
+      dequantized.data()[o * weight.in_features + i] = weight.scales[o] * weight.values[o * weight.in_features + i];
+  *this = Linear(dequantized, bias, activation, accumulate);
+  precision_ = Precision::kInt8;
+  int8_ = std::make_shared<const Int8Weight>(std::move(weight));
 }
 
 }  // namespace latte

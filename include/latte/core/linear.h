@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "latte/core/tensor.h"
 
@@ -35,13 +36,28 @@ enum class GemmPath { kAuto, kOneDnn, kPacked };
 // measured otherwise.
 inline constexpr int64_t kPackedGemmMaxRows = 128;
 
+enum class Precision { kF32, kInt8, kBf16 };
+const char* precision_name(Precision precision);
+Precision precision_from_name(const std::string& name);
+std::string precision_unavailable_reason(Precision precision);
+
+struct Int8Weight {
+  int64_t out_features = 0, in_features = 0;
+  std::vector<int8_t> values;
+  std::vector<float> scales;
+};
+Int8Weight quantize_int8(const Tensor& weight);
+
 class Linear {
  public:
   Linear() = default;
   // weight: [out, in] (Hugging Face layout); bias: [out] or empty.
   // accumulate: add the result to what y holds (a fused residual connection).
   Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate = false,
-         GemmPath path = GemmPath::kAuto);
+         GemmPath path = GemmPath::kAuto, Precision precision = Precision::kF32);
+  Linear(Int8Weight weight, const Tensor& bias, Activation activation, bool accumulate = false);
+  Precision precision() const { return precision_; }
+  const Int8Weight* int8_weight() const { return int8_.get(); }
 
   // x: [rows, in] contiguous, y: [rows, out] contiguous; rows may be 0.
   void operator()(const float* x, int64_t rows, float* y) const;
@@ -58,6 +74,8 @@ class Linear {
   int64_t out_features_ = 0;
   Activation activation_ = Activation::kNone;
   bool accumulate_ = false;
+  Precision precision_ = Precision::kF32;
+  std::shared_ptr<const Int8Weight> int8_;
 };
 
 // C[m, n] = alpha * A[m, k] B[k, n] (+ beta C) on row-major data with leading
