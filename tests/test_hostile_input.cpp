@@ -37,9 +37,6 @@ using test_support::TempDir;
 
 const fs::path kBertData = fs::path(LATTE_TEST_DATA_DIR) / "bert";
 
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing '" << (part) << "' in: " << (text)
-
 using test_support::error_of;
 
 std::string nested_array(size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }

@@ -35,9 +35,6 @@ std::string format_error_of(const std::function<void()>& action) {
   return "";
 }
 
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "'" << (text) << "' lacks '" << (part) << "'"
-
 const nlohmann::json kConfig = nlohmann::json::parse(R"({
   "hidden_size": 768, "layer_norm_eps": 1e-12, "dropout": 0, "model_type": "bert",
   "tie_word_embeddings": true, "pad_token_id": null, "negative": -3, "ratio": 0.5,

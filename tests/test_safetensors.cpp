@@ -82,9 +82,6 @@ std::string format_error_of(const std::function<void()>& action) {
   return "";
 }
 
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "'" << (text) << "' lacks '" << (part) << "'"
-
 // Writes a one-tensor file named bad.safetensors with the given header and data and returns
 // the FormatError message of opening it.
 std::string open_error(const TempDir& dir, const std::string& header, const std::string& data) {

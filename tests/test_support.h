@@ -35,6 +35,10 @@ inline const bool kIsolatedLatencyCache = [] {
 }();
 
 // Runs `action` and returns the message of the latte::Error it throws; "(no error)" if none.
+// Fails (and goes on) unless `text` contains `part`, showing both.
+#define EXPECT_CONTAINS(text, part) \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing '" << (part) << "' in: " << (text)
+
 inline std::string error_of(const std::function<void()>& action) {
   try {
     action();

@@ -43,13 +43,14 @@ struct BenchOptions {
   bool score = false;
   std::string speedups;
   PruneOptions prune;
+  std::string dtype;  // empty: as the folder stores it
 };
 
 // A decoder: prefill (time to first token) and decode steps, dense and each target.
 void bench_decoder_command(const BenchOptions& options, const std::filesystem::path& folder) {
   if (options.batch != 1) throw InputError("--batch: decoders are benchmarked one prompt at a time");
   if (options.score) throw InputError("--score is for encoders");
-  std::unique_ptr<CausalLm> model = load_causal_lm(folder);
+  std::unique_ptr<CausalLm> model = load_causal_lm(folder, requested_precision(options.dtype, folder));
   const bool single_knob = !options.prune.keep.empty() || options.prune.coverage || options.prune.speedup ||
                            options.prune.latency_ms;
   if (!options.speedups.empty() && single_knob) {
@@ -100,9 +101,10 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
 
   if (!options.json) {
     std::printf(
-        "prompt %d tokens, %d decode steps timed, %d threads, %d rounds; each configuration paired with "
-        "adjacent dense runs\n",
-        options.seq, static_cast<int>(decode_tokens), num_threads(), options.repeats);
+        "prompt %d tokens, %d decode steps timed, %d threads, %d rounds, %s; each configuration paired "
+        "with adjacent dense runs\n",
+        options.seq, static_cast<int>(decode_tokens), num_threads(), options.repeats,
+        precision_name(model->precision()));
     std::printf("%-14s %10s %9s %9s %12s %9s %9s %12s  %s\n", "config", "ttft_ms", "measured", "predicted",
                 "decode_ms/tok", "decode", "predicted", "kv_cache_MB", "kept per layer");
   }
@@ -132,6 +134,7 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
     if (planner) predicted = planner->plan(options.seq).predicted_speedup;
     if (options.json) {
       nlohmann::json line = {{"config", name},
+                             {"dtype", precision_name(model->precision())},
                              {"seq", options.seq},
                              {"threads", num_threads()},
                              {"repeats", options.repeats},
@@ -222,6 +225,7 @@ void add_bench_command(CLI::App& app) {
   command->add_flag("--score", options->score, "Also time dense with ACC scoring on (its overhead)");
   command->add_flag("--json", options->json, "Print one JSON object per configuration");
   add_prune_options(*command, options->prune);
+  add_dtype_option(*command, options->dtype);
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
@@ -229,7 +233,7 @@ void add_bench_command(CLI::App& app) {
       bench_decoder_command(*options, folder);
       return;
     }
-    BertModel model = BertModel::load(folder);
+    BertModel model = BertModel::load(folder, requested_precision(options->dtype, folder));
     const BertConfig& config = model.config();
     if (options->seq > config.max_position_embeddings) {
       throw InputError("--seq " + std::to_string(options->seq) + " exceeds the model's maximum length of " +
@@ -253,7 +257,7 @@ void add_bench_command(CLI::App& app) {
       std::vector<std::unique_ptr<Planner>> planners = target_planners(
           model.shape(), knobs, targets, Sidecar::read(folder, &std::cerr),
           [&](bool needs_latency) {
-            return latency_for(config, needs_latency, options->prune.no_profile,
+            return latency_for(config, model.precision(), needs_latency, options->prune.no_profile,
                                [&]() -> BertModel& { return model; });
           },
           notes);
@@ -287,9 +291,10 @@ void add_bench_command(CLI::App& app) {
     const double dense_flops = options->batch * forward_flops(options->seq, dense_counts, model.shape());
     if (!options->json) {
       std::printf(
-          "seq %d, batch %d, %d threads, %d rounds; each configuration paired with adjacent dense runs; "
-          "oneDNN GEMM ceiling %.1f GFLOP/s\n",
-          options->seq, options->batch, num_threads(), options->repeats, ceiling);
+          "seq %d, batch %d, %d threads, %d rounds, %s; each configuration paired with adjacent dense runs; "
+          "f32 GEMM ceiling %.1f GFLOP/s\n",
+          options->seq, options->batch, num_threads(), options->repeats, precision_name(model.precision()),
+          ceiling);
       std::printf("%-14s %10s %10s %10s %9s %9s %15s %9s  %s\n", "config", "median_ms", "p10_ms", "p90_ms",
                   "GFLOP/s", "measured", "p10-p90", "predicted", "kept per layer");
     }
@@ -300,6 +305,7 @@ void add_bench_command(CLI::App& app) {
       std::optional<double> predicted;
       if (planner) predicted = planner->plan(options->seq).predicted_speedup;
       nlohmann::json result = {{"config", name},
+                               {"dtype", precision_name(model.precision())},
                                {"seq", options->seq},
                                {"batch", options->batch},
                                {"threads", num_threads()},

@@ -93,6 +93,7 @@ void add_profile_command(CLI::App& app) {
     int rounds = 3;
     std::optional<int> threads;
     bool json = false;
+    std::string dtype;  // empty: as the folder stores it
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
@@ -101,12 +102,14 @@ void add_profile_command(CLI::App& app) {
       ->capture_default_str();
   add_threads_option(*command, options->threads);
   command->add_flag("--json", options->json, "Print the table, the validation and the cache file as JSON");
+  add_dtype_option(*command, options->dtype);
   command->callback([options, command] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
     // The table and key that the inference commands of the family read (latency_for,
     // decoder_latency_for).
-    const FolderProfileSubject loaded = load_profile_subject(folder);
+    const FolderProfileSubject loaded =
+        load_profile_subject(folder, requested_precision(options->dtype, folder));
     const ProfileSubject& subject = loaded.subject;
     const LatencyKey& key = loaded.key;
     ProfileOptions profile;
@@ -187,6 +190,7 @@ void add_plan_command(CLI::App& app) {
     bool json = false;
     std::optional<int> threads;
     PruneOptions prune;
+    std::string dtype;  // empty: as the folder stores it
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
@@ -196,16 +200,19 @@ void add_plan_command(CLI::App& app) {
   command->add_flag("--json", options->json, "Print one JSON object");
   add_threads_option(*command, options->threads);
   add_prune_options(*command, options->prune);
+  add_dtype_option(*command, options->dtype);
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
+    const Precision precision = requested_precision(options->dtype, folder);
+    options->prune.precision = precision;
     ModelShape shape;
     std::unique_ptr<Planner> planner;
     std::optional<BertModel> encoder;  // loaded only to profile
     std::unique_ptr<CausalLm> decoder;
     if (model_family(folder) == ModelFamily::kGpt2) {
       // The registry describes a decoder once loaded; its prefill table is what generate reads.
-      decoder = load_causal_lm(folder);
+      decoder = load_causal_lm(folder, precision);
       if (options->seq > decoder->max_positions()) {
         throw InputError("--seq " + std::to_string(options->seq) + " exceeds the model's n_positions of " +
                          std::to_string(decoder->max_positions()));
@@ -222,7 +229,7 @@ void add_plan_command(CLI::App& app) {
       }
       shape = ModelShape{config.num_layers, config.hidden_size, config.intermediate_size};
       planner = make_planner(options->prune, config, folder, [&]() -> BertModel& {
-        if (!encoder) encoder = BertModel::load(folder);
+        if (!encoder) encoder = BertModel::load(folder, precision);
         return *encoder;
       });
     }

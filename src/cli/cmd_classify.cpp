@@ -41,6 +41,7 @@ void add_classify_command(CLI::App& app) {
     int batch_size = 16;
     std::optional<int> threads;
     PruneOptions prune;
+    std::string dtype;  // empty: as the folder stores it
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
@@ -53,10 +54,12 @@ void add_classify_command(CLI::App& app) {
       "One JSON object per line: {\"label\", \"probs\", \"logits\"} or {\"score\", \"logits\"}");
   command->add_option("text", options->texts, "Texts to classify, one input each");
   add_prune_options(*command, options->prune);
+  add_dtype_option(*command, options->dtype);
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
-    BertModel model = BertModel::load(folder);
+    BertModel model = BertModel::load(folder, requested_precision(options->dtype, folder));
+    options->prune.precision = model.precision();
     const BertConfig& config = model.config();
     if (!config.has_classifier()) {
       throw InputError("model " + folder.string() + " is a " + config.architecture +

@@ -36,6 +36,7 @@ struct EvalOptions {
   int64_t continuation_length = 32;
   bool no_profile = false;
   std::optional<int> threads;
+  std::string dtype;  // empty: as the folder stores it
 };
 
 class Progress {
@@ -68,7 +69,8 @@ TargetProgress target_progress(Progress& progress) {
 // The latency source of the BERT `model`'s planners.
 LatencySource encoder_latency(BertModel& model, bool no_profile) {
   return [&model, no_profile](bool needs_latency) {
-    return latency_for(model.config(), needs_latency, no_profile, [&]() -> BertModel& { return model; });
+    return latency_for(model.config(), model.precision(), needs_latency, no_profile,
+                       [&]() -> BertModel& { return model; });
   };
 }
 
@@ -91,7 +93,7 @@ std::vector<double> parse_speedups(const std::string& text) {
 // prefill's measured speedup, per target.
 void evaluate_language_model(const EvalOptions& options, const std::vector<double>& speedups,
                              const std::filesystem::path& folder) {
-  std::unique_ptr<CausalLm> model = load_causal_lm(folder);
+  std::unique_ptr<CausalLm> model = load_causal_lm(folder, requested_precision(options.dtype, folder));
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
   check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
   std::vector<LmWindow> windows;
@@ -181,6 +183,7 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
+  add_dtype_option(*command, options->dtype);
   command->add_flag(
       "--json", options->json,
       "One JSON object per speedup: {\"speedup\", \"accuracy\", \"macro_f1\", \"mcc\" (or \"pearson\", "
@@ -196,7 +199,7 @@ void add_eval_command(CLI::App& app) {
     if (model_family(folder) == ModelFamily::kGpt2) {
       throw InputError(folder.string() + " holds a gpt2 model: evaluate it with --task lm");
     }
-    BertModel model = BertModel::load(folder);
+    BertModel model = BertModel::load(folder, requested_precision(options->dtype, folder));
     const BertConfig& config = model.config();
     if (!config.has_classifier()) {
       throw InputError("model " + folder.string() + " is a " + config.architecture +
@@ -289,6 +292,7 @@ void add_sweep_command(CLI::App& app) {
     bool json = false;
     bool no_profile = false;
     std::optional<int> threads;
+    std::string dtype;  // empty: as the folder stores it
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
@@ -310,12 +314,13 @@ void add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
+  add_dtype_option(*command, options->dtype);
   command->add_flag("--json", options->json, "One JSON object per speedup");
   command->callback([options] {
     setup_threads(options->threads);
     const std::vector<double> speedups = parse_speedups(options->speedups);
     const auto folder = model_folder(options->model);
-    BertModel model = BertModel::load(folder);
+    BertModel model = BertModel::load(folder, requested_precision(options->dtype, folder));
     const BertConfig& config = model.config();
     if (!config.has_classifier()) {
       throw InputError("model " + folder.string() + " has no classification head; sweep needs one");

@@ -52,6 +52,7 @@ void add_generate_command(CLI::App& app) {
     bool truncate = false;
     std::optional<int> threads;
     PruneOptions prune;
+    std::string dtype;  // empty: as the folder stores it
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, "Hugging Face decoder folder (GPT-2)")->required();
@@ -72,6 +73,7 @@ void add_generate_command(CLI::App& app) {
   add_threads_option(*command, options->threads);
   command->add_option("text", options->texts, "Prompts, one continuation each");
   add_prune_options(*command, options->prune);
+  add_dtype_option(*command, options->dtype);
   command->callback([options] {
     setup_threads(options->threads);
     const std::filesystem::path folder = model_folder(options->model);
@@ -96,7 +98,7 @@ void add_generate_command(CLI::App& app) {
       throw InputError(std::string("--") + error.what());
     }
 
-    std::unique_ptr<CausalLm> model = load_causal_lm(folder);
+    std::unique_ptr<CausalLm> model = load_causal_lm(folder, requested_precision(options->dtype, folder));
     // Text prompts need the tokenizer; token-id prompts print text when there is one.
     std::unique_ptr<Tokenizer> tokenizer;
     if (options->prompt_ids.empty()) {

@@ -45,7 +45,7 @@ void add_init_command(CLI::App& app) {
     int64_t vocab_size = 50257;
     std::string out;
     uint64_t seed = 0;
-    std::string dtype = "f32";
+    std::string dtype;  // empty: as the folder stores it
     bool force = false;
   };
   auto options = std::make_shared<Options>();

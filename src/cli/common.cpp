@@ -9,6 +9,7 @@
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
 #include "latte/eval/latency_profile.h"
+#include "latte/models/registry.h"
 #include "latte/prune/sidecar.h"
 
 namespace latte::cli {
@@ -73,6 +74,24 @@ void add_prune_options(CLI::App& command, PruneOptions& options) {
   command.get_option("--no-profile")->group("Elimination");
 }
 
+void add_dtype_option(CLI::App& command, std::string& dtype) {
+  command
+      .add_option("--dtype", dtype,
+                  "What the products compute in: f32, int8 (weights per output channel, activations "
+                  "per row) or bf16 (CPUs with avx512_bf16); default: int8 for a folder written by "
+                  "latte quantize, else f32")
+      ->check(CLI::IsMember({"f32", "int8", "bf16"}));
+}
+
+Precision requested_precision(const std::string& dtype, const std::filesystem::path& folder) {
+  if (dtype.empty()) return stored_precision(folder);
+  const Precision precision = precision_from_name(dtype);
+  const std::string reason = precision_unavailable_reason(precision);
+  if (!reason.empty())
+    std::cerr << "latte: notice: --dtype " << dtype << ": " << reason << "; computing in f32\n";
+  return precision;
+}
+
 void add_no_profile_option(CLI::App& command, bool& no_profile) {
   command.add_flag("--no-profile", no_profile,
                    "Predict latency from FLOPs: no profile of this machine, no cached table "
@@ -103,10 +122,10 @@ LatencyModel measured_latency(const LatencyKey& key, const std::string& layer_ki
 
 }  // namespace
 
-LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_profile,
+LatencyModel latency_for(const BertConfig& config, Precision precision, bool needs_latency, bool no_profile,
                          const ModelLoader& model) {
   return measured_latency(
-      latency_key(config), kEncoderLayer, [&] { return profile_subject(model()); }, needs_latency,
+      latency_key(config, precision), kEncoderLayer, [&] { return profile_subject(model()); }, needs_latency,
       no_profile);
 }
 
@@ -170,7 +189,7 @@ std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertCon
                                       const std::filesystem::path& folder, const ModelLoader& model) {
   const ModelShape shape{config.num_layers, config.hidden_size, config.intermediate_size};
   return make_planner(options, shape, folder, [&](bool needs_latency) {
-    return latency_for(config, needs_latency, options.no_profile, model);
+    return latency_for(config, options.precision, needs_latency, options.no_profile, model);
   });
 }
 

@@ -38,6 +38,13 @@ std::vector<std::filesystem::path> default_model_candidates();
 // that holds a config.json.
 std::filesystem::path model_folder(const std::string& path);
 
+// --dtype f32|int8|bf16: what the model's products compute in (core/linear.h, Precision).
+void add_dtype_option(CLI::App& command, std::string& dtype);
+// The Precision of a --dtype value; without one, the folder's (int8 for a `latte quantize`
+// folder, else f32). A notice on stderr when this CPU cannot compute in it (the model then
+// computes in f32).
+Precision requested_precision(const std::string& dtype, const std::filesystem::path& folder);
+
 // The elimination knobs every inference command accepts.
 struct PruneOptions {
   std::string keep;
@@ -47,6 +54,7 @@ struct PruneOptions {
   std::string mode;
   int64_t min_keep = 1;
   bool no_profile = false;
+  Precision precision = Precision::kF32;  // of the model: which latency table applies
 };
 void add_prune_options(CLI::App& command, PruneOptions& options);
 // --no-profile, for commands with their own target lists (eval, sweep, bench --speedups).
@@ -60,7 +68,7 @@ using ModelLoader = std::function<BertModel&()>;
 // cached table when there is one, else the FLOPs prior. --no-profile or LATTE_NO_PROFILE=1:
 // always the FLOPs prior (with a notice when a target needs latency). Notices and progress go
 // to stderr.
-LatencyModel latency_for(const BertConfig& config, bool needs_latency, bool no_profile,
+LatencyModel latency_for(const BertConfig& config, Precision precision, bool needs_latency, bool no_profile,
                          const ModelLoader& model);
 
 // The same for a decoder's prefill (time to first token).
@@ -108,5 +116,6 @@ void add_train_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 
 }  // namespace latte::cli

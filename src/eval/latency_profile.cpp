@@ -295,11 +295,14 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
   return report;
 }
 
-LatencyKey latency_key(const BertConfig& config) {
-  // Weights of any dtype on disk are widened to f32 at load: the key's compute dtype.
+LatencyKey latency_key(const BertConfig& config, Precision precision) {
+  // The compute dtype, not the dtype on disk (weights are converted at load); a precision this
+  // CPU cannot run computes in f32.
+  if (!precision_unavailable_reason(precision).empty()) precision = Precision::kF32;
   return latency_key(ModelDescription{"bert", config.num_layers, config.hidden_size, config.num_heads,
                                       config.num_heads, config.intermediate_size,
-                                      config.max_position_embeddings, config.hidden_act});
+                                      config.max_position_embeddings, config.hidden_act,
+                                      precision_name(precision)});
 }
 
 LatencyKey latency_key(const ModelDescription& description) {
@@ -313,7 +316,7 @@ LatencyKey latency_key(const ModelDescription& description) {
   key.ffn = description.ffn;
   key.max_positions = description.max_positions;
   key.activation = description.activation;
-  key.compute_dtype = "f32";
+  key.compute_dtype = description.compute_dtype;
   key.latte_version = LATTE_VERSION;
   return key;
 }
@@ -332,23 +335,23 @@ ProfileSubject owning(ProfileSubject subject, std::shared_ptr<Model> model) {
 
 }  // namespace
 
-FolderProfileSubject load_profile_subject(const std::filesystem::path& folder) {
+FolderProfileSubject load_profile_subject(const std::filesystem::path& folder, Precision precision) {
   if (model_family(folder) == ModelFamily::kGpt2) {
-    std::shared_ptr<CausalLm> decoder = load_causal_lm(folder);
+    std::shared_ptr<CausalLm> decoder = load_causal_lm(folder, precision);
     LatencyKey key = latency_key(decoder->description());
     ProfileSubject subject = profile_subject(*decoder);
     return FolderProfileSubject{owning(std::move(subject), std::move(decoder)), std::move(key)};
   }
-  auto encoder = std::make_shared<BertModel>(BertModel::load(folder));
-  LatencyKey key = latency_key(encoder->config());
+  auto encoder = std::make_shared<BertModel>(BertModel::load(folder, precision));
+  LatencyKey key = latency_key(encoder->config(), encoder->precision());
   ProfileSubject subject = profile_subject(*encoder);
   return FolderProfileSubject{owning(std::move(subject), std::move(encoder)), std::move(key)};
 }
 
 LatencyModel machine_latency_model(const BertConfig& config, const std::function<BertModel&()>& model,
-                                   const LatencySourceOptions& options) {
+                                   const LatencySourceOptions& options, Precision precision) {
   return machine_latency_model(
-      latency_key(config), kEncoderLayer, [&] { return profile_subject(model()); }, options);
+      latency_key(config, precision), kEncoderLayer, [&] { return profile_subject(model()); }, options);
 }
 
 LatencyModel machine_latency_model(const LatencyKey& key, const std::string& layer_kind,

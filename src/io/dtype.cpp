@@ -12,6 +12,8 @@ std::string dtype_name(DType dtype) {
       return "F16";
     case DType::BF16:
       return "BF16";
+    case DType::I8:
+      return "I8";
   }
   return "?";
 }
@@ -20,10 +22,22 @@ std::optional<DType> parse_dtype(std::string_view name) {
   if (name == "F32") return DType::F32;
   if (name == "F16") return DType::F16;
   if (name == "BF16") return DType::BF16;
+  if (name == "I8") return DType::I8;
   return std::nullopt;
 }
 
-uint64_t dtype_size(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
+uint64_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+      return 4;
+    case DType::F16:
+    case DType::BF16:
+      return 2;
+    case DType::I8:
+      return 1;
+  }
+  return 4;
+}
 
 float half_to_float(uint16_t bits) {
   const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;

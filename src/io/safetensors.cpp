@@ -26,7 +26,7 @@ namespace {
 // Dtypes the format defines that latte deliberately does not load (its models are float).
 bool is_other_safetensors_dtype(std::string_view name) {
   static const std::set<std::string_view> kNames = {
-      "BOOL", "U8",      "I8",      "U16", "I16",     "U32",     "I32",     "U64", "I64",
+      "BOOL", "U8",      "U16",     "I16", "U32",     "I32",     "U64",     "I64",
       "F64",  "F8_E4M3", "F8_E5M2", "C64", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4"};
   return kNames.count(name) > 0;
 }
@@ -239,7 +239,7 @@ const TensorEntry* SafetensorsFile::find(std::string_view name) const {
   return found == index_.end() ? nullptr : &entries_[found->second];
 }
 
-Tensor SafetensorsFile::read_f32(const TensorEntry& entry) const {
+std::span<const unsigned char> SafetensorsFile::bytes_of(const TensorEntry& entry) const {
   // Entries from open() are already valid; this guards hand-made or foreign entries.
   uint64_t byte_count = dtype_size(entry.dtype);
   for (int64_t extent : entry.shape) {
@@ -251,14 +251,23 @@ Tensor SafetensorsFile::read_f32(const TensorEntry& entry) const {
     throw InputError("tensor '" + entry.name + "' bytes [" + std::to_string(entry.begin) + ", " +
                      std::to_string(entry.end) + ") do not match its shape or lie outside " + path_.string());
   }
+  return {data_ + entry.begin, static_cast<size_t>(byte_count)};
+}
 
+Tensor SafetensorsFile::read_f32(const TensorEntry& entry) const {
+  const std::span<const unsigned char> bytes = bytes_of(entry);
+  if (entry.dtype == DType::I8) {
+    // Unscaled integers read as floats would be a silently wrong weight.
+    throw FormatError("tensor " + entry.name + " in " + path_.string() +
+                      " is I8: only the weight of a linear layer may be int8, read with its scales");
+  }
   Tensor tensor(entry.shape);
-  const unsigned char* source = data_ + entry.begin;
+  const unsigned char* source = bytes.data();
   float* target = tensor.data();
   const int64_t count = tensor.numel();
   switch (entry.dtype) {
     case DType::F32:
-      if (count > 0) std::memcpy(target, source, byte_count);
+      if (count > 0) std::memcpy(target, source, bytes.size());
       break;
     case DType::F16:
       for (int64_t i = 0; i < count; ++i) {
@@ -274,35 +283,61 @@ Tensor SafetensorsFile::read_f32(const TensorEntry& entry) const {
         target[i] = bfloat16_to_float(bits);
       }
       break;
+    case DType::I8:
+      break;
   }
   return tensor;
+}
+
+std::vector<int8_t> SafetensorsFile::read_i8(const TensorEntry& entry) const {
+  if (entry.dtype != DType::I8) {
+    throw FormatError("tensor " + entry.name + " in " + path_.string() + " is " + dtype_name(entry.dtype) +
+                      ", expected I8");
+  }
+  const std::span<const unsigned char> bytes = bytes_of(entry);
+  std::vector<int8_t> values(bytes.size());
+  if (!bytes.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
+  return values;
 }
 
 void write_safetensors(const std::filesystem::path& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors, DType dtype,
                        const std::map<std::string, std::string>& metadata) {
-  std::vector<const std::pair<std::string, Tensor>*> sorted;
-  for (const auto& named : tensors) {
-    const auto& [name, tensor] = named;
-    if (name.empty() || name == "__metadata__") {
-      throw InputError("cannot write " + path.string() + ": invalid tensor name '" + name + "'");
-    }
-    for (int64_t extent : tensor.shape()) {
-      if (extent < 0) {
-        throw InputError("cannot write " + path.string() + ": tensor '" + name + "' has shape " +
-                         tensor.shape_str());
-      }
-    }
+  if (dtype == DType::I8) throw InputError("cannot write " + path.string() + ": float tensors cannot be I8");
+  std::vector<TensorToWrite> entries;
+  entries.reserve(tensors.size());
+  for (const auto& [name, tensor] : tensors) {
     if (tensor.empty() && tensor.numel() != 0) {
       throw InputError("cannot write " + path.string() + ": tensor '" + name + "' has no data");
     }
-    sorted.push_back(&named);
+    entries.push_back(TensorToWrite{name, tensor.shape(), dtype, tensor.data(), nullptr});
   }
-  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  write_safetensors(path, entries, metadata);
+}
+
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<const TensorToWrite*> sorted;
+  for (const TensorToWrite& tensor : tensors) {
+    if (tensor.name.empty() || tensor.name == "__metadata__") {
+      throw InputError("cannot write " + path.string() + ": invalid tensor name '" + tensor.name + "'");
+    }
+    for (int64_t extent : tensor.shape) {
+      if (extent < 0) {
+        throw InputError("cannot write " + path.string() + ": tensor '" + tensor.name + "' has shape " +
+                         shape_to_string(tensor.shape));
+      }
+    }
+    const bool has_data = tensor.dtype == DType::I8 ? tensor.int8s != nullptr : tensor.floats != nullptr;
+    if (!has_data && shape_numel(tensor.shape) != 0) {
+      throw InputError("cannot write " + path.string() + ": tensor '" + tensor.name + "' has no data");
+    }
+    sorted.push_back(&tensor);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
   for (size_t i = 1; i < sorted.size(); ++i) {
-    if (sorted[i]->first == sorted[i - 1]->first) {
-      throw InputError("cannot write " + path.string() + ": duplicate tensor name '" + sorted[i]->first +
-                       "'");
+    if (sorted[i]->name == sorted[i - 1]->name) {
+      throw InputError("cannot write " + path.string() + ": duplicate tensor name '" + sorted[i]->name + "'");
     }
   }
 
@@ -310,11 +345,11 @@ void write_safetensors(const std::filesystem::path& path,
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const auto* named : sorted) {
-    const Tensor& tensor = named->second;
-    const uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * dtype_size(dtype);
-    header[named->first] = {
-        {"dtype", dtype_name(dtype)}, {"shape", tensor.shape()}, {"data_offsets", {offset, offset + bytes}}};
+  for (const TensorToWrite* tensor : sorted) {
+    const uint64_t bytes = static_cast<uint64_t>(shape_numel(tensor->shape)) * dtype_size(tensor->dtype);
+    header[tensor->name] = {{"dtype", dtype_name(tensor->dtype)},
+                            {"shape", tensor->shape},
+                            {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string header_text;
@@ -332,19 +367,25 @@ void write_safetensors(const std::filesystem::path& path,
   writer.write(&header_bytes, sizeof(header_bytes));
   writer.write(header_text);
   std::vector<uint16_t> narrowed;
-  for (const auto* named : sorted) {
-    const Tensor& tensor = named->second;
-    const float* values = tensor.data();
-    const size_t count = static_cast<size_t>(tensor.numel());
-    if (dtype == DType::F32) {
-      writer.write(values, count * sizeof(float));
-      continue;
+  for (const TensorToWrite* tensor : sorted) {
+    const size_t count = static_cast<size_t>(shape_numel(tensor->shape));
+    switch (tensor->dtype) {
+      case DType::I8:
+        writer.write(tensor->int8s, count);
+        break;
+      case DType::F32:
+        writer.write(tensor->floats, count * sizeof(float));
+        break;
+      case DType::F16:
+      case DType::BF16:
+        narrowed.resize(count);
+        for (size_t i = 0; i < count; ++i) {
+          narrowed[i] = tensor->dtype == DType::F16 ? float_to_half(tensor->floats[i])
+                                                    : float_to_bfloat16(tensor->floats[i]);
+        }
+        writer.write(narrowed.data(), count * sizeof(uint16_t));
+        break;
     }
-    narrowed.resize(count);
-    for (size_t i = 0; i < count; ++i) {
-      narrowed[i] = dtype == DType::F16 ? float_to_half(values[i]) : float_to_bfloat16(values[i]);
-    }
-    writer.write(narrowed.data(), count * sizeof(uint16_t));
   }
   writer.commit();
 }

@@ -144,17 +144,27 @@ std::vector<std::string> WeightStore::names() const {
   return result;
 }
 
-Tensor WeightStore::load(std::string_view name, const std::vector<int64_t>& expected_shape) const {
-  const auto found = locations_.find(name);
-  if (found == locations_.end()) {
-    throw FormatError("missing tensor " + std::string(name) + " in " + directory_.string());
-  }
-  const SafetensorsFile& file = shards_[found->second.shard];
-  const TensorEntry& tensor_entry = file.entries()[found->second.entry];
+const TensorEntry& WeightStore::checked_entry(std::string_view name,
+                                              const std::vector<int64_t>& expected_shape) const {
+  const TensorEntry& tensor_entry = entry(name);
   if (tensor_entry.shape != expected_shape) {
     throw FormatError("tensor " + tensor_entry.name + " in " + tensor_entry.file + " has shape " +
                       shape_to_string(tensor_entry.shape) + ", expected " + shape_to_string(expected_shape));
   }
+  return tensor_entry;
+}
+
+std::vector<int8_t> WeightStore::load_i8(std::string_view name,
+                                         const std::vector<int64_t>& expected_shape) const {
+  const TensorEntry& tensor_entry = checked_entry(name, expected_shape);
+  std::vector<int8_t> values = shards_[locations_.find(name)->second.shard].read_i8(tensor_entry);
+  loaded_.emplace(name);
+  return values;
+}
+
+Tensor WeightStore::load(std::string_view name, const std::vector<int64_t>& expected_shape) const {
+  const TensorEntry& tensor_entry = checked_entry(name, expected_shape);
+  const SafetensorsFile& file = shards_[locations_.find(name)->second.shard];
   Tensor tensor = file.read_f32(tensor_entry);
   const std::optional<int64_t> bad = first_non_finite(tensor.data(), tensor.numel());
   if (bad) {
@@ -174,12 +184,12 @@ std::vector<std::string> WeightStore::unloaded_names() const {
 }
 
 std::string WeightStore::dtype_summary() const {
-  bool present[3] = {false, false, false};
+  bool present[4] = {false, false, false, false};
   for (const auto& [name, location] : locations_) {
     present[static_cast<int>(shards_[location.shard].entries()[location.entry].dtype)] = true;
   }
   std::string summary;
-  for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::I8}) {
     if (!present[static_cast<int>(dtype)]) continue;
     if (!summary.empty()) summary += "+";
     summary += dtype_name(dtype);
@@ -189,8 +199,16 @@ std::string WeightStore::dtype_summary() const {
 
 int64_t WeightStore::parameter_count() const {
   // Cannot overflow: every tensor was validated to fit inside a mapped file.
+  // The scales of an int8 weight (NAME_scale beside an I8 NAME) are not parameters of the model.
   int64_t count = 0;
   for (const auto& [name, location] : locations_) {
+    if (name.ends_with("_scale")) {
+      const auto weight = locations_.find(std::string_view(name).substr(0, name.size() - 6));
+      if (weight != locations_.end() &&
+          shards_[weight->second.shard].entries()[weight->second.entry].dtype == DType::I8) {
+        continue;
+      }
+    }
     count += shape_numel(shards_[location.shard].entries()[location.entry].shape);
   }
   return count;

@@ -7,6 +7,7 @@
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
 #include "latte/io/safetensors.h"
+#include "latte/models/linear_weights.h"
 #include "latte/prune/keep.h"
 
 namespace latte {
@@ -50,7 +51,46 @@ bool is_known_extra_tensor(const std::string& name, const std::string& prefix) {
          name == prefix + "embeddings.token_type_ids";
 }
 
+// The linear weights of one encoder layer, by role, as the checkpoint names them.
+struct BertLayerLinears {
+  std::vector<StoredWeight> qkv;  // query, key, value: one product
+  StoredWeight attention_output, intermediate, output;
+};
+
+BertLayerLinears layer_linears(const BertWeightNames& names, const BertConfig& config, int64_t index) {
+  const int64_t hidden = config.hidden_size, ffn = config.intermediate_size;
+  const auto weight = [&](const std::string& leaf, int64_t out, int64_t in) {
+    return StoredWeight{names.layer(index, leaf) + ".weight", out, in, false};
+  };
+  return {{weight("attention.self.query", hidden, hidden), weight("attention.self.key", hidden, hidden),
+           weight("attention.self.value", hidden, hidden)},
+          weight("attention.output.dense", hidden, hidden),
+          weight("intermediate.dense", ffn, hidden),
+          weight("output.dense", hidden, ffn)};
+}
+
+StoredWeight pooler_linear(const BertWeightNames& names, const BertConfig& config) {
+  return {names.pooler() + ".weight", config.hidden_size, config.hidden_size, false};
+}
+
+StoredWeight classifier_linear(const BertConfig& config) {
+  return {"classifier.weight", config.num_labels, config.hidden_size, false};
+}
+
 }  // namespace
+
+std::vector<StoredWeight> bert_linear_weights(const WeightStore& store, const BertConfig& config) {
+  const BertWeightNames names(store);
+  std::vector<StoredWeight> weights;
+  for (int64_t index = 0; index < config.num_layers; ++index) {
+    BertLayerLinears layer = layer_linears(names, config, index);
+    weights.insert(weights.end(), layer.qkv.begin(), layer.qkv.end());
+    weights.insert(weights.end(), {layer.attention_output, layer.intermediate, layer.output});
+  }
+  weights.push_back(pooler_linear(names, config));
+  if (config.has_classifier()) weights.push_back(classifier_linear(config));
+  return weights;
+}
 
 namespace {
 
@@ -270,7 +310,7 @@ BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t nu
   throw InputError("unknown preset '" + preset + "' (choose tiny, mini, small or base)");
 }
 
-BertModel BertModel::load(const std::filesystem::path& model_dir) {
+BertModel BertModel::load(const std::filesystem::path& model_dir, Precision precision) {
   if (!std::filesystem::is_directory(model_dir)) {
     throw InputError("model folder " + model_dir.string() + " does not exist or is not a folder");
   }
@@ -285,10 +325,11 @@ BertModel BertModel::load(const std::filesystem::path& model_dir) {
     const auto [scale, shift] = names.layer_norm(base);
     return LayerNorm(store.load(scale, {hidden}), store.load(shift, {hidden}), config.layer_norm_eps);
   };
-  auto linear = [&](const std::string& base, int64_t out, int64_t in, Activation activation,
-                    bool accumulate) {
-    return Linear(store.load(base + ".weight", {out, in}), store.load(base + ".bias", {out}), activation,
-                  accumulate);
+  // Bias name from the weight's: "X.weight" -> "X.bias".
+  auto linear = [&](const StoredWeight& weight, Activation activation, bool accumulate) {
+    const std::string base = weight.name.substr(0, weight.name.size() - std::string(".weight").size());
+    return load_linear(store, {weight}, store.load(base + ".bias", {weight.out}), activation, accumulate,
+                       precision);
   };
 
   model.word_embeddings_ =
@@ -304,34 +345,31 @@ BertModel BertModel::load(const std::filesystem::path& model_dir) {
       .placement = NormPlacement::kPost,
       .attention = scaled_attention(config.num_heads, config.num_heads, config.head_dim(), false)};
   for (int64_t index = 0; index < config.num_layers; ++index) {
+    const BertLayerLinears linears = layer_linears(names, config, index);
     // Q, K and V as one [3 hidden, hidden] product: one GEMM instead of three.
-    std::vector<Tensor> weights, biases;
+    std::vector<Tensor> biases;
     for (const char* part : {"query", "key", "value"}) {
-      const std::string base = names.layer(index, std::string("attention.self.") + part);
-      weights.push_back(store.load(base + ".weight", {hidden, hidden}));
-      biases.push_back(store.load(base + ".bias", {hidden}));
+      biases.push_back(
+          store.load(names.layer(index, std::string("attention.self.") + part + ".bias"), {hidden}));
     }
     SelfAttentionWeights attention{
-        .qkv = Linear(concatenate_rows(weights), concatenate_rows(biases), Activation::kNone),
-        .output =
-            linear(names.layer(index, "attention.output.dense"), hidden, hidden, Activation::kNone, true),
+        .qkv = load_linear(store, linears.qkv, concatenate_rows(biases), Activation::kNone, false, precision),
+        .output = linear(linears.attention_output, Activation::kNone, true),
         .norm = layer_norm(names.layer(index, "attention.output.LayerNorm"))};
-    FeedForwardWeights ffn{.ffn = FeedForward(linear(names.layer(index, "intermediate.dense"),
-                                                     config.intermediate_size, hidden, activation, false),
-                                              linear(names.layer(index, "output.dense"), hidden,
-                                                     config.intermediate_size, Activation::kNone, true)),
+    FeedForwardWeights ffn{.ffn = FeedForward(linear(linears.intermediate, activation, false),
+                                              linear(linears.output, Activation::kNone, true)),
                            .norm = layer_norm(names.layer(index, "output.LayerNorm"))};
     model.layers_.emplace_back(spec, std::move(attention), std::move(ffn));
   }
-  model.pooler_ = linear(names.pooler(), hidden, hidden, Activation::kTanh, false);
-  if (config.has_classifier()) {
-    model.classifier_ = linear("classifier", config.num_labels, hidden, Activation::kNone, false);
-  }
+  model.pooler_ = linear(pooler_linear(names, config), Activation::kTanh, false);
+  if (config.has_classifier())
+    model.classifier_ = linear(classifier_linear(config), Activation::kNone, false);
   require_all_tensors_used(
       store, [&](const std::string& name) { return is_known_extra_tensor(name, names.prefix()); },
       std::to_string(config.num_layers) + " layers, " + config.architecture);
   model.parameter_count_ = store.parameter_count();
   model.dtype_on_disk_ = store.dtype_summary();
+  model.precision_ = model.pooler_.precision();  // f32 where the CPU cannot run the one asked for
   return model;
 }
 

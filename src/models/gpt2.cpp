@@ -7,6 +7,7 @@
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
 #include "latte/io/safetensors.h"
+#include "latte/models/linear_weights.h"
 #include "latte/prune/keep.h"
 
 namespace latte {
@@ -37,6 +38,24 @@ class Gpt2WeightNames {
  private:
   std::string prefix_;
 };
+
+// The Conv1D weights of one block ([in, out] on disk), by role.
+struct Gpt2BlockLinears {
+  StoredWeight qkv, attention_output, ffn_in, ffn_out;
+};
+
+Gpt2BlockLinears block_linears(const Gpt2WeightNames& names, const Gpt2Config& config, int64_t index) {
+  const int64_t width = config.n_embd;
+  const auto conv1d = [&](const std::string& leaf, int64_t in, int64_t out) {
+    return StoredWeight{names.block(index, leaf) + ".weight", out, in, true};
+  };
+  return {conv1d("attn.c_attn", width, 3 * width), conv1d("attn.c_proj", width, width),
+          conv1d("mlp.c_fc", width, config.n_inner), conv1d("mlp.c_proj", config.n_inner, width)};
+}
+
+StoredWeight lm_head_linear(const Gpt2Config& config) {
+  return {Gpt2WeightNames::lm_head(), config.vocab_size, config.n_embd, false};
+}
 
 Gpt2Config config_from_json(const nlohmann::json& json, const std::string& label) {
   if (!json.is_object()) throw FormatError(label + ": expected a JSON object");
@@ -195,7 +214,19 @@ Gpt2Config gpt2_preset(const std::string& preset, int64_t vocab_size, std::optio
   throw InputError("unknown GPT-2 preset '" + preset + "' (choose tiny, small or base)");
 }
 
-Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir) {
+std::vector<StoredWeight> gpt2_linear_weights(const WeightStore& store, const Gpt2Config& config) {
+  const Gpt2WeightNames names(store);
+  std::vector<StoredWeight> weights;
+  for (int64_t index = 0; index < config.n_layer; ++index) {
+    const Gpt2BlockLinears block = block_linears(names, config, index);
+    weights.insert(weights.end(), {block.qkv, block.attention_output, block.ffn_in, block.ffn_out});
+  }
+  // A tied head is the token embedding, which stays float; an untied one is a linear weight.
+  if (store.contains(Gpt2WeightNames::lm_head())) weights.push_back(lm_head_linear(config));
+  return weights;
+}
+
+Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir, Precision precision) {
   if (!std::filesystem::is_directory(model_dir)) {
     throw InputError("model folder " + model_dir.string() + " does not exist or is not a folder");
   }
@@ -210,11 +241,11 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir) {
     return LayerNorm(store.load(base + ".weight", {width}), store.load(base + ".bias", {width}),
                      config.layer_norm_epsilon);
   };
-  // Conv1D stores [in, out]; Linear takes Hugging Face Linear's [out, in].
-  const auto conv1d = [&](const std::string& base, int64_t in, int64_t out, Activation activation,
-                          bool accumulate) {
-    return Linear(transposed(store.load(base + ".weight", {in, out})), store.load(base + ".bias", {out}),
-                  activation, accumulate);
+  // Bias name from the weight's: "X.weight" -> "X.bias". Conv1D's [in, out] is transposed at load.
+  const auto linear = [&](const StoredWeight& weight, Activation activation, bool accumulate) {
+    const std::string base = weight.name.substr(0, weight.name.size() - std::string(".weight").size());
+    return load_linear(store, {weight}, store.load(base + ".bias", {weight.out}), activation, accumulate,
+                       precision);
   };
 
   model.token_embeddings_ = store.load(names.token_embeddings(), {config.vocab_size, width});
@@ -225,29 +256,28 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir) {
       .placement = NormPlacement::kPre,
       .attention = scaled_attention(config.n_head, config.n_head, config.head_dim(), true)};
   for (int64_t index = 0; index < config.n_layer; ++index) {
-    SelfAttentionWeights attention{
-        .qkv = conv1d(names.block(index, "attn.c_attn"), width, 3 * width, Activation::kNone, false),
-        .output = conv1d(names.block(index, "attn.c_proj"), width, width, Activation::kNone, true),
-        .norm = layer_norm(names.block(index, "ln_1"))};
-    FeedForwardWeights ffn{
-        .ffn = FeedForward(
-            conv1d(names.block(index, "mlp.c_fc"), width, config.n_inner, activation, false),
-            conv1d(names.block(index, "mlp.c_proj"), config.n_inner, width, Activation::kNone, true)),
-        .norm = layer_norm(names.block(index, "ln_2"))};
+    const Gpt2BlockLinears linears = block_linears(names, config, index);
+    SelfAttentionWeights attention{.qkv = linear(linears.qkv, Activation::kNone, false),
+                                   .output = linear(linears.attention_output, Activation::kNone, true),
+                                   .norm = layer_norm(names.block(index, "ln_1"))};
+    FeedForwardWeights ffn{.ffn = FeedForward(linear(linears.ffn_in, activation, false),
+                                              linear(linears.ffn_out, Activation::kNone, true)),
+                           .norm = layer_norm(names.block(index, "ln_2"))};
     model.blocks_.emplace_back(spec, std::move(attention), std::move(ffn));
   }
   model.final_norm_ = layer_norm(names.final_norm());
   // Tied to the token embedding unless the checkpoint carries its own head.
-  const Tensor head_weight = store.contains(Gpt2WeightNames::lm_head())
-                                 ? store.load(Gpt2WeightNames::lm_head(), {config.vocab_size, width})
-                                 : model.token_embeddings_;
-  model.lm_head_ = Linear(head_weight, Tensor(), Activation::kNone);
+  model.lm_head_ =
+      store.contains(Gpt2WeightNames::lm_head())
+          ? load_linear(store, {lm_head_linear(config)}, Tensor(), Activation::kNone, false, precision)
+          : Linear(model.token_embeddings_, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
 
   require_all_tensors_used(
       store, [&](const std::string& name) { return names.is_known_buffer(name); },
       std::to_string(config.n_layer) + " layers, " + config.architecture);
   model.parameter_count_ = store.parameter_count();
   model.dtype_on_disk_ = store.dtype_summary();
+  model.precision_ = model.lm_head_.precision();  // f32 where the CPU cannot run the one asked for
   return model;
 }
 

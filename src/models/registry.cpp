@@ -18,6 +18,24 @@ ModelFamily model_family(const std::filesystem::path& model_dir) {
                     "' (supported: bert, gpt2)");
 }
 
+Precision stored_precision(const std::filesystem::path& model_dir) {
+  const WeightStore store = WeightStore::open(model_dir);
+  for (const std::string& name : store.names()) {
+    if (store.entry(name).dtype == DType::I8) return Precision::kInt8;
+  }
+  return Precision::kF32;
+}
+
+void quantize_model_folder(const std::filesystem::path& model_dir, const std::filesystem::path& out_dir) {
+  const WeightStore store = WeightStore::open(model_dir);
+  const std::filesystem::path config_path = model_dir / "config.json";
+  const std::vector<StoredWeight> weights =
+      model_family(model_dir) == ModelFamily::kGpt2
+          ? gpt2_linear_weights(store, Gpt2Config::from_file(config_path))
+          : bert_linear_weights(store, BertConfig::from_file(config_path));
+  write_quantized_folder(model_dir, out_dir, store, weights);
+}
+
 const char* family_name(ModelFamily family) {
   switch (family) {
     case ModelFamily::kBert:
@@ -28,9 +46,9 @@ const char* family_name(ModelFamily family) {
   return "unknown";
 }
 
-std::unique_ptr<CausalLm> load_causal_lm(const std::filesystem::path& model_dir) {
+std::unique_ptr<CausalLm> load_causal_lm(const std::filesystem::path& model_dir, Precision precision) {
   const ModelFamily family = model_family(model_dir);
-  if (family == ModelFamily::kGpt2) return std::make_unique<Gpt2Model>(Gpt2Model::load(model_dir));
+  if (family == ModelFamily::kGpt2) return std::make_unique<Gpt2Model>(Gpt2Model::load(model_dir, precision));
   throw InputError(model_dir.string() + " holds a " + family_name(family) +
                    " model (an encoder); this needs a decoder (gpt2)");
 }

@@ -74,7 +74,7 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
 ProfileReport profile_latency(BertModel& model, const ProfileOptions& options);
 
 // This machine, the current thread count, this model's shape, f32 compute.
-LatencyKey latency_key(const BertConfig& config);
+LatencyKey latency_key(const BertConfig& config, Precision precision = Precision::kF32);
 LatencyKey latency_key(const ModelDescription& description);
 
 // The model in `folder` (its family by model_type) loaded as a profile subject that owns it (an
@@ -84,7 +84,8 @@ struct FolderProfileSubject {
   ProfileSubject subject;
   LatencyKey key;
 };
-FolderProfileSubject load_profile_subject(const std::filesystem::path& folder);
+FolderProfileSubject load_profile_subject(const std::filesystem::path& folder,
+                                          Precision precision = Precision::kF32);
 
 struct LatencySourceOptions {
   std::optional<std::filesystem::path> cache_dir;  // none: profile in memory
@@ -99,6 +100,7 @@ LatencyModel machine_latency_model(const LatencyKey& key, const std::string& lay
                                    const std::function<ProfileSubject()>& subject,
                                    const LatencySourceOptions& options);
 LatencyModel machine_latency_model(const BertConfig& config, const std::function<BertModel&()>& model,
-                                   const LatencySourceOptions& options);
+                                   const LatencySourceOptions& options,
+                                   Precision precision = Precision::kF32);
 
 }  // namespace latte

@@ -9,14 +9,16 @@
 
 namespace latte {
 
-// On-disk dtypes latte supports; models are float, so integer and F64 tensors are rejected.
-enum class DType { F32, F16, BF16 };
+// On-disk dtypes latte supports: float weights, and I8 for the weights of linear layers in a
+// quantized folder (`latte quantize`: int8 values beside per-output-channel F32 scales). Other
+// integer dtypes and F64 are rejected.
+enum class DType { F32, F16, BF16, I8 };
 
-// Safetensors spelling: "F32", "F16", "BF16".
+// Safetensors spelling: "F32", "F16", "BF16", "I8".
 std::string dtype_name(DType dtype);
 // Inverse of dtype_name; nullopt for any other name (including the format's integer dtypes).
 std::optional<DType> parse_dtype(std::string_view name);
-// Bytes per element: 4 or 2.
+// Bytes per element: 4, 2 or 1.
 uint64_t dtype_size(DType dtype);
 
 // IEEE binary16 and bfloat16 <-> float32. Narrowing rounds to nearest, ties to even, overflows

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,11 +56,15 @@ class SafetensorsFile {
   // The header's "__metadata__" (empty when absent).
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   // Copies the tensor into a new owning F32 tensor, converting F16/BF16. Throws InputError for
-  // an entry whose bytes are not inside this file's data section.
+  // an entry whose bytes are not inside this file's data section, FormatError for an I8 one.
   Tensor read_f32(const TensorEntry& entry) const;
+  // The values of an I8 tensor; FormatError for any other dtype.
+  std::vector<int8_t> read_i8(const TensorEntry& entry) const;
 
  private:
   SafetensorsFile() = default;
+  // The entry's bytes; InputError unless they match its shape and lie inside the data section.
+  std::span<const unsigned char> bytes_of(const TensorEntry& entry) const;
   void release() noexcept;
 
   std::filesystem::path path_;
@@ -90,11 +95,13 @@ class WeightStore {
   // FormatError "tensor NAME in FILE has shape [a, b], expected [c, d]", or "tensor NAME in FILE
   // holds NaN or infinity (element i)": such a weight only ever produces NaN answers.
   Tensor load(std::string_view name, const std::vector<int64_t>& expected_shape) const;
+  // The same for an I8 tensor (a quantized linear weight); FormatError for another dtype.
+  std::vector<int8_t> load_i8(std::string_view name, const std::vector<int64_t>& expected_shape) const;
   // Sorted names of the tensors load() has not been asked for yet.
   std::vector<std::string> unloaded_names() const;
-  // Distinct dtypes in the order F32, F16, BF16 joined by '+': "F16", "F32+F16"; "none" if empty.
+  // Distinct dtypes in the order F32, F16, BF16, I8 joined by '+': "F16", "F32+I8"; "none" if empty.
   std::string dtype_summary() const;
-  // Sum of numel over all tensors.
+  // Sum of numel over all tensors but the scales of int8 weights.
   int64_t parameter_count() const;
 
  private:
@@ -102,6 +109,9 @@ class WeightStore {
     size_t shard = 0;
     size_t entry = 0;
   };
+
+  // entry(name), checked to have `expected_shape`.
+  const TensorEntry& checked_entry(std::string_view name, const std::vector<int64_t>& expected_shape) const;
 
   std::filesystem::path directory_;
   std::vector<SafetensorsFile> shards_;
@@ -126,6 +136,19 @@ void require_all_tensors_used(const WeightStore& store,
 // the file cannot be written.
 void write_safetensors(const std::filesystem::path& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors, DType dtype,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// One tensor for the general writer: float values written as `dtype` (F32, F16 or BF16), or
+// int8 values as I8. The pointers must hold numel(shape) values.
+struct TensorToWrite {
+  std::string name;
+  std::vector<int64_t> shape;
+  DType dtype = DType::F32;
+  const float* floats = nullptr;
+  const int8_t* int8s = nullptr;
+};
+// The same file layout with a dtype per tensor (a quantized folder: I8 weights, F32 scales).
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace latte

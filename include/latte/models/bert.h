@@ -17,6 +17,7 @@
 #include "latte/core/ops.h"
 #include "latte/core/tensor.h"
 #include "latte/layers/transformer_block.h"
+#include "latte/models/linear_weights.h"
 #include "latte/models/weight_spec.h"
 #include "latte/prune/plan.h"
 #include "latte/tokenizers/bert_tokenizer.h"
@@ -103,6 +104,10 @@ struct BertOutput {
   Tensor logits;         // [batch, num_labels]; empty without a classifier
 };
 
+// Every linear weight of the checkpoint in `store` (the layers', the pooler's and the
+// classifier's): what `latte quantize` writes in int8.
+std::vector<StoredWeight> bert_linear_weights(const WeightStore& store, const BertConfig& config);
+
 class BertModel {
  public:
   // Loads config.json and the safetensors weights of `model_dir`, checking every
@@ -110,7 +115,9 @@ class BertModel {
   // tensor the model does not use is an error too (a checkpoint with more layers than
   // num_hidden_layers says), except those Hugging Face checkpoints carry beside BERT itself:
   // pre-training heads (cls.*) and the position_ids / token_type_ids buffers.
-  static BertModel load(const std::filesystem::path& model_dir);
+  // `precision`: what the layers' products compute in (core/linear.h); bf16 falls back to f32
+  // on a CPU without it, and precision() says which ran.
+  static BertModel load(const std::filesystem::path& model_dir, Precision precision = Precision::kF32);
 
   const BertConfig& config() const { return config_; }
   // Not thread-safe: a model reuses one workspace across calls.
@@ -119,6 +126,7 @@ class BertModel {
 
   int64_t parameter_count() const { return parameter_count_; }
   const std::string& dtype_on_disk() const { return dtype_on_disk_; }
+  Precision precision() const { return precision_; }
 
  private:
   void check_inputs(const std::vector<BertInput>& batch) const;
@@ -140,6 +148,7 @@ class BertModel {
   int64_t min_keep_ = 1;
   int64_t parameter_count_ = 0;
   std::string dtype_on_disk_;
+  Precision precision_ = Precision::kF32;
 };
 
 }  // namespace latte

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "latte/core/linear.h"
 #include "latte/core/tensor.h"
 #include "latte/layers/kv_cache.h"
 #include "latte/prune/cost_model.h"
@@ -33,6 +34,7 @@ struct ModelDescription {
   std::string family;  // "gpt2"
   int64_t layers = 0, hidden = 0, heads = 0, kv_heads = 0, ffn = 0, max_positions = 0;
   std::string activation;
+  std::string compute_dtype = "f32";  // what the products compute in (precision_name)
 };
 
 struct DecoderOutput {
@@ -50,6 +52,7 @@ class CausalLm {
   virtual int64_t max_positions() const = 0;
   virtual std::optional<int32_t> eos_token_id() const = 0;
   virtual ModelShape shape() const = 0;
+  virtual Precision precision() const = 0;
   virtual ModelDescription description() const = 0;
   // An empty cache for one sequence.
   virtual KvCache new_cache() const = 0;

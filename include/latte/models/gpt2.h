@@ -14,6 +14,7 @@
 #include "latte/core/ops.h"
 #include "latte/layers/transformer_block.h"
 #include "latte/models/causal_lm.h"
+#include "latte/models/linear_weights.h"
 #include "latte/models/weight_spec.h"
 
 namespace latte {
@@ -52,17 +53,23 @@ std::vector<WeightSpec> gpt2_weight_specs(const Gpt2Config& config);
 Gpt2Config gpt2_preset(const std::string& preset, int64_t vocab_size,
                        std::optional<int64_t> layers = std::nullopt);
 
+// Every linear weight of the checkpoint in `store` (the blocks' Conv1D weights, and the head
+// when it is not tied): what `latte quantize` writes in int8.
+std::vector<StoredWeight> gpt2_linear_weights(const WeightStore& store, const Gpt2Config& config);
+
 class Gpt2Model : public CausalLm {
  public:
   // Loads config.json and the safetensors weights, checking every tensor's presence, shape and
   // values against the config. Conv1D weights ([in, out] on disk) are transposed here, once.
   // The language-model head is tied to the token embedding; a separate lm_head.weight must
   // have its shape. A tensor the config does not describe is an error naming it.
-  static Gpt2Model load(const std::filesystem::path& model_dir);
+  // `precision` as for BertModel::load; the head computes in it too.
+  static Gpt2Model load(const std::filesystem::path& model_dir, Precision precision = Precision::kF32);
 
   const Gpt2Config& config() const { return config_; }
   int64_t parameter_count() const { return parameter_count_; }
   const std::string& dtype_on_disk() const { return dtype_on_disk_; }
+  Precision precision() const override { return precision_; }
 
   int64_t num_layers() const override { return config_.n_layer; }
   int64_t vocab_size() const override { return config_.vocab_size; }
@@ -73,8 +80,15 @@ class Gpt2Model : public CausalLm {
             config_.n_head,  config_.n_head, false,           config_.vocab_size};
   }
   ModelDescription description() const override {
-    return {"gpt2",         config_.n_layer, config_.n_embd,      config_.n_head,
-            config_.n_head, config_.n_inner, config_.n_positions, config_.activation_function};
+    return {"gpt2",
+            config_.n_layer,
+            config_.n_embd,
+            config_.n_head,
+            config_.n_head,
+            config_.n_inner,
+            config_.n_positions,
+            config_.activation_function,
+            precision_name(precision_)};
   }
   KvCache new_cache() const override { return KvCache(config_.n_layer, config_.n_embd); }
   DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache, const DecoderOptions& options) override;
@@ -91,6 +105,7 @@ class Gpt2Model : public CausalLm {
   Arena arena_;
   int64_t parameter_count_ = 0;
   std::string dtype_on_disk_;
+  Precision precision_ = Precision::kF32;
 };
 
 }  // namespace latte
