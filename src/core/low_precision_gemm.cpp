@@ -129,7 +129,9 @@ T* grown(std::vector<T>& buffer, int64_t count) {
 }  // namespace
 
 int64_t LowPrecisionGemm::row_bucket(int64_t rows) {
-  const int64_t step = rows <= 64 ? 8 : rows <= 512 ? 32 : 128;
+  // Exact up to 8 rows, where padding measured up to 1.7x slower (the weights' streaming
+  // time is shared by fewer rows); coarser above, where padding costs a few percent.
+  const int64_t step = rows <= 8 ? 1 : rows <= 64 ? 8 : rows <= 512 ? 32 : 128;
   return (rows + step - 1) / step * step;
 }
 
