@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "latte/core/error.h"
@@ -198,6 +199,41 @@ TEST(LinearInt8, FromQuantizedWeightsEqualsQuantizingOnLoad) {
   on_load(x.data(), rows, first.data());
   stored(x.data(), rows, second.data());
   EXPECT_EQ(first, second);
+}
+
+// One Linear shared by threads that call it at once with different row counts (each making
+// and reusing row buckets, each with its own scratch) gives what one thread alone gives.
+TEST(LinearInt8, ConcurrentCallsMatchSerialOnes) {
+  const int64_t n = 40, k = 72;
+  const std::vector<int64_t> row_counts = {1, 3, 9, 17, 33, 70};
+  const int64_t max_rows = 70;
+  const std::vector<float> x = uniform(max_rows * k, 1.0f, 20);
+  for (const Precision precision : {Precision::kInt8, Precision::kBf16}) {
+    const Linear linear(tensor_of(uniform(n * k, 0.2f, 21), {n, k}), tensor_of(uniform(n, 0.5f, 22), {n}),
+                        Activation::kGeluErf, false, GemmPath::kAuto, precision);
+    std::vector<std::vector<float>> serial;
+    for (const int64_t rows : row_counts) {
+      serial.emplace_back(static_cast<size_t>(rows * n));
+      linear(x.data(), rows, serial.back().data());
+    }
+    const Linear fresh(tensor_of(uniform(n * k, 0.2f, 21), {n, k}), tensor_of(uniform(n, 0.5f, 22), {n}),
+                       Activation::kGeluErf, false, GemmPath::kAuto, precision);
+    std::vector<int> mismatches(row_counts.size(), 0);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < row_counts.size(); ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<float> y(static_cast<size_t>(row_counts[t] * n));
+        for (int repeat = 0; repeat < 20; ++repeat) {
+          fresh(x.data(), row_counts[t], y.data());
+          mismatches[t] += y != serial[t];
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    for (size_t t = 0; t < row_counts.size(); ++t) {
+      EXPECT_EQ(mismatches[t], 0) << precision_name(precision) << " rows " << row_counts[t];
+    }
+  }
 }
 
 TEST(LinearInt8, Fp32LinearHasNoQuantizedWeights) {
