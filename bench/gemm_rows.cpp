@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
     if (low_precision) {
       std::printf(
           "| rows | oneDNN GFLOP/s | packed GFLOP/s | packed / oneDNN | %s GFLOP/s | %s / best fp32 | bound "
-          "GFLOP/s | packed / bound | %s bound GFLOP/s |\n",
+          "GFLOP/s | packed / bound | %s streaming bound GFLOP/s |\n",
           dtype, dtype, dtype);
       std::printf("|---|---|---|---|---|---|---|---|---|\n");
       // Every copy meets every row bucket once before timing: its first call makes the
