@@ -193,8 +193,13 @@ TEST(LinearInt8, FromQuantizedWeightsEqualsQuantizingOnLoad) {
   ASSERT_NE(on_load.int8_weight(), nullptr);
   const Linear stored(quantize_int8(weight), bias, Activation::kGeluErf, true);
   EXPECT_EQ(stored.precision(), Precision::kInt8);
-  EXPECT_EQ(on_load.int8_weight()->values, stored.int8_weight()->values);
-  EXPECT_EQ(on_load.int8_weight()->scales, stored.int8_weight()->scales);
+  // int8_weight() unpacks the values from oneDNN's layout: exactly what was quantized.
+  const Int8Weight expected = quantize_int8(weight);
+  EXPECT_EQ(on_load.int8_weight()->values, expected.values);
+  EXPECT_EQ(on_load.int8_weight()->scales, expected.scales);
+  EXPECT_EQ(stored.int8_weight()->values, expected.values);
+  EXPECT_EQ(stored.int8_weight()->out_features, n);
+  EXPECT_EQ(stored.int8_weight()->in_features, k);
   std::vector<float> first = uniform(rows * n, 1.0f, 6), second = first;
   on_load(x.data(), rows, first.data());
   stored(x.data(), rows, second.data());

@@ -160,13 +160,28 @@ LowPrecisionGemm::LowPrecisionGemm(const float* weight, int64_t out_features, in
   if (bias != nullptr) bias_.assign(bias, bias + out_features_);
   std::vector<uint16_t> rounded(static_cast<size_t>(out_features * in_features));
   for (size_t i = 0; i < rounded.size(); ++i) rounded[i] = to_bf16(weight[i]);
-  const memory::desc plain_md({in_features_, out_features_}, memory::data_type::bf16,
-                              memory::dims{1, in_features_});
-  prepare_weights(memory(plain_md, onednn_engine(), rounded.data()));
+  prepare_weights(memory(plain_weights_desc(), onednn_engine(), rounded.data()));
 }
 
 memory::data_type LowPrecisionGemm::source_type() const {
   return precision_ == Precision::kInt8 ? memory::data_type::s8 : memory::data_type::bf16;
+}
+
+memory::desc LowPrecisionGemm::plain_weights_desc() const {
+  return memory::desc({in_features_, out_features_}, source_type(), memory::dims{1, in_features_});
+}
+
+const Int8Weight* LowPrecisionGemm::int8_weight() const {
+  if (precision_ != Precision::kInt8) return nullptr;
+  std::call_once(unpacked_, [this] {
+    int8_.values.resize(static_cast<size_t>(out_features_ * in_features_));
+    memory packed = weights_;
+    memory plain(plain_weights_desc(), onednn_engine(), int8_.values.data());
+    dnnl::stream stream(onednn_engine());
+    dnnl::reorder(packed, plain).execute(stream, packed, plain);
+    stream.wait();
+  });
+  return &int8_;
 }
 
 // The weights go once into the layout oneDNN prefers for a mid-sized bucket; every bucket's

@@ -6,8 +6,8 @@
 // primitive is made (measured: a run-time row count falls back to slower kernels), so calls
 // are padded up to a row bucket and one primitive per bucket is made on first use and cached.
 // The weights are reordered once into the blocked layout oneDNN picks (the plain [out, in]
-// layout measured 1.2-2.6x slower at 1-128 rows), so an int8 Linear holds them twice: that
-// copy and the plain one int8_weight() returns.
+// layout measured 1.2-2.6x slower at 1-128 rows) and only that copy is kept; int8_weight()
+// reorders them back (exactly) on its first call.
 #pragma once
 
 #include <cstdint>
@@ -34,8 +34,9 @@ class LowPrecisionGemm {
   void operator()(const float* x, int64_t rows, float* y) const;
 
   Precision precision() const { return precision_; }
-  // The quantized weights of an int8 kernel; nullptr for bf16.
-  const Int8Weight* int8_weight() const { return precision_ == Precision::kInt8 ? &int8_ : nullptr; }
+  // The quantized weights of an int8 kernel; nullptr for bf16. The first call unpacks them
+  // from oneDNN's layout and keeps them (for writing a quantized model).
+  const Int8Weight* int8_weight() const;
 
   // The row count a call of `rows` rows is padded to.
   static int64_t row_bucket(int64_t rows);
@@ -44,13 +45,17 @@ class LowPrecisionGemm {
   void prepare_weights(dnnl::memory plain);
   dnnl::matmul primitive(int64_t bucket_rows) const;
   dnnl::memory::data_type source_type() const;
+  // [in, out] in Hugging Face's [out, in] order: the transposed ("ba") layout.
+  dnnl::memory::desc plain_weights_desc() const;
 
   Precision precision_;
   int64_t out_features_ = 0;
   int64_t in_features_ = 0;
   Activation activation_ = Activation::kNone;
   bool accumulate_ = false;
-  Int8Weight int8_;                                     // int8 only
+  // int8 only: the scales always; the values once int8_weight() has unpacked them.
+  mutable Int8Weight int8_;
+  mutable std::once_flag unpacked_;
   dnnl::memory weights_;                                // in the layout oneDNN picked for the matmul
   std::vector<float> bias_;                             // [out] or empty
   mutable std::mutex mutex_;                            // guards primitives_
