@@ -1,6 +1,7 @@
 // latte_gemm_bench: GFLOP/s of each BERT-base GEMM against the row count, for
 // oneDNN's matmul and latte's PackedGemm timed interleaved in one process,
-// beside the machine's fp32 peak and the weight-streaming bound.
+// beside the machine's fp32 peak and the weight-streaming bound. With
+// --dtype int8 or bf16, Linear in that precision is timed in the same rounds.
 //
 // The weights of every shape are cycled through enough copies to exceed L3,
 // as in a real forward pass (BERT-base's 340 MB of layer weights never stay
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "latte/core/error.h"
 #include "latte/core/linear.h"
 #include "latte/core/packed_gemm.h"
 #include "latte/core/tensor.h"
@@ -168,6 +170,7 @@ int main(int argc, char** argv) {
   int threads = 2, repeats = 30;
   std::vector<int64_t> row_counts = {1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128};
   std::string only;
+  latte::Precision precision = latte::Precision::kF32;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--threads") == 0)
       threads = std::atoi(argv[i + 1]);
@@ -177,12 +180,28 @@ int main(int argc, char** argv) {
       row_counts = parse_rows(argv[i + 1]);
     else if (std::strcmp(argv[i], "--shape") == 0)
       only = argv[i + 1];
-    else {
+    else if (std::strcmp(argv[i], "--dtype") == 0) {
+      try {
+        precision = latte::precision_from_name(argv[i + 1]);
+      } catch (const latte::Error& error) {
+        std::fprintf(stderr, "%s\n", error.what());
+        return 2;
+      }
+    } else {
       std::fprintf(stderr,
-                   "usage: latte_gemm_bench [--threads N] [--repeats N] [--rows 1,2,4] [--shape NAME]\n");
+                   "usage: latte_gemm_bench [--threads N] [--repeats N] [--rows 1,2,4] [--shape NAME] "
+                   "[--dtype f32|int8|bf16]\n");
       return 2;
     }
   }
+  if (const std::string reason = latte::precision_unavailable_reason(precision); !reason.empty()) {
+    std::fprintf(stderr, "%s\n", reason.c_str());
+    return 1;
+  }
+  const bool low_precision = precision != latte::Precision::kF32;
+  const char* dtype = latte::precision_name(precision);
+  // Bytes per weight the low-precision Linear streams.
+  const int64_t low_precision_bytes = precision == latte::Precision::kInt8 ? 1 : 2;
   latte::set_num_threads(threads);
   const std::optional<latte::GemmIsa> isa = latte::best_gemm_isa();
   if (!isa) {
@@ -231,13 +250,21 @@ int main(int argc, char** argv) {
     if (!only.empty() && only != shape.name) continue;
     const int64_t weight_bytes = shape.in_features * shape.out_features * 4;
     const int64_t copies = std::max<int64_t>(1, (int64_t{128} << 20) / weight_bytes);
-    std::vector<latte::Linear> onednn, packed;
-    for (int64_t c = 0; c < copies; ++c) {
+    // The low-precision weights are smaller, so more copies of them exceed L3 alike.
+    const int64_t low_precision_copies = low_precision ? copies * 4 / low_precision_bytes : 0;
+    std::vector<latte::Linear> onednn, packed, reduced;
+    for (int64_t c = 0; c < std::max(copies, low_precision_copies); ++c) {
       latte::Tensor weight({shape.out_features, shape.in_features}), bias({shape.out_features});
       for (int64_t i = 0; i < weight.numel(); ++i) weight.data()[i] = distribution(generator);
       for (int64_t i = 0; i < bias.numel(); ++i) bias.data()[i] = distribution(generator);
-      onednn.emplace_back(weight, bias, shape.activation, shape.accumulate, latte::GemmPath::kOneDnn);
-      packed.emplace_back(weight, bias, shape.activation, shape.accumulate, latte::GemmPath::kPacked);
+      if (c < copies) {
+        onednn.emplace_back(weight, bias, shape.activation, shape.accumulate, latte::GemmPath::kOneDnn);
+        packed.emplace_back(weight, bias, shape.activation, shape.accumulate, latte::GemmPath::kPacked);
+      }
+      if (c < low_precision_copies) {
+        reduced.emplace_back(weight, bias, shape.activation, shape.accumulate, latte::GemmPath::kAuto,
+                             precision);
+      }
     }
     latte::Tensor x({max_rows, shape.in_features}), y({max_rows, shape.out_features});
     for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = distribution(generator);
@@ -248,15 +275,28 @@ int main(int argc, char** argv) {
         static_cast<long>(shape.out_features),
         shape.activation == latte::Activation::kGeluErf ? " + gelu" : "",
         shape.accumulate ? " + residual" : "", weight_bytes / 1e6, static_cast<long>(copies), floor_ms);
-    std::printf(
-        "| rows | oneDNN GFLOP/s | packed GFLOP/s | packed / oneDNN | bound GFLOP/s | packed / bound |\n");
-    std::printf("|---|---|---|---|---|---|\n");
+    if (low_precision) {
+      std::printf(
+          "| rows | oneDNN GFLOP/s | packed GFLOP/s | packed / oneDNN | %s GFLOP/s | %s / best fp32 | bound "
+          "GFLOP/s | packed / bound | %s streaming bound GFLOP/s |\n",
+          dtype, dtype, dtype);
+      std::printf("|---|---|---|---|---|---|---|---|---|\n");
+      // Every copy meets every row bucket once before timing: its first call makes the
+      // bucket's oneDNN primitive.
+      for (latte::Linear& linear : reduced) {
+        for (const int64_t rows : row_counts) linear(x.data(), rows, y.data());
+      }
+    } else {
+      std::printf(
+          "| rows | oneDNN GFLOP/s | packed GFLOP/s | packed / oneDNN | bound GFLOP/s | packed / bound |\n");
+      std::printf("|---|---|---|---|---|---|\n");
+    }
     // Interleaved: every round times both kernels at every row count, each call
     // on the next copy of the weights, so a burst of load elsewhere on the
     // machine lands on all cells of the table alike rather than on one row.
     const size_t cells = row_counts.size();
-    std::vector<std::vector<double>> onednn_seconds(cells), packed_seconds(cells);
-    int64_t copy = 0;
+    std::vector<std::vector<double>> onednn_seconds(cells), packed_seconds(cells), reduced_seconds(cells);
+    int64_t copy = 0, reduced_copy = 0;
     for (int round = 0; round < repeats + 2; ++round) {
       for (size_t cell = 0; cell < cells; ++cell) {
         const int64_t rows = row_counts[cell];
@@ -266,9 +306,16 @@ int main(int argc, char** argv) {
         start = Clock::now();
         packed[copy++ % copies](x.data(), rows, y.data());
         const double packed_elapsed = seconds_since(start);
+        double reduced_elapsed = 0.0;
+        if (low_precision) {
+          start = Clock::now();
+          reduced[reduced_copy++ % low_precision_copies](x.data(), rows, y.data());
+          reduced_elapsed = seconds_since(start);
+        }
         if (round < 2) continue;  // warm-up
         onednn_seconds[cell].push_back(onednn_elapsed);
         packed_seconds[cell].push_back(packed_elapsed);
+        reduced_seconds[cell].push_back(reduced_elapsed);
       }
     }
     for (size_t cell = 0; cell < cells; ++cell) {
@@ -279,8 +326,19 @@ int main(int argc, char** argv) {
       // The faster a GEMM can be: weights streamed once at full bandwidth, or
       // every FMA unit busy, whichever takes longer.
       const double bound = std::min(fma_peak, flops / (floor_ms * 1e-3) / 1e9);
-      std::printf("| %ld | %.1f | %.1f | %.2f | %.1f | %.0f %% |\n", static_cast<long>(rows), onednn_gflops,
-                  packed_gflops, packed_gflops / onednn_gflops, bound, 100.0 * packed_gflops / bound);
+      if (!low_precision) {
+        std::printf("| %ld | %.1f | %.1f | %.2f | %.1f | %.0f %% |\n", static_cast<long>(rows), onednn_gflops,
+                    packed_gflops, packed_gflops / onednn_gflops, bound, 100.0 * packed_gflops / bound);
+        continue;
+      }
+      const double reduced_gflops = flops / median(reduced_seconds[cell]) / 1e9;
+      // Only the weight-streaming part of the bound shrinks with the weights' bytes.
+      const double reduced_bound =
+          flops / (floor_ms * 1e-3 * static_cast<double>(low_precision_bytes) / 4.0) / 1e9;
+      std::printf("| %ld | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f | %.0f %% | %.1f |\n",
+                  static_cast<long>(rows), onednn_gflops, packed_gflops, packed_gflops / onednn_gflops,
+                  reduced_gflops, reduced_gflops / std::max(onednn_gflops, packed_gflops), bound,
+                  100.0 * packed_gflops / bound, reduced_bound);
     }
     std::fflush(stdout);
   }

@@ -47,4 +47,8 @@ void small_gemm_avx512(const SmallGemmArgs& args, int64_t panel_begin, int64_t p
   small_gemm(args, panel_begin, panel_end);
 }
 
+void epilogue_avx512(const EpilogueArgs& args, int64_t row_begin, int64_t row_end) {
+  scaled_epilogue(args, row_begin, row_end);
+}
+
 }  // namespace latte::gemm_kernels

@@ -29,4 +29,21 @@ constexpr int64_t kPanelWidthAvx2 = 16;
 void small_gemm_avx512(const SmallGemmArgs& args, int64_t panel_begin, int64_t panel_end);
 void small_gemm_avx2(const SmallGemmArgs& args, int64_t panel_begin, int64_t panel_end);
 
+// The last step of an int8 or bf16 Linear, on oneDNN's fp32 product:
+// y[r, c] = act(product[r, c] * row_scales[r] * column_scales[c] + bias[c]) (+ y[r, c]).
+struct EpilogueArgs {
+  const float* product = nullptr;        // [rows, out]
+  const float* row_scales = nullptr;     // [rows], or nullptr for 1
+  const float* column_scales = nullptr;  // [out], or nullptr for 1
+  const float* bias = nullptr;           // [out] or nullptr
+  int64_t out_features = 0;
+  Activation activation = Activation::kNone;
+  bool accumulate = false;
+  float* y = nullptr;  // [rows, out]
+};
+
+// Finishes the rows [row_begin, row_end).
+void epilogue_avx512(const EpilogueArgs& args, int64_t row_begin, int64_t row_end);
+void epilogue_avx2(const EpilogueArgs& args, int64_t row_begin, int64_t row_end);
+
 }  // namespace latte::gemm_kernels

@@ -11,22 +11,24 @@
 
 #include "latte/core/error.h"
 #include "latte/core/packed_gemm.h"
+#include "low_precision_gemm.h"
+#include "onednn_context.h"
 
 namespace latte {
 
-namespace {
-
-using dnnl::memory;
-
-dnnl::engine& cpu_engine() {
+dnnl::engine& onednn_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
 }
 
-dnnl::stream& cpu_stream() {
-  thread_local dnnl::stream stream(cpu_engine());
+dnnl::stream& onednn_stream() {
+  thread_local dnnl::stream stream(onednn_engine());
   return stream;
 }
+
+namespace {
+
+using dnnl::memory;
 
 dnnl::algorithm eltwise_algorithm(Activation activation) {
   switch (activation) {
@@ -59,9 +61,78 @@ GemmPath resolve_path(GemmPath requested) {
   return from_environment;
 }
 
+void check_bias(const Tensor& bias, int64_t out_features) {
+  if (!bias.empty() && (bias.rank() != 1 || bias.dim(0) != out_features)) {
+    throw InputError("linear bias has shape " + bias.shape_str() + ", expected [" +
+                     std::to_string(out_features) + "]");
+  }
+}
+
 }  // namespace
 
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::kInt8:
+      return "int8";
+    case Precision::kBf16:
+      return "bf16";
+    case Precision::kF32:
+      break;
+  }
+  return "f32";
+}
+
+Precision precision_from_name(const std::string& name) {
+  for (const Precision precision : {Precision::kF32, Precision::kInt8, Precision::kBf16}) {
+    if (name == precision_name(precision)) return precision;
+  }
+  throw InputError("dtype must be f32, int8 or bf16, got '" + name + "'");
+}
+
+std::string precision_unavailable_reason(Precision precision) {
+  if (precision != Precision::kBf16) return "";
+  // The ISA oneDNN will use: the CPU's, capped by ONEDNN_MAX_CPU_ISA. cpu_isa values are
+  // bit sets, each including the ISAs below it.
+  const auto effective = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+  if ((effective & bf16) == bf16 || (effective & amx) == amx) return "";
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512bf16")) {
+    return "bf16 needs oneDNN's avx512_core_bf16 ISA, which ONEDNN_MAX_CPU_ISA caps off on this CPU";
+  }
+  return "bf16 needs avx512_bf16 or AMX; this CPU has neither";
+}
+
+Int8Weight quantize_int8(const Tensor& weight) {
+  if (weight.rank() != 2) throw InputError("int8 weight must be 2-D, got " + weight.shape_str());
+  Int8Weight quantized;
+  quantized.out_features = weight.dim(0);
+  quantized.in_features = weight.dim(1);
+  const int64_t in_features = quantized.in_features;
+  quantized.values.resize(static_cast<size_t>(weight.numel()));
+  quantized.scales.resize(static_cast<size_t>(quantized.out_features));
+  for (int64_t o = 0; o < quantized.out_features; ++o) {
+    const float* row = weight.data() + o * in_features;
+    float largest = 0.0f;
+    for (int64_t i = 0; i < in_features; ++i) {
+      if (!std::isfinite(row[i])) {
+        throw InputError("int8 weight [" + std::to_string(o) + ", " + std::to_string(i) + "] is not finite");
+      }
+      largest = std::max(largest, std::fabs(row[i]));
+    }
+    const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
+    quantized.scales[static_cast<size_t>(o)] = scale;
+    for (int64_t i = 0; i < in_features; ++i) {
+      const float level = std::clamp(std::nearbyint(row[i] / scale), -127.0f, 127.0f);
+      quantized.values[static_cast<size_t>(o * in_features + i)] = static_cast<int8_t>(level);
+    }
+  }
+  return quantized;
+}
+
 struct Linear::Impl {
+  std::optional<LowPrecisionGemm> low_precision;  // int8 and bf16; the rest is fp32's
   dnnl::matmul primitive;
   memory weights;
   memory bias;
@@ -70,22 +141,61 @@ struct Linear::Impl {
   int64_t packed_max_rows = 0;  // calls with more rows go to oneDNN
 };
 
+Linear::Linear(Int8Weight weight, const Tensor& bias, Activation activation, bool accumulate) {
+  std::string shape = "[";
+  shape.append(std::to_string(weight.out_features)).append(", ").append(std::to_string(weight.in_features)) +=
+      "]";
+  if (weight.out_features < 0 || weight.in_features < 0)
+    throw InputError("int8 weight has negative size " + shape);
+  if (weight.values.size() != static_cast<size_t>(weight.out_features * weight.in_features)) {
+    throw InputError("int8 weight has " + std::to_string(weight.values.size()) + " values, expected " +
+                     shape);
+  }
+  if (weight.scales.size() != static_cast<size_t>(weight.out_features)) {
+    throw InputError("int8 weight has " + std::to_string(weight.scales.size()) +
+                     " scales, expected one per output (" + std::to_string(weight.out_features) + ")");
+  }
+  for (size_t o = 0; o < weight.scales.size(); ++o) {
+    if (!std::isfinite(weight.scales[o]) || weight.scales[o] <= 0.0f) {
+      throw InputError("int8 weight scale " + std::to_string(o) + " is " + std::to_string(weight.scales[o]) +
+                       ", expected finite and > 0");
+    }
+  }
+  if (std::find(weight.values.begin(), weight.values.end(), int8_t{-128}) != weight.values.end()) {
+    throw InputError("int8 weight holds -128; values must lie in [-127, 127]");
+  }
+  check_bias(bias, weight.out_features);
+  out_features_ = weight.out_features;
+  in_features_ = weight.in_features;
+  activation_ = activation;
+  accumulate_ = accumulate;
+  precision_ = Precision::kInt8;
+  auto impl = std::make_shared<Impl>();
+  impl->low_precision.emplace(std::move(weight), bias.empty() ? nullptr : bias.data(), activation,
+                              accumulate);
+  impl_ = std::move(impl);
+}
+
 Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate,
                GemmPath path, Precision precision) {
+  if (weight.rank() != 2) throw InputError("linear weight must be 2-D, got " + weight.shape_str());
   if (precision == Precision::kInt8) {
     *this = Linear(quantize_int8(weight), bias, activation, accumulate);
     return;
   }
-  if (weight.rank() != 2) throw InputError("linear weight must be 2-D, got " + weight.shape_str());
   out_features_ = weight.dim(0);
   in_features_ = weight.dim(1);
   activation_ = activation;
   accumulate_ = accumulate;
-  if (!bias.empty() && (bias.rank() != 1 || bias.dim(0) != out_features_)) {
-    throw InputError("linear bias has shape " + bias.shape_str() + ", expected [" +
-                     std::to_string(out_features_) + "]");
-  }
+  check_bias(bias, out_features_);
   auto impl = std::make_shared<Impl>();
+  if (precision == Precision::kBf16 && precision_unavailable_reason(Precision::kBf16).empty()) {
+    precision_ = Precision::kBf16;
+    impl->low_precision.emplace(weight.data(), out_features_, in_features_,
+                                bias.empty() ? nullptr : bias.data(), activation, accumulate);
+    impl_ = std::move(impl);
+    return;
+  }
   const GemmPath resolved = resolve_path(path);
   const std::optional<GemmIsa> isa = best_gemm_isa();
   if (resolved != GemmPath::kOneDnn && isa) {
@@ -93,7 +203,7 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
                          activation, accumulate, *isa);
     impl->packed_max_rows = resolved == GemmPath::kPacked ? INT64_MAX : kPackedGemmMaxRows;
   }
-  dnnl::engine& engine = cpu_engine();
+  dnnl::engine& engine = onednn_engine();
   const memory::dims runtime_rows_src = {DNNL_RUNTIME_DIM_VAL, in_features_};
   const memory::dims runtime_rows_dst = {DNNL_RUNTIME_DIM_VAL, out_features_};
   const memory::desc src_md(runtime_rows_src, memory::data_type::f32, memory::dims{in_features_, 1});
@@ -133,15 +243,20 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
   impl_ = std::move(impl);
 }
 
+const Int8Weight* Linear::int8_weight() const {
+  return impl_ && impl_->low_precision ? impl_->low_precision->int8_weight() : nullptr;
+}
+
 void Linear::operator()(const float* x, int64_t rows, float* y) const {
   if (rows == 0) return;
+  if (impl_->low_precision) return (*impl_->low_precision)(x, rows, y);
   if (impl_->packed && rows <= impl_->packed_max_rows) return (*impl_->packed)(x, rows, y);
-  dnnl::engine& engine = cpu_engine();
+  dnnl::engine& engine = onednn_engine();
   const memory::desc src_md({rows, in_features_}, memory::data_type::f32, memory::dims{in_features_, 1});
   const memory::desc dst_md({rows, out_features_}, memory::data_type::f32, memory::dims{out_features_, 1});
   memory src(src_md, engine, const_cast<float*>(x));
   memory dst(dst_md, engine, y);
-  dnnl::stream& stream = cpu_stream();
+  dnnl::stream& stream = onednn_stream();
   std::unordered_map<int, memory> arguments = {
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, impl_->weights}, {DNNL_ARG_DST, dst}};
   if (impl_->has_bias) arguments.emplace(DNNL_ARG_BIAS, impl_->bias);
@@ -200,44 +315,6 @@ Activation activation_from_name(const std::string& name, const std::string& wher
   if (name == "relu") return Activation::kRelu;
   throw FormatError(where + " has unsupported value '" + name +
                     "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
-}
-
-// STUB (lead's branch): replaced by the int8 helper's implementation at merge.
-const char* precision_name(Precision precision) {
-  return precision == Precision::kInt8 ? "int8" : precision == Precision::kBf16 ? "bf16" : "f32";
-}
-Precision precision_from_name(const std::string& name) {
-  if (name == "f32") return Precision::kF32;
-  if (name == "int8") return Precision::kInt8;
-  if (name == "bf16") return Precision::kBf16;
-  throw InputError("dtype must be f32, int8 or bf16, got '" + name + "'");
-}
-std::string precision_unavailable_reason(Precision precision) {
-  if (precision == Precision::kBf16) return "bf16 is not implemented yet";
-  return "";
-}
-Int8Weight quantize_int8(const Tensor& weight) {
-  Int8Weight q{weight.dim(0), weight.dim(1), {}, {}};
-  q.values.resize(static_cast<size_t>(weight.numel()));
-  q.scales.resize(static_cast<size_t>(q.out_features));
-  for (int64_t o = 0; o < q.out_features; ++o) {
-    float most = 0;
-    for (int64_t i = 0; i < q.in_features; ++i) most = std::max(most, std::abs(weight.data()[o * q.in_features + i]));
-    const float scale = most > 0 ? most / 127.0f : 1.0f;
-    q.scales[o] = scale;
-    for (int64_t i = 0; i < q.in_features; ++i)
-      q.values[o * q.in_features + i] = static_cast<int8_t>(std::lround(weight.data()[o * q.in_features + i] / scale));
-  }
-  return q;
-}
-Linear::Linear(Int8Weight weight, const Tensor& bias, Activation activation, bool accumulate) {
-  Tensor dequantized({weight.out_features, weight.in_features});
-  for (int64_t o = 0; o < weight.out_features; ++o)
-    for (int64_t i = 0; i < weight.in_features; ++i)
-      dequantized.data()[o * weight.in_features + i] = weight.scales[o] * weight.values[o * weight.in_features + i];
-  *this = Linear(dequantized, bias, activation, accumulate);
-  precision_ = Precision::kInt8;
-  int8_ = std::make_shared<const Int8Weight>(std::move(weight));
 }
 
 }  // namespace latte

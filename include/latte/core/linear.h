@@ -1,5 +1,6 @@
-// Fully connected layer: y[rows, out] = act(x[rows, in] W^T + b) (+ y).
-// Two kernels, picked by the row count of each call:
+// Fully connected layer: y[rows, out] = act(x[rows, in] W^T + b) (+ y), computed in fp32,
+// int8 (dynamic quantization) or bf16; x and y are fp32 in every precision.
+// In fp32, two kernels, picked by the row count of each call:
 // - few rows: latte's PackedGemm (packed_gemm.h), where oneDNN 2.6's matmul is
 //   slow (docs/benchmarks.md, "Small rows");
 // - more rows: oneDNN's matmul with the weights in Hugging Face's [out, in]
@@ -36,16 +37,29 @@ enum class GemmPath { kAuto, kOneDnn, kPacked };
 // measured otherwise.
 inline constexpr int64_t kPackedGemmMaxRows = 128;
 
+// What a Linear computes in. kInt8: weights quantized per output channel, each row of x
+// quantized on the fly (symmetric s8, scale max|x_row| / 127), oneDNN's int8 matmul, the
+// product dequantized in fp32 before bias and activation. kBf16: weights and x rounded to
+// bf16, products summed in fp32.
 enum class Precision { kF32, kInt8, kBf16 };
-const char* precision_name(Precision precision);
+
+const char* precision_name(Precision precision);  // "f32", "int8", "bf16"
+// InputError "dtype must be f32, int8 or bf16, got 'X'".
 Precision precision_from_name(const std::string& name);
+// Empty when this CPU computes `precision` natively; else why not, in one line (then a
+// Linear asked for it computes in f32). bf16 needs avx512_bf16 or AMX as oneDNN sees them,
+// so ONEDNN_MAX_CPU_ISA=AVX2 makes it unavailable too.
 std::string precision_unavailable_reason(Precision precision);
 
+// Per-output-channel symmetric int8 weights: W[o, i] ~= scales[o] * values[o * in + i].
 struct Int8Weight {
   int64_t out_features = 0, in_features = 0;
-  std::vector<int8_t> values;
-  std::vector<float> scales;
+  std::vector<int8_t> values;  // [out, in], row-major, in [-127, 127]
+  std::vector<float> scales;   // [out], > 0 (an all-zero row gets scale 1)
 };
+
+// Rounds to nearest with scale = max|W[o, :]| / 127. weight: [out, in]. InputError on a
+// weight that is not 2-D or holds a non-finite value.
 Int8Weight quantize_int8(const Tensor& weight);
 
 class Linear {
@@ -53,11 +67,13 @@ class Linear {
   Linear() = default;
   // weight: [out, in] (Hugging Face layout); bias: [out] or empty.
   // accumulate: add the result to what y holds (a fused residual connection).
+  // precision: kBf16 on a CPU without bf16 compute gives an fp32 Linear (precision() says
+  // which it got); path applies to fp32 only. With kInt8 the fp32 weights are not kept.
   Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate = false,
          GemmPath path = GemmPath::kAuto, Precision precision = Precision::kF32);
+  // int8 from weights already quantized (a stored quantized model). InputError when the
+  // values or scales do not match the sizes, a value is -128, or a scale is not finite and > 0.
   Linear(Int8Weight weight, const Tensor& bias, Activation activation, bool accumulate = false);
-  Precision precision() const { return precision_; }
-  const Int8Weight* int8_weight() const { return int8_.get(); }
 
   // x: [rows, in] contiguous, y: [rows, out] contiguous; rows may be 0.
   void operator()(const float* x, int64_t rows, float* y) const;
@@ -66,6 +82,10 @@ class Linear {
   int64_t out_features() const { return out_features_; }
   Activation activation() const { return activation_; }
   bool accumulates() const { return accumulate_; }
+  // What it computes in: f32 after a fallback from bf16.
+  Precision precision() const { return precision_; }
+  // The quantized weights when precision() is kInt8, else nullptr.
+  const Int8Weight* int8_weight() const;
 
  private:
   struct Impl;
@@ -75,7 +95,6 @@ class Linear {
   Activation activation_ = Activation::kNone;
   bool accumulate_ = false;
   Precision precision_ = Precision::kF32;
-  std::shared_ptr<const Int8Weight> int8_;
 };
 
 // C[m, n] = alpha * A[m, k] B[k, n] (+ beta C) on row-major data with leading

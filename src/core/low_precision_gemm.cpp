@@ -1,0 +1,258 @@
+#include "low_precision_gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+
+#include "gemm_small_kernels.h"
+#include "latte/core/packed_gemm.h"
+#include "onednn_context.h"
+
+namespace latte {
+
+namespace {
+
+using dnnl::memory;
+
+// Round to nearest even, as oneDNN's own f32 -> bf16 conversion; NaN stays NaN.
+uint16_t to_bf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+// Parallel regions cost a few microseconds: only for conversions and epilogues this large.
+constexpr int64_t kParallelElements = int64_t{1} << 15;
+
+// Each row of x [rows, in] to s8 with its own scale max|x_row| / 127 (a zero row gets scale
+// 0 and zeros; a row holding NaN or infinity gets a NaN scale, so its outputs are NaN as in
+// fp32); rows [rows, bucket_rows) of `quantized` are zeroed.
+void quantize_rows(const float* x, int64_t rows, int64_t bucket_rows, int64_t in_features, int8_t* quantized,
+                   float* row_scales) {
+#pragma omp parallel for if (rows * in_features >= kParallelElements)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * in_features;
+    float largest = 0.0f;
+    bool finite = true;
+    for (int64_t k = 0; k < in_features; ++k) {
+      largest = std::max(largest, std::fabs(row[k]));
+      finite &= std::isfinite(row[k]);
+    }
+    const float inverse = largest > 0.0f && finite ? 127.0f / largest : 0.0f;
+    row_scales[r] = finite ? largest / 127.0f : std::numeric_limits<float>::quiet_NaN();
+    int8_t* out = quantized + r * in_features;
+    for (int64_t k = 0; k < in_features; ++k) out[k] = static_cast<int8_t>(std::nearbyint(row[k] * inverse));
+  }
+  std::fill(quantized + rows * in_features, quantized + bucket_rows * in_features, int8_t{0});
+}
+
+void round_rows_to_bf16(const float* x, int64_t rows, int64_t bucket_rows, int64_t in_features,
+                        uint16_t* rounded) {
+  const int64_t count = rows * in_features;
+#pragma omp parallel for if (count >= kParallelElements)
+  for (int64_t i = 0; i < count; ++i) rounded[i] = to_bf16(x[i]);
+  std::fill(rounded + count, rounded + bucket_rows * in_features, uint16_t{0});
+}
+
+float activate_scalar(float value, Activation activation) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      return 0.5f * value * (1.0f + std::erf(value * 0.70710678118654752f));
+    case Activation::kGeluTanh:
+      return 0.5f * value *
+             (1.0f + std::tanh(0.79788456080286536f * (value + 0.044715f * value * value * value)));
+    case Activation::kRelu:
+      return std::max(value, 0.0f);
+    case Activation::kTanh:
+      return std::tanh(value);
+    case Activation::kSilu:
+      return value / (1.0f + std::exp(-value));
+    case Activation::kNone:
+      break;
+  }
+  return value;
+}
+
+// For CPUs without AVX2 (oneDNN still runs int8 there, slowly).
+void epilogue_scalar(const gemm_kernels::EpilogueArgs& args, int64_t row_begin, int64_t row_end) {
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    for (int64_t c = 0; c < args.out_features; ++c) {
+      const int64_t i = r * args.out_features + c;
+      float value = args.product[i];
+      if (args.row_scales != nullptr) value *= args.row_scales[r];
+      if (args.column_scales != nullptr) value *= args.column_scales[c];
+      if (args.bias != nullptr) value += args.bias[c];
+      value = activate_scalar(value, args.activation);
+      args.y[i] = args.accumulate ? args.y[i] + value : value;
+    }
+  }
+}
+
+void run_epilogue(const gemm_kernels::EpilogueArgs& args, int64_t rows) {
+  const std::optional<GemmIsa> isa = best_gemm_isa();
+  const auto kernel = !isa                       ? epilogue_scalar
+                      : *isa == GemmIsa::kAvx512 ? gemm_kernels::epilogue_avx512
+                                                 : gemm_kernels::epilogue_avx2;
+#pragma omp parallel if (rows > 1 && rows * args.out_features >= kParallelElements)
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    const int64_t begin = rows * thread / threads, end = rows * (thread + 1) / threads;
+    if (begin < end) kernel(args, begin, end);
+  }
+}
+
+// Per-thread scratch, grown to the largest call seen; a Linear is shared across threads.
+struct Scratch {
+  std::vector<int8_t> quantized;  // [bucket rows, in]
+  std::vector<uint16_t> rounded;  // [bucket rows, in] bf16
+  std::vector<float> row_scales;  // [rows]
+  std::vector<float> product;     // [bucket rows, out]
+};
+
+Scratch& thread_scratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+template <typename T>
+T* grown(std::vector<T>& buffer, int64_t count) {
+  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
+
+}  // namespace
+
+int64_t LowPrecisionGemm::row_bucket(int64_t rows) {
+  // Exact up to 8 rows, where padding measured up to 1.7x slower (the weights' streaming
+  // time is shared by fewer rows); coarser above, where padding costs a few percent.
+  const int64_t step = rows <= 8 ? 1 : rows <= 64 ? 8 : rows <= 512 ? 32 : 128;
+  return (rows + step - 1) / step * step;
+}
+
+LowPrecisionGemm::LowPrecisionGemm(Int8Weight weight, const float* bias, Activation activation,
+                                   bool accumulate)
+    : precision_(Precision::kInt8),
+      out_features_(weight.out_features),
+      in_features_(weight.in_features),
+      activation_(activation),
+      accumulate_(accumulate),
+      int8_(std::move(weight)) {
+  if (bias != nullptr) bias_.assign(bias, bias + out_features_);
+  // Hugging Face's [out, in] is the transposed ("ba") layout of the [in, out] matrix.
+  const memory::desc plain_md({in_features_, out_features_}, memory::data_type::s8,
+                              memory::dims{1, in_features_});
+  prepare_weights(memory(plain_md, onednn_engine(), int8_.values.data()));
+}
+
+LowPrecisionGemm::LowPrecisionGemm(const float* weight, int64_t out_features, int64_t in_features,
+                                   const float* bias, Activation activation, bool accumulate)
+    : precision_(Precision::kBf16),
+      out_features_(out_features),
+      in_features_(in_features),
+      activation_(activation),
+      accumulate_(accumulate) {
+  if (bias != nullptr) bias_.assign(bias, bias + out_features_);
+  std::vector<uint16_t> rounded(static_cast<size_t>(out_features * in_features));
+  for (size_t i = 0; i < rounded.size(); ++i) rounded[i] = to_bf16(weight[i]);
+  prepare_weights(memory(plain_weights_desc(), onednn_engine(), rounded.data()));
+}
+
+memory::data_type LowPrecisionGemm::source_type() const {
+  return precision_ == Precision::kInt8 ? memory::data_type::s8 : memory::data_type::bf16;
+}
+
+memory::desc LowPrecisionGemm::plain_weights_desc() const {
+  return memory::desc({in_features_, out_features_}, source_type(), memory::dims{1, in_features_});
+}
+
+const Int8Weight* LowPrecisionGemm::int8_weight() const {
+  if (precision_ != Precision::kInt8) return nullptr;
+  std::call_once(unpacked_, [this] {
+    int8_.values.resize(static_cast<size_t>(out_features_ * in_features_));
+    memory packed = weights_;
+    memory plain(plain_weights_desc(), onednn_engine(), int8_.values.data());
+    dnnl::stream stream(onednn_engine());
+    dnnl::reorder(packed, plain).execute(stream, packed, plain);
+    stream.wait();
+  });
+  return &int8_;
+}
+
+// The weights go once into the layout oneDNN prefers for a mid-sized bucket; every bucket's
+// primitive then takes that layout as given.
+void LowPrecisionGemm::prepare_weights(memory plain) {
+  const memory::data_type type = source_type();
+  const int64_t rows = row_bucket(64);
+  const memory::desc src_md({rows, in_features_}, type, memory::dims{in_features_, 1});
+  const memory::desc weights_any({in_features_, out_features_}, type, memory::format_tag::any);
+  const memory::desc dst_md({rows, out_features_}, memory::data_type::f32, memory::dims{out_features_, 1});
+  const dnnl::matmul::primitive_desc primitive_desc(dnnl::matmul::desc(src_md, weights_any, dst_md),
+                                                    onednn_engine());
+  weights_ = memory(primitive_desc.weights_desc(), onednn_engine());
+  dnnl::stream stream(onednn_engine());
+  dnnl::reorder(plain, weights_).execute(stream, plain, weights_);
+  stream.wait();
+  primitives_.emplace(rows, dnnl::matmul(primitive_desc));
+}
+
+dnnl::matmul LowPrecisionGemm::primitive(int64_t bucket_rows) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  auto found = primitives_.find(bucket_rows);
+  if (found != primitives_.end()) return found->second;
+  const memory::desc src_md({bucket_rows, in_features_}, source_type(), memory::dims{in_features_, 1});
+  const memory::desc dst_md({bucket_rows, out_features_}, memory::data_type::f32,
+                            memory::dims{out_features_, 1});
+  const dnnl::matmul::primitive_desc primitive_desc(dnnl::matmul::desc(src_md, weights_.get_desc(), dst_md),
+                                                    onednn_engine());
+  return primitives_.emplace(bucket_rows, dnnl::matmul(primitive_desc)).first->second;
+}
+
+void LowPrecisionGemm::operator()(const float* x, int64_t rows, float* y) const {
+  if (rows == 0 || out_features_ == 0) return;
+  const int64_t bucket_rows = row_bucket(rows);
+  Scratch& scratch = thread_scratch();
+  void* source = nullptr;
+  const float* row_scales = nullptr;
+  if (precision_ == Precision::kInt8) {
+    int8_t* quantized = grown(scratch.quantized, bucket_rows * in_features_);
+    float* scales = grown(scratch.row_scales, rows);
+    quantize_rows(x, rows, bucket_rows, in_features_, quantized, scales);
+    source = quantized;
+    row_scales = scales;
+  } else {
+    uint16_t* rounded = grown(scratch.rounded, bucket_rows * in_features_);
+    round_rows_to_bf16(x, rows, bucket_rows, in_features_, rounded);
+    source = rounded;
+  }
+  float* product = grown(scratch.product, bucket_rows * out_features_);
+
+  const dnnl::engine& engine = onednn_engine();
+  const memory src(memory::desc({bucket_rows, in_features_}, source_type(), memory::dims{in_features_, 1}),
+                   engine, source);
+  const memory dst(
+      memory::desc({bucket_rows, out_features_}, memory::data_type::f32, memory::dims{out_features_, 1}),
+      engine, product);
+  dnnl::stream& stream = onednn_stream();
+  primitive(bucket_rows)
+      .execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}});
+  stream.wait();
+
+  gemm_kernels::EpilogueArgs epilogue;
+  epilogue.product = product;
+  epilogue.row_scales = row_scales;
+  epilogue.column_scales = precision_ == Precision::kInt8 ? int8_.scales.data() : nullptr;
+  epilogue.bias = bias_.empty() ? nullptr : bias_.data();
+  epilogue.out_features = out_features_;
+  epilogue.activation = activation_;
+  epilogue.accumulate = accumulate_;
+  epilogue.y = y;
+  run_epilogue(epilogue, rows);
+}
+
+}  // namespace latte

@@ -1,0 +1,65 @@
+// Linear's int8 and bf16 kernel (private to src/core): x is converted per call (int8: each
+// row quantized with its own scale; bf16: rounded), oneDNN's matmul multiplies into an fp32
+// scratch product, and latte's epilogue applies the scales, bias, activation and residual.
+//
+// oneDNN 2.6's int8 and bf16 matmuls are fast only with the row count fixed when the
+// primitive is made (measured: a run-time row count falls back to slower kernels), so calls
+// are padded up to a row bucket and one primitive per bucket is made on first use and cached.
+// The weights are reordered once into the blocked layout oneDNN picks (the plain [out, in]
+// layout measured 1.2-2.6x slower at 1-128 rows) and only that copy is kept; int8_weight()
+// reorders them back (exactly) on its first call.
+#pragma once
+
+#include <cstdint>
+#include <dnnl.hpp>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "latte/core/linear.h"
+
+namespace latte {
+
+class LowPrecisionGemm {
+ public:
+  // int8: weight.values [out, in] with per-row scales (validated by the caller).
+  LowPrecisionGemm(Int8Weight weight, const float* bias, Activation activation, bool accumulate);
+  // bf16: weight [out, in] in fp32, rounded to bf16 once here.
+  LowPrecisionGemm(const float* weight, int64_t out_features, int64_t in_features, const float* bias,
+                   Activation activation, bool accumulate);
+  LowPrecisionGemm(const LowPrecisionGemm&) = delete;
+  LowPrecisionGemm& operator=(const LowPrecisionGemm&) = delete;
+
+  // x: [rows, in], y: [rows, out], both contiguous; rows may be 0.
+  void operator()(const float* x, int64_t rows, float* y) const;
+
+  Precision precision() const { return precision_; }
+  // The quantized weights of an int8 kernel; nullptr for bf16. The first call unpacks them
+  // from oneDNN's layout and keeps them (for writing a quantized model).
+  const Int8Weight* int8_weight() const;
+
+  // The row count a call of `rows` rows is padded to.
+  static int64_t row_bucket(int64_t rows);
+
+ private:
+  void prepare_weights(dnnl::memory plain);
+  dnnl::matmul primitive(int64_t bucket_rows) const;
+  dnnl::memory::data_type source_type() const;
+  // [in, out] in Hugging Face's [out, in] order: the transposed ("ba") layout.
+  dnnl::memory::desc plain_weights_desc() const;
+
+  Precision precision_;
+  int64_t out_features_ = 0;
+  int64_t in_features_ = 0;
+  Activation activation_ = Activation::kNone;
+  bool accumulate_ = false;
+  // int8 only: the scales always; the values once int8_weight() has unpacked them.
+  mutable Int8Weight int8_;
+  mutable std::once_flag unpacked_;
+  dnnl::memory weights_;                                // in the layout oneDNN picked for the matmul
+  std::vector<float> bias_;                             // [out] or empty
+  mutable std::mutex mutex_;                            // guards primitives_
+  mutable std::map<int64_t, dnnl::matmul> primitives_;  // by bucket row count
+};
+
+}  // namespace latte
