@@ -1,8 +1,9 @@
 // Linear in int8 and bf16 against a double-precision reference on the same fp32 inputs.
 //
-// int8 tolerance, per output, from the quantization steps: with sx = max|x_row| / 127 and
-// sw = max|W_o| / 127, each product x_k w_k is computed as (x_k + ex)(w_k + ew) with
-// |ex| <= sx/2 and |ew| <= sw/2, so the sum errs by at most
+// int8 tolerance, per output, from the quantization steps: with
+// sx = max|x_row| / int8_activation_levels() (127 with VNNI, 63 without) and sw = max|W_o| / 127, each
+// product x_k w_k is computed as (x_k + ex)(w_k + ew) with |ex| <= sx/2 and |ew| <= sw/2, so the sum errs by
+// at most
 //   sum_k (|x_k| sw/2 + |w_k| sx/2 + sx sw/4),
 // times the activation's largest slope (GELU's is 1.13, the others' <= 1.1), plus fp32
 // slack of 1e-5 of sum_k |x_k w_k| + |b| + |y| (accumulation order, vector erf/exp).
@@ -71,7 +72,7 @@ void check_against_reference(const Case& test_case, Precision precision, const s
   std::vector<double> product(static_cast<size_t>(max_rows * n)), magnitude(product.size()),
       int8_bound(product.size());
   for (int64_t r = 0; r < max_rows; ++r) {
-    const double sx = largest_magnitude(x.data() + r * k, k) / 127.0;
+    const double sx = largest_magnitude(x.data() + r * k, k) / int8_activation_levels();
     for (int64_t o = 0; o < n; ++o) {
       const double sw = largest_magnitude(weight.data() + o * k, k) / 127.0;
       double sum = 0.0, absolute = 0.0, bound = 0.0;
@@ -349,7 +350,7 @@ TEST(LinearBf16, FallsBackToF32WhereUnavailable) {
 }
 
 // ONEDNN_MAX_CPU_ISA is read once, when oneDNN first runs, so the capped case runs in a child
-// process of this test binary with the variable set.
+// process of this test binary with the variable set (also checking int8's 7-bit activations).
 TEST(LinearBf16, UnavailableWhenOneDnnIsCappedAtAvx2) {
   if (std::getenv("LATTE_TEST_EXPECT_CAPPED") != nullptr) {
     EXPECT_FALSE(precision_unavailable_reason(Precision::kBf16).empty());
@@ -359,10 +360,20 @@ TEST(LinearBf16, UnavailableWhenOneDnnIsCappedAtAvx2) {
     return;
   }
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string command =
-      "ONEDNN_MAX_CPU_ISA=AVX2 LATTE_TEST_EXPECT_CAPPED=1 '" + self +
-      "' --gtest_filter=LinearBf16.UnavailableWhenOneDnnIsCappedAtAvx2 > /dev/null 2>&1";
+  const std::string command = "ONEDNN_MAX_CPU_ISA=AVX2 LATTE_TEST_EXPECT_CAPPED=1 '" + self +
+                              "' "
+                              "--gtest_filter=LinearBf16.UnavailableWhenOneDnnIsCappedAtAvx2:LinearInt8."
+                              "ActivationLevelsFollowOneDnnIsa "
+                              "> /dev/null 2>&1";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+TEST(LinearInt8, ActivationLevelsFollowOneDnnIsa) {
+  const int levels = int8_activation_levels();
+  EXPECT_TRUE(levels == 127 || levels == 63) << levels;
+  if (std::getenv("LATTE_TEST_EXPECT_CAPPED") != nullptr) {
+    EXPECT_EQ(levels, 63);
+  }
 }
 
 TEST(Precision, NamesRoundTripAndUnknownNamesAreInputErrors) {

@@ -89,14 +89,26 @@ Precision precision_from_name(const std::string& name) {
   throw InputError("dtype must be f32, int8 or bf16, got '" + name + "'");
 }
 
+namespace {
+
+// Whether oneDNN runs `isa` here: the CPU's ISA capped by ONEDNN_MAX_CPU_ISA. cpu_isa values
+// are bit sets, each including those of the ISAs below it.
+bool onednn_runs(dnnl::cpu_isa isa) {
+  const auto effective = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  return (effective & static_cast<unsigned>(isa)) == static_cast<unsigned>(isa);
+}
+
+}  // namespace
+
+int int8_activation_levels() {
+  static const int levels = onednn_runs(dnnl::cpu_isa::avx512_core_vnni) ? 127 : 63;
+  return levels;
+}
+
 std::string precision_unavailable_reason(Precision precision) {
   if (precision != Precision::kBf16) return "";
-  // The ISA oneDNN will use: the CPU's, capped by ONEDNN_MAX_CPU_ISA. cpu_isa values are
-  // bit sets, each including the ISAs below it.
-  const auto effective = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-  const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
-  if ((effective & bf16) == bf16 || (effective & amx) == amx) return "";
+  // AMX's bits include avx512_core_bf16's.
+  if (onednn_runs(dnnl::cpu_isa::avx512_core_bf16)) return "";
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512bf16")) {
     return "bf16 needs oneDNN's avx512_core_bf16 ISA, which ONEDNN_MAX_CPU_ISA caps off on this CPU";

@@ -30,11 +30,12 @@ uint16_t to_bf16(float value) {
 // Parallel regions cost a few microseconds: only for conversions and epilogues this large.
 constexpr int64_t kParallelElements = int64_t{1} << 15;
 
-// Each row of x [rows, in] to s8 with its own scale max|x_row| / 127 (a zero row gets scale
-// 0 and zeros; a row holding NaN or infinity gets a NaN scale, so its outputs are NaN as in
-// fp32); rows [rows, bucket_rows) of `quantized` are zeroed.
-void quantize_rows(const float* x, int64_t rows, int64_t bucket_rows, int64_t in_features, int8_t* quantized,
-                   float* row_scales) {
+// Each row of x [rows, in] to integers in [-levels, levels] with its own scale
+// max|x_row| / levels, stored plus `zero_point` as bytes (s8 for a zero point of 0, u8 for
+// 64). A zero row gets scale 0 and zeros; a row holding NaN or infinity gets a NaN scale, so
+// its outputs are NaN as in fp32. Rows [rows, bucket_rows) hold zeros.
+void quantize_rows(const float* x, int64_t rows, int64_t bucket_rows, int64_t in_features, int levels,
+                   int zero_point, uint8_t* quantized, float* row_scales) {
 #pragma omp parallel for if (rows * in_features >= kParallelElements)
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * in_features;
@@ -44,12 +45,15 @@ void quantize_rows(const float* x, int64_t rows, int64_t bucket_rows, int64_t in
       largest = std::max(largest, std::fabs(row[k]));
       finite &= std::isfinite(row[k]);
     }
-    const float inverse = largest > 0.0f && finite ? 127.0f / largest : 0.0f;
-    row_scales[r] = finite ? largest / 127.0f : std::numeric_limits<float>::quiet_NaN();
-    int8_t* out = quantized + r * in_features;
-    for (int64_t k = 0; k < in_features; ++k) out[k] = static_cast<int8_t>(std::nearbyint(row[k] * inverse));
+    const float inverse = largest > 0.0f && finite ? static_cast<float>(levels) / largest : 0.0f;
+    row_scales[r] = finite ? largest / static_cast<float>(levels) : std::numeric_limits<float>::quiet_NaN();
+    uint8_t* out = quantized + r * in_features;
+    // The conversion to uint8_t wraps modulo 256: a negative level becomes its s8 bit pattern.
+    for (int64_t k = 0; k < in_features; ++k)
+      out[k] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(row[k] * inverse)) + zero_point);
   }
-  std::fill(quantized + rows * in_features, quantized + bucket_rows * in_features, int8_t{0});
+  std::fill(quantized + rows * in_features, quantized + bucket_rows * in_features,
+            static_cast<uint8_t>(zero_point));
 }
 
 void round_rows_to_bf16(const float* x, int64_t rows, int64_t bucket_rows, int64_t in_features,
@@ -109,10 +113,10 @@ void run_epilogue(const gemm_kernels::EpilogueArgs& args, int64_t rows) {
 
 // Per-thread scratch, grown to the largest call seen; a Linear is shared across threads.
 struct Scratch {
-  std::vector<int8_t> quantized;  // [bucket rows, in]
-  std::vector<uint16_t> rounded;  // [bucket rows, in] bf16
-  std::vector<float> row_scales;  // [rows]
-  std::vector<float> product;     // [bucket rows, out]
+  std::vector<uint8_t> quantized;  // [bucket rows, in] s8 or u8
+  std::vector<uint16_t> rounded;   // [bucket rows, in] bf16
+  std::vector<float> row_scales;   // [rows]
+  std::vector<float> product;      // [bucket rows, out]
 };
 
 Scratch& thread_scratch() {
@@ -142,6 +146,8 @@ LowPrecisionGemm::LowPrecisionGemm(Int8Weight weight, const float* bias, Activat
       in_features_(weight.in_features),
       activation_(activation),
       accumulate_(accumulate),
+      // Without VNNI the activations keep 7 bits, as u8 around 64 (int8_activation_levels).
+      zero_point_(int8_activation_levels() == 127 ? 0 : 64),
       int8_(std::move(weight)) {
   if (bias != nullptr) bias_.assign(bias, bias + out_features_);
   // Hugging Face's [out, in] is the transposed ("ba") layout of the [in, out] matrix.
@@ -164,11 +170,25 @@ LowPrecisionGemm::LowPrecisionGemm(const float* weight, int64_t out_features, in
 }
 
 memory::data_type LowPrecisionGemm::source_type() const {
-  return precision_ == Precision::kInt8 ? memory::data_type::s8 : memory::data_type::bf16;
+  if (precision_ == Precision::kBf16) return memory::data_type::bf16;
+  return zero_point_ == 0 ? memory::data_type::s8 : memory::data_type::u8;
 }
 
 memory::desc LowPrecisionGemm::plain_weights_desc() const {
-  return memory::desc({in_features_, out_features_}, source_type(), memory::dims{1, in_features_});
+  const memory::data_type type =
+      precision_ == Precision::kInt8 ? memory::data_type::s8 : memory::data_type::bf16;
+  return memory::desc({in_features_, out_features_}, type, memory::dims{1, in_features_});
+}
+
+dnnl::matmul::primitive_desc LowPrecisionGemm::make_primitive_desc(int64_t bucket_rows,
+                                                                   const memory::desc& weights_md) const {
+  const memory::desc src_md({bucket_rows, in_features_}, source_type(), memory::dims{in_features_, 1});
+  const memory::desc dst_md({bucket_rows, out_features_}, memory::data_type::f32,
+                            memory::dims{out_features_, 1});
+  dnnl::primitive_attr attributes;
+  if (zero_point_ != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {zero_point_});
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, weights_md, dst_md), attributes,
+                                      onednn_engine());
 }
 
 const Int8Weight* LowPrecisionGemm::int8_weight() const {
@@ -187,30 +207,23 @@ const Int8Weight* LowPrecisionGemm::int8_weight() const {
 // The weights go once into the layout oneDNN prefers for a mid-sized bucket; every bucket's
 // primitive then takes that layout as given.
 void LowPrecisionGemm::prepare_weights(memory plain) {
-  const memory::data_type type = source_type();
   const int64_t rows = row_bucket(64);
-  const memory::desc src_md({rows, in_features_}, type, memory::dims{in_features_, 1});
-  const memory::desc weights_any({in_features_, out_features_}, type, memory::format_tag::any);
-  const memory::desc dst_md({rows, out_features_}, memory::data_type::f32, memory::dims{out_features_, 1});
-  const dnnl::matmul::primitive_desc primitive_desc(dnnl::matmul::desc(src_md, weights_any, dst_md),
-                                                    onednn_engine());
-  weights_ = memory(primitive_desc.weights_desc(), onednn_engine());
+  const memory::desc weights_any({in_features_, out_features_}, plain.get_desc().data_type(),
+                                 memory::format_tag::any);
+  const dnnl::matmul::primitive_desc description = make_primitive_desc(rows, weights_any);
+  weights_ = memory(description.weights_desc(), onednn_engine());
   dnnl::stream stream(onednn_engine());
   dnnl::reorder(plain, weights_).execute(stream, plain, weights_);
   stream.wait();
-  primitives_.emplace(rows, dnnl::matmul(primitive_desc));
+  primitives_.emplace(rows, dnnl::matmul(description));
 }
 
 dnnl::matmul LowPrecisionGemm::primitive(int64_t bucket_rows) const {
   const std::lock_guard<std::mutex> lock(mutex_);
   auto found = primitives_.find(bucket_rows);
   if (found != primitives_.end()) return found->second;
-  const memory::desc src_md({bucket_rows, in_features_}, source_type(), memory::dims{in_features_, 1});
-  const memory::desc dst_md({bucket_rows, out_features_}, memory::data_type::f32,
-                            memory::dims{out_features_, 1});
-  const dnnl::matmul::primitive_desc primitive_desc(dnnl::matmul::desc(src_md, weights_.get_desc(), dst_md),
-                                                    onednn_engine());
-  return primitives_.emplace(bucket_rows, dnnl::matmul(primitive_desc)).first->second;
+  return primitives_.emplace(bucket_rows, dnnl::matmul(make_primitive_desc(bucket_rows, weights_.get_desc())))
+      .first->second;
 }
 
 void LowPrecisionGemm::operator()(const float* x, int64_t rows, float* y) const {
@@ -220,9 +233,10 @@ void LowPrecisionGemm::operator()(const float* x, int64_t rows, float* y) const 
   void* source = nullptr;
   const float* row_scales = nullptr;
   if (precision_ == Precision::kInt8) {
-    int8_t* quantized = grown(scratch.quantized, bucket_rows * in_features_);
+    uint8_t* quantized = grown(scratch.quantized, bucket_rows * in_features_);
     float* scales = grown(scratch.row_scales, rows);
-    quantize_rows(x, rows, bucket_rows, in_features_, quantized, scales);
+    quantize_rows(x, rows, bucket_rows, in_features_, int8_activation_levels(), zero_point_, quantized,
+                  scales);
     source = quantized;
     row_scales = scales;
   } else {

@@ -45,6 +45,8 @@ class LowPrecisionGemm {
   void prepare_weights(dnnl::memory plain);
   dnnl::matmul primitive(int64_t bucket_rows) const;
   dnnl::memory::data_type source_type() const;
+  dnnl::matmul::primitive_desc make_primitive_desc(int64_t bucket_rows,
+                                                   const dnnl::memory::desc& weights_md) const;
   // [in, out] in Hugging Face's [out, in] order: the transposed ("ba") layout.
   dnnl::memory::desc plain_weights_desc() const;
 
@@ -53,6 +55,7 @@ class LowPrecisionGemm {
   int64_t in_features_ = 0;
   Activation activation_ = Activation::kNone;
   bool accumulate_ = false;
+  int zero_point_ = 0;  // int8: 0 for s8 activations, 64 for u8 ones
   // int8 only: the scales always; the values once int8_weight() has unpacked them.
   mutable Int8Weight int8_;
   mutable std::once_flag unpacked_;

@@ -38,7 +38,7 @@ enum class GemmPath { kAuto, kOneDnn, kPacked };
 inline constexpr int64_t kPackedGemmMaxRows = 128;
 
 // What a Linear computes in. kInt8: weights quantized per output channel, each row of x
-// quantized on the fly (symmetric s8, scale max|x_row| / 127), oneDNN's int8 matmul, the
+// quantized on the fly (symmetric, see int8_activation_levels), oneDNN's int8 matmul, the
 // product dequantized in fp32 before bias and activation. kBf16: weights and x rounded to
 // bf16, products summed in fp32.
 enum class Precision { kF32, kInt8, kBf16 };
@@ -50,6 +50,12 @@ Precision precision_from_name(const std::string& name);
 // Linear asked for it computes in f32). bf16 needs avx512_bf16 or AMX as oneDNN sees them,
 // so ONEDNN_MAX_CPU_ISA=AVX2 makes it unavailable too.
 std::string precision_unavailable_reason(Precision precision);
+
+// The largest level |x| is quantized to in int8: 127 where oneDNN runs AVX-512 VNNI (or
+// AMX); 63 elsewhere, where its int8 kernels add pairs of u8 x s8 products in 16 bits, which
+// saturate unless activations keep 7 bits (PyTorch's reduce_range does the same). Each row's
+// scale is max|x_row| / int8_activation_levels().
+int int8_activation_levels();
 
 // Per-output-channel symmetric int8 weights: W[o, i] ~= scales[o] * values[o * in + i].
 struct Int8Weight {
