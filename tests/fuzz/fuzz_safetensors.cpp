@@ -1,5 +1,5 @@
 // model.safetensors (or an index plus one shard) through WeightStore::open, then every tensor
-// read as F32. Input: a selector byte, then the file; with selector bit 0 set, the bytes up to
+// read (as F32, or I8 for an int8 one). Input: a selector byte, then the file; with selector bit 0 set, the bytes up to
 // the first NUL are model.safetensors.index.json and the rest its shard.
 #include "fuzz_support.h"
 #include "latte/core/error.h"
@@ -20,7 +20,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const WeightStore store = WeightStore::open(fuzz::scratch().path());
     store.dtype_summary();
     store.parameter_count();
-    for (const std::string& name : store.names()) store.load(name, store.entry(name).shape);
+    for (const std::string& name : store.names()) {
+      const TensorEntry& entry = store.entry(name);
+      if (entry.dtype == DType::I8) {
+        store.load_i8(name, entry.shape);
+      } else {
+        store.load(name, entry.shape);
+      }
+    }
   } catch (const Error&) {
     // A clean, typed rejection is the expected outcome for most inputs.
   }
