@@ -1,6 +1,6 @@
 // model.safetensors (or an index plus one shard) through WeightStore::open, then every tensor
-// read (as F32, or I8 for an int8 one). Input: a selector byte, then the file; with selector bit 0 set, the bytes up to
-// the first NUL are model.safetensors.index.json and the rest its shard.
+// read (as F32, or I8 for an int8 one). Input: a selector byte, then the file; with selector bit 0 set, the
+// bytes up to the first NUL are model.safetensors.index.json and the rest its shard.
 #include "fuzz_support.h"
 #include "latte/core/error.h"
 #include "latte/io/safetensors.h"
