@@ -669,6 +669,17 @@ TEST(WeightStore, MixedDtypeSummary) {
   EXPECT_EQ(WeightStore::open(dir.path()).dtype_summary(), "F32+F16");
 }
 
+TEST(WeightStore, ShardNameTooLongForTheFileSystemIsAFormatError) {
+  // Found by fuzz_safetensors: std::filesystem::exists threw "File name too long".
+  TempDir dir;
+  const std::string shard = std::string(5000, 'b') + ".safetensors";
+  write_json_file_atomic(dir / "model.safetensors.index.json", {{"weight_map", {{"a", shard}}}});
+  const std::string message = format_error_of([&] { WeightStore::open(dir.path()); });
+  EXPECT_CONTAINS(message, "model.safetensors.index.json: shard \"bbbb");
+  EXPECT_CONTAINS(message, "(for tensor 'a') does not exist in");
+  EXPECT_LT(message.size(), 1000u);  // the name is quoted briefly
+}
+
 TEST(WeightStore, NoWeights) {
   TempDir dir;
   const std::string message = format_error_of([&] { WeightStore::open(dir.path()); });

@@ -85,9 +85,13 @@ WeightStore WeightStore::open(const std::filesystem::path& model_dir) {
     const std::string shard = shard_value.get<std::string>();
     if (!shard_numbers.count(shard)) {
       const std::filesystem::path path = shard_path(model_dir, shard, index_label);
-      if (!std::filesystem::exists(path)) {
-        throw FormatError(index_label + ": shard " + shard + " (for tensor '" + name +
-                          "') does not exist in " + model_dir.string());
+      // The error_code form: a name the file system rejects (too long) is a missing shard, not a
+      // std::filesystem exception.
+      std::error_code error;
+      if (!std::filesystem::exists(path, error)) {
+        throw FormatError(index_label + ": shard " + json_preview(shard_value) + " (for tensor '" + name +
+                          "') does not exist in " + model_dir.string() +
+                          (error ? " (" + error.message() + ")" : ""));
       }
       shard_numbers.emplace(shard, store.shards_.size());
       store.shards_.push_back(SafetensorsFile::open(path));
