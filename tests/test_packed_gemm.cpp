@@ -157,3 +157,39 @@ TEST(PackedGemm, LinearPathsAgree) {
 }
 
 }  // namespace latte
+
+namespace latte {
+
+// With AVX2 or AVX-512, kAuto runs PackedGemm at every row count (it beat oneDNN at 256-1024
+// rows too, docs/benchmarks.md): its output is bit-identical to kPacked's, and within fp32
+// rounding of a double-precision product, at row counts on both sides of the old 128-row switch.
+TEST(PackedGemm, AutoRunsPackedAtEveryRowCount) {
+  if (runnable_isas().empty()) GTEST_SKIP() << "no AVX2+FMA on this CPU";
+  const int64_t n = 200, k = 96;
+  Tensor weight({n, k}), bias({n});
+  const std::vector<float> weight_values = uniform(n * k, 0.05f, 11), bias_values = uniform(n, 0.5f, 12);
+  std::copy(weight_values.begin(), weight_values.end(), weight.data());
+  std::copy(bias_values.begin(), bias_values.end(), bias.data());
+  const Linear automatic(weight, bias, Activation::kNone, false, GemmPath::kAuto);
+  const Linear packed(weight, bias, Activation::kNone, false, GemmPath::kPacked);
+  for (const int64_t rows : {int64_t{7}, int64_t{128}, int64_t{129}, int64_t{600}}) {
+    const std::vector<float> x = uniform(rows * k, 1.0f, 13 + static_cast<unsigned>(rows));
+    std::vector<float> from_auto(static_cast<size_t>(rows * n)), from_packed(static_cast<size_t>(rows * n));
+    automatic(x.data(), rows, from_auto.data());
+    packed(x.data(), rows, from_packed.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t o = 0; o < n; ++o) {
+        double expected = bias_values[static_cast<size_t>(o)];
+        for (int64_t i = 0; i < k; ++i) {
+          expected += static_cast<double>(x[static_cast<size_t>(r * k + i)]) *
+                      weight_values[static_cast<size_t>(o * k + i)];
+        }
+        const size_t at = static_cast<size_t>(r * n + o);
+        ASSERT_EQ(from_auto[at], from_packed[at]) << "rows " << rows << " at " << at;
+        ASSERT_NEAR(from_auto[at], expected, 1e-5) << "rows " << rows << " at " << at;
+      }
+    }
+  }
+}
+
+}  // namespace latte

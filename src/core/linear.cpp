@@ -149,8 +149,7 @@ struct Linear::Impl {
   memory weights;
   memory bias;
   bool has_bias = false;
-  std::optional<PackedGemm> packed;
-  int64_t packed_max_rows = 0;  // calls with more rows go to oneDNN
+  std::optional<PackedGemm> packed;  // when set, it runs every call; oneDNN's members are unused
 };
 
 Linear::Linear(Int8Weight weight, const Tensor& bias, Activation activation, bool accumulate) {
@@ -211,9 +210,11 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
   const GemmPath resolved = resolve_path(path);
   const std::optional<GemmIsa> isa = best_gemm_isa();
   if (resolved != GemmPath::kOneDnn && isa) {
+    // PackedGemm serves every row count; only its copy of the weights is kept.
     impl->packed.emplace(weight.data(), out_features_, in_features_, bias.empty() ? nullptr : bias.data(),
                          activation, accumulate, *isa);
-    impl->packed_max_rows = resolved == GemmPath::kPacked ? INT64_MAX : kPackedGemmMaxRows;
+    impl_ = std::move(impl);
+    return;
   }
   dnnl::engine& engine = onednn_engine();
   const memory::dims runtime_rows_src = {DNNL_RUNTIME_DIM_VAL, in_features_};
@@ -262,7 +263,7 @@ const Int8Weight* Linear::int8_weight() const {
 void Linear::operator()(const float* x, int64_t rows, float* y) const {
   if (rows == 0) return;
   if (impl_->low_precision) return (*impl_->low_precision)(x, rows, y);
-  if (impl_->packed && rows <= impl_->packed_max_rows) return (*impl_->packed)(x, rows, y);
+  if (impl_->packed) return (*impl_->packed)(x, rows, y);
   dnnl::engine& engine = onednn_engine();
   const memory::desc src_md({rows, in_features_}, memory::data_type::f32, memory::dims{in_features_, 1});
   const memory::desc dst_md({rows, out_features_}, memory::data_type::f32, memory::dims{out_features_, 1});

@@ -25,17 +25,14 @@ enum class Activation { kNone, kGeluErf, kGeluTanh, kRelu, kTanh, kSilu };
 // `where` ("config.json: field 'hidden_act'") for anything else.
 Activation activation_from_name(const std::string& name, const std::string& where);
 
-// Which kernel a Linear runs. kAuto: PackedGemm up to kPackedGemmMaxRows rows,
-// oneDNN above (and oneDNN alone on CPUs without AVX2+FMA). The environment
-// variable LATTE_GEMM=onednn|packed|auto overrides kAuto, to compare both in
-// one session.
+// Which kernel a Linear runs. kAuto: PackedGemm at every row count on CPUs with
+// AVX2+FMA, oneDNN's matmul elsewhere. PackedGemm beat oneDNN 2.6 at 1-128 rows
+// (1.2-2.3x on a full BERT-base pass) and, measured again, at 256-1024 rows too
+// (1.09-1.25x on BERT-base and GPT-2 passes, AVX-512 and AVX2 paths alike;
+// docs/benchmarks.md, "Packed GEMM at every row count"), so a Linear keeps one
+// copy of its weights, in the kernel's layout. The environment variable
+// LATTE_GEMM=onednn|packed|auto overrides kAuto, to compare both in one session.
 enum class GemmPath { kAuto, kOneDnn, kPacked };
-
-// Largest row count that kAuto sends to PackedGemm: with AVX-512 it beat oneDNN
-// at 1-128 rows (1.2-2.3x on a full BERT-base pass), with AVX2 it is at parity
-// (docs/benchmarks.md, "Small rows"); above 128 rows oneDNN keeps the job until
-// measured otherwise.
-inline constexpr int64_t kPackedGemmMaxRows = 128;
 
 // What a Linear computes in. kInt8: weights quantized per output channel, each row of x
 // quantized on the fly (symmetric, see int8_activation_levels), oneDNN's int8 matmul, the
