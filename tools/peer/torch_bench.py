@@ -70,6 +70,22 @@ def load_model(folder):
     return model, cfg
 
 
+def select_quantized_engine():
+    """Debian's torch ships the onednn and qnnpack engines, not fbgemm: the best one present."""
+    engines = torch.backends.quantized.supported_engines
+    engine = next((e for e in ("fbgemm", "x86", "onednn", "qnnpack") if e in engines), None)
+    if engine is None:
+        raise SystemExit(f"this torch has no quantized engine (supported: {engines})")
+    torch.backends.quantized.engine = engine
+    return engine
+
+
+def quantize(model):
+    """Dynamic int8: per-channel int8 weights in every nn.Linear, activations per tensor on the fly."""
+    return torch.quantization.quantize_dynamic(
+        model, {nn.Linear: torch.quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
+
+
 def percentile(sorted_values, q):
     """Nearest-rank percentile of a sorted list."""
     return sorted_values[min(len(sorted_values) - 1, round(q * (len(sorted_values) - 1)))]
@@ -87,21 +103,14 @@ def main():
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
-    # Debian's torch ships the onednn and qnnpack engines, not fbgemm: the best one present.
-    engines = torch.backends.quantized.supported_engines
-    engine = next((e for e in ("fbgemm", "x86", "onednn", "qnnpack") if e in engines), None)
-    if engine is None:
-        raise SystemExit(f"this torch has no quantized engine (supported: {engines})")
-    torch.backends.quantized.engine = engine
+    engine = select_quantized_engine()
     fp32, cfg = load_model(args.model)
     models = {}
     for variant in args.variants.split(","):
         if variant == "fp32":
             models["torch-fp32"] = fp32
         elif variant == "int8":
-            models["torch-int8"] = torch.quantization.quantize_dynamic(
-                load_model(args.model)[0], {nn.Linear: torch.quantization.per_channel_dynamic_qconfig},
-                dtype=torch.qint8)
+            models["torch-int8"] = quantize(load_model(args.model)[0])
         else:
             raise SystemExit(f"--variants: unknown variant {variant} (fp32, int8)")
     generator = torch.Generator().manual_seed(0)
