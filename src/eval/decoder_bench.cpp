@@ -132,7 +132,8 @@ DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const
     result.decode_breakdown = break_down_decode(model, prefilled.front(), continuation, options.rounds);
     const ModelShape shape = model.shape();
     const DecodeStepBytes bytes =
-        decoder_step_bytes(mean_step_keys(rows_per_layer(prefilled.front()), options.decode_tokens), shape);
+        decoder_step_bytes(mean_step_keys(rows_per_layer(prefilled.front()), options.decode_tokens), shape,
+                           model.precision());
     result.decode_breakdown->weight_bytes = bytes.weights;
     result.decode_breakdown->cache_bytes = bytes.cache;
     result.decode_breakdown->memory_bytes_per_second = measure_memory_bandwidth();
@@ -162,9 +163,10 @@ DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const
       const ModelShape shape = model.shape();
       const double bandwidth = result.decode_breakdown->memory_bytes_per_second;
       variant.predicted_decode_speedup =
-          decoder_step_seconds(mean_step_keys(result.dense.cache_rows, options.decode_tokens), shape,
-                               bandwidth) /
-          decoder_step_seconds(mean_step_keys(variant.cache_rows, options.decode_tokens), shape, bandwidth);
+          decoder_step_seconds(mean_step_keys(result.dense.cache_rows, options.decode_tokens), shape, bandwidth,
+                               model.precision()) /
+          decoder_step_seconds(mean_step_keys(variant.cache_rows, options.decode_tokens), shape, bandwidth,
+                               model.precision());
     }
     if (decode_timing) {
       variant.decode_ms_per_token = decode_timing->variants[v].ms;

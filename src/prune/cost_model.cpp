@@ -59,7 +59,8 @@ LayerFlops cross_attention_flops(int64_t queries, int64_t encoder_rows, const Mo
   return flops;
 }
 
-DecodeStepBytes decoder_step_bytes(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape) {
+DecodeStepBytes decoder_step_bytes(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape,
+                                   Precision precision) {
   if (static_cast<int64_t>(keys_per_layer.size()) != shape.layers) {
     throw InputError("decode step cost: " + std::to_string(keys_per_layer.size()) + " cache sizes for " +
                      std::to_string(shape.layers) + " layers");
@@ -68,21 +69,35 @@ DecodeStepBytes decoder_step_bytes(const std::vector<int64_t>& keys_per_layer, c
   const double w = static_cast<double>(shape.kv_width());
   const double layer_weights = d * (d + 2.0 * w) + d * d +
                                static_cast<double>(shape.ffn_matrices()) * d * static_cast<double>(shape.ffn);
+  // Output channels: QKV, the output projection, the FFN's input matrices and its output, the head.
+  const double layer_channels =
+      d + 2.0 * w + d + static_cast<double>(shape.ffn_matrices() - 1) * static_cast<double>(shape.ffn) + d;
+  const double values = static_cast<double>(shape.layers) * layer_weights + static_cast<double>(shape.vocab) * d;
+  const double channels = static_cast<double>(shape.layers) * layer_channels + static_cast<double>(shape.vocab);
   DecodeStepBytes bytes;
-  bytes.weights = sizeof(float) *
-                  (static_cast<double>(shape.layers) * layer_weights + static_cast<double>(shape.vocab) * d);
+  switch (precision) {
+    case Precision::kF32:
+      bytes.weights = sizeof(float) * values;
+      break;
+    case Precision::kBf16:
+      bytes.weights = 2.0 * values;
+      break;
+    case Precision::kInt8:
+      bytes.weights = values + sizeof(float) * channels;
+      break;
+  }
   for (const int64_t keys : keys_per_layer)
     bytes.cache += sizeof(float) * 2.0 * static_cast<double>(keys) * w;
   return bytes;
 }
 
 double decoder_step_seconds(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape,
-                            double bytes_per_second) {
+                            double bytes_per_second, Precision precision) {
   if (!(bytes_per_second > 0.0)) {
     throw InputError("decode step cost: the memory bandwidth must be positive, got " +
                      std::to_string(bytes_per_second));
   }
-  const DecodeStepBytes bytes = decoder_step_bytes(keys_per_layer, shape);
+  const DecodeStepBytes bytes = decoder_step_bytes(keys_per_layer, shape, precision);
   double gemm_flops = 2.0 * static_cast<double>(shape.vocab) * static_cast<double>(shape.hidden);
   double attention_flops = 0.0;
   for (const int64_t keys : keys_per_layer) {

@@ -47,7 +47,7 @@ struct DecodeBreakdown {
   double gemv_ms = 0.0;                  // norms and weight products: QKV, output projection, FFN, LM head
   double attention_ms = 0.0;             // KV-cache append and attention over the cache
   double rest_ms = 0.0;                  // embeddings, input checks, the logits' finiteness check, buffers
-  double weight_bytes = 0.0;             // f32 weights one step reads (cost_model.h decoder_step_bytes)
+  double weight_bytes = 0.0;             // weights one step reads, in the model's precision (decoder_step_bytes)
   double cache_bytes = 0.0;              // KV-cache bytes the mean step reads
   double memory_bytes_per_second = 0.0;  // measured: a streaming read by all threads
 };

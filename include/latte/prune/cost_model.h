@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "latte/core/linear.h"
 #include "latte/prune/latency_table.h"
 
 namespace latte {
@@ -50,9 +51,10 @@ LayerFlops decoder_step_flops(int64_t keys, const ModelShape& shape);
 LayerFlops cross_attention_flops(int64_t queries, int64_t encoder_rows, const ModelShape& shape,
                                  bool project_encoder_rows);
 
-// Bytes one decode step reads from memory, in f32: every weight matrix of the layers and the LM
-// head once (biases and norms are negligible and left out), and each layer's cached keys and
-// values.
+// Bytes one decode step reads from memory: every weight matrix of the layers and the LM head
+// once, in the precision the products run in (4 bytes a value in f32, 2 in bf16, 1 in int8 plus
+// one f32 scale per output channel; biases and norms are negligible and left out), and each
+// layer's cached keys and values (f32).
 struct DecodeStepBytes {
   double weights = 0.0;
   double cache = 0.0;
@@ -60,13 +62,14 @@ struct DecodeStepBytes {
 };
 // `keys_per_layer[l]`: the keys layer l's query attends to (its cache plus the new row).
 // InputError when the list's length is not the shape's layer count.
-DecodeStepBytes decoder_step_bytes(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape);
+DecodeStepBytes decoder_step_bytes(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape,
+                                   Precision precision = Precision::kF32);
 
 // Seconds of one decode step by a roofline prior: each part takes the longer of its bytes at
 // `bytes_per_second` and its FLOPs at the prior's rates (GEMV and attention alike are
 // memory-bound at one query row). Ratios of two caches hold whatever the bandwidth.
 double decoder_step_seconds(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape,
-                            double bytes_per_second);
+                            double bytes_per_second, Precision precision = Precision::kF32);
 
 // Total FLOPs of a forward pass of one sequence with the given keep counts.
 double forward_flops(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape);
