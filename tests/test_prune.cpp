@@ -122,9 +122,11 @@ TEST(CostModel, DecodeStepBytesAndRoofline) {
   // bf16 halves the weights; int8 quarters them and adds an f32 scale per output channel:
   // per layer 24 + 8 + 32 + 8 = 72 channels, the head 10.
   EXPECT_DOUBLE_EQ(decoder_step_bytes({5, 3}, gpt2, Precision::kBf16).weights, 2.0 * (2 * 768 + 80));
-  EXPECT_DOUBLE_EQ(decoder_step_bytes({5, 3}, gpt2, Precision::kInt8).weights, (2 * 768 + 80) + 4.0 * (2 * 72 + 10));
+  EXPECT_DOUBLE_EQ(decoder_step_bytes({5, 3}, gpt2, Precision::kInt8).weights,
+                   (2 * 768 + 80) + 4.0 * (2 * 72 + 10));
   EXPECT_DOUBLE_EQ(decoder_step_bytes({5, 3}, gpt2, Precision::kInt8).cache, bytes.cache);
-  EXPECT_LT(decoder_step_seconds({5, 3}, gpt2, 1000.0, Precision::kInt8), decoder_step_seconds({5, 3}, gpt2, 1000.0));
+  EXPECT_LT(decoder_step_seconds({5, 3}, gpt2, 1000.0, Precision::kInt8),
+            decoder_step_seconds({5, 3}, gpt2, 1000.0));
   EXPECT_NE(test_support::error_of([&] { decoder_step_bytes({5}, gpt2); }).find("1 cache sizes for 2 layers"),
             std::string::npos);
   EXPECT_NE(test_support::error_of([&] {

@@ -131,9 +131,8 @@ DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const
   if (decode_timing && options.decode_breakdown) {
     result.decode_breakdown = break_down_decode(model, prefilled.front(), continuation, options.rounds);
     const ModelShape shape = model.shape();
-    const DecodeStepBytes bytes =
-        decoder_step_bytes(mean_step_keys(rows_per_layer(prefilled.front()), options.decode_tokens), shape,
-                           model.precision());
+    const DecodeStepBytes bytes = decoder_step_bytes(
+        mean_step_keys(rows_per_layer(prefilled.front()), options.decode_tokens), shape, model.precision());
     result.decode_breakdown->weight_bytes = bytes.weights;
     result.decode_breakdown->cache_bytes = bytes.cache;
     result.decode_breakdown->memory_bytes_per_second = measure_memory_bandwidth();
@@ -163,8 +162,8 @@ DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const
       const ModelShape shape = model.shape();
       const double bandwidth = result.decode_breakdown->memory_bytes_per_second;
       variant.predicted_decode_speedup =
-          decoder_step_seconds(mean_step_keys(result.dense.cache_rows, options.decode_tokens), shape, bandwidth,
-                               model.precision()) /
+          decoder_step_seconds(mean_step_keys(result.dense.cache_rows, options.decode_tokens), shape,
+                               bandwidth, model.precision()) /
           decoder_step_seconds(mean_step_keys(variant.cache_rows, options.decode_tokens), shape, bandwidth,
                                model.precision());
     }

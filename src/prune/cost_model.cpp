@@ -72,8 +72,10 @@ DecodeStepBytes decoder_step_bytes(const std::vector<int64_t>& keys_per_layer, c
   // Output channels: QKV, the output projection, the FFN's input matrices and its output, the head.
   const double layer_channels =
       d + 2.0 * w + d + static_cast<double>(shape.ffn_matrices() - 1) * static_cast<double>(shape.ffn) + d;
-  const double values = static_cast<double>(shape.layers) * layer_weights + static_cast<double>(shape.vocab) * d;
-  const double channels = static_cast<double>(shape.layers) * layer_channels + static_cast<double>(shape.vocab);
+  const double values =
+      static_cast<double>(shape.layers) * layer_weights + static_cast<double>(shape.vocab) * d;
+  const double channels =
+      static_cast<double>(shape.layers) * layer_channels + static_cast<double>(shape.vocab);
   DecodeStepBytes bytes;
   switch (precision) {
     case Precision::kF32:

@@ -43,12 +43,12 @@ struct DecoderBenchVariant {
 // Where a dense decode step's time goes, by phase clocks (PhaseTimes) over the timed steps after
 // the dense prefill, run again with the clocks on; per step, from the round of median step time.
 struct DecodeBreakdown {
-  double ms_per_token = 0.0;             // the whole step with the clocks on
-  double gemv_ms = 0.0;                  // norms and weight products: QKV, output projection, FFN, LM head
-  double attention_ms = 0.0;             // KV-cache append and attention over the cache
-  double rest_ms = 0.0;                  // embeddings, input checks, the logits' finiteness check, buffers
-  double weight_bytes = 0.0;             // weights one step reads, in the model's precision (decoder_step_bytes)
-  double cache_bytes = 0.0;              // KV-cache bytes the mean step reads
+  double ms_per_token = 0.0;  // the whole step with the clocks on
+  double gemv_ms = 0.0;       // norms and weight products: QKV, output projection, FFN, LM head
+  double attention_ms = 0.0;  // KV-cache append and attention over the cache
+  double rest_ms = 0.0;       // embeddings, input checks, the logits' finiteness check, buffers
+  double weight_bytes = 0.0;  // weights one step reads, in the model's precision (decoder_step_bytes)
+  double cache_bytes = 0.0;   // KV-cache bytes the mean step reads
   double memory_bytes_per_second = 0.0;  // measured: a streaming read by all threads
 };
 
