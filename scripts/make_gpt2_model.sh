@@ -7,7 +7,8 @@
 #      elim  - elimination in the prompt of each window, speedup sampled per batch from TRAIN_RANGE;
 #      dense - no elimination (the zero-shot case: pruned only at inference);
 #   3. latte eval --task lm on lm/test at S = 1, 2, 3, 3.72, 4 (prompt 256 and 512, continuation
-#      32), and greedy continuations of 5 test passages at S = 1 and 3.72.
+#      32; JSON lines), greedy continuations of 5 test passages at S = 1 and 3.72, and a chart of
+#      perplexity against the measured TTFT speedup of both arms per prompt length (latte plot).
 # Every training resumes where it stopped (rerun after an interruption; STOP_AFTER=N ends each
 # run after step N so a long run can be split across sessions). The models are large (about
 # 130 MB each in f32): they stay in LATTE_WORK, out of the repository.
@@ -82,8 +83,8 @@ for seed in ${SEEDS:-1}; do
     for prompt in ${EVAL_PROMPTS:-256 512}; do
       echo "== 3. seed $seed, arm $arm: perplexity on lm/test, prompt $prompt + 32"
       "$latte" eval --task lm --model "$model" --data "$data/lm/test.txt" --prompt-len "$prompt" \
-        --continuation-len 32 --speedups "$speedups" --max "${EVAL_WINDOWS:-200}" "${threads[@]}" \
-        | tee "$work/seed$seed/$arm.eval-prompt$prompt.txt"
+        --continuation-len 32 --speedups "$speedups" --max "${EVAL_WINDOWS:-200}" "${threads[@]}" --json \
+        | tee "$work/seed$seed/$arm.eval-prompt$prompt.jsonl"
     done
     for speedup in 1 3.72; do
       echo "== 3. seed $seed, arm $arm: continuations at S = $speedup"
@@ -93,4 +94,14 @@ for seed in ${SEEDS:-1}; do
     done
   done
 done
-echo "make_gpt2_model: models, logs and evaluations in $work"
+# Perplexity against the measured TTFT speedup, both arms of every seed on one chart per prompt length.
+for prompt in ${EVAL_PROMPTS:-256 512}; do
+  series=()
+  for seed in ${SEEDS:-1}; do
+    series+=(--series "seed $seed, trained with elimination=$work/seed$seed/elim.eval-prompt$prompt.jsonl")
+    series+=(--series "seed $seed, zero-shot (trained dense)=$work/seed$seed/dense.eval-prompt$prompt.jsonl")
+  done
+  "$latte" plot "${series[@]}" --x measured_speedup --y perplexity --x-label "measured TTFT speedup" \
+    --title "GPT-2 on lm/test: prompt $prompt + 32 tokens scored" --out "$work/perplexity-prompt$prompt.svg"
+done
+echo "make_gpt2_model: models, logs, evaluations (*.jsonl) and charts (*.svg) in $work"

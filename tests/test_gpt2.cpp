@@ -217,6 +217,17 @@ TEST_P(Gpt2Golden, PerplexityOfContinuationMatchesReferenceLogits) {
     EXPECT_NEAR(score.mean_nll, expected, 1e-4);
     EXPECT_NEAR(score.perplexity, std::exp(expected), 1e-3 * std::exp(expected));
     EXPECT_LT(score.kept_fraction, pruned ? 1.0 : 1.0 + 1e-12);
+    // The cache a prompt leaves: each layer holds the rows that entered it, K and V in f32.
+    const ModelShape shape = model.shape();
+    const std::vector<int64_t> keep = golden["pruned"][0]["keep"].get<std::vector<int64_t>>();
+    int64_t cached_rows = 0;
+    for (int64_t layer = 0; layer < shape.layers; ++layer) {
+      const auto entering = static_cast<int64_t>(prompt.size());
+      cached_rows +=
+          pruned && layer > 0 ? std::min(keep[static_cast<size_t>(layer - 1)], entering) : entering;
+    }
+    EXPECT_DOUBLE_EQ(score.kv_cache_bytes,
+                     2.0 * sizeof(float) * static_cast<double>(shape.kv_width() * cached_rows));
   }
 }
 

@@ -115,8 +115,8 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
     std::printf("%zu windows of %lld prompt + %lld continuation tokens; prefill timed on %zu prompts\n",
                 windows.size(), static_cast<long long>(options.prompt_length),
                 static_cast<long long>(options.continuation_length), evaluation.timed);
-    std::printf("%8s %11s %9s %9s %10s %9s %10s %6s\n", "speedup", "perplexity", "nll", "next_acc", "ttft_ms",
-                "measured", "predicted", "kept");
+    std::printf("%8s %11s %9s %9s %10s %9s %10s %6s %9s\n", "speedup", "perplexity", "nll", "next_acc",
+                "ttft_ms", "measured", "predicted", "kept", "kv_MB");
   }
   for (const LmTargetResult& target : evaluation.targets) {
     const LmScore& score = target.score;
@@ -134,12 +134,13 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
                              {"measured_speedup_p10", time.speedup.p10},
                              {"measured_speedup_p90", time.speedup.p90},
                              {"predicted_speedup", predicted},
-                             {"kept_fraction", score.kept_fraction}};
+                             {"kept_fraction", score.kept_fraction},
+                             {"kv_cache_bytes", score.kv_cache_bytes}};
       std::cout << line.dump() << "\n";
     } else {
-      std::printf("%8.2f %11.3f %9.4f %9.4f %10.2f %8.2fx %9.2fx %6.3f\n", target.speedup, score.perplexity,
-                  score.mean_nll, score.next_token_accuracy, time.ms.median, time.speedup.median, predicted,
-                  score.kept_fraction);
+      std::printf("%8.2f %11.3f %9.4f %9.4f %10.2f %8.2fx %9.2fx %6.3f %9.2f\n", target.speedup,
+                  score.perplexity, score.mean_nll, score.next_token_accuracy, time.ms.median,
+                  time.speedup.median, predicted, score.kept_fraction, score.kv_cache_bytes / 1e6);
     }
   }
 }

@@ -117,5 +117,6 @@ void add_data_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_plot_command(CLI::App& app);
 
 }  // namespace latte::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   latte::cli::add_data_command(app);
   latte::cli::add_eval_command(app);
   latte::cli::add_sweep_command(app);
+  latte::cli::add_plot_command(app);
   try {
     if (argc > 1 && argv[1][0] != '-') {
       bool known = false;

@@ -51,11 +51,13 @@ LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, 
   int64_t correct = 0;
   int64_t tokens = 0;
   double kept_fraction = 0.0;
+  double cache_bytes = 0.0;
   for (const LmWindow& window : windows) {
     KvCache cache = model.new_cache();
     DecoderOptions prefill;
     prefill.planner = planner;
     const DecoderOutput first = model.forward(window.prompt, cache, prefill);
+    cache_bytes += static_cast<double>(cache.bytes());
     for (const int64_t kept : first.kept) {
       kept_fraction += static_cast<double>(kept) / static_cast<double>(window.prompt.size()) /
                        static_cast<double>(first.kept.size());
@@ -84,6 +86,7 @@ LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, 
   score.perplexity = std::exp(score.mean_nll);
   score.next_token_accuracy = static_cast<double>(correct) / static_cast<double>(tokens);
   score.kept_fraction = kept_fraction / static_cast<double>(windows.size());
+  score.kv_cache_bytes = cache_bytes / static_cast<double>(windows.size());
   return score;
 }
 

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "latte/core/error.h"
+#include "latte/io/read_file.h"
+
 namespace latte {
 
 namespace {
@@ -36,6 +39,17 @@ std::string escape_xml(const std::string& text) {
     }
   }
   return escaped;
+}
+
+// The <svg> element on a white background, with the title centred at the top.
+std::string svg_header(double width, double height, const std::string& title) {
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"" << width / 2 << "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">"
+      << escape_xml(title) << "</text>\n";
+  return svg.str();
 }
 
 }  // namespace
@@ -87,11 +101,7 @@ std::string sweep_svg(const std::vector<SweepRow>& rows, const std::string& titl
   };
 
   std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << kHeight
-      << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << kWidth / 2 << "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">"
-      << escape_xml(title) << "</text>\n";
+  svg << svg_header(kWidth, kHeight, title);
   // Axes and grid.
   svg << "<g stroke=\"#ccc\">\n";
   for (double tick = 1.0; tick <= x_max + 1e-9; tick += 1.0) {
@@ -172,6 +182,133 @@ std::string sweep_svg(const std::vector<SweepRow>& rows, const std::string& titl
         << "\" y=\"" << legend_y + 36 << "\">" << escape_xml(quality_name) << " (right axis)</text>\n";
   }
   svg << "</g>\n</svg>\n";
+  return svg.str();
+}
+
+PlotSeries read_plot_series(const std::filesystem::path& path, const std::string& label,
+                            const std::string& x_field, const std::string& y_field) {
+  LineReader lines(ReadableFile::open(path, FileSource::kUser, "results file"));
+  PlotSeries series;
+  series.label = label;
+  std::string line;
+  while (lines.next(line)) {
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::string where = lines.name() + ":" + std::to_string(lines.line_number());
+    const nlohmann::json row = parse_json_bounded(line, where, FileSource::kUser);
+    if (!row.is_object()) throw InputError(where + ": expected a JSON object (a line of latte eval --json)");
+    double values[2] = {0.0, 0.0};
+    const std::string* fields[2] = {&x_field, &y_field};
+    for (int i = 0; i < 2; ++i) {
+      const auto found = row.find(*fields[i]);
+      if (found == row.end() || !found->is_number() || !std::isfinite(found->get<double>())) {
+        throw InputError(
+            where + ": field '" + *fields[i] + "' is " +
+            (found == row.end() ? std::string("missing") : "not a finite number: " + json_preview(*found)));
+      }
+      values[i] = found->get<double>();
+    }
+    series.points.emplace_back(values[0], values[1]);
+  }
+  if (series.points.empty())
+    throw InputError(lines.name() + ": no results (expected lines of latte eval --json)");
+  return series;
+}
+
+namespace {
+
+// Round limits and a step of 1, 2 or 5 times a power of ten: about five ticks over [low, high].
+struct Axis {
+  double low = 0.0, high = 1.0, step = 0.2;
+};
+
+Axis nice_axis(double low, double high) {
+  if (high - low < 1e-12 * std::max(1.0, std::abs(high))) {
+    const double pad = std::max(std::abs(high) * 0.05, 1e-6);
+    low -= pad;
+    high += pad;
+  }
+  const double raw = (high - low) / 5.0;
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  const double fraction = raw / power;
+  const double step = (fraction <= 1.0 ? 1.0 : fraction <= 2.0 ? 2.0 : fraction <= 5.0 ? 5.0 : 10.0) * power;
+  return {std::floor(low / step) * step, std::ceil(high / step) * step, step};
+}
+
+int decimals_for(double step) {
+  return step >= 1.0 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
+}
+
+}  // namespace
+
+std::string series_svg(const std::vector<PlotSeries>& series, const std::string& title,
+                       const std::string& x_label, const std::string& y_label) {
+  constexpr double kWidth = 720, kHeight = 440, kLeft = 80, kRight = 30, kTop = 50, kBottom = 60;
+  const double plot_width = kWidth - kLeft - kRight, plot_height = kHeight - kTop - kBottom;
+  double x_min = INFINITY, x_max = -INFINITY, y_min = INFINITY, y_max = -INFINITY;
+  for (const PlotSeries& one : series) {
+    for (const auto& [x, y] : one.points) {
+      x_min = std::min(x_min, x);
+      x_max = std::max(x_max, x);
+      y_min = std::min(y_min, y);
+      y_max = std::max(y_max, y);
+    }
+  }
+  if (!std::isfinite(x_min)) throw InputError("nothing to plot: no series has a point");
+  const Axis x_axis = nice_axis(x_min, x_max), y_axis = nice_axis(y_min, y_max);
+  auto x_of = [&](double x) { return kLeft + (x - x_axis.low) / (x_axis.high - x_axis.low) * plot_width; };
+  auto y_of = [&](double y) {
+    return kTop + plot_height - (y - y_axis.low) / (y_axis.high - y_axis.low) * plot_height;
+  };
+  static const char* const kColours[] = {"#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
+
+  std::ostringstream svg;
+  svg << svg_header(kWidth, kHeight, title) << "<g stroke=\"#ccc\">\n";
+  const auto ticks = [](const Axis& axis) {
+    std::vector<double> values;
+    for (int i = 0; axis.low + i * axis.step <= axis.high + axis.step * 1e-6; ++i)
+      values.push_back(axis.low + i * axis.step);
+    return values;
+  };
+  for (const double tick : ticks(x_axis)) {
+    svg << "<line x1=\"" << number(x_of(tick), 1) << "\" y1=\"" << kTop << "\" x2=\"" << number(x_of(tick), 1)
+        << "\" y2=\"" << kTop + plot_height << "\"/>\n";
+  }
+  for (const double tick : ticks(y_axis)) {
+    svg << "<line x1=\"" << kLeft << "\" y1=\"" << number(y_of(tick), 1) << "\" x2=\"" << kLeft + plot_width
+        << "\" y2=\"" << number(y_of(tick), 1) << "\"/>\n";
+  }
+  svg << "</g>\n<g stroke=\"black\">\n<line x1=\"" << kLeft << "\" y1=\"" << kTop + plot_height << "\" x2=\""
+      << kLeft + plot_width << "\" y2=\"" << kTop + plot_height << "\"/>\n<line x1=\"" << kLeft << "\" y1=\""
+      << kTop << "\" x2=\"" << kLeft << "\" y2=\"" << kTop + plot_height << "\"/>\n</g>\n";
+  for (const double tick : ticks(x_axis)) {
+    svg << "<text x=\"" << number(x_of(tick), 1) << "\" y=\"" << kTop + plot_height + 18
+        << "\" text-anchor=\"middle\">" << number(tick, decimals_for(x_axis.step)) << "</text>\n";
+  }
+  for (const double tick : ticks(y_axis)) {
+    svg << "<text x=\"" << kLeft - 8 << "\" y=\"" << number(y_of(tick) + 4, 1) << "\" text-anchor=\"end\">"
+        << number(tick, decimals_for(y_axis.step)) << "</text>\n";
+  }
+  svg << "<text x=\"" << kLeft + plot_width / 2 << "\" y=\"" << kHeight - 18 << "\" text-anchor=\"middle\">"
+      << escape_xml(x_label) << "</text>\n<text transform=\"translate(18," << kTop + plot_height / 2
+      << ") rotate(-90)\" text-anchor=\"middle\">" << escape_xml(y_label) << "</text>\n";
+  for (size_t s = 0; s < series.size(); ++s) {
+    const char* colour = kColours[s % std::size(kColours)];
+    std::vector<std::pair<double, double>> points = series[s].points;
+    std::sort(points.begin(), points.end());
+    svg << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\" points=\"";
+    for (const auto& [x, y] : points) svg << number(x_of(x), 1) << "," << number(y_of(y), 1) << " ";
+    svg << "\"/>\n";
+    for (const auto& [x, y] : points) {
+      svg << "<circle cx=\"" << number(x_of(x), 1) << "\" cy=\"" << number(y_of(y), 1)
+          << "\" r=\"3.5\" fill=\"" << colour << "\"><title>" << escape_xml(series[s].label) << ": "
+          << number(x, 3) << ", " << number(y, 4) << "</title></circle>\n";
+    }
+    const double legend_y = kTop + 12 + 16.0 * static_cast<double>(s);
+    svg << "<line x1=\"" << kLeft + 12 << "\" y1=\"" << legend_y << "\" x2=\"" << kLeft + 36 << "\" y2=\""
+        << legend_y << "\" stroke=\"" << colour << "\" stroke-width=\"2\"/><text x=\"" << kLeft + 42
+        << "\" y=\"" << legend_y + 4 << "\" font-size=\"11\">" << escape_xml(series[s].label) << "</text>\n";
+  }
+  svg << "</svg>\n";
   return svg.str();
 }
 

@@ -1,8 +1,10 @@
-// The labelled-input reader: a whole file split into lines and each line parsed as JSONL. The
-// reader under test is `read_lines` below: retarget it when the streaming input reader lands.
+// The JSONL readers: labelled inputs (a whole file split into lines and each line parsed) and
+// results for `latte plot` (read_plot_series). The labelled reader under test is `read_lines`
+// below: retarget it when the streaming input reader lands.
 #include "fuzz_support.h"
 #include "latte/core/error.h"
 #include "latte/data/examples.h"
+#include "latte/eval/plot.h"
 
 namespace {
 
@@ -21,6 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::scratch().reset({{"inputs.jsonl", bytes}});
   try {
     read_lines(fuzz::scratch().path() / "inputs.jsonl");
+  } catch (const Error&) {
+  }
+  try {
+    read_plot_series(fuzz::scratch().path() / "inputs.jsonl", "fuzz", "measured_speedup", "perplexity");
   } catch (const Error&) {
   }
   return 0;

@@ -28,6 +28,7 @@ struct LmScore {
   double next_token_accuracy = 0.0;  // share of continuation tokens that are the argmax
   int64_t tokens = 0;                // continuation tokens scored
   double kept_fraction = 1.0;        // mean over windows and layers of kept / prompt length
+  double kv_cache_bytes = 0.0;       // mean over windows of the KV cache the pruned prompt leaves
 };
 
 // Scores every window's continuation given its prompt; `planner` prunes the prompt (null: dense).

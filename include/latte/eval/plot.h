@@ -1,8 +1,11 @@
-// The offline-tuning sweep as a table (CSV) and a chart (SVG) a browser shows.
+// The offline-tuning sweep as a table (CSV) and a chart (SVG) a browser shows, and results of
+// several runs (a trained arm and the zero-shot arm) as lines on one chart.
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace latte {
@@ -26,5 +29,25 @@ std::string sweep_csv(const std::vector<SweepRow>& rows, const std::string& qual
 // left axis; quality on the right axis when present.
 std::string sweep_svg(const std::vector<SweepRow>& rows, const std::string& title,
                       const std::string& quality_name);
+
+// One line of a chart: (x, y) points, e.g. one training arm's quality against its measured
+// speedup.
+struct PlotSeries {
+  std::string label;
+  std::vector<std::pair<double, double>> points;
+};
+
+// The points of a JSONL file of results (`latte eval --json`, `latte sweep`'s rows): each line
+// one JSON object, x and y read from its fields `x_field` and `y_field`. InputError naming
+// FILE:LINE for a line that is not a JSON object or lacks either field as a finite number, and
+// naming the file when it holds no line. Nesting is bounded as for every JSON latte reads.
+PlotSeries read_plot_series(const std::filesystem::path& path, const std::string& label,
+                            const std::string& x_field, const std::string& y_field);
+
+// Every series as a line with points on one chart: x on the bottom axis, y on the left, both
+// ranges from the data with a margin, a legend of the labels. InputError when no series has a
+// point.
+std::string series_svg(const std::vector<PlotSeries>& series, const std::string& title,
+                       const std::string& x_label, const std::string& y_label);
 
 }  // namespace latte
