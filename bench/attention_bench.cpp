@@ -3,7 +3,10 @@
 // It prints ms per call and GFLOP/s of the two products (QK^T and PV), medians of interleaved
 // rounds, so two builds can be compared side by side (docs/benchmarks.md, issue 12).
 //
-//   latte_attention_bench [--rows 32,128,256,512] [--repeats 20] [--causal]
+//   latte_attention_bench [--rows 32,128,256,512] [--repeats 20] [--causal] [--queries Q]
+//
+// --queries Q: only the last Q rows query (all rows are keys), as a decode step (Q = 1) or a short
+// chunk after a cache does.
 #include <omp.h>
 
 #include <algorithm>
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> row_counts = {32, 128, 256, 512};
   int repeats = 20;
   bool causal = false;
+  int64_t queries = 0;  // 0: every row
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--rows" && i + 1 < argc) {
@@ -51,16 +55,22 @@ int main(int argc, char** argv) {
       repeats = std::max(1, std::atoi(argv[++i]));
     } else if (flag == "--causal") {
       causal = true;
+    } else if (flag == "--queries" && i + 1 < argc) {
+      queries = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: latte_attention_bench [--rows 32,128,256,512] [--repeats N] [--causal]\n");
+      std::fprintf(
+          stderr,
+          "usage: latte_attention_bench [--rows 32,128,256,512] [--repeats N] [--causal] [--queries Q]\n");
       return 2;
     }
   }
   const int64_t heads = 12, head_dim = 64, width = heads * head_dim;
   const latte::AttentionSpec spec{heads, heads, head_dim, 0.125f, causal};
-  std::printf("attention, %lld heads of %lld, %s, %d threads, %d repeats (medians)\n",
+  std::printf("attention, %lld heads of %lld, %s, %s, %d threads, %d repeats (medians)\n",
               static_cast<long long>(heads), static_cast<long long>(head_dim),
-              causal ? "causal" : "bidirectional", omp_get_max_threads(), repeats);
+              causal ? "causal" : "bidirectional",
+              queries > 0 ? ("last " + std::to_string(queries) + " rows query").c_str() : "every row queries",
+              omp_get_max_threads(), repeats);
   std::printf("%8s %12s %12s %12s %12s\n", "rows", "ms", "GFLOP/s", "ms+scores", "GFLOP/s");
   std::mt19937 generator(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -76,11 +86,12 @@ int main(int argc, char** argv) {
     for (int r = 0; r < repeats + 2; ++r) {
       for (const bool scoring : {false, true}) {
         latte::AttentionSequence sequence;
-        sequence.queries = qkv.data();
         sequence.keys = qkv.data() + width;
         sequence.values = qkv.data() + 2 * width;
         sequence.query_stride = sequence.key_value_stride = 3 * width;
-        sequence.query_positions = positions;
+        const int64_t q = queries > 0 ? std::min(queries, n) : n;
+        sequence.queries = qkv.data() + (n - q) * 3 * width;
+        sequence.query_positions = std::span<const int64_t>(positions).last(static_cast<size_t>(q));
         sequence.key_positions = positions;
         sequence.context = context.data();
         sequence.context_stride = width;
@@ -94,7 +105,9 @@ int main(int argc, char** argv) {
     }
     std::sort(plain.begin(), plain.end());
     std::sort(scored.begin(), scored.end());
-    const double flops = 4.0 * static_cast<double>(n * n * width) * (causal ? 0.5 : 1.0);
+    const int64_t q = queries > 0 ? std::min(queries, n) : n;
+    const double flops = queries > 0 ? 4.0 * static_cast<double>(q * n * width)
+                                     : 4.0 * static_cast<double>(n * n * width) * (causal ? 0.5 : 1.0);
     const double a = plain[plain.size() / 2], b = scored[scored.size() / 2];
     std::printf("%8lld %12.3f %12.1f %12.3f %12.1f\n", static_cast<long long>(n), a * 1e3, flops / a / 1e9,
                 b * 1e3, flops / b / 1e9);
