@@ -104,4 +104,6 @@ for prompt in ${EVAL_PROMPTS:-256 512}; do
   "$latte" plot "${series[@]}" --x measured_speedup --y perplexity --x-label "measured TTFT speedup" \
     --title "GPT-2 on lm/test: prompt $prompt + 32 tokens scored" --out "$work/perplexity-prompt$prompt.svg"
 done
-echo "make_gpt2_model: models, logs, evaluations (*.jsonl) and charts (*.svg) in $work"
+python3 "$root/tools/results/gpt2_results.py" "$work" --prompts "$(echo ${EVAL_PROMPTS:-256 512} | tr ' ' ,)" \
+  | tee "$work/results.md"
+echo "make_gpt2_model: models, logs, evaluations (*.jsonl), charts (*.svg) and tables (results.md) in $work"
