@@ -69,11 +69,13 @@ if [[ "${STOP_AFTER:-0}" != 0 ]]; then
   exit 0
 fi
 
-# Sample prompts: 5 passages of 40 test lines each, truncated by generate to the model's last
-# n_positions - 32 tokens (512 at SEQ_LEN 544), so elimination has a real prompt to work on.
+# Sample prompts: 5 passages of 40 test lines each, the last line cut after half its words (so
+# the model continues a sentence instead of ending the passage), truncated by generate to the
+# model's last n_positions - 32 tokens (512 at SEQ_LEN 544): elimination has a real prompt.
 prompts=$work/sample_prompts.txt
 for i in 0 1 2 3 4; do
-  sed -n "$((i * 40 + 1)),$((i * 40 + 40))p" "$data/lm/test.txt" | tr '\n' ' '
+  sed -n "$((i * 40 + 1)),$((i * 40 + 40))p" "$data/lm/test.txt" |
+    awk 'NR < 40 { printf "%s ", $0; next } { for (w = 1; w <= int(NF / 2); ++w) printf "%s%s", (w > 1 ? " " : ""), $w }'
   echo
 done >"$prompts"
 
