@@ -375,3 +375,28 @@ TEST_F(Cli, BenchReportsCeiling) {
 }
 
 }  // namespace
+
+namespace {
+
+// `latte train` runs latte-train from the binary's own folder with the same arguments; without
+// it (a build without the trainer, or a copied binary) it says so in one line.
+TEST_F(Cli, TrainRunsLatteTrainBesideTheBinaryAndSaysSoWhenItIsMissing) {
+  const fs::path beside = fs::path(LATTE_CLI_PATH).parent_path() / "latte-train";
+  if (fs::exists(beside)) {
+    const CommandResult help = run("train clm --help");
+    ASSERT_EQ(help.exit_code, 0) << help.err;
+    EXPECT_NE(help.out.find("Usage: latte train clm"), std::string::npos) << help.out;
+    expect_one_line_error(run("train clm"), "--data is required");
+  }
+  const fs::path alone = work_ / "bin" / "latte";
+  fs::create_directories(alone.parent_path());
+  fs::copy_file(LATTE_CLI_PATH, alone);
+  const CommandResult missing = run_binary(alone.string(), work_, "train clm --help");
+  expect_one_line_error(missing, (alone.parent_path() / "latte-train").string() + ", which is not there");
+  // Every other command works without it.
+  const CommandResult version = run_binary(alone.string(), work_, "--version");
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_NE(version.out.find("latte 0.1.0"), std::string::npos);
+}
+
+}  // namespace
