@@ -9,7 +9,8 @@
 #
 # Environment: as make_default_model.sh (LATTE, LATTE_DATA, LATTE_WORK, ...), and
 # SPEEDUPS (default 1,2,3,4,5). The evaluation tables are also written as JSON lines
-# to $LATTE_WORK/results/{spam,brown-genre}-{elim,dense}.jsonl.
+# to $LATTE_WORK/results/{spam,brown-genre}-{elim,dense}.jsonl, and charted (latte plot) as
+# $LATTE_WORK/results/{spam,brown-genre}-accuracy.svg.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 latte=${LATTE:-$root/build/latte}
@@ -54,4 +55,11 @@ evaluate spam spam
 evaluate spam-dense spam
 evaluate brown-genre brown-genre
 evaluate brown-genre-dense brown-genre
-echo "make_results: JSON lines in $work/results"
+# Accuracy against the measured speedup, both arms on one chart per dataset.
+for dataset in spam brown-genre; do
+  "$latte" plot --series "(a) fine-tuned with elimination=$work/results/$dataset-elim.jsonl" \
+    --series "(b) fine-tuned dense, pruned at inference=$work/results/$dataset-dense.jsonl" \
+    --x measured_speedup --y accuracy --x-label "measured speedup" \
+    --title "$dataset test set: accuracy against measured speedup" --out "$work/results/$dataset-accuracy.svg"
+done
+echo "make_results: JSON lines and charts (*.svg) in $work/results"
