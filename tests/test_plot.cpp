@@ -105,6 +105,7 @@ TEST(PlotCli, WritesTheChartAndRejectsBadSeries) {
   const std::string svg = test_support::slurp(dir / "c.svg");
   EXPECT_CONTAINS(svg, ">elim</text>");
   EXPECT_CONTAINS(svg, ">dense</text>");
+  EXPECT_CONTAINS(svg, ">perplexity against measured_speedup</text>");  // the default title
 
   const auto no_label = test_support::run_latte(
       dir.path(), "plot --series " + (dir / "a.jsonl").string() + " --out " + (dir / "d.svg").string());

@@ -19,7 +19,7 @@ void add_plot_command(CLI::App& app) {
     std::string y = "perplexity";
     std::string x_label;
     std::string y_label;
-    std::string title = "latte";
+    std::string title;  // empty: "Y against X"
     std::string out;
   };
   auto options = std::make_shared<Options>();
@@ -33,7 +33,7 @@ void add_plot_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--x-label", options->x_label, "x axis title (default: the field)");
   command->add_option("--y-label", options->y_label, "y axis title (default: the field)");
-  command->add_option("--title", options->title, "Chart title")->capture_default_str();
+  command->add_option("--title", options->title, "Chart title (default: \"Y against X\")");
   command->add_option("--out", options->out, "SVG file to write (atomically)")->required();
   command->callback([options] {
     std::vector<PlotSeries> series;
@@ -45,9 +45,10 @@ void add_plot_command(CLI::App& app) {
       series.push_back(
           read_plot_series(spec.substr(equals + 1), spec.substr(0, equals), options->x, options->y));
     }
-    write_file_atomic(options->out, series_svg(series, options->title,
-                                               options->x_label.empty() ? options->x : options->x_label,
-                                               options->y_label.empty() ? options->y : options->y_label));
+    const std::string x_label = options->x_label.empty() ? options->x : options->x_label;
+    const std::string y_label = options->y_label.empty() ? options->y : options->y_label;
+    const std::string title = options->title.empty() ? y_label + " against " + x_label : options->title;
+    write_file_atomic(options->out, series_svg(series, title, x_label, y_label));
     size_t points = 0;
     for (const PlotSeries& one : series) points += one.points.size();
     std::cerr << "latte: wrote " << options->out << " (" << series.size() << " series, " << points
