@@ -321,6 +321,58 @@ TEST(Attention, SameResultWithOneAndTwoThreads) {
   set_num_threads(threads_before);
 }
 
+// Keys and values laid out head-major ([n_kv_heads, capacity, head_dim], each head's rows a block
+// of their own, as a cache read head by head wants them) give bit for bit the interleaved
+// layout's result, causal and bidirectional, grouped-query heads included.
+TEST(Attention, HeadMajorKeysAndValuesMatchTheInterleavedLayout) {
+  for (const bool causal : {false, true}) {
+    const AttentionSpec spec = make_spec(4, 2, 16, causal);
+    Problem problem(spec, iota(40, 3), iota(0, 43), 7);
+    const auto n_keys = static_cast<int64_t>(problem.key_positions.size());
+    const int64_t capacity = n_keys + 5;  // spare rows after each head's block
+    std::vector<float> keys(static_cast<size_t>(spec.n_kv_heads * capacity * spec.head_dim), 7.0f);
+    std::vector<float> values(keys.size(), 7.0f);
+    for (int64_t h = 0; h < spec.n_kv_heads; ++h) {
+      for (int64_t r = 0; r < n_keys; ++r) {
+        for (int64_t d = 0; d < spec.head_dim; ++d) {
+          const size_t to = static_cast<size_t>((h * capacity + r) * spec.head_dim + d);
+          const size_t from = static_cast<size_t>(r * problem.key_value_stride + h * spec.head_dim + d);
+          keys[to] = problem.keys_values[from];
+          values[to] = problem.keys_values[from + static_cast<size_t>(problem.kv_width)];
+        }
+      }
+    }
+    Arena arena;
+    const AttentionSequence interleaved = problem.view(true);
+    attention(spec, std::span(&interleaved, 1), nullptr, arena);
+    const std::vector<float> expected_context = problem.context, expected_scores = problem.key_scores;
+    AttentionSequence head_major = problem.view(true);
+    head_major.keys = keys.data();
+    head_major.values = values.data();
+    head_major.key_value_stride = spec.head_dim;
+    head_major.key_value_head_stride = capacity * spec.head_dim;
+    std::fill(problem.context.begin(), problem.context.end(), 99.0f);
+    attention(spec, std::span(&head_major, 1), nullptr, arena);
+    EXPECT_EQ(problem.context, expected_context) << (causal ? "causal" : "bidirectional");
+    EXPECT_EQ(problem.key_scores, expected_scores) << (causal ? "causal" : "bidirectional");
+  }
+  // A head stride that makes heads overlap is an error naming both strides.
+  const AttentionSpec spec = make_spec(2, 2, 8, true);
+  Problem problem(spec, {0, 1}, {0, 1}, 3);
+  AttentionSequence overlapping = problem.view(false);
+  overlapping.key_value_stride = 8;
+  overlapping.key_value_head_stride = 8;  // below 2 rows x 8
+  Arena arena;
+  try {
+    attention(spec, std::span(&overlapping, 1), nullptr, arena);
+    ADD_FAILURE() << "no error for overlapping heads";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("head stride >= rows x row stride, got 8 and 8"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(Attention, InvalidSpecsAndSequencesNameTheValues) {
   Arena arena;
   const std::vector<AttentionSequence> none;

@@ -147,7 +147,16 @@ void check_sequence(const AttentionSpec& spec, const AttentionSequence& sequence
                      std::to_string(sequence.context_stride) +
                      " is below n_heads * head_dim = " + std::to_string(query_width));
   }
-  if (has_keys && sequence.key_value_stride < key_width) {
+  const int64_t head_stride = sequence.key_value_head_stride;
+  if (has_keys && head_stride != 0) {
+    // Head-major: each head's rows are a block of their own.
+    const auto n_keys = static_cast<int64_t>(sequence.key_positions.size());
+    if (sequence.key_value_stride < spec.head_dim || head_stride < n_keys * sequence.key_value_stride) {
+      throw InputError(where + "head-major keys/values need a row stride >= head_dim " +
+                       std::to_string(spec.head_dim) + " and a head stride >= rows x row stride, got " +
+                       std::to_string(sequence.key_value_stride) + " and " + std::to_string(head_stride));
+    }
+  } else if (has_keys && sequence.key_value_stride < key_width) {
     throw InputError(where + "key/value stride " + std::to_string(sequence.key_value_stride) +
                      " is below n_kv_heads * head_dim = " + std::to_string(key_width));
   }
@@ -238,8 +247,11 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
     }
     float* scores = probabilities + static_cast<int64_t>(omp_get_thread_num()) * largest_scores;
     const float* query = sequence.queries + head * head_dim;
-    const float* key = sequence.keys + kv_head * head_dim;
-    const float* value = sequence.values + kv_head * head_dim;
+    // Where key/value head kv_head starts: side by side in a row, or a block per head.
+    const int64_t head_offset =
+        kv_head * (sequence.key_value_head_stride != 0 ? sequence.key_value_head_stride : head_dim);
+    const float* key = sequence.keys + head_offset;
+    const float* value = sequence.values + head_offset;
     const int64_t* visible =
         spec.causal ? visible_keys.data() + visible_offsets[static_cast<size_t>(s)] : nullptr;
     // Causal attention runs in blocks of queries, each over the keys its last query sees: with

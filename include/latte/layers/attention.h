@@ -39,7 +39,11 @@ struct AttentionSequence {
   std::span<const int64_t> query_positions;  // [n_queries] original positions
   const float* keys = nullptr;               // [n_keys, n_kv_heads * head_dim]
   const float* values = nullptr;             // [n_keys, n_kv_heads * head_dim], same stride as keys
-  int64_t key_value_stride = 0;
+  int64_t key_value_stride = 0;              // floats from one key (value) row to the next
+  // Floats from one key/value head to the next: 0 means head_dim (heads side by side in a row,
+  // [n_keys, n_kv_heads * head_dim]); a head-major cache [n_kv_heads, capacity, head_dim] sets
+  // key_value_stride = head_dim and this to capacity * head_dim.
+  int64_t key_value_head_stride = 0;
   std::span<const int64_t> key_positions;  // [n_keys] original positions
   float* context = nullptr;                // [n_queries, n_heads * head_dim] output
   int64_t context_stride = 0;
