@@ -121,6 +121,44 @@ TEST(KvCache, WidthStrideAndKeepListsAreChecked) {
   EXPECT_EQ(cache.rows(), 2);
 }
 
+// Head-major ([heads, capacity, head_dim]): the same rows as whole-row storage, each head's rows
+// contiguous, through appends, growth, a keep and another append.
+TEST(KvCache, HeadMajorHoldsTheSameRowsEachHeadContiguous) {
+  const int64_t width = 12, head_dim = 4, stride = 2 * width + 1;  // interleaved_rows' layout
+  LayerCache rows_whole(width), head_major(width, head_dim);
+  EXPECT_EQ(head_major.row_stride(), head_dim);
+  EXPECT_EQ(rows_whole.row_stride(), width);
+  EXPECT_EQ(rows_whole.head_stride(), 0);
+  int64_t position = 0;
+  for (const int64_t n : {int64_t{3}, int64_t{1}, int64_t{9}, int64_t{1}}) {
+    const std::vector<float> rows = interleaved_rows(n, width, position);
+    std::vector<int64_t> positions(static_cast<size_t>(n));
+    for (int64_t& p : positions) p = position++;
+    for (LayerCache* cache : {&rows_whole, &head_major})
+      cache->append(rows.data(), rows.data() + width, stride, n, positions);
+  }
+  const std::vector<int64_t> kept = {0, 3, 4, 8, 13};
+  for (LayerCache* cache : {&rows_whole, &head_major}) cache->keep(kept);
+  const std::vector<float> last = interleaved_rows(1, width, 20);
+  const int64_t last_position = 20;
+  for (LayerCache* cache : {&rows_whole, &head_major})
+    cache->append(last.data(), last.data() + width, stride, 1, std::span<const int64_t>(&last_position, 1));
+  ASSERT_EQ(head_major.rows(), 6);
+  EXPECT_EQ(head_major.bytes(), rows_whole.bytes());
+  EXPECT_GE(head_major.head_stride(), head_major.rows() * head_dim);
+  for (int64_t r = 0; r < 6; ++r) {
+    for (int64_t c = 0; c < width; ++c) {
+      EXPECT_EQ(head_major.key(r, c), rows_whole.keys()[r * width + c]) << r << ", " << c;
+      EXPECT_EQ(head_major.value(r, c), rows_whole.values()[r * width + c]) << r << ", " << c;
+      // Head c / head_dim's block: rows head_dim apart.
+      EXPECT_EQ(head_major.keys()[(c / head_dim) * head_major.head_stride() + r * head_dim + c % head_dim],
+                head_major.key(r, c));
+    }
+  }
+  EXPECT_NE(error_of([] { LayerCache(12, 5); }).find("head_dim 5 does not divide the width 12"),
+            std::string::npos);
+}
+
 // A decode step appends one row: the cache must grow geometrically, not copy itself every step.
 TEST(KvCache, OneRowAppendsReallocateRarely) {
   const int64_t width = 16, stride = 2 * width + 1;

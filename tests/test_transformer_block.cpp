@@ -333,7 +333,8 @@ void run_block(const BlockParams& p, const std::vector<std::vector<int64_t>>& po
   const std::vector<float> input = states;
   std::vector<float> context(static_cast<size_t>(rows * width), 0.0f);
   std::vector<float> scores(static_cast<size_t>(rows), -1.0f);
-  std::vector<LayerCache> caches(positions.size(), LayerCache(block.kv_width()));
+  // Head-major caches, as the models make them: every head's rows a block of their own.
+  std::vector<LayerCache> caches(positions.size(), LayerCache(block.kv_width(), p.spec.attention.head_dim));
   std::vector<BlockSequence> sequences;
   for (size_t s = 0; s < positions.size(); ++s)
     sequences.push_back({positions[s], cached ? &caches[s] : nullptr, scores.data() + offsets[s]});
@@ -360,8 +361,15 @@ void run_block(const BlockParams& p, const std::vector<std::vector<int64_t>>& po
       ASSERT_EQ(caches[s].rows(), n);
       EXPECT_EQ(std::vector<int64_t>(caches[s].positions().begin(), caches[s].positions().end()),
                 positions[s]);
-      expect_close(caches[s].keys(), qkv.k, "cached keys");
-      expect_close(caches[s].values(), qkv.v, "cached values");
+      std::vector<float> cached_keys, cached_values;
+      for (int64_t r = 0; r < n; ++r) {
+        for (int64_t c = 0; c < block.kv_width(); ++c) {
+          cached_keys.push_back(caches[s].key(r, c));
+          cached_values.push_back(caches[s].value(r, c));
+        }
+      }
+      expect_close(cached_keys.data(), qkv.k, "cached keys");
+      expect_close(cached_values.data(), qkv.v, "cached values");
     }
     // The naive rest of the layer on the kept rows only.
     Rows x_kept, context_kept;

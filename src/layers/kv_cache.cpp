@@ -8,6 +8,14 @@
 
 namespace latte {
 
+LayerCache::LayerCache(int64_t width, int64_t head_dim)
+    : width_(width), head_dim_(head_dim > 0 ? head_dim : width) {
+  if (width_ < 0 || (width_ > 0 && width_ % head_dim_ != 0)) {
+    throw InputError("KV cache: head_dim " + std::to_string(head_dim) + " does not divide the width " +
+                     std::to_string(width));
+  }
+}
+
 void LayerCache::append(const float* keys, const float* values, int64_t stride, int64_t n,
                         std::span<const int64_t> positions) {
   if (width_ <= 0)
@@ -34,11 +42,14 @@ void LayerCache::append(const float* keys, const float* values, int64_t stride, 
   }
   // Grow to at least twice the capacity: a decode step appends one row, and growing to exactly
   // the new size would copy the whole cache every step.
-  const size_t needed = keys_.size() + static_cast<size_t>(n * width_);
-  if (needed > keys_.capacity()) reserve(std::max<int64_t>(rows() + n, 2 * capacity()));
+  if (rows() + n > capacity_) reserve(std::max<int64_t>(rows() + n, 2 * capacity_));
+  const int64_t first = rows();
   for (int64_t r = 0; r < n; ++r) {
-    keys_.insert(keys_.end(), keys + r * stride, keys + r * stride + width_);
-    values_.insert(values_.end(), values + r * stride, values + r * stride + width_);
+    for (int64_t column = 0; column < width_; column += head_dim_) {
+      const size_t to = offset(first + r, column);
+      std::copy_n(keys + r * stride + column, head_dim_, keys_.data() + to);
+      std::copy_n(values + r * stride + column, head_dim_, values_.data() + to);
+    }
   }
   positions_.insert(positions_.end(), positions.begin(), positions.end());
 }
@@ -52,25 +63,33 @@ void LayerCache::keep(std::span<const int64_t> kept) {
     }
     previous = kept[i];
   }
-  compact_rows(keys_.data(), width_, kept);
-  compact_rows(values_.data(), width_, kept);
-  keys_.resize(kept.size() * static_cast<size_t>(width_));
-  values_.resize(kept.size() * static_cast<size_t>(width_));
+  // Each head's block (one block of whole rows when row-major) keeps its rows in place.
+  for (int64_t column = 0; column < width_; column += head_dim_) {
+    compact_rows(keys_.data() + offset(0, column), row_stride(), kept);
+    compact_rows(values_.data() + offset(0, column), row_stride(), kept);
+  }
   compact_values(positions_, kept);
 }
 
 void LayerCache::reserve(int64_t rows) {
   if (rows < 0) throw InputError("KV cache reserve of " + std::to_string(rows) + " rows");
-  const size_t floats = static_cast<size_t>(rows) * static_cast<size_t>(width_);
-  keys_.reserve(floats);
-  values_.reserve(floats);
   positions_.reserve(static_cast<size_t>(rows));
+  if (rows <= capacity_) return;
+  // Moves each head's rows into a block of the new capacity.
+  std::vector<float> keys(static_cast<size_t>(rows * width_)), values(keys.size());
+  const int64_t held = this->rows();
+  for (int64_t column = 0; column < width_; column += head_dim_) {
+    const int64_t head = column / head_dim_;
+    const size_t from = offset(0, column);
+    const size_t to = head_dim_ == width_ ? 0 : static_cast<size_t>(head * rows * head_dim_);
+    std::copy_n(keys_.data() + from, held * row_stride(), keys.data() + to);
+    std::copy_n(values_.data() + from, held * row_stride(), values.data() + to);
+  }
+  keys_ = std::move(keys);
+  values_ = std::move(values);
+  capacity_ = rows;
 }
 
-void LayerCache::clear() {
-  keys_.clear();
-  values_.clear();
-  positions_.clear();
-}
+void LayerCache::clear() { positions_.clear(); }
 
 }  // namespace latte

@@ -160,6 +160,12 @@ void TransformerBlock::attend(const float* states, int64_t rows, std::span<const
       throw InputError("transformer block: KV cache width " + std::to_string(sequence.cache->width()) +
                        " differs from n_kv_heads * head_dim = " + std::to_string(kv_width()));
     }
+    // Head-major blocks must be this layer's heads (whole rows fit any head size).
+    if (sequence.cache && sequence.cache->head_dim() != kv_width() &&
+        sequence.cache->head_dim() != spec_.attention.head_dim) {
+      throw InputError("transformer block: KV cache head_dim " + std::to_string(sequence.cache->head_dim()) +
+                       " differs from the attention's " + std::to_string(spec_.attention.head_dim));
+    }
   }
   if (rows == 0) return;
   ArenaScope scope(arena);
@@ -191,7 +197,8 @@ void TransformerBlock::attend(const float* states, int64_t rows, std::span<const
                              sequence.positions);
       target.keys = sequence.cache->keys();
       target.values = sequence.cache->values();
-      target.key_value_stride = kv_width();
+      target.key_value_stride = sequence.cache->row_stride();
+      target.key_value_head_stride = sequence.cache->head_stride();
       target.key_positions = sequence.cache->positions();
     } else {
       target.keys = row + query_width;

@@ -14,13 +14,25 @@ namespace latte {
 class LayerCache {
  public:
   LayerCache() = default;
-  // width: floats per row of keys (and of values), n_kv_heads * head_dim.
-  explicit LayerCache(int64_t width) : width_(width) {}
+  // width: floats per row of keys (and of values), n_kv_heads * head_dim. With head_dim < width
+  // the cache is head-major: each key/value head's rows form a block of their own
+  // ([n_kv_heads, capacity, head_dim]), so attention over the cache reads every head's keys and
+  // values front to back (a decode step is bound by that read). head_dim = width (the default)
+  // keeps rows whole ([capacity, width]). InputError unless head_dim divides width.
+  explicit LayerCache(int64_t width, int64_t head_dim = 0);
 
   int64_t width() const { return width_; }
+  int64_t head_dim() const { return head_dim_; }
   int64_t rows() const { return static_cast<int64_t>(positions_.size()); }
-  const float* keys() const { return keys_.data(); }      // [rows, width]
-  const float* values() const { return values_.data(); }  // [rows, width]
+  // Keys and values of head 0; head h starts head_stride() floats further (0: heads side by side
+  // in a row); row r of a head is row_stride() floats after row 0.
+  const float* keys() const { return keys_.data(); }
+  const float* values() const { return values_.data(); }
+  int64_t row_stride() const { return head_dim_ == width_ ? width_ : head_dim_; }
+  int64_t head_stride() const { return head_dim_ == width_ ? 0 : capacity_ * head_dim_; }
+  // Element `column` (< width) of row `row`'s key or value, whatever the layout.
+  float key(int64_t row, int64_t column) const { return keys_[offset(row, column)]; }
+  float value(int64_t row, int64_t column) const { return values_[offset(row, column)]; }
   std::span<const int64_t> positions() const { return positions_; }
 
   // Appends n rows read `stride` floats apart; positions ascending and above the last cached
@@ -34,14 +46,21 @@ class LayerCache {
   // Room for `rows` rows in all without reallocating (a prefill's rows plus the decode steps to
   // come); appends grow the cache geometrically anyway. InputError for a negative count.
   void reserve(int64_t rows);
-  int64_t capacity() const { return width_ > 0 ? static_cast<int64_t>(keys_.capacity()) / width_ : 0; }
+  int64_t capacity() const { return capacity_; }
   void clear();
   // Bytes of the keys and values held (rows x width x 2 floats), not of spare capacity.
   size_t bytes() const { return static_cast<size_t>(rows() * width_) * 2 * sizeof(float); }
 
  private:
+  size_t offset(int64_t row, int64_t column) const {
+    const int64_t head = column / head_dim_;
+    return static_cast<size_t>(head * head_stride() + row * row_stride() + column % head_dim_);
+  }
+
   int64_t width_ = 0;
-  std::vector<float> keys_;
+  int64_t head_dim_ = 0;
+  int64_t capacity_ = 0;     // rows the buffers hold
+  std::vector<float> keys_;  // [capacity, width] or [width / head_dim, capacity, head_dim]
   std::vector<float> values_;
   std::vector<int64_t> positions_;
 };
@@ -51,7 +70,9 @@ struct KvCache {
   std::vector<LayerCache> layers;
 
   KvCache() = default;
-  KvCache(int64_t n_layers, int64_t width) : layers(static_cast<size_t>(n_layers), LayerCache(width)) {}
+  // head_dim < width: every layer head-major (see LayerCache).
+  KvCache(int64_t n_layers, int64_t width, int64_t head_dim = 0)
+      : layers(static_cast<size_t>(n_layers), LayerCache(width, head_dim)) {}
   // Room for `extra_rows` more rows in every layer: decode steps then never copy the cache.
   void reserve_more(int64_t extra_rows) {
     for (LayerCache& layer : layers) layer.reserve(layer.rows() + extra_rows);

@@ -90,7 +90,8 @@ class Gpt2Model : public CausalLm {
             config_.activation_function,
             precision_name(precision_)};
   }
-  KvCache new_cache() const override { return KvCache(config_.n_layer, config_.n_embd); }
+  // Head-major: a decode step reads each head's cached rows front to back.
+  KvCache new_cache() const override { return KvCache(config_.n_layer, config_.n_embd, config_.head_dim()); }
   DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache, const DecoderOptions& options) override;
 
  private:
