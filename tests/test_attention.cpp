@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "latte/core/attention_head.h"
 #include "latte/core/error.h"
+#include "latte/core/packed_gemm.h"
 #include "latte/core/threads.h"
 #include "latte/layers/attention.h"
 
@@ -370,6 +372,117 @@ TEST(Attention, HeadMajorKeysAndValuesMatchTheInterleavedLayout) {
     EXPECT_NE(std::string(error.what()).find("head stride >= rows x row stride, got 8 and 8"),
               std::string::npos)
         << error.what();
+  }
+}
+
+// Head sizes of real models (64, 128) and odd vector counts, with GQA, causal and bidirectional,
+// row counts around the fused kernel's blocks of queries and tiles of keys (on this CPU's kernel;
+// tests/CMakeLists.txt runs this suite again on the general path and on AVX2).
+TEST(Attention, ModelHeadSizesMatchTheNaiveLoop) {
+  for (const int64_t head_dim : {48, 64, 128}) {
+    for (const bool causal : {false, true}) {
+      SCOPED_TRACE("head_dim " + std::to_string(head_dim) + (causal ? " causal" : " bidirectional"));
+      const AttentionSpec spec = make_spec(4, 2, head_dim, causal);
+      std::vector<Problem> problems = self_batch(spec, {iota(0, 3), iota(0, 4), iota(0, 9), iota(0, 70)});
+      problems.emplace_back(spec, iota(50, 17), iota(0, 67), 5);  // a chunk after a cache
+      check(spec, problems);
+    }
+  }
+}
+
+// attention_head's kernel for each ISA this CPU runs, directly: one head against the naive loop
+// in double, visible prefixes with empty ones among them, and the column sums added to what was
+// there. A head_dim that is not a whole number of vectors is declined with nothing written.
+TEST(AttentionHead, EachIsaKernelMatchesTheNaiveLoop) {
+  const std::optional<GemmIsa> best = best_gemm_isa();
+  if (!best) GTEST_SKIP() << "this CPU has neither AVX2 nor AVX-512";
+  std::vector<GemmIsa> isas = {GemmIsa::kAvx2};
+  if (*best == GemmIsa::kAvx512) isas.push_back(GemmIsa::kAvx512);
+  std::mt19937 generator(5);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const GemmIsa isa : isas) {
+    for (const int64_t head_dim : {16, 48, 64}) {
+      for (const int64_t n_queries : {1, 5, 8, 13}) {
+        for (const int64_t n_keys : {1, 7, 16, 33, 50, 97}) {
+          for (const bool prefixes : {false, true}) {
+            SCOPED_TRACE(std::string(gemm_isa_name(isa)) + " head_dim " + std::to_string(head_dim) + ", " +
+                         std::to_string(n_queries) + " queries, " + std::to_string(n_keys) + " keys" +
+                         (prefixes ? ", prefixes" : ""));
+            const int64_t stride = head_dim + 3;
+            std::vector<float> queries(static_cast<size_t>(n_queries * stride));
+            std::vector<float> keys(static_cast<size_t>(n_keys * stride)), values(keys.size());
+            for (float& value : queries) value = 2.0f * uniform(generator);
+            for (float& value : keys) value = uniform(generator);
+            for (float& value : values) value = uniform(generator);
+            std::vector<int64_t> visible(static_cast<size_t>(n_queries));
+            for (int64_t i = 0; i < n_queries; ++i) visible[i] = (i * 7 + 3) % (n_keys + 1);  // some 0
+            std::vector<float> context(static_cast<size_t>(n_queries * stride), 99.0f);
+            std::vector<float> column_sums(static_cast<size_t>(n_keys), 0.5f);
+            std::vector<float> workspace(static_cast<size_t>(attention_workspace_floats(head_dim, n_keys)));
+            const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+            const AttentionHeadArgs args{.queries = queries.data(),
+                                         .query_stride = stride,
+                                         .n_queries = n_queries,
+                                         .keys = keys.data(),
+                                         .values = values.data(),
+                                         .key_value_stride = stride,
+                                         .n_keys = n_keys,
+                                         .head_dim = head_dim,
+                                         .scale = scale,
+                                         .visible = prefixes ? visible.data() : nullptr,
+                                         .context = context.data(),
+                                         .context_stride = stride,
+                                         .column_sums = column_sums.data(),
+                                         .workspace = workspace.data()};
+            if (isa == GemmIsa::kAvx512 && head_dim % 16 != 0) continue;
+            ASSERT_TRUE(attention_head(isa, args));
+            std::vector<double> sums(static_cast<size_t>(n_keys), 0.5);
+            for (int64_t i = 0; i < n_queries; ++i) {
+              const int64_t seen = prefixes ? visible[i] : n_keys;
+              std::vector<double> weights(static_cast<size_t>(seen));
+              double largest = -INFINITY, total = 0.0;
+              for (int64_t j = 0; j < seen; ++j) {
+                double dot = 0.0;
+                for (int64_t d = 0; d < head_dim; ++d)
+                  dot += static_cast<double>(queries[i * stride + d]) * keys[j * stride + d];
+                weights[j] = scale * dot;
+                largest = std::max(largest, weights[j]);
+              }
+              for (double& weight : weights) total += weight = std::exp(weight - largest);
+              for (int64_t d = 0; d < stride; ++d) {
+                double want = d < head_dim ? 0.0 : 99.0;  // padding past head_dim is untouched
+                for (int64_t j = 0; j < seen && d < head_dim; ++j)
+                  want += weights[j] / total * values[j * stride + d];
+                EXPECT_TRUE(close(context[i * stride + d], want))
+                    << "context [" << i << ", " << d << "]: got " << context[i * stride + d] << ", expected "
+                    << want;
+              }
+              for (int64_t j = 0; j < seen; ++j) sums[j] += weights[j] / total;
+            }
+            for (int64_t j = 0; j < n_keys; ++j) {
+              EXPECT_TRUE(close(column_sums[j], sums[j]))
+                  << "column sum " << j << ": got " << column_sums[j] << ", expected " << sums[j];
+            }
+          }
+        }
+      }
+    }
+    // 12 floats is no whole number of vectors on either ISA: declined, nothing written.
+    std::vector<float> rows(64, 1.0f), context(64, 99.0f), workspace(1024);
+    const AttentionHeadArgs odd{.queries = rows.data(),
+                                .query_stride = 12,
+                                .n_queries = 4,
+                                .keys = rows.data(),
+                                .values = rows.data(),
+                                .key_value_stride = 12,
+                                .n_keys = 4,
+                                .head_dim = 12,
+                                .scale = 1.0f,
+                                .context = context.data(),
+                                .context_stride = 12,
+                                .workspace = workspace.data()};
+    EXPECT_FALSE(attention_head(isa, odd)) << gemm_isa_name(isa);
+    EXPECT_EQ(context, std::vector<float>(64, 99.0f));
   }
 }
 

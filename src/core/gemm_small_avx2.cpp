@@ -1,6 +1,6 @@
-// PackedGemm's AVX2 kernel: 6 rows x 2 ymm (16 columns) of accumulators, 12 of
-// the 16 registers with 2 for weights and 1 for the broadcast input. Compiled
-// with AVX2+FMA flags (CMakeLists.txt) and only called when the CPU has both.
+// PackedGemm's AVX2 kernel (and attention's, attention_kernel.inc): 6 rows x 2 ymm (16 columns) of
+// accumulators, 12 of the 16 registers with 2 for weights and 1 for the broadcast input. Compiled with
+// AVX2+FMA flags (CMakeLists.txt) and only called when the CPU has both.
 #include <immintrin.h>
 
 #include "gemm_small_kernels.h"
@@ -39,6 +39,8 @@ constexpr int64_t kPanelWidth = kPanelWidthAvx2;
 constexpr int kMaxRows = 6;
 
 #include "gemm_small_kernel.inc"
+// After the GEMM kernel, whose vector_exp and panel sizes it uses.
+#include "attention_kernel.inc"
 
 }  // namespace
 
@@ -49,5 +51,7 @@ void small_gemm_avx2(const SmallGemmArgs& args, int64_t panel_begin, int64_t pan
 void epilogue_avx2(const EpilogueArgs& args, int64_t row_begin, int64_t row_end) {
   scaled_epilogue(args, row_begin, row_end);
 }
+
+bool attention_head_avx2(const AttentionHeadArgs& args) { return attention_head(args); }
 
 }  // namespace latte::gemm_kernels

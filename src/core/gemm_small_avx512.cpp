@@ -1,6 +1,6 @@
-// PackedGemm's AVX-512 kernel: 8 rows x 3 zmm (48 columns) of accumulators,
-// 24 of the 32 registers. Compiled with AVX-512 flags (CMakeLists.txt) and only
-// called when the CPU reports avx512f and avx512vl.
+// PackedGemm's AVX-512 kernel (and attention's, attention_kernel.inc): 8 rows x 3 zmm (48 columns) of
+// accumulators, 24 of the 32 registers. Compiled with AVX-512 flags (CMakeLists.txt) and only called when the
+// CPU reports avx512f and avx512vl.
 #include <immintrin.h>
 
 #include "gemm_small_kernels.h"
@@ -40,6 +40,8 @@ constexpr int64_t kPanelWidth = kPanelWidthAvx512;
 constexpr int kMaxRows = 8;
 
 #include "gemm_small_kernel.inc"
+// After the GEMM kernel, whose vector_exp and panel sizes it uses.
+#include "attention_kernel.inc"
 
 }  // namespace
 
@@ -50,5 +52,7 @@ void small_gemm_avx512(const SmallGemmArgs& args, int64_t panel_begin, int64_t p
 void epilogue_avx512(const EpilogueArgs& args, int64_t row_begin, int64_t row_end) {
   scaled_epilogue(args, row_begin, row_end);
 }
+
+bool attention_head_avx512(const AttentionHeadArgs& args) { return attention_head(args); }
 
 }  // namespace latte::gemm_kernels

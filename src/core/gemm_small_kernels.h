@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "latte/core/attention_head.h"
 #include "latte/core/linear.h"
 
 namespace latte::gemm_kernels {
@@ -45,5 +46,9 @@ struct EpilogueArgs {
 // Finishes the rows [row_begin, row_end).
 void epilogue_avx512(const EpilogueArgs& args, int64_t row_begin, int64_t row_end);
 void epilogue_avx2(const EpilogueArgs& args, int64_t row_begin, int64_t row_end);
+
+// attention_head's kernels (latte/core/attention_head.h).
+bool attention_head_avx512(const AttentionHeadArgs& args);
+bool attention_head_avx2(const AttentionHeadArgs& args);
 
 }  // namespace latte::gemm_kernels

@@ -30,6 +30,11 @@ std::optional<GemmIsa> best_gemm_isa() {
   return best;
 }
 
+bool attention_head(GemmIsa isa, const AttentionHeadArgs& args) {
+  return isa == GemmIsa::kAvx512 ? gemm_kernels::attention_head_avx512(args)
+                                 : gemm_kernels::attention_head_avx2(args);
+}
+
 PackedGemm::PackedGemm(const float* weight, int64_t out_features, int64_t in_features, const float* bias,
                        Activation activation, bool accumulate, GemmIsa isa)
     : isa_(isa),

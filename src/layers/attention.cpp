@@ -9,9 +9,12 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "latte/core/attention_head.h"
 #include "latte/core/error.h"
 #include "latte/core/linear.h"
 
@@ -22,6 +25,24 @@ namespace {
 // Queries per block of causal attention: small enough to skip most of the masked triangle, large
 // enough for efficient GEMMs.
 constexpr int64_t kCausalQueryBlock = 64;
+
+// Fewer queries than this per sequence (a decode step, a short chunk after a cache) go through
+// oneDNN's sgemm: packing K^T for the fused kernel costs more than it saves there.
+constexpr int64_t kFusedMinQueries = 4;
+
+// The ISA of the fused kernel (latte/core/attention_head.h), or none: LATTE_ATTENTION=sgemm
+// keeps every head on the general path, to compare the two.
+std::optional<GemmIsa> fused_attention_isa() {
+  static const std::optional<GemmIsa> isa = []() -> std::optional<GemmIsa> {
+    const char* value = std::getenv("LATTE_ATTENTION");
+    const std::string name = value == nullptr ? "fused" : value;
+    if (name != "fused" && name != "sgemm") {
+      throw InputError("LATTE_ATTENTION must be fused or sgemm, got '" + name + "'");
+    }
+    return name == "fused" ? best_gemm_isa() : std::nullopt;
+  }();
+  return isa;
+}
 
 // Cephes-style expf: 2^n * p(r) with r = x - n ln2 in [-ln2/2, ln2/2].
 inline float exp_approx(float x) {
@@ -183,13 +204,11 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
   // keys each query sees (a prefix, keys being ascending) and how many queries see each key.
   std::vector<int64_t> key_offsets(static_cast<size_t>(n_sequences) + 1, 0);
   std::vector<int64_t> visible_offsets(static_cast<size_t>(n_sequences) + 1, 0);
-  int64_t largest_scores = 0;  // floats of the biggest [n_queries, n_keys] probability matrix
   bool scoring = false;
   for (int64_t s = 0; s < n_sequences; ++s) {
     const AttentionSequence& sequence = sequences[static_cast<size_t>(s)];
     const auto n_queries = static_cast<int64_t>(sequence.query_positions.size());
     const auto n_keys = static_cast<int64_t>(sequence.key_positions.size());
-    largest_scores = std::max(largest_scores, n_queries * n_keys);
     key_offsets[static_cast<size_t>(s) + 1] = key_offsets[static_cast<size_t>(s)] + n_keys;
     visible_offsets[static_cast<size_t>(s) + 1] =
         visible_offsets[static_cast<size_t>(s)] + (spec.causal ? n_queries : 0);
@@ -217,9 +236,25 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
     }
   }
 
+  // Which sequences run the fused kernel: those with enough queries, when no position bias is
+  // added (the kernel has no hook for one) and head_dim is a whole number of its vectors.
+  std::optional<GemmIsa> fused_isa = bias == nullptr ? fused_attention_isa() : std::nullopt;
+  if (fused_isa && head_dim % attention_head_vector_width(*fused_isa) != 0) fused_isa.reset();
+  std::vector<char> fused(static_cast<size_t>(n_sequences), 0);
+  int64_t per_thread = 1;  // floats: the kernel's workspace or the general path's score matrix
+  for (int64_t s = 0; s < n_sequences; ++s) {
+    const AttentionSequence& sequence = sequences[static_cast<size_t>(s)];
+    const auto n_queries = static_cast<int64_t>(sequence.query_positions.size());
+    const auto n_keys = static_cast<int64_t>(sequence.key_positions.size());
+    fused[static_cast<size_t>(s)] = fused_isa && n_queries >= kFusedMinQueries && n_keys > 0;
+    per_thread =
+        std::max(per_thread, fused[static_cast<size_t>(s)] ? attention_workspace_floats(head_dim, n_keys)
+                                                           : n_queries * n_keys);
+  }
+
   // Allocated before the parallel region: the arena is not thread-safe.
   const int threads = omp_get_max_threads();
-  float* probabilities = arena.allocate(static_cast<size_t>(threads * std::max<int64_t>(largest_scores, 1)));
+  float* probabilities = arena.allocate(static_cast<size_t>(threads * per_thread));
   // Per-head key scores, summed over heads afterwards in a fixed order: deterministic whatever
   // the thread count.
   float* head_scores =
@@ -245,7 +280,7 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
         std::fill_n(context + i * sequence.context_stride, head_dim, 0.0f);
       continue;
     }
-    float* scores = probabilities + static_cast<int64_t>(omp_get_thread_num()) * largest_scores;
+    float* scores = probabilities + static_cast<int64_t>(omp_get_thread_num()) * per_thread;
     const float* query = sequence.queries + head * head_dim;
     // Where key/value head kv_head starts: side by side in a row, or a block per head.
     const int64_t head_offset =
@@ -254,6 +289,31 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
     const float* value = sequence.values + head_offset;
     const int64_t* visible =
         spec.causal ? visible_keys.data() + visible_offsets[static_cast<size_t>(s)] : nullptr;
+    AttentionHeadArgs head_args;
+    head_args.queries = query;
+    head_args.query_stride = sequence.query_stride;
+    head_args.n_queries = n_queries;
+    head_args.keys = key;
+    head_args.values = value;
+    head_args.key_value_stride = sequence.key_value_stride;
+    head_args.n_keys = n_keys;
+    head_args.head_dim = head_dim;
+    head_args.scale = spec.scale;
+    head_args.visible = visible;
+    head_args.context = context;
+    head_args.context_stride = sequence.context_stride;
+    head_args.column_sums = column_sums;
+    head_args.workspace = scores;
+    if (fused[static_cast<size_t>(s)]) {
+      attention_head(*fused_isa, head_args);  // head_dim and n_keys were checked above
+      if (column_sums && spec.causal) {
+        const int64_t* counts = seen_by.data() + key_offsets[static_cast<size_t>(s)];
+        for (int64_t j = 0; j < n_keys; ++j) {
+          if (counts[j] > 0) column_sums[j] /= static_cast<float>(counts[j]);
+        }
+      }
+      continue;
+    }
     // Causal attention runs in blocks of queries, each over the keys its last query sees: with
     // ascending positions the masked upper triangle is mostly skipped (half the FLOPs of a
     // prefill). Bidirectional attention is one block over every key.

@@ -1,0 +1,45 @@
+// One head of attention with PackedGemm's vector kernels: scores, softmax with the ACC column
+// sums, and context, a block of queries at a time (src/core/attention_kernel.inc). The general
+// attention of layers/attention.cpp calls it where it applies.
+#pragma once
+
+#include <cstdint>
+
+#include "latte/core/packed_gemm.h"
+
+namespace latte {
+
+// One head of attention (layers/attention.cpp): the keys each query sees are a prefix of
+// [0, n_keys), all of them unless `visible` says otherwise.
+struct AttentionHeadArgs {
+  const float* queries = nullptr;  // [n_queries] rows of head_dim at query_stride
+  int64_t query_stride = 0;
+  int64_t n_queries = 0;
+  const float* keys = nullptr;    // [n_keys] rows of head_dim at key_value_stride
+  const float* values = nullptr;  // the same layout
+  int64_t key_value_stride = 0;
+  int64_t n_keys = 0;
+  int64_t head_dim = 0;
+  float scale = 1.0f;
+  const int64_t* visible = nullptr;  // [n_queries] keys each query sees, or nullptr: all
+  float* context = nullptr;          // [n_queries] rows of head_dim at context_stride
+  int64_t context_stride = 0;
+  float* column_sums = nullptr;  // [n_keys]: each query's probabilities are added, or nullptr
+  float* workspace = nullptr;    // attention_workspace_floats(head_dim, n_keys) floats
+};
+
+// Floats of workspace one call needs, for either ISA: K^T and V packed, and the scores of a
+// block of at most 8 queries.
+constexpr int64_t attention_workspace_floats(int64_t head_dim, int64_t n_keys) {
+  return (2 * head_dim + 8) * (n_keys + 48);
+}
+
+// Floats per vector of `isa` (16 on AVX-512, 8 on AVX2): head_dim must be a multiple of it.
+constexpr int64_t attention_head_vector_width(GemmIsa isa) { return isa == GemmIsa::kAvx512 ? 16 : 8; }
+
+// Runs one head on `isa`'s kernel; false, having done nothing, when head_dim is not a multiple
+// of that ISA's vector width (16 floats on AVX-512, 8 on AVX2) or there is no key (the caller then runs its
+// general path).
+bool attention_head(GemmIsa isa, const AttentionHeadArgs& args);
+
+}  // namespace latte
