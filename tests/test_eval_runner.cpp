@@ -3,8 +3,10 @@
 // decoder, called directly (test_eval_cli.cpp covers them through `latte eval`).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
+#include <vector>
 
 #include "latte/core/error.h"
 #include "latte/data/examples.h"
@@ -348,6 +350,33 @@ TEST(LmEval, EveryTargetIsScoredAndTimedAgainstDense) {
   }
   EXPECT_LT(evaluation.targets[2].score.kept_fraction, 1.0);
   EXPECT_GT(evaluation.targets[2].predicted_speedup, evaluation.targets[1].predicted_speedup);
+}
+
+// The paired bootstrap: a constant shift has no spread; noise widens the interval around the
+// point estimate, the same seed gives the same interval, and unpaired inputs are refused.
+TEST(LmEval, PerplexityChangeIsPairedOverWindows) {
+  const std::vector<double> base = {5.0, 6.0, 7.0, 5.5, 6.5};
+  std::vector<double> shifted = base;
+  for (double& nll : shifted) nll += 0.1;
+  const PerplexityChange constant = perplexity_change(base, shifted);
+  EXPECT_NEAR(constant.percent, 100.0 * std::expm1(0.1), 1e-9);
+  EXPECT_NEAR(constant.low, constant.percent, 1e-9);
+  EXPECT_NEAR(constant.high, constant.percent, 1e-9);
+
+  std::vector<double> noisy = base;
+  const double noise[] = {0.3, -0.2, 0.25, -0.1, 0.05};  // mean 0.06
+  for (size_t i = 0; i < noisy.size(); ++i) noisy[i] += noise[i];
+  const PerplexityChange spread = perplexity_change(base, noisy);
+  EXPECT_NEAR(spread.percent, 100.0 * std::expm1(0.06), 1e-9);
+  EXPECT_LT(spread.low, spread.percent);
+  EXPECT_GT(spread.high, spread.percent);
+  EXPECT_LT(spread.low, 0.0);  // five noisy windows cannot tell +6 % from no change
+  const PerplexityChange again = perplexity_change(base, noisy);
+  EXPECT_EQ(again.low, spread.low);
+  EXPECT_EQ(again.high, spread.high);
+
+  EXPECT_THROW(perplexity_change(base, std::vector<double>(4, 1.0)), InputError);
+  EXPECT_THROW(perplexity_change({}, {}), InputError);
 }
 
 }  // namespace

@@ -181,6 +181,26 @@ TEST_F(Gpt2TextModel, EvalLmReportsPerplexityPerSpeedup) {
     EXPECT_TRUE(line.contains("next_token_accuracy"));
   }
   EXPECT_LT(nlohmann::json::parse(lines[1])["kept_fraction"].get<double>(), 1.0);
+  // Each window's NLL, and each target's perplexity change against S = 1 with its interval.
+  const nlohmann::json dense = nlohmann::json::parse(lines[0]), pruned = nlohmann::json::parse(lines[1]);
+  const auto window_nll = pruned["window_nll"].get<std::vector<double>>();
+  ASSERT_EQ(window_nll.size(), pruned["windows"].get<size_t>());
+  double mean = 0.0;
+  for (const double nll : window_nll) mean += nll / static_cast<double>(window_nll.size());
+  EXPECT_NEAR(mean, pruned["mean_nll"].get<double>(), 1e-9);
+  EXPECT_EQ(dense["perplexity_change_pct"].get<double>(), 0.0);
+  const double change = pruned["perplexity_change_pct"].get<double>();
+  EXPECT_NEAR(change, 100.0 * (pruned["perplexity"].get<double>() / dense["perplexity"].get<double>() - 1.0),
+              1e-6);
+  const auto interval = pruned["perplexity_change_ci95_pct"].get<std::vector<double>>();
+  ASSERT_EQ(interval.size(), 2u);
+  EXPECT_LE(interval[0], change);
+  EXPECT_GE(interval[1], change);
+  const CommandResult text_table = run_latte(
+      work_.path(), "eval --model " + model_.string() + " --task lm --data " + (work_ / "lm.txt").string() +
+                        " --prompt-len 24 --continuation-len 8 --speedups 1,2 --latency-samples 3");
+  ASSERT_EQ(text_table.exit_code, 0) << text_table.err;
+  EXPECT_NE(text_table.out.find("ppl vs S=1 [95% CI over windows]"), std::string::npos) << text_table.out;
   expect_one_line_error(
       run_latte(work_.path(), "eval --model " + model_.string() + " --task lm --data " +
                                   (work_ / "lm.txt").string() + " --prompt-len 250 --continuation-len 8"),

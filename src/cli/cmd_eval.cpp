@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "common.h"
 #include "latte/core/error.h"
@@ -115,13 +117,19 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
     std::printf("%zu windows of %lld prompt + %lld continuation tokens; prefill timed on %zu prompts\n",
                 windows.size(), static_cast<long long>(options.prompt_length),
                 static_cast<long long>(options.continuation_length), evaluation.timed);
-    std::printf("%8s %11s %9s %9s %10s %9s %10s %6s %9s\n", "speedup", "perplexity", "nll", "next_acc",
-                "ttft_ms", "measured", "predicted", "kept", "kv_MB");
+    std::printf("%8s %11s %9s %9s %10s %9s %10s %6s %9s  %s\n", "speedup", "perplexity", "nll", "next_acc",
+                "ttft_ms", "measured", "predicted", "kept", "kv_MB", "ppl vs S=1 [95% CI over windows]");
   }
+  // The S = 1 target, if asked for: each other target's perplexity change is paired with it.
+  const auto dense = std::find_if(evaluation.targets.begin(), evaluation.targets.end(),
+                                  [](const LmTargetResult& target) { return target.speedup == 1.0; });
   for (const LmTargetResult& target : evaluation.targets) {
     const LmScore& score = target.score;
     const VariantTiming& time = target.timing;
     const double predicted = target.predicted_speedup;
+    std::optional<PerplexityChange> change;
+    if (dense != evaluation.targets.end())
+      change = perplexity_change(dense->score.window_nll, score.window_nll);
     if (options.json) {
       nlohmann::json line = {{"speedup", target.speedup},
                              {"perplexity", score.perplexity},
@@ -135,12 +143,25 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
                              {"measured_speedup_p90", time.speedup.p90},
                              {"predicted_speedup", predicted},
                              {"kept_fraction", score.kept_fraction},
-                             {"kv_cache_bytes", score.kv_cache_bytes}};
+                             {"kv_cache_bytes", score.kv_cache_bytes},
+                             {"window_nll", score.window_nll}};
+      if (change) {
+        line["perplexity_change_pct"] = change->percent;
+        line["perplexity_change_ci95_pct"] = {change->low, change->high};
+      }
       std::cout << line.dump() << "\n";
     } else {
-      std::printf("%8.2f %11.3f %9.4f %9.4f %10.2f %8.2fx %9.2fx %6.3f %9.2f\n", target.speedup,
+      std::string change_text = "-";
+      if (change) {
+        char buffer[64];
+        std::snprintf(buffer, sizeof buffer, "%+.2f%% [%+.2f, %+.2f]", change->percent, change->low,
+                      change->high);
+        change_text = buffer;
+      }
+      std::printf("%8.2f %11.3f %9.4f %9.4f %10.2f %8.2fx %9.2fx %6.3f %9.2f  %s\n", target.speedup,
                   score.perplexity, score.mean_nll, score.next_token_accuracy, time.ms.median,
-                  time.speedup.median, predicted, score.kept_fraction, score.kv_cache_bytes / 1e6);
+                  time.speedup.median, predicted, score.kept_fraction, score.kv_cache_bytes / 1e6,
+                  change_text.c_str());
     }
   }
 }

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
 
 #include "latte/core/error.h"
 
@@ -52,7 +55,11 @@ LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, 
   int64_t tokens = 0;
   double kept_fraction = 0.0;
   double cache_bytes = 0.0;
+  std::vector<double> window_nll;
+  window_nll.reserve(windows.size());
   for (const LmWindow& window : windows) {
+    const double nll_before = nll;
+    const int64_t tokens_before = tokens;
     KvCache cache = model.new_cache();
     DecoderOptions prefill;
     prefill.planner = planner;
@@ -79,6 +86,7 @@ LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, 
         ++tokens;
       }
     }
+    window_nll.push_back((nll - nll_before) / static_cast<double>(tokens - tokens_before));
   }
   LmScore score;
   score.tokens = tokens;
@@ -87,7 +95,39 @@ LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, 
   score.next_token_accuracy = static_cast<double>(correct) / static_cast<double>(tokens);
   score.kept_fraction = kept_fraction / static_cast<double>(windows.size());
   score.kv_cache_bytes = cache_bytes / static_cast<double>(windows.size());
+  score.window_nll = std::move(window_nll);
   return score;
+}
+
+PerplexityChange perplexity_change(std::span<const double> base, std::span<const double> other,
+                                   int resamples) {
+  if (base.empty() || base.size() != other.size()) {
+    throw InputError("a perplexity change needs the same windows on both sides, got " +
+                     std::to_string(base.size()) + " and " + std::to_string(other.size()));
+  }
+  if (resamples < 1) throw InputError("a bootstrap needs at least one resample");
+  const size_t n = base.size();
+  std::vector<double> difference(n);
+  for (size_t i = 0; i < n; ++i) difference[i] = other[i] - base[i];
+  const auto percent = [](double mean_difference) { return 100.0 * std::expm1(mean_difference); };
+  PerplexityChange change;
+  change.percent =
+      percent(std::accumulate(difference.begin(), difference.end(), 0.0) / static_cast<double>(n));
+  std::mt19937_64 generator(20261126);
+  std::uniform_int_distribution<size_t> pick(0, n - 1);
+  std::vector<double> draws(static_cast<size_t>(resamples));
+  for (double& draw : draws) {
+    double total = 0.0;
+    for (size_t i = 0; i < n; ++i) total += difference[pick(generator)];
+    draw = percent(total / static_cast<double>(n));
+  }
+  std::sort(draws.begin(), draws.end());
+  const auto at = [&](double quantile) {
+    return draws[static_cast<size_t>(std::lround(quantile * static_cast<double>(resamples - 1)))];
+  };
+  change.low = at(0.025);
+  change.high = at(0.975);
+  return change;
 }
 
 }  // namespace latte

@@ -6,15 +6,21 @@
 Reads WORK/seed*/{elim,dense}.eval-prompt{P}.jsonl (`latte eval --task lm --json` lines) and
 prints, per prompt length, one row per target speedup and arm: perplexity (mean over seeds and
 the min-max spread when there are several), its change against the same arm's S = 1 in percent,
-next-token accuracy, the measured TTFT speedup and the KV cache the pruned prompt leaves. Then
-the perplexity increase at S = 3.72 of each arm (what "passable perplexity" means here).
+next-token accuracy, the measured TTFT speedup and the KV cache the pruned prompt leaves. With
+one seed the change carries latte's 95 % interval from a paired bootstrap over the test windows
+(`perplexity_change_ci95_pct`). Then the perplexity increase at S = 3.72 of each arm (what
+"passable perplexity" means here) and, seed by seed, the two arms compared on the same windows:
+the difference of their increases, with its own paired-bootstrap interval. The intervals say how
+much the choice of test windows moves a figure, not how much another training run would.
 Standard library only.
 """
 
 import argparse
 import glob
 import json
+import math
 import os
+import random
 import statistics
 import sys
 
@@ -43,6 +49,31 @@ def spread(values, fmt):
     if len(values) == 1:
         return fmt.format(values[0])
     return (fmt + " ({}-{})").format(statistics.mean(values), fmt.format(min(values)), fmt.format(max(values)))
+
+
+def change_percent(base, other):
+    """100 (exp(mean(other - base)) - 1) over paired per-window NLLs."""
+    return 100.0 * math.expm1(sum(o - b for b, o in zip(base, other)) / len(base))
+
+
+def arm_difference(elim, dense, speedup, resamples=2000):
+    """The elimination arm's perplexity increase at `speedup` minus the zero-shot arm's, in
+    percentage points, with a 95 % interval from resampling the shared windows (None when the
+    lines lack per-window NLLs or were scored on different windows)."""
+    series = [elim[1].get("window_nll"), elim[speedup].get("window_nll"),
+              dense[1].get("window_nll"), dense[speedup].get("window_nll")]
+    if any(w is None for w in series) or len({len(w) for w in series}) != 1:
+        return None
+    e1, es, d1, ds = series
+    n = len(e1)
+
+    def difference(indices):
+        pick = lambda values: [values[i] for i in indices]
+        return change_percent(pick(e1), pick(es)) - change_percent(pick(d1), pick(ds))
+
+    generator = random.Random(20261126)
+    draws = sorted(difference([generator.randrange(n) for _ in range(n)]) for _ in range(resamples))
+    return difference(range(n)), draws[round(0.025 * (resamples - 1))], draws[round(0.975 * (resamples - 1))]
 
 
 def main():
@@ -77,18 +108,33 @@ def main():
                     continue
                 ppl = [r[speedup]["perplexity"] for r in runs]
                 change = [100.0 * (r[speedup]["perplexity"] / r[1]["perplexity"] - 1.0) for r in runs if 1 in r]
+                interval = runs[0][speedup].get("perplexity_change_ci95_pct") if len(runs) == 1 else None
                 accuracy = [r[speedup]["next_token_accuracy"] for r in runs]
                 measured = [r[speedup]["measured_speedup"] for r in runs]
                 kv = [r[speedup].get("kv_cache_bytes", float("nan")) / 1e6 for r in runs]
                 if speedup == 3.72:
                     increase[arm] = change
                 print(f"| {speedup:g} | {label} | {spread(ppl, '{:.1f}')} | "
-                      f"{spread(change, '{:+.2f}') + ' %' if change else '-'} | {spread(accuracy, '{:.4f}')} | "
+                      f"{spread(change, '{:+.2f}') + ' %' if change else '-'}"
+                      f"{' [{:+.2f}, {:+.2f}]'.format(*interval) if interval and speedup != 1 else ''} | "
+                      f"{spread(accuracy, '{:.4f}')} | "
                       f"{spread(measured, '{:.2f}')}x | {spread(kv, '{:.2f}')} |")
         print()
         for arm, label in ARMS:
             if increase.get(arm):
                 print(f"- {label}: perplexity {spread(increase[arm], '{:+.2f}')} % at S = 3.72 (prompt {prompt})")
+        for seed in seeds:
+            elim, dense = results.get(("elim", seed)), results.get(("dense", seed))
+            if not elim or not dense or 1 not in elim or 1 not in dense:
+                continue
+            for speedup in speedups:
+                if speedup == 1 or speedup not in elim or speedup not in dense:
+                    continue
+                compared = arm_difference(elim, dense, speedup)
+                if compared:
+                    print(f"- {os.path.basename(seed)}, S = {speedup:g}: the elimination-trained arm's increase minus "
+                          f"the zero-shot arm's, same windows: {compared[0]:+.2f} points "
+                          f"(95 % interval over windows {compared[1]:+.2f} to {compared[2]:+.2f})")
         print()
     return 0
 

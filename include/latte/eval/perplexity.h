@@ -29,9 +29,24 @@ struct LmScore {
   int64_t tokens = 0;                // continuation tokens scored
   double kept_fraction = 1.0;        // mean over windows and layers of kept / prompt length
   double kv_cache_bytes = 0.0;       // mean over windows of the KV cache the pruned prompt leaves
+  std::vector<double> window_nll;    // [windows] nats per continuation token of each window
 };
 
 // Scores every window's continuation given its prompt; `planner` prunes the prompt (null: dense).
 LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, const Planner* planner);
+
+// The perplexity change from `base` to `other`, scored on the same windows, in percent:
+// 100 (exp(mean other - mean base) - 1) of the per-window NLLs, with a 95 % interval from a
+// paired bootstrap over windows (`resamples` draws of as many windows, with replacement, a fixed
+// seed: the same input gives the same interval). It says how much of a change the choice of
+// windows alone could make; it knows nothing of the spread between training runs.
+struct PerplexityChange {
+  double percent = 0.0;
+  double low = 0.0;   // 2.5th percentile of the resampled changes, percent
+  double high = 0.0;  // 97.5th percentile
+};
+// InputError when the two are empty or of different lengths.
+PerplexityChange perplexity_change(std::span<const double> base, std::span<const double> other,
+                                   int resamples = 2000);
 
 }  // namespace latte
