@@ -79,9 +79,8 @@ void LayerCache::reserve(int64_t rows) {
   std::vector<float> keys(static_cast<size_t>(rows * width_)), values(keys.size());
   const int64_t held = this->rows();
   for (int64_t column = 0; column < width_; column += head_dim_) {
-    const int64_t head = column / head_dim_;
     const size_t from = offset(0, column);
-    const size_t to = head_dim_ == width_ ? 0 : static_cast<size_t>(head * rows * head_dim_);
+    const auto to = static_cast<size_t>(column / head_dim_ * rows * head_dim_);  // 0 when rows are whole
     std::copy_n(keys_.data() + from, held * row_stride(), keys.data() + to);
     std::copy_n(values_.data() + from, held * row_stride(), values.data() + to);
   }
