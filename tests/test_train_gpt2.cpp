@@ -130,6 +130,43 @@ TEST_F(Gpt2TrainParity, DynamicCoverageThenContinuation) {
   expect_same(knobs, 40, 8);
 }
 
+// --score-kept-prompt's rows: every surviving row with the token after its original position.
+// Coverage keeps a different count per window, so padding is left out too.
+TEST_F(Gpt2TrainParity, SurvivingRowsPredictTheTokenAfterTheirPosition) {
+  Knobs knobs;
+  knobs.coverage = 0.6;
+  const Planner planner(knobs, engine_->shape(), std::nullopt, LatencyModel{}, nullptr);
+  const int64_t prompt = 40, continuation = 8;
+  const auto windows = random_windows(3, prompt + continuation + 1, engine_->config().vocab_size, 7);
+  const torch::Tensor ids = to_ids(windows);
+  torch::NoGradGuard no_grad;
+  for (const Planner* plan : {static_cast<const Planner*>(nullptr), &planner}) {
+    SCOPED_TRACE(plan ? "pruned" : "dense");
+    const train::Gpt2Output output = torch_model_(ids.slice(1, 0, prompt + continuation), prompt, plan);
+    const auto [rows, targets] = train::Gpt2LMImpl::surviving_rows(output, ids);
+    int64_t expected_rows = 0;
+    std::vector<int64_t> expected_targets;
+    for (size_t b = 0; b < windows.size(); ++b) {
+      const int64_t kept = plan ? output.kept[b].back() : prompt;
+      expected_rows += kept + continuation;
+      for (int64_t r = 0; r < output.rows.hidden.size(1); ++r) {
+        if (!output.rows.valid[static_cast<int64_t>(b)][r].item<bool>()) continue;
+        const int64_t position = output.rows.positions[static_cast<int64_t>(b)][r].item<int64_t>();
+        expected_targets.push_back(windows[b][static_cast<size_t>(position + 1)]);
+      }
+    }
+    ASSERT_EQ(rows.size(0), expected_rows);
+    EXPECT_EQ(rows.size(1), engine_->config().n_embd);
+    ASSERT_EQ(targets.numel(), expected_rows);
+    for (int64_t i = 0; i < expected_rows; ++i) EXPECT_EQ(targets[i].item<int64_t>(), expected_targets[i]);
+    if (!plan) {  // nothing pruned: every position 0..47 predicts the next token
+      EXPECT_TRUE(targets.equal(ids.slice(1, 1, prompt + continuation + 1).reshape({-1})));
+    } else {
+      EXPECT_LT(expected_rows, static_cast<int64_t>(windows.size()) * (prompt + continuation));
+    }
+  }
+}
+
 TEST(CausalLMData, LinesJoinedWithSeparatorsAndCutIntoWindows) {
   // The middle line is longer than a window: it continues into the next one.
   const std::vector<std::vector<int32_t>> lines = {{1, 2}, {3, 4, 5, 6, 7, 8}, {9}};
@@ -221,6 +258,27 @@ TEST(TrainCausalLM, LearnsSavesLoadsInTheEngineAndGenerates) {
       "generate --model " + options.out.string() + " --max-new-tokens 8 'the cat sat'");
   EXPECT_EQ(generated.exit_code, 0) << generated.err;
   EXPECT_FALSE(generated.out.empty()) << generated.err;
+}
+
+// --score-kept-prompt: pruned batches also train on the surviving prompt rows; the run says so,
+// learns, and its dev evaluation still scores the continuation only (the same numbers as a
+// run without the flag would report for the same model).
+TEST(TrainCausalLM, ScoringTheKeptPromptRowsLearnsToo) {
+  TempDir dir("train_clm_kept");
+  train::CausalLMOptions options = tiny_options(dir);
+  options.score_kept_prompt = true;
+  std::ostringstream log;
+  const train::TrainResult result = train::train_causal_lm(options, log);
+  EXPECT_NE(log.str().find("pruned batches scored on every surviving row"), std::string::npos) << log.str();
+  ASSERT_EQ(result.losses.size(), 30u);
+  EXPECT_LT(mean(result.losses, 25, 5), 0.7 * mean(result.losses, 0, 5)) << log.str();
+  ASSERT_TRUE(result.best);
+  EXPECT_LT(result.best->metrics["S=1"]["perplexity"].get<double>(), 100.0) << log.str();
+  // Without the flag, the same seed trains differently (pruned batches see other targets).
+  TempDir plain_dir("train_clm_plain");
+  const train::TrainResult plain = train::train_causal_lm(tiny_options(plain_dir), log);
+  ASSERT_EQ(plain.losses.size(), 30u);
+  EXPECT_NE(plain.losses, result.losses);
 }
 
 // --init: a GPT-2 folder (here one latte wrote) with its own tokenizer starts where it stopped.

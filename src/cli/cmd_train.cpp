@@ -192,6 +192,9 @@ void add_train_command(CLI::App& app) {
         ->capture_default_str();
     command->add_option("--max-lines", options->max_lines,
                         "Read at most this many lines of --data (0 = all)");
+    command->add_flag("--score-kept-prompt", options->score_kept_prompt,
+                      "Pruned batches also train on the prompt rows that survive elimination (default: "
+                      "the continuation only, as eval --task lm scores it)");
     add_common_options(*command, *options, *dtype, *threads);
     command->callback([options, dtype, threads, range, prompt_range, eval_speedups] {
       options->save_dtype = parse_save_dtype(*dtype);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <tuple>
 
 #include "latte/core/error.h"
 #include "latte/io/atomic_file.h"
@@ -141,7 +142,8 @@ class CausalLMTask : public Task {
         << dev_.size() << "); " << options.steps << " steps of " << options.batch_size << " = "
         << static_cast<double>(options.steps * options.batch_size) / static_cast<double>(train_.size())
         << " epochs; prompt " << prompt_range_.first << ".." << prompt_range_.second
-        << " tokens; train speedup " << speedups << "\n";
+        << " tokens; train speedup " << speedups
+        << (options.score_kept_prompt ? "; pruned batches scored on every surviving row" : "") << "\n";
   }
 
   std::string name() const override { return "clm"; }
@@ -167,7 +169,10 @@ class CausalLMTask : public Task {
     const double speedup = train_speedups_[pick_speedup(generator)];
     std::uniform_int_distribution<int64_t> pick_prompt(prompt_range_.first, prompt_range_.second);
     const int64_t prompt = pick_prompt(generator);
-    return {window_loss(windows, prompt, planners_->at(speedup), speedup <= 1.0).first,
+    const Scored scored = speedup <= 1.0               ? Scored::kWholeWindow
+                          : options_.score_kept_prompt ? Scored::kSurvivingRows
+                                                       : Scored::kContinuation;
+    return {window_loss(windows, prompt, planners_->at(speedup), scored).first,
             static_cast<int64_t>(windows.size())};
   }
 
@@ -187,7 +192,8 @@ class CausalLMTask : public Task {
         for (size_t i = first; i < std::min(dev_.size(), first + static_cast<size_t>(options_.batch_size));
              ++i)
           windows.push_back(&dev_[i]);
-        const auto [loss, accuracy] = window_loss(windows, prompt, planners_->at(speedup), false);
+        const auto [loss, accuracy] =
+            window_loss(windows, prompt, planners_->at(speedup), Scored::kContinuation);
         nll_sum += loss.item<double>() * static_cast<double>(windows.size());
         correct += accuracy * static_cast<double>(windows.size());
       }
@@ -244,18 +250,28 @@ class CausalLMTask : public Task {
     }
   }
 
+  // Which rows' next-token predictions a loss counts.
+  enum class Scored {
+    kWholeWindow,    // every row (dense batches: nothing is pruned)
+    kContinuation,   // the last prompt row and the continuation rows, as `eval --task lm` scores
+    kSurvivingRows,  // those and every prompt row that survives elimination
+  };
+
   // Mean cross-entropy over the predicted tokens of the windows and the share predicted right.
   // Windows of seq_len tokens run their first seq_len - 1 (the last token is only a target):
-  // the first `prompt` as the prompt, pruned by `planner`. With `whole_window` (dense batches)
-  // every row predicts its next token; otherwise the continuation's tokens are predicted, by the
-  // last prompt row and the continuation rows, as `latte eval --task lm` scores them.
+  // the first `prompt` as the prompt, pruned by `planner`.
   std::pair<torch::Tensor, double> window_loss(const std::vector<const std::vector<int32_t>*>& windows,
-                                               int64_t prompt, const Planner* planner, bool whole_window) {
+                                               int64_t prompt, const Planner* planner, Scored scored) {
     const int64_t length = options_.seq_len;
     const torch::Tensor ids = ids_tensor(windows, length);
     const Gpt2Output output = model_(ids.slice(1, 0, length - 1), prompt, planner);
-    const torch::Tensor rows = whole_window ? output.rows.hidden : Gpt2LMImpl::continuation_rows(output);
-    const torch::Tensor targets = ids.slice(1, length - rows.size(1), length).reshape({-1});
+    torch::Tensor rows, targets;
+    if (scored == Scored::kSurvivingRows) {
+      std::tie(rows, targets) = Gpt2LMImpl::surviving_rows(output, ids);
+    } else {
+      rows = scored == Scored::kWholeWindow ? output.rows.hidden : Gpt2LMImpl::continuation_rows(output);
+      targets = ids.slice(1, length - rows.size(1), length).reshape({-1});
+    }
     const torch::Tensor logits = model_->logits(rows).reshape({targets.size(0), -1});
     const torch::Tensor loss = torch::cross_entropy_loss(logits, targets);
     double accuracy = 0.0;

@@ -181,6 +181,14 @@ torch::Tensor Gpt2LMImpl::continuation_rows(const Gpt2Output& output) {
   return gather_rows(rows.hidden, index.to(rows.hidden.device()));
 }
 
+std::pair<torch::Tensor, torch::Tensor> Gpt2LMImpl::surviving_rows(const Gpt2Output& output,
+                                                                   const torch::Tensor& ids) {
+  const Gpt2Rows& rows = output.rows;
+  const torch::Tensor valid = rows.valid.to(rows.hidden.device());
+  const torch::Tensor next = ids.to(rows.positions.device()).gather(1, rows.positions + 1);
+  return {rows.hidden.index({valid}), next.index({rows.valid})};
+}
+
 torch::Tensor Gpt2LMImpl::logits(const torch::Tensor& rows) {
   return torch::nn::functional::linear(rows, token_embeddings->weight);
 }

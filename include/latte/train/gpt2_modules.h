@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "latte/models/gpt2.h"
@@ -91,6 +92,11 @@ class Gpt2LMImpl : public torch::nn::Module {
   // The rows that predict the continuation's tokens: each window's last prompt row, then its
   // continuation rows -> [batch, 1 + continuation rows, n_embd].
   static torch::Tensor continuation_rows(const Gpt2Output& output);
+  // Every surviving row (kept prompt rows and continuation rows, padding left out) and the token
+  // each predicts: ids[b, position + 1] of its original position -> {[rows, n_embd], [rows]}.
+  // ids is [batch, length] with length above every row's position.
+  static std::pair<torch::Tensor, torch::Tensor> surviving_rows(const Gpt2Output& output,
+                                                                const torch::Tensor& ids);
   // Vocabulary logits of rows [..., n_embd] through the tied head.
   torch::Tensor logits(const torch::Tensor& rows);
   // Names and shapes exactly as gpt2_weight_specs(config) (GPT2LMHeadModel: "transformer.").

@@ -84,6 +84,10 @@ struct CausalLMOptions : TrainOptions {
   std::vector<double> eval_speedups;  // default: 1 and the training speedups' ends
   int64_t dev_windows = 64;           // dev windows scored at each evaluation
   int64_t max_lines = 0;              // read at most this many lines of --data (0 = all)
+  // Pruned batches: also train on the next-token predictions of the prompt rows that survive
+  // elimination (by default only the continuation is scored, as `eval --task lm` scores it, so
+  // a pruned batch trains on fewer tokens than a dense one). Dev evaluation is unchanged.
+  bool score_kept_prompt = false;
 };
 
 struct Evaluation {
