@@ -129,6 +129,19 @@ TEST_F(Cli, BadFlagsAreUsageErrors) {
   expect_clean_failure("classify --model " + model_.string() + " --threads 0 x", "threads");
 }
 
+// The kernel switches of the environment: a bad value is one line naming the variable.
+TEST_F(Cli, BadKernelEnvironmentVariablesAreOneLineErrors) {
+  expect_one_line_error(run_latte(work_, classify(), "", "LATTE_ATTENTION=flash"),
+                        "LATTE_ATTENTION must be fused or sgemm, got 'flash'");
+  expect_one_line_error(run_latte(work_, classify(), "", "LATTE_GEMM_ISA=sse2"),
+                        "LATTE_GEMM_ISA must be avx2 or avx512, got 'sse2'");
+  const CommandResult general = run_latte(work_, classify(), "", "LATTE_ATTENTION=sgemm");
+  const CommandResult fused = run_latte(work_, classify(), "", "LATTE_ATTENTION=fused");
+  ASSERT_EQ(general.exit_code, 0) << general.err;
+  ASSERT_EQ(fused.exit_code, 0) << fused.err;
+  EXPECT_EQ(general.out, fused.out);  // the same label and rounded probability either way
+}
+
 TEST_F(Cli, TruncatedWeights) {
   const std::string bytes = slurp(model_ / "model.safetensors");
   spit(model_ / "model.safetensors", bytes.substr(0, bytes.size() / 2));

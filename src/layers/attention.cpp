@@ -289,63 +289,56 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
     const float* value = sequence.values + head_offset;
     const int64_t* visible =
         spec.causal ? visible_keys.data() + visible_offsets[static_cast<size_t>(s)] : nullptr;
-    AttentionHeadArgs head_args;
-    head_args.queries = query;
-    head_args.query_stride = sequence.query_stride;
-    head_args.n_queries = n_queries;
-    head_args.keys = key;
-    head_args.values = value;
-    head_args.key_value_stride = sequence.key_value_stride;
-    head_args.n_keys = n_keys;
-    head_args.head_dim = head_dim;
-    head_args.scale = spec.scale;
-    head_args.visible = visible;
-    head_args.context = context;
-    head_args.context_stride = sequence.context_stride;
-    head_args.column_sums = column_sums;
-    head_args.workspace = scores;
     if (fused[static_cast<size_t>(s)]) {
-      attention_head(*fused_isa, head_args);  // head_dim and n_keys were checked above
-      if (column_sums && spec.causal) {
-        const int64_t* counts = seen_by.data() + key_offsets[static_cast<size_t>(s)];
-        for (int64_t j = 0; j < n_keys; ++j) {
-          if (counts[j] > 0) column_sums[j] /= static_cast<float>(counts[j]);
+      // head_dim and n_keys were checked above: the kernel does not decline.
+      attention_head(*fused_isa, AttentionHeadArgs{.queries = query,
+                                                   .query_stride = sequence.query_stride,
+                                                   .n_queries = n_queries,
+                                                   .keys = key,
+                                                   .values = value,
+                                                   .key_value_stride = sequence.key_value_stride,
+                                                   .n_keys = n_keys,
+                                                   .head_dim = head_dim,
+                                                   .scale = spec.scale,
+                                                   .visible = visible,
+                                                   .context = context,
+                                                   .context_stride = sequence.context_stride,
+                                                   .column_sums = column_sums,
+                                                   .workspace = scores});
+    } else {
+      // Causal attention runs in blocks of queries, each over the keys its last query sees: with
+      // ascending positions the masked upper triangle is mostly skipped (half the FLOPs of a
+      // prefill). Bidirectional attention is one block over every key.
+      const int64_t block = visible ? kCausalQueryBlock : n_queries;
+      for (int64_t first = 0; first < n_queries; first += block) {
+        const int64_t rows = std::min(block, n_queries - first);
+        int64_t width = n_keys;
+        if (visible) width = *std::max_element(visible + first, visible + first + rows);
+        if (width == 0) {
+          for (int64_t i = first; i < first + rows; ++i)
+            std::fill_n(context + i * sequence.context_stride, head_dim, 0.0f);
+          continue;
         }
-      }
-      continue;
-    }
-    // Causal attention runs in blocks of queries, each over the keys its last query sees: with
-    // ascending positions the masked upper triangle is mostly skipped (half the FLOPs of a
-    // prefill). Bidirectional attention is one block over every key.
-    const int64_t block = visible ? kCausalQueryBlock : n_queries;
-    for (int64_t first = 0; first < n_queries; first += block) {
-      const int64_t rows = std::min(block, n_queries - first);
-      int64_t width = n_keys;
-      if (visible) width = *std::max_element(visible + first, visible + first + rows);
-      if (width == 0) {
-        for (int64_t i = first; i < first + rows; ++i)
-          std::fill_n(context + i * sequence.context_stride, head_dim, 0.0f);
-        continue;
-      }
-      // scores[rows, width] = scale * Q K^T
-      sgemm(true, rows, width, head_dim, spec.scale, query + first * sequence.query_stride,
-            sequence.query_stride, key, sequence.key_value_stride, 0.0f, scores, width);
-      for (int64_t i = 0; i < rows; ++i) {
-        float* row = scores + i * width;
-        if (bias) {
-          bias->add(head, sequence.query_positions[static_cast<size_t>(first + i)],
-                    sequence.key_positions.first(static_cast<size_t>(width)), row);
-        }
-        softmax_prefix(row, visible ? visible[first + i] : width, width);
-      }
-      // context rows of this head = P V
-      sgemm(false, rows, head_dim, width, 1.0f, scores, width, value, sequence.key_value_stride, 0.0f,
-            context + first * sequence.context_stride, sequence.context_stride);
-      if (column_sums) {
+        // scores[rows, width] = scale * Q K^T
+        sgemm(true, rows, width, head_dim, spec.scale, query + first * sequence.query_stride,
+              sequence.query_stride, key, sequence.key_value_stride, 0.0f, scores, width);
         for (int64_t i = 0; i < rows; ++i) {
-          const float* row = scores + i * width;
+          float* row = scores + i * width;
+          if (bias) {
+            bias->add(head, sequence.query_positions[static_cast<size_t>(first + i)],
+                      sequence.key_positions.first(static_cast<size_t>(width)), row);
+          }
+          softmax_prefix(row, visible ? visible[first + i] : width, width);
+        }
+        // context rows of this head = P V
+        sgemm(false, rows, head_dim, width, 1.0f, scores, width, value, sequence.key_value_stride, 0.0f,
+              context + first * sequence.context_stride, sequence.context_stride);
+        if (column_sums) {
+          for (int64_t i = 0; i < rows; ++i) {
+            const float* row = scores + i * width;
 #pragma omp simd
-          for (int64_t j = 0; j < width; ++j) column_sums[j] += row[j];
+            for (int64_t j = 0; j < width; ++j) column_sums[j] += row[j];
+          }
         }
       }
     }
