@@ -6,6 +6,8 @@
 #   2. per seed, two arms from scratch with the same data, steps and seed:
 #      elim  - elimination in the prompt of each window, speedup sampled per batch from TRAIN_RANGE;
 #      dense - no elimination (the zero-shot case: pruned only at inference);
+#      and, when ARMS names it, elim-kept - as elim, with the prompt rows that survive elimination
+#      scored too (--score-kept-prompt);
 #   3. latte eval --task lm on lm/test at S = 1, 2, 3, 3.72, 4 (prompt 256 and 512, continuation
 #      32; JSON lines), greedy continuations of 5 test passages at S = 1 and 3.72, and a chart of
 #      perplexity against the measured TTFT speedup of both arms per prompt length (latte plot).
@@ -18,7 +20,7 @@
 # SEQ_LEN [544 = prompt 512 + continuation 32], BATCH [8], STEPS [900: 3 hours dense, 1.4 hours elim, on
 # 2 idle cores; see docs/training.md], LR [6e-4], TRAIN_RANGE [1,4], SEEDS [1], STOP_AFTER [0],
 # EVAL_PROMPTS [256 512: prompt lengths scored, each + 32 <= SEQ_LEN], EVAL_WINDOWS [200 per
-# prompt length], THREADS [all cores].
+# prompt length], THREADS [all cores], ARMS [elim dense; elim-kept adds the third arm].
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 latte=${LATTE:-$root/build/latte}
@@ -31,6 +33,14 @@ speedups=1,2,3,3.72,4
 train=(env "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}" "$latte" train clm)
 threads=()
 if [[ -n "${THREADS:-}" ]]; then threads=(--threads "$THREADS"); fi
+
+arms=(${ARMS:-elim dense})
+for arm in "${arms[@]}"; do
+  case $arm in
+    elim | dense | elim-kept) ;;
+    *) echo "make_gpt2_model: ARMS takes elim, dense and elim-kept, got '$arm'" >&2; exit 1 ;;
+  esac
+done
 
 if [[ ! -x "$latte" ]]; then
   echo "make_gpt2_model: $latte not found; run scripts/setup.sh first" >&2
@@ -50,11 +60,12 @@ if [[ ! -f "$encoder/encoder.json" ]]; then
 fi
 
 for seed in ${SEEDS:-1}; do
-  for arm in elim dense; do
+  for arm in "${arms[@]}"; do
     out=$work/seed$seed/$arm
     echo "== 2. seed $seed, arm $arm -> $out"
     elimination=()
-    if [[ $arm == elim ]]; then elimination=(--train-speedup-range "${TRAIN_RANGE:-1,4}"); fi
+    if [[ $arm == elim* ]]; then elimination=(--train-speedup-range "${TRAIN_RANGE:-1,4}"); fi
+    if [[ $arm == elim-kept ]]; then elimination+=(--score-kept-prompt); fi
     mkdir -p "$work/seed$seed"
     "${train[@]}" --data "$data/lm/train.txt" --dev "$data/lm/dev.txt" --tokenizer "$encoder" \
       --preset "${PRESET:-small}" ${LAYERS:+--layers "$LAYERS"} --seq-len "$seq_len" \
@@ -80,7 +91,7 @@ for i in 0 1 2 3 4; do
 done >"$prompts"
 
 for seed in ${SEEDS:-1}; do
-  for arm in elim dense; do
+  for arm in "${arms[@]}"; do
     model=$work/seed$seed/$arm
     for prompt in ${EVAL_PROMPTS:-256 512}; do
       echo "== 3. seed $seed, arm $arm: perplexity on lm/test, prompt $prompt + 32"
@@ -100,8 +111,14 @@ done
 for prompt in ${EVAL_PROMPTS:-256 512}; do
   series=()
   for seed in ${SEEDS:-1}; do
-    series+=(--series "seed $seed, trained with elimination=$work/seed$seed/elim.eval-prompt$prompt.jsonl")
-    series+=(--series "seed $seed, zero-shot (trained dense)=$work/seed$seed/dense.eval-prompt$prompt.jsonl")
+    for arm in "${arms[@]}"; do
+      case $arm in
+        elim) label="trained with elimination" ;;
+        dense) label="zero-shot (trained dense)" ;;
+        elim-kept) label="trained with elimination, kept prompt rows scored" ;;
+      esac
+      series+=(--series "seed $seed, $label=$work/seed$seed/$arm.eval-prompt$prompt.jsonl")
+    done
   done
   "$latte" plot "${series[@]}" --x measured_speedup --y perplexity --x-label "measured TTFT speedup" \
     --title "GPT-2 on lm/test: prompt $prompt + 32 tokens scored" --out "$work/perplexity-prompt$prompt.svg"

@@ -24,7 +24,8 @@ import random
 import statistics
 import sys
 
-ARMS = (("elim", "trained with elimination"), ("dense", "zero-shot (trained dense)"))
+ARMS = (("elim", "trained with elimination"), ("dense", "zero-shot (trained dense)"),
+        ("elim-kept", "trained with elimination, kept prompt rows scored"))
 
 
 def read_jsonl(path):
@@ -57,7 +58,7 @@ def change_percent(base, other):
 
 
 def arm_difference(elim, dense, speedup, resamples=2000):
-    """The elimination arm's perplexity increase at `speedup` minus the zero-shot arm's, in
+    """An elimination arm's perplexity increase at `speedup` minus the zero-shot arm's, in
     percentage points, with a 95 % interval from resampling the shared windows (None when the
     lines lack per-window NLLs or were scored on different windows)."""
     series = [elim[1].get("window_nll"), elim[speedup].get("window_nll"),
@@ -124,17 +125,19 @@ def main():
             if increase.get(arm):
                 print(f"- {label}: perplexity {spread(increase[arm], '{:+.2f}')} % at S = 3.72 (prompt {prompt})")
         for seed in seeds:
-            elim, dense = results.get(("elim", seed)), results.get(("dense", seed))
-            if not elim or not dense or 1 not in elim or 1 not in dense:
-                continue
-            for speedup in speedups:
-                if speedup == 1 or speedup not in elim or speedup not in dense:
+            dense = results.get(("dense", seed))
+            for arm, label in ARMS:
+                elim = results.get((arm, seed))
+                if arm == "dense" or not elim or not dense or 1 not in elim or 1 not in dense:
                     continue
-                compared = arm_difference(elim, dense, speedup)
-                if compared:
-                    print(f"- {os.path.basename(seed)}, S = {speedup:g}: the elimination-trained arm's increase minus "
-                          f"the zero-shot arm's, same windows: {compared[0]:+.2f} points "
-                          f"(95 % interval over windows {compared[1]:+.2f} to {compared[2]:+.2f})")
+                for speedup in speedups:
+                    if speedup == 1 or speedup not in elim or speedup not in dense:
+                        continue
+                    compared = arm_difference(elim, dense, speedup)
+                    if compared:
+                        print(f"- {os.path.basename(seed)}, S = {speedup:g}: the increase of the arm {label} minus "
+                              f"the zero-shot arm's, same windows: {compared[0]:+.2f} points "
+                              f"(95 % interval over windows {compared[1]:+.2f} to {compared[2]:+.2f})")
         print()
     return 0
 
