@@ -34,7 +34,7 @@ train=(env "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}" "$latte" train clm)
 threads=()
 if [[ -n "${THREADS:-}" ]]; then threads=(--threads "$THREADS"); fi
 
-arms=(${ARMS:-elim dense})
+read -r -a arms <<<"${ARMS:-elim dense}"
 for arm in "${arms[@]}"; do
   case $arm in
     elim | dense | elim-kept) ;;
