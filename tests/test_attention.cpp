@@ -391,8 +391,9 @@ TEST(Attention, ModelHeadSizesMatchTheNaiveLoop) {
 }
 
 // attention_head's kernel for each ISA this CPU runs, directly: one head against the naive loop
-// in double, visible prefixes with empty ones among them, and the column sums added to what was
-// there. A head_dim that is not a whole number of vectors is declined with nothing written.
+// in double, visible prefixes with empty ones among them, rows contiguous and strided, and the
+// column sums added to what was there. A head_dim that is not a whole number of vectors is declined with
+// nothing written.
 TEST(AttentionHead, EachIsaKernelMatchesTheNaiveLoop) {
   const std::optional<GemmIsa> best = best_gemm_isa();
   if (!best) GTEST_SKIP() << "this CPU has neither AVX2 nor AVX-512";
@@ -408,7 +409,8 @@ TEST(AttentionHead, EachIsaKernelMatchesTheNaiveLoop) {
             SCOPED_TRACE(std::string(gemm_isa_name(isa)) + " head_dim " + std::to_string(head_dim) + ", " +
                          std::to_string(n_queries) + " queries, " + std::to_string(n_keys) + " keys" +
                          (prefixes ? ", prefixes" : ""));
-            const int64_t stride = head_dim + 3;
+            // Rows side by side (a head-major cache: V is read in place) or strided (V is packed).
+            const int64_t stride = head_dim + (n_keys % 2 == 0 ? 0 : 3);
             std::vector<float> queries(static_cast<size_t>(n_queries * stride));
             std::vector<float> keys(static_cast<size_t>(n_keys * stride)), values(keys.size());
             for (float& value : queries) value = 2.0f * uniform(generator);

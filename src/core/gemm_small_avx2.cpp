@@ -54,4 +54,8 @@ void epilogue_avx2(const EpilogueArgs& args, int64_t row_begin, int64_t row_end)
 
 bool attention_head_avx2(const AttentionHeadArgs& args) { return attention_head(args); }
 
+void softmax_row_avx2(float* row, int64_t valid, int64_t width, float* column_sums) {
+  softmax_row(row, valid, width, column_sums);
+}
+
 }  // namespace latte::gemm_kernels

@@ -55,4 +55,8 @@ void epilogue_avx512(const EpilogueArgs& args, int64_t row_begin, int64_t row_en
 
 bool attention_head_avx512(const AttentionHeadArgs& args) { return attention_head(args); }
 
+void softmax_row_avx512(float* row, int64_t valid, int64_t width, float* column_sums) {
+  softmax_row(row, valid, width, column_sums);
+}
+
 }  // namespace latte::gemm_kernels

@@ -50,5 +50,7 @@ void epilogue_avx2(const EpilogueArgs& args, int64_t row_begin, int64_t row_end)
 // attention_head's kernels (latte/core/attention_head.h).
 bool attention_head_avx512(const AttentionHeadArgs& args);
 bool attention_head_avx2(const AttentionHeadArgs& args);
+void softmax_row_avx512(float* row, int64_t valid, int64_t width, float* column_sums);
+void softmax_row_avx2(float* row, int64_t valid, int64_t width, float* column_sums);
 
 }  // namespace latte::gemm_kernels

@@ -35,6 +35,11 @@ bool attention_head(GemmIsa isa, const AttentionHeadArgs& args) {
                                  : gemm_kernels::attention_head_avx2(args);
 }
 
+void softmax_row(GemmIsa isa, float* row, int64_t valid, int64_t width, float* column_sums) {
+  if (isa == GemmIsa::kAvx512) return gemm_kernels::softmax_row_avx512(row, valid, width, column_sums);
+  gemm_kernels::softmax_row_avx2(row, valid, width, column_sums);
+}
+
 PackedGemm::PackedGemm(const float* weight, int64_t out_features, int64_t in_features, const float* bias,
                        Activation activation, bool accumulate, GemmIsa isa)
     : isa_(isa),

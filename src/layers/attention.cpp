@@ -2,10 +2,6 @@
 
 #include <omp.h>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -61,77 +57,30 @@ inline float exp_approx(float x) {
   return p * std::bit_cast<float>(bits);
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
-// exp_approx on 8 lanes: GCC does not vectorise the scalar version's loop
-// (measured 4-5 ns per element), this runs at a fraction of a nanosecond.
-inline __m256 exp_approx8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
-
-inline float horizontal_sum(__m256 v) {
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
-  return _mm_cvtss_f32(sum);
-}
-
-inline float horizontal_max(__m256 v) {
-  __m128 top = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  top = _mm_max_ps(top, _mm_movehl_ps(top, top));
-  top = _mm_max_ss(top, _mm_movehdup_ps(top));
-  return _mm_cvtss_f32(top);
-}
-#endif
-
 // Softmax of row[0, valid) in place; entries past `valid` (keys the query does not see) become 0,
-// and a row that sees no key is all 0, so its context row is 0.
-inline void softmax_prefix(float* row, int64_t valid, int64_t width) {
+// and a row that sees no key is all 0, so its context row is 0. The probabilities are added to
+// column_sums[0, width) when it is given. Vector CPUs run the fused kernel's softmax_row
+// (latte/core/attention_head.h); this loop is the one for CPUs without AVX2.
+inline void softmax_prefix(float* row, int64_t valid, int64_t width, float* column_sums) {
+  if (const std::optional<GemmIsa> isa = best_gemm_isa())
+    return softmax_row(*isa, row, valid, width, column_sums);
   if (valid == 0) {
     std::fill(row, row + width, 0.0f);
     return;
   }
-  int64_t j = 0;
   float maximum = row[0];
+  for (int64_t i = 1; i < valid; ++i) maximum = std::max(maximum, row[i]);
   float total = 0.0f;
-#if defined(__AVX2__) && defined(__FMA__)
-  if (valid >= 8) {
-    __m256 maxima = _mm256_loadu_ps(row);
-    for (j = 8; j + 8 <= valid; j += 8) maxima = _mm256_max_ps(maxima, _mm256_loadu_ps(row + j));
-    maximum = horizontal_max(maxima);
-    for (; j < valid; ++j) maximum = std::max(maximum, row[j]);
-    const __m256 shift = _mm256_set1_ps(maximum);
-    __m256 sums = _mm256_setzero_ps();
-    for (j = 0; j + 8 <= valid; j += 8) {
-      const __m256 e = exp_approx8(_mm256_sub_ps(_mm256_loadu_ps(row + j), shift));
-      _mm256_storeu_ps(row + j, e);
-      sums = _mm256_add_ps(sums, e);
-    }
-    total = horizontal_sum(sums);
-  } else
-#endif
-  {
-    for (int64_t i = 1; i < valid; ++i) maximum = std::max(maximum, row[i]);
-  }
-  for (; j < valid; ++j) {
+  for (int64_t j = 0; j < valid; ++j) {
     row[j] = exp_approx(row[j] - maximum);
     total += row[j];
   }
   const float inverse = 1.0f / total;
   for (int64_t i = 0; i < valid; ++i) row[i] *= inverse;
   for (int64_t i = valid; i < width; ++i) row[i] = 0.0f;
+  if (column_sums != nullptr) {
+    for (int64_t j = 0; j < width; ++j) column_sums[j] += row[j];
+  }
 }
 
 void check_spec(const AttentionSpec& spec) {
@@ -328,18 +277,11 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
             bias->add(head, sequence.query_positions[static_cast<size_t>(first + i)],
                       sequence.key_positions.first(static_cast<size_t>(width)), row);
           }
-          softmax_prefix(row, visible ? visible[first + i] : width, width);
+          softmax_prefix(row, visible ? visible[first + i] : width, width, column_sums);
         }
         // context rows of this head = P V
         sgemm(false, rows, head_dim, width, 1.0f, scores, width, value, sequence.key_value_stride, 0.0f,
               context + first * sequence.context_stride, sequence.context_stride);
-        if (column_sums) {
-          for (int64_t i = 0; i < rows; ++i) {
-            const float* row = scores + i * width;
-#pragma omp simd
-            for (int64_t j = 0; j < width; ++j) column_sums[j] += row[j];
-          }
-        }
       }
     }
     if (column_sums && spec.causal) {

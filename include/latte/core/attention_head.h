@@ -37,6 +37,11 @@ constexpr int64_t attention_workspace_floats(int64_t head_dim, int64_t n_keys) {
 // Floats per vector of `isa` (16 on AVX-512, 8 on AVX2): head_dim must be a multiple of it.
 constexpr int64_t attention_head_vector_width(GemmIsa isa) { return isa == GemmIsa::kAvx512 ? 16 : 8; }
 
+// The kernel's softmax on one row of scores: softmax of row[0, valid) in place, 0 in
+// [valid, width) (all 0 when valid is 0), the probabilities added to column_sums[0, width) when
+// it is not null. For attention's general path (decode steps, position biases).
+void softmax_row(GemmIsa isa, float* row, int64_t valid, int64_t width, float* column_sums);
+
 // Runs one head on `isa`'s kernel; false, having done nothing, when head_dim is not a multiple
 // of that ISA's vector width (16 floats on AVX-512, 8 on AVX2) or there is no key (the caller then runs its
 // general path).
