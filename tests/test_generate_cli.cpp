@@ -159,7 +159,14 @@ TEST_F(Gpt2TextModel, InitCopiesTheTokenizerAndGenerateTakesText) {
   spit(work_ / "bad.txt", "caf\xc3 ok\n");
   expect_one_line_error(run_latte(work_.path(), "generate --model " + model_.string() + " --input " +
                                                     (work_ / "bad.txt").string()),
-                        "UTF-8");
+                        "bad.txt:1: invalid UTF-8");
+  // An empty input continues nothing and says so.
+  spit(work_ / "empty.txt", "");
+  const CommandResult empty = run_latte(
+      work_.path(), "generate --model " + model_.string() + " --input " + (work_ / "empty.txt").string());
+  EXPECT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_EQ(empty.out, "");
+  EXPECT_NE(empty.err.find("no prompts"), std::string::npos) << empty.err;
 }
 
 TEST_F(Gpt2TextModel, EvalLmReportsPerplexityPerSpeedup) {

@@ -208,9 +208,11 @@ void add_generate_command(CLI::App& app) {
         }
         inputs = data::InputReader::from_inputs(std::move(given_texts));
       }
-      for (data::LabeledExample input; !interrupted && inputs.next(input);) {
-        run(tokenizer->encode(input.text, 0).ids, input.origin);
+      size_t prompts = 0;
+      for (data::LabeledExample input; !interrupted && inputs.next(input); ++prompts) {
+        run(encode_input(*tokenizer, input.text, std::nullopt, 0, input.origin).ids, input.origin);
       }
+      if (prompts == 0) std::cerr << "latte: notice: no prompts to continue (the input is empty)\n";
     }
     if (interrupted) {
       std::cerr << "latte: interrupted\n";
