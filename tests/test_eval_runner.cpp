@@ -318,11 +318,13 @@ TEST(LmEval, WindowsComeFromTheTokenStreamWithEndOfText) {
     EXPECT_EQ(error.field(), "prompt_length + continuation_length");
     EXPECT_EQ(error.problem(), "is 68; the model takes at most 64 tokens");
   }
+  // Errors name the file, and the line where a line is at fault.
   spit(dir / "short.txt", "the cat sat\n");
-  EXPECT_NE(error_of([&] {
-              read_lm_windows((dir / "short.txt").string(), *model, *tokenizer, 40, 20, 0);
-            }).find("fewer than one window"),
-            std::string::npos);
+  EXPECT_EQ(error_of([&] { read_lm_windows((dir / "short.txt").string(), *model, *tokenizer, 40, 20, 0); }),
+            (dir / "short.txt").string() + ": the text has 6 tokens, fewer than one window of 40 + 20");
+  spit(dir / "bad.txt", "the cat sat\ncaf\xc3 ok\n");
+  EXPECT_EQ(error_of([&] { read_lm_windows((dir / "bad.txt").string(), *model, *tokenizer, 4, 2, 0); }),
+            (dir / "bad.txt").string() + ":2: invalid UTF-8 at byte 3");
 }
 
 TEST(LmEval, EveryTargetIsScoredAndTimedAgainstDense) {

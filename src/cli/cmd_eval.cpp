@@ -197,7 +197,7 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   command->add_option("--max", options->max_examples, "Use only the first N examples (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   command
       ->add_option("--latency-samples", options->latency_samples,
                    "Inputs timed one at a time, each speedup paired with adjacent dense runs")
@@ -328,7 +328,7 @@ void add_sweep_command(CLI::App& app) {
       ->check(CLI::IsMember({"static", "dynamic"}));
   command->add_option("--out", options->out, "Writes OUT.csv and OUT.svg")->capture_default_str();
   command->add_option("--max", options->max_examples, "Use only the first N inputs (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   command
       ->add_option("--latency-samples", options->latency_samples,
                    "Inputs timed one at a time, each target paired with adjacent dense runs")

@@ -24,11 +24,15 @@ std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& m
   data::InputReader reader = data::InputReader::from_file(path);
   for (data::LabeledExample passage;
        (wanted == 0 || static_cast<int64_t>(stream.size()) < wanted) && reader.next(passage);) {
-    const Encoding encoding = tokenizer.encode(passage.text, 0);
+    const Encoding encoding = encode_input(tokenizer, passage.text, std::nullopt, 0, passage.origin);
     stream.insert(stream.end(), encoding.ids.begin(), encoding.ids.end());
     if (end_of_text) stream.push_back(*end_of_text);
   }
-  return lm_windows(stream, prompt_length, continuation_length, max_windows);
+  try {
+    return lm_windows(stream, prompt_length, continuation_length, max_windows);
+  } catch (const InputError& error) {
+    throw InputError(path + ": " + error.what());
+  }
 }
 
 LmEvaluation evaluate_lm_speedups(CausalLm& model, std::span<const LmWindow> windows,
