@@ -12,7 +12,8 @@
 #      32; JSON lines), greedy continuations of 5 test passages at S = 1 and 3.72, and a chart of
 #      perplexity against the measured TTFT speedup of both arms per prompt length (latte plot).
 # Every training resumes where it stopped (rerun after an interruption; STOP_AFTER=N ends each
-# run after step N so a long run can be split across sessions). The models are large (about
+# run after step N so a long run can be split across sessions), and evaluations already made of
+# a model as it is now are kept (EVAL_AGAIN=1 redoes them). The models are large (about
 # 130 MB each in f32): they stay in LATTE_WORK, out of the repository.
 #
 # Environment (defaults in brackets): LATTE [build/latte], LATTE_DATA [./data], LATTE_WORK
@@ -20,7 +21,8 @@
 # SEQ_LEN [544 = prompt 512 + continuation 32], BATCH [8], STEPS [900: 3 hours dense, 1.4 hours elim, on
 # 2 idle cores; see docs/training.md], LR [6e-4], TRAIN_RANGE [1,4], SEEDS [1], STOP_AFTER [0],
 # EVAL_PROMPTS [256 512: prompt lengths scored, each + 32 <= SEQ_LEN], EVAL_WINDOWS [200 per
-# prompt length], THREADS [all cores], ARMS [elim dense; elim-kept adds the third arm].
+# prompt length], THREADS [all cores], ARMS [elim dense; elim-kept adds the third arm], EVAL_AGAIN
+# [unset].
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 latte=${LATTE:-$root/build/latte}
@@ -90,20 +92,35 @@ for i in 0 1 2 3 4; do
   echo
 done >"$prompts"
 
+# An evaluation already written for the model as it is now is kept (EVAL_AGAIN=1 redoes it): each
+# result is written under a temporary name and renamed when complete, so an interrupted one is redone.
+fresh() { [[ -z "${EVAL_AGAIN:-}" && -s "$1" && "$1" -nt "$2/model.safetensors" ]]; }
 for seed in ${SEEDS:-1}; do
   for arm in "${arms[@]}"; do
     model=$work/seed$seed/$arm
     for prompt in ${EVAL_PROMPTS:-256 512}; do
+      result=$work/seed$seed/$arm.eval-prompt$prompt.jsonl
+      if fresh "$result" "$model"; then
+        echo "== 3. seed $seed, arm $arm: perplexity, prompt $prompt: $result is up to date"
+        continue
+      fi
       echo "== 3. seed $seed, arm $arm: perplexity on lm/test, prompt $prompt + 32"
       "$latte" eval --task lm --model "$model" --data "$data/lm/test.txt" --prompt-len "$prompt" \
         --continuation-len 32 --speedups "$speedups" --max "${EVAL_WINDOWS:-200}" "${threads[@]}" --json \
-        | tee "$work/seed$seed/$arm.eval-prompt$prompt.jsonl"
+        | tee "$result.partial"
+      mv "$result.partial" "$result"
     done
     for speedup in 1 3.72; do
+      result=$work/seed$seed/$arm.samples-S$speedup.txt
+      if fresh "$result" "$model"; then
+        echo "== 3. seed $seed, arm $arm: continuations at S = $speedup: $result is up to date"
+        continue
+      fi
       echo "== 3. seed $seed, arm $arm: continuations at S = $speedup"
       "$latte" generate --model "$model" --input "$prompts" --truncate \
         --max-new-tokens 32 --speedup "$speedup" "${threads[@]}" \
-        | tee "$work/seed$seed/$arm.samples-S$speedup.txt"
+        | tee "$result.partial"
+      mv "$result.partial" "$result"
     done
   done
 done
