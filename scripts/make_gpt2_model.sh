@@ -10,7 +10,8 @@
 #      scored too (--score-kept-prompt);
 #   3. latte eval --task lm on lm/test at S = 1, 2, 3, 3.72, 4 (prompt 256 and 512, continuation
 #      32; JSON lines), greedy continuations of 5 test passages at S = 1 and 3.72, and a chart of
-#      perplexity against the measured TTFT speedup of both arms per prompt length (latte plot).
+#      perplexity against the measured TTFT speedup of both arms per prompt length (latte plot),
+#      and each elimination arm against the zero-shot one on the same windows (latte compare).
 # Every training resumes where it stopped (rerun after an interruption; STOP_AFTER=N ends each
 # run after step N so a long run can be split across sessions), and evaluations already made of
 # a model as it is now are kept (EVAL_AGAIN=1 redoes them). The models are large (about
@@ -120,6 +121,20 @@ for seed in ${SEEDS:-1}; do
       "$latte" generate --model "$model" --input "$prompts" --truncate \
         --max-new-tokens 32 --speedup "$speedup" "${threads[@]}" \
         | tee "$result.partial"
+      mv "$result.partial" "$result"
+    done
+  done
+done
+# Each elimination arm against the zero-shot arm of its seed, on the same windows (latte compare).
+for seed in ${SEEDS:-1}; do
+  dense=$work/seed$seed/dense
+  for arm in "${arms[@]}"; do
+    if [[ $arm == dense ]]; then continue; fi
+    for prompt in ${EVAL_PROMPTS:-256 512}; do
+      if [[ ! -f "$dense.eval-prompt$prompt.jsonl" ]]; then continue; fi
+      result=$work/seed$seed/$arm-vs-dense.prompt$prompt.jsonl
+      "$latte" compare --json "$dense.eval-prompt$prompt.jsonl" "$work/seed$seed/$arm.eval-prompt$prompt.jsonl" \
+        >"$result.partial"
       mv "$result.partial" "$result"
     done
   done

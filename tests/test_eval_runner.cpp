@@ -11,6 +11,7 @@
 #include "latte/core/error.h"
 #include "latte/data/examples.h"
 #include "latte/eval/encoder_bench.h"
+#include "latte/eval/lm_compare.h"
 #include "latte/eval/lm_eval.h"
 #include "latte/eval/runner.h"
 #include "latte/models/bert.h"
@@ -360,25 +361,113 @@ TEST(LmEval, PerplexityChangeIsPairedOverWindows) {
   const std::vector<double> base = {5.0, 6.0, 7.0, 5.5, 6.5};
   std::vector<double> shifted = base;
   for (double& nll : shifted) nll += 0.1;
-  const PerplexityChange constant = perplexity_change(base, shifted);
-  EXPECT_NEAR(constant.percent, 100.0 * std::expm1(0.1), 1e-9);
-  EXPECT_NEAR(constant.low, constant.percent, 1e-9);
-  EXPECT_NEAR(constant.high, constant.percent, 1e-9);
+  const PairedEstimate constant = perplexity_change(base, shifted);
+  EXPECT_NEAR(constant.value, 100.0 * std::expm1(0.1), 1e-9);
+  EXPECT_NEAR(constant.low, constant.value, 1e-9);
+  EXPECT_NEAR(constant.high, constant.value, 1e-9);
 
   std::vector<double> noisy = base;
   const double noise[] = {0.3, -0.2, 0.25, -0.1, 0.05};  // mean 0.06
   for (size_t i = 0; i < noisy.size(); ++i) noisy[i] += noise[i];
-  const PerplexityChange spread = perplexity_change(base, noisy);
-  EXPECT_NEAR(spread.percent, 100.0 * std::expm1(0.06), 1e-9);
-  EXPECT_LT(spread.low, spread.percent);
-  EXPECT_GT(spread.high, spread.percent);
+  const PairedEstimate spread = perplexity_change(base, noisy);
+  EXPECT_NEAR(spread.value, 100.0 * std::expm1(0.06), 1e-9);
+  EXPECT_LT(spread.low, spread.value);
+  EXPECT_GT(spread.high, spread.value);
   EXPECT_LT(spread.low, 0.0);  // five noisy windows cannot tell +6 % from no change
-  const PerplexityChange again = perplexity_change(base, noisy);
+  const PairedEstimate again = perplexity_change(base, noisy);
   EXPECT_EQ(again.low, spread.low);
   EXPECT_EQ(again.high, spread.high);
 
   EXPECT_THROW(perplexity_change(base, std::vector<double>(4, 1.0)), InputError);
   EXPECT_THROW(perplexity_change({}, {}), InputError);
+}
+
+// Two models compared on the same windows: noise the two share cancels, so a constant gap
+// between their increases has no spread, while noise of one alone widens the interval.
+TEST(LmEval, ChangeDifferenceIsPairedAcrossBothModels) {
+  const std::vector<double> dense = {5.0, 6.0, 7.0, 5.5, 6.5, 6.2};
+  const double noise[] = {0.3, -0.2, 0.25, -0.1, 0.05, 0.0};
+  std::vector<double> base_pruned = dense, other_dense = dense, other_pruned = dense;
+  for (size_t i = 0; i < dense.size(); ++i) {
+    base_pruned[i] += 0.05 + noise[i];        // the base model's increase, window by window
+    other_dense[i] += 0.4;                    // the other model is worse everywhere
+    other_pruned[i] += 0.4 + 0.1 + noise[i];  // and rises 0.05 nats more, on the same noise
+  }
+  const PairedEstimate shared = perplexity_change_difference(dense, base_pruned, other_dense, other_pruned);
+  const double expected =
+      perplexity_change(other_dense, other_pruned).value - perplexity_change(dense, base_pruned).value;
+  EXPECT_NEAR(shared.value, expected, 1e-9);
+  EXPECT_GT(shared.value, 0.0);
+  EXPECT_GT(shared.low, 0.0);  // the shared noise cancels: the gap is clear on six windows
+
+  std::vector<double> own_noise = other_dense;
+  for (size_t i = 0; i < dense.size(); ++i) own_noise[i] += 0.1 + noise[(i + 3) % dense.size()];
+  const PairedEstimate apart = perplexity_change_difference(dense, base_pruned, other_dense, own_noise);
+  EXPECT_GT(apart.high - apart.low, 10.0 * (shared.high - shared.low));
+  EXPECT_LT(apart.low, 0.0);
+  EXPECT_LE(apart.low, apart.value);
+  EXPECT_GE(apart.high, apart.value);
+
+  const PairedEstimate same = perplexity_change_difference(dense, base_pruned, dense, base_pruned);
+  EXPECT_NEAR(same.value, 0.0, 1e-12);
+  EXPECT_NEAR(same.low, 0.0, 1e-12);
+  EXPECT_NEAR(same.high, 0.0, 1e-12);
+  EXPECT_THROW(perplexity_change_difference(dense, base_pruned, other_dense, std::vector<double>(5, 1.0)),
+               InputError);
+}
+
+// latte compare's reader: each bad line is one error naming FILE:LINE, and the sizes are bounded.
+TEST(LmEval, ComparedRunsAreReadStrictly) {
+  TempDir dir("lmrun");
+  const auto line = [](double speedup, const std::string& nll, const std::string& extra = "") {
+    return "{\"speedup\": " + std::to_string(speedup) + ", \"perplexity\": 300, \"window_nll\": [" + nll +
+           "]" + extra + "}\n";
+  };
+  const auto error = [&](const std::string& text) {
+    spit(dir / "run.jsonl", text);
+    return error_of([&] { read_lm_run(dir / "run.jsonl"); });
+  };
+  const std::string name = (dir / "run.jsonl").string();
+  spit(dir / "run.jsonl", line(1, "5, 6") + "\n" + line(2, "5.5, 6"));
+  const LmRun run = read_lm_run(dir / "run.jsonl");
+  ASSERT_EQ(run.targets.size(), 2u);
+  EXPECT_EQ(run.targets[1].window_nll, (std::vector<double>{5.5, 6.0}));
+  EXPECT_FALSE(run.fingerprint.has_value());
+
+  EXPECT_EQ(error(""), name + ": no results (expected lines of latte eval --task lm --json)");
+  EXPECT_EQ(error(line(1, "5, 6") + line(1, "5, 6")), name + ":2: speedup 1.0 appears twice");
+  EXPECT_EQ(error(line(1, "5, 6") + line(2, "5")), name + ":2: 1 windows, where line 1 has 2");
+  EXPECT_EQ(error(line(1, "5, \"x\"")), name + ":1: 'window_nll' holds \"x\", not a finite number");
+  EXPECT_EQ(error(line(1, "5, null")), name + ":1: 'window_nll' holds null, not a finite number");
+  EXPECT_EQ(error(line(1, "5", ", \"windows_fingerprint\": \"ab\"") +
+                  line(2, "5", ", \"windows_fingerprint\": \"cd\"")),
+            name + ":2: scored other windows than the lines before it (windows_fingerprint differs)");
+  EXPECT_EQ(error("{\"speedup\": 1, \"perplexity\": 3}\n"),
+            name + ":1: no per-window NLLs ('window_nll'); it needs a line of latte eval --task lm --json");
+  EXPECT_EQ(error("[1]\n"), name + ":1: expected a JSON object (a line of latte eval --task lm --json)");
+
+  std::string many_windows = "0";
+  for (size_t i = 0; i < kMaxLmRunWindows; ++i) many_windows += ",0";
+  EXPECT_EQ(error(line(1, many_windows)), name + ":1: 100001 windows; a comparison takes at most 100000");
+  std::string many_targets;
+  for (size_t i = 0; i <= kMaxLmRunTargets; ++i) many_targets += line(1.0 + static_cast<double>(i), "5");
+  EXPECT_EQ(error(many_targets),
+            name + ":1001: more than 1000 results; a comparison takes at most 1000 speedups");
+}
+
+TEST(LmEval, WindowsFingerprintTellsWindowsApart) {
+  const std::vector<LmWindow> windows = {{{1, 2, 3}, {4}}, {{5, 6, 7}, {8}}};
+  std::vector<LmWindow> changed = windows;
+  changed[1].continuation[0] = 9;
+  std::vector<LmWindow> moved = windows;
+  moved[0] = {{1, 2}, {3, 4}};  // the same tokens, split elsewhere
+  const std::vector<LmWindow> swapped = {windows[1], windows[0]};
+  const uint64_t fingerprint = windows_fingerprint(windows);
+  EXPECT_EQ(windows_fingerprint(std::vector<LmWindow>(windows)), fingerprint);
+  EXPECT_NE(windows_fingerprint(changed), fingerprint);
+  EXPECT_NE(windows_fingerprint(moved), fingerprint);
+  EXPECT_NE(windows_fingerprint(swapped), fingerprint);
+  EXPECT_NE(windows_fingerprint(std::span<const LmWindow>(windows).first(1)), fingerprint);
 }
 
 }  // namespace

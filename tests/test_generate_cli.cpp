@@ -214,6 +214,74 @@ TEST_F(Gpt2TextModel, EvalLmReportsPerplexityPerSpeedup) {
       "at most 256");
 }
 
+// latte compare: two models' perplexity changes on the same windows, and how much more the
+// second rises, each with its interval; runs on other windows are refused.
+TEST_F(Gpt2TextModel, CompareTwoModelsOnTheSameWindows) {
+  const fs::path other = work_ / "other";
+  const CommandResult init =
+      run_latte(work_.path(), "init --family gpt2 --preset tiny --seed 2 --tokenizer " +
+                                  (fs::path(LATTE_TEST_DATA_DIR) / "gpt2_tokenizer" / "small").string() +
+                                  " --out " + other.string());
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  std::string text;
+  for (int i = 0; i < 40; ++i)
+    text += "the cat sat on the mat and looked at the dog " + std::to_string(i) + "\n";
+  spit(work_ / "lm.txt", text);
+  const auto evaluate = [&](const fs::path& model, const std::string& flags, const std::string& out) {
+    const CommandResult result = run_latte(
+        work_.path(), "eval --model " + model.string() + " --task lm --data " + (work_ / "lm.txt").string() +
+                          " --latency-samples 2 --no-profile --json " + flags);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    spit(work_ / out, result.out);
+  };
+  evaluate(model_, "--prompt-len 24 --continuation-len 8 --speedups 1,2,3", "a.jsonl");
+  evaluate(other, "--prompt-len 24 --continuation-len 8 --speedups 1,3", "b.jsonl");
+  const nlohmann::json first = nlohmann::json::parse(lines_of(slurp(work_ / "a.jsonl"))[0]);
+  EXPECT_EQ(first["windows_fingerprint"].get<std::string>().size(), 16u);
+
+  const std::string pair = (work_ / "a.jsonl").string() + " " + (work_ / "b.jsonl").string();
+  const CommandResult json = run_latte(work_.path(), "compare --json " + pair);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.err, "");  // both runs recorded their windows
+  const std::vector<std::string> lines = lines_of(json.out);
+  ASSERT_EQ(lines.size(), 1u);  // S = 3, the one speedup above 1 both scored
+  const nlohmann::json row = nlohmann::json::parse(lines[0]);
+  EXPECT_EQ(row["speedup"].get<double>(), 3.0);
+  const double a_change =
+      nlohmann::json::parse(lines_of(slurp(work_ / "a.jsonl"))[2])["perplexity_change_pct"];
+  const double b_change =
+      nlohmann::json::parse(lines_of(slurp(work_ / "b.jsonl"))[1])["perplexity_change_pct"];
+  EXPECT_NEAR(row["base_change_pct"].get<double>(), a_change, 1e-9);
+  EXPECT_NEAR(row["other_change_pct"].get<double>(), b_change, 1e-9);
+  EXPECT_NEAR(row["difference_points"].get<double>(), b_change - a_change, 1e-9);
+  const auto interval = row["difference_ci95_points"].get<std::vector<double>>();
+  ASSERT_EQ(interval.size(), 2u);
+  EXPECT_LE(interval[0], row["difference_points"].get<double>());
+  EXPECT_GE(interval[1], row["difference_points"].get<double>());
+  const CommandResult table = run_latte(work_.path(), "compare " + pair);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("other - base, points"), std::string::npos) << table.out;
+
+  // Other windows: fewer of them, or as many split elsewhere; a run without S = 1; not lm lines.
+  evaluate(other, "--prompt-len 24 --continuation-len 8 --speedups 1,3 --max 2", "fewer.jsonl");
+  expect_one_line_error(run_latte(work_.path(), "compare " + pair + "x"), "b.jsonlx");
+  expect_one_line_error(run_latte(work_.path(), "compare " + (work_ / "a.jsonl").string() + " " +
+                                                    (work_ / "fewer.jsonl").string()),
+                        "a paired comparison needs the same windows");
+  evaluate(other, "--prompt-len 16 --continuation-len 16 --speedups 1,3", "split.jsonl");
+  expect_one_line_error(run_latte(work_.path(), "compare " + (work_ / "a.jsonl").string() + " " +
+                                                    (work_ / "split.jsonl").string()),
+                        "scored different windows");
+  evaluate(other, "--prompt-len 24 --continuation-len 8 --speedups 3", "no-dense.jsonl");
+  expect_one_line_error(run_latte(work_.path(), "compare " + (work_ / "a.jsonl").string() + " " +
+                                                    (work_ / "no-dense.jsonl").string()),
+                        "no line at speedup 1");
+  spit(work_ / "classify.jsonl", "{\"speedup\": 1, \"accuracy\": 0.9, \"perplexity\": 3}\n");
+  expect_one_line_error(run_latte(work_.path(), "compare " + (work_ / "classify.jsonl").string() + " " +
+                                                    (work_ / "a.jsonl").string()),
+                        "classify.jsonl:1: no per-window NLLs");
+}
+
 TEST_F(Gpt2TextModel, CalibrateWritesTheSidecarThatSpeedupsUse) {
   const std::string generate = "generate --model " + model_.string() +
                                " --max-new-tokens 2 --speedup 2 --no-profile --json \"The quick brown fox\"";

@@ -123,11 +123,14 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
   // The S = 1 target, if asked for: each other target's perplexity change is paired with it.
   const auto dense = std::find_if(evaluation.targets.begin(), evaluation.targets.end(),
                                   [](const LmTargetResult& target) { return target.speedup == 1.0; });
+  char fingerprint[17];
+  std::snprintf(fingerprint, sizeof fingerprint, "%016llx",
+                static_cast<unsigned long long>(windows_fingerprint(windows)));
   for (const LmTargetResult& target : evaluation.targets) {
     const LmScore& score = target.score;
     const VariantTiming& time = target.timing;
     const double predicted = target.predicted_speedup;
-    std::optional<PerplexityChange> change;
+    std::optional<PairedEstimate> change;
     if (dense != evaluation.targets.end())
       change = perplexity_change(dense->score.window_nll, score.window_nll);
     if (options.json) {
@@ -144,9 +147,10 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
                              {"predicted_speedup", predicted},
                              {"kept_fraction", score.kept_fraction},
                              {"kv_cache_bytes", score.kv_cache_bytes},
-                             {"window_nll", score.window_nll}};
+                             {"window_nll", score.window_nll},
+                             {"windows_fingerprint", fingerprint}};
       if (change) {
-        line["perplexity_change_pct"] = change->percent;
+        line["perplexity_change_pct"] = change->value;
         line["perplexity_change_ci95_pct"] = {change->low, change->high};
       }
       std::cout << line.dump() << "\n";
@@ -154,7 +158,7 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
       std::string change_text = "-";
       if (change) {
         char buffer[64];
-        std::snprintf(buffer, sizeof buffer, "%+.2f%% [%+.2f, %+.2f]", change->percent, change->low,
+        std::snprintf(buffer, sizeof buffer, "%+.2f%% [%+.2f, %+.2f]", change->value, change->low,
                       change->high);
         change_text = buffer;
       }

@@ -118,5 +118,6 @@ void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 
 }  // namespace latte::cli

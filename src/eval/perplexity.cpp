@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <initializer_list>
 #include <numeric>
 #include <random>
 #include <string>
@@ -99,35 +101,88 @@ LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, 
   return score;
 }
 
-PerplexityChange perplexity_change(std::span<const double> base, std::span<const double> other,
-                                   int resamples) {
-  if (base.empty() || base.size() != other.size()) {
-    throw InputError("a perplexity change needs the same windows on both sides, got " +
-                     std::to_string(base.size()) + " and " + std::to_string(other.size()));
-  }
+namespace {
+
+// `statistic` on every window, and on `resamples` draws of n windows with replacement (indices).
+PairedEstimate paired_bootstrap(size_t n, int resamples,
+                                const std::function<double(std::span<const size_t>)>& statistic) {
   if (resamples < 1) throw InputError("a bootstrap needs at least one resample");
-  const size_t n = base.size();
-  std::vector<double> difference(n);
-  for (size_t i = 0; i < n; ++i) difference[i] = other[i] - base[i];
-  const auto percent = [](double mean_difference) { return 100.0 * std::expm1(mean_difference); };
-  PerplexityChange change;
-  change.percent =
-      percent(std::accumulate(difference.begin(), difference.end(), 0.0) / static_cast<double>(n));
+  PairedEstimate estimate;
+  std::vector<size_t> indices(n);
+  std::iota(indices.begin(), indices.end(), size_t{0});
+  estimate.value = statistic(indices);
   std::mt19937_64 generator(20261126);
   std::uniform_int_distribution<size_t> pick(0, n - 1);
   std::vector<double> draws(static_cast<size_t>(resamples));
   for (double& draw : draws) {
-    double total = 0.0;
-    for (size_t i = 0; i < n; ++i) total += difference[pick(generator)];
-    draw = percent(total / static_cast<double>(n));
+    for (size_t& index : indices) index = pick(generator);
+    draw = statistic(indices);
   }
   std::sort(draws.begin(), draws.end());
   const auto at = [&](double quantile) {
     return draws[static_cast<size_t>(std::lround(quantile * static_cast<double>(resamples - 1)))];
   };
-  change.low = at(0.025);
-  change.high = at(0.975);
-  return change;
+  estimate.low = at(0.025);
+  estimate.high = at(0.975);
+  return estimate;
+}
+
+// 100 (exp(mean over `indices` of other - base) - 1).
+double change_percent(std::span<const double> base, std::span<const double> other,
+                      std::span<const size_t> indices) {
+  double total = 0.0;
+  for (const size_t i : indices) total += other[i] - base[i];
+  return 100.0 * std::expm1(total / static_cast<double>(indices.size()));
+}
+
+void require_paired(std::initializer_list<std::span<const double>> sides) {
+  const size_t n = sides.begin()->size();
+  for (const std::span<const double> side : sides) {
+    if (n == 0 || side.size() != n) {
+      std::string sizes;
+      for (const std::span<const double> each : sides)
+        sizes += (sizes.empty() ? "" : ", ") + std::to_string(each.size());
+      throw InputError("a perplexity change needs the same windows on every side, got " + sizes);
+    }
+  }
+}
+
+}  // namespace
+
+PairedEstimate perplexity_change(std::span<const double> base, std::span<const double> other, int resamples) {
+  require_paired({base, other});
+  return paired_bootstrap(base.size(), resamples, [&](std::span<const size_t> indices) {
+    return change_percent(base, other, indices);
+  });
+}
+
+PairedEstimate perplexity_change_difference(std::span<const double> base_dense,
+                                            std::span<const double> base_pruned,
+                                            std::span<const double> other_dense,
+                                            std::span<const double> other_pruned, int resamples) {
+  require_paired({base_dense, base_pruned, other_dense, other_pruned});
+  return paired_bootstrap(base_dense.size(), resamples, [&](std::span<const size_t> indices) {
+    return change_percent(other_dense, other_pruned, indices) -
+           change_percent(base_dense, base_pruned, indices);
+  });
+}
+
+uint64_t windows_fingerprint(std::span<const LmWindow> windows) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  const auto mix = [&](uint64_t value) {
+    for (int byte = 0; byte < 8; ++byte) {
+      hash ^= (value >> (8 * byte)) & 0xff;
+      hash *= 0x100000001b3ull;
+    }
+  };
+  mix(windows.size());
+  for (const LmWindow& window : windows) {
+    mix(window.prompt.size());
+    mix(window.continuation.size());
+    for (const int32_t id : window.prompt) mix(static_cast<uint32_t>(id));
+    for (const int32_t id : window.continuation) mix(static_cast<uint32_t>(id));
+  }
+  return hash;
 }
 
 }  // namespace latte

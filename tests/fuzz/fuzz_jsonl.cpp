@@ -1,9 +1,11 @@
-// The JSONL readers: labelled inputs (a whole file split into lines and each line parsed) and
-// results for `latte plot` (read_plot_series). The labelled reader under test is `read_lines`
-// below: retarget it when the streaming input reader lands.
+// The JSONL readers: labelled inputs (a whole file split into lines and each line parsed),
+// results for `latte plot` (read_plot_series) and for `latte compare` (read_lm_run). The
+// labelled reader under test is `read_lines` below: retarget it when the streaming input reader
+// lands.
 #include "fuzz_support.h"
 #include "latte/core/error.h"
 #include "latte/data/examples.h"
+#include "latte/eval/lm_compare.h"
 #include "latte/eval/plot.h"
 
 namespace {
@@ -27,6 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     read_plot_series(fuzz::scratch().path() / "inputs.jsonl", "fuzz", "measured_speedup", "perplexity");
+  } catch (const Error&) {
+  }
+  try {
+    const LmRun run = read_lm_run(fuzz::scratch().path() / "inputs.jsonl");
+    compare_lm_runs(run, run, 100);
   } catch (const Error&) {
   }
   return 0;

@@ -9,18 +9,17 @@ the min-max spread when there are several), its change against the same arm's S 
 next-token accuracy, the measured TTFT speedup and the KV cache the pruned prompt leaves. With
 one seed the change carries latte's 95 % interval from a paired bootstrap over the test windows
 (`perplexity_change_ci95_pct`). Then the perplexity increase at S = 3.72 of each arm (what
-"passable perplexity" means here) and, seed by seed, the two arms compared on the same windows:
-the difference of their increases, with its own paired-bootstrap interval. The intervals say how
-much the choice of test windows moves a figure, not how much another training run would.
+"passable perplexity" means here) and, seed by seed, each elimination arm against the zero-shot
+arm on the same windows: the difference of their increases with its paired-bootstrap interval,
+as `latte compare --json` wrote it (WORK/seed*/{arm}-vs-dense.prompt{P}.jsonl). The intervals say
+how much the choice of test windows moves a figure, not how much another training run would.
 Standard library only.
 """
 
 import argparse
 import glob
 import json
-import math
 import os
-import random
 import statistics
 import sys
 
@@ -28,8 +27,9 @@ ARMS = (("elim", "trained with elimination"), ("dense", "zero-shot (trained dens
         ("elim-kept", "trained with elimination, kept prompt rows scored"))
 
 
-def read_jsonl(path):
-    rows = []
+def read_jsonl(path, fields, producer):
+    """JSON lines with every one of `fields`, by speedup (SystemExit naming FILE:LINE otherwise)."""
+    rows = {}
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
@@ -38,43 +38,18 @@ def read_jsonl(path):
                 row = json.loads(line)
             except json.JSONDecodeError as error:
                 raise SystemExit(f"{path}:{number}: not a JSON line ({error.msg})")
-            if not isinstance(row, dict) or "speedup" not in row or "perplexity" not in row:
-                raise SystemExit(f"{path}:{number}: not a line of latte eval --task lm --json")
-            rows.append(row)
+            if not isinstance(row, dict) or any(field not in row for field in fields):
+                raise SystemExit(f"{path}:{number}: not a line of {producer}")
+            rows[row["speedup"]] = row
     if not rows:
         raise SystemExit(f"{path}: no results")
-    return {row["speedup"]: row for row in rows}
+    return rows
 
 
 def spread(values, fmt):
     if len(values) == 1:
         return fmt.format(values[0])
     return (fmt + " ({}-{})").format(statistics.mean(values), fmt.format(min(values)), fmt.format(max(values)))
-
-
-def change_percent(base, other):
-    """100 (exp(mean(other - base)) - 1) over paired per-window NLLs."""
-    return 100.0 * math.expm1(sum(o - b for b, o in zip(base, other)) / len(base))
-
-
-def arm_difference(elim, dense, speedup, resamples=2000):
-    """An elimination arm's perplexity increase at `speedup` minus the zero-shot arm's, in
-    percentage points, with a 95 % interval from resampling the shared windows (None when the
-    lines lack per-window NLLs or were scored on different windows)."""
-    series = [elim[1].get("window_nll"), elim[speedup].get("window_nll"),
-              dense[1].get("window_nll"), dense[speedup].get("window_nll")]
-    if any(w is None for w in series) or len({len(w) for w in series}) != 1:
-        return None
-    e1, es, d1, ds = series
-    n = len(e1)
-
-    def difference(indices):
-        pick = lambda values: [values[i] for i in indices]
-        return change_percent(pick(e1), pick(es)) - change_percent(pick(d1), pick(ds))
-
-    generator = random.Random(20261126)
-    draws = sorted(difference([generator.randrange(n) for _ in range(n)]) for _ in range(resamples))
-    return difference(range(n)), draws[round(0.025 * (resamples - 1))], draws[round(0.975 * (resamples - 1))]
 
 
 def main():
@@ -91,7 +66,7 @@ def main():
             for seed in seeds:
                 path = os.path.join(seed, f"{arm}.eval-prompt{prompt}.jsonl")
                 if os.path.exists(path):
-                    results[(arm, seed)] = read_jsonl(path)
+                    results[(arm, seed)] = read_jsonl(path, ("speedup", "perplexity"), "latte eval --task lm --json")
         if not results:
             print(f"(no results for prompt {prompt})\n")
             continue
@@ -125,19 +100,15 @@ def main():
             if increase.get(arm):
                 print(f"- {label}: perplexity {spread(increase[arm], '{:+.2f}')} % at S = 3.72 (prompt {prompt})")
         for seed in seeds:
-            dense = results.get(("dense", seed))
             for arm, label in ARMS:
-                elim = results.get((arm, seed))
-                if arm == "dense" or not elim or not dense or 1 not in elim or 1 not in dense:
+                path = os.path.join(seed, f"{arm}-vs-dense.prompt{prompt}.jsonl")
+                if arm == "dense" or not os.path.exists(path):
                     continue
-                for speedup in speedups:
-                    if speedup == 1 or speedup not in elim or speedup not in dense:
-                        continue
-                    compared = arm_difference(elim, dense, speedup)
-                    if compared:
-                        print(f"- {os.path.basename(seed)}, S = {speedup:g}: the increase of the arm {label} minus "
-                              f"the zero-shot arm's, same windows: {compared[0]:+.2f} points "
-                              f"(95 % interval over windows {compared[1]:+.2f} to {compared[2]:+.2f})")
+                for speedup, row in sorted(read_jsonl(path, ("speedup", "difference_points"), "latte compare --json").items()):
+                    low, high = row["difference_ci95_points"]
+                    print(f"- {os.path.basename(seed)}, S = {speedup:g}: the increase of the arm {label} minus "
+                          f"the zero-shot arm's, same windows: {row['difference_points']:+.2f} points "
+                          f"(95 % interval over windows {low:+.2f} to {high:+.2f})")
         print()
     return 0
 

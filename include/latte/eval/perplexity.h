@@ -35,18 +35,34 @@ struct LmScore {
 // Scores every window's continuation given its prompt; `planner` prunes the prompt (null: dense).
 LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, const Planner* planner);
 
-// The perplexity change from `base` to `other`, scored on the same windows, in percent:
-// 100 (exp(mean other - mean base) - 1) of the per-window NLLs, with a 95 % interval from a
-// paired bootstrap over windows (`resamples` draws of as many windows, with replacement, a fixed
-// seed: the same input gives the same interval). It says how much of a change the choice of
-// windows alone could make; it knows nothing of the spread between training runs.
-struct PerplexityChange {
-  double percent = 0.0;
-  double low = 0.0;   // 2.5th percentile of the resampled changes, percent
+// An estimate over test windows with its 95 % interval from a paired bootstrap: `resamples`
+// draws of as many windows, with replacement, each statistic recomputed on the draw, with a fixed
+// seed (the same input gives the same interval). It says how much the choice of windows alone
+// could move the estimate; it knows nothing of the spread between training runs.
+struct PairedEstimate {
+  double value = 0.0;
+  double low = 0.0;   // 2.5th percentile of the resampled estimates
   double high = 0.0;  // 97.5th percentile
 };
+
+// The perplexity change from `base` to `other`, scored on the same windows, in percent:
+// 100 (exp(mean other - mean base) - 1) of the per-window NLLs.
 // InputError when the two are empty or of different lengths.
-PerplexityChange perplexity_change(std::span<const double> base, std::span<const double> other,
-                                   int resamples = 2000);
+PairedEstimate perplexity_change(std::span<const double> base, std::span<const double> other,
+                                 int resamples = 2000);
+
+// How much more one model's perplexity rises than another's, in percentage points, on the same
+// windows: perplexity_change(other_dense, other_pruned) - perplexity_change(base_dense,
+// base_pruned), every window resampled on all four sides at once (e.g. a model trained with
+// elimination against the zero-shot one, each at S against its own S = 1).
+// InputError when the four are empty or of different lengths.
+PairedEstimate perplexity_change_difference(std::span<const double> base_dense,
+                                            std::span<const double> base_pruned,
+                                            std::span<const double> other_dense,
+                                            std::span<const double> other_pruned, int resamples = 2000);
+
+// A 64-bit FNV-1a hash of the windows' lengths and token ids: two evaluations with the same
+// fingerprint scored the same windows.
+uint64_t windows_fingerprint(std::span<const LmWindow> windows);
 
 }  // namespace latte
