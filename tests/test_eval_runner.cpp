@@ -453,6 +453,10 @@ TEST(LmEval, ComparedRunsAreReadStrictly) {
   for (size_t i = 0; i <= kMaxLmRunTargets; ++i) many_targets += line(1.0 + static_cast<double>(i), "5");
   EXPECT_EQ(error(many_targets),
             name + ":1001: more than 1000 results; a comparison takes at most 1000 speedups");
+  std::string many_values;  // 11 lines of 100,000 windows each
+  for (int i = 0; i < 11; ++i) many_values += line(1.0 + i, many_windows.substr(2));
+  EXPECT_EQ(error(many_values),
+            name + ":11: more than 1000000 window NLLs in all; a comparison takes at most that many");
 }
 
 TEST(LmEval, WindowsFingerprintTellsWindowsApart) {

@@ -27,7 +27,7 @@ void add_compare_command(CLI::App& app) {
       ->required();
   command->add_option("other", options->other, "JSON lines of the run compared with it")->required();
   command->add_option("--resamples", options->resamples, "Bootstrap resamples")
-      ->check(CLI::Range(100, 1000000))
+      ->check(CLI::Range(100, 20000))
       ->capture_default_str();
   command->add_flag("--json", options->json, "One JSON object per speedup");
   command->callback([options] {

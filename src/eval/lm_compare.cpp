@@ -33,6 +33,7 @@ LmRun read_lm_run(const std::filesystem::path& path) {
   LineReader lines(ReadableFile::open(path, FileSource::kUser, "results file"));
   LmRun run;
   run.name = lines.name();
+  size_t values = 0;
   std::string line;
   while (lines.next(line)) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
@@ -56,6 +57,11 @@ LmRun read_lm_run(const std::filesystem::path& path) {
     if (nll->size() > kMaxLmRunWindows) {
       throw InputError(where + ": " + std::to_string(nll->size()) + " windows; a comparison takes at most " +
                        std::to_string(kMaxLmRunWindows));
+    }
+    values += nll->size();
+    if (values > kMaxLmRunValues) {
+      throw InputError(where + ": more than " + std::to_string(kMaxLmRunValues) +
+                       " window NLLs in all; a comparison takes at most that many");
     }
     target.window_nll.reserve(nll->size());
     for (const nlohmann::json& value : *nll) {

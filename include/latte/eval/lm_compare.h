@@ -27,15 +27,17 @@ struct LmRun {
   std::vector<LmRunTarget> targets;        // in file order
 };
 
-// The most windows and targets a run may hold: far more than any evaluation here (lm/test gives a
-// few hundred windows of 544 tokens; a sweep, tens of targets), few enough that every bootstrap
-// over them takes seconds.
+// The most windows, targets and window NLLs in all a run may hold: far more than any evaluation
+// here (lm/test gives a few hundred windows of 544 tokens; a sweep, tens of targets), few enough
+// that the bootstraps over them take seconds.
 inline constexpr size_t kMaxLmRunWindows = 100000;
 inline constexpr size_t kMaxLmRunTargets = 1000;
+inline constexpr size_t kMaxLmRunValues = 1000000;
 
 // InputError naming FILE:LINE for a line that is not a JSON object, lacks a finite `speedup` or
 // `perplexity`, lacks `window_nll` (a list of at most kMaxLmRunWindows finite numbers, one per
-// window), repeats a speedup, is target kMaxLmRunTargets + 1, or disagrees with the file's other
+// window), repeats a speedup, is target kMaxLmRunTargets + 1, takes the NLLs past
+// kMaxLmRunValues, or disagrees with the file's other
 // lines on the number of windows or the windows' fingerprint; naming the file when it holds no
 // line. Nesting is bounded as for every JSON latte reads.
 LmRun read_lm_run(const std::filesystem::path& path);
