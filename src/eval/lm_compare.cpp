@@ -11,16 +11,6 @@ namespace latte {
 
 namespace {
 
-double finite_number(const nlohmann::json& row, const char* field, const std::string& where) {
-  const auto found = row.find(field);
-  if (found == row.end() || !found->is_number() || !std::isfinite(found->get<double>())) {
-    throw InputError(
-        where + ": field '" + field + "' is " +
-        (found == row.end() ? std::string("missing") : "not a finite number: " + json_preview(*found)));
-  }
-  return found->get<double>();
-}
-
 const LmRunTarget* find_target(const LmRun& run, double speedup) {
   const auto found = std::find_if(run.targets.begin(), run.targets.end(),
                                   [&](const LmRunTarget& target) { return target.speedup == speedup; });
@@ -47,8 +37,8 @@ LmRun read_lm_run(const std::filesystem::path& path) {
                        " speedups");
     }
     LmRunTarget target;
-    target.speedup = finite_number(row, "speedup", where);
-    target.perplexity = finite_number(row, "perplexity", where);
+    target.speedup = finite_field(row, "speedup", where);
+    target.perplexity = finite_field(row, "perplexity", where);
     const auto nll = row.find("window_nll");
     if (nll == row.end() || !nll->is_array() || nll->empty()) {
       throw InputError(where +

@@ -196,18 +196,8 @@ PlotSeries read_plot_series(const std::filesystem::path& path, const std::string
     const std::string where = lines.name() + ":" + std::to_string(lines.line_number());
     const nlohmann::json row = parse_json_bounded(line, where, FileSource::kUser);
     if (!row.is_object()) throw InputError(where + ": expected a JSON object (a line of latte eval --json)");
-    double values[2] = {0.0, 0.0};
-    const std::string* fields[2] = {&x_field, &y_field};
-    for (int i = 0; i < 2; ++i) {
-      const auto found = row.find(*fields[i]);
-      if (found == row.end() || !found->is_number() || !std::isfinite(found->get<double>())) {
-        throw InputError(
-            where + ": field '" + *fields[i] + "' is " +
-            (found == row.end() ? std::string("missing") : "not a finite number: " + json_preview(*found)));
-      }
-      values[i] = found->get<double>();
-    }
-    series.points.emplace_back(values[0], values[1]);
+    const double x = finite_field(row, x_field, where);
+    series.points.emplace_back(x, finite_field(row, y_field, where));
   }
   if (series.points.empty())
     throw InputError(lines.name() + ": no results (expected lines of latte eval --json)");
