@@ -4,8 +4,8 @@
     python3 tools/results/gpt2_results.py out/gpt2-model [--prompts 256,512]
 
 Reads WORK/seed*/{elim,dense}.eval-prompt{P}.jsonl (`latte eval --task lm --json` lines) and
-prints, per prompt length, one row per target speedup and arm: perplexity (mean over seeds and
-the min-max spread when there are several), its change against the same arm's S = 1 in percent,
+prints, per prompt length, one row per target speedup and arm: perplexity (with several seeds,
+their mean and range: "mean (min to max)"), its change against the same arm's S = 1 in percent,
 next-token accuracy, the measured TTFT speedup and the KV cache the pruned prompt leaves. With
 one seed the change carries latte's 95 % interval from a paired bootstrap over the test windows
 (`perplexity_change_ci95_pct`). Then the perplexity increase at S = 3.72 of each arm (what
@@ -47,9 +47,10 @@ def read_jsonl(path, fields, producer):
 
 
 def spread(values, fmt):
+    """One value as it is; several as their mean and range: "610.9 (607.8 to 614.1)"."""
     if len(values) == 1:
         return fmt.format(values[0])
-    return (fmt + " ({}-{})").format(statistics.mean(values), fmt.format(min(values)), fmt.format(max(values)))
+    return (fmt + " ({} to {})").format(statistics.mean(values), fmt.format(min(values)), fmt.format(max(values)))
 
 
 def main():
@@ -73,7 +74,7 @@ def main():
         arm_seeds = {arm: [s for s in seeds if (arm, s) in results] for arm, _ in ARMS}
         speedups = sorted({s for rows in results.values() for s in rows})
         print(f"Prompt {prompt} tokens, 32 continuation tokens scored; seeds per arm: " +
-              ", ".join(f"{label} {len(arm_seeds[arm])}" for arm, label in ARMS) + "\n")
+              ", ".join(f"{label} {len(arm_seeds[arm])}" for arm, label in ARMS if arm_seeds[arm]) + "\n")
         print("| S | arm | perplexity | vs S = 1 | next-token accuracy | measured TTFT speedup | KV cache MB |")
         print("|---|---|---|---|---|---|---|")
         increase = {}
@@ -91,7 +92,7 @@ def main():
                 if speedup == 3.72:
                     increase[arm] = change
                 print(f"| {speedup:g} | {label} | {spread(ppl, '{:.1f}')} | "
-                      f"{spread(change, '{:+.2f}') + ' %' if change else '-'}"
+                      f"{spread(change, '{:+.2f}') + ' %' if change and speedup != 1 else '-'}"
                       f"{' [{:+.2f}, {:+.2f}]'.format(*interval) if interval and speedup != 1 else ''} | "
                       f"{spread(accuracy, '{:.4f}')} | "
                       f"{spread(measured, '{:.2f}')}x | {spread(kv, '{:.2f}')} |")
