@@ -393,7 +393,16 @@ TEST(LmEval, ChangeDifferenceIsPairedAcrossBothModels) {
     other_dense[i] += 0.4;                    // the other model is worse everywhere
     other_pruned[i] += 0.4 + 0.1 + noise[i];  // and rises 0.05 nats more, on the same noise
   }
-  const PairedEstimate shared = perplexity_change_difference(dense, base_pruned, other_dense, other_pruned);
+  const PairedChanges changes = perplexity_changes(dense, base_pruned, other_dense, other_pruned);
+  // One pass gives each arm's change exactly as its own bootstrap does (the same draws).
+  for (const auto& [joint, alone] :
+       {std::pair{changes.base, perplexity_change(dense, base_pruned)},
+        std::pair{changes.other, perplexity_change(other_dense, other_pruned)}}) {
+    EXPECT_EQ(joint.value, alone.value);
+    EXPECT_EQ(joint.low, alone.low);
+    EXPECT_EQ(joint.high, alone.high);
+  }
+  const PairedEstimate shared = changes.difference;
   const double expected =
       perplexity_change(other_dense, other_pruned).value - perplexity_change(dense, base_pruned).value;
   EXPECT_NEAR(shared.value, expected, 1e-9);
@@ -402,18 +411,17 @@ TEST(LmEval, ChangeDifferenceIsPairedAcrossBothModels) {
 
   std::vector<double> own_noise = other_dense;
   for (size_t i = 0; i < dense.size(); ++i) own_noise[i] += 0.1 + noise[(i + 3) % dense.size()];
-  const PairedEstimate apart = perplexity_change_difference(dense, base_pruned, other_dense, own_noise);
+  const PairedEstimate apart = perplexity_changes(dense, base_pruned, other_dense, own_noise).difference;
   EXPECT_GT(apart.high - apart.low, 10.0 * (shared.high - shared.low));
   EXPECT_LT(apart.low, 0.0);
   EXPECT_LE(apart.low, apart.value);
   EXPECT_GE(apart.high, apart.value);
 
-  const PairedEstimate same = perplexity_change_difference(dense, base_pruned, dense, base_pruned);
+  const PairedEstimate same = perplexity_changes(dense, base_pruned, dense, base_pruned).difference;
   EXPECT_NEAR(same.value, 0.0, 1e-12);
   EXPECT_NEAR(same.low, 0.0, 1e-12);
   EXPECT_NEAR(same.high, 0.0, 1e-12);
-  EXPECT_THROW(perplexity_change_difference(dense, base_pruned, other_dense, std::vector<double>(5, 1.0)),
-               InputError);
+  EXPECT_THROW(perplexity_changes(dense, base_pruned, other_dense, std::vector<double>(5, 1.0)), InputError);
 }
 
 // latte compare's reader: each bad line is one error naming FILE:LINE, and the sizes are bounded.

@@ -114,10 +114,11 @@ LmComparison compare_lm_runs(const LmRun& base, const LmRun& other, int resample
     row.speedup = target.speedup;
     row.base_perplexity = target.perplexity;
     row.other_perplexity = paired->perplexity;
-    row.base_change = perplexity_change(base_dense->window_nll, target.window_nll, resamples);
-    row.other_change = perplexity_change(other_dense->window_nll, paired->window_nll, resamples);
-    row.difference = perplexity_change_difference(base_dense->window_nll, target.window_nll,
-                                                  other_dense->window_nll, paired->window_nll, resamples);
+    const PairedChanges changes = perplexity_changes(base_dense->window_nll, target.window_nll,
+                                                     other_dense->window_nll, paired->window_nll, resamples);
+    row.base_change = changes.base;
+    row.other_change = changes.other;
+    row.difference = changes.difference;
     comparison.rows.push_back(row);
   }
   if (comparison.rows.empty()) {

@@ -51,15 +51,21 @@ struct PairedEstimate {
 PairedEstimate perplexity_change(std::span<const double> base, std::span<const double> other,
                                  int resamples = 2000);
 
-// How much more one model's perplexity rises than another's, in percentage points, on the same
-// windows: perplexity_change(other_dense, other_pruned) - perplexity_change(base_dense,
-// base_pruned), every window resampled on all four sides at once (e.g. a model trained with
-// elimination against the zero-shot one, each at S against its own S = 1).
+// Two models compared on the same windows, each at S against its own S = 1 (e.g. a model trained
+// with elimination against the zero-shot one): `base` = perplexity_change(base_dense,
+// base_pruned), `other` = perplexity_change(other_dense, other_pruned), and how much more the
+// other rises, in percentage points: `difference` = other - base, every window resampled on all
+// four sides at once. One bootstrap pass gives all three, each as the separate calls would.
+struct PairedChanges {
+  PairedEstimate base;
+  PairedEstimate other;
+  PairedEstimate difference;
+};
+
 // InputError when the four are empty or of different lengths.
-PairedEstimate perplexity_change_difference(std::span<const double> base_dense,
-                                            std::span<const double> base_pruned,
-                                            std::span<const double> other_dense,
-                                            std::span<const double> other_pruned, int resamples = 2000);
+PairedChanges perplexity_changes(std::span<const double> base_dense, std::span<const double> base_pruned,
+                                 std::span<const double> other_dense, std::span<const double> other_pruned,
+                                 int resamples = 2000);
 
 // A 64-bit FNV-1a hash of the windows' lengths and token ids: two evaluations with the same
 // fingerprint scored the same windows.
