@@ -50,8 +50,8 @@ TEST(PlotSeries, BadResultsNameFileAndLine) {
   EXPECT_CONTAINS(error_for("{\"x\":1,\"y\":2}\nspeedup perplexity\n"), file + ":2: not valid JSON");
   EXPECT_CONTAINS(error_for("[1,2]\n"), file + ":1: expected a JSON object");
   EXPECT_CONTAINS(error_for("{\"x\":1}\n"), file + ":1: field 'y' is missing");
-  EXPECT_CONTAINS(error_for("{\"x\":\"fast\",\"y\":1}\n"), "field 'x' is not a finite number: \"fast\"");
-  EXPECT_CONTAINS(error_for("{\"x\":1,\"y\":null}\n"), "field 'y' is not a finite number");
+  EXPECT_CONTAINS(error_for("{\"x\":\"fast\",\"y\":1}\n"), "field 'x' must be a number, got \"fast\"");
+  EXPECT_CONTAINS(error_for("{\"x\":1,\"y\":null}\n"), file + ":1: field 'y' is missing");
   EXPECT_CONTAINS(error_for("{\"x\":1,\"y\":1e999}\n"), file + ":1: not valid JSON");
   EXPECT_CONTAINS(error_for(std::string(100, '[') + std::string(100, ']') + "\n"), "nested deeper than 64");
   EXPECT_CONTAINS(error_for(""), file + ": no results");

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "latte/core/error.h"
+#include "latte/io/json_file.h"
 #include "latte/io/read_file.h"
 
 namespace latte {
@@ -37,8 +38,8 @@ LmRun read_lm_run(const std::filesystem::path& path) {
                        " speedups");
     }
     LmRunTarget target;
-    target.speedup = finite_field(row, "speedup", where);
-    target.perplexity = finite_field(row, "perplexity", where);
+    target.speedup = json_require_double(row, "speedup", where);
+    target.perplexity = json_require_double(row, "perplexity", where);
     const auto nll = row.find("window_nll");
     if (nll == row.end() || !nll->is_array() || nll->empty()) {
       throw InputError(where +

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/io/json_file.h"
 #include "latte/io/read_file.h"
 
 namespace latte {
@@ -196,8 +197,8 @@ PlotSeries read_plot_series(const std::filesystem::path& path, const std::string
     const std::string where = lines.name() + ":" + std::to_string(lines.line_number());
     const nlohmann::json row = parse_json_bounded(line, where, FileSource::kUser);
     if (!row.is_object()) throw InputError(where + ": expected a JSON object (a line of latte eval --json)");
-    const double x = finite_field(row, x_field, where);
-    series.points.emplace_back(x, finite_field(row, y_field, where));
+    const double x = json_require_double(row, x_field, where);
+    series.points.emplace_back(x, json_require_double(row, y_field, where));
   }
   if (series.points.empty())
     throw InputError(lines.name() + ": no results (expected lines of latte eval --json)");

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -226,16 +225,6 @@ std::string json_preview(const nlohmann::json& value) {
   // Nested containers still close their brackets past the budget.
   if (out.size() > kBudget + 3) out = out.substr(0, kBudget) + "...";
   return out;
-}
-
-double finite_field(const nlohmann::json& row, const std::string& field, const std::string& where) {
-  const auto found = row.find(field);
-  if (found == row.end() || !found->is_number() || !std::isfinite(found->get<double>())) {
-    throw InputError(
-        where + ": field '" + field + "' is " +
-        (found == row.end() ? std::string("missing") : "not a finite number: " + json_preview(*found)));
-  }
-  return found->get<double>();
 }
 
 }  // namespace latte

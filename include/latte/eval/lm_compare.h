@@ -37,9 +37,9 @@ inline constexpr size_t kMaxLmRunValues = 1000000;
 // InputError naming FILE:LINE for a line that is not a JSON object, lacks a finite `speedup` or
 // `perplexity`, lacks `window_nll` (a list of at most kMaxLmRunWindows finite numbers, one per
 // window), repeats a speedup, is target kMaxLmRunTargets + 1, takes the NLLs past
-// kMaxLmRunValues, or disagrees with the file's other
-// lines on the number of windows or the windows' fingerprint; naming the file when it holds no
-// line. Nesting is bounded as for every JSON latte reads.
+// kMaxLmRunValues, or disagrees with the file's other lines on the number of windows or the
+// windows' fingerprint; naming the file when it holds no line. Nesting is bounded as for every
+// JSON latte reads.
 LmRun read_lm_run(const std::filesystem::path& path);
 
 struct LmComparisonRow {

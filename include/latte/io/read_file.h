@@ -101,8 +101,4 @@ nlohmann::json parse_json_bounded(std::string_view text, const std::string& labe
 // written, truncated to about 40 characters; containers by their type name.
 std::string json_preview(const nlohmann::json& value);
 
-// The number in field `field` of the JSON object `row`, which must be present and finite; else an
-// InputError "WHERE: field 'FIELD' is missing" or "... is not a finite number: VALUE".
-double finite_field(const nlohmann::json& row, const std::string& field, const std::string& where);
-
 }  // namespace latte
