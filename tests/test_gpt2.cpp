@@ -273,11 +273,35 @@ TEST(Gpt2, LmWindowsCutTheStreamAndRejectShortText) {
 INSTANTIATE_TEST_SUITE_P(Checkpoints, Gpt2Golden, ::testing::ValuesIn(kCases));
 
 TEST(Gpt2, RegistryLoadsByModelType) {
-  EXPECT_EQ(model_family(kGpt2Data / "tiny"), ModelFamily::kGpt2);
-  EXPECT_EQ(model_family(std::filesystem::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32"),
-            ModelFamily::kBert);
+  const std::filesystem::path bert = std::filesystem::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32";
+  EXPECT_EQ(std::string(model_family(kGpt2Data / "tiny").model_type), "gpt2");
+  EXPECT_EQ(model_family(kGpt2Data / "tiny").kind, ModelKind::kCausalLm);
+  EXPECT_EQ(std::string(model_family(bert).model_type), "bert");
+  EXPECT_EQ(model_family(bert).kind, ModelKind::kEncoder);
   EXPECT_NO_THROW(load_causal_lm(kGpt2Data / "tiny"));
-  EXPECT_THROW(load_causal_lm(std::filesystem::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32"), InputError);
+  EXPECT_EQ(test_support::error_of([&] { load_causal_lm(bert); }),
+            bert.string() + " holds a bert model (encoder); this needs a decoder-only model (gpt2)");
+  EXPECT_EQ(test_support::error_of([&] { load_seq2seq_lm(kGpt2Data / "tiny"); }),
+            (kGpt2Data / "tiny").string() +
+                " holds a gpt2 model (decoder-only); this needs an encoder-decoder model (none yet)");
+}
+
+TEST(Gpt2, RegistryIsOneTableOfFamiliesWithTheirInterfaces) {
+  std::vector<std::string> types;
+  for (const ModelFamily& family : model_families()) {
+    types.emplace_back(family.model_type);
+    EXPECT_NE(family.linear_weights, nullptr) << family.model_type;
+    EXPECT_NE(family.max_input_tokens, nullptr) << family.model_type;
+    // A family loads behind exactly the interface of its kind.
+    EXPECT_EQ(family.load_causal_lm != nullptr, family.kind == ModelKind::kCausalLm) << family.model_type;
+    EXPECT_EQ(family.load_seq2seq_lm != nullptr, family.kind == ModelKind::kSeq2SeqLm) << family.model_type;
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"bert", "gpt2"}));
+  test_support::TempDir dir("registry");
+  test_support::spit(dir / "config.json", R"({"model_type": "mamba"})");
+  EXPECT_EQ(
+      test_support::error_of([&] { model_family(dir.path()); }),
+      (dir / "config.json").string() + ": unknown architecture: model_type 'mamba' (supported: bert, gpt2)");
 }
 
 TEST(Gpt2, MaxInputTokensReadsTheConfigOfEitherFamilyAndChecksTheTokenizer) {

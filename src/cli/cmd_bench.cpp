@@ -229,7 +229,7 @@ void add_bench_command(CLI::App& app) {
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
-    if (model_family(folder) == ModelFamily::kGpt2) {
+    if (model_family(folder).kind == ModelKind::kCausalLm) {
       bench_decoder_command(*options, folder);
       return;
     }

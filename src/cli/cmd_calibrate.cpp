@@ -210,7 +210,7 @@ void add_plan_command(CLI::App& app) {
     std::unique_ptr<Planner> planner;
     std::optional<BertModel> encoder;  // loaded only to profile
     std::unique_ptr<CausalLm> decoder;
-    if (model_family(folder) == ModelFamily::kGpt2) {
+    if (model_family(folder).kind == ModelKind::kCausalLm) {
       // The registry describes a decoder once loaded; its prefill table is what generate reads.
       decoder = load_causal_lm(folder, precision);
       if (options->seq > decoder->max_positions()) {

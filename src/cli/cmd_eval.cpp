@@ -222,7 +222,7 @@ void add_eval_command(CLI::App& app) {
       evaluate_language_model(*options, speedups, folder);
       return;
     }
-    if (model_family(folder) == ModelFamily::kGpt2) {
+    if (model_family(folder).kind == ModelKind::kCausalLm) {
       throw InputError(folder.string() + " holds a gpt2 model: evaluate it with --task lm");
     }
     BertModel model = BertModel::load(folder, requested_precision(options->dtype, folder));

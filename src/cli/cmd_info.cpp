@@ -75,7 +75,7 @@ void add_info_command(CLI::App& app) {
   command->add_flag("--json", *as_json, "Print one JSON object");
   command->callback([=] {
     const auto folder = model_folder(*model_path);
-    if (model_family(folder) == ModelFamily::kGpt2) {
+    if (model_family(folder).kind == ModelKind::kCausalLm) {
       describe_gpt2(folder, *as_json);
       return;
     }

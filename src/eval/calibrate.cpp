@@ -212,7 +212,7 @@ ModelCalibration calibrate_encoder(const std::filesystem::path& folder, const st
 
 ModelCalibration calibrate_model(const std::filesystem::path& folder, const std::string& inputs,
                                  size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log) {
-  if (model_family(folder) == ModelFamily::kGpt2)
+  if (model_family(folder).kind == ModelKind::kCausalLm)
     return calibrate_decoder(folder, inputs, max_inputs, max_length, log);
   return calibrate_encoder(folder, inputs, max_inputs, max_length, log);
 }

@@ -336,7 +336,7 @@ ProfileSubject owning(ProfileSubject subject, std::shared_ptr<Model> model) {
 }  // namespace
 
 FolderProfileSubject load_profile_subject(const std::filesystem::path& folder, Precision precision) {
-  if (model_family(folder) == ModelFamily::kGpt2) {
+  if (model_family(folder).kind == ModelKind::kCausalLm) {
     std::shared_ptr<CausalLm> decoder = load_causal_lm(folder, precision);
     LatencyKey key = latency_key(decoder->description());
     ProfileSubject subject = profile_subject(*decoder);

@@ -12,45 +12,96 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-}  // namespace
+void check_request(int64_t prompt_tokens, int64_t max_new_tokens) {
+  if (prompt_tokens == 0) throw InputError("the prompt is empty: nothing to continue");
+  if (max_new_tokens < 1) {
+    throw InputError("max-new-tokens must be at least 1, got " + std::to_string(max_new_tokens));
+  }
+}
 
-GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, const GenerationOptions& options,
-                          const std::function<bool(int32_t id)>& on_token) {
-  if (prompt.empty()) throw InputError("the prompt is empty: nothing to continue");
-  if (options.max_new_tokens < 1) {
-    throw InputError("max-new-tokens must be at least 1, got " + std::to_string(options.max_new_tokens));
+// One sequence being generated, whatever the model's shape: the prompt's pass (a decoder-only
+// model's prefill; an encoder-decoder model's encoding and first decoder step), then one token at
+// a time.
+class Continuation {
+ public:
+  virtual ~Continuation() = default;
+  virtual DecoderOutput start(std::span<const int32_t> prompt, const Planner* planner) = 0;
+  virtual DecoderOutput step(int32_t token) = 0;
+  // The caches' bytes now, and what they would take had the prompt's pass eliminated nothing.
+  virtual size_t cache_bytes() const = 0;
+  virtual size_t dense_cache_bytes() const = 0;
+};
+
+size_t row_bytes(const KvCache& cache) {
+  return cache.layers.empty() ? 0 : static_cast<size_t>(cache.layers[0].width()) * 2 * sizeof(float);
+}
+
+class CausalContinuation : public Continuation {
+ public:
+  CausalContinuation(CausalLm& model, int64_t total_tokens) : model_(model), cache_(model.new_cache()) {
+    // Room for the whole sequence up front: no step copies the cache. Pages a pruned layer never
+    // fills are never touched, so they take address space, not memory.
+    cache_.reserve_more(total_tokens);
   }
-  const auto prompt_length = static_cast<int64_t>(prompt.size());
-  if (prompt_length + options.max_new_tokens > model.max_positions()) {
-    throw InputError("the prompt has " + std::to_string(prompt_length) + " tokens and " +
-                     std::to_string(options.max_new_tokens) + " new ones would reach " +
-                     std::to_string(prompt_length + options.max_new_tokens) + "; the model takes at most " +
-                     std::to_string(model.max_positions()));
+  DecoderOutput start(std::span<const int32_t> prompt, const Planner* planner) override {
+    prompt_tokens_ = prompt.size();
+    DecoderOptions prefill;
+    prefill.planner = planner;
+    return model_.forward(prompt, cache_, prefill);
   }
+  DecoderOutput step(int32_t token) override { return model_.forward({&token, 1}, cache_, DecoderOptions{}); }
+  size_t cache_bytes() const override { return cache_.bytes(); }
+  size_t dense_cache_bytes() const override {
+    return row_bytes(cache_) * cache_.layers.size() * prompt_tokens_;
+  }
+
+ private:
+  CausalLm& model_;
+  KvCache cache_;
+  size_t prompt_tokens_ = 0;
+};
+
+class Seq2SeqContinuation : public Continuation {
+ public:
+  explicit Seq2SeqContinuation(Seq2SeqLm& model) : model_(model) {}
+  DecoderOutput start(std::span<const int32_t> source, const Planner* planner) override {
+    EncoderOptions encoder;
+    encoder.planner = planner;
+    state_ = model_.encode(source, encoder);
+    const int32_t first = model_.decoder_start_token_id();
+    DecoderOutput output = model_.decode({&first, 1}, state_, DecoderOptions{});
+    // What the caller reports as "kept": the encoder's layers, where elimination happens.
+    output.kept = state_.encoder_kept;
+    return output;
+  }
+  DecoderOutput step(int32_t token) override { return model_.decode({&token, 1}, state_, DecoderOptions{}); }
+  size_t cache_bytes() const override { return state_.bytes(); }
+  size_t dense_cache_bytes() const override {
+    return state_.self.bytes() +
+           row_bytes(state_.cross) * state_.cross.layers.size() * static_cast<size_t>(state_.source_tokens);
+  }
+
+ private:
+  Seq2SeqLm& model_;
+  Seq2SeqState state_;
+};
+
+GenerationResult run(Continuation& sequence, std::span<const int32_t> prompt, int64_t vocab,
+                     std::optional<int32_t> eos, const GenerationOptions& options,
+                     const std::function<bool(int32_t id)>& on_token) {
   Sampler sampler(options.sampling);
   GenerationResult result;
-  KvCache cache = model.new_cache();
-  // Room for the whole sequence up front: no step copies the cache. Pages a pruned layer never
-  // fills are never touched, so they take address space, not memory.
-  cache.reserve_more(prompt_length + options.max_new_tokens);
-
   auto start = std::chrono::steady_clock::now();
-  DecoderOptions prefill;
-  prefill.planner = options.planner;
-  DecoderOutput output = model.forward(prompt, cache, prefill);
-  const int64_t vocab = model.vocab_size();
+  DecoderOutput output = sequence.start(prompt, options.planner);
   std::span<const float> logits(output.logits.data(), static_cast<size_t>(vocab));
   int32_t token = sampler.next(logits);
   result.ttft_seconds = seconds_since(start);
   result.kept = output.kept;
-  result.kv_cache_bytes = cache.bytes();
-  const size_t row_bytes =
-      cache.layers.empty() ? 0 : static_cast<size_t>(cache.layers[0].width()) * 2 * sizeof(float);
-  result.kv_cache_bytes_dense = row_bytes * cache.layers.size() * prompt.size();
+  result.kv_cache_bytes = sequence.cache_bytes();
+  result.kv_cache_bytes_dense = sequence.dense_cache_bytes();
   if (options.keep_first_logits) result.first_logits.assign(logits.begin(), logits.end());
 
-  const std::optional<int32_t> eos = options.stop_at_eos ? model.eos_token_id() : std::nullopt;
-  const DecoderOptions step;
+  if (!options.stop_at_eos) eos.reset();
   while (true) {
     result.ids.push_back(token);
     if (on_token && !on_token(token)) {
@@ -66,12 +117,45 @@ GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, cons
       break;
     }
     start = std::chrono::steady_clock::now();
-    output = model.forward(std::span<const int32_t>(&token, 1), cache, step);
+    output = sequence.step(token);
     token = sampler.next(std::span<const float>(output.logits.data(), static_cast<size_t>(vocab)));
     result.decode_seconds += seconds_since(start);
     ++result.decode_steps;
   }
   return result;
+}
+
+}  // namespace
+
+GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, const GenerationOptions& options,
+                          const std::function<bool(int32_t id)>& on_token) {
+  const auto prompt_tokens = static_cast<int64_t>(prompt.size());
+  check_request(prompt_tokens, options.max_new_tokens);
+  if (prompt_tokens + options.max_new_tokens > model.max_positions()) {
+    throw InputError("the prompt has " + std::to_string(prompt_tokens) + " tokens and " +
+                     std::to_string(options.max_new_tokens) + " new ones would reach " +
+                     std::to_string(prompt_tokens + options.max_new_tokens) + "; the model takes at most " +
+                     std::to_string(model.max_positions()));
+  }
+  CausalContinuation sequence(model, prompt_tokens + options.max_new_tokens);
+  return run(sequence, prompt, model.vocab_size(), model.eos_token_id(), options, on_token);
+}
+
+GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, const GenerationOptions& options,
+                          const std::function<bool(int32_t id)>& on_token) {
+  const auto source_tokens = static_cast<int64_t>(source.size());
+  check_request(source_tokens, options.max_new_tokens);
+  if (source_tokens > model.max_source_tokens()) {
+    throw InputError("the input has " + std::to_string(source_tokens) +
+                     " tokens; the model's encoder takes at most " +
+                     std::to_string(model.max_source_tokens()));
+  }
+  if (options.max_new_tokens > model.max_target_tokens()) {
+    throw InputError("max-new-tokens is " + std::to_string(options.max_new_tokens) +
+                     "; the model's decoder takes at most " + std::to_string(model.max_target_tokens()));
+  }
+  Seq2SeqContinuation sequence(model);
+  return run(sequence, source, model.vocab_size(), model.eos_token_id(), options, on_token);
 }
 
 }  // namespace latte

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "latte/core/compact.h"
 #include "latte/core/error.h"
-#include "latte/prune/keep.h"
 
 namespace latte {
 

@@ -8,6 +8,7 @@
 #include "latte/io/json_file.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/linear_weights.h"
+#include "latte/models/registry.h"
 #include "latte/prune/keep.h"
 
 namespace latte {
@@ -538,6 +539,26 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
   }
   if (times) times->head = clock.lap();
   return result;
+}
+
+const ModelFamily& bert_family() {
+  static const ModelFamily family{
+      .model_type = "bert",
+      .kind = ModelKind::kEncoder,
+      .linear_weights =
+          [](const WeightStore& store, const std::filesystem::path& config_json) {
+            return bert_linear_weights(store, BertConfig::from_file(config_json));
+          },
+      .max_input_tokens =
+          [](const std::filesystem::path& model_dir, const Tokenizer& tokenizer) {
+            const BertConfig config = BertConfig::from_file(model_dir / "config.json");
+            check_tokenizer_matches(config, tokenizer, model_dir);
+            return config.max_position_embeddings;
+          },
+      .load_causal_lm = nullptr,
+      .load_seq2seq_lm = nullptr,
+  };
+  return family;
 }
 
 }  // namespace latte

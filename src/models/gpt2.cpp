@@ -8,6 +8,7 @@
 #include "latte/io/json_file.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/linear_weights.h"
+#include "latte/models/registry.h"
 #include "latte/prune/keep.h"
 
 namespace latte {
@@ -384,6 +385,37 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
     }
   }
   return output;
+}
+
+const ModelFamily& gpt2_family() {
+  static const ModelFamily family{
+      .model_type = "gpt2",
+      .kind = ModelKind::kCausalLm,
+      .linear_weights =
+          [](const WeightStore& store, const std::filesystem::path& config_json) {
+            return gpt2_linear_weights(store, Gpt2Config::from_file(config_json));
+          },
+      // Only n_positions and vocab_size are read: a tokenizer check must not need the whole config.
+      .max_input_tokens =
+          [](const std::filesystem::path& model_dir, const Tokenizer& tokenizer) {
+            const std::filesystem::path path = model_dir / "config.json";
+            const nlohmann::json config = read_json_file(path);
+            const std::string label = path.string();
+            check_tokenizer_fits(tokenizer, json_require_positive_int(config, "vocab_size", label), path);
+            const int64_t positions = json_require_positive_int(config, "n_positions", label);
+            if (positions > Gpt2Config::kMaxPositions) {
+              throw FormatError(label + ": field 'n_positions' is " + std::to_string(positions) +
+                                ", above latte's limit of " + std::to_string(Gpt2Config::kMaxPositions));
+            }
+            return positions;
+          },
+      .load_causal_lm = [](const std::filesystem::path& model_dir,
+                           Precision precision) -> std::unique_ptr<CausalLm> {
+        return std::make_unique<Gpt2Model>(Gpt2Model::load(model_dir, precision));
+      },
+      .load_seq2seq_lm = nullptr,
+  };
+  return family;
 }
 
 }  // namespace latte

@@ -1,7 +1,5 @@
 #include "latte/prune/keep.h"
 
-#include <cstring>
-
 #include "latte/core/error.h"
 #include "latte/prune/selection.h"
 
@@ -26,15 +24,6 @@ std::vector<int64_t> decide_kept_rows(const SequencePlan& plan, int64_t layer, s
     return all;
   }
   return select_kept_rows(scores, keep, protected_rows);
-}
-
-void compact_rows(float* data, int64_t row_width, std::span<const int64_t> kept) {
-  for (size_t target = 0; target < kept.size(); ++target) {
-    const int64_t source = kept[target];
-    if (source == static_cast<int64_t>(target)) continue;
-    std::memcpy(data + static_cast<int64_t>(target) * row_width, data + source * row_width,
-                sizeof(float) * static_cast<size_t>(row_width));
-  }
 }
 
 }  // namespace latte

@@ -1,6 +1,6 @@
-// Prefill -> decode loop of a causal language model, with elimination in the prefill, a
-// streaming callback and the timings a user budgets for: time to first token and time per
-// generated token.
+// Prefill -> decode loop of a language model, decoder-only or encoder-decoder, with elimination
+// in the prompt's pass (the prefill; the encoder), a streaming callback and the timings a user
+// budgets for: time to first token and time per generated token.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,7 @@
 
 #include "latte/generate/sampler.h"
 #include "latte/models/causal_lm.h"
+#include "latte/models/seq2seq_lm.h"
 
 namespace latte {
 
@@ -26,13 +27,13 @@ struct GenerationOptions {
 
 struct GenerationResult {
   std::vector<int32_t> ids;     // generated tokens (the eos token included when it ended the run)
-  std::vector<int64_t> kept;    // word-vectors leaving each layer in the prefill
+  std::vector<int64_t> kept;    // word-vectors leaving each layer in the prefill (the encoder's layers)
   std::string stop_reason;      // "eos", "length" (max_new_tokens) or "callback"
   double ttft_seconds = 0.0;    // prefill and the first token's choice
   double decode_seconds = 0.0;  // every later step: forward of one token and its choice
   int64_t decode_steps = 0;
-  size_t kv_cache_bytes = 0;        // the cache after the prefill
-  size_t kv_cache_bytes_dense = 0;  // what a dense prefill's cache takes
+  size_t kv_cache_bytes = 0;        // the caches after the prompt's pass (with cross-attention's)
+  size_t kv_cache_bytes_dense = 0;  // what they take after a dense pass
   std::vector<float> first_logits;  // with keep_first_logits
 
   double decode_seconds_per_token() const {
@@ -44,6 +45,12 @@ struct GenerationResult {
 // as it is chosen; returning false ends the run (a stop string, Ctrl-C). InputError when the
 // prompt is empty or prompt + max_new_tokens exceeds the model's positions.
 GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, const GenerationOptions& options,
+                          const std::function<bool(int32_t id)>& on_token = {});
+
+// The same for an encoder-decoder model: `source` is encoded once (elimination in the encoder), the
+// decoder starts from its decoder_start_token_id. InputError when the source is empty or longer
+// than max_source_tokens, or max_new_tokens exceeds max_target_tokens.
+GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, const GenerationOptions& options,
                           const std::function<bool(int32_t id)>& on_token = {});
 
 }  // namespace latte

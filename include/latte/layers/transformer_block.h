@@ -10,7 +10,7 @@
 //   finish  on the k rows the model kept: output projection + residual, norm (post),
 //           cross-attention, feed-forward.
 // Between them the model decides the kept rows from the scores and compacts the residual
-// stream and the context rows in place (prune/keep.h); the latency table's "in" and "kept"
+// stream and the context rows in place (prune/keep.h, core/compact.h); the latency table's "in" and "kept"
 // phases are these two calls.
 #pragma once
 

@@ -1,22 +1,51 @@
-// Which family a Hugging Face folder holds, by config.json's model_type, and loading a model of
-// that family behind the interface a command needs.
+// Which family a Hugging Face folder holds, by config.json's model_type: one table with an entry
+// per family (each family's file defines its entry), and loading a model of that family behind
+// the interface a command needs. Front ends branch on a family's kind (encoder, decoder-only,
+// encoder-decoder), never on its name; adding a family is its file plus one line in the table.
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "latte/models/causal_lm.h"
+#include "latte/models/linear_weights.h"
+#include "latte/models/seq2seq_lm.h"
 #include "latte/tokenizers/tokenizer.h"
 
 namespace latte {
 
-enum class ModelFamily { kBert, kGpt2 };
+// The interface a family's models run behind.
+enum class ModelKind {
+  kEncoder,    // classification / regression heads (BertModel)
+  kCausalLm,   // decoder-only language models (CausalLm)
+  kSeq2SeqLm,  // encoder-decoder generation (Seq2SeqLm)
+};
+const char* kind_name(ModelKind kind);  // "encoder", "decoder", "encoder-decoder"
+
+struct ModelFamily {
+  const char* model_type;  // config.json's "model_type" ("bert", "gpt2")
+  ModelKind kind;
+  // The linear weights `latte quantize` stores in int8, read from the folder's config.json.
+  std::vector<StoredWeight> (*linear_weights)(const WeightStore& store,
+                                              const std::filesystem::path& config_json);
+  // The longest input a model of the folder takes, checking that `tokenizer` belongs to it; the
+  // weights are not read.
+  int64_t (*max_input_tokens)(const std::filesystem::path& model_dir, const Tokenizer& tokenizer);
+  // Set for kCausalLm families.
+  std::unique_ptr<CausalLm> (*load_causal_lm)(const std::filesystem::path& model_dir, Precision precision);
+  // Set for kSeq2SeqLm families.
+  std::unique_ptr<Seq2SeqLm> (*load_seq2seq_lm)(const std::filesystem::path& model_dir, Precision precision);
+};
+
+// Every family latte runs, in the order errors list them.
+std::span<const ModelFamily> model_families();
 
 // The family of config.json's model_type (BERT folders written without one count as bert).
-// FormatError naming the file for a model_type latte does not run.
-ModelFamily model_family(const std::filesystem::path& model_dir);
-const char* family_name(ModelFamily family);
+// FormatError naming the file and the supported types for a model_type latte does not run.
+const ModelFamily& model_family(const std::filesystem::path& model_dir);
 
 // kInt8 when the folder's weights hold I8 tensors (written by quantize_model_folder), else kF32:
 // the precision a model is loaded in when none is asked for.
@@ -27,16 +56,20 @@ Precision stored_precision(const std::filesystem::path& model_dir);
 // files copied. InputError when `out_dir` is `model_dir`; FormatError for a broken model.
 void quantize_model_folder(const std::filesystem::path& model_dir, const std::filesystem::path& out_dir);
 
-// A decoder-only model; InputError when the folder holds an encoder ("... is a bert model;
-// generation needs a decoder (gpt2)").
-// `precision` as for Gpt2Model::load.
+// A decoder-only model; InputError naming the folder's kind otherwise ("... holds a bert model
+// (an encoder); this needs a decoder-only model (gpt2)"). `precision` as for Gpt2Model::load.
 std::unique_ptr<CausalLm> load_causal_lm(const std::filesystem::path& model_dir,
                                          Precision precision = Precision::kF32);
 
-// The longest input the model in `model_dir` takes (BERT's max_position_embeddings, GPT-2's
-// n_positions), checking that `tokenizer` belongs to it; the weights are not read. A BERT
-// config is read and validated whole, as loading it would; of GPT-2's (model_type "gpt2") only
-// n_positions and vocab_size are needed.
+// An encoder-decoder model; InputError naming the folder's kind otherwise.
+std::unique_ptr<Seq2SeqLm> load_seq2seq_lm(const std::filesystem::path& model_dir,
+                                           Precision precision = Precision::kF32);
+
+// The longest input the model in `model_dir` takes (ModelFamily::max_input_tokens).
 int64_t max_input_tokens(const std::filesystem::path& model_dir, const Tokenizer& tokenizer);
+
+// Each family's entry, defined beside its model (bert.cpp, gpt2.cpp).
+const ModelFamily& bert_family();
+const ModelFamily& gpt2_family();
 
 }  // namespace latte

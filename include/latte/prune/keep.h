@@ -1,12 +1,13 @@
 // The keep decision (DESIGN.md section 1), written once for the engine of every family and the
-// trainer: which of a sequence's word-vectors survive a layer, and the in-place compaction of
-// the survivors.
+// trainer: which of a sequence's word-vectors survive a layer (core/compact.h moves the
+// survivors together).
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "latte/core/compact.h"
 #include "latte/prune/plan.h"
 
 namespace latte {
@@ -18,17 +19,5 @@ namespace latte {
 // the last prompt token for decoders) are always kept and count toward the number kept.
 std::vector<int64_t> decide_kept_rows(const SequencePlan& plan, int64_t layer, std::span<const float> scores,
                                       int64_t min_keep, std::span<const int64_t> protected_rows);
-
-// rows[kept[i]] -> rows[i] for `data` holding rows of `row_width` floats; kept is ascending, so
-// moving each row down never overwrites one still to be read.
-void compact_rows(float* data, int64_t row_width, std::span<const int64_t> kept);
-
-// The same for any per-row value (positions, ids).
-template <typename T>
-void compact_values(std::vector<T>& values, std::span<const int64_t> kept) {
-  for (size_t target = 0; target < kept.size(); ++target)
-    values[target] = values[static_cast<size_t>(kept[target])];
-  values.resize(kept.size());
-}
 
 }  // namespace latte
