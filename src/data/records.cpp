@@ -377,7 +377,7 @@ class CsvSource : public RecordReader::Source {
       return;
     }
     for (size_t part = 0; part < kParts; ++part) {
-      if (columns_[part] == index) row_.cells[part] = std::move(field);
+      if (columns_[part] == index) row_.cells[part] = field;  // one column may hold two parts
     }
   }
 
