@@ -95,8 +95,10 @@ TEST(TrainData, BadJsonlLineNamesFileAndLine) {
   try {
     train::read_labelled_examples(file);
     FAIL() << "expected an InputError";
-  } catch (const InputError& error) {
-    EXPECT_NE(std::string(error.what()).find(file.string() + ":3:"), std::string::npos) << error.what();
+  } catch (const FieldError& error) {
+    EXPECT_EQ(error.field(), "label field");
+    EXPECT_NE(std::string(error.what()).find(file.string() + ":3 has no label"), std::string::npos)
+        << error.what();
   }
   write_file(file, "{\"text\": \"fine\", \"label\": \"a\"}\n{\"text\": oops}\n");
   EXPECT_THROW(train::read_labelled_examples(file), InputError);
@@ -212,7 +214,8 @@ std::string sentiment_csv(int count, uint64_t seed) {
   std::istringstream lines(sentiment_jsonl(count, seed));
   for (std::string line; std::getline(lines, line);) {
     const nlohmann::json example = nlohmann::json::parse(line);
-    csv += "\"" + example["text"].get<std::string>() + "\"," + (example["label"] == "pos" ? "2" : "0") + "\n";
+    csv.append("\"").append(example["text"].get<std::string>()).append("\",");
+    csv.append(example["label"] == "pos" ? "2\n" : "0\n");
   }
   return csv;
 }
