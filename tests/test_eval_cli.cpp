@@ -113,6 +113,72 @@ TEST_F(EvalCli, UnknownLabelsAreListed) {
           data.string() + ":2), 'meh' (first at " + data.string() + ":4)");
 }
 
+// cls3.jsonl as a Hugging Face dataset writes it: CSV, integer labels (cls3's id2label is
+// negative, neutral, positive), the text in a "sentence" column.
+TEST_F(EvalCli, CsvWithIntegerLabelsMatchesTheNamedJsonl) {
+  std::string csv = "idx,sentence,label\n";
+  std::istringstream lines(slurp(kFixtures / "eval" / "cls3.jsonl"));
+  int index = 0;
+  for (std::string line; std::getline(lines, line); ++index) {
+    const nlohmann::json example = nlohmann::json::parse(line);
+    std::string label = example["label"].get<std::string>();
+    std::transform(label.begin(), label.end(), label.begin(), ::tolower);
+    const char* id = label == "negative" ? "0" : label == "neutral" ? "1" : "2";
+    csv.append(std::to_string(index)).append(",\"").append(example["text"].get<std::string>());
+    csv.append("\",").append(id).append("\n");
+  }
+  spit(work_ / "cls3.csv", csv);
+  const std::string flags = " --speedups 1 --json --latency-samples 2 --threads 1 --no-profile";
+  const CommandResult from_csv =
+      run("eval --model " + model() + " --data " + (work_ / "cls3.csv").string() + flags);
+  ASSERT_EQ(from_csv.exit_code, 0) << from_csv.err;
+  EXPECT_EQ(
+      lines_of(from_csv.err).at(0) + "\n",
+      "latte: notice: integer labels mapped through config.json's id2label (0 -> negative, 1 -> neutral, 2 "
+      "-> positive)\n");
+  const CommandResult from_jsonl =
+      run("eval --model " + model() + " --data " + (kFixtures / "eval" / "cls3.jsonl").string() + flags);
+  ASSERT_EQ(from_jsonl.exit_code, 0) << from_jsonl.err;
+  const auto csv_line = nlohmann::json::parse(from_csv.out);
+  const auto jsonl_line = nlohmann::json::parse(from_jsonl.out);
+  EXPECT_EQ(csv_line["examples"], 6);
+  for (const char* metric : {"accuracy", "macro_f1", "mcc"})
+    EXPECT_EQ(csv_line[metric], jsonl_line[metric]) << metric;
+
+  // The same through sweep, with the columns named by flag.
+  spit(work_ / "renamed.csv", "review,gold\na great movie,2\nawful,0\n");
+  const CommandResult sweep =
+      run("sweep --model " + model() + " --input " + (work_ / "renamed.csv").string() +
+          " --text-field review --label-field gold --speedups 1 --json --latency-samples 1 "
+          "--threads 1 --no-profile --out " +
+          (work_ / "sweep").string());
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+  EXPECT_NE(sweep.err.find("latte: notice: integer labels mapped through config.json's id2label"),
+            std::string::npos)
+      << sweep.err;
+  EXPECT_TRUE(nlohmann::json::parse(lines_of(sweep.out).at(0)).contains("accuracy")) << sweep.out;
+}
+
+TEST_F(EvalCli, CsvErrorsNameTheFlagOrTheExample) {
+  spit(work_ / "range.csv", "text,label\ngood,0\nbad,3\n");
+  expect_one_line_error(
+      run("eval --model " + model() + " --data " + (work_ / "range.csv").string()),
+      (work_ / "range.csv").string() +
+          ":3: integer label 3 is not a class of the model (config.json's id2label has 0 to 2)");
+  spit(work_ / "reviews.csv", "review,stars\ngood,1\n");
+  expect_one_line_error(run("eval --model " + model() + " --data " + (work_ / "reviews.csv").string()),
+                        "--text-field is needed: " + (work_ / "reviews.csv").string() +
+                            ":1 has no column \"text\", \"sentence\" or \"sentence1\" (the header row has "
+                            "\"review\", \"stars\"; CSV and TSV files start with a header row)");
+  expect_one_line_error(
+      run("eval --model " + model() + " --data " + (work_ / "reviews.csv").string() +
+          " --text-field review --label-field label"),
+      "--label-field \"label\" is not a column of " + (work_ / "reviews.csv").string() + ":1");
+  expect_one_line_error(
+      run("eval --model " + model() + " --data " + (work_ / "reviews.csv").string() + " --format xlsx"),
+      "--format");
+}
+
 TEST_F(EvalCli, BadFlagsAndMismatchedTask) {
   const std::string data = (kFixtures / "eval" / "cls3.jsonl").string();
   expect_one_line_error(run("eval --model " + model() + " --data " + data + " --speedups 0.5"), "--speedups");

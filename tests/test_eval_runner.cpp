@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "latte/core/error.h"
-#include "latte/data/examples.h"
+#include "latte/data/records.h"
 #include "latte/eval/encoder_bench.h"
 #include "latte/eval/lm_compare.h"
 #include "latte/eval/lm_eval.h"
@@ -42,7 +42,7 @@ struct RecordedLatency {
   }
 };
 
-std::vector<data::LabeledExample> read_all(data::InputReader reader) {
+std::vector<data::LabeledExample> read_all(data::RecordReader reader) {
   std::vector<data::LabeledExample> inputs;
   for (data::LabeledExample input; reader.next(input);) inputs.push_back(input);
   return inputs;
@@ -51,7 +51,7 @@ std::vector<data::LabeledExample> read_all(data::InputReader reader) {
 TEST(InputReader, TextLinesSkipBlanksAndNameTheirLine) {
   TempDir dir("reader");
   spit(dir / "texts.txt", "first\r\n\n  \nsecond {not json}\rthird\n");
-  const std::vector<data::LabeledExample> inputs = read_all(data::InputReader::from_file(dir / "texts.txt"));
+  const std::vector<data::LabeledExample> inputs = read_all(data::RecordReader::from_file(dir / "texts.txt"));
   ASSERT_EQ(inputs.size(), 3u);
   EXPECT_EQ(inputs[0].text, "first");
   EXPECT_EQ(inputs[1].text, "second {not json}");
@@ -65,19 +65,19 @@ TEST(InputReader, JsonlWhenTheFirstLineIsAnObject) {
   TempDir dir("reader");
   spit(dir / "pairs.jsonl", "\n {\"text\": \"a\", \"text_pair\": \"b\", \"label\": 2}\n{\"text\": \"c\"}\n");
   const std::vector<data::LabeledExample> inputs =
-      read_all(data::InputReader::from_file(dir / "pairs.jsonl"));
+      read_all(data::RecordReader::from_file(dir / "pairs.jsonl"));
   ASSERT_EQ(inputs.size(), 2u);
   EXPECT_EQ(inputs[0].text_pair, "b");
   EXPECT_EQ(inputs[0].label, "2");
   EXPECT_EQ(inputs[0].origin, (dir / "pairs.jsonl").string() + ":2");
   EXPECT_FALSE(inputs[1].text_pair);
   spit(dir / "bad.jsonl", "{\"text\": \"a\"}\nplain text\n");
-  EXPECT_NE(error_of([&] { read_all(data::InputReader::from_file(dir / "bad.jsonl")); }).find("bad.jsonl:2"),
+  EXPECT_NE(error_of([&] { read_all(data::RecordReader::from_file(dir / "bad.jsonl")); }).find("bad.jsonl:2"),
             std::string::npos);
 }
 
 TEST(InputReader, GivenInputsComeBackInOrder) {
-  const std::vector<data::LabeledExample> inputs = read_all(data::InputReader::from_inputs(
+  const std::vector<data::LabeledExample> inputs = read_all(data::RecordReader::from_inputs(
       {{.text = "x", .origin = "argument 1"}, {.text = "y", .origin = "argument 2"}}));
   ASSERT_EQ(inputs.size(), 2u);
   EXPECT_EQ(inputs[1].text, "y");

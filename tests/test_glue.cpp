@@ -6,8 +6,8 @@
 #include <fstream>
 
 #include "latte/core/error.h"
-#include "latte/data/examples.h"
 #include "latte/data/glue.h"
+#include "latte/data/records.h"
 
 namespace {
 
@@ -147,7 +147,7 @@ TEST_F(DataJsonl, StringNumberAndMissingLabels) {
       "{\"text\": \"d\", \"label\": 3.8, \"extra\": [1]}\n"
       "{\"text\": \"e\", \"label\": \"4.5\"}\n"
       "{\"text\": \"f\", \"label\": null, \"text_pair\": null}\n");
-  const auto examples = read_labeled_jsonl(path_);
+  const auto examples = read_records(path_);
   ASSERT_EQ(examples.size(), 5u);
   EXPECT_EQ(examples[0].label, "spam");
   EXPECT_FALSE(examples[0].score);
@@ -166,14 +166,17 @@ TEST_F(DataJsonl, ErrorsNameFileAndLine) {
   const auto error_for = [&](const std::string& text) -> std::string {
     write(text);
     try {
-      read_labeled_jsonl(path_);
+      read_records(path_);
     } catch (const latte::InputError& error) {
       return error.what();
     }
     return "(no error)";
   };
   EXPECT_EQ(error_for("{\"text\": \"ok\"}\n{\"text\": 5}\n"),
-            path_.string() + ":2: field \"text\" is missing or not a string");
+            path_.string() + ":2: field \"text\" is not a string");
+  EXPECT_EQ(error_for("{\"review\": \"ok\", \"label\": 1}\n"),
+            "text field is needed: " + path_.string() +
+                ":1 has no key \"text\", \"sentence\" or \"sentence1\" (its keys: \"label\", \"review\")");
   EXPECT_EQ(error_for("{\"text\": \"ok\", \"label\": [1]}\n"),
             path_.string() + ":1: field \"label\" must be a string or a number");
   EXPECT_EQ(error_for("{\"text\": \"ok\"}\n\n{not json\n").rfind(path_.string() + ":3: not valid JSON", 0),

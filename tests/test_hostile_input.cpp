@@ -17,7 +17,7 @@
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
-#include "latte/data/examples.h"
+#include "latte/data/records.h"
 #include "latte/io/json_file.h"
 #include "latte/io/read_file.h"
 #include "latte/io/safetensors.h"
@@ -408,7 +408,7 @@ TEST_F(HostileInput, LoneCarriageReturnsEndLines) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(test_support::lines_of(result.out).size(), 4u);
   spit(dir_ / "mac.jsonl", "{\"text\": \"a\", \"label\": 1}\r{\"text\": \"b\", \"label\": 0}\r\r");
-  const std::vector<data::LabeledExample> examples = data::read_labeled_jsonl(dir_ / "mac.jsonl");
+  const std::vector<data::LabeledExample> examples = data::read_records(dir_ / "mac.jsonl");
   ASSERT_EQ(examples.size(), 2u);
   EXPECT_EQ(examples[1].origin, (dir_ / "mac.jsonl").string() + ":2");
 }

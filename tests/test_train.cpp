@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -92,16 +93,18 @@ TEST(TrainData, BadJsonlLineNamesFileAndLine) {
   const std::filesystem::path file = dir.path() / "train.jsonl";
   write_file(file, "{\"text\": \"fine\", \"label\": \"a\"}\n\n{\"text\": \"no label\"}\n");
   try {
-    train::read_labelled_jsonl(file);
+    train::read_labelled_examples(file);
     FAIL() << "expected an InputError";
-  } catch (const InputError& error) {
-    EXPECT_NE(std::string(error.what()).find(file.string() + ":3:"), std::string::npos) << error.what();
+  } catch (const FieldError& error) {
+    EXPECT_EQ(error.field(), "label field");
+    EXPECT_NE(std::string(error.what()).find(file.string() + ":3 has no label"), std::string::npos)
+        << error.what();
   }
   write_file(file, "{\"text\": \"fine\", \"label\": \"a\"}\n{\"text\": oops}\n");
-  EXPECT_THROW(train::read_labelled_jsonl(file), InputError);
+  EXPECT_THROW(train::read_labelled_examples(file), InputError);
   write_file(file, "");
-  EXPECT_THROW(train::read_labelled_jsonl(file), InputError);
-  EXPECT_THROW(train::read_labelled_jsonl(dir.path() / "missing.jsonl"), InputError);
+  EXPECT_THROW(train::read_labelled_examples(file), InputError);
+  EXPECT_THROW(train::read_labelled_examples(dir.path() / "missing.jsonl"), InputError);
 }
 
 TEST(TrainData, BadTextLineNamesFileAndLine) {
@@ -204,6 +207,46 @@ TEST(TrainClassifier, LearnsSavesLoadsInTheEngineAndResumes) {
   EXPECT_EQ(resumed.losses.size(), 4u);
 }
 
+// The sentiment examples as a CSV with integer labels, as Hugging Face datasets store them:
+// 0 = negative, 2 = positive in cls3's id2label.
+std::string sentiment_csv(int count, uint64_t seed) {
+  std::string csv = "sentence,label\n";
+  std::istringstream lines(sentiment_jsonl(count, seed));
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json example = nlohmann::json::parse(line);
+    csv.append("\"").append(example["text"].get<std::string>()).append("\",");
+    csv.append(example["label"] == "pos" ? "2\n" : "0\n");
+  }
+  return csv;
+}
+
+TEST(TrainClassifier, CsvWithIntegerLabelsIsReadThroughTheInitsId2label) {
+  TempDir dir("train_classify_csv");
+  train::ClassifierOptions options = sentiment_options(dir);
+  options.train = dir.path() / "train.csv";
+  options.dev = dir.path() / "dev.csv";
+  write_file(options.train, sentiment_csv(64, 1));
+  write_file(options.dev, sentiment_csv(16, 2));
+  options.steps = 2;
+  options.eval_every = 2;
+  std::ostringstream log;
+  train::train_classifier(options, log);
+  EXPECT_NE(
+      log.str().find("latte: notice: integer labels mapped through config.json's id2label (0 -> negative, "
+                     "1 -> neutral, 2 -> positive)\n"),
+      std::string::npos)
+      << log.str();
+  EXPECT_EQ(BertModel::load(options.out).config().id2label,
+            (std::vector<std::string>{"negative", "positive"}));
+
+  // An integer that is no class of the model names its example.
+  write_file(options.dev, "sentence,label\ngood,0\nbad,7\n");
+  options.out = dir.path() / "out2";
+  EXPECT_EQ(test_support::error_of([&] { train::train_classifier(options, log); }),
+            options.dev.string() +
+                ":3: integer label 7 is not a class of the model (config.json's id2label has 0 to 2)");
+}
+
 TEST(TrainClassifier, BadTrainingFileNamesFileAndLine) {
   TempDir dir("train_classify_bad");
   train::ClassifierOptions options = sentiment_options(dir);
@@ -279,8 +322,8 @@ TEST(TrainCli, BadTrainingFileIsOneLineError) {
   EXPECT_EQ(WEXITSTATUS(status), 1);
   std::ifstream file(err);
   const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(text,
-            "latte: error: " + train.string() + ":3: field \"label\" is missing or not a string or number\n");
+  EXPECT_EQ(text, "latte: error: --label-field is needed: " + train.string() +
+                      ":3 has no label (training needs one for every example)\n");
 }
 
 // Masked-LM pretraining of the tiny preset on the real vocabulary: the loss

@@ -56,13 +56,16 @@ void add_calibrate_command(CLI::App& app) {
     std::optional<int64_t> max_length;
     std::optional<int> threads;
     bool json = false;
+    RecordFlags records;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
   command
       ->add_option("--input", options->input,
-                   "Sample inputs: text lines or JSONL (for a decoder, prompts of 2 tokens or more)")
+                   "Sample inputs: text lines, JSONL, CSV or TSV (see --format; for a decoder, prompts of 2 "
+                   "tokens or more)")
       ->required();
+  add_record_options(*command, options->records);
   command->add_option("--max", options->max, "Use at most this many inputs")->check(CLI::Range(1, 1000000));
   command
       ->add_option("--max-length", options->max_length,
@@ -76,7 +79,7 @@ void add_calibrate_command(CLI::App& app) {
     ModelCalibration calibration;
     try {
       calibration = calibrate_model(folder, options->input, static_cast<size_t>(options->max),
-                                    options->max_length, &std::cerr);
+                                    options->max_length, &std::cerr, record_options(options->records));
     } catch (const FieldError& error) {
       throw in_flag_terms(error);
     }

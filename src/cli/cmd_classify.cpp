@@ -36,6 +36,7 @@ void add_classify_command(CLI::App& app) {
   struct Options {
     std::string model;
     std::string input;
+    RecordFlags records;
     std::vector<std::string> texts;
     bool json = false;
     int batch_size = 16;
@@ -45,7 +46,9 @@ void add_classify_command(CLI::App& app) {
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
-  command->add_option("--input", options->input, "File with one text per line, or JSONL ('-' = stdin)");
+  command->add_option("--input", options->input,
+                      "File of texts: one per line, JSONL, CSV or TSV (see --format; '-' = stdin)");
+  add_record_options(*command, options->records);
   command->add_option("--batch-size", options->batch_size, "Inputs per forward pass")
       ->check(CLI::Range(1, 4096));
   add_threads_option(*command, options->threads);
@@ -72,10 +75,10 @@ void add_classify_command(CLI::App& app) {
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
     const int64_t max_length = config.max_position_embeddings;
 
-    data::InputReader inputs = data::InputReader::from_inputs({});
+    data::RecordReader inputs = data::RecordReader::from_inputs({});
     if (!options->input.empty()) {
       if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
-      inputs = data::InputReader::from_file(options->input);
+      inputs = data::RecordReader::from_file(options->input, record_options(options->records));
     } else {
       if (options->texts.empty()) throw InputError("nothing to classify: give TEXT ... or --input FILE");
       std::vector<data::LabeledExample> given;
@@ -83,7 +86,7 @@ void add_classify_command(CLI::App& app) {
         given.push_back(
             data::LabeledExample{.text = options->texts[i], .origin = "argument " + std::to_string(i + 1)});
       }
-      inputs = data::InputReader::from_inputs(std::move(given));
+      inputs = data::RecordReader::from_inputs(std::move(given));
     }
 
     // One batch of the input at a time: reading, running and printing stay in step, so memory does
@@ -92,7 +95,7 @@ void add_classify_command(CLI::App& app) {
     std::vector<BertInput> batch;
     for (data::LabeledExample input; true;) {
       batch.clear();
-      while (batch.size() < batch_size && inputs.next(input)) {
+      while (batch.size() < batch_size && reading_records([&] { return inputs.next(input); })) {
         Encoding encoding = encode_input(tokenizer, input.text, input.text_pair, max_length, input.origin);
         batch.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
       }

@@ -39,6 +39,7 @@ struct EvalOptions {
   bool no_profile = false;
   std::optional<int> threads;
   std::string dtype;  // empty: as the folder stores it
+  RecordFlags records;
 };
 
 class Progress {
@@ -100,8 +101,9 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
   check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
   std::vector<LmWindow> windows;
   try {
-    windows = read_lm_windows(options.data, *model, *tokenizer, options.prompt_length,
-                              options.continuation_length, options.max_examples);
+    windows =
+        read_lm_windows(options.data, *model, *tokenizer, options.prompt_length, options.continuation_length,
+                        options.max_examples, record_options(options.records));
   } catch (const FieldError& error) {
     throw in_flag_terms(error);
   }
@@ -179,8 +181,10 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--model", options->model, kModelHelp);
   command
       ->add_option("--data", options->data,
-                   "Labelled data: JSONL {\"text\", \"text_pair\"?, \"label\"}, or a GLUE TSV with --task")
+                   "Labelled data: JSONL {\"text\", \"text_pair\"?, \"label\"}, CSV or TSV with a header row "
+                   "(see --format and --*-field), or a GLUE TSV with --task")
       ->required();
+  add_record_options(*command, options->records);
   command->add_option("--speedups", options->speedups, "Comma-separated target speedups, 1 = dense")
       ->capture_default_str();
   command->add_option(
@@ -232,8 +236,10 @@ void add_eval_command(CLI::App& app) {
                        " without a classification head; eval needs BertForSequenceClassification");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const EvalData loaded = load_eval_data(options->data, options->task, options->max_examples, config,
-                                           tokenizer, folder.string());
+    const EvalData loaded = reading_records([&] {
+      return load_eval_data(options->data, options->task, options->max_examples, config, tokenizer,
+                            folder.string(), record_options(options->records), &std::cerr);
+    });
     const std::vector<data::LabeledExample>& examples = loaded.examples;
     std::vector<int64_t> classes;
     std::vector<double> scores;
@@ -319,13 +325,16 @@ void add_sweep_command(CLI::App& app) {
     bool no_profile = false;
     std::optional<int> threads;
     std::string dtype;  // empty: as the folder stores it
+    RecordFlags records;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
   command
       ->add_option("--input", options->input,
-                   "JSONL {\"text\", \"text_pair\"?, \"label\"?} (or GLUE TSV with --task)")
+                   "JSONL {\"text\", \"text_pair\"?, \"label\"?}, CSV or TSV with a header row (see --format "
+                   "and --*-field), or a GLUE TSV with --task")
       ->required();
+  add_record_options(*command, options->records);
   command->add_option("--speedups", options->speedups, "Target speedups")->capture_default_str();
   command->add_option("--task", options->task, "Read --input as the GLUE TSV of this task");
   command->add_option("--mode", options->mode, "static or dynamic")
@@ -352,8 +361,10 @@ void add_sweep_command(CLI::App& app) {
       throw InputError("model " + folder.string() + " has no classification head; sweep needs one");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const EvalData loaded = load_eval_data(options->input, options->task, options->max_examples, config,
-                                           tokenizer, folder.string());
+    const EvalData loaded = reading_records([&] {
+      return load_eval_data(options->input, options->task, options->max_examples, config, tokenizer,
+                            folder.string(), record_options(options->records), &std::cerr);
+    });
     const bool labelled =
         std::all_of(loaded.examples.begin(), loaded.examples.end(), [&](const auto& example) {
           return config.is_regression() ? example.score.has_value() : example.label.has_value();

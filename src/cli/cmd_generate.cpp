@@ -39,6 +39,7 @@ void add_generate_command(CLI::App& app) {
   struct Options {
     std::string model;
     std::string input;
+    RecordFlags records;
     std::vector<std::string> texts;
     std::string prompt_ids;
     int64_t max_new_tokens = 32;
@@ -57,7 +58,8 @@ void add_generate_command(CLI::App& app) {
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, "Hugging Face decoder folder (GPT-2)")->required();
   command->add_option("--input", options->input,
-                      "File with one prompt per line, or JSONL {\"text\"} ('-' = stdin)");
+                      "File of prompts: one per line, JSONL, CSV or TSV (see --format; '-' = stdin)");
+  add_record_options(*command, options->records);
   command->add_option("--prompt-ids", options->prompt_ids, "Token ids of one prompt, comma-separated");
   command->add_option("--max-new-tokens", options->max_new_tokens, "Tokens to generate at most (default 32)");
   command->add_option("--temperature", options->temperature, "Sample with this temperature (> 0)");
@@ -197,19 +199,20 @@ void add_generate_command(CLI::App& app) {
     if (!options->prompt_ids.empty()) {
       run(parse_prompt_ids(options->prompt_ids), "--prompt-ids");
     } else {
-      data::InputReader inputs = data::InputReader::from_inputs({});
+      data::RecordReader inputs = data::RecordReader::from_inputs({});
       if (!options->input.empty()) {
-        inputs = data::InputReader::from_file(options->input);
+        inputs = data::RecordReader::from_file(options->input, record_options(options->records));
       } else {
         std::vector<data::LabeledExample> given_texts;
         for (size_t i = 0; i < options->texts.size(); ++i) {
           given_texts.push_back(
               data::LabeledExample{.text = options->texts[i], .origin = "argument " + std::to_string(i + 1)});
         }
-        inputs = data::InputReader::from_inputs(std::move(given_texts));
+        inputs = data::RecordReader::from_inputs(std::move(given_texts));
       }
       size_t prompts = 0;
-      for (data::LabeledExample input; !interrupted && inputs.next(input); ++prompts) {
+      for (data::LabeledExample input; !interrupted && reading_records([&] { return inputs.next(input); });
+           ++prompts) {
         run(encode_input(*tokenizer, input.text, std::nullopt, 0, input.origin).ids, input.origin);
       }
       if (prompts == 0) std::cerr << "latte: notice: no prompts to continue (the input is empty)\n";

@@ -15,13 +15,16 @@ void add_tokenize_command(CLI::App& app) {
   struct Options {
     std::string model;
     std::string input;
+    RecordFlags records;
     std::vector<std::string> texts;
     bool json = false;
     int max_length = 0;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
-  command->add_option("--input", options->input, "File with one text per line, or JSONL ('-' = stdin)");
+  command->add_option("--input", options->input,
+                      "File of texts: one per line, JSONL, CSV or TSV (see --format; '-' = stdin)");
+  add_record_options(*command, options->records);
   command->add_option("--max-length", options->max_length, "Truncate to this many tokens (default: model's)");
   command->add_flag("--json", options->json, "One JSON object per line: {\"ids\": [...], \"tokens\": [...]}");
   command->add_option("text", options->texts, "TEXT [TEXT_PAIR]")->expected(0, 2);
@@ -38,10 +41,10 @@ void add_tokenize_command(CLI::App& app) {
       }
       max_length = options->max_length;
     }
-    data::InputReader inputs = data::InputReader::from_inputs({});
+    data::RecordReader inputs = data::RecordReader::from_inputs({});
     if (!options->input.empty()) {
       if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
-      inputs = data::InputReader::from_file(options->input);
+      inputs = data::RecordReader::from_file(options->input, record_options(options->records));
     } else if (options->texts.empty()) {
       throw InputError("nothing to tokenize: give TEXT [TEXT_PAIR] or --input FILE");
     } else {
@@ -49,9 +52,9 @@ void add_tokenize_command(CLI::App& app) {
       if (options->texts.size() == 2) input.text_pair = options->texts[1];
       std::vector<data::LabeledExample> given;
       given.push_back(std::move(input));
-      inputs = data::InputReader::from_inputs(std::move(given));
+      inputs = data::RecordReader::from_inputs(std::move(given));
     }
-    for (data::LabeledExample input; inputs.next(input);) {
+    for (data::LabeledExample input; reading_records([&] { return inputs.next(input); });) {
       const Encoding encoding =
           encode_input(*tokenizer, input.text, input.text_pair, max_length, input.origin);
       if (options->json) {

@@ -118,14 +118,20 @@ void add_train_command(CLI::App& app) {
     auto threads = std::make_shared<std::optional<int>>();
     auto range = std::make_shared<std::string>();
     auto eval_speedups = std::make_shared<std::string>();
+    auto records = std::make_shared<RecordFlags>();
     options->learning_rate = 1e-4;
     options->batch_size = 32;
     command
         ->add_option("--init", options->init, "Starting checkpoint (a latte train mlm output, or any BERT)")
         ->required();
-    command->add_option("--train", options->train, "Training JSONL: {\"text\", \"text_pair\"?, \"label\"}")
+    command
+        ->add_option(
+            "--train", options->train,
+            "Training data: JSONL {\"text\", \"text_pair\"?, \"label\"}, or CSV or TSV with a header "
+            "row (see --format and --*-field)")
         ->required();
-    command->add_option("--dev", options->dev, "Dev JSONL, same format")->required();
+    command->add_option("--dev", options->dev, "Dev data, same format")->required();
+    add_record_options(*command, *records);
     command->add_option("--epochs", options->epochs, "Passes over --train")->capture_default_str();
     command->add_option("--steps", options->steps, "Optimizer steps (overrides --epochs)");
     command->add_option("--max-length", options->max_length, "Tokens per example, specials included")
@@ -139,13 +145,14 @@ void add_train_command(CLI::App& app) {
     command->add_option("--eval-speedups", *eval_speedups,
                         "Comma-separated speedups for dev evaluation (default: 1 and the training range)");
     add_common_options(*command, *options, *dtype, *threads);
-    command->callback([options, dtype, threads, range, eval_speedups] {
+    command->callback([options, dtype, threads, range, eval_speedups, records] {
       options->save_dtype = parse_save_dtype(*dtype);
       options->threads = *threads;
+      options->records = record_options(*records);
       if (!range->empty()) options->train_speedup_range = parse_range(*range, "--train-speedup-range", "1,5");
       if (!eval_speedups->empty())
         options->eval_speedups = parse_number_list(*eval_speedups, "--eval-speedups");
-      print_result(train::train_classifier(*options, std::cerr));
+      print_result(reading_records([&] { return train::train_classifier(*options, std::cerr); }));
     });
   }
 

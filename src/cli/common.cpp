@@ -83,6 +83,30 @@ void add_dtype_option(CLI::App& command, std::string& dtype) {
       ->check(CLI::IsMember({"f32", "int8", "bf16"}));
 }
 
+void add_record_options(CLI::App& command, RecordFlags& flags) {
+  command
+      .add_option(
+          "--format", flags.format,
+          "How to read the file: jsonl, csv, tsv (each with a header row) or text (one per line); "
+          "default: by extension (.jsonl/.json, .csv, .tsv, .txt), else JSONL when it starts with '{'")
+      ->check(CLI::IsMember({"jsonl", "csv", "tsv", "text"}));
+  command.add_option("--text-field", flags.text_field,
+                     "JSONL key or CSV/TSV column of the text (default: text, sentence or sentence1)");
+  command.add_option("--text-pair-field", flags.text_pair_field,
+                     "JSONL key or CSV/TSV column of the second text of a pair (default: text_pair or "
+                     "sentence2, if present)");
+  command.add_option("--label-field", flags.label_field,
+                     "JSONL key or CSV/TSV column of the label (default: label, if present); integer "
+                     "labels are read through the model's id2label");
+}
+
+data::RecordOptions record_options(const RecordFlags& flags) {
+  data::RecordOptions options;
+  if (!flags.format.empty()) options.format = data::parse_record_format(flags.format);
+  options.fields = {flags.text_field, flags.text_pair_field, flags.label_field};
+  return options;
+}
+
 Precision requested_precision(const std::string& dtype, const std::filesystem::path& folder) {
   if (dtype.empty()) return stored_precision(folder);
   const Precision precision = precision_from_name(dtype);
@@ -144,7 +168,10 @@ InputError in_flag_terms(const FieldError& error) {
       {"min_keep", "--min-keep"},
       {"layers", "--layers"},
       {"max_length", "--max-length"},
-      {"prompt_length + continuation_length", "--prompt-len + --continuation-len"}};
+      {"prompt_length + continuation_length", "--prompt-len + --continuation-len"},
+      {"text field", "--text-field"},
+      {"text_pair field", "--text-pair-field"},
+      {"label field", "--label-field"}};
   if (error.field() == "knobs")
     return InputError("give only one of --keep, --coverage, --speedup, --latency-ms");
   const auto flag = kFlags.find(error.field());

@@ -12,6 +12,7 @@
 
 #include "latte/core/error.h"
 #include "latte/data/examples.h"
+#include "latte/data/records.h"
 #include "latte/eval/runner.h"
 #include "latte/models/bert.h"
 #include "latte/models/causal_lm.h"
@@ -77,6 +78,28 @@ LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_pr
 // The error of a library setting reworded with the flag that sets it ("speedup must be ..." ->
 // "--speedup must be ..."); settings without a flag keep the library's wording.
 InputError in_flag_terms(const FieldError& error);
+
+// How a command reads its data or input files: --format, --text-field, --text-pair-field,
+// --label-field (latte/data/records.h).
+struct RecordFlags {
+  std::string format;  // empty: by extension, else by content
+  std::string text_field;
+  std::string text_pair_field;
+  std::string label_field;
+};
+void add_record_options(CLI::App& command, RecordFlags& flags);
+data::RecordOptions record_options(const RecordFlags& flags);
+
+// `read()`, which reads records of a data or input file, with a field the file lacks named by
+// the flag that chooses it ("--text-field is needed: data.csv:1 has no column ...").
+template <typename Read>
+auto reading_records(Read&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const FieldError& error) {
+    throw in_flag_terms(error);
+  }
+}
 
 // --mode: "static", "dynamic", or empty (none: the planner's default).
 std::optional<PruneMode> parse_prune_mode(const std::string& mode);

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "latte/core/error.h"
-#include "latte/data/examples.h"
+#include "latte/data/records.h"
 #include "latte/models/registry.h"
 #include "latte/prune/selection.h"
 #include "latte/tokenizers/tokenizer.h"
@@ -166,12 +166,13 @@ int64_t truncation_length(std::optional<int64_t> max_length, int64_t positions) 
 }
 
 ModelCalibration calibrate_decoder(const std::filesystem::path& folder, const std::string& inputs,
-                                   size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log) {
+                                   size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log,
+                                   const data::RecordOptions& records) {
   const std::unique_ptr<CausalLm> model = load_causal_lm(folder);
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
   check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
   const int64_t length = truncation_length(max_length, model->max_positions());
-  data::InputReader texts = data::InputReader::from_file(inputs);
+  data::RecordReader texts = data::RecordReader::from_file(inputs, records);
   std::vector<std::vector<int32_t>> prompts;
   size_t skipped = 0;
   for (data::LabeledExample text; prompts.size() < max_inputs && texts.next(text);) {
@@ -194,11 +195,12 @@ ModelCalibration calibrate_decoder(const std::filesystem::path& folder, const st
 }
 
 ModelCalibration calibrate_encoder(const std::filesystem::path& folder, const std::string& inputs,
-                                   size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log) {
+                                   size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log,
+                                   const data::RecordOptions& records) {
   BertModel model = BertModel::load(folder);
   const BertTokenizer tokenizer = load_bert_tokenizer(folder, model.config());
   const int64_t length = truncation_length(max_length, model.config().max_position_embeddings);
-  data::InputReader texts = data::InputReader::from_file(inputs);
+  data::RecordReader texts = data::RecordReader::from_file(inputs, records);
   std::vector<BertInput> encoded;
   for (data::LabeledExample text; encoded.size() < max_inputs && texts.next(text);) {
     Encoding encoding = encode_input(tokenizer, text.text, text.text_pair, length, text.origin);
@@ -211,10 +213,11 @@ ModelCalibration calibrate_encoder(const std::filesystem::path& folder, const st
 }  // namespace
 
 ModelCalibration calibrate_model(const std::filesystem::path& folder, const std::string& inputs,
-                                 size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log) {
+                                 size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log,
+                                 const data::RecordOptions& records) {
   if (model_family(folder).kind == ModelKind::kCausalLm)
-    return calibrate_decoder(folder, inputs, max_inputs, max_length, log);
-  return calibrate_encoder(folder, inputs, max_inputs, max_length, log);
+    return calibrate_decoder(folder, inputs, max_inputs, max_length, log, records);
+  return calibrate_encoder(folder, inputs, max_inputs, max_length, log, records);
 }
 
 }  // namespace latte

@@ -5,13 +5,14 @@
 #include <sstream>
 
 #include "latte/core/error.h"
-#include "latte/data/examples.h"
+#include "latte/data/records.h"
 
 namespace latte {
 
 std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& model,
                                       const Tokenizer& tokenizer, int64_t prompt_length,
-                                      int64_t continuation_length, int64_t max_windows) {
+                                      int64_t continuation_length, int64_t max_windows,
+                                      const data::RecordOptions& records) {
   const int64_t window = prompt_length + continuation_length;
   if (window > model.max_positions()) {
     throw FieldError("prompt_length + continuation_length",
@@ -21,7 +22,7 @@ std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& m
   const int64_t wanted = max_windows > 0 ? max_windows * window : 0;
   const std::optional<int32_t> end_of_text = model.eos_token_id();
   std::vector<int32_t> stream;
-  data::InputReader reader = data::InputReader::from_file(path);
+  data::RecordReader reader = data::RecordReader::from_file(path, records);
   for (data::LabeledExample passage;
        (wanted == 0 || static_cast<int64_t>(stream.size()) < wanted) && reader.next(passage);) {
     const Encoding encoding = encode_input(tokenizer, passage.text, std::nullopt, 0, passage.origin);

@@ -27,7 +27,8 @@ std::string join(const std::vector<std::string>& items) {
 }  // namespace
 
 EvalData load_eval_data(const std::filesystem::path& path, const std::string& task, int64_t max_examples,
-                        const BertConfig& config, const Tokenizer& tokenizer, const std::string& model_name) {
+                        const BertConfig& config, const Tokenizer& tokenizer, const std::string& model_name,
+                        const data::RecordOptions& records, std::ostream* notices) {
   EvalData loaded;
   const auto keep = [&](data::LabeledExample&& example) {
     Encoding encoding = encode_input(tokenizer, example.text, example.text_pair,
@@ -48,9 +49,13 @@ EvalData load_eval_data(const std::filesystem::path& path, const std::string& ta
     }
     data::for_each_glue_example(path, glue_task, keep);
   } else {
-    data::for_each_labeled_jsonl(path, keep);
+    data::for_each_record(path, records, keep);
   }
   if (loaded.examples.empty()) throw InputError("no examples in " + path.string());
+  if (!config.is_regression()) {
+    const std::optional<std::string> mapping = data::map_integer_labels(loaded.examples, config.id2label);
+    if (mapping && notices) *notices << "latte: notice: " << *mapping << "\n";
+  }
   return loaded;
 }
 

@@ -21,38 +21,40 @@ LineReader open_data_file(const std::filesystem::path& path) {
 
 }  // namespace
 
-std::vector<LabelledText> read_labelled_jsonl(const std::filesystem::path& path) {
-  LineReader file = open_data_file(path);
-  std::vector<LabelledText> examples;
-  for (std::string line; file.next(line);) {
-    if (is_blank(line)) continue;
-    const std::string origin = path.string() + ":" + std::to_string(file.line_number());
-    nlohmann::json object = parse_json_bounded(line, origin, FileSource::kUser);
-    if (!object.is_object())
-      throw InputError(origin + ": expected a JSON object with \"text\" and \"label\"");
-    LabelledText example;
-    example.origin = origin;
-    if (!object.contains("text") || !object["text"].is_string()) {
-      throw InputError(origin + ": field \"text\" is missing or not a string");
+std::vector<LabelledText> read_labelled_examples(const std::filesystem::path& path,
+                                                 const data::RecordOptions& records,
+                                                 const std::vector<std::string>& id2label,
+                                                 std::ostream* log) {
+  std::vector<data::LabeledExample> read = data::read_records(path, records);
+  if (read.empty()) throw InputError(path.string() + ": no examples (the file is empty)");
+  for (const data::LabeledExample& example : read) {
+    if (!example.label) {
+      throw FieldError("label field", "is needed: " + example.origin +
+                                          " has no label (training needs one for every example)");
     }
-    example.text = object["text"].get<std::string>();
-    if (object.contains("text_pair") && !object["text_pair"].is_null()) {
-      if (!object["text_pair"].is_string())
-        throw InputError(origin + ": field \"text_pair\" is not a string");
-      example.text_pair = object["text_pair"].get<std::string>();
-    }
-    if (!object.contains("label") || !(object["label"].is_string() || object["label"].is_number())) {
-      throw InputError(origin + ": field \"label\" is missing or not a string or number");
-    }
-    example.label = object["label"];
-    // Beyond float's range a regression target would silently become infinity.
-    if (example.label.is_number() &&
-        (!std::isfinite(example.label.get<double>()) || std::fabs(example.label.get<double>()) > 1e30)) {
-      throw InputError(origin + ": field \"label\" is not a finite number within +-1e30");
-    }
-    examples.push_back(std::move(example));
   }
-  if (examples.empty()) throw InputError(path.string() + ": no examples (the file is empty)");
+  if (const std::optional<std::string> mapping = data::map_integer_labels(read, id2label); mapping && log)
+    *log << "latte: notice: " << *mapping << "\n";
+  std::vector<LabelledText> examples;
+  examples.reserve(read.size());
+  for (data::LabeledExample& example : read) {
+    LabelledText text;
+    text.text = std::move(example.text);
+    text.text_pair = std::move(example.text_pair);
+    text.origin = std::move(example.origin);
+    if (example.score) {
+      // Beyond float's range a regression target would silently become infinity.
+      if (std::fabs(*example.score) > 1e30)
+        throw InputError(text.origin + ": label is not a finite number within +-1e30");
+      const double score = *example.score;
+      text.label = score == std::floor(score) && std::fabs(score) < 1e15
+                       ? nlohmann::json(static_cast<int64_t>(score))
+                       : nlohmann::json(score);
+    } else {
+      text.label = std::move(*example.label);
+    }
+    examples.push_back(std::move(text));
+  }
   return examples;
 }
 

@@ -186,9 +186,18 @@ class ClassifierTask : public Task {
     eval_speedups_ =
         evaluation_speedups(options.eval_speedups, train_speedups_, options.train_speedup_range.has_value());
 
-    const std::vector<LabelledText> train_examples = read_labelled_jsonl(options.train);
-    const std::vector<LabelledText> dev_examples = read_labelled_jsonl(options.dev);
     const BertConfig init_config = read_bert_config(options.init);
+    // Integer labels name the classes of a classifier being fine-tuned (one notice for both files).
+    const std::vector<std::string> class_names = init_config.has_classifier() && !init_config.is_regression()
+                                                     ? init_config.id2label
+                                                     : std::vector<std::string>();
+    std::ostringstream train_notice, dev_notice;
+    const std::vector<LabelledText> train_examples =
+        read_labelled_examples(options.train, options.records, class_names, &train_notice);
+    const std::vector<LabelledText> dev_examples =
+        read_labelled_examples(options.dev, options.records, class_names, &dev_notice);
+    log << train_notice.str();
+    if (dev_notice.str() != train_notice.str()) log << dev_notice.str();
     labels_ = LabelSet::infer(train_examples);
     // A classifier with exactly these labels keeps its head (and label order).
     bool reuse_head = false;

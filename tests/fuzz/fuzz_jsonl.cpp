@@ -1,16 +1,15 @@
-// The JSONL readers: labelled inputs (a whole file split into lines and each line parsed),
-// results for `latte plot` (read_plot_series) and for `latte compare` (read_lm_run). The
-// labelled reader under test is `read_lines` below: retarget it when the streaming input reader
-// lands.
+// The JSONL readers: labelled inputs (the record reader on a .jsonl file, and one line straight
+// into its parser), results for `latte plot` (read_plot_series) and for `latte compare`
+// (read_lm_run).
 #include "fuzz_support.h"
 #include "latte/core/error.h"
-#include "latte/data/examples.h"
+#include "latte/data/records.h"
 #include "latte/eval/lm_compare.h"
 #include "latte/eval/plot.h"
 
 namespace {
 
-void read_lines(const std::filesystem::path& path) { latte::data::read_labeled_jsonl(path); }
+void read_lines(const std::filesystem::path& path) { latte::data::read_records(path); }
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "latte/data/records.h"
 #include "latte/models/bert.h"
 #include "latte/models/causal_lm.h"
 #include "latte/prune/plan.h"
@@ -67,12 +68,14 @@ struct ModelCalibration {
 };
 
 // Calibrates the model in `folder` (an encoder or a decoder, by its model_type) on the first
-// `max_inputs` texts of `inputs` (text lines or JSONL; '-' = stdin), each truncated to
+// `max_inputs` texts of `inputs` (read as `records` say: text lines, JSONL, CSV or TSV; '-' =
+// stdin), each truncated to
 // `max_length` tokens (none: the model's positions; FieldError "max_length" above them); the
 // rest of the file is never read. A decoder skips prompts of one token with a notice: they are
 // both the first and the last token, protected, so nothing is left to eliminate. InputError when
 // no input is left. Notices and progress lines go to `log` when not null.
 ModelCalibration calibrate_model(const std::filesystem::path& folder, const std::string& inputs,
-                                 size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log);
+                                 size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log,
+                                 const data::RecordOptions& records = {});
 
 }  // namespace latte

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "latte/data/records.h"
 #include "latte/eval/perplexity.h"
 #include "latte/eval/runner.h"
 #include "latte/eval/timing.h"
@@ -21,14 +22,16 @@
 
 namespace latte {
 
-// The passages of `path` (one per line, or JSONL {"text"}) as one token stream, each followed by
+// The passages of `path` (read as `records` say: one per line, JSONL, CSV or TSV) as one token
+// stream, each followed by
 // the model's end-of-text token when it has one, cut into windows of prompt_length +
 // continuation_length tokens (at most max_windows, 0: all); only the passages those windows need
 // are read. FieldError "prompt_length + continuation_length" when a window is longer than the
 // model's positions; InputError when the text is shorter than one window.
 std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& model,
                                       const Tokenizer& tokenizer, int64_t prompt_length,
-                                      int64_t continuation_length, int64_t max_windows);
+                                      int64_t continuation_length, int64_t max_windows,
+                                      const data::RecordOptions& records = {});
 
 struct LmEvalOptions {
   std::optional<PruneMode> mode;    // none: the planner's default

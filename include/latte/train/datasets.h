@@ -7,26 +7,35 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "latte/data/records.h"
 #include "latte/models/bert.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "latte/tokenizers/bpe_tokenizer.h"
 
 namespace latte::train {
 
-// One JSONL line: {"text": ..., "text_pair": ... (optional), "label": string or number}.
+// One labelled example: {"text": ..., "text_pair": ... (optional), "label": string or number}.
 struct LabelledText {
   std::string text;
   std::optional<std::string> text_pair;
   nlohmann::json label;
   std::string origin;  // "FILE:LINE"
 };
-// Blank lines are skipped. A missing file, an empty file, bad JSON, a missing
-// "text" or "label" are InputErrors naming the file (and line).
-std::vector<LabelledText> read_labelled_jsonl(const std::filesystem::path& path);
+// The examples of `path`, read as `records` say (latte/data/records.h: JSONL, CSV, TSV). A label
+// that reads as a number is a number (a regression target, or a class written as one). With the
+// `id2label` of a classifier to fine-tune, integer labels are read through it first
+// (data::map_integer_labels), with the notice line on `log` (may be null). A missing or empty
+// file, a bad record, a number beyond +-1e30 are InputErrors naming the file (and line); an
+// example without a label is a FieldError of "label field".
+std::vector<LabelledText> read_labelled_examples(const std::filesystem::path& path,
+                                                 const data::RecordOptions& records = {},
+                                                 const std::vector<std::string>& id2label = {},
+                                                 std::ostream* log = nullptr);
 
 // The label space of a task, taken from the training data: regression when the
 // labels are numbers and at least one is not an integer, else classification

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "latte/data/records.h"
 #include "latte/io/dtype.h"
 
 namespace latte::train {
@@ -55,6 +56,7 @@ struct ClassifierOptions : TrainOptions {
   std::filesystem::path init;  // any BERT checkpoint: BertForMaskedLM, BertModel, a classifier
   std::filesystem::path train;
   std::filesystem::path dev;
+  data::RecordOptions records;  // how train and dev are read (format, fields)
   int64_t epochs = 3;
   std::optional<int64_t> steps;  // overrides epochs
   int max_length = 128;
