@@ -132,8 +132,9 @@ void add_eval_command(CLI::App& app) {
       ->required();
   command->add_option("--speedups", options->speedups, "Comma-separated target speedups, 1 = dense")
       ->capture_default_str();
-  command->add_option("--latency-ms", options->latency_ms,
-                      "Evaluate dense and the plan for this latency budget per input (ms) instead of --speedups");
+  command->add_option(
+      "--latency-ms", options->latency_ms,
+      "Evaluate dense and the plan for this latency budget per input (ms) instead of --speedups");
   command->add_option(
       "--task", options->task,
       "Read --data as the GLUE TSV of this task: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli; or "
@@ -226,7 +227,8 @@ void add_eval_command(CLI::App& app) {
     if (options->json) {
       for (const SpeedupResult& result : results) {
         nlohmann::ordered_json line;  // keys in the documented order, speedup first
-        line["speedup"] = result.latency_ms ? nlohmann::ordered_json() : nlohmann::ordered_json(result.speedup);
+        line["speedup"] =
+            result.latency_ms ? nlohmann::ordered_json() : nlohmann::ordered_json(result.speedup);
         if (result.latency_ms) line["latency_ms"] = *result.latency_ms;
         for (const std::string& name : metric_names) line[name] = result.metrics.at(name);
         line["median_ms"] = result.median_ms;

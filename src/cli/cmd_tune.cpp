@@ -47,8 +47,11 @@ std::string shortest(double value) {
   return text.str();
 }
 
+// `value` with its sign always shown; a value that rounds to 0 is "+0.00", never "-0.00".
 std::string signed_fixed(double value, int decimals) {
-  return (value >= 0.0 ? "+" : "") + fixed(value, decimals);
+  const std::string text = fixed(value, decimals);
+  if (text.find_first_not_of("-0.") == std::string::npos) return "+" + fixed(0.0, decimals);
+  return text[0] == '-' ? text : "+" + text;
 }
 
 // The change against dense in points, "-0.17 points [-0.52, +0.17]": the loss with its sign flipped.
@@ -81,11 +84,12 @@ TuneBudget budget_from(const TuneOptions& options) {
 // What the budget asks for and how it is applied, for the output and latte.json.
 std::string rule_text(const TuneOptions& options) {
   if (options.max_drop) {
-    return "the fastest speedup whose " + options.metric + " drop vs dense, at the upper end of its 95% interval, is at most " +
-           shortest(*options.max_drop) + " points";
+    return "the highest speedup whose " + options.metric +
+           " drop vs dense, at the upper end of its 95% interval, is at most " + shortest(*options.max_drop) +
+           " points";
   }
   return "the most accurate (" + options.metric + ") speedup whose measured median latency is at most " +
-         shortest(*options.latency_ms) + " ms (ties: the faster)";
+         shortest(*options.latency_ms) + " ms (ties: the higher speedup)";
 }
 
 }  // namespace
@@ -109,9 +113,10 @@ void add_tune_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--metric", options->metric, "What quality means: accuracy, macro_f1 or mcc")
       ->capture_default_str();
-  command->add_flag("--save", options->save,
-                    "Store the choice in latte.json as the model's default speedup (classify and generate use "
-                    "it when no knob is given)");
+  command->add_flag(
+      "--save", options->save,
+      "Store the choice in latte.json as the model's default speedup (classify and generate use "
+      "it when no knob is given)");
   command
       ->add_option("--mode", options->mode, "static (calibrated keep fractions) or dynamic (tau per input)")
       ->check(CLI::IsMember({"static", "dynamic"}));
@@ -176,20 +181,22 @@ void add_tune_command(CLI::App& app) {
               << " examples, latency over " << evaluation.timed << " at batch 1 on " << num_threads()
               << " threads, each speedup paired with adjacent dense runs";
     if (evaluation.peak_load) std::cout << "; load average up to " << fixed(*evaluation.peak_load, 2);
-    std::cout << "\n" << options->metric << " change vs dense in points, 95% interval of a paired bootstrap "
+    std::cout << "\n"
+              << options->metric << " change vs dense in points, 95% interval of a paired bootstrap "
               << "over the examples (2000 draws, the same for every speedup)\n";
-    std::printf("%8s%10s%30s%11s%10s%12s%8s%6s\n", "speedup", options->metric.c_str(), "change [95% interval]",
-                "median_ms", "measured", "p10-p90", "kept", "fits");
+    std::printf("%8s%10s%32s%11s%10s%14s%8s%6s\n", "speedup", options->metric.c_str(),
+                "change [95% interval]", "median_ms", "measured", "p10-p90", "kept", "fits");
     for (size_t i = 0; i < candidates.size(); ++i) {
       const TuneCandidate& candidate = candidates[i];
       const SpeedupResult& result = evaluation.results[i];
       const bool fits = budget.max_loss ? candidate.loss.high <= *budget.max_loss
                                         : candidate.median_ms <= *budget.latency_ms;
-      std::printf("%8s%10s%30s%11s%10s%12s%8s%6s\n", fixed(candidate.speedup, 2).c_str(),
-                  fixed(candidate.quality, 4).c_str(), change_text(candidate).c_str(),
-                  fixed(candidate.median_ms, 3).c_str(), (fixed(candidate.measured_speedup, 2) + "x").c_str(),
-                  (fixed(result.measured_speedup.p10, 2) + "-" + fixed(result.measured_speedup.p90, 2)).c_str(),
-                  fixed(result.kept_fraction, 3).c_str(), fits ? "yes" : "no");
+      std::printf(
+          "%8s%10s%32s%11s%10s%14s%8s%6s\n", fixed(candidate.speedup, 2).c_str(),
+          fixed(candidate.quality, 4).c_str(), change_text(candidate).c_str(),
+          fixed(candidate.median_ms, 3).c_str(), (fixed(candidate.measured_speedup, 2) + "x").c_str(),
+          (fixed(result.measured_speedup.p10, 2) + "-" + fixed(result.measured_speedup.p90, 2)).c_str(),
+          fixed(result.kept_fraction, 3).c_str(), fits ? "yes" : "no");
     }
     std::cout << "rule: " << rule_text(*options) << "\n";
     std::cout.flush();
@@ -210,10 +217,11 @@ void add_tune_command(CLI::App& app) {
     if (!options->save) return;
     DefaultKnob knob;
     knob.speedup = pick.speedup;
-    knob.chosen_by = "latte tune " +
-                     (options->max_drop ? "--max-drop " + shortest(*options->max_drop) + " --metric " + options->metric
-                                        : "--latency-ms " + shortest(*options->latency_ms)) +
-                     " --data " + one_line(options->data);
+    knob.chosen_by =
+        "latte tune " +
+        (options->max_drop ? "--max-drop " + shortest(*options->max_drop) + " --metric " + options->metric
+                           : "--latency-ms " + shortest(*options->latency_ms)) +
+        " --data " + one_line(options->data);
     knob.measured = measured + " on " + std::to_string(loaded.examples.size()) + " examples, " +
                     std::to_string(num_threads()) + " threads";
     Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.default_knob = knob; });

@@ -134,8 +134,8 @@ PairedChanges perplexity_changes(std::span<const double> base_dense, std::span<c
                                  std::span<const double> other_dense, std::span<const double> other_pruned,
                                  int resamples) {
   require_paired({base_dense, base_pruned, other_dense, other_pruned});
-  const std::vector<PairedEstimate> estimates =
-      paired_bootstrap(base_dense.size(), 3, resamples, [&](std::span<const size_t> indices, std::span<double> values) {
+  const std::vector<PairedEstimate> estimates = paired_bootstrap(
+      base_dense.size(), 3, resamples, [&](std::span<const size_t> indices, std::span<double> values) {
         values[0] = change_percent(base_dense, base_pruned, indices);
         values[1] = change_percent(other_dense, other_pruned, indices);
         values[2] = values[1] - values[0];

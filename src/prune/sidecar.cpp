@@ -147,7 +147,8 @@ Sidecar Sidecar::read(const std::filesystem::path& model_dir, std::ostream* noti
   const std::string label = path.string();
   if (!json.is_object()) throw FormatError(label + ": expected a JSON object");
   if (json.contains("calibration")) sidecar.calibration = read_calibration(json["calibration"], label);
-  if (json.contains("default_knob")) sidecar.default_knob = read_default_knob_section(json["default_knob"], label);
+  if (json.contains("default_knob"))
+    sidecar.default_knob = read_default_knob_section(json["default_knob"], label);
   if (json.contains("latency_model") && notices) {
     *notices << "latte: notice: latte.json: ignoring latency_model fitted on another machine; latency is "
                 "profiled per machine\n";

@@ -36,10 +36,9 @@ struct TuneBudget {
   void validate() const;
 };
 
-// The candidate `budget` picks: with max_loss the fastest (highest measured speedup, ties to
-// the higher target) whose loss bound is within it; with latency_ms the most accurate (lowest
-// estimated loss, ties to the faster) whose median latency is within it. None when no candidate
-// fits.
+// The candidate `budget` picks: with max_loss the fastest (the highest target speedup) whose
+// loss bound is within it; with latency_ms the most accurate (lowest estimated loss, ties to
+// the higher target) whose measured median latency is within it. None when no candidate fits.
 std::optional<size_t> choose_speedup(const std::vector<TuneCandidate>& candidates, const TuneBudget& budget);
 
 // The metrics a classifier's candidates can be judged by: accuracy, macro_f1, mcc. (Regression
