@@ -86,7 +86,7 @@ std::string rule_text(const TuneOptions& options) {
   if (options.max_drop) {
     return "the highest speedup whose " + options.metric +
            " drop vs dense, at the upper end of its 95% interval, is at most " + shortest(*options.max_drop) +
-           " points";
+           (*options.max_drop == 1.0 ? " point" : " points");
   }
   return "the most accurate (" + options.metric + ") speedup whose measured median latency is at most " +
          shortest(*options.latency_ms) + " ms (ties: the higher speedup)";
