@@ -68,6 +68,7 @@ void add_classify_command(CLI::App& app) {
       throw InputError("model " + folder.string() + " is a " + config.architecture +
                        " without a classification head; classify needs BertForSequenceClassification");
     }
+    use_default_knob(options->prune, folder);
     const std::unique_ptr<Planner> planner =
         make_planner(options->prune, config, folder, [&]() -> BertModel& { return model; });
     ForwardOptions forward_options;

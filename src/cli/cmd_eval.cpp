@@ -1,6 +1,4 @@
 // latte eval: task metrics and measured latency of one checkpoint at several speedups.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -28,6 +26,7 @@ struct EvalOptions {
   std::string model;
   std::string data;
   std::string speedups = "1,2,3";
+  std::optional<double> latency_ms;  // a latency budget target instead of the speedups
   std::string task;
   std::string mode;
   bool json = false;
@@ -41,56 +40,6 @@ struct EvalOptions {
   std::string dtype;  // empty: as the folder stores it
   RecordFlags records;
 };
-
-class Progress {
- public:
-  Progress() : enabled_(::isatty(STDERR_FILENO) == 1) {}
-  void update(std::optional<double> speedup, size_t done, size_t total, const char* stage) {
-    if (!enabled_) return;
-    if (speedup) {
-      std::fprintf(stderr, "\reval: speedup %.2f: %s %zu/%zu   ", *speedup, stage, done, total);
-    } else {
-      std::fprintf(stderr, "\reval: %s %zu/%zu   ", stage, done, total);
-    }
-    std::fflush(stderr);
-  }
-  void done() {
-    if (enabled_) std::fprintf(stderr, "\r%60s\r", "");
-  }
-
- private:
-  bool enabled_;
-};
-
-// The progress of the runner's stages on `progress`.
-TargetProgress target_progress(Progress& progress) {
-  return [&progress](std::optional<double> speedup, size_t done, size_t total, const char* stage) {
-    progress.update(speedup, done, total, stage);
-  };
-}
-
-// The latency source of the BERT `model`'s planners.
-LatencySource encoder_latency(BertModel& model, bool no_profile) {
-  return [&model, no_profile](bool needs_latency) {
-    return latency_for(model.config(), model.precision(), needs_latency, no_profile,
-                       [&]() -> BertModel& { return model; });
-  };
-}
-
-std::string fixed(double value, int decimals) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
-  return buffer;
-}
-
-// --speedups: targets of 1 (dense) or more.
-std::vector<double> parse_speedups(const std::string& text) {
-  std::vector<double> speedups = parse_number_list(text, "--speedups");
-  for (const double speedup : speedups) {
-    if (!(speedup >= 1.0)) throw InputError("--speedups: " + fixed(speedup, 3) + " is below 1 (1 = dense)");
-  }
-  return speedups;
-}
 
 // --task lm: perplexity and next-token accuracy of continuations after (pruned) prompts, and the
 // prefill's measured speedup, per target.
@@ -188,6 +137,9 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--speedups", options->speedups, "Comma-separated target speedups, 1 = dense")
       ->capture_default_str();
   command->add_option(
+      "--latency-ms", options->latency_ms,
+      "Evaluate dense and the plan for this latency budget per input (ms) instead of --speedups");
+  command->add_option(
       "--task", options->task,
       "Read --data as the GLUE TSV of this task: cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli; or "
       "lm: perplexity of a decoder on text (one passage per line)");
@@ -218,9 +170,13 @@ void add_eval_command(CLI::App& app) {
       "--json", options->json,
       "One JSON object per speedup: {\"speedup\", \"accuracy\", \"macro_f1\", \"mcc\" (or \"pearson\", "
       "\"spearman\"), \"median_ms\", \"predicted_speedup\", \"measured_speedup\", ...}");
-  command->callback([options] {
+  command->callback([options, command] {
     setup_threads(options->threads);
     const std::vector<double> speedups = parse_speedups(options->speedups);
+    if (options->latency_ms && command->count("--speedups") > 0)
+      throw InputError("give --speedups or --latency-ms, not both");
+    if (options->latency_ms && options->task == "lm")
+      throw InputError("eval --task lm takes --speedups; --latency-ms is for classifiers");
     const auto folder = model_folder(options->model);
     if (options->task == "lm") {
       evaluate_language_model(*options, speedups, folder);
@@ -256,9 +212,18 @@ void add_eval_command(CLI::App& app) {
     run.latency_samples = options->latency_samples;
     run.progress = target_progress(progress);
     run.notices = &std::cerr;
+    std::vector<EvalTarget> targets;
+    if (options->latency_ms) {
+      PruneOptions budget;
+      budget.latency_ms = options->latency_ms;
+      knobs_from(budget, config.num_layers);  // a bad budget fails here, naming --latency-ms
+      targets = {EvalTarget{}, EvalTarget{.latency_ms = options->latency_ms}};
+    } else {
+      for (const double speedup : speedups) targets.push_back(EvalTarget{.speedup = speedup});
+    }
     const SpeedupEvaluation evaluation =
-        evaluate_speedups(model, loaded.inputs, classes, scores, speedups, Sidecar::read(folder, &std::cerr),
-                          encoder_latency(model, options->no_profile), run);
+        evaluate_targets(model, loaded.inputs, classes, scores, targets, Sidecar::read(folder, &std::cerr),
+                         encoder_latency(model, options->no_profile), run);
     progress.done();
     const std::vector<SpeedupResult>& results = evaluation.results;
 
@@ -268,7 +233,9 @@ void add_eval_command(CLI::App& app) {
     if (options->json) {
       for (const SpeedupResult& result : results) {
         nlohmann::ordered_json line;  // keys in the documented order, speedup first
-        line["speedup"] = result.speedup;
+        line["speedup"] =
+            result.latency_ms ? nlohmann::ordered_json() : nlohmann::ordered_json(result.speedup);
+        if (result.latency_ms) line["latency_ms"] = *result.latency_ms;
         for (const std::string& name : metric_names) line[name] = result.metrics.at(name);
         line["median_ms"] = result.median_ms;
         line["predicted_speedup"] = result.predicted_speedup;
@@ -291,7 +258,8 @@ void add_eval_command(CLI::App& app) {
     for (const std::string& name : metric_names) std::printf("%10s", name.c_str());
     std::printf("%11s%11s%10s%12s%8s\n", "median_ms", "predicted", "measured", "p10-p90", "kept");
     for (const SpeedupResult& result : results) {
-      std::printf("%8s", fixed(result.speedup, 2).c_str());
+      std::printf("%8s", result.latency_ms ? ("<=" + fixed(*result.latency_ms, 2) + "ms").c_str()
+                                           : fixed(result.speedup, 2).c_str());
       for (const std::string& name : metric_names)
         std::printf("%10s", fixed(result.metrics.at(name), 4).c_str());
       std::printf(

@@ -113,6 +113,7 @@ void add_generate_command(CLI::App& app) {
       }
     }
     if (tokenizer) check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
+    use_default_knob(options->prune, folder);
     const std::unique_ptr<Planner> planner = make_planner(
         options->prune, model->shape(), folder,
         [&](bool needs) { return decoder_latency_for(*model, needs, options->prune.no_profile); });

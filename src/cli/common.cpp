@@ -1,5 +1,8 @@
 #include "common.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -165,6 +168,7 @@ InputError in_flag_terms(const FieldError& error) {
       {"coverage", "--coverage"},
       {"speedup", "--speedup"},
       {"latency budget", "--latency-ms"},
+      {"max_drop", "--max-drop"},
       {"min_keep", "--min-keep"},
       {"layers", "--layers"},
       {"max_length", "--max-length"},
@@ -218,6 +222,61 @@ std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertCon
   return make_planner(options, shape, folder, [&](bool needs_latency) {
     return latency_for(config, options.precision, needs_latency, options.no_profile, model);
   });
+}
+
+void use_default_knob(PruneOptions& options, const std::filesystem::path& folder) {
+  if (!options.keep.empty() || options.coverage || options.speedup || options.latency_ms) return;
+  const std::optional<DefaultKnob> knob = Sidecar::read_default_knob(folder);
+  if (!knob) return;
+  options.speedup = knob->speedup;
+  std::ostringstream speedup;
+  speedup << knob->speedup;
+  std::cerr << "latte: notice: using latte.json's default speedup " << speedup.str();
+  if (!knob->chosen_by.empty()) std::cerr << " (" << knob->chosen_by << ")";
+  std::cerr << "; --speedup 1 for dense\n";
+}
+
+Progress::Progress(const char* command) : command_(command), enabled_(::isatty(STDERR_FILENO) == 1) {}
+
+void Progress::update(std::optional<double> speedup, size_t done, size_t total, const char* stage) {
+  if (!enabled_) return;
+  if (speedup) {
+    std::fprintf(stderr, "\r%s: speedup %.2f: %s %zu/%zu   ", command_, *speedup, stage, done, total);
+  } else {
+    std::fprintf(stderr, "\r%s: %s %zu/%zu   ", command_, stage, done, total);
+  }
+  std::fflush(stderr);
+}
+
+void Progress::done() {
+  if (enabled_) std::fprintf(stderr, "\r%60s\r", "");
+}
+
+TargetProgress target_progress(Progress& progress) {
+  return [&progress](std::optional<double> speedup, size_t done, size_t total, const char* stage) {
+    progress.update(speedup, done, total, stage);
+  };
+}
+
+LatencySource encoder_latency(BertModel& model, bool no_profile) {
+  return [&model, no_profile](bool needs_latency) {
+    return latency_for(model.config(), model.precision(), needs_latency, no_profile,
+                       [&]() -> BertModel& { return model; });
+  };
+}
+
+std::string fixed(double value, int decimals) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
+  return buffer;
+}
+
+std::vector<double> parse_speedups(const std::string& text) {
+  std::vector<double> speedups = parse_number_list(text, "--speedups");
+  for (const double speedup : speedups) {
+    if (!(speedup >= 1.0)) throw InputError("--speedups: " + fixed(speedup, 3) + " is below 1 (1 = dense)");
+  }
+  return speedups;
 }
 
 }  // namespace latte::cli

@@ -119,6 +119,34 @@ std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelSh
 std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertConfig& config,
                                       const std::filesystem::path& folder, const ModelLoader& model);
 
+// Without a knob in `options`, the speedup of latte.json's default knob (`latte tune --save`),
+// with a one-line notice on stderr; an explicit knob (--speedup 1 included) wins.
+void use_default_knob(PruneOptions& options, const std::filesystem::path& folder);
+
+// A progress line on stderr for the targets of eval, sweep and tune (only on a terminal).
+class Progress {
+ public:
+  explicit Progress(const char* command = "eval");
+  void update(std::optional<double> speedup, size_t done, size_t total, const char* stage);
+  void done();
+
+ private:
+  const char* command_;
+  bool enabled_;
+};
+
+// The progress of the runner's stages on `progress`.
+TargetProgress target_progress(Progress& progress);
+
+// The latency source of the BERT `model`'s planners.
+LatencySource encoder_latency(BertModel& model, bool no_profile);
+
+// `value` with `decimals` digits after the point.
+std::string fixed(double value, int decimals);
+
+// --speedups: targets of 1 (dense) or more.
+std::vector<double> parse_speedups(const std::string& text);
+
 // The planners' one-line notices, each printed to stderr once however many targets repeat it.
 class Notices : public NoticeLines {
  public:
@@ -142,5 +170,6 @@ void add_generate_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_tune_command(CLI::App& app);
 
 }  // namespace latte::cli

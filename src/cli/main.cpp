@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   latte::cli::add_data_command(app);
   latte::cli::add_eval_command(app);
   latte::cli::add_sweep_command(app);
+  latte::cli::add_tune_command(app);
   latte::cli::add_plot_command(app);
   latte::cli::add_compare_command(app);
   return latte::cli::run_app(app, argc, argv);

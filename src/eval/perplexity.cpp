@@ -1,12 +1,8 @@
 #include "latte/eval/perplexity.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <functional>
 #include <initializer_list>
-#include <numeric>
-#include <random>
 #include <string>
 
 #include "latte/core/error.h"
@@ -104,36 +100,6 @@ LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, 
 
 namespace {
 
-// `statistics` on every window, and on `resamples` draws of n windows with replacement (indices);
-// every statistic sees the same draws, so K estimates cost one pass.
-template <size_t K>
-std::array<PairedEstimate, K> paired_bootstrap(
-    size_t n, int resamples,
-    const std::function<std::array<double, K>(std::span<const size_t>)>& statistics) {
-  if (resamples < 1) throw InputError("a bootstrap needs at least one resample");
-  std::array<PairedEstimate, K> estimates;
-  std::vector<size_t> indices(n);
-  std::iota(indices.begin(), indices.end(), size_t{0});
-  const std::array<double, K> values = statistics(indices);
-  std::mt19937_64 generator(20261126);
-  std::uniform_int_distribution<size_t> pick(0, n - 1);
-  std::array<std::vector<double>, K> draws;
-  for (std::vector<double>& each : draws) each.resize(static_cast<size_t>(resamples));
-  for (size_t r = 0; r < static_cast<size_t>(resamples); ++r) {
-    for (size_t& index : indices) index = pick(generator);
-    const std::array<double, K> drawn = statistics(indices);
-    for (size_t k = 0; k < K; ++k) draws[k][r] = drawn[k];
-  }
-  for (size_t k = 0; k < K; ++k) {
-    std::sort(draws[k].begin(), draws[k].end());
-    const auto at = [&](double quantile) {
-      return draws[k][static_cast<size_t>(std::lround(quantile * static_cast<double>(resamples - 1)))];
-    };
-    estimates[k] = {values[k], at(0.025), at(0.975)};
-  }
-  return estimates;
-}
-
 // 100 (exp(mean over `indices` of other - base) - 1).
 double change_percent(std::span<const double> base, std::span<const double> other,
                       std::span<const size_t> indices) {
@@ -158,20 +124,21 @@ void require_paired(std::initializer_list<std::span<const double>> sides) {
 
 PairedEstimate perplexity_change(std::span<const double> base, std::span<const double> other, int resamples) {
   require_paired({base, other});
-  return paired_bootstrap<1>(base.size(), resamples, [&](std::span<const size_t> indices) {
-    return std::array<double, 1>{change_percent(base, other, indices)};
-  })[0];
+  return paired_bootstrap(base.size(), 1, resamples,
+                          [&](std::span<const size_t> indices, std::span<double> values) {
+                            values[0] = change_percent(base, other, indices);
+                          })[0];
 }
 
 PairedChanges perplexity_changes(std::span<const double> base_dense, std::span<const double> base_pruned,
                                  std::span<const double> other_dense, std::span<const double> other_pruned,
                                  int resamples) {
   require_paired({base_dense, base_pruned, other_dense, other_pruned});
-  const std::array<PairedEstimate, 3> estimates =
-      paired_bootstrap<3>(base_dense.size(), resamples, [&](std::span<const size_t> indices) {
-        const double base = change_percent(base_dense, base_pruned, indices);
-        const double other = change_percent(other_dense, other_pruned, indices);
-        return std::array<double, 3>{base, other, other - base};
+  const std::vector<PairedEstimate> estimates = paired_bootstrap(
+      base_dense.size(), 3, resamples, [&](std::span<const size_t> indices, std::span<double> values) {
+        values[0] = change_percent(base_dense, base_pruned, indices);
+        values[1] = change_percent(other_dense, other_pruned, indices);
+        values[2] = values[1] - values[0];
       });
   return {estimates[0], estimates[1], estimates[2]};
 }

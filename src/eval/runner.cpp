@@ -106,12 +106,21 @@ std::vector<double> gold_scores(const std::vector<data::LabeledExample>& example
   return gold;
 }
 
-std::unique_ptr<Planner> planner_for(const BertModel& model, double speedup, std::optional<PruneMode> mode,
-                                     const Sidecar& sidecar, const LatencyModel& latency,
-                                     std::ostream& notes) {
+Knobs EvalTarget::knobs(std::optional<PruneMode> mode) const {
   Knobs knobs;
-  if (speedup > 1.0) knobs.speedup = speedup;
+  if (latency_ms) {
+    knobs.latency_ms = latency_ms;
+  } else if (speedup > 1.0) {
+    knobs.speedup = speedup;
+  }
   knobs.mode = mode;
+  return knobs;
+}
+
+std::unique_ptr<Planner> planner_for(const BertModel& model, const EvalTarget& target,
+                                     std::optional<PruneMode> mode, const Sidecar& sidecar,
+                                     const LatencyModel& latency, std::ostream& notes) {
+  const Knobs knobs = target.knobs(mode);
   knobs.validate(model.shape().layers);
   return std::make_unique<Planner>(knobs, model.shape(), sidecar.calibration, latency, &notes);
 }
@@ -193,6 +202,7 @@ SpeedupResult evaluate(BertModel& model, const std::vector<BertInput>& inputs,
     result.metrics["macro_f1"] = eval::macro_f1(predictions.classes, classes, config.num_labels);
     result.metrics["mcc"] = eval::matthews_corrcoef(predictions.classes, classes, config.num_labels);
   }
+  result.predictions = predictions;
   return result;
 }
 
@@ -209,42 +219,52 @@ PairedTiming time_pruned_targets(BertModel& model, const std::vector<BertInput>&
       options.notices);
 }
 
-// The latency model for targets up to `fastest`, after checking the calibration they need.
-LatencyModel latency_for_targets(const BertModel& model, double fastest, const Sidecar& sidecar,
-                                 const LatencySource& latency) {
-  usable_calibration(Knobs{.speedup = fastest}, sidecar.calibration, model.shape().layers);
-  return latency(fastest > 1.0);
+// The latency model for `targets`, after checking the calibration they need.
+LatencyModel latency_for_targets(const BertModel& model, const std::vector<EvalTarget>& targets,
+                                 const Sidecar& sidecar, const LatencySource& latency) {
+  bool needs_latency = false;
+  for (const EvalTarget& target : targets) {
+    usable_calibration(target.knobs(std::nullopt), sidecar.calibration, model.shape().layers);
+    needs_latency = needs_latency || !target.dense();
+  }
+  return latency(needs_latency);
+}
+
+std::vector<EvalTarget> speedup_targets(const std::vector<double>& speedups) {
+  std::vector<EvalTarget> targets;
+  for (const double speedup : speedups) targets.push_back(EvalTarget{.speedup = speedup});
+  return targets;
 }
 
 }  // namespace
 
-SpeedupEvaluation evaluate_speedups(BertModel& model, const std::vector<BertInput>& inputs,
-                                    const std::vector<int64_t>& classes, const std::vector<double>& scores,
-                                    const std::vector<double>& speedups, const Sidecar& sidecar,
-                                    const LatencySource& latency, const SpeedupRunOptions& options) {
-  if (speedups.empty()) throw FieldError("speedups", "must list at least one target");
-  const LatencyModel latency_model =
-      latency_for_targets(model, *std::max_element(speedups.begin(), speedups.end()), sidecar, latency);
+SpeedupEvaluation evaluate_targets(BertModel& model, const std::vector<BertInput>& inputs,
+                                   const std::vector<int64_t>& classes, const std::vector<double>& scores,
+                                   const std::vector<EvalTarget>& targets, const Sidecar& sidecar,
+                                   const LatencySource& latency, const SpeedupRunOptions& options) {
+  if (targets.empty()) throw FieldError("speedups", "must list at least one target");
+  const LatencyModel latency_model = latency_for_targets(model, targets, sidecar, latency);
   NoticeLines notices(options.notices);
   std::ostringstream notes;  // outlives the planners that write to it
   std::vector<std::unique_ptr<Planner>> planners;
-  std::vector<Planner*> pruned;  // timed against dense; S = 1 is dense itself
+  std::vector<Planner*> pruned;  // timed against dense; a dense target is dense itself
   SpeedupEvaluation evaluation;
-  for (const double speedup : speedups) {
-    planners.push_back(planner_for(model, speedup, options.mode, sidecar, latency_model, notes));
-    evaluation.results.push_back(evaluate(model, inputs, classes, scores, speedup, *planners.back(),
+  for (const EvalTarget& target : targets) {
+    planners.push_back(planner_for(model, target, options.mode, sidecar, latency_model, notes));
+    evaluation.results.push_back(evaluate(model, inputs, classes, scores, target.speedup, *planners.back(),
                                           options.batch_size, [&](size_t done, size_t total) {
                                             if (options.progress)
-                                              options.progress(speedup, done, total, "examples");
+                                              options.progress(target.speedup, done, total, "examples");
                                           }));
+    evaluation.results.back().latency_ms = target.latency_ms;
     notices.print_new(notes.str());
-    if (speedup > 1.0) pruned.push_back(planners.back().get());
+    if (!target.dense()) pruned.push_back(planners.back().get());
   }
   const PairedTiming timing = time_pruned_targets(model, inputs, pruned, options);
   notices.print_new(notes.str());
   for (size_t s = 0, p = 0; s < evaluation.results.size(); ++s) {
     SpeedupResult& result = evaluation.results[s];
-    if (result.speedup > 1.0) {
+    if (!targets[s].dense()) {
       result.median_ms = timing.variants[p].ms.median;
       result.measured_speedup = timing.variants[p].speedup;
       ++p;
@@ -257,6 +277,14 @@ SpeedupEvaluation evaluate_speedups(BertModel& model, const std::vector<BertInpu
   return evaluation;
 }
 
+SpeedupEvaluation evaluate_speedups(BertModel& model, const std::vector<BertInput>& inputs,
+                                    const std::vector<int64_t>& classes, const std::vector<double>& scores,
+                                    const std::vector<double>& speedups, const Sidecar& sidecar,
+                                    const LatencySource& latency, const SpeedupRunOptions& options) {
+  return evaluate_targets(model, inputs, classes, scores, speedup_targets(speedups), sidecar, latency,
+                          options);
+}
+
 std::vector<SweepRow> sweep_speedups(BertModel& model, const std::vector<BertInput>& inputs,
                                      const std::vector<int64_t>& classes, const std::vector<double>& scores,
                                      std::vector<double> speedups, const Sidecar& sidecar,
@@ -264,13 +292,14 @@ std::vector<SweepRow> sweep_speedups(BertModel& model, const std::vector<BertInp
   if (std::find(speedups.begin(), speedups.end(), 1.0) == speedups.end())
     speedups.insert(speedups.begin(), 1.0);
   std::sort(speedups.begin(), speedups.end());
-  const LatencyModel latency_model = latency_for_targets(model, speedups.back(), sidecar, latency);
+  const std::vector<EvalTarget> targets = speedup_targets(speedups);
+  const LatencyModel latency_model = latency_for_targets(model, targets, sidecar, latency);
   std::ostringstream notes;
   std::vector<std::unique_ptr<Planner>> planners;
   std::vector<Planner*> pruned;  // speedups[0] == 1 is dense itself
-  for (const double speedup : speedups) {
-    planners.push_back(planner_for(model, speedup, options.mode, sidecar, latency_model, notes));
-    if (speedup > 1.0) pruned.push_back(planners.back().get());
+  for (const EvalTarget& target : targets) {
+    planners.push_back(planner_for(model, target, options.mode, sidecar, latency_model, notes));
+    if (!target.dense()) pruned.push_back(planners.back().get());
   }
 
   // Latency: the same inputs, one at a time, every target paired with adjacent dense runs.

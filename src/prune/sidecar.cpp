@@ -104,7 +104,40 @@ Calibration read_calibration(const nlohmann::json& section, const std::string& l
   return calibration;
 }
 
+// The text field `key` of the default_knob section: empty when absent; one printable line.
+std::string read_knob_text(const nlohmann::json& section, const std::string& key, const std::string& label) {
+  const std::string text = json_optional_string(section, key, label, "");
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      throw FormatError(label + ": field '" + key + "' holds a control character; expected one line of text");
+  }
+  return text;
+}
+
+DefaultKnob read_default_knob_section(const nlohmann::json& section, const std::string& file_label) {
+  const std::string label = file_label + ": default_knob";
+  if (!section.is_object()) throw FormatError(file_label + ": field 'default_knob' must be an object");
+  DefaultKnob knob;
+  knob.speedup = json_require_double(section, "speedup", label);
+  if (!(knob.speedup >= 1.0 && knob.speedup <= DefaultKnob::kMaxDefaultSpeedup)) {
+    throw FormatError(file_label + ": field 'default_knob.speedup' is " + format_number(knob.speedup) +
+                      "; expected a number in [1, " + format_number(DefaultKnob::kMaxDefaultSpeedup) + "]");
+  }
+  knob.chosen_by = read_knob_text(section, "chosen_by", label);
+  knob.measured = read_knob_text(section, "measured", label);
+  return knob;
+}
+
 }  // namespace
+
+std::optional<DefaultKnob> Sidecar::read_default_knob(const std::filesystem::path& model_dir) {
+  const std::filesystem::path path = model_dir / "latte.json";
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  const nlohmann::json json = read_json_file(path);
+  if (!json.is_object()) throw FormatError(path.string() + ": expected a JSON object");
+  if (!json.contains("default_knob")) return std::nullopt;
+  return read_default_knob_section(json["default_knob"], path.string());
+}
 
 Sidecar Sidecar::read(const std::filesystem::path& model_dir, std::ostream* notices) {
   const std::filesystem::path path = model_dir / "latte.json";
@@ -114,6 +147,8 @@ Sidecar Sidecar::read(const std::filesystem::path& model_dir, std::ostream* noti
   const std::string label = path.string();
   if (!json.is_object()) throw FormatError(label + ": expected a JSON object");
   if (json.contains("calibration")) sidecar.calibration = read_calibration(json["calibration"], label);
+  if (json.contains("default_knob"))
+    sidecar.default_knob = read_default_knob_section(json["default_knob"], label);
   if (json.contains("latency_model") && notices) {
     *notices << "latte: notice: latte.json: ignoring latency_model fitted on another machine; latency is "
                 "profiled per machine\n";
@@ -132,6 +167,11 @@ void Sidecar::write(const std::filesystem::path& model_dir) const {
                            {"keep_fractions", calibration->keep_fractions},
                            {"curve_points", calibration->curve_points},
                            {"acc_curves", calibration->acc_curves}};
+  }
+  if (default_knob) {
+    json["default_knob"] = {{"speedup", default_knob->speedup},
+                            {"chosen_by", default_knob->chosen_by},
+                            {"measured", default_knob->measured}};
   }
   json.erase("latency_model");  // latency is profiled per machine, never stored with the model
   write_json_file_atomic(path, json);

@@ -1,5 +1,5 @@
-// latte.json through Sidecar::read (calibration and latency sections), then the calibration
-// interpolated the way the planner uses it.
+// latte.json through Sidecar::read (calibration, default knob and latency sections), then the
+// calibration interpolated the way the planner uses it; and the default knob read on its own.
 #include "fuzz_support.h"
 #include "latte/core/error.h"
 #include "latte/prune/plan.h"
@@ -13,6 +13,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (sidecar.calibration) {
       for (const double tau : {1.0, 0.9, 0.5, 0.0}) sidecar.calibration->fractions_at(tau);
     }
+  } catch (const Error&) {
+  }
+  try {
+    Sidecar::read_default_knob(fuzz::scratch().path());
   } catch (const Error&) {
   }
   return 0;

@@ -7,6 +7,7 @@
 #include <span>
 #include <vector>
 
+#include "latte/eval/bootstrap.h"
 #include "latte/models/causal_lm.h"
 
 namespace latte {
@@ -35,18 +36,9 @@ struct LmScore {
 // Scores every window's continuation given its prompt; `planner` prunes the prompt (null: dense).
 LmScore score_continuations(CausalLm& model, std::span<const LmWindow> windows, const Planner* planner);
 
-// An estimate over test windows with its 95 % interval from a paired bootstrap: `resamples`
-// draws of as many windows, with replacement, each statistic recomputed on the draw, with a fixed
-// seed (the same input gives the same interval). It says how much the choice of windows alone
-// could move the estimate; it knows nothing of the spread between training runs.
-struct PairedEstimate {
-  double value = 0.0;
-  double low = 0.0;   // 2.5th percentile of the resampled estimates
-  double high = 0.0;  // 97.5th percentile
-};
-
 // The perplexity change from `base` to `other`, scored on the same windows, in percent:
-// 100 (exp(mean other - mean base) - 1) of the per-window NLLs.
+// 100 (exp(mean other - mean base) - 1) of the per-window NLLs, with its paired bootstrap
+// interval over the windows (bootstrap.h).
 // InputError when the two are empty or of different lengths.
 PairedEstimate perplexity_change(std::span<const double> base, std::span<const double> other,
                                  int resamples = 2000);

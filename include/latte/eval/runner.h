@@ -53,11 +53,21 @@ std::vector<int64_t> gold_classes(const std::vector<data::LabeledExample>& examp
 // Gold regression scores; InputError names the first example without one.
 std::vector<double> gold_scores(const std::vector<data::LabeledExample>& examples);
 
-// The planner of one target speedup (S = 1 is the dense model: no knob) in `mode` (none: the
-// planner's default); notices go to `notes`, which must outlive the planner.
-std::unique_ptr<Planner> planner_for(const BertModel& model, double speedup, std::optional<PruneMode> mode,
-                                     const Sidecar& sidecar, const LatencyModel& latency,
-                                     std::ostream& notes);
+// A target of an evaluation: a speedup S (1: the dense model, no knob), or a latency budget per
+// input in ms (the planner keeps the most word-vectors whose predicted time fits it).
+struct EvalTarget {
+  double speedup = 1.0;
+  std::optional<double> latency_ms;  // when set, the target is this budget, not `speedup`
+
+  bool dense() const { return !latency_ms && speedup <= 1.0; }
+  Knobs knobs(std::optional<PruneMode> mode) const;
+};
+
+// The planner of one target in `mode` (none: the planner's default); notices go to `notes`,
+// which must outlive the planner.
+std::unique_ptr<Planner> planner_for(const BertModel& model, const EvalTarget& target,
+                                     std::optional<PruneMode> mode, const Sidecar& sidecar,
+                                     const LatencyModel& latency, std::ostream& notes);
 
 // Called with (done, total) as work advances.
 using EvalProgress = std::function<void(size_t done, size_t total)>;
@@ -94,9 +104,11 @@ using BatchObserver =
 Predictions predict(BertModel& model, const std::vector<BertInput>& inputs, Planner* planner,
                     size_t batch_size, const BatchObserver& on_batch);
 
-// What one target speedup gave.
+// What one target gave.
 struct SpeedupResult {
-  double speedup = 1.0;
+  double speedup = 1.0;                   // the target speedup (1 for dense and for a latency budget)
+  std::optional<double> latency_ms;       // the target's latency budget, when it had one
+  Predictions predictions;                // per input, in input order
   std::map<std::string, double> metrics;  // accuracy, macro_f1, mcc or pearson, spearman
   double median_ms = 0.0;
   Spread measured_speedup{1.0, 1.0, 1.0};  // paired dense / pruned ratios
@@ -137,11 +149,16 @@ struct SpeedupEvaluation {
   std::optional<double> peak_load;     // highest 1-minute load average seen while timing
 };
 
-// Every target speedup (S = 1: dense) over all `inputs`: its metrics against gold `classes`
-// (classification) or `scores` (regression), kept fraction and predicted speedup, then its
-// latency paired with adjacent dense runs (the dense target is the dense runs themselves).
-// The calibration in `sidecar` is checked against the fastest target before `latency` is
-// asked for (a profile must not come before a calibration error).
+// Every target over all `inputs`: its metrics against gold `classes` (classification) or
+// `scores` (regression), kept fraction and predicted speedup, then its latency paired with
+// adjacent dense runs (a dense target is the dense runs themselves). The calibration in
+// `sidecar` is checked against the targets before `latency` is asked for (a profile must not
+// come before a calibration error).
+SpeedupEvaluation evaluate_targets(BertModel& model, const std::vector<BertInput>& inputs,
+                                   const std::vector<int64_t>& classes, const std::vector<double>& scores,
+                                   const std::vector<EvalTarget>& targets, const Sidecar& sidecar,
+                                   const LatencySource& latency, const SpeedupRunOptions& options);
+// evaluate_targets() of target speedups (S = 1: dense).
 SpeedupEvaluation evaluate_speedups(BertModel& model, const std::vector<BertInput>& inputs,
                                     const std::vector<int64_t>& classes, const std::vector<double>& scores,
                                     const std::vector<double>& speedups, const Sidecar& sidecar,
