@@ -1,6 +1,4 @@
 // latte eval: task metrics and measured latency of one checkpoint at several speedups.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -10,6 +8,7 @@
 
 #include "common.h"
 #include "latte/core/error.h"
+#include "latte/core/progress.h"
 #include "latte/eval/lm_eval.h"
 #include "latte/eval/plot.h"
 #include "latte/eval/runner.h"
@@ -41,24 +40,25 @@ struct EvalOptions {
   std::string dtype;  // empty: as the folder stores it
 };
 
+std::string fixed(double value, int decimals) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
+  return buffer;
+}
+
+// The runner's stages on stderr: redrawn on a terminal, a plain line every few seconds in a log.
 class Progress {
  public:
-  Progress() : enabled_(::isatty(STDERR_FILENO) == 1) {}
+  Progress() : line_(std::cerr) {}
   void update(std::optional<double> speedup, size_t done, size_t total, const char* stage) {
-    if (!enabled_) return;
-    if (speedup) {
-      std::fprintf(stderr, "\reval: speedup %.2f: %s %zu/%zu   ", *speedup, stage, done, total);
-    } else {
-      std::fprintf(stderr, "\reval: %s %zu/%zu   ", stage, done, total);
-    }
-    std::fflush(stderr);
+    std::string text = "eval: ";
+    if (speedup) text += "speedup " + fixed(*speedup, 2) + ": ";
+    line_.update(text + stage + " " + std::to_string(done) + "/" + std::to_string(total));
   }
-  void done() {
-    if (enabled_) std::fprintf(stderr, "\r%60s\r", "");
-  }
+  void done() { line_.clear(); }
 
  private:
-  bool enabled_;
+  ProgressLine line_;
 };
 
 // The progress of the runner's stages on `progress`.
@@ -74,12 +74,6 @@ LatencySource encoder_latency(BertModel& model, bool no_profile) {
     return latency_for(model.config(), model.precision(), needs_latency, no_profile,
                        [&]() -> BertModel& { return model; });
   };
-}
-
-std::string fixed(double value, int decimals) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
-  return buffer;
 }
 
 // --speedups: targets of 1 (dense) or more.
@@ -109,6 +103,7 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
   eval_options.mode = parse_prune_mode(options.mode);
   eval_options.latency_samples = options.latency_samples;
   eval_options.notices = &std::cerr;
+  eval_options.latency_check = decoder_latency_checker(*model, options.no_profile);
   const LmEvaluation evaluation = evaluate_lm_speedups(
       *model, windows, speedups, Sidecar::read(folder, &std::cerr),
       [&](bool needs) { return decoder_latency_for(*model, needs, options.no_profile); }, eval_options);
@@ -250,6 +245,8 @@ void add_eval_command(CLI::App& app) {
     run.latency_samples = options->latency_samples;
     run.progress = target_progress(progress);
     run.notices = &std::cerr;
+    run.latency_check = latency_checker(model.config(), model.precision(), options->no_profile,
+                                        [&]() -> BertModel& { return model; });
     const SpeedupEvaluation evaluation =
         evaluate_speedups(model, loaded.inputs, classes, scores, speedups, Sidecar::read(folder, &std::cerr),
                           encoder_latency(model, options->no_profile), run);
@@ -370,6 +367,8 @@ void add_sweep_command(CLI::App& app) {
     run.latency_samples = options->latency_samples;
     run.progress = target_progress(progress);
     run.notices = &std::cerr;
+    run.latency_check = latency_checker(model.config(), model.precision(), options->no_profile,
+                                        [&]() -> BertModel& { return model; });
     const std::vector<SweepRow> rows =
         sweep_speedups(model, loaded.inputs, classes, scores, speedups, Sidecar::read(folder, &std::cerr),
                        encoder_latency(model, options->no_profile), run);

@@ -74,6 +74,14 @@ LatencyModel latency_for(const BertConfig& config, Precision precision, bool nee
 // The same for a decoder's prefill (time to first token).
 LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_profile);
 
+// What a timed run does with its runs against the table latency_for() read: past tolerance, a
+// notice on stderr and a fresh profile cached for the next run (recheck_latency_table). Empty
+// with --no-profile / LATTE_NO_PROFILE.
+using LatencyChecker = std::function<void(const LatencyCheck&)>;
+LatencyChecker latency_checker(const BertConfig& config, Precision precision, bool no_profile,
+                               ModelLoader model);
+LatencyChecker decoder_latency_checker(CausalLm& model, bool no_profile);
+
 // The error of a library setting reworded with the flag that sets it ("speedup must be ..." ->
 // "--speedup must be ..."); settings without a flag keep the library's wording.
 InputError in_flag_terms(const FieldError& error);
