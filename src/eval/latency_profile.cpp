@@ -493,11 +493,13 @@ LatencyCheck check_timing(const PairedTiming& timing, const std::vector<int64_t>
 }
 
 std::optional<std::string> latency_drift(const LatencyCheck& check, const LatencyTolerance& tolerance) {
+  // Timings taken while the cores were oversubscribed judge the other work, not the table: at a
+  // load of 13 on 2 cores here, paired medians came out 14-38x for schedules the medians put at 2-6x.
+  if (check.busy) return std::nullopt;
   // Each error relative to its tolerance: the worst one is reported.
   double worst = 1.0;
   std::optional<std::string> drift;
-  if (!check.busy && check.dense_predicted_ms > 0.0 &&
-      std::abs(check.dense_error) / tolerance.dense > worst) {
+  if (check.dense_predicted_ms > 0.0 && std::abs(check.dense_error) / tolerance.dense > worst) {
     worst = std::abs(check.dense_error) / tolerance.dense;
     drift = "the latency table predicted " + fixed(check.dense_predicted_ms, 2) + " ms for a dense pass of " +
             std::to_string(check.dense_rows) + " rows, measured " + fixed(check.dense_measured_ms, 2) +

@@ -126,8 +126,8 @@ struct LatencyCheck {
     double measured = 1.0;   // median paired dense / pruned ratio
   };
   std::vector<Speedup> speedups;  // one per pruned target
-  // The load average exceeded the cores while timing: absolute times then say more about the
-  // other work than about the table, so only the (paired) speedups are compared.
+  // The load average exceeded the cores while timing: the times then say more about the other
+  // work than about the table, so nothing is judged.
   bool busy = false;
 };
 
