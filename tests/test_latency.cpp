@@ -308,11 +308,12 @@ TEST(LatencyProfile, CachedThenReusedThenReprofiledWhenCorrupt) {
   EXPECT_EQ(loads, 1);
   EXPECT_NE(notices.str().find("profiling it once"), std::string::npos) << notices.str();
   notices.str("");
-  // As if profiled on a quiet machine: a busy profile is measured again on a quieter run.
+  // As if profiled on a quiet machine and validated: a provisional table is measured again.
   const fs::path file = LatencyCache(*options.cache_dir).path_for(latency_key(model.config()));
   nlohmann::json cached = nlohmann::json::parse(slurp(file));
   EXPECT_TRUE(cached["table"].contains("profile_load"));
   cached["table"]["profile_load"] = 0.0;
+  cached["table"]["validation_error"] = 0.0;
   spit(file, cached.dump());
   EXPECT_TRUE(machine_latency_model(model.config(), loader, options).measured());
   EXPECT_EQ(loads, 1) << "a cached table must not profile again";
@@ -510,12 +511,13 @@ class LatencyCli : public ::testing::Test {
   std::string classify(const std::string& knob) const {
     return "classify --threads 1 --model " + model_.string() + " " + knob + " 'some text'";
   }
-  // As if the cached tables had been profiled on a quiet machine (a busy profile is measured
-  // again on a quieter run, which would make these tests depend on the machine's load).
+  // As if the cached tables had been profiled on a quiet machine and validated well (a
+  // provisional table is measured again, which would make these tests depend on the load).
   void mark_quiet() const {
     for (const fs::path& file : cache_files()) {
       nlohmann::json json = nlohmann::json::parse(slurp(file));
       json["table"]["profile_load"] = 0.0;
+      json["table"]["validation_error"] = 0.0;
       spit(file, json.dump());
     }
   }
@@ -631,6 +633,316 @@ TEST_F(LatencyCli, ProfileAndPlanOnADecoder) {
   EXPECT_EQ(result.err.find("profil"), std::string::npos) << result.err;
   EXPECT_EQ(cache_files().size(), 1u);
   test_support::expect_one_line_error(run("plan --seq 65 --model " + tiny), "n_positions of 64");
+}
+
+}  // namespace
+}  // namespace latte
+
+namespace latte {
+namespace {
+
+// A profile subject without a model: every pass returns at once, reporting phase times of
+// 1 us per row (so its table is deterministic), and counts how often it was asked for.
+ProfileSubject counting_subject(int& subjects) {
+  ++subjects;
+  ProfileSubject subject;
+  subject.layer_kind = kEncoderLayer;
+  subject.shape = ModelShape{2, 32, 64};
+  subject.max_positions = 16;
+  subject.vocab_size = 50;
+  subject.run = [](std::span<const int32_t> ids, const Planner* planner, PhaseTimes* times) {
+    const auto n0 = static_cast<int64_t>(ids.size());
+    std::vector<int64_t> counts = planner ? planner->plan(n0).counts : std::vector<int64_t>(2, n0);
+    if (times) {
+      times->layer_in.clear();
+      times->layer_kept.clear();
+      int64_t rows = n0;
+      for (const int64_t kept : counts) {
+        times->layer_in.push_back(1e-6 * static_cast<double>(rows));
+        times->layer_kept.push_back(1e-6 * static_cast<double>(kept));
+        rows = kept;
+      }
+      times->head = 1e-6;
+    }
+    return counts;
+  };
+  return subject;
+}
+
+// The cached table of `key` in `folder`, edited by `edit`.
+void edit_cached_table(const fs::path& folder, const LatencyKey& key,
+                       const std::function<void(nlohmann::json&)>& edit) {
+  const fs::path file = LatencyCache(folder).path_for(key);
+  nlohmann::json json = nlohmann::json::parse(slurp(file));
+  edit(json["table"]);
+  spit(file, json.dump());
+}
+
+nlohmann::json cached_table(const fs::path& folder, const LatencyKey& key) {
+  return nlohmann::json::parse(slurp(LatencyCache(folder).path_for(key)))["table"];
+}
+
+TEST(LatencyTable, ProvisionalFromLoadValidationOrAge) {
+  LatencyTable table = synthetic_table(64);
+  EXPECT_NE(table.provisional_reason(0.15).find("without validation"), std::string::npos);
+  table.validation_error = 0.05;
+  EXPECT_EQ(table.provisional_reason(0.15), "");
+  table.validation_error = 0.31;
+  EXPECT_NE(table.provisional_reason(0.15).find("off by up to 31 %"), std::string::npos)
+      << table.provisional_reason(0.15);
+  EXPECT_EQ(table.provisional_reason(0.5), "");
+  table.validation_error = 0.05;
+  table.profile_load = 3.5;
+  table.profile_cores = 2;
+  EXPECT_NE(table.provisional_reason(0.15).find("load average (3.50) exceeded the 2 cores"),
+            std::string::npos)
+      << table.provisional_reason(0.15);
+}
+
+TEST(LatencyTable, NewFieldsRoundTripAndOldTablesStillRead) {
+  LatencyTable table = synthetic_table(64);
+  table.profiled_at = 1764800000;
+  table.validation_error = 0.07;
+  table.refreshes = 2;
+  table.profile_load = 1.25;
+  table.profile_cores = 2;
+  const LatencyTable back = LatencyTable::from_json(table.to_json(), "cache.json");
+  EXPECT_EQ(back.profiled_at, 1764800000);
+  ASSERT_TRUE(back.validation_error);
+  EXPECT_DOUBLE_EQ(*back.validation_error, 0.07);
+  EXPECT_EQ(back.refreshes, 2);
+  EXPECT_EQ(back.to_json(), table.to_json());
+  // Through the cache file as well.
+  const TempDir dir("latency_fields");
+  const LatencyCache cache(dir / "latency");
+  ASSERT_TRUE(cache.store(test_key(), table, nullptr));
+  const std::optional<LatencyTable> loaded = cache.load(test_key(), nullptr);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->to_json(), table.to_json());
+
+  // A table written before these fields: readable, and provisional (never validated).
+  nlohmann::json old = table.to_json();
+  for (const char* field : {"profiled_at", "validation_error", "refreshes"}) old.erase(field);
+  const LatencyTable old_table = LatencyTable::from_json(old, "old.json");
+  EXPECT_EQ(old_table.profiled_at, 0);
+  EXPECT_FALSE(old_table.validation_error);
+  EXPECT_EQ(old_table.refreshes, 0);
+  EXPECT_NE(old_table.provisional_reason(kValidationTolerance), "");
+
+  for (const auto& [field, value] :
+       std::vector<std::pair<std::string, nlohmann::json>>{{"validation_error", -0.5},
+                                                           {"validation_error", "small"},
+                                                           {"refreshes", 1.5},
+                                                           {"refreshes", -1},
+                                                           {"profiled_at", -3}}) {
+    nlohmann::json bad = table.to_json();
+    bad[field] = value;
+    try {
+      LatencyTable::from_json(bad, "cache.json");
+      ADD_FAILURE() << "accepted " << field << " = " << value.dump();
+    } catch (const FormatError& error) {
+      EXPECT_NE(std::string(error.what()).find(field), std::string::npos) << error.what();
+    }
+  }
+}
+
+TEST(LatencyProfile, ValidationErrorIsTheLargestRelativeMiss) {
+  EXPECT_FALSE(validation_error({}));
+  std::vector<ValidationPoint> points(3);
+  points[0].measured_ms = 1.1, points[0].predicted_ms = 1.0;
+  points[1].measured_ms = 0.7, points[1].predicted_ms = 1.0;
+  points[2].measured_ms = 2.0, points[2].predicted_ms = 2.0;
+  ASSERT_TRUE(validation_error(points));
+  EXPECT_NEAR(*validation_error(points), 0.3, 1e-12);
+}
+
+TEST(LatencyDrift, DenseTimeAndSpeedupsAgainstTolerance) {
+  LatencyCheck check;
+  check.dense_rows = 128;
+  check.dense_predicted_ms = 2.0;
+  check.dense_measured_ms = 2.1;
+  check.dense_error = 0.05;
+  check.speedups = {{2.0, 1.95}, {5.0, 4.8}};
+  EXPECT_FALSE(latency_drift(check)) << *latency_drift(check);
+
+  // The case: a table profiled while the VM ran faster.
+  check.dense_predicted_ms = 1.6;
+  check.dense_error = 0.31;
+  std::optional<std::string> drift = latency_drift(check);
+  ASSERT_TRUE(drift);
+  EXPECT_EQ(*drift,
+            "the latency table predicted 1.60 ms for a dense pass of 128 rows, measured 2.10 ms (+31 %)");
+  // A speedup off by more than its tolerance.
+  check.dense_error = 0.05;
+  check.speedups.push_back({5.0, 4.46});
+  drift = latency_drift(check);
+  ASSERT_TRUE(drift);
+  EXPECT_EQ(*drift, "the latency table predicted a 5.00x speedup, measured 4.46x (-11 %)");
+  // Timings of a run on oversubscribed cores judge nothing.
+  check.busy = true;
+  EXPECT_FALSE(latency_drift(check));
+  // The worst miss relative to its tolerance is the one reported.
+  check.busy = false;
+  check.dense_error = 0.40;
+  EXPECT_NE(latency_drift(check)->find("dense pass"), std::string::npos);
+  EXPECT_NE(latency_drift(check, LatencyTolerance{.dense = 0.5, .speedup = 0.1})->find("4.46x"),
+            std::string::npos);
+}
+
+TEST(LatencyDrift, CheckTimingComparesEachRunWithTheTable) {
+  const LatencyModel latency(synthetic_table(512, 3));
+  const ModelShape shape{3, 32, 64};
+  const std::vector<int64_t> rows = {64, 128};
+  const double dense_64 = latency.dense_seconds(64, shape) * 1e3;
+  const double dense_128 = latency.dense_seconds(128, shape) * 1e3;
+  PairedTiming timing;
+  // Input 0 ran 20 % slower than predicted, input 1 40 %, in two dense runs each.
+  timing.dense_milliseconds = {1.2 * dense_64, 1.2 * dense_64, 1.4 * dense_128, 1.4 * dense_128};
+  timing.dense_inputs = {0, 0, 1, 1};
+  timing.dense_ms = spread(timing.dense_milliseconds);
+  timing.variants.resize(2);
+  timing.variants[0].kept = {{64, 64, 64}, {128, 128, 128}};  // the scoring variant: no planner
+  timing.variants[1].kept = {{32, 16, 8}, {64, 32, 16}};
+  timing.variants[1].speedup = Spread{1.9, 1.8, 2.0};
+  timing.cores = 2;
+  timing.peak_load = 0.5;
+  const Planner planner(Knobs{.speedup = 2.0}, shape, std::nullopt, latency, nullptr);
+  const LatencyCheck check = check_timing(timing, rows, {nullptr, &planner}, latency, shape);
+  EXPECT_NEAR(check.dense_error, 0.3, 1e-9);  // median of 0.2, 0.2, 0.4, 0.4
+  EXPECT_EQ(check.dense_rows, 96);
+  EXPECT_NEAR(check.dense_predicted_ms, 0.5 * (dense_64 + dense_128), 1e-12);
+  EXPECT_DOUBLE_EQ(check.dense_measured_ms, timing.dense_ms.median);
+  ASSERT_EQ(check.speedups.size(), 1u);
+  const double predicted =
+      0.5 * (planner.plan(64).predicted_speedup.value() + planner.plan(128).predicted_speedup.value());
+  EXPECT_NEAR(check.speedups[0].predicted, predicted, 1e-12);
+  EXPECT_DOUBLE_EQ(check.speedups[0].measured, 1.9);
+  EXPECT_FALSE(check.busy);
+  timing.peak_load = 3.0;
+  EXPECT_TRUE(check_timing(timing, rows, {nullptr, &planner}, latency, shape).busy);
+}
+
+TEST(LatencyDrift, ProvisionalTablesAreProfiledAgainUpToALimit) {
+  const TempDir dir("latency_provisional");
+  int subjects = 0;
+  const auto subject = [&] { return counting_subject(subjects); };
+  LatencySourceOptions options;
+  options.cache_dir = dir / "latency";
+  std::ostringstream notices;
+  options.notices = &notices;
+  const LatencyKey key = test_key();
+  EXPECT_TRUE(machine_latency_model(key, kEncoderLayer, subject, options).measured());
+  EXPECT_EQ(subjects, 1);
+  nlohmann::json stored = cached_table(*options.cache_dir, key);
+  EXPECT_GT(stored["profiled_at"].get<int64_t>(), 0);
+  EXPECT_TRUE(stored["validation_error"].is_number()) << "first-use profiles are validated";
+  EXPECT_EQ(stored["refreshes"], 0);
+
+  // Trusted (quiet, validated): used as it is.
+  edit_cached_table(*options.cache_dir, key, [](nlohmann::json& table) {
+    table["profile_load"] = 0.0;
+    table["validation_error"] = 0.02;
+  });
+  notices.str("");
+  EXPECT_TRUE(machine_latency_model(key, kEncoderLayer, subject, options).measured());
+  EXPECT_EQ(subjects, 1);
+  EXPECT_EQ(notices.str(), "");
+
+  // Its validation far off: used once more only after a new profile, which counts as a refresh.
+  edit_cached_table(*options.cache_dir, key, [](nlohmann::json& table) { table["validation_error"] = 0.6; });
+  EXPECT_TRUE(machine_latency_model(key, kEncoderLayer, subject, options).measured());
+  EXPECT_EQ(subjects, 2);
+  EXPECT_NE(
+      notices.str().find("the cached latency table is provisional (its validation passes were off by up "
+                         "to 60 %"),
+      std::string::npos)
+      << notices.str();
+  EXPECT_NE(notices.str().find("re-profiling it"), std::string::npos) << notices.str();
+  EXPECT_EQ(cached_table(*options.cache_dir, key)["refreshes"], 1);
+
+  // After kMostRefreshes in a row it is kept, with a notice naming the file to delete.
+  edit_cached_table(*options.cache_dir, key, [](nlohmann::json& table) {
+    table["validation_error"] = 0.6;
+    table["refreshes"] = kMostRefreshes;
+  });
+  notices.str("");
+  EXPECT_TRUE(machine_latency_model(key, kEncoderLayer, subject, options).measured());
+  EXPECT_EQ(subjects, 2);
+  EXPECT_NE(notices.str().find("re-profiled 3 times in a row already, so it is kept (delete " +
+                               LatencyCache(*options.cache_dir).path_for(key).string()),
+            std::string::npos)
+      << notices.str();
+
+  // Profiling not allowed (no target needs latency): the provisional table serves as it is.
+  options.allow_profile = false;
+  edit_cached_table(*options.cache_dir, key, [](nlohmann::json& table) { table["refreshes"] = 0; });
+  EXPECT_TRUE(machine_latency_model(key, kEncoderLayer, subject, options).measured());
+  EXPECT_EQ(subjects, 2);
+}
+
+TEST(LatencyDrift, RecheckReprofilesForTheNextRunOrResetsTheCount) {
+  const TempDir dir("latency_recheck");
+  int subjects = 0;
+  const auto subject = [&] { return counting_subject(subjects); };
+  LatencySourceOptions options;
+  options.cache_dir = dir / "latency";
+  std::ostringstream notices;
+  options.notices = &notices;
+  const LatencyKey key = test_key();
+  machine_latency_model(key, kEncoderLayer, subject, options);
+  ASSERT_EQ(subjects, 1);
+  const auto trust = [](int refreshes) {
+    return [refreshes](nlohmann::json& table) {
+      table["profile_load"] = 0.0;
+      table["validation_error"] = 0.02;
+      table["refreshes"] = refreshes;
+    };
+  };
+  LatencyCheck held;
+  held.dense_rows = 16;
+  held.dense_predicted_ms = 1.0;
+  held.dense_measured_ms = 1.05;
+  held.dense_error = 0.05;
+  LatencyCheck drifted = held;
+  drifted.dense_measured_ms = 1.31;
+  drifted.dense_error = 0.31;
+
+  // Held: nothing profiled, nothing said; a count of earlier refreshes is reset.
+  edit_cached_table(*options.cache_dir, key, trust(2));
+  notices.str("");
+  recheck_latency_table(key, kEncoderLayer, subject, held, options);
+  EXPECT_EQ(subjects, 1);
+  EXPECT_EQ(notices.str(), "");
+  EXPECT_EQ(cached_table(*options.cache_dir, key)["refreshes"], 0);
+
+  // Drifted: one notice and a fresh profile, cached for the next run.
+  const int64_t before = cached_table(*options.cache_dir, key)["profiled_at"].get<int64_t>();
+  edit_cached_table(*options.cache_dir, key, [](nlohmann::json& table) { table["profiled_at"] = 1; });
+  recheck_latency_table(key, kEncoderLayer, subject, drifted, options);
+  EXPECT_EQ(subjects, 2);
+  EXPECT_NE(
+      notices.str().find("latte: notice: the latency table predicted 1.00 ms for a dense pass of 16 rows, "
+                         "measured 1.31 ms (+31 %); re-profiling it for the next run (this run's "
+                         "predictions came from the old table)"),
+      std::string::npos)
+      << notices.str();
+  const nlohmann::json fresh = cached_table(*options.cache_dir, key);
+  EXPECT_GE(fresh["profiled_at"].get<int64_t>(), before);
+  EXPECT_EQ(fresh["refreshes"], 1);
+
+  // Found off again after kMostRefreshes re-profiles: kept, with a notice.
+  edit_cached_table(*options.cache_dir, key, trust(kMostRefreshes));
+  notices.str("");
+  recheck_latency_table(key, kEncoderLayer, subject, drifted, options);
+  EXPECT_EQ(subjects, 2);
+  EXPECT_NE(notices.str().find("so it is kept"), std::string::npos) << notices.str();
+
+  // Nothing cached (profiling off, or no cache folder): the notice alone.
+  options.cache_dir = dir / "none";
+  notices.str("");
+  recheck_latency_table(key, kEncoderLayer, subject, drifted, options);
+  EXPECT_EQ(subjects, 2);
+  EXPECT_NE(notices.str().find("(+31 %)"), std::string::npos) << notices.str();
 }
 
 }  // namespace

@@ -177,10 +177,12 @@ void add_profile_command(CLI::App& app) {
     std::printf("largest error %.1f%%; profiled in %.1f s (load average up to %.2f on %d cores); cache: %s\n",
                 100 * worst, report.seconds, report.table.profile_load, report.table.profile_cores,
                 cached.c_str());
-    if (report.table.profiled_busy()) {
+    const std::string provisional = report.table.provisional_reason(kValidationTolerance);
+    if (!provisional.empty()) {
       std::fprintf(stderr,
-                   "latte: notice: other work shared the cores while profiling; the table is noisy and is "
-                   "measured again automatically on a quieter run\n");
+                   "latte: notice: the table is provisional (%s); it is measured again automatically on a "
+                   "later run\n",
+                   provisional.c_str());
     }
   });
 }

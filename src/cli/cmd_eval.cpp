@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "latte/core/error.h"
+#include "latte/core/progress.h"
 #include "latte/eval/lm_eval.h"
 #include "latte/eval/plot.h"
 #include "latte/eval/runner.h"
@@ -60,6 +61,7 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
   eval_options.mode = parse_prune_mode(options.mode);
   eval_options.latency_samples = options.latency_samples;
   eval_options.notices = &std::cerr;
+  eval_options.latency_check = decoder_latency_checker(*model, options.no_profile);
   const LmEvaluation evaluation = evaluate_lm_speedups(
       *model, windows, speedups, Sidecar::read(folder, &std::cerr),
       [&](bool needs) { return decoder_latency_for(*model, needs, options.no_profile); }, eval_options);
@@ -221,6 +223,8 @@ void add_eval_command(CLI::App& app) {
     } else {
       for (const double speedup : speedups) targets.push_back(EvalTarget{.speedup = speedup});
     }
+    run.latency_check = latency_checker(model.config(), model.precision(), options->no_profile,
+                                        [&]() -> BertModel& { return model; });
     const SpeedupEvaluation evaluation =
         evaluate_targets(model, loaded.inputs, classes, scores, targets, Sidecar::read(folder, &std::cerr),
                          encoder_latency(model, options->no_profile), run);
@@ -349,6 +353,8 @@ void add_sweep_command(CLI::App& app) {
     run.latency_samples = options->latency_samples;
     run.progress = target_progress(progress);
     run.notices = &std::cerr;
+    run.latency_check = latency_checker(model.config(), model.precision(), options->no_profile,
+                                        [&]() -> BertModel& { return model; });
     const std::vector<SweepRow> rows =
         sweep_speedups(model, loaded.inputs, classes, scores, speedups, Sidecar::read(folder, &std::cerr),
                        encoder_latency(model, options->no_profile), run);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/core/progress.h"
 #include "latte/core/threads.h"
 #include "latte/eval/latency_profile.h"
 #include "latte/models/registry.h"
@@ -127,11 +128,25 @@ void add_no_profile_option(CLI::App& command, bool& no_profile) {
 
 namespace {
 
+bool profiling_off(bool no_profile) {
+  const char* env = std::getenv("LATTE_NO_PROFILE");
+  return no_profile || (env != nullptr && *env != '\0' && std::string(env) != "0");
+}
+
+// The per-machine cache, notices and progress on stderr.
+LatencySourceOptions stderr_latency_source(bool allow_profile) {
+  LatencySourceOptions source;
+  source.cache_dir = default_latency_cache_dir();
+  source.allow_profile = allow_profile;
+  source.notices = &std::cerr;
+  source.progress = &std::cerr;
+  return source;
+}
+
 LatencyModel measured_latency(const LatencyKey& key, const std::string& layer_kind,
                               const std::function<ProfileSubject()>& subject, bool needs_latency,
                               bool no_profile) {
-  const char* env = std::getenv("LATTE_NO_PROFILE");
-  if (no_profile || (env != nullptr && *env != '\0' && std::string(env) != "0")) {
+  if (profiling_off(no_profile)) {
     if (needs_latency) {
       std::cerr
           << "latte: notice: --no-profile (or LATTE_NO_PROFILE): latency predicted from FLOPs, not measured "
@@ -139,12 +154,16 @@ LatencyModel measured_latency(const LatencyKey& key, const std::string& layer_ki
     }
     return LatencyModel{};
   }
-  LatencySourceOptions source;
-  source.cache_dir = default_latency_cache_dir();
-  source.allow_profile = needs_latency;
-  source.notices = &std::cerr;
-  source.progress = &std::cerr;
-  return machine_latency_model(key, layer_kind, subject, source);
+  return machine_latency_model(key, layer_kind, subject, stderr_latency_source(needs_latency));
+}
+
+LatencyChecker checker(LatencyKey key, std::string layer_kind, std::function<ProfileSubject()> subject,
+                       bool no_profile) {
+  if (profiling_off(no_profile)) return {};
+  return [key = std::move(key), layer_kind = std::move(layer_kind),
+          subject = std::move(subject)](const LatencyCheck& check) {
+    recheck_latency_table(key, layer_kind, subject, check, stderr_latency_source(true));
+  };
 }
 
 }  // namespace
@@ -160,6 +179,19 @@ LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_pr
   return measured_latency(
       latency_key(model.description()), kDecoderPrefillLayer, [&] { return profile_subject(model); },
       needs_latency, no_profile);
+}
+
+LatencyChecker latency_checker(const BertConfig& config, Precision precision, bool no_profile,
+                               ModelLoader model) {
+  return checker(
+      latency_key(config, precision), kEncoderLayer,
+      [model = std::move(model)] { return profile_subject(model()); }, no_profile);
+}
+
+LatencyChecker decoder_latency_checker(CausalLm& model, bool no_profile) {
+  return checker(
+      latency_key(model.description()), kDecoderPrefillLayer, [&model] { return profile_subject(model); },
+      no_profile);
 }
 
 InputError in_flag_terms(const FieldError& error) {
@@ -236,21 +268,15 @@ void use_default_knob(PruneOptions& options, const std::filesystem::path& folder
   std::cerr << "; --speedup 1 for dense\n";
 }
 
-Progress::Progress(const char* command) : command_(command), enabled_(::isatty(STDERR_FILENO) == 1) {}
+Progress::Progress(const char* command) : command_(command), line_(std::cerr) {}
 
 void Progress::update(std::optional<double> speedup, size_t done, size_t total, const char* stage) {
-  if (!enabled_) return;
-  if (speedup) {
-    std::fprintf(stderr, "\r%s: speedup %.2f: %s %zu/%zu   ", command_, *speedup, stage, done, total);
-  } else {
-    std::fprintf(stderr, "\r%s: %s %zu/%zu   ", command_, stage, done, total);
-  }
-  std::fflush(stderr);
+  std::string text = std::string(command_) + ": ";
+  if (speedup) text += "speedup " + fixed(*speedup, 2) + ": ";
+  line_.update(text + stage + " " + std::to_string(done) + "/" + std::to_string(total));
 }
 
-void Progress::done() {
-  if (enabled_) std::fprintf(stderr, "\r%60s\r", "");
-}
+void Progress::done() { line_.clear(); }
 
 TargetProgress target_progress(Progress& progress) {
   return [&progress](std::optional<double> speedup, size_t done, size_t total, const char* stage) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "latte/core/error.h"
+#include "latte/core/progress.h"
 #include "latte/data/examples.h"
 #include "latte/data/records.h"
 #include "latte/eval/runner.h"
@@ -75,6 +76,14 @@ LatencyModel latency_for(const BertConfig& config, Precision precision, bool nee
 // The same for a decoder's prefill (time to first token).
 LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_profile);
 
+// What a timed run does with its runs against the table latency_for() read: past tolerance, a
+// notice on stderr and a fresh profile cached for the next run (recheck_latency_table). Empty
+// with --no-profile / LATTE_NO_PROFILE.
+using LatencyChecker = std::function<void(const LatencyCheck&)>;
+LatencyChecker latency_checker(const BertConfig& config, Precision precision, bool no_profile,
+                               ModelLoader model);
+LatencyChecker decoder_latency_checker(CausalLm& model, bool no_profile);
+
 // The error of a library setting reworded with the flag that sets it ("speedup must be ..." ->
 // "--speedup must be ..."); settings without a flag keep the library's wording.
 InputError in_flag_terms(const FieldError& error);
@@ -123,7 +132,8 @@ std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertCon
 // with a one-line notice on stderr; an explicit knob (--speedup 1 included) wins.
 void use_default_knob(PruneOptions& options, const std::filesystem::path& folder);
 
-// A progress line on stderr for the targets of eval, sweep and tune (only on a terminal).
+// The progress of eval's, sweep's and tune's targets on stderr: redrawn on a terminal, a plain
+// line every few seconds in a log (core/progress.h).
 class Progress {
  public:
   explicit Progress(const char* command = "eval");
@@ -132,7 +142,7 @@ class Progress {
 
  private:
   const char* command_;
-  bool enabled_;
+  ProgressLine line_;
 };
 
 // The progress of the runner's stages on `progress`.

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/core/progress.h"
 #include "latte/data/records.h"
 #include "latte/models/registry.h"
 #include "latte/prune/selection.h"
@@ -56,6 +59,8 @@ CalibrationReport calibrate(const ModelShape& shape, int64_t samples, const Cali
   calibration.curve_points = kCurvePoints;
   calibration.acc_curves.assign(static_cast<size_t>(layers), std::vector<double>(kCurvePoints.size(), 0.0));
   report.top_shares.assign(static_cast<size_t>(layers), {0.0, 0.0, 0.0});
+  std::optional<ProgressLine> line;
+  if (progress) line.emplace(*progress);
 
   // Dense pass: the ACC curve of every layer.
   const SampleScores dense = [&](int64_t layer, int64_t, std::span<const float> scores) {
@@ -95,12 +100,16 @@ CalibrationReport calibrate(const ModelShape& shape, int64_t samples, const Cali
     for (size_t layer = 1; layer < fractions.size(); ++layer)
       fractions[layer] = std::min(fractions[layer], fractions[layer - 1]);
     calibration.keep_fractions.push_back(fractions);
-    if (progress) {
-      *progress << "\rcalibrate: tau " << (t + 1) << "/" << taus.size() << " (" << taus[t] << ")"
-                << std::flush;
+    if (line) {
+      std::ostringstream text;
+      text << "calibrate: tau " << (t + 1) << "/" << taus.size() << " (" << taus[t] << ")";
+      if (t + 1 == taus.size()) {
+        line->finish(text.str());
+      } else {
+        line->update(text.str());
+      }
     }
   }
-  if (progress) *progress << "\n";
   return report;
 }
 

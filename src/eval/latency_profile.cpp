@@ -4,11 +4,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <random>
 
 #include "latte/core/cpu.h"
 #include "latte/core/error.h"
+#include "latte/core/progress.h"
 #include "latte/core/threads.h"
 #include "latte/models/registry.h"
 
@@ -73,7 +75,7 @@ size_t grid_index(const std::vector<int64_t>& grid, int64_t rows) {
 
 std::vector<ValidationPoint> validate(const ProfileSubject& subject, const LatencyModel& latency,
                                       const std::vector<int64_t>& grid, std::mt19937& generator,
-                                      std::ostream* progress) {
+                                      ProgressLine* progress) {
   const ModelShape shape = subject.shape;
   std::vector<ValidationPoint> points;
   for (const int64_t wanted : {int64_t{64}, int64_t{256}}) {
@@ -104,9 +106,10 @@ std::vector<ValidationPoint> validate(const ProfileSubject& subject, const Laten
       subject.run(inputs[i], planners[i].get(), nullptr);
       if (round >= 0) samples[i].push_back(seconds_since(start));
     }
-    if (progress)
-      *progress << "\rprofile: validating, round " << (round + 2) << "/" << (kRepeats + 1) << "   "
-                << std::flush;
+    if (progress) {
+      progress->update("profile: validating, round " + std::to_string(round + 2) + "/" +
+                       std::to_string(kRepeats + 1));
+    }
   }
   for (size_t i = 0; i < points.size(); ++i) {
     points[i].measured_ms = median_of(samples[i]) * 1e3;
@@ -119,6 +122,15 @@ std::vector<ValidationPoint> validate(const ProfileSubject& subject, const Laten
 }
 
 }  // namespace
+
+std::optional<double> validation_error(const std::vector<ValidationPoint>& points) {
+  std::optional<double> largest;
+  for (const ValidationPoint& point : points) {
+    if (point.predicted_ms <= 0.0) continue;
+    largest = std::max(largest.value_or(0.0), std::abs(point.measured_ms / point.predicted_ms - 1.0));
+  }
+  return largest;
+}
 
 std::vector<int64_t> default_profile_grid(int64_t max_rows) {
   std::vector<int64_t> grid;
@@ -193,6 +205,8 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
     }
   }
 
+  std::optional<ProgressLine> progress;
+  if (options.progress) progress.emplace(*options.progress);
   std::vector<PhaseSamples> samples(grid.size());
   std::vector<double> head_samples;
   double peak_load = load_average().value_or(0.0);
@@ -245,14 +259,14 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
         }
       }
       if (step % 8 == 0) peak_load = std::max(peak_load, load_average().value_or(0.0));
-      if (options.progress) {
-        *options.progress << "\rprofile: "
-                          << (round < 0 ? "warm-up"
-                                        : "round " + std::to_string(round + 1) +
-                                              (round < options.rounds ? "/" + std::to_string(options.rounds)
-                                                                      : std::string()))
-                          << ", pass " << (step + 1) << "/" << steps << " (" << rows << " rows)      "
-                          << std::flush;
+      if (progress) {
+        progress->update("profile: " +
+                         (round < 0 ? std::string("warm-up")
+                                    : "round " + std::to_string(round + 1) +
+                                          (round < options.rounds ? "/" + std::to_string(options.rounds)
+                                                                  : std::string())) +
+                         ", pass " + std::to_string(step + 1) + "/" + std::to_string(steps) + " (" +
+                         std::to_string(rows) + " rows)");
       }
     }
   }
@@ -281,16 +295,20 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
   }
   report.table.profile_load = std::max(peak_load, load_average().value_or(0.0));
   report.table.profile_cores = online_cores();
+  report.table.profiled_at = static_cast<int64_t>(std::time(nullptr));
   report.table.make_monotone();
   if (options.validate) {
-    report.validation =
-        validate(subject, LatencyModel(report.table, subject.layer_kind), grid, generator, options.progress);
+    report.validation = validate(subject, LatencyModel(report.table, subject.layer_kind), grid, generator,
+                                 progress ? &*progress : nullptr);
+    report.table.validation_error = validation_error(report.validation);
+    // The validation passes share the machine too.
+    report.table.profile_load = std::max(report.table.profile_load, load_average().value_or(0.0));
   }
   report.seconds = seconds_since(started);
-  if (options.progress) {
+  if (progress) {
     char line[96];
-    std::snprintf(line, sizeof(line), "\rprofile: done in %.1f s%30s\n", report.seconds, "");
-    *options.progress << line << std::flush;
+    std::snprintf(line, sizeof(line), "profile: done in %.1f s", report.seconds);
+    progress->finish(line);
   }
   return report;
 }
@@ -354,6 +372,48 @@ LatencyModel machine_latency_model(const BertConfig& config, const std::function
       latency_key(config, precision), kEncoderLayer, [&] { return profile_subject(model()); }, options);
 }
 
+namespace {
+
+// Profiles `subject` (validated) and caches the table; `refreshes` re-profiles in a row so far.
+LatencyTable profile_and_store(const LatencyKey& key, const std::function<ProfileSubject()>& subject,
+                               const std::optional<LatencyCache>& cache, int refreshes,
+                               const LatencySourceOptions& options) {
+  const double load_now = load_average().value_or(0.0);
+  const int cores = online_cores();
+  if (options.notices && load_now > cores) {
+    *options.notices << "latte: notice: load average " << load_now << " exceeds the " << cores
+                     << " cores: the latency table will be noisy, and is measured again on a quieter run\n"
+                     << std::flush;
+  }
+  ProfileOptions profile;
+  profile.min_seconds = kProfileMinSeconds;
+  profile.progress = options.progress;
+  ProfileReport report = profile_latency(subject(), profile);
+  report.table.refreshes = refreshes;
+  const std::string reason = report.table.provisional_reason(kValidationTolerance);
+  if (options.notices && !reason.empty() && !report.table.profiled_busy()) {
+    *options.notices << "latte: notice: the new latency table is provisional (" << reason
+                     << "); it is measured again on the next run\n"
+                     << std::flush;
+  }
+  if (cache) cache->store(key, report.table, options.notices);
+  return std::move(report.table);
+}
+
+std::string fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+  return text;
+}
+
+std::string signed_percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%+.0f %%", 100.0 * fraction);
+  return text;
+}
+
+}  // namespace
+
 LatencyModel machine_latency_model(const LatencyKey& key, const std::string& layer_kind,
                                    const std::function<ProfileSubject()>& subject,
                                    const LatencySourceOptions& options) {
@@ -362,38 +422,138 @@ LatencyModel machine_latency_model(const LatencyKey& key, const std::string& lay
   std::optional<LatencyTable> cached;
   if (cache) cached = cache->load(key, options.notices);
   if (cached && !cached->layers.contains(layer_kind)) cached.reset();  // written for another layer kind
-  if (cached && !cached->profiled_busy()) return LatencyModel(std::move(*cached), layer_kind);
-  const double load_now = load_average().value_or(0.0);
-  const int cores = online_cores();
-  // A table measured while the cores were shared is used until a quieter run can measure it again.
-  if (cached && (!options.allow_profile || load_now > cores))
-    return LatencyModel(std::move(*cached), layer_kind);
+  if (cached) {
+    const std::string reason = cached->provisional_reason(kValidationTolerance);
+    if (reason.empty() || !options.allow_profile) return LatencyModel(std::move(*cached), layer_kind);
+    const double load_now = load_average().value_or(0.0);
+    const int cores = online_cores();
+    std::string keep_why;
+    if (cached->refreshes >= kMostRefreshes) {
+      keep_why = "it was re-profiled " + std::to_string(cached->refreshes) +
+                 " times in a row already, so it is kept (delete " + cache->path_for(key).string() +
+                 " to profile afresh)";
+    } else if (cached->profiled_busy() && load_now > cores && load_now >= cached->profile_load) {
+      // Measured again, it would be no better: wait for a run that finds the machine quieter.
+      keep_why = "the machine is as busy now (load " + fixed(load_now, 2) + " on " + std::to_string(cores) +
+                 " cores), so it is used as it is and measured again on a quieter run";
+    }
+    if (options.notices) {
+      *options.notices << "latte: notice: the cached latency table is provisional (" << reason << "); "
+                       << (keep_why.empty() ? "re-profiling it" : keep_why) << "\n"
+                       << std::flush;
+    }
+    if (!keep_why.empty()) return LatencyModel(std::move(*cached), layer_kind);
+    return LatencyModel(profile_and_store(key, subject, cache, cached->refreshes + 1, options), layer_kind);
+  }
   if (!options.allow_profile) return LatencyModel{};
   if (options.notices) {
-    if (cached) {
-      *options.notices << "latte: notice: the cached latency table was measured on a busy machine (load "
-                       << cached->profile_load << " on " << cached->profile_cores
-                       << " cores); measuring it again now that the machine is quieter\n";
-    } else {
-      *options.notices << "latte: notice: no latency table for this machine, " << key.threads
-                       << " threads and this model shape yet; profiling it once"
-                       << (cache ? " (cached in " + cache->folder().string() + ")"
-                                 : std::string(" (not cached)"))
-                       << "\n";
-    }
-    if (load_now > cores) {
-      *options.notices << "latte: notice: load average " << load_now << " exceeds the " << cores
-                       << " cores: the latency table will be noisy, and is measured again on a quieter run\n";
-    }
-    *options.notices << std::flush;
+    *options.notices << "latte: notice: no latency table for this machine, " << key.threads
+                     << " threads and this model shape yet; profiling it once"
+                     << (cache ? " (cached in " + cache->folder().string() + ")"
+                               : std::string(" (not cached)"))
+                     << "\n"
+                     << std::flush;
   }
-  ProfileOptions profile;
-  profile.validate = false;
-  profile.min_seconds = kProfileMinSeconds;
-  profile.progress = options.progress;
-  ProfileReport report = profile_latency(subject(), profile);
-  if (cache) cache->store(key, report.table, options.notices);
-  return LatencyModel(std::move(report.table), layer_kind);
+  return LatencyModel(profile_and_store(key, subject, cache, 0, options), layer_kind);
+}
+
+LatencyCheck check_timing(const PairedTiming& timing, const std::vector<int64_t>& input_rows,
+                          const std::vector<const Planner*>& planners, const LatencyModel& latency,
+                          const ModelShape& shape) {
+  LatencyCheck check;
+  std::vector<double> rows, predicted, ratios;
+  for (size_t run = 0; run < timing.dense_milliseconds.size() && run < timing.dense_inputs.size(); ++run) {
+    const int64_t n0 = input_rows.at(timing.dense_inputs[run]);
+    const double predicted_ms = latency.dense_seconds(n0, shape) * 1e3;
+    if (predicted_ms <= 0.0) continue;
+    rows.push_back(static_cast<double>(n0));
+    predicted.push_back(predicted_ms);
+    ratios.push_back(timing.dense_milliseconds[run] / predicted_ms);
+  }
+  check.dense_rows = static_cast<int64_t>(std::llround(spread(rows).median));
+  check.dense_predicted_ms = spread(predicted).median;
+  check.dense_measured_ms = timing.dense_ms.median;
+  check.dense_error = ratios.empty() ? 0.0 : spread(ratios).median - 1.0;
+  // The inputs the variants were timed on: the first ones, as many as each variant has runs of.
+  for (size_t v = 0; v < planners.size() && v < timing.variants.size(); ++v) {
+    if (planners[v] == nullptr) continue;
+    const size_t timed = std::min(timing.variants[v].kept.size(), input_rows.size());
+    if (timed == 0) continue;
+    LatencyCheck::Speedup speedup;
+    speedup.predicted = 0.0;
+    for (size_t i = 0; i < timed; ++i) {
+      speedup.predicted +=
+          planners[v]->plan(input_rows[i]).predicted_speedup.value_or(1.0) / static_cast<double>(timed);
+    }
+    speedup.measured = timing.variants[v].speedup.median;
+    check.speedups.push_back(speedup);
+  }
+  check.busy = timing.peak_load && *timing.peak_load > static_cast<double>(timing.cores);
+  return check;
+}
+
+std::optional<std::string> latency_drift(const LatencyCheck& check, const LatencyTolerance& tolerance) {
+  // Timings taken while the cores were oversubscribed judge the other work, not the table: at a
+  // load of 13 on 2 cores here, paired medians came out 14-38x for schedules the medians put at 2-6x.
+  if (check.busy) return std::nullopt;
+  // Each error relative to its tolerance: the worst one is reported.
+  double worst = 1.0;
+  std::optional<std::string> drift;
+  if (check.dense_predicted_ms > 0.0 && std::abs(check.dense_error) / tolerance.dense > worst) {
+    worst = std::abs(check.dense_error) / tolerance.dense;
+    drift = "the latency table predicted " + fixed(check.dense_predicted_ms, 2) + " ms for a dense pass of " +
+            std::to_string(check.dense_rows) + " rows, measured " + fixed(check.dense_measured_ms, 2) +
+            " ms (" + signed_percent(check.dense_error) + ")";
+  }
+  for (const LatencyCheck::Speedup& speedup : check.speedups) {
+    if (speedup.predicted <= 0.0) continue;
+    const double error = speedup.measured / speedup.predicted - 1.0;
+    if (std::abs(error) / tolerance.speedup > worst) {
+      worst = std::abs(error) / tolerance.speedup;
+      drift = "the latency table predicted a " + fixed(speedup.predicted, 2) + "x speedup, measured " +
+              fixed(speedup.measured, 2) + "x (" + signed_percent(error) + ")";
+    }
+  }
+  return drift;
+}
+
+void recheck_latency_table(const LatencyKey& key, const std::string& layer_kind,
+                           const std::function<ProfileSubject()>& subject, const LatencyCheck& check,
+                           const LatencySourceOptions& options) {
+  const std::optional<std::string> drift = latency_drift(check);
+  std::optional<LatencyCache> cache;
+  if (options.cache_dir) cache.emplace(*options.cache_dir);
+  std::optional<LatencyTable> cached;
+  if (cache) cached = cache->load(key, nullptr);
+  if (cached && !cached->layers.contains(layer_kind)) cached.reset();
+  if (!drift) {
+    // Confirmed by a timed run: later drift may re-profile it again.
+    if (cached && cached->refreshes > 0 && cached->provisional_reason(kValidationTolerance).empty()) {
+      cached->refreshes = 0;
+      cache->store(key, *cached, options.notices);
+    }
+    return;
+  }
+  std::ostream* notices = options.notices;
+  if (!cached || !options.allow_profile) {
+    if (notices) *notices << "latte: notice: " << *drift << "\n" << std::flush;
+    return;
+  }
+  if (cached->refreshes >= kMostRefreshes) {
+    if (notices) {
+      *notices << "latte: notice: " << *drift << "; the table was re-profiled " << cached->refreshes
+               << " times in a row already, so it is kept (delete " << cache->path_for(key).string()
+               << " to profile afresh)\n"
+               << std::flush;
+    }
+    return;
+  }
+  if (notices) {
+    *notices << "latte: notice: " << *drift
+             << "; re-profiling it for the next run (this run's predictions came from the old table)\n"
+             << std::flush;
+  }
+  profile_and_store(key, subject, cache, cached->refreshes + 1, options);
 }
 
 }  // namespace latte

@@ -77,6 +77,14 @@ LmEvaluation evaluate_lm_speedups(CausalLm& model, std::span<const LmWindow> win
   notices.print_new(notes.str());
 
   const auto prompt_length = static_cast<int64_t>(windows.front().prompt.size());
+  if (options.latency_check && latency_model && latency_model->measured()) {
+    std::vector<const Planner*> pruned;
+    for (const auto& planner : planners) pruned.push_back(planner->dense() ? nullptr : planner.get());
+    std::vector<int64_t> rows;
+    for (size_t i = 0; i < evaluation.timed; ++i)
+      rows.push_back(static_cast<int64_t>(windows[i].prompt.size()));
+    options.latency_check(check_timing(timing, rows, pruned, *latency_model, shape));
+  }
   for (size_t s = 0; s < speedups.size(); ++s) {
     const Planner& planner = *planners[s];
     LmTargetResult target;

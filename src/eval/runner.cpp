@@ -219,6 +219,18 @@ PairedTiming time_pruned_targets(BertModel& model, const std::vector<BertInput>&
       options.notices);
 }
 
+// The timed runs of `timing` against the measured table of `latency`, to options.latency_check.
+void report_latency_check(const BertModel& model, const std::vector<BertInput>& inputs,
+                          const PairedTiming& timing, const std::vector<Planner*>& pruned,
+                          const LatencyModel& latency, const SpeedupRunOptions& options) {
+  if (!options.latency_check || !latency.measured()) return;
+  std::vector<int64_t> rows;
+  const size_t timed = std::min(inputs.size(), static_cast<size_t>(options.latency_samples));
+  for (size_t i = 0; i < timed; ++i) rows.push_back(static_cast<int64_t>(inputs[i].input_ids.size()));
+  options.latency_check(check_timing(timing, rows, std::vector<const Planner*>(pruned.begin(), pruned.end()),
+                                     latency, model.shape()));
+}
+
 // The latency model for `targets`, after checking the calibration they need.
 LatencyModel latency_for_targets(const BertModel& model, const std::vector<EvalTarget>& targets,
                                  const Sidecar& sidecar, const LatencySource& latency) {
@@ -262,6 +274,7 @@ SpeedupEvaluation evaluate_targets(BertModel& model, const std::vector<BertInput
   }
   const PairedTiming timing = time_pruned_targets(model, inputs, pruned, options);
   notices.print_new(notes.str());
+  report_latency_check(model, inputs, timing, pruned, latency_model, options);
   for (size_t s = 0, p = 0; s < evaluation.results.size(); ++s) {
     SpeedupResult& result = evaluation.results[s];
     if (!targets[s].dense()) {
@@ -304,6 +317,7 @@ std::vector<SweepRow> sweep_speedups(BertModel& model, const std::vector<BertInp
 
   // Latency: the same inputs, one at a time, every target paired with adjacent dense runs.
   const PairedTiming timing = time_pruned_targets(model, inputs, pruned, options);
+  report_latency_check(model, inputs, timing, pruned, latency_model, options);
   const size_t timed = std::min(inputs.size(), static_cast<size_t>(options.latency_samples));
   std::vector<SweepRow> rows;
   for (size_t s = 0; s < speedups.size(); ++s) {

@@ -64,10 +64,12 @@ PairedTiming time_paired(size_t n_inputs, size_t n_variants, const TimedPass& pa
     for (size_t input = 0; input < n_inputs; ++input) {
       double before = timed_ms(pass, input, -1, nullptr);
       timing.dense_milliseconds.push_back(before);
+      timing.dense_inputs.push_back(input);
       for (int v = 0; v < variants; ++v) {
         const double milliseconds = timed_ms(pass, input, v, &kept);
         const double after = timed_ms(pass, input, -1, nullptr);
         timing.dense_milliseconds.push_back(after);
+        timing.dense_inputs.push_back(input);
         VariantTiming& result = timing.variants[static_cast<size_t>(v)];
         result.milliseconds.push_back(milliseconds);
         result.ratios.push_back(0.5 * (before + after) / milliseconds);

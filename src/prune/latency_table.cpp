@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "latte/core/error.h"
 
@@ -120,7 +121,26 @@ nlohmann::json LatencyTable::to_json() const {
           {"embeddings", curve_json(embeddings)},
           {"head_seconds", head_seconds},
           {"profile_load", profile_load},
-          {"profile_cores", profile_cores}};
+          {"profile_cores", profile_cores},
+          {"profiled_at", profiled_at},
+          {"validation_error", validation_error ? nlohmann::json(*validation_error) : nlohmann::json()},
+          {"refreshes", refreshes}};
+}
+
+std::string LatencyTable::provisional_reason(double validation_tolerance) const {
+  char text[200];
+  if (profiled_busy()) {
+    std::snprintf(text, sizeof(text), "profiled while the load average (%.2f) exceeded the %d cores",
+                  profile_load, profile_cores);
+    return text;
+  }
+  if (!validation_error) return "profiled without validation (an older latte)";
+  if (*validation_error > validation_tolerance) {
+    std::snprintf(text, sizeof(text), "its validation passes were off by up to %.0f %% (tolerance %.0f %%)",
+                  100.0 * *validation_error, 100.0 * validation_tolerance);
+    return text;
+  }
+  return "";
 }
 
 LatencyTable LatencyTable::from_json(const nlohmann::json& json, const std::string& file_label) {
@@ -159,6 +179,29 @@ LatencyTable LatencyTable::from_json(const nlohmann::json& json, const std::stri
       throw FormatError(file_label + ": field 'profile_cores' must be a core count");
     }
     table.profile_cores = static_cast<int>(cores.get<int64_t>());
+  }
+  // Fields added later are optional: a table without them reads as unvalidated (provisional).
+  if (json.contains("profiled_at")) {
+    const nlohmann::json& at = json["profiled_at"];
+    if (!at.is_number_integer() || at.get<int64_t>() < 0) {
+      throw FormatError(file_label + ": field 'profiled_at' must be seconds since the epoch");
+    }
+    table.profiled_at = at.get<int64_t>();
+  }
+  if (json.contains("validation_error") && !json["validation_error"].is_null()) {
+    const nlohmann::json& error = json["validation_error"];
+    if (!error.is_number() || !std::isfinite(error.get<double>()) || error.get<double>() < 0.0) {
+      throw FormatError(file_label + ": field 'validation_error' must be a non-negative number or null");
+    }
+    table.validation_error = error.get<double>();
+  }
+  if (json.contains("refreshes")) {
+    const nlohmann::json& refreshes = json["refreshes"];
+    if (!refreshes.is_number_integer() || refreshes.get<int64_t>() < 0 ||
+        refreshes.get<int64_t>() > 1000000) {
+      throw FormatError(file_label + ": field 'refreshes' must be a count");
+    }
+    table.refreshes = static_cast<int>(refreshes.get<int64_t>());
   }
   table.make_monotone();
   return table;

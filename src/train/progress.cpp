@@ -23,15 +23,13 @@ std::string format_duration(double seconds) {
 }
 
 ProgressBar::ProgressBar(std::string label, int64_t first_step, int64_t total_steps, std::ostream& out,
-                         bool interactive)
+                         bool interactive, ProgressLine::Clock clock)
     : label_(std::move(label)),
       first_step_(first_step),
       total_steps_(total_steps),
-      out_(out),
-      interactive_(interactive),
+      out_(out, interactive, kPlainProgressSeconds, std::move(clock)),
       last_step_(first_step),
-      start_(std::chrono::steady_clock::now()),
-      last_draw_(start_) {}
+      start_(std::chrono::steady_clock::now()) {}
 
 double ProgressBar::examples_per_second() const {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -45,7 +43,7 @@ void ProgressBar::step(int64_t step, double loss, int64_t examples) {
   ++losses_seen_;
   const double weight = std::max(1.0 / static_cast<double>(losses_seen_), 0.02);
   smoothed_loss_ += weight * (loss - smoothed_loss_);
-  draw(step);
+  out_.update(line(step));
 }
 
 std::string ProgressBar::line(int64_t step) const {
@@ -60,36 +58,10 @@ std::string ProgressBar::line(int64_t step) const {
   return text;
 }
 
-void ProgressBar::draw(int64_t step) {
-  const auto now = std::chrono::steady_clock::now();
-  if (interactive_) {
-    if (step != total_steps_ && now - last_draw_ < std::chrono::milliseconds(200)) return;
-    out_ << "\r" << line(step) << "\x1b[K" << std::flush;
-    drawn_ = true;
-  } else {
-    // About every 5 % of the run, and the last step.
-    const int64_t every = std::max<int64_t>(1, (total_steps_ - first_step_) / 20);
-    if (step != total_steps_ && (step - first_step_) % every != 0) return;
-    if (step == last_printed_) return;
-    out_ << line(step) << "\n" << std::flush;
-    last_printed_ = step;
-  }
-  last_draw_ = now;
-}
-
-void ProgressBar::message(const std::string& text) {
-  if (interactive_ && drawn_) out_ << "\r\x1b[K";
-  out_ << text << "\n";
-  if (interactive_ && drawn_) out_ << line(last_step_) << std::flush;
-}
+void ProgressBar::message(const std::string& text) { out_.message(text); }
 
 void ProgressBar::finish() {
-  if (interactive_ && drawn_) {
-    out_ << "\r" << line(last_step_) << "\x1b[K\n" << std::flush;
-  } else if (!interactive_ && last_printed_ != last_step_ && last_step_ > first_step_) {
-    out_ << line(last_step_) << "\n" << std::flush;
-  }
-  drawn_ = false;
+  if (last_step_ > first_step_) out_.finish(line(last_step_));
 }
 
 }  // namespace latte::train

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "latte/eval/timing.h"
 #include "latte/models/bert.h"
 #include "latte/models/causal_lm.h"
 #include "latte/prune/cost_model.h"
@@ -24,6 +25,10 @@ std::vector<int64_t> default_profile_grid(int64_t max_rows);
 // How long a profile made on first use (and by `latte profile` without a round count) keeps
 // timing at least; a BERT-base shape takes longer than this anyway.
 inline constexpr double kProfileMinSeconds = 4.0;
+// A fresh table whose validation passes are off by more than this is provisional.
+inline constexpr double kValidationTolerance = 0.15;
+// Re-profiles in a row (provisional, or found off by a timed run) before a table is kept as it is.
+inline constexpr int kMostRefreshes = 3;
 
 struct ProfileOptions {
   std::vector<int64_t> grid;  // empty: default_profile_grid(max positions)
@@ -49,6 +54,9 @@ struct ProfileReport {
   std::vector<ValidationPoint> validation;
   double seconds = 0.0;  // wall time of the whole profile
 };
+
+// The largest |measured / predicted - 1| over `points`; none when there are none.
+std::optional<double> validation_error(const std::vector<ValidationPoint>& points);
 
 // What profiling needs of a model of any family: its sizes, the layer kind its table describes,
 // and one forward pass over token ids (dense when planner is null) that fills `times` when set
@@ -91,16 +99,62 @@ struct LatencySourceOptions {
   std::optional<std::filesystem::path> cache_dir;  // none: profile in memory
   bool allow_profile = true;                       // false: the FLOPs prior when nothing is cached
   std::ostream* notices = nullptr;
-  std::ostream* progress = nullptr;
+  std::ostream* progress = nullptr;  // a terminal gets redraws, a log plain lines (core/progress.h)
 };
 
-// The cached table for this machine and model; else, when allowed, profiles `model()` now
-// (it is only called then) and caches the table; else the FLOPs prior.
+// The cached table for this machine and model; else, when allowed, profiles `subject()` now
+// (it is only called then) and caches the table; else the FLOPs prior. A provisional cached
+// table (LatencyTable::provisional_reason) is profiled again, with a notice, unless profiling is
+// not allowed, it was profiled busy and the machine is no quieter now (and still busier than its
+// cores), or it was re-profiled kMostRefreshes times in a row: then it is used as it is, with a
+// notice.
 LatencyModel machine_latency_model(const LatencyKey& key, const std::string& layer_kind,
                                    const std::function<ProfileSubject()>& subject,
                                    const LatencySourceOptions& options);
 LatencyModel machine_latency_model(const BertConfig& config, const std::function<BertModel&()>& model,
                                    const LatencySourceOptions& options,
                                    Precision precision = Precision::kF32);
+
+// A timed run against the latency table that planned it: the table keeps itself true by these.
+struct LatencyCheck {
+  int64_t dense_rows = 0;           // median input length of the dense runs
+  double dense_predicted_ms = 0.0;  // the table's prediction for those runs (median)
+  double dense_measured_ms = 0.0;   // what they took (median)
+  double dense_error = 0.0;         // median over the dense runs of measured / predicted - 1
+  struct Speedup {
+    double predicted = 1.0;  // mean over the timed inputs of the planner's prediction
+    double measured = 1.0;   // median paired dense / pruned ratio
+  };
+  std::vector<Speedup> speedups;  // one per pruned target
+  // The load average exceeded the cores while timing: the times then say more about the other
+  // work than about the table, so nothing is judged.
+  bool busy = false;
+};
+
+// How far a timed run may stray from the table: the dense pass's time (a uniform error) and each
+// target's speedup (an error that differs between row counts, which scaling cannot fix).
+struct LatencyTolerance {
+  double dense = 0.15;
+  double speedup = 0.10;
+};
+
+// `timing` (variants in the order of `planners`; a null planner is a variant without one) of
+// inputs of `input_rows` word-vectors (timing.dense_inputs index it) against the table of
+// `latency`, which planned them.
+LatencyCheck check_timing(const PairedTiming& timing, const std::vector<int64_t>& input_rows,
+                          const std::vector<const Planner*>& planners, const LatencyModel& latency,
+                          const ModelShape& shape);
+
+// What strayed furthest past `tolerance`, as a sentence ("the latency table predicted 1.60 ms for
+// a dense pass of 128 rows, measured 2.10 ms (+31 %)"); none when the table held.
+std::optional<std::string> latency_drift(const LatencyCheck& check, const LatencyTolerance& tolerance = {});
+
+// After a timed run planned with the table of `key`: when it drifted past tolerance, a notice and
+// a fresh profile of `subject()` cached for the next run (the run's own predictions came from the
+// old table, and the notice says so); a table found off kMostRefreshes times in a row is kept,
+// with a notice. When it held, the table's count of re-profiles in a row is reset.
+void recheck_latency_table(const LatencyKey& key, const std::string& layer_kind,
+                           const std::function<ProfileSubject()>& subject, const LatencyCheck& check,
+                           const LatencySourceOptions& options);
 
 }  // namespace latte

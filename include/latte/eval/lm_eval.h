@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <span>
@@ -37,6 +38,9 @@ struct LmEvalOptions {
   std::optional<PruneMode> mode;    // none: the planner's default
   int latency_samples = 64;         // prompts whose prefill is timed, each target paired with dense
   std::ostream* notices = nullptr;  // planner notices (each once) and the busy-machine notice
+  // Gets the timed prefills against the measured latency table that planned them (not called
+  // with the FLOPs prior): recheck_latency_table keeps the table true with it.
+  std::function<void(const LatencyCheck&)> latency_check;
 };
 
 // What one target speedup gave.

@@ -17,6 +17,7 @@
 
 #include "latte/data/examples.h"
 #include "latte/data/records.h"
+#include "latte/eval/latency_profile.h"
 #include "latte/eval/plot.h"
 #include "latte/eval/timing.h"
 #include "latte/models/bert.h"
@@ -140,6 +141,9 @@ struct SpeedupRunOptions {
   TargetProgress progress;        // may be empty
   // Planner notices (each once) and the busy-machine notice of the timing; may be null.
   std::ostream* notices = nullptr;
+  // Gets the timed runs against the measured latency table that planned them (not called with
+  // the FLOPs prior), so that the table can keep itself true (recheck_latency_table).
+  std::function<void(const LatencyCheck&)> latency_check;
 };
 
 // What evaluate_speedups() measured.

@@ -36,6 +36,7 @@ struct VariantTiming {
 
 struct PairedTiming {
   std::vector<double> dense_milliseconds;
+  std::vector<size_t> dense_inputs;  // the input of each dense run
   Spread dense_ms;
   std::vector<VariantTiming> variants;
   std::optional<double> peak_load;  // highest 1-minute load average seen while timing

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,11 +84,23 @@ struct LatencyTable {
                               // pass outside the layers and the head (input checks, buffers)
   double head_seconds = 0.0;  // fixed cost: final copy, pooler and classifier
   // How busy the machine was while profiling: the highest 1-minute load average seen, and the
-  // core count. A table measured while other work shared the cores is re-measured on a
-  // quieter run (latency_profile.h).
+  // core count. A table measured while other work shared the cores is provisional.
   double profile_load = 0.0;
   int profile_cores = 0;
   bool profiled_busy() const { return profile_cores > 0 && profile_load > profile_cores; }
+  // When it was profiled (seconds since the epoch; 0: unknown, a table written before this field).
+  int64_t profiled_at = 0;
+  // Its own check: the largest |measured / predicted - 1| over the whole passes timed right after
+  // profiling; none when it was not validated (tables written before this field).
+  std::optional<double> validation_error;
+  // Profiles in a row that came out provisional or were found off by a timed run: bounds the
+  // re-profiling of a machine or model the table cannot describe better.
+  int refreshes = 0;
+
+  // Why the table is provisional (used, but measured again on a later run), or empty when it is
+  // trusted: profiled on a busy machine, not validated, or its validation error above
+  // `validation_tolerance`.
+  std::string provisional_reason(double validation_tolerance) const;
 
   // FormatError when the kind is absent.
   const LayerLatency& layer(const std::string& kind) const;
