@@ -39,6 +39,7 @@ struct EvalOptions {
   bool no_profile = false;
   std::optional<int> threads;
   std::string dtype;  // empty: as the folder stores it
+  TruncationOptions truncation;
 };
 
 class Progress {
@@ -178,7 +179,7 @@ void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   command->add_option("--model", options->model, kModelHelp);
   command
-      ->add_option("--data", options->data,
+      ->add_option("--data,--input", options->data,
                    "Labelled data: JSONL {\"text\", \"text_pair\"?, \"label\"}, or a GLUE TSV with --task")
       ->required();
   command->add_option("--speedups", options->speedups, "Comma-separated target speedups, 1 = dense")
@@ -210,6 +211,7 @@ void add_eval_command(CLI::App& app) {
   add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
   add_dtype_option(*command, options->dtype);
+  add_truncation_options(*command, options->truncation);
   command->add_flag(
       "--json", options->json,
       "One JSON object per speedup: {\"speedup\", \"accuracy\", \"macro_f1\", \"mcc\" (or \"pearson\", "
@@ -219,6 +221,11 @@ void add_eval_command(CLI::App& app) {
     const std::vector<double> speedups = parse_speedups(options->speedups);
     const auto folder = model_folder(options->model);
     if (options->task == "lm") {
+      if (options->truncation.max_length) {
+        throw InputError(
+            "--max-length does not apply to --task lm: it scores windows of --prompt-len + "
+            "--continuation-len tokens");
+      }
       evaluate_language_model(*options, speedups, folder);
       return;
     }
@@ -232,8 +239,10 @@ void add_eval_command(CLI::App& app) {
                        " without a classification head; eval needs BertForSequenceClassification");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const EvalData loaded = load_eval_data(options->data, options->task, options->max_examples, config,
-                                           tokenizer, folder.string());
+    const EvalData loaded =
+        load_eval_data(options->data, options->task, options->max_examples, config, tokenizer,
+                       folder.string(), truncation_from(options->truncation, config.max_position_embeddings));
+    print_truncation_notice(loaded.truncation, config.max_position_embeddings);
     const std::vector<data::LabeledExample>& examples = loaded.examples;
     std::vector<int64_t> classes;
     std::vector<double> scores;
@@ -319,15 +328,16 @@ void add_sweep_command(CLI::App& app) {
     bool no_profile = false;
     std::optional<int> threads;
     std::string dtype;  // empty: as the folder stores it
+    TruncationOptions truncation;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
   command
-      ->add_option("--input", options->input,
+      ->add_option("--data,--input", options->input,
                    "JSONL {\"text\", \"text_pair\"?, \"label\"?} (or GLUE TSV with --task)")
       ->required();
   command->add_option("--speedups", options->speedups, "Target speedups")->capture_default_str();
-  command->add_option("--task", options->task, "Read --input as the GLUE TSV of this task");
+  command->add_option("--task", options->task, "Read --data as the GLUE TSV of this task");
   command->add_option("--mode", options->mode, "static or dynamic")
       ->check(CLI::IsMember({"static", "dynamic"}));
   command->add_option("--out", options->out, "Writes OUT.csv and OUT.svg")->capture_default_str();
@@ -341,6 +351,7 @@ void add_sweep_command(CLI::App& app) {
   add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
   add_dtype_option(*command, options->dtype);
+  add_truncation_options(*command, options->truncation);
   command->add_flag("--json", options->json, "One JSON object per speedup");
   command->callback([options] {
     setup_threads(options->threads);
@@ -352,8 +363,10 @@ void add_sweep_command(CLI::App& app) {
       throw InputError("model " + folder.string() + " has no classification head; sweep needs one");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const EvalData loaded = load_eval_data(options->input, options->task, options->max_examples, config,
-                                           tokenizer, folder.string());
+    const EvalData loaded =
+        load_eval_data(options->input, options->task, options->max_examples, config, tokenizer,
+                       folder.string(), truncation_from(options->truncation, config.max_position_embeddings));
+    print_truncation_notice(loaded.truncation, config.max_position_embeddings);
     const bool labelled =
         std::all_of(loaded.examples.begin(), loaded.examples.end(), [&](const auto& example) {
           return config.is_regression() ? example.score.has_value() : example.label.has_value();
