@@ -211,6 +211,8 @@ TEST_F(Cli, FlagErrorsNameTheCommandItsHelpAndTheFlagMeant) {
   expect_clean_failure("data fetch --outt x",
                        "data fetch: unknown flag --outt; did you mean --out? (see latte data fetch --help)");
   expect_clean_failure("clasify x", "unknown command 'clasify'; did you mean classify? (see latte --help)");
+  expect_clean_failure("data fecth --out x",
+                       "data: unknown command 'fecth'; did you mean fetch? (see latte data --help)");
 }
 
 TEST_F(Cli, TheDefaultModelNoteIsOnlyWhereModelIsOptional) {

@@ -162,6 +162,13 @@ std::string leftover_message(CLI::App& app, CLI::App& command, const std::vector
     }
     leftover.erase(stray);
     std::string message = "unexpected argument '" + word + "'";
+    std::vector<std::string> subcommands;
+    for (const CLI::App* sub : command.get_subcommands([](CLI::App*) { return true; }))
+      subcommands.push_back(sub->get_name());
+    if (last_option == nullptr && !subcommands.empty()) {
+      const std::string meant = nearest(word, subcommands);
+      return "unknown command '" + word + "'" + (meant.empty() ? "" : "; did you mean " + meant + "?");
+    }
     if (last_option == nullptr) {
       const std::vector<CLI::Option*> options = command.get_options();
       const bool takes_positionals = std::any_of(
