@@ -117,6 +117,11 @@ TEST(BpeTokenizer, KeepsTheFirstMaxLengthTokens) {
   }
   EXPECT_EQ(small().encode(text, 1000).ids, all.ids);
   EXPECT_THROW(small().encode(text, -1), InputError);
+  // Whether tokens were dropped: not for no limit or an exact fit, yes for one token less.
+  const auto length = static_cast<int64_t>(all.ids.size());
+  EXPECT_FALSE(all.truncated);
+  EXPECT_FALSE(small().encode(text, length).truncated);
+  EXPECT_TRUE(small().encode(text, length - 1).truncated);
 }
 
 TEST(BpeTokenizer, InvalidUtf8NamesTheByte) {

@@ -121,10 +121,15 @@ TEST(CalibrateModel, AnEncoderFolderIsCalibratedOnTheFirstInputs) {
   const std::filesystem::path folder = kBertData / "cls3_f32";
   const std::filesystem::path inputs =
       std::filesystem::path(LATTE_TEST_DATA_DIR) / "fixtures" / "eval" / "cls3.jsonl";
-  const ModelCalibration all = calibrate_model(folder, inputs.string(), 100, std::nullopt, nullptr);
+  const ModelCalibration all = calibrate_model(folder, inputs.string(), 100, {}, nullptr);
   EXPECT_EQ(all.samples, 6u);
-  const ModelCalibration first = calibrate_model(folder, inputs.string(), 2, 8, nullptr);
+  const ModelCalibration first = calibrate_model(folder, inputs.string(), 2, {.max_length = 8}, nullptr);
   EXPECT_EQ(first.samples, 2u);
+  // Both first inputs have more than 6 word pieces, the fixture's longest fits in 64 positions.
+  EXPECT_EQ(first.truncation.truncated, 2u);
+  EXPECT_EQ(first.truncation.max_length, 8);
+  EXPECT_EQ(all.truncation.truncated, 0u);
+  EXPECT_EQ(all.truncation.max_length, 64);
   // The same as calibrating the model directly on those two inputs, truncated to 8 tokens.
   BertModel model = BertModel::load(folder);
   const BertTokenizer tokenizer = load_bert_tokenizer(folder, model.config());
@@ -137,7 +142,7 @@ TEST(CalibrateModel, AnEncoderFolderIsCalibratedOnTheFirstInputs) {
   EXPECT_EQ(first.report.calibration.keep_fractions, direct.calibration.keep_fractions);
   EXPECT_NE(first.report.calibration.keep_fractions, all.report.calibration.keep_fractions);
   try {
-    calibrate_model(folder, inputs.string(), 10, 65, nullptr);
+    calibrate_model(folder, inputs.string(), 10, {.max_length = 65}, nullptr);
     ADD_FAILURE() << "no error for max_length above the positions";
   } catch (const FieldError& error) {
     EXPECT_EQ(error.field(), "max_length");
@@ -151,7 +156,7 @@ TEST(CalibrateModel, ADecoderSkipsOneTokenPromptsWithANotice) {
   test_support::spit(dir / "prompts.txt", ".\nthe cat sat on the mat\nthe dog ran after it\n");
   std::ostringstream log;
   const ModelCalibration calibration =
-      calibrate_model(dir / "gpt2", (dir / "prompts.txt").string(), 10, std::nullopt, &log);
+      calibrate_model(dir / "gpt2", (dir / "prompts.txt").string(), 10, {}, &log);
   EXPECT_EQ(calibration.samples, 2u);
   EXPECT_EQ(calibration.report.top_shares.size(), 2u);  // the tiny preset's layers
   EXPECT_NE(log.str().find("prompts.txt:1: skipped, the prompt has 1 token(s)"), std::string::npos)

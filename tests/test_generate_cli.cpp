@@ -2,6 +2,8 @@
 // every bad flag or prompt.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -112,7 +114,14 @@ TEST(GenerateCli, BadInputsAreOneLineErrors) {
   const CommandResult truncated =
       run_latte(work.path(), model + "--prompt-ids " + long_prompt + " --max-new-tokens 8 --truncate --json");
   ASSERT_EQ(truncated.exit_code, 0) << truncated.err;
-  EXPECT_NE(truncated.err.find("truncated from 60 to its last 56"), std::string::npos) << truncated.err;
+  EXPECT_EQ(
+      truncated.err,
+      "latte: notice: 1 of 1 prompt was longer than 56 tokens (n_positions 64 less --max-new-tokens 8) and "
+      "was cut to its last 56\n");
+  EXPECT_EQ(nlohmann::json::parse(truncated.out)["prompt_ids"].size(), 56u);
+  expect_one_line_error(run_latte(work.path(), model + "--prompt-ids " + long_prompt +
+                                                   " --max-new-tokens 8 --truncate --no-truncate"),
+                        "n_positions 64");
   expect_one_line_error(
       run_latte(work.path(), "generate --model " +
                                  (fs::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32").string() +
@@ -167,6 +176,36 @@ TEST_F(Gpt2TextModel, InitCopiesTheTokenizerAndGenerateTakesText) {
   EXPECT_EQ(empty.exit_code, 0) << empty.err;
   EXPECT_EQ(empty.out, "");
   EXPECT_NE(empty.err.find("no prompts"), std::string::npos) << empty.err;
+}
+
+TEST_F(Gpt2TextModel, EachStopFlagTakesOneStringAndTheTextStaysThePrompt) {
+  const std::string generate = "generate --model " + model_.string() + " --max-new-tokens 8 --json ";
+  const std::string prompt = "\"The quick brown fox\"";
+  const CommandResult tokens =
+      run_latte(work_.path(), "tokenize --model " + model_.string() + " --json " + prompt);
+  ASSERT_EQ(tokens.exit_code, 0) << tokens.err;
+  const nlohmann::json prompt_ids = nlohmann::json::parse(tokens.out)["ids"];
+  const CommandResult free_run = run_latte(work_.path(), generate + prompt);
+  ASSERT_EQ(free_run.exit_code, 0) << free_run.err;
+  const std::string text = nlohmann::json::parse(free_run.out)["text"];
+  const auto letter = std::find_if(text.begin(), text.end(), [](char c) { return std::isalnum(c) != 0; });
+  ASSERT_NE(letter, text.end()) << "greedy continuation without a letter: " << text;
+  const std::string stop(1, *letter);
+
+  // `--stop . TEXT`: TEXT is the prompt, not a second stop string.
+  CommandResult result = run_latte(work_.path(), generate + "--stop zqzq " + prompt);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  nlohmann::json line = nlohmann::json::parse(result.out);
+  EXPECT_EQ(line["prompt_ids"], prompt_ids);
+  EXPECT_EQ(line["text"], text);
+  // Repeated, every --stop counts: the second one ends the continuation at its first letter.
+  result = run_latte(work_.path(), generate + "--stop zqzq --stop " + stop + " " + prompt);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  line = nlohmann::json::parse(result.out);
+  EXPECT_EQ(line["prompt_ids"], prompt_ids);
+  EXPECT_EQ(line["stop_reason"], "callback");
+  EXPECT_NE(line["text"].get<std::string>().find(stop), std::string::npos);
+  EXPECT_LE(line["ids"].size(), nlohmann::json::parse(free_run.out)["ids"].size());
 }
 
 TEST_F(Gpt2TextModel, EvalLmReportsPerplexityPerSpeedup) {

@@ -114,8 +114,36 @@ TEST(PlotCli, WritesTheChartAndRejectsBadSeries) {
   const auto bad_field = test_support::run_latte(
       dir.path(), "plot" + series + " --y accuracy --out " + (dir / "d.svg").string());
   EXPECT_NE(bad_field.exit_code, 0);
-  EXPECT_CONTAINS(bad_field.err, "a.jsonl:1: field 'accuracy' is missing");
+  EXPECT_CONTAINS(bad_field.err,
+                  "a.jsonl:1: field 'accuracy' is missing; the line has measured_speedup, perplexity");
   EXPECT_FALSE(std::filesystem::exists(dir / "d.svg"));
+}
+
+TEST(PlotCli, TheDefaultYComesFromTheResults) {
+  TempDir dir("plot_cli");
+  // A classifier's eval lines: no perplexity, so accuracy is the y axis.
+  spit(dir / "cls.jsonl",
+       "{\"speedup\":1,\"accuracy\":0.9,\"macro_f1\":0.8,\"measured_speedup\":1}\n"
+       "{\"speedup\":2,\"accuracy\":0.85,\"macro_f1\":0.8,\"measured_speedup\":1.9}\n");
+  const auto ok = test_support::run_latte(
+      dir.path(), "plot --series a=" + (dir / "cls.jsonl").string() + " --out " + (dir / "c.svg").string());
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_CONTAINS(test_support::slurp(dir / "c.svg"), ">accuracy against measured_speedup</text>");
+  // Every series on the axis of the first: a second file without that field names what it has.
+  spit(dir / "lm.jsonl", "{\"speedup\":1,\"perplexity\":12,\"measured_speedup\":1}\n");
+  const auto mixed = test_support::run_latte(dir.path(), "plot --series a=" + (dir / "cls.jsonl").string() +
+                                                             " --series b=" + (dir / "lm.jsonl").string() +
+                                                             " --out " + (dir / "d.svg").string());
+  EXPECT_NE(mixed.exit_code, 0);
+  EXPECT_CONTAINS(
+      mixed.err,
+      "lm.jsonl:1: field 'accuracy' is missing; the line has measured_speedup, perplexity, speedup");
+  spit(dir / "odd.jsonl", "{\"measured_speedup\":1,\"f1\":0.5}\n");
+  EXPECT_CONTAINS(error_of([&] { read_plot_series(dir / "odd.jsonl", "odd", "measured_speedup", ""); }),
+                  "odd.jsonl:1: no perplexity, accuracy or pearson field for the y axis; the line has f1, "
+                  "measured_speedup");
+  EXPECT_EQ(read_plot_series(dir / "cls.jsonl", "a", "measured_speedup", "").y_field, "accuracy");
+  EXPECT_EQ(read_plot_series(dir / "cls.jsonl", "a", "measured_speedup", "macro_f1").y_field, "macro_f1");
 }
 
 }  // namespace latte

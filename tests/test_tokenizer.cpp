@@ -371,6 +371,27 @@ TEST(BertTokenizerLongInput, MegabyteIsTruncatedToMaxLength) {
   EXPECT_EQ(std::count(pair.type_ids.begin(), pair.type_ids.end(), 1), 255);
 }
 
+TEST(BertTokenizerTruncation, SaysWhetherPiecesWereDroppedAndCountsThem) {
+  const BertTokenizer& tokenizer = uncased();
+  ASSERT_EQ(tokenizer.encode("hello world", 512).ids.size(), 4u);  // [CLS] hello world [SEP]
+  EXPECT_FALSE(tokenizer.encode("hello world", 4).truncated);
+  EXPECT_TRUE(tokenizer.encode("hello world", 3).truncated);
+  EXPECT_FALSE(tokenizer.encode_pair("hello", "world", 5).truncated);
+  EXPECT_TRUE(tokenizer.encode_pair("hello", "world", 4).truncated);
+
+  Truncation truncation{.max_length = 4};
+  EXPECT_EQ(encode_input(tokenizer, "hello world", std::nullopt, truncation, "a:1").ids.size(), 4u);
+  EXPECT_EQ(encode_input(tokenizer, "hello big world", std::nullopt, truncation, "a:2").ids.size(), 4u);
+  EXPECT_EQ(encode_input(tokenizer, "hello", std::string("world"), truncation, "a:3").ids.size(), 4u);
+  EXPECT_EQ(truncation.inputs, 3u);
+  EXPECT_EQ(truncation.truncated, 2u);
+  truncation.refuse = true;
+  EXPECT_EQ(test_support::error_of(
+                [&] { encode_input(tokenizer, "hello big wide world", std::nullopt, truncation, "a:4"); }),
+            "a:4: the input has 6 tokens, more than the 4 taken, and truncation is off");
+  EXPECT_EQ(truncation.truncated, 2u);
+}
+
 // A single sequence only needs its first max_length pieces, so a megabyte should cost about
 // as little as a few kilobytes; a pair must tokenize both texts in full (longest-first
 // truncation compares their lengths), which is the cost to compare against.

@@ -6,11 +6,13 @@
 
 namespace latte::cli {
 
-// An App named "latte" with the version flag and the default-model footer.
+// An App named "latte" with the version flag.
 void configure_app(CLI::App& app);
 
 // Parses and runs `app`, turning every error into one "latte: error: ..." line: exit code 2 for
-// a command-line error, 1 for any other.
+// a command-line error (naming the command and its --help, with the flag a misspelt one probably
+// meant), 1 for any other. Before parsing, every option that takes values takes one per flag
+// (repeat the flag for more), and commands whose --model is optional get the default-model note.
 int run_app(CLI::App& app, int argc, char** argv);
 
 // `latte train ...`: replaces this process with latte-train (beside this binary) with the same

@@ -53,7 +53,7 @@ void add_calibrate_command(CLI::App& app) {
     std::string model;
     std::string input;
     int max = 128;
-    std::optional<int64_t> max_length;
+    TruncationOptions truncation;
     std::optional<int> threads;
     bool json = false;
     RecordFlags records;
@@ -67,22 +67,24 @@ void add_calibrate_command(CLI::App& app) {
       ->required();
   add_record_options(*command, options->records);
   command->add_option("--max", options->max, "Use at most this many inputs")->check(CLI::Range(1, 1000000));
-  command
-      ->add_option("--max-length", options->max_length,
-                   "Truncate inputs to this many tokens (default: the model's positions)")
-      ->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
+  add_truncation_options(*command, options->truncation);
+  command->get_option("--max-length")->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
   add_threads_option(*command, options->threads);
   command->add_flag("--json", options->json, "Print the ACC table as JSON");
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
     ModelCalibration calibration;
+    // The model's positions are checked where the model is read: 0 stands for them until then.
+    Truncation truncation{.max_length = options->truncation.max_length.value_or(0),
+                          .refuse = !options->truncation.truncate};
     try {
-      calibration = calibrate_model(folder, options->input, static_cast<size_t>(options->max),
-                                    options->max_length, &std::cerr, record_options(options->records));
+      calibration = calibrate_model(folder, options->input, static_cast<size_t>(options->max), truncation,
+                                    &std::cerr, record_options(options->records));
     } catch (const FieldError& error) {
       throw in_flag_terms(error);
     }
+    print_truncation_notice(calibration.truncation, calibration.positions);
     Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.calibration = calibration.report.calibration; });
     print_calibration(calibration.report, calibration.samples, folder, options->json);
   });

@@ -41,6 +41,7 @@ void add_classify_command(CLI::App& app) {
     bool json = false;
     int batch_size = 16;
     std::optional<int> threads;
+    TruncationOptions truncation;
     PruneOptions prune;
     std::string dtype;  // empty: as the folder stores it
   };
@@ -56,6 +57,7 @@ void add_classify_command(CLI::App& app) {
       "--json", options->json,
       "One JSON object per line: {\"label\", \"probs\", \"logits\"} or {\"score\", \"logits\"}");
   command->add_option("text", options->texts, "Texts to classify, one input each");
+  add_truncation_options(*command, options->truncation);
   add_prune_options(*command, options->prune);
   add_dtype_option(*command, options->dtype);
   command->callback([options] {
@@ -74,7 +76,8 @@ void add_classify_command(CLI::App& app) {
     ForwardOptions forward_options;
     forward_options.planner = planner.get();
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const int64_t max_length = config.max_position_embeddings;
+    const int64_t positions = config.max_position_embeddings;
+    Truncation truncation = truncation_from(options->truncation, positions);
 
     data::RecordReader inputs = data::RecordReader::from_inputs({});
     if (!options->input.empty()) {
@@ -97,7 +100,7 @@ void add_classify_command(CLI::App& app) {
     for (data::LabeledExample input; true;) {
       batch.clear();
       while (batch.size() < batch_size && reading_records([&] { return inputs.next(input); })) {
-        Encoding encoding = encode_input(tokenizer, input.text, input.text_pair, max_length, input.origin);
+        Encoding encoding = encode_input(tokenizer, input.text, input.text_pair, truncation, input.origin);
         batch.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
       }
       if (batch.empty()) break;
@@ -136,6 +139,7 @@ void add_classify_command(CLI::App& app) {
       }
       std::cout.flush();
     }
+    print_truncation_notice(truncation, positions);
   });
 }
 

@@ -40,6 +40,7 @@ struct EvalOptions {
   std::optional<int> threads;
   std::string dtype;  // empty: as the folder stores it
   RecordFlags records;
+  TruncationOptions truncation;
 };
 
 // --task lm: perplexity and next-token accuracy of continuations after (pruned) prompts, and the
@@ -131,7 +132,7 @@ void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   command->add_option("--model", options->model, kModelHelp);
   command
-      ->add_option("--data", options->data,
+      ->add_option("--data,--input", options->data,
                    "Labelled data: JSONL {\"text\", \"text_pair\"?, \"label\"}, CSV or TSV with a header row "
                    "(see --format and --*-field), or a GLUE TSV with --task")
       ->required();
@@ -168,6 +169,7 @@ void add_eval_command(CLI::App& app) {
   add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
   add_dtype_option(*command, options->dtype);
+  add_truncation_options(*command, options->truncation);
   command->add_flag(
       "--json", options->json,
       "One JSON object per speedup: {\"speedup\", \"accuracy\", \"macro_f1\", \"mcc\" (or \"pearson\", "
@@ -181,6 +183,11 @@ void add_eval_command(CLI::App& app) {
       throw InputError("eval --task lm takes --speedups; --latency-ms is for classifiers");
     const auto folder = model_folder(options->model);
     if (options->task == "lm") {
+      if (options->truncation.max_length) {
+        throw InputError(
+            "--max-length does not apply to --task lm: it scores windows of --prompt-len + "
+            "--continuation-len tokens");
+      }
       evaluate_language_model(*options, speedups, folder);
       return;
     }
@@ -196,8 +203,10 @@ void add_eval_command(CLI::App& app) {
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
     const EvalData loaded = reading_records([&] {
       return load_eval_data(options->data, options->task, options->max_examples, config, tokenizer,
-                            folder.string(), record_options(options->records), &std::cerr);
+                            folder.string(), truncation_from(options->truncation, config.max_position_embeddings),
+                            record_options(options->records), &std::cerr);
     });
+    print_truncation_notice(loaded.truncation, config.max_position_embeddings);
     const std::vector<data::LabeledExample>& examples = loaded.examples;
     std::vector<int64_t> classes;
     std::vector<double> scores;
@@ -298,17 +307,18 @@ void add_sweep_command(CLI::App& app) {
     std::optional<int> threads;
     std::string dtype;  // empty: as the folder stores it
     RecordFlags records;
+    TruncationOptions truncation;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
   command
-      ->add_option("--input", options->input,
+      ->add_option("--data,--input", options->input,
                    "JSONL {\"text\", \"text_pair\"?, \"label\"?}, CSV or TSV with a header row (see --format "
                    "and --*-field), or a GLUE TSV with --task")
       ->required();
   add_record_options(*command, options->records);
   command->add_option("--speedups", options->speedups, "Target speedups")->capture_default_str();
-  command->add_option("--task", options->task, "Read --input as the GLUE TSV of this task");
+  command->add_option("--task", options->task, "Read --data as the GLUE TSV of this task");
   command->add_option("--mode", options->mode, "static or dynamic")
       ->check(CLI::IsMember({"static", "dynamic"}));
   command->add_option("--out", options->out, "Writes OUT.csv and OUT.svg")->capture_default_str();
@@ -322,6 +332,7 @@ void add_sweep_command(CLI::App& app) {
   add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
   add_dtype_option(*command, options->dtype);
+  add_truncation_options(*command, options->truncation);
   command->add_flag("--json", options->json, "One JSON object per speedup");
   command->callback([options] {
     setup_threads(options->threads);
@@ -335,8 +346,10 @@ void add_sweep_command(CLI::App& app) {
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
     const EvalData loaded = reading_records([&] {
       return load_eval_data(options->input, options->task, options->max_examples, config, tokenizer,
-                            folder.string(), record_options(options->records), &std::cerr);
+                            folder.string(), truncation_from(options->truncation, config.max_position_embeddings),
+                            record_options(options->records), &std::cerr);
     });
+    print_truncation_notice(loaded.truncation, config.max_position_embeddings);
     const bool labelled =
         std::all_of(loaded.examples.begin(), loaded.examples.end(), [&](const auto& example) {
           return config.is_regression() ? example.score.has_value() : example.label.has_value();

@@ -70,8 +70,9 @@ void add_generate_command(CLI::App& app) {
   command->add_flag("--json", options->json,
                     "One JSON object per prompt: ids, text, kept, timings, KV-cache bytes");
   command->add_flag("--logits", options->logits, "With --json: add the prefill's last-position logits");
-  command->add_flag("--truncate", options->truncate,
-                    "Drop the start of prompts too long for the model (with a notice) instead of failing");
+  command->add_flag("--truncate,!--no-truncate", options->truncate,
+                    "Drop the start of prompts too long for the model (one notice per run) instead of "
+                    "failing (--no-truncate, the default)");
   add_threads_option(*command, options->threads);
   command->add_option("text", options->texts, "Prompts, one continuation each");
   add_prune_options(*command, options->prune);
@@ -131,8 +132,10 @@ void add_generate_command(CLI::App& app) {
     }
 
     std::signal(SIGINT, on_interrupt);
+    Truncation truncation{.max_length = longest_prompt, .refuse = !options->truncate};
     const auto run = [&](std::vector<int32_t> prompt, const std::string& origin) {
       if (prompt.empty()) throw InputError(origin + ": the prompt is empty (no tokens)");
+      ++truncation.inputs;
       if (static_cast<int64_t>(prompt.size()) > longest_prompt) {
         if (!options->truncate) {
           throw InputError(origin + ": the prompt has " + std::to_string(prompt.size()) + " tokens; with " +
@@ -140,8 +143,7 @@ void add_generate_command(CLI::App& app) {
                            std::to_string(model->max_positions()) + ") takes at most " +
                            std::to_string(longest_prompt) + " (or use --truncate)");
         }
-        std::cerr << "latte: notice: " << origin << ": prompt truncated from " << prompt.size()
-                  << " to its last " << longest_prompt << " tokens\n";
+        ++truncation.truncated;
         prompt.erase(prompt.begin(), prompt.end() - longest_prompt);
       }
       for (size_t i = 0; i < prompt.size(); ++i) {
@@ -217,6 +219,15 @@ void add_generate_command(CLI::App& app) {
         run(encode_input(*tokenizer, input.text, std::nullopt, 0, input.origin).ids, input.origin);
       }
       if (prompts == 0) std::cerr << "latte: notice: no prompts to continue (the input is empty)\n";
+    }
+    if (truncation.truncated > 0) {
+      // Kept: the end of the prompt, which the continuation follows.
+      const bool one = truncation.truncated == 1;
+      std::cerr << "latte: notice: " << truncation.truncated << " of " << truncation.inputs
+                << (truncation.inputs == 1 ? " prompt " : " prompts ") << (one ? "was" : "were")
+                << " longer than " << longest_prompt << " tokens (n_positions " << model->max_positions()
+                << " less --max-new-tokens " << options->max_new_tokens << ") and " << (one ? "was" : "were")
+                << " cut to " << (one ? "its" : "their") << " last " << longest_prompt << "\n";
     }
     if (interrupted) {
       std::cerr << "latte: interrupted\n";

@@ -16,7 +16,7 @@ void add_plot_command(CLI::App& app) {
   struct Options {
     std::vector<std::string> series;
     std::string x = "measured_speedup";
-    std::string y = "perplexity";
+    std::string y;  // empty: from the first series' results
     std::string x_label;
     std::string y_label;
     std::string title;  // empty: "Y against X"
@@ -29,24 +29,27 @@ void add_plot_command(CLI::App& app) {
           "LABEL=FILE: a line on the chart from FILE's JSON lines (latte eval --json); repeat for each run")
       ->required();
   command->add_option("--x", options->x, "Field of each line for the x axis")->capture_default_str();
-  command->add_option("--y", options->y, "Field of each line for the y axis (accuracy, mcc, perplexity, ...)")
-      ->capture_default_str();
+  command->add_option(
+      "--y", options->y,
+      "Field of each line for the y axis (accuracy, mcc, perplexity, ...; default: the first of "
+      "perplexity, accuracy, pearson that the results have)");
   command->add_option("--x-label", options->x_label, "x axis title (default: the field)");
   command->add_option("--y-label", options->y_label, "y axis title (default: the field)");
   command->add_option("--title", options->title, "Chart title (default: \"Y against X\")");
   command->add_option("--out", options->out, "SVG file to write (atomically)")->required();
   command->callback([options] {
     std::vector<PlotSeries> series;
+    std::string y = options->y;
     for (const std::string& spec : options->series) {
       const size_t equals = spec.find('=');
       if (equals == std::string::npos || equals == 0 || equals + 1 == spec.size()) {
         throw InputError("--series wants LABEL=FILE, got '" + spec + "'");
       }
-      series.push_back(
-          read_plot_series(spec.substr(equals + 1), spec.substr(0, equals), options->x, options->y));
+      series.push_back(read_plot_series(spec.substr(equals + 1), spec.substr(0, equals), options->x, y));
+      y = series.back().y_field;  // every series on the axis the first chose
     }
     const std::string x_label = options->x_label.empty() ? options->x : options->x_label;
-    const std::string y_label = options->y_label.empty() ? options->y : options->y_label;
+    const std::string y_label = options->y_label.empty() ? y : options->y_label;
     const std::string title = options->title.empty() ? y_label + " against " + x_label : options->title;
     write_file_atomic(options->out, series_svg(series, title, x_label, y_label));
     size_t points = 0;

@@ -18,29 +18,23 @@ void add_tokenize_command(CLI::App& app) {
     RecordFlags records;
     std::vector<std::string> texts;
     bool json = false;
-    int max_length = 0;
+    TruncationOptions truncation;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
   command->add_option("--input", options->input,
                       "File of texts: one per line, JSONL, CSV or TSV (see --format; '-' = stdin)");
   add_record_options(*command, options->records);
-  command->add_option("--max-length", options->max_length, "Truncate to this many tokens (default: model's)");
+  add_truncation_options(*command, options->truncation);
   command->add_flag("--json", options->json, "One JSON object per line: {\"ids\": [...], \"tokens\": [...]}");
   command->add_option("text", options->texts, "TEXT [TEXT_PAIR]")->expected(0, 2);
   command->callback([options] {
     const auto folder = model_folder(options->model);
     const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
-    int64_t max_length = max_input_tokens(folder, *tokenizer);
-    if (options->max_length != 0) {
-      // A WordPiece encoding needs room for [CLS], one piece and [SEP].
-      const int64_t min_length = tokenizer->kind() == "wordpiece" ? 3 : 1;
-      if (options->max_length < min_length || options->max_length > max_length) {
-        throw InputError("--max-length must be between " + std::to_string(min_length) + " and " +
-                         std::to_string(max_length));
-      }
-      max_length = options->max_length;
-    }
+    const int64_t positions = max_input_tokens(folder, *tokenizer);
+    // A WordPiece encoding needs room for [CLS], one piece and [SEP].
+    Truncation truncation =
+        truncation_from(options->truncation, positions, tokenizer->kind() == "wordpiece" ? 3 : 1);
     data::RecordReader inputs = data::RecordReader::from_inputs({});
     if (!options->input.empty()) {
       if (!options->texts.empty()) throw InputError("give either TEXT arguments or --input, not both");
@@ -56,7 +50,7 @@ void add_tokenize_command(CLI::App& app) {
     }
     for (data::LabeledExample input; reading_records([&] { return inputs.next(input); });) {
       const Encoding encoding =
-          encode_input(*tokenizer, input.text, input.text_pair, max_length, input.origin);
+          encode_input(*tokenizer, input.text, input.text_pair, truncation, input.origin);
       if (options->json) {
         nlohmann::json line = {{"ids", encoding.ids}, {"tokens", encoding.tokens}};
         if (input.text_pair) line["type_ids"] = encoding.type_ids;
@@ -68,6 +62,7 @@ void add_tokenize_command(CLI::App& app) {
         std::cout << "\n";
       }
     }
+    print_truncation_notice(truncation, positions);
   });
 }
 

@@ -38,6 +38,8 @@ struct TuneOptions {
   bool no_profile = false;
   std::optional<int> threads;
   std::string dtype;  // empty: as the folder stores it
+  RecordFlags records;
+  TruncationOptions truncation;
 };
 
 // A number as short as it reads: 3, 1.5, 0.25.
@@ -100,9 +102,12 @@ void add_tune_command(CLI::App& app) {
   auto options = std::make_shared<TuneOptions>();
   command->add_option("--model", options->model, kModelHelp);
   command
-      ->add_option("--data", options->data,
-                   "Labelled data: JSONL {\"text\", \"text_pair\"?, \"label\"}, or a GLUE TSV with --task")
+      ->add_option("--data,--input", options->data,
+                   "Labelled data: JSONL {\"text\", \"text_pair\"?, \"label\"}, CSV or TSV with a header row "
+                   "(see --format and --*-field), or a GLUE TSV with --task")
       ->required();
+  add_record_options(*command, options->records);
+  add_truncation_options(*command, options->truncation);
   command->add_option("--task", options->task, "Read --data as the GLUE TSV of this task");
   command->add_option("--max-drop", options->max_drop,
                       "Quality budget: the largest drop of --metric vs dense, in points (x100), that the 95% "
@@ -145,7 +150,7 @@ void add_tune_command(CLI::App& app) {
     setup_threads(options->threads);
 
     const auto folder = model_folder(options->model);
-    if (model_family(folder) != ModelFamily::kBert) {
+    if (model_family(folder).kind != ModelKind::kEncoder) {
       throw InputError(folder.string() +
                        " is not a BERT classifier: tune supports classifiers for now (a decoder's perplexity "
                        "budget is not there yet; compare speedups with latte eval --task lm)");
@@ -158,8 +163,12 @@ void add_tune_command(CLI::App& app) {
                        "BertForSequenceClassification with labels");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const EvalData loaded = load_eval_data(options->data, options->task, options->max_examples, config,
-                                           tokenizer, folder.string());
+    const EvalData loaded = reading_records([&] {
+      return load_eval_data(options->data, options->task, options->max_examples, config, tokenizer,
+                            folder.string(), truncation_from(options->truncation, config.max_position_embeddings),
+                            record_options(options->records), &std::cerr);
+    });
+    print_truncation_notice(loaded.truncation, config.max_position_embeddings);
     const std::vector<int64_t> classes = gold_classes(loaded.examples, config);
 
     Progress progress("tune");

@@ -62,6 +62,39 @@ std::filesystem::path model_folder(const std::string& path) {
   return path;
 }
 
+void add_truncation_options(CLI::App& command, TruncationOptions& options) {
+  command.add_option("--max-length", options.max_length,
+                     "Tokens per input, specials included: longer inputs are cut (default: the model's "
+                     "positions)");
+  command.add_flag("--truncate,!--no-truncate", options.truncate,
+                   "Cut inputs longer than --max-length (the default, with one notice per run), or with "
+                   "--no-truncate refuse them with an error");
+}
+
+Truncation truncation_from(const TruncationOptions& options, int64_t positions, int64_t min_length) {
+  Truncation truncation;
+  truncation.refuse = !options.truncate;
+  truncation.max_length = positions;
+  if (options.max_length) {
+    if (*options.max_length < min_length || *options.max_length > positions) {
+      throw InputError("--max-length must be between " + std::to_string(min_length) + " and " +
+                       std::to_string(positions) + " (the model's positions), got " +
+                       std::to_string(*options.max_length));
+    }
+    truncation.max_length = *options.max_length;
+  }
+  return truncation;
+}
+
+void print_truncation_notice(const Truncation& truncation, int64_t positions) {
+  if (truncation.truncated == 0) return;
+  const char* verb = truncation.truncated == 1 ? "was" : "were";
+  std::cerr << "latte: notice: " << truncation.truncated << " of " << truncation.inputs
+            << (truncation.inputs == 1 ? " input " : " inputs ") << verb << " longer than "
+            << truncation.max_length << " tokens and " << verb << " truncated to " << truncation.max_length
+            << " (--max-length N up to " << positions << ", or --no-truncate to refuse)\n";
+}
+
 void add_prune_options(CLI::App& command, PruneOptions& options) {
   command.add_option("--keep", options.keep, "Word-vectors leaving each layer, e.g. 96,64,32,...")
       ->group("Elimination");

@@ -29,7 +29,7 @@ void add_threads_option(CLI::App& command, std::optional<int>& threads);
 void setup_threads(std::optional<int> threads);
 
 inline constexpr const char* kModelHelp =
-    "Hugging Face model folder (default: LATTE_DEFAULT_MODEL, else the bundled model; see latte --help)";
+    "Hugging Face model folder (default: LATTE_DEFAULT_MODEL, else the bundled model; see below)";
 
 // Where the bundled default model is looked for, in order: $LATTE_DEFAULT_MODEL alone when set;
 // else PREFIX/share/latte/models/default beside an installed binary, models/default beside the
@@ -46,6 +46,18 @@ void add_dtype_option(CLI::App& command, std::string& dtype);
 // folder, else f32). A notice on stderr when this CPU cannot compute in it (the model then
 // computes in f32).
 Precision requested_precision(const std::string& dtype, const std::filesystem::path& folder);
+
+// --max-length N and --truncate / --no-truncate of the commands that cut over-long inputs.
+struct TruncationOptions {
+  std::optional<int64_t> max_length;
+  bool truncate = true;
+};
+void add_truncation_options(CLI::App& command, TruncationOptions& options);
+// The library's Truncation for a model of `positions` tokens: --max-length checked to lie in
+// [min_length, positions] (errors name the flag), else the positions.
+Truncation truncation_from(const TruncationOptions& options, int64_t positions, int64_t min_length = 2);
+// The run's one notice on stderr when inputs were cut; nothing when none were.
+void print_truncation_notice(const Truncation& truncation, int64_t positions);
 
 // The elimination knobs every inference command accepts.
 struct PruneOptions {

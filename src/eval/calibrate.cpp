@@ -163,29 +163,29 @@ CalibrationReport calibrate(CausalLm& model, const std::vector<std::vector<int32
 
 namespace {
 
-// The tokens an input is truncated to: `max_length`, checked against the model's positions, or
-// the positions themselves.
-int64_t truncation_length(std::optional<int64_t> max_length, int64_t positions) {
-  if (!max_length) return positions;
-  if (*max_length > positions) {
-    throw FieldError("max_length", std::to_string(*max_length) + " exceeds the model's maximum length of " +
-                                       std::to_string(positions));
+// `truncation` with the tokens an input is cut to: its max_length, checked against the model's
+// positions, or the positions themselves.
+Truncation resolved(Truncation truncation, int64_t positions) {
+  if (truncation.max_length == 0) truncation.max_length = positions;
+  if (truncation.max_length > positions) {
+    throw FieldError("max_length", std::to_string(truncation.max_length) +
+                                       " exceeds the model's maximum length of " + std::to_string(positions));
   }
-  return *max_length;
+  return truncation;
 }
 
 ModelCalibration calibrate_decoder(const std::filesystem::path& folder, const std::string& inputs,
-                                   size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log,
+                                   size_t max_inputs, Truncation truncation, std::ostream* log,
                                    const data::RecordOptions& records) {
   const std::unique_ptr<CausalLm> model = load_causal_lm(folder);
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
   check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
-  const int64_t length = truncation_length(max_length, model->max_positions());
+  truncation = resolved(truncation, model->max_positions());
   data::RecordReader texts = data::RecordReader::from_file(inputs, records);
   std::vector<std::vector<int32_t>> prompts;
   size_t skipped = 0;
   for (data::LabeledExample text; prompts.size() < max_inputs && texts.next(text);) {
-    Encoding encoding = encode_input(*tokenizer, text.text, text.text_pair, length, text.origin);
+    Encoding encoding = encode_input(*tokenizer, text.text, text.text_pair, truncation, text.origin);
     if (encoding.ids.size() < 2) {
       if (log) {
         *log << "latte: notice: " << text.origin << ": skipped, the prompt has " << encoding.ids.size()
@@ -200,33 +200,35 @@ ModelCalibration calibrate_decoder(const std::filesystem::path& folder, const st
     throw InputError(inputs + ": no prompt has 2 tokens or more; nothing to calibrate on");
   }
   if (prompts.empty()) throw InputError(inputs + ": no inputs to calibrate on");
-  return ModelCalibration{calibrate(*model, prompts, default_calibration_taus(), log), prompts.size()};
+  return ModelCalibration{calibrate(*model, prompts, default_calibration_taus(), log), prompts.size(),
+                          truncation, model->max_positions()};
 }
 
 ModelCalibration calibrate_encoder(const std::filesystem::path& folder, const std::string& inputs,
-                                   size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log,
+                                   size_t max_inputs, Truncation truncation, std::ostream* log,
                                    const data::RecordOptions& records) {
   BertModel model = BertModel::load(folder);
   const BertTokenizer tokenizer = load_bert_tokenizer(folder, model.config());
-  const int64_t length = truncation_length(max_length, model.config().max_position_embeddings);
+  truncation = resolved(truncation, model.config().max_position_embeddings);
   data::RecordReader texts = data::RecordReader::from_file(inputs, records);
   std::vector<BertInput> encoded;
   for (data::LabeledExample text; encoded.size() < max_inputs && texts.next(text);) {
-    Encoding encoding = encode_input(tokenizer, text.text, text.text_pair, length, text.origin);
+    Encoding encoding = encode_input(tokenizer, text.text, text.text_pair, truncation, text.origin);
     encoded.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
   }
   if (encoded.empty()) throw InputError(inputs + ": no inputs to calibrate on");
-  return ModelCalibration{calibrate(model, encoded, default_calibration_taus(), log), encoded.size()};
+  return ModelCalibration{calibrate(model, encoded, default_calibration_taus(), log), encoded.size(),
+                          truncation, model.config().max_position_embeddings};
 }
 
 }  // namespace
 
 ModelCalibration calibrate_model(const std::filesystem::path& folder, const std::string& inputs,
-                                 size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log,
+                                 size_t max_inputs, Truncation truncation, std::ostream* log,
                                  const data::RecordOptions& records) {
   if (model_family(folder).kind == ModelKind::kCausalLm)
-    return calibrate_decoder(folder, inputs, max_inputs, max_length, log, records);
-  return calibrate_encoder(folder, inputs, max_inputs, max_length, log, records);
+    return calibrate_decoder(folder, inputs, max_inputs, truncation, log, records);
+  return calibrate_encoder(folder, inputs, max_inputs, truncation, log, records);
 }
 
 }  // namespace latte

@@ -186,6 +186,33 @@ std::string sweep_svg(const std::vector<SweepRow>& rows, const std::string& titl
   return svg.str();
 }
 
+namespace {
+
+// "a, b, c": the fields of a result line, for messages.
+std::string field_names(const nlohmann::json& row) {
+  std::string names;
+  for (const auto& item : row.items()) names += (names.empty() ? "" : ", ") + item.key();
+  return names.empty() ? "none" : names;
+}
+
+// row[field] as a finite number; a missing field names the fields the line has instead.
+double result_field(const nlohmann::json& row, const std::string& field, const std::string& where) {
+  if (!row.contains(field) || row[field].is_null()) {
+    throw InputError(where + ": field '" + field + "' is missing; the line has " + field_names(row));
+  }
+  return json_require_double(row, field, where);
+}
+
+}  // namespace
+
+std::string default_plot_y(const nlohmann::json& row, const std::string& where) {
+  for (const char* field : {"perplexity", "accuracy", "pearson"}) {
+    if (row.contains(field)) return field;
+  }
+  throw InputError(where + ": no perplexity, accuracy or pearson field for the y axis; the line has " +
+                   field_names(row));
+}
+
 PlotSeries read_plot_series(const std::filesystem::path& path, const std::string& label,
                             const std::string& x_field, const std::string& y_field) {
   LineReader lines(ReadableFile::open(path, FileSource::kUser, "results file"));
@@ -197,8 +224,9 @@ PlotSeries read_plot_series(const std::filesystem::path& path, const std::string
     const std::string where = lines.name() + ":" + std::to_string(lines.line_number());
     const nlohmann::json row = parse_json_bounded(line, where, FileSource::kUser);
     if (!row.is_object()) throw InputError(where + ": expected a JSON object (a line of latte eval --json)");
-    const double x = json_require_double(row, x_field, where);
-    series.points.emplace_back(x, json_require_double(row, y_field, where));
+    if (series.y_field.empty()) series.y_field = y_field.empty() ? default_plot_y(row, where) : y_field;
+    const double x = result_field(row, x_field, where);
+    series.points.emplace_back(x, result_field(row, series.y_field, where));
   }
   if (series.points.empty())
     throw InputError(lines.name() + ": no results (expected lines of latte eval --json)");

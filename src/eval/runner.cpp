@@ -28,11 +28,13 @@ std::string join(const std::vector<std::string>& items) {
 
 EvalData load_eval_data(const std::filesystem::path& path, const std::string& task, int64_t max_examples,
                         const BertConfig& config, const Tokenizer& tokenizer, const std::string& model_name,
-                        const data::RecordOptions& records, std::ostream* notices) {
+                        Truncation truncation, const data::RecordOptions& records, std::ostream* notices) {
   EvalData loaded;
+  loaded.truncation = truncation;
+  if (loaded.truncation.max_length == 0) loaded.truncation.max_length = config.max_position_embeddings;
   const auto keep = [&](data::LabeledExample&& example) {
-    Encoding encoding = encode_input(tokenizer, example.text, example.text_pair,
-                                     config.max_position_embeddings, example.origin);
+    Encoding encoding =
+        encode_input(tokenizer, example.text, example.text_pair, loaded.truncation, example.origin);
     example.text.clear();
     example.text_pair.reset();
     loaded.inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});

@@ -406,8 +406,15 @@ Encoding BertTokenizer::encode(std::string_view text, int64_t max_length) const 
     throw InputError("max_length " + std::to_string(max_length) +
                      " leaves no room for [CLS] and [SEP] (needs >= 2)");
   }
-  // A single sequence keeps its first max_length - 2 pieces, so tokenizing stops there.
-  return assemble(text_ids(text, static_cast<size_t>(max_length) - 2), nullptr);
+  // A single sequence keeps its first max_length - 2 pieces, so tokenizing stops one piece after
+  // them: that piece tells a cut text from one that fits exactly.
+  const size_t budget = static_cast<size_t>(max_length) - 2;
+  std::vector<int32_t> ids = text_ids(text, budget + 1);
+  const bool truncated = ids.size() > budget;
+  if (truncated) ids.resize(budget);
+  Encoding encoding = assemble(ids, nullptr);
+  encoding.truncated = truncated;
+  return encoding;
 }
 
 Encoding BertTokenizer::encode_pair(std::string_view text, std::string_view pair, int64_t max_length) const {
@@ -418,7 +425,8 @@ Encoding BertTokenizer::encode_pair(std::string_view text, std::string_view pair
   std::vector<int32_t> first = text_ids(text, std::numeric_limits<size_t>::max());
   std::vector<int32_t> second = text_ids(pair, std::numeric_limits<size_t>::max());
   const size_t budget = static_cast<size_t>(max_length) - 3;
-  if (first.size() + second.size() > budget) {
+  const bool truncated = first.size() + second.size() > budget;
+  if (truncated) {
     // tokenizers' LongestFirst: if the shorter fits in half, the longer takes the rest; else
     // each gets half and the longer (the pair on a tie) the odd token.
     size_t n_short = std::min(first.size(), second.size());
@@ -431,7 +439,9 @@ Encoding BertTokenizer::encode_pair(std::string_view text, std::string_view pair
     first.resize(std::min(first.size(), first_is_longer ? n_long : n_short));
     second.resize(std::min(second.size(), first_is_longer ? n_short : n_long));
   }
-  return assemble(first, &second);
+  Encoding encoding = assemble(first, &second);
+  encoding.truncated = truncated;
+  return encoding;
 }
 
 void BertTokenizer::save(const std::filesystem::path& dir, int model_max_length) const {

@@ -495,8 +495,11 @@ Encoding ByteLevelBpeTokenizer::encode(std::string_view text, int64_t max_length
     throw InputError("max_length must be >= 0 (0: no limit), got " + std::to_string(max_length));
   }
   Encoding encoding;
-  encoding.ids =
-      text_ids(text, max_length == 0 ? std::numeric_limits<size_t>::max() : static_cast<size_t>(max_length));
+  // One token past the limit tells a cut text from one that fits exactly.
+  const auto limit = static_cast<size_t>(max_length);
+  encoding.ids = text_ids(text, max_length == 0 ? std::numeric_limits<size_t>::max() : limit + 1);
+  encoding.truncated = max_length != 0 && encoding.ids.size() > limit;
+  if (encoding.truncated) encoding.ids.resize(limit);
   encoding.type_ids.assign(encoding.ids.size(), 0);
   encoding.tokens.reserve(encoding.ids.size());
   for (const int32_t id : encoding.ids) encoding.tokens.push_back(tokens_[static_cast<size_t>(id)]);

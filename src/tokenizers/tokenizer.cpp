@@ -1,5 +1,6 @@
 #include "latte/tokenizers/tokenizer.h"
 
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "latte/core/error.h"
@@ -114,6 +115,23 @@ Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
   } catch (const InputError& error) {
     throw InputError(origin + ": " + error.what());
   }
+}
+
+Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
+                      const std::optional<std::string>& text_pair, Truncation& truncation,
+                      const std::string& origin) {
+  Encoding encoding = encode_input(tokenizer, text, text_pair, truncation.max_length, origin);
+  ++truncation.inputs;
+  if (!encoding.truncated) return encoding;
+  if (truncation.refuse) {
+    // Only a refused input pays for a second, unlimited encoding: its length goes in the message.
+    const size_t length =
+        encode_input(tokenizer, text, text_pair, std::numeric_limits<int64_t>::max(), origin).ids.size();
+    throw InputError(origin + ": the input has " + std::to_string(length) + " tokens, more than the " +
+                     std::to_string(truncation.max_length) + " taken, and truncation is off");
+  }
+  ++truncation.truncated;
+  return encoding;
 }
 
 void check_tokenizer_fits(const Tokenizer& tokenizer, int64_t vocab_size,

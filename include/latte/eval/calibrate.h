@@ -18,6 +18,7 @@
 #include "latte/models/bert.h"
 #include "latte/models/causal_lm.h"
 #include "latte/prune/plan.h"
+#include "latte/tokenizers/tokenizer.h"
 
 namespace latte {
 
@@ -65,17 +66,19 @@ CalibrationReport calibrate(CausalLm& model, const std::vector<std::vector<int32
 struct ModelCalibration {
   CalibrationReport report;
   size_t samples = 0;
+  Truncation truncation;  // the limit applied and how many inputs it cut
+  int64_t positions = 0;  // the model's, the highest limit it takes
 };
 
 // Calibrates the model in `folder` (an encoder or a decoder, by its model_type) on the first
 // `max_inputs` texts of `inputs` (read as `records` say: text lines, JSONL, CSV or TSV; '-' =
-// stdin), each truncated to
-// `max_length` tokens (none: the model's positions; FieldError "max_length" above them); the
+// stdin), each truncated to truncation.max_length tokens (0: the model's positions; FieldError
+// "max_length" above them) or, with truncation.refuse, refused when longer; the
 // rest of the file is never read. A decoder skips prompts of one token with a notice: they are
 // both the first and the last token, protected, so nothing is left to eliminate. InputError when
 // no input is left. Notices and progress lines go to `log` when not null.
 ModelCalibration calibrate_model(const std::filesystem::path& folder, const std::string& inputs,
-                                 size_t max_inputs, std::optional<int64_t> max_length, std::ostream* log,
+                                 size_t max_inputs, Truncation truncation, std::ostream* log,
                                  const data::RecordOptions& records = {});
 
 }  // namespace latte

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -35,12 +36,19 @@ std::string sweep_svg(const std::vector<SweepRow>& rows, const std::string& titl
 struct PlotSeries {
   std::string label;
   std::vector<std::pair<double, double>> points;
+  std::string y_field;  // the field y was read from
 };
 
+// The y field of a chart of result lines when none is asked for: the first of perplexity (a
+// language model's lines), accuracy (a classifier's), pearson (a regressor's) that `row` has;
+// InputError naming `where` and the fields present when it has none of them.
+std::string default_plot_y(const nlohmann::json& row, const std::string& where);
+
 // The points of a JSONL file of results (`latte eval --json`, `latte sweep`'s rows): each line
-// one JSON object, x and y read from its fields `x_field` and `y_field`. InputError naming
-// FILE:LINE for a line that is not a JSON object or lacks either field as a finite number, and
-// naming the file when it holds no line. Nesting is bounded as for every JSON latte reads.
+// one JSON object, x and y read from its fields `x_field` and `y_field` (empty: default_plot_y of
+// the first line). InputError naming FILE:LINE for a line that is not a JSON object or lacks
+// either field as a finite number (listing the fields the line has), and naming the file when it
+// holds no line. Nesting is bounded as for every JSON latte reads.
 PlotSeries read_plot_series(const std::filesystem::path& path, const std::string& label,
                             const std::string& x_field, const std::string& y_field);
 

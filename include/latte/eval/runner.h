@@ -33,15 +33,18 @@ namespace latte {
 struct EvalData {
   std::vector<data::LabeledExample> examples;
   std::vector<BertInput> inputs;
+  Truncation truncation;  // the limit applied and how many inputs it cut
 };
 // Reads `path` as `records` say (latte/data/records.h), or as the GLUE TSV of `task` when it is
 // not empty (a regression task for a regression model, a classification task otherwise:
 // InputError naming both, the model by `model_name`), stopping after max_examples (0: all).
-// InputError when there are none. A classifier's integer labels are read through its id2label
+// InputError when there are none. Inputs are cut to truncation.max_length tokens (0: the model's
+// positions), or refused. A classifier's integer labels are read through its id2label
 // (data::map_integer_labels), with a notice line on `notices` (may be null) naming the mapping.
 EvalData load_eval_data(const std::filesystem::path& path, const std::string& task, int64_t max_examples,
                         const BertConfig& config, const Tokenizer& tokenizer, const std::string& model_name,
-                        const data::RecordOptions& records = {}, std::ostream* notices = nullptr);
+                        Truncation truncation = {}, const data::RecordOptions& records = {},
+                        std::ostream* notices = nullptr);
 
 // The class id of a label string: the model's own name, the same name in another case, or
 // the index k of a model whose labels are the default LABEL_k.

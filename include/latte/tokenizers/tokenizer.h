@@ -19,6 +19,7 @@ struct Encoding {
   std::vector<int32_t> ids;         // WordPiece: with [CLS] ... [SEP] (... [SEP]) specials
   std::vector<int32_t> type_ids;    // 0 for first segment incl. its [CLS]/[SEP], 1 for the pair segment
   std::vector<std::string> tokens;  // token strings, same length as ids
+  bool truncated = false;           // tokens of the text were dropped to fit max_length
 };
 
 class Tokenizer {
@@ -65,6 +66,21 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
 // other tokenizer), truncated to max_length tokens. Errors start with `origin` ("FILE:LINE").
 Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
                       const std::optional<std::string>& text_pair, int64_t max_length,
+                      const std::string& origin);
+
+// What a run does with inputs longer than it takes, and how many it cut: callers report the count
+// once per run rather than cutting in silence.
+struct Truncation {
+  int64_t max_length = 0;  // tokens, specials included; 0: the model's (byte-level BPE alone: no limit)
+  bool refuse = false;     // an over-long input is an InputError instead of being cut
+  size_t inputs = 0;       // inputs encoded so far
+  size_t truncated = 0;    // of them, how many were cut to max_length
+};
+
+// encode_input with `truncation`'s limit, counting into it; with `refuse`, an over-long input is
+// an InputError naming its origin and its full length in tokens.
+Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
+                      const std::optional<std::string>& text_pair, Truncation& truncation,
                       const std::string& origin);
 
 // A tokenizer belongs to a model whose embedding has vocab_size rows when its ids fit (no more
