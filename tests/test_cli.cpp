@@ -190,6 +190,8 @@ TEST_F(Cli, TruncationIsCountedOncePerRunAndCanBeChosenOrRefused) {
   EXPECT_NE(result.err.find("3 of 4 inputs were longer than 10 tokens"), std::string::npos) << result.err;
 
   expect_clean_failure("classify --max-length 65" + input, "--max-length must be between 2 and 64");
+  expect_clean_failure("eval --task lm --max-length 10 --model " + model_.string() + " --data x",
+                       "--max-length does not apply to --task lm");
   expect_clean_failure("tokenize --max-length 2" + input, "--max-length must be between 3 and 64");
   // Refused: the first over-long input, named with its length in tokens; nothing is cut.
   result = run("classify --no-truncate" + input);

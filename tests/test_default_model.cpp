@@ -57,7 +57,8 @@ TEST(DefaultModel, EnvironmentVariableWinsAndIsNotSecondGuessed) {
 
 TEST(DefaultModel, HelpSaysWhereTheModelIsLookedFor) {
   TempDir work("default_model");
-  const CommandResult result = run_latte(work.path(), "--help");
+  // Said by each command whose --model is optional (Cli.TheDefaultModelNoteIsOnlyWhereModelIsOptional).
+  const CommandResult result = run_latte(work.path(), "classify --help");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_NE(result.out.find("LATTE_DEFAULT_MODEL"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("share/latte/models/default"), std::string::npos) << result.out;

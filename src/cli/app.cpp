@@ -180,6 +180,7 @@ std::string leftover_message(CLI::App& app, CLI::App& command, const std::vector
     message += " after " + flag + " " + words[i - 1] + ": " + flag + " takes one value";
     if (last_option->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll)
       return message + "; repeat " + flag + " for each value";
+    // A list flag says so in its help ("Comma-separated target speedups"): show the list as one value.
     if (last_option->get_description().find("omma") != std::string::npos) {
       std::string list = words[i - 1];
       for (size_t j = i; j < words.size() && (words[j].empty() || words[j][0] != '-'); ++j)

@@ -30,6 +30,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     read_plot_series(fuzz::scratch().path() / "inputs.jsonl", "fuzz", "measured_speedup", "perplexity");
   } catch (const Error&) {
   }
+  try {  // y chosen from the first line, as `latte plot` without --y
+    read_plot_series(fuzz::scratch().path() / "inputs.jsonl", "fuzz", "measured_speedup", "");
+  } catch (const Error&) {
+  }
   try {
     const LmRun run = read_lm_run(fuzz::scratch().path() / "inputs.jsonl");
     compare_lm_runs(run, run, 100);
