@@ -947,3 +947,19 @@ TEST(LatencyDrift, RecheckReprofilesForTheNextRunOrResetsTheCount) {
 
 }  // namespace
 }  // namespace latte
+
+namespace latte {
+namespace {
+
+TEST_F(LatencyCli, FirstUseProfileOfADecoderLogsPlainProgress) {
+  // stderr is a pipe here, as in a log: plain lines, no redraws.
+  const std::string tiny = (fs::path(LATTE_TEST_DATA_DIR) / "gpt2" / "tiny").string();
+  const CommandResult result = run("plan --threads 1 --seq 32 --speedup 2 --model " + tiny);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("profiling it once"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("\nprofile: done in "), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find('\r'), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace latte
