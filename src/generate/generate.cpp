@@ -1,6 +1,8 @@
 #include "latte/generate/generate.h"
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "latte/core/error.h"
 
@@ -29,10 +31,15 @@ GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, cons
   }
   Sampler sampler(options.sampling);
   GenerationResult result;
+  const auto setup_start = std::chrono::steady_clock::now();
   KvCache cache = model.new_cache();
   // Room for the whole sequence up front: no step copies the cache. Pages a pruned layer never
   // fills are never touched, so they take address space, not memory.
   cache.reserve_more(prompt_length + options.max_new_tokens);
+
+  // The plan of a new prompt length (a bisection on the latency table, then cached) is setup.
+  if (options.planner != nullptr && !options.planner->dense()) options.planner->plan(prompt_length);
+  result.setup_seconds = seconds_since(setup_start);
 
   auto start = std::chrono::steady_clock::now();
   DecoderOptions prefill;
@@ -72,6 +79,21 @@ GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, cons
     ++result.decode_steps;
   }
   return result;
+}
+
+double warm_up(CausalLm& model, const Planner* planner) {
+  const auto start = std::chrono::steady_clock::now();
+  // Room for the prompt and two new tokens; no id beyond the vocabulary.
+  const int64_t length = std::min<int64_t>({8, model.max_positions() - 2, model.vocab_size()});
+  if (length < 1) return 0.0;
+  std::vector<int32_t> prompt(static_cast<size_t>(length));
+  for (int64_t i = 0; i < length; ++i) prompt[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  GenerationOptions options;
+  options.max_new_tokens = 2;
+  options.planner = planner;
+  options.stop_at_eos = false;
+  generate(model, prompt, options);
+  return seconds_since(start);
 }
 
 }  // namespace latte

@@ -28,6 +28,7 @@ struct GenerationResult {
   std::vector<int32_t> ids;     // generated tokens (the eos token included when it ended the run)
   std::vector<int64_t> kept;    // word-vectors leaving each layer in the prefill
   std::string stop_reason;      // "eos", "length" (max_new_tokens) or "callback"
+  double setup_seconds = 0.0;   // before the clock of ttft: planning this prompt length, the KV cache
   double ttft_seconds = 0.0;    // prefill and the first token's choice
   double decode_seconds = 0.0;  // every later step: forward of one token and its choice
   int64_t decode_steps = 0;
@@ -45,5 +46,10 @@ struct GenerationResult {
 // prompt is empty or prompt + max_new_tokens exceeds the model's positions.
 GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, const GenerationOptions& options,
                           const std::function<bool(int32_t id)>& on_token = {});
+
+// One short prefill (with the planner's elimination) and one decode step on a scratch cache, so
+// that what a process pays once (thread pool start, kernel generation, workspace growth) is not
+// counted in the first prompt's time to first token. Returns its seconds.
+double warm_up(CausalLm& model, const Planner* planner);
 
 }  // namespace latte
