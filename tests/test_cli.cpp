@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -455,6 +456,75 @@ TEST_F(Cli, CalibrateIgnoresASymlinkAtTheOldTemporaryName) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(slurp(work_ / "victim"), "precious");
   EXPECT_TRUE(nlohmann::json::parse(slurp(model_ / "latte.json")).contains("calibration"));
+}
+
+TEST_F(Cli, CalibrateLeavesNoLockFileInTheModelFolder) {
+  const CommandResult result = run("calibrate --model " + model_.string() + " --input -", "the cat\na dog\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(fs::exists(model_ / "latte.json"));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(model_ / "latte.json.lock")));
+}
+
+TEST_F(Cli, CalibrateOutWritesACalibratedCopyAndLeavesTheModelUnchanged) {
+  std::map<std::string, std::pair<std::string, fs::file_time_type>> before;
+  for (const auto& entry : fs::directory_iterator(model_)) {
+    before[entry.path().filename().string()] = {slurp(entry.path()), fs::last_write_time(entry.path())};
+  }
+  const fs::path out = work_ / "calibrated";
+  CommandResult result = run("calibrate --model " + model_.string() + " --out " + out.string() + " --input -",
+                             "the cat\na dog\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find((out / "latte.json").string()), std::string::npos) << result.out;
+  std::map<std::string, std::pair<std::string, fs::file_time_type>> after;
+  for (const auto& entry : fs::directory_iterator(model_)) {
+    after[entry.path().filename().string()] = {slurp(entry.path()), fs::last_write_time(entry.path())};
+  }
+  EXPECT_EQ(after, before) << "the source folder changed";
+  EXPECT_TRUE(nlohmann::json::parse(slurp(out / "latte.json")).contains("calibration"));
+  for (const auto& [name, contents] : before) EXPECT_EQ(slurp(out / name), contents.first) << name;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(out / "latte.json.lock")));
+  // The copy is a model of its own: it loads and runs at a calibrated static schedule.
+  result = run("classify --json --model " + out.string() +
+               " --speedup 2 --mode static --no-profile 'the cat sat'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(nlohmann::json::parse(lines_of(result.out).at(0)).contains("label")) << result.out;
+}
+
+TEST_F(Cli, CalibrateOutRefusesASymlinkAFileAndAFolderInUse) {
+  spit(work_ / "victim", "precious");
+  fs::create_directories(work_ / "victim_dir");
+  fs::create_symlink(work_ / "victim_dir", work_ / "link");
+  const std::string calibrate =
+      "calibrate --model " + model_.string() + " --input " + (work_ / "victim").string();
+  expect_clean_failure(calibrate + " --out " + (work_ / "link").string(),
+                       "--out " + (work_ / "link").string() + " is a symbolic link");
+  expect_clean_failure(calibrate + " --out " + (work_ / "victim").string(), "is not an empty folder");
+  expect_clean_failure(calibrate + " --out " + model_.string(), "is not an empty folder");
+  EXPECT_EQ(slurp(work_ / "victim"), "precious");
+  EXPECT_TRUE(fs::is_empty(work_ / "victim_dir"));
+  EXPECT_FALSE(fs::exists(model_ / "latte.json"));
+}
+
+TEST_F(Cli, AHubNameSaysLatteReadsLocalFoldersAndHowToGetOne) {
+  expect_clean_failure(
+      "classify --model bert-base-uncased 'some text'",
+      "latte reads local Hugging Face folders (config.json + model.safetensors), not hub names: "
+      "get one with `huggingface-cli download bert-base-uncased --local-dir bert-base-uncased`");
+  expect_clean_failure("generate --model openai-community/gpt2 'Hello'",
+                       "`huggingface-cli download openai-community/gpt2 --local-dir gpt2` (docs/models.md)");
+  // A path that is not a hub name keeps the plain message.
+  const CommandResult result = run("classify --model " + (work_ / "absent").string() + " 'some text'");
+  expect_one_line_error(result,
+                        "model folder " + (work_ / "absent").string() + " does not exist or is not a folder");
+}
+
+TEST_F(Cli, APytorchBinFolderSaysBinIsNotReadAndWhereTheConversionIs) {
+  fs::rename(model_ / "model.safetensors", model_ / "pytorch_model.bin");
+  for (const std::string command : {"classify", "info"}) {
+    expect_clean_failure(command + " --model " + model_.string() + (command == "info" ? "" : " 'some text'"),
+                         "it holds pytorch_model.bin, which latte does not read: convert it to "
+                         "model.safetensors (docs/models.md)");
+  }
 }
 
 TEST_F(Cli, InitLayersOverridesThePreset) {

@@ -53,8 +53,8 @@ TEST(GenerateCli, JsonMatchesTheReferenceDenseAndPruned) {
   ASSERT_EQ(dense.exit_code, 0) << dense.err;
   const nlohmann::json line = nlohmann::json::parse(dense.out);
   EXPECT_EQ(line["ids"].get<std::vector<int>>(), until_eos(reference["dense"]["greedy_ids"], eos));
-  for (const char* key : {"prompt_ids", "kept", "predicted_speedup", "ttft_ms", "decode_ms_per_token",
-                          "kv_cache_bytes", "kv_cache_bytes_dense", "first_logits"}) {
+  for (const char* key : {"prompt_ids", "kept", "predicted_speedup", "setup_ms", "ttft_ms",
+                          "decode_ms_per_token", "kv_cache_bytes", "kv_cache_bytes_dense", "first_logits"}) {
     EXPECT_TRUE(line.contains(key)) << key;
   }
   EXPECT_EQ(line["kv_cache_bytes"], line["kv_cache_bytes_dense"]);

@@ -260,6 +260,33 @@ TEST(Gpt2, PrefillLatencyTableIsProfiledAndPredicts) {
             latency_key(Gpt2Model::load(kGpt2Data / "base_model").description()).hash());
 }
 
+TEST(Gpt2, WarmUpChangesNoResultAndGenerateReportsItsSetupApart) {
+  // warm_up runs on a scratch cache: a prompt generated after it gives the same tokens and
+  // logits as in a fresh process; the planning of the prompt's length is setup, not TTFT.
+  const nlohmann::json golden = read_golden("tiny");
+  const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
+  const auto keep = golden["pruned"][0]["keep"].get<std::vector<int64_t>>();
+  GenerationOptions options;
+  options.max_new_tokens = 6;
+  options.keep_first_logits = true;
+  options.stop_at_eos = false;
+  Gpt2Model fresh = Gpt2Model::load(kGpt2Data / "tiny");
+  const std::unique_ptr<Planner> fresh_planner = keep_planner(keep, fresh);
+  options.planner = fresh_planner.get();
+  const GenerationResult expected = generate(fresh, prompt, options);
+
+  Gpt2Model warmed = Gpt2Model::load(kGpt2Data / "tiny");
+  const std::unique_ptr<Planner> planner = keep_planner(keep, warmed);
+  EXPECT_GT(warm_up(warmed, planner.get()), 0.0);
+  options.planner = planner.get();
+  const GenerationResult result = generate(warmed, prompt, options);
+  EXPECT_EQ(result.ids, expected.ids);
+  EXPECT_EQ(result.first_logits, expected.first_logits);
+  EXPECT_EQ(result.kept, expected.kept);
+  EXPECT_GT(result.setup_seconds, 0.0);
+  EXPECT_GT(result.ttft_seconds, 0.0);
+}
+
 TEST(Gpt2, LmWindowsCutTheStreamAndRejectShortText) {
   const std::vector<int32_t> stream = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
   const std::vector<LmWindow> windows = lm_windows(stream, 3, 2, 0);

@@ -75,3 +75,48 @@ TEST(Metrics, CorrelationOfConstantsIsNan) {
 }
 
 }  // namespace
+
+namespace {
+
+const std::vector<std::string> kHamSpam = {"ham", "spam"};
+
+// Class ids from digits, "0010" -> {0, 0, 1, 0}. Not braced lists: GCC 12 at -O3 gave this
+// file's `std::vector<int64_t> v = {1, 1, 1, 0}` the values {1, 1, 1, 1}.
+std::vector<int64_t> classes(const std::string& digits) {
+  std::vector<int64_t> ids;
+  for (const char digit : digits) ids.push_back(digit - '0');
+  return ids;
+}
+
+std::string warning_for(const std::string& predicted, const std::string& gold,
+                        const std::vector<std::string>& names = kHamSpam) {
+  return latte::eval::majority_class_warning(classes(predicted), classes(gold), names);
+}
+
+TEST(MajorityClassWarning, EveryPredictionTheLargestClass) {
+  // gold: 3 ham, 1 spam; every prediction ham -> accuracy 0.75 = ham's share.
+  EXPECT_EQ(warning_for("0000", "0010"),
+            "every prediction is 'ham' (75.0% of the examples, the largest class): the model learned only "
+            "one class");
+}
+
+TEST(MajorityClassWarning, EveryPredictionASmallerClass) {
+  EXPECT_EQ(warning_for("1111", "0010"),
+            "every prediction is 'spam' (25.0% of the examples): the model learned only one class");
+}
+
+TEST(MajorityClassWarning, MixedPredictionsNoBetterThanTheLargestShare) {
+  // gold: 0 0 0 1 2, pred: 0 0 0 0 1 -> correct 3 of 5 = the share of class 'a'.
+  EXPECT_EQ(warning_for("00001", "00012", {"a", "b", "c"}),
+            "accuracy 0.6000 equals the share of the largest class 'a': no better than always predicting it");
+}
+
+TEST(MajorityClassWarning, SilentForAUsefulModelAndForOneClassGold) {
+  EXPECT_EQ(warning_for("0010", "0010"), "");  // all right
+  EXPECT_EQ(warning_for("1110", "0010"), "");  // 2 of 4 right, both classes predicted
+  EXPECT_EQ(warning_for("000", "000"), "");    // nothing to tell apart
+  EXPECT_EQ(warning_for("", ""), "");
+  EXPECT_THROW(warning_for("02", "01"), latte::InputError);
+}
+
+}  // namespace

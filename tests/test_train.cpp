@@ -247,6 +247,36 @@ TEST(TrainClassifier, CsvWithIntegerLabelsIsReadThroughTheInitsId2label) {
                 ":3: integer label 7 is not a class of the model (config.json's id2label has 0 to 2)");
 }
 
+TEST(TrainClassifier, WarnsWhenEveryDevPredictionIsOneClass) {
+  // One text for every example: the model can learn only the labels' prior, and identical dev
+  // inputs get identical predictions, so every dev prediction is one class whatever it learns.
+  TempDir dir("train_one_class");
+  train::ClassifierOptions options = sentiment_options(dir);
+  std::string train, dev;
+  for (int i = 0; i < 16; ++i) {
+    train += std::string(R"({"text": "the movie", "label": ")") + (i % 4 == 0 ? "neg" : "pos") + "\"}\n";
+  }
+  for (int i = 0; i < 8; ++i) {
+    dev += std::string(R"({"text": "the movie", "label": ")") + (i % 4 == 0 ? "neg" : "pos") + "\"}\n";
+  }
+  write_file(options.train, train);
+  write_file(options.dev, dev);
+  options.steps = 2;
+  options.eval_every = 2;
+  options.batch_size = 8;
+  options.train_speedup_range.reset();
+  std::ostringstream log;
+  const train::TrainResult result = train::train_classifier(options, log);
+  ASSERT_TRUE(result.best);
+  ASSERT_EQ(result.best->warnings.size(), 1u) << log.str();
+  EXPECT_NE(result.best->warnings[0].find("dev S=1: every prediction is '"), std::string::npos)
+      << result.best->warnings[0];
+  EXPECT_NE(log.str().find("latte: warning: dev S=1: every prediction is '"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("latte: warning: the best checkpoint's dev S=1: every prediction is '"),
+            std::string::npos)
+      << log.str();
+}
+
 TEST(TrainClassifier, BadTrainingFileNamesFileAndLine) {
   TempDir dir("train_classify_bad");
   train::ClassifierOptions options = sentiment_options(dir);

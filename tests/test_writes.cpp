@@ -1,8 +1,11 @@
 // Writes are atomic and symlink-safe (issue 9, classes 12-14): the atomic writer never follows
 // a planted link, concurrent latte.json updates under the lock lose nothing, and a model
 // folder's stale files are removed by name only.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -100,12 +103,27 @@ TEST(AtomicWrite, ConcurrentWritersOfOneFileNeverCollide) {
   EXPECT_EQ(slurp(dir / "latte.json").size(), 1000u);
 }
 
-TEST(FileLock, RefusesASymlinkAtTheLockPath) {
-  TempDir dir("lock_symlink");
-  spit(dir / "victim", "precious");
-  fs::create_symlink(dir / "victim", dir / "latte.json.lock");
-  EXPECT_THROW(FileLock lock(dir / "latte.json.lock"), Error);
-  EXPECT_EQ(slurp(dir / "victim"), "precious");
+TEST(FileLock, LocksTheFolderItselfAndCreatesNothing) {
+  TempDir dir("lock_folder");
+  const auto other_holder_can_lock = [&] {
+    // flock locks belong to an open file description: a second open() competes like another process.
+    const int descriptor = ::open(dir.path().c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(descriptor, 0);
+    const bool locked = ::flock(descriptor, LOCK_EX | LOCK_NB) == 0;
+    ::close(descriptor);
+    return locked;
+  };
+  {
+    const FileLock lock(dir.path());
+    EXPECT_FALSE(other_holder_can_lock());
+    EXPECT_TRUE(names_in(dir.path()).empty());
+  }
+  EXPECT_TRUE(other_holder_can_lock());
+}
+
+TEST(FileLock, AMissingPathIsAnErrorNamingIt) {
+  TempDir dir("lock_missing");
+  EXPECT_CONTAINS(test_support::error_of([&] { FileLock lock(dir / "absent"); }), (dir / "absent").string());
 }
 
 Calibration one_layer_calibration(int64_t samples) {
@@ -131,7 +149,7 @@ TEST(Sidecar, ConcurrentUpdatesFromTwoWritersAllSurvive) {
   first.join();
   second.join();
   EXPECT_EQ(Sidecar::read(dir.path()).calibration->samples, 1 + 2 * kRounds);
-  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"latte.json", "latte.json.lock"}));
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"latte.json"});
 }
 
 TEST(Sidecar, UpdateKeepsOtherSectionsAndIgnoresAPlantedTemporary) {

@@ -8,6 +8,7 @@
 #include "latte/core/threads.h"
 #include "latte/eval/calibrate.h"
 #include "latte/eval/latency_profile.h"
+#include "latte/io/model_folder.h"
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
 #include "latte/prune/sidecar.h"
@@ -57,9 +58,13 @@ void add_calibrate_command(CLI::App& app) {
     std::optional<int> threads;
     bool json = false;
     RecordFlags records;
+    std::string out;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
+  command->add_option("--out", options->out,
+                      "Write a copy of the model with its latte.json here (a new or empty folder), leaving "
+                      "--model unchanged");
   command
       ->add_option("--input", options->input,
                    "Sample inputs: text lines, JSONL, CSV or TSV (see --format; for a decoder, prompts of 2 "
@@ -74,6 +79,15 @@ void add_calibrate_command(CLI::App& app) {
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
+    // A bad --out fails before the calibration pass, not after it.
+    const auto out_error = [](const InputError& error) {
+      return InputError(std::string("--out ") + error.what());
+    };
+    try {
+      if (!options->out.empty()) check_new_folder(options->out);
+    } catch (const InputError& error) {
+      throw out_error(error);
+    }
     ModelCalibration calibration;
     // The model's positions are checked where the model is read: 0 stands for them until then.
     Truncation truncation{.max_length = options->truncation.max_length.value_or(0),
@@ -85,8 +99,17 @@ void add_calibrate_command(CLI::App& app) {
       throw in_flag_terms(error);
     }
     print_truncation_notice(calibration.truncation, calibration.positions);
-    Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.calibration = calibration.report.calibration; });
-    print_calibration(calibration.report, calibration.samples, folder, options->json);
+    std::filesystem::path written = folder;
+    if (!options->out.empty()) {
+      written = options->out;
+      try {
+        copy_model_folder(folder, written);
+      } catch (const InputError& error) {
+        throw out_error(error);
+      }
+    }
+    Sidecar::update(written, [&](Sidecar& sidecar) { sidecar.calibration = calibration.report.calibration; });
+    print_calibration(calibration.report, calibration.samples, written, options->json);
   });
 }
 

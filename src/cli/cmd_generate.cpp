@@ -67,8 +67,10 @@ void add_generate_command(CLI::App& app) {
   command->add_option("--top-p", options->top_p, "Sample from the smallest set with this probability mass");
   command->add_option("--seed", options->seed, "Random seed for sampling (default 0)");
   command->add_option("--stop", options->stop, "End a continuation once its text contains STR (repeatable)");
-  command->add_flag("--json", options->json,
-                    "One JSON object per prompt: ids, text, kept, timings, KV-cache bytes");
+  command->add_flag(
+      "--json", options->json,
+      "One JSON object per prompt: ids, text, kept, timings (setup_ms: the warm-up before the first "
+      "prompt and planning; ttft_ms: prefill and first token), KV-cache bytes");
   command->add_flag("--logits", options->logits, "With --json: add the prefill's last-position logits");
   command->add_flag("--truncate,!--no-truncate", options->truncate,
                     "Drop the start of prompts too long for the model (one notice per run) instead of "
@@ -131,6 +133,8 @@ void add_generate_command(CLI::App& app) {
                        std::to_string(model->max_positions()) + " tokens");
     }
 
+    // One-time costs before the first prompt's clock; reported with it as setup_ms.
+    double pending_setup_seconds = warm_up(*model, planner.get());
     std::signal(SIGINT, on_interrupt);
     Truncation truncation{.max_length = longest_prompt, .refuse = !options->truncate};
     const auto run = [&](std::vector<int32_t> prompt, const std::string& origin) {
@@ -171,6 +175,8 @@ void add_generate_command(CLI::App& app) {
         return !interrupted.load();
       };
       const GenerationResult result = generate(*model, prompt, generation, on_token);
+      const double setup_seconds = pending_setup_seconds + result.setup_seconds;
+      pending_setup_seconds = 0.0;
       if (tokenizer) {
         const std::string rest = stream.finish();
         text += rest;
@@ -182,6 +188,7 @@ void add_generate_command(CLI::App& app) {
             {"ids", result.ids},
             {"kept", result.kept},
             {"stop_reason", interrupted ? "interrupted" : result.stop_reason},
+            {"setup_ms", setup_seconds * 1e3},
             {"ttft_ms", result.ttft_seconds * 1e3},
             {"decode_ms_per_token", result.decode_seconds_per_token() * 1e3},
             {"kv_cache_bytes", result.kv_cache_bytes},

@@ -13,6 +13,7 @@
 #include "latte/core/progress.h"
 #include "latte/core/threads.h"
 #include "latte/eval/latency_profile.h"
+#include "latte/io/model_folder.h"
 #include "latte/models/registry.h"
 #include "latte/prune/sidecar.h"
 
@@ -56,9 +57,7 @@ std::filesystem::path model_folder(const std::string& path) {
     throw InputError("no --model given and no bundled default model (looked in " + searched +
                      "); pass --model DIR or set LATTE_DEFAULT_MODEL");
   }
-  if (!std::filesystem::is_directory(path)) {
-    throw InputError("model folder " + path + " does not exist or is not a folder");
-  }
+  require_model_folder(path);
   return path;
 }
 

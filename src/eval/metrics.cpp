@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -46,6 +47,46 @@ double accuracy(const std::vector<int64_t>& predicted, const std::vector<int64_t
   int64_t correct = 0;
   for (size_t i = 0; i < gold.size(); ++i) correct += predicted[i] == gold[i];
   return static_cast<double>(correct) / static_cast<double>(gold.size());
+}
+
+std::string majority_class_warning(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold,
+                                   const std::vector<std::string>& class_names) {
+  const auto num_classes = static_cast<int64_t>(class_names.size());
+  check_classes(predicted, gold, num_classes);
+  const auto counts = confusion(predicted, gold, num_classes);
+  std::vector<int64_t> gold_counts(class_names.size(), 0), predicted_counts(class_names.size(), 0);
+  int64_t correct = 0;
+  for (size_t g = 0; g < counts.size(); ++g) {
+    for (size_t p = 0; p < counts.size(); ++p) {
+      gold_counts[g] += counts[g][p];
+      predicted_counts[p] += counts[g][p];
+    }
+    correct += counts[g][g];
+  }
+  if (std::count_if(gold_counts.begin(), gold_counts.end(), [](int64_t count) { return count > 0; }) < 2)
+    return "";
+  const auto largest =
+      static_cast<size_t>(std::max_element(gold_counts.begin(), gold_counts.end()) - gold_counts.begin());
+  const double total = static_cast<double>(gold.size());
+  const auto percent = [&](int64_t count) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.1f%%", 100.0 * static_cast<double>(count) / total);
+    return std::string(text);
+  };
+  const auto only =
+      std::find(predicted_counts.begin(), predicted_counts.end(), static_cast<int64_t>(gold.size()));
+  if (only != predicted_counts.end()) {
+    const auto predicted_class = static_cast<size_t>(only - predicted_counts.begin());
+    return "every prediction is '" + class_names[predicted_class] + "' (" +
+           percent(gold_counts[predicted_class]) + " of the examples" +
+           (gold_counts[predicted_class] == gold_counts[largest] ? ", the largest class" : "") +
+           "): the model learned only one class";
+  }
+  if (correct != gold_counts[largest]) return "";
+  char share[32];
+  std::snprintf(share, sizeof(share), "%.4f", static_cast<double>(correct) / total);
+  return "accuracy " + std::string(share) + " equals the share of the largest class '" +
+         class_names[largest] + "': no better than always predicting it";
 }
 
 double macro_f1(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold,

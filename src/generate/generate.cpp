@@ -1,6 +1,8 @@
 #include "latte/generate/generate.h"
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "latte/core/error.h"
 
@@ -86,11 +88,19 @@ class Seq2SeqContinuation : public Continuation {
   Seq2SeqState state_;
 };
 
+// `setup_start`: when the caller began preparing the sequence (its caches); that and this prompt
+// length's plan are reported as setup, apart from the time to first token.
 GenerationResult run(Continuation& sequence, std::span<const int32_t> prompt, int64_t vocab,
                      std::optional<int32_t> eos, const GenerationOptions& options,
-                     const std::function<bool(int32_t id)>& on_token) {
+                     const std::function<bool(int32_t id)>& on_token,
+                     std::chrono::steady_clock::time_point setup_start) {
   Sampler sampler(options.sampling);
   GenerationResult result;
+  // The plan of a new prompt length (a bisection on the latency table, then cached) is setup.
+  if (options.planner != nullptr && !options.planner->dense())
+    options.planner->plan(static_cast<int64_t>(prompt.size()));
+  result.setup_seconds = seconds_since(setup_start);
+
   auto start = std::chrono::steady_clock::now();
   DecoderOutput output = sequence.start(prompt, options.planner);
   std::span<const float> logits(output.logits.data(), static_cast<size_t>(vocab));
@@ -137,8 +147,9 @@ GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, cons
                      std::to_string(prompt_tokens + options.max_new_tokens) + "; the model takes at most " +
                      std::to_string(model.max_positions()));
   }
+  const auto setup_start = std::chrono::steady_clock::now();
   CausalContinuation sequence(model, prompt_tokens + options.max_new_tokens);
-  return run(sequence, prompt, model.vocab_size(), model.eos_token_id(), options, on_token);
+  return run(sequence, prompt, model.vocab_size(), model.eos_token_id(), options, on_token, setup_start);
 }
 
 GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, const GenerationOptions& options,
@@ -154,8 +165,24 @@ GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, con
     throw InputError("max-new-tokens is " + std::to_string(options.max_new_tokens) +
                      "; the model's decoder takes at most " + std::to_string(model.max_target_tokens()));
   }
+  const auto setup_start = std::chrono::steady_clock::now();
   Seq2SeqContinuation sequence(model);
-  return run(sequence, source, model.vocab_size(), model.eos_token_id(), options, on_token);
+  return run(sequence, source, model.vocab_size(), model.eos_token_id(), options, on_token, setup_start);
+}
+
+double warm_up(CausalLm& model, const Planner* planner) {
+  const auto start = std::chrono::steady_clock::now();
+  // Room for the prompt and two new tokens; no id beyond the vocabulary.
+  const int64_t length = std::min<int64_t>({8, model.max_positions() - 2, model.vocab_size()});
+  if (length < 1) return 0.0;
+  std::vector<int32_t> prompt(static_cast<size_t>(length));
+  for (int64_t i = 0; i < length; ++i) prompt[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  GenerationOptions options;
+  options.max_new_tokens = 2;
+  options.planner = planner;
+  options.stop_at_eos = false;
+  generate(model, prompt, options);
+  return seconds_since(start);
 }
 
 }  // namespace latte

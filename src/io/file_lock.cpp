@@ -12,10 +12,8 @@
 namespace latte {
 
 FileLock::FileLock(const std::filesystem::path& path) {
-  descriptor_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (descriptor_ < 0) {
-    throw Error("cannot open the lock file " + path.string() + ": " + std::strerror(errno));
-  }
+  descriptor_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor_ < 0) throw Error("cannot open " + path.string() + " to lock it: " + std::strerror(errno));
   while (::flock(descriptor_, LOCK_EX) != 0) {
     if (errno == EINTR) continue;
     const int error_number = errno;

@@ -60,8 +60,17 @@ WeightStore WeightStore::open(const std::filesystem::path& model_dir) {
     return store;
   }
   if (!std::filesystem::exists(index_path)) {
-    throw FormatError("no " + std::string(kSingleFileName) + " or " + kIndexFileName + " in " +
-                      model_dir.string());
+    std::string missing =
+        "no " + std::string(kSingleFileName) + " or " + kIndexFileName + " in " + model_dir.string();
+    // Hugging Face's other weight formats: say that they are not read rather than just "no file".
+    for (const char* other :
+         {"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack"}) {
+      if (std::filesystem::exists(model_dir / other)) {
+        throw FormatError(missing + "; it holds " + other +
+                          ", which latte does not read: convert it to model.safetensors (docs/models.md)");
+      }
+    }
+    throw FormatError(missing);
   }
 
   const std::string index_label = index_path.string();

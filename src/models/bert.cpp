@@ -6,6 +6,7 @@
 
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
+#include "latte/io/model_folder.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/linear_weights.h"
 #include "latte/models/registry.h"
@@ -312,9 +313,7 @@ BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t nu
 }
 
 BertModel BertModel::load(const std::filesystem::path& model_dir, Precision precision) {
-  if (!std::filesystem::is_directory(model_dir)) {
-    throw InputError("model folder " + model_dir.string() + " does not exist or is not a folder");
-  }
+  require_model_folder(model_dir);
   BertModel model;
   model.config_ = BertConfig::from_file(model_dir / "config.json");
   const BertConfig& config = model.config_;

@@ -6,6 +6,7 @@
 
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
+#include "latte/io/model_folder.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/linear_weights.h"
 #include "latte/models/registry.h"
@@ -228,9 +229,7 @@ std::vector<StoredWeight> gpt2_linear_weights(const WeightStore& store, const Gp
 }
 
 Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir, Precision precision) {
-  if (!std::filesystem::is_directory(model_dir)) {
-    throw InputError("model folder " + model_dir.string() + " does not exist or is not a folder");
-  }
+  require_model_folder(model_dir);
   Gpt2Model model;
   model.config_ = Gpt2Config::from_file(model_dir / "config.json");
   const Gpt2Config& config = model.config_;

@@ -178,7 +178,7 @@ void Sidecar::write(const std::filesystem::path& model_dir) const {
 }
 
 void Sidecar::update(const std::filesystem::path& model_dir, const std::function<void(Sidecar&)>& change) {
-  const FileLock lock(model_dir / "latte.json.lock");
+  const FileLock lock(model_dir);
   Sidecar sidecar = read(model_dir);
   change(sidecar);
   sidecar.write(model_dir);

@@ -78,7 +78,8 @@ nlohmann::json evaluation_json(const Evaluation& evaluation) {
   return {{"step", evaluation.step},
           {"score", evaluation.score},
           {"metrics", evaluation.metrics},
-          {"summary", evaluation.summary}};
+          {"summary", evaluation.summary},
+          {"warnings", evaluation.warnings}};
 }
 
 Evaluation evaluation_from_json(const nlohmann::json& json) {
@@ -87,6 +88,8 @@ Evaluation evaluation_from_json(const nlohmann::json& json) {
   evaluation.score = json.at("score").get<double>();
   evaluation.metrics = json.at("metrics");
   evaluation.summary = json.at("summary").get<std::string>();
+  // States written before warnings were kept have none.
+  if (json.contains("warnings")) evaluation.warnings = json.at("warnings").get<std::vector<std::string>>();
   return evaluation;
 }
 
@@ -189,6 +192,7 @@ TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
       }
       result.evaluations.push_back(evaluation);
       progress.message(line);
+      for (const std::string& warning : evaluation.warnings) progress.message("latte: warning: " + warning);
       nlohmann::json state = {{"version", kStateVersion},
                               {"task", task.name()},
                               {"step", step + 1},
@@ -208,6 +212,9 @@ TrainResult run(Task& task, const TrainOptions& options, std::ostream& log) {
   if (result.best) {
     log << "latte: best " << task.name() << " checkpoint (step " << result.best->step << ": "
         << result.best->summary << ") in " << options.out.string() << "\n";
+    for (const std::string& warning : result.best->warnings) {
+      log << "latte: warning: the best checkpoint's " << warning << "\n";
+    }
   }
   return result;
 }

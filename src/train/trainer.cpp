@@ -10,6 +10,7 @@
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
+#include "latte/eval/metrics.h"
 #include "latte/models/bert.h"
 #include "latte/train/bert_modules.h"
 #include "latte/train/checkpoint.h"
@@ -297,6 +298,7 @@ class ClassifierTask : public Task {
     for (double speedup : eval_speedups_) {
       const Planner* planner = planners_->at(speedup);
       std::vector<double> predictions, targets;
+      std::vector<int64_t> predicted_classes;
       double loss_sum = 0.0;
       int64_t correct = 0;
       const size_t batch_size = 64;
@@ -316,8 +318,10 @@ class ClassifierTask : public Task {
         } else {
           const torch::Tensor predicted = logits.argmax(-1).contiguous();
           const int64_t* classes = predicted.data_ptr<int64_t>();
-          for (size_t i = 0; i < inputs.size(); ++i)
+          for (size_t i = 0; i < inputs.size(); ++i) {
             correct += classes[i] == static_cast<int64_t>(batch_targets[i]);
+            predicted_classes.push_back(classes[i]);
+          }
         }
         targets.insert(targets.end(), batch_targets.begin(), batch_targets.end());
       }
@@ -325,6 +329,11 @@ class ClassifierTask : public Task {
       const double value =
           labels_.regression ? pearson(predictions, targets) : static_cast<double>(correct) / count;
       const std::string key = "S=" + format_speedup(speedup);
+      if (!labels_.regression) {
+        const std::vector<int64_t> gold(targets.begin(), targets.end());
+        const std::string warning = eval::majority_class_warning(predicted_classes, gold, labels_.names);
+        if (!warning.empty()) evaluation.warnings.push_back("dev " + key + ": " + warning);
+      }
       evaluation.metrics[key] = {{labels_.regression ? "pearson" : "accuracy", value},
                                  {"loss", loss_sum / count}};
       char text[64];

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace latte::eval {
@@ -23,6 +24,12 @@ double macro_f1(const std::vector<int64_t>& predicted, const std::vector<int64_t
 // 0 when either factor of the denominator is 0 (a constant prediction or gold).
 double matthews_corrcoef(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold,
                          int64_t num_classes);
+
+// The sign of a classifier that learned only the majority class, as one line (empty when none):
+// every prediction is one class, or accuracy equals the largest gold class's share. Says
+// nothing when gold holds fewer than two classes. class_names[k] names class k.
+std::string majority_class_warning(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold,
+                                   const std::vector<std::string>& class_names);
 
 // Pearson's r; NaN when fewer than two values or either side is constant.
 double pearson(const std::vector<double>& x, const std::vector<double>& y);

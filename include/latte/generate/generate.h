@@ -29,6 +29,7 @@ struct GenerationResult {
   std::vector<int32_t> ids;     // generated tokens (the eos token included when it ended the run)
   std::vector<int64_t> kept;    // word-vectors leaving each layer in the prefill (the encoder's layers)
   std::string stop_reason;      // "eos", "length" (max_new_tokens) or "callback"
+  double setup_seconds = 0.0;   // before the clock of ttft: planning this prompt length, the KV cache
   double ttft_seconds = 0.0;    // prefill and the first token's choice
   double decode_seconds = 0.0;  // every later step: forward of one token and its choice
   int64_t decode_steps = 0;
@@ -52,5 +53,10 @@ GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, cons
 // than max_source_tokens, or max_new_tokens exceeds max_target_tokens.
 GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, const GenerationOptions& options,
                           const std::function<bool(int32_t id)>& on_token = {});
+
+// One short prefill (with the planner's elimination) and one decode step on a scratch cache, so
+// that what a process pays once (thread pool start, kernel generation, workspace growth) is not
+// counted in the first prompt's time to first token. Returns its seconds.
+double warm_up(CausalLm& model, const Planner* planner);
 
 }  // namespace latte

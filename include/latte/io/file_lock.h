@@ -6,10 +6,10 @@
 
 namespace latte {
 
-// Opens (creating, mode 0644) the lock file PATH with O_NOFOLLOW, so a symlink planted there
-// is refused rather than followed, and blocks until the exclusive lock is held. The lock file
-// stays in place afterwards: deleting it would let two processes lock different files. Only
-// processes that take the same FileLock are serialised. Failures throw latte::Error naming PATH.
+// Opens the existing file or folder PATH read-only and blocks until the exclusive lock on it is
+// held. Locking a model folder itself (its own descriptor) leaves no lock file behind, and no
+// file is created or written, so a symlink at PATH cannot redirect a write. Only processes that
+// take the same FileLock are serialised. Failures throw latte::Error naming PATH.
 class FileLock {
  public:
   explicit FileLock(const std::filesystem::path& path);

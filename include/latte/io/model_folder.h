@@ -22,4 +22,21 @@ bool folder_is_absent_or_empty(const std::filesystem::path& dir);
 std::vector<std::string> remove_model_files(const std::filesystem::path& dir,
                                             const std::set<std::string>& keep);
 
+// InputError unless `dir` is a folder. A missing path that looks like a Hugging Face hub name
+// ("bert-base-uncased", "openai-community/gpt2") gets a message saying that latte reads local
+// folders and how to download one.
+void require_model_folder(const std::filesystem::path& dir);
+
+// InputError naming `destination` unless it is absent or an empty folder (a symlink is refused).
+void check_new_folder(const std::filesystem::path& destination);
+
+// Copies the model folder `source` into `destination`, which must be absent or an empty folder
+// (never a symlink): every regular file at the top level (a symlinked one by its contents)
+// except dot files and the lock file of older versions. Files are hard-linked where the file
+// system allows (latte replaces files by rename, so a link never changes the source) and copied
+// atomically otherwise. InputError names the destination when it is not usable. Returns the
+// names, sorted.
+std::vector<std::string> copy_model_folder(const std::filesystem::path& source,
+                                           const std::filesystem::path& destination);
+
 }  // namespace latte

@@ -37,8 +37,8 @@ struct Sidecar {
   static std::optional<DefaultKnob> read_default_knob(const std::filesystem::path& model_dir);
   // Writes atomically, keeping other sections already in the file (dropping `latency_model`).
   void write(const std::filesystem::path& model_dir) const;
-  // Read, apply `change`, write, all under an exclusive lock on latte.json.lock in the folder,
-  // so two processes updating different sections (calibration, latency) both keep theirs.
+  // Read, apply `change`, write, all under an exclusive lock on the folder itself (no lock file
+  // is left in it), so two processes updating different sections both keep theirs.
   static void update(const std::filesystem::path& model_dir, const std::function<void(Sidecar&)>& change);
 };
 

@@ -96,7 +96,8 @@ struct Evaluation {
   int64_t step = 0;
   double score = 0.0;  // higher is better: -loss (MLM), mean accuracy or Pearson r
   nlohmann::json metrics;
-  std::string summary;  // one line for the log
+  std::string summary;                // one line for the log
+  std::vector<std::string> warnings;  // one line each, e.g. a classifier that predicts one class
 };
 
 struct TrainResult {
