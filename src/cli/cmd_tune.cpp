@@ -165,7 +165,8 @@ void add_tune_command(CLI::App& app) {
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
     const EvalData loaded = reading_records([&] {
       return load_eval_data(options->data, options->task, options->max_examples, config, tokenizer,
-                            folder.string(), truncation_from(options->truncation, config.max_position_embeddings),
+                            folder.string(),
+                            truncation_from(options->truncation, config.max_position_embeddings),
                             record_options(options->records), &std::cerr);
     });
     print_truncation_notice(loaded.truncation, config.max_position_embeddings);
