@@ -80,8 +80,7 @@ namespace {
 
 const std::vector<std::string> kHamSpam = {"ham", "spam"};
 
-// Class ids from digits, "0010" -> {0, 0, 1, 0}. Not braced lists: GCC 12 at -O3 gave this
-// file's `std::vector<int64_t> v = {1, 1, 1, 0}` the values {1, 1, 1, 1}.
+// Class ids from digits, "0010" -> {0, 0, 1, 0}: each case reads as one line.
 std::vector<int64_t> classes(const std::string& digits) {
   std::vector<int64_t> ids;
   for (const char digit : digits) ids.push_back(digit - '0');
