@@ -18,11 +18,13 @@ model=$prefix/share/latte/models/default
 text="Win a FREE prize, click now"
 got=$("$scratch/build/classify" "$model" "$text")
 # The CLI with the same planner: speedup 2, latency from FLOPs (--no-profile).
-expected=$(env -u LATTE_DEFAULT_MODEL "$prefix/bin/latte" classify --json --speedup 2 --no-profile \
-  --model "$model" "$text" | python3 -c '
-import json, sys
-line = json.loads(sys.stdin.readline())
-print(line["label"] + " (word-vectors kept per layer: " + " ".join(str(k) for k in line["kept"]) + ")")')
+json=$(env -u LATTE_DEFAULT_MODEL "$prefix/bin/latte" classify --json --speedup 2 --no-profile \
+  --model "$model" "$text")
+# {"kept":[7,4,3,2],"label":"spam",...} -> "spam (word-vectors kept per layer: 7 4 3 2)", with sed
+# alone: a fresh machine has no Python.
+label=$(sed -n 's/.*"label":"\([^"]*\)".*/\1/p' <<<"$json")
+kept=$(sed -n 's/.*"kept":\[\([0-9,]*\)\].*/\1/p' <<<"$json" | tr ',' ' ')
+expected="$label (word-vectors kept per layer: $kept)"
 if [[ $got != "$expected" ]]; then
   echo "install_example_check: examples/cpp printed '$got', latte classify gives '$expected'" >&2
   exit 1
