@@ -153,19 +153,8 @@ void add_eval_command(CLI::App& app) {
       ->add_option("--continuation-len", options->continuation_length, "--task lm: tokens scored per window")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
-  command
-      ->add_option("--mode", options->mode, "static (calibrated keep fractions) or dynamic (tau per input)")
-      ->check(CLI::IsMember({"static", "dynamic"}));
-  command->add_option("--batch-size", options->batch_size, "Inputs per forward pass for the metrics")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  command->add_option("--max", options->max_examples, "Use only the first N examples (0 = all)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
-  command
-      ->add_option("--latency-samples", options->latency_samples,
-                   "Inputs timed one at a time, each speedup paired with adjacent dense runs")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
+  add_target_run_options(*command, options->mode, options->batch_size, options->max_examples,
+                         options->latency_samples);
   add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
   add_dtype_option(*command, options->dtype);
@@ -201,13 +190,8 @@ void add_eval_command(CLI::App& app) {
                        " without a classification head; eval needs BertForSequenceClassification");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const EvalData loaded = reading_records([&] {
-      return load_eval_data(options->data, options->task, options->max_examples, config, tokenizer,
-                            folder.string(),
-                            truncation_from(options->truncation, config.max_position_embeddings),
-                            record_options(options->records), &std::cerr);
-    });
-    print_truncation_notice(loaded.truncation, config.max_position_embeddings);
+    const EvalData loaded = load_labelled_data(options->data, options->task, options->max_examples, config,
+                                               tokenizer, folder, options->truncation, options->records);
     const std::vector<data::LabeledExample>& examples = loaded.examples;
     std::vector<int64_t> classes;
     std::vector<double> scores;
@@ -345,13 +329,8 @@ void add_sweep_command(CLI::App& app) {
       throw InputError("model " + folder.string() + " has no classification head; sweep needs one");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const EvalData loaded = reading_records([&] {
-      return load_eval_data(options->input, options->task, options->max_examples, config, tokenizer,
-                            folder.string(),
-                            truncation_from(options->truncation, config.max_position_embeddings),
-                            record_options(options->records), &std::cerr);
-    });
-    print_truncation_notice(loaded.truncation, config.max_position_embeddings);
+    const EvalData loaded = load_labelled_data(options->input, options->task, options->max_examples, config,
+                                               tokenizer, folder, options->truncation, options->records);
     const bool labelled =
         std::all_of(loaded.examples.begin(), loaded.examples.end(), [&](const auto& example) {
           return config.is_regression() ? example.score.has_value() : example.label.has_value();

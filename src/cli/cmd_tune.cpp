@@ -122,19 +122,8 @@ void add_tune_command(CLI::App& app) {
       "--save", options->save,
       "Store the choice in latte.json as the model's default speedup (classify and generate use "
       "it when no knob is given)");
-  command
-      ->add_option("--mode", options->mode, "static (calibrated keep fractions) or dynamic (tau per input)")
-      ->check(CLI::IsMember({"static", "dynamic"}));
-  command->add_option("--batch-size", options->batch_size, "Inputs per forward pass for the metrics")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
-  command->add_option("--max", options->max_examples, "Use only the first N examples (0 = all)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
-  command
-      ->add_option("--latency-samples", options->latency_samples,
-                   "Inputs timed one at a time, each speedup paired with adjacent dense runs")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
+  add_target_run_options(*command, options->mode, options->batch_size, options->max_examples,
+                         options->latency_samples);
   add_no_profile_option(*command, options->no_profile);
   add_threads_option(*command, options->threads);
   add_dtype_option(*command, options->dtype);
@@ -163,13 +152,8 @@ void add_tune_command(CLI::App& app) {
                        "BertForSequenceClassification with labels");
     }
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
-    const EvalData loaded = reading_records([&] {
-      return load_eval_data(options->data, options->task, options->max_examples, config, tokenizer,
-                            folder.string(),
-                            truncation_from(options->truncation, config.max_position_embeddings),
-                            record_options(options->records), &std::cerr);
-    });
-    print_truncation_notice(loaded.truncation, config.max_position_embeddings);
+    const EvalData loaded = load_labelled_data(options->data, options->task, options->max_examples, config,
+                                               tokenizer, folder, options->truncation, options->records);
     const std::vector<int64_t> classes = gold_classes(loaded.examples, config);
 
     Progress progress("tune");

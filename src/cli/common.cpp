@@ -337,4 +337,33 @@ std::vector<double> parse_speedups(const std::string& text) {
   return speedups;
 }
 
+EvalData load_labelled_data(const std::string& path, const std::string& task, int64_t max_examples,
+                            const BertConfig& config, const Tokenizer& tokenizer,
+                            const std::filesystem::path& folder, const TruncationOptions& truncation,
+                            const RecordFlags& records) {
+  const int64_t positions = config.max_position_embeddings;
+  const EvalData loaded = reading_records([&] {
+    return load_eval_data(path, task, max_examples, config, tokenizer, folder.string(),
+                          truncation_from(truncation, positions), record_options(records), &std::cerr);
+  });
+  print_truncation_notice(loaded.truncation, positions);
+  return loaded;
+}
+
+void add_target_run_options(CLI::App& command, std::string& mode, int& batch_size, int64_t& max_examples,
+                            int& latency_samples) {
+  command.add_option("--mode", mode, "static (calibrated keep fractions) or dynamic (tau per input)")
+      ->check(CLI::IsMember({"static", "dynamic"}));
+  command.add_option("--batch-size", batch_size, "Inputs per forward pass for the metrics")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command.add_option("--max", max_examples, "Use only the first N examples (0 = all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  command
+      .add_option("--latency-samples", latency_samples,
+                  "Inputs timed one at a time, each speedup paired with adjacent dense runs")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+}
+
 }  // namespace latte::cli

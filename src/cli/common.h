@@ -169,6 +169,18 @@ std::string fixed(double value, int decimals);
 // --speedups: targets of 1 (dense) or more.
 std::vector<double> parse_speedups(const std::string& text);
 
+// The labelled data of eval, sweep and tune: `path` read as the record flags say (or as the GLUE
+// TSV of `task`), cut as the truncation flags say with the run's one notice; errors name the flags.
+EvalData load_labelled_data(const std::string& path, const std::string& task, int64_t max_examples,
+                            const BertConfig& config, const Tokenizer& tokenizer,
+                            const std::filesystem::path& folder, const TruncationOptions& truncation,
+                            const RecordFlags& records);
+
+// --mode, --batch-size, --max and --latency-samples of a run that evaluates and times targets on
+// labelled data (eval, tune).
+void add_target_run_options(CLI::App& command, std::string& mode, int& batch_size, int64_t& max_examples,
+                            int& latency_samples);
+
 // The planners' one-line notices, each printed to stderr once however many targets repeat it.
 class Notices : public NoticeLines {
  public:
