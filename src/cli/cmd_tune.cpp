@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "common.h"
 #include "latte/core/error.h"
+#include "latte/core/format.h"
 #include "latte/core/threads.h"
 #include "latte/eval/runner.h"
 #include "latte/eval/tune.h"
@@ -41,13 +41,6 @@ struct TuneOptions {
   RecordFlags records;
   TruncationOptions truncation;
 };
-
-// A number as short as it reads: 3, 1.5, 0.25.
-std::string shortest(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
 
 // `value` with its sign always shown; a value that rounds to 0 is "+0.00", never "-0.00".
 std::string signed_fixed(double value, int decimals) {
@@ -87,11 +80,11 @@ TuneBudget budget_from(const TuneOptions& options) {
 std::string rule_text(const TuneOptions& options) {
   if (options.max_drop) {
     return "the highest speedup whose " + options.metric +
-           " drop vs dense, at the upper end of its 95% interval, is at most " + shortest(*options.max_drop) +
-           (*options.max_drop == 1.0 ? " point" : " points");
+           " drop vs dense, at the upper end of its 95% interval, is at most " +
+           format_number(*options.max_drop) + (*options.max_drop == 1.0 ? " point" : " points");
   }
   return "the most accurate (" + options.metric + ") speedup whose measured median latency is at most " +
-         shortest(*options.latency_ms) + " ms (ties: the higher speedup)";
+         format_number(*options.latency_ms) + " ms (ties: the higher speedup)";
 }
 
 }  // namespace
@@ -198,28 +191,28 @@ void add_tune_command(CLI::App& app) {
       const auto fastest = std::min_element(
           candidates.begin(), candidates.end(),
           [](const TuneCandidate& a, const TuneCandidate& b) { return a.median_ms < b.median_ms; });
-      throw InputError("no speedup fits the budget: the fastest, speedup " + shortest(fastest->speedup) +
+      throw InputError("no speedup fits the budget: the fastest, speedup " + format_number(fastest->speedup) +
                        ", took a median " + fixed(fastest->median_ms, 3) + " ms > --latency-ms " +
-                       shortest(*options->latency_ms) + "; raise the budget or add higher --speedups");
+                       format_number(*options->latency_ms) + "; raise the budget or add higher --speedups");
     }
     const TuneCandidate& pick = candidates[*chosen];
     const std::string measured = options->metric + " " + fixed(pick.quality, 4) + ", " + change_text(pick) +
                                  ", median " + fixed(pick.median_ms, 3) + " ms, " +
                                  fixed(pick.measured_speedup, 2) + "x measured";
-    std::cout << "recommended: speedup " << shortest(pick.speedup) << " (" << measured << ")\n";
+    std::cout << "recommended: speedup " << format_number(pick.speedup) << " (" << measured << ")\n";
     std::cout.flush();
     if (!options->save) return;
     DefaultKnob knob;
     knob.speedup = pick.speedup;
-    knob.chosen_by =
-        "latte tune " +
-        (options->max_drop ? "--max-drop " + shortest(*options->max_drop) + " --metric " + options->metric
-                           : "--latency-ms " + shortest(*options->latency_ms)) +
-        " --data " + one_line(options->data);
+    knob.chosen_by = "latte tune " +
+                     (options->max_drop
+                          ? "--max-drop " + format_number(*options->max_drop) + " --metric " + options->metric
+                          : "--latency-ms " + format_number(*options->latency_ms)) +
+                     " --data " + one_line(options->data);
     knob.measured = measured + " on " + std::to_string(loaded.examples.size()) + " examples, " +
                     std::to_string(num_threads()) + " threads";
     Sidecar::update(folder, [&](Sidecar& sidecar) { sidecar.default_knob = knob; });
-    std::cerr << "latte: saved default speedup " << shortest(knob.speedup) << " in "
+    std::cerr << "latte: saved default speedup " << format_number(knob.speedup) << " in "
               << (folder / "latte.json").string() << "\n";
   });
 }

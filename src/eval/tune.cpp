@@ -4,30 +4,23 @@
 #include <cmath>
 #include <numeric>
 #include <span>
-#include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/core/format.h"
 #include "latte/eval/metrics.h"
 
 namespace latte {
 
-namespace {
-
-std::string shortest(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void TuneBudget::validate() const {
   if (max_loss.has_value() == latency_ms.has_value())
     throw InputError("a tuning budget needs exactly one of a largest loss and a latency budget");
   if (max_loss && !(std::isfinite(*max_loss) && *max_loss >= 0.0))
-    throw FieldError("max_drop", "must be a finite number of points >= 0, got " + shortest(*max_loss));
+    throw FieldError("max_drop", "must be a finite number of points >= 0, got " + format_number(*max_loss));
   if (latency_ms && !(std::isfinite(*latency_ms) && *latency_ms > 0.0))
-    throw FieldError("latency budget", "must be a finite number of ms > 0, got " + shortest(*latency_ms));
+    throw FieldError("latency budget",
+                     "must be a finite number of ms > 0, got " + format_number(*latency_ms));
 }
 
 std::optional<size_t> choose_speedup(const std::vector<TuneCandidate>& candidates, const TuneBudget& budget) {

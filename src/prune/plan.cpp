@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/core/format.h"
 
 namespace latte {
 
@@ -12,12 +13,6 @@ namespace {
 
 constexpr double kPriorLowestT = 1e-3;
 constexpr int kBisectionSteps = 60;
-
-std::string format_number(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
 
 }  // namespace
 

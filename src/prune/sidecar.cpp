@@ -1,21 +1,15 @@
 #include "latte/prune/sidecar.h"
 
 #include <cmath>
-#include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/core/format.h"
 #include "latte/io/file_lock.h"
 #include "latte/io/json_file.h"
 
 namespace latte {
 
 namespace {
-
-std::string format_number(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
 
 // Every number of latte.json is checked: finite and within [low, high].
 std::vector<double> json_numbers(const nlohmann::json& json, const std::string& what,
