@@ -56,7 +56,8 @@ void add_generate_command(CLI::App& app) {
     std::string dtype;  // empty: as the folder stores it
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--model", options->model, "Hugging Face decoder folder (GPT-2)")->required();
+  command->add_option("--model", options->model, "Hugging Face decoder folder (GPT-2, Llama, Mistral, Qwen2)")
+      ->required();
   command->add_option("--input", options->input,
                       "File of prompts: one per line, JSONL, CSV or TSV (see --format; '-' = stdin)");
   add_record_options(*command, options->records);
@@ -143,8 +144,8 @@ void add_generate_command(CLI::App& app) {
       if (static_cast<int64_t>(prompt.size()) > longest_prompt) {
         if (!options->truncate) {
           throw InputError(origin + ": the prompt has " + std::to_string(prompt.size()) + " tokens; with " +
-                           std::to_string(options->max_new_tokens) + " new tokens the model (n_positions " +
-                           std::to_string(model->max_positions()) + ") takes at most " +
+                           std::to_string(options->max_new_tokens) + " new tokens the model (" +
+                           std::to_string(model->max_positions()) + " positions) takes at most " +
                            std::to_string(longest_prompt) + " (or use --truncate)");
         }
         ++truncation.truncated;
@@ -232,7 +233,7 @@ void add_generate_command(CLI::App& app) {
       const bool one = truncation.truncated == 1;
       std::cerr << "latte: notice: " << truncation.truncated << " of " << truncation.inputs
                 << (truncation.inputs == 1 ? " prompt " : " prompts ") << (one ? "was" : "were")
-                << " longer than " << longest_prompt << " tokens (n_positions " << model->max_positions()
+                << " longer than " << longest_prompt << " tokens (" << model->max_positions() << " positions"
                 << " less --max-new-tokens " << options->max_new_tokens << ") and " << (one ? "was" : "were")
                 << " cut to " << (one ? "its" : "their") << " last " << longest_prompt << "\n";
     }
