@@ -6,6 +6,7 @@
 // or $LATTE_LLAMA3_TOKENIZER, and skips without it; the small tokenizer's golden always runs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -387,6 +388,50 @@ TEST(Llama3Chat, TokenizersWithoutTheMarkers) {
       fs::path(LATTE_TEST_DATA_DIR) / "tokenizer" / "bert-base-uncased-vocab.txt", true);
   EXPECT_THROW(chat.encode(bert, std::nullopt, "hi"), InputError);
   EXPECT_THROW(chat.encode(small(), std::nullopt, "bad \xff"), InputError);
+}
+
+// `latte generate --chat` on a decoder with the small Llama-3 tokenizer (a GPT-2 body: this branch
+// has no Llama family; the chat path depends only on the tokenizer folder).
+TEST(Llama3Chat, GenerateWrapsPromptsInTheTemplate) {
+  TempDir work;
+  const fs::path model = work / "model";
+  const test_support::CommandResult init =
+      test_support::run_latte(work.path(), "init --family gpt2 --preset tiny --tokenizer " +
+                                               kSmallDir.string() + " --out " + model.string());
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  const std::string generate = "generate --model " + model.string() + " --max-new-tokens 6 --json --chat ";
+  test_support::expect_one_line_error(
+      test_support::run_latte(work.path(), generate + "hi"),
+      "tokenizer_config.json is missing: a chat needs the folder's chat_template");
+  fs::copy_file(kSmallDir / "tokenizer_config.json", model / "tokenizer_config.json");
+
+  const json golden = json::parse(test_support::lines_of(slurp(kDataDir / "chat_golden.jsonl"))[1]);
+  ASSERT_EQ(golden["system"], "You are a helpful assistant.");
+  const test_support::CommandResult result = test_support::run_latte(
+      work.path(), generate + "--system 'You are a helpful assistant.' 'What is 2+2?'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const json line = json::parse(result.out);
+  EXPECT_EQ(line["prompt_ids"], golden["ids"]);
+  // The turn ends at <|eot_id|>: kept last in ids, reported as eos, never printed.
+  const std::vector<int32_t> ids = line["ids"];
+  const int32_t end_of_turn = small().token_id("<|eot_id|>");
+  const auto first_end = std::find(ids.begin(), ids.end(), end_of_turn);
+  EXPECT_TRUE(first_end == ids.end() || first_end + 1 == ids.end());
+  EXPECT_EQ(line["stop_reason"], first_end == ids.end() ? "length" : "eos");
+  EXPECT_EQ(line["text"].get<std::string>().find("<|eot_id|>"), std::string::npos);
+
+  test_support::expect_one_line_error(
+      test_support::run_latte(work.path(), "generate --model " + model.string() + " --system x hi"),
+      "--system needs --chat");
+  test_support::expect_one_line_error(test_support::run_latte(work.path(), generate + "--prompt-ids 1,2"),
+                                      "--chat takes text prompts");
+  test_support::spit(work / "bad.txt", "caf\xc3 ok\n");
+  test_support::expect_one_line_error(
+      test_support::run_latte(work.path(), generate + "--input " + (work / "bad.txt").string()),
+      "bad.txt:1: invalid UTF-8");
+  test_support::spit(model / "tokenizer_config.json", R"({"chat_template": "{{ messages }}"})");
+  test_support::expect_one_line_error(test_support::run_latte(work.path(), generate + "hi"),
+                                      "tokenizer_config.json: chat_template is not one latte can apply");
 }
 
 }  // namespace
