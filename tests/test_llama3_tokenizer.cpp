@@ -102,6 +102,8 @@ TEST(Llama3Tokenizer, SplitsLikeTheRegex) {
   };
   using Pieces = std::vector<std::string>;
   EXPECT_EQ(words("DON'T we'Re"), (Pieces{"DON", "'T", " we", "'Re"}));
+  EXPECT_EQ(words("x'\u017Fy x'\u0131y"),
+            (Pieces{"x", "'\u017F", "y", " x", "'\u0131y"}));  // ſ folds to s, ı not
   EXPECT_EQ(words("1234567 x"), (Pieces{"123", "456", "7", " x"}));
   EXPECT_EQ(words("'hello \"hi\" $x"), (Pieces{"'hello", " \"", "hi", "\"", " $", "x"}));
   EXPECT_EQ(words("end.\n\n  next"), (Pieces{"end", ".\n\n", " ", " next"}));
@@ -175,7 +177,7 @@ TEST(Llama3Tokenizer, TokenizeCommandPrintsIdsAndTokens) {
   fs::create_directories(model);
   fs::copy(kSmallDir / "tokenizer.json", model / "tokenizer.json");
   spit(model / "config.json",
-       R"({"model_type":"gpt2","vocab_size":1264,"n_positions":64,"n_embd":8,"n_layer":1,"n_head":2})");
+       R"({"model_type":"gpt2","vocab_size":1265,"n_positions":64,"n_embd":8,"n_layer":1,"n_head":2})");
   test_support::CommandResult result = test_support::run_latte(
       work.path(), "tokenize --json --model " + model.string() + " 'Hi xyzzy<|eot_id|>'");
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -262,7 +264,7 @@ TEST_F(Llama3BadInput, NormalizersAndPostProcessors) {
       [](json& root) {
         root["post_processor"]["processors"][1]["special_tokens"]["<|begin_of_text|>"]["ids"] = {99999};
       },
-      {"special token \"<|begin_of_text|>\" has id 99999, out of range [0, 1264)"});
+      {"special token \"<|begin_of_text|>\" has id 99999, out of range [0, 1265)"});
   expect_error(
       [](json& root) {
         root["post_processor"]["processors"][1]["single"] = {{{"Sequence", {{"id", "B"}}}}};
@@ -283,7 +285,7 @@ TEST_F(Llama3BadInput, NormalizersAndPostProcessors) {
 TEST_F(Llama3BadInput, AddedTokensAndMerges) {
   // An added token's id past the vocabulary (Llama 3's run 128000..128255 after 128000 tokens).
   expect_error([](json& root) { root["added_tokens"][5]["id"] = 5000; },
-               {"model.vocab: ids must be 0..1263", "token '<|eot_id|>' has id 5000"});
+               {"model.vocab: ids must be 0..1264", "token '<|eot_id|>' has id 5000"});
   expect_error([](json& root) { root["added_tokens"][5]["id"] = -1; }, {"<|eot_id|>"});
   expect_error([](json& root) { root["added_tokens"][1]["id"] = root["added_tokens"][0]["id"]; },
                {"each token once"});

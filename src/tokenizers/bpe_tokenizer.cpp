@@ -97,10 +97,12 @@ CharClass classify(char32_t cp) {
   }
 }
 
-// Characters after an apostrophe that form one of 's 't 're 've 'm 'll 'd, or 0: case-sensitive
-// as GPT-2's regex, or in any ASCII case as Llama 3's (?i:...). Onig folds no other letter to
-// these (the golden has 'ſ, whose fold is 's, staying apart).
+// Code points after an apostrophe that form one of 's 't 're 've 'm 'll 'd, or 0: case-sensitive
+// as GPT-2's regex, or case-folded as Llama 3's (?i:...) is by Oniguruma: any ASCII case, and
+// U+017F (long s) whose simple case fold is 's'; no other code point folds to these letters (the
+// Kelvin sign folds to 'k', the "st" ligatures only as a whole). The small golden checks 'ſ.
 size_t contraction_length(std::string_view rest, bool any_case) {
+  if (any_case && rest.starts_with("\u017F")) return 1;
   const auto lower = [&](size_t i) {
     const char c = rest[i];
     return any_case && c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;

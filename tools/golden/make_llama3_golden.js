@@ -46,8 +46,9 @@ const kSpecials = [
   '<|end_header_id|>',
   '<|eot_id|>',
 ];
-// Words the merges never build: ignore_merges must take them whole.
-const kWholeWords = ['Ġxyzzy', 'plugh'];
+// Words the merges never build: ignore_merges must take them whole. "'Å¿" is "'ſ", which
+// Oniguruma's (?i:'s) matches (the fold of ſ is s): a pre-token only then.
+const kWholeWords = ['Ġxyzzy', 'plugh', "'Å¿"];
 // Llama 3's chat template as Hugging Face's tokenizer_config.json writes it.
 const kChatTemplate =
   "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + " +
