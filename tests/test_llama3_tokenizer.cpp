@@ -26,9 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using test_support::slurp;
-using test_support::spit;
-using test_support::TempDir;
+using namespace test_support;
 
 const fs::path kDataDir = fs::path(LATTE_TEST_DATA_DIR) / "llama3_tokenizer";
 const fs::path kSmallDir = kDataDir / "small";
@@ -50,7 +48,7 @@ const ByteLevelBpeTokenizer& small() {
 // Every golden text encodes to the reference's ids and tokens (special tokens included) and
 // its ids less the added BOS decode back to the text.
 void expect_matches_golden(const Tokenizer& tokenizer, const fs::path& golden, size_t n_prefix) {
-  const std::vector<std::string> lines = test_support::lines_of(slurp(golden));
+  const std::vector<std::string> lines = lines_of(slurp(golden));
   ASSERT_GT(lines.size(), 80u) << golden;
   for (size_t i = 0; i < lines.size(); ++i) {
     const json record = json::parse(lines[i]);
@@ -178,8 +176,8 @@ TEST(Llama3Tokenizer, TokenizeCommandPrintsIdsAndTokens) {
   fs::copy(kSmallDir / "tokenizer.json", model / "tokenizer.json");
   spit(model / "config.json",
        R"({"model_type":"gpt2","vocab_size":1265,"n_positions":64,"n_embd":8,"n_layer":1,"n_head":2})");
-  test_support::CommandResult result = test_support::run_latte(
-      work.path(), "tokenize --json --model " + model.string() + " 'Hi xyzzy<|eot_id|>'");
+  CommandResult result =
+      run_latte(work.path(), "tokenize --json --model " + model.string() + " 'Hi xyzzy<|eot_id|>'");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   json line = json::parse(result.out);
   EXPECT_EQ(line["ids"].get<std::vector<int32_t>>(), small().encode("Hi xyzzy<|eot_id|>", 0).ids);
@@ -187,8 +185,7 @@ TEST(Llama3Tokenizer, TokenizeCommandPrintsIdsAndTokens) {
   EXPECT_EQ(line["tokens"][line["tokens"].size() - 2], "Ġxyzzy");
   EXPECT_EQ(line["tokens"].back(), "<|eot_id|>");
   // --max-length counts the <|begin_of_text|> the tokenizer adds.
-  result = test_support::run_latte(work.path(),
-                                   "tokenize --json --max-length 3 --model " + model.string() + " 'a b c'");
+  result = run_latte(work.path(), "tokenize --json --max-length 3 --model " + model.string() + " 'a b c'");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   line = json::parse(result.out);
   EXPECT_EQ(line["tokens"], json({"<|begin_of_text|>", "a", "Ġb"}));
@@ -203,7 +200,7 @@ class Llama3BadInput : public ::testing::Test {
     spit(dir_ / "tokenizer.json", root.dump());
     std::vector<std::string> parts = expected;
     parts.push_back((dir_ / "tokenizer.json").string() + ": ");
-    test_support::expect_format_error([&] { load_tokenizer(dir_.path()); }, parts);
+    expect_format_error([&] { load_tokenizer(dir_.path()); }, parts);
   }
   TempDir dir_;
 };
@@ -301,7 +298,7 @@ TEST_F(Llama3BadInput, AddedTokensAndMerges) {
 void expect_chat_matches_golden(const fs::path& model_dir, const Tokenizer& tokenizer,
                                 const fs::path& golden) {
   const ChatTemplate chat = ChatTemplate::from_dir(model_dir);
-  const std::vector<std::string> lines = test_support::lines_of(slurp(golden));
+  const std::vector<std::string> lines = lines_of(slurp(golden));
   ASSERT_GE(lines.size(), 7u) << golden;
   for (const std::string& line : lines) {
     const json record = json::parse(line);
@@ -345,10 +342,10 @@ TEST(Llama3Chat, TemplatesLatteCannotApply) {
     spit(dir / "tokenizer_config.json", config);
     std::vector<std::string> parts = expected;
     parts.push_back(source);
-    test_support::expect_format_error([&] { ChatTemplate::from_dir(dir.path()); }, parts);
+    expect_format_error([&] { ChatTemplate::from_dir(dir.path()); }, parts);
   };
-  test_support::expect_format_error([&] { ChatTemplate::from_dir(dir.path()); },
-                                    {source + " is missing: a chat needs the folder's chat_template"});
+  expect_format_error([&] { ChatTemplate::from_dir(dir.path()); },
+                      {source + " is missing: a chat needs the folder's chat_template"});
   expect_error(R"({"bos_token": "<s>"})", {"has no chat_template"});
   expect_error(R"({"chat_template": [{"name": "default", "template": "x"}]})",
                {"chat_template must be a string"});
@@ -397,20 +394,18 @@ TEST(Llama3Chat, TokenizersWithoutTheMarkers) {
 TEST(Llama3Chat, GenerateWrapsPromptsInTheTemplate) {
   TempDir work;
   const fs::path model = work / "model";
-  const test_support::CommandResult init =
-      test_support::run_latte(work.path(), "init --family gpt2 --preset tiny --tokenizer " +
-                                               kSmallDir.string() + " --out " + model.string());
+  const CommandResult init = run_latte(work.path(), "init --family gpt2 --preset tiny --tokenizer " +
+                                                        kSmallDir.string() + " --out " + model.string());
   ASSERT_EQ(init.exit_code, 0) << init.err;
   const std::string generate = "generate --model " + model.string() + " --max-new-tokens 6 --json --chat ";
-  test_support::expect_one_line_error(
-      test_support::run_latte(work.path(), generate + "hi"),
-      "tokenizer_config.json is missing: a chat needs the folder's chat_template");
+  expect_one_line_error(run_latte(work.path(), generate + "hi"),
+                        "tokenizer_config.json is missing: a chat needs the folder's chat_template");
   fs::copy_file(kSmallDir / "tokenizer_config.json", model / "tokenizer_config.json");
 
-  const json golden = json::parse(test_support::lines_of(slurp(kDataDir / "chat_golden.jsonl"))[1]);
+  const json golden = json::parse(lines_of(slurp(kDataDir / "chat_golden.jsonl"))[1]);
   ASSERT_EQ(golden["system"], "You are a helpful assistant.");
-  const test_support::CommandResult result = test_support::run_latte(
-      work.path(), generate + "--system 'You are a helpful assistant.' 'What is 2+2?'");
+  const CommandResult result =
+      run_latte(work.path(), generate + "--system 'You are a helpful assistant.' 'What is 2+2?'");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const json line = json::parse(result.out);
   EXPECT_EQ(line["prompt_ids"], golden["ids"]);
@@ -422,18 +417,15 @@ TEST(Llama3Chat, GenerateWrapsPromptsInTheTemplate) {
   EXPECT_EQ(line["stop_reason"], first_end == ids.end() ? "length" : "eos");
   EXPECT_EQ(line["text"].get<std::string>().find("<|eot_id|>"), std::string::npos);
 
-  test_support::expect_one_line_error(
-      test_support::run_latte(work.path(), "generate --model " + model.string() + " --system x hi"),
-      "--system needs --chat");
-  test_support::expect_one_line_error(test_support::run_latte(work.path(), generate + "--prompt-ids 1,2"),
-                                      "--chat takes text prompts");
-  test_support::spit(work / "bad.txt", "caf\xc3 ok\n");
-  test_support::expect_one_line_error(
-      test_support::run_latte(work.path(), generate + "--input " + (work / "bad.txt").string()),
-      "bad.txt:1: invalid UTF-8");
-  test_support::spit(model / "tokenizer_config.json", R"({"chat_template": "{{ messages }}"})");
-  test_support::expect_one_line_error(test_support::run_latte(work.path(), generate + "hi"),
-                                      "tokenizer_config.json: chat_template is not one latte can apply");
+  expect_one_line_error(run_latte(work.path(), "generate --model " + model.string() + " --system x hi"),
+                        "--system needs --chat");
+  expect_one_line_error(run_latte(work.path(), generate + "--prompt-ids 1,2"), "--chat takes text prompts");
+  spit(work / "bad.txt", "caf\xc3 ok\n");
+  expect_one_line_error(run_latte(work.path(), generate + "--input " + (work / "bad.txt").string()),
+                        "bad.txt:1: invalid UTF-8");
+  spit(model / "tokenizer_config.json", R"({"chat_template": "{{ messages }}"})");
+  expect_one_line_error(run_latte(work.path(), generate + "hi"),
+                        "tokenizer_config.json: chat_template is not one latte can apply");
 }
 
 }  // namespace
