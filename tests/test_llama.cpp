@@ -189,5 +189,34 @@ TEST(LlamaCli, GenerateFromIdsMatchesTheReferenceDenseAndPruned) {
       "the model (64 positions) takes at most 4");
 }
 
+TEST(LlamaCli, InitWritesARandomLlamaThatGeneratesAndReadsBack) {
+  TempDir work("llama_init");
+  const fs::path out = work.path() / "model";
+  const fs::path tokenizer = fs::path(LATTE_TEST_DATA_DIR) / "llama3_tokenizer" / "small";
+  const auto init =
+      run_latte(work.path(), "init --family llama --preset tiny --layers 1 --dtype bf16 --tokenizer " +
+                                 tokenizer.string() + " --out " + out.string());
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_CONTAINS(init.err, "wrote a random tiny Llama (1 layers, hidden 128, 4 heads over 2");
+  const LlamaConfig config = LlamaConfig::from_file(out / "config.json");
+  EXPECT_EQ(config.num_key_value_heads, 2);
+  // The config reads back to what was written.
+  nlohmann::json written = read_json(out / "config.json"), again = config.to_json();
+  written.erase("torch_dtype");
+  again.erase("torch_dtype");
+  EXPECT_EQ(written, again);
+  EXPECT_EQ(read_json(out / "config.json")["torch_dtype"], "bfloat16");
+  const auto generated =
+      run_latte(work.path(), "generate --model " + out.string() + " --max-new-tokens 3 --json Hello");
+  ASSERT_EQ(generated.exit_code, 0) << generated.err;
+  const nlohmann::json result = nlohmann::json::parse(generated.out);
+  EXPECT_EQ(result["ids"].size(), 3u);
+  EXPECT_EQ(result["prompt_ids"][0], 1259) << "the small Llama 3 tokenizer's <|begin_of_text|> comes first";
+  test_support::expect_one_line_error(
+      run_latte(work.path(), "init --family llama --preset base --out " + (work.path() / "other").string()),
+      "unknown Llama preset 'base' (choose tiny, small or 1b)");
+  EXPECT_FALSE(fs::exists(work.path() / "other"));
+}
+
 }  // namespace
 }  // namespace latte

@@ -244,6 +244,93 @@ LlamaConfig LlamaConfig::from_json(const nlohmann::json& json, const std::string
   }
 }
 
+nlohmann::json LlamaConfig::to_json() const {
+  nlohmann::json json = {
+      {"architectures", {architecture}},
+      {"model_type", model_type},
+      {"vocab_size", vocab_size},
+      {"hidden_size", hidden_size},
+      {"intermediate_size", intermediate_size},
+      {"num_hidden_layers", num_hidden_layers},
+      {"num_attention_heads", num_attention_heads},
+      {"num_key_value_heads", num_key_value_heads},
+      {"head_dim", head_dim},
+      {"hidden_act", "silu"},
+      {"max_position_embeddings", max_position_embeddings},
+      {"rms_norm_eps", rms_norm_eps},
+      {"rope_theta", rope_theta},
+      {"rope_scaling", nullptr},
+      {"tie_word_embeddings", tie_word_embeddings},
+      {"attention_bias", qkv_bias},
+      {"mlp_bias", mlp_bias},
+      {"initializer_range", 0.02},
+      {"torch_dtype", "float32"},
+  };
+  if (rope_scaling) {
+    json["rope_scaling"] = {
+        {"rope_type", "llama3"},
+        {"factor", rope_scaling->factor},
+        {"low_freq_factor", rope_scaling->low_freq_factor},
+        {"high_freq_factor", rope_scaling->high_freq_factor},
+        {"original_max_position_embeddings", rope_scaling->original_max_position_embeddings}};
+  }
+  if (bos_token_id) json["bos_token_id"] = *bos_token_id;
+  if (eos_token_ids.size() == 1) json["eos_token_id"] = eos_token_ids.front();
+  if (eos_token_ids.size() > 1) json["eos_token_id"] = eos_token_ids;
+  return json;
+}
+
+std::vector<WeightSpec> llama_weight_specs(const LlamaConfig& config) {
+  const LlamaWeightNames names(std::string("model."));
+  std::vector<WeightSpec> specs = {{names.token_embeddings(), {config.vocab_size, config.hidden_size}}};
+  for (int64_t index = 0; index < config.num_hidden_layers; ++index) {
+    specs.push_back({names.block(index, "input_layernorm.weight"), {config.hidden_size}});
+    specs.push_back({names.block(index, "post_attention_layernorm.weight"), {config.hidden_size}});
+    const LlamaBlockLinears block = block_linears(names, config, index);
+    for (const StoredWeight& weight :
+         {block.query, block.key, block.value, block.output, block.gate, block.up, block.down}) {
+      specs.push_back({weight.name, {weight.out, weight.in}});
+    }
+  }
+  specs.push_back({names.final_norm(), {config.hidden_size}});
+  if (!config.tie_word_embeddings)
+    specs.push_back({LlamaWeightNames::lm_head(), {config.vocab_size, config.hidden_size}});
+  return specs;
+}
+
+LlamaConfig llama_preset(const std::string& preset, int64_t vocab_size, std::optional<int64_t> layers) {
+  if (layers && (*layers < 1 || *layers > 128)) {
+    throw InputError("a Llama preset takes 1..128 layers, got " + std::to_string(*layers));
+  }
+  struct Shape {
+    const char* name;
+    int64_t layers, hidden, heads, kv_heads, ffn, positions;
+  };
+  static constexpr Shape kPresets[] = {{"tiny", 2, 128, 4, 2, 344, 2048},
+                                       {"small", 6, 384, 6, 2, 1024, 2048},
+                                       {"1b", 16, 2048, 32, 8, 8192, 131072}};
+  for (const Shape& shape : kPresets) {
+    if (preset != shape.name) continue;
+    LlamaConfig config;
+    config.model_type = "llama";
+    config.architecture = "LlamaForCausalLM";
+    config.vocab_size = vocab_size;
+    config.hidden_size = shape.hidden;
+    config.intermediate_size = shape.ffn;
+    config.num_hidden_layers = layers.value_or(shape.layers);
+    config.num_attention_heads = shape.heads;
+    config.num_key_value_heads = shape.kv_heads;
+    config.head_dim = shape.hidden / shape.heads;
+    config.max_position_embeddings = shape.positions;
+    config.rms_norm_eps = 1e-5f;
+    config.rope_theta = 500000.0;
+    config.tie_word_embeddings = true;
+    if (preset == "1b") config.rope_scaling = Llama3RopeScaling{32.0, 1.0, 4.0, 8192};
+    return config;
+  }
+  throw InputError("unknown Llama preset '" + preset + "' (choose tiny, small or 1b)");
+}
+
 std::vector<StoredWeight> llama_linear_weights(const LlamaConfig& config, bool has_lm_head,
                                                const std::string& prefix) {
   const LlamaWeightNames names(prefix);

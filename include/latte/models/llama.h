@@ -18,6 +18,7 @@
 #include "latte/layers/transformer_block.h"
 #include "latte/models/causal_lm.h"
 #include "latte/models/linear_weights.h"
+#include "latte/models/weight_spec.h"
 
 namespace latte {
 
@@ -55,12 +56,23 @@ struct LlamaConfig {
   // Reads and validates config.json; FormatError names the file and field.
   static LlamaConfig from_file(const std::filesystem::path& config_json);
   static LlamaConfig from_json(const nlohmann::json& json, const std::string& file_label);
+  // config.json as transformers writes it for LlamaForCausalLM (from_json reads it back).
+  nlohmann::json to_json() const;
 
   static constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
   static constexpr int64_t kMaxHidden = 65536;
   static constexpr int64_t kMaxLayers = 1024;
   static constexpr int64_t kMaxPositions = int64_t{1} << 20;
 };
+
+// Every tensor of a *ForCausalLM checkpoint of this config ("model." prefix; lm_head unless tied).
+std::vector<WeightSpec> llama_weight_specs(const LlamaConfig& config);
+
+// The architectures of `latte init --family llama`: tiny (2 layers, hidden 128, 4 heads over 2
+// key/value heads), small (6 layers, hidden 384), and 1b, Llama-3.2-1B's shape (16 layers, hidden
+// 2048, 32 heads over 8, FFN 8192, tied, rope theta 500000 with llama3 scaling, 131072 positions).
+LlamaConfig llama_preset(const std::string& preset, int64_t vocab_size,
+                         std::optional<int64_t> layers = std::nullopt);
 
 // Every linear weight of the checkpoint (per block q, k, v, o, gate, up, down; the head when not
 // tied): what `latte quantize` writes in int8. `prefix`: "model." for *ForCausalLM checkpoints.
