@@ -44,7 +44,7 @@ class Tokenizer {
   virtual std::optional<int32_t> end_of_text_id() const = 0;
   // Throws InputError for an id out of range.
   virtual const std::string& token(int32_t id) const = 0;
-  // "wordpiece" or "byte-level-bpe".
+  // "wordpiece", "byte-level-bpe" or "sentencepiece".
   virtual std::string_view kind() const = 0;
 
  protected:
@@ -56,14 +56,16 @@ class Tokenizer {
   Tokenizer& operator=(const Tokenizer&) = default;
 };
 
-// The tokenizer of a model folder, chosen by its files: tokenizer.json by its model.type
+// The tokenizer of a model folder, chosen by its files: spiece.model (SentencePiece, T5's; also
+// required when tokenizer_config.json names a T5 tokenizer); tokenizer.json by its model.type
 // (WordPiece, or BPE with a ByteLevel pre-tokenizer); else vocab.json + merges.txt (byte-level
 // BPE); else vocab.txt (WordPiece). FormatError naming the file for anything else.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
 // The model's encoding of one input: encode(text), or for a text pair BERT's
-// [CLS] text [SEP] text_pair [SEP] (a WordPiece tokenizer's encode_pair; InputError for any
-// other tokenizer), truncated to max_length tokens. Errors start with `origin` ("FILE:LINE").
+// [CLS] text [SEP] text_pair [SEP] (a WordPiece tokenizer's encode_pair; T5's text </s> text_pair
+// </s> for SentencePiece; InputError for byte-level BPE), truncated to max_length tokens. Errors start with
+// `origin` ("FILE:LINE").
 Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
                       const std::optional<std::string>& text_pair, int64_t max_length,
                       const std::string& origin);
