@@ -217,6 +217,48 @@ TEST(SentencePieceTokenizer, BrokenModelFilesAreFormatErrors) {
   }
 }
 
+// Models that parse but once crashed latte through the library (found by fuzz_sentencepiece):
+// a piece starting with NUL (darts-clone throws from inside LoadFromSerializedProto) and a
+// precompiled_charsmap whose trie points outside itself (Encode read out of bounds).
+TEST(SentencePieceTokenizer, HostileModelsFoundByFuzzingAreFormatErrors) {
+  const fs::path corpus = fs::path(LATTE_TEST_DATA_DIR) / ".." / "fuzz" / "corpus" / "sentencepiece";
+  const std::string nul_piece = error_of(
+      [&] { SentencePieceTokenizer::from_model_bytes(slurp(corpus / "nul_piece.model"), "nul.model", 100); });
+  EXPECT_EQ(nul_piece.rfind("nul.model: not a valid SentencePiece model: ", 0), 0u) << nul_piece;
+  EXPECT_NE(nul_piece.find("zero-length key"), std::string::npos) << nul_piece;
+  EXPECT_EQ(
+      error_of([&] {
+        SentencePieceTokenizer::from_model_bytes(slurp(corpus / "bad_charsmap.model"), "bad.model", 100);
+      }),
+      "bad.model: not a valid SentencePiece model: its precompiled_charsmap's trie points outside itself");
+  // The seeds themselves (each model type, custom rules) load and encode.
+  for (const char* name : {"unigram", "bpe", "char", "word", "rules"}) {
+    const auto tokenizer =
+        SentencePieceTokenizer::from_model_bytes(slurp(corpus / (std::string(name) + ".model")), name, 2);
+    EXPECT_GE(tokenizer.encode("Hello <extra_id_1> world", 0).ids.size(), 3u) << name;
+  }
+}
+
+// Damage anywhere in the real model (mostly its 240 kB normalisation map) loads and encodes, or
+// is a FormatError: never a crash.
+TEST(SentencePieceTokenizer, DamagedModelBytesNeverCrash) {
+  const std::string model = slurp(kT5Dir / "spiece.model");
+  std::mt19937 random(21);
+  size_t rejected = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::string damaged = model;
+    const size_t at = random() % (damaged.size() - 4);
+    for (size_t i = 0; i < 4; ++i) damaged[at + i] = static_cast<char>(random());
+    try {
+      const auto tokenizer = SentencePieceTokenizer::from_model_bytes(damaged, "spiece.model", 100);
+      tokenizer.decode(tokenizer.encode("Ｆｕｌｌ café ﬁne 日本 😀 <extra_id_0> text", 0).ids);
+    } catch (const FormatError&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 0u);
+}
+
 TEST(SentencePieceTokenizer, MissingModelIsAFormatError) {
   TempDir dir("t5_missing");
   spit(dir / "tokenizer_config.json", R"({"tokenizer_class": "T5Tokenizer"})");

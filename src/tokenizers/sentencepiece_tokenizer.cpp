@@ -12,9 +12,20 @@
 #include "latte/io/read_file.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "pair_truncation.h"
+#include "spiece_model_check.h"
+
+// Exported by libsentencepiece but declared only in its private common.h. The library writes
+// INFO, WARNING and ERROR lines to stderr (a model's failed self-test prints every sample), where
+// latte's contract is one `latte: error:` line built from the returned status; FATAL (3) still
+// prints, and aborts as before.
+namespace sentencepiece::logging {
+void SetMinLogLevel(int v);
+}
 
 namespace latte {
 namespace {
+
+constexpr int kSentencePieceLogFatal = 3;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -160,8 +171,22 @@ SentencePieceTokenizer SentencePieceTokenizer::from_model_bytes(const std::strin
                       ", got " + std::to_string(extra_ids));
   }
   if (bytes.empty()) throw FormatError(source + ": empty file, not a SentencePiece model");
+  check_precompiled_charsmaps(bytes, source);
+  static const bool quiet = [] {
+    sentencepiece::logging::SetMinLogLevel(kSentencePieceLogFatal);
+    return true;
+  }();
+  (void)quiet;
   auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  if (const auto status = processor->LoadFromSerializedProto(bytes); !status.ok()) {
+  sentencepiece::util::Status status;
+  try {
+    status = processor->LoadFromSerializedProto(bytes);
+  } catch (const std::exception& error) {
+    // The library's trie builder (darts-clone) throws for pieces it cannot index, such as one
+    // that starts with a NUL byte, instead of returning a status.
+    throw FormatError(source + ": not a valid SentencePiece model: " + error.what());
+  }
+  if (!status.ok()) {
     // The library's message for bytes that are no ModelProto names only its own source line.
     const std::string reason = status.message();
     if (reason.find("ParseFromArray") != std::string::npos) {
