@@ -231,6 +231,11 @@ TEST(SentencePieceTokenizer, HostileModelsFoundByFuzzingAreFormatErrors) {
         SentencePieceTokenizer::from_model_bytes(slurp(corpus / "bad_charsmap.model"), "bad.model", 100);
       }),
       "bad.model: not a valid SentencePiece model: its precompiled_charsmap's trie points outside itself");
+  // A model without </s> (trained by spm_train --eos_id=-1) cannot follow T5's conventions.
+  EXPECT_EQ(error_of([&] {
+              SentencePieceTokenizer::from_model_bytes(slurp(kT5Dir / "no_eos.model"), "no_eos.model", 100);
+            }),
+            "no_eos.model: the model has no </s> piece (eos_id -1), which T5 appends to every input");
   // The seeds themselves (each model type, custom rules) load and encode.
   for (const char* name : {"unigram", "bpe", "char", "word", "rules"}) {
     const auto tokenizer =
