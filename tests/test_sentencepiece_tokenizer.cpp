@@ -116,6 +116,34 @@ TEST(SentencePieceTokenizer, DecodeSkipsSpecialTokensAndChecksIds) {
   EXPECT_EQ(error_of([&] { tokenizer.decode(out_of_range); }), "token id 2100 is out of range [0, 2100)");
 }
 
+// Streaming generated text token by token gives what decoding the whole sequence gives: the
+// spaces SentencePiece's per-token decode would strip stay between the words.
+TEST(SentencePieceTokenizer, TokenTextStreamGivesTheWholeDecode) {
+  size_t compared = 0;
+  for (const json& golden : goldens()) {
+    const auto ids = golden["ids"].get<std::vector<int32_t>>();
+    TokenTextStream stream(t5());
+    std::string streamed;
+    for (const int32_t id : ids) streamed += stream.push(id);
+    streamed += stream.finish();
+    EXPECT_EQ(streamed, golden["decoded"].get<std::string>()) << golden.dump();
+    compared += ids.size() > 3;
+  }
+  EXPECT_GT(compared, 50u);
+  // Token by token, the words of "Hello world" come with the space between them.
+  TokenTextStream stream(t5());
+  std::vector<std::string> pieces;
+  for (const int32_t id : t5().encode("Hello world", 0).ids) pieces.push_back(stream.push(id));
+  EXPECT_EQ(pieces, (std::vector<std::string>{"He", "l", "lo", " world", ""}));
+  // Byte-level BPE keeps its exact bytes, a character split across tokens held back until whole.
+  const auto gpt2 = load_tokenizer(fs::path(LATTE_TEST_DATA_DIR) / "gpt2_tokenizer" / "small");
+  const std::string text = "Hello world, caf\xC3\xA9 \xF0\x9F\x98\x80!";
+  TokenTextStream bytes(*gpt2);
+  std::string streamed;
+  for (const int32_t id : gpt2->encode(text, 0).ids) streamed += bytes.push(id);
+  EXPECT_EQ(streamed + bytes.finish(), text);
+}
+
 TEST(SentencePieceTokenizer, InvalidUtf8NamesTheByte) {
   EXPECT_EQ(error_of([] { t5().encode("hello \xff world", 0); }), "invalid UTF-8 at byte 6");
   EXPECT_EQ(error_of([] { t5().encode_pair("ok", "ab\xc3", 0); }), "invalid UTF-8 at byte 2");

@@ -186,4 +186,20 @@ std::string Utf8Stream::finish() {
   return text;
 }
 
+std::string TokenTextStream::push(int32_t id) {
+  ids_.push_back(id);
+  const std::string text = tokenizer_->decode(ids_);
+  if (text.size() <= emitted_.size() || text.compare(0, emitted_.size(), emitted_) != 0) return "";
+  std::string added = utf8_.push(std::string_view(text).substr(emitted_.size()));
+  emitted_ = text;
+  return added;
+}
+
+std::string TokenTextStream::finish() {
+  std::string rest = utf8_.finish();
+  ids_.clear();
+  emitted_.clear();
+  return rest;
+}
+
 }  // namespace latte

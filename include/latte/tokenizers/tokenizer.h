@@ -108,4 +108,23 @@ class Utf8Stream {
   std::string pending_;  // at most 3 bytes: the start of a sequence that may yet complete
 };
 
+// Text of generated ids as they come: each push returns what decoding the whole sequence so far
+// added, so the pushes and finish() give decode(all ids) as valid UTF-8 (through Utf8Stream),
+// whatever the tokenizer's decode does with a token alone: SentencePiece strips the space a
+// piece starts with, which between words belongs to the text. A decode that rewrites text
+// already returned (not one latte's tokenizers do) holds the output back until it agrees again.
+class TokenTextStream {
+ public:
+  explicit TokenTextStream(const Tokenizer& tokenizer) : tokenizer_(&tokenizer) {}
+  std::string push(int32_t id);
+  // What is left; the stream is empty afterwards.
+  std::string finish();
+
+ private:
+  const Tokenizer* tokenizer_;
+  std::vector<int32_t> ids_;  // the sequence so far
+  std::string emitted_;       // bytes of its decode already handed to utf8_
+  Utf8Stream utf8_;
+};
+
 }  // namespace latte
