@@ -187,18 +187,31 @@ std::string Utf8Stream::finish() {
 }
 
 std::string TokenTextStream::push(int32_t id) {
+  // Decoding a few tokens of context before the new ones, not the whole sequence, keeps each push
+  // O(1): the tokenizers decode locally, and the context carries the space a piece starts with.
+  constexpr size_t kContextTokens = 8;
   ids_.push_back(id);
-  const std::string text = tokenizer_->decode(ids_);
-  if (text.size() <= emitted_.size() || text.compare(0, emitted_.size(), emitted_) != 0) return "";
-  std::string added = utf8_.push(std::string_view(text).substr(emitted_.size()));
-  emitted_ = text;
+  visible_.push_back(!tokenizer_->decode(std::span<const int32_t>(&id, 1)).empty());
+  const std::string before = tokenizer_->decode(std::span<const int32_t>(ids_).first(n_context_));
+  const std::string after = tokenizer_->decode(ids_);
+  if (after.size() < before.size() || after.compare(0, before.size(), before) != 0) return "";
+  std::string added = utf8_.push(std::string_view(after).substr(before.size()));
+  // The context starts at a token with text of its own: one of only whitespace or specials (a run
+  // of SentencePiece's lone ▁) decodes to nothing at the start, and the spaces after it would be
+  // lost from the next difference.
+  size_t start = ids_.size() > kContextTokens ? ids_.size() - kContextTokens : 0;
+  while (start > 0 && !visible_[start]) --start;
+  ids_.erase(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(start));
+  visible_.erase(visible_.begin(), visible_.begin() + static_cast<std::ptrdiff_t>(start));
+  n_context_ = ids_.size();
   return added;
 }
 
 std::string TokenTextStream::finish() {
   std::string rest = utf8_.finish();
   ids_.clear();
-  emitted_.clear();
+  visible_.clear();
+  n_context_ = 0;
   return rest;
 }
 

@@ -108,11 +108,12 @@ class Utf8Stream {
   std::string pending_;  // at most 3 bytes: the start of a sequence that may yet complete
 };
 
-// Text of generated ids as they come: each push returns what decoding the whole sequence so far
-// added, so the pushes and finish() give decode(all ids) as valid UTF-8 (through Utf8Stream),
-// whatever the tokenizer's decode does with a token alone: SentencePiece strips the space a
-// piece starts with, which between words belongs to the text. A decode that rewrites text
-// already returned (not one latte's tokenizers do) holds the output back until it agrees again.
+// Text of generated ids as they come: each push returns what the new token adds to the decode of
+// the tokens before it (a few of them as context), so the pushes and finish() give decode(all
+// ids) as valid UTF-8 (through Utf8Stream), whatever the tokenizer's decode does with a token
+// alone: SentencePiece strips the space a piece starts with, which between words belongs to the
+// text. A token whose decode rewrites the context's (not one latte's tokenizers make) is held
+// back, with those after it, until the decode agrees again.
 class TokenTextStream {
  public:
   explicit TokenTextStream(const Tokenizer& tokenizer) : tokenizer_(&tokenizer) {}
@@ -122,8 +123,9 @@ class TokenTextStream {
 
  private:
   const Tokenizer* tokenizer_;
-  std::vector<int32_t> ids_;  // the sequence so far
-  std::string emitted_;       // bytes of its decode already handed to utf8_
+  std::vector<int32_t> ids_;   // the last tokens: context, then any held back
+  std::vector<bool> visible_;  // [ids_.size()]: the token alone decodes to some text
+  size_t n_context_ = 0;       // of ids_, those whose text was returned
   Utf8Stream utf8_;
 };
 
