@@ -86,6 +86,13 @@ TEST(SentencePieceTokenizer, FollowsT5Conventions) {
   EXPECT_EQ(tokenizer.sentinel_id(99), 2000);
   EXPECT_EQ(tokenizer.token(2099), "<extra_id_0>");
   EXPECT_EQ(tokenizer.token(2000), "<extra_id_99>");
+  EXPECT_TRUE(tokenizer.is_special(0));
+  EXPECT_TRUE(tokenizer.is_special(1));
+  EXPECT_TRUE(tokenizer.is_special(2));
+  EXPECT_FALSE(tokenizer.is_special(3));
+  EXPECT_TRUE(tokenizer.is_special(2000));
+  EXPECT_THROW(tokenizer.is_special(2100), InputError);
+  EXPECT_THROW(tokenizer.is_special(-1), InputError);
   EXPECT_THROW(tokenizer.sentinel_id(100), InputError);
   EXPECT_THROW(tokenizer.token(2100), InputError);
   EXPECT_THROW(tokenizer.token(-1), InputError);

@@ -237,6 +237,7 @@ int32_t SentencePieceTokenizer::sentinel_id(int64_t n) const {
 }
 
 bool SentencePieceTokenizer::is_special(int32_t id) const {
+  token_at(tokens_, id);                                  // InputError for an id out of range
   if (static_cast<size_t>(id) >= n_pieces_) return true;  // a sentinel
   return processor_->IsControl(id) || processor_->IsUnknown(id);
 }
@@ -335,7 +336,6 @@ std::string SentencePieceTokenizer::decode(std::span<const int32_t> ids) const {
   std::vector<int> pieces;
   pieces.reserve(ids.size());
   for (const int32_t id : ids) {
-    token_at(tokens_, id);  // InputError for an id out of range
     if (!is_special(id)) pieces.push_back(id);
   }
   std::string text;

@@ -63,6 +63,10 @@ class SentencePieceTokenizer final : public Tokenizer {
 
   // Ids of text without `</s>`, no truncation. InputError on invalid UTF-8.
   std::vector<int32_t> token_ids(std::string_view text) const;
+  // `</s>`, `<pad>`, `<unk>` (the model's control and unknown pieces) and the sentinels: what
+  // decode drops. InputError for an id out of range. (main's Tokenizer gained the same virtual
+  // while this was written: add `override` when the two meet.)
+  bool is_special(int32_t id) const;
   int64_t extra_ids() const { return extra_ids_; }
   // The id of <extra_id_N>, for N in [0, extra_ids).
   int32_t sentinel_id(int64_t n) const;
@@ -71,7 +75,6 @@ class SentencePieceTokenizer final : public Tokenizer {
   SentencePieceTokenizer() = default;
   // Ids of text without `</s>`, stopping once there are more than `limit`.
   std::vector<int32_t> text_ids(std::string_view text, size_t limit) const;
-  bool is_special(int32_t id) const;
 
   std::shared_ptr<const sentencepiece::SentencePieceProcessor> processor_;  // shared by copies
   std::string source_;
