@@ -95,8 +95,9 @@ TEST(EncodeInput, PairsAreWordPieceOnlyAndErrorsNameTheOrigin) {
   EXPECT_EQ(encode_input(*wordpiece, "a great movie", std::string("boring"), 4, "x:1").ids.size(), 4u);
 
   const std::unique_ptr<Tokenizer> bpe = load_tokenizer(kData / "gpt2_tokenizer" / "small");
-  EXPECT_EQ(error_of([&] { encode_input(*bpe, "a", std::string("b"), 0, "argument 1"); }),
-            "argument 1: text pairs need a WordPiece tokenizer; this model's is byte-level-bpe");
+  EXPECT_EQ(
+      error_of([&] { encode_input(*bpe, "a", std::string("b"), 0, "argument 1"); }),
+      "argument 1: text pairs need a WordPiece or SentencePiece tokenizer; this model's is byte-level-bpe");
   EXPECT_EQ(
       error_of([&] { encode_input(*bpe, "caf\xc3", std::nullopt, 0, "in.txt:3"); }).rfind("in.txt:3: ", 0),
       0u);

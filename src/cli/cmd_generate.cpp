@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common.h"
 #include "latte/core/error.h"
@@ -177,7 +178,8 @@ void add_generate_command(CLI::App& app) {
                            std::to_string(model->vocab_size()));
         }
       }
-      Utf8Stream stream;
+      std::optional<TokenTextStream> stream;
+      if (tokenizer) stream.emplace(*tokenizer);
       std::string text;
       std::vector<int32_t> generated;
       bool end_of_turn = false;
@@ -188,7 +190,7 @@ void add_generate_command(CLI::App& app) {
           return false;
         }
         if (tokenizer) {
-          const std::string piece = stream.push(tokenizer->decode(std::span<const int32_t>(&id, 1)));
+          const std::string piece = stream->push(id);
           text += piece;
           if (!options->json) std::cout << piece << std::flush;
         } else if (!options->json) {
@@ -203,7 +205,7 @@ void add_generate_command(CLI::App& app) {
       const double setup_seconds = pending_setup_seconds + result.setup_seconds;
       pending_setup_seconds = 0.0;
       if (tokenizer) {
-        const std::string rest = stream.finish();
+        const std::string rest = stream->finish();
         text += rest;
         if (!options->json) std::cout << rest;
       }

@@ -11,6 +11,7 @@
 #include "latte/io/atomic_file.h"
 #include "latte/io/json_file.h"
 #include "latte/io/read_file.h"
+#include "pair_truncation.h"
 
 namespace latte {
 namespace {
@@ -430,19 +431,9 @@ Encoding BertTokenizer::encode_pair(std::string_view text, std::string_view pair
   std::vector<int32_t> second = text_ids(pair, std::numeric_limits<size_t>::max());
   const size_t budget = static_cast<size_t>(max_length) - 3;
   const bool truncated = first.size() + second.size() > budget;
-  if (truncated) {
-    // tokenizers' LongestFirst: if the shorter fits in half, the longer takes the rest; else
-    // each gets half and the longer (the pair on a tie) the odd token.
-    size_t n_short = std::min(first.size(), second.size());
-    size_t n_long = n_short > budget ? n_short : std::max(n_short, budget - n_short);
-    if (n_short + n_long > budget) {
-      n_short = budget / 2;
-      n_long = n_short + budget % 2;
-    }
-    const bool first_is_longer = first.size() > second.size();
-    first.resize(std::min(first.size(), first_is_longer ? n_long : n_short));
-    second.resize(std::min(second.size(), first_is_longer ? n_short : n_long));
-  }
+  const PairLengths kept = longest_first(first.size(), second.size(), budget);
+  first.resize(kept.first);
+  second.resize(kept.second);
   Encoding encoding = assemble(first, &second);
   encoding.truncated = truncated;
   return encoding;

@@ -7,6 +7,7 @@
 #include "latte/io/json_file.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "latte/tokenizers/bpe_tokenizer.h"
+#include "latte/tokenizers/sentencepiece_tokenizer.h"
 
 namespace latte {
 namespace {
@@ -60,6 +61,10 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir) {
+  // Before tokenizer.json: Hugging Face writes a Unigram tokenizer.json beside T5's spiece.model.
+  if (fs::exists(model_dir / "spiece.model") || names_sentencepiece_tokenizer(model_dir)) {
+    return std::make_unique<SentencePieceTokenizer>(SentencePieceTokenizer::from_dir(model_dir));
+  }
   const fs::path tokenizer_json = model_dir / "tokenizer.json";
   if (fs::exists(tokenizer_json)) {
     const json root = read_json_file(tokenizer_json);
@@ -70,6 +75,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
       // The pre-tokenizer (GPT-2's or Llama 3's) is checked there.
       return std::make_unique<ByteLevelBpeTokenizer>(
           ByteLevelBpeTokenizer::from_tokenizer_json(root, source));
+    }
+    if (type == "Unigram") {
+      throw FormatError(source +
+                        ": a Unigram (SentencePiece) tokenizer.json alone is not supported yet: put "
+                        "the model's spiece.model beside it");
     }
     throw FormatError(source + ": model type '" + type + "' is not supported (supported: WordPiece, BPE)");
   }
@@ -85,8 +95,9 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
   std::string found;
   if (has_vocab_json) found = " (vocab.json is there but not merges.txt)";
   if (has_merges) found = " (merges.txt is there but not vocab.json)";
-  throw FormatError("no tokenizer in " + model_dir.string() +
-                    ": looked for tokenizer.json, vocab.json + merges.txt and vocab.txt" + found);
+  throw FormatError(
+      "no tokenizer in " + model_dir.string() +
+      ": looked for tokenizer.json, vocab.json + merges.txt and vocab.txt, and T5's spiece.model" + found);
 }
 
 const std::string& Tokenizer::token_at(const std::vector<std::string>& tokens, int32_t id) {
@@ -102,12 +113,14 @@ Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
                       const std::string& origin) {
   try {
     if (!text_pair) return tokenizer.encode(text, max_length);
-    const auto* wordpiece = dynamic_cast<const BertTokenizer*>(&tokenizer);
-    if (wordpiece == nullptr) {
-      throw InputError("text pairs need a WordPiece tokenizer; this model's is " +
-                       std::string(tokenizer.kind()));
+    if (const auto* wordpiece = dynamic_cast<const BertTokenizer*>(&tokenizer)) {
+      return wordpiece->encode_pair(text, *text_pair, max_length);
     }
-    return wordpiece->encode_pair(text, *text_pair, max_length);
+    if (const auto* sentencepiece = dynamic_cast<const SentencePieceTokenizer*>(&tokenizer)) {
+      return sentencepiece->encode_pair(text, *text_pair, max_length);
+    }
+    throw InputError("text pairs need a WordPiece or SentencePiece tokenizer; this model's is " +
+                     std::string(tokenizer.kind()));
   } catch (const InputError& error) {
     throw InputError(origin + ": " + error.what());
   }
@@ -167,6 +180,35 @@ std::string Utf8Stream::finish() {
   if (!pending_.empty()) text += kReplacement;
   pending_.clear();
   return text;
+}
+
+std::string TokenTextStream::push(int32_t id) {
+  // Decoding a few tokens of context before the new ones, not the whole sequence, keeps each push
+  // O(1): the tokenizers decode locally, and the context carries the space a piece starts with.
+  constexpr size_t kContextTokens = 8;
+  ids_.push_back(id);
+  visible_.push_back(!tokenizer_->decode(std::span<const int32_t>(&id, 1)).empty());
+  const std::string before = tokenizer_->decode(std::span<const int32_t>(ids_).first(n_context_));
+  const std::string after = tokenizer_->decode(ids_);
+  if (after.size() < before.size() || after.compare(0, before.size(), before) != 0) return "";
+  std::string added = utf8_.push(std::string_view(after).substr(before.size()));
+  // The context starts at a token with text of its own: one of only whitespace or specials (a run
+  // of SentencePiece's lone ▁) decodes to nothing at the start, and the spaces after it would be
+  // lost from the next difference.
+  size_t start = ids_.size() > kContextTokens ? ids_.size() - kContextTokens : 0;
+  while (start > 0 && !visible_[start]) --start;
+  ids_.erase(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(start));
+  visible_.erase(visible_.begin(), visible_.begin() + static_cast<std::ptrdiff_t>(start));
+  n_context_ = ids_.size();
+  return added;
+}
+
+std::string TokenTextStream::finish() {
+  std::string rest = utf8_.finish();
+  ids_.clear();
+  visible_.clear();
+  n_context_ = 0;
+  return rest;
 }
 
 }  // namespace latte

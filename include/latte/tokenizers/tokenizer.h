@@ -52,7 +52,7 @@ class Tokenizer {
   // (BERT's [CLS] [SEP] ...; GPT-2's <|endoftext|>; Llama 3's <|begin_of_text|>, <|eot_id|>, the
   // reserved ones). InputError for an id out of range.
   virtual bool is_special(int32_t id) const = 0;
-  // "wordpiece" or "byte-level-bpe".
+  // "wordpiece", "byte-level-bpe" or "sentencepiece".
   virtual std::string_view kind() const = 0;
 
  protected:
@@ -64,14 +64,17 @@ class Tokenizer {
   Tokenizer& operator=(const Tokenizer&) = default;
 };
 
-// The tokenizer of a model folder, chosen by its files: tokenizer.json by its model.type
-// (WordPiece, or byte-level BPE with GPT-2's or Llama 3's pre-tokenizer); else vocab.json + merges.txt
-// (byte-level BPE); else vocab.txt (WordPiece). FormatError naming the file for anything else.
+// The tokenizer of a model folder, chosen by its files: spiece.model (SentencePiece, T5's; also
+// required when tokenizer_config.json names a T5 tokenizer); tokenizer.json by its model.type
+// (WordPiece, or byte-level BPE with GPT-2's or Llama 3's pre-tokenizer); else vocab.json +
+// merges.txt (byte-level BPE); else vocab.txt (WordPiece). FormatError naming the file for anything
+// else.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
 // The model's encoding of one input: encode(text), or for a text pair BERT's
-// [CLS] text [SEP] text_pair [SEP] (a WordPiece tokenizer's encode_pair; InputError for any
-// other tokenizer), truncated to max_length tokens. Errors start with `origin` ("FILE:LINE").
+// [CLS] text [SEP] text_pair [SEP] (a WordPiece tokenizer's encode_pair; T5's text </s> text_pair
+// </s> for SentencePiece; InputError for byte-level BPE), truncated to max_length tokens. Errors start with
+// `origin` ("FILE:LINE").
 Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
                       const std::optional<std::string>& text_pair, int64_t max_length,
                       const std::string& origin);
@@ -112,6 +115,27 @@ class Utf8Stream {
 
  private:
   std::string pending_;  // at most 3 bytes: the start of a sequence that may yet complete
+};
+
+// Text of generated ids as they come: each push returns what the new token adds to the decode of
+// the tokens before it (a few of them as context), so the pushes and finish() give decode(all
+// ids) as valid UTF-8 (through Utf8Stream), whatever the tokenizer's decode does with a token
+// alone: SentencePiece strips the space a piece starts with, which between words belongs to the
+// text. A token whose decode rewrites the context's (not one latte's tokenizers make) is held
+// back, with those after it, until the decode agrees again.
+class TokenTextStream {
+ public:
+  explicit TokenTextStream(const Tokenizer& tokenizer) : tokenizer_(&tokenizer) {}
+  std::string push(int32_t id);
+  // What is left; the stream is empty afterwards.
+  std::string finish();
+
+ private:
+  const Tokenizer* tokenizer_;
+  std::vector<int32_t> ids_;   // the last tokens: context, then any held back
+  std::vector<bool> visible_;  // [ids_.size()]: the token alone decodes to some text
+  size_t n_context_ = 0;       // of ids_, those whose text was returned
+  Utf8Stream utf8_;
 };
 
 }  // namespace latte
