@@ -126,6 +126,17 @@ int64_t next_position(const KvCache& cache) {
   return cache.layers[0].positions().back() + 1;
 }
 
+void require_finite_logits(const DecoderOutput& output) {
+  const float* logits = output.logits.data();
+  const int64_t vocab = output.logits.rank() == 2 ? output.logits.shape()[1] : 0;
+  for (int64_t i = 0; i < output.logits.numel(); ++i) {
+    if (!std::isfinite(logits[i])) {
+      throw Error("the model's output is not finite (NaN or infinity) at position " +
+                  std::to_string(output.positions[static_cast<size_t>(i / vocab)]));
+    }
+  }
+}
+
 Gpt2Config Gpt2Config::from_file(const std::filesystem::path& config_json) {
   return from_json(read_json_file(config_json), config_json.string());
 }
@@ -376,13 +387,7 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
   lm_head_(normed, rows_out, output.logits.data());
   output.positions.assign(positions.begin() + first_out, positions.end());
   if (times) times->head = clock.lap();
-  const float* logits = output.logits.data();
-  for (int64_t i = 0; i < rows_out * config_.vocab_size; ++i) {
-    if (!std::isfinite(logits[i])) {
-      throw Error("the model's output is not finite (NaN or infinity) at position " +
-                  std::to_string(output.positions[static_cast<size_t>(i / config_.vocab_size)]));
-    }
-  }
+  require_finite_logits(output);
   return output;
 }
 

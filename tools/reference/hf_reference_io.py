@@ -14,13 +14,17 @@ _ST_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
 
 
 def write_safetensors(path, tensors, dtype):
-    """tensors: dict name -> np.ndarray (float32). Stored in `dtype`."""
+    """tensors: dict name -> np.ndarray (float32). Stored in `dtype` (F32, F16 or BF16)."""
     names = sorted(tensors)
     header = {"__metadata__": {"format": "pt"}}
     blobs = []
     offset = 0
     for n in names:
-        arr = np.ascontiguousarray(tensors[n].astype(_ST_DTYPES[dtype]))
+        if dtype == "BF16":  # float32 rounded to nearest even, high half kept
+            bits = np.ascontiguousarray(tensors[n].astype(np.float32)).view(np.uint32).astype(np.uint64)
+            arr = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2").reshape(tensors[n].shape)
+        else:
+            arr = np.ascontiguousarray(tensors[n].astype(_ST_DTYPES[dtype]))
         b = arr.tobytes(order="C")
         header[n] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(b)]}
         blobs.append(b)
