@@ -84,11 +84,7 @@ T5Config config_from_json(const nlohmann::json& json, const std::string& label) 
   const auto bounded = [&](const char* key, int64_t limit, std::optional<int64_t> fallback = std::nullopt) {
     const int64_t value = fallback ? json_optional_positive_int(json, key, label, *fallback)
                                    : json_require_positive_int(json, key, label);
-    if (value > limit) {
-      throw FormatError(label + ": field '" + key + "' is " + std::to_string(value) +
-                        ", above latte's limit of " + std::to_string(limit));
-    }
-    return value;
+    return json_at_most(value, key, label, limit);
   };
   config.vocab_size = bounded("vocab_size", T5Config::kMaxVocabSize);
   config.d_model = bounded("d_model", T5Config::kMaxWidth);

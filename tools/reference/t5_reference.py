@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from hf_reference_io import act_fn, read_safetensors, write_safetensors
-from gpt2_reference import emit, f32, maxdiff, check, top_gap, write_json
+from gpt2_reference import check, emit, f32, maxdiff, require_decisive, top_gap, write_json
 
 SOURCE_LEN = 12
 GREEDY_TOKENS = 6
@@ -362,8 +362,7 @@ def generate(spec, out_root):
             "first_logits": f32(p_steps[0]),
             "greedy_ids": p_ids,
         })
-    assert min_gap > 1e-3, f"greedy top-2 gap {min_gap} too small: change the seed"
-    assert min_margin > 1e-5, f"selection score margin {min_margin} too small: change the seed"
+    require_decisive(min_gap, min_margin)
 
     golden = {
         "source_ids": source,
