@@ -110,18 +110,18 @@ TEST(GenerateCli, BadInputsAreOneLineErrors) {
   for (int i = 0; i < 60; ++i) long_ids.push_back(i);
   const std::string long_prompt = joined(long_ids);
   expect_one_line_error(run_latte(work.path(), model + "--prompt-ids " + long_prompt + " --max-new-tokens 8"),
-                        "n_positions 64");
+                        "(64 positions)");
   const CommandResult truncated =
       run_latte(work.path(), model + "--prompt-ids " + long_prompt + " --max-new-tokens 8 --truncate --json");
   ASSERT_EQ(truncated.exit_code, 0) << truncated.err;
   EXPECT_EQ(
       truncated.err,
-      "latte: notice: 1 of 1 prompt was longer than 56 tokens (n_positions 64 less --max-new-tokens 8) and "
+      "latte: notice: 1 of 1 prompt was longer than 56 tokens (64 positions less --max-new-tokens 8) and "
       "was cut to its last 56\n");
   EXPECT_EQ(nlohmann::json::parse(truncated.out)["prompt_ids"].size(), 56u);
   expect_one_line_error(run_latte(work.path(), model + "--prompt-ids " + long_prompt +
                                                    " --max-new-tokens 8 --truncate --no-truncate"),
-                        "n_positions 64");
+                        "(64 positions)");
   expect_one_line_error(
       run_latte(work.path(), "generate --model " +
                                  (fs::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32").string() +

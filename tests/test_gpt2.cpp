@@ -1,9 +1,12 @@
-// latte's GPT-2 against the independent PyTorch reference (tools/reference/gpt2_reference.py):
-// dense logits, prefill elimination (ACC scores, kept positions, the pruned KV cache), cached
-// decode steps and continuation scoring, for random checkpoints in Hugging Face layout.
+// latte's decoders (GPT-2; Llama and Qwen2 in the DecoderGolden cases) against the independent
+// PyTorch references (tools/reference/gpt2_reference.py, llama_reference.py): dense logits, prefill
+// elimination (ACC scores, kept positions, the pruned KV cache), cached decode steps and
+// continuation scoring, for random checkpoints in Hugging Face layout. Llama-only checks are in
+// test_llama.cpp.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -21,12 +24,15 @@
 namespace latte {
 namespace {
 
-const std::filesystem::path kGpt2Data = std::filesystem::path(LATTE_TEST_DATA_DIR) / "gpt2";
+const std::filesystem::path kData = LATTE_TEST_DATA_DIR;
+const std::filesystem::path kGpt2Data = kData / "gpt2";
 constexpr float kTolerance = 1e-4f;
-const char* const kCases[] = {"tiny", "tiny_f16", "base_model"};
+// Every decoder family's goldens have one layout: gpt2_reference.py and llama_reference.py.
+const char* const kCases[] = {"gpt2/tiny",  "gpt2/tiny_f16",   "gpt2/base_model",
+                              "llama/tiny", "llama/tiny_bf16", "llama/qwen2"};
 
 nlohmann::json read_golden(const std::string& name) {
-  std::ifstream file(kGpt2Data / name / "golden.json");
+  std::ifstream file(kData / name / "golden.json");
   return nlohmann::json::parse(file);
 }
 
@@ -45,7 +51,7 @@ float max_difference(const float* actual, const nlohmann::json& expected_rows) {
   return worst;
 }
 
-std::unique_ptr<Planner> keep_planner(const std::vector<int64_t>& keep, const Gpt2Model& model) {
+std::unique_ptr<Planner> keep_planner(const std::vector<int64_t>& keep, const CausalLm& model) {
   Knobs knobs;
   knobs.keep = keep;
   knobs.mode = PruneMode::kStatic;
@@ -53,7 +59,7 @@ std::unique_ptr<Planner> keep_planner(const std::vector<int64_t>& keep, const Gp
 }
 
 // Greedy decode steps after a prefill: the tokens and the logits of the first `logged` steps.
-std::vector<int32_t> greedy_steps(Gpt2Model& model, KvCache& cache, const DecoderOutput& prefill, int count,
+std::vector<int32_t> greedy_steps(CausalLm& model, KvCache& cache, const DecoderOutput& prefill, int count,
                                   std::vector<std::vector<float>>& step_logits, int logged) {
   const int64_t vocab = model.vocab_size();
   std::vector<float> logits(prefill.logits.data(), prefill.logits.data() + vocab);
@@ -69,11 +75,21 @@ std::vector<int32_t> greedy_steps(Gpt2Model& model, KvCache& cache, const Decode
   return tokens;
 }
 
-class Gpt2Golden : public ::testing::TestWithParam<const char*> {};
+class DecoderGolden : public ::testing::TestWithParam<const char*> {
+ protected:
+  // Through the families table, as the commands load it.
+  CausalLm& load() {
+    model_ = load_causal_lm(kData / GetParam());
+    return *model_;
+  }
 
-TEST_P(Gpt2Golden, DenseLogitsAtEveryPosition) {
+ private:
+  std::unique_ptr<CausalLm> model_;
+};
+
+TEST_P(DecoderGolden, DenseLogitsAtEveryPosition) {
   const nlohmann::json golden = read_golden(GetParam());
-  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  CausalLm& model = load();
   KvCache cache = model.new_cache();
   const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
   DecoderOptions options;
@@ -84,9 +100,9 @@ TEST_P(Gpt2Golden, DenseLogitsAtEveryPosition) {
   for (const LayerCache& layer : cache.layers) EXPECT_EQ(layer.rows(), static_cast<int64_t>(prompt.size()));
 }
 
-TEST_P(Gpt2Golden, DenseGreedyDecodeWithCache) {
+TEST_P(DecoderGolden, DenseGreedyDecodeWithCache) {
   const nlohmann::json golden = read_golden(GetParam());
-  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  CausalLm& model = load();
   KvCache cache = model.new_cache();
   const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
   const DecoderOutput prefill = model.forward(prompt, cache, {});
@@ -110,9 +126,9 @@ TEST_P(Gpt2Golden, DenseGreedyDecodeWithCache) {
   EXPECT_EQ(result.kv_cache_bytes, result.kv_cache_bytes_dense);
 }
 
-TEST_P(Gpt2Golden, PrunedPrefillScoresKeptRowsCacheAndDecode) {
+TEST_P(DecoderGolden, PrunedPrefillScoresKeptRowsCacheAndDecode) {
   const nlohmann::json golden = read_golden(GetParam());
-  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  CausalLm& model = load();
   const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
   for (const auto& schedule : golden["pruned"]) {
     const auto keep = schedule["keep"].get<std::vector<int64_t>>();
@@ -159,9 +175,9 @@ TEST_P(Gpt2Golden, PrunedPrefillScoresKeptRowsCacheAndDecode) {
   }
 }
 
-TEST_P(Gpt2Golden, ContinuationScoredAfterDenseAndPrunedPrompt) {
+TEST_P(DecoderGolden, ContinuationScoredAfterDenseAndPrunedPrompt) {
   const nlohmann::json golden = read_golden(GetParam());
-  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  CausalLm& model = load();
   const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
   const std::vector<int32_t> continuation = ids_of(golden["continuation"]["ids"]);
   DecoderOptions all;
@@ -184,9 +200,9 @@ TEST_P(Gpt2Golden, ContinuationScoredAfterDenseAndPrunedPrompt) {
 }
 
 // The perplexity runner against NLLs computed here from the reference's logits.
-TEST_P(Gpt2Golden, PerplexityOfContinuationMatchesReferenceLogits) {
+TEST_P(DecoderGolden, PerplexityOfContinuationMatchesReferenceLogits) {
   const nlohmann::json golden = read_golden(GetParam());
-  Gpt2Model model = Gpt2Model::load(kGpt2Data / GetParam());
+  CausalLm& model = load();
   const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
   const std::vector<int32_t> continuation = ids_of(golden["continuation"]["ids"]);
   const auto nll = [](const nlohmann::json& row, int32_t target) {
@@ -263,7 +279,7 @@ TEST(Gpt2, PrefillLatencyTableIsProfiledAndPredicts) {
 TEST(Gpt2, WarmUpChangesNoResultAndGenerateReportsItsSetupApart) {
   // warm_up runs on a scratch cache: a prompt generated after it gives the same tokens and
   // logits as in a fresh process; the planning of the prompt's length is setup, not TTFT.
-  const nlohmann::json golden = read_golden("tiny");
+  const nlohmann::json golden = read_golden("gpt2/tiny");
   const std::vector<int32_t> prompt = ids_of(golden["prompt_ids"]);
   const auto keep = golden["pruned"][0]["keep"].get<std::vector<int64_t>>();
   GenerationOptions options;
@@ -297,7 +313,12 @@ TEST(Gpt2, LmWindowsCutTheStreamAndRejectShortText) {
   EXPECT_THROW(lm_windows(stream, 10, 2, 0), InputError);
 }
 
-INSTANTIATE_TEST_SUITE_P(Checkpoints, Gpt2Golden, ::testing::ValuesIn(kCases));
+INSTANTIATE_TEST_SUITE_P(Checkpoints, DecoderGolden, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<const char*>& param) {
+                           std::string name = param.param;
+                           std::replace(name.begin(), name.end(), '/', '_');
+                           return name;
+                         });
 
 TEST(Gpt2, RegistryLoadsByModelType) {
   const std::filesystem::path bert = std::filesystem::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32";
@@ -306,8 +327,10 @@ TEST(Gpt2, RegistryLoadsByModelType) {
   EXPECT_EQ(std::string(model_family(bert).model_type), "bert");
   EXPECT_EQ(model_family(bert).kind, ModelKind::kEncoder);
   EXPECT_NO_THROW(load_causal_lm(kGpt2Data / "tiny"));
-  EXPECT_EQ(test_support::error_of([&] { load_causal_lm(bert); }),
-            bert.string() + " holds a bert model (encoder); this needs a decoder-only model (gpt2)");
+  EXPECT_EQ(
+      test_support::error_of([&] { load_causal_lm(bert); }),
+      bert.string() +
+          " holds a bert model (encoder); this needs a decoder-only model (gpt2, llama, mistral, qwen2)");
   EXPECT_EQ(test_support::error_of([&] { load_seq2seq_lm(kGpt2Data / "tiny"); }),
             (kGpt2Data / "tiny").string() +
                 " holds a gpt2 model (decoder-only); this needs an encoder-decoder model (t5, mt5)");
@@ -323,12 +346,13 @@ TEST(Gpt2, RegistryIsOneTableOfFamiliesWithTheirInterfaces) {
     EXPECT_EQ(family.load_causal_lm != nullptr, family.kind == ModelKind::kCausalLm) << family.model_type;
     EXPECT_EQ(family.load_seq2seq_lm != nullptr, family.kind == ModelKind::kSeq2SeqLm) << family.model_type;
   }
-  EXPECT_EQ(types, (std::vector<std::string>{"bert", "gpt2", "t5", "mt5"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"bert", "gpt2", "llama", "mistral", "qwen2", "t5", "mt5"}));
   test_support::TempDir dir("registry");
   test_support::spit(dir / "config.json", R"({"model_type": "mamba"})");
   EXPECT_EQ(test_support::error_of([&] { model_family(dir.path()); }),
             (dir / "config.json").string() +
-                ": unknown architecture: model_type 'mamba' (supported: bert, gpt2, t5, mt5)");
+                ": unknown architecture: model_type 'mamba' (supported: bert, gpt2, llama, mistral, qwen2, "
+                "t5, mt5)");
 }
 
 TEST(Gpt2, MaxInputTokensReadsTheConfigOfEitherFamilyAndChecksTheTokenizer) {
@@ -349,7 +373,7 @@ TEST(Gpt2, MaxInputTokensReadsTheConfigOfEitherFamilyAndChecksTheTokenizer) {
 
 TEST(Gpt2, PrunedPrefillShrinksTheCacheAndKeepsSinkAndLastToken) {
   Gpt2Model model = Gpt2Model::load(kGpt2Data / "tiny");
-  const std::vector<int32_t> prompt = ids_of(read_golden("tiny")["prompt_ids"]);
+  const std::vector<int32_t> prompt = ids_of(read_golden("gpt2/tiny")["prompt_ids"]);
   const std::vector<int64_t> keep(static_cast<size_t>(model.num_layers()), 2);
   const std::unique_ptr<Planner> planner = keep_planner(keep, model);
   GenerationOptions options;
@@ -425,9 +449,9 @@ TEST_F(Gpt2BadCheckpoint, UnsupportedConfigFields) {
   EXPECT_NE(load_error().find("scale_attn_by_inverse_layer_idx"), std::string::npos) << load_error();
   edit_config([](nlohmann::json& config) {
     config["scale_attn_by_inverse_layer_idx"] = false;
-    config["model_type"] = "llama";
+    config["model_type"] = "mamba";
   });
-  EXPECT_NE(load_error().find("model_type is 'llama'"), std::string::npos) << load_error();
+  EXPECT_NE(load_error().find("model_type is 'mamba'"), std::string::npos) << load_error();
   EXPECT_THROW(model_family(dir_), FormatError);
 }
 

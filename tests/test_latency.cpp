@@ -632,7 +632,7 @@ TEST_F(LatencyCli, ProfileAndPlanOnADecoder) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.err.find("profil"), std::string::npos) << result.err;
   EXPECT_EQ(cache_files().size(), 1u);
-  test_support::expect_one_line_error(run("plan --seq 65 --model " + tiny), "n_positions of 64");
+  test_support::expect_one_line_error(run("plan --seq 65 --model " + tiny), "longest sequence of 64");
 }
 
 }  // namespace

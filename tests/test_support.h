@@ -161,4 +161,17 @@ inline void expect_one_line_error(const CommandResult& result, const std::string
   EXPECT_EQ(result.err.rfind("latte: error: ", 0), 0u) << "stderr: " << result.err;
 }
 
+// The one-line FormatError `load` throws, which must contain every one of `expected`.
+template <typename Load>
+void expect_format_error(Load load, const std::vector<std::string>& expected) {
+  try {
+    load();
+    FAIL() << "no error";
+  } catch (const FormatError& error) {
+    const std::string message = error.what();
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    for (const std::string& part : expected) EXPECT_NE(message.find(part), std::string::npos) << message;
+  }
+}
+
 }  // namespace latte::test_support

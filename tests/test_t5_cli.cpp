@@ -90,7 +90,7 @@ TEST(T5GenerateCli, BadInputsAreOneLineErrors) {
   for (int i = 0; i < 513; ++i) long_list.push_back(5 + i % 100);
   const std::string long_ids = joined(long_list);
   expect_one_line_error(run_latte(work.path(), model + "--prompt-ids " + long_ids),
-                        "the prompt has 513 tokens; the model takes at most 512");
+                        "the prompt has 513 tokens; the model's encoder takes at most 512");
   const CommandResult truncated = run_latte(work.path(), model + "--prompt-ids " + long_ids +
                                                              ",1 --truncate --json "
                                                              "--max-new-tokens 1");

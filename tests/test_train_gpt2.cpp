@@ -232,7 +232,8 @@ TEST(TrainCausalLM, LearnsSavesLoadsInTheEngineAndGenerates) {
   Gpt2Model engine = Gpt2Model::load(options.out);
   EXPECT_EQ(engine.config().n_positions, 32);
   EXPECT_EQ(engine.config().vocab_size, 1257);
-  EXPECT_EQ(engine.eos_token_id(), ByteLevelBpeTokenizer::from_dir(options.out).end_of_text_id());
+  ASSERT_EQ(engine.eos_token_ids().size(), 1u);
+  EXPECT_EQ(engine.eos_token_ids().front(), ByteLevelBpeTokenizer::from_dir(options.out).end_of_text_id());
   train::Gpt2LM reloaded(engine.config());
   train::load_hf_weights(options.out, reloaded->hf_weights(), nullptr);
   reloaded->eval();

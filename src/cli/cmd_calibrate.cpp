@@ -244,7 +244,8 @@ void add_plan_command(CLI::App& app) {
       // The registry describes a decoder once loaded; its prefill table is what generate reads.
       decoder = load_causal_lm(folder, precision);
       if (options->seq > decoder->max_positions()) {
-        throw InputError("--seq " + std::to_string(options->seq) + " exceeds the model's n_positions of " +
+        throw InputError("--seq " + std::to_string(options->seq) +
+                         " exceeds the model's longest sequence of " +
                          std::to_string(decoder->max_positions()));
       }
       shape = decoder->shape();

@@ -1,6 +1,9 @@
 // latte generate: continue prompts with a decoder (GPT-2), eliminating word-vectors in the
+// latte generate: continue prompts with a decoder (GPT-2, Llama), eliminating word-vectors in the
 // prefill, or answer them with an encoder-decoder (T5), eliminating word-vectors in the encoder;
-// streams text as it is produced.
+// streams text as it is produced. With --chat each prompt is a user turn of the folder's chat
+// template (tokenizers/chat.h).
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -12,6 +15,7 @@
 #include "latte/core/error.h"
 #include "latte/generate/generate.h"
 #include "latte/models/registry.h"
+#include "latte/tokenizers/chat.h"
 #include "latte/tokenizers/tokenizer.h"
 
 namespace latte::cli {
@@ -73,8 +77,16 @@ struct GenerationTarget {
   // Why a prompt may have at most longest_prompt tokens, for messages.
   std::string limit(int64_t max_new_tokens) const {
     if (seq2seq) return "the model's encoder limit";
-    return "n_positions " + std::to_string(causal->max_positions()) + " less --max-new-tokens " +
+    return std::to_string(causal->max_positions()) + " positions less --max-new-tokens " +
            std::to_string(max_new_tokens);
+  }
+
+  // The rest of "the prompt has N tokens; ..." for a prompt above longest_prompt.
+  std::string too_long(int64_t max_new_tokens) const {
+    if (seq2seq) return "the model's encoder takes at most " + std::to_string(longest_prompt);
+    return "with " + std::to_string(max_new_tokens) + " new tokens the model (" +
+           std::to_string(causal->max_positions()) + " positions) takes at most " +
+           std::to_string(longest_prompt);
   }
 
   // A decoder continues the end of a prompt, so its end is kept; an encoder reads a source that
@@ -121,6 +133,8 @@ void add_generate_command(CLI::App& app) {
     std::optional<double> top_p;
     uint64_t seed = 0;
     std::vector<std::string> stop;
+    bool chat = false;
+    std::optional<std::string> system;
     bool json = false;
     bool logits = false;
     bool truncate = false;
@@ -130,7 +144,8 @@ void add_generate_command(CLI::App& app) {
   };
   auto options = std::make_shared<Options>();
   command
-      ->add_option("--model", options->model, "Hugging Face decoder (GPT-2) or encoder-decoder (T5) folder")
+      ->add_option("--model", options->model,
+                   "Hugging Face decoder (GPT-2, Llama, Mistral, Qwen2) or encoder-decoder (T5) folder")
       ->required();
   command->add_option("--input", options->input,
                       "File of prompts: one per line, JSONL, CSV or TSV (see --format; '-' = stdin)");
@@ -142,6 +157,10 @@ void add_generate_command(CLI::App& app) {
   command->add_option("--top-p", options->top_p, "Sample from the smallest set with this probability mass");
   command->add_option("--seed", options->seed, "Random seed for sampling (default 0)");
   command->add_option("--stop", options->stop, "End a continuation once its text contains STR (repeatable)");
+  command->add_flag("--chat", options->chat,
+                    "Wrap each prompt as a user message in the folder's chat template (Llama 3's form, from "
+                    "tokenizer_config.json) and stop at the end of the assistant's turn");
+  command->add_option("--system", options->system, "With --chat: the system message");
   command->add_flag(
       "--json", options->json,
       "One JSON object per prompt: ids, text, kept, timings (setup_ms: the warm-up before the first "
@@ -165,6 +184,10 @@ void add_generate_command(CLI::App& app) {
       throw InputError("--max-new-tokens must be at least 1, got " + std::to_string(options->max_new_tokens));
     }
     if (options->logits && !options->json) throw InputError("--logits needs --json");
+    if (options->system && !options->chat) throw InputError("--system needs --chat");
+    if (options->chat && !options->prompt_ids.empty()) {
+      throw InputError("--chat takes text prompts (TEXT or --input), not --prompt-ids");
+    }
 
     SamplingOptions sampling;
     sampling.sample = options->temperature || options->top_k || options->top_p;
@@ -192,6 +215,12 @@ void add_generate_command(CLI::App& app) {
       }
     }
     if (tokenizer) check_tokenizer_fits(*tokenizer, model.vocab_size, folder / "config.json");
+    std::optional<ChatTemplate> chat;
+    std::vector<int32_t> end_of_turn_ids;  // the model's eos ids end a run too, in generate()
+    if (options->chat) {
+      chat = ChatTemplate::from_dir(folder);
+      end_of_turn_ids = chat->stop_ids(*tokenizer);
+    }
     use_default_knob(options->prune, folder);
     const std::unique_ptr<Planner> planner =
         make_planner(options->prune, model.shape, folder,
@@ -213,9 +242,8 @@ void add_generate_command(CLI::App& app) {
       ++truncation.inputs;
       if (static_cast<int64_t>(prompt.size()) > longest_prompt) {
         if (!options->truncate) {
-          throw InputError(origin + ": the prompt has " + std::to_string(prompt.size()) +
-                           " tokens; the model takes at most " + std::to_string(longest_prompt) + " (" +
-                           model.limit(options->max_new_tokens) + "; or use --truncate)");
+          throw InputError(origin + ": the prompt has " + std::to_string(prompt.size()) + " tokens; " +
+                           model.too_long(options->max_new_tokens) + " (or use --truncate)");
         }
         ++truncation.truncated;
         model.truncate(prompt);
@@ -230,8 +258,13 @@ void add_generate_command(CLI::App& app) {
       Utf8Stream stream;
       std::string text;
       std::vector<int32_t> generated;
+      bool end_of_turn = false;
       const auto on_token = [&](int32_t id) {
         generated.push_back(id);
+        if (std::find(end_of_turn_ids.begin(), end_of_turn_ids.end(), id) != end_of_turn_ids.end()) {
+          end_of_turn = true;  // kept in ids, as an eos token is, but not printed
+          return false;
+        }
         if (tokenizer) {
           const std::string piece = stream.push(tokenizer->decode(std::span<const int32_t>(&id, 1)));
           text += piece;
@@ -257,7 +290,9 @@ void add_generate_command(CLI::App& app) {
             {"prompt_ids", prompt},
             {"ids", result.ids},
             {"kept", result.kept},
-            {"stop_reason", interrupted ? "interrupted" : result.stop_reason},
+            {"stop_reason", interrupted   ? "interrupted"
+                            : end_of_turn ? "eos"
+                                          : result.stop_reason},
             {"setup_ms", setup_seconds * 1e3},
             {"ttft_ms", result.ttft_seconds * 1e3},
             {"decode_ms_per_token", result.decode_seconds_per_token() * 1e3},
@@ -294,7 +329,17 @@ void add_generate_command(CLI::App& app) {
       size_t prompts = 0;
       for (data::LabeledExample input; !interrupted && reading_records([&] { return inputs.next(input); });
            ++prompts) {
-        run(encode_input(*tokenizer, input.text, std::nullopt, 0, input.origin).ids, input.origin);
+        if (!chat) {
+          run(encode_input(*tokenizer, input.text, std::nullopt, 0, input.origin).ids, input.origin);
+          continue;
+        }
+        std::vector<int32_t> ids;
+        try {
+          ids = chat->encode(*tokenizer, options->system, input.text);
+        } catch (const InputError& error) {
+          throw InputError(input.origin + ": " + error.what());
+        }
+        run(std::move(ids), input.origin);
       }
       if (prompts == 0) std::cerr << "latte: notice: no prompts to continue (the input is empty)\n";
     }

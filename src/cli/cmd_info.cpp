@@ -4,8 +4,9 @@
 
 #include "common.h"
 #include "latte/core/error.h"
+#include "latte/io/json_file.h"
+#include "latte/io/safetensors.h"
 #include "latte/models/bert.h"
-#include "latte/models/gpt2.h"
 #include "latte/models/registry.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "latte/tokenizers/tokenizer.h"
@@ -14,10 +15,19 @@ namespace latte::cli {
 
 namespace {
 
-// A GPT-2 folder: the decoder's sizes; the tokenizer when the folder has one.
-void describe_gpt2(const std::filesystem::path& folder, bool as_json) {
-  const Gpt2Model model = Gpt2Model::load(folder);
-  const Gpt2Config& config = model.config();
+// A decoder-only folder (GPT-2, Llama, ...): the decoder's sizes; the tokenizer when the folder has one.
+void describe_decoder(const std::filesystem::path& folder, bool as_json) {
+  const std::unique_ptr<CausalLm> model = load_causal_lm(folder);
+  const ModelDescription description = model->description();
+  const ModelShape shape = model->shape();
+  const int64_t head_dim = shape.head_dim > 0 ? shape.head_dim : description.hidden / description.heads;
+  const WeightStore store = WeightStore::open(folder);
+  const nlohmann::json config = read_json_file(folder / "config.json");
+  const std::string architecture = config.contains("architectures") && config["architectures"].is_array() &&
+                                           !config["architectures"].empty() &&
+                                           config["architectures"][0].is_string()
+                                       ? config["architectures"][0].get<std::string>()
+                                       : description.family;
   std::unique_ptr<Tokenizer> tokenizer;
   try {
     tokenizer = load_tokenizer(folder);
@@ -26,21 +36,23 @@ void describe_gpt2(const std::filesystem::path& folder, bool as_json) {
     if (std::filesystem::exists(folder / "vocab.json") || std::filesystem::exists(folder / "tokenizer.json"))
       throw;
   }
-  if (tokenizer) check_tokenizer_fits(*tokenizer, config.vocab_size, folder / "config.json");
+  if (tokenizer) check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
   nlohmann::json info = {
       {"model", folder.string()},
-      {"architecture", config.architecture},
-      {"family", "gpt2"},
+      {"architecture", architecture},
+      {"family", description.family},
       {"task", "causal-lm"},
-      {"layers", config.n_layer},
-      {"hidden_size", config.n_embd},
-      {"heads", config.n_head},
-      {"intermediate_size", config.n_inner},
-      {"vocab_size", config.vocab_size},
-      {"max_position_embeddings", config.n_positions},
-      {"hidden_act", config.activation_function},
-      {"parameters", model.parameter_count()},
-      {"dtype_on_disk", model.dtype_on_disk()},
+      {"layers", description.layers},
+      {"hidden_size", description.hidden},
+      {"heads", description.heads},
+      {"kv_heads", description.kv_heads},
+      {"head_dim", head_dim},
+      {"intermediate_size", description.ffn},
+      {"vocab_size", model->vocab_size()},
+      {"max_position_embeddings", description.max_positions},
+      {"hidden_act", description.activation},
+      {"parameters", store.parameter_count()},
+      {"dtype_on_disk", store.dtype_summary()},
       {"tokenizer", tokenizer
                         ? nlohmann::json{{"vocab_size", tokenizer->vocab_size()}, {"kind", tokenizer->kind()}}
                         : nlohmann::json(nullptr)},
@@ -50,19 +62,23 @@ void describe_gpt2(const std::filesystem::path& folder, bool as_json) {
     return;
   }
   std::cout << "model:         " << folder.string() << "\n"
-            << "architecture:  " << config.architecture << " (causal language model)\n"
-            << "layers:        " << config.n_layer << "\n"
-            << "hidden size:   " << config.n_embd << " (" << config.n_head << " heads of "
-            << config.head_dim() << ")\n"
-            << "ffn size:      " << config.n_inner << " (" << config.activation_function << ")\n"
-            << "vocabulary:    " << config.vocab_size << " ("
-            << (tokenizer ? "tokenizer " + std::to_string(tokenizer->vocab_size()) + ", " +
-                                std::string(tokenizer->kind())
-                          : std::string("no tokenizer files: token ids only"))
+            << "architecture:  " << architecture << " (causal language model)\n"
+            << "layers:        " << description.layers << "\n"
+            << "hidden size:   " << description.hidden << " (" << description.heads << " heads of "
+            << head_dim
+            << (description.kv_heads != description.heads
+                    ? ", " + std::to_string(description.kv_heads) + " key/value heads"
+                    : std::string())
             << ")\n"
-            << "max length:    " << config.n_positions << "\n"
-            << "parameters:    " << model.parameter_count() << "\n"
-            << "dtype on disk: " << model.dtype_on_disk() << "\n";
+            << "ffn size:      " << description.ffn << " (" << description.activation << ")\n"
+            << "vocabulary:    " << model->vocab_size() << " ("
+            << (tokenizer
+                    ? std::to_string(tokenizer->vocab_size()) + " tokens, " + std::string(tokenizer->kind())
+                    : std::string("no tokenizer files: token ids only"))
+            << ")\n"
+            << "max length:    " << description.max_positions << "\n"
+            << "parameters:    " << store.parameter_count() << "\n"
+            << "dtype on disk: " << store.dtype_summary() << "\n";
 }
 
 }  // namespace
@@ -76,7 +92,7 @@ void add_info_command(CLI::App& app) {
   command->callback([=] {
     const auto folder = model_folder(*model_path);
     if (model_family(folder).kind == ModelKind::kCausalLm) {
-      describe_gpt2(folder, *as_json);
+      describe_decoder(folder, *as_json);
       return;
     }
     const BertModel model = BertModel::load(folder);

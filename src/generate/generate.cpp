@@ -97,7 +97,7 @@ class Seq2SeqContinuation : public Continuation {
 // `setup_start`: when the caller began preparing the sequence (its caches); that and this prompt
 // length's plan are reported as setup, apart from the time to first token.
 GenerationResult run(Continuation& sequence, std::span<const int32_t> prompt, int64_t vocab,
-                     std::optional<int32_t> eos, const GenerationOptions& options,
+                     std::vector<int32_t> eos_ids, const GenerationOptions& options,
                      const std::function<bool(int32_t id)>& on_token,
                      std::chrono::steady_clock::time_point setup_start) {
   Sampler sampler(options.sampling);
@@ -118,14 +118,14 @@ GenerationResult run(Continuation& sequence, std::span<const int32_t> prompt, in
   result.kv_cache_bytes_dense = sequence.dense_cache_bytes();
   if (options.keep_first_logits) result.first_logits.assign(logits.begin(), logits.end());
 
-  if (!options.stop_at_eos) eos.reset();
+  if (!options.stop_at_eos) eos_ids.clear();
   while (true) {
     result.ids.push_back(token);
     if (on_token && !on_token(token)) {
       result.stop_reason = "callback";
       break;
     }
-    if (eos && token == *eos) {
+    if (std::find(eos_ids.begin(), eos_ids.end(), token) != eos_ids.end()) {
       result.stop_reason = "eos";
       break;
     }
@@ -156,7 +156,7 @@ GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, cons
   }
   const auto setup_start = std::chrono::steady_clock::now();
   CausalContinuation sequence(model, prompt_tokens + options.max_new_tokens);
-  return run(sequence, prompt, model.vocab_size(), model.eos_token_id(), options, on_token, setup_start);
+  return run(sequence, prompt, model.vocab_size(), model.eos_token_ids(), options, on_token, setup_start);
 }
 
 GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, const GenerationOptions& options,
@@ -174,7 +174,9 @@ GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, con
   }
   const auto setup_start = std::chrono::steady_clock::now();
   Seq2SeqContinuation sequence(model);
-  return run(sequence, source, model.vocab_size(), model.eos_token_id(), options, on_token, setup_start);
+  const std::optional<int32_t> eos = model.eos_token_id();
+  return run(sequence, source, model.vocab_size(), eos ? std::vector<int32_t>{*eos} : std::vector<int32_t>{},
+             options, on_token, setup_start);
 }
 
 namespace {

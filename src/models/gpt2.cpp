@@ -1,16 +1,14 @@
 #include "latte/models/gpt2.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
 
+#include "decoder_stack.h"
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
 #include "latte/io/model_folder.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/linear_weights.h"
 #include "latte/models/registry.h"
-#include "latte/prune/keep.h"
 
 namespace latte {
 
@@ -119,17 +117,6 @@ Gpt2Config config_from_json(const nlohmann::json& json, const std::string& label
 int64_t next_position(const KvCache& cache) {
   if (cache.layers.empty() || cache.layers[0].rows() == 0) return 0;
   return cache.layers[0].positions().back() + 1;
-}
-
-void require_finite_logits(const DecoderOutput& output) {
-  const float* logits = output.logits.data();
-  const int64_t vocab = output.logits.rank() == 2 ? output.logits.shape()[1] : 0;
-  for (int64_t i = 0; i < output.logits.numel(); ++i) {
-    if (!std::isfinite(logits[i])) {
-      throw Error("the model's output is not finite (NaN or infinity) at position " +
-                  std::to_string(output.positions[static_cast<size_t>(i / vocab)]));
-    }
-  }
 }
 
 Gpt2Config Gpt2Config::from_file(const std::filesystem::path& config_json) {
@@ -287,103 +274,21 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir, Precision prec
   return model;
 }
 
-void Gpt2Model::check_ids(std::span<const int32_t> ids, int64_t first_position) const {
-  if (ids.empty()) throw InputError("no tokens to run");
-  const int64_t end = first_position + static_cast<int64_t>(ids.size());
-  if (end > config_.n_positions) {
-    throw InputError("the sequence would reach " + std::to_string(end) + " tokens; the model takes at most " +
-                     std::to_string(config_.n_positions) + " (n_positions)");
-  }
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] < 0 || ids[i] >= config_.vocab_size) {
-      throw InputError("token id " + std::to_string(ids[i]) + " at position " +
-                       std::to_string(first_position + static_cast<int64_t>(i)) +
-                       " is outside the vocabulary of " + std::to_string(config_.vocab_size));
-    }
-  }
-}
-
 DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
                                  const DecoderOptions& options) {
-  if (static_cast<int64_t>(cache.layers.size()) != config_.n_layer) {
-    throw InputError("KV cache has " + std::to_string(cache.layers.size()) + " layers; the model has " +
-                     std::to_string(config_.n_layer));
-  }
-  const int64_t first_position = next_position(cache);
-  check_ids(ids, first_position);
-  const bool pruning = options.planner != nullptr && !options.planner->dense();
-  if (pruning && first_position != 0) {
-    throw InputError("word-vectors are eliminated in the prefill only: the KV cache must be empty");
-  }
-  const int64_t n_tokens = static_cast<int64_t>(ids.size());
-  const SequencePlan* plan = pruning ? &options.planner->plan(n_tokens) : nullptr;
-  const bool scoring = pruning || options.on_scores;
   const int64_t width = config_.n_embd;
-  PhaseTimes* times = options.phase_times;
-  if (times) *times = PhaseTimes{};
-  PhaseClock clock(times != nullptr);
-
-  arena_.reset();
-  int64_t rows = n_tokens;
-  float* states = arena_.allocate(static_cast<size_t>(rows * width));   // residual stream
-  float* context = arena_.allocate(static_cast<size_t>(rows * width));  // attention output
-  float* scores = scoring ? arena_.allocate(static_cast<size_t>(first_position + rows)) : nullptr;
-
-  std::vector<int64_t> positions(static_cast<size_t>(rows));
-  for (int64_t row = 0; row < rows; ++row) {
-    positions[static_cast<size_t>(row)] = first_position + row;
-    const float* token = token_embeddings_.data() + ids[static_cast<size_t>(row)] * width;
-    const float* where = position_embeddings_.data() + (first_position + row) * width;
-    float* out = states + row * width;
-    for (int64_t i = 0; i < width; ++i) out[i] = token[i] + where[i];
-  }
-
-  if (times) times->embeddings = clock.lap();
-  DecoderOutput output;
-  for (int64_t index = 0; index < config_.n_layer; ++index) {
-    const TransformerBlock& block = blocks_[static_cast<size_t>(index)];
-    LayerCache& layer_cache = cache.layers[static_cast<size_t>(index)];
-    // The block appends the rows entering its attention to the cache, then attends over it.
-    const BlockSequence sequence{.positions = positions, .cache = &layer_cache, .key_scores = scores};
-    double attention_seconds = 0.0;
-    block.attend(states, rows, std::span<const BlockSequence>(&sequence, 1), context, arena_,
-                 times ? &attention_seconds : nullptr);
-    if (times) times->layer_attention.push_back(attention_seconds);
-    const int64_t cached_before = layer_cache.rows() - rows;
-    const std::span<const float> new_scores =
-        scoring ? std::span<const float>(scores + cached_before, static_cast<size_t>(rows))
-                : std::span<const float>();
-    if (options.on_scores) options.on_scores(index, new_scores);
-    if (pruning) {
-      // The attention sink and the row that produces the next token always stay.
-      const int64_t protected_rows[] = {0, rows - 1};
-      const std::vector<int64_t> kept =
-          decide_kept_rows(*plan, index, new_scores, options.planner->min_keep(), protected_rows);
-      if (static_cast<int64_t>(kept.size()) < rows) {
-        compact_rows(states, width, kept);
-        compact_rows(context, width, kept);
-        compact_values(positions, kept);
-        rows = static_cast<int64_t>(kept.size());
-      }
-    }
-    output.kept.push_back(rows);
-    if (times) times->layer_in.push_back(clock.lap());
-    // From here on only the kept rows: output projection, residual, FFN.
-    block.finish(states, context, rows, {}, arena_);
-    if (times) times->layer_kept.push_back(clock.lap());
-  }
-
-  const int64_t first_out = options.all_logits ? 0 : rows - 1;
-  const int64_t rows_out = rows - first_out;
-  float* normed = arena_.allocate(static_cast<size_t>(rows_out * width));
-  std::memcpy(normed, states + first_out * width, sizeof(float) * static_cast<size_t>(rows_out * width));
-  final_norm_(normed, rows_out);
-  output.logits = Tensor({rows_out, config_.vocab_size});
-  lm_head_(normed, rows_out, output.logits.data());
-  output.positions.assign(positions.begin() + first_out, positions.end());
-  if (times) times->head = clock.lap();
-  require_finite_logits(output);
-  return output;
+  const DecoderStack stack{.blocks = blocks_,
+                           .final_norm = final_norm_,
+                           .lm_head = lm_head_,
+                           .vocab_size = config_.vocab_size,
+                           .max_positions = config_.n_positions,
+                           .max_positions_field = "n_positions",
+                           .embed = [&](int32_t id, int64_t position, float* row) {
+                             const float* token = token_embeddings_.data() + id * width;
+                             const float* where = position_embeddings_.data() + position * width;
+                             for (int64_t i = 0; i < width; ++i) row[i] = token[i] + where[i];
+                           }};
+  return decoder_forward(stack, ids, cache, options, arena_);
 }
 
 const ModelFamily& gpt2_family() {

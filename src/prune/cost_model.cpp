@@ -20,7 +20,7 @@ int64_t kept_at(const std::vector<int64_t>& counts, int64_t layer, int64_t rows)
 
 int64_t ModelShape::kv_width() const {
   if (heads <= 0 || kv_heads <= 0) return hidden;
-  return hidden / heads * kv_heads;
+  return (head_dim > 0 ? head_dim : hidden / heads) * kv_heads;
 }
 
 LayerFlops layer_flops(int64_t rows_in, int64_t rows_kept, const ModelShape& shape) {

@@ -298,6 +298,10 @@ BertTokenizer BertTokenizer::from_dir(const std::filesystem::path& model_dir) {
 
 const std::string& BertTokenizer::token(int32_t id) const { return token_at(tokens_, id); }
 
+bool BertTokenizer::is_special(int32_t id) const {
+  return std::find(added_tokens_.begin(), added_tokens_.end(), token(id)) != added_tokens_.end();
+}
+
 int32_t BertTokenizer::token_id(std::string_view token) const {
   const auto it = word_start_.find(token);
   return it == word_start_.end() ? -1 : it->second;

@@ -67,11 +67,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
     const std::string type = type_of(root, "model");
     if (type == "WordPiece") return std::make_unique<BertTokenizer>(BertTokenizer::from_dir(model_dir));
     if (type == "BPE") {
-      if (type_of(root, "pre_tokenizer") != "ByteLevel") {
-        throw FormatError(source +
-                          ": model type 'BPE' without a ByteLevel pre-tokenizer is not supported "
-                          "(supported: byte-level BPE as GPT-2's)");
-      }
+      // The pre-tokenizer (GPT-2's or Llama 3's) is checked there.
       return std::make_unique<ByteLevelBpeTokenizer>(
           ByteLevelBpeTokenizer::from_tokenizer_json(root, source));
     }

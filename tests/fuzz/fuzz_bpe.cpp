@@ -1,20 +1,29 @@
-// Byte-level BPE (GPT-2). Selector byte mod 3: 0 encodes the rest with the committed small
-// vocabulary, which must round-trip valid UTF-8 through decode and Utf8Stream; 1 loads the rest
-// up to the first NUL as tokenizer.json and 2 as merges.txt (with the small vocab.json), then
-// encode what follows. Every input also goes through Utf8Stream in two chunkings, which must
-// agree and give valid UTF-8.
+// Byte-level BPE (GPT-2 and Llama 3). Selector byte mod 4: 0 encodes the rest with the committed
+// small GPT-2 vocabulary, which must round-trip valid UTF-8 through decode and Utf8Stream; 1
+// loads the rest up to the first NUL as tokenizer.json (either shape: the seeds have both) and 2
+// as merges.txt (with the small vocab.json), then encode what follows; 3 encodes the rest with
+// the committed small Llama-3 tokenizer (BOS first, the rest round-trips) and as a chat turn of
+// its template. Every input also goes through Utf8Stream in two chunkings, which must agree and
+// give valid UTF-8.
 #include <cstdlib>
 
 #include "fuzz_support.h"
 #include "latte/core/error.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "latte/tokenizers/bpe_tokenizer.h"
+#include "latte/tokenizers/chat.h"
 
 namespace {
 
 const latte::ByteLevelBpeTokenizer& small() {
   static const latte::ByteLevelBpeTokenizer tokenizer = latte::ByteLevelBpeTokenizer::from_files(
       LATTE_FUZZ_BPE_VOCAB_DIR "/vocab.json", LATTE_FUZZ_BPE_VOCAB_DIR "/merges.txt");
+  return tokenizer;
+}
+
+const latte::ByteLevelBpeTokenizer& llama3() {
+  static const latte::ByteLevelBpeTokenizer tokenizer =
+      latte::ByteLevelBpeTokenizer::from_tokenizer_json(LATTE_FUZZ_LLAMA3_DIR "/tokenizer.json");
   return tokenizer;
 }
 
@@ -41,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input = fuzz::as_view(data + 1, size - 1);
   check_stream(input);
   try {
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
       case 0: {
         const Encoding encoding = small().encode(input, 0);
         check(encoding.ids.size() == encoding.tokens.size());
@@ -58,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 1:
       case 2: {
         const auto [file, text] = fuzz::split_at_nul(input);
-        if (data[0] % 3 == 1) {
+        if (data[0] % 4 == 1) {
           fuzz::scratch().reset({{"tokenizer.json", file}});
           ByteLevelBpeTokenizer::from_dir(fuzz::scratch().path()).encode(text, 0);
         } else {
@@ -68,6 +77,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           const Encoding encoding = tokenizer.encode(text, 0);
           tokenizer.decode(encoding.ids);
         }
+        break;
+      }
+      case 3: {
+        const Encoding encoding = llama3().encode(input, 0);
+        check(!encoding.ids.empty() && encoding.ids.front() == llama3().token_id("<|begin_of_text|>"));
+        check(llama3().decode(std::span(encoding.ids).subspan(1)) == input);
+        check(llama3().encode(input, 3).ids.size() == std::min<size_t>(3, encoding.ids.size()));
+        static const ChatTemplate chat = ChatTemplate::from_dir(LATTE_FUZZ_LLAMA3_DIR);
+        const std::string system(input.substr(0, input.size() / 2));
+        const std::vector<int32_t> turn = chat.encode(llama3(), system, input.substr(input.size() / 2));
+        check(llama3().decode(turn) == chat.render(system, input.substr(input.size() / 2)));
         break;
       }
     }

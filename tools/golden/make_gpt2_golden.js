@@ -200,7 +200,12 @@ async function main() {
   );
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+// make_llama3_golden.js reuses the text set and the small vocabulary.
+module.exports = { kTexts, readMerges };
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -50,7 +50,8 @@ class CausalLm {
   virtual int64_t num_layers() const = 0;
   virtual int64_t vocab_size() const = 0;
   virtual int64_t max_positions() const = 0;
-  virtual std::optional<int32_t> eos_token_id() const = 0;
+  // The tokens that end a generation (any of them); empty when the model has none.
+  virtual std::vector<int32_t> eos_token_ids() const = 0;
   virtual ModelShape shape() const = 0;
   virtual Precision precision() const = 0;
   virtual ModelDescription description() const = 0;

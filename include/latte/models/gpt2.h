@@ -74,7 +74,9 @@ class Gpt2Model : public CausalLm {
   int64_t num_layers() const override { return config_.n_layer; }
   int64_t vocab_size() const override { return config_.vocab_size; }
   int64_t max_positions() const override { return config_.n_positions; }
-  std::optional<int32_t> eos_token_id() const override { return config_.eos_token_id; }
+  std::vector<int32_t> eos_token_ids() const override {
+    return config_.eos_token_id ? std::vector<int32_t>{*config_.eos_token_id} : std::vector<int32_t>{};
+  }
   ModelShape shape() const override {
     return {config_.n_layer, config_.n_embd, config_.n_inner, true,
             config_.n_head,  config_.n_head, false,           config_.vocab_size};
@@ -95,14 +97,12 @@ class Gpt2Model : public CausalLm {
   DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache, const DecoderOptions& options) override;
 
  private:
-  void check_ids(std::span<const int32_t> ids, int64_t first_position) const;
-
   Gpt2Config config_;
   Tensor token_embeddings_;               // wte [vocab, d]
   Tensor position_embeddings_;            // wpe [n_positions, d]
   std::vector<TransformerBlock> blocks_;  // pre-norm, LayerNorm, plain FFN, causal over the cache
-  LayerNorm final_norm_;
-  Linear lm_head_;  // [d] -> [vocab], no bias
+  Norm final_norm_;                       // LayerNorm
+  Linear lm_head_;                        // [d] -> [vocab], no bias
   Arena arena_;
   int64_t parameter_count_ = 0;
   std::string dtype_on_disk_;

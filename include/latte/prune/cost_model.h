@@ -29,6 +29,7 @@ struct ModelShape {
   int64_t kv_heads = 0;    // key/value heads (grouped-query attention); 0: as many as query heads
   bool gated_ffn = false;  // Llama-style gate, up and down matrices instead of up and down
   int64_t vocab = 0;       // decoders: rows of the language-model head, read every decode step
+  int64_t head_dim = 0;    // 0: hidden / heads (Llama-family configs may give another)
 
   // Floats per row of keys (and of values): n_kv_heads * head_dim.
   int64_t kv_width() const;

@@ -107,6 +107,8 @@ class BertTokenizer final : public Tokenizer {
   const std::vector<std::string>& vocab() const { return tokens_; }
   // Throws InputError for an id out of range.
   const std::string& token(int32_t id) const override;
+  // The added tokens (the five specials unless tokenizer.json lists others): what decode skips.
+  bool is_special(int32_t id) const override;
   // -1 when token is not in the vocabulary.
   int32_t token_id(std::string_view token) const;
 

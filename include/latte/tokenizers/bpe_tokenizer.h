@@ -1,7 +1,9 @@
-// GPT-2's byte-level BPE, matching Hugging Face `tokenizers` (ByteLevel pre-tokenizer with
-// GPT-2's regex, BPE model, ByteLevel decoder, added tokens matched first) token for token.
-// tests/data/gpt2_tokenizer holds the reference outputs it is checked against and
-// tools/golden/make_gpt2_golden.js makes them.
+// Byte-level BPE, matching Hugging Face `tokenizers` token for token in two shapes: GPT-2's
+// (ByteLevel pre-tokenizer with GPT-2's regex) and Llama 3's (Split with Llama 3's regex, then
+// ByteLevel without one; BPE with ignore_merges; a TemplateProcessing post-processor that may add
+// <|begin_of_text|>); BPE model, ByteLevel decoder, added tokens matched first.
+// tests/data/gpt2_tokenizer and tests/data/llama3_tokenizer hold the reference outputs it is
+// checked against; tools/golden/make_gpt2_golden.js and make_llama3_golden.js make them.
 #pragma once
 
 #include <array>
@@ -32,7 +34,9 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   // <|endoftext|> in the vocabulary is a special token, matched verbatim in text.
   static ByteLevelBpeTokenizer from_files(const std::filesystem::path& vocab_json,
                                           const std::filesystem::path& merges_txt);
-  // A Hugging Face tokenizer.json with a BPE model and a ByteLevel pre-tokenizer.
+  // A Hugging Face tokenizer.json with a BPE model and GPT-2's or Llama 3's pre-tokenizer
+  // (FormatError naming the file and the type of any other pre-tokenizer, normalizer or
+  // post-processor).
   static ByteLevelBpeTokenizer from_tokenizer_json(const std::filesystem::path& path);
   // The same, already parsed; `source` names the file in errors.
   static ByteLevelBpeTokenizer from_tokenizer_json(const nlohmann::json& root, const std::string& source);
@@ -44,8 +48,11 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   std::optional<int32_t> end_of_text_id() const override { return end_of_text_id_; }
   const std::string& token(int32_t id) const override;
   std::string_view kind() const override { return "byte-level-bpe"; }
+  bool is_special(int32_t id) const override;
 
-  // Ids of text, no truncation. InputError on invalid UTF-8.
+  // Ids of text, no truncation, and no special tokens added around it (Hugging Face's
+  // add_special_tokens=False: what a chat template's rendered text is encoded with). InputError
+  // on invalid UTF-8.
   std::vector<int32_t> token_ids(std::string_view text) const;
   // -1 when token is not in the vocabulary.
   int32_t token_id(std::string_view token) const;
@@ -55,6 +62,12 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   // as Oniguruma runs it (leftmost alternative wins): calls on_word with each piece of valid
   // UTF-8 text in order until it returns false. Exposed for tests.
   static void for_each_word(std::string_view text, const std::function<bool(std::string_view)>& on_word);
+  // Llama 3's pre-tokenizer regex
+  //   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+  //   \s*[\r\n]+|\s+(?!\S)|\s+
+  // the same way. Exposed for tests.
+  static void for_each_llama3_word(std::string_view text,
+                                   const std::function<bool(std::string_view)>& on_word);
 
  private:
   struct StringHash {
@@ -67,6 +80,8 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
     int32_t merged_id;
   };
   struct WordCache;
+  // How raw text is cut into words before the byte mapping.
+  enum class Splitter : uint8_t { kGpt2, kLlama3 };
 
   ByteLevelBpeTokenizer();
   // The vocabulary from (token, id) pairs, whose ids must be 0..n-1 each once; `label` names it.
@@ -75,6 +90,9 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   void add_merge(std::string_view left, std::string_view right, int32_t rank, const std::string& where);
   // Byte symbols, decoded bytes of every token and the end-of-text id, once tokens_ is final.
   void index();
+  // pre_tokenizer and post_processor of a tokenizer.json; `source` names the file.
+  void read_pre_tokenizer(const nlohmann::json& pre_tokenizer, const std::string& source);
+  void read_post_processor(const nlohmann::json& processor, const std::string& source);
   // Appends the ids of one pre-tokenized word (raw bytes) to ids.
   void append_word_ids(std::string_view word, std::vector<int32_t>& ids) const;
   // The BPE merges of a word's byte symbols, lowest rank first, as Hugging Face's Word::merge_all.
@@ -90,6 +108,13 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   std::array<int32_t, 256> byte_ids_{};         // id of each byte's symbol; -1 when not in the vocabulary
   std::vector<std::string> added_tokens_;       // matched verbatim in raw text before pre-tokenizing
   bool add_prefix_space_ = false;
+  Splitter splitter_ = Splitter::kGpt2;
+  // A word that is itself a token of model.vocab is that token, merges not tried (Llama 3).
+  bool ignore_merges_ = false;
+  std::vector<bool> in_model_vocab_;      // [vocab_size]; false for added tokens only
+  std::vector<bool> special_;             // [vocab_size]
+  std::vector<int32_t> template_prefix_;  // ids the post-processor puts before the text
+  std::vector<int32_t> template_suffix_;  // and after it
   std::optional<int32_t> end_of_text_id_;
   std::shared_ptr<WordCache> cache_;  // words already merged; shared by copies (same merges)
 };

@@ -26,10 +26,14 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // The model's default encoding of text. WordPiece: [CLS] text [SEP], truncated to max_length
-  // tokens including the specials (max_length >= 2). Byte-level BPE: no special tokens added,
-  // as GPT-2's; max_length 0 means no limit, else the first max_length tokens are kept.
-  // InputError on invalid UTF-8 (naming the byte offset) or a bad max_length.
+  // The model's default encoding of text, as Hugging Face's encode(text) with
+  // add_special_tokens=True. WordPiece: [CLS] text [SEP], truncated to max_length tokens
+  // including the specials (max_length >= 2). Byte-level BPE: the special tokens its
+  // tokenizer.json's TemplateProcessing puts around the text (Llama 3's newer files:
+  // <|begin_of_text|> first), none for GPT-2 or a ByteLevel post-processor; max_length 0 means
+  // no limit, else the text is cut so that the whole has max_length tokens. Special tokens
+  // written in the text match verbatim either way. InputError on invalid UTF-8 (naming the byte
+  // offset) or a bad max_length.
   virtual Encoding encode(std::string_view text, int64_t max_length) const = 0;
   // Text of ids. Byte-level BPE: the exact bytes, which may end inside a UTF-8 sequence (feed
   // them through Utf8Stream when streaming). WordPiece: tokens joined by spaces with "##" pieces
@@ -44,6 +48,10 @@ class Tokenizer {
   virtual std::optional<int32_t> end_of_text_id() const = 0;
   // Throws InputError for an id out of range.
   virtual const std::string& token(int32_t id) const = 0;
+  // Whether id is a special token: one Hugging Face's decode(skip_special_tokens=True) drops
+  // (BERT's [CLS] [SEP] ...; GPT-2's <|endoftext|>; Llama 3's <|begin_of_text|>, <|eot_id|>, the
+  // reserved ones). InputError for an id out of range.
+  virtual bool is_special(int32_t id) const = 0;
   // "wordpiece" or "byte-level-bpe".
   virtual std::string_view kind() const = 0;
 
@@ -57,8 +65,8 @@ class Tokenizer {
 };
 
 // The tokenizer of a model folder, chosen by its files: tokenizer.json by its model.type
-// (WordPiece, or BPE with a ByteLevel pre-tokenizer); else vocab.json + merges.txt (byte-level
-// BPE); else vocab.txt (WordPiece). FormatError naming the file for anything else.
+// (WordPiece, or byte-level BPE with GPT-2's or Llama 3's pre-tokenizer); else vocab.json + merges.txt
+// (byte-level BPE); else vocab.txt (WordPiece). FormatError naming the file for anything else.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
 // The model's encoding of one input: encode(text), or for a text pair BERT's
