@@ -333,7 +333,7 @@ TEST(Gpt2, RegistryLoadsByModelType) {
           " holds a bert model (encoder); this needs a decoder-only model (gpt2, llama, mistral, qwen2)");
   EXPECT_EQ(test_support::error_of([&] { load_seq2seq_lm(kGpt2Data / "tiny"); }),
             (kGpt2Data / "tiny").string() +
-                " holds a gpt2 model (decoder-only); this needs an encoder-decoder model (none yet)");
+                " holds a gpt2 model (decoder-only); this needs an encoder-decoder model (t5, mt5)");
 }
 
 TEST(Gpt2, RegistryIsOneTableOfFamiliesWithTheirInterfaces) {
@@ -346,12 +346,13 @@ TEST(Gpt2, RegistryIsOneTableOfFamiliesWithTheirInterfaces) {
     EXPECT_EQ(family.load_causal_lm != nullptr, family.kind == ModelKind::kCausalLm) << family.model_type;
     EXPECT_EQ(family.load_seq2seq_lm != nullptr, family.kind == ModelKind::kSeq2SeqLm) << family.model_type;
   }
-  EXPECT_EQ(types, (std::vector<std::string>{"bert", "gpt2", "llama", "mistral", "qwen2"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"bert", "gpt2", "llama", "mistral", "qwen2", "t5", "mt5"}));
   test_support::TempDir dir("registry");
   test_support::spit(dir / "config.json", R"({"model_type": "mamba"})");
   EXPECT_EQ(test_support::error_of([&] { model_family(dir.path()); }),
             (dir / "config.json").string() +
-                ": unknown architecture: model_type 'mamba' (supported: bert, gpt2, llama, mistral, qwen2)");
+                ": unknown architecture: model_type 'mamba' (supported: bert, gpt2, llama, mistral, qwen2, "
+                "t5, mt5)");
 }
 
 TEST(Gpt2, MaxInputTokensReadsTheConfigOfEitherFamilyAndChecksTheTokenizer) {

@@ -32,6 +32,8 @@ class Continuation {
   // The caches' bytes now, and what they would take had the prompt's pass eliminated nothing.
   virtual size_t cache_bytes() const = 0;
   virtual size_t dense_cache_bytes() const = 0;
+  // The encoder's part of start() (encoder-decoder models; 0 for a decoder-only model).
+  virtual double encoder_seconds() const { return 0.0; }
 };
 
 size_t row_bytes(const KvCache& cache) {
@@ -69,7 +71,9 @@ class Seq2SeqContinuation : public Continuation {
   DecoderOutput start(std::span<const int32_t> source, const Planner* planner) override {
     EncoderOptions encoder;
     encoder.planner = planner;
+    const auto start = std::chrono::steady_clock::now();
     state_ = model_.encode(source, encoder);
+    encoder_seconds_ = seconds_since(start);
     const int32_t first = model_.decoder_start_token_id();
     DecoderOutput output = model_.decode({&first, 1}, state_, DecoderOptions{});
     // What the caller reports as "kept": the encoder's layers, where elimination happens.
@@ -82,10 +86,12 @@ class Seq2SeqContinuation : public Continuation {
     return state_.self.bytes() +
            row_bytes(state_.cross) * state_.cross.layers.size() * static_cast<size_t>(state_.source_tokens);
   }
+  double encoder_seconds() const override { return encoder_seconds_; }
 
  private:
   Seq2SeqLm& model_;
   Seq2SeqState state_;
+  double encoder_seconds_ = 0.0;
 };
 
 // `setup_start`: when the caller began preparing the sequence (its caches); that and this prompt
@@ -106,6 +112,7 @@ GenerationResult run(Continuation& sequence, std::span<const int32_t> prompt, in
   std::span<const float> logits(output.logits.data(), static_cast<size_t>(vocab));
   int32_t token = sampler.next(logits);
   result.ttft_seconds = seconds_since(start);
+  result.encoder_seconds = sequence.encoder_seconds();
   result.kept = output.kept;
   result.kv_cache_bytes = sequence.cache_bytes();
   result.kv_cache_bytes_dense = sequence.dense_cache_bytes();
@@ -172,10 +179,13 @@ GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, con
              options, on_token, setup_start);
 }
 
-double warm_up(CausalLm& model, const Planner* planner) {
+namespace {
+
+// A short prompt (at most `longest` tokens, none beyond the vocabulary) and two new tokens.
+template <typename Model>
+double warm_up_model(Model& model, int64_t longest, const Planner* planner) {
   const auto start = std::chrono::steady_clock::now();
-  // Room for the prompt and two new tokens; no id beyond the vocabulary.
-  const int64_t length = std::min<int64_t>({8, model.max_positions() - 2, model.vocab_size()});
+  const int64_t length = std::min<int64_t>({8, longest, model.vocab_size()});
   if (length < 1) return 0.0;
   std::vector<int32_t> prompt(static_cast<size_t>(length));
   for (int64_t i = 0; i < length; ++i) prompt[static_cast<size_t>(i)] = static_cast<int32_t>(i);
@@ -185,6 +195,16 @@ double warm_up(CausalLm& model, const Planner* planner) {
   options.stop_at_eos = false;
   generate(model, prompt, options);
   return seconds_since(start);
+}
+
+}  // namespace
+
+double warm_up(CausalLm& model, const Planner* planner) {
+  return warm_up_model(model, model.max_positions() - 2, planner);
+}
+
+double warm_up(Seq2SeqLm& model, const Planner* planner) {
+  return warm_up_model(model, model.max_source_tokens(), planner);
 }
 
 }  // namespace latte

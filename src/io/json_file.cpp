@@ -126,6 +126,14 @@ int64_t json_optional_int(const nlohmann::json& object, const std::string& key, 
   return value == nullptr ? fallback : as_int(*value, key, file_label);
 }
 
+int64_t json_at_most(int64_t value, const std::string& key, const std::string& file_label, int64_t limit) {
+  if (value > limit) {
+    throw FormatError(file_label + ": field '" + key + "' is " + std::to_string(value) +
+                      ", above latte's limit of " + std::to_string(limit));
+  }
+  return value;
+}
+
 int64_t json_optional_positive_int(const nlohmann::json& object, const std::string& key,
                                    const std::string& file_label, int64_t fallback) {
   const nlohmann::json* value = find_field(object, key, file_label);

@@ -232,15 +232,16 @@ void TransformerBlock::cross_attend(float* states, int64_t rows, std::span<const
                        " has no encoder memory for the cross-attention");
     }
     const int64_t first = offsets[s];
-    attended[s] = AttentionSequence{.queries = queries + first * query_width,
-                                    .query_stride = query_width,
-                                    .query_positions = sequences[s].positions,
-                                    .keys = memory->key_values,
-                                    .values = memory->key_values + kv_width(),
-                                    .key_value_stride = 2 * kv_width(),
-                                    .key_positions = memory->positions,
-                                    .context = context + first * query_width,
-                                    .context_stride = query_width};
+    attended[s] =
+        AttentionSequence{.queries = queries + first * query_width,
+                          .query_stride = query_width,
+                          .query_positions = sequences[s].positions,
+                          .keys = memory->key_values,
+                          .values = memory->values ? memory->values : memory->key_values + kv_width(),
+                          .key_value_stride = memory->values ? memory->stride : 2 * kv_width(),
+                          .key_positions = memory->positions,
+                          .context = context + first * query_width,
+                          .context_stride = query_width};
   }
   AttentionSpec spec = spec_.attention;
   spec.causal = false;

@@ -107,11 +107,7 @@ BertConfig config_from_json(const nlohmann::json& json, const std::string& label
   config.architecture = json_architecture(json, label, kSupportedArchitectures).value_or("BertModel");
 
   const auto at_most = [&](const char* key, int64_t value, int64_t limit) {
-    if (value > limit) {
-      throw FormatError(label + ": field '" + key + "' is " + std::to_string(value) +
-                        ", above latte's limit of " + std::to_string(limit));
-    }
-    return value;
+    return json_at_most(value, key, label, limit);
   };
   config.vocab_size =
       at_most("vocab_size", json_require_positive_int(json, "vocab_size", label), BertConfig::kMaxVocabSize);

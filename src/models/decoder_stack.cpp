@@ -109,14 +109,19 @@ DecoderOutput decoder_forward(const DecoderStack& stack, std::span<const int32_t
   stack.lm_head(normed, rows_out, output.logits.data());
   output.positions.assign(positions.begin() + first_out, positions.end());
   if (times) times->head = clock.lap();
+  require_finite_logits(output);
+  return output;
+}
+
+void require_finite_logits(const DecoderOutput& output) {
   const float* logits = output.logits.data();
-  for (int64_t i = 0; i < rows_out * stack.vocab_size; ++i) {
+  const int64_t vocab = output.logits.rank() == 2 ? output.logits.shape()[1] : 0;
+  for (int64_t i = 0; i < output.logits.numel(); ++i) {
     if (!std::isfinite(logits[i])) {
       throw Error("the model's output is not finite (NaN or infinity) at position " +
-                  std::to_string(output.positions[static_cast<size_t>(i / stack.vocab_size)]));
+                  std::to_string(output.positions[static_cast<size_t>(i / vocab)]));
     }
   }
-  return output;
 }
 
 }  // namespace latte

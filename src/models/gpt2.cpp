@@ -66,12 +66,7 @@ Gpt2Config config_from_json(const nlohmann::json& json, const std::string& label
   }
   config.architecture = json_architecture(json, label, kSupportedArchitectures).value_or("GPT2LMHeadModel");
   const auto bounded = [&](const char* key, int64_t limit) {
-    const int64_t value = json_require_positive_int(json, key, label);
-    if (value > limit) {
-      throw FormatError(label + ": field '" + key + "' is " + std::to_string(value) +
-                        ", above latte's limit of " + std::to_string(limit));
-    }
-    return value;
+    return json_at_most(json_require_positive_int(json, key, label), key, label, limit);
   };
   config.vocab_size = bounded("vocab_size", Gpt2Config::kMaxVocabSize);
   config.n_positions = bounded("n_positions", Gpt2Config::kMaxPositions);

@@ -11,8 +11,9 @@ namespace {
 
 // One entry per family: adding a family is its file in src/models and a line here.
 const std::vector<ModelFamily>& family_table() {
-  static const std::vector<ModelFamily> table = {bert_family(), gpt2_family(), llama_family(),
-                                                 mistral_family(), qwen2_family()};
+  static const std::vector<ModelFamily> table = {bert_family(),    gpt2_family(),  llama_family(),
+                                                 mistral_family(), qwen2_family(), t5_family(),
+                                                 mt5_family()};
   return table;
 }
 

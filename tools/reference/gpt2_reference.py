@@ -379,6 +379,13 @@ class ModuleGPT2(nn.Module):
         return logits.detach().to(torch.float64), kept_pos, scores
 
 
+def require_decisive(min_gap, min_margin):
+    """Golden data is meant for float32 C++ code: greedy choices and keep decisions must not
+    hinge on a near tie."""
+    assert min_gap > 1e-3, f"greedy top-2 gap {min_gap} too small: change the seed"
+    assert min_margin > 1e-5, f"selection score margin {min_margin} too small: change the seed"
+
+
 def maxdiff(a, b):
     return (torch.as_tensor(a, dtype=torch.float64) - torch.as_tensor(b, dtype=torch.float64)).abs().max().item()
 
@@ -540,10 +547,7 @@ def generate(spec, out_root):
             "cache_rows": cache_rows,
         })
 
-    # Golden data is meant for float32 C++ code: greedy choices and keep decisions must not
-    # hinge on a near tie.
-    assert min_gap > 1e-3, f"greedy top-2 gap {min_gap} too small: change the seed"
-    assert min_margin > 1e-5, f"selection score margin {min_margin} too small: change the seed"
+    require_decisive(min_gap, min_margin)
 
     golden = {
         "prompt_ids": prompt,

@@ -26,12 +26,13 @@ struct GenerationOptions {
 };
 
 struct GenerationResult {
-  std::vector<int32_t> ids;     // generated tokens (the eos token included when it ended the run)
-  std::vector<int64_t> kept;    // word-vectors leaving each layer in the prefill (the encoder's layers)
-  std::string stop_reason;      // "eos", "length" (max_new_tokens) or "callback"
-  double setup_seconds = 0.0;   // before the clock of ttft: planning this prompt length, the KV cache
-  double ttft_seconds = 0.0;    // prefill and the first token's choice
-  double decode_seconds = 0.0;  // every later step: forward of one token and its choice
+  std::vector<int32_t> ids;      // generated tokens (the eos token included when it ended the run)
+  std::vector<int64_t> kept;     // word-vectors leaving each layer in the prefill (the encoder's layers)
+  std::string stop_reason;       // "eos", "length" (max_new_tokens) or "callback"
+  double setup_seconds = 0.0;    // before the clock of ttft: planning this prompt length, the KV cache
+  double ttft_seconds = 0.0;     // prefill and the first token's choice
+  double encoder_seconds = 0.0;  // encoder-decoder models: the encoder's part of ttft_seconds
+  double decode_seconds = 0.0;   // every later step: forward of one token and its choice
   int64_t decode_steps = 0;
   size_t kv_cache_bytes = 0;        // the caches after the prompt's pass (with cross-attention's)
   size_t kv_cache_bytes_dense = 0;  // what they take after a dense pass
@@ -58,5 +59,6 @@ GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, con
 // that what a process pays once (thread pool start, kernel generation, workspace growth) is not
 // counted in the first prompt's time to first token. Returns its seconds.
 double warm_up(CausalLm& model, const Planner* planner);
+double warm_up(Seq2SeqLm& model, const Planner* planner);
 
 }  // namespace latte

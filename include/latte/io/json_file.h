@@ -37,6 +37,10 @@ std::string json_require_string(const nlohmann::json& object, const std::string&
                                 const std::string& file_label);
 bool json_require_bool(const nlohmann::json& object, const std::string& key, const std::string& file_label);
 
+// `value`, read from field `key`, when it is at most `limit`; else FormatError "FILE: field 'KEY'
+// is V, above latte's limit of L" (the limits keep a crafted config away from size arithmetic).
+int64_t json_at_most(int64_t value, const std::string& key, const std::string& file_label, int64_t limit);
+
 // Optional fields: `fallback` when absent or null (Hugging Face writes null for unset values);
 // present with the wrong type is the same FormatError as the required variant.
 int64_t json_optional_int(const nlohmann::json& object, const std::string& key, const std::string& file_label,

@@ -90,6 +90,10 @@ struct TransformerBlockSpec {
 struct CrossMemory {
   const float* key_values = nullptr;   // [rows, 2 n_kv_heads head_dim], from project_memory
   std::span<const int64_t> positions;  // [rows] original positions
+  // Keys and values held apart instead (a LayerCache of whole rows, as Seq2SeqState keeps
+  // them): key_values holds the keys, `values` the values, each row `stride` floats apart.
+  const float* values = nullptr;
+  int64_t stride = 0;
 };
 
 // One sequence of a packed batch: its rows follow the previous sequence's rows, as many as it

@@ -67,4 +67,8 @@ class CausalLm {
 // The position the next token of `cache`'s sequence takes: layer 0 sees every token.
 int64_t next_position(const KvCache& cache);
 
+// Error naming the position of the first row of output.logits ([rows, vocab]) that holds a NaN or
+// an infinity: a broken checkpoint must not turn into confident tokens.
+void require_finite_logits(const DecoderOutput& output);
+
 }  // namespace latte

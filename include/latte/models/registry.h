@@ -68,11 +68,13 @@ std::unique_ptr<Seq2SeqLm> load_seq2seq_lm(const std::filesystem::path& model_di
 // The longest input the model in `model_dir` takes (ModelFamily::max_input_tokens).
 int64_t max_input_tokens(const std::filesystem::path& model_dir, const Tokenizer& tokenizer);
 
-// Each family's entry, defined beside its model (bert.cpp, gpt2.cpp, llama.cpp).
+// Each family's entry, defined beside its model (bert.cpp, gpt2.cpp, llama.cpp, t5.cpp).
 const ModelFamily& bert_family();
 const ModelFamily& gpt2_family();
 const ModelFamily& llama_family();  // llama.cpp: with mistral_family and qwen2_family
 const ModelFamily& mistral_family();
 const ModelFamily& qwen2_family();
+const ModelFamily& t5_family();  // t5.cpp: with mt5_family
+const ModelFamily& mt5_family();
 
 }  // namespace latte

@@ -1,0 +1,133 @@
+// T5 / Flan-T5 / mT5 (T5ForConditionalGeneration) from a Hugging Face folder: an encoder with ACC
+// elimination (bidirectional scores, the final </s> protected) and a decoder that cross-attends
+// to the encoder rows that survive, at their original positions (DESIGN.md section 1, T5).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "latte/core/arena.h"
+#include "latte/core/linear.h"
+#include "latte/core/ops.h"
+#include "latte/layers/attention.h"
+#include "latte/layers/transformer_block.h"
+#include "latte/models/linear_weights.h"
+#include "latte/models/seq2seq_lm.h"
+
+namespace latte {
+
+struct T5Config {
+  std::string model_type = "t5";  // "t5" or "mt5" (the same network, another vocabulary)
+  int64_t vocab_size = 0;
+  int64_t d_model = 0;
+  int64_t d_kv = 0;  // per head; num_heads * d_kv need not equal d_model
+  int64_t d_ff = 0;
+  int64_t num_layers = 0;          // encoder
+  int64_t num_decoder_layers = 0;  // num_layers when config.json omits it
+  int64_t num_heads = 0;
+  int64_t relative_attention_num_buckets = 32;
+  int64_t relative_attention_max_distance = 128;
+  float layer_norm_epsilon = 1e-6f;
+  std::string feed_forward_proj = "relu";  // relu, gelu, gated-relu, gated-gelu
+  bool tie_word_embeddings = true;
+  int32_t decoder_start_token_id = 0;
+  std::optional<int32_t> eos_token_id;
+  int32_t pad_token_id = 0;
+  // The longest source (and target) latte runs: config.json's n_positions when present, else
+  // kDefaultMaxTokens. T5's relative positions set no hard limit, but the models are trained
+  // on 512-token inputs and attention cost grows with the square of the length.
+  int64_t max_tokens = kDefaultMaxTokens;
+
+  int64_t inner() const { return num_heads * d_kv; }
+  bool gated() const { return feed_forward_proj.starts_with("gated-"); }
+  Activation activation() const;
+
+  // Reads and validates config.json; FormatError names the file and field.
+  static T5Config from_file(const std::filesystem::path& config_json);
+  static T5Config from_json(const nlohmann::json& json, const std::string& file_label);
+  static constexpr int64_t kDefaultMaxTokens = 512;
+  static constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
+  static constexpr int64_t kMaxWidth = 65536;
+  static constexpr int64_t kMaxLayers = 1024;
+  // Far above the 32 (T5) and 64 of released models; bounds the bias table a config can ask for.
+  static constexpr int64_t kMaxBuckets = 1024;
+  static constexpr int64_t kMaxTokens = int64_t{1} << 16;
+};
+
+// Every linear weight of the checkpoint (attention, cross-attention and FFN matrices, and the
+// head when untied): what `latte quantize` writes in int8.
+std::vector<StoredWeight> t5_linear_weights(const WeightStore& store, const T5Config& config);
+
+// T5's relative position bias (modeling_t5.py's _relative_position_bucket): the table
+// [num_buckets, n_heads] of a stack's block 0, shared by all its blocks, indexed by the bucket
+// of key_position - query_position. Positions are the original ones, so rows kept after
+// elimination keep their distances.
+class T5RelativeBias : public PositionBias {
+ public:
+  // table: [num_buckets, n_heads]. Buckets of distances up to `max_tokens` are computed here.
+  T5RelativeBias(Tensor table, bool bidirectional, int64_t max_distance, int64_t max_tokens);
+  void add(int64_t head, int64_t query_position, std::span<const int64_t> key_positions,
+           float* logits) const override;
+  // The bucket as Hugging Face computes it, its logarithm in float32 as there.
+  static int64_t bucket(int64_t relative_position, bool bidirectional, int64_t num_buckets,
+                        int64_t max_distance);
+
+ private:
+  int64_t lookup(int64_t relative_position) const;
+
+  Tensor table_;
+  bool bidirectional_;
+  int64_t num_buckets_, n_heads_, max_distance_, max_tokens_;
+  std::vector<int64_t> buckets_;  // [2 max_tokens + 1]: bucket of relative position r - max_tokens
+};
+
+class T5Model : public Seq2SeqLm {
+ public:
+  // Loads config.json and the safetensors weights, checking every tensor's shape against the
+  // config (the tensor named in the error). `precision` as for Gpt2Model::load.
+  static T5Model load(const std::filesystem::path& model_dir, Precision precision = Precision::kF32);
+
+  const T5Config& config() const { return config_; }
+  int64_t num_encoder_layers() const override { return config_.num_layers; }
+  int64_t num_decoder_layers() const override { return config_.num_decoder_layers; }
+  int64_t vocab_size() const override { return config_.vocab_size; }
+  int64_t max_source_tokens() const override { return config_.max_tokens; }
+  int64_t max_target_tokens() const override { return config_.max_tokens; }
+  int32_t decoder_start_token_id() const override { return config_.decoder_start_token_id; }
+  std::optional<int32_t> eos_token_id() const override { return config_.eos_token_id; }
+  ModelShape encoder_shape() const override;
+  Precision precision() const override { return precision_; }
+  ModelDescription description() const override;
+  Seq2SeqState encode(std::span<const int32_t> source, const EncoderOptions& options) override;
+  DecoderOutput decode(std::span<const int32_t> ids, Seq2SeqState& state,
+                       const DecoderOptions& options) override;
+  // The rows leaving the encoder's final norm [kept rows, d_model] (what encode projects the
+  // cross-attention memory from), for tests and encoder-only uses.
+  Tensor encoder_hidden(std::span<const int32_t> source, const EncoderOptions& options);
+
+ private:
+  // Runs the encoder; fills state's encoder_kept, memory_positions and source_tokens and returns
+  // the final-normed rows [kept rows, d_model], valid until the next call (they live in arena_).
+  const float* run_encoder(std::span<const int32_t> source, const EncoderOptions& options,
+                           Seq2SeqState& state);
+  void check_ids(std::span<const int32_t> ids, const char* what) const;
+  // states [rows, d_model] <- the shared embedding of ids.
+  void embed(std::span<const int32_t> ids, float* states) const;
+
+  T5Config config_;
+  Tensor shared_;  // [vocab, d_model]: the token embedding of both stacks (and the tied head)
+  std::vector<TransformerBlock> encoder_;
+  std::vector<TransformerBlock> decoder_;
+  RMSNorm encoder_norm_, decoder_norm_;
+  Linear lm_head_;  // [d_model] -> [vocab]
+  Arena arena_;
+  Precision precision_ = Precision::kF32;
+};
+
+}  // namespace latte

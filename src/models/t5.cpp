@@ -1,0 +1,523 @@
+#include "latte/models/t5.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "latte/core/compact.h"
+#include "latte/core/error.h"
+#include "latte/io/json_file.h"
+#include "latte/io/model_folder.h"
+#include "latte/io/safetensors.h"
+#include "latte/models/registry.h"
+#include "latte/prune/keep.h"
+
+namespace latte {
+
+namespace {
+
+const char* const kSupportedArchitectures[] = {"T5ForConditionalGeneration", "MT5ForConditionalGeneration"};
+
+// Hugging Face's T5 tensor names, written down once. The encoder's layer.1 and the decoder's
+// layer.2 are the FFN; the decoder's layer.1 is the cross-attention.
+struct T5Names {
+  static std::string layer(const char* stack, int64_t block, int64_t sublayer, const std::string& leaf) {
+    return std::string(stack) + ".block." + std::to_string(block) + ".layer." + std::to_string(sublayer) +
+           "." + leaf;
+  }
+  static std::string relative_bias(const char* stack) {
+    return layer(stack, 0, 0, "SelfAttention.relative_attention_bias.weight");
+  }
+  static int64_t ffn_sublayer(const char* stack) { return std::string(stack) == "decoder" ? 2 : 1; }
+};
+
+constexpr const char* kEncoder = "encoder";
+constexpr const char* kDecoder = "decoder";
+
+// The linear weights of one block, by role ([out, in] on disk).
+struct T5BlockLinears {
+  StoredWeight q, k, v, o;
+  std::optional<StoredWeight> cross_q, cross_k, cross_v, cross_o;  // decoder only
+  StoredWeight wi, wi_1, wo;  // plain: wi; gated: wi is wi_0 (the activated gate), wi_1 the up
+};
+
+T5BlockLinears block_linears(const T5Config& config, const char* stack, int64_t block) {
+  const int64_t d = config.d_model, inner = config.inner(), f = config.d_ff;
+  const auto weight = [&](int64_t sublayer, const std::string& leaf, int64_t out, int64_t in) {
+    return StoredWeight{T5Names::layer(stack, block, sublayer, leaf + ".weight"), out, in, false};
+  };
+  T5BlockLinears linears{.q = weight(0, "SelfAttention.q", inner, d),
+                         .k = weight(0, "SelfAttention.k", inner, d),
+                         .v = weight(0, "SelfAttention.v", inner, d),
+                         .o = weight(0, "SelfAttention.o", d, inner)};
+  if (std::string(stack) == kDecoder) {
+    linears.cross_q = weight(1, "EncDecAttention.q", inner, d);
+    linears.cross_k = weight(1, "EncDecAttention.k", inner, d);
+    linears.cross_v = weight(1, "EncDecAttention.v", inner, d);
+    linears.cross_o = weight(1, "EncDecAttention.o", d, inner);
+  }
+  const int64_t ffn = T5Names::ffn_sublayer(stack);
+  linears.wi = weight(ffn, config.gated() ? "DenseReluDense.wi_0" : "DenseReluDense.wi", f, d);
+  if (config.gated()) linears.wi_1 = weight(ffn, "DenseReluDense.wi_1", f, d);
+  linears.wo = weight(ffn, "DenseReluDense.wo", d, f);
+  return linears;
+}
+
+StoredWeight lm_head_linear(const T5Config& config) {
+  return {"lm_head.weight", config.vocab_size, config.d_model};
+}
+
+T5Config config_from_json(const nlohmann::json& json, const std::string& label) {
+  if (!json.is_object()) throw FormatError(label + ": expected a JSON object");
+  T5Config config;
+  config.model_type = json_require_string(json, "model_type", label);
+  if (config.model_type != "t5" && config.model_type != "mt5") {
+    throw FormatError(label + ": model_type is '" + config.model_type + "', expected 't5' or 'mt5'");
+  }
+  if (json.contains("architectures") && json["architectures"].is_array() && !json["architectures"].empty() &&
+      json["architectures"][0] == "T5EncoderModel") {
+    throw FormatError(label +
+                      ": architecture 'T5EncoderModel' has no decoder; latte runs encoder-decoder T5 "
+                      "(T5ForConditionalGeneration) only");
+  }
+  json_architecture(json, label, kSupportedArchitectures);
+  const auto bounded = [&](const char* key, int64_t limit, std::optional<int64_t> fallback = std::nullopt) {
+    const int64_t value = fallback ? json_optional_positive_int(json, key, label, *fallback)
+                                   : json_require_positive_int(json, key, label);
+    return json_at_most(value, key, label, limit);
+  };
+  config.vocab_size = bounded("vocab_size", T5Config::kMaxVocabSize);
+  config.d_model = bounded("d_model", T5Config::kMaxWidth);
+  config.num_heads = bounded("num_heads", T5Config::kMaxWidth);
+  config.d_kv = bounded("d_kv", T5Config::kMaxWidth / config.num_heads);
+  config.d_ff = bounded("d_ff", 4 * T5Config::kMaxWidth);
+  config.num_layers = bounded("num_layers", T5Config::kMaxLayers);
+  config.num_decoder_layers = bounded("num_decoder_layers", T5Config::kMaxLayers, config.num_layers);
+  // 0 buckets would leave the bias table empty; json_require_positive_int names the field.
+  config.relative_attention_num_buckets =
+      bounded("relative_attention_num_buckets", T5Config::kMaxBuckets, int64_t{32});
+  if (config.relative_attention_num_buckets < 4) {
+    throw FormatError(label + ": field 'relative_attention_num_buckets' is " +
+                      std::to_string(config.relative_attention_num_buckets) +
+                      "; T5's encoder needs at least 4 (2 per direction, half of them exact)");
+  }
+  config.relative_attention_max_distance =
+      bounded("relative_attention_max_distance", T5Config::kMaxTokens, int64_t{128});
+  config.layer_norm_epsilon =
+      static_cast<float>(json_optional_double(json, "layer_norm_epsilon", label, 1e-6));
+  if (!(config.layer_norm_epsilon > 0.0f)) {
+    throw FormatError(label + ": field 'layer_norm_epsilon' must be positive");
+  }
+  config.feed_forward_proj = json_optional_string(json, "feed_forward_proj", label, "relu");
+  try {
+    config.activation();
+  } catch (const FormatError& error) {
+    throw FormatError(label + ": " + error.what());
+  }
+  config.tie_word_embeddings = json_optional_bool(json, "tie_word_embeddings", label, true);
+  const auto token_id = [&](const char* key, int32_t fallback) {
+    if (!json.contains(key) || json[key].is_null()) return fallback;
+    const int64_t id = json_require_int(json, key, label);
+    if (id < 0 || id >= config.vocab_size) {
+      throw FormatError(label + ": field '" + key + "' is " + std::to_string(id) +
+                        ", outside the vocabulary of " + std::to_string(config.vocab_size));
+    }
+    return static_cast<int32_t>(id);
+  };
+  config.pad_token_id = token_id("pad_token_id", 0);
+  config.decoder_start_token_id = token_id("decoder_start_token_id", config.pad_token_id);
+  if (json.contains("eos_token_id") && !json["eos_token_id"].is_null())
+    config.eos_token_id = token_id("eos_token_id", 0);
+  config.max_tokens = bounded("n_positions", T5Config::kMaxTokens, T5Config::kDefaultMaxTokens);
+  return config;
+}
+
+}  // namespace
+
+Activation T5Config::activation() const {
+  // As modeling_t5.py: "gated-gelu" is the tanh GELU (T5 v1.1, Flan-T5), plain "gelu" the erf one.
+  if (feed_forward_proj == "relu" || feed_forward_proj == "gated-relu") return Activation::kRelu;
+  if (feed_forward_proj == "gated-gelu") return Activation::kGeluTanh;
+  if (feed_forward_proj == "gelu") return Activation::kGeluErf;
+  throw FormatError("field 'feed_forward_proj' is '" + feed_forward_proj +
+                    "'; latte runs relu, gated-gelu, gated-relu and gelu");
+}
+
+T5Config T5Config::from_file(const std::filesystem::path& config_json) {
+  return from_json(read_json_file(config_json), config_json.string());
+}
+
+T5Config T5Config::from_json(const nlohmann::json& json, const std::string& file_label) {
+  try {
+    return config_from_json(json, file_label);
+  } catch (const nlohmann::json::exception& error) {
+    throw FormatError(file_label + ": " + json_error_text(error));
+  }
+}
+
+std::vector<StoredWeight> t5_linear_weights(const WeightStore& store, const T5Config& config) {
+  std::vector<StoredWeight> weights;
+  for (const char* stack : {kEncoder, kDecoder}) {
+    const int64_t blocks = stack == kEncoder ? config.num_layers : config.num_decoder_layers;
+    for (int64_t block = 0; block < blocks; ++block) {
+      const T5BlockLinears l = block_linears(config, stack, block);
+      weights.insert(weights.end(), {l.q, l.k, l.v, l.o});
+      if (l.cross_q) weights.insert(weights.end(), {*l.cross_q, *l.cross_k, *l.cross_v, *l.cross_o});
+      weights.push_back(l.wi);
+      if (config.gated()) weights.push_back(l.wi_1);
+      weights.push_back(l.wo);
+    }
+  }
+  // A tied head is the shared embedding, which stays float.
+  if (!config.tie_word_embeddings && store.contains("lm_head.weight"))
+    weights.push_back(lm_head_linear(config));
+  return weights;
+}
+
+T5RelativeBias::T5RelativeBias(Tensor table, bool bidirectional, int64_t max_distance, int64_t max_tokens)
+    : table_(std::move(table)),
+      bidirectional_(bidirectional),
+      num_buckets_(table_.shape().at(0)),
+      n_heads_(table_.shape().at(1)),
+      max_distance_(max_distance),
+      max_tokens_(max_tokens) {
+  buckets_.resize(static_cast<size_t>(2 * max_tokens_ + 1));
+  for (int64_t r = -max_tokens_; r <= max_tokens_; ++r)
+    buckets_[static_cast<size_t>(r + max_tokens_)] = bucket(r, bidirectional_, num_buckets_, max_distance_);
+}
+
+int64_t T5RelativeBias::bucket(int64_t relative_position, bool bidirectional, int64_t num_buckets,
+                               int64_t max_distance) {
+  int64_t offset = 0;
+  int64_t distance = 0;
+  if (bidirectional) {
+    num_buckets /= 2;
+    offset = relative_position > 0 ? num_buckets : 0;
+    distance = relative_position < 0 ? -relative_position : relative_position;
+  } else {
+    distance = std::max<int64_t>(-relative_position, 0);
+  }
+  const int64_t max_exact = num_buckets / 2;
+  if (distance < max_exact) return offset + distance;
+  // float32 throughout, as torch computes it, so bucket edges round the same way.
+  const float scaled =
+      std::log(static_cast<float>(distance) / static_cast<float>(max_exact)) /
+      static_cast<float>(std::log(static_cast<double>(max_distance) / static_cast<double>(max_exact))) *
+      static_cast<float>(num_buckets - max_exact);
+  return offset + std::min(max_exact + static_cast<int64_t>(scaled), num_buckets - 1);
+}
+
+int64_t T5RelativeBias::lookup(int64_t relative_position) const {
+  if (relative_position < -max_tokens_ || relative_position > max_tokens_)
+    return bucket(relative_position, bidirectional_, num_buckets_, max_distance_);
+  return buckets_[static_cast<size_t>(relative_position + max_tokens_)];
+}
+
+void T5RelativeBias::add(int64_t head, int64_t query_position, std::span<const int64_t> key_positions,
+                         float* logits) const {
+  const float* table = table_.data();
+  for (size_t j = 0; j < key_positions.size(); ++j)
+    logits[j] += table[lookup(key_positions[j] - query_position) * n_heads_ + head];
+}
+
+T5Model T5Model::load(const std::filesystem::path& model_dir, Precision precision) {
+  require_model_folder(model_dir);
+  T5Model model;
+  model.config_ = T5Config::from_file(model_dir / "config.json");
+  const T5Config& config = model.config_;
+  const WeightStore store = WeightStore::open(model_dir);
+  const int64_t d = config.d_model;
+
+  model.shared_ = store.load("shared.weight", {config.vocab_size, d});
+  // Older checkpoints also store each stack's embedding: the same tensor as shared.weight.
+  for (const char* alias : {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}) {
+    if (!store.contains(alias)) continue;
+    const Tensor copy = store.load(alias, {config.vocab_size, d});
+    if (std::memcmp(copy.data(), model.shared_.data(), sizeof(float) * static_cast<size_t>(copy.numel())) !=
+        0) {
+      throw FormatError(store.directory().string() + ": tensor " + alias +
+                        " differs from shared.weight; latte runs T5 with one shared embedding");
+    }
+  }
+  const auto norm = [&](const std::string& name) {
+    return RMSNorm(store.load(name, {d}), config.layer_norm_epsilon);
+  };
+  const auto linear = [&](std::vector<StoredWeight> parts, Activation activation, bool accumulate) {
+    return load_linear(store, parts, Tensor(), activation, accumulate, precision);
+  };
+  const int64_t max_tokens = config.max_tokens;
+  const AttentionSpec attention{.n_heads = config.num_heads,
+                                .n_kv_heads = config.num_heads,
+                                .head_dim = config.d_kv,
+                                .scale = 1.0f,  // T5 folds the 1/sqrt(d_kv) into its initialisation
+                                .causal = false};
+  for (const char* stack : {kEncoder, kDecoder}) {
+    const bool decoder = stack == kDecoder;
+    TransformerBlockSpec spec{.placement = NormPlacement::kPre, .attention = attention};
+    spec.attention.causal = decoder;
+    spec.position_bias = std::make_shared<T5RelativeBias>(
+        store.load(T5Names::relative_bias(stack), {config.relative_attention_num_buckets, config.num_heads}),
+        !decoder, config.relative_attention_max_distance, max_tokens);
+    const int64_t blocks = decoder ? config.num_decoder_layers : config.num_layers;
+    for (int64_t block = 0; block < blocks; ++block) {
+      const T5BlockLinears l = block_linears(config, stack, block);
+      SelfAttentionWeights self{.qkv = linear({l.q, l.k, l.v}, Activation::kNone, false),
+                                .output = linear({l.o}, Activation::kNone, true),
+                                .norm = norm(T5Names::layer(stack, block, 0, "layer_norm.weight"))};
+      const int64_t ffn_sublayer = T5Names::ffn_sublayer(stack);
+      FeedForward ffn = config.gated() ? FeedForward(linear({l.wi}, config.activation(), false),
+                                                     linear({l.wi_1}, Activation::kNone, false),
+                                                     linear({l.wo}, Activation::kNone, true))
+                                       : FeedForward(linear({l.wi}, config.activation(), false),
+                                                     linear({l.wo}, Activation::kNone, true));
+      FeedForwardWeights ffn_weights{
+          .ffn = std::move(ffn),
+          .norm = norm(T5Names::layer(stack, block, ffn_sublayer, "layer_norm.weight"))};
+      std::optional<CrossAttentionWeights> cross;
+      if (decoder) {
+        cross = CrossAttentionWeights{.query = linear({*l.cross_q}, Activation::kNone, false),
+                                      .key_value = linear({*l.cross_k, *l.cross_v}, Activation::kNone, false),
+                                      .output = linear({*l.cross_o}, Activation::kNone, true),
+                                      .norm = norm(T5Names::layer(stack, block, 1, "layer_norm.weight"))};
+      }
+      (decoder ? model.decoder_ : model.encoder_)
+          .emplace_back(spec, std::move(self), std::move(ffn_weights), std::move(cross));
+    }
+  }
+  model.encoder_norm_ = norm("encoder.final_layer_norm.weight");
+  model.decoder_norm_ = norm("decoder.final_layer_norm.weight");
+  if (config.tie_word_embeddings) {
+    // Tied: the shared embedding is the head (the decoder output is scaled by d_model^-0.5 first).
+    if (store.contains("lm_head.weight")) store.load("lm_head.weight", {config.vocab_size, d});
+    model.lm_head_ = Linear(model.shared_, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
+  } else {
+    model.lm_head_ = linear({lm_head_linear(config)}, Activation::kNone, false);
+  }
+  require_all_tensors_used(
+      store, [](const std::string&) { return false; },
+      std::to_string(config.num_layers) + "+" + std::to_string(config.num_decoder_layers) + " layers, T5");
+  model.precision_ = model.lm_head_.precision();
+  return model;
+}
+
+ModelShape T5Model::encoder_shape() const {
+  return {.layers = config_.num_layers,
+          .hidden = config_.d_model,
+          .ffn = config_.d_ff,
+          .causal = false,
+          .heads = config_.num_heads,
+          .kv_heads = config_.num_heads,
+          .gated_ffn = config_.gated(),
+          .vocab = 0};
+}
+
+ModelDescription T5Model::description() const {
+  return {config_.model_type, config_.num_layers,        config_.d_model,
+          config_.num_heads,  config_.num_heads,         config_.d_ff,
+          config_.max_tokens, config_.feed_forward_proj, precision_name(precision_)};
+}
+
+void T5Model::check_ids(std::span<const int32_t> ids, const char* what) const {
+  if (ids.empty()) throw InputError(std::string("no ") + what + " tokens to run");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= config_.vocab_size) {
+      throw InputError(std::string(what) + " token id " + std::to_string(ids[i]) + " at position " +
+                       std::to_string(i) + " is outside the vocabulary of " +
+                       std::to_string(config_.vocab_size));
+    }
+  }
+}
+
+void T5Model::embed(std::span<const int32_t> ids, float* states) const {
+  const int64_t d = config_.d_model;
+  for (size_t row = 0; row < ids.size(); ++row)
+    std::memcpy(states + static_cast<int64_t>(row) * d, shared_.data() + ids[row] * d, sizeof(float) * d);
+}
+
+const float* T5Model::run_encoder(std::span<const int32_t> source, const EncoderOptions& options,
+                                  Seq2SeqState& state) {
+  check_ids(source, "source");
+  const auto n_tokens = static_cast<int64_t>(source.size());
+  if (n_tokens > config_.max_tokens) {
+    throw InputError("the source has " + std::to_string(n_tokens) + " tokens; the model takes at most " +
+                     std::to_string(config_.max_tokens));
+  }
+  const bool pruning = options.planner != nullptr && !options.planner->dense();
+  const SequencePlan* plan = pruning ? &options.planner->plan(n_tokens) : nullptr;
+  const bool scoring = pruning || options.on_scores;
+  const int64_t d = config_.d_model;
+  PhaseTimes* times = options.phase_times;
+  if (times) *times = PhaseTimes{};
+  PhaseClock clock(times != nullptr);
+
+  arena_.reset();
+  int64_t rows = n_tokens;
+  float* states = arena_.allocate(static_cast<size_t>(rows * d));
+  float* context = arena_.allocate(static_cast<size_t>(rows * config_.inner()));
+  float* scores = scoring ? arena_.allocate(static_cast<size_t>(rows)) : nullptr;
+  std::vector<int64_t> positions(static_cast<size_t>(rows));
+  for (int64_t row = 0; row < rows; ++row) positions[static_cast<size_t>(row)] = row;
+  embed(source, states);
+  if (times) times->embeddings = clock.lap();
+
+  state.source_tokens = n_tokens;
+  for (int64_t index = 0; index < config_.num_layers; ++index) {
+    const TransformerBlock& block = encoder_[static_cast<size_t>(index)];
+    const BlockSequence sequence{.positions = positions, .key_scores = scores};
+    block.attend(states, rows, std::span<const BlockSequence>(&sequence, 1), context, arena_);
+    const std::span<const float> row_scores =
+        scoring ? std::span<const float>(scores, static_cast<size_t>(rows)) : std::span<const float>();
+    if (options.on_scores) options.on_scores(index, row_scores);
+    if (pruning) {
+      // The final </s>: without it the decoder loses the end-of-input marker it was trained on.
+      const int64_t protected_rows[] = {rows - 1};
+      const std::vector<int64_t> kept =
+          decide_kept_rows(*plan, index, row_scores, options.planner->min_keep(), protected_rows);
+      if (static_cast<int64_t>(kept.size()) < rows) {
+        compact_rows(states, d, kept);
+        compact_rows(context, config_.inner(), kept);
+        compact_values(positions, kept);
+        rows = static_cast<int64_t>(kept.size());
+      }
+    }
+    state.encoder_kept.push_back(rows);
+    if (times) times->layer_in.push_back(clock.lap());
+    block.finish(states, context, rows, {}, arena_);
+    if (times) times->layer_kept.push_back(clock.lap());
+  }
+  encoder_norm_(states, rows);
+  state.memory_positions = std::move(positions);
+  if (times) times->head = clock.lap();
+  return states;
+}
+
+Tensor T5Model::encoder_hidden(std::span<const int32_t> source, const EncoderOptions& options) {
+  Seq2SeqState state;
+  const float* states = run_encoder(source, options, state);
+  const auto rows = static_cast<int64_t>(state.memory_positions.size());
+  Tensor hidden({rows, config_.d_model});
+  std::memcpy(hidden.data(), states, sizeof(float) * static_cast<size_t>(hidden.numel()));
+  return hidden;
+}
+
+Seq2SeqState T5Model::encode(std::span<const int32_t> source, const EncoderOptions& options) {
+  Seq2SeqState state;
+  const float* states = run_encoder(source, options, state);
+  const auto rows = static_cast<int64_t>(state.memory_positions.size());
+  // Every decoder layer's cross-attention keys and values, projected once from the memory rows.
+  const int64_t inner = config_.inner();
+  state.cross = KvCache(config_.num_decoder_layers, inner);
+  float* key_values = arena_.allocate(static_cast<size_t>(rows * 2 * inner));
+  for (int64_t index = 0; index < config_.num_decoder_layers; ++index) {
+    decoder_[static_cast<size_t>(index)].project_memory(states, rows, key_values);
+    state.cross.layers[static_cast<size_t>(index)].append(key_values, key_values + inner, 2 * inner, rows,
+                                                          state.memory_positions);
+  }
+  state.self = KvCache(config_.num_decoder_layers, inner, config_.d_kv);
+  return state;
+}
+
+DecoderOutput T5Model::decode(std::span<const int32_t> ids, Seq2SeqState& state,
+                              const DecoderOptions& options) {
+  if (static_cast<int64_t>(state.cross.layers.size()) != config_.num_decoder_layers ||
+      static_cast<int64_t>(state.self.layers.size()) != config_.num_decoder_layers) {
+    throw InputError("decoder state has " + std::to_string(state.self.layers.size()) +
+                     " layers; the model's decoder has " + std::to_string(config_.num_decoder_layers) +
+                     " (encode the source first)");
+  }
+  check_ids(ids, "decoder");
+  const int64_t first_position = next_position(state.self);
+  const int64_t rows = static_cast<int64_t>(ids.size());
+  if (first_position + rows > config_.max_tokens) {
+    throw InputError("the target would reach " + std::to_string(first_position + rows) +
+                     " tokens; the model takes at most " + std::to_string(config_.max_tokens));
+  }
+  const int64_t d = config_.d_model;
+  PhaseTimes* times = options.phase_times;
+  if (times) *times = PhaseTimes{};
+  PhaseClock clock(times != nullptr);
+
+  arena_.reset();
+  float* states = arena_.allocate(static_cast<size_t>(rows * d));
+  float* context = arena_.allocate(static_cast<size_t>(rows * config_.inner()));
+  std::vector<int64_t> positions(static_cast<size_t>(rows));
+  for (int64_t row = 0; row < rows; ++row) positions[static_cast<size_t>(row)] = first_position + row;
+  embed(ids, states);
+  if (times) times->embeddings = clock.lap();
+
+  DecoderOutput output;
+  for (int64_t index = 0; index < config_.num_decoder_layers; ++index) {
+    const TransformerBlock& block = decoder_[static_cast<size_t>(index)];
+    const LayerCache& cross = state.cross.layers[static_cast<size_t>(index)];
+    const CrossMemory memory{.key_values = cross.keys(),
+                             .positions = cross.positions(),
+                             .values = cross.values(),
+                             .stride = cross.row_stride()};
+    const BlockSequence sequence{
+        .positions = positions, .cache = &state.self.layers[static_cast<size_t>(index)], .memory = &memory};
+    const std::span<const BlockSequence> sequences(&sequence, 1);
+    double attention_seconds = 0.0;
+    block.attend(states, rows, sequences, context, arena_, times ? &attention_seconds : nullptr);
+    if (times) {
+      times->layer_attention.push_back(attention_seconds);
+      times->layer_in.push_back(clock.lap());
+    }
+    output.kept.push_back(rows);
+    block.finish(states, context, rows, sequences, arena_);
+    if (times) times->layer_kept.push_back(clock.lap());
+  }
+
+  const int64_t first_out = options.all_logits ? 0 : rows - 1;
+  const int64_t rows_out = rows - first_out;
+  float* normed = states + first_out * d;
+  decoder_norm_(normed, rows_out);
+  if (config_.tie_word_embeddings) {
+    // modeling_t5.py rescales before the tied head: the embedding was trained at unit scale.
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    for (int64_t i = 0; i < rows_out * d; ++i) normed[i] *= scale;
+  }
+  output.logits = Tensor({rows_out, config_.vocab_size});
+  lm_head_(normed, rows_out, output.logits.data());
+  output.positions.assign(positions.begin() + first_out, positions.end());
+  if (times) times->head = clock.lap();
+  require_finite_logits(output);
+  return output;
+}
+
+namespace {
+
+ModelFamily t5_family_of(const char* model_type) {
+  return ModelFamily{
+      .model_type = model_type,
+      .kind = ModelKind::kSeq2SeqLm,
+      .linear_weights =
+          [](const WeightStore& store, const std::filesystem::path& config_json) {
+            return t5_linear_weights(store, T5Config::from_file(config_json));
+          },
+      .max_input_tokens =
+          [](const std::filesystem::path& model_dir, const Tokenizer& tokenizer) {
+            const T5Config config = T5Config::from_file(model_dir / "config.json");
+            check_tokenizer_fits(tokenizer, config.vocab_size, model_dir / "config.json");
+            return config.max_tokens;
+          },
+      .load_causal_lm = nullptr,
+      .load_seq2seq_lm = [](const std::filesystem::path& model_dir,
+                            Precision precision) -> std::unique_ptr<Seq2SeqLm> {
+        return std::make_unique<T5Model>(T5Model::load(model_dir, precision));
+      },
+  };
+}
+
+}  // namespace
+
+const ModelFamily& t5_family() {
+  static const ModelFamily family = t5_family_of("t5");
+  return family;
+}
+
+const ModelFamily& mt5_family() {
+  static const ModelFamily family = t5_family_of("mt5");
+  return family;
+}
+
+}  // namespace latte
