@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Converts a Hugging Face Llama folder to a GGUF v3 file that llama.cpp loads.
 
-Usage: hf_to_gguf.py MODEL_DIR OUT.gguf [--type f32|f16|q8_0]
+Usage: hf_to_gguf.py MODEL_DIR OUT.gguf [--type f32|f16|q8_0] [--rounded-hf DIR]
 
 Written by hand with numpy only (no gguf-py, no torch) so the peer check runs from Debian
 packages. Names, layouts and the rotary permutation follow llama.cpp's convert_hf_to_gguf.py
@@ -131,6 +131,17 @@ def quantize_q8_0(a):
     return out.tobytes()
 
 
+def stored_values(a, ggml_type):
+    """The float32 values llama.cpp reads back for `a` stored as ggml_type: lets a check run
+    latte on exactly the rounded weights the GGUF file holds."""
+    if ggml_type == GGML_F32:
+        return a.astype(np.float32)
+    if ggml_type == GGML_F16:
+        return a.astype(np.float16).astype(np.float32)
+    blocks = np.frombuffer(quantize_q8_0(a), dtype=[("d", "<f2"), ("qs", "i1", (QK8_0,))])
+    return (blocks["d"].astype(np.float32)[:, None] * blocks["qs"].astype(np.float32)).reshape(a.shape)
+
+
 class Writer:
     def __init__(self):
         self.kv = []  # encoded key/value pairs
@@ -247,7 +258,7 @@ def add_vocab(w, model_dir, config, vocab_size):
         w.add("tokenizer.ggml.eos_token_id", T_UINT32, eos)
 
 
-def convert(model_dir, out_path, out_type):
+def convert(model_dir, out_path, out_type, rounded_dir=None):
     cfg_path = os.path.join(model_dir, "config.json")
     try:
         with open(cfg_path) as f:
@@ -288,8 +299,6 @@ def convert(model_dir, out_path, out_type):
         w.add("llama.attention.value_length", T_UINT32, head_dim)
     add_vocab(w, model_dir, config, vocab_size)
 
-    weights = read_weights(model_dir)
-
     def matrix_type(a):
         # as convert_hf_to_gguf: 1-D tensors (norms, biases) stay F32; Q8_0 needs whole blocks
         # along each row, otherwise the tensor falls back to F16
@@ -298,6 +307,10 @@ def convert(model_dir, out_path, out_type):
         if out_type == "q8_0" and a.shape[-1] % QK8_0 == 0:
             return GGML_Q8_0
         return GGML_F16
+
+    weights = read_weights(model_dir)
+    if rounded_dir is not None:
+        write_rounded(weights, cfg_path, rounded_dir, matrix_type)
 
     def take(hf_name, gguf_name, transform=None):
         if hf_name not in weights:
@@ -345,13 +358,35 @@ def convert(model_dir, out_path, out_type):
     w.write(out_path)
 
 
+def write_rounded(weights, cfg_path, out_dir, matrix_type):
+    """An F32 Hugging Face folder of the weights as the GGUF stores them (F16 or Q8_0 rounded).
+    Q8_0 blocks run along each row, and the Q/K permutation only reorders rows, so rounding
+    the HF tensors gives the same values as rounding the permuted ones."""
+    import shutil
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from make_llama_checkpoint import write_safetensors
+
+    os.makedirs(out_dir, exist_ok=True)
+    shutil.copy(cfg_path, os.path.join(out_dir, "config.json"))
+    write_safetensors(
+        os.path.join(out_dir, "model.safetensors"),
+        {n: stored_values(a, matrix_type(a)) for n, a in weights.items()},
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description="Hugging Face Llama folder -> GGUF v3")
     parser.add_argument("model_dir")
     parser.add_argument("out")
     parser.add_argument("--type", choices=sorted(FILE_TYPE), default="f32")
+    parser.add_argument(
+        "--rounded-hf",
+        metavar="DIR",
+        help="also write DIR: an F32 Hugging Face folder holding the weights as rounded in OUT",
+    )
     args = parser.parse_args()
-    convert(args.model_dir, args.out, args.type)
+    convert(args.model_dir, args.out, args.type, args.rounded_hf)
 
 
 if __name__ == "__main__":
