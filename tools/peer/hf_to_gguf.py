@@ -214,13 +214,36 @@ def bytes_to_unicode():
     return dict(zip(bs, (chr(c) for c in cs)))
 
 
+# Llama 3's pre-tokenizer split; llama.cpp knows it as tokenizer.ggml.pre "llama-bpe"
+# (convert_hf_to_gguf.py recognizes it by hashing tokenizer output; matching the regex is
+# enough here). Any other pre-tokenizer is written as "default", GPT-2's split.
+LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+def split_patterns(pre_tokenizer):
+    """The regexes of the Split steps in a tokenizer.json pre_tokenizer (alone or in a Sequence)."""
+    if not isinstance(pre_tokenizer, dict):
+        return []
+    steps = pre_tokenizer.get("pretokenizers", [pre_tokenizer])
+    return [st.get("pattern", {}).get("Regex") for st in steps if isinstance(st, dict) and st.get("type") == "Split"]
+
+
 def add_vocab(w, model_dir, config, vocab_size):
     w.add("tokenizer.ggml.model", T_STRING, "gpt2")
-    w.add("tokenizer.ggml.pre", T_STRING, "default")
     tok_path = os.path.join(model_dir, "tokenizer.json")
+    tok = None
     if os.path.exists(tok_path):
-        with open(tok_path, encoding="utf-8") as f:
-            tok = json.load(f)
+        try:
+            with open(tok_path, encoding="utf-8") as f:
+                tok = json.load(f)
+        except ValueError as e:
+            fail(f"{tok_path}: not JSON ({e})")
+    pre = "llama-bpe" if tok is not None and LLAMA3_SPLIT in split_patterns(tok.get("pre_tokenizer")) else "default"
+    w.add("tokenizer.ggml.pre", T_STRING, pre)
+    if tok is not None:
         model = tok.get("model", {})
         if model.get("type") != "BPE":
             fail(f"{tok_path}: model.type is {model.get('type')!r}; only byte-level BPE is converted")
