@@ -45,6 +45,6 @@ INNER
 TMPDIR="$work" mmdebstrap --variant=apt --quiet \
   --customize-hook='cp -a "'"$work"'/latte" "$1/root/latte"' \
   --customize-hook='cp "'"$work"'/run.sh" "$1/root/run.sh"; [ ! -f "'"$work"'/host-ca.crt" ] || cp "'"$work"'/host-ca.crt" "$1/root/"' \
-  --customize-hook='chroot "$1" env -i '"${chroot_env[*]}"' bash /root/run.sh' \
+  --customize-hook='chroot "$1" env -i '"${chroot_env[*]}"' bash /root/run.sh >"'"$work"'/run.log" 2>&1 || { tail -n 80 "'"$work"'/run.log" >&2; exit 1; }' \
   bookworm /dev/null
 echo "check_fresh_root: both README commands passed in a fresh Debian root"
