@@ -139,12 +139,7 @@ LlamaConfig config_from_json(const nlohmann::json& json, const std::string& labe
   config.architecture =
       json_architecture(json, label, variant->architectures).value_or(variant->architectures[0]);
   const auto bounded = [&](const char* key, int64_t limit) {
-    const int64_t value = json_require_positive_int(json, key, label);
-    if (value > limit) {
-      throw field_error(label, key,
-                        "is " + std::to_string(value) + ", above latte's limit of " + std::to_string(limit));
-    }
-    return value;
+    return json_at_most(json_require_positive_int(json, key, label), key, label, limit);
   };
   config.vocab_size = bounded("vocab_size", LlamaConfig::kMaxVocabSize);
   config.hidden_size = bounded("hidden_size", LlamaConfig::kMaxHidden);
