@@ -56,15 +56,19 @@ std::pair<int32_t, size_t> PieceTrie::longest_prefix(std::string_view text,
   for (size_t length = 0;; ++length) {
     if (length > 0 && nodes_[node].id >= 0 && boundary(length)) best = {nodes_[node].id, length};
     if (length == text.size()) break;
-    const Edge* first = edges_.data() + nodes_[node].first_edge;
-    const Edge* last = first + nodes_[node].edge_count;
-    const unsigned char byte = static_cast<unsigned char>(text[length]);
-    const Edge* found = std::lower_bound(first, last, byte,
-                                         [](const Edge& edge, unsigned char key) { return edge.byte < key; });
-    if (found == last || found->byte != byte) break;
-    node = found->child;
+    const int64_t next = child(node, static_cast<unsigned char>(text[length]));
+    if (next < 0) break;
+    node = static_cast<uint32_t>(next);
   }
   return best;
+}
+
+int64_t PieceTrie::child(uint32_t node, unsigned char byte) const {
+  const Edge* first = edges_.data() + nodes_[node].first_edge;
+  const Edge* last = first + nodes_[node].edge_count;
+  const Edge* found = std::lower_bound(first, last, byte,
+                                       [](const Edge& edge, unsigned char key) { return edge.byte < key; });
+  return found == last || found->byte != byte ? -1 : int64_t{found->child};
 }
 
 }  // namespace latte

@@ -1,7 +1,5 @@
 #include "latte/tokenizers/sentencepiece_tokenizer.h"
 
-#include <sentencepiece_processor.h>
-
 #include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -12,20 +10,10 @@
 #include "latte/io/read_file.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "pair_truncation.h"
-#include "spiece_model_check.h"
-
-// Exported by libsentencepiece but declared only in its private common.h. The library writes
-// INFO, WARNING and ERROR lines to stderr (a model's failed self-test prints every sample), where
-// latte's contract is one `latte: error:` line built from the returned status; FATAL (3) still
-// prints, and aborts as before.
-namespace sentencepiece::logging {
-void SetMinLogLevel(int v);
-}
+#include "unigram.h"
 
 namespace latte {
 namespace {
-
-constexpr int kSentencePieceLogFatal = 3;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -171,51 +159,28 @@ SentencePieceTokenizer SentencePieceTokenizer::from_model_bytes(const std::strin
                       ", got " + std::to_string(extra_ids));
   }
   if (bytes.empty()) throw FormatError(source + ": empty file, not a SentencePiece model");
-  check_precompiled_charsmaps(bytes, source);
-  static const bool quiet = [] {
-    sentencepiece::logging::SetMinLogLevel(kSentencePieceLogFatal);
-    return true;
-  }();
-  (void)quiet;
-  auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  sentencepiece::util::Status status;
-  try {
-    status = processor->LoadFromSerializedProto(bytes);
-  } catch (const std::exception& error) {
-    // The library's trie builder (darts-clone) throws for pieces it cannot index, such as one
-    // that starts with a NUL byte, instead of returning a status.
-    throw FormatError(source + ": not a valid SentencePiece model: " + error.what());
-  }
-  if (!status.ok()) {
-    // The library's message for bytes that are no ModelProto names only its own source line.
-    const std::string reason = status.message();
-    if (reason.find("ParseFromArray") != std::string::npos) {
-      throw FormatError(source +
-                        ": not a valid SentencePiece model: the bytes do not parse as one (truncated, "
-                        "or another kind of file)");
-    }
-    throw FormatError(source + ": not a valid SentencePiece model: " + reason);
-  }
+  auto model =
+      std::make_shared<const UnigramTokenizerModel>(parse_sentencepiece_model(bytes, source), source);
   SentencePieceTokenizer tokenizer;
   tokenizer.source_ = source;
-  tokenizer.n_pieces_ = static_cast<size_t>(processor->GetPieceSize());
+  tokenizer.n_pieces_ = model->size();
   tokenizer.extra_ids_ = extra_ids;
-  if (processor->eos_id() < 0) {
+  if (model->eos_id() < 0) {
     throw FormatError(source + ": the model has no </s> piece (eos_id -1), which T5 appends to every input");
   }
-  tokenizer.eos_id_ = processor->eos_id();
+  tokenizer.eos_id_ = model->eos_id();
   if (tokenizer.n_pieces_ + static_cast<size_t>(extra_ids) >
       static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     throw FormatError(source + ": " + std::to_string(tokenizer.n_pieces_) + " pieces are too many");
   }
   tokenizer.tokens_.reserve(tokenizer.n_pieces_ + static_cast<size_t>(extra_ids));
   for (size_t id = 0; id < tokenizer.n_pieces_; ++id) {
-    const int piece_id = static_cast<int>(id);
-    tokenizer.tokens_.push_back(processor->IdToPiece(piece_id));
-    if (processor->IsControl(piece_id) || processor->IsUnknown(piece_id)) {
-      // An empty control piece could never be matched in text (and split_at_added_tokens skips it).
+    const auto piece_id = static_cast<int32_t>(id);
+    tokenizer.tokens_.push_back(model->piece(piece_id));
+    const SentencePieceType type = model->type(piece_id);
+    if (type == SentencePieceType::kControl || type == SentencePieceType::kUnknown) {
       tokenizer.special_.push_back(tokenizer.tokens_.back());
-      tokenizer.special_ids_.push_back(static_cast<int32_t>(piece_id));
+      tokenizer.special_ids_.push_back(piece_id);
     }
   }
   // <extra_id_0> is the last id: tokens_ continues with <extra_id_{extra_ids-1}>.
@@ -224,7 +189,7 @@ SentencePieceTokenizer SentencePieceTokenizer::from_model_bytes(const std::strin
     tokenizer.special_.push_back(sentinel_name(n));
     tokenizer.special_ids_.push_back(tokenizer.sentinel_id(n));
   }
-  tokenizer.processor_ = std::move(processor);
+  tokenizer.model_ = std::move(model);
   return tokenizer;
 }
 
@@ -239,7 +204,8 @@ int32_t SentencePieceTokenizer::sentinel_id(int64_t n) const {
 bool SentencePieceTokenizer::is_special(int32_t id) const {
   token_at(tokens_, id);                                  // InputError for an id out of range
   if (static_cast<size_t>(id) >= n_pieces_) return true;  // a sentinel
-  return processor_->IsControl(id) || processor_->IsUnknown(id);
+  const SentencePieceType type = model_->type(id);
+  return type == SentencePieceType::kControl || type == SentencePieceType::kUnknown;
 }
 
 std::vector<int32_t> SentencePieceTokenizer::text_ids(std::string_view text, size_t limit) const {
@@ -268,7 +234,6 @@ std::vector<int32_t> SentencePieceTokenizer::text_ids(std::string_view text, siz
            static_cast<size_t>(special_ids_[parts[i].special]) >= n_pieces_;
   };
   std::vector<int32_t> ids;
-  std::vector<int> stretch_ids;
   for (size_t i = 0; i < parts.size() && ids.size() <= limit; ++i) {
     if (parts[i].special < special_.size()) {
       ids.push_back(special_ids_[parts[i].special]);
@@ -278,10 +243,7 @@ std::vector<int32_t> SentencePieceTokenizer::text_ids(std::string_view text, siz
     if (i > 0 && is_sentinel(i - 1)) stretch = strip_leading_whitespace(stretch);
     if (is_sentinel(i + 1)) stretch = strip_trailing_whitespace(stretch);
     if (stretch.empty()) continue;
-    if (const auto status = processor_->Encode(stretch, &stretch_ids); !status.ok()) {
-      throw InputError("SentencePiece could not encode the text: " + status.ToString());
-    }
-    ids.insert(ids.end(), stretch_ids.begin(), stretch_ids.end());
+    model_->encode(stretch, ids);
   }
   return ids;
 }
@@ -333,15 +295,12 @@ Encoding SentencePieceTokenizer::encode_pair(std::string_view text, std::string_
 }
 
 std::string SentencePieceTokenizer::decode(std::span<const int32_t> ids) const {
-  std::vector<int> pieces;
+  std::vector<int32_t> pieces;
   pieces.reserve(ids.size());
   for (const int32_t id : ids) {
     if (!is_special(id)) pieces.push_back(id);
   }
-  std::string text;
-  if (const auto status = processor_->Decode(pieces, &text); !status.ok()) {
-    throw InputError("SentencePiece could not decode the ids: " + status.ToString());
-  }
+  const std::string text = model_->decode(pieces);
   return std::string(strip_trailing_whitespace(strip_leading_whitespace(text)));
 }
 

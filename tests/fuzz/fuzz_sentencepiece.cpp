@@ -1,6 +1,6 @@
 // T5's SentencePiece tokenizer: the input is a spiece.model (a serialized SentencePiece
-// ModelProto) loaded through SentencePieceTokenizer::from_model_bytes, which hands it to the
-// SentencePiece library; then a fixed text (sentinels, NFKC-relevant and unknown characters) is
+// ModelProto) loaded through SentencePieceTokenizer::from_model_bytes (latte's own reader and
+// Unigram encoder); then a fixed text (sentinels, NFKC-relevant and unknown characters) is
 // encoded alone and as a pair, and decoded. The seeds in corpus/sentencepiece are small models
 // of each type (unigram, bpe, char, word) and one with custom normalisation rules, byte fallback
 // and user-defined symbols, trained by spm_train on 300 lines of lm/test.txt.

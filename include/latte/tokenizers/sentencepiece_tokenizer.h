@@ -1,4 +1,5 @@
-// T5's tokenizer: a SentencePiece model (spiece.model) run by the SentencePiece library, with
+// T5's tokenizer: a SentencePiece Unigram model (spiece.model) run by latte's own implementation
+// of SentencePiece's encoder and decoder (src/tokenizers/unigram.h), with
 // Hugging Face T5Tokenizer's conventions on top (transformers 4.x, legacy=True as T5 checkpoints
 // load by default): `</s>` appended and no BOS; `<extra_id_N>` sentinels above the model's pieces
 // (the last id is <extra_id_0>); special tokens written in text are single tokens; a pair is
@@ -18,11 +19,9 @@
 
 #include "latte/tokenizers/tokenizer.h"
 
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
-
 namespace latte {
+
+class UnigramTokenizerModel;
 
 class SentencePieceTokenizer final : public Tokenizer {
  public:
@@ -75,7 +74,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   // Ids of text without `</s>`, stopping once there are more than `limit`.
   std::vector<int32_t> text_ids(std::string_view text, size_t limit) const;
 
-  std::shared_ptr<const sentencepiece::SentencePieceProcessor> processor_;  // shared by copies
+  std::shared_ptr<const UnigramTokenizerModel> model_;  // shared by copies
   std::string source_;
   std::vector<std::string>
       tokens_;  // [vocab_size]: the pieces, then <extra_id_{extra_ids-1}> .. <extra_id_0>
