@@ -1,6 +1,7 @@
 #include "latte/io/safetensors.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -17,6 +18,22 @@
 #include "latte/io/read_file.h"
 
 namespace latte {
+
+namespace {
+
+// Drops the pages of `bytes` (inside a read-only private file mapping) from the process once
+// their values are copied out: the weights then exist once, in the layout the kernels read,
+// instead of also as the file's pages. A later read faults them in again from the page cache,
+// so rounding out to whole pages (touching a neighbour's) costs time, never values.
+void release_pages(std::span<const unsigned char> bytes) {
+  if (bytes.empty()) return;
+  static const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(bytes.data()) & ~(page - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size();
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // advice: failure is harmless
+}
+
+}  // namespace
 
 // The format is little-endian and tensors are copied byte for byte.
 static_assert(std::endian::native == std::endian::little, "latte io assumes a little-endian host");
@@ -192,6 +209,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const char* header_begin = reinterpret_cast<const char*>(result.mapping_ + 8);
   const nlohmann::json header =
       parse_json_bounded(std::string_view(header_begin, header_bytes), file + ": header");
+  release_pages(std::span(result.mapping_, 8 + header_bytes));  // parsed: not needed again
   if (!header.is_object())
     parser.fail("header must be a JSON object, got " + std::string(header.type_name()));
 
@@ -286,6 +304,7 @@ Tensor SafetensorsFile::read_f32(const TensorEntry& entry) const {
     case DType::I8:
       break;
   }
+  release_pages(bytes);
   return tensor;
 }
 
@@ -297,6 +316,7 @@ std::vector<int8_t> SafetensorsFile::read_i8(const TensorEntry& entry) const {
   const std::span<const unsigned char> bytes = bytes_of(entry);
   std::vector<int8_t> values(bytes.size());
   if (!bytes.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
+  release_pages(bytes);
   return values;
 }
 
