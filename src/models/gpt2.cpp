@@ -241,7 +241,15 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir, Precision prec
                        precision);
   };
 
-  model.token_embeddings_ = store.load(names.token_embeddings(), {config.vocab_size, width});
+  {
+    // A tied head is packed from the table before it is narrowed to its dtype on disk, and
+    // before the layers load, so the f32 copy never coexists with them.
+    Tensor table = store.load(names.token_embeddings(), {config.vocab_size, width});
+    if (!store.contains(Gpt2WeightNames::lm_head())) {
+      model.lm_head_ = Linear(table, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
+    }
+    model.token_embeddings_ = EmbeddingTable(std::move(table), store.entry(names.token_embeddings()).dtype);
+  }
   model.position_embeddings_ = store.load(names.position_embeddings(), {config.n_positions, width});
   const Activation activation =
       activation_from_name(config.activation_function, "config.json: field 'activation_function'");
@@ -259,11 +267,11 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir, Precision prec
     model.blocks_.emplace_back(spec, std::move(attention), std::move(ffn));
   }
   model.final_norm_ = layer_norm(names.final_norm());
-  // Tied to the token embedding unless the checkpoint carries its own head.
-  model.lm_head_ =
-      store.contains(Gpt2WeightNames::lm_head())
-          ? load_linear(store, {lm_head_linear(config)}, Tensor(), Activation::kNone, false, precision)
-          : Linear(model.token_embeddings_, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
+  // Tied to the token embedding (built above) unless the checkpoint carries its own head.
+  if (store.contains(Gpt2WeightNames::lm_head())) {
+    model.lm_head_ =
+        load_linear(store, {lm_head_linear(config)}, Tensor(), Activation::kNone, false, precision);
+  }
 
   require_all_tensors_used(
       store, [&](const std::string& name) { return names.is_known_buffer(name); },
@@ -284,9 +292,9 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
                            .max_positions = config_.n_positions,
                            .max_positions_field = "n_positions",
                            .embed = [&](int32_t id, int64_t position, float* row) {
-                             const float* token = token_embeddings_.data() + id * width;
+                             token_embeddings_.row(id, row);
                              const float* where = position_embeddings_.data() + position * width;
-                             for (int64_t i = 0; i < width; ++i) row[i] = token[i] + where[i];
+                             for (int64_t i = 0; i < width; ++i) row[i] += where[i];
                            }};
   return decoder_forward(stack, ids, cache, options, arena_);
 }

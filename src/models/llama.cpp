@@ -359,7 +359,29 @@ LlamaModel LlamaModel::load(const std::filesystem::path& model_dir, Precision pr
     return load_linear(store, {weight}, bias(weight, has_bias), activation, accumulate, precision);
   };
 
-  model.token_embeddings_ = store.load(names.token_embeddings(), {config.vocab_size, hidden});
+  const bool has_lm_head = store.contains(LlamaWeightNames::lm_head());
+  if (!config.tie_word_embeddings && !has_lm_head && config.architecture.ends_with("ForCausalLM")) {
+    throw FormatError(model_dir.string() + ": tensor '" + LlamaWeightNames::lm_head() +
+                      "' is missing (config.json says tie_word_embeddings is false)");
+  }
+  {
+    // A tied head is packed from the table before it is narrowed to its dtype on disk, and
+    // before the layers load, so the f32 copy never coexists with them.
+    Tensor table = store.load(names.token_embeddings(), {config.vocab_size, hidden});
+    if (config.tie_word_embeddings && has_lm_head) {
+      // transformers ties the head on load; a saved copy must be the embedding itself.
+      const Tensor head = store.load(LlamaWeightNames::lm_head(), {config.vocab_size, hidden});
+      if (std::memcmp(head.data(), table.data(), sizeof(float) * static_cast<size_t>(head.numel())) != 0) {
+        throw FormatError((model_dir / "config.json").string() +
+                          ": tie_word_embeddings is true but lm_head.weight differs from " +
+                          names.token_embeddings());
+      }
+    }
+    if (config.tie_word_embeddings || !has_lm_head) {
+      model.lm_head_ = Linear(table, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
+    }
+    model.token_embeddings_ = EmbeddingTable(std::move(table), store.entry(names.token_embeddings()).dtype);
+  }
   RotarySpec rotary{.rotary_dim = config.head_dim, .theta = config.rope_theta};
   if (config.rope_scaling) {
     const Llama3RopeScaling& scaling = *config.rope_scaling;
@@ -389,25 +411,10 @@ LlamaModel LlamaModel::load(const std::filesystem::path& model_dir, Precision pr
     model.blocks_.emplace_back(spec, std::move(attention), std::move(ffn));
   }
   model.final_norm_ = rms_norm(names.final_norm());
-  const bool has_lm_head = store.contains(LlamaWeightNames::lm_head());
-  if (config.tie_word_embeddings && has_lm_head) {
-    // transformers ties the head on load; a saved copy must be the embedding itself.
-    const Tensor head = store.load(LlamaWeightNames::lm_head(), {config.vocab_size, hidden});
-    if (std::memcmp(head.data(), model.token_embeddings_.data(),
-                    sizeof(float) * static_cast<size_t>(head.numel())) != 0) {
-      throw FormatError((model_dir / "config.json").string() +
-                        ": tie_word_embeddings is true but lm_head.weight differs from " +
-                        names.token_embeddings());
-    }
+  if (has_lm_head && !config.tie_word_embeddings) {
+    model.lm_head_ =
+        load_linear(store, {lm_head_linear(config)}, Tensor(), Activation::kNone, false, precision);
   }
-  if (!config.tie_word_embeddings && !has_lm_head && config.architecture.ends_with("ForCausalLM")) {
-    throw FormatError(model_dir.string() + ": tensor '" + LlamaWeightNames::lm_head() +
-                      "' is missing (config.json says tie_word_embeddings is false)");
-  }
-  model.lm_head_ =
-      has_lm_head && !config.tie_word_embeddings
-          ? load_linear(store, {lm_head_linear(config)}, Tensor(), Activation::kNone, false, precision)
-          : Linear(model.token_embeddings_, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
 
   require_all_tensors_used(store, is_known_buffer,
                            std::to_string(config.num_hidden_layers) + " layers, " + config.architecture);
@@ -448,17 +455,13 @@ KvCache LlamaModel::new_cache() const {
 
 DecoderOutput LlamaModel::forward(std::span<const int32_t> ids, KvCache& cache,
                                   const DecoderOptions& options) {
-  const int64_t hidden = config_.hidden_size;
   const DecoderStack stack{.blocks = blocks_,
                            .final_norm = final_norm_,
                            .lm_head = lm_head_,
                            .vocab_size = config_.vocab_size,
                            .max_positions = config_.max_position_embeddings,
                            .max_positions_field = "max_position_embeddings",
-                           .embed = [&](int32_t id, int64_t, float* row) {
-                             std::memcpy(row, token_embeddings_.data() + id * hidden,
-                                         sizeof(float) * static_cast<size_t>(hidden));
-                           }};
+                           .embed = [&](int32_t id, int64_t, float* row) { token_embeddings_.row(id, row); }};
   return decoder_forward(stack, ids, cache, options, arena_);
 }
 

@@ -14,6 +14,7 @@
 #include "latte/core/ops.h"
 #include "latte/layers/transformer_block.h"
 #include "latte/models/causal_lm.h"
+#include "latte/models/embedding_table.h"
 #include "latte/models/linear_weights.h"
 #include "latte/models/weight_spec.h"
 
@@ -98,7 +99,7 @@ class Gpt2Model : public CausalLm {
 
  private:
   Gpt2Config config_;
-  Tensor token_embeddings_;               // wte [vocab, d]
+  EmbeddingTable token_embeddings_;       // wte [vocab, d], in its dtype on disk
   Tensor position_embeddings_;            // wpe [n_positions, d]
   std::vector<TransformerBlock> blocks_;  // pre-norm, LayerNorm, plain FFN, causal over the cache
   Norm final_norm_;                       // LayerNorm

@@ -17,6 +17,7 @@
 #include "latte/core/ops.h"
 #include "latte/layers/transformer_block.h"
 #include "latte/models/causal_lm.h"
+#include "latte/models/embedding_table.h"
 #include "latte/models/linear_weights.h"
 #include "latte/models/weight_spec.h"
 
@@ -102,7 +103,7 @@ class LlamaModel : public CausalLm {
 
  private:
   LlamaConfig config_;
-  Tensor token_embeddings_;               // [vocab, hidden]
+  EmbeddingTable token_embeddings_;       // [vocab, hidden], in its dtype on disk
   std::vector<TransformerBlock> blocks_;  // pre-norm, RMSNorm, rotary, GQA, SwiGLU
   RMSNorm final_norm_;
   Linear lm_head_;  // [hidden] -> [vocab], no bias; the token embedding when tied

@@ -1,0 +1,37 @@
+// A token embedding [rows, width] kept in the dtype its checkpoint stores (F32, F16 or BF16):
+// rows are widened to f32 when looked up, so a bf16 checkpoint's table costs 2 bytes a value in
+// memory, not 4 (Llama-3.2-1B's 128,256 x 2,048 table: 0.53 GB instead of 1.05 GB).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "latte/core/tensor.h"
+#include "latte/io/dtype.h"
+
+namespace latte {
+
+class EmbeddingTable {
+ public:
+  EmbeddingTable() = default;
+  // `table` [rows, width] as WeightStore::load gave it (f32, checked); `stored` is its dtype on
+  // disk. F16 and BF16 tables are narrowed back to it, which is exact since every value came
+  // from it; F32 (and I8-folder) tables stay f32.
+  EmbeddingTable(Tensor table, DType stored);
+
+  int64_t rows() const { return rows_; }
+  int64_t width() const { return width_; }
+  // out[0, width) = row `id` in f32; id in [0, rows) (the caller checks).
+  void row(int64_t id, float* out) const;
+  // Bytes the table holds.
+  size_t bytes() const;
+
+ private:
+  int64_t rows_ = 0, width_ = 0;
+  DType dtype_ = DType::F32;
+  Tensor f32_;                  // when dtype_ is F32
+  std::vector<uint16_t> half_;  // when dtype_ is F16 or BF16: [rows * width]
+};
+
+}  // namespace latte
