@@ -167,6 +167,23 @@ TEST(LatencyModel, PlannerBisectionMeetsTheRequestedSpeedup) {
   EXPECT_LE(*budget.plan(256).predicted_ms, dense_ms / 2 + 1e-9);
 }
 
+// A table whose dense passes were preempted (measured 3x the sum of their phases, as on a busy
+// machine) must not make "keep every row" look like a speedup: the target is met by eliminating.
+TEST(LatencyModel, ADenseCurveAboveThePhasesDoesNotMeetTargetsWithoutEliminating) {
+  LatencyTable table = synthetic_table(64, 2);
+  for (double& seconds : table.dense_forward.seconds) seconds *= 3.0;
+  const LatencyModel latency(table);
+  const ModelShape shape{2, 32, 64};
+  EXPECT_DOUBLE_EQ(latency.dense_seconds(24, shape), latency.forward_seconds(24, {}, shape));
+  const Planner planner(Knobs{.speedup = 2.0}, shape, std::nullopt, latency, nullptr);
+  const SequencePlan& plan = planner.plan(24);
+  ASSERT_EQ(plan.counts.size(), 2u);
+  EXPECT_LT(plan.counts.back(), 24) << "a speedup of 2 with nothing eliminated";
+  ASSERT_TRUE(plan.predicted_speedup);
+  EXPECT_LE(*plan.predicted_speedup,
+            latency.forward_seconds(24, {}, shape) / latency.forward_seconds(24, plan.counts, shape) + 1e-12);
+}
+
 TEST(LatencyCache, KeyHashIsStableAndCoversTheKey) {
   const LatencyKey key = test_key();
   EXPECT_EQ(key.hash(), test_key().hash());

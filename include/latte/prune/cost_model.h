@@ -92,7 +92,8 @@ class LatencyModel {
   // A pass that eliminates (ACC scores computed, elimination run): n0 word-vectors in,
   // counts[l] leaving layer l (missing entries keep everything).
   double forward_seconds(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape) const;
-  // The dense model: no scores, nothing eliminated.
+  // The dense model: no scores, nothing eliminated. Never more than forward_seconds with every
+  // row kept, whatever a (noisy) table's dense curve says.
   double dense_seconds(int64_t n0, const ModelShape& shape) const;
 
  private:
