@@ -363,6 +363,41 @@ TEST(GenerateCli, InfoDescribesADecoder) {
   EXPECT_TRUE(info["tokenizer"].is_null());
 }
 
+// bench --json splits resident memory: what loading added (the weights, held once: a tied head
+// shares the embedding's table), the KV cache, the timed passes' workspace.
+TEST(GenerateCli, BenchSplitsResidentMemory) {
+  TempDir work("bench_memory");
+  const fs::path model = work.path() / "model";
+  // GPT-2 small shape at 2 layers, GPT-2's vocabulary: 23.5 M parameters, 94 MB in f32.
+  const CommandResult init = run_latte(
+      work.path(), "init --family gpt2 --preset small --layers 2 --vocab-size 50257 --out " + model.string());
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  const CommandResult info = run_latte(work.path(), "info --json --model " + model.string());
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const double weight_bytes = 4.0 * nlohmann::json::parse(info.out)["parameters"].get<double>();
+  const CommandResult result =
+      run_latte(work.path(), "bench --model " + model.string() +
+                                 " --seq 64 --repeats 1 --warmup 0 --decode-tokens 2 --no-profile --json");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json dense = nlohmann::json::parse(lines_of(result.out).at(0));
+  ASSERT_TRUE(dense.contains("memory")) << result.out;
+  const nlohmann::json& memory = dense["memory"];
+  EXPECT_EQ(memory["kv_cache_bytes"], dense["kv_cache_bytes"]);
+  const double weights = memory["weights_bytes"].get<double>();
+  EXPECT_GT(weights, 0.8 * weight_bytes) << memory.dump();
+  EXPECT_LT(weights, 1.25 * weight_bytes) << "the table twice? " << memory.dump();
+  EXPECT_GE(memory["peak_rss_bytes"].get<double>(), memory["process_bytes"].get<double>() + weights);
+  EXPECT_GE(memory["peak_rss_bytes"].get<double>(), memory["run_peak_bytes"].get<double>());
+  EXPECT_TRUE(memory["run_peak_measured"].get<bool>());
+  // The text report says the same in one line.
+  const CommandResult text =
+      run_latte(work.path(), "bench --model " + model.string() +
+                                 " --seq 16 --repeats 1 --warmup 0 --decode-tokens 1 --no-profile");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_CONTAINS(text.out, "memory: weights ");
+  EXPECT_CONTAINS(text.out, " MB while loading, ");
+}
+
 TEST(GenerateCli, BenchOnADecoderReportsPrefillDecodeAndCache) {
   TempDir work("generate");
   const CommandResult result =

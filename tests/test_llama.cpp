@@ -214,7 +214,7 @@ TEST(LlamaCli, InitWritesARandomLlamaThatGeneratesAndReadsBack) {
   EXPECT_EQ(result["prompt_ids"][0], 1259) << "the small Llama 3 tokenizer's <|begin_of_text|> comes first";
   test_support::expect_one_line_error(
       run_latte(work.path(), "init --family llama --preset base --out " + (work.path() / "other").string()),
-      "unknown Llama preset 'base' (choose tiny, small or 1b)");
+      "unknown Llama preset 'base' (choose tiny, small, 1b or 8b)");
   EXPECT_FALSE(fs::exists(work.path() / "other"));
 }
 

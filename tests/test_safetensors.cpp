@@ -1,4 +1,6 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -305,6 +307,45 @@ TEST(SafetensorsRoundTrip, OverwritesAndMoves) {
   EXPECT_EQ(moved.read_f32(*moved.find("b")).data()[0], 2.0f);
   file = std::move(moved);  // move-assign back into the emptied object
   EXPECT_EQ(file.read_f32(*file.find("b")).data()[0], 2.0f);
+}
+
+// A file replaced by rename leaves an open reader on the file it opened; one truncated or
+// rewritten in place is an error naming it before the next tensor is copied, never a crash.
+TEST(SafetensorsRoundTrip, AFileChangedWhileReadIsAnErrorAndAReplacedOneIsNot) {
+  TempDir dir;
+  const fs::path path = dir / "m.safetensors";
+  const Tensor matrix = random_tensor({64, 64}, 2);
+  write_safetensors(path, {{"a", matrix}, {"b", matrix}}, DType::F32);
+  {
+    const SafetensorsFile file = SafetensorsFile::open(path);
+    write_safetensors(path, {{"c", make_tensor({1}, {5.0f})}}, DType::F32);  // a new file renamed over it
+    const Tensor b = file.read_f32(*file.find("b"));
+    EXPECT_EQ(std::memcmp(b.data(), matrix.data(), sizeof(float) * 64 * 64), 0);
+  }
+  write_safetensors(path, {{"a", matrix}, {"b", matrix}}, DType::F32);
+  {
+    const SafetensorsFile file = SafetensorsFile::open(path);
+    ASSERT_EQ(::truncate(path.c_str(), 100), 0);
+    const std::string error = test_support::error_of([&] { file.read_f32(*file.find("b")); });
+    EXPECT_CONTAINS(error, path.string() + " changed while it was read (");
+    EXPECT_CONTAINS(error, " bytes when opened, 100 now");
+  }
+  write_safetensors(path, {{"a", matrix}, {"b", matrix}}, DType::F32);
+  {
+    const SafetensorsFile file = SafetensorsFile::open(path);
+    // Same size, bytes rewritten in place: the modification time tells.
+    const std::string bytes = read_bytes(path);
+    struct timespec later[2] = {{0, UTIME_OMIT}, {0, 0}};
+    ASSERT_EQ(::clock_gettime(CLOCK_REALTIME, &later[1]), 0);
+    later[1].tv_sec += 10;
+    {
+      std::fstream in_place(path, std::ios::in | std::ios::out | std::ios::binary);
+      in_place.seekp(static_cast<std::streamoff>(bytes.size() - 4));
+      in_place.write("\x7f\xc0\x00\x00", 4);
+    }
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), later, 0), 0);
+    EXPECT_CONTAINS(test_support::error_of([&] { file.read_f32(*file.find("b")); }), ", modified since)");
+  }
 }
 
 TEST(SafetensorsWrite, RejectsBadTensorLists) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common.h"
+#include "latte/core/cpu.h"
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
 #include "latte/eval/decoder_bench.h"
@@ -46,11 +47,63 @@ struct BenchOptions {
   std::string dtype;  // empty: as the folder stores it
 };
 
+// Resident memory as the benchmark sees it: the process before the model, after loading it
+// (the weights are the difference), the load's peak, and the peak while timing (VmHWM reset
+// after the load, so the workspace is the timed passes' own).
+class MemoryWatch {
+ public:
+  // Starts the peak afresh: what ran before (a bandwidth measurement) is not the model's.
+  MemoryWatch() : start_((reset_peak_resident_memory(), resident_memory())) {}
+  void loaded() {
+    loaded_ = resident_memory();
+    reset_ = reset_peak_resident_memory();
+  }
+  void finished() { end_ = resident_memory(); }
+  // {} when /proc/self/status could not be read.
+  nlohmann::json json(uint64_t kv_cache_bytes) const {
+    if (!start_ || !loaded_ || !end_) return nullptr;
+    const uint64_t base = start_->current_bytes;
+    const uint64_t after_load = loaded_->current_bytes;
+    const uint64_t run_peak = reset_ ? end_->peak_bytes : std::max(end_->peak_bytes, after_load);
+    const auto less = [](uint64_t a, uint64_t b) { return a > b ? a - b : uint64_t{0}; };
+    return {{"peak_rss_bytes", std::max(loaded_->peak_bytes, end_->peak_bytes)},
+            {"process_bytes", base},
+            {"weights_bytes", less(after_load, base)},
+            {"load_peak_bytes", loaded_->peak_bytes},
+            {"run_peak_bytes", run_peak},
+            {"kv_cache_bytes", kv_cache_bytes},
+            {"workspace_bytes", less(run_peak, after_load + kv_cache_bytes)},
+            {"run_peak_measured", reset_}};
+  }
+  // "memory: weights 512 MB + KV cache 3.0 MB + workspace 40 MB over a process of 21 MB; peak RSS
+  // 640 MB while loading, 576 MB while running"
+  std::string line(uint64_t kv_cache_bytes) const {
+    const nlohmann::json parts = json(kv_cache_bytes);
+    if (parts.is_null()) return "memory: /proc/self/status unreadable";
+    const auto mb = [&](const char* key) { return parts[key].get<uint64_t>() / 1e6; };
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "memory: weights %.0f MB + KV cache %.1f MB + workspace %.0f MB over a process of %.0f MB; "
+                  "peak RSS %.0f MB while loading, %.0f MB while running",
+                  mb("weights_bytes"), mb("kv_cache_bytes"), mb("workspace_bytes"), mb("process_bytes"),
+                  mb("load_peak_bytes"), mb("run_peak_bytes"));
+    return text;
+  }
+
+ private:
+  std::optional<ResidentMemory> start_, loaded_, end_;
+  bool reset_ = false;
+};
+
 // A decoder: prefill (time to first token) and decode steps, dense and each target.
 void bench_decoder_command(const BenchOptions& options, const std::filesystem::path& folder) {
   if (options.batch != 1) throw InputError("--batch: decoders are benchmarked one prompt at a time");
   if (options.score) throw InputError("--score is for encoders");
+  // The decode ceiling's 512 MiB buffer comes and goes before the model, out of its memory.
+  const double bandwidth = measure_memory_bandwidth();
+  MemoryWatch memory;
   std::unique_ptr<CausalLm> model = load_causal_lm(folder, requested_precision(options.dtype, folder));
+  memory.loaded();
   const bool single_knob = !options.prune.keep.empty() || options.prune.coverage || options.prune.speedup ||
                            options.prune.latency_ms;
   if (!options.speedups.empty() && single_knob) {
@@ -97,7 +150,10 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
   bench.rounds = options.repeats;
   bench.warm_up = options.warmup;
   bench.notices = &std::cerr;
+  bench.memory_bytes_per_second = bandwidth;
   const DecoderBenchResult result = bench_decoder(*model, planner_pointers, bench);
+  memory.finished();
+  const nlohmann::json memory_json = memory.json(static_cast<uint64_t>(result.dense.kv_cache_bytes));
 
   if (!options.json) {
     std::printf(
@@ -154,6 +210,7 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
       if (variant.predicted_decode_speedup)
         line["predicted_decode_speedup"] = *variant.predicted_decode_speedup;
       if (!planner && !breakdown_json.is_null()) line["decode_breakdown"] = breakdown_json;
+      line["memory"] = memory_json;
       if (target) line["requested_speedup"] = *target;
       if (predicted) line["predicted_speedup"] = *predicted;
       std::cout << line.dump() << "\n";
@@ -198,6 +255,8 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
   if (!options.json && result.peak_load) {
     std::printf("load average up to %.2f on %d cores\n", *result.peak_load, result.cores);
   }
+  if (!options.json)
+    std::printf("%s\n", memory.line(static_cast<uint64_t>(result.dense.kv_cache_bytes)).c_str());
 }
 
 }  // namespace
@@ -233,7 +292,9 @@ void add_bench_command(CLI::App& app) {
       bench_decoder_command(*options, folder);
       return;
     }
+    MemoryWatch memory;
     BertModel model = BertModel::load(folder, requested_precision(options->dtype, folder));
+    memory.loaded();
     const BertConfig& config = model.config();
     if (options->seq > config.max_position_embeddings) {
       throw InputError("--seq " + std::to_string(options->seq) + " exceeds the model's maximum length of " +
@@ -285,6 +346,8 @@ void add_bench_command(CLI::App& app) {
     bench.notices = &std::cerr;
     notices.print_new(notes.str());
     const EncoderBenchResult measured = bench_encoder(model, timed, bench);
+    memory.finished();
+    const nlohmann::json memory_json = memory.json(0);
     notices.print_new(notes.str());
     const PairedTiming& timing = measured.timing;
     const double ceiling = measured.gemm_ceiling_gflops;
@@ -334,6 +397,7 @@ void add_bench_command(CLI::App& app) {
       if (timing.peak_load) result["load_average"] = *timing.peak_load;
       if (requested) result["requested_speedup"] = *requested;
       if (predicted) result["predicted_speedup"] = *predicted;
+      result["memory"] = memory_json;
       if (options->json) {
         std::cout << result.dump() << "\n";
         return;
@@ -358,7 +422,7 @@ void add_bench_command(CLI::App& app) {
                   100.0 * dense_flops / (timing.dense_ms.median * 1e-3) / 1e9 / ceiling);
       if (timing.peak_load)
         std::printf("; load average up to %.2f on %d cores", *timing.peak_load, timing.cores);
-      std::printf("\n");
+      std::printf("\n%s\n", memory.line(0).c_str());
     }
   });
 }

@@ -55,8 +55,8 @@ void add_init_command(CLI::App& app) {
   command
       ->add_option("--preset", options->preset,
                    "Size: tiny, mini, small or base (gpt2: tiny, small, or base = GPT-2 124M; llama: tiny, "
-                   "small, or 1b = Llama-3.2-1B's shape)")
-      ->check(CLI::IsMember({"tiny", "mini", "small", "base", "1b"}));
+                   "small, 1b = Llama-3.2-1B's shape, or 8b = Llama-3.1-8B's)")
+      ->check(CLI::IsMember({"tiny", "mini", "small", "base", "1b", "8b"}));
   command->add_option("--layers", options->layers, "Layers (default: the preset's)");
   command->add_option("--num-labels", options->num_labels, "Classes (1 = regression, 0 = encoder only)")
       ->check(CLI::Range(0, 100000));
@@ -128,8 +128,8 @@ void add_init_command(CLI::App& app) {
         shape = "GPT-2 (" + std::to_string(config.n_layer) + " layers, n_embd " +
                 std::to_string(config.n_embd) + ", vocab " + std::to_string(vocab_size);
       }
-      write_safetensors(out / "model.safetensors", random_weights(specs, options->seed), dtype,
-                        {{"format", "pt"}});
+      write_random_weights(out / "model.safetensors", specs, options->seed, dtype, {{"format", "pt"}},
+                           &std::cerr);
       config_json["torch_dtype"] = torch_dtype;
       write_json_file_atomic(out / "config.json", config_json);
       for (const std::string& name : remove_model_files(out, files)) {
@@ -150,8 +150,8 @@ void add_init_command(CLI::App& app) {
       throw in_flag_terms(error);
     }
     std::filesystem::create_directories(out);
-    write_safetensors(out / "model.safetensors", random_weights(bert_weight_specs(config), options->seed),
-                      dtype, {{"format", "pt"}});
+    write_random_weights(out / "model.safetensors", bert_weight_specs(config), options->seed, dtype,
+                         {{"format", "pt"}});
     nlohmann::json config_json = config.to_json();
     config_json["torch_dtype"] = torch_dtype;
     write_json_file_atomic(out / "config.json", config_json);

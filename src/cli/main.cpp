@@ -1,12 +1,31 @@
 // latte: Transformer inference whose latency is chosen at deploy time. `latte train` runs the
 // latte-train executable, so that no other command loads libtorch (about 0.7 s of start-up).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <string_view>
 
 #include "app.h"
 #include "common.h"
 
+namespace {
+
+// Model files are memory-mapped: one truncated by another process while a tensor is copied
+// out raises SIGBUS. Safetensors reads check the file before each tensor; this catches the race
+// left between that check and the copy, as one line instead of a crash.
+extern "C" void on_bus_error(int) {
+  static constexpr char kMessage[] =
+      "latte: error: a model file was truncated while it was read (SIGBUS): load the model again once it is "
+      "written\n";
+  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  ::_exit(1);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  std::signal(SIGBUS, on_bus_error);
   if (argc > 1 && std::string_view(argv[1]) == "train") return latte::cli::exec_trainer(argc, argv);
   CLI::App app{"latte: Transformer inference with ACC word-vector elimination", "latte"};
   latte::cli::configure_app(app);

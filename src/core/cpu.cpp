@@ -98,4 +98,27 @@ double measure_memory_bandwidth(size_t buffer_bytes, int repeats) {
   return best;
 }
 
+std::optional<ResidentMemory> resident_memory(const std::filesystem::path& status) {
+  std::ifstream file(status);
+  std::string line;
+  std::optional<uint64_t> current, peak;
+  while (std::getline(file, line)) {
+    std::istringstream fields(line);
+    std::string key, unit;
+    uint64_t kilobytes = 0;
+    if (!(fields >> key >> kilobytes >> unit) || unit != "kB") continue;
+    if (key == "VmRSS:") current = kilobytes * 1024;
+    if (key == "VmHWM:") peak = kilobytes * 1024;
+  }
+  if (!current || !peak) return std::nullopt;
+  return ResidentMemory{*current, *peak};
+}
+
+bool reset_peak_resident_memory() {
+  std::ofstream clear_refs("/proc/self/clear_refs");
+  clear_refs << "5";
+  clear_refs.flush();
+  return static_cast<bool>(clear_refs);
+}
+
 }  // namespace latte

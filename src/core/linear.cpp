@@ -260,6 +260,19 @@ const Int8Weight* Linear::int8_weight() const {
   return impl_ && impl_->low_precision ? impl_->low_precision->int8_weight() : nullptr;
 }
 
+bool Linear::weight_row(int64_t row, float* out) const {
+  if (!impl_) return false;
+  if (impl_->low_precision) return impl_->low_precision->bf16_row(row, out);
+  if (impl_->packed) {
+    impl_->packed->weight_row(row, out);
+    return true;
+  }
+  // oneDNN's weights were given in the plain [out, in] layout (weights_plain above).
+  const float* weights = static_cast<const float*>(impl_->weights.get_data_handle());
+  std::copy_n(weights + row * in_features_, in_features_, out);
+  return true;
+}
+
 void Linear::operator()(const float* x, int64_t rows, float* y) const {
   if (rows == 0) return;
   if (impl_->low_precision) return (*impl_->low_precision)(x, rows, y);

@@ -154,6 +154,8 @@ LowPrecisionGemm::LowPrecisionGemm(Int8Weight weight, const float* bias, Activat
   const memory::desc plain_md({in_features_, out_features_}, memory::data_type::s8,
                               memory::dims{1, in_features_});
   prepare_weights(memory(plain_md, onednn_engine(), int8_.values.data()));
+  // Only oneDNN's copy stays: int8_weight() unpacks the values again if they are asked for.
+  std::vector<int8_t>().swap(int8_.values);
 }
 
 LowPrecisionGemm::LowPrecisionGemm(const float* weight, int64_t out_features, int64_t in_features,
@@ -189,6 +191,31 @@ dnnl::matmul::primitive_desc LowPrecisionGemm::make_primitive_desc(int64_t bucke
   if (zero_point_ != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {zero_point_});
   return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, weights_md, dst_md), attributes,
                                       onednn_engine());
+}
+
+bool LowPrecisionGemm::bf16_row(int64_t row, float* out) const {
+  if (precision_ != Precision::kBf16) return false;
+  // oneDNN's offset of a logical element of a blocked layout: the inner blocks, innermost
+  // last, then the outer blocks' strides (as its memory_desc_wrapper::off_l computes it).
+  const dnnl_memory_desc_t& md = weights_.get_desc().data;
+  if (md.format_kind != dnnl_blocked || md.ndims != 2) return false;
+  const dnnl_blocking_desc_t& blocking = md.format_desc.blocking;
+  const auto* values = static_cast<const uint16_t*>(weights_.get_data_handle());
+  for (int64_t i = 0; i < in_features_; ++i) {
+    int64_t index[2] = {i, row};  // the [in, out] matrix
+    int64_t offset = 0, inner_stride = 1;
+    for (int block = blocking.inner_nblks - 1; block >= 0; --block) {
+      const int dim = blocking.inner_idxs[block];
+      const int64_t size = blocking.inner_blks[block];
+      offset += index[dim] % size * inner_stride;
+      index[dim] /= size;
+      inner_stride *= size;
+    }
+    offset += md.offset0 + index[0] * blocking.strides[0] + index[1] * blocking.strides[1];
+    const uint32_t bits = static_cast<uint32_t>(values[offset]) << 16;
+    std::memcpy(out + i, &bits, sizeof(float));
+  }
+  return true;
 }
 
 const Int8Weight* LowPrecisionGemm::int8_weight() const {

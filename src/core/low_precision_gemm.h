@@ -37,6 +37,9 @@ class LowPrecisionGemm {
   // The quantized weights of an int8 kernel; nullptr for bf16. The first call unpacks them
   // from oneDNN's layout and keeps them (for writing a quantized model).
   const Int8Weight* int8_weight() const;
+  // bf16: out[0, in) = row `row` of the rounded weights, widened to f32, read from oneDNN's
+  // blocked layout in place (no copy of the matrix). False for int8.
+  bool bf16_row(int64_t row, float* out) const;
 
   // The row count a call of `rows` rows is padded to.
   static int64_t row_bucket(int64_t rows);

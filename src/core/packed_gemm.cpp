@@ -65,6 +65,12 @@ PackedGemm::PackedGemm(const float* weight, int64_t out_features, int64_t in_fea
   }
 }
 
+void PackedGemm::weight_row(int64_t row, float* out) const {
+  const float* column =
+      panels_.data() + (row / panel_width_) * in_features_ * panel_width_ + row % panel_width_;
+  for (int64_t k = 0; k < in_features_; ++k) out[k] = column[k * panel_width_];
+}
+
 void PackedGemm::operator()(const float* x, int64_t rows, float* y) const {
   if (rows == 0 || out_features_ == 0) return;
   gemm_kernels::SmallGemmArgs args;

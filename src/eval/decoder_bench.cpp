@@ -135,7 +135,9 @@ DecoderBenchResult bench_decoder(CausalLm& model, std::span<const Planner* const
         mean_step_keys(rows_per_layer(prefilled.front()), options.decode_tokens), shape, model.precision());
     result.decode_breakdown->weight_bytes = bytes.weights;
     result.decode_breakdown->cache_bytes = bytes.cache;
-    result.decode_breakdown->memory_bytes_per_second = measure_memory_bandwidth();
+    result.decode_breakdown->memory_bytes_per_second = options.memory_bytes_per_second.value_or(0.0) > 0.0
+                                                           ? *options.memory_bytes_per_second
+                                                           : measure_memory_bandwidth();
   }
   result.cores = prefill_timing.cores;
   result.peak_load = prefill_timing.peak_load;

@@ -1,6 +1,8 @@
 #include "latte/io/safetensors.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -188,6 +190,14 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
 
   SafetensorsFile result;
   result.path_ = path;
+  result.descriptor_ = ::fcntl(descriptor, F_DUPFD_CLOEXEC, 0);
+  if (result.descriptor_ < 0) throw FormatError("cannot open " + file + ": " + std::strerror(errno));
+  struct stat status {};
+  if (::fstat(result.descriptor_, &status) != 0)
+    throw FormatError("cannot stat " + file + ": " + std::strerror(errno));
+  result.opened_size_ = static_cast<uint64_t>(status.st_size);
+  result.opened_mtime_ns_ =
+      static_cast<int64_t>(status.st_mtim.tv_sec) * 1'000'000'000 + status.st_mtim.tv_nsec;
   void* mapping = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, descriptor, 0);
   if (mapping == MAP_FAILED) throw FormatError("cannot map " + file + ": " + std::strerror(errno));
   result.mapping_ = static_cast<const unsigned char*>(mapping);
@@ -232,6 +242,9 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
   if (this == &other) return *this;
   release();
   path_ = std::move(other.path_);
+  descriptor_ = std::exchange(other.descriptor_, -1);
+  opened_size_ = other.opened_size_;
+  opened_mtime_ns_ = other.opened_mtime_ns_;
   mapping_ = std::exchange(other.mapping_, nullptr);
   mapping_bytes_ = std::exchange(other.mapping_bytes_, 0);
   data_ = std::exchange(other.data_, nullptr);
@@ -246,6 +259,8 @@ SafetensorsFile::~SafetensorsFile() { release(); }
 
 void SafetensorsFile::release() noexcept {
   if (mapping_ != nullptr) ::munmap(const_cast<unsigned char*>(mapping_), mapping_bytes_);
+  if (descriptor_ >= 0) ::close(descriptor_);
+  descriptor_ = -1;
   mapping_ = nullptr;
   mapping_bytes_ = 0;
   data_ = nullptr;
@@ -255,6 +270,21 @@ void SafetensorsFile::release() noexcept {
 const TensorEntry* SafetensorsFile::find(std::string_view name) const {
   const auto found = index_.find(name);
   return found == index_.end() ? nullptr : &entries_[found->second];
+}
+
+void SafetensorsFile::check_unchanged() const {
+  if (descriptor_ < 0) return;
+  struct stat status {};
+  if (::fstat(descriptor_, &status) != 0)
+    throw FormatError("cannot stat " + path_.string() + ": " + std::strerror(errno));
+  const int64_t mtime_ns =
+      static_cast<int64_t>(status.st_mtim.tv_sec) * 1'000'000'000 + status.st_mtim.tv_nsec;
+  if (static_cast<uint64_t>(status.st_size) != opened_size_ || mtime_ns != opened_mtime_ns_) {
+    throw FormatError(path_.string() + " changed while it was read (" + std::to_string(opened_size_) +
+                      " bytes when opened, " + std::to_string(status.st_size) + " now" +
+                      (mtime_ns != opened_mtime_ns_ ? ", modified since" : "") +
+                      "): load the model again once it is written");
+  }
 }
 
 std::span<const unsigned char> SafetensorsFile::bytes_of(const TensorEntry& entry) const {
@@ -269,6 +299,7 @@ std::span<const unsigned char> SafetensorsFile::bytes_of(const TensorEntry& entr
     throw InputError("tensor '" + entry.name + "' bytes [" + std::to_string(entry.begin) + ", " +
                      std::to_string(entry.end) + ") do not match its shape or lie outside " + path_.string());
   }
+  check_unchanged();
   return {data_ + entry.begin, static_cast<size_t>(byte_count)};
 }
 
@@ -335,40 +366,45 @@ void write_safetensors(const std::filesystem::path& path,
   write_safetensors(path, entries, metadata);
 }
 
-void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
-  std::vector<const TensorToWrite*> sorted;
-  for (const TensorToWrite& tensor : tensors) {
-    if (tensor.name.empty() || tensor.name == "__metadata__") {
-      throw InputError("cannot write " + path.string() + ": invalid tensor name '" + tensor.name + "'");
+namespace {
+
+// The header, padded so the data section starts 8-byte aligned (as the reference writer does):
+// __metadata__ first, then the tensors in data order, as ordered_json keeps them. Checks names,
+// shapes and data presence first.
+struct HeaderTensor {
+  const std::string* name;
+  const std::vector<int64_t>* shape;
+  DType dtype;
+  bool has_data;
+};
+std::string safetensors_header(const std::filesystem::path& path, const std::vector<HeaderTensor>& tensors,
+                               const std::map<std::string, std::string>& metadata) {
+  std::set<std::string_view> names;
+  for (const HeaderTensor& tensor : tensors) {
+    const std::string& name = *tensor.name;
+    if (name.empty() || name == "__metadata__") {
+      throw InputError("cannot write " + path.string() + ": invalid tensor name '" + name + "'");
     }
-    for (int64_t extent : tensor.shape) {
+    for (int64_t extent : *tensor.shape) {
       if (extent < 0) {
-        throw InputError("cannot write " + path.string() + ": tensor '" + tensor.name + "' has shape " +
-                         shape_to_string(tensor.shape));
+        throw InputError("cannot write " + path.string() + ": tensor '" + name + "' has shape " +
+                         shape_to_string(*tensor.shape));
       }
     }
-    const bool has_data = tensor.dtype == DType::I8 ? tensor.int8s != nullptr : tensor.floats != nullptr;
-    if (!has_data && shape_numel(tensor.shape) != 0) {
-      throw InputError("cannot write " + path.string() + ": tensor '" + tensor.name + "' has no data");
+    if (!tensor.has_data && shape_numel(*tensor.shape) != 0) {
+      throw InputError("cannot write " + path.string() + ": tensor '" + name + "' has no data");
     }
-    sorted.push_back(&tensor);
-  }
-  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
-  for (size_t i = 1; i < sorted.size(); ++i) {
-    if (sorted[i]->name == sorted[i - 1]->name) {
-      throw InputError("cannot write " + path.string() + ": duplicate tensor name '" + sorted[i]->name + "'");
+    if (!names.insert(name).second) {
+      throw InputError("cannot write " + path.string() + ": duplicate tensor name '" + name + "'");
     }
   }
-
-  // ordered_json keeps the Python library's layout: __metadata__ first, then tensors in data order.
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const TensorToWrite* tensor : sorted) {
-    const uint64_t bytes = static_cast<uint64_t>(shape_numel(tensor->shape)) * dtype_size(tensor->dtype);
-    header[tensor->name] = {{"dtype", dtype_name(tensor->dtype)},
-                            {"shape", tensor->shape},
+  for (const HeaderTensor& tensor : tensors) {
+    const uint64_t bytes = static_cast<uint64_t>(shape_numel(*tensor.shape)) * dtype_size(tensor.dtype);
+    header[*tensor.name] = {{"dtype", dtype_name(tensor.dtype)},
+                            {"shape", *tensor.shape},
                             {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
@@ -379,32 +415,83 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
     throw InputError("cannot write " + path.string() +
                      ": a tensor name or metadata string is not valid UTF-8");
   }
-  // Pad so the data section starts 8-byte aligned, as the reference writer does.
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
-  const uint64_t header_bytes = header_text.size();
+  return header_text;
+}
 
-  AtomicFileWriter writer(path);
+void write_header(AtomicFileWriter& writer, const std::string& header_text) {
+  const uint64_t header_bytes = header_text.size();
   writer.write(&header_bytes, sizeof(header_bytes));
   writer.write(header_text);
+}
+
+// `count` floats written as `dtype` (F32, F16 or BF16), through `narrowed`.
+void write_floats(AtomicFileWriter& writer, const float* values, size_t count, DType dtype,
+                  std::vector<uint16_t>& narrowed) {
+  if (dtype == DType::F32) {
+    writer.write(values, count * sizeof(float));
+    return;
+  }
+  narrowed.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    narrowed[i] = dtype == DType::F16 ? float_to_half(values[i]) : float_to_bfloat16(values[i]);
+  }
+  writer.write(narrowed.data(), count * sizeof(uint16_t));
+}
+
+}  // namespace
+
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<const TensorToWrite*> sorted;
+  for (const TensorToWrite& tensor : tensors) sorted.push_back(&tensor);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto* a, const auto* b) { return a->name < b->name; });
+  std::vector<HeaderTensor> header;
+  for (const TensorToWrite* tensor : sorted) {
+    header.push_back({&tensor->name, &tensor->shape, tensor->dtype,
+                      tensor->dtype == DType::I8 ? tensor->int8s != nullptr : tensor->floats != nullptr});
+  }
+  const std::string header_text = safetensors_header(path, header, metadata);
+
+  AtomicFileWriter writer(path);
+  write_header(writer, header_text);
   std::vector<uint16_t> narrowed;
   for (const TensorToWrite* tensor : sorted) {
     const size_t count = static_cast<size_t>(shape_numel(tensor->shape));
-    switch (tensor->dtype) {
-      case DType::I8:
-        writer.write(tensor->int8s, count);
-        break;
-      case DType::F32:
-        writer.write(tensor->floats, count * sizeof(float));
-        break;
-      case DType::F16:
-      case DType::BF16:
-        narrowed.resize(count);
-        for (size_t i = 0; i < count; ++i) {
-          narrowed[i] = tensor->dtype == DType::F16 ? float_to_half(tensor->floats[i])
-                                                    : float_to_bfloat16(tensor->floats[i]);
-        }
-        writer.write(narrowed.data(), count * sizeof(uint16_t));
-        break;
+    if (tensor->dtype == DType::I8) {
+      writer.write(tensor->int8s, count);
+    } else {
+      write_floats(writer, tensor->floats, count, tensor->dtype, narrowed);
+    }
+  }
+  writer.commit();
+}
+
+void write_safetensors_streamed(const std::filesystem::path& path, const std::vector<StreamedTensor>& tensors,
+                                const std::map<std::string, std::string>& metadata) {
+  std::vector<HeaderTensor> header;
+  for (const StreamedTensor& tensor : tensors) {
+    if (tensor.dtype == DType::I8) {
+      throw InputError("cannot write " + path.string() + ": streamed tensor '" + tensor.name +
+                       "' cannot be I8");
+    }
+    header.push_back({&tensor.name, &tensor.shape, tensor.dtype, static_cast<bool>(tensor.fill)});
+  }
+  const std::string header_text = safetensors_header(path, header, metadata);
+
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  AtomicFileWriter writer(path);
+  write_header(writer, header_text);
+  std::vector<float> chunk;
+  std::vector<uint16_t> narrowed;
+  for (const StreamedTensor& tensor : tensors) {
+    const int64_t count = shape_numel(tensor.shape);
+    for (int64_t begin = 0; begin < count; begin += kChunk) {
+      const int64_t size = std::min(kChunk, count - begin);
+      chunk.resize(static_cast<size_t>(size));
+      tensor.fill(begin, size, chunk.data());
+      write_floats(writer, chunk.data(), chunk.size(), tensor.dtype, narrowed);
     }
   }
   writer.commit();

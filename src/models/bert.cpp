@@ -9,6 +9,7 @@
 #include "latte/io/model_folder.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/linear_weights.h"
+#include "latte/models/memory_check.h"
 #include "latte/models/registry.h"
 #include "latte/prune/keep.h"
 
@@ -314,6 +315,7 @@ BertModel BertModel::load(const std::filesystem::path& model_dir, Precision prec
   model.config_ = BertConfig::from_file(model_dir / "config.json");
   const BertConfig& config = model.config_;
   const WeightStore store = WeightStore::open(model_dir);
+  require_memory_for(store, precision);
   const BertWeightNames names(store);
   const int64_t hidden = config.hidden_size;
 
@@ -366,6 +368,7 @@ BertModel BertModel::load(const std::filesystem::path& model_dir, Precision prec
   model.parameter_count_ = store.parameter_count();
   model.dtype_on_disk_ = store.dtype_summary();
   model.precision_ = model.pooler_.precision();  // f32 where the CPU cannot run the one asked for
+  return_free_memory();
   return model;
 }
 

@@ -1,6 +1,9 @@
 #include "latte/models/embedding_table.h"
 
 #include <cstring>
+#include <vector>
+
+#include "latte/core/error.h"
 
 namespace latte {
 
@@ -19,8 +22,28 @@ EmbeddingTable::EmbeddingTable(Tensor table, DType stored)
   }
 }
 
+EmbeddingTable EmbeddingTable::tied_to(Linear head, DType stored) {
+  const bool exact =
+      head.precision() == Precision::kF32 || (head.precision() == Precision::kBf16 && stored == DType::BF16);
+  std::vector<float> probe(static_cast<size_t>(head.in_features()));
+  if (!exact || (head.out_features() > 0 && !head.weight_row(0, probe.data()))) {
+    throw Error(std::string("EmbeddingTable::tied_to: a ") + precision_name(head.precision()) +
+                " head does not hold a " + dtype_name(stored) + " table's values");
+  }
+  EmbeddingTable table;
+  table.rows_ = head.out_features();
+  table.width_ = head.in_features();
+  table.tied_ = std::move(head);
+  table.is_tied_ = true;
+  return table;
+}
+
 void EmbeddingTable::row(int64_t id, float* out) const {
   const auto width = static_cast<size_t>(width_);
+  if (is_tied_) {
+    tied_.weight_row(id, out);
+    return;
+  }
   if (dtype_ == DType::F32) {
     std::memcpy(out, f32_.data() + id * width_, sizeof(float) * width);
     return;
@@ -34,8 +57,26 @@ void EmbeddingTable::row(int64_t id, float* out) const {
 }
 
 size_t EmbeddingTable::bytes() const {
+  if (is_tied_) return 0;
   return dtype_ == DType::F32 ? sizeof(float) * static_cast<size_t>(f32_.numel())
                               : sizeof(uint16_t) * half_.size();
+}
+
+TokenEmbedding load_token_embedding(const WeightStore& store, const std::string& name, int64_t rows,
+                                    int64_t width, bool tied, Precision precision) {
+  Tensor table = store.load(name, {rows, width});
+  TokenEmbedding result;
+  const DType stored = store.entry(name).dtype;
+  if (tied) {
+    result.tied_head = Linear(table, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
+    const Precision head = result.tied_head->precision();
+    if (head == Precision::kF32 || (head == Precision::kBf16 && stored == DType::BF16)) {
+      result.table = EmbeddingTable::tied_to(*result.tied_head, stored);
+      return result;
+    }
+  }
+  result.table = EmbeddingTable(std::move(table), stored);
+  return result;
 }
 
 }  // namespace latte

@@ -8,6 +8,7 @@
 #include "latte/io/model_folder.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/linear_weights.h"
+#include "latte/models/memory_check.h"
 #include "latte/models/registry.h"
 
 namespace latte {
@@ -227,6 +228,7 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir, Precision prec
   model.config_ = Gpt2Config::from_file(model_dir / "config.json");
   const Gpt2Config& config = model.config_;
   const WeightStore store = WeightStore::open(model_dir);
+  require_memory_for(store, precision);
   const Gpt2WeightNames names(store);
   const int64_t width = config.n_embd;
 
@@ -242,13 +244,10 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir, Precision prec
   };
 
   {
-    // A tied head is packed from the table before it is narrowed to its dtype on disk, and
-    // before the layers load, so the f32 copy never coexists with them.
-    Tensor table = store.load(names.token_embeddings(), {config.vocab_size, width});
-    if (!store.contains(Gpt2WeightNames::lm_head())) {
-      model.lm_head_ = Linear(table, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
-    }
-    model.token_embeddings_ = EmbeddingTable(std::move(table), store.entry(names.token_embeddings()).dtype);
+    TokenEmbedding embedding = load_token_embedding(store, names.token_embeddings(), config.vocab_size, width,
+                                                    !store.contains(Gpt2WeightNames::lm_head()), precision);
+    model.token_embeddings_ = std::move(embedding.table);
+    if (embedding.tied_head) model.lm_head_ = std::move(*embedding.tied_head);
   }
   model.position_embeddings_ = store.load(names.position_embeddings(), {config.n_positions, width});
   const Activation activation =

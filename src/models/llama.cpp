@@ -9,6 +9,7 @@
 #include "latte/io/json_file.h"
 #include "latte/io/model_folder.h"
 #include "latte/io/safetensors.h"
+#include "latte/models/memory_check.h"
 #include "latte/models/registry.h"
 
 namespace latte {
@@ -303,7 +304,8 @@ LlamaConfig llama_preset(const std::string& preset, int64_t vocab_size, std::opt
   };
   static constexpr Shape kPresets[] = {{"tiny", 2, 128, 4, 2, 344, 2048},
                                        {"small", 6, 384, 6, 2, 1024, 2048},
-                                       {"1b", 16, 2048, 32, 8, 8192, 131072}};
+                                       {"1b", 16, 2048, 32, 8, 8192, 131072},
+                                       {"8b", 32, 4096, 32, 8, 14336, 131072}};
   for (const Shape& shape : kPresets) {
     if (preset != shape.name) continue;
     LlamaConfig config;
@@ -319,11 +321,13 @@ LlamaConfig llama_preset(const std::string& preset, int64_t vocab_size, std::opt
     config.max_position_embeddings = shape.positions;
     config.rms_norm_eps = 1e-5f;
     config.rope_theta = 500000.0;
-    config.tie_word_embeddings = true;
+    // Llama-3.1-8B keeps its own head; the smaller ones tie it to the embedding.
+    config.tie_word_embeddings = preset != "8b";
     if (preset == "1b") config.rope_scaling = Llama3RopeScaling{32.0, 1.0, 4.0, 8192};
+    if (preset == "8b") config.rope_scaling = Llama3RopeScaling{8.0, 1.0, 4.0, 8192};
     return config;
   }
-  throw InputError("unknown Llama preset '" + preset + "' (choose tiny, small or 1b)");
+  throw InputError("unknown Llama preset '" + preset + "' (choose tiny, small, 1b or 8b)");
 }
 
 std::vector<StoredWeight> llama_linear_weights(const LlamaConfig& config, bool has_lm_head,
@@ -346,6 +350,7 @@ LlamaModel LlamaModel::load(const std::filesystem::path& model_dir, Precision pr
   model.config_ = LlamaConfig::from_file(model_dir / "config.json");
   const LlamaConfig& config = model.config_;
   const WeightStore store = WeightStore::open(model_dir);
+  require_memory_for(store, precision);
   const LlamaWeightNames names(store);
   const int64_t hidden = config.hidden_size;
 
@@ -364,23 +369,22 @@ LlamaModel LlamaModel::load(const std::filesystem::path& model_dir, Precision pr
     throw FormatError(model_dir.string() + ": tensor '" + LlamaWeightNames::lm_head() +
                       "' is missing (config.json says tie_word_embeddings is false)");
   }
+  if (config.tie_word_embeddings && has_lm_head) {
+    // transformers ties the head on load; a saved copy must be the embedding itself.
+    const Tensor table = store.load(names.token_embeddings(), {config.vocab_size, hidden});
+    const Tensor head = store.load(LlamaWeightNames::lm_head(), {config.vocab_size, hidden});
+    if (std::memcmp(head.data(), table.data(), sizeof(float) * static_cast<size_t>(head.numel())) != 0) {
+      throw FormatError((model_dir / "config.json").string() +
+                        ": tie_word_embeddings is true but lm_head.weight differs from " +
+                        names.token_embeddings());
+    }
+  }
   {
-    // A tied head is packed from the table before it is narrowed to its dtype on disk, and
-    // before the layers load, so the f32 copy never coexists with them.
-    Tensor table = store.load(names.token_embeddings(), {config.vocab_size, hidden});
-    if (config.tie_word_embeddings && has_lm_head) {
-      // transformers ties the head on load; a saved copy must be the embedding itself.
-      const Tensor head = store.load(LlamaWeightNames::lm_head(), {config.vocab_size, hidden});
-      if (std::memcmp(head.data(), table.data(), sizeof(float) * static_cast<size_t>(head.numel())) != 0) {
-        throw FormatError((model_dir / "config.json").string() +
-                          ": tie_word_embeddings is true but lm_head.weight differs from " +
-                          names.token_embeddings());
-      }
-    }
-    if (config.tie_word_embeddings || !has_lm_head) {
-      model.lm_head_ = Linear(table, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
-    }
-    model.token_embeddings_ = EmbeddingTable(std::move(table), store.entry(names.token_embeddings()).dtype);
+    TokenEmbedding embedding =
+        load_token_embedding(store, names.token_embeddings(), config.vocab_size, hidden,
+                             config.tie_word_embeddings || !has_lm_head, precision);
+    model.token_embeddings_ = std::move(embedding.table);
+    if (embedding.tied_head) model.lm_head_ = std::move(*embedding.tied_head);
   }
   RotarySpec rotary{.rotary_dim = config.head_dim, .theta = config.rope_theta};
   if (config.rope_scaling) {

@@ -4,6 +4,7 @@
 
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
+#include "latte/models/memory_check.h"
 
 namespace latte {
 
@@ -84,13 +85,17 @@ void quantize_model_folder(const std::filesystem::path& model_dir, const std::fi
 std::unique_ptr<CausalLm> load_causal_lm(const std::filesystem::path& model_dir, Precision precision) {
   const ModelFamily& family = model_family(model_dir);
   if (family.kind != ModelKind::kCausalLm) throw wrong_kind(model_dir, family, ModelKind::kCausalLm);
-  return family.load_causal_lm(model_dir, precision);
+  std::unique_ptr<CausalLm> model = family.load_causal_lm(model_dir, precision);
+  return_free_memory();
+  return model;
 }
 
 std::unique_ptr<Seq2SeqLm> load_seq2seq_lm(const std::filesystem::path& model_dir, Precision precision) {
   const ModelFamily& family = model_family(model_dir);
   if (family.kind != ModelKind::kSeq2SeqLm) throw wrong_kind(model_dir, family, ModelKind::kSeq2SeqLm);
-  return family.load_seq2seq_lm(model_dir, precision);
+  std::unique_ptr<Seq2SeqLm> model = family.load_seq2seq_lm(model_dir, precision);
+  return_free_memory();
+  return model;
 }
 
 int64_t max_input_tokens(const std::filesystem::path& model_dir, const Tokenizer& tokenizer) {

@@ -9,6 +9,7 @@
 #include "latte/io/json_file.h"
 #include "latte/io/model_folder.h"
 #include "latte/io/safetensors.h"
+#include "latte/models/memory_check.h"
 #include "latte/models/registry.h"
 #include "latte/prune/keep.h"
 
@@ -226,6 +227,7 @@ T5Model T5Model::load(const std::filesystem::path& model_dir, Precision precisio
   model.config_ = T5Config::from_file(model_dir / "config.json");
   const T5Config& config = model.config_;
   const WeightStore store = WeightStore::open(model_dir);
+  require_memory_for(store, precision);
   const int64_t d = config.d_model;
 
   model.shared_ = store.load("shared.weight", {config.vocab_size, d});

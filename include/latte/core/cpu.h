@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -30,5 +31,16 @@ std::optional<double> load_average(const std::filesystem::path& loadavg = "/proc
 // best of `repeats` passes after one that faults the pages in. The ceiling a memory-bound
 // decode step is compared with. InputError for a buffer under 1 MiB or repeats below 1.
 double measure_memory_bandwidth(size_t buffer_bytes = size_t{512} << 20, int repeats = 5);
+
+// This process's resident memory, from a /proc/self/status-format file: VmRSS now and VmHWM,
+// the peak since it started. nullopt when unreadable.
+struct ResidentMemory {
+  uint64_t current_bytes = 0;
+  uint64_t peak_bytes = 0;
+};
+std::optional<ResidentMemory> resident_memory(const std::filesystem::path& status = "/proc/self/status");
+// Starts VmHWM again from VmRSS (Linux 4.0+: "5" to /proc/self/clear_refs), so a later peak
+// is one phase's; false when the kernel refuses.
+bool reset_peak_resident_memory();
 
 }  // namespace latte

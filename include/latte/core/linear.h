@@ -89,6 +89,10 @@ class Linear {
   Precision precision() const { return precision_; }
   // The quantized weights when precision() is kInt8, else nullptr.
   const Int8Weight* int8_weight() const;
+  // Row `row` of the weights as this Linear holds them, widened to f32 (f32: exactly as given;
+  // bf16: rounded to bf16), and true; false in int8. row in [0, out_features). A tied head
+  // serves its model's token embedding this way, so the table is held once.
+  bool weight_row(int64_t row, float* out) const;
 
  private:
   struct Impl;

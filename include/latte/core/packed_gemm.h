@@ -36,6 +36,8 @@ class PackedGemm {
   void operator()(const float* x, int64_t rows, float* y) const;
 
   GemmIsa isa() const { return isa_; }
+  // out[0, in) = W[row, :], exactly as given; row in [0, out_features).
+  void weight_row(int64_t row, float* out) const;
 
  private:
   GemmIsa isa_ = GemmIsa::kAvx2;

@@ -24,6 +24,9 @@ struct DecoderBenchOptions {
   // Also break a dense decode step down by phase clocks and measure the memory bandwidth
   // (core/cpu.h): the ceiling of a memory-bound step, and the prior's predicted decode speedups.
   bool decode_breakdown = true;
+  // The bandwidth when the caller measured it already (before loading the model, so its 512 MiB
+  // buffer is not counted in the run's memory); measured here when unset.
+  std::optional<double> memory_bytes_per_second;
   std::ostream* notices = nullptr;
 };
 

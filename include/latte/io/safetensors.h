@@ -37,6 +37,12 @@ struct TensorEntry {
 inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
 // One .safetensors file, memory-mapped read only for its lifetime. Movable, not copyable.
+// A file replaced by a rename (how latte and Hugging Face write) does not touch a running
+// reader: it keeps the file it opened. A file truncated or rewritten in place while it is read
+// is caught before each tensor is copied (its size and modification time checked against the
+// open's: FormatError "... changed while it was read"); the latte command line also turns the
+// SIGBUS of a truncation that races a copy into a one-line error (main.cpp). Values are
+// checked finite as they are copied, whatever the file holds by then.
 class SafetensorsFile {
  public:
   // Maps and validates the whole header; throws FormatError naming the file (and tensor).
@@ -66,8 +72,13 @@ class SafetensorsFile {
   // The entry's bytes; InputError unless they match its shape and lie inside the data section.
   std::span<const unsigned char> bytes_of(const TensorEntry& entry) const;
   void release() noexcept;
+  // FormatError when the file's size or modification time differ from the open's.
+  void check_unchanged() const;
 
   std::filesystem::path path_;
+  int descriptor_ = -1;  // kept open to see a rewrite in place
+  uint64_t opened_size_ = 0;
+  int64_t opened_mtime_ns_ = 0;
   const unsigned char* mapping_ = nullptr;  // the whole file
   uint64_t mapping_bytes_ = 0;
   const unsigned char* data_ = nullptr;  // start of the data section, inside mapping_
@@ -150,5 +161,19 @@ struct TensorToWrite {
 // The same file layout with a dtype per tensor (a quantized folder: I8 weights, F32 scales).
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+
+// A float tensor whose values are made as they are written: fill(begin, count, out) puts values
+// [begin, begin + count) of the row-major tensor in out[0, count).
+struct StreamedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  DType dtype = DType::F32;  // F32, F16 or BF16
+  std::function<void(int64_t begin, int64_t count, float* out)> fill;
+};
+// The same file layout with the data in the order given, each tensor filled a chunk (1 Mi
+// values) at a time: writing a model takes a chunk's memory, not the model's (a random
+// Llama-3.1-8B shape is 16 GB in bf16). Same errors as above.
+void write_safetensors_streamed(const std::filesystem::path& path, const std::vector<StreamedTensor>& tensors,
+                                const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace latte

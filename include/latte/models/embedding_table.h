@@ -5,10 +5,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "latte/core/linear.h"
 #include "latte/core/tensor.h"
 #include "latte/io/dtype.h"
+#include "latte/io/safetensors.h"
 
 namespace latte {
 
@@ -19,12 +23,16 @@ class EmbeddingTable {
   // disk. F16 and BF16 tables are narrowed back to it, which is exact since every value came
   // from it; F32 (and I8-folder) tables stay f32.
   EmbeddingTable(Tensor table, DType stored);
+  // The table a tied head already holds: rows are read from the head's weights (its kernel
+  // layout), so the model keeps the table once. For an f32 head, or a bf16 head of a table
+  // stored in bf16 (its rounding then changes nothing); Error otherwise.
+  static EmbeddingTable tied_to(Linear head, DType stored = DType::F32);
 
   int64_t rows() const { return rows_; }
   int64_t width() const { return width_; }
   // out[0, width) = row `id` in f32; id in [0, rows) (the caller checks).
   void row(int64_t id, float* out) const;
-  // Bytes the table holds.
+  // Bytes the table holds (0 when it reads a tied head's weights).
   size_t bytes() const;
 
  private:
@@ -32,6 +40,18 @@ class EmbeddingTable {
   DType dtype_ = DType::F32;
   Tensor f32_;                  // when dtype_ is F32
   std::vector<uint16_t> half_;  // when dtype_ is F16 or BF16: [rows * width]
+  Linear tied_;                 // when set (rows_ > 0, f32_ empty): the head whose rows are the table
+  bool is_tied_ = false;
 };
+
+// A decoder's token embedding `name` [rows, width] and, when `tied`, the head made from it.
+// Loaded before the layers, so the table's f32 copy never coexists with them; a tied f32 head
+// is the table (EmbeddingTable::tied_to), any other keeps the table in its dtype on disk.
+struct TokenEmbedding {
+  EmbeddingTable table;
+  std::optional<Linear> tied_head;
+};
+TokenEmbedding load_token_embedding(const WeightStore& store, const std::string& name, int64_t rows,
+                                    int64_t width, bool tied, Precision precision);
 
 }  // namespace latte

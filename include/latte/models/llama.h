@@ -71,7 +71,9 @@ std::vector<WeightSpec> llama_weight_specs(const LlamaConfig& config);
 
 // The architectures of `latte init --family llama`: tiny (2 layers, hidden 128, 4 heads over 2
 // key/value heads), small (6 layers, hidden 384), and 1b, Llama-3.2-1B's shape (16 layers, hidden
-// 2048, 32 heads over 8, FFN 8192, tied, rope theta 500000 with llama3 scaling, 131072 positions).
+// 2048, 32 heads over 8, FFN 8192, tied, rope theta 500000 with llama3 scaling, 131072 positions),
+// and 8b, Llama-3.1-8B's (32 layers, hidden 4096, 32 heads over 8, FFN 14336, its own head,
+// llama3 scaling factor 8).
 LlamaConfig llama_preset(const std::string& preset, int64_t vocab_size,
                          std::optional<int64_t> layers = std::nullopt);
 

@@ -3,11 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <map>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "latte/core/tensor.h"
+#include "latte/io/dtype.h"
 
 namespace latte {
 
@@ -20,5 +24,12 @@ struct WeightSpec {
 // scales (tensors named *LayerNorm.weight, *ln_*.weight, *norm.weight).
 std::vector<std::pair<std::string, Tensor>> random_weights(const std::vector<WeightSpec>& specs,
                                                            uint64_t seed);
+
+// The same values written as a safetensors file in `dtype` (F32, F16 or BF16), in the order of
+// `specs`, a chunk at a time (write_safetensors_streamed): a model of any size is written in a
+// few MB of memory. `progress`: a ProgressLine of the bytes written goes there.
+void write_random_weights(const std::filesystem::path& path, const std::vector<WeightSpec>& specs,
+                          uint64_t seed, DType dtype, const std::map<std::string, std::string>& metadata = {},
+                          std::ostream* progress = nullptr);
 
 }  // namespace latte
