@@ -33,8 +33,8 @@ class Arena {
   // keeps what was allocated before. Marks rewind in reverse order of taking; a mark taken
   // before reset() must not be rewound to after it.
   struct Mark {
-    size_t blocks = 0;  // blocks in use when taken
-    size_t used = 0;    // floats used in the last of them
+    size_t blocks = 0;  // blocks in use when taken (up to the current one)
+    size_t used = 0;    // floats used in the current one
     size_t live = 0;
   };
   Mark mark() const;
@@ -49,6 +49,7 @@ class Arena {
     size_t used = 0;
   };
   std::vector<Block> blocks_;
+  size_t current_ = 0;  // the block allocations go to; those after it are empty
   size_t peak_floats_ = 0;
   size_t live_floats_ = 0;
   static Block make_block(size_t floats);
