@@ -384,8 +384,10 @@ TEST(GenerateCli, BenchSplitsResidentMemory) {
   const nlohmann::json& memory = dense["memory"];
   EXPECT_EQ(memory["kv_cache_bytes"], dense["kv_cache_bytes"]);
   const double weights = memory["weights_bytes"].get<double>();
+#if !defined(__SANITIZE_ADDRESS__)  // its shadow memory and quarantine count in RSS, not latte's
   EXPECT_GT(weights, 0.8 * weight_bytes) << memory.dump();
   EXPECT_LT(weights, 1.25 * weight_bytes) << "the table twice? " << memory.dump();
+#endif
   EXPECT_GE(memory["peak_rss_bytes"].get<double>(), memory["process_bytes"].get<double>() + weights);
   EXPECT_GE(memory["peak_rss_bytes"].get<double>(), memory["run_peak_bytes"].get<double>());
   EXPECT_TRUE(memory["run_peak_measured"].get<bool>());
