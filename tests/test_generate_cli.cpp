@@ -374,7 +374,8 @@ TEST(GenerateCli, BenchSplitsResidentMemory) {
   ASSERT_EQ(init.exit_code, 0) << init.err;
   const CommandResult info = run_latte(work.path(), "info --json --model " + model.string());
   ASSERT_EQ(info.exit_code, 0) << info.err;
-  const double weight_bytes = 4.0 * nlohmann::json::parse(info.out)["parameters"].get<double>();
+  [[maybe_unused]] const double weight_bytes =
+      4.0 * nlohmann::json::parse(info.out)["parameters"].get<double>();
   const CommandResult result =
       run_latte(work.path(), "bench --model " + model.string() +
                                  " --seq 64 --repeats 1 --warmup 0 --decode-tokens 2 --no-profile --json");
