@@ -7,6 +7,13 @@ Written by hand with numpy only (no gguf-py, no torch) so the peer check runs fr
 packages. Names, layouts and the rotary permutation follow llama.cpp's convert_hf_to_gguf.py
 (LlamaModel) and gguf-py (constants.py, quants.py) so the file is what llama.cpp itself would
 make from the same folder.
+
+Streams: the GGUF header (every tensor's type, shape and offset) is computed from the
+safetensors headers alone, then each tensor is read through a memory map a slice at a time,
+converted and written, so memory stays at a few slices (plus one whole Q or K matrix, which the
+rotary permutation reorders) however large the model: about 0.2 GB at Llama-3.1-8B's shapes,
+where holding the weights as float32 would take 32 GB. Progress goes to stderr every few
+seconds when stderr is a terminal or the output passes 1 GB.
 """
 
 import argparse
@@ -15,6 +22,7 @@ import math
 import os
 import struct
 import sys
+import time
 
 import numpy as np
 
@@ -29,6 +37,12 @@ GGML_F32, GGML_F16, GGML_Q8_0 = 0, 1, 8
 # general.file_type (gguf-py LlamaFileType)
 FILE_TYPE = {"f32": 0, "f16": 1, "q8_0": 7}
 QK8_0 = 32
+# Values are converted in slices of this many elements (16 MB as float32): big enough that
+# numpy's per-call cost vanishes, small enough that a slice's temporaries (Q8_0 makes several)
+# stay in the tens of MB. A multiple of QK8_0, so no Q8_0 block straddles two slices.
+CHUNK = 1 << 22
+# safetensors dtype -> (numpy dtype of the stored bits, bytes per element)
+ST_DTYPES = {"F32": ("<f4", 4), "F16": ("<f2", 2), "BF16": ("<u2", 2)}
 
 
 def fail(message):
@@ -36,43 +50,90 @@ def fail(message):
     sys.exit(1)
 
 
+class Source:
+    """One tensor of a safetensors file: where its bytes are, not the bytes."""
+
+    def __init__(self, path, offset, dtype, shape):
+        self.path, self.offset, self.dtype, self.shape = path, offset, dtype, tuple(shape)
+        self.size = math.prod(self.shape)
+
+    def read(self, start=0, count=None):
+        """Elements [start, start + count) of the flattened tensor as a new float32 array.
+        Maps only those bytes, and the mapping goes when this returns: pages read through a
+        mapping count in the process's resident memory until it is unmapped, so one map of a
+        5 GB shard would grow to 5 GB."""
+        if count is None:
+            count = self.size - start
+        if count == 0:
+            return np.empty(0, np.float32)  # mmap refuses a zero-length map
+        np_dtype, width = ST_DTYPES[self.dtype]
+        try:
+            raw = np.memmap(self.path, dtype=np_dtype, mode="r", offset=self.offset + start * width, shape=(count,))
+        except (OSError, ValueError) as e:
+            fail(f"{self.path}: cannot map its tensor bytes ({e}); did the file change during the conversion?")
+        if self.dtype == "BF16":
+            # bf16 is the top half of an f32: widen exactly by shifting into the high bits
+            a = raw.astype(np.uint32)
+            a <<= 16
+            return a.view(np.float32)
+        return raw.astype(np.float32)
+
+
 def read_safetensors(path):
-    """Returns {name: float32 array} for one .safetensors file (F32, F16 or BF16)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        fail(f"{path}: too short to be a safetensors file")
-    (header_len,) = struct.unpack_from("<Q", raw, 0)
+    """Returns {name: Source} for one .safetensors file (F32, F16 or BF16), from its header
+    alone: no tensor data is read here, but every tensor is checked to lie inside the file."""
     try:
-        header = json.loads(raw[8 : 8 + header_len])
-    except ValueError as e:
-        fail(f"{path}: header is not JSON ({e})")
+        size = os.path.getsize(path)
+        f = open(path, "rb")
+    except OSError as e:
+        fail(f"{path}: {e.strerror}")
+    with f:
+        if size < 8:
+            fail(f"{path}: too short to be a safetensors file")
+        (header_len,) = struct.unpack("<Q", f.read(8))
+        if header_len > size - 8:
+            fail(f"{path}: header length {header_len} runs past the end of the file ({size} bytes)")
+        try:
+            header = json.loads(f.read(header_len))
+        except ValueError as e:
+            fail(f"{path}: header is not JSON ({e})")
+    if not isinstance(header, dict):
+        fail(f"{path}: header is not a JSON object")
     base = 8 + header_len
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        begin, end = info["data_offsets"]
-        buf = raw[base + begin : base + end]
-        dtype = info["dtype"]
-        if dtype == "F32":
-            a = np.frombuffer(buf, dtype="<f4")
-        elif dtype == "F16":
-            a = np.frombuffer(buf, dtype="<f2").astype(np.float32)
-        elif dtype == "BF16":
-            # bf16 is the top half of an f32: widen exactly by shifting into the high bits
-            a = (np.frombuffer(buf, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
+        try:
+            dtype, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
+        except (TypeError, KeyError, ValueError):
+            fail(f"{path}: tensor {name} needs dtype, shape and a [begin, end] data_offsets")
+        if dtype not in ST_DTYPES:
             fail(f"{path}: tensor {name} has dtype {dtype}; only F32, F16 and BF16 are converted")
-        out[name] = a.reshape(info["shape"]).astype(np.float32)
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            fail(f"{path}: tensor {name} has shape {shape!r}; want a list of sizes")
+        nbytes = math.prod(shape) * ST_DTYPES[dtype][1]
+        if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin and end - begin == nbytes):
+            fail(
+                f"{path}: tensor {name} of shape {shape} and dtype {dtype} needs {nbytes} bytes;"
+                f" data_offsets are {[begin, end]}"
+            )
+        if base + end > size:
+            fail(f"{path}: tensor {name} ends at byte {base + end}, past the end of the file ({size} bytes)")
+        out[name] = Source(path, base + begin, dtype, shape)
     return out
 
 
 def read_weights(model_dir):
+    """{name: Source} over the folder's one file or its shards; a name in two files is taken
+    from the later one, as a dict update of whole files did."""
     index = os.path.join(model_dir, "model.safetensors.index.json")
     if os.path.exists(index):
-        with open(index) as f:
-            files = sorted(set(json.load(f)["weight_map"].values()))
+        try:
+            with open(index) as f:
+                files = sorted(set(json.load(f)["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            fail(f"{index}: not a shard index with a weight_map ({e!r})")
     elif os.path.exists(os.path.join(model_dir, "model.safetensors")):
         files = ["model.safetensors"]
     else:
@@ -81,6 +142,19 @@ def read_weights(model_dir):
     for name in files:
         weights.update(read_safetensors(os.path.join(model_dir, name)))
     return weights
+
+
+def chunks_of(src, transform=None):
+    """The float32 values of `src` in order, as flat slices of at most CHUNK elements.
+    `transform` (the Q/K permutation) moves rows across the whole tensor, so it reads the whole
+    tensor first; the largest such, Q, is n_embd x n_embd (64 MB of float32 for an 8B model)."""
+    if transform is None:
+        for start in range(0, src.size, CHUNK):
+            yield src.read(start, min(CHUNK, src.size - start))
+        return
+    flat = transform(src.read().reshape(src.shape)).reshape(-1)
+    for start in range(0, flat.size, CHUNK):
+        yield flat[start : start + CHUNK]
 
 
 def permute(w, n_head, n_head_kv):
@@ -142,10 +216,58 @@ def stored_values(a, ggml_type):
     return (blocks["d"].astype(np.float32)[:, None] * blocks["qs"].astype(np.float32)).reshape(a.shape)
 
 
+def tensor_bytes(n_elements, ggml_type):
+    """Bytes of n_elements stored as ggml_type (a Q8_0 block: an f16 scale and 32 int8)."""
+    if ggml_type == GGML_F32:
+        return 4 * n_elements
+    if ggml_type == GGML_F16:
+        return 2 * n_elements
+    return n_elements // QK8_0 * (2 + QK8_0)
+
+
+def encode(a, ggml_type):
+    """A flat float32 slice as ggml_type's bytes (any buffer that file.write takes)."""
+    if ggml_type == GGML_F32:
+        return np.ascontiguousarray(a, dtype="<f4")
+    if ggml_type == GGML_F16:
+        return a.astype("<f2")
+    return quantize_q8_0(a)
+
+
+class Progress:
+    """'tensor i of N, x of y GB written' on stderr at most every few seconds, only where
+    someone may be waiting: stderr is a terminal, or the file is over 1 GB (a log then gets a
+    line every few seconds; the small test conversions print nothing)."""
+
+    EVERY_S = 3.0
+
+    def __init__(self, n_tensors, total_bytes):
+        self.tty = sys.stderr.isatty()
+        self.on = self.tty or total_bytes > 1 << 30
+        self.n, self.total = n_tensors, total_bytes
+        self.last = time.monotonic()
+        self.shown = False
+
+    def update(self, i, written, force=False):
+        now = time.monotonic()
+        if not self.on or (now - self.last < self.EVERY_S and not force):
+            return
+        self.last, self.shown = now, True
+        line = f"hf_to_gguf: tensor {i} of {self.n}, {written / 1e9:.2f} of {self.total / 1e9:.2f} GB written"
+        # on a terminal the line rewrites itself; in a log each update is a line of its own
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def finish(self, written):
+        if self.shown:  # the final count, so the last line shown is not a stale one
+            self.update(self.n, written, force=True)
+            if self.tty:
+                print(file=sys.stderr)
+
+
 class Writer:
     def __init__(self):
         self.kv = []  # encoded key/value pairs
-        self.tensors = []  # (name, ggml shape ne[], type, bytes)
+        self.tensors = []  # (name, ggml shape ne[], type, bytes, iterable of float32 slices)
 
     @staticmethod
     def _str(s):
@@ -168,36 +290,59 @@ class Writer:
         fmt = {T_UINT32: "<I", T_INT32: "<i", T_FLOAT32: "<f", T_BOOL: "<?", T_UINT64: "<Q"}[vtype]
         return struct.pack(fmt, v)
 
-    def add_tensor(self, name, array, ggml_type):
+    def add_tensor(self, name, shape, ggml_type, chunks):
+        """Records a tensor of numpy shape `shape` whose float32 values `chunks` yields in order,
+        lazily (a generator): nothing is read until write() reaches the tensor."""
         # ggml's ne[] lists dimensions innermost first: the reverse of numpy's shape
-        ne = list(reversed(array.shape))
-        if ggml_type == GGML_F32:
-            data = array.astype("<f4").tobytes()
-        elif ggml_type == GGML_F16:
-            data = array.astype("<f2").tobytes()
-        else:
-            data = quantize_q8_0(array)
-        self.tensors.append((name, ne, ggml_type, data))
+        ne = list(reversed(shape))
+        nbytes = tensor_bytes(math.prod(shape), ggml_type)
+        self.tensors.append((name, ne, ggml_type, nbytes, chunks))
 
     def write(self, path):
+        """Header first (its offsets come from the sizes computed in add_tensor), then each
+        tensor converted slice by slice; a failure part way removes the partial file."""
+
         def pad(n):
             return (ALIGNMENT - n % ALIGNMENT) % ALIGNMENT
 
-        out = bytearray()
-        out += GGUF_MAGIC + struct.pack("<IQQ", GGUF_VERSION, len(self.tensors), len(self.kv))
+        head = bytearray()
+        head += GGUF_MAGIC + struct.pack("<IQQ", GGUF_VERSION, len(self.tensors), len(self.kv))
         for body in self.kv:
-            out += body
+            head += body
         offset = 0
-        for name, ne, ggml_type, data in self.tensors:
-            out += self._str(name) + struct.pack("<I", len(ne))
-            out += struct.pack(f"<{len(ne)}Q", *ne)
-            out += struct.pack("<IQ", ggml_type, offset)
-            offset += len(data) + pad(len(data))
-        out += b"\0" * pad(len(out))
-        for _, _, _, data in self.tensors:
-            out += data + b"\0" * pad(len(data))
-        with open(path, "wb") as f:
-            f.write(out)
+        for name, ne, ggml_type, nbytes, _ in self.tensors:
+            head += self._str(name) + struct.pack("<I", len(ne))
+            head += struct.pack(f"<{len(ne)}Q", *ne)
+            head += struct.pack("<IQ", ggml_type, offset)
+            offset += nbytes + pad(nbytes)
+        head += b"\0" * pad(len(head))
+        progress = Progress(len(self.tensors), len(head) + offset)
+        try:
+            f = open(path, "wb")
+        except OSError as e:
+            fail(f"{path}: {e.strerror}")
+        try:
+            with f:
+                f.write(head)
+                total = len(head)
+                for i, (name, _, ggml_type, nbytes, chunks) in enumerate(self.tensors):
+                    done = 0
+                    for a in chunks:
+                        data = encode(a, ggml_type)
+                        f.write(data)
+                        done += memoryview(data).nbytes
+                        progress.update(i + 1, total + done)
+                    if done != nbytes:  # the header's offsets would no longer match the data
+                        raise RuntimeError(f"{name}: wrote {done} bytes, header says {nbytes}")
+                    f.write(b"\0" * pad(nbytes))
+                    total += nbytes + pad(nbytes)
+        except BaseException:
+            # no half-written model left to be mistaken for a whole one (a regular file only:
+            # never remove /dev/null or a pipe given as OUT)
+            if os.path.isfile(path):
+                os.remove(path)
+            raise
+        progress.finish(total)
 
 
 def bytes_to_unicode():
@@ -322,38 +467,45 @@ def convert(model_dir, out_path, out_type, rounded_dir=None):
         w.add("llama.attention.value_length", T_UINT32, head_dim)
     add_vocab(w, model_dir, config, vocab_size)
 
-    def matrix_type(a):
+    def matrix_type(shape):
         # as convert_hf_to_gguf: 1-D tensors (norms, biases) stay F32; Q8_0 needs whole blocks
         # along each row, otherwise the tensor falls back to F16
-        if a.ndim < 2 or out_type == "f32":
+        if len(shape) < 2 or out_type == "f32":
             return GGML_F32
-        if out_type == "q8_0" and a.shape[-1] % QK8_0 == 0:
+        if out_type == "q8_0" and shape[-1] % QK8_0 == 0:
             return GGML_Q8_0
         return GGML_F16
 
+    # Only the safetensors headers are read here: the whole GGUF is planned (and every missing
+    # or left-over tensor reported) before a byte of tensor data is read or written.
     weights = read_weights(model_dir)
-    if rounded_dir is not None:
-        write_rounded(weights, cfg_path, rounded_dir, matrix_type)
+    all_weights = dict(weights)  # the --rounded-hf folder holds every tensor, in file order
 
-    def take(hf_name, gguf_name, transform=None):
+    def take(hf_name, gguf_name, rotary_heads=None):
         if hf_name not in weights:
             fail(f"{model_dir}: missing tensor {hf_name}")
-        a = weights.pop(hf_name)
-        if transform is not None:
-            a = transform(a)
-        w.add_tensor(gguf_name, a, matrix_type(a))
+        src = weights.pop(hf_name)
+        transform = None
+        if rotary_heads is not None:
+            # permute() splits the rows into heads of (first half, second half) pairs
+            if not src.shape or src.shape[0] % (2 * rotary_heads):
+                shape = list(src.shape)
+                fail(f"{model_dir}: tensor {hf_name} of shape {shape} is not {rotary_heads} heads of rotary pairs")
+            transform = lambda a: permute(a, rotary_heads, rotary_heads)  # noqa: E731
+        w.add_tensor(gguf_name, src.shape, matrix_type(src.shape), chunks_of(src, transform))
 
-    def take_optional(hf_name, gguf_name, transform=None):
+    def take_optional(hf_name, gguf_name, rotary_heads=None):
         if hf_name in weights:
-            take(hf_name, gguf_name, transform)
+            take(hf_name, gguf_name, rotary_heads)
 
     if rope_type == "llama3":
-        w.add_tensor("rope_freqs.weight", llama3_rope_factors(config, head_dim), GGML_F32)
+        factors = llama3_rope_factors(config, head_dim)
+        w.add_tensor("rope_freqs.weight", factors.shape, GGML_F32, [factors])
     take("model.embed_tokens.weight", "token_embd.weight")
+    # permute(w, n_head, n_head_kv) permutes K by n_head_kv heads, Q by n_head
+    q, k = n_head, n_head_kv
     for i in range(n_layer):
         p, b = f"model.layers.{i}.", f"blk.{i}."
-        q = lambda a: permute(a, n_head, n_head)  # noqa: E731
-        k = lambda a: permute(a, n_head, n_head_kv)  # noqa: E731
         take(p + "input_layernorm.weight", b + "attn_norm.weight")
         take(p + "self_attn.q_proj.weight", b + "attn_q.weight", q)
         take(p + "self_attn.k_proj.weight", b + "attn_k.weight", k)
@@ -378,23 +530,32 @@ def convert(model_dir, out_path, out_type, rounded_dir=None):
         weights.pop(n)
     if weights:
         fail(f"{model_dir}: tensors not converted: {', '.join(sorted(weights)[:5])}")
+    if rounded_dir is not None:
+        write_rounded(all_weights, cfg_path, rounded_dir, matrix_type)
     w.write(out_path)
+
+
+def rounded_chunks(src, ggml_type):
+    for a in chunks_of(src):
+        yield stored_values(a, ggml_type)
 
 
 def write_rounded(weights, cfg_path, out_dir, matrix_type):
     """An F32 Hugging Face folder of the weights as the GGUF stores them (F16 or Q8_0 rounded).
     Q8_0 blocks run along each row, and the Q/K permutation only reorders rows, so rounding
-    the HF tensors gives the same values as rounding the permuted ones."""
+    the HF tensors gives the same values as rounding the permuted ones. Streamed like the GGUF:
+    a slice of a tensor at a time (slices hold whole Q8_0 blocks, so each rounds as it would
+    in the whole tensor)."""
     import shutil
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from make_llama_checkpoint import write_safetensors
+    from make_llama_checkpoint import write_safetensors_streamed
 
     os.makedirs(out_dir, exist_ok=True)
     shutil.copy(cfg_path, os.path.join(out_dir, "config.json"))
-    write_safetensors(
+    write_safetensors_streamed(
         os.path.join(out_dir, "model.safetensors"),
-        {n: stored_values(a, matrix_type(a)) for n, a in weights.items()},
+        [(n, src.shape, rounded_chunks(src, matrix_type(src.shape))) for n, src in weights.items()],
     )
 
 

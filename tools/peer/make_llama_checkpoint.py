@@ -9,6 +9,7 @@ Usage: make_llama_checkpoint.py OUT_DIR [--layers 4] [--hidden 512] [--heads 8] 
 
 import argparse
 import json
+import math
 import os
 import struct
 
@@ -16,18 +17,32 @@ import numpy as np
 
 
 def write_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name, a in tensors.items():
-        data = a.astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
+    """{name: array} -> an F32 .safetensors file."""
+    write_safetensors_streamed(path, [(name, a.shape, [a]) for name, a in tensors.items()])
+
+
+def write_safetensors_streamed(path, tensors):
+    """[(name, shape, slices)] -> an F32 .safetensors file, where slices yields the tensor's
+    values in order in any number of arrays: the header needs only the shapes, so a caller can
+    produce each tensor while it is written (hf_to_gguf.py --rounded-hf on a large model)."""
+    header, offset = {}, 0
+    for name, shape, _ in tensors:
+        size = 4 * math.prod(shape)
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
     head = json.dumps(header).encode()
     head += b" " * ((8 - len(head) % 8) % 8)  # the format pads the header to 8 bytes
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(head)) + head)
-        for b in blobs:
-            f.write(b)
+        for name, _, slices in tensors:
+            done = 0
+            for a in slices:
+                data = np.ascontiguousarray(a, dtype="<f4")
+                f.write(data)
+                done += data.nbytes
+            begin, end = header[name]["data_offsets"]
+            if done != end - begin:  # the header's offsets would no longer match the data
+                raise RuntimeError(f"{name}: wrote {done} bytes, header says {end - begin}")
 
 
 def main():
