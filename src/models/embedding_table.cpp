@@ -22,11 +22,15 @@ EmbeddingTable::EmbeddingTable(Tensor table, DType stored)
   }
 }
 
-EmbeddingTable EmbeddingTable::tied_to(Linear head, DType stored) {
+bool EmbeddingTable::can_tie(const Linear& head, DType stored) {
   const bool exact =
       head.precision() == Precision::kF32 || (head.precision() == Precision::kBf16 && stored == DType::BF16);
   std::vector<float> probe(static_cast<size_t>(head.in_features()));
-  if (!exact || (head.out_features() > 0 && !head.weight_row(0, probe.data()))) {
+  return exact && (head.out_features() == 0 || head.weight_row(0, probe.data()));
+}
+
+EmbeddingTable EmbeddingTable::tied_to(Linear head, DType stored) {
+  if (!can_tie(head, stored)) {
     throw Error(std::string("EmbeddingTable::tied_to: a ") + precision_name(head.precision()) +
                 " head does not hold a " + dtype_name(stored) + " table's values");
   }
@@ -69,8 +73,7 @@ TokenEmbedding load_token_embedding(const WeightStore& store, const std::string&
   const DType stored = store.entry(name).dtype;
   if (tied) {
     result.tied_head = Linear(table, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
-    const Precision head = result.tied_head->precision();
-    if (head == Precision::kF32 || (head == Precision::kBf16 && stored == DType::BF16)) {
+    if (EmbeddingTable::can_tie(*result.tied_head, stored)) {
       result.table = EmbeddingTable::tied_to(*result.tied_head, stored);
       return result;
     }

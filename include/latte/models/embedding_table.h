@@ -27,6 +27,8 @@ class EmbeddingTable {
   // layout), so the model keeps the table once. For an f32 head, or a bf16 head of a table
   // stored in bf16 (its rounding then changes nothing); Error otherwise.
   static EmbeddingTable tied_to(Linear head, DType stored = DType::F32);
+  // Whether tied_to(head, stored) works: the head's rows are the table's values and readable.
+  static bool can_tie(const Linear& head, DType stored);
 
   int64_t rows() const { return rows_; }
   int64_t width() const { return width_; }
