@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -347,6 +348,46 @@ TEST(LinearBf16, FallsBackToF32WhereUnavailable) {
   bf16(x.data(), rows, from_bf16.data());
   f32(x.data(), rows, from_f32.data());
   EXPECT_EQ(from_bf16, from_f32);
+}
+
+// A bf16 checkpoint's weights given as bits (no float copy) compute exactly what the same
+// values given as floats do, in every precision; int8 quantizes them to the same levels.
+TEST(LinearBf16, FromBf16BitsEqualsFromTheirFloats) {
+  const int64_t n = 37, k = 70, rows = 5;
+  const std::vector<float> drawn = uniform(n * k, 1.0f, 21);
+  Bf16Weight bits{n, k, std::vector<uint16_t>(drawn.size())};
+  Tensor widened({n, k});
+  for (size_t i = 0; i < drawn.size(); ++i) {
+    uint32_t wide;
+    std::memcpy(&wide, &drawn[i], sizeof wide);
+    bits.values[i] = static_cast<uint16_t>(wide >> 16);  // truncation: any bf16 value will do
+    wide = static_cast<uint32_t>(bits.values[i]) << 16;
+    std::memcpy(widened.data() + i, &wide, sizeof wide);
+  }
+  const Tensor bias = tensor_of(uniform(n, 0.5f, 22), {n});
+  const std::vector<float> x = uniform(rows * k, 1.0f, 23);
+  for (const Precision precision : {Precision::kF32, Precision::kBf16, Precision::kInt8}) {
+    SCOPED_TRACE(precision_name(precision));
+    const Linear from_bits(bits, bias, Activation::kGeluTanh, false, precision);
+    const Linear from_floats(widened, bias, Activation::kGeluTanh, false, GemmPath::kAuto, precision);
+    EXPECT_EQ(from_bits.precision(), from_floats.precision());
+    std::vector<float> a(rows * n), b(rows * n);
+    from_bits(x.data(), rows, a.data());
+    from_floats(x.data(), rows, b.data());
+    EXPECT_EQ(a, b);
+    if (precision == Precision::kBf16 && from_bits.precision() == Precision::kBf16) {
+      std::vector<float> row(k);
+      ASSERT_TRUE(from_bits.weight_row(n - 1, row.data()));
+      EXPECT_EQ(row, std::vector<float>(widened.data() + (n - 1) * k, widened.data() + n * k));
+    }
+  }
+  const Int8Weight q_bits = quantize_int8(bits), q_floats = quantize_int8(widened);
+  EXPECT_EQ(q_bits.values, q_floats.values);
+  EXPECT_EQ(q_bits.scales, q_floats.scales);
+  Bf16Weight wrong = bits;
+  wrong.values.pop_back();
+  EXPECT_THROW(Linear(wrong, Tensor(), Activation::kNone, false, Precision::kBf16), InputError);
+  EXPECT_THROW(quantize_int8(wrong), InputError);
 }
 
 // ONEDNN_MAX_CPU_ISA is read once, when oneDNN first runs, so the capped case runs in a child

@@ -681,6 +681,37 @@ TEST(WeightStore, SingleFile) {
   EXPECT_EQ(bias.data()[3], 4.0f);
 }
 
+// load_bf16 gives each dtype's values as bf16 bits without a float copy: BF16 as stored,
+// F32 and F16 rounded as float_to_bfloat16 rounds; non-finite values are FormatErrors.
+TEST(WeightStore, LoadBf16GivesBitsOfEveryFloatDtype) {
+  const Tensor values = random_tensor({5, 3}, 8);
+  for (const DType dtype : {DType::F32, DType::F16, DType::BF16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    TempDir dir;
+    write_safetensors(dir / "model.safetensors", {{"w", values}}, dtype);
+    const WeightStore store = WeightStore::open(dir.path());
+    const Tensor as_f32 = store.load("w", {5, 3});
+    const std::vector<uint16_t> bits = store.load_bf16("w", {5, 3});
+    ASSERT_EQ(bits.size(), 15u);
+    for (size_t i = 0; i < bits.size(); ++i) EXPECT_EQ(bits[i], float_to_bfloat16(as_f32.data()[i])) << i;
+    EXPECT_CONTAINS(format_error_of([&] {
+                      store.load_bf16("w", {3, 5});
+                    }),
+                    "has shape [5, 3], expected [3, 5]");
+  }
+  TempDir dir;
+  write_safetensors(dir / "model.safetensors",
+                    {{"nan", make_tensor({2}, {1.0f, std::numeric_limits<float>::quiet_NaN()})},
+                     {"huge", make_tensor({2}, {1.0f, std::numeric_limits<float>::max()})}},
+                    DType::F32);
+  const WeightStore store = WeightStore::open(dir.path());
+  EXPECT_CONTAINS(format_error_of([&] { store.load_bf16("nan", {2}); }), "holds NaN or infinity (element 1)");
+  // Finite in f32, infinite in bf16: refused, saying why.
+  EXPECT_NO_THROW(store.load("huge", {2}));
+  EXPECT_CONTAINS(format_error_of([&] { store.load_bf16("huge", {2}); }),
+                  "holds NaN or infinity (element 1) once rounded to bf16");
+}
+
 TEST(WeightStore, ShardedRoundTrip) {
   TempDir dir;
   const Tensor a = random_tensor({6, 3}, 5);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <dnnl.hpp>
 #include <optional>
 #include <unordered_map>
@@ -116,31 +117,71 @@ std::string precision_unavailable_reason(Precision precision) {
   return "bf16 needs avx512_bf16 or AMX; this CPU has neither";
 }
 
-Int8Weight quantize_int8(const Tensor& weight) {
-  if (weight.rank() != 2) throw InputError("int8 weight must be 2-D, got " + weight.shape_str());
+namespace {
+
+// bfloat16 bits -> float (exact: the high half of a float's bits).
+float widen_bf16(uint16_t bits) {
+  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &wide, sizeof value);
+  return value;
+}
+
+// Per-row symmetric quantization of an [out, in] matrix read through value(index) -> float.
+template <typename ValueAt>
+Int8Weight quantize_rows(int64_t out_features, int64_t in_features, ValueAt value) {
   Int8Weight quantized;
-  quantized.out_features = weight.dim(0);
-  quantized.in_features = weight.dim(1);
-  const int64_t in_features = quantized.in_features;
-  quantized.values.resize(static_cast<size_t>(weight.numel()));
-  quantized.scales.resize(static_cast<size_t>(quantized.out_features));
-  for (int64_t o = 0; o < quantized.out_features; ++o) {
-    const float* row = weight.data() + o * in_features;
+  quantized.out_features = out_features;
+  quantized.in_features = in_features;
+  quantized.values.resize(static_cast<size_t>(out_features * in_features));
+  quantized.scales.resize(static_cast<size_t>(out_features));
+  for (int64_t o = 0; o < out_features; ++o) {
+    const int64_t first = o * in_features;
     float largest = 0.0f;
     for (int64_t i = 0; i < in_features; ++i) {
-      if (!std::isfinite(row[i])) {
+      const float v = value(first + i);
+      if (!std::isfinite(v)) {
         throw InputError("int8 weight [" + std::to_string(o) + ", " + std::to_string(i) + "] is not finite");
       }
-      largest = std::max(largest, std::fabs(row[i]));
+      largest = std::max(largest, std::fabs(v));
     }
     const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
     quantized.scales[static_cast<size_t>(o)] = scale;
     for (int64_t i = 0; i < in_features; ++i) {
-      const float level = std::clamp(std::nearbyint(row[i] / scale), -127.0f, 127.0f);
-      quantized.values[static_cast<size_t>(o * in_features + i)] = static_cast<int8_t>(level);
+      const float level = std::clamp(std::nearbyint(value(first + i) / scale), -127.0f, 127.0f);
+      quantized.values[static_cast<size_t>(first + i)] = static_cast<int8_t>(level);
     }
   }
   return quantized;
+}
+
+void check_bf16_sizes(const Bf16Weight& weight) {
+  if (weight.out_features < 0 || weight.in_features < 0 ||
+      weight.values.size() != static_cast<size_t>(weight.out_features * weight.in_features)) {
+    throw InputError("bf16 weight has " + std::to_string(weight.values.size()) + " values, expected [" +
+                     std::to_string(weight.out_features) + ", " + std::to_string(weight.in_features) + "]");
+  }
+}
+
+Tensor widened(const Bf16Weight& weight) {
+  Tensor result({weight.out_features, weight.in_features});
+  for (size_t i = 0; i < weight.values.size(); ++i) result.data()[i] = widen_bf16(weight.values[i]);
+  return result;
+}
+
+}  // namespace
+
+Int8Weight quantize_int8(const Tensor& weight) {
+  if (weight.rank() != 2) throw InputError("int8 weight must be 2-D, got " + weight.shape_str());
+  const float* values = weight.data();
+  return quantize_rows(weight.dim(0), weight.dim(1), [values](int64_t i) { return values[i]; });
+}
+
+Int8Weight quantize_int8(const Bf16Weight& weight) {
+  check_bf16_sizes(weight);
+  const uint16_t* values = weight.values.data();
+  return quantize_rows(weight.out_features, weight.in_features,
+                       [values](int64_t i) { return widen_bf16(values[i]); });
 }
 
 struct Linear::Impl {
@@ -253,6 +294,29 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
     std::copy(bias.data(), bias.data() + out_features_, static_cast<float*>(impl->bias.get_data_handle()));
   }
   stream.wait();
+  impl_ = std::move(impl);
+}
+
+Linear::Linear(Bf16Weight weight, const Tensor& bias, Activation activation, bool accumulate,
+               Precision precision) {
+  check_bf16_sizes(weight);
+  if (precision == Precision::kInt8) {
+    *this = Linear(quantize_int8(weight), bias, activation, accumulate);
+    return;
+  }
+  if (precision != Precision::kBf16 || !precision_unavailable_reason(Precision::kBf16).empty()) {
+    *this = Linear(widened(weight), bias, activation, accumulate, GemmPath::kAuto, Precision::kF32);
+    return;
+  }
+  check_bias(bias, weight.out_features);
+  out_features_ = weight.out_features;
+  in_features_ = weight.in_features;
+  activation_ = activation;
+  accumulate_ = accumulate;
+  precision_ = Precision::kBf16;
+  auto impl = std::make_shared<Impl>();
+  impl->low_precision.emplace(std::move(weight.values), out_features_, in_features_,
+                              bias.empty() ? nullptr : bias.data(), activation, accumulate);
   impl_ = std::move(impl);
 }
 

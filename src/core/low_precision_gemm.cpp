@@ -171,6 +171,17 @@ LowPrecisionGemm::LowPrecisionGemm(const float* weight, int64_t out_features, in
   prepare_weights(memory(plain_weights_desc(), onednn_engine(), rounded.data()));
 }
 
+LowPrecisionGemm::LowPrecisionGemm(std::vector<uint16_t> weight, int64_t out_features, int64_t in_features,
+                                   const float* bias, Activation activation, bool accumulate)
+    : precision_(Precision::kBf16),
+      out_features_(out_features),
+      in_features_(in_features),
+      activation_(activation),
+      accumulate_(accumulate) {
+  if (bias != nullptr) bias_.assign(bias, bias + out_features_);
+  prepare_weights(memory(plain_weights_desc(), onednn_engine(), weight.data()));
+}
+
 memory::data_type LowPrecisionGemm::source_type() const {
   if (precision_ == Precision::kBf16) return memory::data_type::bf16;
   return zero_point_ == 0 ? memory::data_type::s8 : memory::data_type::u8;

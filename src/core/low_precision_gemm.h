@@ -27,6 +27,9 @@ class LowPrecisionGemm {
   // bf16: weight [out, in] in fp32, rounded to bf16 once here.
   LowPrecisionGemm(const float* weight, int64_t out_features, int64_t in_features, const float* bias,
                    Activation activation, bool accumulate);
+  // bf16: weight [out, in] already in bf16 (out * in values); freed once reordered.
+  LowPrecisionGemm(std::vector<uint16_t> weight, int64_t out_features, int64_t in_features, const float* bias,
+                   Activation activation, bool accumulate);
   LowPrecisionGemm(const LowPrecisionGemm&) = delete;
   LowPrecisionGemm& operator=(const LowPrecisionGemm&) = delete;
 

@@ -339,6 +339,40 @@ Tensor SafetensorsFile::read_f32(const TensorEntry& entry) const {
   return tensor;
 }
 
+std::vector<uint16_t> SafetensorsFile::read_bf16(const TensorEntry& entry) const {
+  const std::span<const unsigned char> bytes = bytes_of(entry);
+  if (entry.dtype == DType::I8) {
+    throw FormatError("tensor " + entry.name + " in " + path_.string() +
+                      " is I8: only the weight of a linear layer may be int8, read with its scales");
+  }
+  const size_t count = bytes.size() / dtype_size(entry.dtype);
+  std::vector<uint16_t> values(count);
+  const unsigned char* source = bytes.data();
+  switch (entry.dtype) {
+    case DType::BF16:
+      if (count > 0) std::memcpy(values.data(), source, bytes.size());
+      break;
+    case DType::F16:
+      for (size_t i = 0; i < count; ++i) {
+        uint16_t bits;
+        std::memcpy(&bits, source + 2 * i, sizeof(bits));
+        values[i] = float_to_bfloat16(half_to_float(bits));
+      }
+      break;
+    case DType::F32:
+      for (size_t i = 0; i < count; ++i) {
+        float value;
+        std::memcpy(&value, source + 4 * i, sizeof(value));
+        values[i] = float_to_bfloat16(value);
+      }
+      break;
+    case DType::I8:
+      break;
+  }
+  release_pages(bytes);
+  return values;
+}
+
 std::vector<int8_t> SafetensorsFile::read_i8(const TensorEntry& entry) const {
   if (entry.dtype != DType::I8) {
     throw FormatError("tensor " + entry.name + " in " + path_.string() + " is " + dtype_name(entry.dtype) +

@@ -188,6 +188,21 @@ Tensor WeightStore::load(std::string_view name, const std::vector<int64_t>& expe
   return tensor;
 }
 
+std::vector<uint16_t> WeightStore::load_bf16(std::string_view name,
+                                             const std::vector<int64_t>& expected_shape) const {
+  const TensorEntry& tensor_entry = checked_entry(name, expected_shape);
+  std::vector<uint16_t> values = shards_[locations_.find(name)->second.shard].read_bf16(tensor_entry);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if ((values[i] & 0x7f80u) == 0x7f80u) {  // exponent all ones: infinity or NaN
+      throw FormatError("tensor " + tensor_entry.name + " in " + tensor_entry.file +
+                        " holds NaN or infinity (element " + std::to_string(i) + ")" +
+                        (tensor_entry.dtype == DType::BF16 ? "" : " once rounded to bf16"));
+    }
+  }
+  loaded_.emplace(name);
+  return values;
+}
+
 std::vector<std::string> WeightStore::unloaded_names() const {
   std::vector<std::string> result;
   for (const auto& [name, location] : locations_) {

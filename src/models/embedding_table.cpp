@@ -22,6 +22,14 @@ EmbeddingTable::EmbeddingTable(Tensor table, DType stored)
   }
 }
 
+EmbeddingTable::EmbeddingTable(std::vector<uint16_t> bf16, int64_t rows, int64_t width)
+    : rows_(rows), width_(width), dtype_(DType::BF16), half_(std::move(bf16)) {
+  if (rows < 0 || width < 0 || half_.size() != static_cast<size_t>(rows * width)) {
+    throw InputError("bf16 embedding table has " + std::to_string(half_.size()) + " values, expected [" +
+                     std::to_string(rows) + ", " + std::to_string(width) + "]");
+  }
+}
+
 bool EmbeddingTable::can_tie(const Linear& head, DType stored) {
   const bool exact =
       head.precision() == Precision::kF32 || (head.precision() == Precision::kBf16 && stored == DType::BF16);
@@ -68,9 +76,22 @@ size_t EmbeddingTable::bytes() const {
 
 TokenEmbedding load_token_embedding(const WeightStore& store, const std::string& name, int64_t rows,
                                     int64_t width, bool tied, Precision precision) {
-  Tensor table = store.load(name, {rows, width});
   TokenEmbedding result;
   const DType stored = store.entry(name).dtype;
+  if (stored == DType::BF16 && (!tied || precision == Precision::kBf16)) {
+    // A bf16 checkpoint's table is read as its bits: no f32 copy (Llama-3.1-8B's is 2.1 GB).
+    if (tied) {
+      result.tied_head = Linear(Bf16Weight{rows, width, store.load_bf16(name, {rows, width})}, Tensor(),
+                                Activation::kNone, false, precision);
+      if (EmbeddingTable::can_tie(*result.tied_head, stored)) {
+        result.table = EmbeddingTable::tied_to(*result.tied_head, stored);
+        return result;
+      }
+    }
+    result.table = EmbeddingTable(store.load_bf16(name, {rows, width}), rows, width);
+    return result;
+  }
+  Tensor table = store.load(name, {rows, width});
   if (tied) {
     result.tied_head = Linear(table, Tensor(), Activation::kNone, false, GemmPath::kAuto, precision);
     if (EmbeddingTable::can_tie(*result.tied_head, stored)) {

@@ -13,9 +13,10 @@ namespace latte {
 
 namespace {
 
-// [a, b] int8 values -> [b, a].
-std::vector<int8_t> transposed_values(const std::vector<int8_t>& values, int64_t rows, int64_t columns) {
-  std::vector<int8_t> result(values.size());
+// [a, b] values -> [b, a].
+template <typename Value>
+std::vector<Value> transposed_values(const std::vector<Value>& values, int64_t rows, int64_t columns) {
+  std::vector<Value> result(values.size());
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < columns; ++c) result[c * rows + r] = values[r * columns + c];
   }
@@ -61,12 +62,24 @@ Int8Weight read_int8_weight(const WeightStore& store, const StoredWeight& weight
   return result;
 }
 
+// A float weight as bf16 bits in [out, in], never widened to f32.
+Bf16Weight load_bf16_weight(const WeightStore& store, const StoredWeight& weight) {
+  Bf16Weight result;
+  result.out_features = weight.out;
+  result.in_features = weight.in;
+  result.values = store.load_bf16(weight.name, stored_shape(weight));
+  if (weight.transposed) result.values = transposed_values(result.values, weight.in, weight.out);
+  return result;
+}
+
 }  // namespace
 
 std::string scale_name(const std::string& weight_name) { return weight_name + "_scale"; }
 
 Int8Weight load_int8_weight(const WeightStore& store, const StoredWeight& weight) {
   if (stored_as_int8(store, weight.name)) return read_int8_weight(store, weight);
+  // A BF16 weight is quantized from its bits (the same result, without a float copy).
+  if (store.entry(weight.name).dtype == DType::BF16) return quantize_int8(load_bf16_weight(store, weight));
   return quantize_int8(load_float_weight(store, weight));
 }
 
@@ -109,6 +122,27 @@ Linear load_linear(const WeightStore& store, const std::vector<StoredWeight>& pa
     for (const StoredWeight& part : parts) weights.push_back(load_int8_weight(store, part));
     return Linear(weights.size() == 1 ? std::move(weights.front()) : concatenate_rows(weights), bias,
                   activation, accumulate);
+  }
+  const bool any_int8 = std::any_of(
+      parts.begin(), parts.end(), [&](const StoredWeight& part) { return stored_as_int8(store, part.name); });
+  if (precision == Precision::kBf16 && !any_int8) {
+    // Rounded to bf16 as stored or as read: only the bf16 values (and oneDNN's copy) are made.
+    Bf16Weight weight;
+    for (const StoredWeight& part : parts) {
+      Bf16Weight loaded = load_bf16_weight(store, part);
+      if (parts.size() == 1) {
+        weight = std::move(loaded);
+        break;
+      }
+      if (weight.out_features > 0 && loaded.in_features != weight.in_features) {
+        throw InputError("load_linear: parts have " + std::to_string(loaded.in_features) + " and " +
+                         std::to_string(weight.in_features) + " columns");
+      }
+      weight.in_features = loaded.in_features;
+      weight.out_features += loaded.out_features;
+      weight.values.insert(weight.values.end(), loaded.values.begin(), loaded.values.end());
+    }
+    return Linear(std::move(weight), bias, activation, accumulate, precision);
   }
   std::vector<Tensor> weights;
   for (const StoredWeight& part : parts) weights.push_back(load_float_weight(store, part));

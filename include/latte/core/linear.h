@@ -61,9 +61,19 @@ struct Int8Weight {
   std::vector<float> scales;   // [out], > 0 (an all-zero row gets scale 1)
 };
 
+// bf16 weights as a checkpoint stores them (bfloat16 bits), so that a bf16 folder loads
+// without a float copy of each weight.
+struct Bf16Weight {
+  int64_t out_features = 0, in_features = 0;
+  std::vector<uint16_t> values;  // [out, in], row-major
+};
+
 // Rounds to nearest with scale = max|W[o, :]| / 127. weight: [out, in]. InputError on a
 // weight that is not 2-D or holds a non-finite value.
 Int8Weight quantize_int8(const Tensor& weight);
+// The same from bf16 values, each widened to f32 exactly: equal to quantize_int8 of the
+// widened matrix, without making it. InputError when the sizes do not match.
+Int8Weight quantize_int8(const Bf16Weight& weight);
 
 class Linear {
  public:
@@ -77,6 +87,9 @@ class Linear {
   // int8 from weights already quantized (a stored quantized model). InputError when the
   // values or scales do not match the sizes, a value is -128, or a scale is not finite and > 0.
   Linear(Int8Weight weight, const Tensor& bias, Activation activation, bool accumulate = false);
+  // From bf16 values (a bf16 checkpoint): kBf16 keeps them as given (no float copy), kInt8
+  // quantizes them, kF32 (or kBf16 on a CPU without bf16 compute) widens them.
+  Linear(Bf16Weight weight, const Tensor& bias, Activation activation, bool accumulate, Precision precision);
 
   // x: [rows, in] contiguous, y: [rows, out] contiguous; rows may be 0.
   void operator()(const float* x, int64_t rows, float* y) const;

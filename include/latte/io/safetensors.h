@@ -66,6 +66,9 @@ class SafetensorsFile {
   Tensor read_f32(const TensorEntry& entry) const;
   // The values of an I8 tensor; FormatError for any other dtype.
   std::vector<int8_t> read_i8(const TensorEntry& entry) const;
+  // The tensor as bfloat16 bits: BF16 copied as stored, F32 and F16 rounded to nearest even
+  // (no f32 copy of the tensor is made). Errors as read_f32.
+  std::vector<uint16_t> read_bf16(const TensorEntry& entry) const;
 
  private:
   SafetensorsFile() = default;
@@ -106,6 +109,10 @@ class WeightStore {
   // FormatError "tensor NAME in FILE has shape [a, b], expected [c, d]", or "tensor NAME in FILE
   // holds NaN or infinity (element i)": such a weight only ever produces NaN answers.
   Tensor load(std::string_view name, const std::vector<int64_t>& expected_shape) const;
+  // load() as bfloat16 bits (SafetensorsFile::read_bf16), for weights computed in bf16: a BF16
+  // checkpoint's tensor is copied once, never widened. The finiteness check applies to the
+  // bf16 values (an F32 value beyond bf16's range rounds to infinity and is refused).
+  std::vector<uint16_t> load_bf16(std::string_view name, const std::vector<int64_t>& expected_shape) const;
   // The same for an I8 tensor (a quantized linear weight); FormatError for another dtype.
   std::vector<int8_t> load_i8(std::string_view name, const std::vector<int64_t>& expected_shape) const;
   // Sorted names of the tensors load() has not been asked for yet.
