@@ -361,6 +361,9 @@ TEST(GenerateCli, InfoDescribesADecoder) {
   EXPECT_EQ(info["family"], "gpt2");
   EXPECT_EQ(info["layers"], 3);
   EXPECT_TRUE(info["tokenizer"].is_null());
+  // Every tensor read in place; the shape of each tensor GPT-2's config implies checked.
+  EXPECT_GT(info["checked"]["tensors"].get<int64_t>(), 3 * 12);
+  EXPECT_GE(info["checked"]["shapes_checked"].get<int64_t>(), 3 * 12);
 }
 
 // bench --json splits resident memory: what loading added (the weights, held once: a tied head

@@ -313,10 +313,35 @@ TEST_F(HostileInput, NonFiniteWeightsAreRejectedAtLoad) {
   expect_one_line_error(run("classify --json --model " + model() + " 'the cat'"),
                         "tensor classifier.bias in " + (model_ / "model.safetensors").string() +
                             " holds NaN or infinity (element 1)");
+  // info reads every tensor in place (no model is built) and finds the same.
+  expect_one_line_error(run("info --model " + model()), "tensor classifier.bias in " +
+                                                            (model_ / "model.safetensors").string() +
+                                                            " holds NaN or infinity (element 1)");
   const float infinity = std::numeric_limits<float>::infinity();
   std::memcpy(data.data() + begin + sizeof(float), &infinity, sizeof(infinity));
   write_weights(weights.dump(), data);
   EXPECT_CONTAINS(error_of([&] { BertModel::load(model_); }), "classifier.bias");
+  expect_one_line_error(run("info --model " + model()), "classifier.bias");
+}
+
+// info checks the shapes config.json implies without loading: a classifier of the wrong width.
+TEST_F(HostileInput, InfoChecksShapesAgainstTheConfig) {
+  CommandResult result = run("info --json --model " + model());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json checked = nlohmann::json::parse(result.out)["checked"];
+  Checkpoint checkpoint = read_checkpoint();
+  EXPECT_EQ(checked["tensors"], static_cast<int64_t>(checkpoint.header.size()) -
+                                    (checkpoint.header.contains("__metadata__") ? 1 : 0));
+  EXPECT_GT(checked["shapes_checked"].get<int64_t>(), 10);
+  nlohmann::json& header = checkpoint.header;
+  const std::vector<int64_t> shape = header["classifier.weight"]["shape"].get<std::vector<int64_t>>();
+  header["classifier.weight"]["shape"] = {shape[1], shape[0]};  // same bytes, transposed shape
+  write_weights(header.dump(), checkpoint.data);
+  expect_one_line_error(run("info --model " + model()),
+                        "tensor classifier.weight in " + (model_ / "model.safetensors").string() +
+                            " has shape [" + std::to_string(shape[1]) + ", " + std::to_string(shape[0]) +
+                            "], expected [" + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) +
+                            "] (from config.json)");
 }
 
 // --- 6. Tokenizer and model disagree ------------------------------------------------------------

@@ -29,6 +29,23 @@ std::string joined(const nlohmann::json& values) {
   return text;
 }
 
+// info describes an encoder-decoder folder from its config, every tensor checked in place.
+TEST(T5GenerateCli, InfoDescribesAnEncoderDecoder) {
+  TempDir work("t5_info");
+  const CommandResult result = run_latte(work.path(), "info --json --model " + kGated.string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json info = nlohmann::json::parse(result.out);
+  std::ifstream file(kGated / "config.json");
+  const nlohmann::json config = nlohmann::json::parse(file);
+  EXPECT_EQ(info["task"], "seq2seq-lm");
+  EXPECT_EQ(info["layers"], config["num_layers"]);
+  EXPECT_EQ(info["decoder_layers"], config.value("num_decoder_layers", config["num_layers"].get<int64_t>()));
+  EXPECT_EQ(info["hidden_size"], config["d_model"]);
+  EXPECT_EQ(info["head_dim"], config["d_kv"]);
+  EXPECT_GT(info["checked"]["tensors"].get<int64_t>(), 10);
+  EXPECT_TRUE(info["tokenizer"].is_null());
+}
+
 TEST(T5GenerateCli, JsonMatchesTheReferenceDenseAndPruned) {
   TempDir work("t5_generate");
   const nlohmann::json reference = golden();

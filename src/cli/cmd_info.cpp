@@ -1,4 +1,4 @@
-// latte info: what a model folder holds, after full validation of the checkpoint.
+// latte info: what a model folder holds, from its config, with every tensor checked in place.
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -15,13 +15,25 @@ namespace latte::cli {
 
 namespace {
 
-// A decoder-only folder (GPT-2, Llama, ...): the decoder's sizes; the tokenizer when the folder has one.
-void describe_decoder(const std::filesystem::path& folder, bool as_json) {
-  const std::unique_ptr<CausalLm> model = load_causal_lm(folder);
-  const ModelDescription description = model->description();
-  const ModelShape shape = model->shape();
-  const int64_t head_dim = shape.head_dim > 0 ? shape.head_dim : description.hidden / description.heads;
+// Every tensor read in place (finite) and the listed ones' shapes checked: nothing is loaded.
+nlohmann::json checked_json(const WeightCheck& check) {
+  return {{"tensors", check.tensors}, {"shapes_checked", check.shapes_checked}, {"finite", true}};
+}
+
+std::string checked_line(const WeightCheck& check) {
+  return std::to_string(check.tensors) + " tensors read in place, all finite; " +
+         std::to_string(check.shapes_checked) + " shapes as config.json gives them";
+}
+
+// A generating folder (GPT-2, Llama, T5, ...): the sizes its config gives, the tensors checked
+// in place, the tokenizer when the folder has one. The model is not built: info needs no more
+// memory than a few MB, whatever the model's size.
+void describe_generator(const std::filesystem::path& folder, const ModelFamily& family, bool as_json) {
+  const FolderSummary summary = family.summarize(folder);
+  const ModelDescription& description = summary.description;
+  const int64_t head_dim = summary.head_dim > 0 ? summary.head_dim : description.hidden / description.heads;
   const WeightStore store = WeightStore::open(folder);
+  const WeightCheck check = check_folder_weights(store, summary.weights);
   const nlohmann::json config = read_json_file(folder / "config.json");
   const std::string architecture = config.contains("architectures") && config["architectures"].is_array() &&
                                            !config["architectures"].empty() &&
@@ -33,37 +45,43 @@ void describe_decoder(const std::filesystem::path& folder, bool as_json) {
     tokenizer = load_tokenizer(folder);
   } catch (const FormatError&) {
     // No tokenizer files: the model still runs on token ids.
-    if (std::filesystem::exists(folder / "vocab.json") || std::filesystem::exists(folder / "tokenizer.json"))
-      throw;
+    for (const char* file : {"vocab.json", "tokenizer.json", "spiece.model"})
+      if (std::filesystem::exists(folder / file)) throw;
   }
-  if (tokenizer) check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
+  if (tokenizer) check_tokenizer_fits(*tokenizer, summary.vocab_size, folder / "config.json");
+  const bool seq2seq = family.kind == ModelKind::kSeq2SeqLm;
   nlohmann::json info = {
       {"model", folder.string()},
       {"architecture", architecture},
       {"family", description.family},
-      {"task", "causal-lm"},
+      {"task", seq2seq ? "seq2seq-lm" : "causal-lm"},
       {"layers", description.layers},
       {"hidden_size", description.hidden},
       {"heads", description.heads},
       {"kv_heads", description.kv_heads},
       {"head_dim", head_dim},
       {"intermediate_size", description.ffn},
-      {"vocab_size", model->vocab_size()},
+      {"vocab_size", summary.vocab_size},
       {"max_position_embeddings", description.max_positions},
       {"hidden_act", description.activation},
       {"parameters", store.parameter_count()},
       {"dtype_on_disk", store.dtype_summary()},
+      {"checked", checked_json(check)},
       {"tokenizer", tokenizer
                         ? nlohmann::json{{"vocab_size", tokenizer->vocab_size()}, {"kind", tokenizer->kind()}}
                         : nlohmann::json(nullptr)},
   };
+  if (seq2seq) info["decoder_layers"] = summary.decoder_layers;
   if (as_json) {
     std::cout << info.dump() << "\n";
     return;
   }
   std::cout << "model:         " << folder.string() << "\n"
-            << "architecture:  " << architecture << " (causal language model)\n"
-            << "layers:        " << description.layers << "\n"
+            << "architecture:  " << architecture
+            << (seq2seq ? " (encoder-decoder language model)\n" : " (causal language model)\n")
+            << "layers:        " << description.layers
+            << (seq2seq ? " encoder, " + std::to_string(summary.decoder_layers) + " decoder" : std::string())
+            << "\n"
             << "hidden size:   " << description.hidden << " (" << description.heads << " heads of "
             << head_dim
             << (description.kv_heads != description.heads
@@ -71,14 +89,15 @@ void describe_decoder(const std::filesystem::path& folder, bool as_json) {
                     : std::string())
             << ")\n"
             << "ffn size:      " << description.ffn << " (" << description.activation << ")\n"
-            << "vocabulary:    " << model->vocab_size() << " ("
+            << "vocabulary:    " << summary.vocab_size << " ("
             << (tokenizer
                     ? std::to_string(tokenizer->vocab_size()) + " tokens, " + std::string(tokenizer->kind())
                     : std::string("no tokenizer files: token ids only"))
             << ")\n"
             << "max length:    " << description.max_positions << "\n"
             << "parameters:    " << store.parameter_count() << "\n"
-            << "dtype on disk: " << store.dtype_summary() << "\n";
+            << "dtype on disk: " << store.dtype_summary() << "\n"
+            << "checked:       " << checked_line(check) << "\n";
 }
 
 }  // namespace
@@ -91,13 +110,15 @@ void add_info_command(CLI::App& app) {
   command->add_flag("--json", *as_json, "Print one JSON object");
   command->callback([=] {
     const auto folder = model_folder(*model_path);
-    if (model_family(folder).kind == ModelKind::kCausalLm) {
-      describe_decoder(folder, *as_json);
+    const ModelFamily& family = model_family(folder);
+    if (family.kind != ModelKind::kEncoder) {
+      describe_generator(folder, family, *as_json);
       return;
     }
-    const BertModel model = BertModel::load(folder);
-    const BertConfig& config = model.config();
+    const BertConfig config = BertConfig::from_file(folder / "config.json");
     const BertTokenizer tokenizer = load_bert_tokenizer(folder, config);
+    const WeightStore store = WeightStore::open(folder);
+    const WeightCheck check = check_folder_weights(store, bert_weight_specs(config));
     nlohmann::json info = {
         {"model", folder.string()},
         {"architecture", config.architecture},
@@ -109,8 +130,9 @@ void add_info_command(CLI::App& app) {
         {"vocab_size", config.vocab_size},
         {"max_position_embeddings", config.max_position_embeddings},
         {"hidden_act", config.hidden_act},
-        {"parameters", model.parameter_count()},
-        {"dtype_on_disk", model.dtype_on_disk()},
+        {"parameters", store.parameter_count()},
+        {"dtype_on_disk", store.dtype_summary()},
+        {"checked", checked_json(check)},
         {"tokenizer", {{"vocab_size", tokenizer.vocab_size()}, {"lower_case", tokenizer.lower_case()}}},
     };
     if (config.has_classifier()) {
@@ -132,8 +154,9 @@ void add_info_command(CLI::App& app) {
               << "vocabulary:    " << config.vocab_size << " (tokenizer " << tokenizer.vocab_size()
               << (tokenizer.lower_case() ? ", lower-cased" : ", cased") << ")\n"
               << "max length:    " << config.max_position_embeddings << "\n"
-              << "parameters:    " << model.parameter_count() << "\n"
-              << "dtype on disk: " << model.dtype_on_disk() << "\n";
+              << "parameters:    " << store.parameter_count() << "\n"
+              << "dtype on disk: " << store.dtype_summary() << "\n"
+              << "checked:       " << checked_line(check) << "\n";
     if (config.has_classifier()) {
       std::cout << "labels:        ";
       for (size_t i = 0; i < config.id2label.size(); ++i) std::cout << (i ? ", " : "") << config.id2label[i];

@@ -373,6 +373,37 @@ std::vector<uint16_t> SafetensorsFile::read_bf16(const TensorEntry& entry) const
   return values;
 }
 
+std::optional<uint64_t> SafetensorsFile::first_non_finite(const TensorEntry& entry) const {
+  const std::span<const unsigned char> bytes = bytes_of(entry);
+  if (entry.dtype == DType::I8) return std::nullopt;
+  const uint64_t size = dtype_size(entry.dtype);
+  constexpr uint64_t kChunkBytes = uint64_t{16} << 20;
+  for (uint64_t begin = 0; begin < bytes.size(); begin += kChunkBytes) {
+    const std::span<const unsigned char> chunk =
+        bytes.subspan(begin, std::min<uint64_t>(kChunkBytes, bytes.size() - begin));
+    const uint64_t count = chunk.size() / size;
+    for (uint64_t i = 0; i < count; ++i) {
+      bool finite = true;
+      if (entry.dtype == DType::F32) {
+        uint32_t bits;
+        std::memcpy(&bits, chunk.data() + 4 * i, sizeof bits);
+        finite = (bits & 0x7f800000u) != 0x7f800000u;
+      } else {
+        uint16_t bits;
+        std::memcpy(&bits, chunk.data() + 2 * i, sizeof bits);
+        const uint16_t exponent = entry.dtype == DType::F16 ? 0x7c00u : 0x7f80u;
+        finite = (bits & exponent) != exponent;
+      }
+      if (!finite) {
+        release_pages(chunk);
+        return begin / size + i;
+      }
+    }
+    release_pages(chunk);
+  }
+  return std::nullopt;
+}
+
 std::vector<int8_t> SafetensorsFile::read_i8(const TensorEntry& entry) const {
   if (entry.dtype != DType::I8) {
     throw FormatError("tensor " + entry.name + " in " + path_.string() + " is " + dtype_name(entry.dtype) +

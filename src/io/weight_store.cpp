@@ -203,6 +203,16 @@ std::vector<uint16_t> WeightStore::load_bf16(std::string_view name,
   return values;
 }
 
+void WeightStore::check_finite(std::string_view name) const {
+  const TensorEntry& tensor_entry = entry(name);
+  const std::optional<uint64_t> bad =
+      shards_[locations_.find(name)->second.shard].first_non_finite(tensor_entry);
+  if (bad) {
+    throw FormatError("tensor " + tensor_entry.name + " in " + tensor_entry.file +
+                      " holds NaN or infinity (element " + std::to_string(*bad) + ")");
+  }
+}
+
 std::vector<std::string> WeightStore::unloaded_names() const {
   std::vector<std::string> result;
   for (const auto& [name, location] : locations_) {

@@ -298,6 +298,17 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
   return decoder_forward(stack, ids, cache, options, arena_);
 }
 
+ModelDescription gpt2_description(const Gpt2Config& config) {
+  return {.family = "gpt2",
+          .layers = config.n_layer,
+          .hidden = config.n_embd,
+          .heads = config.n_head,
+          .kv_heads = config.n_head,
+          .ffn = config.n_inner,
+          .max_positions = config.n_positions,
+          .activation = config.activation_function};
+}
+
 const ModelFamily& gpt2_family() {
   static const ModelFamily family{
       .model_type = "gpt2",
@@ -324,7 +335,12 @@ const ModelFamily& gpt2_family() {
                            Precision precision) -> std::unique_ptr<CausalLm> {
         return std::make_unique<Gpt2Model>(Gpt2Model::load(model_dir, precision));
       },
-      .load_seq2seq_lm = nullptr,
+      .summarize =
+          [](const std::filesystem::path& model_dir) {
+            const Gpt2Config config = Gpt2Config::from_file(model_dir / "config.json");
+            return FolderSummary{gpt2_description(config), config.head_dim(), config.vocab_size,
+                                 gpt2_weight_specs(config)};
+          },
   };
   return family;
 }

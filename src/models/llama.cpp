@@ -440,16 +440,21 @@ ModelShape LlamaModel::shape() const {
           .head_dim = config_.head_dim};
 }
 
+ModelDescription llama_description(const LlamaConfig& config) {
+  return {.family = config.model_type,
+          .layers = config.num_hidden_layers,
+          .hidden = config.hidden_size,
+          .heads = config.num_attention_heads,
+          .kv_heads = config.num_key_value_heads,
+          .ffn = config.intermediate_size,
+          .max_positions = config.max_position_embeddings,
+          .activation = "silu"};
+}
+
 ModelDescription LlamaModel::description() const {
-  return {config_.model_type,
-          config_.num_hidden_layers,
-          config_.hidden_size,
-          config_.num_attention_heads,
-          config_.num_key_value_heads,
-          config_.intermediate_size,
-          config_.max_position_embeddings,
-          "silu",
-          precision_name(precision_)};
+  ModelDescription description = llama_description(config_);
+  description.compute_dtype = precision_name(precision_);
+  return description;
 }
 
 KvCache LlamaModel::new_cache() const {
@@ -493,6 +498,12 @@ ModelFamily llama_variant_family(const char* model_type) {
         return std::make_unique<LlamaModel>(LlamaModel::load(model_dir, precision));
       },
       .load_seq2seq_lm = nullptr,
+      .summarize =
+          [](const std::filesystem::path& model_dir) {
+            const LlamaConfig config = LlamaConfig::from_file(model_dir / "config.json");
+            return FolderSummary{llama_description(config), config.head_dim, config.vocab_size,
+                                 llama_weight_specs(config)};
+          },
   };
 }
 

@@ -98,6 +98,25 @@ std::unique_ptr<Seq2SeqLm> load_seq2seq_lm(const std::filesystem::path& model_di
   return model;
 }
 
+WeightCheck check_folder_weights(const WeightStore& store, const std::vector<WeightSpec>& weights) {
+  WeightCheck check;
+  for (const std::string& name : store.names()) {
+    store.check_finite(name);
+    ++check.tensors;
+  }
+  for (const WeightSpec& weight : weights) {
+    if (!store.contains(weight.name)) continue;  // where a family takes alternatives, loading decides
+    const TensorEntry& entry = store.entry(weight.name);
+    if (entry.shape != weight.shape) {
+      throw FormatError("tensor " + weight.name + " in " + entry.file + " has shape " +
+                        shape_to_string(entry.shape) + ", expected " + shape_to_string(weight.shape) +
+                        " (from config.json)");
+    }
+    ++check.shapes_checked;
+  }
+  return check;
+}
+
 int64_t max_input_tokens(const std::filesystem::path& model_dir, const Tokenizer& tokenizer) {
   return model_family(model_dir).max_input_tokens(model_dir, tokenizer);
 }

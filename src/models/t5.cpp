@@ -313,10 +313,21 @@ ModelShape T5Model::encoder_shape() const {
           .vocab = 0};
 }
 
+ModelDescription t5_description(const T5Config& config) {
+  return {.family = config.model_type,
+          .layers = config.num_layers,
+          .hidden = config.d_model,
+          .heads = config.num_heads,
+          .kv_heads = config.num_heads,
+          .ffn = config.d_ff,
+          .max_positions = config.max_tokens,
+          .activation = config.feed_forward_proj};
+}
+
 ModelDescription T5Model::description() const {
-  return {config_.model_type, config_.num_layers,        config_.d_model,
-          config_.num_heads,  config_.num_heads,         config_.d_ff,
-          config_.max_tokens, config_.feed_forward_proj, precision_name(precision_)};
+  ModelDescription description = t5_description(config_);
+  description.compute_dtype = precision_name(precision_);
+  return description;
 }
 
 void T5Model::check_ids(std::span<const int32_t> ids, const char* what) const {
@@ -507,6 +518,13 @@ ModelFamily t5_family_of(const char* model_type) {
                             Precision precision) -> std::unique_ptr<Seq2SeqLm> {
         return std::make_unique<T5Model>(T5Model::load(model_dir, precision));
       },
+      .summarize =
+          [](const std::filesystem::path& model_dir) {
+            const T5Config config = T5Config::from_file(model_dir / "config.json");
+            FolderSummary summary{t5_description(config), config.d_kv, config.vocab_size, {}};
+            summary.decoder_layers = config.num_decoder_layers;
+            return summary;
+          },
   };
 }
 

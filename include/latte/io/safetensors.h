@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -69,6 +70,9 @@ class SafetensorsFile {
   // The tensor as bfloat16 bits: BF16 copied as stored, F32 and F16 rounded to nearest even
   // (no f32 copy of the tensor is made). Errors as read_f32.
   std::vector<uint16_t> read_bf16(const TensorEntry& entry) const;
+  // The index of the tensor's first NaN or infinity, if any, read in place a few MB at a time
+  // (each chunk's pages released after): nothing is copied. I8 tensors are always finite.
+  std::optional<uint64_t> first_non_finite(const TensorEntry& entry) const;
 
  private:
   SafetensorsFile() = default;
@@ -115,6 +119,9 @@ class WeightStore {
   std::vector<uint16_t> load_bf16(std::string_view name, const std::vector<int64_t>& expected_shape) const;
   // The same for an I8 tensor (a quantized linear weight); FormatError for another dtype.
   std::vector<int8_t> load_i8(std::string_view name, const std::vector<int64_t>& expected_shape) const;
+  // FormatError "tensor NAME in FILE holds NaN or infinity (element i)" (as load()), checked in
+  // place without materialising the tensor (latte info).
+  void check_finite(std::string_view name) const;
   // Sorted names of the tensors load() has not been asked for yet.
   std::vector<std::string> unloaded_names() const;
   // Distinct dtypes in the order F32, F16, BF16, I8 joined by '+': "F16", "F32+I8"; "none" if empty.

@@ -48,6 +48,8 @@ struct Gpt2Config {
 
 // Every tensor of a GPT2LMHeadModel checkpoint of this config (the head tied, so absent).
 std::vector<WeightSpec> gpt2_weight_specs(const Gpt2Config& config);
+// The model's sizes as a latency table keys them (compute_dtype unset).
+ModelDescription gpt2_description(const Gpt2Config& config);
 
 // The architectures of `latte init --family gpt2`: tiny (2 layers, 128 wide), small (6 layers,
 // 384 wide) and base (GPT-2 124M: 12 layers, 768 wide, 1024 positions).
@@ -83,15 +85,9 @@ class Gpt2Model : public CausalLm {
             config_.n_head,  config_.n_head, false,           config_.vocab_size};
   }
   ModelDescription description() const override {
-    return {"gpt2",
-            config_.n_layer,
-            config_.n_embd,
-            config_.n_head,
-            config_.n_head,
-            config_.n_inner,
-            config_.n_positions,
-            config_.activation_function,
-            precision_name(precision_)};
+    ModelDescription description = gpt2_description(config_);
+    description.compute_dtype = precision_name(precision_);
+    return description;
   }
   // Head-major: a decode step reads each head's cached rows front to back.
   KvCache new_cache() const override { return KvCache(config_.n_layer, config_.n_embd, config_.head_dim()); }

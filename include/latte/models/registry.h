@@ -13,6 +13,7 @@
 #include "latte/models/causal_lm.h"
 #include "latte/models/linear_weights.h"
 #include "latte/models/seq2seq_lm.h"
+#include "latte/models/weight_spec.h"
 #include "latte/tokenizers/tokenizer.h"
 
 namespace latte {
@@ -24,6 +25,16 @@ enum class ModelKind {
   kSeq2SeqLm,  // encoder-decoder generation (Seq2SeqLm)
 };
 const char* kind_name(ModelKind kind);  // "encoder", "decoder", "encoder-decoder"
+
+// What a folder's config.json says of its model, without reading the weights (latte info).
+struct FolderSummary {
+  ModelDescription description;  // compute_dtype unset
+  int64_t head_dim = 0, vocab_size = 0;
+  // The tensors a model of this config reads, with their shapes as stored, where the family
+  // lists them (empty otherwise): info checks the shape of each one the folder holds.
+  std::vector<WeightSpec> weights;
+  int64_t decoder_layers = 0;  // encoder-decoder families
+};
 
 struct ModelFamily {
   const char* model_type;  // config.json's "model_type" ("bert", "gpt2")
@@ -38,6 +49,8 @@ struct ModelFamily {
   std::unique_ptr<CausalLm> (*load_causal_lm)(const std::filesystem::path& model_dir, Precision precision);
   // Set for kSeq2SeqLm families.
   std::unique_ptr<Seq2SeqLm> (*load_seq2seq_lm)(const std::filesystem::path& model_dir, Precision precision);
+  // The folder's model from its config.json alone.
+  FolderSummary (*summarize)(const std::filesystem::path& model_dir) = nullptr;
 };
 
 // Every family latte runs, in the order errors list them.
@@ -64,6 +77,17 @@ std::unique_ptr<CausalLm> load_causal_lm(const std::filesystem::path& model_dir,
 // An encoder-decoder model; InputError naming the folder's kind otherwise.
 std::unique_ptr<Seq2SeqLm> load_seq2seq_lm(const std::filesystem::path& model_dir,
                                            Precision precision = Precision::kF32);
+
+// How check_folder_weights found a folder's tensors.
+struct WeightCheck {
+  int64_t tensors = 0;         // every tensor of every file, each read in place: all finite
+  int64_t shapes_checked = 0;  // those the family lists (FolderSummary::weights), shapes as listed
+};
+
+// Streams over every tensor of `store` (WeightStore::check_finite: nothing materialised) and
+// checks the shape of each of `weights` the store holds (an I8 weight has its float's shape).
+// FormatError naming the first bad tensor.
+WeightCheck check_folder_weights(const WeightStore& store, const std::vector<WeightSpec>& weights);
 
 // The longest input the model in `model_dir` takes (ModelFamily::max_input_tokens).
 int64_t max_input_tokens(const std::filesystem::path& model_dir, const Tokenizer& tokenizer);

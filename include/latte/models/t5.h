@@ -87,6 +87,9 @@ class T5RelativeBias : public PositionBias {
   std::vector<int64_t> buckets_;  // [2 max_tokens + 1]: bucket of relative position r - max_tokens
 };
 
+// The model's sizes as a latency table keys them: the encoder's (compute_dtype unset).
+ModelDescription t5_description(const T5Config& config);
+
 class T5Model : public Seq2SeqLm {
  public:
   // Loads config.json and the safetensors weights, checking every tensor's shape against the
