@@ -8,6 +8,7 @@
 
 #include "app.h"
 #include "common.h"
+#include "latte/models/memory_check.h"
 
 namespace {
 
@@ -26,6 +27,7 @@ extern "C" void on_bus_error(int) {
 
 int main(int argc, char** argv) {
   std::signal(SIGBUS, on_bus_error);
+  latte::configure_allocator();
   if (argc > 1 && std::string_view(argv[1]) == "train") return latte::cli::exec_trainer(argc, argv);
   CLI::App app{"latte: Transformer inference with ACC word-vector elimination", "latte"};
   latte::cli::configure_app(app);

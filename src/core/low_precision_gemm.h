@@ -65,7 +65,9 @@ class LowPrecisionGemm {
   // int8 only: the scales always; the values once int8_weight() has unpacked them.
   mutable Int8Weight int8_;
   mutable std::once_flag unpacked_;
-  dnnl::memory weights_;                                // in the layout oneDNN picked for the matmul
+  dnnl::memory weights_;                     // in the layout oneDNN picked for the matmul
+  mutable std::vector<int64_t> in_offsets_;  // bf16_row: each input's part of an offset
+  mutable std::once_flag in_offsets_once_;
   std::vector<float> bias_;                             // [out] or empty
   mutable std::mutex mutex_;                            // guards primitives_
   mutable std::map<int64_t, dnnl::matmul> primitives_;  // by bucket row count

@@ -118,6 +118,13 @@ void require_memory_for(const WeightStore& store, Precision precision) {
   throw InputError(message);
 }
 
+void configure_allocator() {
+#ifdef __GLIBC__
+  ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
+
 void return_free_memory() {
 #ifdef __GLIBC__
   ::malloc_trim(0);

@@ -32,4 +32,11 @@ void require_memory_for(const WeightStore& store, Precision precision);
 // below its (adaptive) mmap threshold in the heap, resident. A no-op elsewhere.
 void return_free_memory();
 
+// Fixes glibc's mmap threshold (64 MB) and trim threshold (256 MB), which it otherwise adapts
+// to the largest chunk freed so far: after a load whose transients were small, a pass's
+// buffers of a few MB were mapped fresh and faulted in on every call (GPT-2 124M bf16,
+// 256-token prefill: 150 -> 124 ms on AMD EPYC Zen 4; docs/benchmarks.md). The latte command
+// calls it first thing; a program embedding the library should too. A no-op elsewhere.
+void configure_allocator();
+
 }  // namespace latte
