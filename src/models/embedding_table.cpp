@@ -78,17 +78,21 @@ TokenEmbedding load_token_embedding(const WeightStore& store, const std::string&
                                     int64_t width, bool tied, Precision precision) {
   TokenEmbedding result;
   const DType stored = store.entry(name).dtype;
-  if (stored == DType::BF16 && (!tied || precision == Precision::kBf16)) {
-    // A bf16 checkpoint's table is read as its bits: no f32 copy (Llama-3.1-8B's is 2.1 GB).
-    if (tied) {
-      result.tied_head = Linear(Bf16Weight{rows, width, store.load_bf16(name, {rows, width})}, Tensor(),
-                                Activation::kNone, false, precision);
+  if (stored == DType::BF16 && (!tied || precision != Precision::kF32)) {
+    // A bf16 checkpoint's table is read as its bits: no f32 copy (Llama-3.1-8B's is 2.1 GB). A
+    // bf16 head is the table; an int8 head is quantized from the same bits, which the table keeps.
+    Bf16Weight bits{rows, width, store.load_bf16(name, {rows, width})};
+    if (tied && precision == Precision::kInt8) {
+      result.tied_head = Linear(quantize_int8(bits), Tensor(), Activation::kNone, false);
+    } else if (tied) {
+      result.tied_head = Linear(std::move(bits), Tensor(), Activation::kNone, false, precision);
       if (EmbeddingTable::can_tie(*result.tied_head, stored)) {
         result.table = EmbeddingTable::tied_to(*result.tied_head, stored);
         return result;
       }
+      bits.values = store.load_bf16(name, {rows, width});  // the head's rows are not readable
     }
-    result.table = EmbeddingTable(store.load_bf16(name, {rows, width}), rows, width);
+    result.table = EmbeddingTable(std::move(bits.values), rows, width);
     return result;
   }
   Tensor table = store.load(name, {rows, width});
