@@ -710,6 +710,29 @@ TEST(WeightStore, LoadBf16GivesBitsOfEveryFloatDtype) {
   EXPECT_NO_THROW(store.load("huge", {2}));
   EXPECT_CONTAINS(format_error_of([&] { store.load_bf16("huge", {2}); }),
                   "holds NaN or infinity (element 1) once rounded to bf16");
+  EXPECT_CONTAINS(format_error_of([&] { store.load_half_bits("huge", {2}); }),
+                  "is F32, expected F16 or BF16");
+}
+
+// load_half_bits copies F16 and BF16 tensors as stored and checks them finite in place.
+TEST(WeightStore, LoadHalfBitsCopiesSixteenBitTensorsAsStored) {
+  const Tensor values = random_tensor({4, 3}, 9);
+  for (const DType dtype : {DType::F16, DType::BF16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    TempDir dir;
+    write_safetensors(
+        dir / "model.safetensors",
+        {{"w", values}, {"bad", make_tensor({2}, {1.0f, std::numeric_limits<float>::infinity()})}}, dtype);
+    const WeightStore store = WeightStore::open(dir.path());
+    const std::vector<uint16_t> bits = store.load_half_bits("w", {4, 3});
+    ASSERT_EQ(bits.size(), 12u);
+    for (size_t i = 0; i < bits.size(); ++i) {
+      EXPECT_EQ(bits[i],
+                dtype == DType::F16 ? float_to_half(values.data()[i]) : float_to_bfloat16(values.data()[i]));
+    }
+    EXPECT_CONTAINS(format_error_of([&] { store.load_half_bits("bad", {2}); }),
+                    "holds NaN or infinity (element 1)");
+  }
 }
 
 TEST(WeightStore, ShardedRoundTrip) {

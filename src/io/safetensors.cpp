@@ -373,6 +373,18 @@ std::vector<uint16_t> SafetensorsFile::read_bf16(const TensorEntry& entry) const
   return values;
 }
 
+std::vector<uint16_t> SafetensorsFile::read_half_bits(const TensorEntry& entry) const {
+  if (entry.dtype != DType::F16 && entry.dtype != DType::BF16) {
+    throw FormatError("tensor " + entry.name + " in " + path_.string() + " is " + dtype_name(entry.dtype) +
+                      ", expected F16 or BF16");
+  }
+  const std::span<const unsigned char> bytes = bytes_of(entry);
+  std::vector<uint16_t> values(bytes.size() / 2);
+  if (!bytes.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
+  release_pages(bytes);
+  return values;
+}
+
 std::optional<uint64_t> SafetensorsFile::first_non_finite(const TensorEntry& entry) const {
   const std::span<const unsigned char> bytes = bytes_of(entry);
   if (entry.dtype == DType::I8) return std::nullopt;

@@ -203,6 +203,19 @@ std::vector<uint16_t> WeightStore::load_bf16(std::string_view name,
   return values;
 }
 
+std::vector<uint16_t> WeightStore::load_half_bits(std::string_view name,
+                                                  const std::vector<int64_t>& expected_shape) const {
+  const TensorEntry& tensor_entry = checked_entry(name, expected_shape);
+  if (tensor_entry.dtype != DType::F16 && tensor_entry.dtype != DType::BF16) {
+    throw FormatError("tensor " + tensor_entry.name + " in " + tensor_entry.file + " is " +
+                      dtype_name(tensor_entry.dtype) + ", expected F16 or BF16");
+  }
+  check_finite(name);
+  std::vector<uint16_t> values = shards_[locations_.find(name)->second.shard].read_half_bits(tensor_entry);
+  loaded_.emplace(name);
+  return values;
+}
+
 void WeightStore::check_finite(std::string_view name) const {
   const TensorEntry& tensor_entry = entry(name);
   const std::optional<uint64_t> bad =

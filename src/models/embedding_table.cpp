@@ -22,10 +22,13 @@ EmbeddingTable::EmbeddingTable(Tensor table, DType stored)
   }
 }
 
-EmbeddingTable::EmbeddingTable(std::vector<uint16_t> bf16, int64_t rows, int64_t width)
-    : rows_(rows), width_(width), dtype_(DType::BF16), half_(std::move(bf16)) {
+EmbeddingTable::EmbeddingTable(std::vector<uint16_t> bits, int64_t rows, int64_t width, DType stored)
+    : rows_(rows), width_(width), dtype_(stored), half_(std::move(bits)) {
+  if (stored != DType::F16 && stored != DType::BF16) {
+    throw InputError(std::string("a table of 16-bit values must be F16 or BF16, got ") + dtype_name(stored));
+  }
   if (rows < 0 || width < 0 || half_.size() != static_cast<size_t>(rows * width)) {
-    throw InputError("bf16 embedding table has " + std::to_string(half_.size()) + " values, expected [" +
+    throw InputError("16-bit embedding table has " + std::to_string(half_.size()) + " values, expected [" +
                      std::to_string(rows) + ", " + std::to_string(width) + "]");
   }
 }
@@ -93,6 +96,10 @@ TokenEmbedding load_token_embedding(const WeightStore& store, const std::string&
       bits.values = store.load_bf16(name, {rows, width});  // the head's rows are not readable
     }
     result.table = EmbeddingTable(std::move(bits.values), rows, width);
+    return result;
+  }
+  if (stored == DType::F16 && !tied) {
+    result.table = EmbeddingTable(store.load_half_bits(name, {rows, width}), rows, width, DType::F16);
     return result;
   }
   Tensor table = store.load(name, {rows, width});

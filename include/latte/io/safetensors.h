@@ -70,6 +70,8 @@ class SafetensorsFile {
   // The tensor as bfloat16 bits: BF16 copied as stored, F32 and F16 rounded to nearest even
   // (no f32 copy of the tensor is made). Errors as read_f32.
   std::vector<uint16_t> read_bf16(const TensorEntry& entry) const;
+  // An F16 or BF16 tensor's 16-bit values as stored; FormatError for another dtype.
+  std::vector<uint16_t> read_half_bits(const TensorEntry& entry) const;
   // The index of the tensor's first NaN or infinity, if any, read in place a few MB at a time
   // (each chunk's pages released after): nothing is copied. I8 tensors are always finite.
   std::optional<uint64_t> first_non_finite(const TensorEntry& entry) const;
@@ -117,6 +119,10 @@ class WeightStore {
   // checkpoint's tensor is copied once, never widened. The finiteness check applies to the
   // bf16 values (an F32 value beyond bf16's range rounds to infinity and is refused).
   std::vector<uint16_t> load_bf16(std::string_view name, const std::vector<int64_t>& expected_shape) const;
+  // An F16 or BF16 tensor's bits exactly as stored, checked as load() checks; FormatError for
+  // another dtype.
+  std::vector<uint16_t> load_half_bits(std::string_view name,
+                                       const std::vector<int64_t>& expected_shape) const;
   // The same for an I8 tensor (a quantized linear weight); FormatError for another dtype.
   std::vector<int8_t> load_i8(std::string_view name, const std::vector<int64_t>& expected_shape) const;
   // FormatError "tensor NAME in FILE holds NaN or infinity (element i)" (as load()), checked in

@@ -23,8 +23,9 @@ class EmbeddingTable {
   // disk. F16 and BF16 tables are narrowed back to it, which is exact since every value came
   // from it; F32 (and I8-folder) tables stay f32.
   EmbeddingTable(Tensor table, DType stored);
-  // A BF16 table from its bits (WeightStore::load_bf16), never widened: [rows, width].
-  EmbeddingTable(std::vector<uint16_t> bf16, int64_t rows, int64_t width);
+  // An F16 or BF16 table from its bits as stored (WeightStore::load_bf16, load_half_bits),
+  // never widened: [rows, width].
+  EmbeddingTable(std::vector<uint16_t> bits, int64_t rows, int64_t width, DType stored = DType::BF16);
   // The table a tied head already holds: rows are read from the head's weights (its kernel
   // layout), so the model keeps the table once. For an f32 head, or a bf16 head of a table
   // stored in bf16 (its rounding then changes nothing); Error otherwise.
