@@ -158,18 +158,20 @@ LowPrecisionGemm::LowPrecisionGemm(Int8Weight weight, const float* bias, Activat
   std::vector<int8_t>().swap(int8_.values);
 }
 
+namespace {
+
+std::vector<uint16_t> rounded_to_bf16(const float* values, int64_t count) {
+  std::vector<uint16_t> rounded(static_cast<size_t>(count));
+  for (size_t i = 0; i < rounded.size(); ++i) rounded[i] = to_bf16(values[i]);
+  return rounded;
+}
+
+}  // namespace
+
 LowPrecisionGemm::LowPrecisionGemm(const float* weight, int64_t out_features, int64_t in_features,
                                    const float* bias, Activation activation, bool accumulate)
-    : precision_(Precision::kBf16),
-      out_features_(out_features),
-      in_features_(in_features),
-      activation_(activation),
-      accumulate_(accumulate) {
-  if (bias != nullptr) bias_.assign(bias, bias + out_features_);
-  std::vector<uint16_t> rounded(static_cast<size_t>(out_features * in_features));
-  for (size_t i = 0; i < rounded.size(); ++i) rounded[i] = to_bf16(weight[i]);
-  prepare_weights(memory(plain_weights_desc(), onednn_engine(), rounded.data()));
-}
+    : LowPrecisionGemm(rounded_to_bf16(weight, out_features * in_features), out_features, in_features, bias,
+                       activation, accumulate) {}
 
 LowPrecisionGemm::LowPrecisionGemm(std::vector<uint16_t> weight, int64_t out_features, int64_t in_features,
                                    const float* bias, Activation activation, bool accumulate)
