@@ -14,6 +14,8 @@
 #include "latte/core/threads.h"
 #include "latte/eval/decoder_bench.h"
 #include "latte/eval/encoder_bench.h"
+#include "latte/eval/latency_profile.h"
+#include "latte/eval/seq2seq_bench.h"
 #include "latte/eval/timing.h"
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
@@ -95,6 +97,47 @@ class MemoryWatch {
   bool reset_ = false;
 };
 
+// The planners of the knobs in `options` (one per --speedups target, or one for a single knob,
+// or none) over a model of `shape`, named and with the speedup each asked for.
+struct KnobPlanners {
+  std::vector<std::unique_ptr<Planner>> planners;
+  std::vector<std::string> names;
+  std::vector<std::optional<double>> requested;
+
+  std::vector<const Planner*> pointers() const {
+    std::vector<const Planner*> pointers;
+    for (const auto& planner : planners) pointers.push_back(planner.get());
+    return pointers;
+  }
+};
+
+KnobPlanners knob_planners(const BenchOptions& options, const ModelShape& shape,
+                           const std::filesystem::path& folder,
+                           const std::function<LatencyModel(bool needs_latency)>& latency) {
+  const bool single_knob = !options.prune.keep.empty() || options.prune.coverage || options.prune.speedup ||
+                           options.prune.latency_ms;
+  if (!options.speedups.empty() && single_knob) {
+    throw InputError("--speedups cannot be combined with --keep, --coverage, --speedup or --latency-ms");
+  }
+  KnobPlanners result;
+  if (!options.speedups.empty()) {
+    for (const double target : parse_number_list(options.speedups, "--speedups")) {
+      PruneOptions knob = options.prune;
+      knob.speedup = target;
+      result.planners.push_back(make_planner(knob, shape, folder, latency));
+      char name[32];
+      std::snprintf(name, sizeof(name), "speedup %g", target);
+      result.names.emplace_back(name);
+      result.requested.emplace_back(target);
+    }
+  } else if (single_knob) {
+    result.planners.push_back(make_planner(options.prune, shape, folder, latency));
+    result.names.emplace_back("pruned");
+    result.requested.push_back(options.prune.speedup);
+  }
+  return result;
+}
+
 // A decoder: prefill (time to first token) and decode steps, dense and each target.
 void bench_decoder_command(const BenchOptions& options, const std::filesystem::path& folder) {
   if (options.batch != 1) throw InputError("--batch: decoders are benchmarked one prompt at a time");
@@ -104,39 +147,17 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
   MemoryWatch memory;
   std::unique_ptr<CausalLm> model = load_causal_lm(folder, requested_precision(options.dtype, folder));
   memory.loaded();
-  const bool single_knob = !options.prune.keep.empty() || options.prune.coverage || options.prune.speedup ||
-                           options.prune.latency_ms;
-  if (!options.speedups.empty() && single_knob) {
-    throw InputError("--speedups cannot be combined with --keep, --coverage, --speedup or --latency-ms");
-  }
   // One latency model for every target: profiled (or read from the cache) once.
   std::optional<LatencyModel> latency;
-  const auto measured = [&](bool needs) {
-    if (!latency || (needs && !latency->measured())) {
+  const KnobPlanners knobs = knob_planners(options, model->shape(), folder, [&](bool needs) {
+    if (!latency || (needs && !latency->measured()))
       latency = decoder_latency_for(*model, needs, options.prune.no_profile);
-    }
     return *latency;
-  };
-  std::vector<std::unique_ptr<Planner>> planners;
-  std::vector<std::string> names;
-  std::vector<std::optional<double>> requested;
-  if (!options.speedups.empty()) {
-    for (const double target : parse_number_list(options.speedups, "--speedups")) {
-      PruneOptions knob = options.prune;
-      knob.speedup = target;
-      planners.push_back(make_planner(knob, model->shape(), folder, measured));
-      char name[32];
-      std::snprintf(name, sizeof(name), "speedup %g", target);
-      names.emplace_back(name);
-      requested.emplace_back(target);
-    }
-  } else if (single_knob) {
-    planners.push_back(make_planner(options.prune, model->shape(), folder, measured));
-    names.emplace_back("pruned");
-    requested.push_back(options.prune.speedup);
-  }
-  std::vector<const Planner*> planner_pointers;
-  for (const auto& planner : planners) planner_pointers.push_back(planner.get());
+  });
+  const std::vector<std::unique_ptr<Planner>>& planners = knobs.planners;
+  const std::vector<std::string>& names = knobs.names;
+  const std::vector<std::optional<double>>& requested = knobs.requested;
+  const std::vector<const Planner*> planner_pointers = knobs.pointers();
   if (options.seq > model->max_positions()) {
     throw InputError("--seq " + std::to_string(options.seq) + " exceeds the model's " +
                      std::to_string(model->max_positions()) + " positions");
@@ -259,6 +280,120 @@ void bench_decoder_command(const BenchOptions& options, const std::filesystem::p
     std::printf("%s\n", memory.line(static_cast<uint64_t>(result.dense.kv_cache_bytes)).c_str());
 }
 
+// An encoder-decoder: the encoder (with the memory it projects), the first token and the decode
+// steps, dense and each target; the targets plan the encoder from its latency table.
+void bench_seq2seq_command(const BenchOptions& options, const std::filesystem::path& folder) {
+  if (options.batch != 1) throw InputError("--batch: encoder-decoders are benchmarked one source at a time");
+  if (options.score) throw InputError("--score is for encoder-only models");
+  MemoryWatch memory;
+  std::unique_ptr<Seq2SeqLm> model = load_seq2seq_lm(folder, requested_precision(options.dtype, folder));
+  memory.loaded();
+  if (options.seq > model->max_source_tokens()) {
+    throw InputError("--seq " + std::to_string(options.seq) + " exceeds the " +
+                     std::to_string(model->max_source_tokens()) + " tokens the model's encoder takes");
+  }
+  const ModelShape shape = model->encoder_shape();
+  std::optional<LatencyModel> latency;  // one for every target: profiled (or read from the cache) once
+  const KnobPlanners knobs = knob_planners(options, shape, folder, [&](bool needs) {
+    if (!latency || (needs && !latency->measured()))
+      latency = seq2seq_latency_for(*model, needs, options.prune.no_profile);
+    return *latency;
+  });
+  const std::vector<const Planner*> planners = knobs.pointers();
+  const int64_t decode_tokens = options.decode_tokens >= 0
+                                    ? options.decode_tokens
+                                    : std::min<int64_t>(16, model->max_target_tokens() - 1);
+  Seq2SeqBenchOptions bench;
+  bench.source_tokens = options.seq;
+  bench.decode_tokens = decode_tokens;
+  bench.rounds = options.repeats;
+  bench.warm_up = options.warmup;
+  bench.notices = &std::cerr;
+  const Seq2SeqBenchResult result = bench_seq2seq(*model, planners, bench);
+  memory.finished();
+  const nlohmann::json memory_json = memory.json(static_cast<uint64_t>(result.dense.kv_cache_bytes));
+  // The table keeps itself true by the encoder's runs it planned.
+  if (latency && latency->measured()) {
+    if (const LatencyChecker recheck = seq2seq_latency_checker(*model, options.prune.no_profile))
+      recheck(check_timing(result.encoder, {options.seq}, planners, *latency, shape));
+  }
+
+  const double ceiling = result.gemm_ceiling_gflops;
+  if (!options.json) {
+    std::printf(
+        "source %d tokens, %d decode steps timed after the first, %d threads, %d rounds, %s; each "
+        "configuration paired with adjacent dense runs; encoder = encoder layers + the decoder's memory\n",
+        options.seq, static_cast<int>(decode_tokens), num_threads(), options.repeats,
+        precision_name(model->precision()));
+    std::printf("%-14s %10s %9s %9s %14s %9s %13s %9s %12s  %s\n", "config", "encoder_ms", "measured",
+                "predicted", "first_token_ms", "measured", "decode_ms/tok", "decode", "kv_cache_MB",
+                "kept per layer");
+  }
+  const auto report = [&](const std::string& name, const Seq2SeqBenchVariant& variant,
+                          const std::optional<double>& target, const Planner* planner) {
+    std::optional<double> predicted;
+    if (planner) predicted = planner->plan(options.seq).predicted_speedup;
+    const double flops = forward_flops(options.seq, variant.kept, shape);
+    const double gflops = flops / (variant.encoder_ms.median * 1e-3) / 1e9;
+    if (options.json) {
+      nlohmann::json line = {{"config", name},
+                             {"dtype", precision_name(model->precision())},
+                             {"seq", options.seq},
+                             {"batch", 1},
+                             {"threads", num_threads()},
+                             {"repeats", options.repeats},
+                             {"median_ms", variant.encoder_ms.median},
+                             {"p10_ms", variant.encoder_ms.p10},
+                             {"p90_ms", variant.encoder_ms.p90},
+                             {"gflop", flops / 1e9},
+                             {"gflops", gflops},
+                             {"gemm_ceiling_gflops", ceiling},
+                             {"fraction_of_ceiling", gflops / ceiling},
+                             {"measured_speedup", variant.encoder_speedup.median},
+                             {"measured_speedup_p10", variant.encoder_speedup.p10},
+                             {"measured_speedup_p90", variant.encoder_speedup.p90},
+                             {"kept", variant.kept},
+                             {"encoder_ms", variant.encoder_ms.median},
+                             {"first_token_ms", variant.first_token_ms.median},
+                             {"first_token_speedup", variant.first_token_speedup.median},
+                             {"decode_tokens", decode_tokens},
+                             {"decode_ms_per_token", variant.decode_ms_per_token.median},
+                             {"decode_speedup", variant.decode_speedup.median},
+                             {"kv_cache_bytes", variant.kv_cache_bytes},
+                             {"kv_cache_bytes_dense", result.dense.kv_cache_bytes}};
+      if (result.peak_load) line["load_average"] = *result.peak_load;
+      if (target) line["requested_speedup"] = *target;
+      if (predicted) line["predicted_speedup"] = *predicted;
+      if (planner) line["latency_model"] = planner->latency_model().source();
+      line["memory"] = memory_json;
+      std::cout << line.dump() << "\n";
+      return;
+    }
+    std::string kept_text;
+    for (size_t l = 0; l < variant.kept.size(); ++l)
+      kept_text += (l ? "," : "") + std::to_string(variant.kept[l]);
+    char predicted_text[16] = "-";
+    if (predicted) std::snprintf(predicted_text, sizeof(predicted_text), "%.2fx", *predicted);
+    std::printf("%-14s %10.2f %8.2fx %9s %14.2f %8.2fx %13.3f %8.2fx %12.2f  %s\n", name.c_str(),
+                variant.encoder_ms.median, variant.encoder_speedup.median, predicted_text,
+                variant.first_token_ms.median, variant.first_token_speedup.median,
+                variant.decode_ms_per_token.median, variant.decode_speedup.median,
+                static_cast<double>(variant.kv_cache_bytes) / 1e6, kept_text.c_str());
+  };
+  report("dense", result.dense, 1.0, nullptr);
+  for (size_t v = 0; v < planners.size(); ++v)
+    report(knobs.names[v], result.variants[v], knobs.requested[v], planners[v]);
+  if (!options.json) {
+    if (!planners.empty())
+      std::printf("predicted speedups from the %s\n", planners.front()->latency_model().measured()
+                                                          ? "latency table measured on this machine"
+                                                          : "FLOPs prior (no measured table)");
+    if (result.peak_load)
+      std::printf("load average up to %.2f on %d cores\n", *result.peak_load, result.cores);
+    std::printf("%s\n", memory.line(static_cast<uint64_t>(result.dense.kv_cache_bytes)).c_str());
+  }
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -288,8 +423,13 @@ void add_bench_command(CLI::App& app) {
   command->callback([options] {
     setup_threads(options->threads);
     const auto folder = model_folder(options->model);
-    if (model_family(folder).kind == ModelKind::kCausalLm) {
+    const ModelKind kind = model_family(folder).kind;
+    if (kind == ModelKind::kCausalLm) {
       bench_decoder_command(*options, folder);
+      return;
+    }
+    if (kind == ModelKind::kSeq2SeqLm) {
+      bench_seq2seq_command(*options, folder);
       return;
     }
     MemoryWatch memory;

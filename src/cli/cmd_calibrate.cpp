@@ -240,7 +240,21 @@ void add_plan_command(CLI::App& app) {
     std::unique_ptr<Planner> planner;
     std::optional<BertModel> encoder;  // loaded only to profile
     std::unique_ptr<CausalLm> decoder;
-    if (model_family(folder).kind == ModelKind::kCausalLm) {
+    std::unique_ptr<Seq2SeqLm> seq2seq;
+    const ModelKind kind = model_family(folder).kind;
+    if (kind == ModelKind::kSeq2SeqLm) {
+      // Plans are made over the encoder; its table (with the memory it projects) is what
+      // generate and bench read.
+      seq2seq = load_seq2seq_lm(folder, precision);
+      if (options->seq > seq2seq->max_source_tokens()) {
+        throw InputError("--seq " + std::to_string(options->seq) + " exceeds the model's longest source of " +
+                         std::to_string(seq2seq->max_source_tokens()));
+      }
+      shape = seq2seq->encoder_shape();
+      planner = make_planner(options->prune, shape, folder, [&](bool needs_latency) {
+        return seq2seq_latency_for(*seq2seq, needs_latency, options->prune.no_profile);
+      });
+    } else if (kind == ModelKind::kCausalLm) {
       // The registry describes a decoder once loaded; its prefill table is what generate reads.
       decoder = load_causal_lm(folder, precision);
       if (options->seq > decoder->max_positions()) {

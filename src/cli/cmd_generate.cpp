@@ -101,10 +101,11 @@ struct GenerationTarget {
     }
   }
 
-  // Elimination plans the decoder's prefill from its measured latency table; the encoder of an
-  // encoder-decoder model plans from the FLOPs prior (no measured table for it yet).
+  // Elimination plans the decoder's prefill, or the encoder of an encoder-decoder model, from
+  // its table measured on this machine.
   LatencyModel latency(bool needs, bool no_profile) const {
-    return causal ? decoder_latency_for(*causal, needs, no_profile) : LatencyModel{};
+    return causal ? decoder_latency_for(*causal, needs, no_profile)
+                  : seq2seq_latency_for(*seq2seq, needs, no_profile);
   }
   double warm_up(const Planner* planner) const {
     return causal ? latte::warm_up(*causal, planner) : latte::warm_up(*seq2seq, planner);

@@ -213,6 +213,11 @@ LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_pr
       needs_latency, no_profile);
 }
 
+LatencyModel seq2seq_latency_for(Seq2SeqLm& model, bool needs_latency, bool no_profile) {
+  return measured_latency(
+      latency_key(model), kEncoderLayer, [&] { return profile_subject(model); }, needs_latency, no_profile);
+}
+
 LatencyChecker latency_checker(const BertConfig& config, Precision precision, bool no_profile,
                                ModelLoader model) {
   return checker(
@@ -224,6 +229,11 @@ LatencyChecker decoder_latency_checker(CausalLm& model, bool no_profile) {
   return checker(
       latency_key(model.description()), kDecoderPrefillLayer, [&model] { return profile_subject(model); },
       no_profile);
+}
+
+LatencyChecker seq2seq_latency_checker(Seq2SeqLm& model, bool no_profile) {
+  return checker(
+      latency_key(model), kEncoderLayer, [&model] { return profile_subject(model); }, no_profile);
 }
 
 InputError in_flag_terms(const FieldError& error) {

@@ -17,6 +17,7 @@
 #include "latte/eval/runner.h"
 #include "latte/models/bert.h"
 #include "latte/models/causal_lm.h"
+#include "latte/models/seq2seq_lm.h"
 #include "latte/prune/plan.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "latte/tokenizers/tokenizer.h"
@@ -87,6 +88,8 @@ LatencyModel latency_for(const BertConfig& config, Precision precision, bool nee
 
 // The same for a decoder's prefill (time to first token).
 LatencyModel decoder_latency_for(CausalLm& model, bool needs_latency, bool no_profile);
+// The same for an encoder-decoder's encoder (with the decoder's memory it projects).
+LatencyModel seq2seq_latency_for(Seq2SeqLm& model, bool needs_latency, bool no_profile);
 
 // What a timed run does with its runs against the table latency_for() read: past tolerance, a
 // notice on stderr and a fresh profile cached for the next run (recheck_latency_table). Empty
@@ -95,6 +98,7 @@ using LatencyChecker = std::function<void(const LatencyCheck&)>;
 LatencyChecker latency_checker(const BertConfig& config, Precision precision, bool no_profile,
                                ModelLoader model);
 LatencyChecker decoder_latency_checker(CausalLm& model, bool no_profile);
+LatencyChecker seq2seq_latency_checker(Seq2SeqLm& model, bool no_profile);
 
 // The error of a library setting reworded with the flag that sets it ("speedup must be ..." ->
 // "--speedup must be ..."); settings without a flag keep the library's wording.

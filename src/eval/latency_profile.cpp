@@ -54,6 +54,7 @@ struct PhaseSamples {
   std::vector<double> in, kept;              // inside pruning passes
   std::vector<double> in_dense, kept_dense;  // inside dense passes
   std::vector<double> embeddings;            // outside the layers and the head
+  std::vector<double> memory;                // encoder-decoders: by the rows leaving the last layer
 };
 
 // Keep counts that step down the grid from grid[start], one grid point per layer (then stay at
@@ -173,6 +174,18 @@ ProfileSubject profile_subject(CausalLm& model) {
   return subject;
 }
 
+ProfileSubject profile_subject(Seq2SeqLm& model) {
+  ProfileSubject subject;
+  subject.layer_kind = kEncoderLayer;
+  subject.shape = model.encoder_shape();
+  subject.max_positions = model.max_source_tokens();
+  subject.vocab_size = model.vocab_size();
+  subject.run = [&model](std::span<const int32_t> ids, const Planner* planner, PhaseTimes* times) {
+    return model.encode(ids, EncoderOptions{.planner = planner, .phase_times = times}).encoder_kept;
+  };
+  return subject;
+}
+
 ProfileReport profile_latency(BertModel& model, const ProfileOptions& options) {
   return profile_latency(profile_subject(model), options);
 }
@@ -240,8 +253,10 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
           for (size_t layer = 0; layer < times.layer_in.size(); ++layer) {
             layers_seconds += times.layer_in[layer] + times.layer_kept[layer];
           }
-          samples[index].embeddings.push_back(std::max(0.0, seconds - layers_seconds - times.head));
+          samples[index].embeddings.push_back(
+              std::max(0.0, seconds - layers_seconds - times.head - times.memory));
           head_samples.push_back(times.head);
+          samples[index].memory.push_back(times.memory);
         }
       } else {  // a staircase: each layer's phases at the rows it saw
         const Staircase& pass = staircases[index - grid.size()];
@@ -256,6 +271,7 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
             samples[grid_index(grid, kept)].kept.push_back(times.layer_kept[layer]);
             rows_in = kept;
           }
+          samples[grid_index(grid, rows_in)].memory.push_back(times.memory);
         }
       }
       if (step % 8 == 0) peak_load = std::max(peak_load, load_average().value_or(0.0));
@@ -280,6 +296,10 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
     layer.kept.seconds.push_back(median_of(samples[i].kept));
     report.table.embeddings.rows.push_back(grid[i]);
     report.table.embeddings.seconds.push_back(median_of(samples[i].embeddings));
+    if (shape.memory_layers > 0) {
+      report.table.memory.rows.push_back(grid[i]);
+      report.table.memory.seconds.push_back(median_of(samples[i].memory));
+    }
   }
   report.table.layers[subject.layer_kind] = std::move(layer);
   report.table.head_seconds = median_of(head_samples);
@@ -291,7 +311,8 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
     report.table.dense_forward.seconds.push_back(
         static_cast<double>(shape.layers) *
             (median_of(samples[i].in_dense) + median_of(samples[i].kept_dense)) +
-        report.table.embeddings.seconds[i] + report.table.head_seconds);
+        report.table.embeddings.seconds[i] + report.table.head_seconds +
+        (shape.memory_layers > 0 ? report.table.memory.seconds[i] : 0.0));
   }
   report.table.profile_load = std::max(peak_load, load_average().value_or(0.0));
   report.table.profile_cores = online_cores();
@@ -339,6 +360,17 @@ LatencyKey latency_key(const ModelDescription& description) {
   return key;
 }
 
+LatencyKey latency_key(const ModelDescription& description, const ModelShape& shape) {
+  LatencyKey key = latency_key(description);
+  key.head_dim = shape.head_dim;
+  key.relative_bias = shape.relative_bias;
+  key.gated_ffn = shape.gated_ffn;
+  key.memory_layers = shape.memory_layers;
+  return key;
+}
+
+LatencyKey latency_key(Seq2SeqLm& model) { return latency_key(model.description(), model.encoder_shape()); }
+
 namespace {
 
 // `subject` keeping `model` alive for as long as it runs.
@@ -359,6 +391,12 @@ FolderProfileSubject load_profile_subject(const std::filesystem::path& folder, P
     LatencyKey key = latency_key(decoder->description());
     ProfileSubject subject = profile_subject(*decoder);
     return FolderProfileSubject{owning(std::move(subject), std::move(decoder)), std::move(key)};
+  }
+  if (model_family(folder).kind == ModelKind::kSeq2SeqLm) {
+    std::shared_ptr<Seq2SeqLm> model = load_seq2seq_lm(folder, precision);
+    LatencyKey key = latency_key(*model);
+    ProfileSubject subject = profile_subject(*model);
+    return FolderProfileSubject{owning(std::move(subject), std::move(model)), std::move(key)};
   }
   auto encoder = std::make_shared<BertModel>(BertModel::load(folder, precision));
   LatencyKey key = latency_key(encoder->config(), encoder->precision());

@@ -20,13 +20,28 @@ double quantile(const std::vector<double>& sorted, double q) {
   return sorted[below] * (1.0 - weight) + sorted[above] * weight;
 }
 
-double timed_ms(const TimedPass& pass, size_t input, int variant, std::vector<int64_t>* kept) {
+// The pass's time, and its outer span's when it reports one.
+struct Timed {
+  double milliseconds = 0.0;
+  std::optional<double> outer;
+};
+
+Timed timed_ms(const TimedPass& pass, size_t input, int variant, std::vector<int64_t>* kept) {
   const auto start = std::chrono::steady_clock::now();
   PassResult result = pass(input, variant);
   const double milliseconds =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (kept) *kept = std::move(result.kept);
-  return result.milliseconds.value_or(milliseconds);
+  return Timed{result.milliseconds.value_or(milliseconds), result.outer_milliseconds};
+}
+
+void add_outer(OuterTiming& timing, const Timed& run) {
+  if (run.outer) timing.milliseconds.push_back(*run.outer);
+}
+
+void summarize(OuterTiming& timing) {
+  timing.ms = spread(timing.milliseconds);
+  timing.speedup = spread(timing.ratios);
 }
 
 }  // namespace
@@ -62,17 +77,23 @@ PairedTiming time_paired(size_t n_inputs, size_t n_variants, const TimedPass& pa
   std::vector<int64_t> kept;
   for (int round = 0; round < options.rounds; ++round) {
     for (size_t input = 0; input < n_inputs; ++input) {
-      double before = timed_ms(pass, input, -1, nullptr);
-      timing.dense_milliseconds.push_back(before);
+      Timed before = timed_ms(pass, input, -1, nullptr);
+      timing.dense_milliseconds.push_back(before.milliseconds);
       timing.dense_inputs.push_back(input);
+      add_outer(timing.dense_outer, before);
       for (int v = 0; v < variants; ++v) {
-        const double milliseconds = timed_ms(pass, input, v, &kept);
-        const double after = timed_ms(pass, input, -1, nullptr);
-        timing.dense_milliseconds.push_back(after);
+        const Timed run = timed_ms(pass, input, v, &kept);
+        const Timed after = timed_ms(pass, input, -1, nullptr);
+        timing.dense_milliseconds.push_back(after.milliseconds);
         timing.dense_inputs.push_back(input);
+        add_outer(timing.dense_outer, after);
         VariantTiming& result = timing.variants[static_cast<size_t>(v)];
-        result.milliseconds.push_back(milliseconds);
-        result.ratios.push_back(0.5 * (before + after) / milliseconds);
+        result.milliseconds.push_back(run.milliseconds);
+        result.ratios.push_back(0.5 * (before.milliseconds + after.milliseconds) / run.milliseconds);
+        if (run.outer && before.outer && after.outer) {
+          add_outer(result.outer, run);
+          result.outer.ratios.push_back(0.5 * (*before.outer + *after.outer) / *run.outer);
+        }
         if (round == 0) result.kept.push_back(kept);
         before = after;
       }
@@ -81,9 +102,11 @@ PairedTiming time_paired(size_t n_inputs, size_t n_variants, const TimedPass& pa
     }
   }
   timing.dense_ms = spread(timing.dense_milliseconds);
+  summarize(timing.dense_outer);
   for (VariantTiming& result : timing.variants) {
     result.ms = spread(result.milliseconds);
     result.speedup = spread(result.ratios);
+    summarize(result.outer);
   }
   if (options.notices && timing.peak_load && *timing.peak_load > static_cast<double>(timing.cores)) {
     char line[200];

@@ -156,6 +156,108 @@ T5Config T5Config::from_json(const nlohmann::json& json, const std::string& file
   }
 }
 
+nlohmann::json T5Config::to_json() const {
+  nlohmann::json json = {{"architectures", {"T5ForConditionalGeneration"}},
+                         {"model_type", model_type},
+                         {"vocab_size", vocab_size},
+                         {"d_model", d_model},
+                         {"d_kv", d_kv},
+                         {"d_ff", d_ff},
+                         {"num_layers", num_layers},
+                         {"num_decoder_layers", num_decoder_layers},
+                         {"num_heads", num_heads},
+                         {"relative_attention_num_buckets", relative_attention_num_buckets},
+                         {"relative_attention_max_distance", relative_attention_max_distance},
+                         {"layer_norm_epsilon", layer_norm_epsilon},
+                         {"feed_forward_proj", feed_forward_proj},
+                         {"is_gated_act", gated()},
+                         {"dense_act_fn", feed_forward_proj.ends_with("gelu") ? "gelu_new" : "relu"},
+                         {"tie_word_embeddings", tie_word_embeddings},
+                         {"decoder_start_token_id", decoder_start_token_id},
+                         {"pad_token_id", pad_token_id},
+                         {"n_positions", max_tokens},
+                         {"initializer_factor", 1.0},
+                         {"dropout_rate", 0.1},
+                         {"is_encoder_decoder", true},
+                         {"use_cache", true},
+                         {"torch_dtype", "float32"}};
+  if (eos_token_id) json["eos_token_id"] = *eos_token_id;
+  return json;
+}
+
+std::vector<WeightSpec> t5_weight_specs(const T5Config& config) {
+  const auto d = static_cast<double>(config.d_model);
+  const auto inv_sqrt = [](double x) { return static_cast<float>(1.0 / std::sqrt(x)); };
+  const auto matrix = [](const StoredWeight& weight, float init_std) {
+    return WeightSpec{weight.name, {weight.out, weight.in}, init_std};  // [out, in] on disk
+  };
+  std::vector<WeightSpec> specs = {{"shared.weight", {config.vocab_size, config.d_model}, 1.0f}};
+  for (const char* stack : {kEncoder, kDecoder}) {
+    const bool decoder = stack == kDecoder;
+    const int64_t blocks = decoder ? config.num_decoder_layers : config.num_layers;
+    const std::vector<int64_t> norm = {config.d_model};
+    for (int64_t block = 0; block < blocks; ++block) {
+      const T5BlockLinears l = block_linears(config, stack, block);
+      const auto attention_specs = [&](const StoredWeight& q, const StoredWeight& k, const StoredWeight& v,
+                                       const StoredWeight& o) {
+        specs.push_back(matrix(q, inv_sqrt(d * static_cast<double>(config.d_kv))));
+        specs.push_back(matrix(k, inv_sqrt(d)));
+        specs.push_back(matrix(v, inv_sqrt(d)));
+        specs.push_back(matrix(o, inv_sqrt(static_cast<double>(config.inner()))));
+      };
+      attention_specs(l.q, l.k, l.v, l.o);
+      if (block == 0) {
+        specs.push_back({T5Names::relative_bias(stack),
+                         {config.relative_attention_num_buckets, config.num_heads},
+                         inv_sqrt(d)});
+      }
+      specs.push_back({T5Names::layer(stack, block, 0, "layer_norm.weight"), norm});
+      if (decoder) {
+        attention_specs(*l.cross_q, *l.cross_k, *l.cross_v, *l.cross_o);
+        specs.push_back({T5Names::layer(stack, block, 1, "layer_norm.weight"), norm});
+      }
+      specs.push_back(matrix(l.wi, inv_sqrt(d)));
+      if (config.gated()) specs.push_back(matrix(l.wi_1, inv_sqrt(d)));
+      specs.push_back(matrix(l.wo, inv_sqrt(static_cast<double>(config.d_ff))));
+      specs.push_back(
+          {T5Names::layer(stack, block, T5Names::ffn_sublayer(stack), "layer_norm.weight"), norm});
+    }
+    specs.push_back({std::string(stack) + ".final_layer_norm.weight", norm});
+  }
+  if (!config.tie_word_embeddings) specs.push_back(matrix(lm_head_linear(config), 1.0f));
+  return specs;
+}
+
+T5Config t5_preset(const std::string& preset, int64_t vocab_size, std::optional<int64_t> layers) {
+  if (layers && (*layers < 1 || *layers > 48)) {
+    throw InputError("a T5 preset takes 1..48 layers, got " + std::to_string(*layers));
+  }
+  struct Shape {
+    const char* name;
+    int64_t layers, d_model, d_ff, heads, d_kv;
+  };
+  static constexpr Shape kPresets[] = {
+      {"tiny", 2, 64, 128, 4, 16}, {"small", 8, 512, 1024, 6, 64}, {"base", 12, 768, 2048, 12, 64}};
+  for (const Shape& shape : kPresets) {
+    if (preset != shape.name) continue;
+    T5Config config;
+    config.vocab_size = vocab_size;
+    config.d_model = shape.d_model;
+    config.d_kv = shape.d_kv;
+    config.d_ff = shape.d_ff;
+    config.num_layers = layers.value_or(shape.layers);
+    config.num_decoder_layers = config.num_layers;
+    config.num_heads = shape.heads;
+    config.feed_forward_proj = "gated-gelu";
+    config.tie_word_embeddings = false;
+    config.decoder_start_token_id = 0;  // <pad>, as T5Tokenizer's
+    config.pad_token_id = 0;
+    config.eos_token_id = 1;  // </s>
+    return config;
+  }
+  throw InputError("unknown T5 preset '" + preset + "' (choose tiny, small or base)");
+}
+
 std::vector<StoredWeight> t5_linear_weights(const WeightStore& store, const T5Config& config) {
   std::vector<StoredWeight> weights;
   for (const char* stack : {kEncoder, kDecoder}) {
@@ -310,7 +412,10 @@ ModelShape T5Model::encoder_shape() const {
           .heads = config_.num_heads,
           .kv_heads = config_.num_heads,
           .gated_ffn = config_.gated(),
-          .vocab = 0};
+          .vocab = 0,
+          .head_dim = config_.d_kv,
+          .relative_bias = true,
+          .memory_layers = config_.num_decoder_layers};
 }
 
 ModelDescription t5_description(const T5Config& config) {
@@ -417,6 +522,7 @@ Seq2SeqState T5Model::encode(std::span<const int32_t> source, const EncoderOptio
   Seq2SeqState state;
   const float* states = run_encoder(source, options, state);
   const auto rows = static_cast<int64_t>(state.memory_positions.size());
+  PhaseClock clock(options.phase_times != nullptr);
   // Every decoder layer's cross-attention keys and values, projected once from the memory rows.
   const int64_t inner = config_.inner();
   state.cross = KvCache(config_.num_decoder_layers, inner);
@@ -426,6 +532,7 @@ Seq2SeqState T5Model::encode(std::span<const int32_t> source, const EncoderOptio
     state.cross.layers[static_cast<size_t>(index)].append(key_values, key_values + inner, 2 * inner, rows,
                                                           state.memory_positions);
   }
+  if (options.phase_times) options.phase_times->memory = clock.lap();
   state.self = KvCache(config_.num_decoder_layers, inner, config_.d_kv);
   return state;
 }
@@ -521,7 +628,8 @@ ModelFamily t5_family_of(const char* model_type) {
       .summarize =
           [](const std::filesystem::path& model_dir) {
             const T5Config config = T5Config::from_file(model_dir / "config.json");
-            FolderSummary summary{t5_description(config), config.d_kv, config.vocab_size, {}};
+            FolderSummary summary{t5_description(config), config.d_kv, config.vocab_size,
+                                  t5_weight_specs(config)};
             summary.decoder_layers = config.num_decoder_layers;
             return summary;
           },

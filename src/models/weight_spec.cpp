@@ -23,11 +23,14 @@ bool is_norm_scale(const std::string& name) {
 class RandomValues {
  public:
   explicit RandomValues(uint64_t seed) : generator_(seed), normal_(0.0f, 0.02f) {}
-  void fill(const std::string& name, float* out, int64_t count) {
-    if (is_norm_scale(name)) {
+  void fill(const WeightSpec& spec, float* out, int64_t count) {
+    if (is_norm_scale(spec.name)) {
       std::fill(out, out + count, 1.0f);
-    } else if (name.ends_with(".bias")) {
+    } else if (spec.name.ends_with(".bias")) {
       std::fill(out, out + count, 0.0f);
+    } else if (spec.init_std > 0.0f) {
+      const std::normal_distribution<float>::param_type scaled(0.0f, spec.init_std);
+      for (int64_t i = 0; i < count; ++i) out[i] = normal_(generator_, scaled);
     } else {
       for (int64_t i = 0; i < count; ++i) out[i] = normal_(generator_);
     }
@@ -46,7 +49,7 @@ std::vector<std::pair<std::string, Tensor>> random_weights(const std::vector<Wei
   std::vector<std::pair<std::string, Tensor>> weights;
   for (const WeightSpec& spec : specs) {
     Tensor tensor(spec.shape);
-    values.fill(spec.name, tensor.data(), tensor.numel());
+    values.fill(spec, tensor.data(), tensor.numel());
     weights.emplace_back(spec.name, std::move(tensor));
   }
   return weights;
@@ -68,17 +71,17 @@ void write_random_weights(const std::filesystem::path& path, const std::vector<W
   if (progress) state->line.emplace(*progress);
   std::vector<StreamedTensor> tensors;
   for (const WeightSpec& spec : specs) {
-    tensors.push_back({spec.name, spec.shape, dtype,
-                       [state, value_bytes, name = spec.name](int64_t, int64_t count, float* out) {
-                         state->values.fill(name, out, count);
-                         state->written += static_cast<double>(count) * value_bytes;
-                         if (state->line) {
-                           char text[96];
-                           std::snprintf(text, sizeof text, "init: weights %.2f / %.2f GB",
-                                         state->written / 1e9, state->total / 1e9);
-                           state->line->update(text);
-                         }
-                       }});
+    tensors.push_back(
+        {spec.name, spec.shape, dtype, [state, value_bytes, spec](int64_t, int64_t count, float* out) {
+           state->values.fill(spec, out, count);
+           state->written += static_cast<double>(count) * value_bytes;
+           if (state->line) {
+             char text[96];
+             std::snprintf(text, sizeof text, "init: weights %.2f / %.2f GB", state->written / 1e9,
+                           state->total / 1e9);
+             state->line->update(text);
+           }
+         }});
   }
   write_safetensors_streamed(path, tensors, metadata);
   if (state->line) state->line->clear();

@@ -111,6 +111,10 @@ double decoder_step_seconds(const std::vector<int64_t>& keys_per_layer, const Mo
          std::max(bytes.cache / bytes_per_second, attention_flops / kPriorAttentionFlopsPerSecond);
 }
 
+double memory_flops(int64_t rows, const ModelShape& shape) {
+  return static_cast<double>(shape.memory_layers) * cross_attention_flops(0, rows, shape, true).total();
+}
+
 double forward_flops(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape) {
   double flops = 0.0;
   int64_t rows = n0;
@@ -119,7 +123,7 @@ double forward_flops(int64_t n0, const std::vector<int64_t>& counts, const Model
     flops += layer_flops(rows, kept, shape).total();
     rows = kept;
   }
-  return flops;
+  return flops + memory_flops(rows, shape);
 }
 
 LatencyModel::LatencyModel(LatencyTable table, std::string layer_kind)
@@ -144,7 +148,12 @@ double LatencyModel::forward_seconds(int64_t n0, const std::vector<int64_t>& cou
     }
     rows = kept;
   }
-  if (table_) seconds += table_->embeddings.at(static_cast<double>(n0)) + table_->head_seconds;
+  if (table_) {
+    seconds += table_->embeddings.at(static_cast<double>(n0)) + table_->head_seconds +
+               table_->memory.at(static_cast<double>(rows));
+  } else {
+    seconds += memory_flops(rows, shape) / kPriorGemmFlopsPerSecond;
+  }
   return seconds;
 }
 

@@ -15,19 +15,24 @@ constexpr const char* kFormatName = "latte-latency-table";
 }  // namespace
 
 nlohmann::json LatencyKey::to_json() const {
-  return {{"cpu_model", cpu.model},
-          {"isa", cpu.isa},
-          {"threads", threads},
-          {"family", family},
-          {"layers", layers},
-          {"hidden", hidden},
-          {"heads", heads},
-          {"ffn", ffn},
-          {"max_positions", max_positions},
-          {"activation", activation},
-          {"compute_dtype", compute_dtype},
-          {"latte_version", latte_version},
-          {"format_version", format_version}};
+  nlohmann::json json = {{"cpu_model", cpu.model},
+                         {"isa", cpu.isa},
+                         {"threads", threads},
+                         {"family", family},
+                         {"layers", layers},
+                         {"hidden", hidden},
+                         {"heads", heads},
+                         {"ffn", ffn},
+                         {"max_positions", max_positions},
+                         {"activation", activation},
+                         {"compute_dtype", compute_dtype},
+                         {"latte_version", latte_version},
+                         {"format_version", format_version}};
+  if (head_dim != 0) json["head_dim"] = head_dim;
+  if (relative_bias) json["relative_bias"] = true;
+  if (gated_ffn) json["gated_ffn"] = true;
+  if (memory_layers != 0) json["memory_layers"] = memory_layers;
+  return json;
 }
 
 std::string LatencyKey::hash() const {

@@ -109,6 +109,7 @@ void LatencyTable::make_monotone() {
   }
   dense_forward.make_monotone();
   embeddings.make_monotone();
+  memory.make_monotone();
 }
 
 nlohmann::json LatencyTable::to_json() const {
@@ -116,15 +117,18 @@ nlohmann::json LatencyTable::to_json() const {
   for (const auto& [kind, layer] : layers) {
     layer_json[kind] = {{"in", curve_json(layer.in)}, {"kept", curve_json(layer.kept)}};
   }
-  return {{"layers", layer_json},
-          {"dense_forward", curve_json(dense_forward)},
-          {"embeddings", curve_json(embeddings)},
-          {"head_seconds", head_seconds},
-          {"profile_load", profile_load},
-          {"profile_cores", profile_cores},
-          {"profiled_at", profiled_at},
-          {"validation_error", validation_error ? nlohmann::json(*validation_error) : nlohmann::json()},
-          {"refreshes", refreshes}};
+  nlohmann::json json = {
+      {"layers", layer_json},
+      {"dense_forward", curve_json(dense_forward)},
+      {"embeddings", curve_json(embeddings)},
+      {"head_seconds", head_seconds},
+      {"profile_load", profile_load},
+      {"profile_cores", profile_cores},
+      {"profiled_at", profiled_at},
+      {"validation_error", validation_error ? nlohmann::json(*validation_error) : nlohmann::json()},
+      {"refreshes", refreshes}};
+  if (!memory.rows.empty()) json["memory"] = curve_json(memory);
+  return json;
 }
 
 std::string LatencyTable::provisional_reason(double validation_tolerance) const {
@@ -165,6 +169,7 @@ LatencyTable LatencyTable::from_json(const nlohmann::json& json, const std::stri
       curve_from_json(field(json, "dense_forward", "", file_label), "dense_forward", file_label);
   table.embeddings = curve_from_json(field(json, "embeddings", "", file_label), "embeddings", file_label);
   table.head_seconds = seconds_value(field(json, "head_seconds", "", file_label), "head_seconds", file_label);
+  if (json.contains("memory")) table.memory = curve_from_json(json["memory"], "memory", file_label);
   if (json.contains("profile_load")) {
     const nlohmann::json& load = json["profile_load"];
     if (!load.is_number() || !std::isfinite(load.get<double>()) || load.get<double>() < 0.0 ||

@@ -14,6 +14,7 @@
 #include "latte/eval/timing.h"
 #include "latte/models/bert.h"
 #include "latte/models/causal_lm.h"
+#include "latte/models/seq2seq_lm.h"
 #include "latte/prune/cost_model.h"
 #include "latte/prune/latency_cache.h"
 
@@ -72,6 +73,9 @@ struct ProfileSubject {
 ProfileSubject profile_subject(BertModel& model);
 // A decoder's prefill from an empty KV cache: the time to first token.
 ProfileSubject profile_subject(CausalLm& model);
+// An encoder-decoder's encode(): its encoder (the "encoder" layer kind) and the decoder's memory
+// projected from the rows leaving it (LatencyTable::memory).
+ProfileSubject profile_subject(Seq2SeqLm& model);
 
 // Times a whole dense pass at every row count of the grid (the dense curve, embeddings and
 // head), then "staircase" pruning passes: starting at each grid row count, every layer keeps
@@ -84,6 +88,12 @@ ProfileReport profile_latency(BertModel& model, const ProfileOptions& options);
 // This machine, the current thread count, this model's shape, f32 compute.
 LatencyKey latency_key(const BertConfig& config, Precision precision = Precision::kF32);
 LatencyKey latency_key(const ModelDescription& description);
+// With what the shape adds to the description (head width, relative bias, gated FFN, memory
+// layers: LatencyKey's shape fields), so an encoder-decoder's encoder table is never taken for
+// an encoder-only model's of the same sizes.
+LatencyKey latency_key(const ModelDescription& description, const ModelShape& shape);
+// An encoder-decoder's encoder: its description with its encoder's shape.
+LatencyKey latency_key(Seq2SeqLm& model);
 
 // The model in `folder` (its family by model_type) loaded as a profile subject that owns it (an
 // encoder's forward pass, or a decoder's prefill), with the key its table is cached under: the

@@ -26,11 +26,20 @@ struct TimedVariant {
   ForwardOptions forward;
 };
 
+// The time of a span that encloses a pass's timed part (PassResult::outer_milliseconds), paired
+// like the pass's own.
+struct OuterTiming {
+  std::vector<double> milliseconds;  // one per timed run
+  std::vector<double> ratios;        // variants: paired dense / variant
+  Spread ms, speedup;
+};
+
 struct VariantTiming {
   std::vector<double> milliseconds;        // every timed run
   std::vector<double> ratios;              // paired dense / variant, one per timed run
   Spread ms;                               // of milliseconds
   Spread speedup;                          // of ratios
+  OuterTiming outer;                       // when the pass reports an outer span
   std::vector<std::vector<int64_t>> kept;  // per input: word-vectors leaving each layer, sequence 0
 };
 
@@ -38,6 +47,7 @@ struct PairedTiming {
   std::vector<double> dense_milliseconds;
   std::vector<size_t> dense_inputs;  // the input of each dense run
   Spread dense_ms;
+  OuterTiming dense_outer;  // when the pass reports an outer span
   std::vector<VariantTiming> variants;
   std::optional<double> peak_load;  // highest 1-minute load average seen while timing
   int cores = 1;
@@ -55,9 +65,12 @@ struct PairedTimingOptions {
 // What one pass reports: the word-vectors leaving each layer (of sequence 0), and its own time
 // when only part of the pass is the thing measured (a decode step after an untimed setup);
 // otherwise the whole pass is timed.
+// A pass may also report a span that encloses its timed part and ends later (an encoder inside the
+// time to a first token): taken from the same runs, its times are never below the part's.
 struct PassResult {
   std::vector<int64_t> kept;
   std::optional<double> milliseconds;
+  std::optional<double> outer_milliseconds;
 };
 // One pass of input `input` (an index) under configuration `variant` (-1: the dense model). Any
 // model family times through this.

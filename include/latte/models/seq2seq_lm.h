@@ -26,7 +26,8 @@ struct EncoderOptions {
   const Planner* planner = nullptr;
   // Called with each encoder layer's ACC scores of the rows entering it (computes them when set).
   std::function<void(int64_t layer, std::span<const float> scores)> on_scores;
-  PhaseTimes* phase_times = nullptr;  // when set, filled with the encoder's phase times
+  // When set, filled with the encoder's phase times; encode() also times the memory projection.
+  PhaseTimes* phase_times = nullptr;
 };
 
 // One sequence between decoder steps.

@@ -19,6 +19,7 @@
 #include "latte/layers/transformer_block.h"
 #include "latte/models/linear_weights.h"
 #include "latte/models/seq2seq_lm.h"
+#include "latte/models/weight_spec.h"
 
 namespace latte {
 
@@ -51,6 +52,8 @@ struct T5Config {
   // Reads and validates config.json; FormatError names the file and field.
   static T5Config from_file(const std::filesystem::path& config_json);
   static T5Config from_json(const nlohmann::json& json, const std::string& file_label);
+  // config.json as Hugging Face writes a T5ForConditionalGeneration's (n_positions: max_tokens).
+  nlohmann::json to_json() const;
   static constexpr int64_t kDefaultMaxTokens = 512;
   static constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
   static constexpr int64_t kMaxWidth = 65536;
@@ -59,6 +62,21 @@ struct T5Config {
   static constexpr int64_t kMaxBuckets = 1024;
   static constexpr int64_t kMaxTokens = int64_t{1} << 16;
 };
+
+// Every tensor of a T5ForConditionalGeneration checkpoint of this config by Hugging Face's names
+// (one shared embedding; lm_head when untied), each with the standard deviation of Hugging Face's
+// T5 _init_weights (initializer_factor 1): the embedding and head N(0, 1), queries
+// (d_model d_kv)^-1/2, keys, values, FFN inputs and the position bias d_model^-1/2, the attention
+// output (num_heads d_kv)^-1/2, the FFN output d_ff^-1/2 (the 1/sqrt(d_kv) of the scores lives
+// in the queries' scale).
+std::vector<WeightSpec> t5_weight_specs(const T5Config& config);
+
+// The architectures of `latte init --family t5` (gated-gelu, untied head, 32 buckets up to a
+// distance of 128, as Flan-T5): tiny (2+2 layers, d_model 64, d_ff 128, 4 heads of 16), small
+// (Flan-T5-small: 8+8 layers, d_model 512, d_ff 1024, 6 heads of 64) and base (Flan-T5-base:
+// 12+12 layers, d_model 768, d_ff 2048, 12 heads of 64). `layers` sets both stacks.
+T5Config t5_preset(const std::string& preset, int64_t vocab_size,
+                   std::optional<int64_t> layers = std::nullopt);
 
 // Every linear weight of the checkpoint (attention, cross-attention and FFN matrices, and the
 // head when untied): what `latte quantize` writes in int8.

@@ -18,10 +18,13 @@ namespace latte {
 struct WeightSpec {
   std::string name;
   std::vector<int64_t> shape;
+  // The standard deviation of its normal initialisation; 0: Hugging Face's usual 0.02 (T5 scales
+  // each matrix by its fan-in instead).
+  float init_std = 0.0f;
 };
 
-// Hugging Face's initialisation: N(0, 0.02) matrices and embeddings, zero biases, unit norm
-// scales (tensors named *LayerNorm.weight, *ln_*.weight, *norm.weight).
+// Hugging Face's initialisation: N(0, init_std or 0.02) matrices and embeddings, zero biases, unit
+// norm scales (tensors named *LayerNorm.weight, *ln_*.weight, *norm.weight).
 std::vector<std::pair<std::string, Tensor>> random_weights(const std::vector<WeightSpec>& specs,
                                                            uint64_t seed);
 

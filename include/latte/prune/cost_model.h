@@ -30,6 +30,11 @@ struct ModelShape {
   bool gated_ffn = false;  // Llama-style gate, up and down matrices instead of up and down
   int64_t vocab = 0;       // decoders: rows of the language-model head, read every decode step
   int64_t head_dim = 0;    // 0: hidden / heads (Llama-family configs may give another)
+  // Encoders of encoder-decoder models (T5): a relative position bias added to every head's
+  // scores, and the decoder layers whose cross-attention keys and values are projected from the
+  // rows leaving the last layer as part of the encoder's pass (0: none, an encoder-only model).
+  bool relative_bias = false;
+  int64_t memory_layers = 0;
 
   // Floats per row of keys (and of values): n_kv_heads * head_dim.
   int64_t kv_width() const;
@@ -72,7 +77,12 @@ DecodeStepBytes decoder_step_bytes(const std::vector<int64_t>& keys_per_layer, c
 double decoder_step_seconds(const std::vector<int64_t>& keys_per_layer, const ModelShape& shape,
                             double bytes_per_second, Precision precision = Precision::kF32);
 
-// Total FLOPs of a forward pass of one sequence with the given keep counts.
+// The decoder's memory: every one of shape.memory_layers layers projects its cross-attention keys
+// and values from the `rows` leaving the encoder, 2 rows d (2 w) each (cross_attention_flops).
+double memory_flops(int64_t rows, const ModelShape& shape);
+
+// Total FLOPs of a forward pass of one sequence with the given keep counts (the memory projection
+// included when the shape has one).
 double forward_flops(int64_t n0, const std::vector<int64_t>& counts, const ModelShape& shape);
 
 // Predicted seconds of a forward pass of one sequence.

@@ -27,6 +27,14 @@ struct LatencyKey {
   std::string family;  // "bert"
   int64_t layers = 0, hidden = 0, heads = 0, ffn = 0, max_positions = 0;
   std::string activation;
+  // What an encoder's shape adds (T5's): the head width when num_heads x head_dim is not the
+  // hidden size, the relative position bias, a gated FFN, and the decoder layers whose memory
+  // its pass projects. Written into the key only when set, so the keys of other models are
+  // those they always were.
+  int64_t head_dim = 0;
+  bool relative_bias = false;
+  bool gated_ffn = false;
+  int64_t memory_layers = 0;
   std::string compute_dtype;  // what the kernels run in ("f32"), not the dtype on disk
   std::string latte_version;
   int format_version = kLatencyFormatVersion;

@@ -48,6 +48,9 @@ struct PhaseTimes {
   // rest of layer_in is the norm and the QKV projection).
   std::vector<double> layer_attention;
   double head = 0.0;  // final copy, pooler and classifier
+  // Encoder-decoder models: the decoder's memory projected from the encoder's last rows (every
+  // decoder layer's cross-attention keys and values).
+  double memory = 0.0;
 };
 
 // Seconds since the last lap(); a no-op clock when no one asked for phase times.
@@ -75,7 +78,7 @@ inline constexpr const char* kEncoderLayer = "encoder";
 inline constexpr const char* kDecoderPrefillLayer = "decoder_prefill";
 
 struct LatencyTable {
-  // By layer kind: "encoder" today; decoder prefill / step and cross-attention kinds later.
+  // By layer kind: "encoder" (BERT, T5's encoder) and "decoder_prefill".
   std::map<std::string, LayerLatency> layers;
   // A whole dense pass (no scores, nothing eliminated) by n0: its phases timed in dense passes,
   // summed like a pruned prediction.
@@ -83,6 +86,9 @@ struct LatencyTable {
   RowCurve embeddings;        // fixed cost by input length n0: embeddings and their norm, and all else of a
                               // pass outside the layers and the head (input checks, buffers)
   double head_seconds = 0.0;  // fixed cost: final copy, pooler and classifier
+  // Encoder-decoder models, by the rows leaving the last layer: the decoder's memory, every decoder
+  // layer's cross-attention keys and values projected from those rows. Empty for other models.
+  RowCurve memory;
   // How busy the machine was while profiling: the highest 1-minute load average seen, and the
   // core count. A table measured while other work shared the cores is provisional.
   double profile_load = 0.0;
