@@ -44,6 +44,8 @@ struct EvalOptions {
   std::string dtype;  // empty: as the folder stores it
   RecordFlags records;
   TruncationOptions truncation;
+  bool truncation_baseline = false;  // encoder-decoders: the prompt-truncation arm
+  std::string predictions;           // encoder-decoders: every answer, as JSONL
 };
 
 // --task lm: perplexity and next-token accuracy of continuations after (pruned) prompts, and the
@@ -127,9 +129,6 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
   }
 }
 
-// The encoder of an encoder-decoder plans from the FLOPs prior (no measured table for it yet).
-LatencyModel encoder_decoder_latency(Seq2SeqLm& /*model*/, bool /*needs*/, bool /*no_profile*/) { return {}; }
-
 // An encoder-decoder on instruction data (`latte data instruct`): exact match, accuracy and
 // macro-F1 per task and prompting style, and the encoder and end-to-end speedups measured beside
 // them, every target paired with the first.
@@ -146,11 +145,36 @@ void evaluate_seq2seq(const EvalOptions& options, const std::vector<double>& spe
   std::ostringstream notes;
   const std::vector<std::unique_ptr<Planner>> planners = target_planners(
       model->encoder_shape(), base, speedups, Sidecar::read(folder, &std::cerr),
-      [&](bool needs) { return encoder_decoder_latency(*model, needs, options.no_profile); }, notes);
-  std::cerr << notes.str();
+      [&](bool needs) { return seq2seq_latency_for(*model, needs, options.no_profile); }, notes);
+  NoticeLines(&std::cerr).print_new(notes.str());
   std::vector<Seq2SeqEvalTarget> targets;
-  for (size_t t = 0; t < speedups.size(); ++t)
-    targets.push_back({speedups[t], planners[t]->dense() ? nullptr : planners[t].get()});
+  for (size_t t = 0; t < speedups.size(); ++t) {
+    const bool dense = planners[t]->dense();
+    targets.push_back({speedups[t], dense ? nullptr : planners[t].get(), {}, dense ? "dense" : "eliminate"});
+  }
+  if (options.truncation_baseline) {
+    // The same targets reached by cutting the source instead: the longest prefix whose dense
+    // encoder the latency model predicts to take 1/S of the whole source's.
+    const ModelShape shape = model->encoder_shape();
+    const LatencyModel latency = seq2seq_latency_for(*model, true, options.no_profile);
+    for (const double speedup : speedups) {
+      if (speedup <= 1.0) continue;
+      const auto length = [latency, shape, speedup](int64_t n) {
+        const double budget = latency.dense_seconds(n, shape) / speedup;
+        int64_t low = 1, high = n;
+        while (low < high) {
+          const int64_t middle = (low + high + 1) / 2;
+          if (latency.dense_seconds(middle, shape) <= budget) {
+            low = middle;
+          } else {
+            high = middle - 1;
+          }
+        }
+        return low;
+      };
+      targets.push_back({speedup, nullptr, length, "truncate"});
+    }
+  }
 
   Progress progress;
   Seq2SeqEvalOptions run;
@@ -164,6 +188,28 @@ void evaluate_seq2seq(const EvalOptions& options, const std::vector<double>& spe
               << " sources were longer than the model's " << model->max_source_tokens()
               << " tokens: their first tokens and the final </s> were kept\n";
   }
+  if (!options.predictions.empty()) {
+    std::string lines;
+    for (size_t t = 0; t < targets.size(); ++t) {
+      for (size_t i = 0; i < examples.size(); ++i) {
+        const Seq2SeqPrediction& prediction = runs.predictions[t][i];
+        nlohmann::ordered_json line;
+        line["id"] = examples[i].id;
+        line["task"] = examples[i].task;
+        line["style"] = examples[i].style;
+        line["speedup"] = targets[t].speedup;
+        line["arm"] = targets[t].arm;
+        line["answer"] = prediction.text;
+        line["target"] = examples[i].target;
+        line["exact"] = prediction.exact;
+        line["encoder_ms"] = prediction.encoder_seconds * 1e3;
+        line["total_ms"] = prediction.total_seconds * 1e3;
+        line["kept_fraction"] = prediction.kept_fraction;
+        lines += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+      }
+    }
+    write_file_atomic(options.predictions, lines);
+  }
   const auto scores = score_seq2seq_runs(examples, runs);
   const auto interval = [](const PairedEstimate& estimate) {
     return nlohmann::ordered_json::array({estimate.low, estimate.high});
@@ -173,15 +219,21 @@ void evaluate_seq2seq(const EvalOptions& options, const std::vector<double>& spe
               << " examples, greedy answers of up to " << runs.max_new_tokens
               << " tokens; every target run in turn on each example; changes and speedups against speedup "
               << fixed(speedups.front(), 2) << ", 95% intervals over examples\n";
-    std::printf("%7s %-6s %-8s %5s %22s %22s %24s %9s %9s %8s %8s %6s\n", "speedup", "task", "style", "n",
-                "exact [95% CI]", "macro_f1 [95% CI]", "change [95% CI]", "enc_ms", "total_ms", "enc_x",
-                "total_x", "kept");
+    if (options.truncation_baseline) {
+      std::cout
+          << "arm truncate: no elimination, each source cut to the tokens whose dense encoder is predicted "
+             "to take 1/S of the whole source's\n";
+    }
+    std::printf("%7s %-9s %-6s %-8s %5s %22s %22s %24s %9s %9s %7s %7s %7s %6s\n", "speedup", "arm", "task",
+                "style", "n", "exact [95% CI]", "macro_f1 [95% CI]", "change [95% CI]", "enc_ms", "total_ms",
+                "pred_x", "enc_x", "total_x", "kept");
   }
   for (size_t t = 0; t < scores.size(); ++t) {
     for (const Seq2SeqGroupScore& score : scores[t]) {
       if (options.json) {
         nlohmann::ordered_json line;
-        line["speedup"] = speedups[t];
+        line["speedup"] = targets[t].speedup;
+        line["arm"] = targets[t].arm;
         line["task"] = score.task;
         line["style"] = score.style;
         line["examples"] = score.examples;
@@ -198,6 +250,7 @@ void evaluate_seq2seq(const EvalOptions& options, const std::vector<double>& spe
         }
         line["encoder_ms"] = score.encoder_ms;
         line["total_ms"] = score.total_ms;
+        line["predicted_speedup"] = score.predicted_speedup;
         line["measured_encoder_speedup"] = score.encoder_speedup;
         line["measured_speedup"] = score.total_speedup;
         line["kept_fraction"] = score.kept_fraction;
@@ -210,12 +263,13 @@ void evaluate_seq2seq(const EvalOptions& options, const std::vector<double>& spe
                       estimate.value, estimate.low, estimate.high);
         return std::string(buffer);
       };
-      std::printf("%7s %-6s %-8s %5zu %22s %22s %24s %9s %9s %8s %8s %6s\n", fixed(speedups[t], 2).c_str(),
-                  score.task.c_str(), score.style.c_str(), score.examples,
-                  with_interval(score.exact_match, false).c_str(),
+      std::printf("%7s %-9s %-6s %-8s %5zu %22s %22s %24s %9s %9s %7s %7s %7s %6s\n",
+                  fixed(targets[t].speedup, 2).c_str(), targets[t].arm.c_str(), score.task.c_str(),
+                  score.style.c_str(), score.examples, with_interval(score.exact_match, false).c_str(),
                   score.macro_f1 ? with_interval(*score.macro_f1, false).c_str() : "-",
                   score.change ? with_interval(*score.change, true).c_str() : "-",
                   fixed(score.encoder_ms, 2).c_str(), fixed(score.total_ms, 2).c_str(),
+                  (fixed(score.predicted_speedup, 2) + "x").c_str(),
                   (fixed(score.encoder_speedup, 2) + "x").c_str(),
                   (fixed(score.total_speedup, 2) + "x").c_str(), fixed(score.kept_fraction, 3).c_str());
     }
@@ -259,6 +313,12 @@ void add_eval_command(CLI::App& app) {
   add_dtype_option(*command, options->dtype);
   add_truncation_options(*command, options->truncation);
   command->add_flag(
+      "--truncation-baseline", options->truncation_baseline,
+      "Encoder-decoders: also run each speedup by cutting the source to the length that takes as "
+      "long, without elimination (the baseline a user would try first)");
+  command->add_option("--predictions", options->predictions,
+                      "Encoder-decoders: write every generated answer to this JSONL file");
+  command->add_flag(
       "--json", options->json,
       "One JSON object per speedup: {\"speedup\", \"accuracy\", \"macro_f1\", \"mcc\" (or \"pearson\", "
       "\"spearman\"), \"median_ms\", \"predicted_speedup\", \"measured_speedup\", ...}");
@@ -270,6 +330,12 @@ void add_eval_command(CLI::App& app) {
     if (options->latency_ms && options->task == "lm")
       throw InputError("eval --task lm takes --speedups; --latency-ms is for classifiers");
     const auto folder = model_folder(options->model);
+    const bool seq2seq = model_family(folder).kind == ModelKind::kSeq2SeqLm;
+    if (!seq2seq && (options->truncation_baseline || !options->predictions.empty())) {
+      throw InputError(std::string(options->truncation_baseline ? "--truncation-baseline" : "--predictions") +
+                       " applies to encoder-decoders (T5); " + folder.string() +
+                       " holds another kind of model");
+    }
     if (options->task == "lm") {
       if (options->truncation.max_length) {
         throw InputError(
@@ -279,7 +345,7 @@ void add_eval_command(CLI::App& app) {
       evaluate_language_model(*options, speedups, folder);
       return;
     }
-    if (model_family(folder).kind == ModelKind::kSeq2SeqLm) {
+    if (seq2seq) {
       if (!options->task.empty() || options->latency_ms || options->truncation.max_length) {
         throw InputError(
             "an encoder-decoder is evaluated on instruction data (latte data instruct): --task, --latency-ms "

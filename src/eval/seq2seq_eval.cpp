@@ -50,20 +50,33 @@ Seq2SeqRuns run_seq2seq_targets(Seq2SeqLm& model, const Tokenizer& tokenizer,
   runs.predictions.assign(targets.size(), std::vector<Seq2SeqPrediction>(examples.size()));
   GenerationOptions generation;
   generation.max_new_tokens = runs.max_new_tokens;
+  std::vector<int32_t> cut;
   for (size_t i = 0; i < examples.size(); ++i) {
     const std::string gold = normalize_answer(examples[i].target);
+    const auto n0 = static_cast<int64_t>(sources[i].size());
     for (size_t t = 0; t < targets.size(); ++t) {
-      generation.planner = targets[t].planner;
-      const GenerationResult result = generate(model, sources[i], generation);
+      const Seq2SeqEvalTarget& target = targets[t];
       Seq2SeqPrediction& prediction = runs.predictions[t][i];
+      std::span<const int32_t> source = sources[i];
+      if (target.truncated_length) {
+        // The first tokens and the final </s>, as a tokenizer's truncation keeps them.
+        const int64_t length = std::clamp<int64_t>(target.truncated_length(n0), 1, n0);
+        cut.assign(sources[i].begin(), sources[i].begin() + (length - 1));
+        cut.push_back(sources[i].back());
+        source = cut;
+      }
+      generation.planner = target.planner;
+      const GenerationResult result = generate(model, source, generation);
       prediction.text = tokenizer.decode(result.ids);
       prediction.exact = normalize_answer(prediction.text) == gold;
       prediction.encoder_seconds = result.encoder_seconds;
       prediction.total_seconds = result.ttft_seconds + result.decode_seconds;
-      if (!result.kept.empty()) {
-        prediction.kept_fraction =
-            static_cast<double>(result.kept.back()) / static_cast<double>(sources[i].size());
-      }
+      double kept = 0.0;
+      for (const int64_t rows : result.kept) kept += static_cast<double>(rows) / static_cast<double>(n0);
+      prediction.kept_fraction = result.kept.empty() ? 1.0 : kept / static_cast<double>(result.kept.size());
+      if (target.planner != nullptr)
+        prediction.predicted_speedup = target.planner->plan(n0).predicted_speedup.value_or(1.0);
+      if (target.truncated_length) prediction.predicted_speedup = target.speedup;  // chosen to match
     }
     if (options.on_progress) options.on_progress(i + 1, examples.size());
   }
@@ -153,12 +166,13 @@ std::vector<std::vector<Seq2SeqGroupScore>> score_seq2seq_runs(
       score.exact_match = estimates[t * per_target];
       if (t > 0) score.change = estimates[t * per_target + 1];
       if (classification) score.macro_f1 = estimates[t * per_target + 2];
-      double encoder = 0, total = 0, kept = 0;
+      double encoder = 0, total = 0, kept = 0, predicted = 0;
       for (const size_t i : group) {
         const Seq2SeqPrediction& prediction = runs.predictions[t][i];
         encoder += prediction.encoder_seconds;
         total += prediction.total_seconds;
         kept += prediction.kept_fraction;
+        predicted += prediction.predicted_speedup;
       }
       const auto count = static_cast<double>(group.size());
       score.encoder_ms = encoder / count * 1e3;
@@ -166,6 +180,7 @@ std::vector<std::vector<Seq2SeqGroupScore>> score_seq2seq_runs(
       score.encoder_speedup = encoder > 0 ? base_encoder / encoder : 1.0;
       score.total_speedup = total > 0 ? base_total / total : 1.0;
       score.kept_fraction = kept / count;
+      score.predicted_speedup = predicted / count;
       scores[t].push_back(std::move(score));
     }
   }

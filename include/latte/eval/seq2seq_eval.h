@@ -29,6 +29,10 @@ std::string normalize_answer(std::string_view text);
 struct Seq2SeqEvalTarget {
   double speedup = 1.0;
   const Planner* planner = nullptr;  // null: dense
+  // The baseline a user would try first: no elimination, the source cut to this many tokens (its
+  // first ones and the final </s>) for a source of n tokens. Unset: the whole source.
+  std::function<int64_t(int64_t n)> truncated_length;
+  std::string arm = "eliminate";  // "dense", "eliminate" or "truncate", for reports
 };
 
 // One example at one target.
@@ -37,7 +41,8 @@ struct Seq2SeqPrediction {
   bool exact = false;
   double encoder_seconds = 0.0;
   double total_seconds = 0.0;  // the encoder, the first decoder step and every later one
-  double kept_fraction = 1.0;  // word-vectors leaving the last encoder layer / source tokens
+  double kept_fraction = 1.0;  // word-vectors leaving each encoder layer / source tokens, mean
+  double predicted_speedup = 1.0;
 };
 
 struct Seq2SeqEvalOptions {
@@ -72,7 +77,8 @@ struct Seq2SeqGroupScore {
   double total_ms = 0.0;
   double encoder_speedup = 1.0;  // the first target's encoder time over this one's, summed
   double total_speedup = 1.0;
-  double kept_fraction = 1.0;  // mean
+  double kept_fraction = 1.0;      // mean
+  double predicted_speedup = 1.0;  // of the encoder, mean
 };
 
 // Scores per target ([target][group]): each task in each style, in the order they first appear,
