@@ -1,6 +1,7 @@
 // latte bench: latency of the model on synthetic inputs of exactly N tokens, every
 // configuration paired with adjacent dense runs (latte/eval/timing.h), next to the oneDNN
-// GEMM ceiling measured in the same run.
+// GEMM ceiling measured in the same run. By the folder's kind: an encoder's pass, a decoder's
+// prefill and decode steps, or an encoder-decoder's encoder, first token and decode steps.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -413,8 +414,10 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--speedups", options->speedups,
                       "Several target speedups, each timed paired with dense, e.g. 2,3,4,5");
   command
-      ->add_option("--decode-tokens", options->decode_tokens,
-                   "Decoders: decode steps timed after the prefill")
+      ->add_option(
+          "--decode-tokens", options->decode_tokens,
+          "Decoders: decode steps timed after the prefill; encoder-decoders: after the first decoder "
+          "step")
       ->check(CLI::Range(0, 1 << 20));
   command->add_flag("--score", options->score, "Also time dense with ACC scoring on (its overhead)");
   command->add_flag("--json", options->json, "Print one JSON object per configuration");

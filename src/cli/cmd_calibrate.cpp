@@ -182,11 +182,17 @@ void add_profile_command(CLI::App& app) {
     std::printf("latency table: %s (%s), %d threads, %lld layers x hidden %lld\n", key.cpu.model.c_str(),
                 isa.empty() ? "no AVX" : isa.c_str(), key.threads, static_cast<long long>(key.layers),
                 static_cast<long long>(key.hidden));
-    std::printf("%6s %12s %12s %12s %12s\n", "rows", "in_us", "kept_us", "dense_ms", "embed_us");
+    // An encoder-decoder's table also has the memory projection by the rows leaving the encoder.
+    const RowCurve& memory = report.table.memory;
+    std::printf("%6s %12s %12s %12s %12s%s\n", "rows", "in_us", "kept_us", "dense_ms", "embed_us",
+                memory.rows.empty() ? "" : "    memory_us");
     for (size_t i = 0; i < layer.in.rows.size(); ++i) {
-      std::printf("%6lld %12.1f %12.1f %12.1f %12.1f\n", static_cast<long long>(layer.in.rows[i]),
+      std::printf("%6lld %12.1f %12.1f %12.1f %12.1f", static_cast<long long>(layer.in.rows[i]),
                   layer.in.seconds[i] * 1e6, layer.kept.seconds[i] * 1e6,
                   report.table.dense_forward.seconds[i] * 1e3, report.table.embeddings.seconds[i] * 1e6);
+      if (!memory.rows.empty())
+        std::printf(" %12.1f", memory.at(static_cast<double>(layer.in.rows[i])) * 1e6);
+      std::printf("\n");
     }
     std::printf(
         "head %.1f us; per layer, timed inside pruning passes: in = QKV + attention + ACC scores + "

