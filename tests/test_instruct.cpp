@@ -229,3 +229,103 @@ TEST(Seq2SeqScore, ExactMatchMacroF1ChangesAndSpeedups) {
 }
 
 }  // namespace
+
+namespace {
+
+using latte::test_support::CommandResult;
+using latte::test_support::expect_one_line_error;
+using latte::test_support::lines_of;
+using latte::test_support::run_latte;
+
+// latte eval on a T5 folder: every arm and group in the JSON, elimination and truncation keeping
+// fewer rows than dense, and the dense answers the ones `latte generate` gives.
+TEST(Seq2SeqEvalCli, EveryArmPerTaskAndStyleAndDenseAnswersAsGenerate) {
+  TempDir work("t5_eval");
+  write_fetched(work.path());
+  write_instruct_datasets(work.path(), work.path() / "instruct", InstructOptions{});
+  const fs::path model = work.path() / "t5";
+  const CommandResult init =
+      run_latte(work.path(), "init --family t5 --preset tiny --tokenizer " +
+                                 (fs::path(LATTE_TEST_DATA_DIR) / "t5_tokenizer").string() + " --out " +
+                                 model.string());
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  const fs::path data = work.path() / "instruct" / "test.jsonl";
+  const fs::path predictions = work.path() / "predictions.jsonl";
+  const CommandResult eval = run_latte(
+      work.path(), "eval --model " + model.string() + " --data " + data.string() +
+                       " --max 9 --speedups 1,2 --no-profile --truncation-baseline --json --predictions " +
+                       predictions.string());
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  // --max 9: the spam task's first three inputs, each in three styles.
+  std::map<std::string, nlohmann::json> rows;  // "arm speedup style"
+  for (const std::string& line : lines_of(eval.out)) {
+    const nlohmann::json row = nlohmann::json::parse(line);
+    EXPECT_EQ(row["task"], row["style"] == "all" ? "all" : "spam");
+    const double exact = row["exact_match"];
+    EXPECT_GE(exact, 0.0);
+    EXPECT_LE(exact, 1.0);
+    EXPECT_LE(row["exact_match_ci95"][0].get<double>(), exact);
+    EXPECT_GE(row["exact_match_ci95"][1].get<double>(), exact);
+    EXPECT_TRUE(row.contains("macro_f1")) << line;  // "all" is one classification task too
+    EXPECT_GT(row["encoder_ms"].get<double>(), 0.0);
+    EXPECT_GE(row["total_ms"].get<double>(), row["encoder_ms"].get<double>());
+    rows[row["arm"].get<std::string>() + " " + std::to_string(row["speedup"].get<int>()) + " " +
+         row["style"].get<std::string>()] = row;
+  }
+  ASSERT_EQ(rows.size(), 12u) << eval.out;  // dense, eliminate 2, truncate 2 x (3 styles + all)
+  for (const char* style : {"zero", "options", "fewshot", "all"}) {
+    EXPECT_EQ(rows.at(std::string("dense 1 ") + style)["kept_fraction"], 1.0);
+    EXPECT_LT(rows.at(std::string("eliminate 2 ") + style)["kept_fraction"].get<double>(), 1.0);
+    EXPECT_LT(rows.at(std::string("truncate 2 ") + style)["kept_fraction"].get<double>(), 1.0);
+    EXPECT_TRUE(rows.at(std::string("eliminate 2 ") + style).contains("exact_match_change"));
+  }
+  EXPECT_EQ(rows.at("dense 1 all")["examples"], 9);
+
+  // The dense answers are generate's on the same sources.
+  std::vector<nlohmann::json> dense;
+  for (const std::string& line : lines_of(slurp(predictions))) {
+    const nlohmann::json prediction = nlohmann::json::parse(line);
+    if (prediction["arm"] == "dense") dense.push_back(prediction);
+  }
+  ASSERT_EQ(dense.size(), 9u);
+  std::string first_nine;
+  for (const std::string& line : lines_of(slurp(data))) {
+    if (lines_of(first_nine).size() < 9) first_nine += line + "\n";
+  }
+  spit(work.path() / "nine.jsonl", first_nine);
+  const int max_new_tokens = nlohmann::json::parse(lines_of(eval.out)[0])["max_new_tokens"];
+  const CommandResult generated =
+      run_latte(work.path(),
+                "generate --model " + model.string() + " --input " + (work.path() / "nine.jsonl").string() +
+                    " --text-field source --max-new-tokens " + std::to_string(max_new_tokens) + " --json");
+  ASSERT_EQ(generated.exit_code, 0) << generated.err;
+  const std::vector<std::string> answers = lines_of(generated.out);
+  ASSERT_EQ(answers.size(), 9u);
+  for (size_t i = 0; i < 9; ++i)
+    EXPECT_EQ(nlohmann::json::parse(answers[i])["text"], dense[i]["answer"]) << i;
+}
+
+TEST(Seq2SeqEvalCli, BadInputsAreOneLineErrors) {
+  TempDir work("t5_eval_bad");
+  const fs::path model = work.path() / "t5";
+  ASSERT_EQ(run_latte(work.path(), "init --family t5 --preset tiny --tokenizer " +
+                                       (fs::path(LATTE_TEST_DATA_DIR) / "t5_tokenizer").string() + " --out " +
+                                       model.string())
+                .exit_code,
+            0);
+  spit(work.path() / "bad.jsonl",
+       "{\"source\": \"a question\", \"target\": \"x\"}\n{\"source\": \"no target\"}\n");
+  expect_one_line_error(run_latte(work.path(), "eval --no-profile --model " + model.string() + " --data " +
+                                                   (work.path() / "bad.jsonl").string()),
+                        "bad.jsonl:2: missing \"target\"");
+  expect_one_line_error(run_latte(work.path(), "eval --no-profile --model " + model.string() + " --data " +
+                                                   (work.path() / "bad.jsonl").string() + " --task sst-2"),
+                        "--task, --latency-ms and --max-length do not apply");
+  const fs::path bert = fs::path(LATTE_TEST_DATA_DIR) / "bert" / "cls3_f32";
+  expect_one_line_error(
+      run_latte(work.path(), "eval --model " + bert.string() + " --data " +
+                                 (work.path() / "bad.jsonl").string() + " --truncation-baseline"),
+      "--truncation-baseline applies to encoder-decoders");
+}
+
+}  // namespace

@@ -143,14 +143,26 @@ void evaluate_seq2seq(const EvalOptions& options, const std::vector<double>& spe
   Knobs base;
   base.mode = parse_prune_mode(options.mode);
   std::ostringstream notes;
-  const std::vector<std::unique_ptr<Planner>> planners = target_planners(
-      model->encoder_shape(), base, speedups, Sidecar::read(folder, &std::cerr),
-      [&](bool needs) { return seq2seq_latency_for(*model, needs, options.no_profile); }, notes);
+  // Speedup 1 is the dense model (no scores computed); the others eliminate.
+  std::vector<double> pruned;
+  for (const double speedup : speedups) {
+    if (speedup > 1.0) pruned.push_back(speedup);
+  }
+  std::vector<std::unique_ptr<Planner>> planners;
+  if (!pruned.empty()) {
+    planners = target_planners(
+        model->encoder_shape(), base, pruned, Sidecar::read(folder, &std::cerr),
+        [&](bool needs) { return seq2seq_latency_for(*model, needs, options.no_profile); }, notes);
+  }
   NoticeLines(&std::cerr).print_new(notes.str());
   std::vector<Seq2SeqEvalTarget> targets;
-  for (size_t t = 0; t < speedups.size(); ++t) {
-    const bool dense = planners[t]->dense();
-    targets.push_back({speedups[t], dense ? nullptr : planners[t].get(), {}, dense ? "dense" : "eliminate"});
+  size_t next_planner = 0;
+  for (const double speedup : speedups) {
+    if (speedup > 1.0) {
+      targets.push_back({speedup, planners[next_planner++].get(), {}, "eliminate"});
+    } else {
+      targets.push_back({speedup, nullptr, {}, "dense"});
+    }
   }
   if (options.truncation_baseline) {
     // The same targets reached by cutting the source instead: the longest prefix whose dense
@@ -237,6 +249,7 @@ void evaluate_seq2seq(const EvalOptions& options, const std::vector<double>& spe
         line["task"] = score.task;
         line["style"] = score.style;
         line["examples"] = score.examples;
+        line["max_new_tokens"] = runs.max_new_tokens;
         line["exact_match"] = score.exact_match.value;
         line["exact_match_ci95"] = interval(score.exact_match);
         if (score.macro_f1) {
