@@ -125,6 +125,21 @@ TEST(SentencePieceTokenizer, DecodeSkipsSpecialTokensAndChecksIds) {
 
 // Streaming generated text token by token gives what decoding the whole sequence gives: the
 // spaces SentencePiece's per-token decode would strip stay between the words.
+// A model's padding rows (ids at or above the tokenizer's 2,100 tokens) carry no text.
+TEST(SentencePieceTokenizer, PaddingRowIdsHaveNoText) {
+  const std::vector<int32_t> ids = t5().encode("Hello world", 0).ids;
+  std::vector<int32_t> padded = ids;
+  padded.insert(padded.begin() + 1, 2105);
+  padded.push_back(2111);
+  EXPECT_EQ(ids_with_tokens(t5(), padded), ids);
+  TokenTextStream stream(t5());
+  std::string text;
+  for (const int32_t id : padded) text += stream.push(id);
+  text += stream.finish();
+  EXPECT_EQ(text, t5().decode(ids));
+  EXPECT_EQ(text, "Hello world");
+}
+
 TEST(SentencePieceTokenizer, TokenTextStreamGivesTheWholeDecode) {
   size_t compared = 0;
   for (const json& golden : goldens()) {

@@ -289,9 +289,9 @@ InstructCounts write_instruct_datasets(const fs::path& data_dir, const fs::path&
   std::ostringstream readme;
   readme
       << "# Instruction data\n\n"
-      << "Written by `latte data instruct --data " << data_dir.string() << " --seed " << options.seed
-      << " --shots " << options.shots << " --max-train " << options.max_train << " --max-eval "
-      << options.max_eval << "` from the datasets beside this folder.\n\n"
+      << "Written by `latte data instruct --data DIR --seed " << options.seed << " --shots " << options.shots
+      << " --max-train " << options.max_train << " --max-eval " << options.max_eval
+      << "` from the datasets `latte data fetch` wrote in DIR.\n\n"
       << "Each line: `{\"id\", \"task\", \"style\", \"source\", \"target\", \"options\"?, \"classes\"?}`.\n"
       << "Tasks: `spam` (spam or ham e-mail), `genre` (the Brown genre of a passage), `fill` (the word\n"
       << "blanked out of a sentence of lm/). Styles: `zero` (instruction and input), `options` (the answer\n"

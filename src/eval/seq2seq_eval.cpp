@@ -67,7 +67,7 @@ Seq2SeqRuns run_seq2seq_targets(Seq2SeqLm& model, const Tokenizer& tokenizer,
       }
       generation.planner = target.planner;
       const GenerationResult result = generate(model, source, generation);
-      prediction.text = tokenizer.decode(result.ids);
+      prediction.text = tokenizer.decode(ids_with_tokens(tokenizer, result.ids));
       prediction.exact = normalize_answer(prediction.text) == gold;
       prediction.encoder_seconds = result.encoder_seconds;
       prediction.total_seconds = result.ttft_seconds + result.decode_seconds;

@@ -182,7 +182,16 @@ std::string Utf8Stream::finish() {
   return text;
 }
 
+std::vector<int32_t> ids_with_tokens(const Tokenizer& tokenizer, std::span<const int32_t> ids) {
+  std::vector<int32_t> kept;
+  for (const int32_t id : ids) {
+    if (id >= 0 && static_cast<size_t>(id) < tokenizer.vocab_size()) kept.push_back(id);
+  }
+  return kept;
+}
+
 std::string TokenTextStream::push(int32_t id) {
+  if (id < 0 || static_cast<size_t>(id) >= tokenizer_->vocab_size()) return "";
   // Decoding a few tokens of context before the new ones, not the whole sequence, keeps each push
   // O(1): the tokenizers decode locally, and the context carries the space a piece starts with.
   constexpr size_t kContextTokens = 8;

@@ -102,6 +102,11 @@ Encoding encode_input(const Tokenizer& tokenizer, std::string_view text,
 void check_tokenizer_fits(const Tokenizer& tokenizer, int64_t vocab_size,
                           const std::filesystem::path& config_file);
 
+// The ids the tokenizer has a token for, in order. A model may have more rows than its
+// tokenizer has tokens (T5 pads 32,100 tokens to 32,128 rows); a generated id of such a padding
+// row carries no text, and Hugging Face's fast tokenizers skip it when decoding.
+std::vector<int32_t> ids_with_tokens(const Tokenizer& tokenizer, std::span<const int32_t> ids);
+
 // Turns a stream of bytes (tokens decoded one at a time) into valid UTF-8 text as it comes: a
 // character split across pushes is held back until it is complete. Invalid bytes become U+FFFD,
 // one per maximal invalid subsequence, as Python's errors='replace' and Rust's from_utf8_lossy
@@ -122,7 +127,8 @@ class Utf8Stream {
 // ids) as valid UTF-8 (through Utf8Stream), whatever the tokenizer's decode does with a token
 // alone: SentencePiece strips the space a piece starts with, which between words belongs to the
 // text. A token whose decode rewrites the context's (not one latte's tokenizers make) is held
-// back, with those after it, until the decode agrees again.
+// back, with those after it, until the decode agrees again. An id the tokenizer has no token for
+// (a model's padding row) adds nothing (see ids_with_tokens).
 class TokenTextStream {
  public:
   explicit TokenTextStream(const Tokenizer& tokenizer) : tokenizer_(&tokenizer) {}
