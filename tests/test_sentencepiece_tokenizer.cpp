@@ -526,6 +526,23 @@ TEST_F(SentencePieceCli, TokenizePrintsIdsAndTokens) {
       run("tokenize --model " + kT5Dir.string() + " \"$(printf 'bad \\377')\""), "invalid UTF-8 at byte 4");
 }
 
+TEST_F(SentencePieceCli, TokenizeReadsATokenizerJsonFolder) {
+  if (!t5_family_registered()) GTEST_SKIP() << "no t5 entry in the model registry yet";
+  const auto result = run("tokenize --json --model " + kT5JsonDir.string() + " 'Hello <extra_id_0> world'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(json::parse(result.out), json::parse(R"({"ids": [84, 52, 124, 2099, 428, 1],
+                            "tokens": ["▁He", "l", "lo", "<extra_id_0>", "▁world", "</s>"]})"));
+  TempDir model("t5_cli_json_broken");
+  fs::copy_file(kT5JsonDir / "config.json", model / "config.json");
+  json root = json::parse(slurp(kT5JsonDir / "tokenizer.json"));
+  root["pre_tokenizer"] = {{"type", "Whitespace"}};
+  spit(model / "tokenizer.json", root.dump());
+  test_support::expect_one_line_error(
+      run("tokenize --model " + model.path().string() + " hello"),
+      (model / "tokenizer.json").string() +
+          ": field 'pre_tokenizer': pre_tokenizer type 'Whitespace' is not supported");
+}
+
 TEST_F(SentencePieceCli, BrokenSpieceModelIsOneErrorLine) {
   TempDir model("t5_cli_broken");
   fs::copy_file(kT5Dir / "config.json", model / "config.json");
