@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -351,31 +352,64 @@ const SentencePieceTokenizer& t5_json() {
   return tokenizer;
 }
 
+// The variants make_t5_tokenizer_json_golden.js runs, by the same edits of the file.
+SentencePieceTokenizer t5_json_variant(const std::string& variant) {
+  json root = json::parse(slurp(kT5JsonDir / "tokenizer.json"));
+  if (variant == "first") {
+    root["pre_tokenizer"]["prepend_scheme"] = "first";
+    root["decoder"]["prepend_scheme"] = "first";
+  } else if (variant == "older") {
+    root["normalizer"] = json(root["normalizer"]["normalizers"][0]);
+    const json metaspace = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"add_prefix_space", true}};
+    root["pre_tokenizer"] = {{"type", "Sequence"},
+                             {"pretokenizers", json::array({{{"type", "WhitespaceSplit"}}, metaspace})}};
+    root["decoder"] = metaspace;
+  } else if (variant == "byte_fallback") {
+    root["model"]["byte_fallback"] = true;
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (int byte = 0; byte < 256; ++byte) {
+      root["model"]["vocab"][1744 + byte] =
+          json::array({std::string("<0x") + kHex[byte / 16] + kHex[byte % 16] + ">", 0.0});
+    }
+  }
+  return SentencePieceTokenizer::from_tokenizer_json(root, variant);
+}
+
 // tools/golden/make_t5_tokenizer_json_golden.js: Hugging Face tokenizers' Node binding.
 TEST(T5TokenizerJson, MatchesTheTokenizersGoldens) {
+  std::map<std::string, SentencePieceTokenizer> variants;
+  for (const char* name : {"first", "older", "byte_fallback"}) variants.emplace(name, t5_json_variant(name));
   std::ifstream in(kT5JsonDir / "t5_json_golden.jsonl");
-  size_t cases = 0, with_unknown = 0, with_sentinel = 0, truncated = 0, pairs = 0;
+  size_t cases = 0, with_unknown = 0, with_sentinel = 0, truncated = 0, pairs = 0, with_bytes = 0;
+  std::map<std::string, size_t> per_variant;
   for (std::string line; std::getline(in, line);) {
     const json golden = json::parse(line);
+    const std::string variant = golden.value("variant", "");
+    const SentencePieceTokenizer& tokenizer = variant.empty() ? t5_json() : variants.at(variant);
     const std::string text = golden["text"];
     const int64_t max_length = golden.value("max_length", int64_t{0});
     const Encoding encoding = golden.contains("pair")
-                                  ? t5_json().encode_pair(text, golden["pair"].get<std::string>(), max_length)
-                                  : t5_json().encode(text, max_length);
+                                  ? tokenizer.encode_pair(text, golden["pair"].get<std::string>(), max_length)
+                                  : tokenizer.encode(text, max_length);
     const auto ids = golden["ids"].get<std::vector<int32_t>>();
     EXPECT_EQ(encoding.ids, ids) << golden.dump();
     EXPECT_EQ(encoding.tokens, golden["tokens"].get<std::vector<std::string>>()) << golden.dump();
     EXPECT_EQ(encoding.type_ids, std::vector<int32_t>(ids.size(), 0));
-    EXPECT_EQ(t5_json().decode(ids), golden["decoded"].get<std::string>()) << golden.dump();
+    EXPECT_EQ(tokenizer.decode(ids), golden["decoded"].get<std::string>()) << golden.dump();
+    ++per_variant[variant];
     ++cases;
     with_unknown += std::count(ids.begin(), ids.end(), 2) > 0;
     with_sentinel += std::any_of(ids.begin(), ids.end(), [](int32_t id) { return id >= 2000; });
+    with_bytes += variant == "byte_fallback" &&
+                  std::any_of(ids.begin(), ids.end(), [](int32_t id) { return id >= 1744 && id < 2000; });
     truncated += encoding.truncated;
     pairs += golden.contains("pair");
   }
-  EXPECT_GE(cases, 130u);
-  EXPECT_GE(with_unknown, 15u);
-  EXPECT_GE(with_sentinel, 8u);
+  EXPECT_GE(cases, 250u);
+  EXPECT_EQ(per_variant.size(), 4u);
+  EXPECT_GE(with_unknown, 30u);
+  EXPECT_GE(with_sentinel, 20u);
+  EXPECT_GE(with_bytes, 15u);
   EXPECT_GE(truncated, 6u);
   EXPECT_GE(pairs, 10u);
 }

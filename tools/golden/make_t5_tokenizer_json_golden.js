@@ -68,6 +68,32 @@ const kExtraPairs = [
   ['one two three four five six', 'seven eight', 7],
 ];
 
+// Variants of the file that T5 folders also come with, made by editing it; each runs the extra
+// texts and pairs. tests/test_sentencepiece_tokenizer.cpp makes the same edits.
+const kVariants = {
+  // legacy=False tokenizers (transformers' _get_prepend_scheme): only the input's start gets ▁.
+  first: (root) => {
+    root.pre_tokenizer.prepend_scheme = 'first';
+    root.decoder.prepend_scheme = 'first';
+  },
+  // The files on the Hub from older converters (t5-small, flan-t5): Precompiled alone, then
+  // WhitespaceSplit and a Metaspace with add_prefix_space.
+  older: (root) => {
+    root.normalizer = root.normalizer.normalizers[0];
+    const metaspace = { type: 'Metaspace', replacement: '\u2581', add_prefix_space: true };
+    root.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, metaspace] };
+    root.decoder = { ...metaspace };
+  },
+  // Byte fallback: the last 256 pieces before the sentinels become <0x00> .. <0xFF>.
+  byte_fallback: (root) => {
+    root.model.byte_fallback = true;
+    for (let byte = 0; byte < 256; ++byte) {
+      const hex = byte.toString(16).toUpperCase().padStart(2, '0');
+      root.model.vocab[1744 + byte] = [`<0x${hex}>`, 0.0];
+    }
+  },
+};
+
 function readCases() {
   const cases = fs.readFileSync(kSpieceGolden, 'utf8').trim().split('\n').map((line) => {
     const golden = JSON.parse(line);
@@ -85,10 +111,8 @@ function readCases() {
   return cases;
 }
 
-async function main() {
-  const tokenizer = tk.Tokenizer.fromFile(path.join(kFolder, 'tokenizer.json'));
-  const lines = [];
-  for (const c of readCases()) {
+async function encodeAll(tokenizer, cases, variant, lines) {
+  for (const c of cases) {
     if (c.max_length !== undefined) {
       tokenizer.setTruncation(c.max_length, { strategy: tk.TruncationStrategy.LongestFirst });
     } else {
@@ -96,8 +120,23 @@ async function main() {
     }
     const encoding = await tokenizer.encode(c.text, c.pair === undefined ? null : c.pair);
     const ids = encoding.getIds();
-    const out = { ...c, ids, tokens: encoding.getTokens(), decoded: await tokenizer.decode(ids, true) };
+    const out = { ...(variant ? { variant } : {}), ...c, ids, tokens: encoding.getTokens(),
+      decoded: await tokenizer.decode(ids, true) };
     lines.push(JSON.stringify(out));
+  }
+}
+
+async function main() {
+  const file_ = path.join(kFolder, 'tokenizer.json');
+  const lines = [];
+  await encodeAll(tk.Tokenizer.fromFile(file_), readCases(), null, lines);
+  const extra = kExtraTexts.map((text) => ({ text }))
+    .concat(kExtraPairs.map(([text, pair]) => ({ text, pair })))
+    .concat([{ text: 'Hello world' }, { text: '' }, { text: 'caf\u00E9 \u2603 <extra_id_3> x' }]);
+  for (const [name, edit] of Object.entries(kVariants)) {
+    const root = JSON.parse(fs.readFileSync(file_, 'utf8'));
+    edit(root);
+    await encodeAll(tk.Tokenizer.fromString(JSON.stringify(root)), extra, name, lines);
   }
   const file = path.join(kFolder, 't5_json_golden.jsonl');
   fs.writeFileSync(file, lines.join('\n') + '\n');
