@@ -437,6 +437,38 @@ TEST(T5TokenizerJson, FollowsT5Conventions) {
             std::string::npos);
 }
 
+// The fuzz seeds load and run; cut or bit-flipped, they load or fail with latte's Error, never crash.
+TEST(T5TokenizerJson, FuzzSeedsLoadAndDamagedOnesNeverCrash) {
+  const fs::path corpus = fs::path(LATTE_TEST_DATA_DIR) / ".." / "fuzz" / "corpus" / "t5_tokenizer_json";
+  const std::string text = "Hello <extra_id_0> world,  cafe\xCC\x81 \xEF\xBC\xA1\xCC\x81 </s>";
+  size_t seeds = 0;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    const std::string bytes = slurp(entry.path());
+    TempDir dir("t5_json_seed");
+    spit(dir / "tokenizer.json", bytes);
+    const SentencePieceTokenizer tokenizer = SentencePieceTokenizer::from_dir(dir.path());
+    EXPECT_EQ(tokenizer.encode(text, 0).ids.back(), 1) << entry.path();
+    ++seeds;
+    std::mt19937 random(11);
+    for (int trial = 0; trial < 40; ++trial) {
+      std::string damaged = bytes;
+      if (trial % 2 == 0) {
+        damaged.resize(random() % damaged.size());
+      } else {
+        for (int flip = 0; flip < 4; ++flip)
+          damaged[random() % damaged.size()] ^= static_cast<char>(1 << (random() % 8));
+      }
+      spit(dir / "tokenizer.json", damaged);
+      try {
+        const SentencePieceTokenizer loaded = SentencePieceTokenizer::from_dir(dir.path());
+        loaded.decode(loaded.encode_pair(text, text, 0).ids);
+      } catch (const Error&) {
+      }
+    }
+  }
+  EXPECT_EQ(seeds, 3u);
+}
+
 // With spiece.model beside tokenizer.json, spiece.model is read (the slow tokenizer's file).
 TEST(T5TokenizerJson, SpieceModelWinsWhenBothArePresent) {
   TempDir dir("t5_both");
