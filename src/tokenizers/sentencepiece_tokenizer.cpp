@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "added_tokens.h"
 #include "latte/core/error.h"
@@ -265,7 +266,7 @@ SentencePieceTokenizer SentencePieceTokenizer::from_tokenizer_json(const json& r
   // id of the vocabulary piece it names.
   const json& added = root.contains("added_tokens") ? root["added_tokens"] : json::array();
   if (!added.is_array()) throw fail("added_tokens", "must be a list");
-  std::vector<std::string> special_contents;
+  std::unordered_set<std::string> special_contents;
   std::map<int64_t, int32_t> sentinels;  // N of <extra_id_N> -> id
   for (size_t i = 0; i < added.size(); ++i) {
     const json& token = added[i];
@@ -300,7 +301,7 @@ SentencePieceTokenizer SentencePieceTokenizer::from_tokenizer_json(const json& r
     tokenizer.special_ids_.push_back(static_cast<int32_t>(id));
     tokenizer.strip_left_.push_back(flag("lstrip", false));
     tokenizer.strip_right_.push_back(flag("rstrip", false));
-    if (special) special_contents.push_back(content);
+    if (special) special_contents.insert(content);
     if (is_sentinel_name(content)) {
       const std::string digits =
           content.substr(kSentinelPrefix.size(), content.size() - kSentinelPrefix.size() - 1);
@@ -309,8 +310,7 @@ SentencePieceTokenizer SentencePieceTokenizer::from_tokenizer_json(const json& r
   }
   // What decode drops: every piece spelled like a special added token (tokenizers compares text).
   for (size_t id = 0; id < vocab.size(); ++id) {
-    tokenizer.is_special_[id] = std::find(special_contents.begin(), special_contents.end(),
-                                          tokenizer.tokens_[id]) != special_contents.end();
+    tokenizer.is_special_[id] = special_contents.contains(tokenizer.tokens_[id]);
   }
   // Sentinels: <extra_id_0> .. <extra_id_{N-1}> at the top, <extra_id_0> last (T5Converter.vocab).
   tokenizer.extra_ids_ = static_cast<int64_t>(sentinels.size());

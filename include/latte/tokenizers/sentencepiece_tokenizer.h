@@ -37,7 +37,8 @@ class SentencePieceTokenizer final : public Tokenizer {
   static constexpr int64_t kDefaultExtraIds = 100;
   static constexpr int64_t kMaxExtraIds = 10000;
 
-  // model_dir holds spiece.model; the number of sentinels comes from tokenizer_config.json's
+  // model_dir holds spiece.model (else a tokenizer.json, read by from_tokenizer_json, whose added
+  // tokens give the sentinels); the number of sentinels comes from tokenizer_config.json's
   // "extra_ids", else from the <extra_id_N> tokens listed in additional_special_tokens
   // (tokenizer_config.json or special_tokens_map.json), else kDefaultExtraIds. FormatError
   // naming the file for a missing, truncated or foreign spiece.model or a bad extra_ids.
@@ -119,7 +120,7 @@ class SentencePieceTokenizer final : public Tokenizer {
 int64_t t5_extra_ids(const std::filesystem::path& model_dir);
 
 // Whether model_dir's tokenizer_config.json names a SentencePiece tokenizer class (T5Tokenizer,
-// T5TokenizerFast, MT5Tokenizer, ...): such a folder needs spiece.model.
+// T5TokenizerFast, MT5Tokenizer, ...): such a folder needs spiece.model or a tokenizer.json.
 bool names_sentencepiece_tokenizer(const std::filesystem::path& model_dir);
 
 }  // namespace latte
