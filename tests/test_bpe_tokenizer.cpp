@@ -310,9 +310,8 @@ TEST_F(BpeBadInput, FifoIsRefusedNotWaitedOn) {
 
 TEST_F(BpeBadInput, TokenizerJsonModelTypes) {
   write_tokenizer_json([](json& root) { root["model"]["type"] = "Unigram"; });
-  expect_format_error(
-      [&] { load(); },
-      {"tokenizer.json: a Unigram (SentencePiece) tokenizer.json alone is not supported yet"});
+  expect_format_error([&] { load(); },
+                      {"tokenizer.json: field 'model.vocab' must be a non-empty list of [piece, score]"});
   expect_format_error([&] { ByteLevelBpeTokenizer::from_tokenizer_json(dir_ / "tokenizer.json"); },
                       {"tokenizer.json: model type 'Unigram' is not BPE"});
   write_tokenizer_json([](json& root) { root["pre_tokenizer"] = {{"type", "Metaspace"}}; });

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -344,17 +346,234 @@ TEST(SentencePieceTokenizer, MissingModelIsAFormatError) {
   TempDir dir("t5_missing");
   spit(dir / "tokenizer_config.json", R"({"tokenizer_class": "T5Tokenizer"})");
   EXPECT_EQ(load_error(dir.path()),
-            (dir / "spiece.model").string() + " is missing (tokenizer_config.json names a T5 tokenizer)");
-  // Hugging Face's T5 tokenizer.json (Unigram + Metaspace) alone: not read yet, and says so.
+            (dir / "spiece.model").string() +
+                " is missing (tokenizer_config.json names a T5 tokenizer), and there is no tokenizer.json");
+  // Hugging Face's T5 tokenizer.json alone is read instead, and its faults named.
   spit(dir / "tokenizer.json",
        R"({"model": {"type": "Unigram", "vocab": []}, "pre_tokenizer": {"type": "Metaspace"}})");
-  EXPECT_NE(load_error(dir.path()).find("a T5 folder with only tokenizer.json is not supported yet"),
-            std::string::npos);
+  EXPECT_EQ(load_error(dir.path()), (dir / "tokenizer.json").string() +
+                                        ": field 'model.vocab' must be a non-empty list of [piece, score]");
   fs::remove(dir / "tokenizer_config.json");
-  EXPECT_EQ(load_error(dir.path()),
-            (dir / "tokenizer.json").string() +
-                ": a Unigram (SentencePiece) tokenizer.json alone is not supported yet: "
-                "put the model's spiece.model beside it");
+  EXPECT_EQ(load_error(dir.path()), (dir / "tokenizer.json").string() +
+                                        ": field 'model.vocab' must be a non-empty list of [piece, score]");
+}
+
+// --- A T5 folder with only tokenizer.json (T5TokenizerFast's file) -------------------------------
+
+const fs::path kT5JsonDir = fs::path(LATTE_TEST_DATA_DIR) / "t5_tokenizer_json";
+
+const SentencePieceTokenizer& t5_json() {
+  static const SentencePieceTokenizer tokenizer = SentencePieceTokenizer::from_dir(kT5JsonDir);
+  return tokenizer;
+}
+
+// The variants make_t5_tokenizer_json_golden.js runs, by the same edits of the file.
+SentencePieceTokenizer t5_json_variant(const std::string& variant) {
+  json root = json::parse(slurp(kT5JsonDir / "tokenizer.json"));
+  if (variant == "first") {
+    root["pre_tokenizer"]["prepend_scheme"] = "first";
+    root["decoder"]["prepend_scheme"] = "first";
+  } else if (variant == "older") {
+    root["normalizer"] = json(root["normalizer"]["normalizers"][0]);
+    const json metaspace = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"add_prefix_space", true}};
+    root["pre_tokenizer"] = {{"type", "Sequence"},
+                             {"pretokenizers", json::array({{{"type", "WhitespaceSplit"}}, metaspace})}};
+    root["decoder"] = metaspace;
+  } else if (variant == "byte_fallback") {
+    root["model"]["byte_fallback"] = true;
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (int byte = 0; byte < 256; ++byte) {
+      root["model"]["vocab"][1744 + byte] =
+          json::array({std::string("<0x") + kHex[byte / 16] + kHex[byte % 16] + ">", 0.0});
+    }
+  }
+  return SentencePieceTokenizer::from_tokenizer_json(root, variant);
+}
+
+// tools/golden/make_t5_tokenizer_json_golden.js: Hugging Face tokenizers' Node binding.
+TEST(T5TokenizerJson, MatchesTheTokenizersGoldens) {
+  std::map<std::string, SentencePieceTokenizer> variants;
+  for (const char* name : {"first", "older", "byte_fallback"}) variants.emplace(name, t5_json_variant(name));
+  std::ifstream in(kT5JsonDir / "t5_json_golden.jsonl");
+  size_t cases = 0, with_unknown = 0, with_sentinel = 0, truncated = 0, pairs = 0, with_bytes = 0;
+  std::map<std::string, size_t> per_variant;
+  for (std::string line; std::getline(in, line);) {
+    const json golden = json::parse(line);
+    const std::string variant = golden.value("variant", "");
+    const SentencePieceTokenizer& tokenizer = variant.empty() ? t5_json() : variants.at(variant);
+    const std::string text = golden["text"];
+    const int64_t max_length = golden.value("max_length", int64_t{0});
+    const Encoding encoding = golden.contains("pair")
+                                  ? tokenizer.encode_pair(text, golden["pair"].get<std::string>(), max_length)
+                                  : tokenizer.encode(text, max_length);
+    const auto ids = golden["ids"].get<std::vector<int32_t>>();
+    EXPECT_EQ(encoding.ids, ids) << golden.dump();
+    EXPECT_EQ(encoding.tokens, golden["tokens"].get<std::vector<std::string>>()) << golden.dump();
+    EXPECT_EQ(encoding.type_ids, std::vector<int32_t>(ids.size(), 0));
+    EXPECT_EQ(tokenizer.decode(ids), golden["decoded"].get<std::string>()) << golden.dump();
+    ++per_variant[variant];
+    ++cases;
+    with_unknown += std::count(ids.begin(), ids.end(), 2) > 0;
+    with_sentinel += std::any_of(ids.begin(), ids.end(), [](int32_t id) { return id >= 2000; });
+    with_bytes += variant == "byte_fallback" &&
+                  std::any_of(ids.begin(), ids.end(), [](int32_t id) { return id >= 1744 && id < 2000; });
+    truncated += encoding.truncated;
+    pairs += golden.contains("pair");
+  }
+  EXPECT_GE(cases, 250u);
+  EXPECT_EQ(per_variant.size(), 4u);
+  EXPECT_GE(with_unknown, 30u);
+  EXPECT_GE(with_sentinel, 20u);
+  EXPECT_GE(with_bytes, 15u);
+  EXPECT_GE(truncated, 6u);
+  EXPECT_GE(pairs, 10u);
+}
+
+TEST(T5TokenizerJson, FollowsT5Conventions) {
+  const auto tokenizer = load_tokenizer(kT5JsonDir);
+  EXPECT_EQ(tokenizer->kind(), "sentencepiece");
+  EXPECT_EQ(tokenizer->source(), (kT5JsonDir / "tokenizer.json").string());
+  EXPECT_EQ(tokenizer->vocab_size(), 2100u);
+  EXPECT_EQ(tokenizer->end_of_text_id(), 1);
+  EXPECT_EQ(t5_json().extra_ids(), 100);
+  EXPECT_EQ(t5_json().sentinel_id(0), 2099);
+  EXPECT_EQ(t5_json().sentinel_id(99), 2000);
+  EXPECT_TRUE(t5_json().is_special(0) && t5_json().is_special(1) && t5_json().is_special(2));
+  EXPECT_FALSE(t5_json().is_special(3));
+  // The same pieces as spiece.model, id for id.
+  for (int32_t id = 0; id < 2100; ++id) EXPECT_EQ(t5_json().token(id), t5().token(id)) << id;
+  EXPECT_NO_THROW(check_tokenizer_fits(*tokenizer, 2112, kT5JsonDir / "config.json"));
+  EXPECT_NE(error_of([&] { check_tokenizer_fits(*tokenizer, 2050, kT5JsonDir / "config.json"); })
+                .find("tokenizer.json has 2100 tokens but " + (kT5JsonDir / "config.json").string() +
+                      " has vocab_size 2050"),
+            std::string::npos);
+  EXPECT_EQ(error_of([] { t5_json().encode("ok \xc3", 0); }), "invalid UTF-8 at byte 3");
+  EXPECT_NE(error_of([] { t5_json().decode(std::vector<int32_t>{2100}); }).find("out of range"),
+            std::string::npos);
+}
+
+// The fuzz seeds load and run; cut or bit-flipped, they load or fail with latte's Error, never crash.
+TEST(T5TokenizerJson, FuzzSeedsLoadAndDamagedOnesNeverCrash) {
+  const fs::path corpus = fs::path(LATTE_TEST_DATA_DIR) / ".." / "fuzz" / "corpus" / "t5_tokenizer_json";
+  const std::string text = "Hello <extra_id_0> world,  cafe\xCC\x81 \xEF\xBC\xA1\xCC\x81 </s>";
+  size_t seeds = 0;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    const std::string bytes = slurp(entry.path());
+    TempDir dir("t5_json_seed");
+    spit(dir / "tokenizer.json", bytes);
+    const SentencePieceTokenizer tokenizer = SentencePieceTokenizer::from_dir(dir.path());
+    EXPECT_EQ(tokenizer.encode(text, 0).ids.back(), 1) << entry.path();
+    ++seeds;
+    std::mt19937 random(11);
+    for (int trial = 0; trial < 40; ++trial) {
+      std::string damaged = bytes;
+      if (trial % 2 == 0) {
+        damaged.resize(random() % damaged.size());
+      } else {
+        for (int flip = 0; flip < 4; ++flip)
+          damaged[random() % damaged.size()] ^= static_cast<char>(1 << (random() % 8));
+      }
+      spit(dir / "tokenizer.json", damaged);
+      try {
+        const SentencePieceTokenizer loaded = SentencePieceTokenizer::from_dir(dir.path());
+        loaded.decode(loaded.encode_pair(text, text, 0).ids);
+      } catch (const Error&) {
+      }
+    }
+  }
+  EXPECT_EQ(seeds, 3u);
+}
+
+// With spiece.model beside tokenizer.json, spiece.model is read (the slow tokenizer's file).
+TEST(T5TokenizerJson, SpieceModelWinsWhenBothArePresent) {
+  TempDir dir("t5_both");
+  fs::copy_file(kT5Dir / "spiece.model", dir / "spiece.model");
+  fs::copy_file(kT5JsonDir / "tokenizer.json", dir / "tokenizer.json");
+  EXPECT_EQ(load_tokenizer(dir.path())->source(), (dir / "spiece.model").string());
+}
+
+// Each damage to the test tokenizer.json gives one FormatError naming the file and the field.
+TEST(T5TokenizerJson, BadFilesNameTheField) {
+  const json good = json::parse(slurp(kT5JsonDir / "tokenizer.json"));
+  const std::vector<std::pair<std::function<void(json&)>, std::string>> cases = {
+      {[](json& root) { root["model"].erase("vocab"); }, "field 'model.vocab' must be a non-empty list"},
+      {[](json& root) { root["model"]["vocab"] = json::array(); },
+       "field 'model.vocab' must be a non-empty list"},
+      {[](json& root) { root["model"]["vocab"][5] = "abc"; },
+       "field 'model.vocab[5]' must be [piece, score]"},
+      {[](json& root) { root["model"]["vocab"][5][1] = "high"; },
+       "field 'model.vocab[5]' must be [piece, score]"},
+      {[](json& root) { root["model"]["vocab"][7][1] = 1e400; },
+       "field 'model.vocab[7]' must be [piece, score]"},
+      {[](json& root) { root["model"]["vocab"][9][0] = ""; }, "field 'model.vocab[9]' must have a non-empty"},
+      {[](json& root) { root["model"]["unk_id"] = 2100; },
+       "field 'model.unk_id' must be an id in [0, 2100), got 2100"},
+      {[](json& root) { root["model"]["unk_id"] = -1; },
+       "field 'model.unk_id' must be an id in [0, 2100), got -1"},
+      {[](json& root) { root["model"].erase("unk_id"); }, "field 'model.unk_id' must be an id"},
+      {[](json& root) { root["model"]["byte_fallback"] = "yes"; },
+       "field 'model.byte_fallback' must be true or false"},
+      {[](json& root) {
+         root["normalizer"]["normalizers"][1] = {{"type", "NFKC"}};
+       },
+       "field 'normalizer.normalizers[1]': normalizer type 'NFKC' is not supported"},
+      {[](json& root) {
+         root["normalizer"] = {{"type", "Lowercase"}};
+       },
+       "field 'normalizer': normalizer type 'Lowercase' is not supported"},
+      {[](json& root) {
+         root["normalizer"]["normalizers"][2]["pattern"] = {{"Regex", "\\s+"}};
+       },
+       "field 'normalizer.normalizers[2].pattern' {\"Regex\":\"\\\\s+\"} is not supported"},
+      {[](json& root) { root["normalizer"]["normalizers"][0]["precompiled_charsmap"] = "not base64!"; },
+       "field 'normalizer.normalizers[0].precompiled_charsmap' is not base64"},
+      {[](json& root) { root["normalizer"]["normalizers"][0]["precompiled_charsmap"] = "AAAAAAAA"; },
+       "field 'normalizer.normalizers[0].precompiled_charsmap': its precompiled_charsmap's trie size 0"},
+      {[](json& root) {
+         root["pre_tokenizer"] = {{"type", "ByteLevel"}};
+       },
+       "field 'pre_tokenizer': pre_tokenizer type 'ByteLevel' is not supported"},
+      {[](json& root) { root["pre_tokenizer"] = nullptr; },
+       "field 'pre_tokenizer': pre_tokenizer type 'null'"},
+      {[](json& root) { root["pre_tokenizer"]["replacement"] = "ab"; },
+       "field 'pre_tokenizer.replacement' must be one character"},
+      {[](json& root) { root["pre_tokenizer"]["prepend_scheme"] = "sometimes"; },
+       "field 'pre_tokenizer.prepend_scheme' must be \"always\", \"first\" or \"never\""},
+      {[](json& root) {
+         root["decoder"] = {{"type", "ByteLevel"}};
+       },
+       "field 'decoder': decoder type 'ByteLevel' is not supported"},
+      {[](json& root) { root["post_processor"] = nullptr; },
+       "field 'post_processor' must be T5's TemplateProcessing"},
+      {[](json& root) { root["post_processor"]["single"].erase(1); },
+       "field 'post_processor' must be T5's TemplateProcessing"},
+      {[](json& root) { root["post_processor"]["special_tokens"]["</s>"]["ids"] = {7}; },
+       "field 'post_processor.special_tokens.</s>.ids' must be [1], the id of '</s>' in added_tokens, got "
+       "[7]"},
+      {[](json& root) { root["added_tokens"][1]["id"] = 5; },
+       "field 'added_tokens[1]' says '</s>' has id 5, but the vocabulary's piece 5 is"},
+      {[](json& root) { root["added_tokens"][3]["id"] = 4000; },
+       "field 'added_tokens[3].id' is 4000, outside the model's 2100 pieces"},
+      {[](json& root) {
+         std::swap(root["model"]["vocab"][2000], root["model"]["vocab"][2001]);
+         root["added_tokens"][3]["id"] = 2001;
+         root["added_tokens"][4]["id"] = 2000;
+       },
+       "field 'added_tokens' has <extra_id_98> at id 2000, but T5's 100 sentinels are the last ids, "
+       "<extra_id_98> at "
+       "2001"},
+      {[](json& root) { root["added_tokens"][0]["normalized"] = true; },
+       "field 'added_tokens[0].normalized' true is not supported"},
+      {[](json& root) { root["added_tokens"] = 3; }, "field 'added_tokens' must be a list"},
+  };
+  for (const auto& [damage, expected] : cases) {
+    TempDir dir("t5_json_bad");
+    json root = good;
+    damage(root);
+    spit(dir / "tokenizer.json", root.dump());
+    const std::string message = load_error(dir.path());
+    EXPECT_EQ(message.rfind((dir / "tokenizer.json").string() + ": " + expected, 0), 0u) << message;
+  }
 }
 
 bool t5_family_registered() {
@@ -386,6 +605,23 @@ TEST_F(SentencePieceCli, TokenizePrintsIdsAndTokens) {
   // std::system's /bin/sh has no $'...' quoting: printf writes the byte.
   test_support::expect_one_line_error(
       run("tokenize --model " + kT5Dir.string() + " \"$(printf 'bad \\377')\""), "invalid UTF-8 at byte 4");
+}
+
+TEST_F(SentencePieceCli, TokenizeReadsATokenizerJsonFolder) {
+  if (!t5_family_registered()) GTEST_SKIP() << "no t5 entry in the model registry yet";
+  const auto result = run("tokenize --json --model " + kT5JsonDir.string() + " 'Hello <extra_id_0> world'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(json::parse(result.out), json::parse(R"({"ids": [84, 52, 124, 2099, 428, 1],
+                            "tokens": ["▁He", "l", "lo", "<extra_id_0>", "▁world", "</s>"]})"));
+  TempDir model("t5_cli_json_broken");
+  fs::copy_file(kT5JsonDir / "config.json", model / "config.json");
+  json root = json::parse(slurp(kT5JsonDir / "tokenizer.json"));
+  root["pre_tokenizer"] = {{"type", "Whitespace"}};
+  spit(model / "tokenizer.json", root.dump());
+  test_support::expect_one_line_error(
+      run("tokenize --model " + model.path().string() + " hello"),
+      (model / "tokenizer.json").string() +
+          ": field 'pre_tokenizer': pre_tokenizer type 'Whitespace' is not supported");
 }
 
 TEST_F(SentencePieceCli, BrokenSpieceModelIsOneErrorLine) {

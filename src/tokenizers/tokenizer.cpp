@@ -77,11 +77,12 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
           ByteLevelBpeTokenizer::from_tokenizer_json(root, source));
     }
     if (type == "Unigram") {
-      throw FormatError(source +
-                        ": a Unigram (SentencePiece) tokenizer.json alone is not supported yet: put "
-                        "the model's spiece.model beside it");
+      // T5TokenizerFast's file (the post-processor and pre-tokenizer are checked there).
+      return std::make_unique<SentencePieceTokenizer>(
+          SentencePieceTokenizer::from_tokenizer_json(root, source));
     }
-    throw FormatError(source + ": model type '" + type + "' is not supported (supported: WordPiece, BPE)");
+    throw FormatError(source + ": model type '" + type +
+                      "' is not supported (supported: WordPiece, BPE, Unigram)");
   }
   const bool has_vocab_json = fs::exists(model_dir / "vocab.json");
   const bool has_merges = fs::exists(model_dir / "merges.txt");

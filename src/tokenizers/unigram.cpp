@@ -160,46 +160,6 @@ bool unit_has_leaf(uint32_t u) { return ((u >> 8) & 1) != 0; }
 uint32_t unit_label(uint32_t u) { return u & ((1u << 31) | 0xFF); }
 uint32_t unit_value(uint32_t u) { return u & ((1u << 31) - 1); }
 
-// Why a lookup in `charsmap` could leave it, or "" when none can. The layout (normalizer.cc):
-// uint32 trie size, the darts-clone trie (uint32 units), then the replacement strings, each
-// ended by NUL, which a trie leaf's value indexes.
-std::string charsmap_problem(std::string_view charsmap) {
-  if (charsmap.size() < 4) return "its precompiled_charsmap is shorter than its header";
-  const size_t trie_bytes = little_endian_u32(charsmap, 0);
-  if (trie_bytes == 0 || trie_bytes % 4 != 0 || trie_bytes > charsmap.size() - 4) {
-    return "its precompiled_charsmap's trie size " + std::to_string(trie_bytes) + " does not fit the map";
-  }
-  const std::string_view trie = charsmap.substr(4, trie_bytes);
-  const std::string_view strings = charsmap.substr(4 + trie_bytes);
-  if (strings.empty() || strings.back() != '\0') {
-    return "its precompiled_charsmap's replacement strings do not end with NUL";
-  }
-  const size_t n_units = trie_bytes / 4;
-  const auto unit = [&](size_t index) { return little_endian_u32(trie, 4 * index); };
-  // Every node a lookup can reach: from a node at `p`, the next input byte c reads unit p ^ c
-  // whatever c is, so the node's whole 256-unit block must lie in the array.
-  std::vector<bool> seen(n_units, false);
-  std::vector<size_t> pending = {unit_offset(unit(0))};
-  while (!pending.empty()) {
-    const size_t node = pending.back();
-    pending.pop_back();
-    if ((node | 0xFF) >= n_units) return "its precompiled_charsmap's trie points outside itself";
-    if (seen[node]) continue;
-    seen[node] = true;
-    for (uint32_t c = 0; c < 256; ++c) {
-      const uint32_t u = unit(node ^ c);
-      if (unit_label(u) != c) continue;
-      const size_t child = (node ^ c) ^ unit_offset(u);
-      if (child >= n_units) return "its precompiled_charsmap's trie points outside itself";
-      if (unit_has_leaf(u) && unit_value(unit(child)) >= strings.size()) {
-        return "its precompiled_charsmap's trie points past its replacement strings";
-      }
-      pending.push_back(child);
-    }
-  }
-  return "";
-}
-
 // Bytes of the UTF-8 character text starts with (SentencePiece's OneCharLen, by the lead byte).
 size_t one_char_length(std::string_view text) {
   static constexpr unsigned char kLength[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
@@ -261,6 +221,84 @@ std::string replace_space_symbols(std::string_view piece) {
 
 }  // namespace
 
+// The layout (normalizer.cc): uint32 trie size, the darts-clone trie (uint32 units), then the
+// replacement strings, each ended by NUL, which a trie leaf's value indexes.
+std::string PrecompiledCharsmap::problem(std::string_view charsmap) {
+  if (charsmap.size() < 4) return "its precompiled_charsmap is shorter than its header";
+  const size_t trie_bytes = little_endian_u32(charsmap, 0);
+  if (trie_bytes == 0 || trie_bytes % 4 != 0 || trie_bytes > charsmap.size() - 4) {
+    return "its precompiled_charsmap's trie size " + std::to_string(trie_bytes) + " does not fit the map";
+  }
+  const std::string_view trie = charsmap.substr(4, trie_bytes);
+  const std::string_view strings = charsmap.substr(4 + trie_bytes);
+  if (strings.empty() || strings.back() != '\0') {
+    return "its precompiled_charsmap's replacement strings do not end with NUL";
+  }
+  const size_t n_units = trie_bytes / 4;
+  const auto unit = [&](size_t index) { return little_endian_u32(trie, 4 * index); };
+  // Every node a lookup can reach: from a node at `p`, the next input byte c reads unit p ^ c
+  // whatever c is, so the node's whole 256-unit block must lie in the array.
+  std::vector<bool> seen(n_units, false);
+  std::vector<size_t> pending = {unit_offset(unit(0))};
+  while (!pending.empty()) {
+    const size_t node = pending.back();
+    pending.pop_back();
+    if ((node | 0xFF) >= n_units) return "its precompiled_charsmap's trie points outside itself";
+    if (seen[node]) continue;
+    seen[node] = true;
+    for (uint32_t c = 0; c < 256; ++c) {
+      const uint32_t u = unit(node ^ c);
+      if (unit_label(u) != c) continue;
+      const size_t child = (node ^ c) ^ unit_offset(u);
+      if (child >= n_units) return "its precompiled_charsmap's trie points outside itself";
+      if (unit_has_leaf(u) && unit_value(unit(child)) >= strings.size()) {
+        return "its precompiled_charsmap's trie points past its replacement strings";
+      }
+      pending.push_back(child);
+    }
+  }
+  return "";
+}
+
+PrecompiledCharsmap::PrecompiledCharsmap(std::string_view charsmap) {
+  const size_t trie_bytes = little_endian_u32(charsmap, 0);
+  trie_ = std::string(charsmap.substr(4, trie_bytes));
+  strings_ = std::string(charsmap.substr(4 + trie_bytes));
+}
+
+std::pair<std::string_view, size_t> PrecompiledCharsmap::match(std::string_view text, bool shortest) const {
+  if (trie_.empty()) return {{}, 0};
+  // darts-clone's commonPrefixSearch: every rule that is a prefix of text, shortest first.
+  const auto unit = [&](size_t index) { return little_endian_u32(trie_, 4 * index); };
+  size_t node = unit_offset(unit(0));
+  size_t length = 0;
+  uint32_t value = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    node ^= c;
+    const uint32_t u = unit(node);
+    if (unit_label(u) != c) break;
+    node ^= unit_offset(u);
+    if (unit_has_leaf(u)) {
+      length = i + 1;
+      value = unit_value(unit(node));
+      if (shortest) break;
+    }
+  }
+  if (length == 0) return {{}, 0};
+  return {std::string_view(strings_.data() + value), length};  // NUL-ended (checked on load)
+}
+
+std::pair<std::string_view, size_t> PrecompiledCharsmap::longest_match(std::string_view text) const {
+  return match(text, false);
+}
+
+std::optional<std::string_view> PrecompiledCharsmap::shortest_match(std::string_view text) const {
+  const auto [replacement, length] = match(text, true);
+  if (length == 0) return std::nullopt;
+  return replacement;
+}
+
 SentencePieceModelProto parse_sentencepiece_model(std::string_view bytes, const std::string& source) {
   SentencePieceModelProto proto;
   try {
@@ -306,12 +344,11 @@ UnigramTokenizerModel::UnigramTokenizerModel(SentencePieceModelProto proto, cons
                       "denormalisation rules (denormalizer_spec.precompiled_charsmap) are not supported");
   }
   if (!proto.precompiled_charsmap.empty()) {
-    if (const std::string problem = charsmap_problem(proto.precompiled_charsmap); !problem.empty()) {
+    if (const std::string problem = PrecompiledCharsmap::problem(proto.precompiled_charsmap);
+        !problem.empty()) {
       throw FormatError(prefix + problem);
     }
-    const size_t trie_bytes = little_endian_u32(proto.precompiled_charsmap, 0);
-    charsmap_trie_ = proto.precompiled_charsmap.substr(4, trie_bytes);
-    charsmap_strings_ = proto.precompiled_charsmap.substr(4 + trie_bytes);
+    charsmap_ = PrecompiledCharsmap(proto.precompiled_charsmap);
   }
   if (proto.pieces.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     throw FormatError(prefix + "too many pieces");
@@ -322,7 +359,7 @@ UnigramTokenizerModel::UnigramTokenizerModel(SentencePieceModelProto proto, cons
   std::vector<std::string_view> trie_pieces, user_pieces;
   std::vector<int32_t> trie_ids, user_ids;
   byte_ids_.assign(256, -1);
-  min_score_ = std::numeric_limits<float>::max();
+  min_score_ = std::numeric_limits<double>::max();
   max_score_ = std::numeric_limits<float>::lowest();
   for (size_t i = 0; i < proto.pieces.size(); ++i) {
     const auto& piece = proto.pieces[i];
@@ -346,7 +383,7 @@ UnigramTokenizerModel::UnigramTokenizerModel(SentencePieceModelProto proto, cons
       user_ids.push_back(id);
     }
     if (piece.type == SentencePieceType::kNormal) {
-      min_score_ = std::min(min_score_, piece.score);
+      min_score_ = std::min(min_score_, static_cast<double>(piece.score));
       max_score_ = std::max(max_score_, piece.score);
     }
     if (piece.type == SentencePieceType::kUnknown) {
@@ -362,6 +399,7 @@ UnigramTokenizerModel::UnigramTokenizerModel(SentencePieceModelProto proto, cons
   }
   if (unk_id_ < 0) throw FormatError(prefix + "it has no unknown piece");
   if (min_score_ > max_score_) min_score_ = max_score_ = 0.0f;  // no normal pieces
+  for (const auto& piece : proto.pieces) scores_.push_back(piece.score);
   trie_ = PieceTrie(trie_pieces, trie_ids);
   has_user_defined_ = !user_pieces.empty();
   if (has_user_defined_) user_defined_ = PieceTrie(user_pieces, user_ids);
@@ -379,27 +417,8 @@ std::pair<std::string_view, size_t> UnigramTokenizerModel::normalize_prefix(std:
     const auto [id, length] = user_defined_.longest_prefix(text, [](size_t) { return true; });
     if (id >= 0) return {text.substr(0, length), length};
   }
-  if (!charsmap_trie_.empty()) {
-    // The longest rule that matches (darts-clone's commonPrefixSearch).
-    const auto unit = [&](size_t index) { return little_endian_u32(charsmap_trie_, 4 * index); };
-    size_t node = unit_offset(unit(0));
-    size_t longest = 0;
-    uint32_t value = 0;
-    for (size_t i = 0; i < text.size(); ++i) {
-      const auto c = static_cast<unsigned char>(text[i]);
-      node ^= c;
-      const uint32_t u = unit(node);
-      if (unit_label(u) != c) break;
-      node ^= unit_offset(u);
-      if (unit_has_leaf(u)) {
-        longest = i + 1;
-        value = unit_value(unit(node));
-      }
-    }
-    if (longest > 0) {
-      const char* replacement = charsmap_strings_.data() + value;  // NUL-ended (checked on load)
-      return {std::string_view(replacement), longest};
-    }
+  if (const auto [replacement, length] = charsmap_.longest_match(text); length > 0) {
+    return {replacement, length};
   }
   const size_t length = valid_char_length(text);
   if (length == 0) return {kReplacementCharacter, 1};
@@ -443,21 +462,33 @@ std::string UnigramTokenizerModel::normalize(std::string_view text) const {
   return out;
 }
 
-void UnigramTokenizerModel::encode(std::string_view text, std::vector<int32_t>& ids) const {
-  const std::string normalized = normalize(text);
+void UnigramTokenizerModel::encode(std::string_view text, std::vector<int32_t>& ids,
+                                   std::vector<std::string>* surfaces) const {
+  if (huggingface_) {
+    segment(text, ids, surfaces);
+  } else {
+    segment(normalize(text), ids, surfaces);
+  }
+}
+
+void UnigramTokenizerModel::segment(std::string_view normalized, std::vector<int32_t>& ids,
+                                    std::vector<std::string>* surfaces) const {
   const size_t size = normalized.size();
   if (size == 0) return;
-  // unigram_model.cc's EncodeOptimized: the best path ending at each byte, in float as there.
+  // unigram_model.cc's EncodeOptimized (tokenizers' encode_optimized is a port): the best path
+  // ending at each byte, in float for SentencePiece as there, in double for tokenizers.
   struct Best {
     int32_t id = -1;
-    float score = 0.0f;
+    double score = 0.0;
     int64_t starts_at = -1;
   };
   std::vector<Best> best(size + 1);
-  const float unknown_score = min_score_ - kUnknownPenalty;
+  const auto stored = [&](double score) { return huggingface_ ? score : static_cast<float>(score); };
+  const double unknown_score = huggingface_ ? min_score_ - static_cast<double>(kUnknownPenalty)
+                                            : static_cast<float>(min_score_) - kUnknownPenalty;
   const std::string_view view = normalized;
   for (size_t starts_at = 0; starts_at < size;) {
-    const float base = best[starts_at].score;
+    const double base = best[starts_at].score;
     const size_t char_length = one_char_length(view.substr(starts_at));
     bool has_single_node = false;
     trie_.each_prefix(view.substr(starts_at), [&](int32_t id, size_t length) {
@@ -468,16 +499,17 @@ void UnigramTokenizerModel::encode(std::string_view text, std::vector<int32_t>& 
       // (its score expression is double) and stores a float: ties break as there.
       const double score = type == SentencePieceType::kUserDefined
                                ? static_cast<double>(static_cast<float>(length) * max_score_) - 0.1
-                               : static_cast<double>(pieces_[static_cast<size_t>(id)].score);
-      const double candidate = score + static_cast<double>(base);
+                               : scores_[static_cast<size_t>(id)];
+      // SentencePiece compares the unrounded sum with the stored float.
+      const double candidate = score + base;
       if (target.starts_at == -1 || candidate > target.score) {
-        target = {id, static_cast<float>(candidate), static_cast<int64_t>(starts_at)};
+        target = {id, stored(candidate), static_cast<int64_t>(starts_at)};
       }
       if (length == char_length) has_single_node = true;
     });
     if (!has_single_node) {
       Best& target = best[starts_at + char_length];
-      const float candidate = unknown_score + base;
+      const double candidate = stored(unknown_score + base);
       if (target.starts_at == -1 || candidate > target.score) {
         target = {unk_id_, candidate, static_cast<int64_t>(starts_at)};
       }
@@ -500,16 +532,69 @@ void UnigramTokenizerModel::encode(std::string_view text, std::vector<int32_t>& 
     }
     ends_at = begin;
   }
+  const auto push = [&](int32_t id, std::string_view surface) {
+    ids.push_back(id);
+    if (surfaces) surfaces->emplace_back(surface);
+  };
   for (auto node = path.rbegin(); node != path.rend(); ++node) {
-    if (node->id == unk_id_ && byte_fallback_) {
-      for (size_t i = node->begin; i < node->end; ++i) {
-        const int32_t byte_id = byte_ids_[static_cast<unsigned char>(normalized[i])];
-        ids.push_back(byte_id >= 0 ? byte_id : unk_id_);
+    const std::string_view run = view.substr(node->begin, node->end - node->begin);
+    if (node->id != unk_id_) {
+      push(node->id, run);
+      continue;
+    }
+    if (huggingface_) {
+      // tokenizers' Unigram::tokenize: the fused run by name, then its bytes only if all exist.
+      const auto [id, length] = trie_.longest_prefix(run, [&](size_t n) { return n == run.size(); });
+      const bool all_bytes = byte_fallback_ && std::all_of(run.begin(), run.end(), [&](char c) {
+                               return byte_ids_[static_cast<unsigned char>(c)] >= 0;
+                             });
+      if (id >= 0) {
+        push(id, run);
+      } else if (all_bytes) {
+        for (const char c : run) {
+          const int32_t byte_id = byte_ids_[static_cast<unsigned char>(c)];
+          push(byte_id, pieces_[static_cast<size_t>(byte_id)].text);
+        }
+      } else {
+        push(unk_id_, run);
+      }
+    } else if (byte_fallback_) {
+      for (const char c : run) {
+        const int32_t byte_id = byte_ids_[static_cast<unsigned char>(c)];
+        push(byte_id >= 0 ? byte_id : unk_id_, std::string_view(&c, 1));
       }
     } else {
-      ids.push_back(node->id);
+      push(unk_id_, run);
     }
   }
+}
+
+UnigramTokenizerModel UnigramTokenizerModel::from_vocab(std::vector<std::pair<std::string, double>> vocab,
+                                                        int32_t unk_id, bool byte_fallback) {
+  UnigramTokenizerModel model;
+  model.huggingface_ = true;
+  model.unk_id_ = unk_id;
+  model.byte_fallback_ = byte_fallback;
+  model.byte_ids_.assign(256, -1);
+  model.min_score_ = std::numeric_limits<double>::infinity();
+  std::vector<std::string_view> names;
+  std::vector<int32_t> ids;
+  model.pieces_.reserve(vocab.size());
+  for (auto& [piece, score] : vocab) {
+    model.pieces_.push_back({std::move(piece), static_cast<float>(score), SentencePieceType::kNormal});
+    model.scores_.push_back(score);
+    model.min_score_ = std::min(model.min_score_, score);
+  }
+  for (size_t i = 0; i < model.pieces_.size(); ++i) {
+    const auto id = static_cast<int32_t>(i);
+    names.push_back(model.pieces_[i].text);
+    ids.push_back(id);
+    // A piece named twice is the later one, as tokenizers' token_to_ids keeps it.
+    if (const int byte = byte_of_piece(model.pieces_[i].text); byte >= 0)
+      model.byte_ids_[static_cast<size_t>(byte)] = id;
+  }
+  model.trie_ = PieceTrie(names, ids);
+  return model;
 }
 
 std::string UnigramTokenizerModel::decode(std::span<const int32_t> ids) const {

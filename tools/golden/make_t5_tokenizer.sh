@@ -26,4 +26,8 @@ head -n 20000 "$data/lm/train.txt" >"$work/train.txt"
   --minloglevel=1)
 cp "$work/spiece.model" "$out/spiece.model"
 /usr/bin/python3 "$root/tools/golden/make_t5_golden.py" "$out/spiece.model" "$data" >"$out/t5_golden.jsonl"
+# The same model as T5TokenizerFast's tokenizer.json; its goldens come from the tokenizers Node
+# binding: (cd tools/golden && node make_t5_tokenizer_json_golden.js).
+/usr/bin/python3 "$root/tools/golden/spiece_to_tokenizer_json.py" "$out/spiece.model" \
+  >"$root/tests/data/t5_tokenizer_json/tokenizer.json"
 echo "wrote $out/spiece.model ($(stat -c %s "$out/spiece.model") bytes) and $(wc -l <"$out/t5_golden.jsonl") goldens"

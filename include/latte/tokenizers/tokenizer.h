@@ -64,9 +64,9 @@ class Tokenizer {
   Tokenizer& operator=(const Tokenizer&) = default;
 };
 
-// The tokenizer of a model folder, chosen by its files: spiece.model (SentencePiece, T5's; also
-// required when tokenizer_config.json names a T5 tokenizer); tokenizer.json by its model.type
-// (WordPiece, or byte-level BPE with GPT-2's or Llama 3's pre-tokenizer); else vocab.json +
+// The tokenizer of a model folder, chosen by its files: spiece.model (SentencePiece, T5's; read
+// before a tokenizer.json beside it); tokenizer.json by its model.type (WordPiece, byte-level BPE
+// with GPT-2's or Llama 3's pre-tokenizer, or T5's Unigram); else vocab.json +
 // merges.txt (byte-level BPE); else vocab.txt (WordPiece). FormatError naming the file for anything
 // else.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
