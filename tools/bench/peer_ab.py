@@ -53,14 +53,16 @@ def run_json(label, argv, extra=None):
     return [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
 
 
-def latte_t5_bench_works(args):
-    """Whether `latte bench` takes the T5 folder (its JSON has encoder_ms or median_ms)."""
-    argv = [args.latte, "bench", "--model", args.model, "--seq", "8", "--repeats", "1", "--warmup", "0", "--json"]
+def latte_t5_bench(args):
+    """None when `latte bench` takes the T5 folder (its JSON has encoder_ms or median_ms), else why not."""
+    argv = [args.latte, "bench", "--model", args.model, "--seq", "8", "--repeats", "1", "--warmup", "1", "--json"]
     run = subprocess.run(argv, capture_output=True, text=True)
     if run.returncode != 0:
-        return False
+        return (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
-    return any("encoder_ms" in line or "median_ms" in line for line in lines)
+    if any("encoder_ms" in line or "median_ms" in line for line in lines):
+        return None
+    return "its JSON has neither encoder_ms nor median_ms"
 
 
 def encoder_ms(lines):
@@ -127,11 +129,16 @@ def main():
     args = parser.parse_args()
     seqs = [int(s) for s in (args.seqs or FAMILIES[args.family]["seqs"]).split(",")]
     variants = (args.variants or FAMILIES[args.family]["variants"]).split(",")
+    for variant in variants:
+        known = variant.startswith("latte-") or variant == "ort" or (args.family == "bert" and variant.startswith("torch-"))
+        if not known:
+            raise SystemExit(f"--variants: unknown variant {variant} for --family {args.family}")
     if args.family == "t5":
-        args.latte_bench = latte_t5_bench_works(args)
+        why_not = latte_t5_bench(args)
+        args.latte_bench = why_not is None
         print("latte encoder time: " + ("`latte bench --json` (encoder_ms, else median_ms)" if args.latte_bench else
-              f"median encoder_ms of {args.repeats} `latte generate --max-new-tokens 1` processes (latte bench "
-              "does not take T5 folders)"))
+              f"median encoder_ms of {args.repeats} `latte generate --max-new-tokens 1` processes, one encoder "
+              f"run each (latte bench on the T5 folder: {why_not})"))
     loads = [open("/proc/loadavg").read().split()[0]]
     results = {(seq, v): [] for seq in seqs for v in variants}
     for _ in range(args.rounds):
