@@ -8,8 +8,8 @@
 //
 // Session: intraOpNumThreads = --threads, interOpNumThreads = 1, graphOptimizationLevel
 // 'all', executionMode 'sequential' (ORT defaults otherwise), as ort_bench.js (BERT).
-// Input: exactly n deterministic token ids (peer_common.js benchIds; batch 1), made once outside the
-// timed region. Each timed run is one session.run(), measured with process.hrtime.bigint().
+// Input: exactly n deterministic token ids (peer_common.js benchIds; batch 1), made once
+// outside the timed region. Each timed run is one session.run(), measured with process.hrtime.bigint().
 //
 // GFLOP/s counts the matmuls of the prefill, per layer for n tokens, hidden d, FFN f:
 //   2*n*d*3d (QKV) + 2*n*n*d*2 (scores + P*V, full n x n, the causal half not subtracted)
