@@ -20,10 +20,10 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { execFileSync } = require('child_process');
 const ort = require('onnxruntime-node');
-const { benchIds } = require('./gpt2_ort_bench.js');
-const { createSession, maxAbsDiff } = require('./peer_common.js');
+const {
+  createSession, benchIds, maxAbsDiff, maxAbs, argmax, head4: fmt, latteFirstLogits,
+} = require('./peer_common.js');
 
 const USAGE = `usage: check_gpt2_export.js [--model PATH] [--ref PATH] [--tol 1e-4] [--latte BIN]
        [--model-dir DIR] [--latte-tol 1e-3] [--no-latte] [--seq 512,1024] [--threads 2]`;
@@ -53,32 +53,10 @@ function parseArgs(argv) {
   return a;
 }
 
-function maxAbs(x) { let m = 0; for (const v of x) m = Math.max(m, Math.abs(v)); return m; }
-function argmax(x) { let b = 0; for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i; return b; }
-const fmt = (xs) => Array.from(xs.slice(0, 4), (x) => x.toFixed(6)).join(' ');
-
 async function ortLogits(session, ids) {
   const t = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
   const out = await session.run({ input_ids: t });
   return out.logits;
-}
-
-function latteLogits(a, modelDir, ids) {
-  const args = ['generate', '--model', modelDir, '--prompt-ids', ids.join(','), '--max-new-tokens', '1',
-    '--json', '--logits', '--threads', String(a.threads)];
-  let text;
-  try {
-    text = execFileSync(a.latte, args, { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'] });
-  } catch (e) {
-    throw new Error(`latte generate on ${ids.length} tokens failed (exit ${e.status}); see its message above`);
-  }
-  const lines = text.split('\n').filter((l) => l.trim().startsWith('{'));
-  if (lines.length !== 1) throw new Error(`latte generate printed ${lines.length} JSON lines, expected 1`);
-  const res = JSON.parse(lines[0]);
-  if (!Array.isArray(res.first_logits)) throw new Error('latte generate: no "first_logits" in its JSON');
-  const kept = res.kept;
-  const dense = Array.isArray(kept) && kept.every((k) => k === ids.length);
-  return { logits: res.first_logits, kept, dense };
 }
 
 async function main() {
@@ -115,7 +93,7 @@ async function main() {
     }
     for (const inp of inputs) {
       const o = inp.ortOut || (await ortLogits(session, inp.ids)).data;
-      const l = latteLogits(a, modelDir, inp.ids);
+      const l = latteFirstLogits(a.latte, modelDir, inp.ids, a.threads);
       const d = maxAbsDiff(o, l.logits);
       if (inp.name === 'ref') console.log(`latte   ${fmt(l.logits)} ...  argmax ${argmax(l.logits)}`);
       const pass = d <= a.latteTol && l.dense;

@@ -8,8 +8,8 @@
 //
 // Session: intraOpNumThreads = --threads, interOpNumThreads = 1, graphOptimizationLevel
 // 'all', executionMode 'sequential' (ORT defaults otherwise), as ort_bench.js (BERT).
-// Input: exactly n deterministic token ids (benchIds below; batch 1), made once outside the
-// timed region. Each timed run is one session.run(), measured with process.hrtime.bigint().
+// Input: exactly n deterministic token ids (peer_common.js benchIds; batch 1), made once
+// outside the timed region. Each timed run is one session.run(), measured with process.hrtime.bigint().
 //
 // GFLOP/s counts the matmuls of the prefill, per layer for n tokens, hidden d, FFN f:
 //   2*n*d*3d (QKV) + 2*n*n*d*2 (scores + P*V, full n x n, the causal half not subtracted)
@@ -22,18 +22,6 @@ const common = require('./peer_common.js');
 
 const USAGE = `usage: gpt2_ort_bench.js [--model PATH] [--seq 512,1024] [--threads 2]
                         [--repeats 10] [--warmup 3] [--json]`;
-
-// n deterministic token ids in [0, vocab - 1) (a small LCG, its high bits scaled to the range;
-// the end-of-text id vocab-1 avoided).
-function benchIds(n, vocab) {
-  const ids = new Array(n);
-  let s = 12345;
-  for (let t = 0; t < n; t++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    ids[t] = Math.floor((s / 2147483648) * (vocab - 1));
-  }
-  return ids;
-}
 
 function parseArgs(argv) {
   const [a] = common.parseFlags(argv, {
@@ -66,7 +54,7 @@ async function main() {
   }
   for (const seq of a.seq) {
     if (seq > a.cfg.max_pos) throw new Error(`seq ${seq} > n_positions ${a.cfg.max_pos}`);
-    const ids = benchIds(seq, a.cfg.vocab);
+    const ids = common.benchIds(seq, a.cfg.vocab);
     const feeds = { input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, seq]) };
     const stats = await common.timeRuns(session, feeds, a.warmup, a.repeats);
     const flops = prefillFlops(seq, a.cfg);
@@ -82,6 +70,6 @@ async function main() {
   await session.release();
 }
 
-module.exports = { benchIds, prefillFlops };
+module.exports = { prefillFlops };
 
 if (require.main === module) main().catch((e) => { console.error(e.message || e); process.exit(2); });

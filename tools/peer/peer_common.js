@@ -1,5 +1,6 @@
 // What the ONNX Runtime peer scripts share: flag parsing, the session options, the timing loop
-// and its statistics, the table they print, and logit comparison.
+// and its statistics, the table they print, the benchmarks' token ids, logit comparison, and
+// latte's first logits on the same ids.
 //
 // Session options (every script): intraOpNumThreads = --threads, interOpNumThreads = 1,
 // graphOptimizationLevel 'all', executionMode 'sequential' (ORT defaults otherwise). Each timed
@@ -62,7 +63,7 @@ function shapeFromRef(model, defaults) {
     return { shape, recorded: {} };
   }
   const recorded = (ref && ref.config) || {};
-  for (const key of Object.keys(shape)) if (recorded[key]) shape[key] = recorded[key];
+  for (const key of Object.keys(shape)) if (recorded[key] !== undefined && recorded[key] !== null) shape[key] = recorded[key];
   return { shape, recorded };
 }
 
@@ -118,6 +119,18 @@ function statsJson(stats, flops) {
   };
 }
 
+// n deterministic token ids in [0, vocab - 1) (a small LCG, its high bits scaled to the range;
+// the id vocab-1 avoided: GPT-2's end-of-text).
+function benchIds(n, vocab) {
+  const ids = new Array(n);
+  let s = 12345;
+  for (let t = 0; t < n; t++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    ids[t] = Math.floor((s / 2147483648) * (vocab - 1));
+  }
+  return ids;
+}
+
 // Largest |x[i] - y[i]|; a NaN on either side counts as Infinity.
 function maxAbsDiff(x, y) {
   if (x.length !== y.length) throw new Error(`length mismatch ${x.length} vs ${y.length}`);
@@ -129,6 +142,34 @@ function maxAbsDiff(x, y) {
   return m;
 }
 
+function maxAbs(x) { let m = 0; for (const v of x) m = Math.max(m, Math.abs(v)); return m; }
+function argmax(x) { let b = 0; for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i; return b; }
+// The first four values, for a printed line.
+const head4 = (xs) => Array.from(xs.slice(0, 4), (x) => x.toFixed(6)).join(' ');
+
+// `latte generate --model DIR --prompt-ids IDS --max-new-tokens 1 --json --logits`: its
+// "first_logits" (a decoder's prefill logits of the last position; T5's first decoder step), its
+// "kept" and whether every layer kept every prompt row (dense: no elimination flags are given).
+function latteFirstLogits(latte, modelDir, ids, threads) {
+  const { execFileSync } = require('child_process');
+  const args = ['generate', '--model', modelDir, '--prompt-ids', ids.join(','), '--max-new-tokens', '1',
+    '--json', '--logits', '--threads', String(threads)];
+  let text;
+  try {
+    text = execFileSync(latte, args, { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'] });
+  } catch (e) {
+    throw new Error(`latte generate on ${ids.length} tokens failed (exit ${e.status}); see its message above`);
+  }
+  const lines = text.split('\n').filter((l) => l.trim().startsWith('{'));
+  if (lines.length !== 1) throw new Error(`latte generate printed ${lines.length} JSON lines, expected 1`);
+  const res = JSON.parse(lines[0]);
+  if (!Array.isArray(res.first_logits)) throw new Error('latte generate: no "first_logits" in its JSON');
+  const kept = res.kept;
+  const dense = Array.isArray(kept) && kept.every((k) => k === ids.length);
+  return { logits: res.first_logits, kept, dense, result: res };
+}
+
 module.exports = {
-  parseFlags, shapeFromRef, createSession, percentile, timeRuns, round, TABLE_HEADER, tableRow, statsJson, maxAbsDiff,
+  parseFlags, shapeFromRef, createSession, percentile, timeRuns, round, TABLE_HEADER, tableRow, statsJson, benchIds,
+  maxAbsDiff, maxAbs, argmax, head4, latteFirstLogits,
 };

@@ -1,10 +1,13 @@
-# Sourced by run_peer_bench.sh and run_gpt2_peer_bench.sh: the setup both peers share, each
-# step skipped when already done.
+# Sourced by run_peer_bench.sh, run_gpt2_peer_bench.sh and run_t5_peer_bench.sh: the setup the
+# ONNX Runtime peers share, each step skipped when already done.
 #   peer_install_tools: nodejs/npm and python3-torch/python3-numpy for $PYTHON (apt), then
 #     onnxruntime-node (pinned in package.json/package-lock.json) into tools/peer/node_modules
 #     with --ignore-scripts (its install script fetches GPU binaries from an unreachable host;
 #     the CPU runtime ships inside the package)
 #   peer_model_arg DEFAULT ARGS...: the value of --model in ARGS, or DEFAULT
+#   peer_export_needed MODEL MODEL_DIR: true (and logs why) when MODEL or MODEL.ref.json is
+#     absent, MODEL_DIR/model.safetensors is newer than MODEL, or the .ref.json names another
+#     folder than MODEL_DIR (an absolute path)
 # Needs: $here (tools/peer), $PYTHON, and a log function.
 
 peer_sudo=()
@@ -38,4 +41,19 @@ peer_model_arg() {
     if [[ ${args[i]} == --model && $((i + 1)) -lt ${#args[@]} ]]; then model="${args[i+1]}"; fi
   done
   echo "$model"
+}
+
+peer_export_needed() {
+  local model=$1 model_dir=$2
+  if [[ ! -f "$model" || ! -f "$model.ref.json" ]]; then
+    return 0
+  elif [[ "$model_dir/model.safetensors" -nt "$model" ]]; then
+    log "$model_dir/model.safetensors is newer than $model: re-exporting"
+    return 0
+  elif ! node -e 'const r=require(process.argv[1]); process.exit(r.model_dir===process.argv[2]?0:1)' \
+      "$(cd "$(dirname "$model.ref.json")" && pwd)/$(basename "$model.ref.json")" "$model_dir"; then
+    log "$model was exported from another folder: re-exporting from $model_dir"
+    return 0
+  fi
+  return 1
 }

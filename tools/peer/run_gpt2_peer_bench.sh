@@ -47,18 +47,7 @@ fi
 # 4. the ONNX model
 model=$(peer_model_arg "$MODEL" "$@")
 model_dir_abs="$(cd "$MODEL_DIR" && pwd)"
-export_needed=0
-if [[ ! -f "$model" || ! -f "$model.ref.json" ]]; then
-  export_needed=1
-elif [[ "$MODEL_DIR/model.safetensors" -nt "$model" ]]; then
-  log "$MODEL_DIR/model.safetensors is newer than $model: re-exporting"
-  export_needed=1
-elif ! node -e 'const r=require(process.argv[1]); process.exit(r.model_dir===process.argv[2]?0:1)' \
-    "$(cd "$(dirname "$model.ref.json")" && pwd)/$(basename "$model.ref.json")" "$model_dir_abs"; then
-  log "$model was exported from another folder: re-exporting from $model_dir_abs"
-  export_needed=1
-fi
-if [[ $export_needed -eq 1 ]]; then
+if peer_export_needed "$model" "$model_dir_abs"; then
   log "exporting $model from $model_dir_abs"
   "$PYTHON" "$here/export_gpt2_onnx.py" "$model_dir_abs" "$model"
   check=(--model "$model")
