@@ -84,13 +84,13 @@ torch::Tensor T5NormImpl::forward(const torch::Tensor& x) {
   return weight * (x32 * torch::rsqrt(variance + eps_)).to(weight.dtype());
 }
 
-T5AttentionImpl::T5AttentionImpl(const T5Config& config, double dropout)
+T5AttentionImpl::T5AttentionImpl(const T5Config& config, double dropout_rate)
     : n_heads_(config.num_heads), d_kv_(config.d_kv) {
   q = register_module("q", linear(config.d_model, config.inner()));
   k = register_module("k", linear(config.d_model, config.inner()));
   v = register_module("v", linear(config.d_model, config.inner()));
   o = register_module("o", linear(config.inner(), config.d_model));
-  this->dropout = register_module("dropout", torch::nn::Dropout(dropout));
+  this->dropout = register_module("dropout", torch::nn::Dropout(dropout_rate));
 }
 
 T5AttentionImpl::Result T5AttentionImpl::forward(const torch::Tensor& queries, const torch::Tensor& memory,
@@ -126,12 +126,12 @@ void T5AttentionImpl::append_hf_weights(const std::string& prefix, NamedWeights&
   weights.emplace_back(prefix + "o.weight", o->weight);
 }
 
-T5FeedForwardImpl::T5FeedForwardImpl(const T5Config& config, double dropout)
+T5FeedForwardImpl::T5FeedForwardImpl(const T5Config& config, double dropout_rate)
     : activation_(activation_name(config)) {
   wi = register_module("wi", linear(config.d_model, config.d_ff));
   if (config.gated()) wi_1 = register_module("wi_1", linear(config.d_model, config.d_ff));
   wo = register_module("wo", linear(config.d_ff, config.d_model));
-  this->dropout = register_module("dropout", torch::nn::Dropout(dropout));
+  this->dropout = register_module("dropout", torch::nn::Dropout(dropout_rate));
 }
 
 torch::Tensor T5FeedForwardImpl::forward(const torch::Tensor& x) {
@@ -150,17 +150,17 @@ void T5FeedForwardImpl::append_hf_weights(const std::string& prefix, NamedWeight
   weights.emplace_back(prefix + "wo.weight", wo->weight);
 }
 
-T5BlockImpl::T5BlockImpl(const T5Config& config, bool decoder, double dropout) {
+T5BlockImpl::T5BlockImpl(const T5Config& config, bool decoder, double dropout_rate) {
   const double eps = static_cast<double>(config.layer_norm_epsilon);
   self_norm = register_module("self_norm", T5Norm(config.d_model, eps));
-  self_attention = register_module("self_attention", T5Attention(config, dropout));
+  self_attention = register_module("self_attention", T5Attention(config, dropout_rate));
   if (decoder) {
     cross_norm = register_module("cross_norm", T5Norm(config.d_model, eps));
-    cross_attention = register_module("cross_attention", T5Attention(config, dropout));
+    cross_attention = register_module("cross_attention", T5Attention(config, dropout_rate));
   }
   ffn_norm = register_module("ffn_norm", T5Norm(config.d_model, eps));
-  ffn = register_module("ffn", T5FeedForward(config, dropout));
-  this->dropout = register_module("dropout", torch::nn::Dropout(dropout));
+  ffn = register_module("ffn", T5FeedForward(config, dropout_rate));
+  this->dropout = register_module("dropout", torch::nn::Dropout(dropout_rate));
 }
 
 torch::Tensor T5BlockImpl::add_attention(const torch::Tensor& hidden, const torch::Tensor& context,
@@ -189,15 +189,15 @@ void T5BlockImpl::append_hf_weights(const std::string& prefix, NamedWeights& wei
   weights.emplace_back(prefix + ffn_layer + "layer_norm.weight", ffn_norm->weight);
 }
 
-T5ForConditionalGenerationImpl::T5ForConditionalGenerationImpl(const T5Config& config, double dropout)
-    : config_(config), dropout_rate_(dropout) {
+T5ForConditionalGenerationImpl::T5ForConditionalGenerationImpl(const T5Config& config, double dropout_rate)
+    : config_(config), dropout_rate_(dropout_rate) {
   shared = register_module("shared", torch::nn::Embedding(config.vocab_size, config.d_model));
   encoder = register_module("encoder", torch::nn::ModuleList());
   decoder = register_module("decoder", torch::nn::ModuleList());
   for (const bool is_decoder : {false, true}) {
     const int64_t blocks = is_decoder ? config.num_decoder_layers : config.num_layers;
     for (int64_t index = 0; index < blocks; ++index) {
-      T5Block block(config, is_decoder, dropout);
+      T5Block block(config, is_decoder, dropout_rate);
       if (index == 0) {
         block->relative_bias = block->register_module(
             "relative_bias", torch::nn::Embedding(config.relative_attention_num_buckets, config.num_heads));
@@ -210,7 +210,7 @@ T5ForConditionalGenerationImpl::T5ForConditionalGenerationImpl(const T5Config& c
   decoder_norm = register_module("decoder_norm", T5Norm(config.d_model, eps));
   if (!config.tie_word_embeddings)
     lm_head = register_module("lm_head", linear(config.d_model, config.vocab_size));
-  this->dropout = register_module("dropout", torch::nn::Dropout(dropout));
+  this->dropout = register_module("dropout", torch::nn::Dropout(dropout_rate));
   encoder_buckets_ = register_buffer("encoder_buckets", bucket_table(config, true));
   decoder_buckets_ = register_buffer("decoder_buckets", bucket_table(config, false));
   init_t5_weights(*this);

@@ -59,7 +59,7 @@ TORCH_MODULE(T5Norm);
 // the output projection `o` (elimination happens there); score() the ACC scores.
 class T5AttentionImpl : public torch::nn::Module {
  public:
-  T5AttentionImpl(const T5Config& config, double dropout);
+  T5AttentionImpl(const T5Config& config, double dropout_rate);
   struct Result {
     torch::Tensor context;  // [batch, queries, n_heads * d_kv]
     torch::Tensor scores;   // [batch, keys] ACC scores (detached), or undefined
@@ -83,7 +83,7 @@ TORCH_MODULE(T5Attention);
 // DenseReluDense / DenseGatedActDense: wo(dropout(act(wi_0 x) * wi_1 x)), or wo(dropout(act(wi x))).
 class T5FeedForwardImpl : public torch::nn::Module {
  public:
-  T5FeedForwardImpl(const T5Config& config, double dropout);
+  T5FeedForwardImpl(const T5Config& config, double dropout_rate);
   torch::Tensor forward(const torch::Tensor& x);
   void append_hf_weights(const std::string& prefix, NamedWeights& weights);
 
@@ -100,7 +100,7 @@ TORCH_MODULE(T5FeedForward);
 // One block: self-attention, (decoder) cross-attention, FFN, each pre-normed with a residual.
 class T5BlockImpl : public torch::nn::Module {
  public:
-  T5BlockImpl(const T5Config& config, bool decoder, double dropout);
+  T5BlockImpl(const T5Config& config, bool decoder, double dropout_rate);
   // hidden + dropout(o(context)).
   torch::Tensor add_attention(const torch::Tensor& hidden, const torch::Tensor& context,
                               T5Attention& attention);
@@ -121,8 +121,8 @@ TORCH_MODULE(T5Block);
 
 class T5ForConditionalGenerationImpl : public torch::nn::Module {
  public:
-  // dropout: T5's dropout_rate (what config.json holds; 0.1 when absent).
-  T5ForConditionalGenerationImpl(const T5Config& config, double dropout);
+  // dropout_rate: T5's (what config.json holds; 0.1 when absent).
+  T5ForConditionalGenerationImpl(const T5Config& config, double dropout_rate);
   // The encoder. planner null or dense: nothing eliminated; otherwise each sequence follows
   // planner->plan(its length), exactly as T5Model::encode does. InputError for a source longer
   // than the config's max_tokens (n_positions).
