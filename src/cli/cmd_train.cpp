@@ -1,6 +1,8 @@
-// latte train mlm | classify | clm: pretraining, fine-tuning with elimination, and causal-LM
-// training of GPT-2 with elimination in the prompt (libtorch).
+// latte train mlm | classify | clm | t5-span | seq2seq: pretraining, fine-tuning with elimination,
+// causal-LM training of GPT-2 with elimination in the prompt, and T5 pretraining and seq2seq
+// fine-tuning with elimination in the encoder (libtorch).
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include "common.h"
@@ -63,11 +65,34 @@ void print_result(const train::TrainResult& result) {
   std::cerr << line;
 }
 
+// Flags both T5 runs share: dev data, elimination while training, evaluation. The returned
+// callback applies the parsed strings to `options`.
+std::function<void()> add_t5_options(CLI::App& command, train::T5Options& options) {
+  auto range = std::make_shared<std::string>();
+  auto eval_speedups = std::make_shared<std::string>();
+  auto* fixed = command.add_option("--train-speedup", options.train_speedup,
+                                   "Eliminate in the encoder at this speedup S (1 = dense)");
+  command
+      .add_option("--train-speedup-range", *range,
+                  "LO,HI in [1, 10]: sample the encoder's speedup per batch from LO, LO+0.25, ..., HI")
+      ->excludes(fixed);
+  command.add_option(
+      "--eval-speedups", *eval_speedups,
+      "Comma-separated speedups for dev evaluation (default: 1 and the training range's ends)");
+  command.add_option("--dev-examples", options.dev_examples, "Dev examples scored per evaluation")
+      ->capture_default_str();
+  return [&options, range, eval_speedups] {
+    if (!range->empty()) options.train_speedup_range = parse_range(*range, "--train-speedup-range", "1,3");
+    if (!eval_speedups->empty()) options.eval_speedups = parse_number_list(*eval_speedups, "--eval-speedups");
+  };
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
-  auto* train = app.add_subcommand(
-      "train", "Pretrain (mlm), fine-tune with elimination (classify), or train a GPT-2 (clm), on libtorch");
+  auto* train = app.add_subcommand("train",
+                                   "Pretrain (mlm), fine-tune with elimination (classify), train a GPT-2 "
+                                   "(clm) or a T5 (t5-span, seq2seq), on libtorch");
   train->require_subcommand(1);
 
   {
@@ -215,6 +240,91 @@ void add_train_command(CLI::App& app) {
       if (!eval_speedups->empty())
         options->eval_speedups = parse_number_list(*eval_speedups, "--eval-speedups");
       print_result(train::train_causal_lm(*options, std::cerr));
+    });
+  }
+
+  {
+    auto* command = train->add_subcommand(
+        "t5-span",
+        "T5 span-corruption pretraining from scratch on plain text (passages joined, cut into inputs of\n"
+        "--seq-len tokens), with ACC elimination in the encoder. Evaluates dev loss and keeps the best\n"
+        "checkpoint");
+    auto options = std::make_shared<train::T5SpanOptions>();
+    auto dtype = std::make_shared<std::string>("f32");
+    auto threads = std::make_shared<std::optional<int>>();
+    options->learning_rate = 1e-3;
+    options->batch_size = 16;
+    command->add_option("--train", options->data, "Training text, e.g. data/lm/train.txt")->required();
+    command->add_option("--dev", options->dev, "Dev text, e.g. data/lm/dev.txt")->required();
+    command
+        ->add_option("--tokenizer", options->tokenizer,
+                     "Folder with T5's spiece.model (and tokenizer_config.json: extra_ids)")
+        ->required();
+    command->add_option("--preset", options->preset, "Model size: tiny, mini, small or base (T5 v1.1's)")
+        ->check(CLI::IsMember({"tiny", "mini", "small", "base"}))
+        ->capture_default_str();
+    command->add_option("--layers", options->layers, "Encoder and decoder layers (default: the preset's)");
+    command->add_option("--feed-forward", options->feed_forward, "FFN: gated-gelu (T5 v1.1) or relu (T5)")
+        ->check(CLI::IsMember({"gated-gelu", "relu"}))
+        ->capture_default_str();
+    command->add_flag("--tie-embeddings", options->tie_embeddings,
+                      "Tie the head to the shared embedding (T5 1.0; default: untied, as T5 v1.1)");
+    command->add_option("--steps", options->steps, "Optimizer steps")->capture_default_str();
+    command->add_option("--seq-len", options->seq_len, "Corrupted input tokens per example, </s> included")
+        ->capture_default_str();
+    command->add_option("--noise-density", options->noise_density, "Share of tokens masked into spans")
+        ->capture_default_str();
+    command->add_option("--mean-span-length", options->mean_span_length, "Mean noise span length")
+        ->capture_default_str();
+    command->add_option("--max-lines", options->max_lines,
+                        "Read at most this many lines of --train (0 = all)");
+    const std::function<void()> apply_t5 = add_t5_options(*command, *options);
+    add_common_options(*command, *options, *dtype, *threads);
+    command->callback([options, dtype, threads, apply_t5] {
+      options->save_dtype = parse_save_dtype(*dtype);
+      options->threads = *threads;
+      apply_t5();
+      print_result(train::train_t5_span(*options, std::cerr));
+    });
+  }
+
+  {
+    auto* command = train->add_subcommand(
+        "seq2seq",
+        "Fine-tune a T5 folder on JSONL {\"source\", \"target\"} lines (teacher forcing), with ACC\n"
+        "elimination in the encoder. Evaluates dev loss (and greedy exact match) once per epoch and keeps\n"
+        "the best checkpoint");
+    auto options = std::make_shared<train::Seq2SeqOptions>();
+    auto dtype = std::make_shared<std::string>("f32");
+    auto threads = std::make_shared<std::optional<int>>();
+    options->learning_rate = 3e-4;
+    options->batch_size = 16;
+    command->add_option("--init", options->init, "T5 folder to start from (with its spiece.model)")
+        ->required();
+    command->add_option("--train", options->train, "Training data: JSONL {\"source\", \"target\"}")
+        ->required();
+    command->add_option("--dev", options->dev, "Dev data, same format")->required();
+    command->add_option("--epochs", options->epochs, "Passes over --train")->capture_default_str();
+    command->add_option("--steps", options->steps, "Optimizer steps (overrides --epochs)");
+    command
+        ->add_option("--max-source-len", options->max_source_len,
+                     "Source tokens, </s> included (longer: cut)")
+        ->capture_default_str();
+    command
+        ->add_option("--max-target-len", options->max_target_len,
+                     "Target tokens, </s> included (longer: cut)")
+        ->capture_default_str();
+    command
+        ->add_option("--dev-generate", options->dev_generate,
+                     "Dev examples decoded greedily for exact match per evaluation (0: none)")
+        ->capture_default_str();
+    const std::function<void()> apply_t5 = add_t5_options(*command, *options);
+    add_common_options(*command, *options, *dtype, *threads);
+    command->callback([options, dtype, threads, apply_t5] {
+      options->save_dtype = parse_save_dtype(*dtype);
+      options->threads = *threads;
+      apply_t5();
+      print_result(train::train_seq2seq(*options, std::cerr));
     });
   }
 }

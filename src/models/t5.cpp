@@ -404,19 +404,21 @@ T5Model T5Model::load(const std::filesystem::path& model_dir, Precision precisio
   return model;
 }
 
-ModelShape T5Model::encoder_shape() const {
-  return {.layers = config_.num_layers,
-          .hidden = config_.d_model,
-          .ffn = config_.d_ff,
+ModelShape t5_encoder_shape(const T5Config& config) {
+  return {.layers = config.num_layers,
+          .hidden = config.d_model,
+          .ffn = config.d_ff,
           .causal = false,
-          .heads = config_.num_heads,
-          .kv_heads = config_.num_heads,
-          .gated_ffn = config_.gated(),
+          .heads = config.num_heads,
+          .kv_heads = config.num_heads,
+          .gated_ffn = config.gated(),
           .vocab = 0,
-          .head_dim = config_.d_kv,
+          .head_dim = config.d_kv,
           .relative_bias = true,
-          .memory_layers = config_.num_decoder_layers};
+          .memory_layers = config.num_decoder_layers};
 }
+
+ModelShape T5Model::encoder_shape() const { return t5_encoder_shape(config_); }
 
 ModelDescription t5_description(const T5Config& config) {
   return {.family = config.model_type,

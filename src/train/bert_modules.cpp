@@ -166,8 +166,8 @@ EncoderOutput BertEncoderImpl::forward(const TokenBatch& batch, const Planner* p
     BertLayerImpl::Attention attention = layer.attend(result.hidden, result.mask, pruning);
     if (pruning) {
       const std::vector<int64_t> lengths_in = lengths;
-      const torch::Tensor kept_index = kept_row_index(attention.scores, lengths, plans, index,
-                                                      planner->min_keep(), /*protect_last=*/false);
+      const torch::Tensor kept_index =
+          kept_row_index(attention.scores, lengths, plans, index, planner->min_keep(), ProtectedRows::kFirst);
       if (lengths != lengths_in || kept_index.size(1) != result.hidden.size(1)) {
         // Selection is not differentiated; gradients flow through the kept rows.
         result.hidden = gather_rows(result.hidden, kept_index);

@@ -179,6 +179,11 @@ std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& p
   return encode_text_lines(path, [&](const std::string& line) { return tokenizer.token_ids(line); });
 }
 
+std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& path,
+                                                  const SentencePieceTokenizer& tokenizer) {
+  return encode_text_lines(path, [&](const std::string& line) { return tokenizer.token_ids(line); });
+}
+
 std::vector<std::vector<int32_t>> causal_lm_windows(const std::vector<std::vector<int32_t>>& lines,
                                                     int32_t separator, int64_t length,
                                                     const std::string& source) {

@@ -142,7 +142,7 @@ Gpt2Output Gpt2LMImpl::forward(const torch::Tensor& ids, int64_t prompt_length, 
     if (pruning) {
       const std::vector<int64_t> lengths_in = rows.prompt_lengths;
       const torch::Tensor prompt_index = kept_row_index(attention.scores, rows.prompt_lengths, plans, index,
-                                                        planner->min_keep(), /*protect_last=*/true);
+                                                        planner->min_keep(), ProtectedRows::kFirstAndLast);
       if (rows.prompt_lengths != lengths_in || prompt_index.size(1) != rows.prompt_rows) {
         // Selection is not differentiated; gradients flow through the kept rows. The
         // continuation rows all stay.

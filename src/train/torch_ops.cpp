@@ -29,7 +29,7 @@ torch::Tensor length_mask(const std::vector<int64_t>& lengths, int64_t rows, tor
 
 torch::Tensor kept_row_index(const torch::Tensor& scores, std::vector<int64_t>& lengths,
                              std::span<const SequencePlan* const> plans, int64_t layer, int64_t min_keep,
-                             bool protect_last) {
+                             ProtectedRows protect) {
   const torch::Tensor scores_cpu = scores.to(torch::kCPU, torch::kFloat).contiguous();
   const int64_t stride = scores_cpu.size(1);
   const float* data = scores_cpu.data_ptr<float>();
@@ -39,9 +39,12 @@ torch::Tensor kept_row_index(const torch::Tensor& scores, std::vector<int64_t>& 
     const int64_t rows_in = lengths[b];
     const std::span<const float> sequence_scores(data + static_cast<int64_t>(b) * stride,
                                                  static_cast<size_t>(rows_in));
-    const int64_t protected_rows[] = {0, rows_in - 1};
-    const std::span<const int64_t> protect(protected_rows, protect_last ? 2 : 1);
-    kept_rows[b] = decide_kept_rows(*plans[b], layer, sequence_scores, min_keep, protect);
+    const int64_t first_and_last[] = {0, rows_in - 1};
+    const std::span<const int64_t> protected_rows =
+        protect == ProtectedRows::kFirstAndLast ? std::span<const int64_t>(first_and_last)
+        : protect == ProtectedRows::kFirst      ? std::span<const int64_t>(first_and_last, 1)
+                                                : std::span<const int64_t>(first_and_last + 1, 1);
+    kept_rows[b] = decide_kept_rows(*plans[b], layer, sequence_scores, min_keep, protected_rows);
     lengths[b] = static_cast<int64_t>(kept_rows[b].size());
     longest = std::max(longest, lengths[b]);
   }

@@ -107,6 +107,8 @@ class T5RelativeBias : public PositionBias {
 
 // The model's sizes as a latency table keys them: the encoder's (compute_dtype unset).
 ModelDescription t5_description(const T5Config& config);
+// The encoder's shape, what plans are made over (T5Model::encoder_shape; the trainer's too).
+ModelShape t5_encoder_shape(const T5Config& config);
 
 class T5Model : public Seq2SeqLm {
  public:

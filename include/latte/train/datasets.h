@@ -16,6 +16,7 @@
 #include "latte/models/bert.h"
 #include "latte/tokenizers/bert_tokenizer.h"
 #include "latte/tokenizers/bpe_tokenizer.h"
+#include "latte/tokenizers/sentencepiece_tokenizer.h"
 
 namespace latte::train {
 
@@ -72,6 +73,10 @@ std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& p
 // the special token, as in the engine).
 std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& path,
                                                   const ByteLevelBpeTokenizer& tokenizer);
+
+// The same with T5's SentencePiece (no </s> added).
+std::vector<std::vector<int32_t>> read_text_lines(const std::filesystem::path& path,
+                                                  const SentencePieceTokenizer& tokenizer);
 
 // Causal-LM windows: the lines joined into one token stream, each followed by `separator`
 // (<|endoftext|>), cut into consecutive windows of `length` tokens; a line longer than a window

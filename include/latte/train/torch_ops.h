@@ -29,12 +29,16 @@ torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& index);
 // [batch, rows] bool: true on the first lengths[b] rows of sequence b.
 torch::Tensor length_mask(const std::vector<int64_t>& lengths, int64_t rows, torch::Device device);
 
+// The rows of a sequence that elimination never drops, as the engine protects them: BERT's
+// [CLS] (first), a decoder prompt's first and last tokens, T5's final </s> (last).
+enum class ProtectedRows { kFirst, kFirstAndLast, kLast };
+
 // Which rows of each sequence survive `layer`: decide_kept_rows on the first lengths[b] scores
-// of row b of `scores` [batch, rows] (padding ignored). Protected: row 0 and, with
-// `protect_last`, each sequence's last row. Returns [batch, longest kept] row indices (padding
-// repeats row 0) on the scores' device and writes the kept counts into `lengths`.
+// of row b of `scores` [batch, rows] (padding ignored), `protect` naming the rows always kept.
+// Returns [batch, longest kept] row indices (padding repeats row 0) on the scores' device and
+// writes the kept counts into `lengths`.
 torch::Tensor kept_row_index(const torch::Tensor& scores, std::vector<int64_t>& lengths,
                              std::span<const SequencePlan* const> plans, int64_t layer, int64_t min_keep,
-                             bool protect_last);
+                             ProtectedRows protect);
 
 }  // namespace latte::train

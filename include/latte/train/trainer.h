@@ -92,6 +92,42 @@ struct CausalLMOptions : TrainOptions {
   bool score_kept_prompt = false;
 };
 
+// What both T5 runs share (docs/training.md, "T5"): elimination in the encoder while training,
+// dev evaluation.
+struct T5Options : TrainOptions {
+  std::filesystem::path dev;
+  std::optional<double> train_speedup;  // as ClassifierOptions
+  std::optional<std::pair<double, double>> train_speedup_range;
+  std::vector<double> eval_speedups;  // default: 1 and the training speedups' ends
+  int64_t dev_examples = 256;         // dev examples scored at each evaluation
+};
+
+// latte train t5-span: T5 span-corruption pretraining from scratch.
+struct T5SpanOptions : T5Options {
+  std::filesystem::path data;               // text, one passage per line
+  std::filesystem::path tokenizer;          // a folder with spiece.model (tokenizer_config.json: extra_ids)
+  std::string preset = "small";             // t5_preset(): tiny, mini, small, base
+  std::optional<int64_t> layers;            // overrides the preset's layers (encoder and decoder)
+  std::string feed_forward = "gated-gelu";  // or relu
+  bool tie_embeddings = false;              // T5 v1.1 unties the head
+  int64_t seq_len = 512;                    // corrupted input tokens (</s> included)
+  int64_t steps = 1000;
+  double noise_density = 0.15;
+  double mean_span_length = 3.0;
+  int64_t max_lines = 0;  // read at most this many lines of --data (0 = all)
+};
+
+// latte train seq2seq: fine-tuning a T5 folder on {"source", "target"} JSONL (teacher forcing).
+struct Seq2SeqOptions : T5Options {
+  std::filesystem::path init;  // a T5 folder with its spiece.model
+  std::filesystem::path train;
+  int64_t epochs = 3;
+  std::optional<int64_t> steps;  // overrides epochs
+  int64_t max_source_len = 512;  // tokens, </s> included; longer sources are cut (with a notice)
+  int64_t max_target_len = 128;
+  int64_t dev_generate = 32;  // dev examples decoded greedily for exact match at each evaluation
+};
+
 struct Evaluation {
   int64_t step = 0;
   double score = 0.0;  // higher is better: -loss (MLM), mean accuracy or Pearson r
@@ -113,6 +149,8 @@ struct TrainResult {
 TrainResult train_masked_lm(const MaskedLMOptions& options, std::ostream& log);
 TrainResult train_classifier(const ClassifierOptions& options, std::ostream& log);
 TrainResult train_causal_lm(const CausalLMOptions& options, std::ostream& log);
+TrainResult train_t5_span(const T5SpanOptions& options, std::ostream& log);
+TrainResult train_seq2seq(const Seq2SeqOptions& options, std::ostream& log);
 
 // Learning rate at `step` (0-based): linear warmup to `peak` over warmup_steps,
 // then linear decay to 0 at total_steps.
