@@ -147,6 +147,24 @@ TEST(Instruct, FilesAreDeterministicAndReadBack) {
   EXPECT_NE(slurp(work.path() / "a" / "README.md").find("| test | fill | 8 | 8 | 8 |"), std::string::npos);
 }
 
+// A train split with fewer items than --shots: the fewshot prompts take what there is.
+TEST(Instruct, FewerTrainItemsThanShots) {
+  TempDir work("instruct_small");
+  write_fetched(work.path());
+  spit(work.path() / "spam" / "train.jsonl", R"({"id": "a", "text": "only one", "label": "ham"})"
+                                             "\n"
+                                             R"({"id": "b", "text": "and two", "label": "spam"})"
+                                             "\n");
+  InstructOptions options;
+  options.shots = 3;
+  for (const Split split : kAllSplits) {
+    for (const InstructExample& example : build_instruct_examples(work.path(), split, options)) {
+      if (example.task != "spam" || example.style != "fewshot") continue;
+      EXPECT_EQ(count_of(example.source, "Answer:"), split == Split::kTrain ? 2u : 3u) << example.source;
+    }
+  }
+}
+
 TEST(Instruct, BadFilesNameTheirLine) {
   EXPECT_THROW(parse_instruct_line(R"({"source": "x"})", "f:3"), FormatError);
   try {

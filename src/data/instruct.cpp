@@ -253,7 +253,11 @@ std::vector<InstructExample> build_instruct_examples(const fs::path& data_dir, S
         const std::string style = kInstructStyles[s];
         std::vector<const Item*> shots;
         if (style == "fewshot") {
-          while (static_cast<int>(shots.size()) < options.shots && train.size() > 1) {
+          // As many as there are other train items (a tiny train split may hold fewer).
+          const auto others = static_cast<size_t>(std::count_if(
+              train.begin(), train.end(), [&](const Item& other) { return other.id != item.id; }));
+          const size_t wanted = std::min(static_cast<size_t>(options.shots), others);
+          while (shots.size() < wanted) {
             const Item* shot = &train[random.below(train.size())];
             if (shot->id != item.id && std::find(shots.begin(), shots.end(), shot) == shots.end())
               shots.push_back(shot);
