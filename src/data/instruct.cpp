@@ -23,12 +23,17 @@ struct SourceRecord {
   std::string label;
 };
 
-std::vector<SourceRecord> read_labelled(const fs::path& path) {
+// The lines of a dataset file that `latte data fetch` writes.
+LineReader open_dataset(const fs::path& path) {
   if (!fs::exists(path)) {
     throw FormatError(path.string() + " is missing: write the datasets with `latte data fetch --out " +
                       path.parent_path().parent_path().string() + "`");
   }
-  LineReader lines(ReadableFile::open(path, FileSource::kUser, "dataset file"));
+  return LineReader(ReadableFile::open(path, FileSource::kUser, "dataset file"));
+}
+
+std::vector<SourceRecord> read_labelled(const fs::path& path) {
+  LineReader lines = open_dataset(path);
   std::vector<SourceRecord> records;
   std::string line;
   while (lines.next(line)) {
@@ -47,11 +52,7 @@ std::vector<SourceRecord> read_labelled(const fs::path& path) {
 }
 
 std::vector<SourceRecord> read_lines(const fs::path& path) {
-  if (!fs::exists(path)) {
-    throw FormatError(path.string() + " is missing: write the datasets with `latte data fetch --out " +
-                      path.parent_path().parent_path().string() + "`");
-  }
-  LineReader lines(ReadableFile::open(path, FileSource::kUser, "dataset file"));
+  LineReader lines = open_dataset(path);
   std::vector<SourceRecord> records;
   std::string line;
   while (lines.next(line)) {
