@@ -166,13 +166,13 @@ std::vector<std::vector<Seq2SeqGroupScore>> score_seq2seq_runs(
       score.exact_match = estimates[t * per_target];
       if (t > 0) score.change = estimates[t * per_target + 1];
       if (classification) score.macro_f1 = estimates[t * per_target + 2];
-      double encoder = 0, total = 0, kept = 0, predicted = 0;
+      double encoder = 0, total = 0, kept = 0, predicted_sum = 0;
       for (const size_t i : group) {
         const Seq2SeqPrediction& prediction = runs.predictions[t][i];
         encoder += prediction.encoder_seconds;
         total += prediction.total_seconds;
         kept += prediction.kept_fraction;
-        predicted += prediction.predicted_speedup;
+        predicted_sum += prediction.predicted_speedup;
       }
       const auto count = static_cast<double>(group.size());
       score.encoder_ms = encoder / count * 1e3;
@@ -180,7 +180,7 @@ std::vector<std::vector<Seq2SeqGroupScore>> score_seq2seq_runs(
       score.encoder_speedup = encoder > 0 ? base_encoder / encoder : 1.0;
       score.total_speedup = total > 0 ? base_total / total : 1.0;
       score.kept_fraction = kept / count;
-      score.predicted_speedup = predicted / count;
+      score.predicted_speedup = predicted_sum / count;
       scores[t].push_back(std::move(score));
     }
   }
