@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -503,7 +504,7 @@ TEST(T5TokenizerJson, BadFilesNameTheField) {
        "field 'model.vocab[5]' must be [piece, score]"},
       {[](json& root) { root["model"]["vocab"][5][1] = "high"; },
        "field 'model.vocab[5]' must be [piece, score]"},
-      {[](json& root) { root["model"]["vocab"][7][1] = 1e400; },
+      {[](json& root) { root["model"]["vocab"][7][1] = std::numeric_limits<double>::infinity(); },
        "field 'model.vocab[7]' must be [piece, score]"},
       {[](json& root) { root["model"]["vocab"][9][0] = ""; }, "field 'model.vocab[9]' must have a non-empty"},
       {[](json& root) { root["model"]["unk_id"] = 2100; },
