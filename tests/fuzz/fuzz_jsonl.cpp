@@ -1,8 +1,9 @@
 // The JSONL readers: labelled inputs (the record reader on a .jsonl file, and one line straight
-// into its parser), results for `latte plot` (read_plot_series) and for `latte compare`
-// (read_lm_run).
+// into its parser), instruction data for encoder-decoders (`latte eval` / `train seq2seq`),
+// results for `latte plot` (read_plot_series) and for `latte compare` (read_lm_run).
 #include "fuzz_support.h"
 #include "latte/core/error.h"
+#include "latte/data/instruct.h"
 #include "latte/data/records.h"
 #include "latte/eval/lm_compare.h"
 #include "latte/eval/plot.h"
@@ -21,9 +22,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     data::parse_labeled_json_line(std::string(bytes), "fuzz:1");
   } catch (const Error&) {
   }
+  try {
+    data::parse_instruct_line(bytes, "fuzz:1");
+  } catch (const Error&) {
+  }
   fuzz::scratch().reset({{"inputs.jsonl", bytes}});
   try {
     read_lines(fuzz::scratch().path() / "inputs.jsonl");
+  } catch (const Error&) {
+  }
+  try {
+    data::read_instruct_examples(fuzz::scratch().path() / "inputs.jsonl");
   } catch (const Error&) {
   }
   try {
