@@ -347,3 +347,20 @@ TEST(Seq2SeqEvalCli, BadInputsAreOneLineErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+// latte data instruct: a folder without the fetched datasets, and a flag out of range.
+TEST(InstructCli, BadInputsAreOneLineErrors) {
+  TempDir work("instruct_cli");
+  latte::test_support::expect_one_line_error(
+      latte::test_support::run_latte(work.path(), "data instruct --data " + work.path().string()),
+      "spam/train.jsonl is missing: write the datasets with `latte data fetch");
+  latte::test_support::expect_one_line_error(
+      latte::test_support::run_latte(work.path(),
+                                     "data instruct --data " + work.path().string() + " --shots 99"),
+      "--shots");
+  EXPECT_FALSE(fs::exists(work.path() / "instruct"));  // nothing written
+}
+
+}  // namespace

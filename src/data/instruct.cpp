@@ -278,18 +278,22 @@ std::vector<InstructExample> build_instruct_examples(const fs::path& data_dir, S
 InstructCounts write_instruct_datasets(const fs::path& data_dir, const fs::path& out_dir,
                                        const InstructOptions& options, std::ostream* progress) {
   InstructCounts counts;
+  // Every split is built before anything is written: a missing or malformed dataset leaves no
+  // partial output.
+  std::vector<std::vector<InstructExample>> splits;
+  for (const Split split : kAllSplits) splits.push_back(build_instruct_examples(data_dir, split, options));
   fs::create_directories(out_dir);
-  for (const Split split : kAllSplits) {
-    const std::vector<InstructExample> examples = build_instruct_examples(data_dir, split, options);
+  for (size_t s = 0; s < splits.size(); ++s) {
+    const char* split = split_name(kAllSplits[s]);
     std::string contents;
-    for (const InstructExample& example : examples) {
+    for (const InstructExample& example : splits[s]) {
       contents += example_line(example) + "\n";
-      ++counts[split_name(split)][example.task][example.style];
+      ++counts[split][example.task][example.style];
     }
-    const fs::path file = out_dir / (std::string(split_name(split)) + ".jsonl");
+    const fs::path file = out_dir / (std::string(split) + ".jsonl");
     write_file_atomic(file, contents);
     if (progress)
-      *progress << "instruct: wrote " << examples.size() << " examples to " << file.string() << "\n";
+      *progress << "instruct: wrote " << splits[s].size() << " examples to " << file.string() << "\n";
   }
   std::ostringstream readme;
   readme
