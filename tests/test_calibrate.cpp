@@ -10,6 +10,7 @@
 #include "latte/io/safetensors.h"
 #include "latte/models/gpt2.h"
 #include "latte/models/registry.h"
+#include "latte/models/t5.h"
 #include "latte/models/weight_spec.h"
 #include "test_support.h"
 
@@ -169,6 +170,56 @@ TEST(CalibrateModel, ADecoderSkipsOneTokenPromptsWithANotice) {
   EXPECT_EQ(test_support::error_of(
                 [&] { calibrate_model(dir / "gpt2", (dir / "empty.txt").string(), 10, {}, nullptr); }),
             (dir / "empty.txt").string() + ": no inputs to calibrate on");
+}
+
+// A random tiny T5 with the small SentencePiece test tokenizer, as `latte init --family t5
+// --tokenizer` writes it.
+void write_tiny_t5(const std::filesystem::path& out) {
+  const std::filesystem::path tokenizer = std::filesystem::path(LATTE_TEST_DATA_DIR) / "t5_tokenizer";
+  std::filesystem::create_directories(out);
+  for (const char* name : {"spiece.model", "tokenizer_config.json"})
+    std::filesystem::copy_file(tokenizer / name, out / name);
+  const T5Config config = t5_preset("tiny", static_cast<int64_t>(load_tokenizer(out)->vocab_size()));
+  write_safetensors(out / "model.safetensors", random_weights(t5_weight_specs(config), 11), DType::F32, {});
+  test_support::spit(out / "config.json", config.to_json().dump());
+}
+
+// An encoder-decoder calibrates its encoder on the sources, as calibrate(Seq2SeqLm&) does on
+// the same ids; the protected final </s> keeps every layer's fraction above 0.
+TEST(CalibrateModel, AnEncoderDecoderCalibratesItsEncoderOnTheSources) {
+  test_support::TempDir dir("calibrate_t5");
+  write_tiny_t5(dir / "t5");
+  const std::vector<std::string> texts = {
+      "Is this e-mail spam or ham? E-mail: win a free prize now, click here. Answer:",
+      "Which genre is this passage? The committee met on Tuesday to discuss the budget.",
+      "Fill in the blank: the cat sat on the ___ and looked at the dog."};
+  std::string lines;
+  for (const std::string& text : texts)
+    lines += nlohmann::json{{"source", text}, {"target", "x"}}.dump() + "\n";
+  test_support::spit(dir / "sources.jsonl", lines);
+  std::ostringstream log;
+  const ModelCalibration calibration =
+      calibrate_model(dir / "t5", (dir / "sources.jsonl").string(), 10, {}, &log,
+                      data::RecordOptions{.fields = {.text = "source"}});
+  EXPECT_EQ(calibration.samples, 3u);
+  EXPECT_EQ(calibration.positions, 512);
+  const std::unique_ptr<Seq2SeqLm> model = load_seq2seq_lm(dir / "t5");
+  const size_t layers = static_cast<size_t>(model->num_encoder_layers());
+  ASSERT_EQ(calibration.report.top_shares.size(), layers);
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(dir / "t5");
+  std::vector<std::vector<int32_t>> sources;
+  for (const std::string& text : texts) sources.push_back(tokenizer->encode(text, 512).ids);
+  const CalibrationReport direct = calibrate(*model, sources, default_calibration_taus(), nullptr);
+  EXPECT_EQ(calibration.report.calibration.keep_fractions, direct.calibration.keep_fractions);
+  EXPECT_EQ(calibration.report.calibration.acc_curves, direct.calibration.acc_curves);
+  const auto& fractions = direct.calibration.keep_fractions;
+  ASSERT_EQ(fractions.size(), default_calibration_taus().size());
+  for (double fraction : fractions.front()) EXPECT_DOUBLE_EQ(fraction, 1.0);  // tau = 1 is dense
+  for (size_t layer = 0; layer < layers; ++layer) {
+    EXPECT_LT(fractions.back()[layer], 0.5);  // tau 0.1 drops most word-vectors
+    EXPECT_GT(fractions.back()[layer], 0.0);  // </s> stays
+  }
+  EXPECT_THROW(calibrate(*model, {sources[0], {}}, default_calibration_taus(), nullptr), InputError);
 }
 
 TEST(LoadProfileSubject, EachFamilyGetsItsLayerKindAndKeyAndOwnsItsModel) {

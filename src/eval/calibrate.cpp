@@ -161,6 +161,28 @@ CalibrationReport calibrate(CausalLm& model, const std::vector<std::vector<int32
   return calibrate(model.shape(), static_cast<int64_t>(prompts.size()), pass, taus, progress);
 }
 
+CalibrationReport calibrate(Seq2SeqLm& model, const std::vector<std::vector<int32_t>>& sources,
+                            const std::vector<double>& taus, std::ostream* progress) {
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (sources[i].empty()) throw InputError("calibration source " + std::to_string(i) + " has no tokens");
+  }
+  const CalibrationPass pass = [&](const Planner* planner, const SampleScores& on_scores) {
+    std::vector<SampleCounts> counts;
+    for (size_t i = 0; i < sources.size(); ++i) {
+      EncoderOptions options{.planner = planner};
+      if (on_scores) {
+        options.on_scores = [&](int64_t layer, std::span<const float> scores) {
+          on_scores(layer, static_cast<int64_t>(i), scores);
+        };
+      }
+      Seq2SeqState state = model.encode(sources[i], options);
+      counts.push_back(SampleCounts{static_cast<int64_t>(sources[i].size()), std::move(state.encoder_kept)});
+    }
+    return counts;
+  };
+  return calibrate(model.encoder_shape(), static_cast<int64_t>(sources.size()), pass, taus, progress);
+}
+
 namespace {
 
 // `truncation` with the tokens an input is cut to: its max_length, checked against the model's
@@ -204,6 +226,22 @@ ModelCalibration calibrate_decoder(const std::filesystem::path& folder, const st
                           truncation, model->max_positions()};
 }
 
+ModelCalibration calibrate_seq2seq(const std::filesystem::path& folder, const std::string& inputs,
+                                   size_t max_inputs, Truncation truncation, std::ostream* log,
+                                   const data::RecordOptions& records) {
+  const std::unique_ptr<Seq2SeqLm> model = load_seq2seq_lm(folder);
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
+  check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
+  truncation = resolved(truncation, model->max_source_tokens());
+  data::RecordReader texts = data::RecordReader::from_file(inputs, records);
+  std::vector<std::vector<int32_t>> sources;
+  for (data::LabeledExample text; sources.size() < max_inputs && texts.next(text);)
+    sources.push_back(encode_input(*tokenizer, text.text, text.text_pair, truncation, text.origin).ids);
+  if (sources.empty()) throw InputError(inputs + ": no inputs to calibrate on");
+  return ModelCalibration{calibrate(*model, sources, default_calibration_taus(), log), sources.size(),
+                          truncation, model->max_source_tokens()};
+}
+
 ModelCalibration calibrate_encoder(const std::filesystem::path& folder, const std::string& inputs,
                                    size_t max_inputs, Truncation truncation, std::ostream* log,
                                    const data::RecordOptions& records) {
@@ -226,8 +264,11 @@ ModelCalibration calibrate_encoder(const std::filesystem::path& folder, const st
 ModelCalibration calibrate_model(const std::filesystem::path& folder, const std::string& inputs,
                                  size_t max_inputs, Truncation truncation, std::ostream* log,
                                  const data::RecordOptions& records) {
-  if (model_family(folder).kind == ModelKind::kCausalLm)
+  const ModelKind kind = model_family(folder).kind;
+  if (kind == ModelKind::kCausalLm)
     return calibrate_decoder(folder, inputs, max_inputs, truncation, log, records);
+  if (kind == ModelKind::kSeq2SeqLm)
+    return calibrate_seq2seq(folder, inputs, max_inputs, truncation, log, records);
   return calibrate_encoder(folder, inputs, max_inputs, truncation, log, records);
 }
 

@@ -17,6 +17,7 @@
 #include "latte/data/records.h"
 #include "latte/models/bert.h"
 #include "latte/models/causal_lm.h"
+#include "latte/models/seq2seq_lm.h"
 #include "latte/prune/plan.h"
 #include "latte/tokenizers/tokenizer.h"
 
@@ -62,6 +63,11 @@ CalibrationReport calibrate(BertModel& model, const std::vector<BertInput>& inpu
 CalibrationReport calibrate(CausalLm& model, const std::vector<std::vector<int32_t>>& prompts,
                             const std::vector<double>& taus, std::ostream* progress);
 
+// An encoder-decoder's encoder on sources, one at a time (the protected final </s> is the model's
+// rule); the decoder is not run.
+CalibrationReport calibrate(Seq2SeqLm& model, const std::vector<std::vector<int32_t>>& sources,
+                            const std::vector<double>& taus, std::ostream* progress);
+
 // What calibrate_model() measured, and on how many inputs.
 struct ModelCalibration {
   CalibrationReport report;
@@ -70,7 +76,8 @@ struct ModelCalibration {
   int64_t positions = 0;  // the model's, the highest limit it takes
 };
 
-// Calibrates the model in `folder` (an encoder or a decoder, by its model_type) on the first
+// Calibrates the model in `folder` (an encoder, a decoder or an encoder-decoder's encoder, by its
+// model_type) on the first
 // `max_inputs` texts of `inputs` (read as `records` say: text lines, JSONL, CSV or TSV; '-' =
 // stdin), each truncated to truncation.max_length tokens (0: the model's positions; FieldError
 // "max_length" above them) or, with truncation.refuse, refused when longer; the
