@@ -14,13 +14,11 @@ namespace latte::cli {
 
 namespace {
 
-DType parse_save_dtype(const std::string& name) {
-  return name == "f16" ? DType::F16 : name == "bf16" ? DType::BF16 : DType::F32;
-}
-
-// Flags both runs share.
-void add_common_options(CLI::App& command, train::TrainOptions& options, std::string& dtype,
-                        std::optional<int>& threads) {
+// Flags every run shares. The returned callback applies the parsed --save-dtype and --threads
+// to `options`.
+std::function<void()> add_common_options(CLI::App& command, train::TrainOptions& options) {
+  auto dtype = std::make_shared<std::string>("f32");
+  auto threads = std::make_shared<std::optional<int>>();
   command.add_option("--out", options.out, "Output folder: best checkpoint, and trainer_state/ for --resume")
       ->required();
   command.add_option("--lr", options.learning_rate, "Peak learning rate (AdamW)")->capture_default_str();
@@ -40,10 +38,14 @@ void add_common_options(CLI::App& command, train::TrainOptions& options, std::st
   command.add_option(
       "--stop-after", options.stop_after,
       "Stop after this step with the state saved (continue later with --resume); 0 = at the end");
-  command.add_option("--save-dtype", dtype, "Dtype of the saved model: f32, f16 or bf16")
+  command.add_option("--save-dtype", *dtype, "Dtype of the saved model: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}))
       ->capture_default_str();
-  add_threads_option(command, threads);
+  add_threads_option(command, *threads);
+  return [&options, dtype, threads] {
+    options.save_dtype = *dtype == "f16" ? DType::F16 : *dtype == "bf16" ? DType::BF16 : DType::F32;
+    options.threads = *threads;
+  };
 }
 
 // "LO,HI" of a range flag.
@@ -65,24 +67,26 @@ void print_result(const train::TrainResult& result) {
   std::cerr << line;
 }
 
-// Flags both T5 runs share: dev data, elimination while training, evaluation. The returned
-// callback applies the parsed strings to `options`.
-std::function<void()> add_t5_options(CLI::App& command, train::T5Options& options) {
+// Elimination while training and the dev evaluation's speedups (classify, clm, t5-span, seq2seq):
+// --train-speedup, --train-speedup-range and --eval-speedups, eliminating `where` ("in the
+// prompt"). The returned callback applies the parsed strings to `options`.
+template <class Options>
+std::function<void()> add_speedup_options(CLI::App& command, Options& options, const std::string& where,
+                                          const char* range_example) {
   auto range = std::make_shared<std::string>();
   auto eval_speedups = std::make_shared<std::string>();
   auto* fixed = command.add_option("--train-speedup", options.train_speedup,
-                                   "Eliminate in the encoder at this speedup S (1 = dense)");
+                                   "Eliminate " + where + " at this speedup S (1 = dense)");
   command
       .add_option("--train-speedup-range", *range,
-                  "LO,HI in [1, 10]: sample the encoder's speedup per batch from LO, LO+0.25, ..., HI")
+                  "LO,HI in [1, 10]: sample the speedup " + where + " per batch from LO, LO+0.25, ..., HI")
       ->excludes(fixed);
   command.add_option(
       "--eval-speedups", *eval_speedups,
       "Comma-separated speedups for dev evaluation (default: 1 and the training range's ends)");
-  command.add_option("--dev-examples", options.dev_examples, "Dev examples scored per evaluation")
-      ->capture_default_str();
-  return [&options, range, eval_speedups] {
-    if (!range->empty()) options.train_speedup_range = parse_range(*range, "--train-speedup-range", "1,3");
+  return [&options, range, eval_speedups, range_example] {
+    if (!range->empty())
+      options.train_speedup_range = parse_range(*range, "--train-speedup-range", range_example);
     if (!eval_speedups->empty()) options.eval_speedups = parse_number_list(*eval_speedups, "--eval-speedups");
   };
 }
@@ -101,8 +105,6 @@ void add_train_command(CLI::App& app) {
         "Masked-LM pretraining of a small BERT from scratch on plain text (one passage per line).\n"
         "Evaluates on --dev every --eval-every steps (default: steps/10) and keeps the best checkpoint");
     auto options = std::make_shared<train::MaskedLMOptions>();
-    auto dtype = std::make_shared<std::string>("f32");
-    auto threads = std::make_shared<std::optional<int>>();
     options->learning_rate = 5e-4;
     options->batch_size = 32;
     command->add_option("--data", options->data, "Training text, e.g. data/lm/train.txt")->required();
@@ -122,10 +124,9 @@ void add_train_command(CLI::App& app) {
         ->capture_default_str();
     command->add_option("--max-lines", options->max_lines,
                         "Read at most this many lines of --data (0 = all)");
-    add_common_options(*command, *options, *dtype, *threads);
-    command->callback([options, dtype, threads] {
-      options->save_dtype = parse_save_dtype(*dtype);
-      options->threads = *threads;
+    const std::function<void()> apply_common = add_common_options(*command, *options);
+    command->callback([options, apply_common] {
+      apply_common();
       print_result(train::train_masked_lm(*options, std::cerr));
     });
   }
@@ -139,10 +140,6 @@ void add_train_command(CLI::App& app) {
         "per\n"
         "epoch (or every --eval-every steps) at the evaluation speedups and keeps the best checkpoint");
     auto options = std::make_shared<train::ClassifierOptions>();
-    auto dtype = std::make_shared<std::string>("f32");
-    auto threads = std::make_shared<std::optional<int>>();
-    auto range = std::make_shared<std::string>();
-    auto eval_speedups = std::make_shared<std::string>();
     auto records = std::make_shared<RecordFlags>();
     options->learning_rate = 1e-4;
     options->batch_size = 32;
@@ -161,22 +158,13 @@ void add_train_command(CLI::App& app) {
     command->add_option("--steps", options->steps, "Optimizer steps (overrides --epochs)");
     command->add_option("--max-length", options->max_length, "Tokens per example, specials included")
         ->capture_default_str();
-    auto* fixed = command->add_option("--train-speedup", options->train_speedup,
-                                      "Train with elimination at this speedup S (1 = dense)");
-    command
-        ->add_option("--train-speedup-range", *range,
-                     "LO,HI: sample the speedup per batch from LO, LO+0.25, ..., HI (LengthDrop-style)")
-        ->excludes(fixed);
-    command->add_option("--eval-speedups", *eval_speedups,
-                        "Comma-separated speedups for dev evaluation (default: 1 and the training range)");
-    add_common_options(*command, *options, *dtype, *threads);
-    command->callback([options, dtype, threads, range, eval_speedups, records] {
-      options->save_dtype = parse_save_dtype(*dtype);
-      options->threads = *threads;
+    const std::function<void()> apply_speedups =
+        add_speedup_options(*command, *options, "in the encoder", "1,5");
+    const std::function<void()> apply_common = add_common_options(*command, *options);
+    command->callback([options, apply_common, apply_speedups, records] {
+      apply_common();
+      apply_speedups();
       options->records = record_options(*records);
-      if (!range->empty()) options->train_speedup_range = parse_range(*range, "--train-speedup-range", "1,5");
-      if (!eval_speedups->empty())
-        options->eval_speedups = parse_number_list(*eval_speedups, "--eval-speedups");
       print_result(reading_records([&] { return train::train_classifier(*options, std::cerr); }));
     });
   }
@@ -188,11 +176,7 @@ void add_train_command(CLI::App& app) {
         "text joined into windows of --seq-len tokens, with ACC elimination in the prompt part of each\n"
         "window. Evaluates continuation perplexity on --dev and keeps the best checkpoint");
     auto options = std::make_shared<train::CausalLMOptions>();
-    auto dtype = std::make_shared<std::string>("f32");
-    auto threads = std::make_shared<std::optional<int>>();
-    auto range = std::make_shared<std::string>();
     auto prompt_range = std::make_shared<std::string>();
-    auto eval_speedups = std::make_shared<std::string>();
     options->learning_rate = 6e-4;
     options->batch_size = 8;
     command->add_option("--data", options->data, "Training text, e.g. data/lm/train.txt")->required();
@@ -211,15 +195,8 @@ void add_train_command(CLI::App& app) {
     command->add_option("--prompt-len-range", *prompt_range,
                         "LO,HI: prompt tokens per window, drawn per batch (default: seq-len/4, seq-len - "
                         "min(32, seq-len/4))");
-    auto* fixed = command->add_option("--train-speedup", options->train_speedup,
-                                      "Eliminate in the prompt at this speedup S (1 = dense)");
-    command
-        ->add_option("--train-speedup-range", *range,
-                     "LO,HI in [1, 10]: sample the speedup per batch from LO, LO+0.25, ..., HI")
-        ->excludes(fixed);
-    command->add_option(
-        "--eval-speedups", *eval_speedups,
-        "Comma-separated speedups for dev evaluation (default: 1 and the training range's ends)");
+    const std::function<void()> apply_speedups =
+        add_speedup_options(*command, *options, "in the prompt", "1,4");
     command->add_option("--dev-windows", options->dev_windows, "Dev windows scored per evaluation")
         ->capture_default_str();
     command->add_option("--max-lines", options->max_lines,
@@ -227,18 +204,15 @@ void add_train_command(CLI::App& app) {
     command->add_flag("--score-kept-prompt", options->score_kept_prompt,
                       "Pruned batches also train on the prompt rows that survive elimination (default: "
                       "the continuation only, as eval --task lm scores it)");
-    add_common_options(*command, *options, *dtype, *threads);
-    command->callback([options, dtype, threads, range, prompt_range, eval_speedups] {
-      options->save_dtype = parse_save_dtype(*dtype);
-      options->threads = *threads;
-      if (!range->empty()) options->train_speedup_range = parse_range(*range, "--train-speedup-range", "1,4");
+    const std::function<void()> apply_common = add_common_options(*command, *options);
+    command->callback([options, apply_common, apply_speedups, prompt_range] {
+      apply_common();
+      apply_speedups();
       if (!prompt_range->empty()) {
         const std::vector<int64_t> ends = parse_integer_list(*prompt_range, "--prompt-len-range", "128,480");
         if (ends.size() != 2) throw InputError("--prompt-len-range takes LO,HI (e.g. 128,480)");
         options->prompt_length_range = std::make_pair(ends[0], ends[1]);
       }
-      if (!eval_speedups->empty())
-        options->eval_speedups = parse_number_list(*eval_speedups, "--eval-speedups");
       print_result(train::train_causal_lm(*options, std::cerr));
     });
   }
@@ -250,8 +224,6 @@ void add_train_command(CLI::App& app) {
         "--seq-len tokens), with ACC elimination in the encoder. Evaluates dev loss and keeps the best\n"
         "checkpoint");
     auto options = std::make_shared<train::T5SpanOptions>();
-    auto dtype = std::make_shared<std::string>("f32");
-    auto threads = std::make_shared<std::optional<int>>();
     options->learning_rate = 1e-3;
     options->batch_size = 16;
     command->add_option("--train", options->data, "Training text, e.g. data/lm/train.txt")->required();
@@ -278,12 +250,14 @@ void add_train_command(CLI::App& app) {
         ->capture_default_str();
     command->add_option("--max-lines", options->max_lines,
                         "Read at most this many lines of --train (0 = all)");
-    const std::function<void()> apply_t5 = add_t5_options(*command, *options);
-    add_common_options(*command, *options, *dtype, *threads);
-    command->callback([options, dtype, threads, apply_t5] {
-      options->save_dtype = parse_save_dtype(*dtype);
-      options->threads = *threads;
-      apply_t5();
+    command->add_option("--dev-examples", options->dev_examples, "Dev examples scored per evaluation")
+        ->capture_default_str();
+    const std::function<void()> apply_speedups =
+        add_speedup_options(*command, *options, "in the encoder", "1,4");
+    const std::function<void()> apply_common = add_common_options(*command, *options);
+    command->callback([options, apply_common, apply_speedups] {
+      apply_common();
+      apply_speedups();
       print_result(train::train_t5_span(*options, std::cerr));
     });
   }
@@ -295,8 +269,6 @@ void add_train_command(CLI::App& app) {
         "elimination in the encoder. Evaluates dev loss (and greedy exact match) once per epoch and keeps\n"
         "the best checkpoint");
     auto options = std::make_shared<train::Seq2SeqOptions>();
-    auto dtype = std::make_shared<std::string>("f32");
-    auto threads = std::make_shared<std::optional<int>>();
     options->learning_rate = 3e-4;
     options->batch_size = 16;
     command->add_option("--init", options->init, "T5 folder to start from (with its spiece.model)")
@@ -318,12 +290,14 @@ void add_train_command(CLI::App& app) {
         ->add_option("--dev-generate", options->dev_generate,
                      "Dev examples decoded greedily for exact match per evaluation (0: none)")
         ->capture_default_str();
-    const std::function<void()> apply_t5 = add_t5_options(*command, *options);
-    add_common_options(*command, *options, *dtype, *threads);
-    command->callback([options, dtype, threads, apply_t5] {
-      options->save_dtype = parse_save_dtype(*dtype);
-      options->threads = *threads;
-      apply_t5();
+    command->add_option("--dev-examples", options->dev_examples, "Dev examples scored per evaluation")
+        ->capture_default_str();
+    const std::function<void()> apply_speedups =
+        add_speedup_options(*command, *options, "in the encoder", "1,4");
+    const std::function<void()> apply_common = add_common_options(*command, *options);
+    command->callback([options, apply_common, apply_speedups] {
+      apply_common();
+      apply_speedups();
       print_result(train::train_seq2seq(*options, std::cerr));
     });
   }
