@@ -91,6 +91,23 @@ std::function<void()> add_speedup_options(CLI::App& command, Options& options, c
   };
 }
 
+// The flags both T5 runs end with (--dev-examples, elimination in the encoder, the common ones)
+// and the callback that parses them and runs `run`.
+template <class Options>
+void add_t5_run(CLI::App& command, const std::shared_ptr<Options>& options,
+                train::TrainResult (*run)(const Options&, std::ostream&)) {
+  command.add_option("--dev-examples", options->dev_examples, "Dev examples scored per evaluation")
+      ->capture_default_str();
+  const std::function<void()> apply_speedups =
+      add_speedup_options(command, *options, "in the encoder", "1,4");
+  const std::function<void()> apply_common = add_common_options(command, *options);
+  command.callback([options, apply_common, apply_speedups, run] {
+    apply_common();
+    apply_speedups();
+    print_result(run(*options, std::cerr));
+  });
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
@@ -250,16 +267,7 @@ void add_train_command(CLI::App& app) {
         ->capture_default_str();
     command->add_option("--max-lines", options->max_lines,
                         "Read at most this many lines of --train (0 = all)");
-    command->add_option("--dev-examples", options->dev_examples, "Dev examples scored per evaluation")
-        ->capture_default_str();
-    const std::function<void()> apply_speedups =
-        add_speedup_options(*command, *options, "in the encoder", "1,4");
-    const std::function<void()> apply_common = add_common_options(*command, *options);
-    command->callback([options, apply_common, apply_speedups] {
-      apply_common();
-      apply_speedups();
-      print_result(train::train_t5_span(*options, std::cerr));
-    });
+    add_t5_run(*command, options, train::train_t5_span);
   }
 
   {
@@ -290,16 +298,7 @@ void add_train_command(CLI::App& app) {
         ->add_option("--dev-generate", options->dev_generate,
                      "Dev examples decoded greedily for exact match per evaluation (0: none)")
         ->capture_default_str();
-    command->add_option("--dev-examples", options->dev_examples, "Dev examples scored per evaluation")
-        ->capture_default_str();
-    const std::function<void()> apply_speedups =
-        add_speedup_options(*command, *options, "in the encoder", "1,4");
-    const std::function<void()> apply_common = add_common_options(*command, *options);
-    command->callback([options, apply_common, apply_speedups] {
-      apply_common();
-      apply_speedups();
-      print_result(train::train_seq2seq(*options, std::cerr));
-    });
+    add_t5_run(*command, options, train::train_seq2seq);
   }
 }
 
