@@ -1,9 +1,10 @@
 // latte_attention_bench: time of latte::attention alone at real head shapes (BERT-base: 12 heads
-// of 64; GPT-2 124M causal prefill), with and without the ACC key scores, against the row count.
+// of 64; GPT-2 124M causal prefill; with --t5-bias, Flan-T5's relative position bias of 32
+// buckets up to 128 and scale 1), with and without the ACC key scores, against the row count.
 // It prints ms per call and GFLOP/s of the two products (QK^T and PV), medians of interleaved
 // rounds, so two builds can be compared side by side (docs/benchmarks.md, issue 12).
 //
-//   latte_attention_bench [--rows 32,128,256,512] [--repeats 20] [--causal] [--queries Q]
+//   latte_attention_bench [--rows 32,128,256,512] [--repeats 20] [--causal] [--queries Q] [--t5-bias]
 //
 // --queries Q: only the last Q rows query (all rows are keys), as a decode step (Q = 1) or a short
 // chunk after a cache does.
@@ -20,6 +21,7 @@
 
 #include "latte/core/arena.h"
 #include "latte/layers/attention.h"
+#include "latte/models/t5.h"
 
 namespace {
 
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
   bool causal = false;
   int64_t queries = 0;  // 0: every row
   int64_t decode_layers = 0;
+  bool t5_bias = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--rows" && i + 1 < argc) {
@@ -119,6 +122,8 @@ int main(int argc, char** argv) {
       repeats = std::max(1, std::atoi(argv[++i]));
     } else if (flag == "--causal") {
       causal = true;
+    } else if (flag == "--t5-bias") {
+      t5_bias = true;
     } else if (flag == "--decode-layers" && i + 1 < argc) {
       decode_layers = std::max(1, std::atoi(argv[++i]));
     } else if (flag == "--queries" && i + 1 < argc) {
@@ -126,7 +131,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(
           stderr,
-          "usage: latte_attention_bench [--rows 32,128,256,512] [--repeats N] [--causal] [--queries Q]\n");
+          "usage: latte_attention_bench [--rows 32,128,256,512] [--repeats N] [--causal] [--queries Q] "
+          "[--t5-bias]\n");
       return 2;
     }
   }
@@ -135,15 +141,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   const int64_t heads = 12, head_dim = 64, width = heads * head_dim;
-  const latte::AttentionSpec spec{heads, heads, head_dim, 0.125f, causal};
-  std::printf("attention, %lld heads of %lld, %s, %s, %d threads, %d repeats (medians)\n",
+  const latte::AttentionSpec spec{heads, heads, head_dim, t5_bias ? 1.0f : 0.125f, causal};
+  std::mt19937 generator(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  latte::Tensor table({32, heads});  // T5's [num_buckets, n_heads]
+  for (int64_t i = 0; i < table.numel(); ++i) table.data()[i] = normal(generator);
+  const latte::T5RelativeBias relative_bias(table, !causal, 128, 4096);
+  const latte::PositionBias* bias = t5_bias ? &relative_bias : nullptr;
+  std::printf("attention, %lld heads of %lld, %s%s, %s, %d threads, %d repeats (medians)\n",
               static_cast<long long>(heads), static_cast<long long>(head_dim),
-              causal ? "causal" : "bidirectional",
+              causal ? "causal" : "bidirectional", t5_bias ? ", T5 relative bias" : "",
               queries > 0 ? ("last " + std::to_string(queries) + " rows query").c_str() : "every row queries",
               omp_get_max_threads(), repeats);
   std::printf("%8s %12s %12s %12s %12s\n", "rows", "ms", "GFLOP/s", "ms+scores", "GFLOP/s");
-  std::mt19937 generator(7);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   for (const int64_t n : row_counts) {
     std::vector<float> qkv(static_cast<size_t>(n * 3 * width));
     for (float& x : qkv) x = normal(generator);
@@ -168,7 +178,7 @@ int main(int argc, char** argv) {
         sequence.key_scores = scoring ? scores.data() : nullptr;
         arena.reset();
         const auto start = Clock::now();
-        latte::attention(spec, std::span(&sequence, 1), nullptr, arena);
+        latte::attention(spec, std::span(&sequence, 1), bias, arena);
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
         if (r >= 2) (scoring ? scored : plain).push_back(seconds);
       }

@@ -14,6 +14,7 @@
 #include "latte/core/packed_gemm.h"
 #include "latte/core/threads.h"
 #include "latte/layers/attention.h"
+#include "latte/models/t5.h"
 
 namespace latte {
 namespace {
@@ -375,6 +376,32 @@ TEST(Attention, HeadMajorKeysAndValuesMatchTheInterleavedLayout) {
   }
 }
 
+// T5's relative position bias (scale 1, head_dim 64: both ISAs' fused kernels take it) on
+// bidirectional and causal self-attention: dense rows, rows with gaps as elimination leaves them,
+// blocks of queries below, at and above 8, keys past max_distance (where the buckets end), and a
+// chunk after a cache; the key scores as well (check compares them). The suite runs again on
+// the general path and on AVX2 (tests/CMakeLists.txt), against the same naive loop.
+TEST(Attention, T5RelativeBiasMatchesTheNaiveLoop) {
+  const int64_t n_heads = 3;
+  const int64_t num_buckets = 32;
+  Tensor table({num_buckets, n_heads});
+  std::mt19937 generator(17);
+  std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+  for (int64_t i = 0; i < table.numel(); ++i) table.data()[i] = uniform(generator);
+  std::vector<int64_t> gapped;  // 150 rows over positions 0..~300
+  for (int64_t position = 0; gapped.size() < 150; position += 1 + position % 3) gapped.push_back(position);
+  for (const bool causal : {false, true}) {
+    SCOPED_TRACE(causal ? "causal" : "bidirectional");
+    const T5RelativeBias bias(table, !causal, 40, 512);
+    AttentionSpec spec = make_spec(n_heads, n_heads, 64, causal);
+    spec.scale = 1.0f;
+    std::vector<Problem> problems = self_batch(
+        spec, {iota(0, 5), iota(0, 8), iota(0, 13), {0, 2, 3, 9, 10, 11, 40, 41, 90}, gapped, iota(0, 120)});
+    problems.emplace_back(spec, iota(60, 21), iota(0, 81), 21);  // 21 new rows after a 60-row cache
+    check(spec, problems, &bias);
+  }
+}
+
 // Head sizes of real models (64, 128) and odd vector counts, with GQA, causal and bidirectional,
 // row counts around the fused kernel's blocks of queries and tiles of keys (on this CPU's kernel;
 // tests/CMakeLists.txt runs this suite again on the general path and on AVX2).
@@ -391,8 +418,8 @@ TEST(Attention, ModelHeadSizesMatchTheNaiveLoop) {
 }
 
 // attention_head's kernel for each ISA this CPU runs, directly: one head against the naive loop
-// in double, visible prefixes with empty ones among them, rows contiguous and strided, and the
-// column sums added to what was there. A head_dim that is not a whole number of vectors is declined with
+// in double, visible prefixes with empty ones among them, a position bias, rows contiguous and strided, and
+// the column sums added to what was there. A head_dim that is not a whole number of vectors is declined with
 // nothing written.
 TEST(AttentionHead, EachIsaKernelMatchesTheNaiveLoop) {
   const std::optional<GemmIsa> best = best_gemm_isa();
@@ -405,10 +432,12 @@ TEST(AttentionHead, EachIsaKernelMatchesTheNaiveLoop) {
     for (const int64_t head_dim : {16, 48, 64}) {
       for (const int64_t n_queries : {1, 5, 8, 13}) {
         for (const int64_t n_keys : {1, 7, 16, 33, 50, 97}) {
-          for (const bool prefixes : {false, true}) {
+          for (const int variant : {0, 1, 2}) {  // all keys; visible prefixes; prefixes and a bias
+            const bool prefixes = variant > 0;
+            const bool biased = variant == 2;
             SCOPED_TRACE(std::string(gemm_isa_name(isa)) + " head_dim " + std::to_string(head_dim) + ", " +
                          std::to_string(n_queries) + " queries, " + std::to_string(n_keys) + " keys" +
-                         (prefixes ? ", prefixes" : ""));
+                         (prefixes ? ", prefixes" : "") + (biased ? ", bias" : ""));
             // Rows side by side (a head-major cache: V is read in place) or strided (V is packed).
             const int64_t stride = head_dim + (n_keys % 2 == 0 ? 0 : 3);
             std::vector<float> queries(static_cast<size_t>(n_queries * stride));
@@ -418,6 +447,13 @@ TEST(AttentionHead, EachIsaKernelMatchesTheNaiveLoop) {
             for (float& value : values) value = uniform(generator);
             std::vector<int64_t> visible(static_cast<size_t>(n_queries));
             for (int64_t i = 0; i < n_queries; ++i) visible[i] = (i * 7 + 3) % (n_keys + 1);  // some 0
+            // Positions for the bias: queries 3 apart, keys with gaps.
+            std::vector<int64_t> query_positions(static_cast<size_t>(n_queries));
+            std::vector<int64_t> key_positions(static_cast<size_t>(n_keys));
+            for (int64_t i = 0; i < n_queries; ++i) query_positions[i] = 3 * i;
+            for (int64_t j = 0; j < n_keys; ++j) key_positions[j] = j + j / 2;
+            const DistanceBias bias;
+            const int64_t head = 2;
             std::vector<float> context(static_cast<size_t>(n_queries * stride), 99.0f);
             std::vector<float> column_sums(static_cast<size_t>(n_keys), 0.5f);
             std::vector<float> workspace(static_cast<size_t>(attention_workspace_floats(head_dim, n_keys)));
@@ -435,19 +471,25 @@ TEST(AttentionHead, EachIsaKernelMatchesTheNaiveLoop) {
                                          .context = context.data(),
                                          .context_stride = stride,
                                          .column_sums = column_sums.data(),
-                                         .workspace = workspace.data()};
+                                         .workspace = workspace.data(),
+                                         .bias = biased ? &bias : nullptr,
+                                         .head = head,
+                                         .query_positions = query_positions.data(),
+                                         .key_positions = key_positions.data()};
             if (isa == GemmIsa::kAvx512 && head_dim % 16 != 0) continue;
             ASSERT_TRUE(attention_head(isa, args));
             std::vector<double> sums(static_cast<size_t>(n_keys), 0.5);
             for (int64_t i = 0; i < n_queries; ++i) {
               const int64_t seen = prefixes ? visible[i] : n_keys;
+              std::vector<float> bias_row(static_cast<size_t>(n_keys), 0.0f);
+              if (biased) bias.add(head, query_positions[i], key_positions, bias_row.data());
               std::vector<double> weights(static_cast<size_t>(seen));
               double largest = -INFINITY, total = 0.0;
               for (int64_t j = 0; j < seen; ++j) {
                 double dot = 0.0;
                 for (int64_t d = 0; d < head_dim; ++d)
                   dot += static_cast<double>(queries[i * stride + d]) * keys[j * stride + d];
-                weights[j] = scale * dot;
+                weights[j] = scale * dot + bias_row[j];
                 largest = std::max(largest, weights[j]);
               }
               for (double& weight : weights) total += weight = std::exp(weight - largest);

@@ -174,6 +174,42 @@ TEST(T5RelativeBias, BucketsAsHuggingFace) {
   EXPECT_EQ(T5RelativeBias::bucket(-5000, false, 32, 128), 31);
 }
 
+// add() against the bucket rule looked up key by key: keys at consecutive positions (a slice of
+// the tabulated row, with ends before and past max_distance), keys with gaps (a gather), keys
+// beyond every tabulated distance, both directions; and a config with more heads than the rows
+// tabulated per head allow (looked up bucket by bucket past a shorter reach).
+TEST(T5RelativeBias, AddEqualsTheBucketOfEachKey) {
+  std::vector<int64_t> gapped;
+  for (int64_t position = 0; gapped.size() < 200; position += 1 + position % 4) gapped.push_back(position);
+  std::vector<int64_t> consecutive(300), far(40);
+  for (int64_t j = 0; j < 300; ++j) consecutive[static_cast<size_t>(j)] = 100 + j;
+  for (int64_t j = 0; j < 40; ++j) far[static_cast<size_t>(j)] = 5000 + 7 * j;
+  const std::vector<std::vector<int64_t>> key_sets = {consecutive, gapped, far, {250}, {}};
+  for (const int64_t n_heads : {3, 70000}) {
+    const int64_t num_buckets = 32, max_distance = 128;
+    Tensor table({num_buckets, n_heads});
+    for (int64_t i = 0; i < table.numel(); ++i) table.data()[i] = 0.25f * static_cast<float>(i % 997) - 7.0f;
+    for (const bool bidirectional : {true, false}) {
+      const T5RelativeBias bias(table, bidirectional, max_distance, 512);
+      for (const int64_t head : {int64_t{0}, n_heads - 1}) {
+        for (const int64_t query : {0, 37, 240, 460, 1000, 6000}) {
+          for (const std::vector<int64_t>& keys : key_sets) {
+            std::vector<float> logits(keys.size(), 0.5f);
+            bias.add(head, query, keys, logits.data());
+            for (size_t j = 0; j < keys.size(); ++j) {
+              const int64_t bucket =
+                  T5RelativeBias::bucket(keys[j] - query, bidirectional, num_buckets, max_distance);
+              ASSERT_EQ(logits[j], 0.5f + table.data()[bucket * n_heads + head])
+                  << n_heads << " heads, " << (bidirectional ? "bidirectional" : "causal") << ", head "
+                  << head << ", query at " << query << ", key " << j << " at " << keys[j];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // A copy of tiny_relu with config.json changed by `edit`.
 std::filesystem::path edited_copy(const std::string& label,
                                   const std::function<void(nlohmann::json&)>& edit) {

@@ -185,9 +185,9 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
     }
   }
 
-  // Which sequences run the fused kernel: those with enough queries, when no position bias is
-  // added (the kernel has no hook for one) and head_dim is a whole number of its vectors.
-  std::optional<GemmIsa> fused_isa = bias == nullptr ? fused_attention_isa() : std::nullopt;
+  // Which sequences run the fused kernel: those with enough queries, when head_dim is a whole
+  // number of its vectors.
+  std::optional<GemmIsa> fused_isa = fused_attention_isa();
   if (fused_isa && head_dim % attention_head_vector_width(*fused_isa) != 0) fused_isa.reset();
   std::vector<char> fused(static_cast<size_t>(n_sequences), 0);
   int64_t per_thread = 1;  // floats: the kernel's workspace or the general path's score matrix
@@ -253,7 +253,11 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
                                                    .context = context,
                                                    .context_stride = sequence.context_stride,
                                                    .column_sums = column_sums,
-                                                   .workspace = scores});
+                                                   .workspace = scores,
+                                                   .bias = bias,
+                                                   .head = head,
+                                                   .query_positions = sequence.query_positions.data(),
+                                                   .key_positions = sequence.key_positions.data()});
     } else {
       // Causal attention runs in blocks of queries, each over the keys its last query sees: with
       // ascending positions the masked upper triangle is mostly skipped (half the FLOPs of a

@@ -282,11 +282,20 @@ T5RelativeBias::T5RelativeBias(Tensor table, bool bidirectional, int64_t max_dis
       bidirectional_(bidirectional),
       num_buckets_(table_.shape().at(0)),
       n_heads_(table_.shape().at(1)),
-      max_distance_(max_distance),
-      max_tokens_(max_tokens) {
-  buckets_.resize(static_cast<size_t>(2 * max_tokens_ + 1));
-  for (int64_t r = -max_tokens_; r <= max_tokens_; ++r)
-    buckets_[static_cast<size_t>(r + max_tokens_)] = bucket(r, bidirectional_, num_buckets_, max_distance_);
+      max_distance_(max_distance) {
+  // Past max_distance the logarithmic buckets of a direction end in its last one; with
+  // max_distance at or below the exact buckets they would not (bucket's logarithm turns <= 0).
+  const int64_t max_exact = (bidirectional ? num_buckets_ / 2 : num_buckets_) / 2;
+  saturated_ = max_distance > max_exact;
+  reach_ = std::min(saturated_ ? max_distance + 1 : max_tokens, kMaxTabulated / (2 * n_heads_));
+  saturated_ = saturated_ && reach_ == max_distance + 1;
+  const int64_t row_length = 2 * reach_ + 1;
+  by_distance_.resize(static_cast<size_t>(n_heads_ * row_length));
+  for (int64_t r = -reach_; r <= reach_; ++r) {
+    const float* biases = table_.data() + bucket(r, bidirectional_, num_buckets_, max_distance_) * n_heads_;
+    for (int64_t head = 0; head < n_heads_; ++head)
+      by_distance_[static_cast<size_t>(head * row_length + r + reach_)] = biases[head];
+  }
 }
 
 int64_t T5RelativeBias::bucket(int64_t relative_position, bool bidirectional, int64_t num_buckets,
@@ -310,17 +319,38 @@ int64_t T5RelativeBias::bucket(int64_t relative_position, bool bidirectional, in
   return offset + std::min(max_exact + static_cast<int64_t>(scaled), num_buckets - 1);
 }
 
-int64_t T5RelativeBias::lookup(int64_t relative_position) const {
-  if (relative_position < -max_tokens_ || relative_position > max_tokens_)
-    return bucket(relative_position, bidirectional_, num_buckets_, max_distance_);
-  return buckets_[static_cast<size_t>(relative_position + max_tokens_)];
-}
-
 void T5RelativeBias::add(int64_t head, int64_t query_position, std::span<const int64_t> key_positions,
                          float* logits) const {
-  const float* table = table_.data();
-  for (size_t j = 0; j < key_positions.size(); ++j)
-    logits[j] += table[lookup(key_positions[j] - query_position) * n_heads_ + head];
+  if (key_positions.empty()) return;
+  const auto n_keys = static_cast<int64_t>(key_positions.size());
+  const int64_t* positions = key_positions.data();
+  const float* row = by_distance_.data() + head * (2 * reach_ + 1) + reach_;  // row[r] for |r| <= reach
+  const int64_t front = positions[0];
+  int64_t gaps = 0;  // nonzero when some key is not at front + j (an OR, so the loop vectorises)
+  for (int64_t j = 0; j < n_keys; ++j) gaps |= positions[j] ^ (front + j);
+  const int64_t first = front - query_position;  // key j's relative position is first + j
+  if (!saturated_ && (gaps != 0 || first < -reach_ || first + n_keys - 1 > reach_)) {
+    // Buckets that do not end in a constant: keys past the table take theirs one by one.
+    for (int64_t j = 0; j < n_keys; ++j) {
+      const int64_t relative = positions[j] - query_position;
+      logits[j] +=
+          relative >= -reach_ && relative <= reach_
+              ? row[relative]
+              : table_
+                    .data()[bucket(relative, bidirectional_, num_buckets_, max_distance_) * n_heads_ + head];
+    }
+  } else if (gaps != 0) {
+    for (int64_t j = 0; j < n_keys; ++j)
+      logits[j] += row[std::clamp(positions[j] - query_position, -reach_, reach_)];
+  } else {
+    // Keys before -reach, a slice of the row, keys past +reach.
+    const int64_t below = std::clamp(-reach_ - first, int64_t{0}, n_keys);
+    const int64_t inside = std::clamp(reach_ + 1 - first, below, n_keys);
+    int64_t j = 0;
+    for (; j < below; ++j) logits[j] += row[-reach_];
+    for (; j < inside; ++j) logits[j] += row[first + j];
+    for (; j < n_keys; ++j) logits[j] += row[reach_];
+  }
 }
 
 T5Model T5Model::load(const std::filesystem::path& model_dir, Precision precision) {

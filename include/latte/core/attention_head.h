@@ -1,11 +1,12 @@
 // One head of attention with PackedGemm's vector kernels: scores, softmax with the ACC column
-// sums, and context, a block of queries at a time (src/core/attention_kernel.inc). The general
-// attention of layers/attention.cpp calls it where it applies.
+// sums, and context, a block of queries at a time (src/core/attention_kernel.inc), with an
+// optional position bias. The general attention of layers/attention.cpp calls it where it applies.
 #pragma once
 
 #include <cstdint>
 
 #include "latte/core/packed_gemm.h"
+#include "latte/core/position_bias.h"
 
 namespace latte {
 
@@ -26,6 +27,13 @@ struct AttentionHeadArgs {
   int64_t context_stride = 0;
   float* column_sums = nullptr;  // [n_keys]: each query's probabilities are added, or nullptr
   float* workspace = nullptr;    // attention_workspace_floats(head_dim, n_keys) floats
+  // Optional additive bias (T5): bias->add(head, query_positions[i], key_positions[0, width))
+  // on each query's scaled scores before its softmax, width being the keys its block of queries
+  // sees, as the general path adds it.
+  const PositionBias* bias = nullptr;
+  int64_t head = 0;
+  const int64_t* query_positions = nullptr;  // [n_queries] original positions, with bias
+  const int64_t* key_positions = nullptr;    // [n_keys] original positions, with bias
 };
 
 // Floats of workspace one call needs, for either ISA: K^T and V packed, and the scores of a
@@ -39,7 +47,7 @@ constexpr int64_t attention_head_vector_width(GemmIsa isa) { return isa == GemmI
 
 // The kernel's softmax on one row of scores: softmax of row[0, valid) in place, 0 in
 // [valid, width) (all 0 when valid is 0), the probabilities added to column_sums[0, width) when
-// it is not null. For attention's general path (decode steps, position biases).
+// it is not null. For attention's general path (decode steps, few queries).
 void softmax_row(GemmIsa isa, float* row, int64_t valid, int64_t width, float* column_sums);
 
 // Runs one head on `isa`'s kernel; false, having done nothing, when head_dim is not a multiple

@@ -10,6 +10,7 @@
 #include <span>
 
 #include "latte/core/arena.h"
+#include "latte/core/position_bias.h"
 
 namespace latte {
 
@@ -19,15 +20,6 @@ struct AttentionSpec {
   int64_t head_dim = 0;
   float scale = 0.0f;   // multiplies q.k: 1/sqrt(head_dim) for BERT, GPT-2 and Llama; 1 for T5
   bool causal = false;  // a query sees only keys whose original position is <= its own
-};
-
-// Additive bias on the attention logits by original positions: T5's relative position bias.
-class PositionBias {
- public:
-  virtual ~PositionBias() = default;
-  // logits[j] += bias(head, query_position, key_positions[j]) for every key j.
-  virtual void add(int64_t head, int64_t query_position, std::span<const int64_t> key_positions,
-                   float* logits) const = 0;
 };
 
 // One sequence's attention. Rows are addressed by pointer and stride (in floats), so queries

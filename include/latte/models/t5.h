@@ -88,8 +88,12 @@ std::vector<StoredWeight> t5_linear_weights(const WeightStore& store, const T5Co
 // elimination keep their distances.
 class T5RelativeBias : public PositionBias {
  public:
-  // table: [num_buckets, n_heads]. Buckets of distances up to `max_tokens` are computed here.
+  // table: [num_buckets, n_heads]. Each head's bias is tabulated by relative position here: up
+  // to max_distance + 1 away, past which T5's buckets no longer change, or, for a config whose
+  // buckets do not saturate so (max_distance not above the exact buckets), up to max_tokens.
   T5RelativeBias(Tensor table, bool bidirectional, int64_t max_distance, int64_t max_tokens);
+  // Keys at consecutive positions (a dense encoder, a cache with no row eliminated) add a slice
+  // of the head's row; gapped ones (rows kept after elimination) gather from it.
   void add(int64_t head, int64_t query_position, std::span<const int64_t> key_positions,
            float* logits) const override;
   // The bucket as Hugging Face computes it, its logarithm in float32 as there.
@@ -97,12 +101,15 @@ class T5RelativeBias : public PositionBias {
                         int64_t max_distance);
 
  private:
-  int64_t lookup(int64_t relative_position) const;
-
   Tensor table_;
   bool bidirectional_;
-  int64_t num_buckets_, n_heads_, max_distance_, max_tokens_;
-  std::vector<int64_t> buckets_;  // [2 max_tokens + 1]: bucket of relative position r - max_tokens
+  int64_t num_buckets_, n_heads_, max_distance_;
+  int64_t reach_ = 0;       // relative positions [-reach, reach] are tabulated
+  bool saturated_ = false;  // the bias past reach is that at +-reach
+  // [n_heads, 2 reach + 1]: head h's bias at relative position r is [h, r + reach].
+  std::vector<float> by_distance_;
+  // Bounds the tabulated rows for configs with thousands of heads.
+  static constexpr int64_t kMaxTabulated = int64_t{1} << 22;
 };
 
 // The model's sizes as a latency table keys them: the encoder's (compute_dtype unset).
