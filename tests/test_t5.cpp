@@ -234,6 +234,9 @@ TEST(T5BadInput, ConfigErrorsNameTheField) {
   EXPECT_NE(message("buckets0", [](auto& c) { c["relative_attention_num_buckets"] = 0; })
                 .find("relative_attention_num_buckets"),
             std::string::npos);
+  EXPECT_NE(message("distance_small", [](auto& c) { c["relative_attention_max_distance"] = 4; })
+                .find("'relative_attention_max_distance' is 4; with 8 buckets it must exceed 4"),
+            std::string::npos);
   EXPECT_NE(message("buckets_big", [](auto& c) { c["relative_attention_num_buckets"] = 5000; })
                 .find("'relative_attention_num_buckets' is 5000, above latte's limit of 1024"),
             std::string::npos);

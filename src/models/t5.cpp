@@ -104,6 +104,15 @@ T5Config config_from_json(const nlohmann::json& json, const std::string& label) 
   }
   config.relative_attention_max_distance =
       bounded("relative_attention_max_distance", T5Config::kMaxTokens, int64_t{128});
+  // Distances past the exact buckets fall in log-spaced ones up to max_distance: at or below the
+  // decoder's exact range (num_buckets / 2) that logarithm is 0 or negative and the bucket leaves
+  // the table.
+  if (config.relative_attention_max_distance <= config.relative_attention_num_buckets / 2) {
+    throw FormatError(label + ": field 'relative_attention_max_distance' is " +
+                      std::to_string(config.relative_attention_max_distance) + "; with " +
+                      std::to_string(config.relative_attention_num_buckets) + " buckets it must exceed " +
+                      std::to_string(config.relative_attention_num_buckets / 2) + " (the exact buckets)");
+  }
   config.layer_norm_epsilon =
       static_cast<float>(json_optional_double(json, "layer_norm_epsilon", label, 1e-6));
   if (!(config.layer_norm_epsilon > 0.0f)) {
