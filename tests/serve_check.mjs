@@ -337,6 +337,15 @@ async function checkDecoderCurl() {
   expect(metric(url, 'latte_generated_tokens_total') >= 24, 'tokens generated counted');
   expect(metric(url, 'latte_time_to_first_token_seconds_count') >= 3, 'time to first token observed');
 
+  // An encoder-decoder (T5) through the same route and generate path.
+  const t5 = path.join(work, 't5');
+  run(['init', '--family', 't5', '--preset', 'tiny', '--tokenizer', path.join(source, 'tests/data/t5_tokenizer'),
+       '--out', t5]);
+  const t5Server = await startServer(['--model', t5]);
+  const t5Prompt = 'translate: hello world';
+  expectEqual(curl('POST', `${t5Server.url}/v1/completions`, { prompt: t5Prompt, max_tokens: 5, temperature: 0 })
+    .json.choices[0].text, generateCli(t5, t5Prompt, 5).text, 'T5 completion vs latte generate');
+
   // Chat on a folder with Llama 3's template.
   const chatServer = await startServer(['--model', llama]);
   const chat = curl('POST', `${chatServer.url}/v1/chat/completions`,

@@ -425,9 +425,7 @@ class Service {
             encode_input(*tokenizer_, texts[i], std::nullopt, truncation, "input " + std::to_string(i));
         inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
       } catch (const InputError& error) {
-        throw bad_request(std::string(error.what()) + " (the model takes " +
-                          std::to_string(config.max_position_embeddings) +
-                          " tokens; \"truncate\": true cuts longer inputs)");
+        throw bad_request(std::string(error.what()) + "; send \"truncate\": true to cut longer inputs");
       }
     }
     const Lease lease(slots_);
