@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <ctime>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -17,7 +18,6 @@
 #include <regex>
 #include <sstream>
 #include <thread>
-#include <variant>
 
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
@@ -238,7 +238,8 @@ class Planners {
     knobs.speedup = knob.speedup;
     knobs.latency_ms = knob.latency_ms;
     std::ostringstream key;
-    key << (knob.speedup      ? "s"
+    key << std::setprecision(17)
+        << (knob.speedup      ? "s"
             : knob.latency_ms ? "l"
                               : "d")
         << knob.speedup.value_or(knob.latency_ms.value_or(0));
@@ -256,8 +257,6 @@ class Planners {
       throw bad_request(std::string("'latte': ") + error.what());
     }
   }
-
-  const LatencyModel& latency() const { return latency_; }
 
  private:
   static constexpr size_t kMostPlanners = 256;
