@@ -29,7 +29,7 @@ function cleanup() {
 process.on('exit', cleanup);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
 // The whole check is bounded: a hang fails it.
-setTimeout(() => fail('timed out after 240 s'), 240_000).unref();
+setTimeout(() => fail('timed out after 280 s'), 280_000).unref();
 
 function fail(message) {
   console.error(`serve_check (${mode}): FAIL: ${message}`);
