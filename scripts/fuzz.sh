@@ -14,7 +14,7 @@ seconds=${1:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${LATTE_FUZZ_BUILD_DIR:-$root/build-fuzz}
 max_len=${LATTE_FUZZ_MAX_LEN:-65536}
-harnesses=(${LATTE_FUZZ_ONLY:-safetensors config sidecar tokenizer jsonl bpe records sentencepiece t5_tokenizer_json})
+harnesses=(${LATTE_FUZZ_ONLY:-safetensors config sidecar tokenizer jsonl bpe records sentencepiece t5_tokenizer_json serve_requests})
 
 CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLATTE_FUZZ=ON >/dev/null

@@ -11,6 +11,7 @@ packages=(
   libcli11-dev           # command line
   libutf8proc-dev        # Unicode normalisation for tokenizers
   libcsv-dev             # CSV and TSV data files (RFC 4180)
+  libcpp-httplib-dev     # latte serve (HTTP)
   libgtest-dev           # unit tests
   libtorch-dev           # the trainer (latte train)
   libopenblas0-openmp    # torch's BLAS: without it Debian's torch uses the reference BLAS (~10x slower)

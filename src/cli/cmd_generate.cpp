@@ -14,7 +14,7 @@
 
 #include "common.h"
 #include "latte/core/error.h"
-#include "latte/generate/generate.h"
+#include "latte/generate/language_model.h"
 #include "latte/models/registry.h"
 #include "latte/tokenizers/chat.h"
 #include "latte/tokenizers/tokenizer.h"
@@ -38,84 +38,12 @@ std::vector<int32_t> parse_prompt_ids(const std::string& text) {
   return ids;
 }
 
-// What the command needs of the folder's model, whichever its kind (decoder-only or
-// encoder-decoder): the command branches on the family's kind here, and nowhere else.
-struct GenerationTarget {
-  std::unique_ptr<CausalLm> causal;
-  std::unique_ptr<Seq2SeqLm> seq2seq;
-  int64_t vocab_size = 0;
-  int64_t longest_prompt = 0;  // tokens a prompt may have with --max-new-tokens new ones
-  ModelShape shape;            // what plans are made over: the prefill's layers, or the encoder's
-
-  static GenerationTarget load(const std::filesystem::path& folder, Precision precision,
-                               int64_t max_new_tokens) {
-    GenerationTarget target;
-    if (model_family(folder).kind == ModelKind::kSeq2SeqLm) {
-      target.seq2seq = load_seq2seq_lm(folder, precision);
-      target.vocab_size = target.seq2seq->vocab_size();
-      target.shape = target.seq2seq->encoder_shape();
-      // The source and the target have limits of their own.
-      target.longest_prompt = target.seq2seq->max_source_tokens();
-      if (max_new_tokens > target.seq2seq->max_target_tokens()) {
-        throw InputError("--max-new-tokens " + std::to_string(max_new_tokens) + " is above the " +
-                         std::to_string(target.seq2seq->max_target_tokens()) +
-                         " tokens the model's decoder takes");
-      }
-      return target;
-    }
-    target.causal = load_causal_lm(folder, precision);
-    target.vocab_size = target.causal->vocab_size();
-    target.shape = target.causal->shape();
-    target.longest_prompt = target.causal->max_positions() - max_new_tokens;
-    if (target.longest_prompt < 1) {
-      throw InputError("--max-new-tokens " + std::to_string(max_new_tokens) +
-                       " leaves no room for a prompt: the model takes at most " +
-                       std::to_string(target.causal->max_positions()) + " tokens");
-    }
-    return target;
-  }
-
-  // Why a prompt may have at most longest_prompt tokens, for messages.
-  std::string limit(int64_t max_new_tokens) const {
-    if (seq2seq) return "the model's encoder limit";
-    return std::to_string(causal->max_positions()) + " positions less --max-new-tokens " +
-           std::to_string(max_new_tokens);
-  }
-
-  // The rest of "the prompt has N tokens; ..." for a prompt above longest_prompt.
-  std::string too_long(int64_t max_new_tokens) const {
-    if (seq2seq) return "the model's encoder takes at most " + std::to_string(longest_prompt);
-    return "with " + std::to_string(max_new_tokens) + " new tokens the model (" +
-           std::to_string(causal->max_positions()) + " positions) takes at most " +
-           std::to_string(longest_prompt);
-  }
-
-  // A decoder continues the end of a prompt, so its end is kept; an encoder reads a source that
-  // ends with </s>, so its start and its final token are kept.
-  void truncate(std::vector<int32_t>& prompt) const {
-    const auto longest = static_cast<size_t>(longest_prompt);
-    if (causal) {
-      prompt.erase(prompt.begin(), prompt.end() - static_cast<std::ptrdiff_t>(longest));
-    } else {
-      prompt.erase(prompt.begin() + static_cast<std::ptrdiff_t>(longest) - 1, prompt.end() - 1);
-    }
-  }
-
-  // Elimination plans the decoder's prefill, or the encoder of an encoder-decoder model, from
-  // its table measured on this machine.
-  LatencyModel latency(bool needs, bool no_profile) const {
-    return causal ? decoder_latency_for(*causal, needs, no_profile)
-                  : seq2seq_latency_for(*seq2seq, needs, no_profile);
-  }
-  double warm_up(const Planner* planner) const {
-    return causal ? latte::warm_up(*causal, planner) : latte::warm_up(*seq2seq, planner);
-  }
-  GenerationResult generate(std::span<const int32_t> prompt, const GenerationOptions& options,
-                            const std::function<bool(int32_t)>& on_token) const {
-    return causal ? latte::generate(*causal, prompt, options, on_token)
-                  : latte::generate(*seq2seq, prompt, options, on_token);
-  }
-};
+// Elimination plans the decoder's prefill, or the encoder of an encoder-decoder model, from its
+// table measured on this machine.
+LatencyModel latency_for(const LanguageModel& model, bool needs, bool no_profile) {
+  return model.causal() ? decoder_latency_for(*model.causal(), needs, no_profile)
+                        : seq2seq_latency_for(*model.seq2seq(), needs, no_profile);
+}
 
 }  // namespace
 
@@ -203,8 +131,8 @@ void add_generate_command(CLI::App& app) {
       throw InputError(std::string("--") + error.what());
     }
 
-    const GenerationTarget model =
-        GenerationTarget::load(folder, requested_precision(options->dtype, folder), options->max_new_tokens);
+    const LanguageModel model = LanguageModel::load(folder, requested_precision(options->dtype, folder));
+    const int64_t longest_prompt = model.longest_prompt(options->max_new_tokens, "--max-new-tokens");
     // Text prompts need the tokenizer; token-id prompts print text when there is one.
     std::unique_ptr<Tokenizer> tokenizer;
     if (options->prompt_ids.empty()) {
@@ -216,7 +144,7 @@ void add_generate_command(CLI::App& app) {
         tokenizer = nullptr;
       }
     }
-    if (tokenizer) check_tokenizer_fits(*tokenizer, model.vocab_size, folder / "config.json");
+    if (tokenizer) check_tokenizer_fits(*tokenizer, model.vocab_size(), folder / "config.json");
     std::optional<ChatTemplate> chat;
     std::vector<int32_t> end_of_turn_ids;  // the model's eos ids end a run too, in generate()
     if (options->chat) {
@@ -225,15 +153,14 @@ void add_generate_command(CLI::App& app) {
     }
     use_default_knob(options->prune, folder);
     const std::unique_ptr<Planner> planner =
-        make_planner(options->prune, model.shape, folder,
-                     [&](bool needs) { return model.latency(needs, options->prune.no_profile); });
+        make_planner(options->prune, model.shape(), folder,
+                     [&](bool needs) { return latency_for(model, needs, options->prune.no_profile); });
 
     GenerationOptions generation;
     generation.max_new_tokens = options->max_new_tokens;
     generation.sampling = sampling;
     generation.planner = planner.get();
     generation.keep_first_logits = options->logits;
-    const int64_t longest_prompt = model.longest_prompt;
 
     // One-time costs before the first prompt's clock; reported with it as setup_ms.
     double pending_setup_seconds = model.warm_up(planner.get());
@@ -248,13 +175,13 @@ void add_generate_command(CLI::App& app) {
                            model.too_long(options->max_new_tokens) + " (or use --truncate)");
         }
         ++truncation.truncated;
-        model.truncate(prompt);
+        model.truncate(prompt, longest_prompt);
       }
       for (size_t i = 0; i < prompt.size(); ++i) {
-        if (prompt[i] >= model.vocab_size) {
+        if (prompt[i] >= model.vocab_size()) {
           throw InputError(origin + ": token id " + std::to_string(prompt[i]) + " at position " +
                            std::to_string(i) + " is outside the vocabulary of " +
-                           std::to_string(model.vocab_size));
+                           std::to_string(model.vocab_size()));
         }
       }
       std::optional<TokenTextStream> stream;
@@ -302,7 +229,7 @@ void add_generate_command(CLI::App& app) {
             {"kv_cache_bytes", result.kv_cache_bytes},
             {"kv_cache_bytes_dense", result.kv_cache_bytes_dense},
         };
-        if (model.seq2seq) line["encoder_ms"] = result.encoder_seconds * 1e3;
+        if (model.seq2seq()) line["encoder_ms"] = result.encoder_seconds * 1e3;
         if (tokenizer) line["text"] = text;
         const SequencePlan& plan = planner->plan(static_cast<int64_t>(prompt.size()));
         line["predicted_speedup"] =
@@ -351,10 +278,11 @@ void add_generate_command(CLI::App& app) {
       const bool one = truncation.truncated == 1;
       std::cerr << "latte: notice: " << truncation.truncated << " of " << truncation.inputs
                 << (truncation.inputs == 1 ? " prompt " : " prompts ") << (one ? "was" : "were")
-                << " longer than " << longest_prompt << " tokens (" << model.limit(options->max_new_tokens)
-                << ") and " << (one ? "was" : "were") << " cut to " << (one ? "its" : "their")
-                << (model.causal ? " last " + std::to_string(longest_prompt)
-                                 : " first " + std::to_string(longest_prompt - 1) + " and final token")
+                << " longer than " << longest_prompt << " tokens ("
+                << model.limit(options->max_new_tokens, "--max-new-tokens") << ") and "
+                << (one ? "was" : "were") << " cut to " << (one ? "its" : "their")
+                << (model.causal() ? " last " + std::to_string(longest_prompt)
+                                   : " first " + std::to_string(longest_prompt - 1) + " and final token")
                 << "\n";
     }
     if (interrupted) {

@@ -158,12 +158,12 @@ void add_no_profile_option(CLI::App& command, bool& no_profile) {
                    "(also LATTE_NO_PROFILE=1)");
 }
 
-namespace {
-
 bool profiling_off(bool no_profile) {
   const char* env = std::getenv("LATTE_NO_PROFILE");
   return no_profile || (env != nullptr && *env != '\0' && std::string(env) != "0");
 }
+
+namespace {
 
 // The per-machine cache, notices and progress on stderr.
 LatencySourceOptions stderr_latency_source(bool allow_profile) {

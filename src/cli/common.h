@@ -72,6 +72,8 @@ struct PruneOptions {
   Precision precision = Precision::kF32;  // of the model: which latency table applies
 };
 void add_prune_options(CLI::App& command, PruneOptions& options);
+// --no-profile, or LATTE_NO_PROFILE set (not "0"): predict latency from FLOPs, measure nothing.
+bool profiling_off(bool no_profile);
 // --no-profile, for commands with their own target lists (eval, sweep, bench --speedups).
 void add_no_profile_option(CLI::App& command, bool& no_profile);
 
@@ -209,5 +211,6 @@ void add_quantize_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_tune_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace latte::cli

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   latte::cli::add_tokenize_command(app);
   latte::cli::add_classify_command(app);
   latte::cli::add_generate_command(app);
+  latte::cli::add_serve_command(app);
   latte::cli::add_init_command(app);
   latte::cli::add_quantize_command(app);
   latte::cli::add_bench_command(app);

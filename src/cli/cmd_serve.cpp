@@ -1,0 +1,90 @@
+// latte serve: the model of a folder behind HTTP (serve/server.h; docs/serving.md).
+#include <cstdlib>
+#include <iostream>
+
+#include "common.h"
+#include "latte/core/error.h"
+#include "latte/core/threads.h"
+#include "latte/serve/server.h"
+
+namespace latte::cli {
+
+namespace {
+
+bool loopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto* command = app.add_subcommand(
+      "serve",
+      "Serve a model over HTTP: /predict and KServe v2 for encoders, OpenAI's completions for decoders");
+  struct Options {
+    std::string model;
+    std::string host = "127.0.0.1";
+    int port = 8080;
+    std::optional<int> threads;
+    int workers = 1;
+    int max_queue = 16;
+    std::string api_key;
+    int64_t max_body_kib = 1024;
+    int64_t max_inputs = 256;
+    bool no_profile = false;
+    std::string dtype;
+  };
+  auto options = std::make_shared<Options>();
+  command->add_option("--model", options->model, kModelHelp);
+  command->add_option("--host", options->host, "Address to listen on (default 127.0.0.1: this machine only)");
+  command->add_option("--port", options->port, "Port (default 8080; 0: a free one, printed when ready)")
+      ->check(CLI::Range(0, 65535));
+  add_threads_option(*command, options->threads);
+  command->add_option("--workers", options->workers, "Model copies answering requests at once (default 1)")
+      ->check(CLI::Range(1, 64));
+  command
+      ->add_option("--max-queue", options->max_queue,
+                   "Requests that may wait for a worker; beyond them 503 with Retry-After (default 16)")
+      ->check(CLI::Range(0, 4096));
+  command->add_option(
+      "--api-key", options->api_key,
+      "Require \"Authorization: Bearer KEY\" on every route but /health (also LATTE_API_KEY)");
+  command->add_option("--max-body-kib", options->max_body_kib, "Largest request body in KiB (default 1024)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  command
+      ->add_option("--max-inputs", options->max_inputs,
+                   "Most texts in one /predict or infer request (default 256)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  add_no_profile_option(*command, options->no_profile);
+  add_dtype_option(*command, options->dtype);
+  command->callback([options] {
+    setup_threads(options->threads);
+    serve::ServeOptions serve;
+    serve.model_dir = model_folder(options->model);
+    serve.model_name = std::filesystem::weakly_canonical(serve.model_dir).filename().string();
+    serve.host = options->host;
+    serve.port = options->port;
+    serve.threads = num_threads();
+    serve.workers = options->workers;
+    serve.max_queue = options->max_queue;
+    serve.api_key = options->api_key;
+    if (serve.api_key.empty()) {
+      if (const char* key = std::getenv("LATTE_API_KEY"); key != nullptr) serve.api_key = key;
+    }
+    if (!loopback(serve.host) && serve.api_key.empty()) {
+      std::cerr
+          << "latte: warning: serving on " << serve.host
+          << " without an API key: anyone who can reach it can use it (--api-key KEY or LATTE_API_KEY)\n";
+    }
+    serve.max_body_bytes = static_cast<size_t>(options->max_body_kib) * 1024;
+    serve.limits.max_inputs = static_cast<size_t>(options->max_inputs);
+    serve.precision = requested_precision(options->dtype, serve.model_dir);
+    serve.profile = !profiling_off(options->no_profile);
+    PruneOptions prune;
+    use_default_knob(prune, serve.model_dir);
+    serve.default_speedup = prune.speedup;
+    serve::run_server(serve);
+  });
+}
+
+}  // namespace latte::cli

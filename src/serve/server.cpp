@@ -1,0 +1,892 @@
+#include "latte/serve/server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "latte/core/error.h"
+#include "latte/core/threads.h"
+#include "latte/eval/latency_profile.h"
+#include "latte/generate/language_model.h"
+#include "latte/models/bert.h"
+#include "latte/models/registry.h"
+#include "latte/prune/latency_cache.h"
+#include "latte/prune/latency_table.h"
+#include "latte/prune/sidecar.h"
+#include "latte/tokenizers/chat.h"
+#include "latte/tokenizers/tokenizer.h"
+
+namespace latte::serve {
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_stop_signal(int) { stop_requested = true; }
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void send_error(httplib::Response& response, const RequestError& error) {
+  response.status = error.status();
+  if (error.status() == 503) response.set_header("Retry-After", "1");
+  response.set_content(error_body(error.what(), error.type()), "application/json");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics, rendered in Prometheus' text format.
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1) {}
+
+  void observe(double value) {
+    const size_t bucket =
+        static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+    ++counts_[bucket];
+    sum_ += value;
+    ++count_;
+  }
+
+  void render(std::ostream& out, const std::string& name, const std::string& labels) const {
+    const std::string prefix = labels.empty() ? "" : labels + ",";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < bounds_.size(); ++i) {
+      cumulative += counts_[i];
+      out << name << "_bucket{" << prefix << "le=\"" << bounds_[i] << "\"} " << cumulative << "\n";
+    }
+    out << name << "_bucket{" << prefix << "le=\"+Inf\"} " << count_ << "\n";
+    const std::string braces = labels.empty() ? "" : "{" + labels + "}";
+    out << name << "_sum" << braces << " " << sum_ << "\n"
+        << name << "_count" << braces << " " << count_ << "\n";
+  }
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;  // [bounds + 1]: the last is above every bound
+  double sum_ = 0.0;
+  uint64_t count_ = 0;
+};
+
+const std::vector<double> kSecondsBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+class Metrics {
+ public:
+  void request(const std::string& route, int status, double seconds) {
+    std::lock_guard lock(mutex_);
+    ++requests_[{route, status}];
+    durations_.try_emplace(route, kSecondsBounds).first->second.observe(seconds);
+  }
+  void input(double speedup) {
+    std::lock_guard lock(mutex_);
+    speedups_.observe(speedup);
+  }
+  void generation(int64_t prompt_tokens, int64_t generated_tokens, double ttft_seconds) {
+    std::lock_guard lock(mutex_);
+    prompt_tokens_ += static_cast<uint64_t>(prompt_tokens);
+    generated_tokens_ += static_cast<uint64_t>(generated_tokens);
+    ttft_.observe(ttft_seconds);
+  }
+
+  std::string render(size_t waiting, size_t busy, int workers) const {
+    std::lock_guard lock(mutex_);
+    std::ostringstream out;
+    out << "# HELP latte_requests_total Requests answered, by route and HTTP status.\n"
+        << "# TYPE latte_requests_total counter\n";
+    for (const auto& [key, count] : requests_) {
+      out << "latte_requests_total{route=\"" << key.first << "\",status=\"" << key.second << "\"} " << count
+          << "\n";
+    }
+    out << "# HELP latte_request_duration_seconds Time from a request's arrival to its last byte.\n"
+        << "# TYPE latte_request_duration_seconds histogram\n";
+    for (const auto& [route, histogram] : durations_) {
+      histogram.render(out, "latte_request_duration_seconds", "route=\"" + route + "\"");
+    }
+    out << "# HELP latte_queue_depth Requests waiting for a worker.\n# TYPE latte_queue_depth gauge\n"
+        << "latte_queue_depth " << waiting << "\n"
+        << "# HELP latte_workers_busy Workers answering a request.\n# TYPE latte_workers_busy gauge\n"
+        << "latte_workers_busy " << busy << "\n"
+        << "# HELP latte_workers Model workers.\n# TYPE latte_workers gauge\nlatte_workers " << workers
+        << "\n"
+        << "# HELP latte_speedup Predicted speedup of each input's elimination schedule (1: dense).\n"
+        << "# TYPE latte_speedup histogram\n";
+    speedups_.render(out, "latte_speedup", "");
+    out << "# HELP latte_prompt_tokens_total Prompt tokens of generation requests.\n"
+        << "# TYPE latte_prompt_tokens_total counter\nlatte_prompt_tokens_total " << prompt_tokens_ << "\n"
+        << "# HELP latte_generated_tokens_total Tokens generated.\n"
+        << "# TYPE latte_generated_tokens_total counter\nlatte_generated_tokens_total " << generated_tokens_
+        << "\n"
+        << "# HELP latte_time_to_first_token_seconds Prefill and first token of each generation.\n"
+        << "# TYPE latte_time_to_first_token_seconds histogram\n";
+    ttft_.render(out, "latte_time_to_first_token_seconds", "");
+    return out.str();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  std::map<std::string, Histogram> durations_;
+  Histogram speedups_{{1, 1.25, 1.5, 2, 2.5, 3, 4, 6, 8}};
+  Histogram ttft_{kSecondsBounds};
+  uint64_t prompt_tokens_ = 0;
+  uint64_t generated_tokens_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Admission: a fixed set of workers (model copies) and a bounded line of requests waiting for one.
+
+class Slots {
+ public:
+  Slots(size_t workers, size_t max_queue) : max_queue_(max_queue) {
+    for (size_t i = workers; i > 0; --i) free_.push_back(i - 1);
+  }
+
+  // A free worker, waiting in line while none is; RequestError 503 when max_queue requests
+  // already wait.
+  size_t acquire() {
+    std::unique_lock lock(mutex_);
+    if (free_.empty()) {
+      if (waiting_ >= max_queue_) {
+        throw RequestError(503, "server_overloaded",
+                           "the server is at capacity (" + std::to_string(waiting_) +
+                               " requests waiting for a worker); retry later");
+      }
+      ++waiting_;
+      freed_.wait(lock, [&] { return !free_.empty(); });
+      --waiting_;
+    }
+    const size_t worker = free_.back();
+    free_.pop_back();
+    ++busy_;
+    return worker;
+  }
+
+  void release(size_t worker) {
+    {
+      std::lock_guard lock(mutex_);
+      free_.push_back(worker);
+      --busy_;
+    }
+    freed_.notify_one();
+  }
+
+  size_t waiting() const {
+    std::lock_guard lock(mutex_);
+    return waiting_;
+  }
+  size_t busy() const {
+    std::lock_guard lock(mutex_);
+    return busy_;
+  }
+
+ private:
+  size_t max_queue_;
+  mutable std::mutex mutex_;
+  std::condition_variable freed_;
+  std::vector<size_t> free_;
+  size_t waiting_ = 0;
+  size_t busy_ = 0;
+};
+
+// A worker held for one request; released when the lease ends (a stream's lease ends with the
+// stream, also when the client goes away).
+class Lease {
+ public:
+  explicit Lease(Slots& slots) : slots_(&slots), worker_(slots.acquire()) {}
+  ~Lease() { slots_->release(worker_); }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  size_t worker() const { return worker_; }
+
+ private:
+  Slots* slots_;
+  size_t worker_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Planners by knob: each request's knob maps to a planner (plans cached per input length), shared
+// by every worker (Planner::plan is thread-safe).
+
+class Planners {
+ public:
+  Planners(ModelShape shape, std::optional<Calibration> calibration, LatencyModel latency)
+      : shape_(shape), calibration_(std::move(calibration)), latency_(std::move(latency)) {}
+
+  std::shared_ptr<const Planner> get(const LatteKnob& knob) {
+    Knobs knobs;
+    knobs.speedup = knob.speedup;
+    knobs.latency_ms = knob.latency_ms;
+    std::ostringstream key;
+    key << std::setprecision(17)
+        << (knob.speedup      ? "s"
+            : knob.latency_ms ? "l"
+                              : "d")
+        << knob.speedup.value_or(knob.latency_ms.value_or(0));
+    std::lock_guard lock(mutex_);
+    if (auto found = planners_.find(key.str()); found != planners_.end()) return found->second;
+    try {
+      knobs.validate(shape_.layers);
+      auto planner = std::make_shared<const Planner>(
+          knobs, shape_, usable_calibration(knobs, calibration_, shape_.layers), latency_, &std::cerr);
+      // Knobs are free-form numbers: a bounded cache (requests in flight keep theirs).
+      if (planners_.size() >= kMostPlanners) planners_.clear();
+      planners_.emplace(key.str(), planner);
+      return planner;
+    } catch (const Error& error) {
+      throw bad_request(std::string("'latte': ") + error.what());
+    }
+  }
+
+ private:
+  static constexpr size_t kMostPlanners = 256;
+  ModelShape shape_;
+  std::optional<Calibration> calibration_;
+  LatencyModel latency_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<const Planner>> planners_;
+};
+
+// What elimination did for one input: the response's "latte" object.
+json latte_report(const LatteKnob& knob, const SequencePlan& plan, double measured_ms,
+                  const std::vector<int64_t>& kept) {
+  json report;
+  if (knob.latency_ms) {
+    report["latency_ms"] = *knob.latency_ms;
+  } else {
+    report["speedup"] = knob.speedup.value_or(1.0);
+  }
+  report["predicted_speedup"] = plan.predicted_speedup.value_or(1.0);
+  if (plan.predicted_ms) report["predicted_ms"] = *plan.predicted_ms;
+  report["measured_ms"] = measured_ms;
+  report["kept"] = kept;
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The served model and its routes.
+
+// Text the client has been sent so far, held back where a stop sequence may be starting.
+class StopScanner {
+ public:
+  explicit StopScanner(const std::vector<std::string>& stops) : stops_(stops) {}
+
+  // Adds `piece`; returns what may be sent now. stopped() once a stop sequence appeared: the text
+  // ends before it (OpenAI's answers leave the stop sequence out).
+  std::string push(const std::string& piece) {
+    text_ += piece;
+    size_t end = text_.size();
+    for (const std::string& stop : stops_) {
+      if (stop.empty()) continue;
+      const size_t found = text_.find(stop, sent_ > stop.size() ? sent_ - stop.size() : 0);
+      if (found != std::string::npos && found < end) {
+        end = found;
+        stopped_ = true;
+      }
+    }
+    if (!stopped_) {
+      // Hold back the longest tail that begins a stop sequence.
+      for (const std::string& stop : stops_) {
+        for (size_t length = std::min(stop.size() - (stop.empty() ? 0 : 1), text_.size()); length > 0;
+             --length) {
+          if (text_.compare(text_.size() - length, length, stop, 0, length) == 0) {
+            end = std::min(end, text_.size() - length);
+            break;
+          }
+        }
+      }
+    }
+    end = std::max(end, sent_);
+    std::string ready = text_.substr(sent_, end - sent_);
+    sent_ = end;
+    if (stopped_) text_.resize(end);
+    return ready;
+  }
+  // What is still held back, at the end of a run that did not stop.
+  std::string finish() {
+    std::string rest = stopped_ ? std::string() : text_.substr(sent_);
+    sent_ = text_.size();
+    return rest;
+  }
+  bool stopped() const { return stopped_; }
+  const std::string& text() const { return text_; }
+
+ private:
+  const std::vector<std::string>& stops_;
+  std::string text_;
+  size_t sent_ = 0;
+  bool stopped_ = false;
+};
+
+class Service {
+ public:
+  explicit Service(const ServeOptions& options)
+      : options_(options), slots_(options.workers, options.max_queue) {
+    const std::filesystem::path& folder = options.model_dir;
+    kind_ = model_family(folder).kind;
+    ModelShape shape;
+    LatencyKey key;
+    std::string layer_kind = kEncoderLayer;
+    if (kind_ == ModelKind::kEncoder) {
+      for (int i = 0; i < options.workers; ++i)
+        encoders_.push_back(BertModel::load(folder, options.precision));
+      const BertConfig& config = encoders_[0].config();
+      if (!config.has_classifier()) {
+        throw InputError("model " + folder.string() + " is a " + config.architecture +
+                         " without a classification head; serve needs BertForSequenceClassification");
+      }
+      tokenizer_ = std::make_unique<BertTokenizer>(load_bert_tokenizer(folder, config));
+      shape = encoders_[0].shape();
+      key = latency_key(config, encoders_[0].precision());
+    } else {
+      for (int i = 0; i < options.workers; ++i)
+        generators_.push_back(LanguageModel::load(folder, options.precision));
+      const LanguageModel& model = generators_[0];
+      tokenizer_ = load_tokenizer(folder);
+      check_tokenizer_fits(*tokenizer_, model.vocab_size(), folder / "config.json");
+      shape = model.shape();
+      if (model.causal()) {
+        key = latency_key(model.causal()->description());
+        layer_kind = kDecoderPrefillLayer;
+      } else {
+        key = latency_key(*model.seq2seq());
+      }
+      try {
+        chat_.emplace(ChatTemplate::from_dir(folder));
+        chat_stop_ids_ = chat_->stop_ids(*tokenizer_);
+      } catch (const Error& error) {
+        chat_unavailable_ = error.what();
+        chat_.reset();
+      }
+    }
+    LatencyModel latency;
+    if (options.profile) {
+      LatencySourceOptions source;
+      source.cache_dir = default_latency_cache_dir();
+      source.notices = &std::cerr;
+      source.progress = &std::cerr;
+      latency = machine_latency_model(
+          key, layer_kind, [&] { return load_profile_subject(folder, options.precision).subject; }, source);
+    }
+    planners_ =
+        std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency));
+    // Each worker's first pass pays the one-time costs (kernels, workspaces) before any request.
+    for (const LanguageModel& model : generators_) model.warm_up(nullptr);
+    for (BertModel& model : encoders_) model.forward({BertInput{{0, 0}, {}}});
+  }
+
+  ModelKind kind() const { return kind_; }
+  Metrics& metrics() { return metrics_; }
+  const Slots& slots() const { return slots_; }
+  const ServeOptions& options() const { return options_; }
+
+  // The controller's seat: the knob a request runs at. Today the request's own, else the
+  // server's default; a latency objective (--slo-ms, not built yet) would choose it here from the
+  // queue (slots_) and the latency table.
+  LatteKnob choose_knob(const LatteKnob& requested) const {
+    if (requested.any()) return requested;
+    LatteKnob knob;
+    knob.speedup = options_.default_speedup;
+    return knob;
+  }
+
+  // Each text's logits and "latte" report; the texts are encoded before a worker is taken.
+  void predict(const std::vector<std::string>& texts, const LatteKnob& requested, bool truncate,
+               std::vector<std::vector<float>>& scores, std::vector<json>& reports) {
+    const BertConfig& config = encoders_[0].config();
+    const LatteKnob knob = choose_knob(requested);
+    const std::shared_ptr<const Planner> planner = planners_->get(knob);
+    Truncation truncation{.max_length = config.max_position_embeddings, .refuse = !truncate};
+    std::vector<BertInput> inputs;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      try {
+        Encoding encoding =
+            encode_input(*tokenizer_, texts[i], std::nullopt, truncation, "input " + std::to_string(i));
+        inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
+      } catch (const InputError& error) {
+        throw bad_request(std::string(error.what()) + "; send \"truncate\": true to cut longer inputs");
+      }
+    }
+    const Lease lease(slots_);
+    set_num_threads(options_.threads);
+    BertModel& model = encoders_[lease.worker()];
+    ForwardOptions forward;
+    forward.planner = planner.get();
+    // One pass per input: each has its own measured time (batching is not built yet).
+    for (const BertInput& input : inputs) {
+      const Clock::time_point start = Clock::now();
+      const BertOutput output = model.forward({input}, forward);
+      const double measured_ms = seconds_since(start) * 1e3;
+      scores.emplace_back(output.logits.data(), output.logits.data() + config.num_labels);
+      const SequencePlan& plan = planner->plan(static_cast<int64_t>(input.input_ids.size()));
+      metrics_.input(plan.predicted_speedup.value_or(1.0));
+      reports.push_back(latte_report(knob, plan, measured_ms, output.kept[0]));
+    }
+  }
+
+  const BertConfig& encoder_config() const { return encoders_[0].config(); }
+
+  // One completion: on_text receives the text as it may be sent (stop sequences held back);
+  // returning false (the client went away) ends the run.
+  struct Completion {
+    std::string text;
+    std::string finish_reason;  // "stop" or "length"
+    int64_t prompt_tokens = 0;
+    int64_t completion_tokens = 0;
+    json latte;
+  };
+
+  // Tokens of the request's prompt, checked against the model's limits; the max_tokens it runs with.
+  std::vector<int32_t> prompt_ids(const CompletionRequest& request, int64_t& max_tokens) const {
+    if (request.chat && !chat_) {
+      throw bad_request("this model has no chat template latte applies (" + chat_unavailable_ +
+                        "); use /v1/completions");
+    }
+    std::vector<int32_t> ids;
+    try {
+      ids = request.chat ? chat_->encode(*tokenizer_, request.system, request.user)
+                         : encode_input(*tokenizer_, request.prompt, std::nullopt, 0, "prompt").ids;
+    } catch (const InputError& error) {
+      throw bad_request(error.what());
+    }
+    if (ids.empty()) throw bad_request("'prompt' is empty (no tokens)");
+    const LanguageModel& model = generators_[0];
+    const auto prompt_tokens = static_cast<int64_t>(ids.size());
+    if (request.max_tokens) {
+      max_tokens = *request.max_tokens;
+    } else {
+      // Without max_tokens: the server's default for completions, else as many as fit.
+      const int64_t fit = model.causal() ? model.causal()->max_positions() - prompt_tokens
+                                         : model.seq2seq()->max_target_tokens();
+      max_tokens = std::min(request.chat ? options_.limits.max_new_tokens : options_.default_max_tokens, fit);
+      max_tokens = std::max<int64_t>(max_tokens, 1);
+    }
+    try {
+      const int64_t longest = model.longest_prompt(max_tokens, "max_tokens");
+      if (prompt_tokens > longest) {
+        throw bad_request("the prompt has " + std::to_string(prompt_tokens) + " tokens; " +
+                          model.too_long(max_tokens) + " (" + model.limit(max_tokens, "max_tokens") + ")");
+      }
+    } catch (const InputError& error) {
+      throw bad_request(error.what());
+    }
+    return ids;
+  }
+
+  Completion complete(const CompletionRequest& request, const std::vector<int32_t>& prompt,
+                      int64_t max_tokens, const Lease& lease,
+                      const std::function<bool(const std::string&)>& on_text) {
+    const LatteKnob knob = choose_knob(request.knob);
+    const std::shared_ptr<const Planner> planner = planners_->get(knob);
+    GenerationOptions generation;
+    generation.max_new_tokens = max_tokens;
+    generation.planner = planner.get();
+    generation.sampling.sample = !request.greedy();
+    generation.sampling.temperature = request.greedy() ? 1.0 : request.temperature;
+    generation.sampling.top_p = request.top_p;
+    generation.sampling.seed = request.seed.value_or(0);
+    set_num_threads(options_.threads);
+    const LanguageModel& model = generators_[lease.worker()];
+    TokenTextStream stream(*tokenizer_);
+    StopScanner scanner(request.stop);
+    Completion completion;
+    bool end_of_turn = false;
+    bool client_gone = false;
+    const auto on_token = [&](int32_t id) {
+      ++completion.completion_tokens;
+      if (std::find(chat_stop_ids_.begin(), chat_stop_ids_.end(), id) != chat_stop_ids_.end() &&
+          request.chat) {
+        end_of_turn = true;
+        return false;
+      }
+      const std::string ready = scanner.push(stream.push(id));
+      if (!ready.empty() && !on_text(ready)) {
+        client_gone = true;
+        return false;
+      }
+      // SIGTERM does not end a run: requests in flight are drained.
+      return !scanner.stopped();
+    };
+    const GenerationResult result = model.generate(prompt, generation, on_token);
+    if (!client_gone && !scanner.stopped()) {
+      const std::string rest = scanner.push(stream.finish()) + scanner.finish();
+      if (!rest.empty()) on_text(rest);
+    }
+    completion.text = scanner.text();
+    completion.finish_reason =
+        result.stop_reason == "length" && !scanner.stopped() && !end_of_turn ? "length" : "stop";
+    completion.prompt_tokens = static_cast<int64_t>(prompt.size());
+    const SequencePlan& plan = planner->plan(completion.prompt_tokens);
+    completion.latte = latte_report(knob, plan, result.ttft_seconds * 1e3, result.kept);
+    completion.latte["decode_ms_per_token"] = result.decode_seconds_per_token() * 1e3;
+    metrics_.input(plan.predicted_speedup.value_or(1.0));
+    metrics_.generation(completion.prompt_tokens, completion.completion_tokens, result.ttft_seconds);
+    return completion;
+  }
+
+  Slots& admission() { return slots_; }
+
+ private:
+  const ServeOptions& options_;
+  ModelKind kind_ = ModelKind::kEncoder;
+  std::vector<BertModel> encoders_;
+  std::vector<LanguageModel> generators_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::optional<ChatTemplate> chat_;
+  std::string chat_unavailable_;
+  std::vector<int32_t> chat_stop_ids_;
+  std::unique_ptr<Planners> planners_;
+  Metrics metrics_;
+  Slots slots_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Routes.
+
+std::vector<float> softmax(const std::vector<float>& logits) {
+  const float maximum = *std::max_element(logits.begin(), logits.end());
+  std::vector<float> probabilities(logits.size());
+  float total = 0.0f;
+  for (size_t i = 0; i < logits.size(); ++i) total += probabilities[i] = std::exp(logits[i] - maximum);
+  for (float& p : probabilities) p /= total;
+  return probabilities;
+}
+
+// Each input's {label, score} list, best first (text-embeddings-inference's /predict answer).
+json prediction(const BertConfig& config, const std::vector<float>& logits, bool raw_scores,
+                const json& report) {
+  json entries = json::array();
+  if (config.is_regression()) {
+    entries.push_back({{"label", config.id2label.empty() ? "LABEL_0" : config.id2label[0]},
+                       {"score", logits[0]},
+                       {"latte", report}});
+    return entries;
+  }
+  const std::vector<float> scores = raw_scores ? logits : softmax(logits);
+  std::vector<size_t> order(scores.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  for (const size_t label : order) {
+    entries.push_back({{"label", config.id2label[label]}, {"score", scores[label]}, {"latte", report}});
+  }
+  return entries;
+}
+
+std::string completion_id(bool chat) {
+  static std::atomic<uint64_t> next{1};
+  return std::string(chat ? "chatcmpl-latte-" : "cmpl-latte-") + std::to_string(next++);
+}
+
+// One chunk of a streamed completion.
+json chunk(const CompletionRequest& request, const std::string& id, int64_t created, const std::string& model,
+           const std::string& text, const json& finish_reason, bool first) {
+  json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
+  if (request.chat) {
+    json delta = json::object();
+    if (first) delta["role"] = "assistant";
+    if (!text.empty() || finish_reason.is_null()) delta["content"] = text;
+    choice["delta"] = delta;
+  } else {
+    choice["text"] = text;
+  }
+  return {{"id", id},
+          {"object", request.chat ? "chat.completion.chunk" : "text_completion"},
+          {"created", created},
+          {"model", model},
+          {"choices", json::array({choice})}};
+}
+
+json usage(const Service::Completion& completion) {
+  return {{"prompt_tokens", completion.prompt_tokens},
+          {"completion_tokens", completion.completion_tokens},
+          {"total_tokens", completion.prompt_tokens + completion.completion_tokens}};
+}
+
+// Which route a path is, for metrics and 405s; "other" for anything else.
+std::string route_of(const std::string& path) {
+  static const std::regex infer(R"(/v2/models/[^/]+/infer)");
+  for (const char* route :
+       {"/predict", "/v1/completions", "/v1/chat/completions", "/v1/models", "/health", "/metrics"}) {
+    if (path == route) return route;
+  }
+  if (std::regex_match(path, infer)) return "/v2/models/{name}/infer";
+  return "other";
+}
+
+// The method a route of a server of `kind` answers; null for a route it does not have.
+const char* allowed_methods(const std::string& route, ModelKind kind) {
+  const bool encoder = kind == ModelKind::kEncoder;
+  if (route == "/predict" || route == "/v2/models/{name}/infer") return encoder ? "POST" : nullptr;
+  if (route == "/v1/completions" || route == "/v1/chat/completions") return encoder ? nullptr : "POST";
+  if (route == "other") return nullptr;
+  return "GET";
+}
+
+thread_local Clock::time_point request_start;
+
+void add_routes(httplib::Server& server, Service& service) {
+  const ServeOptions& options = service.options();
+  const auto guarded = [](httplib::Response& response, const std::function<void()>& body) {
+    try {
+      body();
+    } catch (const RequestError& error) {
+      send_error(response, error);
+    } catch (const InputError& error) {
+      send_error(response, bad_request(error.what()));
+    } catch (const std::exception& error) {
+      send_error(response, RequestError(500, "server_error", error.what()));
+    }
+  };
+
+  server.Get("/health", [&](const httplib::Request&, httplib::Response& response) {
+    response.set_content(R"({"status":"ok"})", "application/json");
+  });
+  server.Get("/metrics", [&](const httplib::Request&, httplib::Response& response) {
+    response.set_content(
+        service.metrics().render(service.slots().waiting(), service.slots().busy(), options.workers),
+        "text/plain; version=0.0.4");
+  });
+  server.Get("/v1/models", [&](const httplib::Request&, httplib::Response& response) {
+    const json models = {{"object", "list"},
+                         {"data", json::array({{{"id", options.model_name},
+                                                {"object", "model"},
+                                                {"created", 0},
+                                                {"owned_by", "latte"},
+                                                {"latte", {{"kind", kind_name(service.kind())}}}}})}};
+    response.set_content(dump(models), "application/json");
+  });
+
+  if (service.kind() == ModelKind::kEncoder) {
+    server.Post("/predict", [&, guarded](const httplib::Request& request, httplib::Response& response) {
+      guarded(response, [&] {
+        const PredictRequest parsed = parse_predict_request(request.body, options.limits);
+        std::vector<std::vector<float>> scores;
+        std::vector<json> reports;
+        service.predict(parsed.inputs, parsed.knob, parsed.truncate, scores, reports);
+        json answer = json::array();
+        for (size_t i = 0; i < scores.size(); ++i) {
+          answer.push_back(prediction(service.encoder_config(), scores[i], parsed.raw_scores, reports[i]));
+        }
+        response.set_content(dump(parsed.single ? answer[0] : answer), "application/json");
+      });
+    });
+    server.Post(R"(/v2/models/([^/]+)/infer)", [&, guarded](const httplib::Request& request,
+                                                            httplib::Response& response) {
+      guarded(response, [&] {
+        if (request.matches[1] != options.model_name) {
+          throw RequestError(404, "not_found_error",
+                             "no model named '" + std::string(request.matches[1]) + "' (this server has '" +
+                                 options.model_name + "')");
+        }
+        const InferRequest parsed = parse_infer_request(request.body, options.limits);
+        std::vector<std::vector<float>> scores;
+        std::vector<json> reports;
+        service.predict(parsed.texts, parsed.knob, false, scores, reports);
+        const BertConfig& config = service.encoder_config();
+        json labels = json::array(), best = json::array(), probabilities = json::array();
+        for (const std::vector<float>& logits : scores) {
+          if (config.is_regression()) {
+            labels.push_back(config.id2label.empty() ? "LABEL_0" : config.id2label[0]);
+            best.push_back(logits[0]);
+            probabilities.push_back(logits[0]);
+            continue;
+          }
+          const std::vector<float> p = softmax(logits);
+          const size_t top = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+          labels.push_back(config.id2label[top]);
+          best.push_back(p[top]);
+          for (const float value : p) probabilities.push_back(value);
+        }
+        const auto count = static_cast<int64_t>(scores.size());
+        const int64_t width = config.is_regression() ? 1 : config.num_labels;
+        const json answer = {
+            {"model_name", options.model_name},
+            {"id", parsed.id},
+            {"outputs",
+             json::array({{{"name", "label"}, {"shape", {count}}, {"datatype", "BYTES"}, {"data", labels}},
+                          {{"name", "score"}, {"shape", {count}}, {"datatype", "FP32"}, {"data", best}},
+                          {{"name", config.is_regression() ? "value" : "probabilities"},
+                           {"shape", {count, width}},
+                           {"datatype", "FP32"},
+                           {"data", probabilities}}})},
+            {"parameters", {{"latte", reports}}}};
+        response.set_content(dump(answer), "application/json");
+      });
+    });
+    return;
+  }
+
+  for (const bool chat : {false, true}) {
+    server.Post(chat ? "/v1/chat/completions" : "/v1/completions", [&, chat, guarded](
+                                                                       const httplib::Request& request,
+                                                                       httplib::Response& response) {
+      guarded(response, [&] {
+        auto parsed =
+            std::make_shared<CompletionRequest>(parse_completion_request(request.body, chat, options.limits));
+        int64_t max_tokens = 0;
+        auto prompt = std::make_shared<std::vector<int32_t>>(service.prompt_ids(*parsed, max_tokens));
+        const std::string id = completion_id(chat);
+        const auto created = static_cast<int64_t>(std::time(nullptr));
+        const std::string& model = options.model_name;
+        auto lease = std::make_shared<Lease>(service.admission());
+        if (!parsed->stream) {
+          const Service::Completion completion =
+              service.complete(*parsed, *prompt, max_tokens, *lease, [](const std::string&) { return true; });
+          json choice = {{"index", 0}, {"finish_reason", completion.finish_reason}, {"logprobs", nullptr}};
+          if (chat) {
+            choice["message"] = {{"role", "assistant"}, {"content", completion.text}};
+          } else {
+            choice["text"] = completion.text;
+          }
+          const json answer = {{"id", id},
+                               {"object", chat ? "chat.completion" : "text_completion"},
+                               {"created", created},
+                               {"model", model},
+                               {"choices", json::array({choice})},
+                               {"usage", usage(completion)},
+                               {"latte", completion.latte}};
+          response.set_content(dump(answer), "application/json");
+          return;
+        }
+        response.set_header("Cache-Control", "no-cache");
+        response.set_chunked_content_provider(
+            "text/event-stream", [&service, parsed, prompt, lease, max_tokens, id, created, model](
+                                     size_t, httplib::DataSink& sink) {
+              const auto send = [&](const json& event) {
+                const std::string line = "data: " + dump(event) + "\n\n";
+                return sink.write(line.data(), line.size());
+              };
+              bool first = true;
+              const Service::Completion completion =
+                  service.complete(*parsed, *prompt, max_tokens, *lease, [&](const std::string& text) {
+                    const bool sent = send(chunk(*parsed, id, created, model, text, nullptr, first));
+                    first = false;
+                    return sent;
+                  });
+              json last = chunk(*parsed, id, created, model, "", completion.finish_reason, first);
+              last["latte"] = completion.latte;
+              if (!send(last)) return false;
+              if (parsed->include_usage) {
+                json usage_chunk = chunk(*parsed, id, created, model, "", nullptr, false);
+                usage_chunk["choices"] = json::array();
+                usage_chunk["usage"] = usage(completion);
+                usage_chunk["latte"] = completion.latte;
+                if (!send(usage_chunk)) return false;
+              }
+              const std::string done = "data: [DONE]\n\n";
+              if (!sink.write(done.data(), done.size())) return false;
+              sink.done();
+              return true;
+            });
+      });
+    });
+  }
+}
+
+}  // namespace
+
+void run_server(const ServeOptions& options) {
+  set_num_threads(options.threads);
+  Service service(options);
+
+  httplib::Server server;
+  // Threads for every worker's request, the line waiting for one, and the cheap routes beside them.
+  const size_t threads = static_cast<size_t>(options.workers + options.max_queue + 4);
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_payload_max_length(options.max_body_bytes);
+  server.set_read_timeout(30);
+  server.set_write_timeout(30);
+  server.set_keep_alive_timeout(2);
+
+  server.set_pre_routing_handler([&](const httplib::Request& request, httplib::Response& response) {
+    request_start = Clock::now();
+    if (options.api_key.empty() || request.path == "/health")
+      return httplib::Server::HandlerResponse::Unhandled;
+    const std::string expected = "Bearer " + options.api_key;
+    if (request.get_header_value("Authorization") != expected) {
+      send_error(response, RequestError(401, "authentication_error",
+                                        "missing or wrong API key: send \"Authorization: Bearer KEY\""));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  add_routes(server, service);
+  server.set_error_handler(
+      httplib::Server::HandlerWithResponse([&](const httplib::Request& request, httplib::Response& response) {
+        if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        const std::string route = route_of(request.path);
+        if (response.status == 404 && allowed_methods(route, service.kind()) != nullptr) {
+          response.set_header("Allow", allowed_methods(route, service.kind()));
+          send_error(response, RequestError(405, "invalid_request_error",
+                                            request.method + " " + request.path + ": use " +
+                                                allowed_methods(route, service.kind())));
+        } else if (response.status == 404) {
+          send_error(response,
+                     RequestError(404, "not_found_error",
+                                  "no route " + request.method + " " + request.path + "; this server's " +
+                                      kind_name(service.kind()) + " answers " +
+                                      (service.kind() == ModelKind::kEncoder
+                                           ? "POST /predict, POST /v2/models/" + options.model_name + "/infer"
+                                           : std::string("POST /v1/completions, POST /v1/chat/completions")) +
+                                      ", GET /v1/models, /health and /metrics"));
+        } else if (response.status == 413) {
+          send_error(response, RequestError(413, "invalid_request_error",
+                                            "request body above the limit of " +
+                                                std::to_string(options.max_body_bytes) + " bytes"));
+        } else {
+          send_error(response, RequestError(response.status, "invalid_request_error",
+                                            "bad request (HTTP " + std::to_string(response.status) + ")"));
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  server.set_logger([&](const httplib::Request& request, const httplib::Response& response) {
+    service.metrics().request(route_of(request.path), response.status, seconds_since(request_start));
+  });
+
+  int port = options.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(options.host);
+    if (port < 0) throw InputError("cannot bind " + options.host + " (any port)");
+  } else if (!server.bind_to_port(options.host, port)) {
+    throw InputError("cannot bind " + options.host + ":" + std::to_string(port) +
+                     " (in use, or not an address of this machine)");
+  }
+
+  stop_requested = false;
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::thread watcher([&] {
+    while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    server.stop();
+  });
+  std::cout << "latte: serving " << options.model_name << " on http://" << options.host << ":" << port
+            << std::endl;
+  const bool listened = server.listen_after_bind();
+  const bool signalled = stop_requested.exchange(true);
+  watcher.join();
+  if (!listened && !signalled) throw Error("the server stopped unexpectedly");
+  std::cerr << "latte: stopped serving (requests in flight answered)" << std::endl;
+}
+
+}  // namespace latte::serve
