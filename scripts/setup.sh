@@ -12,6 +12,7 @@ packages=(
   libutf8proc-dev        # Unicode normalisation for tokenizers
   libcsv-dev             # CSV and TSV data files (RFC 4180)
   libcpp-httplib-dev     # latte serve (HTTP)
+  curl                   # latte serve's tests are curl clients (tests/serve_check.mjs)
   libgtest-dev           # unit tests
   libtorch-dev           # the trainer (latte train)
   libopenblas0-openmp    # torch's BLAS: without it Debian's torch uses the reference BLAS (~10x slower)
