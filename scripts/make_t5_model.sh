@@ -79,8 +79,8 @@ EOF
     --byte_fallback=false --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --input_sentence_size=200000 \
     --shuffle_input_sentence=true --num_threads=2 --random_seed=42 --minloglevel=1)
   rm -f "$tokenizer/spiece.vocab" "$input"
-  printf '{\n  "tokenizer_class": "T5Tokenizer",\n  "extra_ids": 100,\n  "eos_token": "</s>",\n  "unk_token": "<unk>",\n  "pad_token": "<pad>",\n  "model_max_length": 512\n}\n' \
-    >"$tokenizer/tokenizer_config.json"
+  # T5Tokenizer's settings (100 sentinels), as the test tokenizer's.
+  cp "$root/tests/data/t5_tokenizer/tokenizer_config.json" "$tokenizer/tokenizer_config.json"
 fi
 
 echo "== 3. span-corruption pretraining -> $work/span"
