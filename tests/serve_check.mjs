@@ -264,6 +264,41 @@ async function checkEncoder() {
               'wrong key');
   expectEqual(curl('POST', `${keyed.url}/predict`, { inputs: 'a' }, { Authorization: 'Bearer sesame' }).status, 200,
               'the right key');
+
+  // A latency objective (--slo-ms). With room to spare a request runs dense and says so.
+  const text = 'win a free cruise now, reply with your bank details';
+  const roomy = await startServer(['--model', model, '--slo-ms', '100000']);
+  const relaxed = curl('POST', `${roomy.url}/predict`, { inputs: text }).json[0].latte;
+  expectEqual([relaxed.speedup, relaxed.predicted_speedup, relaxed.objective_ms], [1, 1, 100000],
+              'an objective with room: dense');
+  expect(relaxed.budget_ms > 0 && relaxed.budget_ms <= 100000, `budget ${relaxed.budget_ms} within the objective`);
+  // An objective nothing meets: the request runs the fastest schedule...
+  const tight = await startServer(['--model', model, '--max-inputs', '1024', '--slo-ms', '0.001', '--workers', '1']);
+  const rushed = curl('POST', `${tight.url}/predict`, { inputs: text }).json[0].latte;
+  expect(rushed.speedup > 1 && rushed.predicted_speedup > 1 && rushed.objective_ms === 0.001,
+         `an objective nothing meets runs the fastest schedule: ${JSON.stringify(rushed)}`);
+  const fastest = curl('POST', `${tight.url}/predict`, { inputs: text, latte: { speedup: 1000 } }).json[0].latte;
+  expectEqual(rushed.kept, fastest.kept, 'the fastest schedule is what speedup 1000 plans');
+  // ...a request carrying its own knob keeps it...
+  const own = curl('POST', `${tight.url}/predict`, { inputs: text, latte: { speedup: 1.5 } }).json[0].latte;
+  expect(own.speedup === 1.5 && own.objective_ms === undefined, `a request's own knob is kept: ${JSON.stringify(own)}`);
+  // ...and one that would wait behind a busy worker is refused at once, not queued.
+  const holding = curlAsync('POST', `${tight.url}/predict`, long);
+  await waitFor(() => metric(tight.url, 'latte_workers_busy') === 1, 'the worker to be busy');
+  const shed = curl('POST', `${tight.url}/predict`, { inputs: text });
+  expectError(shed, 503, 'latency objective of 0.001 ms', 'a request the objective cannot serve');
+  expect(shed.headers['retry-after'] !== undefined, 'the objective\'s 503 carries Retry-After');
+  expectEqual((await holding).status, 200, 'the request holding the worker');
+  for (const bad of ['0', '-5', 'nan', 'soon']) {
+    let error = '';
+    try {
+      run(['serve', '--model', model, '--port', '0', '--slo-ms', bad]);
+    } catch (failure) {
+      error = String(failure.stderr);
+    }
+    expect(error.includes('--slo-ms') && error.trim().split('\n').length === 1,
+           `--slo-ms ${bad}: one error line naming the flag, got "${error}"`);
+  }
 }
 
 async function checkDecoderCurl() {

@@ -1,4 +1,5 @@
 // latte serve: the model of a folder behind HTTP (serve/server.h; docs/serving.md).
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 
@@ -33,6 +34,7 @@ void add_serve_command(CLI::App& app) {
     int64_t max_inputs = 256;
     bool no_profile = false;
     std::string dtype;
+    std::optional<double> slo_ms;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
@@ -55,6 +57,21 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--max-inputs", options->max_inputs,
                    "Most texts in one /predict or infer request (default 256)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  command
+      ->add_option(
+          "--slo-ms", options->slo_ms,
+          "Latency objective in ms (arrival to answer; for generations, to the first token): requests "
+          "without a knob run at the smallest speedup that meets it, and those even the fastest "
+          "schedule cannot answer in time get 503")
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            double value = 0.0;
+            const bool number = CLI::detail::lexical_cast(text, value);
+            return number && value > 0.0 && std::isfinite(value)
+                       ? std::string()
+                       : "must be a positive number of milliseconds, got '" + text + "'";
+          },
+          "MS"));
   add_no_profile_option(*command, options->no_profile);
   add_dtype_option(*command, options->dtype);
   command->callback([options] {
@@ -83,6 +100,7 @@ void add_serve_command(CLI::App& app) {
     PruneOptions prune;
     use_default_knob(prune, serve.model_dir);
     serve.default_speedup = prune.speedup;
+    serve.objective_ms = options->slo_ms;
     serve::run_server(serve);
   });
 }

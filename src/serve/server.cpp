@@ -9,6 +9,8 @@
 #include <condition_variable>
 #include <csignal>
 #include <ctime>
+#include <deque>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -20,6 +22,7 @@
 #include <thread>
 
 #include "latte/core/error.h"
+#include "latte/core/format.h"
 #include "latte/core/threads.h"
 #include "latte/eval/latency_profile.h"
 #include "latte/generate/language_model.h"
@@ -28,6 +31,7 @@
 #include "latte/prune/latency_cache.h"
 #include "latte/prune/latency_table.h"
 #include "latte/prune/sidecar.h"
+#include "latte/serve/objective.h"
 #include "latte/tokenizers/chat.h"
 #include "latte/tokenizers/tokenizer.h"
 
@@ -154,31 +158,44 @@ class Metrics {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Admission: a fixed set of workers (model copies) and a bounded line of requests waiting for one.
+// Admission: a fixed set of workers (model copies) and a bounded line of requests waiting for one,
+// served first come, first served.
 
 class Slots {
  public:
-  Slots(size_t workers, size_t max_queue) : max_queue_(max_queue) {
+  Slots(size_t workers, size_t max_queue)
+      : max_queue_(max_queue), busy_until_(workers), busy_flags_(workers) {
     for (size_t i = workers; i > 0; --i) free_.push_back(i - 1);
   }
 
+  // Asked, when a request would have to wait, with the predicted time left on each worker (ms)
+  // and the line ahead of it; throws RequestError 503 to refuse it.
+  using Admission =
+      std::function<void(const std::vector<double>& busy_ms, const std::vector<WaitingRequest>& line)>;
+
   // A free worker, waiting in line while none is; RequestError 503 when max_queue requests
-  // already wait.
-  size_t acquire() {
+  // already wait or `admit` refuses.
+  size_t acquire(Clock::time_point arrival, double fastest_pass_ms, const Admission& admit) {
     std::unique_lock lock(mutex_);
-    if (free_.empty()) {
-      if (waiting_ >= max_queue_) {
+    if (free_.empty() || !line_.empty()) {
+      if (line_.size() >= max_queue_) {
         throw RequestError(503, "server_overloaded",
-                           "the server is at capacity (" + std::to_string(waiting_) +
+                           "the server is at capacity (" + std::to_string(line_.size()) +
                                " requests waiting for a worker); retry later");
       }
-      ++waiting_;
-      freed_.wait(lock, [&] { return !free_.empty(); });
-      --waiting_;
+      if (admit) admit(busy_ms(Clock::now(), std::nullopt), line(Clock::now()));
     }
+    const uint64_t ticket = next_ticket_++;
+    line_.push_back({ticket, arrival, fastest_pass_ms});
+    freed_.wait(lock, [&] { return !free_.empty() && line_.front().ticket == ticket; });
+    line_.pop_front();
     const size_t worker = free_.back();
     free_.pop_back();
+    busy_flags_[worker] = true;
+    busy_until_[worker] = Clock::now();
     ++busy_;
+    // The next in line may take another free worker.
+    if (!free_.empty() && !line_.empty()) freed_.notify_all();
     return worker;
   }
 
@@ -186,14 +203,30 @@ class Slots {
     {
       std::lock_guard lock(mutex_);
       free_.push_back(worker);
+      busy_flags_[worker] = false;
       --busy_;
     }
-    freed_.notify_one();
+    freed_.notify_all();
+  }
+
+  // When `worker`'s request is predicted to end.
+  void expect(size_t worker, Clock::time_point until) {
+    std::lock_guard lock(mutex_);
+    busy_until_[worker] = until;
+  }
+
+  // For the request `worker` has just taken: the predicted time left on every other worker (ms)
+  // and the line behind it.
+  void state(size_t worker, std::vector<double>& busy, std::vector<WaitingRequest>& behind) const {
+    std::lock_guard lock(mutex_);
+    const Clock::time_point now = Clock::now();
+    busy = busy_ms(now, worker);
+    behind = line(now);
   }
 
   size_t waiting() const {
     std::lock_guard lock(mutex_);
-    return waiting_;
+    return line_.size();
   }
   size_t busy() const {
     std::lock_guard lock(mutex_);
@@ -201,11 +234,39 @@ class Slots {
   }
 
  private:
+  struct Waiter {
+    uint64_t ticket;
+    Clock::time_point arrival;
+    double fastest_pass_ms;
+  };
+
+  // Callers hold mutex_.
+  std::vector<double> busy_ms(Clock::time_point now, std::optional<size_t> except) const {
+    std::vector<double> left;
+    for (size_t worker = 0; worker < busy_flags_.size(); ++worker) {
+      if (except && worker == *except) continue;
+      const double ms = std::chrono::duration<double, std::milli>(busy_until_[worker] - now).count();
+      left.push_back(busy_flags_[worker] ? std::max(ms, 0.0) : 0.0);
+    }
+    return left;
+  }
+  std::vector<WaitingRequest> line(Clock::time_point now) const {
+    std::vector<WaitingRequest> waiting;
+    for (const Waiter& waiter : line_) {
+      waiting.push_back(
+          {std::chrono::duration<double, std::milli>(now - waiter.arrival).count(), waiter.fastest_pass_ms});
+    }
+    return waiting;
+  }
+
   size_t max_queue_;
   mutable std::mutex mutex_;
   std::condition_variable freed_;
   std::vector<size_t> free_;
-  size_t waiting_ = 0;
+  std::deque<Waiter> line_;
+  uint64_t next_ticket_ = 0;
+  std::vector<Clock::time_point> busy_until_;  // [workers]
+  std::vector<bool> busy_flags_;               // [workers]
   size_t busy_ = 0;
 };
 
@@ -213,15 +274,23 @@ class Slots {
 // stream, also when the client goes away).
 class Lease {
  public:
-  explicit Lease(Slots& slots) : slots_(&slots), worker_(slots.acquire()) {}
+  Lease(Slots& slots, Clock::time_point arrival, double fastest_pass_ms, const Slots::Admission& admit)
+      : slots_(&slots),
+        worker_(slots.acquire(arrival, fastest_pass_ms, admit)),
+        arrival_(arrival),
+        taken_(Clock::now()) {}
   ~Lease() { slots_->release(worker_); }
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
   size_t worker() const { return worker_; }
+  Clock::time_point arrival() const { return arrival_; }
+  Clock::time_point taken() const { return taken_; }
 
  private:
   Slots* slots_;
   size_t worker_;
+  Clock::time_point arrival_;
+  Clock::time_point taken_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -231,14 +300,26 @@ class Lease {
 class Planners {
  public:
   Planners(ModelShape shape, std::optional<Calibration> calibration, LatencyModel latency)
-      : shape_(shape), calibration_(std::move(calibration)), latency_(std::move(latency)) {}
+      : shape_(shape), calibration_(std::move(calibration)), latency_(std::move(latency)) {
+    dense_ = std::make_unique<const Planner>(Knobs{}, shape_, std::nullopt, latency_, nullptr);
+    Knobs fastest;
+    fastest.speedup = kBeyondReach;
+    try {
+      fastest_ = std::make_unique<const Planner>(
+          fastest, shape_, usable_calibration(fastest, calibration_, shape_.layers), latency_, nullptr);
+    } catch (const Error&) {
+      fastest_.reset();  // a stale latte.json: no speedup is planned (requests asking get its error)
+    }
+  }
 
-  std::shared_ptr<const Planner> get(const LatteKnob& knob) {
+  // The planner of a request's knob. `chosen` marks a knob the server chose (its unreachable
+  // targets are not announced: the server caps them itself).
+  std::shared_ptr<const Planner> get(const LatteKnob& knob, bool chosen = false) {
     Knobs knobs;
     knobs.speedup = knob.speedup;
     knobs.latency_ms = knob.latency_ms;
     std::ostringstream key;
-    key << std::setprecision(17)
+    key << std::setprecision(17) << (chosen ? "c" : "")
         << (knob.speedup      ? "s"
             : knob.latency_ms ? "l"
                               : "d")
@@ -247,8 +328,9 @@ class Planners {
     if (auto found = planners_.find(key.str()); found != planners_.end()) return found->second;
     try {
       knobs.validate(shape_.layers);
-      auto planner = std::make_shared<const Planner>(
-          knobs, shape_, usable_calibration(knobs, calibration_, shape_.layers), latency_, &std::cerr);
+      auto planner = std::make_shared<const Planner>(knobs, shape_,
+                                                     usable_calibration(knobs, calibration_, shape_.layers),
+                                                     latency_, chosen ? nullptr : &std::cerr);
       // Knobs are free-form numbers: a bounded cache (requests in flight keep theirs).
       if (planners_.size() >= kMostPlanners) planners_.clear();
       planners_.emplace(key.str(), planner);
@@ -258,11 +340,19 @@ class Planners {
     }
   }
 
+  // The dense pass and the fastest schedule the knobs reach for n0 word-vectors.
+  const SequencePlan& dense(int64_t n0) const { return dense_->plan(n0); }
+  const SequencePlan& fastest(int64_t n0) const { return fastest_->plan(n0); }
+  bool reach_known() const { return fastest_ != nullptr; }
+
  private:
   static constexpr size_t kMostPlanners = 256;
+  static constexpr double kBeyondReach = 1e6;
   ModelShape shape_;
   std::optional<Calibration> calibration_;
   LatencyModel latency_;
+  std::unique_ptr<const Planner> dense_;
+  std::unique_ptr<const Planner> fastest_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Planner>> planners_;
 };
@@ -390,6 +480,15 @@ class Service {
     }
     planners_ =
         std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency));
+    if (options.objective_ms) {
+      if (!planners_->reach_known()) {
+        throw InputError("--slo-ms: " + (folder / "latte.json").string() +
+                         " holds a calibration for another layer count; calibrate the model again");
+      }
+      objective_.emplace(ObjectiveOptions{.objective_ms = *options.objective_ms,
+                                          .workers = options.workers,
+                                          .ends_with_pass = kind_ != ModelKind::kEncoder});
+    }
     // Each worker's first pass pays the one-time costs (kernels, workspaces) before any request.
     for (const LanguageModel& model : generators_) model.warm_up(nullptr);
     for (BertModel& model : encoders_) model.forward({BertInput{{0, 0}, {}}});
@@ -400,48 +499,142 @@ class Service {
   const Slots& slots() const { return slots_; }
   const ServeOptions& options() const { return options_; }
 
-  // The controller's seat: the knob a request runs at. Today the request's own, else the
-  // server's default; a latency objective (--slo-ms, not built yet) would choose it here from the
-  // queue (slots_) and the latency table.
-  LatteKnob choose_knob(const LatteKnob& requested) const {
-    if (requested.any()) return requested;
+  // A worker for a request of inputs of `lengths` word-vectors that arrived at `arrival`. Under a
+  // latency objective, a request that would have to wait, and that even the fastest schedule
+  // cannot answer in time behind the line, is refused (503 with Retry-After) instead of queued.
+  // RequestError 400 for a knob no planner takes.
+  void check_knob(const LatteKnob& knob) { planners_->get(knob); }
+
+  std::shared_ptr<Lease> take_worker(Clock::time_point arrival, const std::vector<int64_t>& lengths) {
+    if (!objective_) return std::make_shared<Lease>(slots_, arrival, 0.0, nullptr);
+    const double fastest =
+        pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->fastest(n); });
+    return std::make_shared<Lease>(
+        slots_, arrival, fastest,
+        [&](const std::vector<double>& busy, const std::vector<WaitingRequest>& line) {
+          if (!objective_->admits(fastest, busy, line)) {
+            throw RequestError(503, "server_overloaded",
+                               "the server cannot answer within its latency objective of " +
+                                   format_number(objective_->objective_ms()) +
+                                   " ms even at its fastest schedule (" + std::to_string(line.size()) +
+                                   " requests waiting); retry later");
+          }
+        });
+  }
+
+  // The knob a request runs at and its planner: the request's own knob; else, under a latency
+  // objective, the smallest speedup whose predicted pass fits the budget the line leaves it (dense
+  // when the dense pass fits, the fastest schedule when nothing does); else the server's default.
+  struct Choice {
     LatteKnob knob;
-    knob.speedup = options_.default_speedup;
-    return knob;
+    std::shared_ptr<const Planner> planner;
+    std::optional<double> budget_ms;  // the pass budget the objective left (knobs it chose)
+  };
+  Choice choose(const LatteKnob& requested, const std::vector<int64_t>& lengths, const Lease& lease) {
+    Choice choice;
+    if (requested.any() || !objective_) {
+      choice.knob = requested;
+      if (!requested.any()) choice.knob.speedup = options_.default_speedup;
+      choice.planner = planners_->get(choice.knob);
+      return choice;
+    }
+    const double dense =
+        pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->dense(n); });
+    const double fastest =
+        pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->fastest(n); });
+    std::vector<double> busy;
+    std::vector<WaitingRequest> behind;
+    slots_.state(lease.worker(), busy, behind);
+    const double waited = std::chrono::duration<double, std::milli>(Clock::now() - lease.arrival()).count();
+    const double budget = objective_->pass_budget_ms(waited, fastest, busy, behind);
+    choice.budget_ms = budget;
+    if (budget < dense) {
+      // Speedups in steps of 1/20 (a bounded set of planners), up to just past the reachable one
+      // (whose planner runs the fastest schedule).
+      const auto step_up = [](double speedup) {
+        return std::ceil(speedup * kSpeedupSteps - 1e-9) / kSpeedupSteps;
+      };
+      choice.knob.speedup = std::min(step_up(dense / budget), step_up(dense / fastest));
+      if (*choice.knob.speedup <= 1.0) choice.knob.speedup.reset();
+    }
+    choice.planner = planners_->get(choice.knob, /*chosen=*/true);
+    return choice;
+  }
+
+  // Before a pass: when the worker is predicted free again. After it: what it measured.
+  void expect(const Lease& lease, double predicted_pass_ms) {
+    if (!objective_) return;
+    const auto hold = std::chrono::duration<double, std::milli>(objective_->hold_ms(predicted_pass_ms));
+    slots_.expect(lease.worker(), Clock::now() + std::chrono::duration_cast<Clock::duration>(hold));
+  }
+  void observe(const Lease& lease, double predicted_pass_ms, double measured_pass_ms) {
+    if (!objective_) return;
+    objective_->observe(predicted_pass_ms, measured_pass_ms,
+                        std::chrono::duration<double, std::milli>(Clock::now() - lease.taken()).count());
+  }
+
+  // The predicted pass over inputs of `lengths` word-vectors (dense where a plan has no prediction).
+  double pass_ms(const std::vector<int64_t>& lengths,
+                 const std::function<const SequencePlan&(int64_t)>& plan_of) const {
+    double total = 0.0;
+    for (const int64_t n : lengths) {
+      const SequencePlan& plan = plan_of(n);
+      total += plan.predicted_ms ? *plan.predicted_ms : planners_->dense(n).predicted_ms.value_or(0.0);
+    }
+    return total;
+  }
+
+  json report(const Choice& choice, const SequencePlan& plan, double measured_ms,
+              const std::vector<int64_t>& kept) const {
+    json answer = latte_report(choice.knob, plan, measured_ms, kept);
+    if (choice.budget_ms) {
+      answer["objective_ms"] = objective_->objective_ms();
+      answer["budget_ms"] = *choice.budget_ms;
+    }
+    return answer;
   }
 
   // Each text's logits and "latte" report; the texts are encoded before a worker is taken.
   void predict(const std::vector<std::string>& texts, const LatteKnob& requested, bool truncate,
-               std::vector<std::vector<float>>& scores, std::vector<json>& reports) {
+               Clock::time_point arrival, std::vector<std::vector<float>>& scores,
+               std::vector<json>& reports) {
     const BertConfig& config = encoders_[0].config();
-    const LatteKnob knob = choose_knob(requested);
-    const std::shared_ptr<const Planner> planner = planners_->get(knob);
     Truncation truncation{.max_length = config.max_position_embeddings, .refuse = !truncate};
     std::vector<BertInput> inputs;
+    std::vector<int64_t> lengths;
     for (size_t i = 0; i < texts.size(); ++i) {
       try {
         Encoding encoding =
             encode_input(*tokenizer_, texts[i], std::nullopt, truncation, "input " + std::to_string(i));
+        lengths.push_back(static_cast<int64_t>(encoding.ids.size()));
         inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
       } catch (const InputError& error) {
         throw bad_request(std::string(error.what()) + "; send \"truncate\": true to cut longer inputs");
       }
     }
-    const Lease lease(slots_);
+    if (requested.any()) check_knob(requested);  // a bad knob is refused before the line
+    const std::shared_ptr<Lease> lease = take_worker(arrival, lengths);
     set_num_threads(options_.threads);
-    BertModel& model = encoders_[lease.worker()];
+    const Choice choice = choose(requested, lengths, *lease);
+    const double predicted =
+        pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return choice.planner->plan(n); });
+    expect(*lease, predicted);
+    BertModel& model = encoders_[lease->worker()];
     ForwardOptions forward;
-    forward.planner = planner.get();
+    forward.planner = choice.planner.get();
     // One pass per input: each has its own measured time (batching is not built yet).
+    double measured_total = 0.0;
     for (const BertInput& input : inputs) {
       const Clock::time_point start = Clock::now();
       const BertOutput output = model.forward({input}, forward);
       const double measured_ms = seconds_since(start) * 1e3;
+      measured_total += measured_ms;
       scores.emplace_back(output.logits.data(), output.logits.data() + config.num_labels);
-      const SequencePlan& plan = planner->plan(static_cast<int64_t>(input.input_ids.size()));
+      const SequencePlan& plan = choice.planner->plan(static_cast<int64_t>(input.input_ids.size()));
       metrics_.input(plan.predicted_speedup.value_or(1.0));
-      reports.push_back(latte_report(knob, plan, measured_ms, output.kept[0]));
+      reports.push_back(report(choice, plan, measured_ms, output.kept[0]));
     }
+    observe(*lease, predicted, measured_total);
   }
 
   const BertConfig& encoder_config() const { return encoders_[0].config(); }
@@ -496,8 +689,12 @@ class Service {
   Completion complete(const CompletionRequest& request, const std::vector<int32_t>& prompt,
                       int64_t max_tokens, const Lease& lease,
                       const std::function<bool(const std::string&)>& on_text) {
-    const LatteKnob knob = choose_knob(request.knob);
-    const std::shared_ptr<const Planner> planner = planners_->get(knob);
+    const std::vector<int64_t> lengths = {static_cast<int64_t>(prompt.size())};
+    const Choice choice = choose(request.knob, lengths, lease);
+    const std::shared_ptr<const Planner>& planner = choice.planner;
+    const double predicted =
+        pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planner->plan(n); });
+    expect(lease, predicted);
     GenerationOptions generation;
     generation.max_new_tokens = max_tokens;
     generation.planner = planner.get();
@@ -537,14 +734,13 @@ class Service {
         result.stop_reason == "length" && !scanner.stopped() && !end_of_turn ? "length" : "stop";
     completion.prompt_tokens = static_cast<int64_t>(prompt.size());
     const SequencePlan& plan = planner->plan(completion.prompt_tokens);
-    completion.latte = latte_report(knob, plan, result.ttft_seconds * 1e3, result.kept);
+    completion.latte = report(choice, plan, result.ttft_seconds * 1e3, result.kept);
+    observe(lease, predicted, result.ttft_seconds * 1e3);
     completion.latte["decode_ms_per_token"] = result.decode_seconds_per_token() * 1e3;
     metrics_.input(plan.predicted_speedup.value_or(1.0));
     metrics_.generation(completion.prompt_tokens, completion.completion_tokens, result.ttft_seconds);
     return completion;
   }
-
-  Slots& admission() { return slots_; }
 
  private:
   const ServeOptions& options_;
@@ -556,6 +752,8 @@ class Service {
   std::string chat_unavailable_;
   std::vector<int32_t> chat_stop_ids_;
   std::unique_ptr<Planners> planners_;
+  std::optional<LatencyObjective> objective_;
+  static constexpr double kSpeedupSteps = 20.0;  // chosen speedups are multiples of 1/20
   Metrics metrics_;
   Slots slots_;
 };
@@ -682,7 +880,7 @@ void add_routes(httplib::Server& server, Service& service) {
         const PredictRequest parsed = parse_predict_request(request.body, options.limits);
         std::vector<std::vector<float>> scores;
         std::vector<json> reports;
-        service.predict(parsed.inputs, parsed.knob, parsed.truncate, scores, reports);
+        service.predict(parsed.inputs, parsed.knob, parsed.truncate, request_start, scores, reports);
         json answer = json::array();
         for (size_t i = 0; i < scores.size(); ++i) {
           answer.push_back(prediction(service.encoder_config(), scores[i], parsed.raw_scores, reports[i]));
@@ -701,7 +899,7 @@ void add_routes(httplib::Server& server, Service& service) {
         const InferRequest parsed = parse_infer_request(request.body, options.limits);
         std::vector<std::vector<float>> scores;
         std::vector<json> reports;
-        service.predict(parsed.texts, parsed.knob, false, scores, reports);
+        service.predict(parsed.texts, parsed.knob, false, request_start, scores, reports);
         const BertConfig& config = service.encoder_config();
         json labels = json::array(), best = json::array(), probabilities = json::array();
         for (const std::vector<float>& logits : scores) {
@@ -748,7 +946,8 @@ void add_routes(httplib::Server& server, Service& service) {
         const std::string id = completion_id(chat);
         const auto created = static_cast<int64_t>(std::time(nullptr));
         const std::string& model = options.model_name;
-        auto lease = std::make_shared<Lease>(service.admission());
+        if (parsed->knob.any()) service.check_knob(parsed->knob);  // a bad knob is refused before the line
+        auto lease = service.take_worker(request_start, {static_cast<int64_t>(prompt->size())});
         if (!parsed->stream) {
           const Service::Completion completion =
               service.complete(*parsed, *prompt, max_tokens, *lease, [](const std::string&) { return true; });

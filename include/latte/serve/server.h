@@ -33,6 +33,10 @@ struct ServeOptions {
   bool profile = true;
   // The speedup of requests that carry no knob (latte.json's default knob); none: dense.
   std::optional<double> default_speedup;
+  // A latency objective (ms, arrival to answer; for generations to the first token): requests
+  // without a knob run at the smallest speedup that meets it given the line, those that even the
+  // fastest schedule cannot answer in time are refused with 503 (serve/objective.h). None: off.
+  std::optional<double> objective_ms;
   int64_t default_max_tokens = 16;  // completions without max_tokens, as OpenAI's API
   size_t max_body_bytes = size_t{1} << 20;
   RequestLimits limits;

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Holding a latency objective under overload (issue 24, section 2): the same model served (a)
+# dense and (b) with `--slo-ms` at twice the dense single-request latency, each under open-loop
+# Poisson load at 0.5, 1, 2 and 4 times the dense server's capacity (tools/bench/serve_load.mjs).
+# Prints one JSON line per run and a markdown table at the end.
+#
+#   tools/bench/serve_slo.sh --model models/default --data data/spam/test.jsonl \
+#     [--route predict|completions] [--text-field text] [--label-field label] [--duration 20]
+#     [--levels "0.5 1 2 4"] [--slo-factor 2] [--threads 1] [--workers 1] [--max-tokens 8]
+# Environment: LATTE (default build/latte).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+latte=${LATTE:-$root/build/latte}
+model="" data="" route=predict text_field=text label_field=label duration=20 levels="0.5 1 2 4"
+slo_factor=2 threads=1 workers=1 max_tokens=8 closed=40
+while (($#)); do
+  case $1 in
+    --model) model=$2 ;; --data) data=$2 ;; --route) route=$2 ;; --text-field) text_field=$2 ;;
+    --label-field) label_field=$2 ;; --duration) duration=$2 ;; --levels) levels=$2 ;;
+    --slo-factor) slo_factor=$2 ;; --threads) threads=$2 ;; --workers) workers=$2 ;;
+    --max-tokens) max_tokens=$2 ;; --closed) closed=$2 ;;
+    *) echo "serve_slo: unknown flag $1" >&2; exit 2 ;;
+  esac
+  shift 2
+done
+[[ -n $model && -n $data ]] || { echo "serve_slo: --model and --data are required" >&2; exit 2; }
+load=(node "$root/tools/bench/serve_load.mjs" --route "$route" --data "$data" --text-field "$text_field"
+      --label-field "$label_field" --max-tokens "$max_tokens")
+work=$(mktemp -d)
+server_pid=""
+cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Starts a server with the extra flags given; sets server_pid and url.
+start_server() {
+  "$latte" serve --model "$model" --port 0 --threads "$threads" --workers "$workers" --max-queue 4096 "$@" \
+    > "$work/server.out" 2> "$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 600); do
+    if grep -q "latte: serving" "$work/server.out"; then break; fi
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.err" >&2; exit 1; }
+    sleep 0.1
+  done
+  url=$(grep -o 'http://[0-9.:]*' "$work/server.out")
+}
+stop_server() { kill "$server_pid"; wait "$server_pid" || true; server_pid=""; }
+field() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8'));console.log(r['$1'])"; }
+
+echo "serve_slo: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs; model $model; --threads $threads --workers $workers" >&2
+start_server
+"${load[@]}" --url "$url" --closed 5 > /dev/null  # warm the connection and caches
+single=$("${load[@]}" --url "$url" --closed "$closed")
+echo "$single"
+single_ms=$(echo "$single" | field p50_ms)
+mean_ms=$(echo "$single" | field mean_ms)
+capacity=$(node -e "console.log(($workers * 1000 / $mean_ms).toFixed(3))")
+slo_ms=$(node -e "console.log(($slo_factor * $single_ms).toFixed(1))")
+echo "serve_slo: dense single request p50 $single_ms ms, mean $mean_ms ms: capacity $capacity requests/s; objective $slo_ms ms" >&2
+
+rows=()
+for arm in dense slo; do
+  if [[ $arm == slo ]]; then stop_server; start_server --slo-ms "$slo_ms"; "${load[@]}" --url "$url" --closed 5 > /dev/null; fi
+  for level in $levels; do
+    rate=$(node -e "console.log(($level * $capacity).toFixed(3))")
+    count=$(node -e "console.log(Math.max(20, Math.ceil($rate * $duration)))")
+    result=$("${load[@]}" --url "$url" --rate "$rate" --count "$count" --duration "$duration" --seed 7)
+    echo "{\"arm\":\"$arm\",\"level\":$level,${result:1}"
+    rows+=("$(echo "$result" | node -e "
+      const r=JSON.parse(require('fs').readFileSync(0,'utf8'));
+      console.log(['$arm', '${level}x', r.rate, r.sent, r.p50_ms, r.p95_ms, r.p99_ms, r.throughput, r.shed, r.accuracy, r.mean_speedup].join(' | '))")")
+  done
+done
+echo
+echo "objective: $slo_ms ms ($slo_factor x the dense single-request p50 of $single_ms ms); capacity $capacity requests/s"
+echo
+echo "| server | load | rate (req/s) | sent | p50 ms | p95 ms | p99 ms | answered/s | shed | accuracy % | mean speedup |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for row in "${rows[@]}"; do echo "| $row |"; done
