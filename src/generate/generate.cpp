@@ -144,16 +144,20 @@ GenerationResult run(Continuation& sequence, std::span<const int32_t> prompt, in
 
 }  // namespace
 
+void check_generation_request(const CausalLm& model, int64_t prompt_tokens, int64_t max_new_tokens) {
+  check_request(prompt_tokens, max_new_tokens);
+  if (prompt_tokens + max_new_tokens > model.max_positions()) {
+    throw InputError("the prompt has " + std::to_string(prompt_tokens) + " tokens and " +
+                     std::to_string(max_new_tokens) + " new ones would reach " +
+                     std::to_string(prompt_tokens + max_new_tokens) + "; the model takes at most " +
+                     std::to_string(model.max_positions()));
+  }
+}
+
 GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, const GenerationOptions& options,
                           const std::function<bool(int32_t id)>& on_token) {
   const auto prompt_tokens = static_cast<int64_t>(prompt.size());
-  check_request(prompt_tokens, options.max_new_tokens);
-  if (prompt_tokens + options.max_new_tokens > model.max_positions()) {
-    throw InputError("the prompt has " + std::to_string(prompt_tokens) + " tokens and " +
-                     std::to_string(options.max_new_tokens) + " new ones would reach " +
-                     std::to_string(prompt_tokens + options.max_new_tokens) + "; the model takes at most " +
-                     std::to_string(model.max_positions()));
-  }
+  check_generation_request(model, prompt_tokens, options.max_new_tokens);
   const auto setup_start = std::chrono::steady_clock::now();
   CausalContinuation sequence(model, prompt_tokens + options.max_new_tokens);
   return run(sequence, prompt, model.vocab_size(), model.eos_token_ids(), options, on_token, setup_start);
