@@ -32,6 +32,7 @@ struct Options {
   int64_t prompt_tokens = 64;
   int64_t steps = 32;
   int rounds = 5;
+  double speedup = 1.0;  // each prompt's prefill eliminates for this target (FLOPs prior); 1: dense
 };
 
 double median(std::vector<double> values) {
@@ -46,7 +47,8 @@ int32_t argmax(const latte::Tensor& logits) {
 
 // Seconds per decode step of `streams` sequences, each after its own prompt of prompt_tokens.
 // via_forward: one stream through forward (the unbatched path), for comparison.
-double seconds_per_step(latte::CausalLm& model, const Options& options, int64_t streams, bool via_forward) {
+double seconds_per_step(latte::CausalLm& model, const Options& options, const latte::Planner* planner,
+                        int64_t streams, bool via_forward) {
   std::vector<latte::KvCache> caches;
   std::vector<int32_t> next_ids;
   for (int64_t s = 0; s < streams; ++s) {
@@ -55,7 +57,9 @@ double seconds_per_step(latte::CausalLm& model, const Options& options, int64_t 
       prompt[i] = static_cast<int32_t>((17 * s + 31 * static_cast<int64_t>(i) + 5) % model.vocab_size());
     caches.push_back(model.new_cache());
     caches.back().reserve_more(options.prompt_tokens + options.steps);
-    next_ids.push_back(argmax(model.forward(prompt, caches.back(), {}).logits));
+    latte::DecoderOptions prefill;
+    prefill.planner = planner;
+    next_ids.push_back(argmax(model.forward(prompt, caches.back(), prefill).logits));
   }
   std::vector<latte::KvCache*> pointers;
   for (latte::KvCache& cache : caches) pointers.push_back(&cache);
@@ -97,10 +101,14 @@ Options parse(int argc, char** argv) {
       options.steps = number(i, flag);
     } else if (flag == "--rounds") {
       options.rounds = static_cast<int>(number(i, flag));
+    } else if (flag == "--speedup" && i + 1 < argc) {
+      options.speedup = std::atof(argv[++i]);
+      if (!(options.speedup >= 1.0)) throw latte::InputError("--speedup must be a number >= 1");
     } else {
-      throw latte::InputError("unknown or incomplete argument '" + flag +
-                              "' (usage: latte_batch_bench --model DIR [--streams 1,2,4] [--threads 2] "
-                              "[--dtype f32|int8|bf16] [--prompt 64] [--steps 32] [--rounds 5])");
+      throw latte::InputError(
+          "unknown or incomplete argument '" + flag +
+          "' (usage: latte_batch_bench --model DIR [--streams 1,2,4] [--threads 2] "
+          "[--dtype f32|int8|bf16] [--prompt 64] [--steps 32] [--rounds 5] [--speedup S])");
     }
   }
   if (options.model.empty()) throw latte::InputError("--model DIR is required");
@@ -119,11 +127,18 @@ int main(int argc, char** argv) {
       throw latte::InputError("--prompt + --steps must stay within the model's " +
                               std::to_string(model->max_positions()) + " positions");
     }
+    // The FLOPs prior plans the prefills: the same schedule on every machine, no profiling.
+    std::unique_ptr<latte::Planner> planner;
+    if (options.speedup > 1.0) {
+      planner = std::make_unique<latte::Planner>(latte::Knobs{.speedup = options.speedup}, model->shape(),
+                                                 std::nullopt, latte::LatencyModel{}, nullptr);
+    }
     std::printf(
         "decode steps of N streams batched (CausalLm::decode), %s, %s, %d threads, prompts of %lld "
-        "tokens, %lld steps, median of %d interleaved rounds\n",
+        "tokens (prefill speedup %.2f), %lld steps, median of %d interleaved rounds\n",
         options.model.c_str(), latte::precision_name(model->precision()), latte::num_threads(),
-        static_cast<long long>(options.prompt_tokens), static_cast<long long>(options.steps), options.rounds);
+        static_cast<long long>(options.prompt_tokens), options.speedup, static_cast<long long>(options.steps),
+        options.rounds);
     const latte::CpuInfo cpu = latte::read_cpu_info();
     std::string isa;
     for (const std::string& extension : cpu.isa) isa += " " + extension;
@@ -131,11 +146,11 @@ int main(int argc, char** argv) {
     std::printf("cpu: %s,%s; load average %.2f\n", cpu.model.c_str(), isa.c_str(), load.value_or(-1.0));
     // Row 0: one stream through forward; then each stream count through decode.
     std::vector<std::vector<double>> times(options.streams.size() + 1);
-    seconds_per_step(*model, options, 1, false);  // warm-up: thread pool, kernels, workspace
+    seconds_per_step(*model, options, planner.get(), 1, false);  // warm-up: thread pool, kernels, workspace
     for (int round = 0; round < options.rounds; ++round) {
-      times[0].push_back(seconds_per_step(*model, options, 1, true));
+      times[0].push_back(seconds_per_step(*model, options, planner.get(), 1, true));
       for (size_t i = 0; i < options.streams.size(); ++i)
-        times[i + 1].push_back(seconds_per_step(*model, options, options.streams[i], false));
+        times[i + 1].push_back(seconds_per_step(*model, options, planner.get(), options.streams[i], false));
     }
     const double one_stream = 1.0 / median(times[0]);
     std::printf("%-12s %12s %14s %16s\n", "streams", "ms/step", "tokens/s", "vs 1 (forward)");
