@@ -15,34 +15,25 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-size_t dense_cache_bytes(const KvCache& cache, int64_t prompt_tokens) {
-  if (cache.layers.empty()) return 0;
-  return static_cast<size_t>(cache.layers[0].width()) * 2 * sizeof(float) * cache.layers.size() *
-         static_cast<size_t>(prompt_tokens);
-}
-
 }  // namespace
 
 BatchDecoder::BatchDecoder(CausalLm& model) : model_(model) {}
 
 int64_t BatchDecoder::add(std::span<const int32_t> prompt, BatchRequest request) {
-  const GenerationOptions& options = request.generation;
   const auto prompt_tokens = static_cast<int64_t>(prompt.size());
-  check_generation_request(model_, prompt_tokens, options.max_new_tokens);
+  check_generation_request(model_, prompt_tokens, request.generation.max_new_tokens);
   for (const int32_t id : request.stop_ids) {
     if (id < 0 || id >= model_.vocab_size()) {
       throw InputError("stop token id " + std::to_string(id) + " is outside the vocabulary of " +
                        std::to_string(model_.vocab_size()));
     }
   }
+  Sampler sampler(request.generation.sampling);  // InputError for bad sampling options
   const auto setup_start = std::chrono::steady_clock::now();
   Sequence sequence{.id = next_id_,
                     .cache = model_.new_cache(),
-                    .sampler = Sampler(options.sampling),
-                    .request = std::move(request),
-                    .stop_ids = {},
-                    .result = {},
-                    .next_token = 0};
+                    .sampler = std::move(sampler),
+                    .request = std::move(request)};
   const GenerationOptions& generation = sequence.request.generation;
   if (generation.stop_at_eos) sequence.stop_ids = model_.eos_token_ids();
   sequence.stop_ids.insert(sequence.stop_ids.end(), sequence.request.stop_ids.begin(),
@@ -62,7 +53,7 @@ int64_t BatchDecoder::add(std::span<const int32_t> prompt, BatchRequest request)
   result.ttft_seconds = seconds_since(start);
   result.kept = output.kept;
   result.kv_cache_bytes = sequence.cache.bytes();
-  result.kv_cache_bytes_dense = dense_cache_bytes(sequence.cache, prompt_tokens);
+  result.kv_cache_bytes_dense = sequence.cache.dense_bytes(prompt_tokens);
   if (generation.keep_first_logits) result.first_logits.assign(logits.begin(), logits.end());
 
   ++next_id_;

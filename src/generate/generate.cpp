@@ -36,10 +36,6 @@ class Continuation {
   virtual double encoder_seconds() const { return 0.0; }
 };
 
-size_t row_bytes(const KvCache& cache) {
-  return cache.layers.empty() ? 0 : static_cast<size_t>(cache.layers[0].width()) * 2 * sizeof(float);
-}
-
 class CausalContinuation : public Continuation {
  public:
   CausalContinuation(CausalLm& model, int64_t total_tokens) : model_(model), cache_(model.new_cache()) {
@@ -56,7 +52,7 @@ class CausalContinuation : public Continuation {
   DecoderOutput step(int32_t token) override { return model_.forward({&token, 1}, cache_, DecoderOptions{}); }
   size_t cache_bytes() const override { return cache_.bytes(); }
   size_t dense_cache_bytes() const override {
-    return row_bytes(cache_) * cache_.layers.size() * prompt_tokens_;
+    return cache_.dense_bytes(static_cast<int64_t>(prompt_tokens_));
   }
 
  private:
@@ -83,8 +79,7 @@ class Seq2SeqContinuation : public Continuation {
   DecoderOutput step(int32_t token) override { return model_.decode({&token, 1}, state_, DecoderOptions{}); }
   size_t cache_bytes() const override { return state_.bytes(); }
   size_t dense_cache_bytes() const override {
-    return state_.self.bytes() +
-           row_bytes(state_.cross) * state_.cross.layers.size() * static_cast<size_t>(state_.source_tokens);
+    return state_.self.bytes() + state_.cross.dense_bytes(state_.source_tokens);
   }
   double encoder_seconds() const override { return encoder_seconds_; }
 
