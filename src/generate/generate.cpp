@@ -36,10 +36,6 @@ class Continuation {
   virtual double encoder_seconds() const { return 0.0; }
 };
 
-size_t row_bytes(const KvCache& cache) {
-  return cache.layers.empty() ? 0 : static_cast<size_t>(cache.layers[0].width()) * 2 * sizeof(float);
-}
-
 class CausalContinuation : public Continuation {
  public:
   CausalContinuation(CausalLm& model, int64_t total_tokens) : model_(model), cache_(model.new_cache()) {
@@ -56,7 +52,7 @@ class CausalContinuation : public Continuation {
   DecoderOutput step(int32_t token) override { return model_.forward({&token, 1}, cache_, DecoderOptions{}); }
   size_t cache_bytes() const override { return cache_.bytes(); }
   size_t dense_cache_bytes() const override {
-    return row_bytes(cache_) * cache_.layers.size() * prompt_tokens_;
+    return cache_.dense_bytes(static_cast<int64_t>(prompt_tokens_));
   }
 
  private:
@@ -83,8 +79,7 @@ class Seq2SeqContinuation : public Continuation {
   DecoderOutput step(int32_t token) override { return model_.decode({&token, 1}, state_, DecoderOptions{}); }
   size_t cache_bytes() const override { return state_.bytes(); }
   size_t dense_cache_bytes() const override {
-    return state_.self.bytes() +
-           row_bytes(state_.cross) * state_.cross.layers.size() * static_cast<size_t>(state_.source_tokens);
+    return state_.self.bytes() + state_.cross.dense_bytes(state_.source_tokens);
   }
   double encoder_seconds() const override { return encoder_seconds_; }
 
@@ -144,16 +139,20 @@ GenerationResult run(Continuation& sequence, std::span<const int32_t> prompt, in
 
 }  // namespace
 
+void check_generation_request(const CausalLm& model, int64_t prompt_tokens, int64_t max_new_tokens) {
+  check_request(prompt_tokens, max_new_tokens);
+  if (prompt_tokens + max_new_tokens > model.max_positions()) {
+    throw InputError("the prompt has " + std::to_string(prompt_tokens) + " tokens and " +
+                     std::to_string(max_new_tokens) + " new ones would reach " +
+                     std::to_string(prompt_tokens + max_new_tokens) + "; the model takes at most " +
+                     std::to_string(model.max_positions()));
+  }
+}
+
 GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, const GenerationOptions& options,
                           const std::function<bool(int32_t id)>& on_token) {
   const auto prompt_tokens = static_cast<int64_t>(prompt.size());
-  check_request(prompt_tokens, options.max_new_tokens);
-  if (prompt_tokens + options.max_new_tokens > model.max_positions()) {
-    throw InputError("the prompt has " + std::to_string(prompt_tokens) + " tokens and " +
-                     std::to_string(options.max_new_tokens) + " new ones would reach " +
-                     std::to_string(prompt_tokens + options.max_new_tokens) + "; the model takes at most " +
-                     std::to_string(model.max_positions()));
-  }
+  check_generation_request(model, prompt_tokens, options.max_new_tokens);
   const auto setup_start = std::chrono::steady_clock::now();
   CausalContinuation sequence(model, prompt_tokens + options.max_new_tokens);
   return run(sequence, prompt, model.vocab_size(), model.eos_token_ids(), options, on_token, setup_start);

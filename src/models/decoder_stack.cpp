@@ -1,5 +1,6 @@
 #include "decoder_stack.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -12,6 +13,13 @@
 namespace latte {
 
 namespace {
+
+void check_depth(const DecoderStack& stack, const KvCache& cache) {
+  if (cache.layers.size() != stack.blocks.size()) {
+    throw InputError("KV cache has " + std::to_string(cache.layers.size()) + " layers; the model has " +
+                     std::to_string(stack.blocks.size()));
+  }
+}
 
 void check_ids(const DecoderStack& stack, std::span<const int32_t> ids, int64_t first_position) {
   if (ids.empty()) throw InputError("no tokens to run");
@@ -34,10 +42,7 @@ void check_ids(const DecoderStack& stack, std::span<const int32_t> ids, int64_t 
 DecoderOutput decoder_forward(const DecoderStack& stack, std::span<const int32_t> ids, KvCache& cache,
                               const DecoderOptions& options, Arena& arena) {
   const auto n_layers = static_cast<int64_t>(stack.blocks.size());
-  if (static_cast<int64_t>(cache.layers.size()) != n_layers) {
-    throw InputError("KV cache has " + std::to_string(cache.layers.size()) + " layers; the model has " +
-                     std::to_string(n_layers));
-  }
+  check_depth(stack, cache);
   const int64_t first_position = next_position(cache);
   check_ids(stack, ids, first_position);
   const bool pruning = options.planner != nullptr && !options.planner->dense();
@@ -111,6 +116,85 @@ DecoderOutput decoder_forward(const DecoderStack& stack, std::span<const int32_t
   if (times) times->head = clock.lap();
   require_finite_logits(output);
   return output;
+}
+
+std::vector<DecoderOutput> decoder_decode(const DecoderStack& stack, std::span<const int32_t> next_ids,
+                                          std::span<KvCache* const> caches, const DecoderOptions& options,
+                                          Arena& arena) {
+  // Every check before the first cache changes: a bad sequence must not corrupt the others.
+  if (next_ids.size() != caches.size()) {
+    throw InputError("a decode step got " + std::to_string(next_ids.size()) + " tokens for " +
+                     std::to_string(caches.size()) + " KV caches");
+  }
+  if (caches.empty()) throw InputError("a decode step got no sequences");
+  if (options.planner != nullptr && !options.planner->dense()) {
+    throw InputError("word-vectors are eliminated in the prefill only, not in a decode step");
+  }
+  if (options.on_scores || options.all_logits) {
+    throw InputError("a batched decode step computes no ACC scores and one row of logits per sequence");
+  }
+  const auto batch = static_cast<int64_t>(caches.size());
+  std::vector<int64_t> positions(static_cast<size_t>(batch));  // [batch] each row's original position
+  for (size_t s = 0; s < caches.size(); ++s) {
+    if (caches[s] == nullptr)
+      throw InputError("sequence " + std::to_string(s) + " of a decode step has no KV cache");
+    if (std::find(caches.begin(), caches.begin() + static_cast<std::ptrdiff_t>(s), caches[s]) !=
+        caches.begin() + static_cast<std::ptrdiff_t>(s)) {
+      throw InputError("sequence " + std::to_string(s) +
+                       " of a decode step shares its KV cache with another");
+    }
+    check_depth(stack, *caches[s]);
+    positions[s] = next_position(*caches[s]);
+    check_ids(stack, next_ids.subspan(s, 1), positions[s]);
+  }
+  const auto n_layers = static_cast<int64_t>(stack.blocks.size());
+  const int64_t width = stack.blocks.front().hidden();
+  const int64_t context_width = stack.blocks.front().context_width();
+  PhaseTimes* times = options.phase_times;
+  if (times) *times = PhaseTimes{};
+  PhaseClock clock(times != nullptr);
+
+  arena.reset();
+  float* states = arena.allocate(static_cast<size_t>(batch * width));           // [batch, hidden]
+  float* context = arena.allocate(static_cast<size_t>(batch * context_width));  // [batch, n_heads head_dim]
+  for (int64_t s = 0; s < batch; ++s) {
+    stack.embed(next_ids[static_cast<size_t>(s)], positions[static_cast<size_t>(s)], states + s * width);
+  }
+  if (times) times->embeddings = clock.lap();
+
+  // One row per sequence: the products run once over the batch, attention per sequence.
+  std::vector<BlockSequence> sequences(static_cast<size_t>(batch));
+  for (int64_t index = 0; index < n_layers; ++index) {
+    for (size_t s = 0; s < sequences.size(); ++s) {
+      sequences[s] = BlockSequence{.positions = std::span<const int64_t>(&positions[s], 1),
+                                   .cache = &caches[s]->layers[static_cast<size_t>(index)]};
+    }
+    const TransformerBlock& block = stack.blocks[static_cast<size_t>(index)];
+    double attention_seconds = 0.0;
+    block.attend(states, batch, sequences, context, arena, times ? &attention_seconds : nullptr);
+    if (times) {
+      times->layer_attention.push_back(attention_seconds);
+      times->layer_in.push_back(clock.lap());
+    }
+    block.finish(states, context, batch, {}, arena);
+    if (times) times->layer_kept.push_back(clock.lap());
+  }
+
+  stack.final_norm(states, batch);
+  Tensor logits({batch, stack.vocab_size});
+  stack.lm_head(states, batch, logits.data());
+  std::vector<DecoderOutput> outputs(static_cast<size_t>(batch));
+  const auto vocab = static_cast<size_t>(stack.vocab_size);
+  for (size_t s = 0; s < outputs.size(); ++s) {
+    DecoderOutput& output = outputs[s];
+    output.logits = Tensor({1, stack.vocab_size});
+    std::memcpy(output.logits.data(), logits.data() + s * vocab, sizeof(float) * vocab);
+    output.positions = {positions[s]};
+    output.kept.assign(static_cast<size_t>(n_layers), 1);
+  }
+  if (times) times->head = clock.lap();
+  for (const DecoderOutput& output : outputs) require_finite_logits(output);
+  return outputs;
 }
 
 void require_finite_logits(const DecoderOutput& output) {

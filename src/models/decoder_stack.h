@@ -8,6 +8,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "latte/core/arena.h"
 #include "latte/core/linear.h"
@@ -33,5 +34,11 @@ struct DecoderStack {
 // elimination asked for outside the prefill; Error when the logits are not finite.
 DecoderOutput decoder_forward(const DecoderStack& stack, std::span<const int32_t> ids, KvCache& cache,
                               const DecoderOptions& options, Arena& arena);
+
+// One decode step of several sequences (CausalLm::decode's contract): the rows of every sequence
+// go through each block's two phases together, each attending over its own cache.
+std::vector<DecoderOutput> decoder_decode(const DecoderStack& stack, std::span<const int32_t> next_ids,
+                                          std::span<KvCache* const> caches, const DecoderOptions& options,
+                                          Arena& arena);
 
 }  // namespace latte

@@ -281,21 +281,30 @@ Gpt2Model Gpt2Model::load(const std::filesystem::path& model_dir, Precision prec
   return model;
 }
 
+DecoderStack Gpt2Model::stack() const {
+  const int64_t width = config_.n_embd;
+  return {.blocks = blocks_,
+          .final_norm = final_norm_,
+          .lm_head = lm_head_,
+          .vocab_size = config_.vocab_size,
+          .max_positions = config_.n_positions,
+          .max_positions_field = "n_positions",
+          .embed = [this, width](int32_t id, int64_t position, float* row) {
+            token_embeddings_.row(id, row);
+            const float* where = position_embeddings_.data() + position * width;
+            for (int64_t i = 0; i < width; ++i) row[i] += where[i];
+          }};
+}
+
 DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
                                  const DecoderOptions& options) {
-  const int64_t width = config_.n_embd;
-  const DecoderStack stack{.blocks = blocks_,
-                           .final_norm = final_norm_,
-                           .lm_head = lm_head_,
-                           .vocab_size = config_.vocab_size,
-                           .max_positions = config_.n_positions,
-                           .max_positions_field = "n_positions",
-                           .embed = [&](int32_t id, int64_t position, float* row) {
-                             token_embeddings_.row(id, row);
-                             const float* where = position_embeddings_.data() + position * width;
-                             for (int64_t i = 0; i < width; ++i) row[i] += where[i];
-                           }};
-  return decoder_forward(stack, ids, cache, options, arena_);
+  return decoder_forward(stack(), ids, cache, options, arena_);
+}
+
+std::vector<DecoderOutput> Gpt2Model::decode(std::span<const int32_t> next_ids,
+                                             std::span<KvCache* const> caches,
+                                             const DecoderOptions& options) {
+  return decoder_decode(stack(), next_ids, caches, options, arena_);
 }
 
 ModelDescription gpt2_description(const Gpt2Config& config) {

@@ -462,16 +462,25 @@ KvCache LlamaModel::new_cache() const {
   return KvCache(config_.num_hidden_layers, config_.num_key_value_heads * config_.head_dim, config_.head_dim);
 }
 
+DecoderStack LlamaModel::stack() const {
+  return {.blocks = blocks_,
+          .final_norm = final_norm_,
+          .lm_head = lm_head_,
+          .vocab_size = config_.vocab_size,
+          .max_positions = config_.max_position_embeddings,
+          .max_positions_field = "max_position_embeddings",
+          .embed = [this](int32_t id, int64_t, float* row) { token_embeddings_.row(id, row); }};
+}
+
 DecoderOutput LlamaModel::forward(std::span<const int32_t> ids, KvCache& cache,
                                   const DecoderOptions& options) {
-  const DecoderStack stack{.blocks = blocks_,
-                           .final_norm = final_norm_,
-                           .lm_head = lm_head_,
-                           .vocab_size = config_.vocab_size,
-                           .max_positions = config_.max_position_embeddings,
-                           .max_positions_field = "max_position_embeddings",
-                           .embed = [&](int32_t id, int64_t, float* row) { token_embeddings_.row(id, row); }};
-  return decoder_forward(stack, ids, cache, options, arena_);
+  return decoder_forward(stack(), ids, cache, options, arena_);
+}
+
+std::vector<DecoderOutput> LlamaModel::decode(std::span<const int32_t> next_ids,
+                                              std::span<KvCache* const> caches,
+                                              const DecoderOptions& options) {
+  return decoder_decode(stack(), next_ids, caches, options, arena_);
 }
 
 namespace {

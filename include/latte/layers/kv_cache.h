@@ -82,6 +82,12 @@ struct KvCache {
     for (const LayerCache& layer : layers) total += layer.bytes();
     return total;
   }
+  // What every layer would take holding `rows` rows: the cache of a pass that eliminated nothing.
+  size_t dense_bytes(int64_t rows) const {
+    if (layers.empty()) return 0;
+    return static_cast<size_t>(layers[0].width()) * 2 * sizeof(float) * layers.size() *
+           static_cast<size_t>(rows);
+  }
 };
 
 }  // namespace latte

@@ -62,6 +62,17 @@ class CausalLm {
   // thread-safe: a model reuses one workspace.
   virtual DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache,
                                 const DecoderOptions& options) = 0;
+  // One decode step of several sequences at once (continuous batching): next_ids[s] is the next
+  // token of the sequence caches[s] holds, at that sequence's own next position. The weight
+  // products run once over all the rows, attention per sequence over its own cache; each result
+  // equals forward({next_ids[s]}, *caches[s]) alone (logits [1, vocab], kept all 1). Sequences may
+  // have any cache lengths and kept rows. InputError, before any cache changes, for counts that
+  // differ, no sequences, a null or repeated cache, or what forward rejects (also a planner:
+  // elimination is the prefill's); options.on_scores and all_logits are not taken. Not
+  // thread-safe, as forward.
+  virtual std::vector<DecoderOutput> decode(std::span<const int32_t> next_ids,
+                                            std::span<KvCache* const> caches,
+                                            const DecoderOptions& options) = 0;
 };
 
 // The position the next token of `cache`'s sequence takes: layer 0 sees every token.

@@ -60,6 +60,8 @@ Gpt2Config gpt2_preset(const std::string& preset, int64_t vocab_size,
 // when it is not tied): what `latte quantize` writes in int8.
 std::vector<StoredWeight> gpt2_linear_weights(const WeightStore& store, const Gpt2Config& config);
 
+struct DecoderStack;  // the passes every decoder-only family shares (src/models/decoder_stack.h)
+
 class Gpt2Model : public CausalLm {
  public:
   // Loads config.json and the safetensors weights, checking every tensor's presence, shape and
@@ -92,8 +94,13 @@ class Gpt2Model : public CausalLm {
   // Head-major: a decode step reads each head's cached rows front to back.
   KvCache new_cache() const override { return KvCache(config_.n_layer, config_.n_embd, config_.head_dim()); }
   DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache, const DecoderOptions& options) override;
+  std::vector<DecoderOutput> decode(std::span<const int32_t> next_ids, std::span<KvCache* const> caches,
+                                    const DecoderOptions& options) override;
 
  private:
+  // The blocks, norm, head and embedding as the shared decoder passes run them.
+  DecoderStack stack() const;
+
   Gpt2Config config_;
   EmbeddingTable token_embeddings_;       // wte [vocab, d], in its dtype on disk
   Tensor position_embeddings_;            // wpe [n_positions, d]

@@ -84,6 +84,8 @@ LlamaConfig llama_preset(const std::string& preset, int64_t vocab_size,
 std::vector<StoredWeight> llama_linear_weights(const LlamaConfig& config, bool has_lm_head,
                                                const std::string& prefix);
 
+struct DecoderStack;  // the passes every decoder-only family shares (src/models/decoder_stack.h)
+
 class LlamaModel : public CausalLm {
  public:
   // Loads config.json and the safetensors weights (F32, F16 or BF16; sharded with an index),
@@ -104,13 +106,18 @@ class LlamaModel : public CausalLm {
   ModelDescription description() const override;
   KvCache new_cache() const override;
   DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache, const DecoderOptions& options) override;
+  std::vector<DecoderOutput> decode(std::span<const int32_t> next_ids, std::span<KvCache* const> caches,
+                                    const DecoderOptions& options) override;
 
  private:
+  // The blocks, norm, head and embedding as the shared decoder passes run them.
+  DecoderStack stack() const;
+
   LlamaConfig config_;
   EmbeddingTable token_embeddings_;       // [vocab, hidden], in its dtype on disk
   std::vector<TransformerBlock> blocks_;  // pre-norm, RMSNorm, rotary, GQA, SwiGLU
-  RMSNorm final_norm_;
-  Linear lm_head_;  // [hidden] -> [vocab], no bias; the token embedding when tied
+  Norm final_norm_;                       // RMSNorm
+  Linear lm_head_;                        // [hidden] -> [vocab], no bias; the token embedding when tied
   Arena arena_;
   int64_t parameter_count_ = 0;
   std::string dtype_on_disk_;

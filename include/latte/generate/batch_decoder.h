@@ -1,0 +1,92 @@
+// Continuous batching of a decoder-only model (DESIGN.md section 3, generate/): the sequences
+// being generated share each decode step, one pass over the weights for all of them
+// (CausalLm::decode), each with its own KV cache, pruned in its own prefill. A sequence joins
+// between steps (add: its prefill and first token) and leaves when it ends (eos, a stop id, its
+// token limit, its callback, cancel); the others go on. Each sequence's tokens are what
+// generate() gives for the same prompt and options.
+//
+// Not thread-safe: one thread (a server's scheduler, one per model copy) calls add, step and
+// cancel, and nothing else may run the model meanwhile (it reuses one workspace). Callbacks run
+// on that thread, inside add and step.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "latte/generate/generate.h"
+#include "latte/generate/sampler.h"
+#include "latte/layers/kv_cache.h"
+#include "latte/models/causal_lm.h"
+
+namespace latte {
+
+struct BatchRequest {
+  GenerationOptions generation;   // max_new_tokens, sampling, planner (for the prefill), stop_at_eos
+  std::vector<int32_t> stop_ids;  // tokens that end this sequence besides the model's eos (included)
+  // Each new token as soon as it is chosen; false ends the sequence (stop_reason "callback").
+  std::function<bool(int32_t id)> on_token;
+};
+
+struct FinishedSequence {
+  int64_t id = 0;  // what add() returned
+  // stop_reason: "eos" (the model's eos or a stop id), "length", "callback", "cancelled" or
+  // "error" (then `error` says why). decode_seconds sums the steps the sequence was part of.
+  GenerationResult result;
+  std::string error;
+};
+
+class BatchDecoder {
+ public:
+  // The model must outlive the decoder.
+  explicit BatchDecoder(CausalLm& model);
+
+  // Runs the prompt's prefill (elimination by request.generation.planner), chooses the first
+  // token and calls on_token with it; the sequence then takes part in every step until it ends.
+  // Returns its id (ascending from 0). InputError, with nothing added, as generate() gives for the
+  // same prompt and options, or for a stop id outside the vocabulary; the prefill's errors
+  // propagate likewise.
+  int64_t add(std::span<const int32_t> prompt, BatchRequest request);
+
+  // One decode step for every active sequence: each gets its next token (and on_token is called
+  // with it). Returns the sequences that ended since the last step, in the order they ended:
+  // those that ended here and those that ended in add or cancel. With no active sequence it only
+  // returns those. When the model's step fails (a non-finite output), every sequence in it ends
+  // with stop_reason "error": their caches cannot go on. A callback that throws ends its own
+  // sequence alike.
+  std::vector<FinishedSequence> step();
+
+  // Ends sequence `id` (a client that went away): it leaves before the next step and step()
+  // reports it with stop_reason "cancelled". False when no active sequence has that id.
+  bool cancel(int64_t id);
+
+  // Sequences that take part in the next step.
+  int64_t active() const { return static_cast<int64_t>(sequences_.size()); }
+  // KV-cache bytes of the active sequences.
+  size_t cache_bytes() const;
+
+ private:
+  struct Sequence {
+    int64_t id = 0;
+    KvCache cache;
+    Sampler sampler;
+    BatchRequest request;
+    std::vector<int32_t> stop_ids;  // the model's eos (unless stop_at_eos is off) and the request's
+    GenerationResult result;        // stop_reason set: the sequence has ended
+    std::string error;              // why, for stop_reason "error"
+    int32_t next_token = 0;         // chosen, not yet run through the model
+  };
+  // Appends `token` to the sequence and calls its callback; true when the sequence has ended.
+  static bool accept(Sequence& sequence, int32_t token);
+  // Moves the ended sequences to finished_, in their order.
+  void retire_ended();
+
+  CausalLm& model_;
+  std::vector<Sequence> sequences_;
+  std::vector<FinishedSequence> finished_;
+  int64_t next_id_ = 0;
+};
+
+}  // namespace latte
