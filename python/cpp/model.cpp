@@ -95,7 +95,7 @@ std::string text_origin(size_t index) { return "texts[" + std::to_string(index) 
 
 }  // namespace
 
-Model::Model(const std::optional<std::string>& path, const std::optional<std::string>& dtype,
+Model::Model(const std::optional<std::filesystem::path>& path, const std::optional<std::string>& dtype,
              std::optional<int> threads) {
   set_num_threads(resolve_num_threads(threads));
   if (path) {

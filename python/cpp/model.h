@@ -84,7 +84,7 @@ class GenerationStream;
 
 class Model {
  public:
-  Model(const std::optional<std::string>& path, const std::optional<std::string>& dtype,
+  Model(const std::optional<std::filesystem::path>& path, const std::optional<std::string>& dtype,
         std::optional<int> threads);
 
   const std::filesystem::path& path() const { return folder_; }

@@ -85,7 +85,7 @@ void register_model(py::module_& module) {
       "and encoder-decoders generate. Calls from several threads are safe: each runs with the GIL "
       "released, one at a time per model.")
       .def(
-          py::init<const std::optional<std::string>&, const std::optional<std::string>&,
+          py::init<const std::optional<std::filesystem::path>&, const std::optional<std::string>&,
                    std::optional<int>>(),
           py::arg("path") = py::none(), py::arg("dtype") = py::none(), py::arg("threads") = py::none(),
           "path None: the bundled default model. dtype 'f32', 'int8' or 'bf16' (None: int8 for a folder of "
@@ -93,7 +93,7 @@ void register_model(py::module_& module) {
       .def_property_readonly("path", &Model::path)
       .def_property_readonly("family", &Model::family,
                              "config.json's model_type ('bert', 'gpt2', 't5', ...).")
-      .def_property_readonly("kind", &Model::kind, "'encoder', 'decoder' or 'encoder-decoder'.")
+      .def_property_readonly("kind", &Model::kind, "'encoder', 'decoder-only' or 'encoder-decoder'.")
       .def_property_readonly("dtype", &Model::dtype, "What the products compute in.")
       .def_property_readonly("config", &Model::config, "config.json as a dict.")
       .def_property_readonly("num_layers", &Model::num_layers, "Layers elimination plans over.")

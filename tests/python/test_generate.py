@@ -14,7 +14,7 @@ PROMPT = "The quick brown fox jumps over the lazy dog and"
 
 def test_describes_a_decoder(gpt2):
     assert gpt2.family == "gpt2"
-    assert gpt2.kind == "decoder"
+    assert gpt2.kind == "decoder-only"
     assert gpt2.num_layers == gpt2.config["n_layer"]
 
 
