@@ -14,6 +14,9 @@ packages=(
   libcpp-httplib-dev     # latte serve (HTTP)
   curl                   # latte serve's tests are curl clients (tests/serve_check.mjs)
   libgtest-dev           # unit tests
+  python3-dev python3-numpy pybind11-dev  # the Python module (python/)
+  python3-pytest python3-venv python3-pip python3-setuptools python3-wheel  # its tests, pip install
+  python3-matplotlib     # examples/python's plot
   libtorch-dev           # the trainer (latte train)
   libopenblas0-openmp    # torch's BLAS: without it Debian's torch uses the reference BLAS (~10x slower)
   clang-format

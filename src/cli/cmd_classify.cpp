@@ -1,6 +1,5 @@
 // latte classify: labels (or regression scores) for texts and text pairs.
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,15 +12,6 @@
 namespace latte::cli {
 
 namespace {
-
-std::vector<float> softmax(const float* logits, int64_t count) {
-  const float maximum = *std::max_element(logits, logits + count);
-  std::vector<float> probabilities(static_cast<size_t>(count));
-  float total = 0.0f;
-  for (int64_t i = 0; i < count; ++i) total += probabilities[i] = std::exp(logits[i] - maximum);
-  for (float& p : probabilities) p /= total;
-  return probabilities;
-}
 
 std::string format_float(float value) {
   char buffer[32];
@@ -125,7 +115,7 @@ void add_classify_command(CLI::App& app) {
           }
           continue;
         }
-        const std::vector<float> probabilities = softmax(logits, labels);
+        const std::vector<float> probabilities = label_probabilities({logits, static_cast<size_t>(labels)});
         const size_t best = static_cast<size_t>(std::max_element(probabilities.begin(), probabilities.end()) -
                                                 probabilities.begin());
         if (options->json) {

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "latte/core/error.h"
 #include "latte/generate/language_model.h"
+#include "latte/generate/prompt_run.h"
 #include "latte/models/registry.h"
 #include "latte/tokenizers/chat.h"
 #include "latte/tokenizers/tokenizer.h"
@@ -166,63 +167,39 @@ void add_generate_command(CLI::App& app) {
     double pending_setup_seconds = model.warm_up(planner.get());
     std::signal(SIGINT, on_interrupt);
     Truncation truncation{.max_length = longest_prompt, .refuse = !options->truncate};
-    const auto run = [&](std::vector<int32_t> prompt, const std::string& origin) {
-      if (prompt.empty()) throw InputError(origin + ": the prompt is empty (no tokens)");
-      ++truncation.inputs;
-      if (static_cast<int64_t>(prompt.size()) > longest_prompt) {
-        if (!options->truncate) {
-          throw InputError(origin + ": the prompt has " + std::to_string(prompt.size()) + " tokens; " +
-                           model.too_long(options->max_new_tokens) + " (or use --truncate)");
-        }
-        ++truncation.truncated;
-        model.truncate(prompt, longest_prompt);
-      }
-      for (size_t i = 0; i < prompt.size(); ++i) {
-        if (prompt[i] >= model.vocab_size()) {
-          throw InputError(origin + ": token id " + std::to_string(prompt[i]) + " at position " +
-                           std::to_string(i) + " is outside the vocabulary of " +
-                           std::to_string(model.vocab_size()));
-        }
-      }
-      std::optional<TokenTextStream> stream;
-      if (tokenizer) stream.emplace(*tokenizer);
-      std::string text;
-      std::vector<int32_t> generated;
-      bool end_of_turn = false;
-      const auto on_token = [&](int32_t id) {
-        generated.push_back(id);
-        if (std::find(end_of_turn_ids.begin(), end_of_turn_ids.end(), id) != end_of_turn_ids.end()) {
-          end_of_turn = true;  // kept in ids, as an eos token is, but not printed
-          return false;
-        }
-        if (tokenizer) {
-          const std::string piece = stream->push(id);
-          text += piece;
-          if (!options->json) std::cout << piece << std::flush;
-        } else if (!options->json) {
-          std::cout << (generated.size() > 1 ? " " : "") << id << std::flush;
-        }
-        for (const std::string& stop : options->stop) {
-          if (!stop.empty() && text.find(stop) != std::string::npos) return false;
+    PromptOptions prompt_options;
+    prompt_options.generation = generation;
+    prompt_options.longest_prompt = longest_prompt;
+    prompt_options.truncate = options->truncate;
+    prompt_options.truncate_hint = "(or use --truncate)";
+    prompt_options.stop = options->stop;
+    prompt_options.end_of_turn_ids = end_of_turn_ids;
+    const auto run = [&](std::vector<int32_t> prompt_ids, const std::string& origin) {
+      size_t printed_ids = 0;
+      const auto on_token = [&](int32_t id, const std::string& piece) {
+        if (!options->json) {
+          if (tokenizer)
+            std::cout << piece << std::flush;
+          else if (id >= 0)
+            std::cout << (printed_ids++ > 0 ? " " : "") << id << std::flush;
         }
         return !interrupted.load();
       };
-      const GenerationResult result = model.generate(prompt, generation, on_token);
+      const PromptResult outcome =
+          run_prompt(model, tokenizer.get(), std::move(prompt_ids), origin, prompt_options, on_token);
+      ++truncation.inputs;
+      if (outcome.truncated) ++truncation.truncated;
+      const std::vector<int32_t>& prompt = outcome.prompt;
+      const GenerationResult& result = outcome.generation;
+      const std::string& text = outcome.text;
       const double setup_seconds = pending_setup_seconds + result.setup_seconds;
       pending_setup_seconds = 0.0;
-      if (tokenizer) {
-        const std::string rest = stream->finish();
-        text += rest;
-        if (!options->json) std::cout << rest;
-      }
       if (options->json) {
         nlohmann::json line = {
             {"prompt_ids", prompt},
             {"ids", result.ids},
             {"kept", result.kept},
-            {"stop_reason", interrupted   ? "interrupted"
-                            : end_of_turn ? "eos"
-                                          : result.stop_reason},
+            {"stop_reason", interrupted ? "interrupted" : outcome.stop_reason},
             {"setup_ms", setup_seconds * 1e3},
             {"ttft_ms", result.ttft_seconds * 1e3},
             {"decode_ms_per_token", result.decode_seconds_per_token() * 1e3},

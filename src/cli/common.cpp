@@ -15,6 +15,7 @@
 #include "latte/eval/latency_profile.h"
 #include "latte/io/model_folder.h"
 #include "latte/models/registry.h"
+#include "latte/prune/folder_planner.h"
 #include "latte/prune/sidecar.h"
 
 namespace latte::cli {
@@ -47,9 +48,7 @@ std::vector<std::filesystem::path> default_model_candidates() {
 std::filesystem::path model_folder(const std::string& path) {
   if (path.empty()) {
     const std::vector<std::filesystem::path> candidates = default_model_candidates();
-    for (const std::filesystem::path& candidate : candidates) {
-      if (std::filesystem::is_regular_file(candidate / "config.json")) return candidate;
-    }
+    if (const auto found = first_model_folder(candidates)) return *found;
     std::string searched;
     for (const std::filesystem::path& candidate : candidates) {
       searched += (searched.empty() ? "" : ", ") + candidate.string();
@@ -158,10 +157,7 @@ void add_no_profile_option(CLI::App& command, bool& no_profile) {
                    "(also LATTE_NO_PROFILE=1)");
 }
 
-bool profiling_off(bool no_profile) {
-  const char* env = std::getenv("LATTE_NO_PROFILE");
-  return no_profile || (env != nullptr && *env != '\0' && std::string(env) != "0");
-}
+bool profiling_off(bool no_profile) { return no_profile || profiling_disabled_by_environment(); }
 
 namespace {
 
@@ -281,13 +277,7 @@ Knobs knobs_from(const PruneOptions& options, int64_t layers) {
 std::unique_ptr<Planner> make_planner(const PruneOptions& options, const ModelShape& shape,
                                       const std::filesystem::path& folder,
                                       const std::function<LatencyModel(bool needs_latency)>& latency) {
-  const Knobs knobs = knobs_from(options, shape.layers);
-  if (!knobs.any()) return std::make_unique<Planner>(knobs, shape, std::nullopt, LatencyModel{}, &std::cerr);
-  // Calibration problems first: they must not wait for a profile.
-  std::optional<Calibration> calibration =
-      usable_calibration(knobs, Sidecar::read(folder, &std::cerr).calibration, shape.layers);
-  const bool needs_latency = (knobs.speedup && *knobs.speedup > 1.0) || knobs.latency_ms;
-  return std::make_unique<Planner>(knobs, shape, std::move(calibration), latency(needs_latency), &std::cerr);
+  return folder_planner(knobs_from(options, shape.layers), shape, folder, latency, &std::cerr);
 }
 
 std::unique_ptr<Planner> make_planner(const PruneOptions& options, const BertConfig& config,

@@ -185,6 +185,9 @@ CalibrationReport calibrate(Seq2SeqLm& model, const std::vector<std::vector<int3
 
 namespace {
 
+// Opens the sample inputs once the model has been read (its errors come first).
+using InputOpener = std::function<data::RecordReader()>;
+
 // `truncation` with the tokens an input is cut to: its max_length, checked against the model's
 // positions, or the positions themselves.
 Truncation resolved(Truncation truncation, int64_t positions) {
@@ -196,14 +199,14 @@ Truncation resolved(Truncation truncation, int64_t positions) {
   return truncation;
 }
 
-ModelCalibration calibrate_decoder(const std::filesystem::path& folder, const std::string& inputs,
-                                   size_t max_inputs, Truncation truncation, std::ostream* log,
-                                   const data::RecordOptions& records) {
+ModelCalibration calibrate_decoder(const std::filesystem::path& folder, const InputOpener& open_inputs,
+                                   const std::string& inputs, size_t max_inputs, Truncation truncation,
+                                   std::ostream* log) {
   const std::unique_ptr<CausalLm> model = load_causal_lm(folder);
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
   check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
   truncation = resolved(truncation, model->max_positions());
-  data::RecordReader texts = data::RecordReader::from_file(inputs, records);
+  data::RecordReader texts = open_inputs();
   std::vector<std::vector<int32_t>> prompts;
   size_t skipped = 0;
   for (data::LabeledExample text; prompts.size() < max_inputs && texts.next(text);) {
@@ -226,14 +229,14 @@ ModelCalibration calibrate_decoder(const std::filesystem::path& folder, const st
                           truncation, model->max_positions()};
 }
 
-ModelCalibration calibrate_seq2seq(const std::filesystem::path& folder, const std::string& inputs,
-                                   size_t max_inputs, Truncation truncation, std::ostream* log,
-                                   const data::RecordOptions& records) {
+ModelCalibration calibrate_seq2seq(const std::filesystem::path& folder, const InputOpener& open_inputs,
+                                   const std::string& inputs, size_t max_inputs, Truncation truncation,
+                                   std::ostream* log) {
   const std::unique_ptr<Seq2SeqLm> model = load_seq2seq_lm(folder);
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
   check_tokenizer_fits(*tokenizer, model->vocab_size(), folder / "config.json");
   truncation = resolved(truncation, model->max_source_tokens());
-  data::RecordReader texts = data::RecordReader::from_file(inputs, records);
+  data::RecordReader texts = open_inputs();
   std::vector<std::vector<int32_t>> sources;
   for (data::LabeledExample text; sources.size() < max_inputs && texts.next(text);)
     sources.push_back(encode_input(*tokenizer, text.text, text.text_pair, truncation, text.origin).ids);
@@ -242,13 +245,13 @@ ModelCalibration calibrate_seq2seq(const std::filesystem::path& folder, const st
                           truncation, model->max_source_tokens()};
 }
 
-ModelCalibration calibrate_encoder(const std::filesystem::path& folder, const std::string& inputs,
-                                   size_t max_inputs, Truncation truncation, std::ostream* log,
-                                   const data::RecordOptions& records) {
+ModelCalibration calibrate_encoder(const std::filesystem::path& folder, const InputOpener& open_inputs,
+                                   const std::string& inputs, size_t max_inputs, Truncation truncation,
+                                   std::ostream* log) {
   BertModel model = BertModel::load(folder);
   const BertTokenizer tokenizer = load_bert_tokenizer(folder, model.config());
   truncation = resolved(truncation, model.config().max_position_embeddings);
-  data::RecordReader texts = data::RecordReader::from_file(inputs, records);
+  data::RecordReader texts = open_inputs();
   std::vector<BertInput> encoded;
   for (data::LabeledExample text; encoded.size() < max_inputs && texts.next(text);) {
     Encoding encoding = encode_input(tokenizer, text.text, text.text_pair, truncation, text.origin);
@@ -259,17 +262,33 @@ ModelCalibration calibrate_encoder(const std::filesystem::path& folder, const st
                           truncation, model.config().max_position_embeddings};
 }
 
+ModelCalibration calibrate_model(const std::filesystem::path& folder, const InputOpener& open_inputs,
+                                 const std::string& inputs, size_t max_inputs, Truncation truncation,
+                                 std::ostream* log) {
+  const ModelKind kind = model_family(folder).kind;
+  if (kind == ModelKind::kCausalLm)
+    return calibrate_decoder(folder, open_inputs, inputs, max_inputs, truncation, log);
+  if (kind == ModelKind::kSeq2SeqLm)
+    return calibrate_seq2seq(folder, open_inputs, inputs, max_inputs, truncation, log);
+  return calibrate_encoder(folder, open_inputs, inputs, max_inputs, truncation, log);
+}
+
 }  // namespace
 
 ModelCalibration calibrate_model(const std::filesystem::path& folder, const std::string& inputs,
                                  size_t max_inputs, Truncation truncation, std::ostream* log,
                                  const data::RecordOptions& records) {
-  const ModelKind kind = model_family(folder).kind;
-  if (kind == ModelKind::kCausalLm)
-    return calibrate_decoder(folder, inputs, max_inputs, truncation, log, records);
-  if (kind == ModelKind::kSeq2SeqLm)
-    return calibrate_seq2seq(folder, inputs, max_inputs, truncation, log, records);
-  return calibrate_encoder(folder, inputs, max_inputs, truncation, log, records);
+  return calibrate_model(
+      folder, [&] { return data::RecordReader::from_file(inputs, records); }, inputs, max_inputs, truncation,
+      log);
+}
+
+ModelCalibration calibrate_model(const std::filesystem::path& folder,
+                                 std::vector<data::LabeledExample> inputs, const std::string& source,
+                                 size_t max_inputs, Truncation truncation, std::ostream* log) {
+  return calibrate_model(
+      folder, [&] { return data::RecordReader::from_inputs(std::move(inputs)); }, source, max_inputs,
+      truncation, log);
 }
 
 }  // namespace latte

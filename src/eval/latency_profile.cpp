@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <random>
+#include <string_view>
 
 #include "latte/core/cpu.h"
 #include "latte/core/error.h"
@@ -402,6 +404,11 @@ FolderProfileSubject load_profile_subject(const std::filesystem::path& folder, P
   LatencyKey key = latency_key(encoder->config(), encoder->precision());
   ProfileSubject subject = profile_subject(*encoder);
   return FolderProfileSubject{owning(std::move(subject), std::move(encoder)), std::move(key)};
+}
+
+bool profiling_disabled_by_environment() {
+  const char* env = std::getenv("LATTE_NO_PROFILE");
+  return env != nullptr && *env != '\0' && std::string_view(env) != "0";
 }
 
 LatencyModel machine_latency_model(const BertConfig& config, const std::function<BertModel&()>& model,

@@ -9,22 +9,27 @@
 
 namespace latte {
 
-std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& model,
-                                      const Tokenizer& tokenizer, int64_t prompt_length,
-                                      int64_t continuation_length, int64_t max_windows,
-                                      const data::RecordOptions& records) {
+namespace {
+
+void check_window(const CausalLm& model, int64_t prompt_length, int64_t continuation_length) {
   const int64_t window = prompt_length + continuation_length;
   if (window > model.max_positions()) {
     throw FieldError("prompt_length + continuation_length",
                      "is " + std::to_string(window) + "; the model takes at most " +
                          std::to_string(model.max_positions()) + " tokens");
   }
+}
+
+// The windows of the passages of `reader`, the window already checked.
+std::vector<LmWindow> windows_of(data::RecordReader& reader, const std::string& source, const CausalLm& model,
+                                 const Tokenizer& tokenizer, int64_t prompt_length,
+                                 int64_t continuation_length, int64_t max_windows) {
+  const int64_t window = prompt_length + continuation_length;
   const int64_t wanted = max_windows > 0 ? max_windows * window : 0;
   // Passages are separated by the model's (first) end-of-text token, as it was trained.
   const std::vector<int32_t> eos_ids = model.eos_token_ids();
   const std::span<const int32_t> end_of_text(eos_ids.data(), eos_ids.empty() ? 0 : 1);
   std::vector<int32_t> stream;
-  data::RecordReader reader = data::RecordReader::from_file(path, records);
   for (data::LabeledExample passage;
        (wanted == 0 || static_cast<int64_t>(stream.size()) < wanted) && reader.next(passage);) {
     const Encoding encoding = encode_input(tokenizer, passage.text, std::nullopt, 0, passage.origin);
@@ -34,8 +39,27 @@ std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& m
   try {
     return lm_windows(stream, prompt_length, continuation_length, max_windows);
   } catch (const InputError& error) {
-    throw InputError(path + ": " + error.what());
+    throw InputError(source + ": " + error.what());
   }
+}
+
+}  // namespace
+
+std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& model,
+                                      const Tokenizer& tokenizer, int64_t prompt_length,
+                                      int64_t continuation_length, int64_t max_windows,
+                                      const data::RecordOptions& records) {
+  check_window(model, prompt_length, continuation_length);
+  data::RecordReader reader = data::RecordReader::from_file(path, records);
+  return windows_of(reader, path, model, tokenizer, prompt_length, continuation_length, max_windows);
+}
+
+std::vector<LmWindow> read_lm_windows(data::RecordReader& passages, const std::string& source,
+                                      const CausalLm& model, const Tokenizer& tokenizer,
+                                      int64_t prompt_length, int64_t continuation_length,
+                                      int64_t max_windows) {
+  check_window(model, prompt_length, continuation_length);
+  return windows_of(passages, source, model, tokenizer, prompt_length, continuation_length, max_windows);
 }
 
 LmEvaluation evaluate_lm_speedups(CausalLm& model, std::span<const LmWindow> windows,

@@ -94,6 +94,13 @@ void copy_file_atomic(const std::filesystem::path& source, const std::filesystem
 
 }  // namespace
 
+std::optional<std::filesystem::path> first_model_folder(std::span<const std::filesystem::path> candidates) {
+  for (const std::filesystem::path& candidate : candidates) {
+    if (std::filesystem::is_regular_file(candidate / "config.json")) return candidate;
+  }
+  return std::nullopt;
+}
+
 void check_new_folder(const std::filesystem::path& destination) {
   std::error_code error;
   const auto status = std::filesystem::symlink_status(destination, error);

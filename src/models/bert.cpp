@@ -309,6 +309,15 @@ BertConfig bert_preset(const std::string& preset, int64_t vocab_size, int64_t nu
   throw InputError("unknown preset '" + preset + "' (choose tiny, mini, small or base)");
 }
 
+std::vector<float> label_probabilities(std::span<const float> logits) {
+  const float maximum = *std::max_element(logits.begin(), logits.end());
+  std::vector<float> probabilities(logits.size());
+  float total = 0.0f;
+  for (size_t i = 0; i < logits.size(); ++i) total += probabilities[i] = std::exp(logits[i] - maximum);
+  for (float& p : probabilities) p /= total;
+  return probabilities;
+}
+
 BertModel BertModel::load(const std::filesystem::path& model_dir, Precision precision) {
   require_model_folder(model_dir);
   BertModel model;

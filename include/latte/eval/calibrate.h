@@ -87,5 +87,10 @@ struct ModelCalibration {
 ModelCalibration calibrate_model(const std::filesystem::path& folder, const std::string& inputs,
                                  size_t max_inputs, Truncation truncation, std::ostream* log,
                                  const data::RecordOptions& records = {});
+// The same on texts a front end hands over (their origins name them in errors); errors about the
+// inputs as a whole start with `source`.
+ModelCalibration calibrate_model(const std::filesystem::path& folder,
+                                 std::vector<data::LabeledExample> inputs, const std::string& source,
+                                 size_t max_inputs, Truncation truncation, std::ostream* log);
 
 }  // namespace latte

@@ -105,6 +105,10 @@ struct FolderProfileSubject {
 FolderProfileSubject load_profile_subject(const std::filesystem::path& folder,
                                           Precision precision = Precision::kF32);
 
+// LATTE_NO_PROFILE set to anything but "" or "0": every front end then predicts latency from
+// FLOPs, profiling nothing and reading no cached table.
+bool profiling_disabled_by_environment();
+
 struct LatencySourceOptions {
   std::optional<std::filesystem::path> cache_dir;  // none: profile in memory
   bool allow_profile = true;                       // false: the FLOPs prior when nothing is cached

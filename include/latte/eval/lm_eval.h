@@ -33,6 +33,12 @@ std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& m
                                       const Tokenizer& tokenizer, int64_t prompt_length,
                                       int64_t continuation_length, int64_t max_windows,
                                       const data::RecordOptions& records = {});
+// The same over the passages `passages` gives (texts handed over by a front end:
+// data::RecordReader::from_inputs); errors about too little text start with `source`.
+std::vector<LmWindow> read_lm_windows(data::RecordReader& passages, const std::string& source,
+                                      const CausalLm& model, const Tokenizer& tokenizer,
+                                      int64_t prompt_length, int64_t continuation_length,
+                                      int64_t max_windows);
 
 struct LmEvalOptions {
   std::optional<PruneMode> mode;    // none: the planner's default

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,10 @@ std::vector<std::string> remove_model_files(const std::filesystem::path& dir,
 // ("bert-base-uncased", "openai-community/gpt2") gets a message saying that latte reads local
 // folders and how to download one.
 void require_model_folder(const std::filesystem::path& dir);
+
+// The first of `candidates` that holds a config.json (where a front end looks for its bundled
+// default model); none when no candidate does.
+std::optional<std::filesystem::path> first_model_folder(std::span<const std::filesystem::path> candidates);
 
 // InputError naming `destination` unless it is absent or an empty folder (a symlink is refused).
 void check_new_folder(const std::filesystem::path& destination);

@@ -108,6 +108,9 @@ struct BertOutput {
 // classifier's): what `latte quantize` writes in int8.
 std::vector<StoredWeight> bert_linear_weights(const WeightStore& store, const BertConfig& config);
 
+// A classifier's probabilities of one row of its logits (a softmax): what classify reports.
+std::vector<float> label_probabilities(std::span<const float> logits);
+
 class BertModel {
  public:
   // Loads config.json and the safetensors weights of `model_dir`, checking every
