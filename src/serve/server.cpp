@@ -761,15 +761,6 @@ class Service {
 // ---------------------------------------------------------------------------------------------
 // Routes.
 
-std::vector<float> softmax(const std::vector<float>& logits) {
-  const float maximum = *std::max_element(logits.begin(), logits.end());
-  std::vector<float> probabilities(logits.size());
-  float total = 0.0f;
-  for (size_t i = 0; i < logits.size(); ++i) total += probabilities[i] = std::exp(logits[i] - maximum);
-  for (float& p : probabilities) p /= total;
-  return probabilities;
-}
-
 // Each input's {label, score} list, best first (text-embeddings-inference's /predict answer).
 json prediction(const BertConfig& config, const std::vector<float>& logits, bool raw_scores,
                 const json& report) {
@@ -780,7 +771,7 @@ json prediction(const BertConfig& config, const std::vector<float>& logits, bool
                        {"latte", report}});
     return entries;
   }
-  const std::vector<float> scores = raw_scores ? logits : softmax(logits);
+  const std::vector<float> scores = raw_scores ? logits : label_probabilities(logits);
   std::vector<size_t> order(scores.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
@@ -909,7 +900,7 @@ void add_routes(httplib::Server& server, Service& service) {
             probabilities.push_back(logits[0]);
             continue;
           }
-          const std::vector<float> p = softmax(logits);
+          const std::vector<float> p = label_probabilities(logits);
           const size_t top = static_cast<size_t>(std::max_element(p.begin(), p.end()) - p.begin());
           labels.push_back(config.id2label[top]);
           best.push_back(p[top]);
