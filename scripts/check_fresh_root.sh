@@ -29,6 +29,20 @@ if [[ -f $host_ca ]]; then
   chroot_env+=(NODE_EXTRA_CA_CERTS=/root/host-ca.crt npm_config_cafile=/root/host-ca.crt)
 fi
 
+# The same build flags as the caller's (CI passes -DLATTE_WERROR=ON), and the host's ccache,
+# mounted read-only: the root compiles this commit again with its own compiler and headers, and
+# ccache answers from what the host built where the preprocessed input is the same. A header or
+# library that setup.sh forgets still fails (ccache checks every include file; links are not
+# cached), and nothing the root does can change the host's cache.
+chroot_env+=("LATTE_CMAKE_ARGS=${LATTE_CMAKE_ARGS:-}")
+host_cache=""
+if command -v ccache >/dev/null 2>&1; then
+  host_cache=$(ccache -k cache_dir)
+  mkdir -p "$host_cache"
+  chroot_env+=(CCACHE_DIR=/root/host-ccache CCACHE_READONLY=true CCACHE_TEMPDIR=/tmp
+    CCACHE_BASEDIR=/root/latte CCACHE_NOHASHDIR=true CCACHE_SLOPPINESS=pch_defines,time_macros)
+fi
+
 cat >"$work/run.sh" <<'INNER'
 set -euo pipefail
 cd /root/latte
@@ -45,6 +59,6 @@ INNER
 TMPDIR="$work" mmdebstrap --variant=apt --quiet \
   --customize-hook='cp -a "'"$work"'/latte" "$1/root/latte"' \
   --customize-hook='cp "'"$work"'/run.sh" "$1/root/run.sh"; [ ! -f "'"$work"'/host-ca.crt" ] || cp "'"$work"'/host-ca.crt" "$1/root/"' \
-  --customize-hook='chroot "$1" env -i '"${chroot_env[*]}"' bash /root/run.sh >"'"$work"'/run.log" 2>&1 || { tail -n 80 "'"$work"'/run.log" >&2; exit 1; }' \
+  --customize-hook='mkdir -p "$1/root/host-ccache"; [ -z "'"$host_cache"'" ] || mount --bind -o ro "'"$host_cache"'" "$1/root/host-ccache"; status=0; chroot "$1" env -i '"${chroot_env[*]}"' bash /root/run.sh >"'"$work"'/run.log" 2>&1 || status=$?; ! mountpoint -q "$1/root/host-ccache" || umount "$1/root/host-ccache"; [ $status -eq 0 ] || { tail -n 80 "'"$work"'/run.log" >&2; exit 1; }' \
   bookworm /dev/null
 echo "check_fresh_root: both README commands passed in a fresh Debian root"

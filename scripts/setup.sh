@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
+  ccache                 # rebuilds (and CI's second build of a commit, in the fresh root) from cache
   libdnnl-dev            # GEMM (oneDNN)
   ocl-icd-opencl-dev     # oneDNN's CMake config requires OpenCL (only recommended by libdnnl-dev)
   nlohmann-json3-dev     # config.json, safetensors headers
