@@ -256,6 +256,28 @@ async function checkEncoder() {
   expectEqual(JSON.parse(answered.body).length, 1024, 'its answer is whole');
   expectEqual(await exited, 0, 'exit status after SIGTERM');
 
+  // Requests that wait together run in one packed pass (--max-batch-tokens), each at its own knob,
+  // each answered as it is alone.
+  const packer = await startServer(['--model', model, '--max-inputs', '1024', '--workers', '1']);
+  const asks = [0, 1, 2, 3, 4, 5].map((i) => ({
+    inputs: `${texts[i % 2]} ${'again '.repeat(i)}`, raw_scores: true, ...(i % 3 === 1 ? { latte: { speedup: 2 } } : {}),
+  }));
+  const alone = asks.map((ask) => curl('POST', `${packer.url}/predict`, ask).json[0]);
+  expect(alone.every((answer) => answer.latte.pass_inputs === 1), 'a request alone runs alone');
+  const holder = curlAsync('POST', `${packer.url}/predict`, long);
+  await waitFor(() => metric(packer.url, 'latte_workers_busy') === 1, 'the worker to be busy');
+  const packed = await Promise.all(asks.map((ask) => curlAsync('POST', `${packer.url}/predict`, ask)));
+  expectEqual((await holder).status, 200, 'the request holding the worker');
+  packed.forEach((response, i) => {
+    expectEqual(response.status, 200, `packed request ${i}`);
+    const answer = JSON.parse(response.body)[0];
+    expectEqual(answer.latte.pass_inputs, asks.length, `request ${i} ran in one pass with the others`);
+    expectEqual(answer.latte.speedup, i % 3 === 1 ? 2 : 1, `request ${i} kept its own knob`);
+    expectEqual(answer.latte.kept, alone[i].latte.kept, `request ${i}: kept word-vectors as alone`);
+    expectEqual(answer.label, alone[i].label, `request ${i}: label as alone`);
+    expect(Math.abs(answer.score - alone[i].score) < 1e-4, `request ${i}: score ${answer.score} vs ${alone[i].score}`);
+  });
+
   // An API key: every route but /health needs it.
   const keyed = await startServer(['--model', model], { LATTE_API_KEY: 'sesame' });
   expectEqual(curl('GET', `${keyed.url}/health`).status, 200, '/health without a key');
@@ -387,6 +409,26 @@ async function checkDecoderCurl() {
   expect(abandoned < 60, `the abandoned stream stopped early: ${abandoned} of 120 tokens generated`);
   expectEqual(curl('POST', `${url}/v1/completions`, { prompt, max_tokens: 8, temperature: 0 }).json.choices[0].text,
               cli.text, 'answers go on after a disconnect');
+
+  // Continuous batching (--max-streams, default 4): generations running at once share each decode
+  // step, each answered as it is alone (greedy, seeded sampling, its own speedup).
+  const asks = ['The quick brown fox', 'Once upon a time', 'In the beginning the', 'She said that'].map(
+    (text, i) => ({ prompt: text, max_tokens: 24, temperature: i === 1 ? 0.8 : 0, seed: 5,
+                    ...(i === 2 ? { latte: { speedup: 2 } } : {}) }));
+  const alone = asks.map((ask) => curl('POST', `${smallServer.url}/v1/completions`, ask).json);
+  expect(alone.every((answer) => answer.latte.streams === 1), 'a generation alone decodes alone');
+  const together = (await Promise.all(asks.map((ask) => curlAsync('POST', `${smallServer.url}/v1/completions`, ask))))
+    .map((response) => JSON.parse(response.body));
+  together.forEach((answer, i) => {
+    expectEqual(answer.choices[0].text, alone[i].choices[0].text, `generation ${i} decoded with others vs alone`);
+    expectEqual(answer.latte.kept, alone[i].latte.kept, `generation ${i}: its own prefill schedule`);
+  });
+  const most = Math.max(...together.map((answer) => answer.latte.streams));
+  console.log(`serve_check: at most ${most} generations decoded together`);
+  expect(most >= 2, `concurrent generations shared decode steps (streams ${together.map((a) => a.latte.streams)})`);
+  const single = await startServer(['--model', gpt2, '--max-streams', '1']);
+  expectEqual(curl('POST', `${single.url}/v1/completions`, { prompt, max_tokens: 8, temperature: 0 }).json.choices[0].text,
+              cli.text, '--max-streams 1: one generation at a time, the same answer');
   expect(metric(url, 'latte_generated_tokens_total') >= 24, 'tokens generated counted');
   expect(metric(url, 'latte_time_to_first_token_seconds_count') >= 3, 'time to first token observed');
 

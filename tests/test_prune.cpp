@@ -375,6 +375,37 @@ TEST(PruneEngine, MixedLengthBatchEqualsOneByOne) {
   EXPECT_EQ(together.last_hidden_state.dim(0), total_rows);  // the batch shrank with its sequences
 }
 
+// A packed batch of requests at different knobs (latte serve): each sequence at its own planner,
+// equal to that sequence alone at it; dense and null entries keep their sequence whole.
+TEST(PruneEngine, PerSequencePlannersEqualEachAlone) {
+  BertModel model = BertModel::load(kBertData / "cls3_f32");
+  const auto batch = sample_batch();
+  ASSERT_GE(batch.size(), 3u);
+  const Planner fast(Knobs{.coverage = 0.6}, model.shape(), std::nullopt, LatencyModel{}, nullptr);
+  const Planner faster(Knobs{.speedup = 3.0}, model.shape(), std::nullopt, LatencyModel{}, nullptr);
+  const Planner dense(Knobs{}, model.shape(), std::nullopt, LatencyModel{}, nullptr);
+  std::vector<const Planner*> planners = {&fast, nullptr, &faster};
+  while (planners.size() < batch.size()) planners.push_back(planners.size() % 2 ? &dense : &fast);
+  const BertOutput together = model.forward(batch, ForwardOptions{.planners = planners});
+  bool shrank = false;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const BertOutput alone = model.forward({batch[b]}, ForwardOptions{.planner = planners[b]});
+    EXPECT_EQ(alone.kept[0], together.kept[b]) << "sequence " << b;
+    for (int64_t i = 0; i < alone.logits.numel(); ++i) {
+      EXPECT_NEAR(alone.logits.data()[i], together.logits.data()[b * alone.logits.numel() + i], 1e-5);
+    }
+    const auto length = static_cast<int64_t>(batch[b].input_ids.size());
+    if (planners[b] == nullptr || planners[b]->dense()) {
+      for (const int64_t kept : together.kept[b]) EXPECT_EQ(kept, length) << "sequence " << b;
+    } else {
+      shrank = shrank || together.kept[b].back() < length;
+    }
+  }
+  EXPECT_TRUE(shrank) << "no sequence at a pruning planner lost a word-vector";
+  planners.pop_back();
+  EXPECT_THROW(model.forward(batch, ForwardOptions{.planners = planners}), InputError);
+}
+
 TEST(PruneEngine, ScoresCoverOnlyRealTokens) {
   BertModel model = BertModel::load(kBertData / "cls3_f32");
   const auto batch = sample_batch();

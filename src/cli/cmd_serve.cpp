@@ -29,6 +29,8 @@ void add_serve_command(CLI::App& app) {
     std::optional<int> threads;
     int workers = 1;
     int max_queue = 16;
+    int64_t max_batch_tokens = 2048;
+    int max_streams = 4;
     std::string api_key;
     int64_t max_body_kib = 1024;
     int64_t max_inputs = 256;
@@ -48,6 +50,16 @@ void add_serve_command(CLI::App& app) {
       ->add_option("--max-queue", options->max_queue,
                    "Requests that may wait for a worker; beyond them 503 with Retry-After (default 16)")
       ->check(CLI::Range(0, 4096));
+  command
+      ->add_option("--max-batch-tokens", options->max_batch_tokens,
+                   "Encoders: requests waiting when a worker frees run in one packed pass with the one it "
+                   "takes, up to this many word-vectors in all (default 2048; 0: one request a pass)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  command
+      ->add_option("--max-streams", options->max_streams,
+                   "Decoder-only models: generations each worker decodes together, one pass over the "
+                   "weights per step (default 4; 1: one at a time)")
+      ->check(CLI::Range(1, 256));
   command->add_option(
       "--api-key", options->api_key,
       "Require \"Authorization: Bearer KEY\" on every route but /health (also LATTE_API_KEY)");
@@ -84,6 +96,8 @@ void add_serve_command(CLI::App& app) {
     serve.threads = num_threads();
     serve.workers = options->workers;
     serve.max_queue = options->max_queue;
+    serve.max_batch_tokens = options->max_batch_tokens;
+    serve.max_streams = options->max_streams;
     serve.api_key = options->api_key;
     if (serve.api_key.empty()) {
       if (const char* key = std::getenv("LATTE_API_KEY"); key != nullptr) serve.api_key = key;

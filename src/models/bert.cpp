@@ -433,8 +433,9 @@ void BertModel::embed(const std::vector<BertInput>& batch, float* hidden_states)
   embedding_norm_(hidden_states, row);
 }
 
-void BertModel::eliminate(int64_t layer, const std::vector<const SequencePlan*>& plans, const float* scores,
-                          float* states, float* context, BertOutput& result) const {
+void BertModel::eliminate(int64_t layer, const std::vector<const SequencePlan*>& plans,
+                          const std::vector<int64_t>& min_keeps, const float* scores, float* states,
+                          float* context, BertOutput& result) const {
   const int64_t hidden = config_.hidden_size;
   const int64_t protected_rows[] = {0};  // [CLS]: the pooler reads it
   std::vector<int64_t> kept_rows;        // indices into all rows of the batch
@@ -443,8 +444,12 @@ void BertModel::eliminate(int64_t layer, const std::vector<const SequencePlan*>&
     const int64_t first = result.offsets[b];
     const std::span<const float> sequence_scores(scores + first,
                                                  static_cast<size_t>(result.offsets[b + 1] - first));
-    for (int64_t row : decide_kept_rows(*plans[b], layer, sequence_scores, min_keep_, protected_rows))
-      kept_rows.push_back(first + row);
+    if (plans[b] == nullptr) {
+      for (int64_t row = first; row < result.offsets[b + 1]; ++row) kept_rows.push_back(row);
+    } else {
+      for (int64_t row : decide_kept_rows(*plans[b], layer, sequence_scores, min_keeps[b], protected_rows))
+        kept_rows.push_back(first + row);
+    }
     offsets.push_back(static_cast<int64_t>(kept_rows.size()));
     result.kept[b].push_back(offsets.back() - offsets[offsets.size() - 2]);
   }
@@ -473,13 +478,19 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
   result.kept.resize(batch.size());
   int64_t rows = result.offsets.back();
 
-  const bool pruning = options.planner != nullptr && !options.planner->dense();
-  std::vector<const SequencePlan*> plans;
-  if (pruning) {
-    min_keep_ = options.planner->min_keep();
-    for (const BertInput& input : batch) {
-      plans.push_back(&options.planner->plan(static_cast<int64_t>(input.input_ids.size())));
-    }
+  if (!options.planners.empty() && options.planners.size() != batch.size()) {
+    throw InputError("forward: " + std::to_string(options.planners.size()) + " planners for a batch of " +
+                     std::to_string(batch.size()) + " sequences");
+  }
+  std::vector<const SequencePlan*> plans(batch.size(), nullptr);
+  std::vector<int64_t> min_keeps(batch.size(), 1);
+  bool pruning = false;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const Planner* planner = options.planners.empty() ? options.planner : options.planners[b];
+    if (planner == nullptr || planner->dense()) continue;
+    plans[b] = &planner->plan(static_cast<int64_t>(batch[b].input_ids.size()));
+    min_keeps[b] = planner->min_keep();
+    pruning = true;
   }
   const bool scoring = pruning || options.compute_scores || options.on_scores;
 
@@ -509,7 +520,7 @@ BertOutput BertModel::forward(const std::vector<BertInput>& batch, const Forward
       }
     }
     if (pruning) {
-      eliminate(index, plans, scores, states, context, result);
+      eliminate(index, plans, min_keeps, scores, states, context, result);
       rows = result.offsets.back();
     } else {
       for (size_t b = 0; b < batch.size(); ++b)

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <future>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -25,6 +26,7 @@
 #include "latte/core/format.h"
 #include "latte/core/threads.h"
 #include "latte/eval/latency_profile.h"
+#include "latte/generate/batch_decoder.h"
 #include "latte/generate/language_model.h"
 #include "latte/models/bert.h"
 #include "latte/models/registry.h"
@@ -163,6 +165,15 @@ class Metrics {
 
 class Slots {
  public:
+  // A request that may run in the pass of the request ahead of it (an encoder's inputs are packed
+  // into one batch): take_followers hands it to that request's worker.
+  struct Joinable {
+    int64_t rows = 0;
+    bool joined = false;  // under the mutex
+  };
+  // What acquire returns to a request that has joined another's pass (it holds no worker).
+  static constexpr size_t kJoined = static_cast<size_t>(-1);
+
   Slots(size_t workers, size_t max_queue)
       : max_queue_(max_queue), busy_until_(workers), busy_flags_(workers) {
     for (size_t i = workers; i > 0; --i) free_.push_back(i - 1);
@@ -175,7 +186,9 @@ class Slots {
 
   // A free worker, waiting in line while none is; RequestError 503 when max_queue requests
   // already wait or `admit` refuses.
-  size_t acquire(Clock::time_point arrival, double fastest_pass_ms, const Admission& admit) {
+  // A `joinable` request may instead be taken into a pass ahead of it: kJoined.
+  size_t acquire(Clock::time_point arrival, double fastest_pass_ms, const Admission& admit,
+                 Joinable* joinable = nullptr) {
     std::unique_lock lock(mutex_);
     if (free_.empty() || !line_.empty()) {
       if (line_.size() >= max_queue_) {
@@ -186,8 +199,11 @@ class Slots {
       if (admit) admit(busy_ms(Clock::now(), std::nullopt), line(Clock::now()));
     }
     const uint64_t ticket = next_ticket_++;
-    line_.push_back({ticket, arrival, fastest_pass_ms});
-    freed_.wait(lock, [&] { return !free_.empty() && line_.front().ticket == ticket; });
+    line_.push_back({ticket, arrival, fastest_pass_ms, joinable});
+    freed_.wait(lock, [&] {
+      return (joinable != nullptr && joinable->joined) || (!free_.empty() && line_.front().ticket == ticket);
+    });
+    if (joinable != nullptr && joinable->joined) return kJoined;  // take_followers removed it
     line_.pop_front();
     const size_t worker = free_.back();
     free_.pop_back();
@@ -207,6 +223,26 @@ class Slots {
       --busy_;
     }
     freed_.notify_all();
+  }
+
+  // For a worker that has just taken a request of `rows` word-vectors: the joinable requests at
+  // the front of the line that fit with it in `max_rows` (first come, first served: the first that
+  // does not fit ends the batch), removed from the line.
+  std::vector<Joinable*> take_followers(int64_t rows, int64_t max_rows) {
+    std::vector<Joinable*> followers;
+    {
+      std::lock_guard lock(mutex_);
+      while (!line_.empty() && line_.front().joinable != nullptr &&
+             rows + line_.front().joinable->rows <= max_rows) {
+        Joinable* follower = line_.front().joinable;
+        follower->joined = true;
+        rows += follower->rows;
+        followers.push_back(follower);
+        line_.pop_front();
+      }
+    }
+    if (!followers.empty()) freed_.notify_all();
+    return followers;
   }
 
   // When `worker`'s request is predicted to end.
@@ -238,6 +274,7 @@ class Slots {
     uint64_t ticket;
     Clock::time_point arrival;
     double fastest_pass_ms;
+    Joinable* joinable;
   };
 
   // Callers hold mutex_.
@@ -274,14 +311,19 @@ class Slots {
 // stream, also when the client goes away).
 class Lease {
  public:
-  Lease(Slots& slots, Clock::time_point arrival, double fastest_pass_ms, const Slots::Admission& admit)
+  Lease(Slots& slots, Clock::time_point arrival, double fastest_pass_ms, const Slots::Admission& admit,
+        Slots::Joinable* joinable = nullptr)
       : slots_(&slots),
-        worker_(slots.acquire(arrival, fastest_pass_ms, admit)),
+        worker_(slots.acquire(arrival, fastest_pass_ms, admit, joinable)),
         arrival_(arrival),
         taken_(Clock::now()) {}
-  ~Lease() { slots_->release(worker_); }
+  ~Lease() {
+    if (!joined()) slots_->release(worker_);
+  }
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
+  // True when the request joined the pass of a request ahead of it (and holds no worker).
+  bool joined() const { return worker_ == Slots::kJoined; }
   size_t worker() const { return worker_; }
   Clock::time_point arrival() const { return arrival_; }
   Clock::time_point taken() const { return taken_; }
@@ -428,10 +470,106 @@ class StopScanner {
   bool stopped_ = false;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Continuous batching: each worker's decoder-only model copy is run by one scheduler thread that
+// decodes the worker's streams together (BatchDecoder: one pass over the weights per step for all
+// of them, each with its own pruned KV cache). A stream joins between steps (its prefill and first
+// token) and leaves when it ends; tokens go back to the request's thread as they are made.
+
+// One generation handed to a scheduler. The scheduler thread calls `on_token` (set by the request)
+// and finishes it; the request's thread waits on it.
+struct Stream {
+  std::vector<int32_t> prompt;
+  BatchRequest request;
+  std::function<bool(int32_t)> on_token;  // scheduler thread: false ends the stream
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::string ready;  // text made and not yet taken (under mutex)
+  bool finished = false;
+  int64_t peak = 0;  // most streams of a step it took part in (the scheduler thread's until finished)
+  GenerationResult result;
+  std::exception_ptr error;
+  std::atomic<bool> client_gone{false};
+
+  void finish(GenerationResult done, std::exception_ptr failure) {
+    {
+      std::lock_guard lock(mutex);
+      result = std::move(done);
+      error = std::move(failure);
+      finished = true;
+    }
+    changed.notify_all();
+  }
+};
+
+class Scheduler {
+ public:
+  Scheduler(CausalLm& model, int threads) : decoder_(model), threads_(threads), thread_([this] { loop(); }) {}
+  ~Scheduler() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void submit(std::shared_ptr<Stream> stream) {
+    {
+      std::lock_guard lock(mutex_);
+      pending_.push_back(std::move(stream));
+    }
+    wake_.notify_all();
+  }
+
+ private:
+  void loop() {
+    set_num_threads(threads_);
+    for (;;) {
+      std::vector<std::shared_ptr<Stream>> joining;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !pending_.empty() || !running_.empty(); });
+        if (stopping_ && pending_.empty() && running_.empty()) return;
+        joining.swap(pending_);
+      }
+      for (const std::shared_ptr<Stream>& stream : joining) {
+        Stream* raw = stream.get();
+        stream->request.on_token = [raw](int32_t id) { return raw->on_token(id); };
+        try {
+          running_.emplace(decoder_.add(stream->prompt, std::move(stream->request)), stream);
+        } catch (...) {
+          stream->finish({}, std::current_exception());
+        }
+      }
+      const int64_t together = decoder_.active();
+      for (auto& [id, stream] : running_) stream->peak = std::max(stream->peak, together);
+      for (FinishedSequence& done : decoder_.step()) {
+        const auto found = running_.find(done.id);
+        if (found == running_.end()) continue;
+        std::exception_ptr failure;
+        if (done.result.stop_reason == "error") failure = std::make_exception_ptr(Error(done.error));
+        found->second->finish(std::move(done.result), failure);
+        running_.erase(found);
+      }
+    }
+  }
+
+  BatchDecoder decoder_;
+  int threads_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<std::shared_ptr<Stream>> pending_;        // under mutex_
+  bool stopping_ = false;                               // under mutex_
+  std::map<int64_t, std::shared_ptr<Stream>> running_;  // the scheduler thread's own
+  std::thread thread_;                                  // last: starts once the rest is built
+};
+
 class Service {
  public:
-  explicit Service(const ServeOptions& options)
-      : options_(options), slots_(options.workers, options.max_queue) {
+  explicit Service(const ServeOptions& options) : options_(options) {
     const std::filesystem::path& folder = options.model_dir;
     kind_ = model_family(folder).kind;
     ModelShape shape;
@@ -480,23 +618,29 @@ class Service {
     }
     planners_ =
         std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency));
+    if (!generators_.empty() && generators_[0].causal()) streams_ = options.max_streams;
+    slots_.emplace(static_cast<size_t>(options.workers * streams_), options.max_queue);
     if (options.objective_ms) {
       if (!planners_->reach_known()) {
         throw InputError("--slo-ms: " + (folder / "latte.json").string() +
                          " holds a calibration for another layer count; calibrate the model again");
       }
       objective_.emplace(ObjectiveOptions{.objective_ms = *options.objective_ms,
-                                          .workers = options.workers,
+                                          .workers = options.workers * streams_,
                                           .ends_with_pass = kind_ != ModelKind::kEncoder});
     }
     // Each worker's first pass pays the one-time costs (kernels, workspaces) before any request.
     for (const LanguageModel& model : generators_) model.warm_up(nullptr);
     for (BertModel& model : encoders_) model.forward({BertInput{{0, 0}, {}}});
+    if (streams_ > 1) {
+      for (const LanguageModel& model : generators_)
+        schedulers_.push_back(std::make_unique<Scheduler>(*model.causal(), options.threads));
+    }
   }
 
   ModelKind kind() const { return kind_; }
   Metrics& metrics() { return metrics_; }
-  const Slots& slots() const { return slots_; }
+  const Slots& slots() const { return *slots_; }
   const ServeOptions& options() const { return options_; }
 
   // A worker for a request of inputs of `lengths` word-vectors that arrived at `arrival`. Under a
@@ -505,12 +649,13 @@ class Service {
   // RequestError 400 for a knob no planner takes.
   void check_knob(const LatteKnob& knob) { planners_->get(knob); }
 
-  std::shared_ptr<Lease> take_worker(Clock::time_point arrival, const std::vector<int64_t>& lengths) {
-    if (!objective_) return std::make_shared<Lease>(slots_, arrival, 0.0, nullptr);
+  std::shared_ptr<Lease> take_worker(Clock::time_point arrival, const std::vector<int64_t>& lengths,
+                                     Slots::Joinable* joinable = nullptr) {
+    if (!objective_) return std::make_shared<Lease>(*slots_, arrival, 0.0, nullptr, joinable);
     const double fastest =
         pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->fastest(n); });
     return std::make_shared<Lease>(
-        slots_, arrival, fastest,
+        *slots_, arrival, fastest,
         [&](const std::vector<double>& busy, const std::vector<WaitingRequest>& line) {
           if (!objective_->admits(fastest, busy, line)) {
             throw RequestError(503, "server_overloaded",
@@ -519,18 +664,22 @@ class Service {
                                    " ms even at its fastest schedule (" + std::to_string(line.size()) +
                                    " requests waiting); retry later");
           }
-        });
+        },
+        joinable);
   }
 
   // The knob a request runs at and its planner: the request's own knob; else, under a latency
   // objective, the smallest speedup whose predicted pass fits the budget the line leaves it (dense
   // when the dense pass fits, the fastest schedule when nothing does); else the server's default.
+  // `fixed_ms`: what the other inputs packed into the same pass (at their own knobs) are predicted
+  // to take; the budget is the pass's less that.
   struct Choice {
     LatteKnob knob;
     std::shared_ptr<const Planner> planner;
     std::optional<double> budget_ms;  // the pass budget the objective left (knobs it chose)
   };
-  Choice choose(const LatteKnob& requested, const std::vector<int64_t>& lengths, const Lease& lease) {
+  Choice choose(const LatteKnob& requested, const std::vector<int64_t>& lengths, const Lease& lease,
+                double fixed_ms = 0.0) {
     Choice choice;
     if (requested.any() || !objective_) {
       choice.knob = requested;
@@ -544,9 +693,9 @@ class Service {
         pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->fastest(n); });
     std::vector<double> busy;
     std::vector<WaitingRequest> behind;
-    slots_.state(lease.worker(), busy, behind);
+    slots_->state(lease.worker(), busy, behind);
     const double waited = std::chrono::duration<double, std::milli>(Clock::now() - lease.arrival()).count();
-    const double budget = objective_->pass_budget_ms(waited, fastest, busy, behind);
+    const double budget = objective_->pass_budget_ms(waited, fastest + fixed_ms, busy, behind) - fixed_ms;
     choice.budget_ms = budget;
     if (budget < dense) {
       // Speedups in steps of 1/20 (a bounded set of planners), up to just past the reachable one
@@ -554,7 +703,8 @@ class Service {
       const auto step_up = [](double speedup) {
         return std::ceil(speedup * kSpeedupSteps - 1e-9) / kSpeedupSteps;
       };
-      choice.knob.speedup = std::min(step_up(dense / budget), step_up(dense / fastest));
+      const double reachable = step_up(dense / fastest);
+      choice.knob.speedup = budget > 0.0 ? std::min(step_up(dense / budget), reachable) : reachable;
       if (*choice.knob.speedup <= 1.0) choice.knob.speedup.reset();
     }
     choice.planner = planners_->get(choice.knob, /*chosen=*/true);
@@ -565,7 +715,7 @@ class Service {
   void expect(const Lease& lease, double predicted_pass_ms) {
     if (!objective_) return;
     const auto hold = std::chrono::duration<double, std::milli>(objective_->hold_ms(predicted_pass_ms));
-    slots_.expect(lease.worker(), Clock::now() + std::chrono::duration_cast<Clock::duration>(hold));
+    slots_->expect(lease.worker(), Clock::now() + std::chrono::duration_cast<Clock::duration>(hold));
   }
   void observe(const Lease& lease, double predicted_pass_ms, double measured_pass_ms) {
     if (!objective_) return;
@@ -594,50 +744,207 @@ class Service {
     return answer;
   }
 
-  // Each text's logits and "latte" report; the texts are encoded before a worker is taken.
+  // An encoder request in line: its inputs, and what its pass answers.
+  struct EncoderJob : Slots::Joinable {
+    std::vector<BertInput> inputs;
+    std::vector<int64_t> lengths;
+    LatteKnob knob;
+    std::vector<std::vector<float>> scores;
+    std::vector<json> reports;
+    std::promise<void> done;  // set by the worker that runs the pass (or its error)
+  };
+
+  // Each text's logits and "latte" report; the texts are encoded before a worker is taken. The
+  // requests waiting when a worker frees run in its pass with the one it takes (max_batch_tokens).
   void predict(const std::vector<std::string>& texts, const LatteKnob& requested, bool truncate,
                Clock::time_point arrival, std::vector<std::vector<float>>& scores,
                std::vector<json>& reports) {
     const BertConfig& config = encoders_[0].config();
     Truncation truncation{.max_length = config.max_position_embeddings, .refuse = !truncate};
-    std::vector<BertInput> inputs;
-    std::vector<int64_t> lengths;
+    EncoderJob job;
+    job.knob = requested;
     for (size_t i = 0; i < texts.size(); ++i) {
       try {
         Encoding encoding =
             encode_input(*tokenizer_, texts[i], std::nullopt, truncation, "input " + std::to_string(i));
-        lengths.push_back(static_cast<int64_t>(encoding.ids.size()));
-        inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
+        job.lengths.push_back(static_cast<int64_t>(encoding.ids.size()));
+        job.rows += job.lengths.back();
+        job.inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
       } catch (const InputError& error) {
         throw bad_request(std::string(error.what()) + "; send \"truncate\": true to cut longer inputs");
       }
     }
     if (requested.any()) check_knob(requested);  // a bad knob is refused before the line
-    const std::shared_ptr<Lease> lease = take_worker(arrival, lengths);
+    std::future<void> done = job.done.get_future();
+    {
+      const bool packing = options_.max_batch_tokens > 0;
+      const std::shared_ptr<Lease> lease = take_worker(arrival, job.lengths, packing ? &job : nullptr);
+      if (!lease->joined()) {
+        std::vector<EncoderJob*> jobs = {&job};
+        if (packing) {
+          for (Slots::Joinable* follower : slots_->take_followers(job.rows, options_.max_batch_tokens))
+            jobs.push_back(static_cast<EncoderJob*>(follower));
+        }
+        try {
+          run_pass(jobs, *lease);
+          for (EncoderJob* each : jobs) each->done.set_value();
+        } catch (...) {
+          if (jobs.size() == 1) {
+            job.done.set_exception(std::current_exception());
+          } else {
+            // The pass failed (an input whose activations overflow): each request runs alone, so
+            // that the error is only its own.
+            for (EncoderJob* each : jobs) {
+              try {
+                run_pass({each}, *lease);
+                each->done.set_value();
+              } catch (...) {
+                each->done.set_exception(std::current_exception());
+              }
+            }
+          }
+        }
+      }
+    }
+    done.get();  // the pass's error, when it failed
+    scores = std::move(job.scores);
+    reports = std::move(job.reports);
+  }
+
+  // One packed pass over the inputs of `jobs` on `lease`'s worker: each request at its own knob,
+  // those without one at the knob chosen for them together.
+  void run_pass(const std::vector<EncoderJob*>& jobs, const Lease& lease) {
     set_num_threads(options_.threads);
-    const Choice choice = choose(requested, lengths, *lease);
-    const double predicted =
-        pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return choice.planner->plan(n); });
-    expect(*lease, predicted);
-    BertModel& model = encoders_[lease->worker()];
-    ForwardOptions forward;
-    forward.planner = choice.planner.get();
-    // One pass per input: each has its own measured time (batching is not built yet).
+    std::vector<Choice> choices(jobs.size());
+    std::vector<int64_t> chosen_lengths;
+    double fixed_ms = 0.0;
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      if (!jobs[j]->knob.any()) {
+        chosen_lengths.insert(chosen_lengths.end(), jobs[j]->lengths.begin(), jobs[j]->lengths.end());
+        continue;
+      }
+      choices[j] = choose(jobs[j]->knob, jobs[j]->lengths, lease);
+      const Planner& planner = *choices[j].planner;
+      fixed_ms +=
+          pass_ms(jobs[j]->lengths, [&](int64_t n) -> const SequencePlan& { return planner.plan(n); });
+    }
+    if (!chosen_lengths.empty()) {
+      const Choice shared = choose({}, chosen_lengths, lease, fixed_ms);
+      for (size_t j = 0; j < jobs.size(); ++j) {
+        if (!jobs[j]->knob.any()) choices[j] = shared;
+      }
+    }
+    // The inputs in order, packed into passes of at most max_batch_tokens word-vectors (an input
+    // longer than that runs alone).
+    struct Sequence {
+      size_t job;
+      const BertInput* input;
+      const Planner* planner;
+      double predicted_ms;
+    };
+    std::vector<Sequence> sequences;
+    double predicted_total = 0.0;
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      jobs[j]->scores.clear();
+      jobs[j]->reports.clear();
+      const Planner& planner = *choices[j].planner;
+      for (const BertInput& input : jobs[j]->inputs) {
+        const auto length = static_cast<int64_t>(input.input_ids.size());
+        const double ms =
+            pass_ms({length}, [&](int64_t n) -> const SequencePlan& { return planner.plan(n); });
+        sequences.push_back({j, &input, &planner, ms});
+        predicted_total += ms;
+      }
+    }
+    expect(lease, predicted_total);
+    const int64_t labels = encoders_[0].config().num_labels;
     double measured_total = 0.0;
-    for (const BertInput& input : inputs) {
+    for (size_t first = 0; first < sequences.size();) {
+      std::vector<BertInput> batch;
+      ForwardOptions forward;
+      double predicted = 0.0;
+      int64_t rows = 0;
+      size_t end = first;
+      for (; end < sequences.size(); ++end) {
+        const auto length = static_cast<int64_t>(sequences[end].input->input_ids.size());
+        if (end > first && rows + length > options_.max_batch_tokens) break;
+        rows += length;
+        batch.push_back(*sequences[end].input);
+        forward.planners.push_back(sequences[end].planner);
+        predicted += sequences[end].predicted_ms;
+      }
       const Clock::time_point start = Clock::now();
-      const BertOutput output = model.forward({input}, forward);
+      const BertOutput output = encoders_[lease.worker()].forward(batch, forward);
       const double measured_ms = seconds_since(start) * 1e3;
       measured_total += measured_ms;
-      scores.emplace_back(output.logits.data(), output.logits.data() + config.num_labels);
-      const SequencePlan& plan = choice.planner->plan(static_cast<int64_t>(input.input_ids.size()));
-      metrics_.input(plan.predicted_speedup.value_or(1.0));
-      reports.push_back(report(choice, plan, measured_ms, output.kept[0]));
+      for (size_t i = first; i < end; ++i) {
+        EncoderJob& job = *jobs[sequences[i].job];
+        const int64_t row = static_cast<int64_t>(i - first);
+        const float* logits = output.logits.data() + row * labels;
+        job.scores.emplace_back(logits, logits + labels);
+        const SequencePlan& plan =
+            sequences[i].planner->plan(static_cast<int64_t>(batch[row].input_ids.size()));
+        metrics_.input(plan.predicted_speedup.value_or(1.0));
+        json answer = report(choices[sequences[i].job], plan, measured_ms, output.kept[row]);
+        // measured_ms is the whole pass's: say what else it carried.
+        answer["pass_inputs"] = end - first;
+        answer["pass_predicted_ms"] = predicted;
+        job.reports.push_back(std::move(answer));
+      }
+      first = end;
     }
-    observe(*lease, predicted, measured_total);
+    observe(lease, predicted_total, measured_total);
   }
 
   const BertConfig& encoder_config() const { return encoders_[0].config(); }
+
+  // A generation on a worker's scheduler: `accept` runs on the scheduler thread for each token
+  // (the text it completes, and whether to go on); this thread sends that text with on_text as it
+  // comes, and marks the stream's client gone when on_text fails (the stream then ends at its next
+  // token). Returns once the scheduler has finished the stream; rethrows its error.
+  GenerationResult run_stream(Scheduler& scheduler, const std::vector<int32_t>& prompt,
+                              const GenerationOptions& generation,
+                              const std::function<bool(int32_t, std::string&)>& accept,
+                              const std::function<bool(const std::string&)>& on_text, bool& client_gone,
+                              int64_t& peak) {
+    auto stream = std::make_shared<Stream>();
+    stream->prompt = prompt;
+    stream->request.generation = generation;
+    Stream* raw = stream.get();
+    stream->on_token = [raw, &accept](int32_t id) {
+      if (raw->client_gone) return false;
+      std::string ready;
+      const bool more = accept(id, ready);
+      if (!ready.empty()) {
+        {
+          std::lock_guard lock(raw->mutex);
+          raw->ready += ready;
+        }
+        raw->changed.notify_all();
+      }
+      return more;
+    };
+    scheduler.submit(stream);
+    std::unique_lock lock(stream->mutex);
+    for (;;) {
+      stream->changed.wait(lock, [&] { return stream->finished || !stream->ready.empty(); });
+      if (!stream->ready.empty()) {
+        std::string text;
+        text.swap(stream->ready);
+        lock.unlock();
+        if (!client_gone && !on_text(text)) {
+          client_gone = true;
+          stream->client_gone = true;
+        }
+        lock.lock();
+        continue;
+      }
+      if (stream->finished) break;
+    }
+    if (stream->error) std::rethrow_exception(stream->error);
+    peak = stream->peak;
+    return std::move(stream->result);
+  }
 
   // One completion: on_text receives the text as it may be sent (stop sequences held back);
   // returning false (the client went away) ends the run.
@@ -702,29 +1009,41 @@ class Service {
     generation.sampling.temperature = request.greedy() ? 1.0 : request.temperature;
     generation.sampling.top_p = request.top_p;
     generation.sampling.seed = request.seed.value_or(0);
-    set_num_threads(options_.threads);
-    const LanguageModel& model = generators_[lease.worker()];
+    const size_t worker = lease.worker() / static_cast<size_t>(streams_);
     TokenTextStream stream(*tokenizer_);
     StopScanner scanner(request.stop);
     Completion completion;
     bool end_of_turn = false;
     bool client_gone = false;
-    const auto on_token = [&](int32_t id) {
+    // Each new token: the text it completes, or false when the run ends (a stop sequence, the
+    // chat's end of turn). SIGTERM does not end a run: requests in flight are drained.
+    const auto accept = [&](int32_t id, std::string& ready) {
       ++completion.completion_tokens;
       if (std::find(chat_stop_ids_.begin(), chat_stop_ids_.end(), id) != chat_stop_ids_.end() &&
           request.chat) {
         end_of_turn = true;
         return false;
       }
-      const std::string ready = scanner.push(stream.push(id));
-      if (!ready.empty() && !on_text(ready)) {
-        client_gone = true;
-        return false;
-      }
-      // SIGTERM does not end a run: requests in flight are drained.
+      ready = scanner.push(stream.push(id));
       return !scanner.stopped();
     };
-    const GenerationResult result = model.generate(prompt, generation, on_token);
+    GenerationResult result;
+    int64_t peak = 1;
+    if (!schedulers_.empty()) {
+      result = run_stream(*schedulers_[worker], prompt, generation, accept, on_text, client_gone, peak);
+    } else {
+      set_num_threads(options_.threads);
+      const auto on_token = [&](int32_t id) {
+        std::string ready;
+        const bool more = accept(id, ready);
+        if (!ready.empty() && !on_text(ready)) {
+          client_gone = true;
+          return false;
+        }
+        return more;
+      };
+      result = generators_[worker].generate(prompt, generation, on_token);
+    }
     if (!client_gone && !scanner.stopped()) {
       const std::string rest = scanner.push(stream.finish()) + scanner.finish();
       if (!rest.empty()) on_text(rest);
@@ -737,6 +1056,8 @@ class Service {
     completion.latte = report(choice, plan, result.ttft_seconds * 1e3, result.kept);
     observe(lease, predicted, result.ttft_seconds * 1e3);
     completion.latte["decode_ms_per_token"] = result.decode_seconds_per_token() * 1e3;
+    // Most generations decoded together in one of its steps (continuous batching; 1: alone).
+    completion.latte["streams"] = std::max<int64_t>(peak, 1);
     metrics_.input(plan.predicted_speedup.value_or(1.0));
     metrics_.generation(completion.prompt_tokens, completion.completion_tokens, result.ttft_seconds);
     return completion;
@@ -755,7 +1076,10 @@ class Service {
   std::optional<LatencyObjective> objective_;
   static constexpr double kSpeedupSteps = 20.0;  // chosen speedups are multiples of 1/20
   Metrics metrics_;
-  Slots slots_;
+  // Decoder-only models: a scheduler per worker, each running max_streams streams together.
+  int streams_ = 1;
+  std::vector<std::unique_ptr<Scheduler>> schedulers_;
+  std::optional<Slots> slots_;  // workers x streams
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -7,18 +7,21 @@
 #   tools/bench/serve_slo.sh --model models/default --data data/spam/test.jsonl \
 #     [--route predict|completions] [--text-field text] [--label-field label] [--duration 20]
 #     [--levels "0.5 1 2 4"] [--slo-factor 2] [--threads 1] [--workers 1] [--max-tokens 8]
+#     [--arms "dense slo"]
+# Arms: dense (the default server: concurrent requests packed into one pass), slo (the same with
+# --slo-ms), unpacked (dense, one request a pass: --max-batch-tokens 0), slo-unpacked.
 # Environment: LATTE (default build/latte).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 latte=${LATTE:-$root/build/latte}
 model="" data="" route=predict text_field=text label_field=label duration=20 levels="0.5 1 2 4"
-slo_factor=2 threads=1 workers=1 max_tokens=8 closed=40
+slo_factor=2 threads=1 workers=1 max_tokens=8 closed=40 arms="dense slo"
 while (($#)); do
   case $1 in
     --model) model=$2 ;; --data) data=$2 ;; --route) route=$2 ;; --text-field) text_field=$2 ;;
     --label-field) label_field=$2 ;; --duration) duration=$2 ;; --levels) levels=$2 ;;
     --slo-factor) slo_factor=$2 ;; --threads) threads=$2 ;; --workers) workers=$2 ;;
-    --max-tokens) max_tokens=$2 ;; --closed) closed=$2 ;;
+    --max-tokens) max_tokens=$2 ;; --closed) closed=$2 ;; --arms) arms=$2 ;;
     *) echo "serve_slo: unknown flag $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -58,8 +61,13 @@ slo_ms=$(node -e "console.log(($slo_factor * $single_ms).toFixed(1))")
 echo "serve_slo: dense single request p50 $single_ms ms, mean $mean_ms ms: capacity $capacity requests/s; objective $slo_ms ms" >&2
 
 rows=()
-for arm in dense slo; do
-  if [[ $arm == slo ]]; then stop_server; start_server --slo-ms "$slo_ms"; "${load[@]}" --url "$url" --closed 5 > /dev/null; fi
+for arm in $arms; do
+  case $arm in
+    dense) flags=() ;; slo) flags=(--slo-ms "$slo_ms") ;; unpacked) flags=(--max-batch-tokens 0) ;;
+    slo-unpacked) flags=(--slo-ms "$slo_ms" --max-batch-tokens 0) ;;
+    *) echo "serve_slo: unknown arm $arm (dense, slo, unpacked, slo-unpacked)" >&2; exit 2 ;;
+  esac
+  stop_server; start_server "${flags[@]}"; "${load[@]}" --url "$url" --closed 5 > /dev/null
   for level in $levels; do
     rate=$(node -e "console.log(($level * $capacity).toFixed(3))")
     count=$(node -e "console.log(Math.max(20, Math.ceil($rate * $duration)))")

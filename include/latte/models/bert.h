@@ -85,7 +85,10 @@ struct BertInput {
 // How a forward pass eliminates word-vectors, and what it reports.
 struct ForwardOptions {
   const Planner* planner = nullptr;  // null or dense: the dense model
-  bool compute_scores = false;       // ACC scores even when nothing is eliminated
+  // A packed batch whose sequences run at different knobs (the server's requests): one planner
+  // per sequence of the batch, replacing `planner`; a null or dense entry keeps its sequence dense.
+  std::vector<const Planner*> planners;
+  bool compute_scores = false;  // ACC scores even when nothing is eliminated
   // Called with each layer's ACC scores of each sequence (rows entering the layer).
   std::function<void(int64_t layer, int64_t sequence, std::span<const float> scores)> on_scores;
   PhaseTimes* phase_times = nullptr;  // when set, filled with this pass's phase times
@@ -135,8 +138,10 @@ class BertModel {
   void check_inputs(const std::vector<BertInput>& batch) const;
   // Drops the rows the plans eliminate at `layer` from the residual stream and
   // the attention context, in place; updates offsets, positions and kept.
-  void eliminate(int64_t layer, const std::vector<const SequencePlan*>& plans, const float* scores,
-                 float* states, float* context, BertOutput& result) const;
+  // A null plan keeps its sequence whole; min_keeps[b] is sequence b's planner's k_min.
+  void eliminate(int64_t layer, const std::vector<const SequencePlan*>& plans,
+                 const std::vector<int64_t>& min_keeps, const float* scores, float* states, float* context,
+                 BertOutput& result) const;
   void embed(const std::vector<BertInput>& batch, float* hidden) const;
 
   BertConfig config_;
@@ -148,7 +153,6 @@ class BertModel {
   Linear pooler_;                         // tanh fused
   Linear classifier_;
   Arena arena_;
-  int64_t min_keep_ = 1;
   int64_t parameter_count_ = 0;
   std::string dtype_on_disk_;
   Precision precision_ = Precision::kF32;

@@ -22,10 +22,16 @@ struct ServeOptions {
   std::filesystem::path model_dir;
   std::string model_name;  // what /v1/models and the responses call it
   std::string host = "127.0.0.1";
-  int port = 8080;      // 0: a free port, printed in the ready line
-  int workers = 1;      // model copies, each answering one request at a time
-  int threads = 1;      // OpenMP threads of each worker's passes
-  int max_queue = 16;   // requests waiting for a worker beyond which the server answers 503
+  int port = 8080;     // 0: a free port, printed in the ready line
+  int workers = 1;     // model copies, each answering one request at a time
+  int threads = 1;     // OpenMP threads of each worker's passes
+  int max_queue = 16;  // requests waiting for a worker beyond which the server answers 503
+  // Encoders: the requests waiting when a worker frees run with the one it takes in one packed
+  // pass (first come, first served), up to this many word-vectors in all; 0: one request a pass.
+  int64_t max_batch_tokens = 2048;
+  // Decoder-only models: streams each worker decodes together (continuous batching: one pass over
+  // the weights per step for all); 1: one request at a time. Encoder-decoders run one at a time.
+  int max_streams = 4;
   std::string api_key;  // non-empty: every route but /health needs "Authorization: Bearer KEY"
   Precision precision = Precision::kF32;
   // Measure this machine's latency table at start when none is cached (requests choosing a
