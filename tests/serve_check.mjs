@@ -329,6 +329,7 @@ async function checkDecoderCurl() {
   const url = server.url;
   const models = curl('GET', `${url}/v1/models`);
   expectEqual(models.json.data[0].id, 'gpt2', '/v1/models');
+  expectEqual(metric(url, 'latte_streams'), 4, 'a decoder-only worker decodes 4 streams by default');
 
   const prompt = 'The quick brown fox';
   const cli = generateCli(gpt2, prompt, 8);

@@ -115,7 +115,7 @@ class Metrics {
     ttft_.observe(ttft_seconds);
   }
 
-  std::string render(size_t waiting, size_t busy, int workers) const {
+  std::string render(size_t waiting, size_t busy, int workers, size_t streams) const {
     std::lock_guard lock(mutex_);
     std::ostringstream out;
     out << "# HELP latte_requests_total Requests answered, by route and HTTP status.\n"
@@ -131,10 +131,14 @@ class Metrics {
     }
     out << "# HELP latte_queue_depth Requests waiting for a worker.\n# TYPE latte_queue_depth gauge\n"
         << "latte_queue_depth " << waiting << "\n"
-        << "# HELP latte_workers_busy Workers answering a request.\n# TYPE latte_workers_busy gauge\n"
+        << "# HELP latte_workers_busy Requests being answered (a decoder's worker decodes up to "
+           "latte_streams / latte_workers at once).\n# TYPE latte_workers_busy gauge\n"
         << "latte_workers_busy " << busy << "\n"
         << "# HELP latte_workers Model workers.\n# TYPE latte_workers gauge\nlatte_workers " << workers
         << "\n"
+        << "# HELP latte_streams Requests the workers answer at once (workers x --max-streams for "
+           "decoder-only models).\n# TYPE latte_streams gauge\nlatte_streams "
+        << streams << "\n"
         << "# HELP latte_speedup Predicted speedup of each input's elimination schedule (1: dense).\n"
         << "# TYPE latte_speedup histogram\n";
     speedups_.render(out, "latte_speedup", "");
@@ -260,6 +264,7 @@ class Slots {
     behind = line(now);
   }
 
+  size_t size() const { return busy_flags_.size(); }
   size_t waiting() const {
     std::lock_guard lock(mutex_);
     return line_.size();
@@ -1175,9 +1180,9 @@ void add_routes(httplib::Server& server, Service& service) {
     response.set_content(R"({"status":"ok"})", "application/json");
   });
   server.Get("/metrics", [&](const httplib::Request&, httplib::Response& response) {
-    response.set_content(
-        service.metrics().render(service.slots().waiting(), service.slots().busy(), options.workers),
-        "text/plain; version=0.0.4");
+    response.set_content(service.metrics().render(service.slots().waiting(), service.slots().busy(),
+                                                  options.workers, service.slots().size()),
+                         "text/plain; version=0.0.4");
   });
   server.Get("/v1/models", [&](const httplib::Request&, httplib::Response& response) {
     const json models = {{"object", "list"},
@@ -1325,7 +1330,7 @@ void run_server(const ServeOptions& options) {
 
   httplib::Server server;
   // Threads for every worker's request, the line waiting for one, and the cheap routes beside them.
-  const size_t threads = static_cast<size_t>(options.workers + options.max_queue + 4);
+  const size_t threads = service.slots().size() + static_cast<size_t>(options.max_queue) + 4;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.set_payload_max_length(options.max_body_bytes);
   server.set_read_timeout(30);
