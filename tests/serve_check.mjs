@@ -264,9 +264,9 @@ async function checkEncoder() {
   }));
   const alone = asks.map((ask) => curl('POST', `${packer.url}/predict`, ask).json[0]);
   expect(alone.every((answer) => answer.latte.pass_inputs === 1), 'a request alone runs alone');
-  // A request that holds the worker long enough for the others to arrive and wait together.
-  const holder = curlAsync('POST', `${packer.url}/predict`,
-                           { inputs: Array(1024).fill('tell me more about the prize and the cruise '.repeat(14)), truncate: true });
+  // A request that holds the worker while the others arrive and wait together (not so long that a
+  // sanitizer build takes minutes over it).
+  const holder = curlAsync('POST', `${packer.url}/predict`, long);
   await waitFor(() => metric(packer.url, 'latte_workers_busy') === 1, 'the worker to be busy');
   const packed = await Promise.all(asks.map((ask) => curlAsync('POST', `${packer.url}/predict`, ask)));
   expectEqual((await holder).status, 200, 'the request holding the worker');
@@ -418,7 +418,7 @@ async function checkDecoderCurl() {
   // Continuous batching (--max-streams, default 4): generations running at once share each decode
   // step, each answered as it is alone (greedy, seeded sampling, its own speedup).
   const asks = ['The quick brown fox', 'Once upon a time', 'In the beginning the', 'She said that'].map(
-    (text, i) => ({ prompt: text, max_tokens: 24, temperature: i === 1 ? 0.8 : 0, seed: 5,
+    (text, i) => ({ prompt: text, max_tokens: 12, temperature: i === 1 ? 0.8 : 0, seed: 5,
                     ...(i === 2 ? { latte: { speedup: 2 } } : {}) }));
   const alone = asks.map((ask) => curl('POST', `${smallServer.url}/v1/completions`, ask).json);
   expect(alone.every((answer) => answer.latte.streams === 1), 'a generation alone decodes alone');
