@@ -315,15 +315,18 @@ async function checkEncoder() {
   expectError(shed, 503, 'latency objective of 0.001 ms', 'a request the objective cannot serve');
   expect(shed.headers['retry-after'] !== undefined, 'the objective\'s 503 carries Retry-After');
   expectEqual((await holding).status, 200, 'the request holding the worker');
-  for (const bad of ['0', '-5', 'nan', 'soon']) {
+  const badFlags = [['--slo-ms', '0'], ['--slo-ms', '-5'], ['--slo-ms', 'nan'], ['--slo-ms', 'soon'],
+                    ['--max-batch-tokens', '-1'], ['--max-batch-tokens', 'many'], ['--max-streams', '0'],
+                    ['--max-streams', '300'], ['--max-streams', 'x']];
+  for (const [flag, bad] of badFlags) {
     let error = '';
     try {
-      run(['serve', '--model', model, '--port', '0', '--slo-ms', bad]);
+      run(['serve', '--model', model, '--port', '0', flag, bad]);
     } catch (failure) {
       error = String(failure.stderr);
     }
-    expect(error.includes('--slo-ms') && error.trim().split('\n').length === 1,
-           `--slo-ms ${bad}: one error line naming the flag, got "${error}"`);
+    expect(error.includes(flag) && error.trim().split('\n').length === 1,
+           `${flag} ${bad}: one error line naming the flag, got "${error}"`);
   }
 }
 

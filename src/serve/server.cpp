@@ -481,12 +481,11 @@ class StopScanner {
 // of them, each with its own pruned KV cache). A stream joins between steps (its prefill and first
 // token) and leaves when it ends; tokens go back to the request's thread as they are made.
 
-// One generation handed to a scheduler. The scheduler thread calls `on_token` (set by the request)
-// and finishes it; the request's thread waits on it.
+// One generation handed to a scheduler. The scheduler thread calls its request's on_token (set by the
+// request's thread) and finishes it; the request's thread waits on it.
 struct Stream {
   std::vector<int32_t> prompt;
-  BatchRequest request;
-  std::function<bool(int32_t)> on_token;  // scheduler thread: false ends the stream
+  BatchRequest request;  // its on_token runs on the scheduler thread
   std::mutex mutex;
   std::condition_variable changed;
   std::string ready;  // text made and not yet taken (under mutex)
@@ -541,8 +540,6 @@ class Scheduler {
         joining.swap(pending_);
       }
       for (const std::shared_ptr<Stream>& stream : joining) {
-        Stream* raw = stream.get();
-        stream->request.on_token = [raw](int32_t id) { return raw->on_token(id); };
         try {
           running_.emplace(decoder_.add(stream->prompt, std::move(stream->request)), stream);
         } catch (...) {
@@ -915,8 +912,8 @@ class Service {
     auto stream = std::make_shared<Stream>();
     stream->prompt = prompt;
     stream->request.generation = generation;
-    Stream* raw = stream.get();
-    stream->on_token = [raw, &accept](int32_t id) {
+    Stream* raw = stream.get();  // the scheduler holds the stream while its callback may run
+    stream->request.on_token = [raw, &accept](int32_t id) {
       if (raw->client_gone) return false;
       std::string ready;
       const bool more = accept(id, ready);
