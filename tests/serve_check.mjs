@@ -107,7 +107,8 @@ function curlAsync(method, url, body) {
       '--data-binary', '@-', '-o', '-', '-w', '\n%{http_code}', url]);
     let out = '';
     child.stdout.on('data', (data) => (out += data));
-    child.on('exit', () => {
+    // 'close', not 'exit': a process can exit before its stdout has been read to the end.
+    child.on('close', () => {
       const cut = out.lastIndexOf('\n');
       resolve({ status: Number(out.slice(cut + 1)), body: out.slice(0, cut) });
     });
