@@ -22,7 +22,7 @@
 #
 # Environment (defaults in brackets): LATTE [build/latte], LATTE_DATA [./data], LATTE_WORK
 # [out/t5-model], VOCAB [8000], MAX_INPUT_WORDS [80], PRESET [mini: 4+4 layers, d_model 256, 8
-# heads of 32, d_ff 512], SPAN_STEPS [500], SPAN_SEQ_LEN [256], SPAN_LR [2e-3], TUNE_STEPS [1000],
+# heads of 32, d_ff 512], LAYERS [the preset's, in each stack], SPAN_STEPS [500], SPAN_SEQ_LEN [256], SPAN_LR [2e-3], TUNE_STEPS [1000],
 # TUNE_LR [1e-3], BATCH [16], TRAIN_RANGE [1,4], SPEEDUPS [1,2,3,4], EVAL_MAX [0 = all 1,800 test
 # examples], THREADS [all cores], PARALLEL [unset; 1: the two arms train at once, a thread each],
 # EVAL_AGAIN [unset].
@@ -33,6 +33,8 @@ data=${LATTE_DATA:-$root/data}
 work=${LATTE_WORK:-$root/out/t5-model}
 threads=()
 if [[ -n "${THREADS:-}" ]]; then threads=(--threads "$THREADS"); fi
+layers=()
+if [[ -n "${LAYERS:-}" ]]; then layers=(--layers "$LAYERS"); fi
 # Training with idle OpenMP threads sleeping, not spinning (see make_default_model.sh).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
@@ -85,7 +87,7 @@ fi
 
 echo "== 3. span-corruption pretraining -> $work/span"
 "$latte" train t5-span --train "$data/lm/train.txt" --dev "$data/lm/dev.txt" --tokenizer "$tokenizer" \
-  --preset "${PRESET:-mini}" --seq-len "${SPAN_SEQ_LEN:-256}" --batch-size "${BATCH:-16}" \
+  --preset "${PRESET:-mini}" "${layers[@]}" --seq-len "${SPAN_SEQ_LEN:-256}" --batch-size "${BATCH:-16}" \
   --steps "${SPAN_STEPS:-500}" --lr "${SPAN_LR:-2e-3}" --eval-every 100 --dev-examples 64 \
   "${threads[@]}" --out "$work/span" --resume 2>&1 | tee -a "$work/span.train.log"
 

@@ -238,6 +238,14 @@ TEST(T5Data, SpanCorruptionReplacesSpansWithSentinels) {
   EXPECT_EQ(ids.target, (std::vector<int32_t>{x0, 12, 13, x1, 17, eos}));
 }
 
+TEST(T5Data, EvenSpreadCoversTheWholeFile) {
+  // 9 lines grouped in 3 tasks of 3: 3 examples take one of each.
+  EXPECT_EQ(train::even_spread(9, 3), (std::vector<size_t>{0, 3, 6}));
+  EXPECT_EQ(train::even_spread(10, 4), (std::vector<size_t>{0, 2, 5, 7}));
+  EXPECT_EQ(train::even_spread(3, 8), (std::vector<size_t>{0, 1, 2}));
+  EXPECT_TRUE(train::even_spread(5, 0).empty());
+}
+
 TEST(T5Data, Seq2SeqJsonlAndItsErrors) {
   TempDir dir("train_t5_jsonl");
   const SentencePieceTokenizer tokenizer = SentencePieceTokenizer::from_dir(kTokenizer);

@@ -134,4 +134,11 @@ Seq2SeqFile read_seq2seq_jsonl(const std::filesystem::path& path, const Sentence
   return result;
 }
 
+std::vector<size_t> even_spread(size_t size, size_t count) {
+  count = std::min(count, size);
+  std::vector<size_t> indices(count);
+  for (size_t i = 0; i < count; ++i) indices[i] = i * size / count;
+  return indices;
+}
+
 }  // namespace latte::train

@@ -368,10 +368,10 @@ class Seq2SeqTask : public T5Task {
       lengths_.push_back(static_cast<int64_t>(example.ids.source.size() + example.ids.target.size()));
       train_.push_back(std::move(example.ids));
     }
-    for (Seq2SeqExample& example : dev.examples) {
-      if (static_cast<int64_t>(dev_.size()) == options.dev_examples) break;
-      dev_.push_back(std::move(example.ids));
-    }
+    // An even spread over the dev file, not its first lines: a file grouped by task or prompting
+    // style (as `latte data instruct` writes) is scored whole.
+    for (size_t index : even_spread(dev.examples.size(), static_cast<size_t>(options.dev_examples)))
+      dev_.push_back(std::move(dev.examples[index].ids));
     steps_per_epoch_ = (static_cast<int64_t>(train_.size()) + options.batch_size - 1) / options.batch_size;
     total_steps_ = options.steps ? *options.steps : options.epochs * steps_per_epoch_;
     build_model(t5_dropout_rate(config_json));

@@ -50,4 +50,8 @@ struct Seq2SeqFile {
 Seq2SeqFile read_seq2seq_jsonl(const std::filesystem::path& path, const SentencePieceTokenizer& tokenizer,
                                int64_t max_source_len, int64_t max_target_len);
 
+// Indices of `count` items spread evenly over `size` (i * size / count, in order; all of them
+// when count >= size): the dev examples a run scores, so a file grouped by task is scored whole.
+std::vector<size_t> even_spread(size_t size, size_t count);
+
 }  // namespace latte::train
