@@ -408,19 +408,22 @@ TEST(TrainSeq2Seq, LearnsSavesLoadsInTheEngineAndGenerates) {
   options.batch_size = 4;
   options.learning_rate = 1e-2;
   options.warmup_fraction = 0.0;
-  options.steps = 60;
-  options.eval_every = 30;
+  options.steps = 150;
+  options.eval_every = 75;
   options.max_source_len = 6;
   options.train_speedup_range = std::make_pair(1.0, 2.0);
-  options.dev_generate = 4;
+  options.dev_generate = 8;
   options.threads = 1;
   options.interactive = false;
   std::ostringstream log;
   const train::TrainResult result = train::train_seq2seq(options, log);
-  ASSERT_EQ(result.losses.size(), 60u);
-  EXPECT_LT(mean(result.losses, 50, 10), 0.5 * mean(result.losses, 0, 10)) << log.str();
+  ASSERT_EQ(result.losses.size(), 150u);
+  EXPECT_LT(mean(result.losses, 140, 10), 0.5 * mean(result.losses, 0, 10)) << log.str();
   ASSERT_TRUE(result.best);
-  EXPECT_TRUE(result.best->metrics.contains("exact_match")) << result.best->metrics.dump();
+  ASSERT_TRUE(result.best->metrics.contains("exact_match")) << result.best->metrics.dump();
+  // The answer is in the source: a decoder that ignored its encoder would get 1 in 6 right
+  // (this run gets 8 of 8; 7 leaves room for another compiler's rounding).
+  EXPECT_GE(result.best->metrics["exact_match"]["share"].get<double>(), 0.875) << log.str();
   EXPECT_NE(
       log.str().find(" of 24 sources in " + options.train.string() + " cut to --max-source-len 6 tokens"),
       std::string::npos)
