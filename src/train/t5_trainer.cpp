@@ -395,13 +395,15 @@ class Seq2SeqTask : public T5Task {
   }
 
  private:
-  // Greedy decoding (at speedup 1) of the first --dev-generate dev sources: the share whose
-  // output equals the target exactly.
+  // Greedy decoding (at speedup 1) of --dev-generate of the scored dev sources, spread evenly
+  // over them: the share whose output equals the target exactly.
   void add_to_evaluation(Evaluation& evaluation, std::string& summary) override {
-    const size_t count = std::min(dev_.size(), static_cast<size_t>(seq2seq_options_.dev_generate));
+    const std::vector<size_t> picked =
+        even_spread(dev_.size(), static_cast<size_t>(seq2seq_options_.dev_generate));
+    const size_t count = picked.size();
     if (count == 0) return;
     int64_t exact = 0;
-    for (size_t i = 0; i < count; ++i) {
+    for (size_t i : picked) {
       const Seq2SeqIds& example = dev_[i];
       const T5EncoderOutput memory = model_->encode(pad_sequences({example.source}, config_.pad_token_id));
       std::vector<int32_t> generated = {config_.decoder_start_token_id};
