@@ -155,13 +155,25 @@ TEST(LatencyObjective, DecodeStepsAreMeasuredByStreams) {
   slo.observe_step(4, 30.0);
   EXPECT_DOUBLE_EQ(slo.step_ms(1), 10.0);  // the nearest count measured
   EXPECT_DOUBLE_EQ(slo.step_ms(3), 30.0);  // more streams first at the same distance
-  slo.observe_step(4, 40.0);               // a fifth of the way
-  EXPECT_DOUBLE_EQ(slo.step_ms(4), 32.0);
+  // A fifth of the way (32), plus twice the smoothed deviation (a fifth of |40 - 30|).
+  slo.observe_step(4, 40.0);
+  EXPECT_DOUBLE_EQ(slo.step_ms(4), 36.0);
   slo.observe_step(0, 99.0);  // no such step
   slo.observe_step(5, 99.0);
   slo.observe_step(2, std::nan(""));
   EXPECT_DOUBLE_EQ(slo.step_ms(2), 10.0);
-  EXPECT_DOUBLE_EQ(slo.step_ms(4), 32.0);
+  EXPECT_DOUBLE_EQ(slo.step_ms(4), 36.0);
+}
+
+TEST(LatencyObjective, VaryingPrefillsWidenTheMargin) {
+  LatencyObjective slo(ObjectiveOptions{300.0, 1, true, 4});
+  slo.observe_prefill(10.0, 10.0);  // as predicted
+  EXPECT_DOUBLE_EQ(slo.prefill_scale(), 1.0);
+  slo.observe_prefill(10.0, 20.0);  // twice: mean 1.2, deviation 0.2, predicted at 1.2 + 2 x 0.2
+  EXPECT_NEAR(slo.prefill_scale(), 1.6, 1e-12);
+  // An idle worker: its own prefill alone, 1.6 p <= 300.
+  const std::vector<StreamWorker> idle(1);
+  EXPECT_NEAR(slo.pass_budget_ms(0.0, 5.0, 7, idle, 0, {}), 187.5, 1e-3);
 }
 
 TEST(LatencyObjective, RejectsObjectivesThatAreNotPositiveMilliseconds) {

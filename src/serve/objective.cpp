@@ -14,6 +14,19 @@ namespace {
 
 constexpr double kSmoothing = 0.2;  // weight of each new observation
 constexpr int kBisectionSteps = 40;
+// Continuous batching predicts each prefill and step at its smoothed mean plus this many smoothed
+// deviations: a time to first token sums several of them, each as noisy as the machine is busy.
+constexpr double kSpreadMargin = 2.0;
+
+// Moves a smoothed mean and mean deviation towards `value` (the first value sets the mean).
+void smooth(double value, double& mean, double& spread, bool first) {
+  if (first) {
+    mean = value;
+    return;
+  }
+  spread += kSmoothing * (std::abs(value - mean) - spread);
+  mean += kSmoothing * (value - mean);
+}
 
 // Workers by the time each is next free, earliest first.
 using FreeTimes = std::priority_queue<double, std::vector<double>, std::greater<>>;
@@ -197,6 +210,7 @@ LatencyObjective::LatencyObjective(ObjectiveOptions options) : options_(options)
   if (options_.workers < 1) throw InputError("the latency objective needs at least one worker");
   if (options_.streams < 1) throw InputError("the latency objective needs at least one stream per worker");
   correction_.step_ms.assign(static_cast<size_t>(options_.streams) + 1, -1.0);
+  correction_.step_spread.assign(correction_.step_ms.size(), 0.0);
 }
 
 LatencyObjective::Correction LatencyObjective::correction() const {
@@ -260,10 +274,11 @@ std::vector<double> LatencyObjective::first_tokens(const std::vector<StreamWorke
                                                    const Correction& c) const {
   LineSimulation simulation(
       options_.streams, [&c](int64_t streams) { return c.step(streams); }, requests.size());
-  for (const StreamWorker& worker : workers) simulation.add_worker(worker, c.scale);
+  const double scale = c.prefill_scale();
+  for (const StreamWorker& worker : workers) simulation.add_worker(worker, scale);
   std::vector<LineSimulation::Stream> waiting;
   for (size_t i = 0; i < requests.size(); ++i) {
-    const LineSimulation::Stream stream{c.scale * requests[i].prefill_ms, requests[i].decode_steps,
+    const LineSimulation::Stream stream{scale * requests[i].prefill_ms, requests[i].decode_steps,
                                         static_cast<int>(i)};
     if (i == 0 && own_worker) {
       simulation.hand(*own_worker, stream);
@@ -281,7 +296,7 @@ double LatencyObjective::pass_budget_ms(double waited_ms, double fastest_pass_ms
                                         const std::vector<WaitingRequest>& behind) const {
   if (worker >= workers.size()) throw InputError("no worker " + std::to_string(worker) + " in the line");
   const Correction c = correction();
-  const double high = (options_.objective_ms - waited_ms) / c.scale;
+  const double high = (options_.objective_ms - waited_ms) / c.prefill_scale();
   const auto meets = [&](double budget) {
     std::vector<Tracked> requests = {{waited_ms, budget, decode_steps}};
     for (const WaitingRequest& request : behind) {
@@ -330,14 +345,20 @@ double LatencyObjective::Correction::step(int64_t streams) const {
   // The nearest count measured, more streams before fewer at the same distance.
   for (int64_t distance = 0; distance < count; ++distance) {
     for (const int64_t nearby : {streams + distance, streams - distance}) {
-      if (nearby >= 0 && nearby < count && step_ms[static_cast<size_t>(nearby)] >= 0.0)
-        return step_ms[static_cast<size_t>(nearby)];
+      const auto at = static_cast<size_t>(nearby);
+      if (nearby >= 0 && nearby < count && step_ms[at] >= 0.0)
+        return step_ms[at] + kSpreadMargin * step_spread[at];
     }
   }
   return 0.0;
 }
 
+double LatencyObjective::Correction::prefill_scale() const {
+  return prefill_mean + kSpreadMargin * prefill_spread;
+}
+
 double LatencyObjective::step_ms(int64_t streams) const { return correction().step(streams); }
+double LatencyObjective::prefill_scale() const { return correction().prefill_scale(); }
 
 void LatencyObjective::observe(double predicted_pass_ms, double measured_pass_ms, double held_ms) {
   if (!(predicted_pass_ms > 0.0) || !(measured_pass_ms >= 0.0) || !std::isfinite(held_ms)) return;
@@ -358,20 +379,16 @@ void LatencyObjective::observe_prefill(double predicted_ms, double measured_ms) 
   if (!(predicted_ms > 0.0) || !(measured_ms >= 0.0) || !std::isfinite(measured_ms)) return;
   const double scale = std::clamp(measured_ms / predicted_ms, 0.2, 10.0);
   std::lock_guard lock(mutex_);
-  if (!observed_) {
-    correction_.scale = scale;
-    observed_ = true;
-    return;
-  }
-  correction_.scale += kSmoothing * (scale - correction_.scale);
+  smooth(scale, correction_.prefill_mean, correction_.prefill_spread, !correction_.prefill_observed);
+  correction_.prefill_observed = true;
 }
 
 void LatencyObjective::observe_step(int64_t streams, double measured_ms) {
   if (streams < 1 || streams > options_.streams || !(measured_ms >= 0.0) || !std::isfinite(measured_ms))
     return;
   std::lock_guard lock(mutex_);
-  double& step = correction_.step_ms[static_cast<size_t>(streams)];
-  step = step < 0.0 ? measured_ms : step + kSmoothing * (measured_ms - step);
+  const auto at = static_cast<size_t>(streams);
+  smooth(measured_ms, correction_.step_ms[at], correction_.step_spread[at], correction_.step_ms[at] < 0.0);
 }
 
 }  // namespace latte::serve

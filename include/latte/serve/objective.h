@@ -13,7 +13,8 @@
 // decode step of all its streams, then the prefills handed to it meanwhile, and so on. A request's
 // time to first token is its wait for a stream slot, the prefills and steps ahead of it on its
 // worker, and its own prefill; the decode steps are measured (`step_ms`), the prefills predicted
-// by the table and corrected by `pass_scale`.
+// by the table and corrected by measured over predicted (`prefill_scale`), each with a margin for
+// how much the measurements vary.
 #pragma once
 
 #include <cstddef>
@@ -110,16 +111,25 @@ class LatencyObjective {
   double objective_ms() const { return options_.objective_ms; }
   double pass_scale() const;
   double extra_ms() const;
-  // The measured decode step of `streams` streams (the nearest count measured, more streams
-  // first, where that one is not; 0 before any).
+  // Continuous batching's predictions, each its smoothed measurements' mean plus twice their
+  // smoothed mean deviation: a decode step of `streams` streams (the nearest count measured, more
+  // streams first, where that one is not; 0 before any), and measured over predicted prefill.
   double step_ms(int64_t streams) const;
+  double prefill_scale() const;
 
  private:
   struct Correction {
     double scale = 1.0;
     double extra_ms = 0.0;
-    std::vector<double> step_ms;  // [streams + 1]: measured decode step by streams; < 0 unmeasured
+    // Continuous batching: measured over predicted prefill, and measured decode steps by streams
+    // ([streams + 1]; < 0 unmeasured), each a smoothed mean and mean deviation.
+    double prefill_mean = 1.0;
+    double prefill_spread = 0.0;
+    bool prefill_observed = false;
+    std::vector<double> step_ms;
+    std::vector<double> step_spread;
     double step(int64_t streams) const;
+    double prefill_scale() const;
   };
   Correction correction() const;
   // Each of `requests`' predicted time to first token (from its arrival), handed to a worker
