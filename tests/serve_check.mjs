@@ -435,6 +435,17 @@ async function checkDecoderCurl() {
   const most = Math.max(...together.map((answer) => answer.latte.streams));
   console.log(`serve_check: at most ${most} generations decoded together`);
   expect(most >= 2, `concurrent generations shared decode steps (streams ${together.map((a) => a.latte.streams)})`);
+  // Under a latency objective each worker is one line: a generation handed to a worker busy with
+  // others' prefills and steps is predicted to wait for them (none waits alone).
+  const sloServer = await startServer(['--model', small, '--slo-ms', '100000']);
+  const longAsk = { prompt: Array(25).fill(prompt).join(' '), max_tokens: 6, temperature: 0 };
+  const first = curl('POST', `${sloServer.url}/v1/completions`, longAsk).json.latte;
+  expectEqual(first.predicted_wait_ms, 0, 'a generation alone waits for nothing');
+  const lined = (await Promise.all(asks.map(() => curlAsync('POST', `${sloServer.url}/v1/completions`, longAsk))))
+    .map((response) => JSON.parse(response.body).latte.predicted_wait_ms);
+  console.log(`serve_check: predicted waits of 4 concurrent generations ${lined.map((ms) => ms.toFixed(1))} ms`);
+  expect(lined.every((ms) => ms >= 0) && Math.max(...lined) > 0,
+         `concurrent generations are predicted to wait for the line ahead: ${lined}`);
   const single = await startServer(['--model', gpt2, '--max-streams', '1']);
   expectEqual(curl('POST', `${single.url}/v1/completions`, { prompt, max_tokens: 8, temperature: 0 }).json.choices[0].text,
               cli.text, '--max-streams 1: one generation at a time, the same answer');

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "latte/core/error.h"
 #include "latte/serve/objective.h"
@@ -79,11 +80,109 @@ TEST(LatencyObjective, ATimeToFirstTokenObjectiveDoesNotCountTheDecodeSteps) {
   EXPECT_NEAR(slo.pass_budget_ms(0.0, 1.0, {}, {{0.0, 1.0}}), 25.0, 1e-3);
 }
 
+// Continuous batching: a time-to-first-token objective over one worker of `streams` slots whose
+// decode steps were measured at `step_ms` (for any number of streams).
+std::unique_ptr<LatencyObjective> batching(double ms, int streams, double step_ms) {
+  auto slo = std::make_unique<LatencyObjective>(ObjectiveOptions{ms, 1, true, streams});
+  slo->observe_step(streams, step_ms);
+  return slo;
+}
+
+StreamWorker stepping(double running_ms, std::vector<int64_t> decoding, std::vector<LineStream> queued = {}) {
+  StreamWorker worker;
+  worker.running = StreamWorker::Running::kStep;
+  worker.running_ms = running_ms;
+  worker.decoding = std::move(decoding);
+  worker.queued = std::move(queued);
+  return worker;
+}
+
+TEST(LatencyObjective, TwoPrefillsQueuedOnAWorkerRunBeforeTheNextRequest) {
+  const auto slo = batching(300.0, 4, 20.0);
+  // A step 5 ms in (15 left), then the two prefills handed to it meanwhile (50, 30), then ours.
+  const std::vector<StreamWorker> workers = {stepping(5.0, {5}, {{50.0, 7}, {30.0, 7}})};
+  EXPECT_NEAR(slo->line_ms(workers, 0), 95.0, 1e-9);
+  // Waited 10 ms: 10 + 95 + p <= 300.
+  EXPECT_NEAR(slo->pass_budget_ms(10.0, 5.0, 7, workers, 0, {}), 195.0, 1e-3);
+  // Prefills measured twice as slow as predicted: 15 + 2 (50 + 30) ahead, 10 + 175 + 2p <= 300.
+  const auto slower = batching(300.0, 4, 20.0);
+  slower->observe_prefill(10.0, 20.0);
+  EXPECT_NEAR(slower->line_ms(workers, 0), 175.0, 1e-9);
+  EXPECT_NEAR(slower->pass_budget_ms(10.0, 5.0, 7, workers, 0, {}), 57.5, 1e-3);
+}
+
+TEST(LatencyObjective, ARequestHandedOverDuringPrefillsWaitsForTheStepAfterThem) {
+  const auto slo = batching(300.0, 4, 20.0);
+  StreamWorker worker;
+  worker.running = StreamWorker::Running::kPrefill;
+  worker.running_ms = 10.0;
+  worker.prefill = {40.0, 7};  // 30 left
+  worker.batch = {{30.0, 7}};  // then this one
+  worker.decoding = {3};
+  // 30 + 30, then a step of the three streams (20), then ours.
+  EXPECT_NEAR(slo->line_ms({worker}, 0), 80.0, 1e-9);
+}
+
+TEST(LatencyObjective, WithEverySlotTakenARequestWaitsForAStreamToEnd) {
+  // Two slots, both decoding: the stream with one step left ends with the step running now (at
+  // 20); the request takes its slot after the scheduler has begun its next step, so its prefill
+  // (10 at its fastest) starts at 40: first token at 50.
+  const std::vector<StreamWorker> workers = {stepping(0.0, {1, 3})};
+  EXPECT_TRUE(batching(50.0, 2, 20.0)->admits(10.0, 7, workers, {}));
+  EXPECT_FALSE(batching(49.9, 2, 20.0)->admits(10.0, 7, workers, {}));
+  // One request ahead in line for a slot takes that slot first (its prefill runs 40 to 50): ours
+  // waits for the other stream, whose last step follows that prefill (50 to 70), then for one
+  // more step (90), then prefills: 100. Only the new request's own time decides its admission.
+  EXPECT_TRUE(batching(100.0, 2, 20.0)->admits(10.0, 7, workers, {{5.0, 10.0, 7}}));
+  EXPECT_FALSE(batching(99.9, 2, 20.0)->admits(10.0, 7, workers, {{5.0, 10.0, 7}}));
+}
+
+TEST(LatencyObjective, RequestsWaitingForASlotShrinkTheBudgetOfTheOneHandedOver) {
+  const auto slo = batching(300.0, 2, 20.0);
+  // One stream decoding (2 steps left, a step just begun); ours takes the other slot. Its prefill
+  // p starts at 20; then a step ends the first stream (40 + p), the request waiting behind takes
+  // its slot after one more step (60 + p) and prefills at max(p, 10): 60 + 2p <= 300.
+  const std::vector<StreamWorker> workers = {stepping(0.0, {2})};
+  EXPECT_NEAR(slo->pass_budget_ms(0.0, 10.0, 7, workers, 0, {{0.0, 10.0, 7}}), 120.0, 1e-3);
+  // Alone, only its own first token counts: 20 + p <= 300.
+  EXPECT_NEAR(slo->pass_budget_ms(0.0, 10.0, 7, workers, 0, {}), 280.0, 1e-3);
+}
+
+TEST(LatencyObjective, DecodeStepsAreMeasuredByStreams) {
+  LatencyObjective slo(ObjectiveOptions{300.0, 1, true, 4});
+  EXPECT_DOUBLE_EQ(slo.step_ms(2), 0.0);  // nothing measured yet
+  slo.observe_step(2, 10.0);
+  slo.observe_step(4, 30.0);
+  EXPECT_DOUBLE_EQ(slo.step_ms(1), 10.0);  // the nearest count measured
+  EXPECT_DOUBLE_EQ(slo.step_ms(3), 30.0);  // more streams first at the same distance
+  // A fifth of the way (32), plus twice the smoothed deviation (a fifth of |40 - 30|).
+  slo.observe_step(4, 40.0);
+  EXPECT_DOUBLE_EQ(slo.step_ms(4), 36.0);
+  slo.observe_step(0, 99.0);  // no such step
+  slo.observe_step(5, 99.0);
+  slo.observe_step(2, std::nan(""));
+  EXPECT_DOUBLE_EQ(slo.step_ms(2), 10.0);
+  EXPECT_DOUBLE_EQ(slo.step_ms(4), 36.0);
+}
+
+TEST(LatencyObjective, VaryingPrefillsWidenTheMargin) {
+  LatencyObjective slo(ObjectiveOptions{300.0, 1, true, 4});
+  slo.observe_prefill(10.0, 10.0);  // as predicted
+  EXPECT_DOUBLE_EQ(slo.prefill_scale(), 1.0);
+  slo.observe_prefill(10.0, 20.0);  // twice: mean 1.2, deviation 0.2, predicted at 1.2 + 2 x 0.2
+  EXPECT_NEAR(slo.prefill_scale(), 1.6, 1e-12);
+  // An idle worker: its own prefill alone, 1.6 p <= 300.
+  const std::vector<StreamWorker> idle(1);
+  EXPECT_NEAR(slo.pass_budget_ms(0.0, 5.0, 7, idle, 0, {}), 187.5, 1e-3);
+}
+
 TEST(LatencyObjective, RejectsObjectivesThatAreNotPositiveMilliseconds) {
   for (const double bad : {0.0, -5.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
     EXPECT_THROW(objective(bad), InputError) << bad;
   }
   EXPECT_THROW(objective(100.0, 0), InputError);
+  EXPECT_THROW(LatencyObjective(ObjectiveOptions{100.0, 1, true, 0}), InputError);
+  EXPECT_THROW(batching(100.0, 2, 10.0)->line_ms({}, 0), InputError);
 }
 
 }  // namespace

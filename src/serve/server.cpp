@@ -178,9 +178,17 @@ class Slots {
   // What acquire returns to a request that has joined another's pass (it holds no worker).
   static constexpr size_t kJoined = static_cast<size_t>(-1);
 
-  Slots(size_t workers, size_t max_queue)
-      : max_queue_(max_queue), busy_until_(workers), busy_flags_(workers) {
-    for (size_t i = workers; i > 0; --i) free_.push_back(i - 1);
+  // `slots` in all, `streams` of them on each worker (a decoder-only model's worker decodes that
+  // many generations together). `admit_every`: ask the admission of every request, also one that
+  // finds a free slot (under continuous batching a free slot still has a line ahead of it).
+  Slots(size_t slots, size_t streams, size_t max_queue, bool admit_every)
+      : max_queue_(max_queue),
+        streams_(streams),
+        admit_every_(admit_every),
+        busy_until_(slots),
+        busy_flags_(slots),
+        busy_on_worker_(slots / streams) {
+    for (size_t i = slots; i > 0; --i) free_.push_back(i - 1);
   }
 
   // Asked, when a request would have to wait, with the predicted time left on each worker (ms)
@@ -191,10 +199,10 @@ class Slots {
   // A free worker, waiting in line while none is; RequestError 503 when max_queue requests
   // already wait or `admit` refuses.
   // A `joinable` request may instead be taken into a pass ahead of it: kJoined.
-  size_t acquire(Clock::time_point arrival, double fastest_pass_ms, const Admission& admit,
-                 Joinable* joinable = nullptr) {
+  size_t acquire(Clock::time_point arrival, double fastest_pass_ms, int64_t decode_steps,
+                 const Admission& admit, Joinable* joinable = nullptr) {
     std::unique_lock lock(mutex_);
-    if (free_.empty() || !line_.empty()) {
+    if (free_.empty() || !line_.empty() || admit_every_) {
       if (line_.size() >= max_queue_) {
         throw RequestError(503, "server_overloaded",
                            "the server is at capacity (" + std::to_string(line_.size()) +
@@ -203,16 +211,22 @@ class Slots {
       if (admit) admit(busy_ms(Clock::now(), std::nullopt), line(Clock::now()));
     }
     const uint64_t ticket = next_ticket_++;
-    line_.push_back({ticket, arrival, fastest_pass_ms, joinable});
+    line_.push_back({ticket, arrival, fastest_pass_ms, decode_steps, joinable});
     freed_.wait(lock, [&] {
       return (joinable != nullptr && joinable->joined) || (!free_.empty() && line_.front().ticket == ticket);
     });
     if (joinable != nullptr && joinable->joined) return kJoined;  // take_followers removed it
     line_.pop_front();
-    const size_t worker = free_.back();
-    free_.pop_back();
+    // The free slot on the worker with the fewest streams.
+    size_t chosen = free_.size() - 1;
+    for (size_t i = 0; i < free_.size(); ++i) {
+      if (busy_on_worker_[free_[i] / streams_] < busy_on_worker_[free_[chosen] / streams_]) chosen = i;
+    }
+    const size_t worker = free_[chosen];
+    free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(chosen));
     busy_flags_[worker] = true;
     busy_until_[worker] = Clock::now();
+    ++busy_on_worker_[worker / streams_];
     ++busy_;
     // The next in line may take another free worker.
     if (!free_.empty() && !line_.empty()) freed_.notify_all();
@@ -224,6 +238,7 @@ class Slots {
       std::lock_guard lock(mutex_);
       free_.push_back(worker);
       busy_flags_[worker] = false;
+      --busy_on_worker_[worker / streams_];
       --busy_;
     }
     freed_.notify_all();
@@ -279,6 +294,7 @@ class Slots {
     uint64_t ticket;
     Clock::time_point arrival;
     double fastest_pass_ms;
+    int64_t decode_steps;
     Joinable* joinable;
   };
 
@@ -295,13 +311,15 @@ class Slots {
   std::vector<WaitingRequest> line(Clock::time_point now) const {
     std::vector<WaitingRequest> waiting;
     for (const Waiter& waiter : line_) {
-      waiting.push_back(
-          {std::chrono::duration<double, std::milli>(now - waiter.arrival).count(), waiter.fastest_pass_ms});
+      waiting.push_back({std::chrono::duration<double, std::milli>(now - waiter.arrival).count(),
+                         waiter.fastest_pass_ms, waiter.decode_steps});
     }
     return waiting;
   }
 
   size_t max_queue_;
+  size_t streams_;
+  bool admit_every_;
   mutable std::mutex mutex_;
   std::condition_variable freed_;
   std::vector<size_t> free_;
@@ -309,6 +327,7 @@ class Slots {
   uint64_t next_ticket_ = 0;
   std::vector<Clock::time_point> busy_until_;  // [workers]
   std::vector<bool> busy_flags_;               // [workers]
+  std::vector<size_t> busy_on_worker_;         // [workers / streams]: slots taken on each model copy
   size_t busy_ = 0;
 };
 
@@ -316,10 +335,10 @@ class Slots {
 // stream, also when the client goes away).
 class Lease {
  public:
-  Lease(Slots& slots, Clock::time_point arrival, double fastest_pass_ms, const Slots::Admission& admit,
-        Slots::Joinable* joinable = nullptr)
+  Lease(Slots& slots, Clock::time_point arrival, double fastest_pass_ms, int64_t decode_steps,
+        const Slots::Admission& admit, Slots::Joinable* joinable = nullptr)
       : slots_(&slots),
-        worker_(slots.acquire(arrival, fastest_pass_ms, admit, joinable)),
+        worker_(slots.acquire(arrival, fastest_pass_ms, decode_steps, admit, joinable)),
         arrival_(arrival),
         taken_(Clock::now()) {}
   ~Lease() {
@@ -485,7 +504,9 @@ class StopScanner {
 // request's thread) and finishes it; the request's thread waits on it.
 struct Stream {
   std::vector<int32_t> prompt;
-  BatchRequest request;  // its on_token runs on the scheduler thread
+  BatchRequest request;     // its on_token runs on the scheduler thread
+  double prefill_ms = 0.0;  // predicted (for the latency objective)
+  int64_t tokens = 0;       // made so far (the scheduler thread's)
   std::mutex mutex;
   std::condition_variable changed;
   std::string ready;  // text made and not yet taken (under mutex)
@@ -494,6 +515,9 @@ struct Stream {
   GenerationResult result;
   std::exception_ptr error;
   std::atomic<bool> client_gone{false};
+
+  // As the latency objective sees it before its prefill.
+  LineStream in_line() const { return {prefill_ms, request.generation.max_new_tokens - 1}; }
 
   void finish(GenerationResult done, std::exception_ptr failure) {
     {
@@ -508,7 +532,9 @@ struct Stream {
 
 class Scheduler {
  public:
-  Scheduler(CausalLm& model, int threads) : decoder_(model), threads_(threads), thread_([this] { loop(); }) {}
+  // `objective` (may be null) is told how long each decode step took.
+  Scheduler(CausalLm& model, int threads, LatencyObjective* objective)
+      : decoder_(model), threads_(threads), objective_(objective), thread_([this] { loop(); }) {}
   ~Scheduler() {
     {
       std::lock_guard lock(mutex_);
@@ -528,18 +554,46 @@ class Scheduler {
     wake_.notify_all();
   }
 
+  // What it runs now and has in line, for the latency objective.
+  StreamWorker line() const {
+    std::lock_guard lock(mutex_);
+    StreamWorker worker = now_;
+    worker.running_ms = std::chrono::duration<double, std::milli>(Clock::now() - since_).count();
+    for (const std::shared_ptr<Stream>& stream : pending_) worker.queued.push_back(stream->in_line());
+    return worker;
+  }
+
  private:
+  // Says what the scheduler thread begins now: the prefill of joining[next] (the rest of joining
+  // after it), or a step (`joining` empty), or nothing.
+  void begin(StreamWorker::Running running, const std::vector<std::shared_ptr<Stream>>& joining = {},
+             size_t next = 0) {
+    StreamWorker now;
+    now.running = running;
+    if (running == StreamWorker::Running::kPrefill) now.prefill = joining[next]->in_line();
+    for (size_t i = next + 1; i < joining.size(); ++i) now.batch.push_back(joining[i]->in_line());
+    for (const auto& [id, stream] : running_) {
+      now.decoding.push_back(stream->request.generation.max_new_tokens - stream->tokens);
+    }
+    std::lock_guard lock(mutex_);
+    now_ = std::move(now);
+    since_ = Clock::now();
+  }
+
   void loop() {
     set_num_threads(threads_);
     for (;;) {
       std::vector<std::shared_ptr<Stream>> joining;
       {
         std::unique_lock lock(mutex_);
+        if (pending_.empty() && running_.empty()) now_ = StreamWorker{};
         wake_.wait(lock, [&] { return stopping_ || !pending_.empty() || !running_.empty(); });
         if (stopping_ && pending_.empty() && running_.empty()) return;
         joining.swap(pending_);
       }
-      for (const std::shared_ptr<Stream>& stream : joining) {
+      for (size_t next = 0; next < joining.size(); ++next) {
+        const std::shared_ptr<Stream>& stream = joining[next];
+        begin(StreamWorker::Running::kPrefill, joining, next);
         try {
           running_.emplace(decoder_.add(stream->prompt, std::move(stream->request)), stream);
         } catch (...) {
@@ -548,7 +602,13 @@ class Scheduler {
       }
       const int64_t together = decoder_.active();
       for (auto& [id, stream] : running_) stream->peak = std::max(stream->peak, together);
-      for (FinishedSequence& done : decoder_.step()) {
+      begin(StreamWorker::Running::kStep);
+      const Clock::time_point step_start = Clock::now();
+      std::vector<FinishedSequence> finished = decoder_.step();
+      if (objective_ != nullptr && together > 0) {
+        objective_->observe_step(together, seconds_since(step_start) * 1e3);
+      }
+      for (FinishedSequence& done : finished) {
         const auto found = running_.find(done.id);
         if (found == running_.end()) continue;
         std::exception_ptr failure;
@@ -561,10 +621,13 @@ class Scheduler {
 
   BatchDecoder decoder_;
   int threads_;
-  std::mutex mutex_;
+  LatencyObjective* objective_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<std::shared_ptr<Stream>> pending_;        // under mutex_
   bool stopping_ = false;                               // under mutex_
+  StreamWorker now_;                                    // under mutex_: what begin() said (no queued)
+  Clock::time_point since_;                             // under mutex_: when
   std::map<int64_t, std::shared_ptr<Stream>> running_;  // the scheduler thread's own
   std::thread thread_;                                  // last: starts once the rest is built
 };
@@ -621,22 +684,25 @@ class Service {
     planners_ =
         std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency));
     if (!generators_.empty() && generators_[0].causal()) streams_ = options.max_streams;
-    slots_.emplace(static_cast<size_t>(options.workers * streams_), options.max_queue);
+    slots_.emplace(static_cast<size_t>(options.workers * streams_), static_cast<size_t>(streams_),
+                   options.max_queue, options.objective_ms && streams_ > 1);
     if (options.objective_ms) {
       if (!planners_->reach_known()) {
         throw InputError("--slo-ms: " + (folder / "latte.json").string() +
                          " holds a calibration for another layer count; calibrate the model again");
       }
       objective_.emplace(ObjectiveOptions{.objective_ms = *options.objective_ms,
-                                          .workers = options.workers * streams_,
-                                          .ends_with_pass = kind_ != ModelKind::kEncoder});
+                                          .workers = options.workers,
+                                          .ends_with_pass = kind_ != ModelKind::kEncoder,
+                                          .streams = streams_});
     }
     // Each worker's first pass pays the one-time costs (kernels, workspaces) before any request.
     for (const LanguageModel& model : generators_) model.warm_up(nullptr);
     for (BertModel& model : encoders_) model.forward({BertInput{{0, 0}, {}}});
     if (streams_ > 1) {
       for (const LanguageModel& model : generators_)
-        schedulers_.push_back(std::make_unique<Scheduler>(*model.causal(), options.threads));
+        schedulers_.push_back(std::make_unique<Scheduler>(*model.causal(), options.threads,
+                                                          objective_ ? &*objective_ : nullptr));
     }
   }
 
@@ -645,21 +711,25 @@ class Service {
   const Slots& slots() const { return *slots_; }
   const ServeOptions& options() const { return options_; }
 
-  // A worker for a request of inputs of `lengths` word-vectors that arrived at `arrival`. Under a
-  // latency objective, a request that would have to wait, and that even the fastest schedule
-  // cannot answer in time behind the line, is refused (503 with Retry-After) instead of queued.
   // RequestError 400 for a knob no planner takes.
   void check_knob(const LatteKnob& knob) { planners_->get(knob); }
 
+  // A worker (a stream slot on one, under continuous batching) for a request of inputs of
+  // `lengths` word-vectors that arrived at `arrival` (a generation: then `decode_steps` steps).
+  // Under a latency objective, a request that would have to wait, and that even the fastest
+  // schedule cannot answer in time behind the line, is refused (503 with Retry-After) instead of
+  // queued; under continuous batching every request is asked (a free slot has a line too).
   std::shared_ptr<Lease> take_worker(Clock::time_point arrival, const std::vector<int64_t>& lengths,
-                                     Slots::Joinable* joinable = nullptr) {
-    if (!objective_) return std::make_shared<Lease>(*slots_, arrival, 0.0, nullptr, joinable);
+                                     Slots::Joinable* joinable = nullptr, int64_t decode_steps = 0) {
+    if (!objective_) return std::make_shared<Lease>(*slots_, arrival, 0.0, decode_steps, nullptr, joinable);
     const double fastest =
         pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->fastest(n); });
     return std::make_shared<Lease>(
-        *slots_, arrival, fastest,
+        *slots_, arrival, fastest, decode_steps,
         [&](const std::vector<double>& busy, const std::vector<WaitingRequest>& line) {
-          if (!objective_->admits(fastest, busy, line)) {
+          const bool in_time = batching() ? objective_->admits(fastest, decode_steps, stream_lines(), line)
+                                          : objective_->admits(fastest, busy, line);
+          if (!in_time) {
             throw RequestError(503, "server_overloaded",
                                "the server cannot answer within its latency objective of " +
                                    format_number(objective_->objective_ms()) +
@@ -679,9 +749,11 @@ class Service {
     LatteKnob knob;
     std::shared_ptr<const Planner> planner;
     std::optional<double> budget_ms;  // the pass budget the objective left (knobs it chose)
+    // Continuous batching: the predicted time from the choice until its prefill begins.
+    std::optional<double> wait_ms;
   };
   Choice choose(const LatteKnob& requested, const std::vector<int64_t>& lengths, const Lease& lease,
-                double fixed_ms = 0.0) {
+                double fixed_ms = 0.0, int64_t decode_steps = 0) {
     Choice choice;
     if (requested.any() || !objective_) {
       choice.knob = requested;
@@ -697,7 +769,15 @@ class Service {
     std::vector<WaitingRequest> behind;
     slots_->state(lease.worker(), busy, behind);
     const double waited = std::chrono::duration<double, std::milli>(Clock::now() - lease.arrival()).count();
-    const double budget = objective_->pass_budget_ms(waited, fastest + fixed_ms, busy, behind) - fixed_ms;
+    double budget = 0.0;
+    if (batching()) {
+      const std::vector<StreamWorker> lines = stream_lines();
+      const size_t worker = lease.worker() / static_cast<size_t>(streams_);
+      budget = objective_->pass_budget_ms(waited, fastest, decode_steps, lines, worker, behind);
+      choice.wait_ms = objective_->line_ms(lines, worker);
+    } else {
+      budget = objective_->pass_budget_ms(waited, fastest + fixed_ms, busy, behind) - fixed_ms;
+    }
     choice.budget_ms = budget;
     if (budget < dense) {
       // Speedups in steps of 1/20 (a bounded set of planners), up to just past the reachable one
@@ -713,14 +793,28 @@ class Service {
     return choice;
   }
 
+  // Whether decoder-only generations are batched (a scheduler per worker).
+  bool batching() const { return !schedulers_.empty(); }
+
+  // What each worker's scheduler runs now and has in line.
+  std::vector<StreamWorker> stream_lines() const {
+    std::vector<StreamWorker> lines;
+    for (const std::unique_ptr<Scheduler>& scheduler : schedulers_) lines.push_back(scheduler->line());
+    return lines;
+  }
+
   // Before a pass: when the worker is predicted free again. After it: what it measured.
   void expect(const Lease& lease, double predicted_pass_ms) {
-    if (!objective_) return;
+    if (!objective_ || batching()) return;
     const auto hold = std::chrono::duration<double, std::milli>(objective_->hold_ms(predicted_pass_ms));
     slots_->expect(lease.worker(), Clock::now() + std::chrono::duration_cast<Clock::duration>(hold));
   }
   void observe(const Lease& lease, double predicted_pass_ms, double measured_pass_ms) {
     if (!objective_) return;
+    if (batching()) {
+      objective_->observe_prefill(predicted_pass_ms, measured_pass_ms);  // the steps are measured apart
+      return;
+    }
     objective_->observe(predicted_pass_ms, measured_pass_ms,
                         std::chrono::duration<double, std::milli>(Clock::now() - lease.taken()).count());
   }
@@ -743,6 +837,7 @@ class Service {
       answer["objective_ms"] = objective_->objective_ms();
       answer["budget_ms"] = *choice.budget_ms;
     }
+    if (choice.wait_ms) answer["predicted_wait_ms"] = *choice.wait_ms;
     return answer;
   }
 
@@ -905,15 +1000,17 @@ class Service {
   // comes, and marks the stream's client gone when on_text fails (the stream then ends at its next
   // token). Returns once the scheduler has finished the stream; rethrows its error.
   GenerationResult run_stream(Scheduler& scheduler, const std::vector<int32_t>& prompt,
-                              const GenerationOptions& generation,
+                              const GenerationOptions& generation, double predicted_prefill_ms,
                               const std::function<bool(int32_t, std::string&)>& accept,
                               const std::function<bool(const std::string&)>& on_text, bool& client_gone,
                               int64_t& peak) {
     auto stream = std::make_shared<Stream>();
     stream->prompt = prompt;
     stream->request.generation = generation;
+    stream->prefill_ms = predicted_prefill_ms;
     Stream* raw = stream.get();  // the scheduler holds the stream while its callback may run
     stream->request.on_token = [raw, &accept](int32_t id) {
+      ++raw->tokens;
       if (raw->client_gone) return false;
       std::string ready;
       const bool more = accept(id, ready);
@@ -999,7 +1096,7 @@ class Service {
                       int64_t max_tokens, const Lease& lease,
                       const std::function<bool(const std::string&)>& on_text) {
     const std::vector<int64_t> lengths = {static_cast<int64_t>(prompt.size())};
-    const Choice choice = choose(request.knob, lengths, lease);
+    const Choice choice = choose(request.knob, lengths, lease, 0.0, max_tokens - 1);
     const std::shared_ptr<const Planner>& planner = choice.planner;
     const double predicted =
         pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planner->plan(n); });
@@ -1032,7 +1129,8 @@ class Service {
     GenerationResult result;
     int64_t peak = 1;
     if (!schedulers_.empty()) {
-      result = run_stream(*schedulers_[worker], prompt, generation, accept, on_text, client_gone, peak);
+      result =
+          run_stream(*schedulers_[worker], prompt, generation, predicted, accept, on_text, client_gone, peak);
     } else {
       set_num_threads(options_.threads);
       const auto on_token = [&](int32_t id) {
@@ -1264,7 +1362,8 @@ void add_routes(httplib::Server& server, Service& service) {
         const auto created = static_cast<int64_t>(std::time(nullptr));
         const std::string& model = options.model_name;
         if (parsed->knob.any()) service.check_knob(parsed->knob);  // a bad knob is refused before the line
-        auto lease = service.take_worker(request_start, {static_cast<int64_t>(prompt->size())});
+        auto lease = service.take_worker(request_start, {static_cast<int64_t>(prompt->size())}, nullptr,
+                                         max_tokens - 1);
         if (!parsed->stream) {
           const Service::Completion completion =
               service.complete(*parsed, *prompt, max_tokens, *lease, [](const std::string&) { return true; });

@@ -7,10 +7,21 @@
 // Times are in the latency table's predicted milliseconds; what the server measures of its own
 // passes corrects them (`pass_scale`: measured over predicted) and adds what a worker spends
 // beyond the pass (`extra_ms`: tokenizing, the answer, a generation's decode steps).
+//
+// Under continuous batching (a decoder-only model's worker decodes several streams together) a
+// worker is one line: its scheduler runs the prefills handed to it one after another, then one
+// decode step of all its streams, then the prefills handed to it meanwhile, and so on. A request's
+// time to first token is its wait for a stream slot, the prefills and steps ahead of it on its
+// worker, and its own prefill; the decode steps are measured (`step_ms`), the prefills predicted
+// by the table and corrected by measured over predicted (`prefill_scale`), each with a margin for
+// how much the measurements vary.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace latte::serve {
@@ -21,12 +32,34 @@ struct ObjectiveOptions {
   // True when the objective ends with the pass (time to first token: decode steps follow it),
   // false when it ends with the worker's whole hold (an encoder's answer).
   bool ends_with_pass = false;
+  // Stream slots per worker; above 1, each worker decodes that many generations together
+  // (continuous batching) and the objective ends with the first token.
+  int streams = 1;
 };
 
 // A request in line for a worker.
 struct WaitingRequest {
   double waited_ms = 0.0;        // since its arrival
   double fastest_pass_ms = 0.0;  // predicted pass at its fastest schedule
+  int64_t decode_steps = 0;      // decode steps after its first token (continuous batching)
+};
+
+// A generation handed to a continuous-batching worker whose prefill has not begun.
+struct LineStream {
+  double prefill_ms = 0.0;   // predicted prefill at its schedule
+  int64_t decode_steps = 0;  // decode steps after its first token
+};
+
+// What a continuous-batching worker runs now and has in line, as its scheduler last said.
+struct StreamWorker {
+  enum class Running { kNothing, kPrefill, kStep };
+  Running running = Running::kNothing;
+  double running_ms = 0.0;         // since what it runs now began
+  LineStream prefill;              // the generation whose prefill runs now (Running::kPrefill)
+  std::vector<LineStream> batch;   // prefills it runs after the current one, before its next step
+  std::vector<LineStream> queued;  // handed to it and not yet taken: they run after its next step
+  // Decode steps left of each stream already decoding, the step running now counted.
+  std::vector<int64_t> decoding;
 };
 
 class LatencyObjective {
@@ -47,6 +80,22 @@ class LatencyObjective {
   bool admits(double fastest_pass_ms, const std::vector<double>& busy_ms,
               const std::vector<WaitingRequest>& line) const;
 
+  // Continuous batching (streams > 1). The longest predicted prefill a request that has just
+  // taken a stream slot on `workers[worker]` may run, to be handed to it behind its line: it has
+  // waited `waited_ms`, runs at best in `fastest_pass_ms` and then decodes `decode_steps` steps;
+  // `behind` waits for a slot. A budget below `fastest_pass_ms`: run the fastest schedule.
+  double pass_budget_ms(double waited_ms, double fastest_pass_ms, int64_t decode_steps,
+                        const std::vector<StreamWorker>& workers, size_t worker,
+                        const std::vector<WaitingRequest>& behind) const;
+
+  // Whether a request just arrived can still have its first token within the objective behind
+  // `line` (waiting for slots, each at its fastest) and what `workers` have in line.
+  bool admits(double fastest_pass_ms, int64_t decode_steps, const std::vector<StreamWorker>& workers,
+              const std::vector<WaitingRequest>& line) const;
+
+  // The predicted time from now until `workers[worker]` begins a prefill handed to it now.
+  double line_ms(const std::vector<StreamWorker>& workers, size_t worker) const;
+
   // What a worker spends on a request whose pass is predicted at `pass_ms`, and the part of it
   // the objective counts.
   double hold_ms(double pass_ms) const;
@@ -54,17 +103,46 @@ class LatencyObjective {
 
   // One request done: its pass predicted and measured, and how long it held the worker.
   void observe(double predicted_pass_ms, double measured_pass_ms, double held_ms);
+  // Continuous batching: one prefill predicted and measured (what the worker spends beyond it is
+  // the decode steps, measured apart), and one decode step of `streams` streams measured.
+  void observe_prefill(double predicted_ms, double measured_ms);
+  void observe_step(int64_t streams, double measured_ms);
 
   double objective_ms() const { return options_.objective_ms; }
   double pass_scale() const;
   double extra_ms() const;
+  // Continuous batching's predictions, each its smoothed measurements' mean plus twice their
+  // smoothed mean deviation: a decode step of `streams` streams (the nearest count measured, more
+  // streams first, where that one is not; 0 before any), and measured over predicted prefill.
+  double step_ms(int64_t streams) const;
+  double prefill_scale() const;
 
  private:
   struct Correction {
     double scale = 1.0;
     double extra_ms = 0.0;
+    // Continuous batching: measured over predicted prefill, and measured decode steps by streams
+    // ([streams + 1]; < 0 unmeasured), each a smoothed mean and mean deviation.
+    double prefill_mean = 1.0;
+    double prefill_spread = 0.0;
+    bool prefill_observed = false;
+    std::vector<double> step_ms;
+    std::vector<double> step_spread;
+    double step(int64_t streams) const;
+    double prefill_scale() const;
   };
   Correction correction() const;
+  // Each of `requests`' predicted time to first token (from its arrival), handed to a worker
+  // first come, first served as stream slots free; see objective.cpp.
+  struct Tracked {
+    double waited_ms;
+    double prefill_ms;
+    int64_t decode_steps;
+  };
+  std::vector<double> first_tokens(const std::vector<StreamWorker>& workers, std::optional<size_t> own_worker,
+                                   const std::vector<Tracked>& requests, const Correction& correction) const;
+  // The largest budget in [low, high] that `meets`, by bisection (`low` when none does).
+  static double largest_meeting(double low, double high, const std::function<bool(double)>& meets);
   // Whether every request in `behind` meets the objective when each runs a pass of
   // max(budget, its fastest) after the request dispatched now, with `correction` applied.
   bool line_meets(double budget_ms, double waited_ms, const std::vector<double>& busy_ms,
