@@ -12,8 +12,8 @@
 // bf16 at few rows (decode steps) runs latte's own kernel instead (bf16_gemv_avx512: vdpbf16ps
 // on that same blocked copy, read in place), where the CPU has avx512bf16, latte's ISA is
 // AVX-512 (not capped by LATTE_GEMM_ISA=avx2), oneDNN picked the layout it reads, and the
-// path is not GemmPath::kOneDnn (LATTE_GEMM=onednn): oneDNN's one-row bf16 matmul streams the
-// weights well below the memory bandwidth.
+// path is not GemmPath::kOneDnn (LATTE_GEMM=onednn): oneDNN's one-row bf16 matmul read an 8B
+// model's weights at 33 GB/s where llama.cpp's F16 read 48 (docs/benchmarks.md, "bf16 decode").
 #pragma once
 
 #include <cstdint>
