@@ -41,11 +41,35 @@ struct EpilogueArgs {
   Activation activation = Activation::kNone;
   bool accumulate = false;
   float* y = nullptr;  // [rows, out]
+  // Elements from one row of product and y to the next; 0 for out_features. Lets a
+  // thread finish its own columns [c, c + out_features) of a wider matrix.
+  int64_t row_stride = 0;
 };
 
 // Finishes the rows [row_begin, row_end).
 void epilogue_avx512(const EpilogueArgs& args, int64_t row_begin, int64_t row_end);
 void epilogue_avx2(const EpilogueArgs& args, int64_t row_begin, int64_t row_end);
+
+// bf16 x bf16 -> f32 for few rows, on oneDNN's blocked bf16 weights of [in, out] (format
+// BA16a64b2a: per 64-column block, all of K as 16-pair groups; within a group, 64 columns
+// of K pairs), read in place: each 32-bit word is one column's (k, k+1) pair, what
+// vdpbf16ps consumes. product[r, c] = sum_k x[r, k] w[k, c] in f32.
+struct Bf16GemvArgs {
+  const uint32_t* x_pairs = nullptr;  // [rows, pairs]: x rounded to bf16, zero past in_features
+  int64_t rows = 0;
+  int64_t pairs = 0;                  // K pairs per column block (padded in_features / 2)
+  const uint16_t* weights = nullptr;  // block b at weights + b * pairs * 128
+  int64_t out_features = 0;
+  float* product = nullptr;  // [rows, out]
+};
+
+constexpr int64_t kBf16GemvBlockColumns = 64;
+// Rows one pass over a block's weights serves (4 x 4 zmm accumulators).
+constexpr int64_t kBf16GemvMaxRows = 4;
+
+// Columns blocks [block_begin, block_end) for every row (any row count: more than
+// kBf16GemvMaxRows rows read each block again, from cache).
+void bf16_gemv_avx512(const Bf16GemvArgs& args, int64_t block_begin, int64_t block_end);
 
 // attention_head's kernels (latte/core/attention_head.h).
 bool attention_head_avx512(const AttentionHeadArgs& args);

@@ -244,7 +244,8 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
   if (precision == Precision::kBf16 && precision_unavailable_reason(Precision::kBf16).empty()) {
     precision_ = Precision::kBf16;
     impl->low_precision.emplace(weight.data(), out_features_, in_features_,
-                                bias.empty() ? nullptr : bias.data(), activation, accumulate);
+                                bias.empty() ? nullptr : bias.data(), activation, accumulate,
+                                resolve_path(path));
     impl_ = std::move(impl);
     return;
   }
@@ -298,14 +299,14 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Activation activation, 
 }
 
 Linear::Linear(Bf16Weight weight, const Tensor& bias, Activation activation, bool accumulate,
-               Precision precision) {
+               Precision precision, GemmPath path) {
   check_bf16_sizes(weight);
   if (precision == Precision::kInt8) {
     *this = Linear(quantize_int8(weight), bias, activation, accumulate);
     return;
   }
   if (precision != Precision::kBf16 || !precision_unavailable_reason(Precision::kBf16).empty()) {
-    *this = Linear(widened(weight), bias, activation, accumulate, GemmPath::kAuto, Precision::kF32);
+    *this = Linear(widened(weight), bias, activation, accumulate, path, Precision::kF32);
     return;
   }
   check_bias(bias, weight.out_features);
@@ -316,7 +317,8 @@ Linear::Linear(Bf16Weight weight, const Tensor& bias, Activation activation, boo
   precision_ = Precision::kBf16;
   auto impl = std::make_shared<Impl>();
   impl->low_precision.emplace(std::move(weight.values), out_features_, in_features_,
-                              bias.empty() ? nullptr : bias.data(), activation, accumulate);
+                              bias.empty() ? nullptr : bias.data(), activation, accumulate,
+                              resolve_path(path));
   impl_ = std::move(impl);
 }
 

@@ -85,9 +85,10 @@ float activate_scalar(float value, Activation activation) {
 
 // For CPUs without AVX2 (oneDNN still runs int8 there, slowly).
 void epilogue_scalar(const gemm_kernels::EpilogueArgs& args, int64_t row_begin, int64_t row_end) {
+  const int64_t stride = args.row_stride == 0 ? args.out_features : args.row_stride;
   for (int64_t r = row_begin; r < row_end; ++r) {
     for (int64_t c = 0; c < args.out_features; ++c) {
-      const int64_t i = r * args.out_features + c;
+      const int64_t i = r * stride + c;
       float value = args.product[i];
       if (args.row_scales != nullptr) value *= args.row_scales[r];
       if (args.column_scales != nullptr) value *= args.column_scales[c];
@@ -130,6 +131,10 @@ T* grown(std::vector<T>& buffer, int64_t count) {
   return buffer.data();
 }
 
+// Up to this many rows a bf16 call runs the few-row kernel where it can (measured against
+// oneDNN in docs/benchmarks.md, "bf16 decode").
+constexpr int64_t kFewRowLimit = 4;
+
 }  // namespace
 
 int64_t LowPrecisionGemm::row_bucket(int64_t rows) {
@@ -169,12 +174,12 @@ std::vector<uint16_t> rounded_to_bf16(const float* values, int64_t count) {
 }  // namespace
 
 LowPrecisionGemm::LowPrecisionGemm(const float* weight, int64_t out_features, int64_t in_features,
-                                   const float* bias, Activation activation, bool accumulate)
+                                   const float* bias, Activation activation, bool accumulate, GemmPath path)
     : LowPrecisionGemm(rounded_to_bf16(weight, out_features * in_features), out_features, in_features, bias,
-                       activation, accumulate) {}
+                       activation, accumulate, path) {}
 
 LowPrecisionGemm::LowPrecisionGemm(std::vector<uint16_t> weight, int64_t out_features, int64_t in_features,
-                                   const float* bias, Activation activation, bool accumulate)
+                                   const float* bias, Activation activation, bool accumulate, GemmPath path)
     : precision_(Precision::kBf16),
       out_features_(out_features),
       in_features_(in_features),
@@ -182,6 +187,31 @@ LowPrecisionGemm::LowPrecisionGemm(std::vector<uint16_t> weight, int64_t out_fea
       accumulate_(accumulate) {
   if (bias != nullptr) bias_.assign(bias, bias + out_features_);
   prepare_weights(memory(plain_weights_desc(), onednn_engine(), weight.data()));
+  if (path != GemmPath::kOneDnn) enable_few_row_kernel();
+}
+
+// The kernel reads oneDNN's BA16a64b2a-style layout of [in, out] in place: 64-column blocks
+// one after another, each holding all of K as consecutive groups of K pairs, a group being
+// [pairs][64 columns][2]. So pair p of block b sits at (b * pairs + p) * 128. Padded K and
+// columns are zero (oneDNN's reorder zero-fills a blocked layout's padding), and x is
+// zero-padded to match. Any other layout stays on oneDNN.
+void LowPrecisionGemm::enable_few_row_kernel() {
+  const std::optional<GemmIsa> isa = best_gemm_isa();
+  if (!isa || *isa != GemmIsa::kAvx512 || !__builtin_cpu_supports("avx512bf16")) return;
+  const dnnl_memory_desc_t& md = weights_.get_desc().data;
+  if (md.format_kind != dnnl_blocked || md.ndims != 2 || md.offset0 != 0 || md.extra.flags != 0) return;
+  const dnnl_blocking_desc_t& blocking = md.format_desc.blocking;
+  const int64_t columns = gemm_kernels::kBf16GemvBlockColumns;
+  if (blocking.inner_nblks != 3 || blocking.inner_idxs[0] != 0 || blocking.inner_idxs[1] != 1 ||
+      blocking.inner_idxs[2] != 0 || blocking.inner_blks[1] != columns || blocking.inner_blks[2] != 2)
+    return;
+  const int64_t group_pairs = blocking.inner_blks[0];
+  const int64_t padded_in = md.padded_dims[0];
+  if (padded_in % (2 * group_pairs) != 0 || blocking.strides[0] != group_pairs * columns * 2 ||
+      blocking.strides[1] != padded_in * columns || md.padded_dims[1] % columns != 0)
+    return;
+  few_row_pairs_ = padded_in / 2;
+  few_row_limit_ = kFewRowLimit;
 }
 
 memory::data_type LowPrecisionGemm::source_type() const {
@@ -283,8 +313,51 @@ dnnl::matmul LowPrecisionGemm::primitive(int64_t bucket_rows) const {
       .first->second;
 }
 
+void LowPrecisionGemm::run_few_rows(const float* x, int64_t rows, float* y) const {
+  Scratch& scratch = thread_scratch();
+  const int64_t padded_in = few_row_pairs_ * 2;
+  uint16_t* rounded = grown(scratch.rounded, rows * padded_in);
+  for (int64_t r = 0; r < rows; ++r)
+    round_rows_to_bf16(x + r * in_features_, 1, 1, in_features_, rounded + r * padded_in);
+  for (int64_t r = 0; r < rows; ++r)
+    std::fill(rounded + r * padded_in + in_features_, rounded + (r + 1) * padded_in, uint16_t{0});
+  float* product = grown(scratch.product, rows * out_features_);
+
+  gemm_kernels::Bf16GemvArgs args;
+  args.x_pairs = reinterpret_cast<const uint32_t*>(rounded);
+  args.rows = rows;
+  args.pairs = few_row_pairs_;
+  args.weights = static_cast<const uint16_t*>(weights_.get_data_handle());
+  args.out_features = out_features_;
+  args.product = product;
+  const int64_t block_columns = gemm_kernels::kBf16GemvBlockColumns;
+  const int64_t blocks = (out_features_ + block_columns - 1) / block_columns;
+  // Contiguous block ranges per thread, each finished by the thread that computed it while
+  // its product is in cache; a small product stays on one thread.
+  const bool parallel = blocks > 1 && rows * in_features_ * out_features_ >= (int64_t{1} << 16);
+#pragma omp parallel if (parallel)
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    const int64_t begin = blocks * thread / threads, end = blocks * (thread + 1) / threads;
+    if (begin < end) {
+      gemm_kernels::bf16_gemv_avx512(args, begin, end);
+      const int64_t column = begin * block_columns;
+      gemm_kernels::EpilogueArgs epilogue;
+      epilogue.product = product + column;
+      epilogue.bias = bias_.empty() ? nullptr : bias_.data() + column;
+      epilogue.out_features = std::min(end * block_columns, out_features_) - column;
+      epilogue.activation = activation_;
+      epilogue.accumulate = accumulate_;
+      epilogue.y = y + column;
+      epilogue.row_stride = out_features_;
+      gemm_kernels::epilogue_avx512(epilogue, 0, rows);
+    }
+  }
+}
+
 void LowPrecisionGemm::operator()(const float* x, int64_t rows, float* y) const {
   if (rows == 0 || out_features_ == 0) return;
+  if (rows <= few_row_limit_) return run_few_rows(x, rows, y);
   const int64_t bucket_rows = row_bucket(rows);
   Scratch& scratch = thread_scratch();
   void* source = nullptr;

@@ -8,6 +8,12 @@
 // The weights are reordered once into the blocked layout oneDNN picks (the plain [out, in]
 // layout measured 1.2-2.6x slower at 1-128 rows) and only that copy is kept; int8_weight()
 // reorders them back (exactly) on its first call.
+//
+// bf16 at few rows (decode steps) runs latte's own kernel instead (bf16_gemv_avx512: vdpbf16ps
+// on that same blocked copy, read in place), where the CPU has avx512bf16, latte's ISA is
+// AVX-512 (not capped by LATTE_GEMM_ISA=avx2), oneDNN picked the layout it reads, and the
+// path is not GemmPath::kOneDnn (LATTE_GEMM=onednn): oneDNN's one-row bf16 matmul read an 8B
+// model's weights at 33 GB/s where llama.cpp's F16 read 48 (docs/benchmarks.md, "bf16 decode").
 #pragma once
 
 #include <cstdint>
@@ -24,12 +30,13 @@ class LowPrecisionGemm {
  public:
   // int8: weight.values [out, in] with per-row scales (validated by the caller).
   LowPrecisionGemm(Int8Weight weight, const float* bias, Activation activation, bool accumulate);
-  // bf16: weight [out, in] in fp32, rounded to bf16 once here.
+  // bf16: weight [out, in] in fp32, rounded to bf16 once here. path: GemmPath::kOneDnn keeps
+  // oneDNN at every row count; the others allow the few-row kernel.
   LowPrecisionGemm(const float* weight, int64_t out_features, int64_t in_features, const float* bias,
-                   Activation activation, bool accumulate);
+                   Activation activation, bool accumulate, GemmPath path);
   // bf16: weight [out, in] already in bf16 (out * in values); freed once reordered.
   LowPrecisionGemm(std::vector<uint16_t> weight, int64_t out_features, int64_t in_features, const float* bias,
-                   Activation activation, bool accumulate);
+                   Activation activation, bool accumulate, GemmPath path);
   LowPrecisionGemm(const LowPrecisionGemm&) = delete;
   LowPrecisionGemm& operator=(const LowPrecisionGemm&) = delete;
 
@@ -46,9 +53,14 @@ class LowPrecisionGemm {
 
   // The row count a call of `rows` rows is padded to.
   static int64_t row_bucket(int64_t rows);
+  // The most rows the few-row bf16 kernel serves; 0 when this object runs oneDNN throughout.
+  int64_t few_row_limit() const { return few_row_limit_; }
 
  private:
   void prepare_weights(dnnl::memory plain);
+  // Sets few_row_limit_ and few_row_pairs_ when the few-row kernel can read weights_.
+  void enable_few_row_kernel();
+  void run_few_rows(const float* x, int64_t rows, float* y) const;
   dnnl::matmul primitive(int64_t bucket_rows) const;
   dnnl::memory::data_type source_type() const;
   dnnl::matmul::primitive_desc make_primitive_desc(int64_t bucket_rows,
@@ -65,6 +77,8 @@ class LowPrecisionGemm {
   // int8 only: the scales always; the values once int8_weight() has unpacked them.
   mutable Int8Weight int8_;
   mutable std::once_flag unpacked_;
+  int64_t few_row_limit_ = 0;
+  int64_t few_row_pairs_ = 0;                // K pairs of each 64-column block of weights_
   dnnl::memory weights_;                     // in the layout oneDNN picked for the matmul
   mutable std::vector<int64_t> in_offsets_;  // bf16_row: each input's part of an offset
   mutable std::once_flag in_offsets_once_;

@@ -30,7 +30,9 @@ Activation activation_from_name(const std::string& name, const std::string& wher
 // (1.2-2.3x on a full BERT-base pass) and, measured again, at 256-1024 rows too
 // (1.09-1.25x on BERT-base and GPT-2 passes, AVX-512 and AVX2 paths alike;
 // docs/benchmarks.md, "Packed GEMM at every row count"), so a Linear keeps one
-// copy of its weights, in the kernel's layout. The environment variable
+// copy of its weights, in the kernel's layout. In bf16, kOneDnn keeps oneDNN's matmul at
+// every row count and the others run latte's few-row kernel on oneDNN's copy of the weights
+// at 1-4 rows (decode steps) where the CPU allows. The environment variable
 // LATTE_GEMM=onednn|packed|auto overrides kAuto, to compare both in one session.
 enum class GemmPath { kAuto, kOneDnn, kPacked };
 
@@ -81,7 +83,7 @@ class Linear {
   // weight: [out, in] (Hugging Face layout); bias: [out] or empty.
   // accumulate: add the result to what y holds (a fused residual connection).
   // precision: kBf16 on a CPU without bf16 compute gives an fp32 Linear (precision() says
-  // which it got); path applies to fp32 only. With kInt8 the fp32 weights are not kept.
+  // which it got); path applies to fp32 and bf16 (see GemmPath). With kInt8 the fp32 weights are not kept.
   Linear(const Tensor& weight, const Tensor& bias, Activation activation, bool accumulate = false,
          GemmPath path = GemmPath::kAuto, Precision precision = Precision::kF32);
   // int8 from weights already quantized (a stored quantized model). InputError when the
@@ -89,7 +91,8 @@ class Linear {
   Linear(Int8Weight weight, const Tensor& bias, Activation activation, bool accumulate = false);
   // From bf16 values (a bf16 checkpoint): kBf16 keeps them as given (no float copy), kInt8
   // quantizes them, kF32 (or kBf16 on a CPU without bf16 compute) widens them.
-  Linear(Bf16Weight weight, const Tensor& bias, Activation activation, bool accumulate, Precision precision);
+  Linear(Bf16Weight weight, const Tensor& bias, Activation activation, bool accumulate, Precision precision,
+         GemmPath path = GemmPath::kAuto);
 
   // x: [rows, in] contiguous, y: [rows, out] contiguous; rows may be 0.
   void operator()(const float* x, int64_t rows, float* y) const;
