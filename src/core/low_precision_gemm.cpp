@@ -132,8 +132,9 @@ T* grown(std::vector<T>& buffer, int64_t count) {
 }
 
 // Up to this many rows a bf16 call runs the few-row kernel where it can (measured against
-// oneDNN in docs/benchmarks.md, "bf16 decode").
-constexpr int64_t kFewRowLimit = 4;
+// oneDNN in docs/benchmarks.md, "bf16 decode": on two threads it wins whole decode steps at one
+// row and loses the FFN's calls at 2-4 rows, so batched decoding stays on oneDNN).
+constexpr int64_t kFewRowLimit = 1;
 
 }  // namespace
 
