@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.h"
 #include "latte/core/cpu.h"
 #include "latte/core/linear.h"
 #include "latte/core/tensor.h"
@@ -38,16 +39,7 @@ struct Shape {
   bool accumulate;
 };
 
-std::vector<int64_t> parse_rows(const char* text) {
-  std::vector<int64_t> rows;
-  for (const char* p = text; *p != '\0';) {
-    char* end = nullptr;
-    rows.push_back(std::strtoll(p, &end, 10));
-    if (end == p) break;
-    p = *end == ',' ? end + 1 : end;
-  }
-  return rows;
-}
+using latte::bench::parse_rows;
 
 }  // namespace
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.h"
 #include "latte/core/error.h"
 #include "latte/core/linear.h"
 #include "latte/core/packed_gemm.h"
@@ -153,16 +154,7 @@ struct GemmShape {
   bool accumulate;
 };
 
-std::vector<int64_t> parse_rows(const char* text) {
-  std::vector<int64_t> rows;
-  for (const char* p = text; *p != '\0';) {
-    char* end = nullptr;
-    rows.push_back(std::strtoll(p, &end, 10));
-    p = *end == ',' ? end + 1 : end;
-    if (end == p && *p != '\0') break;
-  }
-  return rows;
-}
+using latte::bench::parse_rows;
 
 }  // namespace
 
