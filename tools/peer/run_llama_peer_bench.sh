@@ -6,7 +6,8 @@
 # faster). Run check_llama_gguf.sh first: timings mean nothing until the ids agree.
 # Usage: tools/peer/run_llama_peer_bench.sh [--layers 4 --hidden 512 ...] (make_llama_checkpoint.py
 #        flags); env: LATTE (build/latte), THREADS (1), LENGTHS ("1024 2048"), NEW_TOKENS (32),
-#        REPEATS (3: the fastest run of each counts)
+#        REPEATS (3: the fastest run of each counts), SPEEDUP (unset; S: latte also at --speedup S,
+#        planned from the FLOPs prior, its time to first token against llama.cpp's dense)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -35,7 +36,11 @@ runs = [json.loads(l) for l in sys.stdin if l.startswith("{")]
 print(min(r[sys.argv[1]] for r in runs), min(r["decode_ms_per_token"] for r in runs))' "$prefill_key"
 }
 
-printf '%-10s %6s %12s %12s %7s %14s %14s %7s\n' pair prompt latte_ttft llama_ttft ratio latte_dec_ms llama_dec_ms ratio
+speedup=${SPEEDUP:-}
+printf '%-10s %6s %12s %12s %7s %14s %14s %7s' pair prompt latte_ttft llama_ttft ratio latte_dec_ms llama_dec_ms ratio
+[[ -z $speedup ]] || printf ' %14s %7s %12s' "ttft_at_S$speedup" ratio dec_ms_at_S
+printf '\n'
+
 for pair in f32:f32 bf16:f16 int8:q8_0; do
   dtype=${pair%%:*} gtype=${pair##*:}
   for n in $lengths; do
@@ -45,6 +50,12 @@ for pair in f32:f32 bf16:f16 int8:q8_0; do
     read -r pt pd < <(cd "$here" && best_of prefill_ms node llama_cpp_check.js "$work/model-$gtype.gguf" \
       --prompt-ids "$ids" --max-new-tokens "$new_tokens" --threads "$threads")
     awk -v p="$dtype/$gtype" -v n="$n" -v lt="$lt" -v pt="$pt" -v ld="$ld" -v pd="$pd" \
-      'BEGIN { printf "%-10s %6d %12.1f %12.1f %7.2f %14.3f %14.3f %7.2f\n", p, n, lt, pt, lt/pt, ld, pd, ld/pd }'
+      'BEGIN { printf "%-10s %6d %12.1f %12.1f %7.2f %14.3f %14.3f %7.2f", p, n, lt, pt, lt/pt, ld, pd, ld/pd }'
+    if [[ -n $speedup ]]; then
+      read -r st sd < <(best_of ttft_ms "$latte" generate --model "$work/model" --prompt-ids "$ids" \
+        --max-new-tokens "$new_tokens" --dtype "$dtype" --threads "$threads" --json --speedup "$speedup" --no-profile)
+      awk -v st="$st" -v pt="$pt" -v sd="$sd" 'BEGIN { printf " %14.1f %7.2f %12.3f", st, st/pt, sd }'
+    fi
+    printf '\n'
   done
 done
