@@ -198,6 +198,24 @@ async function checkEncoder() {
   expect(fastKept[fastKept.length - 1] < denseKept[denseKept.length - 1],
          `speedup 2 keeps fewer word-vectors: ${fastKept} vs ${denseKept}`);
 
+  // Text pairs in text-embeddings-inference's batch form, against latte classify on the same pairs.
+  const pairsFile = path.join(work, 'pairs.jsonl');
+  fs.writeFileSync(pairsFile, [[texts[0], texts[1]], [texts[1], texts[0]]]
+    .map(([text, pair]) => JSON.stringify({ text, text_pair: pair })).join('\n') + '\n');
+  const pairCli = run(['classify', '--model', model, '--input', pairsFile, '--json']).trim().split('\n')
+    .map((line) => JSON.parse(line));
+  const pairs = curl('POST', `${url}/predict`, { inputs: [[texts[0], texts[1]], [texts[1], texts[0]], [texts[0]]] });
+  expectEqual(pairs.status, 200, '/predict text pairs');
+  for (let i = 0; i < 2; ++i) {
+    expectEqual(pairs.json[i][0].label, pairCli[i].label, `/predict pair ${i} label vs latte classify --input`);
+    expect(Math.abs(pairs.json[i][0].score - Math.max(...Object.values(pairCli[i].probs))) < 1e-4,
+           `/predict pair ${i} score ${pairs.json[i][0].score} vs latte classify ${JSON.stringify(pairCli[i].probs)}`);
+  }
+  expect(Math.abs(pairs.json[0][0].score - one.json[0].score) > 1e-6, 'a pair is not its first text alone');
+  expect(Math.abs(pairs.json[2][0].score - one.json[0].score) < 1e-4, '[[text]] is the text alone');
+  expectError(curl('POST', `${url}/predict`, { inputs: [['a', 'b', 'c']] }), 400, '[text, text_pair]',
+              'a pair of three');
+
   const raw = curl('POST', `${url}/predict`, { inputs: texts[0], raw_scores: true });
   expect(raw.status === 200 && Math.abs(raw.json[0].score + raw.json[1].score - 1) > 1e-3,
          `raw_scores gives logits: ${raw.body}`);
@@ -349,6 +367,14 @@ async function checkDecoderCurl() {
   expectEqual(greedy.json.latte.kept.length, 2, 'latte report beside usage');
   expectEqual(greedy.json.object, 'text_completion', 'object');
 
+  const byIds = curl('POST', `${url}/v1/completions`, { prompt: cli.prompt_ids, max_tokens: 8, temperature: 0 });
+  expectEqual(byIds.status, 200, '/v1/completions with a token-id prompt');
+  expectEqual(byIds.json.choices[0].text, cli.text, 'token-id prompt vs the same prompt as text');
+  expectEqual(byIds.json.usage.prompt_tokens, cli.prompt_ids.length, 'token-id prompt: usage.prompt_tokens');
+  const vocab = JSON.parse(fs.readFileSync(path.join(gpt2, 'config.json'), 'utf8')).vocab_size;
+  expectError(curl('POST', `${url}/v1/completions`, { prompt: [1, vocab], max_tokens: 2 }), 400,
+              `'prompt[1]': token id ${vocab} is outside`, 'token id beyond the vocabulary');
+
   const streamed = curl('POST', `${url}/v1/completions`,
                         { prompt, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true } });
   expectEqual(streamed.status, 200, 'streamed completion');
@@ -491,6 +517,8 @@ async function checkOpenAiClient() {
   const completion = await client.completions.create({ model: 'gpt2', prompt, max_tokens: 8, temperature: 0 });
   expectEqual(completion.choices[0].text, cli.text, 'openai completions.create vs latte generate');
   expectEqual(completion.usage.completion_tokens, cli.ids.length, 'openai usage');
+  const byIds = await client.completions.create({ model: 'gpt2', prompt: cli.prompt_ids, max_tokens: 8, temperature: 0 });
+  expectEqual(byIds.choices[0].text, cli.text, 'openai completions.create with a token-id prompt');
   let streamed = '';
   const stream = await client.completions.create({ model: 'gpt2', prompt, max_tokens: 8, temperature: 0, stream: true });
   for await (const part of stream) streamed += part.choices[0] ? part.choices[0].text : '';

@@ -2,7 +2,9 @@
 // field each refusal names.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "latte/serve/requests.h"
 
@@ -24,7 +26,7 @@ void expect_refused(Parse&& parse, int status, const std::string& needle) {
 TEST(ServePredictRequest, OneTextOrAListWithTheKnob) {
   const PredictRequest one = parse_predict_request(R"({"inputs": "win a prize"})");
   EXPECT_TRUE(one.single);
-  EXPECT_EQ(one.inputs, std::vector<std::string>{"win a prize"});
+  EXPECT_EQ(one.inputs, (std::vector<TextInput>{{"win a prize", std::nullopt}}));
   EXPECT_FALSE(one.raw_scores);
   EXPECT_FALSE(one.knob.any());
   const PredictRequest many = parse_predict_request(
@@ -35,6 +37,27 @@ TEST(ServePredictRequest, OneTextOrAListWithTheKnob) {
   EXPECT_TRUE(many.truncate);
   EXPECT_EQ(many.knob.speedup, 2.0);
   EXPECT_EQ(parse_predict_request(R"({"inputs": "x", "latte": {"latency_ms": 4}})").knob.latency_ms, 4.0);
+}
+
+TEST(ServePredictRequest, TextsAndPairsAsTextEmbeddingsInferenceBatchesThem) {
+  const PredictRequest batch = parse_predict_request(R"({"inputs": [["a"], ["q", "doc"], ["b", ""]]})");
+  EXPECT_FALSE(batch.single);
+  const std::vector<TextInput> expected = {{"a", std::nullopt}, {"q", "doc"}, {"b", ""}};
+  EXPECT_EQ(batch.inputs, expected);
+  // A flat list stays a batch of texts.
+  const std::vector<TextInput> flat = {{"q", std::nullopt}, {"doc", std::nullopt}};
+  EXPECT_EQ(parse_predict_request(R"({"inputs": ["q", "doc"]})").inputs, flat);
+
+  expect_refused([] { parse_predict_request(R"({"inputs": [["a", "b", "c"]]})"); }, 400,
+                 "'inputs[0]' must be [text] or [text, text_pair]");
+  expect_refused([] { parse_predict_request(R"({"inputs": [["a"], []]})"); }, 400, "'inputs[1]'");
+  expect_refused([] { parse_predict_request(R"({"inputs": [["a"], "b"]})"); }, 400, "'inputs[1]'");
+  expect_refused([] { parse_predict_request(R"({"inputs": [["a", 2]]})"); }, 400, "'inputs[0]'");
+  expect_refused([] { parse_predict_request(R"({"inputs": ["a", ["b", "c"]]})"); }, 400,
+                 "a batch of pairs is [[text, text_pair], ...]");
+  RequestLimits limits;
+  limits.max_inputs = 1;
+  expect_refused([&] { parse_predict_request(R"({"inputs": [["a"], ["b"]]})", limits); }, 413, "limit of 1");
 }
 
 TEST(ServePredictRequest, RefusesBadBodies) {
@@ -101,6 +124,11 @@ TEST(ServeCompletionRequest, OpenAiFieldsAndDefaults) {
   EXPECT_TRUE(request.include_usage);
   const CompletionRequest defaults = parse_completion_request(R"({"prompt": ["One"]})", false);
   EXPECT_EQ(defaults.prompt, "One");
+  EXPECT_TRUE(defaults.prompt_ids.empty());
+  EXPECT_EQ(parse_completion_request(R"({"prompt": [464, 0, 50256]})", false).prompt_ids,
+            (std::vector<int32_t>{464, 0, 50256}));
+  EXPECT_EQ(parse_completion_request(R"({"prompt": [[7, 8]]})", false).prompt_ids,
+            (std::vector<int32_t>{7, 8}));
   EXPECT_FALSE(defaults.max_tokens);
   EXPECT_EQ(defaults.temperature, 1.0);  // OpenAI's default: sampling
   EXPECT_FALSE(defaults.stream);
@@ -146,7 +174,17 @@ TEST(ServeCompletionRequest, RefusesWhatWouldChangeTheAnswer) {
   expect_refused(completion(R"("stream_options": {"include_usage": true})"), 400, "needs \"stream\": true");
   expect_refused(completion(R"("latte": {"speedup": 2, "mode": "x"})"), 400, "unknown field 'mode'");
   expect_refused([] { parse_completion_request(R"({"prompt": ["a", "b"]})", false); }, 400, "one prompt");
-  expect_refused([] { parse_completion_request(R"({"prompt": [1, 2]})", false); }, 400, "token-id prompts");
+  expect_refused([] { parse_completion_request(R"({"prompt": [[1], [2]]})", false); }, 400, "one prompt");
+  expect_refused([] { parse_completion_request(R"({"prompt": []})", false); }, 400, "'prompt' is empty");
+  expect_refused([] { parse_completion_request(R"({"prompt": [[]]})", false); }, 400, "'prompt' is empty");
+  expect_refused([] { parse_completion_request(R"({"prompt": [1, -2]})", false); }, 400,
+                 "'prompt[1]' must be a token id");
+  expect_refused([] { parse_completion_request(R"({"prompt": [[1, 2.5]]})", false); }, 400,
+                 "'prompt[0][1]' must be a token id");
+  expect_refused([] { parse_completion_request(R"({"prompt": [3000000000]})", false); }, 400,
+                 "'prompt[0]' must be a token id");
+  expect_refused([] { parse_completion_request(R"({"prompt": {"ids": [1]}})", false); }, 400,
+                 "'prompt' must be a string or a list of token ids");
   expect_refused([] { parse_completion_request(R"({"max_tokens": 3})", false); }, 400, "'prompt' is missing");
 }
 

@@ -110,11 +110,65 @@ std::vector<std::string> read_texts(const json& value, const std::string& field,
   std::vector<std::string> texts;
   for (size_t i = 0; i < value.size(); ++i) {
     if (!value[i].is_string()) {
-      wrong_type(field + "[" + std::to_string(i) + "]", "a string (text pairs are not supported)", value[i]);
+      wrong_type(field + "[" + std::to_string(i) + "]",
+                 "a string (a batch of pairs is [[text, text_pair], ...])", value[i]);
     }
     texts.push_back(value[i].get<std::string>());
   }
   return texts;
+}
+
+// text-embeddings-inference's batch: [[text], [text, text_pair], ...].
+std::vector<TextInput> read_text_inputs(const json& value, const std::string& field,
+                                        const RequestLimits& limits) {
+  if (!value.is_array() || value.empty() || !value[0].is_array()) {
+    std::vector<TextInput> inputs;
+    for (std::string& text : read_texts(value, field, limits))
+      inputs.push_back({std::move(text), std::nullopt});
+    return inputs;
+  }
+  if (value.size() > limits.max_inputs) {
+    throw RequestError(413, "invalid_request_error",
+                       "'" + field + "' has " + std::to_string(value.size()) +
+                           " inputs, above the limit of " + std::to_string(limits.max_inputs) +
+                           " per request");
+  }
+  std::vector<TextInput> inputs;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const json& input = value[i];
+    const bool text_or_pair = input.is_array() && (input.size() == 1 || input.size() == 2) &&
+                              input[0].is_string() && (input.size() == 1 || input[1].is_string());
+    if (!text_or_pair) {
+      wrong_type(field + "[" + std::to_string(i) + "]",
+                 "[text] or [text, text_pair] (as inputs[0] is a list)", input);
+    }
+    inputs.push_back(
+        {input[0].get<std::string>(),
+         input.size() == 2 ? std::optional<std::string>(input[1].get<std::string>()) : std::nullopt});
+  }
+  return inputs;
+}
+
+// A token-id prompt: [id, ...] or one such list in a list.
+std::vector<int32_t> read_prompt_ids(const json& prompt) {
+  const bool nested = prompt.size() == 1 && prompt[0].is_array();
+  const json& ids = nested ? prompt[0] : prompt;
+  if (!nested && prompt.size() > 1 && prompt[0].is_array()) {
+    throw bad_request("'prompt': latte answers one prompt per request, got " + std::to_string(prompt.size()));
+  }
+  if (ids.empty()) throw bad_request("'prompt' is empty (no tokens)");
+  std::vector<int32_t> parsed;
+  parsed.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const json& id = ids[i];
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX ||
+        (id.is_number_unsigned() && id.get<uint64_t>() > static_cast<uint64_t>(INT32_MAX))) {
+      wrong_type(std::string("prompt") + (nested ? "[0]" : "") + "[" + std::to_string(i) + "]",
+                 "a token id (an integer >= 0)", id);
+    }
+    parsed.push_back(static_cast<int32_t>(id.get<int64_t>()));
+  }
+  return parsed;
 }
 
 std::string message_content(const json& message, size_t index) {
@@ -184,9 +238,9 @@ PredictRequest parse_predict_request(std::string_view body, const RequestLimits&
   const json& inputs = request.at("inputs");
   if (inputs.is_string()) {
     parsed.single = true;
-    parsed.inputs.push_back(inputs.get<std::string>());
+    parsed.inputs.push_back({inputs.get<std::string>(), std::nullopt});
   } else {
-    parsed.inputs = read_texts(inputs, "inputs", limits);
+    parsed.inputs = read_text_inputs(inputs, "inputs", limits);
   }
   parsed.raw_scores = read_bool(request, "raw_scores", false);
   parsed.truncate = read_bool(request, "truncate", false);
@@ -259,8 +313,10 @@ CompletionRequest parse_completion_request(std::string_view body, bool chat, con
     } else if (prompt.is_array() && !prompt.empty() && prompt[0].is_string()) {
       throw bad_request("'prompt': latte answers one prompt per request, got " +
                         std::to_string(prompt.size()));
+    } else if (prompt.is_array()) {
+      parsed.prompt_ids = read_prompt_ids(prompt);
     } else {
-      wrong_type("prompt", "a string (token-id prompts are not supported)", prompt);
+      wrong_type("prompt", "a string or a list of token ids", prompt);
     }
   }
 

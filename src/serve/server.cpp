@@ -853,7 +853,7 @@ class Service {
 
   // Each text's logits and "latte" report; the texts are encoded before a worker is taken. The
   // requests waiting when a worker frees run in its pass with the one it takes (max_batch_tokens).
-  void predict(const std::vector<std::string>& texts, const LatteKnob& requested, bool truncate,
+  void predict(const std::vector<TextInput>& texts, const LatteKnob& requested, bool truncate,
                Clock::time_point arrival, std::vector<std::vector<float>>& scores,
                std::vector<json>& reports) {
     const BertConfig& config = encoders_[0].config();
@@ -863,7 +863,7 @@ class Service {
     for (size_t i = 0; i < texts.size(); ++i) {
       try {
         Encoding encoding =
-            encode_input(*tokenizer_, texts[i], std::nullopt, truncation, "input " + std::to_string(i));
+            encode_input(*tokenizer_, texts[i].text, texts[i].pair, truncation, "input " + std::to_string(i));
         job.lengths.push_back(static_cast<int64_t>(encoding.ids.size()));
         job.rows += job.lengths.back();
         job.inputs.push_back(BertInput{std::move(encoding.ids), std::move(encoding.type_ids)});
@@ -1061,15 +1061,24 @@ class Service {
       throw bad_request("this model has no chat template latte applies (" + chat_unavailable_ +
                         "); use /v1/completions");
     }
-    std::vector<int32_t> ids;
-    try {
-      ids = request.chat ? chat_->encode(*tokenizer_, request.system, request.user)
-                         : encode_input(*tokenizer_, request.prompt, std::nullopt, 0, "prompt").ids;
-    } catch (const InputError& error) {
-      throw bad_request(error.what());
+    const LanguageModel& model = generators_[0];
+    std::vector<int32_t> ids = request.prompt_ids;
+    if (!ids.empty()) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] >= model.vocab_size()) {
+          throw bad_request("'prompt[" + std::to_string(i) + "]': token id " + std::to_string(ids[i]) +
+                            " is outside the model's vocabulary of " + std::to_string(model.vocab_size()));
+        }
+      }
+    } else {
+      try {
+        ids = request.chat ? chat_->encode(*tokenizer_, request.system, request.user)
+                           : encode_input(*tokenizer_, request.prompt, std::nullopt, 0, "prompt").ids;
+      } catch (const InputError& error) {
+        throw bad_request(error.what());
+      }
     }
     if (ids.empty()) throw bad_request("'prompt' is empty (no tokens)");
-    const LanguageModel& model = generators_[0];
     const auto prompt_tokens = static_cast<int64_t>(ids.size());
     if (request.max_tokens) {
       max_tokens = *request.max_tokens;
@@ -1314,7 +1323,9 @@ void add_routes(httplib::Server& server, Service& service) {
         const InferRequest parsed = parse_infer_request(request.body, options.limits);
         std::vector<std::vector<float>> scores;
         std::vector<json> reports;
-        service.predict(parsed.texts, parsed.knob, false, request_start, scores, reports);
+        std::vector<TextInput> texts;
+        for (const std::string& text : parsed.texts) texts.push_back({text, std::nullopt});
+        service.predict(texts, parsed.knob, false, request_start, scores, reports);
         const BertConfig& config = service.encoder_config();
         json labels = json::array(), best = json::array(), probabilities = json::array();
         for (const std::vector<float>& logits : scores) {

@@ -50,11 +50,21 @@ struct RequestLimits {
   size_t max_stop_bytes = 256;    // each stop sequence
 };
 
-// POST /predict: {"inputs": "text" | ["t1", ...], "raw_scores": bool, "truncate": bool,
-// "latte": {...}}. raw_scores: logits instead of probabilities; truncate: cut over-long inputs to
-// the model's positions instead of refusing them (as text-embeddings-inference does).
+// One input of /predict: a text, or a text pair (BERT's [CLS] text [SEP] text_pair [SEP]).
+struct TextInput {
+  std::string text;
+  std::optional<std::string> pair;
+  bool operator==(const TextInput&) const = default;
+};
+
+// POST /predict: {"inputs": "text" | ["t1", ...] | [["t1"], ["t2", "pair2"], ...], "raw_scores":
+// bool, "truncate": bool, "latte": {...}}. The nested form is text-embeddings-inference's batch
+// of texts and pairs; a flat list is a batch of texts (text-embeddings-inference reads a flat
+// list of two as one pair: send [["a", "b"]] for a pair, which both read alike). raw_scores:
+// logits instead of probabilities; truncate: cut over-long inputs to the model's positions
+// instead of refusing them (as text-embeddings-inference does).
 struct PredictRequest {
-  std::vector<std::string> inputs;
+  std::vector<TextInput> inputs;
   bool single = false;  // "inputs" was one string: the answer is one list, not a list of lists
   bool raw_scores = false;
   bool truncate = false;
@@ -80,6 +90,7 @@ struct CompletionRequest {
   bool chat = false;
   std::string model;                  // may be empty: the served model
   std::string prompt;                 // completions
+  std::vector<int32_t> prompt_ids;    // completions: a token-id prompt ([1, 2, 3] or [[1, 2, 3]]), else empty
   std::optional<std::string> system;  // chat: the optional system message
   std::string user;                   // chat: the user message
   std::optional<int64_t> max_tokens;  // none: the server's default
