@@ -329,11 +329,16 @@ TEST(LmEval, WindowsComeFromTheTokenStreamWithEndOfText) {
             (dir / "bad.txt").string() + ":2: invalid UTF-8 at byte 3");
 }
 
-TEST(LmEval, EveryTargetIsScoredAndTimedAgainstDense) {
-  std::unique_ptr<CausalLm> model = load_causal_lm(kData / "gpt2" / "tiny");
+// Windows of 24 prompt + 8 continuation tokens of a fixed token stream.
+std::vector<LmWindow> fixed_windows() {
   std::vector<int32_t> stream;
   for (int i = 0; i < 200; ++i) stream.push_back((i * 37 + 11) % 127);
-  const std::vector<LmWindow> windows = lm_windows(stream, 24, 8, 0);
+  return lm_windows(stream, 24, 8, 0);
+}
+
+TEST(LmEval, EveryTargetIsScoredAndTimedAgainstDense) {
+  std::unique_ptr<CausalLm> model = load_causal_lm(kData / "gpt2" / "tiny");
+  const std::vector<LmWindow> windows = fixed_windows();
   RecordedLatency latency;
   LmEvalOptions options;
   options.latency_samples = 2;
@@ -360,9 +365,7 @@ TEST(LmEval, EveryTargetIsScoredAndTimedAgainstDense) {
 // the latency model says take 1/S of the whole prompt; scored on the same continuations.
 TEST(LmEval, TruncationBaselineCutsThePromptToItsLastTokens) {
   std::unique_ptr<CausalLm> model = load_causal_lm(kData / "gpt2" / "tiny");
-  std::vector<int32_t> stream;
-  for (int i = 0; i < 200; ++i) stream.push_back((i * 37 + 11) % 127);
-  const std::vector<LmWindow> windows = lm_windows(stream, 24, 8, 0);
+  const std::vector<LmWindow> windows = fixed_windows();
   RecordedLatency latency;
   LmEvalOptions options;
   options.latency_samples = 2;
