@@ -98,9 +98,9 @@ bool same_architecture(const LlamaConfig&, const Gpt2Config&) { return false; }
 // A folder's config.json as its family's engine reads it.
 CausalLMConfig read_config(const std::filesystem::path& config_json) {
   const nlohmann::json json = read_json_file(config_json);
-  const std::string model_type =
-      json.is_object() && json.contains("model_type") && json["model_type"].is_string() ? json["model_type"]
-                                                                                        : "";
+  std::string model_type;
+  if (json.is_object() && json.contains("model_type") && json["model_type"].is_string())
+    model_type = json["model_type"].get<std::string>();
   if (model_type == "gpt2") return Gpt2Config::from_json(json, config_json.string());
   if (model_type == "llama") return LlamaConfig::from_json(json, config_json.string());
   throw InputError(config_json.string() + ": model_type is '" + model_type +
@@ -143,7 +143,7 @@ std::shared_ptr<CausalLMImpl> make_model(const LlamaConfig& config) {
   return std::make_shared<LlamaLMImpl>(config);
 }
 
-// "a GPT-2 of 6 layers, ..."
+// "GPT-2 of 6 layers, ..."
 std::string describe_model(const CausalLMConfig& config) {
   return std::visit([](const auto& c) { return family_name(c) + " of " + describe(c); }, config);
 }
