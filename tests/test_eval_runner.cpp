@@ -329,11 +329,16 @@ TEST(LmEval, WindowsComeFromTheTokenStreamWithEndOfText) {
             (dir / "bad.txt").string() + ":2: invalid UTF-8 at byte 3");
 }
 
-TEST(LmEval, EveryTargetIsScoredAndTimedAgainstDense) {
-  std::unique_ptr<CausalLm> model = load_causal_lm(kData / "gpt2" / "tiny");
+// Windows of 24 prompt + 8 continuation tokens of a fixed token stream.
+std::vector<LmWindow> fixed_windows() {
   std::vector<int32_t> stream;
   for (int i = 0; i < 200; ++i) stream.push_back((i * 37 + 11) % 127);
-  const std::vector<LmWindow> windows = lm_windows(stream, 24, 8, 0);
+  return lm_windows(stream, 24, 8, 0);
+}
+
+TEST(LmEval, EveryTargetIsScoredAndTimedAgainstDense) {
+  std::unique_ptr<CausalLm> model = load_causal_lm(kData / "gpt2" / "tiny");
+  const std::vector<LmWindow> windows = fixed_windows();
   RecordedLatency latency;
   LmEvalOptions options;
   options.latency_samples = 2;
@@ -354,6 +359,43 @@ TEST(LmEval, EveryTargetIsScoredAndTimedAgainstDense) {
   }
   EXPECT_LT(evaluation.targets[2].score.kept_fraction, 1.0);
   EXPECT_GT(evaluation.targets[2].predicted_speedup, evaluation.targets[1].predicted_speedup);
+}
+
+// The truncation baseline: each S > 1 also as the prompts' last tokens prefilled dense, as many as
+// the latency model says take 1/S of the whole prompt; scored on the same continuations.
+TEST(LmEval, TruncationBaselineCutsThePromptToItsLastTokens) {
+  std::unique_ptr<CausalLm> model = load_causal_lm(kData / "gpt2" / "tiny");
+  const std::vector<LmWindow> windows = fixed_windows();
+  RecordedLatency latency;
+  LmEvalOptions options;
+  options.latency_samples = 2;
+  options.truncation_baseline = true;
+  const LmEvaluation evaluation =
+      evaluate_lm_speedups(*model, windows, {1.0, 2.0, 4.0}, Sidecar{}, latency.source(), options);
+  ASSERT_EQ(evaluation.targets.size(), 5u);
+  std::vector<std::string> arms;
+  for (const LmTargetResult& target : evaluation.targets) arms.push_back(target.arm);
+  EXPECT_EQ(arms, (std::vector<std::string>{"dense", "eliminate", "eliminate", "truncate", "truncate"}));
+  const LatencyModel prior;
+  for (size_t t = 3; t < 5; ++t) {
+    const LmTargetResult& target = evaluation.targets[t];
+    EXPECT_EQ(target.speedup, t == 3 ? 2.0 : 4.0);
+    EXPECT_EQ(target.prompt_tokens, truncation_length(prior, model->shape(), 24, target.speedup));
+    EXPECT_LT(target.prompt_tokens, 24);
+    EXPECT_GE(target.predicted_speedup, target.speedup);
+    EXPECT_EQ(target.timing.milliseconds.size(), 2u);
+    std::vector<LmWindow> cut = windows;
+    for (LmWindow& window : cut)
+      window.prompt.erase(window.prompt.begin(), window.prompt.end() - target.prompt_tokens);
+    EXPECT_EQ(target.score.mean_nll, score_continuations(*model, cut, nullptr).mean_nll);
+    EXPECT_EQ(target.score.tokens, static_cast<int64_t>(windows.size() * 8));
+  }
+  EXPECT_LT(evaluation.targets[4].prompt_tokens, evaluation.targets[3].prompt_tokens);
+  // truncation_length: the longest prefix within the budget.
+  const int64_t half = truncation_length(prior, model->shape(), 24, 2.0);
+  EXPECT_LE(prior.dense_seconds(half, model->shape()), prior.dense_seconds(24, model->shape()) / 2.0);
+  EXPECT_GT(prior.dense_seconds(half + 1, model->shape()), prior.dense_seconds(24, model->shape()) / 2.0);
+  EXPECT_EQ(truncation_length(prior, model->shape(), 24, 1.0), 24);
 }
 
 // The paired bootstrap: a constant shift has no spread; noise widens the interval around the

@@ -247,6 +247,27 @@ TEST_F(Gpt2TextModel, EvalLmReportsPerplexityPerSpeedup) {
                         " --prompt-len 24 --continuation-len 8 --speedups 1,2 --latency-samples 3");
   ASSERT_EQ(text_table.exit_code, 0) << text_table.err;
   EXPECT_NE(text_table.out.find("ppl vs S=1 [95% CI over windows]"), std::string::npos) << text_table.out;
+  // The truncation baseline: a line of its own at S = 2, the prompt cut to its last tokens; compare
+  // passes over it.
+  const CommandResult cut = run_latte(
+      work_.path(), "eval --model " + model_.string() + " --task lm --data " + (work_ / "lm.txt").string() +
+                        " --prompt-len 24 --continuation-len 8 --speedups 1,2 --latency-samples 3 "
+                        "--truncation-baseline --json");
+  ASSERT_EQ(cut.exit_code, 0) << cut.err;
+  const std::vector<std::string> cut_lines = lines_of(cut.out);
+  ASSERT_EQ(cut_lines.size(), 3u);
+  const nlohmann::json truncated = nlohmann::json::parse(cut_lines[2]);
+  EXPECT_EQ(nlohmann::json::parse(cut_lines[0])["arm"], "dense");
+  EXPECT_EQ(nlohmann::json::parse(cut_lines[1])["arm"], "eliminate");
+  EXPECT_EQ(truncated["arm"], "truncate");
+  EXPECT_EQ(truncated["speedup"], 2.0);
+  EXPECT_LT(truncated["prompt_tokens"].get<int>(), 24);
+  EXPECT_EQ(truncated["tokens"], dense["tokens"]);  // the same continuations scored
+  spit(work_ / "cut.jsonl", cut.out);
+  const CommandResult compared = run_latte(work_.path(), "compare --json " + (work_ / "cut.jsonl").string() +
+                                                             " " + (work_ / "cut.jsonl").string());
+  ASSERT_EQ(compared.exit_code, 0) << compared.err;
+  EXPECT_EQ(lines_of(compared.out).size(), 1u) << compared.out;  // S = 2, eliminated
   expect_one_line_error(
       run_latte(work_.path(), "eval --model " + model_.string() + " --task lm --data " +
                                   (work_ / "lm.txt").string() + " --prompt-len 250 --continuation-len 8"),

@@ -29,28 +29,8 @@ const std::filesystem::path kTokenizer = kData / "gpt2_tokenizer" / "small";  //
 
 using test_support::TempDir;
 
-// Windows of random tokens: [count][length].
-std::vector<std::vector<int32_t>> random_windows(int64_t count, int64_t length, int64_t vocab_size,
-                                                 uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(vocab_size) - 1);
-  std::vector<std::vector<int32_t>> windows(static_cast<size_t>(count));
-  for (auto& window : windows) {
-    for (int64_t i = 0; i < length; ++i) window.push_back(token(generator));
-  }
-  return windows;
-}
-
-torch::Tensor to_ids(const std::vector<std::vector<int32_t>>& windows) {
-  torch::Tensor ids = torch::empty(
-      {static_cast<int64_t>(windows.size()), static_cast<int64_t>(windows[0].size())}, torch::kLong);
-  auto accessor = ids.accessor<int64_t, 2>();
-  for (size_t b = 0; b < windows.size(); ++b) {
-    for (size_t i = 0; i < windows[b].size(); ++i)
-      accessor[static_cast<int64_t>(b)][static_cast<int64_t>(i)] = windows[b][i];
-  }
-  return ids;
-}
+using test_support::random_windows;
+using test_support::to_ids;
 
 class Gpt2TrainParity : public ::testing::Test {
  protected:
@@ -61,42 +41,8 @@ class Gpt2TrainParity : public ::testing::Test {
     torch_model_->eval();
   }
 
-  // Four windows of `prompt` + `continuation` tokens through both models.
   void expect_same(const Knobs& knobs, int64_t prompt, int64_t continuation) {
-    const Planner planner(knobs, engine_->shape(), std::nullopt, LatencyModel{}, nullptr);
-    const auto windows = random_windows(4, prompt + continuation, engine_->config().vocab_size, 11);
-    torch::NoGradGuard no_grad;
-    const train::Gpt2Output output = torch_model_(to_ids(windows), prompt, &planner);
-    const torch::Tensor logits =
-        torch_model_->logits(train::Gpt2LMImpl::continuation_rows(output)).contiguous();
-    const int64_t vocab = engine_->config().vocab_size;
-    ASSERT_EQ(logits.size(1), 1 + continuation);
-    bool any_pruned = false;
-    for (size_t b = 0; b < windows.size(); ++b) {
-      KvCache cache = engine_->new_cache();
-      DecoderOptions prefill;
-      prefill.planner = &planner;
-      const std::span<const int32_t> ids(windows[b]);
-      const DecoderOutput first = engine_->forward(ids.first(static_cast<size_t>(prompt)), cache, prefill);
-      EXPECT_EQ(output.kept[b], first.kept) << "window " << b;
-      any_pruned = any_pruned || first.kept.back() < prompt;
-      std::vector<float> expected(first.logits.data(), first.logits.data() + vocab);
-      if (continuation > 0) {
-        DecoderOptions all;
-        all.all_logits = true;
-        const DecoderOutput rest = engine_->forward(ids.subspan(static_cast<size_t>(prompt)), cache, all);
-        expected.insert(expected.end(), rest.logits.data(), rest.logits.data() + rest.logits.numel());
-      }
-      const float* actual = logits.data_ptr<float>() + static_cast<int64_t>(b) * logits.size(1) * vocab;
-      ASSERT_EQ(static_cast<int64_t>(expected.size()), logits.size(1) * vocab);
-      float worst = 0.0f;
-      for (size_t i = 0; i < expected.size(); ++i)
-        worst = std::max(worst, std::fabs(actual[i] - expected[i]));
-      EXPECT_LE(worst, 1e-4f) << "window " << b;
-    }
-    if (knobs.any()) {
-      EXPECT_TRUE(any_pruned) << "the knobs should eliminate something";
-    }
+    test_support::expect_torch_matches_engine(*engine_, *torch_model_, knobs, prompt, continuation);
   }
 
   std::unique_ptr<Gpt2Model> engine_;
@@ -142,7 +88,7 @@ TEST_F(Gpt2TrainParity, SurvivingRowsPredictTheTokenAfterTheirPosition) {
   torch::NoGradGuard no_grad;
   for (const Planner* plan : {static_cast<const Planner*>(nullptr), &planner}) {
     SCOPED_TRACE(plan ? "pruned" : "dense");
-    const train::Gpt2Output output = torch_model_(ids.slice(1, 0, prompt + continuation), prompt, plan);
+    const train::CausalLMOutput output = torch_model_(ids.slice(1, 0, prompt + continuation), prompt, plan);
     const auto [rows, targets] = train::Gpt2LMImpl::surviving_rows(output, ids);
     int64_t expected_rows = 0;
     std::vector<int64_t> expected_targets;
@@ -177,50 +123,14 @@ TEST(CausalLMData, LinesJoinedWithSeparatorsAndCutIntoWindows) {
   EXPECT_EQ(error, "x.txt: 12 tokens, fewer than one window of 13");
 }
 
-// Repetitive text a tiny model learns in a few dozen steps.
-std::string training_text(int lines) {
-  const char* sentences[] = {"the cat sat on the mat and the dog sat on the log.",
-                             "a bird in the hand is worth two in the bush.",
-                             "one two three four five six seven eight nine ten."};
-  std::string text;
-  for (int i = 0; i < lines; ++i) text += std::string(sentences[i % 3]) + "\n";
-  return text;
-}
-
-train::CausalLMOptions tiny_options(const TempDir& dir) {
-  test_support::spit(dir / "train.txt", training_text(90));
-  test_support::spit(dir / "dev.txt", training_text(12));
-  train::CausalLMOptions options;
-  options.data = dir / "train.txt";
-  options.dev = dir / "dev.txt";
-  options.tokenizer = kTokenizer;
-  options.out = dir / "out";
-  options.preset = "tiny";
-  options.seq_len = 32;
-  options.batch_size = 4;
-  options.learning_rate = 3e-3;
-  options.warmup_fraction = 0.0;
-  options.steps = 30;
-  options.eval_every = 15;
-  options.train_speedup_range = std::make_pair(1.0, 3.0);
-  options.dev_windows = 8;
-  options.threads = 1;
-  options.interactive = false;
-  return options;
-}
-
-double mean(const std::vector<double>& values, size_t first, size_t count) {
-  return std::accumulate(values.begin() + static_cast<std::ptrdiff_t>(first),
-                         values.begin() + static_cast<std::ptrdiff_t>(first + count), 0.0) /
-         static_cast<double>(count);
-}
+using test_support::mean;
 
 // From scratch with elimination: the loss falls; the best checkpoint is a GPT2LMHeadModel folder
 // the engine loads (its logits those of the torch model, dense and pruned) and `latte generate`
 // runs.
 TEST(TrainCausalLM, LearnsSavesLoadsInTheEngineAndGenerates) {
   TempDir dir("train_clm");
-  const train::CausalLMOptions options = tiny_options(dir);
+  const train::CausalLMOptions options = test_support::tiny_causal_lm_options(dir);
   std::ostringstream log;
   const train::TrainResult result = train::train_causal_lm(options, log);
   ASSERT_EQ(result.losses.size(), 30u);
@@ -247,7 +157,7 @@ TEST(TrainCausalLM, LearnsSavesLoadsInTheEngineAndGenerates) {
     prefill.planner = plan;
     const DecoderOutput expected = engine.forward(windows[0], cache, prefill);
     torch::NoGradGuard no_grad;
-    const train::Gpt2Output output = reloaded(to_ids(windows), 24, plan);
+    const train::CausalLMOutput output = reloaded(to_ids(windows), 24, plan);
     EXPECT_EQ(output.kept[0], expected.kept);
     const torch::Tensor logits = reloaded->logits(train::Gpt2LMImpl::continuation_rows(output)).contiguous();
     for (int64_t i = 0; i < logits.numel(); ++i)
@@ -266,7 +176,7 @@ TEST(TrainCausalLM, LearnsSavesLoadsInTheEngineAndGenerates) {
 // run without the flag would report for the same model).
 TEST(TrainCausalLM, ScoringTheKeptPromptRowsLearnsToo) {
   TempDir dir("train_clm_kept");
-  train::CausalLMOptions options = tiny_options(dir);
+  train::CausalLMOptions options = test_support::tiny_causal_lm_options(dir);
   options.score_kept_prompt = true;
   std::ostringstream log;
   const train::TrainResult result = train::train_causal_lm(options, log);
@@ -277,7 +187,8 @@ TEST(TrainCausalLM, ScoringTheKeptPromptRowsLearnsToo) {
   EXPECT_LT(result.best->metrics["S=1"]["perplexity"].get<double>(), 100.0) << log.str();
   // Without the flag, the same seed trains differently (pruned batches see other targets).
   TempDir plain_dir("train_clm_plain");
-  const train::TrainResult plain = train::train_causal_lm(tiny_options(plain_dir), log);
+  const train::TrainResult plain =
+      train::train_causal_lm(test_support::tiny_causal_lm_options(plain_dir), log);
   ASSERT_EQ(plain.losses.size(), 30u);
   EXPECT_NE(plain.losses, result.losses);
 }
@@ -285,7 +196,7 @@ TEST(TrainCausalLM, ScoringTheKeptPromptRowsLearnsToo) {
 // --init: a GPT-2 folder (here one latte wrote) with its own tokenizer starts where it stopped.
 TEST(TrainCausalLM, FineTunesFromAGpt2Folder) {
   TempDir dir("train_clm_init");
-  train::CausalLMOptions options = tiny_options(dir);
+  train::CausalLMOptions options = test_support::tiny_causal_lm_options(dir);
   std::ostringstream log;
   const train::TrainResult scratch = train::train_causal_lm(options, log);
   options.init = options.out;
@@ -302,31 +213,14 @@ TEST(TrainCausalLM, FineTunesFromAGpt2Folder) {
 // Stopping after step 3 and resuming gives exactly the losses of an uninterrupted run.
 TEST(TrainCausalLM, ResumeContinuesExactly) {
   TempDir dir("train_clm_resume");
-  train::CausalLMOptions options = tiny_options(dir);
-  options.steps = 6;
-  options.eval_every = 3;
-  std::ostringstream log;
-  const train::TrainResult whole = train::train_causal_lm(options, log);
-  ASSERT_EQ(whole.losses.size(), 6u);
-
-  options.out = dir / "split";
-  options.stop_after = 3;
-  const train::TrainResult first = train::train_causal_lm(options, log);
-  EXPECT_EQ(first.last_step, 3);
-  options.stop_after = 0;
-  options.resume = true;
-  const train::TrainResult second = train::train_causal_lm(options, log);
-  EXPECT_EQ(second.first_step, 3);
-  std::vector<double> losses = first.losses;
-  losses.insert(losses.end(), second.losses.begin(), second.losses.end());
-  ASSERT_EQ(losses.size(), 6u);
-  for (size_t i = 0; i < losses.size(); ++i) EXPECT_DOUBLE_EQ(losses[i], whole.losses[i]) << "step " << i + 1;
+  train::CausalLMOptions options = test_support::tiny_causal_lm_options(dir);
+  test_support::expect_resume_continues_exactly(options, dir / "split");
 }
 
 // Each bad input is one error naming the file or flag, before anything is written to --out.
 TEST(TrainCausalLM, BadInputIsOneErrorAndWritesNothing) {
   TempDir dir("train_clm_bad");
-  const train::CausalLMOptions good = tiny_options(dir);
+  const train::CausalLMOptions good = test_support::tiny_causal_lm_options(dir);
   const auto error_of = [&](const std::function<void(train::CausalLMOptions&)>& change) {
     train::CausalLMOptions options = good;
     change(options);
@@ -360,7 +254,7 @@ TEST(TrainCausalLM, BadInputIsOneErrorAndWritesNothing) {
 // anything is overwritten.
 TEST(TrainCausalLM, ResumeFromAnotherModelIsRefused) {
   TempDir dir("train_clm_other");
-  train::CausalLMOptions options = tiny_options(dir);
+  train::CausalLMOptions options = test_support::tiny_causal_lm_options(dir);
   options.steps = 2;
   options.train_speedup_range.reset();
   std::ostringstream log;
@@ -399,7 +293,7 @@ TEST(TrainCausalLM, ResumeFromAnotherModelIsRefused) {
 // Through the command line: one line on stderr naming the flag, exit status 1.
 TEST(TrainCausalLM, CliSpeedupRangeOutsideOneToTenIsOneLine) {
   TempDir dir("train_clm_cli");
-  const train::CausalLMOptions options = tiny_options(dir);
+  const train::CausalLMOptions options = test_support::tiny_causal_lm_options(dir);
   const test_support::CommandResult result = test_support::run_binary(
       LATTE_CLI_PATH, dir.path(),
       "train clm --data " + options.data.string() + " --dev " + options.dev.string() + " --tokenizer " +

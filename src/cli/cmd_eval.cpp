@@ -66,6 +66,7 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
   LmEvalOptions eval_options;
   eval_options.mode = parse_prune_mode(options.mode);
   eval_options.latency_samples = options.latency_samples;
+  eval_options.truncation_baseline = options.truncation_baseline;
   eval_options.notices = &std::cerr;
   eval_options.latency_check = decoder_latency_checker(*model, options.no_profile);
   const LmEvaluation evaluation = evaluate_lm_speedups(
@@ -94,6 +95,8 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
       change = perplexity_change(dense->score.window_nll, score.window_nll);
     if (options.json) {
       nlohmann::json line = {{"speedup", target.speedup},
+                             {"arm", target.arm},
+                             {"prompt_tokens", target.prompt_tokens},
                              {"perplexity", score.perplexity},
                              {"mean_nll", score.mean_nll},
                              {"next_token_accuracy", score.next_token_accuracy},
@@ -125,6 +128,9 @@ void evaluate_language_model(const EvalOptions& options, const std::vector<doubl
                   score.perplexity, score.mean_nll, score.next_token_accuracy, time.ms.median,
                   time.speedup.median, predicted, score.kept_fraction, score.kv_cache_bytes / 1e6,
                   change_text.c_str());
+      if (target.arm == "truncate")
+        std::printf("         ^ truncate: the prompt's last %lld tokens, dense\n",
+                    static_cast<long long>(target.prompt_tokens));
     }
   }
 }
@@ -172,17 +178,7 @@ void evaluate_seq2seq(const EvalOptions& options, const std::vector<double>& spe
     for (const double speedup : speedups) {
       if (speedup <= 1.0) continue;
       const auto length = [latency, shape, speedup](int64_t n) {
-        const double budget = latency.dense_seconds(n, shape) / speedup;
-        int64_t low = 1, high = n;
-        while (low < high) {
-          const int64_t middle = (low + high + 1) / 2;
-          if (latency.dense_seconds(middle, shape) <= budget) {
-            low = middle;
-          } else {
-            high = middle - 1;
-          }
-        }
-        return low;
+        return truncation_length(latency, shape, n, speedup);
       };
       targets.push_back({speedup, nullptr, length, "truncate"});
     }
@@ -327,8 +323,9 @@ void add_eval_command(CLI::App& app) {
   add_truncation_options(*command, options->truncation);
   command->add_flag(
       "--truncation-baseline", options->truncation_baseline,
-      "Encoder-decoders: also run each speedup by cutting the source to the length that takes as "
-      "long, without elimination (the baseline a user would try first)");
+      "Encoder-decoders and --task lm: also run each speedup by cutting the source (the prompt, to "
+      "its last tokens) to the length that takes as long, without elimination (the baseline a user "
+      "would try first)");
   command->add_option("--predictions", options->predictions,
                       "Encoder-decoders: write every generated answer to this JSONL file");
   command->add_flag(
@@ -344,10 +341,13 @@ void add_eval_command(CLI::App& app) {
       throw InputError("eval --task lm takes --speedups; --latency-ms is for classifiers");
     const auto folder = model_folder(options->model);
     const bool seq2seq = model_family(folder).kind == ModelKind::kSeq2SeqLm;
-    if (!seq2seq && (options->truncation_baseline || !options->predictions.empty())) {
-      throw InputError(std::string(options->truncation_baseline ? "--truncation-baseline" : "--predictions") +
-                       " applies to encoder-decoders (T5); " + folder.string() +
+    if (!seq2seq && !options->predictions.empty()) {
+      throw InputError("--predictions applies to encoder-decoders (T5); " + folder.string() +
                        " holds another kind of model");
+    }
+    if (!seq2seq && options->truncation_baseline && options->task != "lm") {
+      throw InputError("--truncation-baseline applies to encoder-decoders (T5) and --task lm; " +
+                       folder.string() + " holds another kind of model");
     }
     if (options->task == "lm") {
       if (options->truncation.max_length) {

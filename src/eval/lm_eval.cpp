@@ -45,6 +45,20 @@ std::vector<LmWindow> windows_of(data::RecordReader& reader, const std::string& 
 
 }  // namespace
 
+int64_t truncation_length(const LatencyModel& latency, const ModelShape& shape, int64_t n, double speedup) {
+  const double budget = latency.dense_seconds(n, shape) / speedup;
+  int64_t low = 1, high = n;
+  while (low < high) {
+    const int64_t middle = (low + high + 1) / 2;
+    if (latency.dense_seconds(middle, shape) <= budget) {
+      low = middle;
+    } else {
+      high = middle - 1;
+    }
+  }
+  return low;
+}
+
 std::vector<LmWindow> read_lm_windows(const std::string& path, const CausalLm& model,
                                       const Tokenizer& tokenizer, int64_t prompt_length,
                                       int64_t continuation_length, int64_t max_windows,
@@ -86,40 +100,79 @@ LmEvaluation evaluate_lm_speedups(CausalLm& model, std::span<const LmWindow> win
     notices.print_new(notes.str());
   }
 
+  // The truncation baseline: each S > 1 as the prompts' last tokens, prefilled dense.
+  const auto prompt_length = static_cast<int64_t>(windows.front().prompt.size());
+  std::vector<std::pair<double, int64_t>> truncations;  // (speedup, tokens kept)
+  if (options.truncation_baseline) {
+    for (const double speedup : speedups) {
+      if (speedup > 1.0)
+        truncations.emplace_back(speedup, truncation_length(*latency_model, shape, prompt_length, speedup));
+    }
+  }
+  // A window's prompt cut to its last `tokens`.
+  const auto tail = [](const std::vector<int32_t>& prompt, int64_t tokens) {
+    return std::span<const int32_t>(prompt).last(static_cast<size_t>(tokens));
+  };
+
   // Prefill latency, every target paired with adjacent dense runs on the same prompts.
   LmEvaluation evaluation;
   evaluation.timed = std::min(windows.size(), static_cast<size_t>(options.latency_samples));
   PairedTimingOptions timing_options;
   timing_options.notices = options.notices;
-  const PairedTiming timing = time_paired(
-      evaluation.timed, planners.size(),
+  PairedTiming timing = time_paired(
+      evaluation.timed, planners.size() + truncations.size(),
       [&](size_t input, int variant) {
         KvCache cache = model.new_cache();
         DecoderOptions prefill;
+        const std::vector<int32_t>& prompt = windows[input].prompt;
+        if (variant >= static_cast<int>(planners.size())) {
+          const int64_t tokens = truncations[static_cast<size_t>(variant) - planners.size()].second;
+          return PassResult{model.forward(tail(prompt, tokens), cache, prefill).kept, std::nullopt};
+        }
         prefill.planner = variant < 0 ? nullptr : planners[static_cast<size_t>(variant)].get();
-        return PassResult{model.forward(windows[input].prompt, cache, prefill).kept, std::nullopt};
+        return PassResult{model.forward(prompt, cache, prefill).kept, std::nullopt};
       },
       timing_options);
   notices.print_new(notes.str());
 
-  const auto prompt_length = static_cast<int64_t>(windows.front().prompt.size());
   if (options.latency_check && latency_model && latency_model->measured()) {
     std::vector<const Planner*> pruned;
     for (const auto& planner : planners) pruned.push_back(planner->dense() ? nullptr : planner.get());
     std::vector<int64_t> rows;
     for (size_t i = 0; i < evaluation.timed; ++i)
       rows.push_back(static_cast<int64_t>(windows[i].prompt.size()));
-    options.latency_check(check_timing(timing, rows, pruned, *latency_model, shape));
+    PairedTiming eliminated = timing;  // the truncated prefills are not the planners'
+    eliminated.variants.resize(planners.size());
+    options.latency_check(check_timing(eliminated, rows, pruned, *latency_model, shape));
   }
   for (size_t s = 0; s < speedups.size(); ++s) {
     const Planner& planner = *planners[s];
     LmTargetResult target;
     target.speedup = speedups[s];
+    target.arm = speedups[s] <= 1.0 ? "dense" : "eliminate";
+    target.prompt_tokens = prompt_length;
     target.score = score_continuations(model, windows, planner.dense() ? nullptr : &planner);
     target.timing = timing.variants[s];
     target.predicted_speedup = planner.plan(prompt_length).predicted_speedup.value_or(1.0);
     evaluation.targets.push_back(std::move(target));
     notices.print_new(notes.str());
+  }
+  for (size_t t = 0; t < truncations.size(); ++t) {
+    const auto [speedup, tokens] = truncations[t];
+    std::vector<LmWindow> cut;
+    for (const LmWindow& window : windows) {
+      const std::span<const int32_t> kept = tail(window.prompt, tokens);
+      cut.push_back({std::vector<int32_t>(kept.begin(), kept.end()), window.continuation});
+    }
+    LmTargetResult target;
+    target.speedup = speedup;
+    target.arm = "truncate";
+    target.prompt_tokens = tokens;
+    target.score = score_continuations(model, cut, nullptr);
+    target.timing = timing.variants[planners.size() + t];
+    target.predicted_speedup =
+        latency_model->dense_seconds(prompt_length, shape) / latency_model->dense_seconds(tokens, shape);
+    evaluation.targets.push_back(std::move(target));
   }
   return evaluation;
 }

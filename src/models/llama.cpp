@@ -428,17 +428,19 @@ LlamaModel LlamaModel::load(const std::filesystem::path& model_dir, Precision pr
   return model;
 }
 
-ModelShape LlamaModel::shape() const {
-  return {.layers = config_.num_hidden_layers,
-          .hidden = config_.hidden_size,
-          .ffn = config_.intermediate_size,
+ModelShape llama_shape(const LlamaConfig& config) {
+  return {.layers = config.num_hidden_layers,
+          .hidden = config.hidden_size,
+          .ffn = config.intermediate_size,
           .causal = true,
-          .heads = config_.num_attention_heads,
-          .kv_heads = config_.num_key_value_heads,
+          .heads = config.num_attention_heads,
+          .kv_heads = config.num_key_value_heads,
           .gated_ffn = true,
-          .vocab = config_.vocab_size,
-          .head_dim = config_.head_dim};
+          .vocab = config.vocab_size,
+          .head_dim = config.head_dim};
 }
+
+ModelShape LlamaModel::shape() const { return llama_shape(config_); }
 
 ModelDescription llama_description(const LlamaConfig& config) {
   return {.family = config.model_type,

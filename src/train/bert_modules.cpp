@@ -17,11 +17,6 @@ torch::nn::LayerNorm layer_norm(const BertConfig& config) {
       torch::nn::LayerNormOptions({config.hidden_size}).eps(static_cast<double>(config.layer_norm_eps)));
 }
 
-void append_linear(const std::string& name, const torch::nn::Linear& linear, NamedWeights& weights) {
-  weights.emplace_back(name + ".weight", linear->weight);
-  weights.emplace_back(name + ".bias", linear->bias);
-}
-
 }  // namespace
 
 TokenBatch make_token_batch(const std::vector<BertInput>& inputs, int64_t pad_token_id) {

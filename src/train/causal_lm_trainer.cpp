@@ -1,19 +1,23 @@
-// latte train clm: causal-LM training of GPT-2 with elimination in the prompt part of each
-// window (docs/training.md, "Causal-LM training: latte train clm").
+// latte train clm: causal-LM training of GPT-2 or Llama with elimination in the prompt part of
+// each window (docs/training.md, "Causal-LM training: latte train clm").
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <numeric>
 #include <tuple>
+#include <variant>
 
 #include "latte/core/error.h"
 #include "latte/io/atomic_file.h"
+#include "latte/io/json_file.h"
 #include "latte/io/read_file.h"
 #include "latte/io/safetensors.h"
 #include "latte/models/gpt2.h"
 #include "latte/train/checkpoint.h"
 #include "latte/train/datasets.h"
 #include "latte/train/gpt2_modules.h"
+#include "latte/train/llama_modules.h"
 #include "latte/train/trainer.h"
 #include "loop.h"
 
@@ -47,6 +51,12 @@ const std::filesystem::path& tokenizer_folder(const CausalLMOptions& options) {
   return options.tokenizer.empty() ? options.init : options.tokenizer;
 }
 
+// The families `latte train clm` trains, each by its engine config.
+using CausalLMConfig = std::variant<Gpt2Config, LlamaConfig>;
+
+std::string family_name(const Gpt2Config&) { return "GPT-2"; }
+std::string family_name(const LlamaConfig&) { return "Llama"; }
+
 // "6 layers, hidden 384, 6 heads, 512 positions, vocabulary 50257"
 std::string describe(const Gpt2Config& config) {
   return std::to_string(config.n_layer) + " layers, hidden " + std::to_string(config.n_embd) + ", " +
@@ -54,10 +64,88 @@ std::string describe(const Gpt2Config& config) {
          " positions, vocabulary " + std::to_string(config.vocab_size);
 }
 
+// "6 layers, hidden 384, 6 heads over 2 key/value heads, FFN 1024, 544 positions, vocabulary 50257"
+std::string describe(const LlamaConfig& config) {
+  return std::to_string(config.num_hidden_layers) + " layers, hidden " + std::to_string(config.hidden_size) +
+         ", " + std::to_string(config.num_attention_heads) + " heads over " +
+         std::to_string(config.num_key_value_heads) + " key/value heads, FFN " +
+         std::to_string(config.intermediate_size) + ", " + std::to_string(config.max_position_embeddings) +
+         " positions, vocabulary " + std::to_string(config.vocab_size);
+}
+
 bool same_architecture(const Gpt2Config& a, const Gpt2Config& b) {
   return a.vocab_size == b.vocab_size && a.n_positions == b.n_positions && a.n_embd == b.n_embd &&
          a.n_layer == b.n_layer && a.n_head == b.n_head && a.n_inner == b.n_inner &&
          a.activation_function == b.activation_function;
+}
+
+// Everything that shapes a weight or a forward pass, eos/bos aside.
+bool same_architecture(const LlamaConfig& a, const LlamaConfig& b) {
+  const auto key = [](const LlamaConfig& c) {
+    const Llama3RopeScaling scaling = c.rope_scaling.value_or(Llama3RopeScaling{0.0, 0.0, 0.0, 0});
+    return std::make_tuple(c.model_type, c.vocab_size, c.hidden_size, c.intermediate_size,
+                           c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads, c.head_dim,
+                           c.max_position_embeddings, c.rms_norm_eps, c.rope_theta, c.tie_word_embeddings,
+                           c.qkv_bias, c.output_bias, c.mlp_bias, scaling.factor, scaling.low_freq_factor,
+                           scaling.high_freq_factor, scaling.original_max_position_embeddings);
+  };
+  return key(a) == key(b);
+}
+
+bool same_architecture(const Gpt2Config&, const LlamaConfig&) { return false; }
+bool same_architecture(const LlamaConfig&, const Gpt2Config&) { return false; }
+
+// A folder's config.json as its family's engine reads it.
+CausalLMConfig read_config(const std::filesystem::path& config_json) {
+  const nlohmann::json json = read_json_file(config_json);
+  std::string model_type;
+  if (json.is_object() && json.contains("model_type") && json["model_type"].is_string())
+    model_type = json["model_type"].get<std::string>();
+  if (model_type == "gpt2") return Gpt2Config::from_json(json, config_json.string());
+  if (model_type == "llama") return LlamaConfig::from_json(json, config_json.string());
+  throw InputError(config_json.string() + ": model_type is '" + model_type +
+                   "'; latte train clm trains gpt2 and llama");
+}
+
+// --family's preset from scratch, its positions the windows' length (positions it never trained
+// on are not claimed).
+CausalLMConfig preset_config(const CausalLMOptions& options, int64_t vocab_size) {
+  if (options.family == "gpt2") {
+    Gpt2Config config = gpt2_preset(options.preset, vocab_size, options.layers);
+    config.n_positions = options.seq_len;
+    return config;
+  }
+  LlamaConfig config = llama_preset(options.preset, vocab_size, options.layers);
+  config.max_position_embeddings = options.seq_len;
+  return config;
+}
+
+int64_t vocab_size_of(const Gpt2Config& config) { return config.vocab_size; }
+int64_t vocab_size_of(const LlamaConfig& config) { return config.vocab_size; }
+int64_t positions_of(const Gpt2Config& config) { return config.n_positions; }
+int64_t positions_of(const LlamaConfig& config) { return config.max_position_embeddings; }
+std::string positions_field(const Gpt2Config&) { return "n_positions"; }
+std::string positions_field(const LlamaConfig&) { return "max_position_embeddings"; }
+bool ties_head(const Gpt2Config&) { return true; }
+bool ties_head(const LlamaConfig& config) { return config.tie_word_embeddings; }
+
+// bos and eos: the tokenizer's <|endoftext|>, as the windows are separated.
+void set_separator(Gpt2Config& config, int32_t id) { config.bos_token_id = config.eos_token_id = id; }
+void set_separator(LlamaConfig& config, int32_t id) {
+  config.bos_token_id = id;
+  config.eos_token_ids = {id};
+}
+
+std::shared_ptr<CausalLMImpl> make_model(const Gpt2Config& config) {
+  return std::make_shared<Gpt2LMImpl>(config);
+}
+std::shared_ptr<CausalLMImpl> make_model(const LlamaConfig& config) {
+  return std::make_shared<LlamaLMImpl>(config);
+}
+
+// "GPT-2 of 6 layers, ..."
+std::string describe_model(const CausalLMConfig& config) {
+  return std::visit([](const auto& c) { return family_name(c) + " of " + describe(c); }, config);
 }
 
 torch::Tensor ids_tensor(const std::vector<const std::vector<int32_t>*>& windows, int64_t length) {
@@ -74,30 +162,35 @@ class CausalLMTask : public Task {
  public:
   CausalLMTask(const CausalLMOptions& options, std::ostream& log)
       : options_(options), tokenizer_(read_tokenizer(tokenizer_folder(options))) {
+    if (options.family != "gpt2" && options.family != "llama")
+      throw InputError("unknown family '" + options.family + "' (choose gpt2 or llama)");
     if (options.steps < 1) throw InputError("--steps must be at least 1");
     if (options.dev_windows < 1) throw InputError("--dev-windows must be at least 1");
     train_speedups_ = training_speedups(options.train_speedup, options.train_speedup_range);
     eval_speedups_ = evaluation_speedups(options.eval_speedups, train_speedups_, false);
     const int64_t vocab_size = static_cast<int64_t>(tokenizer_.tokenizer.vocab_size());
     if (options.init.empty()) {
-      config_ = gpt2_preset(options.preset, vocab_size, options.layers);
-      config_.n_positions = options.seq_len;  // positions it never trained on are not claimed
+      config_ = preset_config(options, vocab_size);
     } else {
-      config_ = Gpt2Config::from_file(options.init / "config.json");
-      if (vocab_size != config_.vocab_size) {
+      // The folder decides the family.
+      config_ = read_config(options.init / "config.json");
+      const int64_t config_vocab = std::visit([](const auto& c) { return vocab_size_of(c); }, config_);
+      if (vocab_size != config_vocab) {
         throw InputError("the tokenizer of " + tokenizer_folder(options).string() + " has " +
                          std::to_string(vocab_size) + " tokens; " + (options.init / "config.json").string() +
-                         " has vocab_size " + std::to_string(config_.vocab_size));
+                         " has vocab_size " + std::to_string(config_vocab));
       }
     }
-    if (options.seq_len < 2 || options.seq_len > config_.n_positions) {
-      throw InputError("--seq-len must be in [2, " + std::to_string(config_.n_positions) +
-                       "] (n_positions), got " + std::to_string(options.seq_len));
+    const int64_t positions = std::visit([](const auto& c) { return positions_of(c); }, config_);
+    if (options.seq_len < 2 || options.seq_len > positions) {
+      throw InputError("--seq-len must be in [2, " + std::to_string(positions) + "] (" +
+                       std::visit([](const auto& c) { return positions_field(c); }, config_) + "), got " +
+                       std::to_string(options.seq_len));
     }
     const std::optional<int32_t> separator = tokenizer_.tokenizer.end_of_text_id();
     if (!separator)
       throw InputError("the tokenizer of " + tokenizer_folder(options).string() + " has no <|endoftext|>");
-    config_.bos_token_id = config_.eos_token_id = *separator;
+    std::visit([&](auto& c) { set_separator(c, *separator); }, config_);
     // The prompt part: at least its first and last tokens, and a continuation of at least one.
     const int64_t length = options.seq_len;
     prompt_range_ = options.prompt_length_range.value_or(std::make_pair(
@@ -121,10 +214,9 @@ class CausalLMTask : public Task {
     steps_per_epoch_ = std::max<int64_t>(1, static_cast<int64_t>(train_.size()) / options.batch_size);
 
     torch::manual_seed(options.seed);
-    model_ = Gpt2LM(config_);
+    model_ = std::visit([](const auto& c) { return make_model(c); }, config_);
     if (!options.init.empty()) load_weights(options.init);
-    planners_ =
-        std::make_unique<PlannerCache>(ModelShape{config_.n_layer, config_.n_embd, config_.n_inner, true});
+    planners_ = std::make_unique<PlannerCache>(model_->shape());
 
     std::string speedups;
     for (double speedup : train_speedups_) {
@@ -137,9 +229,11 @@ class CausalLMTask : public Task {
     for (const auto& entry : model_->hf_weights()) parameters += entry.second.numel();
     char millions[32];
     std::snprintf(millions, sizeof(millions), "%.2fM", static_cast<double>(parameters) / 1e6);
-    log << "latte: causal-LM training of a GPT-2 (" << describe(config_) << ", " << millions
-        << " parameters) " << origin << " on " << train_.size() << " windows of " << length << " tokens (dev "
-        << dev_.size() << "); " << options.steps << " steps of " << options.batch_size << " = "
+    log << "latte: causal-LM training of a "
+        << std::visit([](const auto& c) { return family_name(c) + " (" + describe(c); }, config_) << ", "
+        << millions << " parameters) " << origin << " on " << train_.size() << " windows of " << length
+        << " tokens (dev " << dev_.size() << "); " << options.steps << " steps of " << options.batch_size
+        << " = "
         << static_cast<double>(options.steps * options.batch_size) / static_cast<double>(train_.size())
         << " epochs; prompt " << prompt_range_.first << ".." << prompt_range_.second
         << " tokens; train speedup " << speedups
@@ -216,14 +310,17 @@ class CausalLMTask : public Task {
     if (with_tokenizer) {
       for (const auto& [name, bytes] : tokenizer_.files) write_file_atomic(dir / name, bytes);
     }
-    save_model_files(dir, config_.to_json(), model_->hf_weights(), dtype);
+    save_model_files(dir, model_->config_json(), model_->hf_weights(), dtype);
   }
 
   void check_resumable(const std::filesystem::path& dir) override {
-    const Gpt2Config saved = Gpt2Config::from_file(dir / "config.json");
-    if (!same_architecture(saved, config_)) {
-      throw InputError(dir.string() + " holds a GPT-2 of " + describe(saved) + "; this run trains " +
-                       describe(config_));
+    const CausalLMConfig saved = read_config(dir / "config.json");
+    if (!std::visit([](const auto& a, const auto& b) { return same_architecture(a, b); }, saved, config_)) {
+      // "this run trains 3 layers, ..." within a family, "this run trains a Llama of ..." across.
+      const std::string ours = saved.index() == config_.index()
+                                   ? std::visit([](const auto& c) { return describe(c); }, config_)
+                                   : "a " + describe_model(config_);
+      throw InputError(dir.string() + " holds a " + describe_model(saved) + "; this run trains " + ours);
     }
   }
 
@@ -236,16 +333,19 @@ class CausalLMTask : public Task {
   void load_weights(const std::filesystem::path& dir) {
     const NamedWeights weights = model_->hf_weights();
     load_hf_weights(dir, weights, nullptr);
-    // The head is tied: a checkpoint with its own lm_head must hold the embedding there.
+    // A tied head: a checkpoint with its own lm_head must hold the embedding there. Both families
+    // list the token embedding first.
+    if (!std::visit([](const auto& c) { return ties_head(c); }, config_)) return;
     const WeightStore store = WeightStore::open(dir);
     if (store.contains("lm_head.weight")) {
-      const Tensor head = store.load("lm_head.weight", {config_.vocab_size, config_.n_embd});
+      const torch::Tensor embedding = weights.front().second.detach();
+      const Tensor head = store.load("lm_head.weight", {embedding.size(0), embedding.size(1)});
       const torch::Tensor stored =
-          torch::from_blob(const_cast<float*>(head.data()), {config_.vocab_size, config_.n_embd});
-      if (!torch::equal(stored, model_->token_embeddings->weight.detach())) {
-        throw FormatError(dir.string() +
-                          ": lm_head.weight differs from the token embedding; latte trains GPT-2 with "
-                          "the head tied to it");
+          torch::from_blob(const_cast<float*>(head.data()), {embedding.size(0), embedding.size(1)});
+      if (!torch::equal(stored, embedding)) {
+        throw FormatError(dir.string() + ": lm_head.weight differs from the token embedding; latte trains " +
+                          std::visit([](const auto& c) { return family_name(c); }, config_) +
+                          " with the head tied to it");
       }
     }
   }
@@ -264,12 +364,12 @@ class CausalLMTask : public Task {
                                                int64_t prompt, const Planner* planner, Scored scored) {
     const int64_t length = options_.seq_len;
     const torch::Tensor ids = ids_tensor(windows, length);
-    const Gpt2Output output = model_(ids.slice(1, 0, length - 1), prompt, planner);
+    const CausalLMOutput output = model_->forward(ids.slice(1, 0, length - 1), prompt, planner);
     torch::Tensor rows, targets;
     if (scored == Scored::kSurvivingRows) {
-      std::tie(rows, targets) = Gpt2LMImpl::surviving_rows(output, ids);
+      std::tie(rows, targets) = CausalLMImpl::surviving_rows(output, ids);
     } else {
-      rows = scored == Scored::kWholeWindow ? output.rows.hidden : Gpt2LMImpl::continuation_rows(output);
+      rows = scored == Scored::kWholeWindow ? output.rows.hidden : CausalLMImpl::continuation_rows(output);
       targets = ids.slice(1, length - rows.size(1), length).reshape({-1});
     }
     const torch::Tensor logits = model_->logits(rows).reshape({targets.size(0), -1});
@@ -283,8 +383,8 @@ class CausalLMTask : public Task {
 
   CausalLMOptions options_;
   TokenizerSource tokenizer_;
-  Gpt2Config config_;
-  Gpt2LM model_{nullptr};
+  CausalLMConfig config_;
+  std::shared_ptr<CausalLMImpl> model_;
   std::vector<double> train_speedups_;
   std::vector<double> eval_speedups_;
   std::pair<int64_t, int64_t> prompt_range_;

@@ -11,6 +11,11 @@ void append_norm(const std::string& name, const torch::nn::LayerNorm& norm, Name
   weights.emplace_back(name + ".bias", norm->bias);
 }
 
+void append_linear(const std::string& name, const torch::nn::Linear& linear, NamedWeights& weights) {
+  weights.emplace_back(name + ".weight", linear->weight);
+  if (linear->bias.defined()) weights.emplace_back(name + ".bias", linear->bias);
+}
+
 torch::Tensor activate(const torch::Tensor& x, const std::string& name) {
   if (name == "gelu") return torch::gelu(x);
   if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return torch::gelu(x, "tanh");

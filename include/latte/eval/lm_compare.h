@@ -40,6 +40,7 @@ inline constexpr size_t kMaxLmRunValues = 1000000;
 // kMaxLmRunValues, or disagrees with the file's other lines on the number of windows or the
 // windows' fingerprint; naming the file when it holds no line. Nesting is bounded as for every
 // JSON latte reads.
+// Lines of the truncation baseline ("arm": "truncate") are passed over.
 LmRun read_lm_run(const std::filesystem::path& path);
 
 struct LmComparisonRow {

@@ -40,8 +40,16 @@ std::vector<LmWindow> read_lm_windows(data::RecordReader& passages, const std::s
                                       int64_t prompt_length, int64_t continuation_length,
                                       int64_t max_windows);
 
+// The most tokens whose dense pass `latency` predicts to take at most 1/speedup of the dense pass
+// of n tokens (at least 1): the length a prompt or source is cut to for the truncation baseline,
+// the arm a user would try first to reach the same speedup without elimination.
+int64_t truncation_length(const LatencyModel& latency, const ModelShape& shape, int64_t n, double speedup);
+
 struct LmEvalOptions {
-  std::optional<PruneMode> mode;    // none: the planner's default
+  std::optional<PruneMode> mode;  // none: the planner's default
+  // Also every speedup S > 1 reached without elimination, each prompt cut to its last
+  // truncation_length(P, S) tokens and prefilled dense (targets with arm "truncate").
+  bool truncation_baseline = false;
   int latency_samples = 64;         // prompts whose prefill is timed, each target paired with dense
   std::ostream* notices = nullptr;  // planner notices (each once) and the busy-machine notice
   // Gets the timed prefills against the measured latency table that planned them (not called
@@ -52,6 +60,8 @@ struct LmEvalOptions {
 // What one target speedup gave.
 struct LmTargetResult {
   double speedup = 1.0;
+  std::string arm = "eliminate";  // "dense" at S = 1, "eliminate", or "truncate"
+  int64_t prompt_tokens = 0;      // tokens prefilled (the prompt, or its cut tail)
   LmScore score;
   VariantTiming timing;            // its prefill against the adjacent dense runs
   double predicted_speedup = 1.0;  // the planner's, for the prompt length

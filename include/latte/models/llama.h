@@ -70,6 +70,8 @@ struct LlamaConfig {
 std::vector<WeightSpec> llama_weight_specs(const LlamaConfig& config);
 // The model's sizes as a latency table keys them (compute_dtype unset).
 ModelDescription llama_description(const LlamaConfig& config);
+// The model's sizes as the cost model takes them.
+ModelShape llama_shape(const LlamaConfig& config);
 
 // The architectures of `latte init --family llama`: tiny (2 layers, hidden 128, 4 heads over 2
 // key/value heads), small (6 layers, hidden 384), and 1b, Llama-3.2-1B's shape (16 layers, hidden

@@ -19,6 +19,8 @@ using NamedWeights = std::vector<std::pair<std::string, torch::Tensor>>;
 
 // NAME.weight and NAME.bias of a layer norm.
 void append_norm(const std::string& name, const torch::nn::LayerNorm& norm, NamedWeights& weights);
+// NAME.weight and, when it has one, NAME.bias of a linear layer.
+void append_linear(const std::string& name, const torch::nn::Linear& linear, NamedWeights& weights);
 
 // The activations the engine supports (activation_from_name in src/core/linear.cpp).
 torch::Tensor activate(const torch::Tensor& x, const std::string& name);

@@ -67,16 +67,17 @@ struct ClassifierOptions : TrainOptions {
   std::vector<double> eval_speedups;  // default: 1 and the training speedups' ends
 };
 
-// Causal-LM training of GPT-2 with elimination in the prompt part of each window
-// (docs/training.md, "Causal-LM training"): from scratch (preset + tokenizer) or from `init`.
+// Causal-LM training of GPT-2 or Llama with elimination in the prompt part of each window
+// (docs/training.md, "Causal-LM training"): from scratch (family, preset + tokenizer) or from `init`.
 struct CausalLMOptions : TrainOptions {
   std::filesystem::path data;  // text, one passage per line
   std::filesystem::path dev;
-  std::filesystem::path init;       // a GPT-2 folder to start from; empty: from scratch
-  std::filesystem::path tokenizer;  // GPT-2 tokenizer files; default: init's
-  std::string preset = "small";     // gpt2_preset(): tiny, small, base (from scratch)
-  std::optional<int64_t> layers;    // overrides the preset's layer count
-  int64_t seq_len = 512;            // tokens per window; from scratch also n_positions
+  std::filesystem::path init;       // a GPT-2 or Llama folder to start from (its family); empty: from scratch
+  std::filesystem::path tokenizer;  // GPT-2 tokenizer files (byte-level BPE); default: init's
+  std::string family = "gpt2";      // from scratch: gpt2 or llama
+  std::string preset = "small";   // gpt2_preset() (tiny, small, base) or llama_preset() (tiny, small, 1b, 8b)
+  std::optional<int64_t> layers;  // overrides the preset's layer count
+  int64_t seq_len = 512;          // tokens per window; from scratch also n_positions
   int64_t steps = 1000;
   // The prompt part of each window: its length is drawn per batch from [lo, hi]. Default:
   // [seq_len / 4, seq_len - min(32, seq_len / 4)].
