@@ -282,6 +282,9 @@ TEST(LatencyProfile, GridAndTable) {
   set_num_threads(1);  // quick on a busy machine: OpenMP barriers stall when cores are oversubscribed
   EXPECT_EQ(default_profile_grid(64), (std::vector<int64_t>{1, 2, 4, 8, 12, 16, 24, 32, 48, 64}));
   EXPECT_EQ(default_profile_grid(40).back(), 40);
+  // A Llama 3's 131,072 positions are profiled up to 2048 rows; GPT-2's 1024 all.
+  EXPECT_EQ(default_profile_grid(profiled_rows(131072)).back(), 2048);
+  EXPECT_EQ(profiled_rows(1024), 1024);
   EXPECT_EQ(default_profile_grid(2048).back(), 2048);
   BertModel model = BertModel::load(kBertData / "cls3_f32");
   ProfileOptions options;

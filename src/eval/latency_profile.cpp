@@ -196,7 +196,7 @@ ProfileReport profile_latency(const ProfileSubject& subject, const ProfileOption
   const auto started = std::chrono::steady_clock::now();
   const ModelShape shape = subject.shape;
   const std::vector<int64_t> grid =
-      options.grid.empty() ? default_profile_grid(subject.max_positions) : options.grid;
+      options.grid.empty() ? default_profile_grid(profiled_rows(subject.max_positions)) : options.grid;
   for (size_t i = 0; i < grid.size(); ++i) {
     if (grid[i] < 1 || grid[i] > subject.max_positions || (i > 0 && grid[i] <= grid[i - 1])) {
       throw InputError("profile row counts must ascend within 1.." + std::to_string(subject.max_positions));

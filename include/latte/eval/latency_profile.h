@@ -2,6 +2,7 @@
 // planner's latency source: the cached table, else a fresh profile, else the FLOPs prior.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -23,6 +24,13 @@ namespace latte {
 // 1, 2, 4, 8, 12, 16, 24, 32, 48, ... 384, 512, then x1.5 steps, up to and including max_rows.
 std::vector<int64_t> default_profile_grid(int64_t max_rows);
 
+// The most rows a profile times by default: a model's positions, up to kMostProfiledRows. Llama 3
+// takes 131,072 positions, whose passes would take hours (attention grows with the square);
+// inputs beyond the profiled rows are predicted along the table's last segment, which
+// underrates their attention.
+inline constexpr int64_t kMostProfiledRows = 2048;
+inline int64_t profiled_rows(int64_t max_positions) { return std::min(max_positions, kMostProfiledRows); }
+
 // How long a profile made on first use (and by `latte profile` without a round count) keeps
 // timing at least; a BERT-base shape takes longer than this anyway.
 inline constexpr double kProfileMinSeconds = 4.0;
@@ -32,7 +40,7 @@ inline constexpr double kValidationTolerance = 0.15;
 inline constexpr int kMostRefreshes = 3;
 
 struct ProfileOptions {
-  std::vector<int64_t> grid;  // empty: default_profile_grid(max positions)
+  std::vector<int64_t> grid;  // empty: default_profile_grid(profiled_rows(max positions))
   int rounds = 3;             // timed rounds; each runs a dense and a pruning pass per row count
   // More rounds (up to 64 in all) until the timed rounds took this long: a small model's phases
   // last microseconds, and a median of 3 rounds can catch one burst of another process's work.
