@@ -22,6 +22,7 @@
 #include "latte/train/t5_modules.h"
 #include "latte/train/trainer.h"
 #include "test_support.h"
+#include "train_support.h"
 
 namespace latte {
 namespace {
@@ -278,16 +279,6 @@ TEST(T5Data, Seq2SeqJsonlAndItsErrors) {
   EXPECT_EQ(error_of("{\"source\": \"a\",\n").rfind(bad + ":1: not valid JSON", 0), 0u);
 }
 
-// Repetitive text a tiny model learns in a few dozen steps.
-std::string training_text(int lines) {
-  const char* sentences[] = {"the cat sat on the mat and the dog sat on the log.",
-                             "a bird in the hand is worth two in the bush.",
-                             "one two three four five six seven eight nine ten."};
-  std::string text;
-  for (int i = 0; i < lines; ++i) text += std::string(sentences[i % 3]) + "\n";
-  return text;
-}
-
 double mean(const std::vector<double>& values, size_t first, size_t count) {
   return std::accumulate(values.begin() + static_cast<std::ptrdiff_t>(first),
                          values.begin() + static_cast<std::ptrdiff_t>(first + count), 0.0) /
@@ -295,24 +286,9 @@ double mean(const std::vector<double>& values, size_t first, size_t count) {
 }
 
 train::T5SpanOptions span_options(const TempDir& dir) {
-  test_support::spit(dir / "train.txt", training_text(90));
-  test_support::spit(dir / "dev.txt", training_text(12));
-  train::T5SpanOptions options;
-  options.data = dir / "train.txt";
-  options.dev = dir / "dev.txt";
-  options.tokenizer = kTokenizer;
-  options.out = dir / "out";
-  options.preset = "tiny";
-  options.seq_len = 32;
-  options.batch_size = 4;
-  options.learning_rate = 3e-3;
-  options.warmup_fraction = 0.0;
-  options.steps = 30;
-  options.eval_every = 15;
-  options.train_speedup_range = std::make_pair(1.0, 2.0);
+  train::T5SpanOptions options =
+      test_support::tiny_text_run<train::T5SpanOptions>(dir, kTokenizer, {1.0, 2.0});
   options.dev_examples = 8;
-  options.threads = 1;
-  options.interactive = false;
   return options;
 }
 

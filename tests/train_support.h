@@ -107,13 +107,17 @@ inline std::string training_text(int lines) {
 
 // A 30-step `latte train clm` run of a tiny model (default family, GPT-2) from scratch on that
 // text, with the test data's 1257-token GPT-2 tokenizer, elimination sampled from 1..3.
-inline train::CausalLMOptions tiny_causal_lm_options(const TempDir& dir) {
+// A 30-step run of a tiny model from scratch on training_text in dir (train.txt, dev.txt), with
+// `tokenizer` and elimination sampled from `range`; the family's own fields are the caller's.
+template <typename Options>
+Options tiny_text_run(const TempDir& dir, const std::filesystem::path& tokenizer,
+                      std::pair<double, double> range) {
   spit(dir / "train.txt", training_text(90));
   spit(dir / "dev.txt", training_text(12));
-  train::CausalLMOptions options;
+  Options options;
   options.data = dir / "train.txt";
   options.dev = dir / "dev.txt";
-  options.tokenizer = std::filesystem::path(LATTE_TEST_DATA_DIR) / "gpt2_tokenizer" / "small";
+  options.tokenizer = tokenizer;
   options.out = dir / "out";
   options.preset = "tiny";
   options.seq_len = 32;
@@ -122,10 +126,16 @@ inline train::CausalLMOptions tiny_causal_lm_options(const TempDir& dir) {
   options.warmup_fraction = 0.0;
   options.steps = 30;
   options.eval_every = 15;
-  options.train_speedup_range = std::make_pair(1.0, 3.0);
-  options.dev_windows = 8;
+  options.train_speedup_range = range;
   options.threads = 1;
   options.interactive = false;
+  return options;
+}
+
+inline train::CausalLMOptions tiny_causal_lm_options(const TempDir& dir) {
+  train::CausalLMOptions options = tiny_text_run<train::CausalLMOptions>(
+      dir, std::filesystem::path(LATTE_TEST_DATA_DIR) / "gpt2_tokenizer" / "small", {1.0, 3.0});
+  options.dev_windows = 8;
   return options;
 }
 
