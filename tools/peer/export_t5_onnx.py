@@ -29,7 +29,9 @@ The model is written with plain torch ops, HF modeling_t5.py semantics (eval, no
 ONNX: opset 14.
   OUT.onnx: inputs `input_ids` int64 [batch, sequence] and (unless --no-attention-mask)
       `attention_mask` int64 [batch, sequence], both dynamic; output `last_hidden_state`
-      float32 [batch, sequence, d_model]. Traced at [1, 8].
+      float32 [batch, sequence, d_model] and (unless --no-cross-kv) `cross_kv.N` float32
+      [batch, sequence, 2 * heads * d_kv], decoder layer N's EncDecAttention k and v of it: the
+      work latte's encode() does and times as encoder_ms. Traced at [1, 8].
   OUT stem + .first-step.onnx (unless --no-first-step): input `encoder_hidden_states` float32
       [batch, sequence, d_model] (dynamic), output `logits` float32 [batch, vocab].
 
@@ -193,6 +195,30 @@ class T5EncoderNoMask(nn.Module):
         return self.encoder(input_ids)
 
 
+class T5EncoderWithMemory(nn.Module):
+    """The encoder, then every decoder layer's cross-attention keys and values projected from its
+    output: the work latte's encode() does (and times as encoder_ms), so that the peer does it too.
+    Outputs last_hidden_state and cross_kv.N [b, T, 2 * inner] (K then V, one MatMul per layer,
+    as latte projects them)."""
+
+    def __init__(self, encoder, sd, cfg):
+        super().__init__()
+        self.encoder = encoder
+        layers = cfg.get("num_decoder_layers", cfg["num_layers"])
+        for i in range(layers):
+            b = f"decoder.block.{i}.layer.1.EncDecAttention."
+            for m in "kv":
+                if b + f"{m}.weight" not in sd:
+                    raise SystemExit(f"model.safetensors has no tensor {b}{m}.weight")
+            both = torch.cat([sd[b + "k.weight"], sd[b + "v.weight"]], 0).clone()
+            self.register_parameter(f"cross_kv_{i}", nn.Parameter(both, requires_grad=False))
+        self.layers = layers
+
+    def forward(self, *inputs):  # input_ids (, attention_mask): as the wrapped encoder takes them
+        hidden = self.encoder(*inputs)
+        return (hidden,) + tuple(torch.matmul(hidden, getattr(self, f"cross_kv_{i}").t()) for i in range(self.layers))
+
+
 class T5FirstStep(T5Stack):
     """encoder_hidden_states [b, n, d_model] -> logits [b, vocab] of the first decoder step
     (the token decoder_start_token_id; every encoder row attended to)."""
@@ -264,6 +290,9 @@ def main():
     ap.add_argument("--check-seq", type=int, default=64, help="length T of the saved reference input (default 64)")
     ap.add_argument("--seed", type=int, default=1234, help="seed of the reference input")
     ap.add_argument("--no-attention-mask", action="store_true", help="export the encoder with input_ids only")
+    ap.add_argument("--no-cross-kv", action="store_true",
+                    help="export the encoder alone, without the decoder's cross-attention keys and values "
+                         "(latte's encoder_ms includes them)")
     ap.add_argument("--no-first-step", action="store_true", help="do not export the first decoder step")
     ap.add_argument("--no-ref-check", action="store_true", help="skip the float64 t5_reference.py comparison")
     ap.add_argument("--ref-tol", type=float, default=1e-4,
@@ -284,7 +313,6 @@ def main():
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     encoder = T5Encoder(sd, cfg, with_mask=not args.no_attention_mask).eval()
     step = None if args.no_first_step else T5FirstStep(sd, cfg).eval()
-    del sd
     vocab = encoder.p("shared.weight").shape[0]
     d_ff = encoder.p("encoder.block.0.layer.1.DenseReluDense.wo.weight").shape[1]
     nparams = sum(p.numel() for p in encoder.parameters())
@@ -318,7 +346,12 @@ def main():
             inputs = (dummy, torch.ones_like(dummy))
         else:
             model = T5EncoderNoMask(encoder)
-        torch.onnx.export(model, inputs, args.out, input_names=names, output_names=["last_hidden_state"],
+        outputs = ["last_hidden_state"]
+        if not args.no_cross_kv:
+            model = T5EncoderWithMemory(model, sd, cfg).eval()
+            outputs += [f"cross_kv.{i}" for i in range(model.layers)]
+            axes.update({name: {0: "batch", 1: "sequence"} for name in outputs[1:]})
+        torch.onnx.export(model, inputs, args.out, input_names=names, output_names=outputs,
                           dynamic_axes=axes, opset_version=args.opset, do_constant_folding=True)
         if step is not None:
             torch.onnx.export(step, (hidden[:1, :8].contiguous(),), step_path,
@@ -326,6 +359,7 @@ def main():
                               dynamic_axes={"encoder_hidden_states": {0: "batch", 1: "sequence"},
                                             "logits": {0: "batch"}},
                               opset_version=args.opset, do_constant_folding=True)
+    del sd
 
     reference = None
     if not args.no_ref_check:
@@ -358,7 +392,8 @@ def main():
                        "buckets": encoder.buckets, "max_distance": encoder.max_distance,
                        "layer_norm_epsilon": encoder.eps, "tie_word_embeddings": cfg.get("tie_word_embeddings", True),
                        "decoder_start_token_id": cfg.get("decoder_start_token_id", PAD),
-                       "opset": args.opset, "seed": args.seed, "attention_mask": encoder.with_mask},
+                       "opset": args.opset, "seed": args.seed, "attention_mask": encoder.with_mask,
+                       "cross_kv": not args.no_cross_kv},
             "torch_version": torch.__version__,
             "first_step_model": os.path.basename(step_path) if step is not None else None,
             "shape": list(ids.shape),
@@ -372,7 +407,8 @@ def main():
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB, encoder {nparams / 1e6:.1f}M params, "
           f"opset {args.opset}, {encoder.L} layers d_model {encoder.d} heads {encoder.H} x d_kv {encoder.dkv} "
           f"d_ff {d_ff} {cfg.get('feed_forward_proj', 'relu')} vocab {vocab}"
-          f"{'' if encoder.with_mask else ', no attention_mask input'})")
+          f"{'' if encoder.with_mask else ', no attention_mask input'}"
+          f"{'' if args.no_cross_kv else ', with the decoder cross-attention keys and values'})")
     if step is not None:
         print(f"wrote {step_path} ({os.path.getsize(step_path) / 1e6:.1f} MB, first decoder step, "
               f"{step.L} layers, {'tied' if step.tied else 'untied'} head)")

@@ -10,9 +10,10 @@
 #      with --ignore-scripts (its install script fetches GPU binaries from an unreachable host)
 #   3. the checkpoint MODEL_DIR: if absent, make_t5_checkpoint.py MODEL_DIR $MAKE_ARGS (random
 #      weights; Flan-T5-base shape by default, 990 MB)
-#   4. the ONNX graphs MODEL (encoder) and its .first-step.onnx: exported from MODEL_DIR with
-#      export_t5_onnx.py if absent, or if exported from another folder, or if
-#      MODEL_DIR/model.safetensors is newer; then checked with check_t5_export.js against torch
+#   4. the ONNX graphs MODEL (encoder, with the decoder's cross-attention keys and values as
+#      latte's encoder_ms has them) and its .first-step.onnx: exported from MODEL_DIR with
+#      export_t5_onnx.py if absent, or if exported from another folder or before the graph had
+#      those keys and values, or if MODEL_DIR/model.safetensors is newer; then checked with check_t5_export.js against torch
 #      and the float64 reference (1e-4) and against latte's first_logits (1e-4 of the largest logit)
 # then runs t5_ort_bench.js with all arguments passed through (--model MODEL added unless given).
 # Environment: MODEL_DIR (default /tmp/peer_t5), MODEL (default tools/peer/t5-encoder.onnx),
@@ -46,7 +47,13 @@ fi
 # 4. the ONNX graphs
 model=$(peer_model_arg "$MODEL" "$@")
 model_dir_abs="$(cd "$MODEL_DIR" && pwd)"
-if peer_export_needed "$model" "$model_dir_abs"; then
+# A graph exported before the encoder also projected the decoder's cross-attention keys and
+# values does less than latte's encoder_ms: export again.
+stale_graph() {
+  ! node -e 'process.exit(require(process.argv[1]).config.cross_kv === undefined ? 1 : 0)' \
+    "$(cd "$(dirname "$model.ref.json")" && pwd)/$(basename "$model.ref.json")" 2>/dev/null
+}
+if peer_export_needed "$model" "$model_dir_abs" || stale_graph; then
   log "exporting $model from $model_dir_abs"
   "$PYTHON" "$here/export_t5_onnx.py" "$model_dir_abs" "$model"
   check=(--model "$model")

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Peer benchmark: ONNX Runtime (CPU, onnxruntime-node) on a T5 encoder exported by
-// export_t5_onnx.py (input_ids [1, n] (+ attention_mask) -> last_hidden_state [1, n, d_model]):
-// the work `latte generate` reports as encoder_ms, on the same weights.
+// export_t5_onnx.py (input_ids [1, n] (+ attention_mask) -> last_hidden_state [1, n, d_model] and,
+// unless exported with --no-cross-kv, every decoder layer's cross-attention keys and values
+// cross_kv.N [1, n, 2 * inner]): the work `latte bench` and `latte generate` report as
+// encoder_ms, on the same weights.
 //
 //   node tools/peer/t5_ort_bench.js [--model tools/peer/t5-encoder.onnx] [--seq 128,512]
 //        [--batch 1] [--threads 2] [--repeats 10] [--warmup 3] [--json]
@@ -13,8 +15,9 @@
 //
 // GFLOP/s counts the encoder's matmuls, per layer for n tokens, d_model d, inner = heads * d_kv,
 // d_ff f: 2*n*d*inner*3 (QKV) + 2*n*n*inner*2 (scores and P*V) + 2*n*inner*d (out proj)
-// + 2*n*d*f*(3 gated | 2 not) (FFN), times layers, times batch. The shape comes from
-// <model>.ref.json (export_t5_onnx.py writes it; Flan-T5-base if absent).
+// + 2*n*d*f*(3 gated | 2 not) (FFN), times layers, plus 2*n*d*inner*2 per decoder layer when
+// the graph outputs cross_kv.N, times batch. The shape comes from <model>.ref.json
+// (export_t5_onnx.py writes it; Flan-T5-base if absent).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -34,10 +37,10 @@ function benchIds(n, vocab) {
   return ids;
 }
 
-function encoderFlops(n, { layers, hidden: d, heads, d_kv: dkv, ffn: f, gated }) {
+function encoderFlops(n, { layers, hidden: d, heads, d_kv: dkv, ffn: f, gated }, crossLayers = 0) {
   const inner = heads * dkv;
   const perLayer = 2 * n * d * inner * 3 + 2 * n * n * inner * 2 + 2 * n * inner * d + 2 * n * d * f * (gated ? 3 : 2);
-  return perLayer * layers;
+  return perLayer * layers + 2 * n * d * inner * 2 * crossLayers;
 }
 
 function parseArgs(argv) {
@@ -64,12 +67,15 @@ async function main() {
   if (!fs.existsSync(a.model)) throw new Error(`model not found: ${a.model} (run export_t5_onnx.py)`);
   const session = await common.createSession(ort, a.model, a.threads);
   const withMask = session.inputNames.includes('attention_mask');
+  const crossLayers = session.outputNames.filter((name) => name.startsWith('cross_kv.')).length;
   if (!a.json) {
     console.log(`onnxruntime-node ${version} | model ${a.model} | T5 encoder, layers ${a.cfg.layers} d_model ` +
       `${a.cfg.hidden} heads ${a.cfg.heads} x d_kv ${a.cfg.d_kv} d_ff ${a.cfg.ffn}${a.cfg.gated ? ' gated' : ''} | ` +
       `batch ${a.batch} threads ${a.threads} warmup ${a.warmup} repeats ${a.repeats}` +
-      `${withMask ? ' | attention_mask all ones' : ''}`);
-    console.log('GFLOP/s counts the encoder matmuls (QKV, scores and PV, out proj, FFN)');
+      `${withMask ? ' | attention_mask all ones' : ''}` +
+      `${crossLayers ? ` | with ${crossLayers} decoder layers' cross-attention keys and values` : ' | encoder alone'}`);
+    console.log('GFLOP/s counts the encoder matmuls (QKV, scores and PV, out proj, FFN' +
+      `${crossLayers ? ', cross-attention K and V' : ''})`);
     console.log(common.TABLE_HEADER);
   }
   for (const seq of a.seq) {
@@ -78,10 +84,10 @@ async function main() {
     const feeds = { input_ids: new ort.Tensor('int64', ids, [a.batch, seq]) };
     if (withMask) feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(a.batch * seq).fill(1n), [a.batch, seq]);
     const stats = await common.timeRuns(session, feeds, a.warmup, a.repeats);
-    const flops = encoderFlops(seq, a.cfg) * a.batch;
+    const flops = encoderFlops(seq, a.cfg, crossLayers) * a.batch;
     if (a.json) {
       console.log(JSON.stringify({
-        runtime: 'onnxruntime-node', version, model: 't5', task: 'encoder', seq, batch: a.batch, threads: a.threads,
+        runtime: 'onnxruntime-node', version, model: 't5', task: crossLayers ? 'encoder+cross_kv' : 'encoder', seq, batch: a.batch, threads: a.threads,
         repeats: a.repeats, ...common.statsJson(stats, flops),
       }));
     } else {
