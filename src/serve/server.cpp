@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -495,6 +496,64 @@ class StopScanner {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Every pass of a worker's model runs on one thread of its own. libgomp keeps an OpenMP team for
+// each thread that ever started a parallel region, and once the threads it manages outnumber the
+// CPUs, a waiting team thread spins only ~1000 times before it sleeps on a futex: then every
+// parallel region (a GEMM, ~100 of them in a GPT-2 decode step) pays a wake-up. Passes run on
+// the request threads made a team per request thread (24 and more), which cost GPT-2 on 2 threads
+// 2 ms of a 10 ms decode step (measured with perf: futex waits and wakes). So a worker's passes,
+// its warm-up included, all run here, and the server's set-up runs on a thread that ends (its
+// team with it) before requests are taken.
+class ComputeThread {
+ public:
+  explicit ComputeThread(int threads) : thread_([this, threads] { loop(threads); }) {}
+  ~ComputeThread() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  ComputeThread(const ComputeThread&) = delete;
+  ComputeThread& operator=(const ComputeThread&) = delete;
+
+  // Runs `task` on this thread and returns when it is done; rethrows what it threw.
+  void run(const std::function<void()>& task) {
+    std::packaged_task<void()> job(task);
+    std::future<void> done = job.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back(std::move(job));
+    }
+    wake_.notify_all();
+    done.get();
+  }
+
+ private:
+  void loop(int threads) {
+    set_num_threads(threads);
+    for (;;) {
+      std::packaged_task<void()> job;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;
+        job = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::packaged_task<void()>> tasks_;  // under mutex_
+  bool stopping_ = false;                         // under mutex_
+  std::thread thread_;                            // last: starts once the rest is built
+};
+
+// ---------------------------------------------------------------------------------------------
 // Continuous batching: each worker's decoder-only model copy is run by one scheduler thread that
 // decodes the worker's streams together (BatchDecoder: one pass over the weights per step for all
 // of them, each with its own pruned KV cache). A stream joins between steps (its prefill and first
@@ -533,8 +592,19 @@ struct Stream {
 class Scheduler {
  public:
   // `objective` (may be null) is told how long each decode step took.
-  Scheduler(CausalLm& model, int threads, LatencyObjective* objective)
-      : decoder_(model), threads_(threads), objective_(objective), thread_([this] { loop(); }) {}
+  // Returns once the scheduler thread has warmed the model up (see ComputeThread).
+  Scheduler(CausalLm& model, const LanguageModel& warm_up, int threads, LatencyObjective* objective)
+      : decoder_(model),
+        threads_(threads),
+        objective_(objective),
+        thread_([this, &warm_up] { loop(warm_up); }) {
+    try {
+      warmed_.get_future().get();
+    } catch (...) {
+      thread_.join();  // the loop has returned
+      throw;
+    }
+  }
   ~Scheduler() {
     {
       std::lock_guard lock(mutex_);
@@ -580,8 +650,15 @@ class Scheduler {
     since_ = Clock::now();
   }
 
-  void loop() {
+  void loop(const LanguageModel& warm_up) {
     set_num_threads(threads_);
+    try {
+      warm_up.warm_up(nullptr);
+      warmed_.set_value();
+    } catch (...) {
+      warmed_.set_exception(std::current_exception());
+      return;
+    }
     for (;;) {
       std::vector<std::shared_ptr<Stream>> joining;
       {
@@ -629,7 +706,8 @@ class Scheduler {
   StreamWorker now_;                                    // under mutex_: what begin() said (no queued)
   Clock::time_point since_;                             // under mutex_: when
   std::map<int64_t, std::shared_ptr<Stream>> running_;  // the scheduler thread's own
-  std::thread thread_;                                  // last: starts once the rest is built
+  std::promise<void> warmed_;
+  std::thread thread_;  // last: starts once the rest is built
 };
 
 class Service {
@@ -696,13 +774,23 @@ class Service {
                                           .ends_with_pass = kind_ != ModelKind::kEncoder,
                                           .streams = streams_});
     }
-    // Each worker's first pass pays the one-time costs (kernels, workspaces) before any request.
-    for (const LanguageModel& model : generators_) model.warm_up(nullptr);
-    for (BertModel& model : encoders_) model.forward({BertInput{{0, 0}, {}}});
+    // Each worker's first pass pays the one-time costs (kernels, workspaces) before any request,
+    // on the thread that runs its passes from then on (see ComputeThread).
     if (streams_ > 1) {
       for (const LanguageModel& model : generators_)
-        schedulers_.push_back(std::make_unique<Scheduler>(*model.causal(), options.threads,
+        schedulers_.push_back(std::make_unique<Scheduler>(*model.causal(), model, options.threads,
                                                           objective_ ? &*objective_ : nullptr));
+    } else {
+      for (int i = 0; i < options.workers; ++i) {
+        compute_.push_back(std::make_unique<ComputeThread>(options.threads));
+        compute_.back()->run([&] {
+          if (kind_ == ModelKind::kEncoder) {
+            encoders_[static_cast<size_t>(i)].forward({BertInput{{0, 0}, {}}});
+          } else {
+            generators_[static_cast<size_t>(i)].warm_up(nullptr);
+          }
+        });
+      }
     }
   }
 
@@ -911,7 +999,6 @@ class Service {
   // One packed pass over the inputs of `jobs` on `lease`'s worker: each request at its own knob,
   // those without one at the knob chosen for them together.
   void run_pass(const std::vector<EncoderJob*>& jobs, const Lease& lease) {
-    set_num_threads(options_.threads);
     std::vector<Choice> choices(jobs.size());
     std::vector<int64_t> chosen_lengths;
     double fixed_ms = 0.0;
@@ -971,7 +1058,8 @@ class Service {
         predicted += sequences[end].predicted_ms;
       }
       const Clock::time_point start = Clock::now();
-      const BertOutput output = encoders_[lease.worker()].forward(batch, forward);
+      BertOutput output;
+      compute_[lease.worker()]->run([&] { output = encoders_[lease.worker()].forward(batch, forward); });
       const double measured_ms = seconds_since(start) * 1e3;
       measured_total += measured_ms;
       for (size_t i = first; i < end; ++i) {
@@ -998,7 +1086,9 @@ class Service {
   // A generation on a worker's scheduler: `accept` runs on the scheduler thread for each token
   // (the text it completes, and whether to go on); this thread sends that text with on_text as it
   // comes, and marks the stream's client gone when on_text fails (the stream then ends at its next
-  // token). Returns once the scheduler has finished the stream; rethrows its error.
+  // token). Without on_text (an answer sent whole) this thread sleeps until the stream ends: woken
+  // for each token it would take a core from the step's threads on every step. Returns once the
+  // scheduler has finished the stream; rethrows its error.
   GenerationResult run_stream(Scheduler& scheduler, const std::vector<int32_t>& prompt,
                               const GenerationOptions& generation, double predicted_prefill_ms,
                               const std::function<bool(int32_t, std::string&)>& accept,
@@ -1009,12 +1099,13 @@ class Service {
     stream->request.generation = generation;
     stream->prefill_ms = predicted_prefill_ms;
     Stream* raw = stream.get();  // the scheduler holds the stream while its callback may run
-    stream->request.on_token = [raw, &accept](int32_t id) {
+    const bool sends = static_cast<bool>(on_text);
+    stream->request.on_token = [raw, &accept, sends](int32_t id) {
       ++raw->tokens;
       if (raw->client_gone) return false;
       std::string ready;
       const bool more = accept(id, ready);
-      if (!ready.empty()) {
+      if (sends && !ready.empty()) {
         {
           std::lock_guard lock(raw->mutex);
           raw->ready += ready;
@@ -1045,8 +1136,8 @@ class Service {
     return std::move(stream->result);
   }
 
-  // One completion: on_text receives the text as it may be sent (stop sequences held back);
-  // returning false (the client went away) ends the run.
+  // One completion: on_text (empty for an answer sent whole) receives the text as it may be sent
+  // (stop sequences held back); returning false (the client went away) ends the run.
   struct Completion {
     std::string text;
     std::string finish_reason;  // "stop" or "length"
@@ -1141,21 +1232,20 @@ class Service {
       result =
           run_stream(*schedulers_[worker], prompt, generation, predicted, accept, on_text, client_gone, peak);
     } else {
-      set_num_threads(options_.threads);
       const auto on_token = [&](int32_t id) {
         std::string ready;
         const bool more = accept(id, ready);
-        if (!ready.empty() && !on_text(ready)) {
+        if (on_text && !ready.empty() && !on_text(ready)) {
           client_gone = true;
           return false;
         }
         return more;
       };
-      result = generators_[worker].generate(prompt, generation, on_token);
+      compute_[worker]->run([&] { result = generators_[worker].generate(prompt, generation, on_token); });
     }
     if (!client_gone && !scanner.stopped()) {
       const std::string rest = scanner.push(stream.finish()) + scanner.finish();
-      if (!rest.empty()) on_text(rest);
+      if (on_text && !rest.empty()) on_text(rest);
     }
     completion.text = scanner.text();
     completion.finish_reason =
@@ -1188,7 +1278,8 @@ class Service {
   // Decoder-only models: a scheduler per worker, each running max_streams streams together.
   int streams_ = 1;
   std::vector<std::unique_ptr<Scheduler>> schedulers_;
-  std::optional<Slots> slots_;  // workers x streams
+  std::vector<std::unique_ptr<ComputeThread>> compute_;  // one per worker without a scheduler
+  std::optional<Slots> slots_;                           // workers x streams
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1377,7 +1468,7 @@ void add_routes(httplib::Server& server, Service& service) {
                                          max_tokens - 1);
         if (!parsed->stream) {
           const Service::Completion completion =
-              service.complete(*parsed, *prompt, max_tokens, *lease, [](const std::string&) { return true; });
+              service.complete(*parsed, *prompt, max_tokens, *lease, nullptr);
           json choice = {{"index", 0}, {"finish_reason", completion.finish_reason}, {"logprobs", nullptr}};
           if (chat) {
             choice["message"] = {{"role", "assistant"}, {"content", completion.text}};
@@ -1432,8 +1523,20 @@ void add_routes(httplib::Server& server, Service& service) {
 }  // namespace
 
 void run_server(const ServeOptions& options) {
-  set_num_threads(options.threads);
-  Service service(options);
+  // Built on a thread of its own that ends before requests are taken, so that the OpenMP team of
+  // the loading, profiling and warm-up done here goes with it (see ComputeThread).
+  std::optional<Service> built;
+  std::exception_ptr failure;
+  std::thread([&] {
+    try {
+      set_num_threads(options.threads);
+      built.emplace(options);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }).join();
+  if (failure) std::rethrow_exception(failure);
+  Service& service = *built;
 
   httplib::Server server;
   // Threads for every worker's request, the line waiting for one, and the cheap routes beside them.
