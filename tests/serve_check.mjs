@@ -475,6 +475,11 @@ async function checkDecoderCurl() {
   const single = await startServer(['--model', gpt2, '--max-streams', '1']);
   expectEqual(curl('POST', `${single.url}/v1/completions`, { prompt, max_tokens: 8, temperature: 0 }).json.choices[0].text,
               cli.text, '--max-streams 1: one generation at a time, the same answer');
+  // There a worker's compute thread runs the generation and sends each streamed piece.
+  const singleEvents = sseEvents(curl('POST', `${single.url}/v1/completions`,
+                                      { prompt, max_tokens: 8, temperature: 0, stream: true }).body);
+  expectEqual(singleEvents.slice(0, -1).map((e) => JSON.parse(e).choices[0]?.text ?? '').join(''), cli.text,
+              '--max-streams 1: the streamed text');
   expect(metric(url, 'latte_generated_tokens_total') >= 24, 'tokens generated counted');
   expect(metric(url, 'latte_time_to_first_token_seconds_count') >= 3, 'time to first token observed');
 
@@ -486,6 +491,10 @@ async function checkDecoderCurl() {
   const t5Prompt = 'translate: hello world';
   expectEqual(curl('POST', `${t5Server.url}/v1/completions`, { prompt: t5Prompt, max_tokens: 5, temperature: 0 })
     .json.choices[0].text, generateCli(t5, t5Prompt, 5).text, 'T5 completion vs latte generate');
+  const t5Events = sseEvents(curl('POST', `${t5Server.url}/v1/completions`,
+                                  { prompt: t5Prompt, max_tokens: 5, temperature: 0, stream: true }).body);
+  expectEqual(t5Events.slice(0, -1).map((e) => JSON.parse(e).choices[0]?.text ?? '').join(''),
+              generateCli(t5, t5Prompt, 5).text, 'T5 streamed completion vs latte generate');
 
   // Chat on a folder with Llama 3's template.
   const chatServer = await startServer(['--model', llama]);
