@@ -593,11 +593,11 @@ class Scheduler {
  public:
   // `objective` (may be null) is told how long each decode step took.
   // Returns once the scheduler thread has warmed the model up (see ComputeThread).
-  Scheduler(CausalLm& model, const LanguageModel& warm_up, int threads, LatencyObjective* objective)
-      : decoder_(model),
+  Scheduler(const LanguageModel& model, int threads, LatencyObjective* objective)
+      : decoder_(*model.causal()),
         threads_(threads),
         objective_(objective),
-        thread_([this, &warm_up] { loop(warm_up); }) {
+        thread_([this, &model] { loop(model); }) {
     try {
       warmed_.get_future().get();
     } catch (...) {
@@ -650,10 +650,10 @@ class Scheduler {
     since_ = Clock::now();
   }
 
-  void loop(const LanguageModel& warm_up) {
+  void loop(const LanguageModel& model) {
     set_num_threads(threads_);
     try {
-      warm_up.warm_up(nullptr);
+      model.warm_up(nullptr);
       warmed_.set_value();
     } catch (...) {
       warmed_.set_exception(std::current_exception());
@@ -778,8 +778,8 @@ class Service {
     // on the thread that runs its passes from then on (see ComputeThread).
     if (streams_ > 1) {
       for (const LanguageModel& model : generators_)
-        schedulers_.push_back(std::make_unique<Scheduler>(*model.causal(), model, options.threads,
-                                                          objective_ ? &*objective_ : nullptr));
+        schedulers_.push_back(
+            std::make_unique<Scheduler>(model, options.threads, objective_ ? &*objective_ : nullptr));
     } else {
       for (int i = 0; i < options.workers; ++i) {
         compute_.push_back(std::make_unique<ComputeThread>(options.threads));
