@@ -17,6 +17,7 @@
 #include "latte/train/bert_modules.h"
 #include "latte/train/checkpoint.h"
 #include "latte/train/datasets.h"
+#include "latte/train/torch_ops.h"
 #include "latte/train/trainer.h"
 #include "test_support.h"
 
@@ -77,6 +78,27 @@ train::ClassifierOptions sentiment_options(const TempDir& dir) {
   options.threads = 1;
   options.interactive = false;
   return options;
+}
+
+// Large tensors on huge-page-aligned blocks, small ones 64-byte aligned, both usable and freed;
+// where the kernel has transparent huge pages off, the allocator is left as it was.
+TEST(TrainAllocator, LargeTensorsAreHugePageAligned) {
+  std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  std::getline(enabled, modes);
+  const bool available = !modes.empty() && modes.find("[never]") == std::string::npos;
+  ASSERT_EQ(train::use_huge_page_allocator(), available) << modes;
+  if (!available) GTEST_SKIP() << "transparent huge pages are off here: " << modes;
+  std::ifstream size_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+  uintptr_t page = 0;
+  ASSERT_TRUE(size_file >> page);
+  const torch::Tensor large = torch::ones({3, 1 << 20});  // 12 MiB
+  const torch::Tensor small = torch::ones({100});
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(large.data_ptr()) % page, 0u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.data_ptr()) % 64, 0u);
+  EXPECT_EQ(large.sum().item<double>(), 3.0 * (1 << 20));
+  EXPECT_EQ((small * 2).sum().item<double>(), 200.0);
+  EXPECT_EQ(torch::empty({0}).numel(), 0);
 }
 
 TEST(TrainSchedule, WarmupThenLinearDecay) {

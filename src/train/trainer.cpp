@@ -15,6 +15,7 @@
 #include "latte/train/bert_modules.h"
 #include "latte/train/checkpoint.h"
 #include "latte/train/datasets.h"
+#include "latte/train/torch_ops.h"
 #include "loop.h"
 
 namespace latte::train {
@@ -399,6 +400,7 @@ void setup_torch(std::optional<int> threads, std::ostream& log) {
   const int count = resolve_num_threads(threads);
   set_num_threads(count);
   torch::set_num_threads(count);
+  use_huge_page_allocator();
   // Debian's torch calls whatever libblas.so.3 the alternatives system selects.
   using CoreName = char* (*)();
   const auto core_name = reinterpret_cast<CoreName>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
