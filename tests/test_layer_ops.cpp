@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -9,6 +12,7 @@
 #include "latte/core/arena.h"
 #include "latte/core/error.h"
 #include "latte/core/linear.h"
+#include "latte/core/memory.h"
 #include "latte/core/ops.h"
 #include "latte/core/rotary.h"
 #include "latte/layers/feed_forward.h"
@@ -16,6 +20,34 @@
 
 namespace latte {
 namespace {
+
+// Blocks of a huge page or more start on a huge page (the kernel's size, read as the test reads
+// it), smaller ones on the alignment asked; all are writable to their end and freed with free().
+TEST(AllocateAligned, LargeBlocksOnHugePagesSmallOnTheirAlignment) {
+  std::ifstream size_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+  std::ifstream enabled_file("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string enabled;
+  std::getline(enabled_file, enabled);
+  size_t expected = 0;
+  if (size_file >> expected && enabled.find("[never]") != std::string::npos) expected = 0;
+  EXPECT_EQ(huge_page_bytes(), expected) << enabled;
+  const size_t page = huge_page_bytes();
+  for (const size_t bytes : {size_t{0}, size_t{1}, size_t{100}, size_t{4096}, page ? page - 1 : 1, page,
+                             page ? 3 * page + 5 : 12345}) {
+    for (const size_t alignment : {size_t{16}, size_t{64}}) {
+      auto* data = static_cast<unsigned char*>(allocate_aligned(bytes, alignment));
+      ASSERT_NE(data, nullptr) << bytes;
+      const size_t boundary = page != 0 && bytes >= page ? page : alignment;
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(data) % boundary, 0u) << bytes << " bytes";
+      if (bytes > 1) {
+        data[0] = 1;
+        data[bytes - 1] = 2;
+        EXPECT_EQ(data[0] + data[bytes - 1], 3);
+      }
+      std::free(data);
+    }
+  }
+}
 
 using test_support::reference_activation;
 using test_support::uniform;

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "latte/core/memory.h"
+
 namespace latte {
 
 namespace {
@@ -14,7 +16,7 @@ size_t round_up(size_t count) { return (count + kAlignFloats - 1) / kAlignFloats
 
 Arena::Block Arena::make_block(size_t floats) {
   Block block;
-  void* memory = std::aligned_alloc(64, floats * sizeof(float));
+  void* memory = allocate_aligned(floats * sizeof(float), 64);
   if (memory == nullptr) throw std::bad_alloc();
   block.memory =
       std::unique_ptr<float, void (*)(float*)>(static_cast<float*>(memory), [](float* p) { std::free(p); });

@@ -1,36 +1,23 @@
 #include "latte/train/torch_ops.h"
 
 #include <c10/core/CPUAllocator.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 
+#include "latte/core/memory.h"
 #include "latte/prune/keep.h"
 
 namespace latte::train {
 
 namespace {
 
-// torch's CPU allocator with its large blocks aligned to the huge page size and advised
-// MADV_HUGEPAGE (the kernels here have transparent huge pages in "madvise" mode). Small blocks are
-// aligned as torch's default allocator aligns them (64 bytes); every block is freed with free().
-// Each large block is still glibc's own mapping, returned to the kernel when freed.
+// torch's CPU allocator on allocate_aligned: blocks of a huge page or more on transparent huge
+// pages, the rest aligned as torch's default allocator aligns them (64 bytes).
 class HugePageAllocator final : public c10::Allocator {
  public:
-  explicit HugePageAllocator(size_t page) : page_(page) {}
-
   c10::DataPtr allocate(size_t bytes) const override {
-    if (bytes == 0) return {nullptr, nullptr, &release, c10::Device(c10::DeviceType::CPU)};
-    void* data = nullptr;
-    if (bytes < page_) {
-      if (::posix_memalign(&data, kSmallAlignment, bytes) != 0) data = nullptr;
-    } else {
-      const size_t rounded = (bytes + page_ - 1) / page_ * page_;
-      data = std::aligned_alloc(page_, rounded);
-      if (data != nullptr) ::madvise(data, rounded, MADV_HUGEPAGE);  // advice: a refusal keeps 4 KiB pages
-    }
+    void* data = allocate_aligned(bytes, kAlignment);
     if (data == nullptr) throw std::bad_alloc();
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
@@ -38,31 +25,16 @@ class HugePageAllocator final : public c10::Allocator {
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
  private:
-  static constexpr size_t kSmallAlignment = 64;
+  static constexpr size_t kAlignment = 64;
   static void release(void* data) { std::free(data); }
-
-  size_t page_;
 };
-
-// The kernel's transparent huge page size, 0 when they are off ("never") or absent.
-size_t transparent_huge_page_size() {
-  std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");
-  std::string modes;
-  std::getline(enabled, modes);
-  if (modes.empty() || modes.find("[never]") != std::string::npos) return 0;
-  std::ifstream size_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
-  size_t size = 0;
-  if (!(size_file >> size) || size < 4096 || (size & (size - 1)) != 0) return 0;
-  return size;
-}
 
 }  // namespace
 
 bool use_huge_page_allocator() {
   static const bool installed = [] {
-    const size_t page = transparent_huge_page_size();
-    if (page == 0) return false;
-    static HugePageAllocator allocator(page);
+    if (huge_page_bytes() == 0) return false;
+    static HugePageAllocator allocator;
     c10::SetCPUAllocator(&allocator, /*priority=*/1);
     return true;
   }();
