@@ -3,7 +3,9 @@
 // Every block is freed with free(), so the default aligned forms of new and delete still pair.
 // Measured with the Llama-3.2-1B shape (docs/benchmarks.md "Huge pages"): dense prefill 6-9 %
 // faster, loading 20 % faster, 18x fewer page faults. Only the executable replaces them: a program
-// linking liblatte keeps its own.
+// linking liblatte keeps its own, and so does a sanitizer build (AddressSanitizer's operator new
+// pairs news with deletes).
+#if !defined(__SANITIZE_ADDRESS__)
 #include <cstdlib>
 #include <new>
 
@@ -38,3 +40,5 @@ void operator delete(void* data, std::size_t) noexcept { std::free(data); }
 void operator delete[](void* data, std::size_t) noexcept { std::free(data); }
 void operator delete(void* data, const std::nothrow_t&) noexcept { std::free(data); }
 void operator delete[](void* data, const std::nothrow_t&) noexcept { std::free(data); }
+
+#endif  // !defined(__SANITIZE_ADDRESS__)
