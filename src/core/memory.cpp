@@ -34,6 +34,8 @@ size_t read_huge_page_bytes() {
   return static_cast<size_t>(size);
 }
 
+constexpr size_t kSmallPage = 4096;
+
 size_t round_up(size_t bytes, size_t multiple) { return (bytes + multiple - 1) / multiple * multiple; }
 
 }  // namespace
@@ -46,10 +48,11 @@ size_t huge_page_bytes() {
 void* allocate_aligned(size_t bytes, size_t alignment) {
   const size_t page = huge_page_bytes();
   if (page != 0 && bytes >= page) {
-    const size_t rounded = round_up(bytes, page);
-    if (rounded < bytes) return nullptr;  // overflow
-    void* data = std::aligned_alloc(page, rounded);
-    if (data != nullptr) ::madvise(data, rounded, MADV_HUGEPAGE);  // advice: a refusal keeps 4 KiB pages
+    // Not rounded up to whole huge pages: the tail's pages stay small (or share a huge page with
+    // the next large block), where a 2.4 MB matrix rounded to 4 MB would hold two huge pages.
+    void* data = nullptr;
+    if (::posix_memalign(&data, page, bytes) != 0) return nullptr;
+    ::madvise(data, round_up(bytes, kSmallPage), MADV_HUGEPAGE);  // advice: a refusal keeps small pages
     return data;
   }
   const size_t rounded = round_up(bytes == 0 ? 1 : bytes, alignment);

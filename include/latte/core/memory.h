@@ -11,8 +11,8 @@ namespace latte {
 size_t huge_page_bytes();
 
 // `bytes` (0 gives a valid, freeable block) aligned to `alignment` (a power of two, at least
-// sizeof(void*)); a block of a huge page or more is aligned to the huge page, its size rounded up to
-// whole huge pages, and advised MADV_HUGEPAGE. Freed with std::free. nullptr when out of memory.
+// sizeof(void*)); a block of a huge page or more starts on a huge page and is advised
+// MADV_HUGEPAGE. Freed with std::free. nullptr when out of memory.
 void* allocate_aligned(size_t bytes, size_t alignment);
 
 }  // namespace latte
