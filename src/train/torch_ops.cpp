@@ -1,9 +1,11 @@
 #include "latte/train/torch_ops.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 
 #include "latte/core/memory.h"
 #include "latte/prune/keep.h"
@@ -33,6 +35,10 @@ class HugePageAllocator final : public c10::Allocator {
 
 bool use_huge_page_allocator() {
   static const bool installed = [] {
+    // Blocks up to 1 GiB from a heap that is not handed back between steps: a step frees and
+    // takes again blocks of the same sizes, which the kernel would otherwise zero afresh.
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    ::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
     if (huge_page_bytes() == 0) return false;
     static HugePageAllocator allocator;
     c10::SetCPUAllocator(&allocator, /*priority=*/1);
