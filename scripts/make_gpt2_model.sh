@@ -24,7 +24,8 @@
 # llama], LATTE_WORK [out/gpt2-model; out/llama-model], PRESET [small: GPT-2 6 layers, hidden 384,
 # 6 heads; Llama 6 layers, hidden 384, 6 heads over 2 key/value heads, FFN 1024, tied], LAYERS [the
 # preset's], SEQ_LEN [544 = prompt 512 + continuation 32], BATCH [8], STEPS [GPT-2 900: 3 hours
-# dense, 1.4 hours elim, on 2 idle cores; Llama 900: about 2.5 and 1.3 hours; see docs/training.md], LR [6e-4], TRAIN_RANGE
+# dense, 1.4 hours elim, on 2 idle cores before torch's tensors went on huge pages; Llama 900: an
+# elimination arm about 35-45 minutes with them; see docs/training.md], LR [6e-4], TRAIN_RANGE
 # [1,4], SEEDS [1], STOP_AFTER [0], EVAL_PROMPTS [256 512: prompt lengths scored, each + 32 <=
 # SEQ_LEN], EVAL_WINDOWS [200 per prompt length], THREADS [all cores], ARMS [GPT-2: elim dense,
 # elim-kept adds the third arm; Llama: elim-kept elim dense], TRUNCATION_BASELINE [GPT-2 0, Llama
