@@ -1,10 +1,10 @@
 // The latte executable's global operator new: blocks of a huge page or more (weights, packed
 // panels, caches: std::vector storage) on transparent huge pages, the rest from malloc as before.
 // Every block is freed with free(), so the default aligned forms of new and delete still pair.
-// Measured with the Llama-3.2-1B shape (docs/benchmarks.md "Huge pages"): dense prefill 4-6 %
-// faster, the whole run 10 %, a third of the page faults. Only the executable replaces them: a program
-// linking liblatte keeps its own, and so does a sanitizer build (AddressSanitizer's operator new
-// pairs news with deletes).
+// Measured (docs/benchmarks.md "Huge pages"): GPT-2 124M's decode step 8-9 % faster, the
+// Llama-3.2-1B shape's dense prefill 8 %, a sixth to a third of the page faults. Only the
+// executable replaces them: a program linking liblatte keeps its own, and so does a sanitizer
+// build (AddressSanitizer's operator new pairs news with deletes).
 #if !defined(__SANITIZE_ADDRESS__)
 #include <cstdlib>
 #include <new>

@@ -29,9 +29,10 @@ Tensor::Tensor(std::vector<int64_t> shape) : shape_(std::move(shape)) {
     if (extent < 0) throw InputError("tensor shape " + shape_to_string(shape_) + " has a negative extent");
   }
   const size_t bytes = static_cast<size_t>(shape_numel(shape_)) * sizeof(float);
-  void* memory = allocate_aligned(bytes, 64);
+  const size_t rounded = (bytes + 63) / 64 * 64;  // whole 64-byte vectors, zeroed to the end
+  void* memory = allocate_aligned(rounded == 0 ? 64 : rounded, 64);
   if (memory == nullptr) throw std::bad_alloc();
-  std::memset(memory, 0, bytes);
+  std::memset(memory, 0, rounded == 0 ? 64 : rounded);
   storage_ = std::shared_ptr<float>(static_cast<float*>(memory), [](float* p) { std::free(p); });
   data_ = storage_.get();
 }
