@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "latte/core/error.h"
+#include "latte/core/memory.h"
 #include "latte/models/bert.h"
 #include "latte/train/bert_modules.h"
 #include "latte/train/checkpoint.h"
@@ -83,15 +84,9 @@ train::ClassifierOptions sentiment_options(const TempDir& dir) {
 // Large tensors on huge-page-aligned blocks, small ones 64-byte aligned, both usable and freed;
 // where the kernel has transparent huge pages off, the allocator is left as it was.
 TEST(TrainAllocator, LargeTensorsAreHugePageAligned) {
-  std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");
-  std::string modes;
-  std::getline(enabled, modes);
-  const bool available = !modes.empty() && modes.find("[never]") == std::string::npos;
-  ASSERT_EQ(train::use_huge_page_allocator(), available) << modes;
-  if (!available) GTEST_SKIP() << "transparent huge pages are off here: " << modes;
-  std::ifstream size_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
-  uintptr_t page = 0;
-  ASSERT_TRUE(size_file >> page);
+  const uintptr_t page = huge_page_bytes();  // checked against the kernel's files in AllocateAligned
+  ASSERT_EQ(train::use_huge_page_allocator(), page != 0);
+  if (page == 0) GTEST_SKIP() << "transparent huge pages are off here";
   const torch::Tensor large = torch::ones({3, 1 << 20});  // 12 MiB
   const torch::Tensor small = torch::ones({100});
   EXPECT_EQ(reinterpret_cast<uintptr_t>(large.data_ptr()) % page, 0u);
