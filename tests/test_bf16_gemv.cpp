@@ -162,4 +162,17 @@ TEST(Bf16Gemv, NanInputPropagatesToItsRowOnly) {
   }
 }
 
+// oneDNN's products run at a padded row count: exact up to 8 rows, then the next multiple of 8,
+// so the row counts elimination leaves pad by at most 7 rows (a coarser scheme padded 531 to
+// 640). The padding rows never reach the output: the shapes above cover counts between buckets.
+TEST(LowPrecisionGemm, RowBucketsPadBySevenRowsAtMost) {
+  for (int64_t rows = 1; rows <= 8; ++rows) EXPECT_EQ(LowPrecisionGemm::row_bucket(rows), rows);
+  for (int64_t rows = 9; rows <= 5000; ++rows) {
+    const int64_t bucket = LowPrecisionGemm::row_bucket(rows);
+    EXPECT_EQ(bucket % 8, 0) << rows;
+    EXPECT_GE(bucket, rows);
+    EXPECT_LT(bucket - rows, 8) << rows;
+  }
+}
+
 }  // namespace latte
