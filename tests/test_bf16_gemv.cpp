@@ -7,6 +7,7 @@
 // bias and residual, and the vector activations' ~1e-7), times the activation's largest slope.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -162,17 +163,23 @@ TEST(Bf16Gemv, NanInputPropagatesToItsRowOnly) {
   }
 }
 
-// oneDNN's products run at a padded row count: exact up to 8 rows, then the next multiple of 8,
-// so the row counts elimination leaves pad by at most 7 rows (a coarser scheme padded 531 to
-// 640). The padding rows never reach the output: the shapes above cover counts between buckets.
-TEST(LowPrecisionGemm, RowBucketsPadBySevenRowsAtMost) {
+// oneDNN's products run at a padded row count: exact up to 8 rows, then a multiple of 8 that
+// pads by at most 1/64 of the rows (a coarser scheme padded 531 rows to 640), with 64 buckets per
+// doubling of the rows. The padding rows never reach the output: the shapes above cover counts
+// between buckets.
+TEST(LowPrecisionGemm, RowBucketsPadByASixtyFourthAtMost) {
   for (int64_t rows = 1; rows <= 8; ++rows) EXPECT_EQ(LowPrecisionGemm::row_bucket(rows), rows);
-  for (int64_t rows = 9; rows <= 5000; ++rows) {
+  int64_t previous = 8, buckets_from_1024 = 0;
+  for (int64_t rows = 9; rows <= 20000; ++rows) {
     const int64_t bucket = LowPrecisionGemm::row_bucket(rows);
     EXPECT_EQ(bucket % 8, 0) << rows;
     EXPECT_GE(bucket, rows);
-    EXPECT_LT(bucket - rows, 8) << rows;
+    EXPECT_LE(bucket - rows, std::max<int64_t>(7, rows / 64)) << rows;
+    EXPECT_GE(bucket, previous) << rows;
+    if (rows > 1024 && rows <= 2048 && bucket != previous) ++buckets_from_1024;
+    previous = bucket;
   }
+  EXPECT_EQ(buckets_from_1024, 64);
 }
 
 }  // namespace latte

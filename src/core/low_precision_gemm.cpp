@@ -140,12 +140,16 @@ constexpr int64_t kFewRowLimit = 1;
 
 int64_t LowPrecisionGemm::row_bucket(int64_t rows) {
   // Exact up to 8 rows, where padding measured up to 1.7x slower (the weights' streaming
-  // time is shared by fewer rows); multiples of 8 above. oneDNN's brgemm at an odd row count
-  // ran up to 1.2x slower than at the next multiple of 8 (1763 rows of the 1B's FFN: 92 against
-  // 77 ms), and coarser buckets pad the row counts elimination leaves by up to 20 % (531 rows
-  // ran as 640 under steps of 128 above 512 rows, the scheme before: pruned prefills measured
-  // 4-5 % slower than the latency table, profiled at row counts that need no padding, predicts).
-  const int64_t step = rows <= 8 ? 1 : 8;
+  // time is shared by fewer rows). Above, multiples of 8 below 1024 rows, of 16 below 2048 and
+  // so on: at most 1/64 of the rows are padding, and each doubling of the rows adds 64 buckets
+  // (each bucket is a primitive of ~40 KB per shape). oneDNN's brgemm at an odd row count ran
+  // up to 1.2x slower than at the next multiple of 8 (1763 rows of the 1B's FFN: 92 against
+  // 77 ms), and coarse buckets pad the row counts elimination leaves by up to 20 % (531 rows ran
+  // as 640 under steps of 128 above 512 rows, the scheme before: pruned prefills measured 4-5 %
+  // slower than the latency table, profiled at row counts that need no padding, predicts).
+  if (rows <= 8) return rows;
+  int64_t step = 8;
+  while (step * 128 <= rows) step *= 2;
   return (rows + step - 1) / step * step;
 }
 
