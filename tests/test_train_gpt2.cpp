@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "latte/core/cpu.h"
 #include "latte/core/error.h"
 #include "latte/models/gpt2.h"
 #include "latte/tokenizers/bpe_tokenizer.h"
@@ -303,6 +304,42 @@ TEST(TrainCausalLM, CliSpeedupRangeOutsideOneToTenIsOneLine) {
   EXPECT_EQ(result.err,
             "latte: error: --train-speedup-range must be LO,HI with 1 <= LO <= HI <= 10, got 1,11\n");
   EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+// A CPU newer than Debian 12's OpenBLAS 0.3.21 (Xeon model 207 here) is taken for a "Prescott",
+// whose SSE3 kernels trained 3-4x slower; latte-train then restarts itself with OpenBLAS's best
+// kernels for the CPU, unless OPENBLAS_CORETYPE says otherwise.
+TEST(TrainBlas, CoresWithoutAvx2AreReplacedOnCpusThatHaveIt) {
+  const std::vector<std::string> avx512 = {"avx",      "avx2",     "fma",     "avx512f",
+                                           "avx512bw", "avx512vl", "avx512dq"};
+  const std::vector<std::string> avx2 = {"avx", "avx2", "fma"};
+  EXPECT_EQ(train::openblas_core_override("Prescott", avx512), "SkylakeX");
+  EXPECT_EQ(train::openblas_core_override("Sandybridge", avx512), "SkylakeX");
+  EXPECT_EQ(train::openblas_core_override("Prescott", avx2), "Haswell");
+  EXPECT_EQ(train::openblas_core_override("Core2", avx2), "Haswell");
+  EXPECT_EQ(train::openblas_core_override("Prescott", {"avx"}), std::nullopt);
+  EXPECT_EQ(train::openblas_core_override("Prescott", {"avx512f", "avx2"}), std::nullopt);  // no FMA
+  for (const char* fits : {"Haswell", "ZEN", "SkylakeX", "Cooperlake", "SapphireRapids"}) {
+    EXPECT_EQ(train::openblas_core_override(fits, avx512), std::nullopt) << fits;
+  }
+}
+
+TEST(TrainBlas, TheTrainerRunsOnKernelsThatUseTheCpusAvx2) {
+  TempDir dir("train_clm_blas");
+  const train::CausalLMOptions options = test_support::tiny_causal_lm_options(dir);
+  const test_support::CommandResult result = test_support::run_binary(
+      LATTE_CLI_PATH, dir.path(),
+      "train clm --data " + options.data.string() + " --dev " + options.dev.string() + " --tokenizer " +
+          kTokenizer.string() + " --preset tiny --seq-len 32 --steps 1 --threads 1 --out " +
+          (dir / "out").string(),
+      "", "-u OPENBLAS_CORETYPE");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string marker = "OpenBLAS kernels for ";
+  const size_t at = result.err.find(marker);
+  if (at == std::string::npos) GTEST_SKIP() << "torch's BLAS is not OpenBLAS here: " << result.err;
+  const size_t start = at + marker.size();
+  const std::string core = result.err.substr(start, result.err.find(' ', start) - start);
+  EXPECT_EQ(train::openblas_core_override(core, read_cpu_info().isa), std::nullopt) << result.err;
 }
 
 }  // namespace

@@ -1,13 +1,19 @@
 #include "latte/train/trainer.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <sstream>
 
+#include "latte/core/cpu.h"
 #include "latte/core/error.h"
 #include "latte/core/threads.h"
 #include "latte/eval/metrics.h"
@@ -396,17 +402,74 @@ double learning_rate_at(int64_t step, int64_t total_steps, int64_t warmup_steps,
   return peak * std::clamp(remaining / decay_steps, 0.0, 1.0);
 }
 
+namespace {
+
+using CoreName = char* (*)();
+
+// Debian's torch calls whatever libblas.so.3 the alternatives system selects; nullptr where that
+// is not OpenBLAS.
+CoreName openblas_core_name() {
+  return reinterpret_cast<CoreName>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+}
+
+bool has_all(const std::vector<std::string>& isa, std::initializer_list<const char*> wanted) {
+  return std::all_of(wanted.begin(), wanted.end(),
+                     [&](const char* name) { return std::find(isa.begin(), isa.end(), name) != isa.end(); });
+}
+
+bool is_one_of(const std::string& core, std::initializer_list<const char*> names) {
+  return std::any_of(names.begin(), names.end(), [&](const char* name) {
+    return std::equal(core.begin(), core.end(), name, name + std::strlen(name), [](char a, char b) {
+      return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    });
+  });
+}
+
+}  // namespace
+
+std::optional<std::string> openblas_core_override(const std::string& detected,
+                                                  const std::vector<std::string>& isa) {
+  // OpenBLAS's names of the cores whose sgemm kernels use AVX2 + FMA or AVX-512: a CPU taken for
+  // one of them is left alone (on Zen 4, "Zen" measured as fast as "Haswell").
+  if (is_one_of(detected, {"Haswell", "Zen", "Excavator", "SkylakeX", "Cooperlake", "SapphireRapids"}))
+    return std::nullopt;
+  if (has_all(isa, {"avx512f", "avx512bw", "avx512vl", "avx512dq"})) return "SkylakeX";
+  if (has_all(isa, {"avx2", "fma"})) return "Haswell";
+  return std::nullopt;
+}
+
+void restart_for_openblas_core(char** argv, std::ostream& log) {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice, or the restart's
+  const CoreName core_name = openblas_core_name();
+  if (core_name == nullptr) return;
+  const std::string detected = core_name();
+  const std::optional<std::string> core = openblas_core_override(detected, read_cpu_info().isa);
+  if (!core) return;
+  // Silent here (a failing command's stderr stays one line); setup_torch names both cores.
+  ::setenv("LATTE_OPENBLAS_DETECTED", detected.c_str(), 1);
+  ::setenv("OPENBLAS_CORETYPE", core->c_str(), 1);
+  ::execv("/proc/self/exe", argv);
+  const int failure = errno;
+  ::unsetenv("LATTE_OPENBLAS_DETECTED");
+  ::unsetenv("OPENBLAS_CORETYPE");
+  log << "latte: warning: could not restart (" << std::strerror(failure) << "); torch runs on OpenBLAS's "
+      << detected << " kernels" << std::endl;
+}
+
 void setup_torch(std::optional<int> threads, std::ostream& log) {
   const int count = resolve_num_threads(threads);
   set_num_threads(count);
   torch::set_num_threads(count);
   use_huge_page_allocator();
-  // Debian's torch calls whatever libblas.so.3 the alternatives system selects.
-  using CoreName = char* (*)();
-  const auto core_name = reinterpret_cast<CoreName>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  const CoreName core_name = openblas_core_name();
   if (core_name) {
     log << "latte: torch on " << count << " thread" << (count == 1 ? "" : "s") << ", OpenBLAS kernels for "
-        << core_name() << " (set OPENBLAS_CORETYPE if that is not this CPU)\n";
+        << core_name();
+    if (const char* taken = std::getenv("LATTE_OPENBLAS_DETECTED")) {
+      log << " (OpenBLAS took this CPU for " << taken << ", without AVX2; latte set OPENBLAS_CORETYPE)\n";
+    } else {
+      log << " (set OPENBLAS_CORETYPE if that is not this CPU)\n";
+    }
   } else {
     log << "latte: warning: torch's BLAS is not OpenBLAS (likely the reference BLAS, about 10x slower); "
            "install libopenblas0-openmp\n";

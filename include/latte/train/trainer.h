@@ -161,4 +161,17 @@ double learning_rate_at(int64_t step, int64_t total_steps, int64_t warmup_steps,
 // runs on; warns when it is not OpenBLAS (the reference BLAS is ~10x slower).
 void setup_torch(std::optional<int> threads, std::ostream& log);
 
+// The OpenBLAS core to run instead of the one OpenBLAS detected (its openblas_get_corename()),
+// given this CPU's ISA extensions (CpuInfo::isa), where the detected core's kernels lack AVX2:
+// "SkylakeX" on an AVX-512 CPU (F, BW, VL, DQ), "Haswell" on an AVX2 + FMA one; else nullopt.
+// OpenBLAS 0.3.21 takes CPUs newer than itself for a "Prescott" (SSE3): sgemm at 2048^3 ran
+// 39 GFLOP/s there against 320 as SkylakeX (Xeon family 6 model 207, 2 threads).
+std::optional<std::string> openblas_core_override(const std::string& detected,
+                                                  const std::vector<std::string>& isa);
+
+// OpenBLAS reads OPENBLAS_CORETYPE once, when it loads; so where it misdetected this CPU and the
+// variable is not set, this sets it and restarts the program (argv as given; setup_torch then
+// names both cores). Returns only when no restart is needed, or when it failed (a warning on log).
+void restart_for_openblas_core(char** argv, std::ostream& log);
+
 }  // namespace latte::train
