@@ -334,7 +334,15 @@ async function checkEncoder() {
   expectError(shed, 503, 'latency objective of 0.001 ms', 'a request the objective cannot serve');
   expect(shed.headers['retry-after'] !== undefined, 'the objective\'s 503 carries Retry-After');
   expectEqual((await holding).status, 200, 'the request holding the worker');
+  // --max-speedup caps the speedups the objective chooses (a quality budget), not a request's own.
+  const capped = await startServer(['--model', model, '--slo-ms', '0.001', '--max-speedup', '1.5']);
+  const held = curl('POST', `${capped.url}/predict`, { inputs: text }).json[0].latte;
+  expect(held.speedup > 1 && held.speedup <= 1.5 && held.predicted_speedup <= rushed.predicted_speedup,
+         `an objective nothing meets runs at --max-speedup 1.5 at most: ${JSON.stringify(held)}`);
+  const uncapped = curl('POST', `${capped.url}/predict`, { inputs: text, latte: { speedup: 3 } }).json[0].latte;
+  expectEqual(uncapped.speedup, 3, 'a request\'s own knob is not capped by --max-speedup');
   const badFlags = [['--slo-ms', '0'], ['--slo-ms', '-5'], ['--slo-ms', 'nan'], ['--slo-ms', 'soon'],
+                    ['--max-speedup', '0.5'], ['--max-speedup', 'inf'], ['--max-speedup', '2'],
                     ['--max-batch-tokens', '-1'], ['--max-batch-tokens', 'many'], ['--max-streams', '0'],
                     ['--max-streams', '300'], ['--max-streams', 'x']];
   for (const [flag, bad] of badFlags) {

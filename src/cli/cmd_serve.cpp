@@ -16,6 +16,19 @@ bool loopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+// A flag's check: a finite number that `accepts` takes; else "`wanted`, got 'TEXT'".
+CLI::Validator finite_number_check(bool (*accepts)(double), const std::string& wanted,
+                                   const std::string& name) {
+  return CLI::Validator(
+      [accepts, wanted](const std::string& text) {
+        double value = 0.0;
+        const bool number = CLI::detail::lexical_cast(text, value);
+        return number && std::isfinite(value) && accepts(value) ? std::string()
+                                                                : wanted + ", got '" + text + "'";
+      },
+      name);
+}
+
 }  // namespace
 
 void add_serve_command(CLI::App& app) {
@@ -37,6 +50,7 @@ void add_serve_command(CLI::App& app) {
     bool no_profile = false;
     std::string dtype;
     std::optional<double> slo_ms;
+    std::optional<double> max_speedup;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
@@ -75,15 +89,15 @@ void add_serve_command(CLI::App& app) {
           "Latency objective in ms (arrival to answer; for generations, to the first token): requests "
           "without a knob run at the smallest speedup that meets it, and those even the fastest "
           "schedule cannot answer in time get 503")
-      ->check(CLI::Validator(
-          [](const std::string& text) {
-            double value = 0.0;
-            const bool number = CLI::detail::lexical_cast(text, value);
-            return number && value > 0.0 && std::isfinite(value)
-                       ? std::string()
-                       : "must be a positive number of milliseconds, got '" + text + "'";
-          },
-          "MS"));
+      ->check(finite_number_check([](double value) { return value > 0.0; },
+                                  "must be a positive number of milliseconds", "MS"));
+  command
+      ->add_option("--max-speedup", options->max_speedup,
+                   "With --slo-ms: the highest speedup the objective chooses (a quality cap, e.g. what "
+                   "latte tune --max-drop picks); requests it cannot answer in time even at this speedup "
+                   "get 503 (default: as far as the schedules reach)")
+      ->check(finite_number_check([](double value) { return value >= 1.0; },
+                                  "must be a speedup of at least 1", "S"));
   add_no_profile_option(*command, options->no_profile);
   add_dtype_option(*command, options->dtype);
   command->callback([options] {
@@ -115,6 +129,12 @@ void add_serve_command(CLI::App& app) {
     use_default_knob(prune, serve.model_dir);
     serve.default_speedup = prune.speedup;
     serve.objective_ms = options->slo_ms;
+    if (options->max_speedup && !options->slo_ms) {
+      throw InputError(
+          "--max-speedup caps the speedups --slo-ms chooses: give --slo-ms too (a request's own "
+          "\"latte\" knob is never capped)");
+    }
+    serve.max_speedup = options->max_speedup;
     serve::run_server(serve);
   });
 }

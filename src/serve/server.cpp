@@ -14,6 +14,7 @@
 #include <future>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -366,11 +367,13 @@ class Lease {
 
 class Planners {
  public:
-  Planners(ModelShape shape, std::optional<Calibration> calibration, LatencyModel latency)
+  // `max_speedup`: the fastest schedule is the one planned for that speedup (none: beyond reach).
+  Planners(ModelShape shape, std::optional<Calibration> calibration, LatencyModel latency,
+           std::optional<double> max_speedup)
       : shape_(shape), calibration_(std::move(calibration)), latency_(std::move(latency)) {
     dense_ = std::make_unique<const Planner>(Knobs{}, shape_, std::nullopt, latency_, nullptr);
     Knobs fastest;
-    fastest.speedup = kBeyondReach;
+    fastest.speedup = max_speedup.value_or(kBeyondReach);
     try {
       fastest_ = std::make_unique<const Planner>(
           fastest, shape_, usable_calibration(fastest, calibration_, shape_.layers), latency_, nullptr);
@@ -407,7 +410,7 @@ class Planners {
     }
   }
 
-  // The dense pass and the fastest schedule the knobs reach for n0 word-vectors.
+  // The dense pass and the fastest schedule the server may choose for n0 word-vectors.
   const SequencePlan& dense(int64_t n0) const { return dense_->plan(n0); }
   const SequencePlan& fastest(int64_t n0) const { return fastest_->plan(n0); }
   bool reach_known() const { return fastest_ != nullptr; }
@@ -760,7 +763,8 @@ class Service {
           key, layer_kind, [&] { return load_profile_subject(folder, options.precision).subject; }, source);
     }
     planners_ =
-        std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency));
+        std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency),
+                                   options.objective_ms ? options.max_speedup : std::nullopt);
     if (!generators_.empty() && generators_[0].causal()) streams_ = options.max_streams;
     slots_.emplace(static_cast<size_t>(options.workers * streams_), static_cast<size_t>(streams_),
                    options.max_queue, options.objective_ms && streams_ > 1);
@@ -869,11 +873,11 @@ class Service {
     choice.budget_ms = budget;
     if (budget < dense) {
       // Speedups in steps of 1/20 (a bounded set of planners), up to just past the reachable one
-      // (whose planner runs the fastest schedule).
+      // (whose planner runs the fastest schedule), or up to --max-speedup.
       const auto step_up = [](double speedup) {
         return std::ceil(speedup * kSpeedupSteps - 1e-9) / kSpeedupSteps;
       };
-      const double reachable = step_up(dense / fastest);
+      const double reachable = std::min(step_up(dense / fastest), options_.max_speedup.value_or(kNoCap));
       choice.knob.speedup = budget > 0.0 ? std::min(step_up(dense / budget), reachable) : reachable;
       if (*choice.knob.speedup <= 1.0) choice.knob.speedup.reset();
     }
@@ -1274,6 +1278,7 @@ class Service {
   std::unique_ptr<Planners> planners_;
   std::optional<LatencyObjective> objective_;
   static constexpr double kSpeedupSteps = 20.0;  // chosen speedups are multiples of 1/20
+  static constexpr double kNoCap = std::numeric_limits<double>::infinity();
   Metrics metrics_;
   // Decoder-only models: a scheduler per worker, each running max_streams streams together.
   int streams_ = 1;

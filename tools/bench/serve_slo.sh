@@ -7,21 +7,22 @@
 #   tools/bench/serve_slo.sh --model models/default --data data/spam/test.jsonl \
 #     [--route predict|completions] [--text-field text] [--label-field label] [--duration 20]
 #     [--levels "0.5 1 2 4"] [--slo-factor 2] [--threads 1] [--workers 1] [--max-tokens 8]
-#     [--arms "dense slo"]
+#     [--arms "dense slo"] [--max-speedup S]
 # Arms: dense (the default server: concurrent requests packed into one pass), slo (the same with
-# --slo-ms), unpacked (dense, one request a pass: --max-batch-tokens 0), slo-unpacked.
+# --slo-ms), slo-capped (slo with --max-speedup S: a quality cap such as latte tune --max-drop's),
+# unpacked (dense, one request a pass: --max-batch-tokens 0), slo-unpacked.
 # Environment: LATTE (default build/latte).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 latte=${LATTE:-$root/build/latte}
 model="" data="" route=predict text_field=text label_field=label duration=20 levels="0.5 1 2 4"
-slo_factor=2 threads=1 workers=1 max_tokens=8 closed=40 arms="dense slo"
+slo_factor=2 threads=1 workers=1 max_tokens=8 closed=40 arms="dense slo" max_speedup=""
 while (($#)); do
   case $1 in
     --model) model=$2 ;; --data) data=$2 ;; --route) route=$2 ;; --text-field) text_field=$2 ;;
     --label-field) label_field=$2 ;; --duration) duration=$2 ;; --levels) levels=$2 ;;
     --slo-factor) slo_factor=$2 ;; --threads) threads=$2 ;; --workers) workers=$2 ;;
-    --max-tokens) max_tokens=$2 ;; --closed) closed=$2 ;; --arms) arms=$2 ;;
+    --max-tokens) max_tokens=$2 ;; --closed) closed=$2 ;; --arms) arms=$2 ;; --max-speedup) max_speedup=$2 ;;
     *) echo "serve_slo: unknown flag $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -65,7 +66,10 @@ for arm in $arms; do
   case $arm in
     dense) flags=() ;; slo) flags=(--slo-ms "$slo_ms") ;; unpacked) flags=(--max-batch-tokens 0) ;;
     slo-unpacked) flags=(--slo-ms "$slo_ms" --max-batch-tokens 0) ;;
-    *) echo "serve_slo: unknown arm $arm (dense, slo, unpacked, slo-unpacked)" >&2; exit 2 ;;
+    slo-capped)
+      [[ -n $max_speedup ]] || { echo "serve_slo: arm slo-capped needs --max-speedup" >&2; exit 2; }
+      flags=(--slo-ms "$slo_ms" --max-speedup "$max_speedup") ;;
+    *) echo "serve_slo: unknown arm $arm (dense, slo, slo-capped, unpacked, slo-unpacked)" >&2; exit 2 ;;
   esac
   stop_server; start_server "${flags[@]}"; "${load[@]}" --url "$url" --closed 5 > /dev/null
   for level in $levels; do

@@ -43,6 +43,10 @@ struct ServeOptions {
   // without a knob run at the smallest speedup that meets it given the line, those that even the
   // fastest schedule cannot answer in time are refused with 503 (serve/objective.h). None: off.
   std::optional<double> objective_ms;
+  // Under an objective: the highest speedup it chooses (a quality cap, such as the one `latte tune
+  // --max-drop` picks); requests that even this speedup cannot answer in time are refused. None:
+  // as far as the schedules reach. Requests carrying their own knob keep it.
+  std::optional<double> max_speedup;
   int64_t default_max_tokens = 16;  // completions without max_tokens, as OpenAI's API
   size_t max_body_bytes = size_t{1} << 20;
   RequestLimits limits;
