@@ -8,7 +8,10 @@
 #      elim  - elimination in the prompt of each window, speedup sampled per batch from TRAIN_RANGE;
 #      dense - no elimination (the zero-shot case: pruned only at inference);
 #      and, when ARMS names it, elim-kept - as elim, with the prompt rows that survive elimination
-#      scored too (--score-kept-prompt);
+#      scored too (--score-kept-prompt); elim-ft - the trained dense arm fine-tuned for FT_STEPS
+#      more steps as elim-kept (the workflow of the seed paper: fine-tune a trained model with
+#      elimination); dense-ft - its control, the same fine-tuning without elimination (listed
+#      after dense in ARMS, which they start from);
 #   3. latte eval --task lm on lm/test at S = 1, 2, 3, 3.72, 4 (Llama: 1, 2, 2.9, 4, and the
 #      truncation baseline: each S reached by cutting the prompt to its last tokens) (prompt 256
 #      and 512, continuation 32; JSON lines), greedy continuations of 5 test passages at S = 1 and
@@ -29,7 +32,8 @@
 # [1,4], SEEDS [1], STOP_AFTER [0], EVAL_PROMPTS [256 512: prompt lengths scored, each + 32 <=
 # SEQ_LEN], EVAL_WINDOWS [200 per prompt length], THREADS [all cores], ARMS [GPT-2: elim dense,
 # elim-kept adds the third arm; Llama: elim-kept elim dense], TRUNCATION_BASELINE [GPT-2 0, Llama
-# 1: also score each speedup with the prompt cut to its last tokens, dense], EVAL_AGAIN [unset].
+# 1: also score each speedup with the prompt cut to its last tokens, dense], FT_STEPS [200], FT_LR
+# [1e-4], EVAL_AGAIN [unset].
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 latte=${LATTE:-$root/build/latte}
@@ -55,8 +59,8 @@ if [[ ${TRUNCATION_BASELINE:-$cut} == 1 ]]; then baseline=(--truncation-baseline
 read -r -a arms <<<"${ARMS:-$default_arms}"
 for arm in "${arms[@]}"; do
   case $arm in
-    elim | dense | elim-kept) ;;
-    *) echo "make_gpt2_model: ARMS takes elim, dense and elim-kept, got '$arm'" >&2; exit 1 ;;
+    elim | dense | elim-kept | elim-ft | dense-ft) ;;
+    *) echo "make_gpt2_model: ARMS takes elim, dense, elim-kept, elim-ft and dense-ft, got '$arm'" >&2; exit 1 ;;
   esac
 done
 
@@ -83,11 +87,23 @@ for seed in ${SEEDS:-1}; do
     echo "== 2. seed $seed, arm $arm -> $out"
     elimination=()
     if [[ $arm == elim* ]]; then elimination=(--train-speedup-range "${TRAIN_RANGE:-1,4}"); fi
-    if [[ $arm == elim-kept ]]; then elimination+=(--score-kept-prompt); fi
+    if [[ $arm == elim-kept || $arm == elim-ft ]]; then elimination+=(--score-kept-prompt); fi
+    # From scratch, or (the -ft arms) from the trained dense arm, on another order of the batches.
+    start=(--family "$family" --preset "${PRESET:-small}" ${LAYERS:+--layers "$LAYERS"} --steps "${STEPS:-900}"
+      --lr "${LR:-6e-4}" --seed "$seed")
+    if [[ $arm == *-ft ]]; then
+      dense_step=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' \
+        "$work/seed$seed/dense/trainer_state/state.json" 2>/dev/null || echo 0)
+      if [[ ! -f $work/seed$seed/dense/model.safetensors || $dense_step -lt ${STEPS:-900} ]]; then
+        echo "make_gpt2_model: $arm starts from $work/seed$seed/dense, which is not trained to its end:" \
+          "put dense before $arm in ARMS" >&2
+        exit 1
+      fi
+      start=(--init "$work/seed$seed/dense" --steps "${FT_STEPS:-200}" --lr "${FT_LR:-1e-4}" --seed "$((seed + 1000))")
+    fi
     mkdir -p "$work/seed$seed"
     "${train[@]}" --data "$data/lm/train.txt" --dev "$data/lm/dev.txt" --tokenizer "$encoder" \
-      --family "$family" --preset "${PRESET:-small}" ${LAYERS:+--layers "$LAYERS"} --seq-len "$seq_len" \
-      --batch-size "${BATCH:-8}" --steps "${STEPS:-900}" --lr "${LR:-6e-4}" --seed "$seed" \
+      "${start[@]}" --seq-len "$seq_len" --batch-size "${BATCH:-8}" \
       "${elimination[@]}" --eval-speedups "$dev_speedups" --dev-windows 64 --stop-after "${STOP_AFTER:-0}" \
       "${threads[@]}" --out "$out" --resume 2>&1 | tee -a "$work/seed$seed/$arm.train.log"
   done
@@ -163,6 +179,8 @@ for prompt in ${EVAL_PROMPTS:-256 512}; do
         elim) label="trained with elimination" ;;
         dense) label="zero-shot (trained dense)" ;;
         elim-kept) label="trained with elimination, kept prompt rows scored" ;;
+        elim-ft) label="dense, then fine-tuned with elimination" ;;
+        dense-ft) label="dense, then fine-tuned dense" ;;
       esac
       series+=(--series "seed $seed, $label=$work/seed$seed/$arm.eval-prompt$prompt.jsonl")
     done

@@ -11,7 +11,8 @@ one seed the change carries latte's 95 % interval from a paired bootstrap over t
 (`perplexity_change_ci95_pct`). Then the perplexity increase at S = HEADLINE (3.72 for GPT-2, 2.9 for Llama) of each arm (what
 "passable perplexity" means here) and, seed by seed, each elimination arm against the zero-shot
 arm on the same windows: the difference of their increases with its paired-bootstrap interval,
-as `latte compare --json` wrote it (WORK/seed*/{arm}-vs-dense.prompt{P}.jsonl). The intervals say
+as `latte compare --json` wrote it (WORK/seed*/{arm}-vs-dense.prompt{P}.jsonl), and the arm
+fine-tuned with elimination against its control fine-tuned dense (elim-ft-vs-dense-ft) where run. The intervals say
 how much the choice of test windows moves a figure, not how much another training run would.
 Standard library only.
 """
@@ -24,7 +25,9 @@ import statistics
 import sys
 
 MODEL_ARMS = (("elim", "trained with elimination"), ("dense", "zero-shot (trained dense)"),
-              ("elim-kept", "trained with elimination, kept prompt rows scored"))
+              ("elim-kept", "trained with elimination, kept prompt rows scored"),
+              ("elim-ft", "dense, then fine-tuned with elimination"),
+              ("dense-ft", "dense, then fine-tuned dense (zero-shot)"))
 # `latte eval --truncation-baseline`: each model with its prompts cut to their last tokens instead.
 ARMS = MODEL_ARMS + tuple((arm + "-cut", label + ", prompt truncated instead") for arm, label in MODEL_ARMS)
 
@@ -109,15 +112,17 @@ def main():
         for arm, label in ARMS:
             if increase.get(arm):
                 print(f"- {label}: perplexity {spread(increase[arm], '{:+.2f}')} % at S = {args.headline:g} (prompt {prompt})")
+        labels = dict(ARMS)
+        pairs = [(arm, "dense") for arm, _ in MODEL_ARMS if arm != "dense"] + [("elim-ft", "dense-ft")]
         for seed in seeds:
-            for arm, label in ARMS:
-                path = os.path.join(seed, f"{arm}-vs-dense.prompt{prompt}.jsonl")
-                if arm == "dense" or not os.path.exists(path):
+            for arm, base in pairs:
+                path = os.path.join(seed, f"{arm}-vs-{base}.prompt{prompt}.jsonl")
+                if not os.path.exists(path):
                     continue
                 for speedup, row in sorted(read_jsonl(path, ("speedup", "difference_points"), "latte compare --json").items()):
                     low, high = row["difference_ci95_points"]
-                    print(f"- {os.path.basename(seed)}, S = {speedup:g}: the increase of the arm {label} minus "
-                          f"the zero-shot arm's, same windows: {row['difference_points']:+.2f} points "
+                    print(f"- {os.path.basename(seed)}, S = {speedup:g}: the increase of the arm {labels[arm]} minus "
+                          f"that of the arm {labels[base]}, same windows: {row['difference_points']:+.2f} points "
                           f"(95 % interval over windows {low:+.2f} to {high:+.2f})")
         print()
     return 0
