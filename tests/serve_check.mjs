@@ -6,6 +6,7 @@
 //   node tests/serve_check.mjs LATTE SOURCE_DIR curl|openai
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -170,6 +171,27 @@ async function checkEncoder() {
   const server = await startServer(['--model', model, '--max-inputs', '1024']);
   const url = server.url;
   expectEqual(curl('GET', `${url}/health`).status, 200, '/health');
+  // Keep-alive lasts as long as the client uses it: cpp-httplib's default closed each connection
+  // after 5 requests, so a busy client paid a new connection every fifth request.
+  const connects = execFileSync('curl', Array(12).fill(['-s', '-o', '/dev/null', '-w', '%{num_connects} ',
+    '--data-binary', '{"inputs": "hello"}', `${url}/predict`]).flatMap((one, i) => (i ? ['--next', ...one] : one)),
+  { encoding: 'utf8' }).trim().split(' ').map(Number);
+  expectEqual(connects, [1, ...Array(11).fill(0)], 'twelve requests on one keep-alive connection');
+  // A burst of connections is answered: cpp-httplib's listen backlog of 5 lost their SYNs (512 at
+  // once: 112 failed, the slowest answered after 56 s, each lost SYN costing a second or more).
+  const burst = await Promise.all(Array.from({ length: 512 }, () => new Promise((resolve) => {
+    const began = performance.now();
+    const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+    socket.setTimeout(30_000, () => socket.destroy(new Error('timed out')));
+    socket.on('connect', () => socket.write('GET /health HTTP/1.1\r\nHost: latte\r\nConnection: close\r\n\r\n'));
+    let answer = '';
+    socket.on('data', (data) => (answer += data));
+    socket.on('close', () => resolve({ ok: answer.startsWith('HTTP/1.1 200'), ms: performance.now() - began }));
+    socket.on('error', () => {});
+  })));
+  expectEqual(burst.filter((one) => !one.ok).length, 0, 'a burst of 512 connections: all answered');
+  const slowest = Math.max(...burst.map((one) => one.ms));
+  expect(slowest < 10_000, `a burst of 512 connections: the slowest answered after ${slowest.toFixed(0)} ms`);
 
   const texts = ['WIN a FREE cruise!!! Call now to claim your prize',
                  'Hi Tom, the meeting moved to Thursday at 10, see you there'];

@@ -1,7 +1,5 @@
 #include "low_precision_gemm.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,6 +8,7 @@
 
 #include "gemm_small_kernels.h"
 #include "latte/core/packed_gemm.h"
+#include "latte/core/threads.h"
 #include "onednn_context.h"
 
 namespace latte {
@@ -36,22 +35,27 @@ constexpr int64_t kParallelElements = int64_t{1} << 15;
 // its outputs are NaN as in fp32. Rows [rows, bucket_rows) hold zeros.
 void quantize_rows(const float* x, int64_t rows, int64_t bucket_rows, int64_t in_features, int levels,
                    int zero_point, uint8_t* quantized, float* row_scales) {
-#pragma omp parallel for if (rows * in_features >= kParallelElements)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = x + r * in_features;
-    float largest = 0.0f;
-    bool finite = true;
-    for (int64_t k = 0; k < in_features; ++k) {
-      largest = std::max(largest, std::fabs(row[k]));
-      finite &= std::isfinite(row[k]);
-    }
-    const float inverse = largest > 0.0f && finite ? static_cast<float>(levels) / largest : 0.0f;
-    row_scales[r] = finite ? largest / static_cast<float>(levels) : std::numeric_limits<float>::quiet_NaN();
-    uint8_t* out = quantized + r * in_features;
-    // The conversion to uint8_t wraps modulo 256: a negative level becomes its s8 bit pattern.
-    for (int64_t k = 0; k < in_features; ++k)
-      out[k] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(row[k] * inverse)) + zero_point);
-  }
+  parallel_ranges(
+      rows,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          const float* row = x + r * in_features;
+          float largest = 0.0f;
+          bool finite = true;
+          for (int64_t k = 0; k < in_features; ++k) {
+            largest = std::max(largest, std::fabs(row[k]));
+            finite &= std::isfinite(row[k]);
+          }
+          const float inverse = largest > 0.0f && finite ? static_cast<float>(levels) / largest : 0.0f;
+          row_scales[r] =
+              finite ? largest / static_cast<float>(levels) : std::numeric_limits<float>::quiet_NaN();
+          uint8_t* out = quantized + r * in_features;
+          // The conversion to uint8_t wraps modulo 256: a negative level becomes its s8 bit pattern.
+          for (int64_t k = 0; k < in_features; ++k)
+            out[k] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(row[k] * inverse)) + zero_point);
+        }
+      },
+      rows * in_features >= kParallelElements);
   std::fill(quantized + rows * in_features, quantized + bucket_rows * in_features,
             static_cast<uint8_t>(zero_point));
 }
@@ -59,8 +63,12 @@ void quantize_rows(const float* x, int64_t rows, int64_t bucket_rows, int64_t in
 void round_rows_to_bf16(const float* x, int64_t rows, int64_t bucket_rows, int64_t in_features,
                         uint16_t* rounded) {
   const int64_t count = rows * in_features;
-#pragma omp parallel for if (count >= kParallelElements)
-  for (int64_t i = 0; i < count; ++i) rounded[i] = to_bf16(x[i]);
+  parallel_ranges(
+      count,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) rounded[i] = to_bf16(x[i]);
+      },
+      count >= kParallelElements);
   std::fill(rounded + count, rounded + bucket_rows * in_features, uint16_t{0});
 }
 
@@ -104,12 +112,9 @@ void run_epilogue(const gemm_kernels::EpilogueArgs& args, int64_t rows) {
   const auto kernel = !isa                       ? epilogue_scalar
                       : *isa == GemmIsa::kAvx512 ? gemm_kernels::epilogue_avx512
                                                  : gemm_kernels::epilogue_avx2;
-#pragma omp parallel if (rows > 1 && rows * args.out_features >= kParallelElements)
-  {
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    const int64_t begin = rows * thread / threads, end = rows * (thread + 1) / threads;
-    if (begin < end) kernel(args, begin, end);
-  }
+  parallel_ranges(
+      rows, [&](int64_t begin, int64_t end) { kernel(args, begin, end); },
+      rows * args.out_features >= kParallelElements);
 }
 
 // Per-thread scratch, grown to the largest call seen; a Linear is shared across threads.
@@ -344,24 +349,22 @@ void LowPrecisionGemm::run_few_rows(const float* x, int64_t rows, float* y) cons
   // Contiguous block ranges per thread, each finished by the thread that computed it while
   // its product is in cache; a small product stays on one thread.
   const bool parallel = blocks > 1 && rows * in_features_ * out_features_ >= (int64_t{1} << 16);
-#pragma omp parallel if (parallel)
-  {
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    const int64_t begin = blocks * thread / threads, end = blocks * (thread + 1) / threads;
-    if (begin < end) {
-      gemm_kernels::bf16_gemv_avx512(args, begin, end);
-      const int64_t column = begin * block_columns;
-      gemm_kernels::EpilogueArgs epilogue;
-      epilogue.product = product + column;
-      epilogue.bias = bias_.empty() ? nullptr : bias_.data() + column;
-      epilogue.out_features = std::min(end * block_columns, out_features_) - column;
-      epilogue.activation = activation_;
-      epilogue.accumulate = accumulate_;
-      epilogue.y = y + column;
-      epilogue.row_stride = out_features_;
-      gemm_kernels::epilogue_avx512(epilogue, 0, rows);
-    }
-  }
+  parallel_ranges(
+      blocks,
+      [&](int64_t begin, int64_t end) {
+        gemm_kernels::bf16_gemv_avx512(args, begin, end);
+        const int64_t column = begin * block_columns;
+        gemm_kernels::EpilogueArgs epilogue;
+        epilogue.product = product + column;
+        epilogue.bias = bias_.empty() ? nullptr : bias_.data() + column;
+        epilogue.out_features = std::min(end * block_columns, out_features_) - column;
+        epilogue.activation = activation_;
+        epilogue.accumulate = accumulate_;
+        epilogue.y = y + column;
+        epilogue.row_stride = out_features_;
+        gemm_kernels::epilogue_avx512(epilogue, 0, rows);
+      },
+      parallel);
 }
 
 void LowPrecisionGemm::operator()(const float* x, int64_t rows, float* y) const {

@@ -5,28 +5,30 @@
 #include <utility>
 
 #include "latte/core/error.h"
+#include "latte/core/threads.h"
 
 namespace latte {
 
 void layer_norm(float* x, int64_t rows, int64_t width, const float* gamma, const float* beta, float eps) {
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < rows; ++row) {
-    float* values = x + row * width;
-    // Two passes in double for the statistics: the reference tolerance is 1e-4
-    // on deep stacks, and single-pass float variance loses it on large means.
-    double sum = 0.0;
-    for (int64_t i = 0; i < width; ++i) sum += values[i];
-    const double mean = sum / static_cast<double>(width);
-    double squares = 0.0;
-    for (int64_t i = 0; i < width; ++i) {
-      const double centered = values[i] - mean;
-      squares += centered * centered;
-    }
-    const float inv_std = static_cast<float>(1.0 / std::sqrt(squares / static_cast<double>(width) + eps));
-    const float mean_f = static_cast<float>(mean);
+  parallel_ranges(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      float* values = x + row * width;
+      // Two passes in double for the statistics: the reference tolerance is 1e-4
+      // on deep stacks, and single-pass float variance loses it on large means.
+      double sum = 0.0;
+      for (int64_t i = 0; i < width; ++i) sum += values[i];
+      const double mean = sum / static_cast<double>(width);
+      double squares = 0.0;
+      for (int64_t i = 0; i < width; ++i) {
+        const double centered = values[i] - mean;
+        squares += centered * centered;
+      }
+      const float inv_std = static_cast<float>(1.0 / std::sqrt(squares / static_cast<double>(width) + eps));
+      const float mean_f = static_cast<float>(mean);
 #pragma omp simd
-    for (int64_t i = 0; i < width; ++i) values[i] = (values[i] - mean_f) * inv_std * gamma[i] + beta[i];
-  }
+      for (int64_t i = 0; i < width; ++i) values[i] = (values[i] - mean_f) * inv_std * gamma[i] + beta[i];
+    }
+  });
 }
 
 LayerNorm::LayerNorm(Tensor gamma, Tensor beta, float eps)
@@ -41,15 +43,16 @@ void LayerNorm::operator()(float* x, int64_t rows) const {
 }
 
 void rms_norm(float* x, int64_t rows, int64_t width, const float* gamma, float eps) {
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < rows; ++row) {
-    float* values = x + row * width;
-    double squares = 0.0;  // in double, as layer_norm's statistics
-    for (int64_t i = 0; i < width; ++i) squares += static_cast<double>(values[i]) * values[i];
-    const float inv_rms = static_cast<float>(1.0 / std::sqrt(squares / static_cast<double>(width) + eps));
+  parallel_ranges(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      float* values = x + row * width;
+      double squares = 0.0;  // in double, as layer_norm's statistics
+      for (int64_t i = 0; i < width; ++i) squares += static_cast<double>(values[i]) * values[i];
+      const float inv_rms = static_cast<float>(1.0 / std::sqrt(squares / static_cast<double>(width) + eps));
 #pragma omp simd
-    for (int64_t i = 0; i < width; ++i) values[i] = values[i] * inv_rms * gamma[i];
-  }
+      for (int64_t i = 0; i < width; ++i) values[i] = values[i] * inv_rms * gamma[i];
+    }
+  });
 }
 
 RMSNorm::RMSNorm(Tensor gamma, float eps) : gamma_(std::move(gamma)), eps_(eps) {

@@ -1,13 +1,12 @@
 #include "latte/core/packed_gemm.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 
 #include "gemm_small_kernels.h"
 #include "latte/core/error.h"
+#include "latte/core/threads.h"
 
 namespace latte {
 
@@ -90,14 +89,8 @@ void PackedGemm::operator()(const float* x, int64_t rows, float* y) const {
   // the weights once. Tiny products stay on one thread (a parallel region
   // costs a few microseconds).
   const bool parallel = panels > 1 && rows * in_features_ * out_features_ >= (int64_t{1} << 16);
-#pragma omp parallel if (parallel)
-  {
-    const int64_t threads = omp_get_num_threads();
-    const int64_t thread = omp_get_thread_num();
-    const int64_t begin = panels * thread / threads;
-    const int64_t end = panels * (thread + 1) / threads;
-    if (begin < end) kernel(args, begin, end);
-  }
+  parallel_ranges(
+      panels, [&](int64_t begin, int64_t end) { kernel(args, begin, end); }, parallel);
 }
 
 }  // namespace latte

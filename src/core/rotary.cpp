@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "latte/core/error.h"
+#include "latte/core/threads.h"
 
 namespace latte {
 
@@ -41,24 +42,25 @@ void apply_rotary(float* x, int64_t rows, int64_t stride, int64_t n_heads, int64
   const int64_t first_step = spec.interleaved ? 2 : 1;
   const int64_t partner_offset = spec.interleaved ? 1 : half;
 
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < rows; ++row) {
-    float* values = x + row * stride;
-    const auto position = static_cast<double>(positions[static_cast<size_t>(row)]);
-    for (int64_t i = 0; i < half; ++i) {
-      const double angle = position * frequencies[static_cast<size_t>(i)];
-      const auto cosine = static_cast<float>(std::cos(angle));
-      const auto sine = static_cast<float>(std::sin(angle));
-      for (int64_t head = 0; head < n_heads; ++head) {
-        float* first = values + head * head_dim + i * first_step;
-        float* second = first + partner_offset;
-        const float a = *first;
-        const float b = *second;
-        *first = a * cosine - b * sine;
-        *second = b * cosine + a * sine;
+  parallel_ranges(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      float* values = x + row * stride;
+      const auto position = static_cast<double>(positions[static_cast<size_t>(row)]);
+      for (int64_t i = 0; i < half; ++i) {
+        const double angle = position * frequencies[static_cast<size_t>(i)];
+        const auto cosine = static_cast<float>(std::cos(angle));
+        const auto sine = static_cast<float>(std::sin(angle));
+        for (int64_t head = 0; head < n_heads; ++head) {
+          float* first = values + head * head_dim + i * first_step;
+          float* second = first + partner_offset;
+          const float a = *first;
+          const float b = *second;
+          *first = a * cosine - b * sine;
+          *second = b * cosine + a * sine;
+        }
       }
     }
-  }
+  });
 }
 
 std::vector<double> llama3_inverse_frequencies(int64_t rotary_dim, double theta, double factor,

@@ -39,4 +39,37 @@ void set_num_threads(int count) { omp_set_num_threads(count); }
 
 int num_threads() { return omp_get_max_threads(); }
 
+namespace {
+
+// Whether a parallel region would have more than one thread to give work to.
+bool several_threads() { return omp_get_max_threads() > 1 && !omp_in_parallel(); }
+
+}  // namespace
+
+void parallel_ranges(int64_t count, const std::function<void(int64_t, int64_t)>& body, bool worthwhile) {
+  if (count <= 0) return;
+  if (!worthwhile || count == 1 || !several_threads()) {
+    body(0, count);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads();
+    const int64_t thread = omp_get_thread_num();
+    const int64_t begin = count * thread / threads;
+    const int64_t end = count * (thread + 1) / threads;
+    if (begin < end) body(begin, end);
+  }
+}
+
+void parallel_tasks(int64_t count, const std::function<void(int64_t)>& task) {
+  if (count <= 0) return;
+  if (count == 1 || !several_threads()) {
+    for (int64_t i = 0; i < count; ++i) task(i);
+    return;
+  }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i = 0; i < count; ++i) task(i);
+}
+
 }  // namespace latte

@@ -13,6 +13,7 @@
 #include "latte/core/attention_head.h"
 #include "latte/core/error.h"
 #include "latte/core/linear.h"
+#include "latte/core/threads.h"
 
 namespace latte {
 
@@ -211,8 +212,7 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
               : nullptr;
   const int64_t n_tasks = n_sequences * spec.n_heads;
 
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t task = 0; task < n_tasks; ++task) {
+  parallel_tasks(n_tasks, [&](int64_t task) {
     const int64_t s = task / spec.n_heads;
     const int64_t head = task % spec.n_heads;
     const int64_t kv_head = head / group;
@@ -222,12 +222,12 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
     float* column_sums =
         head_scores ? head_scores + head * total_keys + key_offsets[static_cast<size_t>(s)] : nullptr;
     if (column_sums) std::fill(column_sums, column_sums + n_keys, 0.0f);
-    if (n_queries == 0) continue;
+    if (n_queries == 0) return;
     float* context = sequence.context + head * head_dim;
     if (n_keys == 0) {  // no query sees a key: zero context rows
       for (int64_t i = 0; i < n_queries; ++i)
         std::fill_n(context + i * sequence.context_stride, head_dim, 0.0f);
-      continue;
+      return;
     }
     float* scores = probabilities + static_cast<int64_t>(omp_get_thread_num()) * per_thread;
     const float* query = sequence.queries + head * head_dim;
@@ -294,7 +294,7 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
         if (counts[j] > 0) column_sums[j] /= static_cast<float>(counts[j]);
       }
     }
-  }
+  });
 
   if (!scoring) return;
   const float inverse_heads = 1.0f / static_cast<float>(spec.n_heads);

@@ -1,13 +1,16 @@
 #include "latte/serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <functional>
@@ -1551,6 +1554,10 @@ void run_server(const ServeOptions& options) {
   server.set_read_timeout(30);
   server.set_write_timeout(30);
   server.set_keep_alive_timeout(2);
+  // cpp-httplib closes a keep-alive connection after 5 requests by default, so a busy client
+  // reconnects every fifth request (a handshake, a new thread from the pool, and under a burst a
+  // full listen backlog): keep connections open for as long as clients use them.
+  server.set_keep_alive_max_count(std::numeric_limits<int>::max());
   // Answers go out in several writes (headers, body): without TCP_NODELAY a keep-alive client's
   // delayed ACK holds each answer ~40 ms.
   server.set_tcp_nodelay(true);
@@ -1600,6 +1607,16 @@ void run_server(const ServeOptions& options) {
     service.metrics().request(route_of(request.path), response.status, seconds_since(request_start));
   });
 
+  // cpp-httplib listens with a backlog of 5 (Debian builds it into libcpp-httplib): a burst of
+  // new connections beyond it loses SYNs, which clients send again only after a second (512
+  // connections at once: the slowest waited 56 s, 112 failed). listen() again on the bound socket
+  // sets a deeper backlog; the kernel caps it at net.core.somaxconn.
+  constexpr int kListenBacklog = 4096;
+  socket_t listening = INVALID_SOCKET;
+  server.set_socket_options([&listening](socket_t socket) {
+    httplib::default_socket_options(socket);
+    listening = socket;
+  });
   int port = options.port;
   if (port == 0) {
     port = server.bind_to_any_port(options.host);
@@ -1607,6 +1624,10 @@ void run_server(const ServeOptions& options) {
   } else if (!server.bind_to_port(options.host, port)) {
     throw InputError("cannot bind " + options.host + ":" + std::to_string(port) +
                      " (in use, or not an address of this machine)");
+  }
+
+  if (listening != INVALID_SOCKET && ::listen(listening, kListenBacklog) != 0) {
+    std::cerr << "latte: warning: could not deepen the listen backlog: " << std::strerror(errno) << std::endl;
   }
 
   stop_requested = false;
