@@ -61,14 +61,22 @@ TEST(LatencyObjective, MeasuredPassesCorrectThePredictions) {
   EXPECT_DOUBLE_EQ(slo.extra_ms(), 5.0);
   EXPECT_NEAR(slo.pass_budget_ms(0.0, 1.0, {}, {}), 47.5, 1e-6);
   EXPECT_DOUBLE_EQ(slo.hold_ms(10.0), 25.0);
-  // Later observations move the correction a fifth of the way each.
+  // Later observations move the mean a fifth of the way each and the mean deviation a fifth of
+  // the way to the distance from the mean; each is predicted at its mean plus twice that
+  // deviation: scale 1.8 + 2 x 0.2, time beyond the pass 4 + 2 x 1.
   slo.observe(10.0, 10.0, 10.0);
-  EXPECT_NEAR(slo.pass_scale(), 1.8, 1e-12);
-  EXPECT_NEAR(slo.extra_ms(), 4.0, 1e-12);
+  EXPECT_NEAR(slo.pass_scale(), 2.2, 1e-12);
+  EXPECT_NEAR(slo.extra_ms(), 6.0, 1e-12);
+  EXPECT_NEAR(slo.hold_ms(10.0), 28.0, 1e-12);
+  // Steady measurements shrink the margin again.
+  for (int i = 0; i < 80; ++i) slo.observe(10.0, 10.0, 10.0);
+  EXPECT_NEAR(slo.pass_scale(), 1.0, 1e-4);
+  EXPECT_NEAR(slo.extra_ms(), 0.0, 1e-4);
   // Nonsense observations are ignored.
+  const double scale = slo.pass_scale();
   slo.observe(0.0, 10.0, 10.0);
   slo.observe(10.0, std::nan(""), 10.0);
-  EXPECT_NEAR(slo.pass_scale(), 1.8, 1e-12);
+  EXPECT_DOUBLE_EQ(slo.pass_scale(), scale);
 }
 
 TEST(LatencyObjective, ATimeToFirstTokenObjectiveDoesNotCountTheDecodeSteps) {
@@ -78,6 +86,15 @@ TEST(LatencyObjective, ATimeToFirstTokenObjectiveDoesNotCountTheDecodeSteps) {
   EXPECT_NEAR(slo.pass_budget_ms(0.0, 1.0, {}, {}), 100.0, 1e-6);
   // A request behind waits for this one's whole generation: p + 50 + p <= 100.
   EXPECT_NEAR(slo.pass_budget_ms(0.0, 1.0, {}, {{0.0, 1.0}}), 25.0, 1e-3);
+}
+
+TEST(LatencyObjective, AGenerationsDecodeStepsAreTakenAtTheirMeanWithoutAMargin) {
+  // They vary with each request's length, not with noise.
+  LatencyObjective slo = objective(100.0, 1, /*ends_with_pass=*/true);
+  slo.observe(10.0, 10.0, 60.0);
+  slo.observe(10.0, 10.0, 20.0);
+  EXPECT_NEAR(slo.extra_ms(), 42.0, 1e-9);  // 50 + 0.2 x (10 - 50)
+  EXPECT_NEAR(slo.hold_ms(10.0), 52.0, 1e-9);
 }
 
 // Continuous batching: a time-to-first-token objective over one worker of `streams` slots whose

@@ -68,16 +68,32 @@ TEST(ParallelTasks, RunEveryTaskOnceAndInOrderOnOneThread) {
   for (const int threads : {1, 2, 4}) {
     ThreadCount count(threads);
     std::vector<std::atomic<int>> seen(37);
-    parallel_tasks(37, [&](int64_t task) { ++seen[static_cast<size_t>(task)]; });
+    parallel_tasks(37, [&](int64_t task, int worker) {
+      EXPECT_GE(worker, 0);
+      EXPECT_LT(worker, threads);
+      ++seen[static_cast<size_t>(task)];
+    });
     for (const auto& one : seen) EXPECT_EQ(one.load(), 1);
   }
   ThreadCount count(1);
   std::vector<int64_t> order;
-  parallel_tasks(5, [&](int64_t task) {
+  parallel_tasks(5, [&](int64_t task, int worker) {
     EXPECT_FALSE(omp_in_parallel());
+    EXPECT_EQ(worker, 0);
     order.push_back(task);
   });
   EXPECT_EQ(order, (std::vector<int64_t>{0, 1, 2, 3, 4}));
+}
+
+TEST(ParallelTasks, InsideAParallelRegionRunOnTheAskingThreadAsWorkerZero) {
+  ThreadCount count(2);
+  std::vector<int> workers(2, -1);
+#pragma omp parallel num_threads(2)
+  {
+    const int outer = omp_get_thread_num();
+    parallel_tasks(3, [&](int64_t, int worker) { workers[static_cast<size_t>(outer)] = worker; });
+  }
+  EXPECT_EQ(workers, (std::vector<int>{0, 0}));
 }
 
 }  // namespace

@@ -62,14 +62,14 @@ void parallel_ranges(int64_t count, const std::function<void(int64_t, int64_t)>&
   }
 }
 
-void parallel_tasks(int64_t count, const std::function<void(int64_t)>& task) {
+void parallel_tasks(int64_t count, const std::function<void(int64_t, int)>& task) {
   if (count <= 0) return;
   if (count == 1 || !several_threads()) {
-    for (int64_t i = 0; i < count; ++i) task(i);
+    for (int64_t i = 0; i < count; ++i) task(i, 0);
     return;
   }
 #pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t i = 0; i < count; ++i) task(i);
+  for (int64_t i = 0; i < count; ++i) task(i, omp_get_thread_num());
 }
 
 }  // namespace latte

@@ -212,7 +212,7 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
               : nullptr;
   const int64_t n_tasks = n_sequences * spec.n_heads;
 
-  parallel_tasks(n_tasks, [&](int64_t task) {
+  parallel_tasks(n_tasks, [&](int64_t task, int worker) {
     const int64_t s = task / spec.n_heads;
     const int64_t head = task % spec.n_heads;
     const int64_t kv_head = head / group;
@@ -229,7 +229,7 @@ void attention(const AttentionSpec& spec, std::span<const AttentionSequence> seq
         std::fill_n(context + i * sequence.context_stride, head_dim, 0.0f);
       return;
     }
-    float* scores = probabilities + static_cast<int64_t>(omp_get_thread_num()) * per_thread;
+    float* scores = probabilities + static_cast<int64_t>(worker) * per_thread;
     const float* query = sequence.queries + head * head_dim;
     // Where key/value head kv_head starts: side by side in a row, or a block per head.
     const int64_t head_offset =

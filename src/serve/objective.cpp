@@ -14,8 +14,9 @@ namespace {
 
 constexpr double kSmoothing = 0.2;  // weight of each new observation
 constexpr int kBisectionSteps = 40;
-// Continuous batching predicts each prefill and step at its smoothed mean plus this many smoothed
-// deviations: a time to first token sums several of them, each as noisy as the machine is busy.
+// Predictions take each correction at its smoothed mean plus this many smoothed deviations: on a
+// busy machine the mean alone fills each request's budget to the objective, and noise then misses
+// it (a time to first token also sums several prefills and steps, each as noisy).
 constexpr double kSpreadMargin = 2.0;
 
 // Moves a smoothed mean and mean deviation towards `value` (the first value sets the mean).
@@ -218,31 +219,32 @@ LatencyObjective::Correction LatencyObjective::correction() const {
   return correction_;
 }
 
-double LatencyObjective::pass_scale() const { return correction().scale; }
-double LatencyObjective::extra_ms() const { return correction().extra_ms; }
+double LatencyObjective::pass_scale() const { return correction().scale(); }
+double LatencyObjective::extra_ms() const { return correction().extra(); }
 
 double LatencyObjective::hold_ms(double pass_ms) const {
   const Correction c = correction();
-  return c.scale * pass_ms + c.extra_ms;
+  return c.scale() * pass_ms + c.extra();
 }
 
 double LatencyObjective::objective_part_ms(double pass_ms) const {
   const Correction c = correction();
-  return c.scale * pass_ms + (options_.ends_with_pass ? 0.0 : c.extra_ms);
+  return c.scale() * pass_ms + (options_.ends_with_pass ? 0.0 : c.extra());
 }
 
 bool LatencyObjective::line_meets(double budget_ms, double waited_ms, const std::vector<double>& busy_ms,
                                   const std::vector<WaitingRequest>& behind, const Correction& c) const {
-  const double extra_counted = options_.ends_with_pass ? 0.0 : c.extra_ms;
-  if (waited_ms + c.scale * budget_ms + extra_counted > options_.objective_ms) return false;
+  const double scale = c.scale(), extra = c.extra();
+  const double extra_counted = options_.ends_with_pass ? 0.0 : extra;
+  if (waited_ms + scale * budget_ms + extra_counted > options_.objective_ms) return false;
   FreeTimes free(busy_ms.begin(), busy_ms.end());
-  free.push(c.scale * budget_ms + c.extra_ms);  // the worker taking this request
+  free.push(scale * budget_ms + extra);  // the worker taking this request
   for (const WaitingRequest& request : behind) {
     const double pass = std::max(budget_ms, request.fastest_pass_ms);
     const double start = free.top();
     free.pop();
-    if (request.waited_ms + start + c.scale * pass + extra_counted > options_.objective_ms) return false;
-    free.push(start + c.scale * pass + c.extra_ms);
+    if (request.waited_ms + start + scale * pass + extra_counted > options_.objective_ms) return false;
+    free.push(start + scale * pass + extra);
   }
   return true;
 }
@@ -261,9 +263,9 @@ double LatencyObjective::pass_budget_ms(double waited_ms, double fastest_pass_ms
                                         const std::vector<double>& busy_ms,
                                         const std::vector<WaitingRequest>& behind) const {
   const Correction c = correction();
-  const double extra_counted = options_.ends_with_pass ? 0.0 : c.extra_ms;
+  const double extra_counted = options_.ends_with_pass ? 0.0 : c.extra();
   // No pass longer than the objective left for this request alone.
-  const double high = (options_.objective_ms - waited_ms - extra_counted) / c.scale;
+  const double high = (options_.objective_ms - waited_ms - extra_counted) / c.scale();
   return largest_meeting(fastest_pass_ms, high,
                          [&](double budget) { return line_meets(budget, waited_ms, busy_ms, behind, c); });
 }
@@ -329,15 +331,16 @@ double LatencyObjective::line_ms(const std::vector<StreamWorker>& workers, size_
 bool LatencyObjective::admits(double fastest_pass_ms, const std::vector<double>& busy_ms,
                               const std::vector<WaitingRequest>& line) const {
   const Correction c = correction();
-  const double extra_counted = options_.ends_with_pass ? 0.0 : c.extra_ms;
+  const double scale = c.scale(), extra = c.extra();
+  const double extra_counted = options_.ends_with_pass ? 0.0 : extra;
   FreeTimes free(busy_ms.begin(), busy_ms.end());
   for (int worker = static_cast<int>(busy_ms.size()); worker < options_.workers; ++worker) free.push(0.0);
   for (const WaitingRequest& request : line) {
     const double start = free.top();
     free.pop();
-    free.push(start + c.scale * request.fastest_pass_ms + c.extra_ms);
+    free.push(start + scale * request.fastest_pass_ms + extra);
   }
-  return free.top() + c.scale * fastest_pass_ms + extra_counted <= options_.objective_ms;
+  return free.top() + scale * fastest_pass_ms + extra_counted <= options_.objective_ms;
 }
 
 double LatencyObjective::Correction::step(int64_t streams) const {
@@ -357,6 +360,9 @@ double LatencyObjective::Correction::prefill_scale() const {
   return prefill_mean + kSpreadMargin * prefill_spread;
 }
 
+double LatencyObjective::Correction::scale() const { return scale_mean + kSpreadMargin * scale_spread; }
+double LatencyObjective::Correction::extra() const { return extra_mean + kSpreadMargin * extra_spread; }
+
 double LatencyObjective::step_ms(int64_t streams) const { return correction().step(streams); }
 double LatencyObjective::prefill_scale() const { return correction().prefill_scale(); }
 
@@ -365,14 +371,12 @@ void LatencyObjective::observe(double predicted_pass_ms, double measured_pass_ms
   const double scale = std::clamp(measured_pass_ms / predicted_pass_ms, 0.2, 10.0);
   const double extra = std::max(0.0, held_ms - measured_pass_ms);
   std::lock_guard lock(mutex_);
-  if (!observed_) {
-    correction_.scale = scale;
-    correction_.extra_ms = extra;
-    observed_ = true;
-    return;
-  }
-  correction_.scale += kSmoothing * (scale - correction_.scale);
-  correction_.extra_ms += kSmoothing * (extra - correction_.extra_ms);
+  smooth(scale, correction_.scale_mean, correction_.scale_spread, !observed_);
+  smooth(extra, correction_.extra_mean, correction_.extra_spread, !observed_);
+  // A generation's time beyond its prefill is its decode steps, which vary with each request's
+  // length, not with noise: its mean alone.
+  if (options_.ends_with_pass) correction_.extra_spread = 0.0;
+  observed_ = true;
 }
 
 void LatencyObjective::observe_prefill(double predicted_ms, double measured_ms) {

@@ -7,28 +7,34 @@
 #   tools/bench/serve_slo.sh --model models/default --data data/spam/test.jsonl \
 #     [--route predict|completions] [--text-field text] [--label-field label] [--duration 20]
 #     [--levels "0.5 1 2 4"] [--slo-factor 2] [--threads 1] [--workers 1] [--max-tokens 8]
-#     [--arms "dense slo"] [--max-speedup S]
+#     [--arms "dense slo"] [--max-speedup S] [--server-cpus LIST --client-cpus LIST]
 # Arms: dense (the default server: concurrent requests packed into one pass), slo (the same with
 # --slo-ms), slo-capped (slo with --max-speedup S: a quality cap such as latte tune --max-drop's),
 # unpacked (dense, one request a pass: --max-batch-tokens 0), slo-unpacked.
+# --server-cpus / --client-cpus (taskset lists, e.g. 0 and 1): the server and the load generator
+# each on cores of their own, so that neither takes the other's (a client on another machine).
 # Environment: LATTE (default build/latte).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 latte=${LATTE:-$root/build/latte}
 model="" data="" route=predict text_field=text label_field=label duration=20 levels="0.5 1 2 4"
-slo_factor=2 threads=1 workers=1 max_tokens=8 closed=40 arms="dense slo" max_speedup=""
+slo_factor=2 threads=1 workers=1 max_tokens=8 closed=40 arms="dense slo" max_speedup="" server_cpus="" client_cpus=""
 while (($#)); do
   case $1 in
     --model) model=$2 ;; --data) data=$2 ;; --route) route=$2 ;; --text-field) text_field=$2 ;;
     --label-field) label_field=$2 ;; --duration) duration=$2 ;; --levels) levels=$2 ;;
     --slo-factor) slo_factor=$2 ;; --threads) threads=$2 ;; --workers) workers=$2 ;;
     --max-tokens) max_tokens=$2 ;; --closed) closed=$2 ;; --arms) arms=$2 ;; --max-speedup) max_speedup=$2 ;;
+    --server-cpus) server_cpus=$2 ;; --client-cpus) client_cpus=$2 ;;
     *) echo "serve_slo: unknown flag $1" >&2; exit 2 ;;
   esac
   shift 2
 done
 [[ -n $model && -n $data ]] || { echo "serve_slo: --model and --data are required" >&2; exit 2; }
-load=(node "$root/tools/bench/serve_load.mjs" --route "$route" --data "$data" --text-field "$text_field"
+server_pin=() client_pin=()
+[[ -n $server_cpus ]] && server_pin=(taskset -c "$server_cpus")
+[[ -n $client_cpus ]] && client_pin=(taskset -c "$client_cpus")
+load=("${client_pin[@]}" node "$root/tools/bench/serve_load.mjs" --route "$route" --data "$data" --text-field "$text_field"
       --label-field "$label_field" --max-tokens "$max_tokens")
 work=$(mktemp -d)
 server_pid=""
@@ -37,7 +43,7 @@ trap cleanup EXIT
 
 # Starts a server with the extra flags given; sets server_pid and url.
 start_server() {
-  "$latte" serve --model "$model" --port 0 --threads "$threads" --workers "$workers" --max-queue 4096 "$@" \
+  "${server_pin[@]}" "$latte" serve --model "$model" --port 0 --threads "$threads" --workers "$workers" --max-queue 4096 "$@" \
     > "$work/server.out" 2> "$work/server.err" &
   server_pid=$!
   for _ in $(seq 600); do
@@ -50,7 +56,7 @@ start_server() {
 stop_server() { kill "$server_pid"; wait "$server_pid" || true; server_pid=""; }
 field() { node -e "const r=JSON.parse(require('fs').readFileSync(0,'utf8'));console.log(r['$1'])"; }
 
-echo "serve_slo: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs; model $model; --threads $threads --workers $workers" >&2
+echo "serve_slo: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) CPUs; model $model; --threads $threads --workers $workers; server CPUs ${server_cpus:-any}, client CPUs ${client_cpus:-any}" >&2
 start_server
 "${load[@]}" --url "$url" --closed 5 > /dev/null  # warm the connection and caches
 single=$("${load[@]}" --url "$url" --closed "$closed")

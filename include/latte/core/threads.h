@@ -23,8 +23,9 @@ int num_threads();
 // parallel region, even a region of one thread, and a pass of a small model opens dozens.
 void parallel_ranges(int64_t count, const std::function<void(int64_t begin, int64_t end)>& body,
                      bool worthwhile = true);
-// Runs task(i) for each i in [0, count), handed to the OpenMP threads one at a time as each frees
-// (tasks of uneven size); on the calling thread, in order, where there is one thread or one task.
-void parallel_tasks(int64_t count, const std::function<void(int64_t task)>& task);
+// Runs task(i, worker) for each i in [0, count), handed to the OpenMP threads one at a time as each
+// frees (tasks of uneven size); on the calling thread, in order, where there is one thread or one
+// task. `worker` (below num_threads(); 0 on the calling thread) indexes per-thread scratch.
+void parallel_tasks(int64_t count, const std::function<void(int64_t task, int worker)>& task);
 
 }  // namespace latte

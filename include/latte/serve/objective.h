@@ -6,7 +6,8 @@
 //
 // Times are in the latency table's predicted milliseconds; what the server measures of its own
 // passes corrects them (`pass_scale`: measured over predicted) and adds what a worker spends
-// beyond the pass (`extra_ms`: tokenizing, the answer, a generation's decode steps).
+// beyond the pass (`extra_ms`: tokenizing, the answer, a generation's decode steps), each with a
+// margin for how much the measurements vary.
 //
 // Under continuous batching (a decoder-only model's worker decodes several streams together) a
 // worker is one line: its scheduler runs the prefills handed to it one after another, then one
@@ -109,6 +110,8 @@ class LatencyObjective {
   void observe_step(int64_t streams, double measured_ms);
 
   double objective_ms() const { return options_.objective_ms; }
+  // The corrections of the predictions, each its smoothed measurements' mean plus twice their
+  // smoothed mean deviation: measured over predicted pass time, and the time beyond the pass.
   double pass_scale() const;
   double extra_ms() const;
   // Continuous batching's predictions, each its smoothed measurements' mean plus twice their
@@ -119,8 +122,12 @@ class LatencyObjective {
 
  private:
   struct Correction {
-    double scale = 1.0;
-    double extra_ms = 0.0;
+    // Measured over predicted pass time and the time a worker spends beyond the pass, each a
+    // smoothed mean and mean deviation; scale() and extra() add the margin.
+    double scale_mean = 1.0;
+    double scale_spread = 0.0;
+    double extra_mean = 0.0;
+    double extra_spread = 0.0;
     // Continuous batching: measured over predicted prefill, and measured decode steps by streams
     // ([streams + 1]; < 0 unmeasured), each a smoothed mean and mean deviation.
     double prefill_mean = 1.0;
@@ -130,6 +137,8 @@ class LatencyObjective {
     std::vector<double> step_spread;
     double step(int64_t streams) const;
     double prefill_scale() const;
+    double scale() const;
+    double extra() const;
   };
   Correction correction() const;
   // Each of `requests`' predicted time to first token (from its arrival), handed to a worker
