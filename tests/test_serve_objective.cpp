@@ -88,6 +88,38 @@ TEST(LatencyObjective, ATimeToFirstTokenObjectiveDoesNotCountTheDecodeSteps) {
   EXPECT_NEAR(slo.pass_budget_ms(0.0, 1.0, {}, {{0.0, 1.0}}), 25.0, 1e-3);
 }
 
+TEST(LatencyObjective, AnswersLaterThanTheObjectiveMakeItAimLowerUntilAboutOnePercentMiss) {
+  LatencyObjective slo = objective(100.0);
+  // Answers in time: it aims at the objective itself.
+  for (int i = 0; i < 50; ++i) slo.observe_answer(90.0);
+  EXPECT_DOUBLE_EQ(slo.slack_ms(), 0.0);
+  EXPECT_NEAR(slo.pass_budget_ms(0.0, 1.0, {}, {}), 100.0, 1e-6);
+  // One answer late: 2 % of the objective, less the 1 % of that an answer in time takes back.
+  slo.observe_answer(120.0);
+  EXPECT_NEAR(slo.slack_ms(), 2.0 * 0.99, 1e-12);
+  EXPECT_NEAR(slo.pass_budget_ms(0.0, 1.0, {}, {}), 100.0 - 1.98, 1e-6);
+  slo.observe_answer(50.0);
+  EXPECT_NEAR(slo.slack_ms(), 1.98 - 0.02, 1e-12);
+  // A request whose fastest pass fits the objective but not the aim is refused.
+  EXPECT_TRUE(objective(100.0).admits(99.0, {}, {}));
+  EXPECT_FALSE(slo.admits(99.0, {}, {}));
+  // 5 % late: the aim keeps falling; 1 % late: it stays where it is; none late: back to 0.
+  LatencyObjective busy = objective(100.0);
+  for (int i = 0; i < 500; ++i) busy.observe_answer(i % 20 == 0 ? 150.0 : 80.0);
+  const double slack = busy.slack_ms();
+  EXPECT_NEAR(slack, 25 * 1.98 - 475 * 0.02, 1e-9);
+  for (int i = 0; i < 1000; ++i) busy.observe_answer(i % 100 == 0 ? 150.0 : 80.0);
+  EXPECT_NEAR(busy.slack_ms(), slack, 1e-6);
+  for (int i = 0; i < 5000; ++i) busy.observe_answer(80.0);
+  EXPECT_DOUBLE_EQ(busy.slack_ms(), 0.0);
+  // It never aims below a quarter of the objective; nonsense totals are ignored.
+  for (int i = 0; i < 1000; ++i) busy.observe_answer(1e6);
+  EXPECT_NEAR(busy.slack_ms(), 75.0, 1e-9);
+  busy.observe_answer(std::nan(""));
+  busy.observe_answer(-1.0);
+  EXPECT_NEAR(busy.slack_ms(), 75.0, 1e-9);
+}
+
 TEST(LatencyObjective, AGenerationsDecodeStepsAreTakenAtTheirMeanWithoutAMargin) {
   // They vary with each request's length, not with noise.
   LatencyObjective slo = objective(100.0, 1, /*ends_with_pass=*/true);

@@ -18,6 +18,13 @@ constexpr int kBisectionSteps = 40;
 // busy machine the mean alone fills each request's budget to the objective, and noise then misses
 // it (a time to first token also sums several prefills and steps, each as noisy).
 constexpr double kSpreadMargin = 2.0;
+// The answers' own tail (observe_answer): the server aims below its objective by a slack that
+// grows by this fraction of the objective with each answer later than the objective and shrinks
+// by kMissRate of that with each answer in time, so that about kMissRate of the answers miss
+// (stochastic approximation of the 99th percentile); never below kLowestTarget of the objective.
+constexpr double kMissRate = 0.01;
+constexpr double kSlackStep = 0.02;
+constexpr double kLowestTarget = 0.25;
 
 // Moves a smoothed mean and mean deviation towards `value` (the first value sets the mean).
 void smooth(double value, double& mean, double& spread, bool first) {
@@ -216,7 +223,9 @@ LatencyObjective::LatencyObjective(ObjectiveOptions options) : options_(options)
 
 LatencyObjective::Correction LatencyObjective::correction() const {
   std::lock_guard lock(mutex_);
-  return correction_;
+  Correction c = correction_;
+  c.target_ms = options_.objective_ms - c.slack_ms;
+  return c;
 }
 
 double LatencyObjective::pass_scale() const { return correction().scale(); }
@@ -236,14 +245,14 @@ bool LatencyObjective::line_meets(double budget_ms, double waited_ms, const std:
                                   const std::vector<WaitingRequest>& behind, const Correction& c) const {
   const double scale = c.scale(), extra = c.extra();
   const double extra_counted = options_.ends_with_pass ? 0.0 : extra;
-  if (waited_ms + scale * budget_ms + extra_counted > options_.objective_ms) return false;
+  if (waited_ms + scale * budget_ms + extra_counted > c.target_ms) return false;
   FreeTimes free(busy_ms.begin(), busy_ms.end());
   free.push(scale * budget_ms + extra);  // the worker taking this request
   for (const WaitingRequest& request : behind) {
     const double pass = std::max(budget_ms, request.fastest_pass_ms);
     const double start = free.top();
     free.pop();
-    if (request.waited_ms + start + scale * pass + extra_counted > options_.objective_ms) return false;
+    if (request.waited_ms + start + scale * pass + extra_counted > c.target_ms) return false;
     free.push(start + scale * pass + extra);
   }
   return true;
@@ -265,7 +274,7 @@ double LatencyObjective::pass_budget_ms(double waited_ms, double fastest_pass_ms
   const Correction c = correction();
   const double extra_counted = options_.ends_with_pass ? 0.0 : c.extra();
   // No pass longer than the objective left for this request alone.
-  const double high = (options_.objective_ms - waited_ms - extra_counted) / c.scale();
+  const double high = (c.target_ms - waited_ms - extra_counted) / c.scale();
   return largest_meeting(fastest_pass_ms, high,
                          [&](double budget) { return line_meets(budget, waited_ms, busy_ms, behind, c); });
 }
@@ -298,7 +307,7 @@ double LatencyObjective::pass_budget_ms(double waited_ms, double fastest_pass_ms
                                         const std::vector<WaitingRequest>& behind) const {
   if (worker >= workers.size()) throw InputError("no worker " + std::to_string(worker) + " in the line");
   const Correction c = correction();
-  const double high = (options_.objective_ms - waited_ms) / c.prefill_scale();
+  const double high = (c.target_ms - waited_ms) / c.prefill_scale();
   const auto meets = [&](double budget) {
     std::vector<Tracked> requests = {{waited_ms, budget, decode_steps}};
     for (const WaitingRequest& request : behind) {
@@ -306,7 +315,7 @@ double LatencyObjective::pass_budget_ms(double waited_ms, double fastest_pass_ms
           {request.waited_ms, std::max(budget, request.fastest_pass_ms), request.decode_steps});
     }
     const std::vector<double> first = first_tokens(workers, worker, requests, c);
-    return std::all_of(first.begin(), first.end(), [&](double ms) { return ms <= options_.objective_ms; });
+    return std::all_of(first.begin(), first.end(), [&](double ms) { return ms <= c.target_ms; });
   };
   return largest_meeting(fastest_pass_ms, high, meets);
 }
@@ -320,7 +329,7 @@ bool LatencyObjective::admits(double fastest_pass_ms, int64_t decode_steps,
     requests.push_back({request.waited_ms, request.fastest_pass_ms, request.decode_steps});
   }
   requests.push_back({0.0, fastest_pass_ms, decode_steps});
-  return first_tokens(workers, std::nullopt, requests, c).back() <= options_.objective_ms;
+  return first_tokens(workers, std::nullopt, requests, c).back() <= c.target_ms;
 }
 
 double LatencyObjective::line_ms(const std::vector<StreamWorker>& workers, size_t worker) const {
@@ -340,7 +349,7 @@ bool LatencyObjective::admits(double fastest_pass_ms, const std::vector<double>&
     free.pop();
     free.push(start + scale * request.fastest_pass_ms + extra);
   }
-  return free.top() + scale * fastest_pass_ms + extra_counted <= options_.objective_ms;
+  return free.top() + scale * fastest_pass_ms + extra_counted <= c.target_ms;
 }
 
 double LatencyObjective::Correction::step(int64_t streams) const {
@@ -378,6 +387,17 @@ void LatencyObjective::observe(double predicted_pass_ms, double measured_pass_ms
   if (options_.ends_with_pass) correction_.extra_spread = 0.0;
   observed_ = true;
 }
+
+void LatencyObjective::observe_answer(double total_ms) {
+  if (!(total_ms >= 0.0) || !std::isfinite(total_ms)) return;
+  const double step = kSlackStep * options_.objective_ms;
+  std::lock_guard lock(mutex_);
+  const double miss = total_ms > options_.objective_ms ? 1.0 : 0.0;
+  correction_.slack_ms = std::clamp(correction_.slack_ms + step * (miss - kMissRate), 0.0,
+                                    (1.0 - kLowestTarget) * options_.objective_ms);
+}
+
+double LatencyObjective::slack_ms() const { return correction().slack_ms; }
 
 void LatencyObjective::observe_prefill(double predicted_ms, double measured_ms) {
   if (!(predicted_ms > 0.0) || !(measured_ms >= 0.0) || !std::isfinite(measured_ms)) return;

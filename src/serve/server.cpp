@@ -100,7 +100,9 @@ class Histogram {
   uint64_t count_ = 0;
 };
 
-const std::vector<double> kSecondsBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+// Fine below 25 ms, where a small encoder's answers and objectives lie.
+const std::vector<double> kSecondsBounds = {0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05,
+                                            0.1,   0.25,   0.5,   1,      2.5,  5,     10,    30};
 
 class Metrics {
  public:
@@ -904,6 +906,11 @@ class Service {
     const auto hold = std::chrono::duration<double, std::milli>(objective_->hold_ms(predicted_pass_ms));
     slots_->expect(lease.worker(), Clock::now() + std::chrono::duration_cast<Clock::duration>(hold));
   }
+  // An encoder's answer whose knob the objective chose, `total_ms` from arrival to last byte (a
+  // generation's time to first token is observed where its first token is made).
+  void observe_answer(double total_ms) {
+    if (objective_) objective_->observe_answer(total_ms);
+  }
   void observe(const Lease& lease, double predicted_pass_ms, double measured_pass_ms) {
     if (!objective_) return;
     if (batching()) {
@@ -930,6 +937,7 @@ class Service {
     json answer = latte_report(choice.knob, plan, measured_ms, kept);
     if (choice.budget_ms) {
       answer["objective_ms"] = objective_->objective_ms();
+      answer["target_ms"] = objective_->objective_ms() - objective_->slack_ms();
       answer["budget_ms"] = *choice.budget_ms;
     }
     if (choice.wait_ms) answer["predicted_wait_ms"] = *choice.wait_ms;
@@ -1223,7 +1231,9 @@ class Service {
     bool client_gone = false;
     // Each new token: the text it completes, or false when the run ends (a stop sequence, the
     // chat's end of turn). SIGTERM does not end a run: requests in flight are drained.
+    std::optional<Clock::time_point> first_token;
     const auto accept = [&](int32_t id, std::string& ready) {
+      if (!first_token) first_token = Clock::now();
       ++completion.completion_tokens;
       if (std::find(chat_stop_ids_.begin(), chat_stop_ids_.end(), id) != chat_stop_ids_.end() &&
           request.chat) {
@@ -1261,6 +1271,10 @@ class Service {
     const SequencePlan& plan = planner->plan(completion.prompt_tokens);
     completion.latte = report(choice, plan, result.ttft_seconds * 1e3, result.kept);
     observe(lease, predicted, result.ttft_seconds * 1e3);
+    if (choice.budget_ms && first_token) {
+      objective_->observe_answer(
+          std::chrono::duration<double, std::milli>(*first_token - lease.arrival()).count());
+    }
     completion.latte["decode_ms_per_token"] = result.decode_seconds_per_token() * 1e3;
     // Most generations decoded together in one of its steps (continuous batching; 1: alone).
     completion.latte["streams"] = std::max<int64_t>(peak, 1);
@@ -1364,6 +1378,16 @@ const char* allowed_methods(const std::string& route, ModelKind kind) {
 }
 
 thread_local Clock::time_point request_start;
+// Whether the request this thread answers is an encoder's whose knob the latency objective chose
+// (its time to the last byte then tells the objective how its answers fare).
+thread_local bool objective_answer = false;
+
+// Adds to each input's report `server_ms`: from the request's arrival (its headers and body read)
+// to its answer being ready to send, as the server sees it.
+void answered(std::vector<json>& reports) {
+  const double server_ms = seconds_since(request_start) * 1e3;
+  for (json& report : reports) report["server_ms"] = server_ms;
+}
 
 void add_routes(httplib::Server& server, Service& service) {
   const ServeOptions& options = service.options();
@@ -1403,7 +1427,9 @@ void add_routes(httplib::Server& server, Service& service) {
         const PredictRequest parsed = parse_predict_request(request.body, options.limits);
         std::vector<std::vector<float>> scores;
         std::vector<json> reports;
+        objective_answer = !parsed.knob.any();
         service.predict(parsed.inputs, parsed.knob, parsed.truncate, request_start, scores, reports);
+        answered(reports);
         json answer = json::array();
         for (size_t i = 0; i < scores.size(); ++i) {
           answer.push_back(prediction(service.encoder_config(), scores[i], parsed.raw_scores, reports[i]));
@@ -1424,7 +1450,9 @@ void add_routes(httplib::Server& server, Service& service) {
         std::vector<json> reports;
         std::vector<TextInput> texts;
         for (const std::string& text : parsed.texts) texts.push_back({text, std::nullopt});
+        objective_answer = !parsed.knob.any();
         service.predict(texts, parsed.knob, false, request_start, scores, reports);
+        answered(reports);
         const BertConfig& config = service.encoder_config();
         json labels = json::array(), best = json::array(), probabilities = json::array();
         for (const std::vector<float>& logits : scores) {
@@ -1564,6 +1592,7 @@ void run_server(const ServeOptions& options) {
 
   server.set_pre_routing_handler([&](const httplib::Request& request, httplib::Response& response) {
     request_start = Clock::now();
+    objective_answer = false;
     if (options.api_key.empty() || request.path == "/health")
       return httplib::Server::HandlerResponse::Unhandled;
     const std::string expected = "Bearer " + options.api_key;
@@ -1604,7 +1633,9 @@ void run_server(const ServeOptions& options) {
         return httplib::Server::HandlerResponse::Handled;
       }));
   server.set_logger([&](const httplib::Request& request, const httplib::Response& response) {
-    service.metrics().request(route_of(request.path), response.status, seconds_since(request_start));
+    const double seconds = seconds_since(request_start);
+    service.metrics().request(route_of(request.path), response.status, seconds);
+    if (objective_answer && response.status == 200) service.observe_answer(seconds * 1e3);
   });
 
   // cpp-httplib listens with a backlog of 5 (Debian builds it into libcpp-httplib): a burst of

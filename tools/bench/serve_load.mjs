@@ -13,7 +13,8 @@
 // streamed; the latency is the time to the first token. --closed N: N requests one after another
 // instead (the server's capacity is 1000 / mean ms per worker).
 // Prints one JSON object: counts by status, p50/p95/p99/max latency (ms) of the answered requests,
-// throughput, shed fraction, accuracy, mean speedup used.
+// the server's own p50/p99 (/predict: arrival to answer ready), throughput, shed fraction,
+// accuracy, mean speedup used.
 import fs from 'node:fs';
 import http from 'node:http';
 
@@ -88,6 +89,7 @@ function send(args, example, start) {
               const answer = JSON.parse(text);
               result.label = answer[0].label;
               result.speedup = answer[0].latte.predicted_speedup;
+              result.serverMs = answer[0].latte.server_ms;
             } else if (response.statusCode === 200) {
               const events = text.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
               const last = events.findLast((e) => e.latte);
@@ -144,6 +146,9 @@ async function main() {
   const labelled = answered.filter((r) => r.label !== undefined && r.expected !== undefined);
   const correct = labelled.filter((r) => String(r.label) === String(r.expected)).length;
   const speedups = answered.filter((r) => r.speedup !== undefined).map((r) => r.speedup);
+  // The server's own view (arrival to answer ready; /predict reports it): what the client adds is
+  // the connection's wake-ups and the transfer.
+  const serverMs = answered.filter((r) => r.serverMs !== undefined).map((r) => r.serverMs).sort((a, b) => a - b);
   const round = (x) => (x === null ? null : Math.round(x * 100) / 100);
   console.log(JSON.stringify({
     mode: args.closed ? 'closed' : 'open', rate: args.closed ? null : args.rate, sent: results.length,
@@ -152,6 +157,7 @@ async function main() {
     mean_ms: round(latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length)),
     p50_ms: round(percentile(latencies, 50)), p95_ms: round(percentile(latencies, 95)),
     p99_ms: round(percentile(latencies, 99)), max_ms: round(latencies[latencies.length - 1] ?? null),
+    server_p50_ms: round(percentile(serverMs, 50)), server_p99_ms: round(percentile(serverMs, 99)),
     accuracy: labelled.length ? round(100 * correct / labelled.length) : null,
     mean_speedup: speedups.length ? round(speedups.reduce((a, b) => a + b, 0) / speedups.length) : null,
   }));

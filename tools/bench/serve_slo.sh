@@ -85,12 +85,12 @@ for arm in $arms; do
     echo "{\"arm\":\"$arm\",\"level\":$level,${result:1}"
     rows+=("$(echo "$result" | node -e "
       const r=JSON.parse(require('fs').readFileSync(0,'utf8'));
-      console.log(['$arm', '${level}x', r.rate, r.sent, r.p50_ms, r.p95_ms, r.p99_ms, r.throughput, r.shed, r.accuracy, r.mean_speedup].join(' | '))")")
+      console.log(['$arm', '${level}x', r.rate, r.sent, r.p50_ms, r.p95_ms, r.p99_ms, r.server_p99_ms, r.throughput, r.shed, r.accuracy, r.mean_speedup].join(' | '))")")
   done
 done
 echo
 echo "objective: $slo_ms ms ($slo_factor x the dense single-request p50 of $single_ms ms); capacity $capacity requests/s"
 echo
-echo "| server | load | rate (req/s) | sent | p50 ms | p95 ms | p99 ms | answered/s | shed | accuracy % | mean speedup |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| server | load | rate (req/s) | sent | p50 ms | p95 ms | p99 ms | server's p99 ms | answered/s | shed | accuracy % | mean speedup |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do echo "| $row |"; done

@@ -108,6 +108,13 @@ class LatencyObjective {
   // the decode steps, measured apart), and one decode step of `streams` streams measured.
   void observe_prefill(double predicted_ms, double measured_ms);
   void observe_step(int64_t streams, double measured_ms);
+  // One answer the objective chose the knob of, `total_ms` from its arrival to its answer as the
+  // server saw it (an encoder's last byte, a generation's first token). What the predictions
+  // leave out (the HTTP threads' work on shared cores, the machine's own noise) shows here: the
+  // objective counts the answers that miss it and plans and admits against objective -
+  // slack_ms(), so that about 1 % miss (its target is the 99th percentile).
+  void observe_answer(double total_ms);
+  double slack_ms() const;
 
   double objective_ms() const { return options_.objective_ms; }
   // The corrections of the predictions, each its smoothed measurements' mean plus twice their
@@ -128,6 +135,9 @@ class LatencyObjective {
     double scale_spread = 0.0;
     double extra_mean = 0.0;
     double extra_spread = 0.0;
+    // How far below the objective the server aims (observe_answer), and the aim: objective - slack.
+    double slack_ms = 0.0;
+    double target_ms = 0.0;
     // Continuous batching: measured over predicted prefill, and measured decode steps by streams
     // ([streams + 1]; < 0 unmeasured), each a smoothed mean and mean deviation.
     double prefill_mean = 1.0;
