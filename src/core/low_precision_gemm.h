@@ -61,7 +61,13 @@ class LowPrecisionGemm {
   // Sets few_row_limit_ and few_row_pairs_ when the few-row kernel can read weights_.
   void enable_few_row_kernel();
   void run_few_rows(const float* x, int64_t rows, float* y) const;
-  dnnl::matmul primitive(int64_t bucket_rows) const;
+  // A oneDNN matmul over `bucket_rows` rows and the scratchpad bytes it needs (it runs on the
+  // caller's scratchpad: oneDNN's own would be one per primitive).
+  struct Primitive {
+    dnnl::matmul matmul;
+    dnnl::memory::desc scratchpad;
+  };
+  Primitive primitive(int64_t bucket_rows) const;
   dnnl::memory::data_type source_type() const;
   dnnl::matmul::primitive_desc make_primitive_desc(int64_t bucket_rows,
                                                    const dnnl::memory::desc& weights_md) const;
@@ -82,9 +88,9 @@ class LowPrecisionGemm {
   dnnl::memory weights_;                     // in the layout oneDNN picked for the matmul
   mutable std::vector<int64_t> in_offsets_;  // bf16_row: each input's part of an offset
   mutable std::once_flag in_offsets_once_;
-  std::vector<float> bias_;                             // [out] or empty
-  mutable std::mutex mutex_;                            // guards primitives_
-  mutable std::map<int64_t, dnnl::matmul> primitives_;  // by bucket row count
+  std::vector<float> bias_;                          // [out] or empty
+  mutable std::mutex mutex_;                         // guards primitives_
+  mutable std::map<int64_t, Primitive> primitives_;  // by bucket row count
 };
 
 }  // namespace latte
