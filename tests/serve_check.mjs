@@ -375,7 +375,8 @@ async function checkEncoder() {
   const badFlags = [['--slo-ms', '0'], ['--slo-ms', '-5'], ['--slo-ms', 'nan'], ['--slo-ms', 'soon'],
                     ['--max-speedup', '0.5'], ['--max-speedup', 'inf'], ['--max-speedup', '2'],
                     ['--max-batch-tokens', '-1'], ['--max-batch-tokens', 'many'], ['--max-streams', '0'],
-                    ['--max-streams', '300'], ['--max-streams', 'x']];
+                    ['--max-streams', '300'], ['--max-streams', 'x'], ['--max-stall-ms', '0'],
+                    ['--max-stall-ms', 'nan']];
   for (const [flag, bad] of badFlags) {
     let error = '';
     try {
@@ -480,6 +481,41 @@ async function checkDecoderCurl() {
                       metric(smallServer.url, 'latte_workers_busy') === 0, 'the abandoned stream to end');
   const abandoned = metric(smallServer.url, 'latte_generated_tokens_total') - before;
   console.log(`serve_check: the abandoned stream generated ${abandoned} of 120 tokens`);
+  // --max-stall-ms: a request joining while others decode eliminates enough that its prefill holds
+  // them up no longer than the bound (here nothing meets it: the fastest schedule); alone it runs
+  // dense, and a request's own knob is kept.
+  const staller = await startServer(['--model', small, '--max-stall-ms', '0.001']);
+  const joinAsk = { prompt: Array(12).fill(prompt).join(' '), max_tokens: 2, temperature: 0 };
+  const aloneJoin = curl('POST', `${staller.url}/v1/completions`, joinAsk).json.latte;
+  expect(aloneJoin.speedup === 1 && aloneJoin.stall_budget_ms === undefined,
+         `a generation alone is not held to the stall bound: ${JSON.stringify(aloneJoin)}`);
+  let joined = null, ownJoin = null;
+  await new Promise((resolve) => {
+    const client = spawn('curl', ['-s', '-N', '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary',
+                                  JSON.stringify({ prompt, max_tokens: 400, temperature: 0, stream: true }),
+                                  `${staller.url}/v1/completions`]);
+    client.stdout.once('data', () => {
+      joined = curl('POST', `${staller.url}/v1/completions`, joinAsk).json.latte;
+      ownJoin = curl('POST', `${staller.url}/v1/completions`, { ...joinAsk, latte: { speedup: 1 } }).json.latte;
+      client.kill('SIGKILL');
+    });
+    client.on('exit', resolve);
+  });
+  expect(joined.speedup > 1 && joined.stall_budget_ms > 0 && joined.streams >= 2,
+         `a generation joining others runs faster to hold them up less: ${JSON.stringify(joined)}`);
+  const keptRows = (report) => report.kept.reduce((sum, rows) => sum + rows, 0);
+  expect(keptRows(joined) < keptRows(aloneJoin),
+         `the joining generation kept fewer word-vectors: ${joined.kept} against ${aloneJoin.kept} alone`);
+  expect(ownJoin.speedup === 1 && ownJoin.stall_budget_ms === undefined,
+         `a request's own knob is kept under --max-stall-ms: ${JSON.stringify(ownJoin)}`);
+  let stallError = '';
+  try {
+    run(['serve', '--model', path.join(source, 'models/default'), '--port', '0', '--max-stall-ms', '5']);
+  } catch (failure) {
+    stallError = String(failure.stderr);
+  }
+  expect(stallError.includes('--max-stall-ms') && stallError.trim().split('\n').length === 1,
+         `--max-stall-ms on an encoder: one error line, got "${stallError}"`);
   expect(abandoned < 60, `the abandoned stream stopped early: ${abandoned} of 120 tokens generated`);
   expectEqual(curl('POST', `${url}/v1/completions`, { prompt, max_tokens: 8, temperature: 0 }).json.choices[0].text,
               cli.text, 'answers go on after a disconnect');

@@ -51,6 +51,7 @@ void add_serve_command(CLI::App& app) {
     std::string dtype;
     std::optional<double> slo_ms;
     std::optional<double> max_speedup;
+    std::optional<double> max_stall_ms;
   };
   auto options = std::make_shared<Options>();
   command->add_option("--model", options->model, kModelHelp);
@@ -93,11 +94,18 @@ void add_serve_command(CLI::App& app) {
                                   "must be a positive number of milliseconds", "MS"));
   command
       ->add_option("--max-speedup", options->max_speedup,
-                   "With --slo-ms: the highest speedup the objective chooses (a quality cap, e.g. what "
-                   "latte tune --max-drop picks); requests it cannot answer in time even at this speedup "
-                   "get 503 (default: as far as the schedules reach)")
+                   "With --slo-ms or --max-stall-ms: the highest speedup they choose (a quality cap, e.g. "
+                   "what latte tune --max-drop picks); requests the objective cannot answer in time even at "
+                   "this speedup get 503 (default: as far as the schedules reach)")
       ->check(finite_number_check([](double value) { return value >= 1.0; },
                                   "must be a speedup of at least 1", "S"));
+  command
+      ->add_option("--max-stall-ms", options->max_stall_ms,
+                   "Decoder-only models, continuous batching: the longest a joining generation's prefill "
+                   "may hold up the streams already decoding; a request without a knob that joins while "
+                   "others decode runs at the smallest speedup whose prefill fits")
+      ->check(finite_number_check([](double value) { return value > 0.0; },
+                                  "must be a positive number of milliseconds", "MS"));
   add_no_profile_option(*command, options->no_profile);
   add_dtype_option(*command, options->dtype);
   command->callback([options] {
@@ -129,12 +137,13 @@ void add_serve_command(CLI::App& app) {
     use_default_knob(prune, serve.model_dir);
     serve.default_speedup = prune.speedup;
     serve.objective_ms = options->slo_ms;
-    if (options->max_speedup && !options->slo_ms) {
+    if (options->max_speedup && !options->slo_ms && !options->max_stall_ms) {
       throw InputError(
-          "--max-speedup caps the speedups --slo-ms chooses: give --slo-ms too (a request's own "
-          "\"latte\" knob is never capped)");
+          "--max-speedup caps the speedups --slo-ms or --max-stall-ms chooses: give one of them too (a "
+          "request's own \"latte\" knob is never capped)");
     }
     serve.max_speedup = options->max_speedup;
+    serve.max_stall_ms = options->max_stall_ms;
     serve::run_server(serve);
   });
 }

@@ -767,10 +767,15 @@ class Service {
       latency = machine_latency_model(
           key, layer_kind, [&] { return load_profile_subject(folder, options.precision).subject; }, source);
     }
-    planners_ =
-        std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency),
-                                   options.objective_ms ? options.max_speedup : std::nullopt);
+    planners_ = std::make_unique<Planners>(
+        shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency),
+        options.objective_ms || options.max_stall_ms ? options.max_speedup : std::nullopt);
     if (!generators_.empty() && generators_[0].causal()) streams_ = options.max_streams;
+    if (options.max_stall_ms && streams_ < 2) {
+      throw InputError(
+          "--max-stall-ms bounds how long a joining generation holds up the others under continuous "
+          "batching: it needs a decoder-only model and --max-streams of 2 or more");
+    }
     slots_.emplace(static_cast<size_t>(options.workers * streams_), static_cast<size_t>(streams_),
                    options.max_queue, options.objective_ms && streams_ > 1);
     if (options.objective_ms) {
@@ -846,13 +851,16 @@ class Service {
     LatteKnob knob;
     std::shared_ptr<const Planner> planner;
     std::optional<double> budget_ms;  // the pass budget the objective left (knobs it chose)
+    // --max-stall-ms: the prefill budget it left (predicted ms), when others decode on its worker.
+    std::optional<double> stall_budget_ms;
     // Continuous batching: the predicted time from the choice until its prefill begins.
     std::optional<double> wait_ms;
   };
   Choice choose(const LatteKnob& requested, const std::vector<int64_t>& lengths, const Lease& lease,
                 double fixed_ms = 0.0, int64_t decode_steps = 0) {
     Choice choice;
-    if (requested.any() || !objective_) {
+    const std::optional<double> stall = stall_budget_ms(lease);
+    if (requested.any() || (!objective_ && !stall)) {
       choice.knob = requested;
       if (!requested.any()) choice.knob.speedup = options_.default_speedup;
       choice.planner = planners_->get(choice.knob);
@@ -862,21 +870,30 @@ class Service {
         pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->dense(n); });
     const double fastest =
         pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->fastest(n); });
-    std::vector<double> busy;
-    std::vector<WaitingRequest> behind;
-    slots_->state(lease.worker(), busy, behind);
-    const double waited = std::chrono::duration<double, std::milli>(Clock::now() - lease.arrival()).count();
-    double budget = 0.0;
-    if (batching()) {
-      const std::vector<StreamWorker> lines = stream_lines();
-      const size_t worker = lease.worker() / static_cast<size_t>(streams_);
-      budget = objective_->pass_budget_ms(waited, fastest, decode_steps, lines, worker, behind);
-      choice.wait_ms = objective_->line_ms(lines, worker);
-    } else {
-      budget = objective_->pass_budget_ms(waited, fastest + fixed_ms, busy, behind) - fixed_ms;
+    double budget = std::numeric_limits<double>::infinity();
+    if (objective_) {
+      std::vector<double> busy;
+      std::vector<WaitingRequest> behind;
+      slots_->state(lease.worker(), busy, behind);
+      const double waited = std::chrono::duration<double, std::milli>(Clock::now() - lease.arrival()).count();
+      if (batching()) {
+        const std::vector<StreamWorker> lines = stream_lines();
+        const size_t worker = lease.worker() / static_cast<size_t>(streams_);
+        budget = objective_->pass_budget_ms(waited, fastest, decode_steps, lines, worker, behind);
+        choice.wait_ms = objective_->line_ms(lines, worker);
+      } else {
+        budget = objective_->pass_budget_ms(waited, fastest + fixed_ms, busy, behind) - fixed_ms;
+      }
+      choice.budget_ms = budget;
     }
-    choice.budget_ms = budget;
-    if (budget < dense) {
+    if (stall) {
+      choice.stall_budget_ms = *stall;
+      budget = std::min(budget, *stall);
+    }
+    if (!objective_ && options_.default_speedup && dense / *options_.default_speedup <= budget) {
+      // The stall bound alone, met at the model's default knob: that knob.
+      choice.knob.speedup = options_.default_speedup;
+    } else if (budget < dense) {
       // Speedups in steps of 1/20 (a bounded set of planners), up to just past the reachable one
       // (whose planner runs the fastest schedule), or up to --max-speedup.
       const auto step_up = [](double speedup) {
@@ -892,6 +909,16 @@ class Service {
 
   // Whether decoder-only generations are batched (a scheduler per worker).
   bool batching() const { return !schedulers_.empty(); }
+
+  // --max-stall-ms, for a generation about to join the worker `lease` holds a slot on: the longest
+  // predicted prefill that holds up the streams decoding there no longer than the bound (corrected
+  // by measured over predicted prefills under an objective). None when off or nothing decodes.
+  std::optional<double> stall_budget_ms(const Lease& lease) const {
+    if (!options_.max_stall_ms || !batching()) return std::nullopt;
+    const size_t worker = lease.worker() / static_cast<size_t>(streams_);
+    if (schedulers_[worker]->line().decoding.empty()) return std::nullopt;
+    return *options_.max_stall_ms / (objective_ ? objective_->prefill_scale() : 1.0);
+  }
 
   // What each worker's scheduler runs now and has in line.
   std::vector<StreamWorker> stream_lines() const {
@@ -941,6 +968,7 @@ class Service {
       answer["budget_ms"] = *choice.budget_ms;
     }
     if (choice.wait_ms) answer["predicted_wait_ms"] = *choice.wait_ms;
+    if (choice.stall_budget_ms) answer["stall_budget_ms"] = *choice.stall_budget_ms;
     return answer;
   }
 

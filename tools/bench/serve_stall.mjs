@@ -10,13 +10,14 @@
 //     [--long-speedup S]
 //
 // --long-every-ms 0: no long prompts (the gaps of the steps alone). --long-speedup S: the long
-// prompts ask for speedup S (their prefill eliminates word-vectors, so it stalls the others less). Prints one JSON object: the
+// prompts ask for speedup S (their prefill eliminates word-vectors, so it stalls the others less);
+// 0 (the default): they carry no knob, and the server chooses (e.g. under --max-stall-ms). Prints one JSON object: the
 // short streams' token gaps (p50/p99/max ms), tokens/s, and the long prompts sent and their mean
 // time to first token.
 import fs from 'node:fs';
 import http from 'node:http';
 
-const args = {streams: 3, maxTokens: 64, longWords: 600, longEveryMs: 1500, duration: 15, data: '', longSpeedup: 1};
+const args = {streams: 3, maxTokens: 64, longWords: 600, longEveryMs: 1500, duration: 15, data: '', longSpeedup: 0};
 const names = {'--url': 'url', '--data': 'data', '--streams': 'streams', '--max-tokens': 'maxTokens',
                '--long-words': 'longWords', '--long-every-ms': 'longEveryMs', '--duration': 'duration',
                '--long-speedup': 'longSpeedup'};
@@ -87,7 +88,8 @@ await Promise.all([
       const from = (i * args.longWords) % Math.max(1, words.length - args.longWords);
       const sent = performance.now();
       const answer = JSON.parse(await complete({prompt: words.slice(from, from + args.longWords).join(' '), max_tokens: 1,
-                                                temperature: 0, latte: {speedup: args.longSpeedup}}));
+                                                temperature: 0,
+                                                ...(args.longSpeedup > 0 ? {latte: {speedup: args.longSpeedup}} : {})}));
       longTtft.push(answer.latte.measured_ms ?? performance.now() - sent);
     }
   })(),
