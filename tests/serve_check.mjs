@@ -355,6 +355,10 @@ async function checkEncoder() {
   const aimed = curl('POST', `${tight.url}/predict`, { inputs: text }).json[0].latte;
   expect(aimed.target_ms < aimed.objective_ms && aimed.target_ms >= 0.25 * aimed.objective_ms,
          `late answers make the objective aim lower: ${JSON.stringify(aimed)}`);
+  expectEqual(metric(tight.url, 'latte_objective_seconds'), 0.000001, '/metrics: the objective');
+  const target = metric(tight.url, 'latte_objective_target_seconds');
+  expect(target < 0.000001 && target >= 0.00000025, `/metrics: the objective's aim, lowered: ${target}`);
+  expectEqual(metric(roomy.url, 'latte_objective_target_seconds'), 100, '/metrics: an objective met aims at itself');
   // ...a request carrying its own knob keeps it...
   const own = curl('POST', `${tight.url}/predict`, { inputs: text, latte: { speedup: 1.5 } }).json[0].latte;
   expect(own.speedup === 1.5 && own.objective_ms === undefined, `a request's own knob is kept: ${JSON.stringify(own)}`);

@@ -910,6 +910,21 @@ class Service {
   // Whether decoder-only generations are batched (a scheduler per worker).
   bool batching() const { return !schedulers_.empty(); }
 
+  // /metrics' lines for the latency objective (none without one): the objective and what it aims
+  // at now, the objective less the slack its late answers added.
+  std::string objective_metrics() const {
+    if (!objective_) return "";
+    std::ostringstream out;
+    out << "# HELP latte_objective_seconds The latency objective (--slo-ms).\n"
+        << "# TYPE latte_objective_seconds gauge\nlatte_objective_seconds "
+        << objective_->objective_ms() / 1e3
+        << "\n# HELP latte_objective_target_seconds What the objective aims at now: the objective less the "
+           "slack its late answers added (about 1 % of answers may miss).\n"
+        << "# TYPE latte_objective_target_seconds gauge\nlatte_objective_target_seconds "
+        << (objective_->objective_ms() - objective_->slack_ms()) / 1e3 << "\n";
+    return out.str();
+  }
+
   // --max-stall-ms, for a generation about to join the worker `lease` holds a slot on: the longest
   // predicted prefill that holds up the streams decoding there no longer than the bound (corrected
   // by measured over predicted prefills under an objective). None when off or nothing decodes.
@@ -1436,7 +1451,8 @@ void add_routes(httplib::Server& server, Service& service) {
   });
   server.Get("/metrics", [&](const httplib::Request&, httplib::Response& response) {
     response.set_content(service.metrics().render(service.slots().waiting(), service.slots().busy(),
-                                                  options.workers, service.slots().size()),
+                                                  options.workers, service.slots().size()) +
+                             service.objective_metrics(),
                          "text/plain; version=0.0.4");
   });
   server.Get("/v1/models", [&](const httplib::Request&, httplib::Response& response) {
