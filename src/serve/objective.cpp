@@ -26,16 +26,6 @@ constexpr double kMissRate = 0.01;
 constexpr double kSlackStep = 0.02;
 constexpr double kLowestTarget = 0.25;
 
-// Moves a smoothed mean and mean deviation towards `value` (the first value sets the mean).
-void smooth(double value, double& mean, double& spread, bool first) {
-  if (first) {
-    mean = value;
-    return;
-  }
-  spread += kSmoothing * (std::abs(value - mean) - spread);
-  mean += kSmoothing * (value - mean);
-}
-
 // Workers by the time each is next free, earliest first.
 using FreeTimes = std::priority_queue<double, std::vector<double>, std::greater<>>;
 
@@ -217,8 +207,7 @@ LatencyObjective::LatencyObjective(ObjectiveOptions options) : options_(options)
   }
   if (options_.workers < 1) throw InputError("the latency objective needs at least one worker");
   if (options_.streams < 1) throw InputError("the latency objective needs at least one stream per worker");
-  correction_.step_ms.assign(static_cast<size_t>(options_.streams) + 1, -1.0);
-  correction_.step_spread.assign(correction_.step_ms.size(), 0.0);
+  correction_.steps.assign(static_cast<size_t>(options_.streams) + 1, Smoothed{});
 }
 
 LatencyObjective::Correction LatencyObjective::correction() const {
@@ -228,22 +217,22 @@ LatencyObjective::Correction LatencyObjective::correction() const {
   return c;
 }
 
-double LatencyObjective::pass_scale() const { return correction().scale(); }
-double LatencyObjective::extra_ms() const { return correction().extra(); }
+double LatencyObjective::pass_scale() const { return correction().scale.predicted(); }
+double LatencyObjective::extra_ms() const { return correction().extra.predicted(); }
 
 double LatencyObjective::hold_ms(double pass_ms) const {
   const Correction c = correction();
-  return c.scale() * pass_ms + c.extra();
+  return c.scale.predicted() * pass_ms + c.extra.predicted();
 }
 
 double LatencyObjective::objective_part_ms(double pass_ms) const {
   const Correction c = correction();
-  return c.scale() * pass_ms + (options_.ends_with_pass ? 0.0 : c.extra());
+  return c.scale.predicted() * pass_ms + (options_.ends_with_pass ? 0.0 : c.extra.predicted());
 }
 
 bool LatencyObjective::line_meets(double budget_ms, double waited_ms, const std::vector<double>& busy_ms,
                                   const std::vector<WaitingRequest>& behind, const Correction& c) const {
-  const double scale = c.scale(), extra = c.extra();
+  const double scale = c.scale.predicted(), extra = c.extra.predicted();
   const double extra_counted = options_.ends_with_pass ? 0.0 : extra;
   if (waited_ms + scale * budget_ms + extra_counted > c.target_ms) return false;
   FreeTimes free(busy_ms.begin(), busy_ms.end());
@@ -272,9 +261,9 @@ double LatencyObjective::pass_budget_ms(double waited_ms, double fastest_pass_ms
                                         const std::vector<double>& busy_ms,
                                         const std::vector<WaitingRequest>& behind) const {
   const Correction c = correction();
-  const double extra_counted = options_.ends_with_pass ? 0.0 : c.extra();
+  const double extra_counted = options_.ends_with_pass ? 0.0 : c.extra.predicted();
   // No pass longer than the objective left for this request alone.
-  const double high = (c.target_ms - waited_ms - extra_counted) / c.scale();
+  const double high = (c.target_ms - waited_ms - extra_counted) / c.scale.predicted();
   return largest_meeting(fastest_pass_ms, high,
                          [&](double budget) { return line_meets(budget, waited_ms, busy_ms, behind, c); });
 }
@@ -285,7 +274,7 @@ std::vector<double> LatencyObjective::first_tokens(const std::vector<StreamWorke
                                                    const Correction& c) const {
   LineSimulation simulation(
       options_.streams, [&c](int64_t streams) { return c.step(streams); }, requests.size());
-  const double scale = c.prefill_scale();
+  const double scale = c.prefill.predicted();
   for (const StreamWorker& worker : workers) simulation.add_worker(worker, scale);
   std::vector<LineSimulation::Stream> waiting;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -307,7 +296,7 @@ double LatencyObjective::pass_budget_ms(double waited_ms, double fastest_pass_ms
                                         const std::vector<WaitingRequest>& behind) const {
   if (worker >= workers.size()) throw InputError("no worker " + std::to_string(worker) + " in the line");
   const Correction c = correction();
-  const double high = (c.target_ms - waited_ms) / c.prefill_scale();
+  const double high = (c.target_ms - waited_ms) / c.prefill.predicted();
   const auto meets = [&](double budget) {
     std::vector<Tracked> requests = {{waited_ms, budget, decode_steps}};
     for (const WaitingRequest& request : behind) {
@@ -340,7 +329,7 @@ double LatencyObjective::line_ms(const std::vector<StreamWorker>& workers, size_
 bool LatencyObjective::admits(double fastest_pass_ms, const std::vector<double>& busy_ms,
                               const std::vector<WaitingRequest>& line) const {
   const Correction c = correction();
-  const double scale = c.scale(), extra = c.extra();
+  const double scale = c.scale.predicted(), extra = c.extra.predicted();
   const double extra_counted = options_.ends_with_pass ? 0.0 : extra;
   FreeTimes free(busy_ms.begin(), busy_ms.end());
   for (int worker = static_cast<int>(busy_ms.size()); worker < options_.workers; ++worker) free.push(0.0);
@@ -352,40 +341,43 @@ bool LatencyObjective::admits(double fastest_pass_ms, const std::vector<double>&
   return free.top() + scale * fastest_pass_ms + extra_counted <= c.target_ms;
 }
 
+void LatencyObjective::Smoothed::add(double value) {
+  if (!observed) {
+    mean = value;
+    observed = true;
+    return;
+  }
+  spread += kSmoothing * (std::abs(value - mean) - spread);
+  mean += kSmoothing * (value - mean);
+}
+
+double LatencyObjective::Smoothed::predicted() const { return mean + kSpreadMargin * spread; }
+
 double LatencyObjective::Correction::step(int64_t streams) const {
-  const auto count = static_cast<int64_t>(step_ms.size());
+  const auto count = static_cast<int64_t>(steps.size());
   // The nearest count measured, more streams before fewer at the same distance.
   for (int64_t distance = 0; distance < count; ++distance) {
     for (const int64_t nearby : {streams + distance, streams - distance}) {
-      const auto at = static_cast<size_t>(nearby);
-      if (nearby >= 0 && nearby < count && step_ms[at] >= 0.0)
-        return step_ms[at] + kSpreadMargin * step_spread[at];
+      if (nearby >= 0 && nearby < count && steps[static_cast<size_t>(nearby)].observed)
+        return steps[static_cast<size_t>(nearby)].predicted();
     }
   }
   return 0.0;
 }
 
-double LatencyObjective::Correction::prefill_scale() const {
-  return prefill_mean + kSpreadMargin * prefill_spread;
-}
-
-double LatencyObjective::Correction::scale() const { return scale_mean + kSpreadMargin * scale_spread; }
-double LatencyObjective::Correction::extra() const { return extra_mean + kSpreadMargin * extra_spread; }
-
 double LatencyObjective::step_ms(int64_t streams) const { return correction().step(streams); }
-double LatencyObjective::prefill_scale() const { return correction().prefill_scale(); }
+double LatencyObjective::prefill_scale() const { return correction().prefill.predicted(); }
 
 void LatencyObjective::observe(double predicted_pass_ms, double measured_pass_ms, double held_ms) {
   if (!(predicted_pass_ms > 0.0) || !(measured_pass_ms >= 0.0) || !std::isfinite(held_ms)) return;
   const double scale = std::clamp(measured_pass_ms / predicted_pass_ms, 0.2, 10.0);
   const double extra = std::max(0.0, held_ms - measured_pass_ms);
   std::lock_guard lock(mutex_);
-  smooth(scale, correction_.scale_mean, correction_.scale_spread, !observed_);
-  smooth(extra, correction_.extra_mean, correction_.extra_spread, !observed_);
+  correction_.scale.add(scale);
+  correction_.extra.add(extra);
   // A generation's time beyond its prefill is its decode steps, which vary with each request's
   // length, not with noise: its mean alone.
-  if (options_.ends_with_pass) correction_.extra_spread = 0.0;
-  observed_ = true;
+  if (options_.ends_with_pass) correction_.extra.spread = 0.0;
 }
 
 void LatencyObjective::observe_answer(double total_ms) {
@@ -397,14 +389,16 @@ void LatencyObjective::observe_answer(double total_ms) {
                                     (1.0 - kLowestTarget) * options_.objective_ms);
 }
 
-double LatencyObjective::slack_ms() const { return correction().slack_ms; }
+double LatencyObjective::slack_ms() const {
+  std::lock_guard lock(mutex_);
+  return correction_.slack_ms;
+}
 
 void LatencyObjective::observe_prefill(double predicted_ms, double measured_ms) {
   if (!(predicted_ms > 0.0) || !(measured_ms >= 0.0) || !std::isfinite(measured_ms)) return;
   const double scale = std::clamp(measured_ms / predicted_ms, 0.2, 10.0);
   std::lock_guard lock(mutex_);
-  smooth(scale, correction_.prefill_mean, correction_.prefill_spread, !correction_.prefill_observed);
-  correction_.prefill_observed = true;
+  correction_.prefill.add(scale);
 }
 
 void LatencyObjective::observe_step(int64_t streams, double measured_ms) {
@@ -412,7 +406,7 @@ void LatencyObjective::observe_step(int64_t streams, double measured_ms) {
     return;
   std::lock_guard lock(mutex_);
   const auto at = static_cast<size_t>(streams);
-  smooth(measured_ms, correction_.step_ms[at], correction_.step_spread[at], correction_.step_ms[at] < 0.0);
+  correction_.steps[at].add(measured_ms);
 }
 
 }  // namespace latte::serve

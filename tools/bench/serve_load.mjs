@@ -18,24 +18,21 @@
 import fs from 'node:fs';
 import http from 'node:http';
 
+import {parseFlags} from './loopback.mjs';
+
 function parseArgs(argv) {
-  const args = {route: 'predict', textField: 'text', labelField: 'label', seed: 1, maxTokens: 8, count: 200,
-                duration: 30, rate: 10, closed: 0};
-  const names = {'--url': 'url', '--route': 'route', '--data': 'data', '--text-field': 'textField',
-                 '--label-field': 'labelField', '--rate': 'rate', '--count': 'count', '--duration': 'duration',
-                 '--seed': 'seed', '--max-tokens': 'maxTokens', '--closed': 'closed'};
-  for (let i = 2; i < argv.length; i += 2) {
-    const name = names[argv[i]];
-    if (!name || i + 1 >= argv.length) throw new Error(`serve_load: unknown or incomplete flag ${argv[i]}`);
-    args[name] = ['url', 'route', 'data', 'textField', 'labelField'].includes(name) ? argv[i + 1] : Number(argv[i + 1]);
-  }
-  const url = new URL(args.url);
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error('serve_load: loopback URLs only');
+  const args = parseFlags('serve_load', argv,
+    {route: 'predict', textField: 'text', labelField: 'label', seed: 1, maxTokens: 8, count: 200, duration: 30,
+     rate: 10, closed: 0},
+    {'--url': 'url', '--route': 'route', '--data': 'data', '--text-field': 'textField', '--label-field': 'labelField',
+     '--rate': 'rate', '--count': 'count', '--duration': 'duration', '--seed': 'seed', '--max-tokens': 'maxTokens',
+     '--closed': 'closed'},
+    ['url', 'route', 'data', 'textField', 'labelField']);
   if (!(args.count > 0 && args.count <= 100000 && args.duration > 0 && args.duration <= 600)) {
     throw new Error('serve_load: --count must be in 1..100000 and --duration in (0, 600] seconds');
   }
   if (!args.closed && !(args.rate > 0)) throw new Error('serve_load: --rate must be positive');
-  return {...args, host: url.hostname.replace(/[[\]]/g, ''), port: Number(url.port)};
+  return args;
 }
 
 // A small deterministic generator (mulberry32), so a seed gives the same arrivals and texts.

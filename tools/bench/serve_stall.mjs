@@ -15,53 +15,22 @@
 // short streams' token gaps (p50/p99/max ms), tokens/s, and the long prompts sent and their mean
 // time to first token.
 import fs from 'node:fs';
-import http from 'node:http';
 
-const args = {streams: 3, maxTokens: 64, longWords: 600, longEveryMs: 1500, duration: 15, data: '', longSpeedup: 0};
-const names = {'--url': 'url', '--data': 'data', '--streams': 'streams', '--max-tokens': 'maxTokens',
-               '--long-words': 'longWords', '--long-every-ms': 'longEveryMs', '--duration': 'duration',
-               '--long-speedup': 'longSpeedup'};
-for (let i = 2; i < process.argv.length; i += 2) {
-  const name = names[process.argv[i]];
-  if (!name || i + 1 >= process.argv.length) throw new Error(`serve_stall: unknown or incomplete flag ${process.argv[i]}`);
-  args[name] = ['url', 'data'].includes(name) ? process.argv[i + 1] : Number(process.argv[i + 1]);
-}
-const url = new URL(args.url);
-if (!['127.0.0.1', 'localhost'].includes(url.hostname)) throw new Error('serve_stall: loopback URLs only');
+import {completionClient, parseFlags} from './loopback.mjs';
+
+const args = parseFlags('serve_stall', process.argv,
+                        {streams: 3, maxTokens: 64, longWords: 600, longEveryMs: 1500, duration: 15, data: '',
+                         longSpeedup: 0},
+                        {'--url': 'url', '--data': 'data', '--streams': 'streams', '--max-tokens': 'maxTokens',
+                         '--long-words': 'longWords', '--long-every-ms': 'longEveryMs', '--duration': 'duration',
+                         '--long-speedup': 'longSpeedup'},
+                        ['url', 'data']);
 if (!(args.streams >= 1 && args.streams <= 64 && args.duration > 0 && args.duration <= 600 && args.longEveryMs >= 0)) {
   throw new Error('serve_stall: --streams in 1..64, --duration in (0, 600] s, --long-every-ms >= 0');
 }
 if (args.longEveryMs > 0 && !args.data) throw new Error('serve_stall: --data (a text file) gives the long prompts');
 const words = args.data ? fs.readFileSync(args.data, 'utf8').split(/\s+/).filter((w) => w) : [];
-const agent = new http.Agent({keepAlive: true, maxSockets: args.streams + 1});
-
-// One completion; calls onToken(time) for each streamed event that carries text.
-function complete(body, onToken) {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const request = http.request({host: url.hostname, port: Number(url.port), path: '/v1/completions', method: 'POST',
-                                  agent, headers: {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data)},
-                                  timeout: 600000}, (response) => {
-      let text = '';
-      let pending = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk) => {
-        text += chunk;
-        if (!body.stream) return;
-        pending += chunk;
-        const events = pending.split('\n\n');
-        pending = events.pop();
-        for (const event of events) {
-          if (event.startsWith('data: {') && JSON.parse(event.slice(6)).choices?.[0]?.text) onToken(performance.now());
-        }
-      });
-      response.on('end', () => (response.statusCode === 200 ? resolve(text)
-                                                              : reject(new Error(`${response.statusCode}: ${text}`))));
-    });
-    request.on('error', reject);
-    request.end(data);
-  });
-}
+const {complete, close} = completionClient(args, args.streams + 1);
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 const end = performance.now() + args.duration * 1000;
@@ -103,4 +72,4 @@ console.log(JSON.stringify({streams: args.streams, long_every_ms: args.longEvery
                             gap_p99_ms: round(percentile(gaps, 99)), gap_max_ms: round(gaps[gaps.length - 1]),
                             long_prompts: longTtft.length,
                             long_prefill_ms: longTtft.length ? round(longTtft.reduce((a, b) => a + b, 0) / longTtft.length) : null}));
-agent.destroy();
+close();

@@ -9,38 +9,18 @@
 //
 // Prints one JSON object: generated tokens, seconds, tokens/s, the mean of the answers'
 // decode_ms_per_token and time to first token (measured_ms), and the most streams decoded together.
-import http from 'node:http';
+import {completionClient, parseFlags} from './loopback.mjs';
 
-const args = {concurrency: 1, requests: 3, maxTokens: 64, prompt: 'The quick brown fox jumps over the lazy dog.'};
-const names = {'--url': 'url', '--concurrency': 'concurrency', '--requests': 'requests', '--max-tokens': 'maxTokens',
-               '--prompt': 'prompt'};
-for (let i = 2; i < process.argv.length; i += 2) {
-  const name = names[process.argv[i]];
-  if (!name || i + 1 >= process.argv.length) throw new Error(`serve_streams: unknown or incomplete flag ${process.argv[i]}`);
-  args[name] = ['url', 'prompt'].includes(name) ? process.argv[i + 1] : Number(process.argv[i + 1]);
-}
-const url = new URL(args.url);
-if (!['127.0.0.1', 'localhost'].includes(url.hostname)) throw new Error('serve_streams: loopback URLs only');
+const args = parseFlags('serve_streams', process.argv,
+                        {concurrency: 1, requests: 3, maxTokens: 64, prompt: 'The quick brown fox jumps over the lazy dog.'},
+                        {'--url': 'url', '--concurrency': 'concurrency', '--requests': 'requests',
+                         '--max-tokens': 'maxTokens', '--prompt': 'prompt'},
+                        ['url', 'prompt']);
 if (!(args.concurrency >= 1 && args.concurrency <= 64 && args.requests >= 1 && args.requests <= 1000)) {
   throw new Error('serve_streams: --concurrency in 1..64, --requests in 1..1000');
 }
-const agent = new http.Agent({keepAlive: true, maxSockets: args.concurrency});
-
-function complete(body) {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const request = http.request({host: url.hostname, port: Number(url.port), path: '/v1/completions', method: 'POST',
-                                  agent, headers: {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data)},
-                                  timeout: 600000}, (response) => {
-      let text = '';
-      response.on('data', (chunk) => (text += chunk));
-      response.on('end', () => (response.statusCode === 200 ? resolve(JSON.parse(text))
-                                                              : reject(new Error(`${response.statusCode}: ${text}`))));
-    });
-    request.on('error', reject);
-    request.end(data);
-  });
-}
+const completions = completionClient(args, args.concurrency);
+const complete = async (body) => JSON.parse(await completions.complete(body));
 
 const answers = [];
 const start = process.hrtime.bigint();
@@ -57,4 +37,4 @@ console.log(JSON.stringify({concurrency: args.concurrency, requests: answers.len
                             tokens_per_s: +(tokens / seconds).toFixed(2), decode_ms_per_token: +mean('decode_ms_per_token').toFixed(3),
                             ttft_ms: +mean('measured_ms').toFixed(2),
                             most_streams: Math.max(...answers.map((a) => a.latte.streams))}));
-agent.destroy();
+completions.close();

@@ -128,27 +128,27 @@ class LatencyObjective {
   double prefill_scale() const;
 
  private:
+  // A smoothed measurement: its mean and mean deviation, each moved a fraction of the way with
+  // every observation (the first sets the mean); predicted at the mean plus twice the deviation.
+  struct Smoothed {
+    double mean = 0.0;
+    double spread = 0.0;
+    bool observed = false;
+    void add(double value);
+    double predicted() const;
+  };
   struct Correction {
-    // Measured over predicted pass time and the time a worker spends beyond the pass, each a
-    // smoothed mean and mean deviation; scale() and extra() add the margin.
-    double scale_mean = 1.0;
-    double scale_spread = 0.0;
-    double extra_mean = 0.0;
-    double extra_spread = 0.0;
+    // Measured over predicted pass time, and the time a worker spends beyond the pass.
+    Smoothed scale{.mean = 1.0};
+    Smoothed extra;
     // How far below the objective the server aims (observe_answer), and the aim: objective - slack.
     double slack_ms = 0.0;
     double target_ms = 0.0;
     // Continuous batching: measured over predicted prefill, and measured decode steps by streams
-    // ([streams + 1]; < 0 unmeasured), each a smoothed mean and mean deviation.
-    double prefill_mean = 1.0;
-    double prefill_spread = 0.0;
-    bool prefill_observed = false;
-    std::vector<double> step_ms;
-    std::vector<double> step_spread;
+    // ([streams + 1]).
+    Smoothed prefill{.mean = 1.0};
+    std::vector<Smoothed> steps;
     double step(int64_t streams) const;
-    double prefill_scale() const;
-    double scale() const;
-    double extra() const;
   };
   Correction correction() const;
   // Each of `requests`' predicted time to first token (from its arrival), handed to a worker
@@ -170,7 +170,6 @@ class LatencyObjective {
   ObjectiveOptions options_;
   mutable std::mutex mutex_;
   Correction correction_;
-  bool observed_ = false;
 };
 
 }  // namespace latte::serve
