@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -147,56 +148,45 @@ TEST_P(BatchDecode, EachSequenceOfAStepMatchesItsOwnForward) {
   }
 }
 
-TEST_P(BatchDecode, BatchDecoderGivesWhatGenerateGives) {
-  CausalLm& lm = model();
-  const int64_t vocab = lm.vocab_size();
-  struct Run {
-    int64_t prompt_tokens;
-    double speedup;
-    int64_t max_new_tokens;
-    bool sample;
-    int joins_after;  // steps run before it is added
-  };
-  const std::vector<Run> runs = {{6, 1.0, 12, false, 0},
-                                 {11, 2.0, 5, false, 0},
-                                 {17, 1.5, 9, true, 2},
-                                 {25, 3.0, 14, false, 3},
-                                 {8, 2.5, 1, false, 4}};
+// Generations of different prompts, speedups, lengths and sampling, and when each joins.
+struct Run {
+  int64_t prompt_tokens;
+  double speedup;
+  int64_t max_new_tokens;
+  bool sample;
+  int joins_at;  // steps (rounds) run before it is added (joins)
+};
+
+struct Runs {
+  std::vector<Run> runs;
   std::vector<std::unique_ptr<Planner>> planners;
   std::vector<std::vector<int32_t>> prompts;
   std::vector<GenerationOptions> options;
-  for (size_t r = 0; r < runs.size(); ++r) {
-    planners.push_back(speedup_planner(runs[r].speedup, lm));
-    prompts.push_back(tokens(runs[r].prompt_tokens, vocab, static_cast<uint32_t>(7 * r + 1)));
-    GenerationOptions generation;
-    generation.max_new_tokens = runs[r].max_new_tokens;
-    generation.planner = planners.back().get();
-    generation.sampling.sample = runs[r].sample;
-    generation.sampling.seed = 42 + r;
-    generation.sampling.top_p = 0.9;
-    options.push_back(generation);
-  }
+};
 
-  BatchDecoder decoder(lm);
-  std::map<int64_t, size_t> run_of;
-  std::map<size_t, std::vector<int32_t>> streamed;
-  std::map<size_t, FinishedSequence> finished;
-  for (int step = 0; finished.size() < runs.size(); ++step) {
-    ASSERT_LT(step, 40) << "the sequences never ended";
-    for (size_t r = 0; r < runs.size(); ++r) {
-      if (runs[r].joins_after != step) continue;
-      BatchRequest request{.generation = options[r], .stop_ids = {}, .on_token = [&streamed, r](int32_t id) {
-                             streamed[r].push_back(id);
-                             return true;
-                           }};
-      run_of[decoder.add(prompts[r], request)] = r;
-    }
-    for (FinishedSequence& done : decoder.step()) finished[run_of.at(done.id)] = std::move(done);
+Runs make_runs(const CausalLm& lm, std::vector<Run> runs, uint32_t seed) {
+  Runs made{.runs = std::move(runs)};
+  for (size_t r = 0; r < made.runs.size(); ++r) {
+    const Run& run = made.runs[r];
+    made.planners.push_back(speedup_planner(run.speedup, lm));
+    made.prompts.push_back(tokens(run.prompt_tokens, lm.vocab_size(), static_cast<uint32_t>(seed * r + 1)));
+    GenerationOptions generation;
+    generation.max_new_tokens = run.max_new_tokens;
+    generation.planner = made.planners.back().get();
+    generation.sampling.sample = run.sample;
+    generation.sampling.seed = seed + r;
+    generation.sampling.top_p = 0.9;
+    made.options.push_back(generation);
   }
-  EXPECT_EQ(decoder.active(), 0);
-  for (size_t r = 0; r < runs.size(); ++r) {
+  return made;
+}
+
+// Each run's sequence as it finished (and its tokens as they were streamed) against generate().
+void expect_as_generate(CausalLm& lm, const Runs& runs, const std::map<size_t, FinishedSequence>& finished,
+                        std::map<size_t, std::vector<int32_t>>& streamed) {
+  for (size_t r = 0; r < runs.runs.size(); ++r) {
     SCOPED_TRACE("run " + std::to_string(r));
-    const GenerationResult expected = generate(lm, prompts[r], options[r]);
+    const GenerationResult expected = generate(lm, runs.prompts[r], runs.options[r]);
     const GenerationResult& actual = finished.at(r).result;
     EXPECT_EQ(actual.ids, expected.ids);
     EXPECT_EQ(streamed[r], expected.ids);
@@ -207,6 +197,144 @@ TEST_P(BatchDecode, BatchDecoderGivesWhatGenerateGives) {
     EXPECT_EQ(actual.decode_steps, expected.decode_steps);
     EXPECT_TRUE(finished.at(r).error.empty());
   }
+}
+
+// Each run's on_token: appends to streamed[r].
+BatchRequest streaming_request(const Runs& runs, size_t r, std::map<size_t, std::vector<int32_t>>& streamed) {
+  return BatchRequest{.generation = runs.options[r], .stop_ids = {}, .on_token = [&streamed, r](int32_t id) {
+                        streamed[r].push_back(id);
+                        return true;
+                      }};
+}
+
+TEST_P(BatchDecode, BatchDecoderGivesWhatGenerateGives) {
+  CausalLm& lm = model();
+  const Runs runs = make_runs(lm,
+                              {{6, 1.0, 12, false, 0},
+                               {11, 2.0, 5, false, 0},
+                               {17, 1.5, 9, true, 2},
+                               {25, 3.0, 14, false, 3},
+                               {8, 2.5, 1, false, 4}},
+                              7);
+  BatchDecoder decoder(lm);
+  std::map<int64_t, size_t> run_of;
+  std::map<size_t, std::vector<int32_t>> streamed;
+  std::map<size_t, FinishedSequence> finished;
+  for (int step = 0; finished.size() < runs.runs.size(); ++step) {
+    ASSERT_LT(step, 40) << "the sequences never ended";
+    for (size_t r = 0; r < runs.runs.size(); ++r) {
+      if (runs.runs[r].joins_at == step)
+        run_of[decoder.add(runs.prompts[r], streaming_request(runs, r, streamed))] = r;
+    }
+    for (FinishedSequence& done : decoder.step()) finished[run_of.at(done.id)] = std::move(done);
+  }
+  EXPECT_EQ(decoder.active(), 0);
+  expect_as_generate(lm, runs, finished, streamed);
+}
+
+// Chunked prefill: a prompt's prefill run a layer at a time, with other sequences' decode steps
+// and a whole forward of a third between its layers (each using the model's workspace), gives
+// forward()'s output and cache exactly, and leaves the other sequences' answers as they were.
+TEST_P(BatchDecode, APrefillRunLayerByLayerIsForward) {
+  CausalLm& lm = model();
+  const int64_t vocab = lm.vocab_size();
+  const std::vector<int32_t> prompt = tokens(23, vocab, 3);
+  const std::vector<int32_t> other_prompt = tokens(9, vocab, 4);
+  for (const double speedup : {1.0, 2.5}) {
+    SCOPED_TRACE("speedup " + std::to_string(speedup));
+    const std::unique_ptr<Planner> planner = speedup_planner(speedup, lm);
+    DecoderOptions options;
+    options.planner = planner.get();
+    std::vector<std::vector<float>> scores_whole, scores_run;
+    options.on_scores = [&scores_whole](int64_t, std::span<const float> scores) {
+      scores_whole.emplace_back(scores.begin(), scores.end());
+    };
+    KvCache whole = lm.new_cache();
+    const DecoderOutput expected = lm.forward(prompt, whole, options);
+    if (speedup > 1.0) {
+      ASSERT_LT(expected.kept.back(), 23) << "nothing eliminated: the test would not cover it";
+    }
+
+    // The other sequence, decoded alone and between the run's layers: the same tokens fed.
+    KvCache other = lm.new_cache(), other_alone = lm.new_cache();
+    lm.forward(other_prompt, other, {});
+    lm.forward(other_prompt, other_alone, {});
+    options.on_scores = [&scores_run](int64_t, std::span<const float> scores) {
+      scores_run.emplace_back(scores.begin(), scores.end());
+    };
+    KvCache piecewise = lm.new_cache();
+    std::unique_ptr<PrefillRun> run = lm.start_prefill(prompt, piecewise, options);
+    ASSERT_EQ(run->layers(), lm.num_layers());
+    int32_t fed = 11;
+    while (!run->done()) {
+      const int64_t before = run->layers_done();
+      run->run_layer();
+      EXPECT_EQ(run->layers_done(), before + 1);
+      std::vector<KvCache*> caches = {&other};
+      const std::vector<DecoderOutput> step = lm.decode(std::vector<int32_t>{fed}, caches, {});
+      std::vector<KvCache*> alone_caches = {&other_alone};
+      const std::vector<DecoderOutput> alone = lm.decode(std::vector<int32_t>{fed}, alone_caches, {});
+      EXPECT_EQ(max_difference(step[0].logits, alone[0].logits), 0.0f);
+      KvCache third = lm.new_cache();
+      lm.forward(tokens(17, vocab, static_cast<uint32_t>(fed)), third, {});
+      ++fed;
+    }
+    const DecoderOutput actual = run->finish();
+    EXPECT_EQ(max_difference(actual.logits, expected.logits), 0.0f);
+    EXPECT_EQ(actual.positions, expected.positions);
+    EXPECT_EQ(actual.kept, expected.kept);
+    EXPECT_EQ(scores_run, scores_whole);
+    for (size_t layer = 0; layer < whole.layers.size(); ++layer) {
+      const std::span<const int64_t> a = piecewise.layers[layer].positions(),
+                                     b = whole.layers[layer].positions();
+      EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << "layer " << layer;
+    }
+    EXPECT_EQ(piecewise.bytes(), whole.bytes());
+  }
+}
+
+// BatchDecoder's chunked prefills: sequences join while others decode, their prefills run a layer
+// per round between the steps; each sequence's tokens are still what generate() gives.
+TEST_P(BatchDecode, ChunkedPrefillsGiveWhatGenerateGives) {
+  CausalLm& lm = model();
+  const Runs runs = make_runs(lm,
+                              {{6, 1.0, 12, false, 0},
+                               {11, 2.0, 5, false, 0},
+                               {17, 1.5, 9, true, 1},
+                               {25, 3.0, 14, false, 3},
+                               {8, 2.5, 1, false, 4}},
+                              5);
+  BatchDecoder decoder(lm);
+  std::map<int64_t, size_t> run_of;
+  std::map<size_t, std::vector<int32_t>> streamed;
+  std::map<size_t, FinishedSequence> finished;
+  int64_t most_joining = 0;
+  for (int round = 0; finished.size() < runs.runs.size(); ++round) {
+    ASSERT_LT(round, 80) << "the sequences never ended";
+    for (size_t r = 0; r < runs.runs.size(); ++r) {
+      if (runs.runs[r].joins_at == round)
+        run_of[decoder.join(runs.prompts[r], streaming_request(runs, r, streamed))] = r;
+    }
+    most_joining = std::max(most_joining, decoder.joining());
+    const int64_t waiting = decoder.joining();
+    const int64_t before = decoder.prefill_layers_done();
+    if (decoder.prefill(0.0)) {  // one layer
+      if (before + 1 < lm.num_layers()) {
+        EXPECT_EQ(decoder.prefill_layers_done(), before + 1);
+      } else {
+        EXPECT_EQ(decoder.joining(), waiting - 1);  // its last layer: it decodes from now on
+      }
+    } else {
+      EXPECT_EQ(waiting, 0);
+    }
+    for (FinishedSequence& done : decoder.step()) finished[run_of.at(done.id)] = std::move(done);
+  }
+  EXPECT_EQ(decoder.active(), 0);
+  EXPECT_EQ(decoder.joining(), 0);
+  EXPECT_GE(most_joining, 2);  // prefills waited behind one another
+  expect_as_generate(lm, runs, finished, streamed);
+  for (const auto& [r, done] : finished)
+    EXPECT_EQ(done.result.prefill_pieces, lm.num_layers()) << "run " << r;
 }
 
 const Case kCases[] = {{"gpt2/tiny", Precision::kF32},   {"gpt2/tiny", Precision::kInt8},
@@ -334,6 +462,66 @@ TEST_F(BatchDecodeGpt2, StopIdsCallbacksAndCancelEndOnlyTheirSequence) {
   EXPECT_EQ(done[cancelled_id].result.ids, std::vector<int32_t>(expected.begin(), expected.begin() + 1));
   EXPECT_EQ(done[throwing_id].result.stop_reason, "error");
   EXPECT_CONTAINS(done[throwing_id].error, "client gone");
+  EXPECT_EQ(decoder.cache_bytes(), 0u);
+}
+
+TEST_F(BatchDecodeGpt2, PrefillRunsRefuseMisuseAndCanBeCancelled) {
+  CausalLm& lm = *model_;
+  const std::vector<int32_t> prompt = {5, 9, 14, 2, 77, 3};
+  KvCache cache = lm.new_cache();
+  EXPECT_CONTAINS(error_of([&] {
+                    lm.start_prefill(std::vector<int32_t>{1, 128}, cache, {});
+                  }),
+                  "token id 128");
+  EXPECT_CONTAINS(error_of([&] { lm.start_prefill({}, cache, {}); }), "no tokens");
+  std::unique_ptr<PrefillRun> run = lm.start_prefill(prompt, cache, {});
+  run->run_layer();
+  EXPECT_CONTAINS(error_of([&] { run->finish(); }), "has run 1 of 3 layers");
+  run->run_layer();
+  run->run_layer();
+  EXPECT_CONTAINS(error_of([&] { run->run_layer(); }), "every layer already");
+  KvCache whole = lm.new_cache();
+  EXPECT_EQ(max_difference(run->finish().logits, lm.forward(prompt, whole, {}).logits), 0.0f);
+  EXPECT_CONTAINS(error_of([&] { run->finish(); }), "finished already");
+
+  GenerationOptions greedy;
+  greedy.max_new_tokens = 6;
+  greedy.stop_at_eos = false;
+  const std::vector<int32_t> expected = generate(lm, prompt, greedy).ids;
+  BatchDecoder decoder(lm);
+  EXPECT_FALSE(decoder.prefill(0.0));  // none waits
+  BatchRequest bad;
+  bad.generation.max_new_tokens = 62;
+  EXPECT_CONTAINS(error_of([&] { decoder.join(prompt, bad); }), "the model takes at most 64");
+  EXPECT_EQ(decoder.joining(), 0);
+  const BatchRequest plain{.generation = greedy, .stop_ids = {}, .on_token = {}};
+  const int64_t first = decoder.join(prompt, plain);
+  EXPECT_EQ(first, 0);  // ids start at 0 whatever failed before
+  const int64_t cancelled = decoder.join(prompt, plain);
+  const int64_t whole_id = decoder.join(prompt, plain);
+  EXPECT_EQ(decoder.joining(), 3);
+  EXPECT_EQ(decoder.prefill(0.0), first);
+  const size_t bytes = decoder.cache_bytes();
+  EXPECT_GT(bytes, 0u);  // the first prefill's first layer
+  EXPECT_TRUE(decoder.cancel(cancelled));
+  EXPECT_FALSE(decoder.cancel(cancelled));
+  EXPECT_EQ(decoder.joining(), 2);
+  while (decoder.joining() == 2) decoder.prefill(0.0);
+  EXPECT_EQ(decoder.active(), 1);
+  EXPECT_EQ(decoder.prefill(std::numeric_limits<double>::infinity()), whole_id);  // every layer at once
+  EXPECT_EQ(decoder.joining(), 0);
+  EXPECT_EQ(decoder.active(), 2);
+  std::map<int64_t, FinishedSequence> done;
+  for (int step = 0; step < 20 && (decoder.active() > 0 || done.size() < 3); ++step) {
+    for (FinishedSequence& sequence : decoder.step()) done[sequence.id] = std::move(sequence);
+  }
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_EQ(done[cancelled].result.stop_reason, "cancelled");
+  EXPECT_TRUE(done[cancelled].result.ids.empty());
+  EXPECT_EQ(done[first].result.ids, expected);
+  EXPECT_EQ(done[first].result.prefill_pieces, 3);
+  EXPECT_EQ(done[whole_id].result.ids, expected);
+  EXPECT_EQ(done[whole_id].result.prefill_pieces, 1);
   EXPECT_EQ(decoder.cache_bytes(), 0u);
 }
 

@@ -197,6 +197,53 @@ TEST(LatencyObjective, RequestsWaitingForASlotShrinkTheBudgetOfTheOneHandedOver)
   EXPECT_NEAR(slo->pass_budget_ms(0.0, 10.0, 7, workers, 0, {}), 280.0, 1e-3);
 }
 
+// Chunked prefill (--max-stall-ms): a prefill joining decoding streams runs a piece of whole layers
+// within the bound between two of their steps, so its first token comes later by the steps between.
+std::unique_ptr<LatencyObjective> chunked(double ms, double piece_ms, int64_t layers) {
+  auto slo = std::make_unique<LatencyObjective>(ObjectiveOptions{.objective_ms = ms,
+                                                                 .workers = 1,
+                                                                 .ends_with_pass = true,
+                                                                 .streams = 4,
+                                                                 .prefill_piece_ms = piece_ms,
+                                                                 .layers = layers});
+  slo->observe_step(4, 20.0);
+  return slo;
+}
+
+TEST(LatencyObjective, AChunkedPrefillRunsAPieceBetweenTwoSteps) {
+  // One stream decoding, a step just begun (20 ms). Ours, 100 ms over 10 layers (10 ms each) with
+  // pieces within 25 ms: 2 layers a piece, 5 pieces, a step after each of the first four: its
+  // first token at 20 + 5 * 20 + 4 * 20 = 200. Whole, it would come at 120.
+  const std::vector<StreamWorker> workers = {stepping(0.0, {50})};
+  EXPECT_TRUE(chunked(200.0, 25.0, 10)->admits(100.0, 7, workers, {}));
+  EXPECT_FALSE(chunked(199.9, 25.0, 10)->admits(100.0, 7, workers, {}));
+  EXPECT_TRUE(batching(120.0, 4, 20.0)->admits(100.0, 7, workers, {}));
+  EXPECT_FALSE(batching(119.9, 4, 20.0)->admits(100.0, 7, workers, {}));
+  // A bound below one layer: a layer a piece (10 pieces, 9 steps between): 20 + 100 + 180 = 300.
+  EXPECT_TRUE(chunked(300.0, 4.0, 10)->admits(100.0, 7, workers, {}));
+  EXPECT_FALSE(chunked(299.9, 4.0, 10)->admits(100.0, 7, workers, {}));
+  // Nothing decoding: the prefill runs whole (100), the bound holds up nobody.
+  EXPECT_TRUE(chunked(100.0, 25.0, 10)->admits(100.0, 7, {StreamWorker{}}, {}));
+  EXPECT_FALSE(chunked(99.9, 25.0, 10)->admits(100.0, 7, {StreamWorker{}}, {}));
+}
+
+TEST(LatencyObjective, ARequestHandedOverDuringAPieceWaitsBehindThatPrefill) {
+  // A piece 5 ms in: 60 ms over the 6 layers left (10 each), 2 a piece: it ends at 15, a step
+  // (35), a piece (55), a step (75), its last piece (95), a step of both streams (115); ours
+  // begins then.
+  StreamWorker worker;
+  worker.running = StreamWorker::Running::kPrefill;
+  worker.running_ms = 5.0;
+  worker.prefill = {60.0, 7, 6};
+  worker.decoding = {50};
+  EXPECT_NEAR(chunked(1000.0, 25.0, 10)->line_ms({worker}, 0), 115.0, 1e-9);
+  // During a step, a prefill in line with 2 of its layers left (20 ms): the step ends at 20, its
+  // last piece at 40, a step of both (60); ours begins then.
+  StreamWorker stepping_worker = stepping(0.0, {50});
+  stepping_worker.batch = {{20.0, 7, 2}};
+  EXPECT_NEAR(chunked(1000.0, 25.0, 10)->line_ms({stepping_worker}, 0), 60.0, 1e-9);
+}
+
 TEST(LatencyObjective, DecodeStepsAreMeasuredByStreams) {
   LatencyObjective slo(ObjectiveOptions{300.0, 1, true, 4});
   EXPECT_DOUBLE_EQ(slo.step_ms(2), 0.0);  // nothing measured yet

@@ -94,16 +94,16 @@ void add_serve_command(CLI::App& app) {
                                   "must be a positive number of milliseconds", "MS"));
   command
       ->add_option("--max-speedup", options->max_speedup,
-                   "With --slo-ms or --max-stall-ms: the highest speedup they choose (a quality cap, e.g. "
-                   "what latte tune --max-drop picks); requests the objective cannot answer in time even at "
-                   "this speedup get 503 (default: as far as the schedules reach)")
+                   "With --slo-ms: the highest speedup it chooses (a quality cap, e.g. what latte tune "
+                   "--max-drop picks); requests the objective cannot answer in time even at this speedup get "
+                   "503 (default: as far as the schedules reach)")
       ->check(finite_number_check([](double value) { return value >= 1.0; },
                                   "must be a speedup of at least 1", "S"));
   command
       ->add_option("--max-stall-ms", options->max_stall_ms,
                    "Decoder-only models, continuous batching: the longest a joining generation's prefill "
-                   "may hold up the streams already decoding; a request without a knob that joins while "
-                   "others decode runs at the smallest speedup whose prefill fits")
+                   "may hold up the streams already decoding; a prefill joining them runs a few layers at "
+                   "a time, each piece within MS (at least one layer), between their steps")
       ->check(finite_number_check([](double value) { return value > 0.0; },
                                   "must be a positive number of milliseconds", "MS"));
   add_no_profile_option(*command, options->no_profile);
@@ -137,10 +137,10 @@ void add_serve_command(CLI::App& app) {
     use_default_knob(prune, serve.model_dir);
     serve.default_speedup = prune.speedup;
     serve.objective_ms = options->slo_ms;
-    if (options->max_speedup && !options->slo_ms && !options->max_stall_ms) {
+    if (options->max_speedup && !options->slo_ms) {
       throw InputError(
-          "--max-speedup caps the speedups --slo-ms or --max-stall-ms chooses: give one of them too (a "
-          "request's own \"latte\" knob is never capped)");
+          "--max-speedup caps the speedups --slo-ms chooses: give --slo-ms too (a request's own \"latte\" "
+          "knob is never capped)");
     }
     serve.max_speedup = options->max_speedup;
     serve.max_stall_ms = options->max_stall_ms;

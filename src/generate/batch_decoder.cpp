@@ -19,7 +19,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 BatchDecoder::BatchDecoder(CausalLm& model) : model_(model) {}
 
-int64_t BatchDecoder::add(std::span<const int32_t> prompt, BatchRequest request) {
+BatchDecoder::Sequence BatchDecoder::make_sequence(std::span<const int32_t> prompt, BatchRequest request) {
   const auto prompt_tokens = static_cast<int64_t>(prompt.size());
   check_generation_request(model_, prompt_tokens, request.generation.max_new_tokens);
   for (const int32_t id : request.stop_ids) {
@@ -41,25 +41,88 @@ int64_t BatchDecoder::add(std::span<const int32_t> prompt, BatchRequest request)
   // As generate(): room for the whole sequence, and this prompt length's plan, are setup.
   sequence.cache.reserve_more(prompt_tokens + generation.max_new_tokens);
   if (generation.planner != nullptr && !generation.planner->dense()) generation.planner->plan(prompt_tokens);
-  GenerationResult& result = sequence.result;
-  result.setup_seconds = seconds_since(setup_start);
+  sequence.result.setup_seconds = seconds_since(setup_start);
+  return sequence;
+}
 
-  const auto start = std::chrono::steady_clock::now();
-  DecoderOptions prefill;
-  prefill.planner = generation.planner;
-  const DecoderOutput output = model_.forward(prompt, sequence.cache, prefill);
+void BatchDecoder::start_decoding(Sequence sequence, const DecoderOutput& output, int64_t prompt_tokens,
+                                  std::chrono::steady_clock::time_point start, double earlier_seconds) {
   const std::span<const float> logits(output.logits.data(), static_cast<size_t>(model_.vocab_size()));
   const int32_t first = sequence.sampler.next(logits);
-  result.ttft_seconds = seconds_since(start);
+  GenerationResult& result = sequence.result;
+  result.ttft_seconds = earlier_seconds + seconds_since(start);
   result.kept = output.kept;
   result.kv_cache_bytes = sequence.cache.bytes();
   result.kv_cache_bytes_dense = sequence.cache.dense_bytes(prompt_tokens);
-  if (generation.keep_first_logits) result.first_logits.assign(logits.begin(), logits.end());
-
-  ++next_id_;
+  if (sequence.request.generation.keep_first_logits) result.first_logits.assign(logits.begin(), logits.end());
   sequences_.push_back(std::move(sequence));
   if (accept(sequences_.back(), first)) retire_ended();
+}
+
+int64_t BatchDecoder::add(std::span<const int32_t> prompt, BatchRequest request) {
+  Sequence sequence = make_sequence(prompt, std::move(request));
+  const auto start = std::chrono::steady_clock::now();
+  DecoderOptions prefill;
+  prefill.planner = sequence.request.generation.planner;
+  const DecoderOutput output = model_.forward(prompt, sequence.cache, prefill);
+  ++next_id_;
+  start_decoding(std::move(sequence), output, static_cast<int64_t>(prompt.size()), start, 0.0);
   return next_id_ - 1;
+}
+
+int64_t BatchDecoder::join(std::span<const int32_t> prompt, BatchRequest request) {
+  auto joining = std::make_unique<Joining>(Joining{.sequence = make_sequence(prompt, std::move(request)),
+                                                   .prompt_tokens = static_cast<int64_t>(prompt.size())});
+  DecoderOptions prefill;
+  prefill.planner = joining->sequence.request.generation.planner;
+  const auto start = std::chrono::steady_clock::now();
+  joining->run = model_.start_prefill(prompt, joining->sequence.cache, prefill);  // embeds the prompt
+  joining->seconds = seconds_since(start);
+  joining->sequence.result.prefill_pieces = 0;
+  joining_.push_back(std::move(joining));
+  return next_id_++;
+}
+
+std::optional<int64_t> BatchDecoder::prefill(double seconds) {
+  if (joining_.empty()) return std::nullopt;
+  Joining& joining = *joining_.front();
+  const int64_t id = joining.sequence.id;
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<DecoderOutput> output;
+  try {
+    // One layer, then more while the last one's time fits in what is left.
+    double spent = 0.0;
+    double last = 0.0;
+    while (!joining.run->done() && (spent == 0.0 || spent + last <= seconds)) {
+      joining.run->run_layer();
+      const double now = seconds_since(start);
+      last = now - spent;
+      spent = now;
+    }
+    ++joining.sequence.result.prefill_pieces;
+    if (joining.run->done()) output = joining.run->finish();
+  } catch (const std::exception& error) {
+    std::unique_ptr<Joining> failed = std::move(joining_.front());
+    joining_.pop_front();
+    failed->run.reset();
+    failed->sequence.result.stop_reason = "error";
+    finished_.push_back(
+        FinishedSequence{.id = id, .result = std::move(failed->sequence.result), .error = error.what()});
+    return id;
+  }
+  if (!output) {
+    joining.seconds += seconds_since(start);
+    return id;
+  }
+  std::unique_ptr<Joining> done = std::move(joining_.front());
+  joining_.pop_front();
+  done->run.reset();
+  start_decoding(std::move(done->sequence), *output, done->prompt_tokens, start, done->seconds);
+  return id;
+}
+
+int64_t BatchDecoder::prefill_layers_done() const {
+  return joining_.empty() ? 0 : joining_.front()->run->layers_done();
 }
 
 bool BatchDecoder::accept(Sequence& sequence, int32_t token) {
@@ -139,6 +202,16 @@ std::vector<FinishedSequence> BatchDecoder::step() {
 }
 
 bool BatchDecoder::cancel(int64_t id) {
+  const auto waiting = std::find_if(joining_.begin(), joining_.end(),
+                                    [id](const auto& joining) { return joining->sequence.id == id; });
+  if (waiting != joining_.end()) {
+    std::unique_ptr<Joining> cancelled = std::move(*waiting);
+    joining_.erase(waiting);
+    cancelled->run.reset();
+    cancelled->sequence.result.stop_reason = "cancelled";
+    finished_.push_back(FinishedSequence{.id = id, .result = std::move(cancelled->sequence.result)});
+    return true;
+  }
   const auto found = std::find_if(sequences_.begin(), sequences_.end(),
                                   [id](const Sequence& sequence) { return sequence.id == id; });
   if (found == sequences_.end()) return false;
@@ -150,6 +223,7 @@ bool BatchDecoder::cancel(int64_t id) {
 size_t BatchDecoder::cache_bytes() const {
   size_t total = 0;
   for (const Sequence& sequence : sequences_) total += sequence.cache.bytes();
+  for (const auto& joining : joining_) total += joining->sequence.cache.bytes();
   return total;
 }
 

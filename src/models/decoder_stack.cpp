@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "latte/core/compact.h"
@@ -39,83 +40,108 @@ void check_ids(const DecoderStack& stack, std::span<const int32_t> ids, int64_t 
 
 }  // namespace
 
-DecoderOutput decoder_forward(const DecoderStack& stack, std::span<const int32_t> ids, KvCache& cache,
-                              const DecoderOptions& options, Arena& arena) {
-  const auto n_layers = static_cast<int64_t>(stack.blocks.size());
-  check_depth(stack, cache);
-  const int64_t first_position = next_position(cache);
-  check_ids(stack, ids, first_position);
-  const bool pruning = options.planner != nullptr && !options.planner->dense();
+DecoderPrefill::DecoderPrefill(DecoderStack stack, std::span<const int32_t> ids, KvCache& cache,
+                               const DecoderOptions& options, Arena& workspace, bool resumable)
+    : stack_(std::move(stack)),
+      cache_(cache),
+      options_(options),
+      workspace_(workspace),
+      rows_arena_(resumable ? &own_ : &workspace) {
+  check_depth(stack_, cache_);
+  const int64_t first_position = next_position(cache_);
+  check_ids(stack_, ids, first_position);
+  const bool pruning = options_.planner != nullptr && !options_.planner->dense();
   if (pruning && first_position != 0) {
     throw InputError("word-vectors are eliminated in the prefill only: the KV cache must be empty");
   }
-  const int64_t n_tokens = static_cast<int64_t>(ids.size());
-  const SequencePlan* plan = pruning ? &options.planner->plan(n_tokens) : nullptr;
-  const bool scoring = pruning || options.on_scores;
-  const int64_t width = stack.blocks.front().hidden();
-  const int64_t context_width = stack.blocks.front().context_width();
-  PhaseTimes* times = options.phase_times;
+  rows_ = static_cast<int64_t>(ids.size());
+  plan_ = pruning ? &options_.planner->plan(rows_) : nullptr;
+  width_ = stack_.blocks.front().hidden();
+  context_width_ = stack_.blocks.front().context_width();
+  PhaseTimes* times = options_.phase_times;
   if (times) *times = PhaseTimes{};
   PhaseClock clock(times != nullptr);
 
-  arena.reset();
-  int64_t rows = n_tokens;
-  float* states = arena.allocate(static_cast<size_t>(rows * width));           // residual stream
-  float* context = arena.allocate(static_cast<size_t>(rows * context_width));  // attention output
-  float* scores = scoring ? arena.allocate(static_cast<size_t>(first_position + rows)) : nullptr;
-
-  std::vector<int64_t> positions(static_cast<size_t>(rows));
-  for (int64_t row = 0; row < rows; ++row) {
-    positions[static_cast<size_t>(row)] = first_position + row;
-    stack.embed(ids[static_cast<size_t>(row)], first_position + row, states + row * width);
+  workspace_.reset();
+  states_ = rows_arena_->allocate(static_cast<size_t>(rows_ * width_));
+  context_ = rows_arena_->allocate(static_cast<size_t>(rows_ * context_width_));
+  const bool scoring = pruning || options_.on_scores;
+  scores_ = scoring ? rows_arena_->allocate(static_cast<size_t>(first_position + rows_)) : nullptr;
+  positions_.resize(static_cast<size_t>(rows_));
+  for (int64_t row = 0; row < rows_; ++row) {
+    positions_[static_cast<size_t>(row)] = first_position + row;
+    stack_.embed(ids[static_cast<size_t>(row)], first_position + row, states_ + row * width_);
   }
-
   if (times) times->embeddings = clock.lap();
-  DecoderOutput output;
-  for (int64_t index = 0; index < n_layers; ++index) {
-    const TransformerBlock& block = stack.blocks[static_cast<size_t>(index)];
-    LayerCache& layer_cache = cache.layers[static_cast<size_t>(index)];
-    // The block appends the rows entering its attention to the cache, then attends over it.
-    const BlockSequence sequence{.positions = positions, .cache = &layer_cache, .key_scores = scores};
-    double attention_seconds = 0.0;
-    block.attend(states, rows, std::span<const BlockSequence>(&sequence, 1), context, arena,
-                 times ? &attention_seconds : nullptr);
-    if (times) times->layer_attention.push_back(attention_seconds);
-    const int64_t cached_before = layer_cache.rows() - rows;
-    const std::span<const float> new_scores =
-        scoring ? std::span<const float>(scores + cached_before, static_cast<size_t>(rows))
-                : std::span<const float>();
-    if (options.on_scores) options.on_scores(index, new_scores);
-    if (pruning) {
-      // The attention sink and the row that produces the next token always stay.
-      const int64_t protected_rows[] = {0, rows - 1};
-      const std::vector<int64_t> kept =
-          decide_kept_rows(*plan, index, new_scores, options.planner->min_keep(), protected_rows);
-      if (static_cast<int64_t>(kept.size()) < rows) {
-        compact_rows(states, width, kept);
-        compact_rows(context, context_width, kept);
-        compact_values(positions, kept);
-        rows = static_cast<int64_t>(kept.size());
-      }
-    }
-    output.kept.push_back(rows);
-    if (times) times->layer_in.push_back(clock.lap());
-    // From here on only the kept rows: output projection, residual, FFN.
-    block.finish(states, context, rows, {}, arena);
-    if (times) times->layer_kept.push_back(clock.lap());
-  }
+}
 
-  const int64_t first_out = options.all_logits ? 0 : rows - 1;
-  const int64_t rows_out = rows - first_out;
-  float* normed = arena.allocate(static_cast<size_t>(rows_out * width));
-  std::memcpy(normed, states + first_out * width, sizeof(float) * static_cast<size_t>(rows_out * width));
-  stack.final_norm(normed, rows_out);
-  output.logits = Tensor({rows_out, stack.vocab_size});
-  stack.lm_head(normed, rows_out, output.logits.data());
-  output.positions.assign(positions.begin() + first_out, positions.end());
+void DecoderPrefill::run_layer() {
+  if (layer_ >= layers()) throw InputError("the prefill has run every layer already");
+  if (rows_arena_ != &workspace_) workspace_.reset();
+  PhaseTimes* times = options_.phase_times;
+  PhaseClock clock(times != nullptr);
+  const TransformerBlock& block = stack_.blocks[static_cast<size_t>(layer_)];
+  LayerCache& layer_cache = cache_.layers[static_cast<size_t>(layer_)];
+  // The block appends the rows entering its attention to the cache, then attends over it.
+  const BlockSequence sequence{.positions = positions_, .cache = &layer_cache, .key_scores = scores_};
+  double attention_seconds = 0.0;
+  block.attend(states_, rows_, std::span<const BlockSequence>(&sequence, 1), context_, workspace_,
+               times ? &attention_seconds : nullptr);
+  if (times) times->layer_attention.push_back(attention_seconds);
+  const int64_t cached_before = layer_cache.rows() - rows_;
+  const std::span<const float> new_scores =
+      scores_ ? std::span<const float>(scores_ + cached_before, static_cast<size_t>(rows_))
+              : std::span<const float>();
+  if (options_.on_scores) options_.on_scores(layer_, new_scores);
+  if (plan_ != nullptr) {
+    // The attention sink and the row that produces the next token always stay.
+    const int64_t protected_rows[] = {0, rows_ - 1};
+    const std::vector<int64_t> kept =
+        decide_kept_rows(*plan_, layer_, new_scores, options_.planner->min_keep(), protected_rows);
+    if (static_cast<int64_t>(kept.size()) < rows_) {
+      compact_rows(states_, width_, kept);
+      compact_rows(context_, context_width_, kept);
+      compact_values(positions_, kept);
+      rows_ = static_cast<int64_t>(kept.size());
+    }
+  }
+  output_.kept.push_back(rows_);
+  if (times) times->layer_in.push_back(clock.lap());
+  // From here on only the kept rows: output projection, residual, FFN.
+  block.finish(states_, context_, rows_, {}, workspace_);
+  if (times) times->layer_kept.push_back(clock.lap());
+  ++layer_;
+}
+
+DecoderOutput DecoderPrefill::finish() {
+  if (!done()) {
+    throw InputError("the prefill has run " + std::to_string(layer_) + " of " + std::to_string(layers()) +
+                     " layers; it cannot finish yet");
+  }
+  if (finished_) throw InputError("the prefill has finished already");
+  finished_ = true;
+  if (rows_arena_ != &workspace_) workspace_.reset();
+  PhaseTimes* times = options_.phase_times;
+  PhaseClock clock(times != nullptr);
+  DecoderOutput output = std::move(output_);
+  const int64_t first_out = options_.all_logits ? 0 : rows_ - 1;
+  const int64_t rows_out = rows_ - first_out;
+  float* normed = workspace_.allocate(static_cast<size_t>(rows_out * width_));
+  std::memcpy(normed, states_ + first_out * width_, sizeof(float) * static_cast<size_t>(rows_out * width_));
+  stack_.final_norm(normed, rows_out);
+  output.logits = Tensor({rows_out, stack_.vocab_size});
+  stack_.lm_head(normed, rows_out, output.logits.data());
+  output.positions.assign(positions_.begin() + first_out, positions_.end());
   if (times) times->head = clock.lap();
   require_finite_logits(output);
   return output;
+}
+
+DecoderOutput decoder_forward(const DecoderStack& stack, std::span<const int32_t> ids, KvCache& cache,
+                              const DecoderOptions& options, Arena& arena) {
+  DecoderPrefill run(stack, ids, cache, options, arena, /*resumable=*/false);
+  while (!run.done()) run.run_layer();
+  return run.finish();
 }
 
 std::vector<DecoderOutput> decoder_decode(const DecoderStack& stack, std::span<const int32_t> next_ids,

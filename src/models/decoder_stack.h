@@ -29,9 +29,44 @@ struct DecoderStack {
   std::function<void(int32_t id, int64_t position, float* row)> embed;
 };
 
-// Runs `ids` as the next tokens of `cache`'s sequence (CausalLm::forward's contract). InputError
-// for ids out of the vocabulary, a sequence past max_positions, a cache of the wrong depth, or
-// elimination asked for outside the prefill; Error when the logits are not finite.
+// Runs `ids` as the next tokens of `cache`'s sequence, a layer at a time (CausalLm::forward's and
+// start_prefill's contracts). The constructor checks and embeds: InputError for ids out of the
+// vocabulary, a sequence past max_positions, a cache of the wrong depth, or elimination asked for
+// outside the prefill. `workspace` is the model's arena. Resumable: what goes from layer to layer
+// lives in the run's own arena and `workspace` is only scratch, reset at each layer, so the
+// model's other passes may run between layers. Otherwise it lives in `workspace` (reset once,
+// here), which nothing else may use until finish() (forward: every layer at once).
+class DecoderPrefill final : public PrefillRun {
+ public:
+  DecoderPrefill(DecoderStack stack, std::span<const int32_t> ids, KvCache& cache,
+                 const DecoderOptions& options, Arena& workspace, bool resumable);
+
+  int64_t layers() const override { return static_cast<int64_t>(stack_.blocks.size()); }
+  int64_t layers_done() const override { return layer_; }
+  void run_layer() override;
+  DecoderOutput finish() override;
+
+ private:
+  DecoderStack stack_;
+  KvCache& cache_;
+  DecoderOptions options_;
+  Arena& workspace_;
+  Arena own_;                       // resumable: the rows between layers
+  Arena* rows_arena_;               // where they live: own_ or workspace_
+  const SequencePlan* plan_;        // null: nothing eliminated
+  int64_t rows_ = 0;                // word-vectors still in the pass
+  int64_t width_ = 0;               // hidden
+  int64_t context_width_ = 0;       // attention output
+  float* states_ = nullptr;         // [rows, width] residual stream
+  float* context_ = nullptr;        // [rows, context_width] attention output
+  float* scores_ = nullptr;         // [cached + rows] ACC scores of the keys, when scored
+  std::vector<int64_t> positions_;  // [rows] original positions
+  int64_t layer_ = 0;               // layers run
+  bool finished_ = false;
+  DecoderOutput output_;  // kept so far
+};
+
+// CausalLm::forward: a DecoderPrefill over every layer at once.
 DecoderOutput decoder_forward(const DecoderStack& stack, std::span<const int32_t> ids, KvCache& cache,
                               const DecoderOptions& options, Arena& arena);
 

@@ -301,6 +301,11 @@ DecoderOutput Gpt2Model::forward(std::span<const int32_t> ids, KvCache& cache,
   return decoder_forward(stack(), ids, cache, options, arena_);
 }
 
+std::unique_ptr<PrefillRun> Gpt2Model::start_prefill(std::span<const int32_t> ids, KvCache& cache,
+                                                     const DecoderOptions& options) {
+  return std::make_unique<DecoderPrefill>(stack(), ids, cache, options, arena_, /*resumable=*/true);
+}
+
 std::vector<DecoderOutput> Gpt2Model::decode(std::span<const int32_t> next_ids,
                                              std::span<KvCache* const> caches,
                                              const DecoderOptions& options) {

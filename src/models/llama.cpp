@@ -479,6 +479,11 @@ DecoderOutput LlamaModel::forward(std::span<const int32_t> ids, KvCache& cache,
   return decoder_forward(stack(), ids, cache, options, arena_);
 }
 
+std::unique_ptr<PrefillRun> LlamaModel::start_prefill(std::span<const int32_t> ids, KvCache& cache,
+                                                      const DecoderOptions& options) {
+  return std::make_unique<DecoderPrefill>(stack(), ids, cache, options, arena_, /*resumable=*/true);
+}
+
 std::vector<DecoderOutput> LlamaModel::decode(std::span<const int32_t> next_ids,
                                               std::span<KvCache* const> caches,
                                               const DecoderOptions& options) {

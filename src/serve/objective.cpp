@@ -30,42 +30,51 @@ constexpr double kLowestTarget = 0.25;
 using FreeTimes = std::priority_queue<double, std::vector<double>, std::greater<>>;
 
 // Continuous batching, played forward from now: each worker as its scheduler runs (the prefills
-// handed to it, one after another, then one decode step of all its streams, and again), the
-// requests waiting for a stream slot taking each slot as it frees, first come, first served. A
-// slot freed by a step's end is taken by a request whose prefill the scheduler finds only after
-// its next step (it has begun that step before the request is handed over). Times in ms from now.
+// handed to it, one after another, then one decode step of all its streams, and again; with
+// chunked prefill, one piece of the first prefill in line, then a step, and again), the requests
+// waiting for a stream slot taking each slot as it frees, first come, first served. A slot freed
+// by a step's end is taken by a request whose prefill the scheduler finds only after its next step
+// (it has begun that step before the request is handed over). Times in ms from now.
 class LineSimulation {
  public:
   struct Stream {
-    double prefill_ms;  // corrected
+    double prefill_ms;  // corrected; what is left of it
     int64_t decode_steps;
-    int tracked;  // index into the requests whose first token is asked for; -1 for others
+    int tracked;         // index into the requests whose first token is asked for; -1 for others
+    int64_t layers = 0;  // left of its prefill (chunked prefill)
   };
 
-  LineSimulation(int64_t slots, std::function<double(int64_t)> step_ms, size_t tracked)
-      : slots_(slots), step_ms_(std::move(step_ms)), first_token_(tracked, kNever), left_(tracked) {}
+  // `piece_ms`, `layers`: ObjectiveOptions' prefill_piece_ms and layers.
+  LineSimulation(int64_t slots, std::function<double(int64_t)> step_ms, size_t tracked, double piece_ms,
+                 int64_t layers)
+      : slots_(slots),
+        step_ms_(std::move(step_ms)),
+        piece_ms_(piece_ms),
+        layers_(layers),
+        first_token_(tracked, kNever),
+        left_(tracked) {}
 
   // A worker in the state its scheduler reported; `prefill_scale` corrects predicted prefills.
   void add_worker(const StreamWorker& worker, double prefill_scale) {
     Worker& w = workers_.emplace_back();
     const auto corrected = [&](const LineStream& stream) {
-      return Stream{prefill_scale * stream.prefill_ms, stream.decode_steps, -1};
+      return Stream{prefill_scale * stream.prefill_ms, stream.decode_steps, -1, stream.layers};
     };
     w.decoding = worker.decoding;
     for (const LineStream& stream : worker.queued) w.queued.push_back(corrected(stream));
     w.taken = static_cast<int64_t>(w.decoding.size() + w.queued.size() + worker.batch.size());
     switch (worker.running) {
       case StreamWorker::Running::kPrefill: {
-        Stream now = corrected(worker.prefill);
-        now.prefill_ms = std::max(0.0, now.prefill_ms - worker.running_ms);
-        w.batch.push_back(now);
+        w.batch.push_back(corrected(worker.prefill));
         for (const LineStream& stream : worker.batch) w.batch.push_back(corrected(stream));
         ++w.taken;
-        w.running = Running::kPrefill;
-        w.ends_at = now.prefill_ms;
+        start_piece(w, 0.0);
+        w.ends_at = std::max(0.0, w.ends_at - worker.running_ms);
         break;
       }
       case StreamWorker::Running::kStep:
+        for (const LineStream& stream : worker.batch) w.batch.push_back(corrected(stream));
+        w.piece_ran = true;
         w.running = Running::kStep;
         w.ends_at = std::max(0.0, step_ms_(static_cast<int64_t>(w.decoding.size())) - worker.running_ms);
         break;
@@ -111,8 +120,10 @@ class LineSimulation {
   struct Worker {
     Running running = Running::kNothing;
     double ends_at = 0.0;
-    std::vector<Stream> batch;  // the prefills of this round; `next` is the next to run
+    std::vector<Stream> batch;  // the prefills of this round (chunked: in line); `next` is the next to run
     size_t next = 0;
+    double piece = 0.0;          // of the prefill running now
+    bool piece_ran = false;      // chunked: a piece has run since the last step
     std::vector<Stream> queued;  // found at the next round
     std::vector<Stream> late;    // found at the round after the next
     std::vector<int64_t> decoding;
@@ -132,8 +143,10 @@ class LineSimulation {
   // The top of the scheduler's loop: it takes what was handed to it (waiting for some when it
   // has nothing to run).
   void begin_round(Worker& w, double now) {
-    w.batch = std::move(w.queued);
+    w.batch.erase(w.batch.begin(), w.batch.begin() + static_cast<std::ptrdiff_t>(w.next));
+    w.batch.insert(w.batch.end(), w.queued.begin(), w.queued.end());
     w.next = 0;
+    w.piece_ran = false;
     w.queued = std::move(w.late);
     w.late.clear();
     if (w.batch.empty() && w.decoding.empty()) {
@@ -143,20 +156,39 @@ class LineSimulation {
     start_next(w, now);
   }
 
+  bool chunked() const { return std::isfinite(piece_ms_); }
+
+  // The next prefill's whole (or, chunked with streams decoding, its next piece: whole layers
+  // within piece_ms_, at least one, as BatchDecoder::prefill runs them).
+  void start_piece(Worker& w, double now) {
+    Stream& stream = w.batch[w.next];
+    w.piece = stream.prefill_ms;
+    if (chunked() && !w.decoding.empty()) {
+      const int64_t layers = stream.layers > 0 ? stream.layers : layers_;
+      const double layer_ms = stream.prefill_ms / static_cast<double>(std::max<int64_t>(layers, 1));
+      const double fitting = layer_ms > 0.0 ? std::floor(piece_ms_ / layer_ms + 1e-9) : 1.0;
+      const int64_t run = std::clamp<int64_t>(static_cast<int64_t>(std::min(fitting, 1e9)), 1, layers);
+      w.piece = layer_ms * static_cast<double>(run);
+      stream.layers = layers - run;
+    }
+    w.piece_ran = chunked();
+    w.running = Running::kPrefill;
+    w.ends_at = now + w.piece;
+  }
+
   void start_next(Worker& w, double now) {
-    if (w.next < w.batch.size()) {
-      w.running = Running::kPrefill;
-      w.ends_at = now + w.batch[w.next].prefill_ms;
+    if (w.next < w.batch.size() && !(w.piece_ran && !w.decoding.empty())) {
+      start_piece(w, now);
     } else if (!w.decoding.empty()) {
       w.running = Running::kStep;
       // Steps where no stream ends and nothing waits to join run alike: one move for them all.
       int64_t steps = 1;
-      if (w.queued.empty() && w.late.empty()) {
+      if (w.queued.empty() && w.late.empty() && w.next >= w.batch.size()) {
         steps = *std::min_element(w.decoding.begin(), w.decoding.end());
         for (int64_t& left : w.decoding) left -= steps - 1;
       }
       w.ends_at = now + static_cast<double>(steps) * step_ms_(static_cast<int64_t>(w.decoding.size()));
-    } else if (!w.queued.empty()) {
+    } else if (!w.queued.empty() || w.next < w.batch.size()) {
       begin_round(w, now);
     } else {
       w.running = Running::kNothing;
@@ -166,6 +198,12 @@ class LineSimulation {
   void end_running(Worker& w) {
     const double now = w.ends_at;
     if (w.running == Running::kPrefill) {
+      Stream& running = w.batch[w.next];
+      running.prefill_ms -= w.piece;
+      if (running.prefill_ms > 1e-9 && running.layers > 0) {  // more pieces: a step first
+        start_next(w, now);
+        return;
+      }
       const Stream& done = w.batch[w.next++];
       if (done.tracked >= 0) {
         first_token_[static_cast<size_t>(done.tracked)] = now;
@@ -191,6 +229,8 @@ class LineSimulation {
 
   int64_t slots_;
   std::function<double(int64_t)> step_ms_;
+  double piece_ms_;
+  int64_t layers_;
   std::vector<Worker> workers_;
   const std::vector<Stream>* waiting_ = nullptr;
   size_t next_waiting_ = 0;
@@ -273,7 +313,8 @@ std::vector<double> LatencyObjective::first_tokens(const std::vector<StreamWorke
                                                    const std::vector<Tracked>& requests,
                                                    const Correction& c) const {
   LineSimulation simulation(
-      options_.streams, [&c](int64_t streams) { return c.step(streams); }, requests.size());
+      options_.streams, [&c](int64_t streams) { return c.step(streams); }, requests.size(),
+      options_.prefill_piece_ms, options_.layers);
   const double scale = c.prefill.predicted();
   for (const StreamWorker& worker : workers) simulation.add_worker(worker, scale);
   std::vector<LineSimulation::Stream> waiting;

@@ -565,7 +565,9 @@ class ComputeThread {
 // Continuous batching: each worker's decoder-only model copy is run by one scheduler thread that
 // decodes the worker's streams together (BatchDecoder: one pass over the weights per step for all
 // of them, each with its own pruned KV cache). A stream joins between steps (its prefill and first
-// token) and leaves when it ends; tokens go back to the request's thread as they are made.
+// token) and leaves when it ends; tokens go back to the request's thread as they are made. Under
+// --max-stall-ms a prefill joining streams that decode runs in pieces of a few layers, one piece
+// between two steps (chunked prefill), so that it holds each of their tokens up for one piece.
 
 // One generation handed to a scheduler. The scheduler thread calls its request's on_token (set by the
 // request's thread) and finishes it; the request's thread waits on it.
@@ -574,6 +576,8 @@ struct Stream {
   BatchRequest request;     // its on_token runs on the scheduler thread
   double prefill_ms = 0.0;  // predicted (for the latency objective)
   int64_t tokens = 0;       // made so far (the scheduler thread's)
+  int64_t layers = 1;       // the model's
+  int64_t layers_left = 1;  // of its prefill (the scheduler thread's once submitted)
   std::mutex mutex;
   std::condition_variable changed;
   std::string ready;  // text made and not yet taken (under mutex)
@@ -583,8 +587,11 @@ struct Stream {
   std::exception_ptr error;
   std::atomic<bool> client_gone{false};
 
-  // As the latency objective sees it before its prefill.
-  LineStream in_line() const { return {prefill_ms, request.generation.max_new_tokens - 1}; }
+  // As the latency objective sees it before (the rest of) its prefill.
+  LineStream in_line() const {
+    return {prefill_ms * static_cast<double>(layers_left) / static_cast<double>(layers),
+            request.generation.max_new_tokens - 1, layers_left};
+  }
 
   void finish(GenerationResult done, std::exception_ptr failure) {
     {
@@ -599,12 +606,15 @@ struct Stream {
 
 class Scheduler {
  public:
-  // `objective` (may be null) is told how long each decode step took.
+  // `objective` (may be null) is told how long each decode step took. `piece_ms`: run a prefill
+  // that joins decoding streams in pieces of about that long (--max-stall-ms; none: whole).
   // Returns once the scheduler thread has warmed the model up (see ComputeThread).
-  Scheduler(const LanguageModel& model, int threads, LatencyObjective* objective)
+  Scheduler(const LanguageModel& model, int threads, LatencyObjective* objective,
+            std::optional<double> piece_ms)
       : decoder_(*model.causal()),
         threads_(threads),
         objective_(objective),
+        piece_ms_(piece_ms),
         thread_([this, &model] { loop(model); }) {
     try {
       warmed_.get_future().get();
@@ -642,20 +652,56 @@ class Scheduler {
   }
 
  private:
-  // Says what the scheduler thread begins now: the prefill of joining[next] (the rest of joining
-  // after it), or a step (`joining` empty), or nothing.
-  void begin(StreamWorker::Running running, const std::vector<std::shared_ptr<Stream>>& joining = {},
-             size_t next = 0) {
+  // Says what the scheduler thread begins now: the prefill (or its next piece) of `prefills`'
+  // first, the rest of `prefills` run after it, or a step (the prefills still to run after it), or
+  // nothing.
+  void begin(StreamWorker::Running running, const std::deque<std::shared_ptr<Stream>>& prefills) {
     StreamWorker now;
     now.running = running;
-    if (running == StreamWorker::Running::kPrefill) now.prefill = joining[next]->in_line();
-    for (size_t i = next + 1; i < joining.size(); ++i) now.batch.push_back(joining[i]->in_line());
+    for (size_t i = 0; i < prefills.size(); ++i) {
+      if (running == StreamWorker::Running::kPrefill && i == 0) {
+        now.prefill = prefills[0]->in_line();
+      } else {
+        now.batch.push_back(prefills[i]->in_line());
+      }
+    }
     for (const auto& [id, stream] : running_) {
+      if (stream->layers_left > 0) continue;  // a prefill in `prefills`
       now.decoding.push_back(stream->request.generation.max_new_tokens - stream->tokens);
     }
     std::lock_guard lock(mutex_);
     now_ = std::move(now);
     since_ = Clock::now();
+  }
+
+  // Hands `stream` to the decoder: its whole prefill now, or (chunked) in line for pieces.
+  void take(const std::shared_ptr<Stream>& stream) {
+    try {
+      if (piece_ms_) {
+        running_.emplace(decoder_.join(stream->prompt, std::move(stream->request)), stream);
+        prefills_.push_back(stream);
+      } else {
+        const int64_t id = decoder_.add(stream->prompt, std::move(stream->request));
+        stream->layers_left = 0;
+        running_.emplace(id, stream);
+      }
+    } catch (...) {
+      stream->finish({}, std::current_exception());
+    }
+  }
+
+  // Chunked: the next piece of the first prefill in line (all of it when no stream decodes).
+  void prefill_piece() {
+    const std::shared_ptr<Stream> first = prefills_.front();
+    begin(StreamWorker::Running::kPrefill, prefills_);
+    const bool alone = decoder_.active() == 0;
+    decoder_.prefill(alone ? std::numeric_limits<double>::infinity() : *piece_ms_ / 1e3);
+    if (static_cast<size_t>(decoder_.joining()) < prefills_.size()) {
+      first->layers_left = 0;  // its last layer ran (or it failed)
+      prefills_.pop_front();
+    } else {
+      first->layers_left = first->layers - decoder_.prefill_layers_done();
+    }
   }
 
   void loop(const LanguageModel& model) {
@@ -676,18 +722,23 @@ class Scheduler {
         if (stopping_ && pending_.empty() && running_.empty()) return;
         joining.swap(pending_);
       }
-      for (size_t next = 0; next < joining.size(); ++next) {
-        const std::shared_ptr<Stream>& stream = joining[next];
-        begin(StreamWorker::Running::kPrefill, joining, next);
-        try {
-          running_.emplace(decoder_.add(stream->prompt, std::move(stream->request)), stream);
-        } catch (...) {
-          stream->finish({}, std::current_exception());
+      if (piece_ms_) {
+        for (const std::shared_ptr<Stream>& stream : joining) take(stream);
+        if (!prefills_.empty()) prefill_piece();
+      } else {
+        // Every prefill handed over, one after another, before the next step.
+        std::deque<std::shared_ptr<Stream>> line(joining.begin(), joining.end());
+        while (!line.empty()) {
+          begin(StreamWorker::Running::kPrefill, line);
+          take(line.front());
+          line.pop_front();
         }
       }
       const int64_t together = decoder_.active();
-      for (auto& [id, stream] : running_) stream->peak = std::max(stream->peak, together);
-      begin(StreamWorker::Running::kStep);
+      for (auto& [id, stream] : running_) {
+        if (stream->layers_left == 0) stream->peak = std::max(stream->peak, together);
+      }
+      begin(StreamWorker::Running::kStep, prefills_);
       const Clock::time_point step_start = Clock::now();
       std::vector<FinishedSequence> finished = decoder_.step();
       if (objective_ != nullptr && together > 0) {
@@ -707,13 +758,15 @@ class Scheduler {
   BatchDecoder decoder_;
   int threads_;
   LatencyObjective* objective_;
+  std::optional<double> piece_ms_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<std::shared_ptr<Stream>> pending_;        // under mutex_
   bool stopping_ = false;                               // under mutex_
   StreamWorker now_;                                    // under mutex_: what begin() said (no queued)
   Clock::time_point since_;                             // under mutex_: when
-  std::map<int64_t, std::shared_ptr<Stream>> running_;  // the scheduler thread's own
+  std::map<int64_t, std::shared_ptr<Stream>> running_;  // the scheduler thread's own: prefills and decoding
+  std::deque<std::shared_ptr<Stream>> prefills_;        // chunked: prefills in line, the running one first
   std::promise<void> warmed_;
   std::thread thread_;  // last: starts once the rest is built
 };
@@ -767,9 +820,9 @@ class Service {
       latency = machine_latency_model(
           key, layer_kind, [&] { return load_profile_subject(folder, options.precision).subject; }, source);
     }
-    planners_ = std::make_unique<Planners>(
-        shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency),
-        options.objective_ms || options.max_stall_ms ? options.max_speedup : std::nullopt);
+    planners_ =
+        std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency),
+                                   options.objective_ms ? options.max_speedup : std::nullopt);
     if (!generators_.empty() && generators_[0].causal()) streams_ = options.max_streams;
     if (options.max_stall_ms && streams_ < 2) {
       throw InputError(
@@ -783,17 +836,20 @@ class Service {
         throw InputError("--slo-ms: " + (folder / "latte.json").string() +
                          " holds a calibration for another layer count; calibrate the model again");
       }
-      objective_.emplace(ObjectiveOptions{.objective_ms = *options.objective_ms,
-                                          .workers = options.workers,
-                                          .ends_with_pass = kind_ != ModelKind::kEncoder,
-                                          .streams = streams_});
+      objective_.emplace(ObjectiveOptions{
+          .objective_ms = *options.objective_ms,
+          .workers = options.workers,
+          .ends_with_pass = kind_ != ModelKind::kEncoder,
+          .streams = streams_,
+          .prefill_piece_ms = options.max_stall_ms.value_or(std::numeric_limits<double>::infinity()),
+          .layers = shape.layers});
     }
     // Each worker's first pass pays the one-time costs (kernels, workspaces) before any request,
     // on the thread that runs its passes from then on (see ComputeThread).
     if (streams_ > 1) {
       for (const LanguageModel& model : generators_)
-        schedulers_.push_back(
-            std::make_unique<Scheduler>(model, options.threads, objective_ ? &*objective_ : nullptr));
+        schedulers_.push_back(std::make_unique<Scheduler>(
+            model, options.threads, objective_ ? &*objective_ : nullptr, options.max_stall_ms));
     } else {
       for (int i = 0; i < options.workers; ++i) {
         compute_.push_back(std::make_unique<ComputeThread>(options.threads));
@@ -851,16 +907,13 @@ class Service {
     LatteKnob knob;
     std::shared_ptr<const Planner> planner;
     std::optional<double> budget_ms;  // the pass budget the objective left (knobs it chose)
-    // --max-stall-ms: the prefill budget it left (predicted ms), when others decode on its worker.
-    std::optional<double> stall_budget_ms;
     // Continuous batching: the predicted time from the choice until its prefill begins.
     std::optional<double> wait_ms;
   };
   Choice choose(const LatteKnob& requested, const std::vector<int64_t>& lengths, const Lease& lease,
                 double fixed_ms = 0.0, int64_t decode_steps = 0) {
     Choice choice;
-    const std::optional<double> stall = stall_budget_ms(lease);
-    if (requested.any() || (!objective_ && !stall)) {
+    if (requested.any() || !objective_) {
       choice.knob = requested;
       if (!requested.any()) choice.knob.speedup = options_.default_speedup;
       choice.planner = planners_->get(choice.knob);
@@ -870,30 +923,21 @@ class Service {
         pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->dense(n); });
     const double fastest =
         pass_ms(lengths, [&](int64_t n) -> const SequencePlan& { return planners_->fastest(n); });
-    double budget = std::numeric_limits<double>::infinity();
-    if (objective_) {
-      std::vector<double> busy;
-      std::vector<WaitingRequest> behind;
-      slots_->state(lease.worker(), busy, behind);
-      const double waited = std::chrono::duration<double, std::milli>(Clock::now() - lease.arrival()).count();
-      if (batching()) {
-        const std::vector<StreamWorker> lines = stream_lines();
-        const size_t worker = lease.worker() / static_cast<size_t>(streams_);
-        budget = objective_->pass_budget_ms(waited, fastest, decode_steps, lines, worker, behind);
-        choice.wait_ms = objective_->line_ms(lines, worker);
-      } else {
-        budget = objective_->pass_budget_ms(waited, fastest + fixed_ms, busy, behind) - fixed_ms;
-      }
-      choice.budget_ms = budget;
+    std::vector<double> busy;
+    std::vector<WaitingRequest> behind;
+    slots_->state(lease.worker(), busy, behind);
+    const double waited = std::chrono::duration<double, std::milli>(Clock::now() - lease.arrival()).count();
+    double budget = 0.0;
+    if (batching()) {
+      const std::vector<StreamWorker> lines = stream_lines();
+      const size_t worker = lease.worker() / static_cast<size_t>(streams_);
+      budget = objective_->pass_budget_ms(waited, fastest, decode_steps, lines, worker, behind);
+      choice.wait_ms = objective_->line_ms(lines, worker);
+    } else {
+      budget = objective_->pass_budget_ms(waited, fastest + fixed_ms, busy, behind) - fixed_ms;
     }
-    if (stall) {
-      choice.stall_budget_ms = *stall;
-      budget = std::min(budget, *stall);
-    }
-    if (!objective_ && options_.default_speedup && dense / *options_.default_speedup <= budget) {
-      // The stall bound alone, met at the model's default knob: that knob.
-      choice.knob.speedup = options_.default_speedup;
-    } else if (budget < dense) {
+    choice.budget_ms = budget;
+    if (budget < dense) {
       // Speedups in steps of 1/20 (a bounded set of planners), up to just past the reachable one
       // (whose planner runs the fastest schedule), or up to --max-speedup.
       const auto step_up = [](double speedup) {
@@ -923,16 +967,6 @@ class Service {
         << "# TYPE latte_objective_target_seconds gauge\nlatte_objective_target_seconds "
         << (objective_->objective_ms() - objective_->slack_ms()) / 1e3 << "\n";
     return out.str();
-  }
-
-  // --max-stall-ms, for a generation about to join the worker `lease` holds a slot on: the longest
-  // predicted prefill that holds up the streams decoding there no longer than the bound (corrected
-  // by measured over predicted prefills under an objective). None when off or nothing decodes.
-  std::optional<double> stall_budget_ms(const Lease& lease) const {
-    if (!options_.max_stall_ms || !batching()) return std::nullopt;
-    const size_t worker = lease.worker() / static_cast<size_t>(streams_);
-    if (schedulers_[worker]->line().decoding.empty()) return std::nullopt;
-    return *options_.max_stall_ms / (objective_ ? objective_->prefill_scale() : 1.0);
   }
 
   // What each worker's scheduler runs now and has in line.
@@ -983,7 +1017,6 @@ class Service {
       answer["budget_ms"] = *choice.budget_ms;
     }
     if (choice.wait_ms) answer["predicted_wait_ms"] = *choice.wait_ms;
-    if (choice.stall_budget_ms) answer["stall_budget_ms"] = *choice.stall_budget_ms;
     return answer;
   }
 
@@ -1156,6 +1189,7 @@ class Service {
     stream->prompt = prompt;
     stream->request.generation = generation;
     stream->prefill_ms = predicted_prefill_ms;
+    stream->layers = stream->layers_left = generators_[0].causal()->num_layers();
     Stream* raw = stream.get();  // the scheduler holds the stream while its callback may run
     const bool sends = static_cast<bool>(on_text);
     stream->request.on_token = [raw, &accept, sends](int32_t id) {
@@ -1319,6 +1353,8 @@ class Service {
           std::chrono::duration<double, std::milli>(*first_token - lease.arrival()).count());
     }
     completion.latte["decode_ms_per_token"] = result.decode_seconds_per_token() * 1e3;
+    // --max-stall-ms: the pieces its prefill ran in, between the other streams' steps.
+    if (options_.max_stall_ms) completion.latte["prefill_pieces"] = result.prefill_pieces;
     // Most generations decoded together in one of its steps (continuous batching; 1: alone).
     completion.latte["streams"] = std::max<int64_t>(peak, 1);
     metrics_.input(plan.predicted_speedup.value_or(1.0));

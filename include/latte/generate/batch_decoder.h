@@ -10,8 +10,12 @@
 // on that thread, inside add and step.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -50,6 +54,22 @@ class BatchDecoder {
   // propagate likewise.
   int64_t add(std::span<const int32_t> prompt, BatchRequest request);
 
+  // Chunked prefill: as add(), but the prefill waits, behind those joined before it, for prefill()
+  // to run it between steps (CausalLm::start_prefill); the sequence takes part in the steps from
+  // its first token on. Returns its id; InputError as add() gives, with nothing added.
+  int64_t join(std::span<const int32_t> prompt, BatchRequest request);
+
+  // Runs the first waiting prefill's next layers: one, then more while the time spent plus the
+  // last layer's stays within `seconds` (infinity: all of them). After its last layer it chooses
+  // the sequence's first token (on_token), as add() does. A prefill that fails ends its sequence
+  // with stop_reason "error" (step() reports it). Returns the id of the sequence it ran, nothing
+  // when no prefill waits.
+  std::optional<int64_t> prefill(double seconds);
+
+  // Prefills waiting (join) and the layers the first of them has run.
+  int64_t joining() const { return static_cast<int64_t>(joining_.size()); }
+  int64_t prefill_layers_done() const;
+
   // One decode step for every active sequence: each gets its next token (and on_token is called
   // with it). Returns the sequences that ended since the last step, in the order they ended:
   // those that ended here and those that ended in add or cancel. With no active sequence it only
@@ -58,13 +78,13 @@ class BatchDecoder {
   // sequence alike.
   std::vector<FinishedSequence> step();
 
-  // Ends sequence `id` (a client that went away): it leaves before the next step and step()
-  // reports it with stop_reason "cancelled". False when no active sequence has that id.
+  // Ends sequence `id` (a client that went away; a waiting prefill too): it leaves before the next
+  // step and step() reports it with stop_reason "cancelled". False when no sequence has that id.
   bool cancel(int64_t id);
 
   // Sequences that take part in the next step.
   int64_t active() const { return static_cast<int64_t>(sequences_.size()); }
-  // KV-cache bytes of the active sequences.
+  // KV-cache bytes of the active and joining sequences.
   size_t cache_bytes() const;
 
  private:
@@ -78,6 +98,18 @@ class BatchDecoder {
     std::string error;              // why, for stop_reason "error"
     int32_t next_token = 0;         // chosen, not yet run through the model
   };
+  // A prefill waiting for prefill(): the sequence (its cache stays put while the run holds it).
+  struct Joining {
+    Sequence sequence;
+    std::unique_ptr<PrefillRun> run;
+    int64_t prompt_tokens = 0;
+    double seconds = 0.0;  // its pieces' time so far
+  };
+  // The checks and setup add() and join() share; InputError with nothing added.
+  Sequence make_sequence(std::span<const int32_t> prompt, BatchRequest request);
+  // After the prefill: the first token; the sequence joins the steps.
+  void start_decoding(Sequence sequence, const DecoderOutput& output, int64_t prompt_tokens,
+                      std::chrono::steady_clock::time_point start, double earlier_seconds);
   // Appends `token` to the sequence and calls its callback; true when the sequence has ended.
   static bool accept(Sequence& sequence, int32_t token);
   // Moves the ended sequences to finished_, in their order.
@@ -85,6 +117,7 @@ class BatchDecoder {
 
   CausalLm& model_;
   std::vector<Sequence> sequences_;
+  std::deque<std::unique_ptr<Joining>> joining_;
   std::vector<FinishedSequence> finished_;
   int64_t next_id_ = 0;
 };

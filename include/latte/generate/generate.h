@@ -26,11 +26,14 @@ struct GenerationOptions {
 };
 
 struct GenerationResult {
-  std::vector<int32_t> ids;      // generated tokens (the eos token included when it ended the run)
-  std::vector<int64_t> kept;     // word-vectors leaving each layer in the prefill (the encoder's layers)
-  std::string stop_reason;       // "eos", "length" (max_new_tokens) or "callback"
-  double setup_seconds = 0.0;    // before the clock of ttft: planning this prompt length, the KV cache
-  double ttft_seconds = 0.0;     // prefill and the first token's choice
+  std::vector<int32_t> ids;    // generated tokens (the eos token included when it ended the run)
+  std::vector<int64_t> kept;   // word-vectors leaving each layer in the prefill (the encoder's layers)
+  std::string stop_reason;     // "eos", "length" (max_new_tokens) or "callback"
+  double setup_seconds = 0.0;  // before the clock of ttft: planning this prompt length, the KV cache
+  // Prefill and the first token's choice (a prefill run in pieces between other sequences' decode
+  // steps, BatchDecoder::prefill: its pieces' time, not the steps between them).
+  double ttft_seconds = 0.0;
+  int64_t prefill_pieces = 1;    // the pieces the prefill ran in
   double encoder_seconds = 0.0;  // encoder-decoder models: the encoder's part of ttft_seconds
   double decode_seconds = 0.0;   // every later step: forward of one token and its choice
   int64_t decode_steps = 0;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -43,6 +44,25 @@ struct DecoderOutput {
   std::vector<int64_t> kept;       // word-vectors leaving each layer
 };
 
+// A prefill run one layer at a time (CausalLm::start_prefill). A server decoding several
+// sequences runs their steps between its layers, so that a long prompt joining them holds each of
+// their tokens up for a few of its layers, not its whole prefill (chunked prefill). What it gives
+// is forward()'s output for the same ids, cache and options, exactly.
+class PrefillRun {
+ public:
+  virtual ~PrefillRun() = default;
+  virtual int64_t layers() const = 0;
+  virtual int64_t layers_done() const = 0;
+  bool done() const { return layers_done() == layers(); }
+  // Runs the next layer (InputError when every layer has run). The model's other passes (forward,
+  // decode, other runs) may run between two calls, not during one: the run keeps what it carries
+  // from layer to layer apart from the model's workspace. Not thread-safe, as forward.
+  virtual void run_layer() = 0;
+  // Once every layer has run: the final norm and the head. InputError before; Error when the
+  // logits are not finite. Call it once.
+  virtual DecoderOutput finish() = 0;
+};
+
 class CausalLm {
  public:
   virtual ~CausalLm() = default;
@@ -70,6 +90,12 @@ class CausalLm {
   // differ, no sequences, a null or repeated cache, or what forward rejects (also a planner:
   // elimination is the prefill's); options.on_scores and all_logits are not taken. Not
   // thread-safe, as forward.
+  // forward(), one layer at a time (PrefillRun). `ids` and `cache` are checked here (InputError as
+  // forward gives); the cache must stay where it is until the run is finished or dropped, and the
+  // planner and on_scores must outlive it. Dropping a run leaves its cache with some layers filled:
+  // the cache is then of no further use.
+  virtual std::unique_ptr<PrefillRun> start_prefill(std::span<const int32_t> ids, KvCache& cache,
+                                                    const DecoderOptions& options) = 0;
   virtual std::vector<DecoderOutput> decode(std::span<const int32_t> next_ids,
                                             std::span<KvCache* const> caches,
                                             const DecoderOptions& options) = 0;

@@ -94,6 +94,8 @@ class Gpt2Model : public CausalLm {
   // Head-major: a decode step reads each head's cached rows front to back.
   KvCache new_cache() const override { return KvCache(config_.n_layer, config_.n_embd, config_.head_dim()); }
   DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache, const DecoderOptions& options) override;
+  std::unique_ptr<PrefillRun> start_prefill(std::span<const int32_t> ids, KvCache& cache,
+                                            const DecoderOptions& options) override;
   std::vector<DecoderOutput> decode(std::span<const int32_t> next_ids, std::span<KvCache* const> caches,
                                     const DecoderOptions& options) override;
 

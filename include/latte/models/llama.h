@@ -108,6 +108,8 @@ class LlamaModel : public CausalLm {
   ModelDescription description() const override;
   KvCache new_cache() const override;
   DecoderOutput forward(std::span<const int32_t> ids, KvCache& cache, const DecoderOptions& options) override;
+  std::unique_ptr<PrefillRun> start_prefill(std::span<const int32_t> ids, KvCache& cache,
+                                            const DecoderOptions& options) override;
   std::vector<DecoderOutput> decode(std::span<const int32_t> next_ids, std::span<KvCache* const> caches,
                                     const DecoderOptions& options) override;
 

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -36,6 +37,11 @@ struct ObjectiveOptions {
   // Stream slots per worker; above 1, each worker decodes that many generations together
   // (continuous batching) and the objective ends with the first token.
   int streams = 1;
+  // Continuous batching with chunked prefill (--max-stall-ms): a prefill that joins decoding
+  // streams runs in pieces of whole layers, each within this many ms (at least one layer), one
+  // piece between two steps. Infinity: every prefill runs whole. `layers`: the model's.
+  double prefill_piece_ms = std::numeric_limits<double>::infinity();
+  int64_t layers = 1;
 };
 
 // A request in line for a worker.
@@ -45,19 +51,24 @@ struct WaitingRequest {
   int64_t decode_steps = 0;      // decode steps after its first token (continuous batching)
 };
 
-// A generation handed to a continuous-batching worker whose prefill has not begun.
+// A generation handed to a continuous-batching worker whose prefill has not finished.
 struct LineStream {
-  double prefill_ms = 0.0;   // predicted prefill at its schedule
+  double prefill_ms = 0.0;   // predicted prefill at its schedule (what is left of it)
   int64_t decode_steps = 0;  // decode steps after its first token
+  int64_t layers = 0;        // layers of its prefill left to run (chunked prefill; 0: all of them)
 };
 
 // What a continuous-batching worker runs now and has in line, as its scheduler last said.
 struct StreamWorker {
   enum class Running { kNothing, kPrefill, kStep };
   Running running = Running::kNothing;
-  double running_ms = 0.0;         // since what it runs now began
-  LineStream prefill;              // the generation whose prefill runs now (Running::kPrefill)
-  std::vector<LineStream> batch;   // prefills it runs after the current one, before its next step
+  double running_ms = 0.0;  // since what it runs now began
+  // The generation whose prefill (or a piece of it: chunked prefill) runs now (Running::kPrefill),
+  // as it was when that began.
+  LineStream prefill;
+  // Prefills it runs after the current one, in order: before its next step, or (chunked prefill)
+  // a piece at a time between steps.
+  std::vector<LineStream> batch;
   std::vector<LineStream> queued;  // handed to it and not yet taken: they run after its next step
   // Decode steps left of each stream already decoding, the step running now counted.
   std::vector<int64_t> decoding;

@@ -48,8 +48,8 @@ struct ServeOptions {
   // as far as the schedules reach. Requests carrying their own knob keep it.
   std::optional<double> max_speedup;
   // Continuous batching: the longest a joining generation's prefill may stall the streams already
-  // decoding on its worker (ms, predicted): a request without a knob that joins while others
-  // decode runs at the smallest speedup whose prefill fits (up to max_speedup). None: off.
+  // decoding on its worker (ms): such a prefill runs a few layers at a time, each piece within it
+  // (at least one layer), one piece between two of their steps (chunked prefill). None: whole.
   std::optional<double> max_stall_ms;
   int64_t default_max_tokens = 16;  // completions without max_tokens, as OpenAI's API
   size_t max_body_bytes = size_t{1} << 20;
