@@ -1,6 +1,7 @@
 // layers/kv_cache.h: rows in arrival order with their original positions, shrunk by `keep`.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -157,6 +158,45 @@ TEST(KvCache, HeadMajorHoldsTheSameRowsEachHeadContiguous) {
   }
   EXPECT_NE(error_of([] { LayerCache(12, 5); }).find("head_dim 5 does not divide the width 12"),
             std::string::npos);
+}
+
+// A copy holds the same rows, positions and capacity in buffers of its own; appending to one leaves
+// the other as it was.
+TEST(KvCache, CopiesHoldTheSameRowsApart) {
+  const int64_t width = 12, head_dim = 4, stride = 2 * width + 1;
+  for (const int64_t dim : {head_dim, width}) {
+    LayerCache original(width, dim);
+    const std::vector<float> rows = interleaved_rows(5, width, 0);
+    const std::vector<int64_t> positions = {0, 1, 2, 3, 4};
+    original.append(rows.data(), rows.data() + width, stride, 5, positions);
+    original.keep(std::vector<int64_t>{0, 2, 4});
+    LayerCache copy = original;
+    LayerCache assigned(width, dim);
+    assigned = original;
+    for (const LayerCache* cache : {&copy, &assigned}) {
+      ASSERT_EQ(cache->rows(), 3);
+      EXPECT_EQ(cache->capacity(), original.capacity());
+      EXPECT_NE(cache->keys(), original.keys());
+      EXPECT_TRUE(
+          std::equal(cache->positions().begin(), cache->positions().end(), original.positions().begin()));
+      for (int64_t r = 0; r < 3; ++r) {
+        for (int64_t c = 0; c < width; ++c) {
+          EXPECT_EQ(cache->key(r, c), original.key(r, c)) << r << ", " << c;
+          EXPECT_EQ(cache->value(r, c), original.value(r, c)) << r << ", " << c;
+        }
+      }
+    }
+    const std::vector<float> more = interleaved_rows(1, width, 7);
+    const int64_t position = 7;
+    copy.append(more.data(), more.data() + width, stride, 1, std::span<const int64_t>(&position, 1));
+    EXPECT_EQ(original.rows(), 3);
+    EXPECT_EQ(copy.key(3, 1), 701.0f);
+    EXPECT_EQ(original.key(2, 1), 401.0f);
+    const LayerCache blank(width, dim);
+    const LayerCache blank_copy = blank;  // nothing held, no buffers
+    EXPECT_EQ(blank_copy.rows(), 0);
+    EXPECT_EQ(blank_copy.capacity(), 0);
+  }
 }
 
 // A decode step appends one row: the cache must grow geometrically, not copy itself every step.

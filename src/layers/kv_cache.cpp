@@ -16,6 +16,23 @@ LayerCache::LayerCache(int64_t width, int64_t head_dim)
   }
 }
 
+LayerCache::LayerCache(const LayerCache& other) : width_(other.width_), head_dim_(other.head_dim_) {
+  reserve(other.capacity_);
+  const int64_t held = other.rows();
+  for (int64_t column = 0; held > 0 && column < width_; column += head_dim_) {
+    std::copy_n(other.keys_.get() + other.offset(0, column), held * row_stride(),
+                keys_.get() + offset(0, column));
+    std::copy_n(other.values_.get() + other.offset(0, column), held * row_stride(),
+                values_.get() + offset(0, column));
+  }
+  positions_ = other.positions_;
+}
+
+LayerCache& LayerCache::operator=(const LayerCache& other) {
+  if (this != &other) *this = LayerCache(other);
+  return *this;
+}
+
 void LayerCache::append(const float* keys, const float* values, int64_t stride, int64_t n,
                         std::span<const int64_t> positions) {
   if (width_ <= 0)
@@ -47,8 +64,8 @@ void LayerCache::append(const float* keys, const float* values, int64_t stride, 
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t column = 0; column < width_; column += head_dim_) {
       const size_t to = offset(first + r, column);
-      std::copy_n(keys + r * stride + column, head_dim_, keys_.data() + to);
-      std::copy_n(values + r * stride + column, head_dim_, values_.data() + to);
+      std::copy_n(keys + r * stride + column, head_dim_, keys_.get() + to);
+      std::copy_n(values + r * stride + column, head_dim_, values_.get() + to);
     }
   }
   positions_.insert(positions_.end(), positions.begin(), positions.end());
@@ -65,8 +82,8 @@ void LayerCache::keep(std::span<const int64_t> kept) {
   }
   // Each head's block (one block of whole rows when row-major) keeps its rows in place.
   for (int64_t column = 0; column < width_; column += head_dim_) {
-    compact_rows(keys_.data() + offset(0, column), row_stride(), kept);
-    compact_rows(values_.data() + offset(0, column), row_stride(), kept);
+    compact_rows(keys_.get() + offset(0, column), row_stride(), kept);
+    compact_rows(values_.get() + offset(0, column), row_stride(), kept);
   }
   compact_values(positions_, kept);
 }
@@ -76,13 +93,14 @@ void LayerCache::reserve(int64_t rows) {
   positions_.reserve(static_cast<size_t>(rows));
   if (rows <= capacity_) return;
   // Moves each head's rows into a block of the new capacity.
-  std::vector<float> keys(static_cast<size_t>(rows * width_)), values(keys.size());
+  auto keys = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(rows * width_));
+  auto values = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(rows * width_));
   const int64_t held = this->rows();
   for (int64_t column = 0; column < width_; column += head_dim_) {
     const size_t from = offset(0, column);
     const auto to = static_cast<size_t>(column / head_dim_ * rows * head_dim_);  // 0 when rows are whole
-    std::copy_n(keys_.data() + from, held * row_stride(), keys.data() + to);
-    std::copy_n(values_.data() + from, held * row_stride(), values.data() + to);
+    std::copy_n(keys_.get() + from, held * row_stride(), keys.get() + to);
+    std::copy_n(values_.get() + from, held * row_stride(), values.get() + to);
   }
   keys_ = std::move(keys);
   values_ = std::move(values);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // What a long prompt joining a continuous batch costs the streams already decoding (issue 24: the
-// baseline for chunked prefill). N clients stream greedy completions of short prompts, one after
+// measure of chunked prefill, --max-stall-ms). N clients stream greedy completions of short prompts, one after
 // another, while another client sends a long prompt (one token to generate) every --long-every-ms;
 // the gaps between consecutive streamed tokens of the short streams are what a joining prefill
 // stalls. Loopback only; bounded by --duration.
@@ -11,9 +11,10 @@
 //
 // --long-every-ms 0: no long prompts (the gaps of the steps alone). --long-speedup S: the long
 // prompts ask for speedup S (their prefill eliminates word-vectors, so it stalls the others less);
-// 0 (the default): they carry no knob, and the server chooses (e.g. under --max-stall-ms). Prints one JSON object: the
-// short streams' token gaps (p50/p99/max ms), tokens/s, and the long prompts sent and their mean
-// time to first token.
+// 0 (the default): they carry no knob. Prints one JSON object: the
+// short streams' token gaps (p50/p99/max ms), tokens/s, and the long prompts sent with their mean
+// prefill as the server measured it, their mean time from sending to answer as the client saw it
+// and (under --max-stall-ms) the mean pieces their prefills ran in.
 import fs from 'node:fs';
 
 import {completionClient, parseFlags} from './loopback.mjs';
@@ -36,7 +37,9 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((
 const end = performance.now() + args.duration * 1000;
 const gaps = [];
 let tokens = 0;
-const longTtft = [];
+const longTtft = [];  // the server's measured prefill (its pieces' time when chunked)
+const longWall = [];
+const longPieces = [];  // under --max-stall-ms: the pieces each long prefill ran in  // the client's: sent to answered (a chunked prefill also waits for the steps between)
 const began = performance.now();
 await Promise.all([
   ...Array.from({length: args.streams}, async (_, client) => {
@@ -59,17 +62,21 @@ await Promise.all([
       const answer = JSON.parse(await complete({prompt: words.slice(from, from + args.longWords).join(' '), max_tokens: 1,
                                                 temperature: 0,
                                                 ...(args.longSpeedup > 0 ? {latte: {speedup: args.longSpeedup}} : {})}));
-      longTtft.push(answer.latte.measured_ms ?? performance.now() - sent);
+      longWall.push(performance.now() - sent);
+      if (answer.latte.prefill_pieces !== undefined) longPieces.push(answer.latte.prefill_pieces);
+      longTtft.push(answer.latte.measured_ms ?? longWall[longWall.length - 1]);
     }
   })(),
 ]);
 const seconds = (performance.now() - began) / 1000;
 gaps.sort((a, b) => a - b);
 const round = (x) => Math.round(x * 100) / 100;
+const mean = (values) => values.length ? round(values.reduce((a, b) => a + b, 0) / values.length) : null;
 console.log(JSON.stringify({streams: args.streams, long_every_ms: args.longEveryMs, long_words: args.longWords,
                             long_speedup: args.longSpeedup,
                             tokens, tokens_per_s: round(tokens / seconds), gap_p50_ms: round(percentile(gaps, 50)),
                             gap_p99_ms: round(percentile(gaps, 99)), gap_max_ms: round(gaps[gaps.length - 1]),
                             long_prompts: longTtft.length,
-                            long_prefill_ms: longTtft.length ? round(longTtft.reduce((a, b) => a + b, 0) / longTtft.length) : null}));
+                            long_prefill_ms: mean(longTtft), long_answer_ms: mean(longWall),
+                            long_pieces: mean(longPieces)}));
 close();

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -20,14 +21,19 @@ class LayerCache {
   // values front to back (a decode step is bound by that read). head_dim = width (the default)
   // keeps rows whole ([capacity, width]). InputError unless head_dim divides width.
   explicit LayerCache(int64_t width, int64_t head_dim = 0);
+  // Copies hold the same rows (and capacity); moves take the buffers.
+  LayerCache(const LayerCache& other);
+  LayerCache& operator=(const LayerCache& other);
+  LayerCache(LayerCache&&) = default;
+  LayerCache& operator=(LayerCache&&) = default;
 
   int64_t width() const { return width_; }
   int64_t head_dim() const { return head_dim_; }
   int64_t rows() const { return static_cast<int64_t>(positions_.size()); }
   // Keys and values of head 0; head h starts head_stride() floats further (0: heads side by side
   // in a row); row r of a head is row_stride() floats after row 0.
-  const float* keys() const { return keys_.data(); }
-  const float* values() const { return values_.data(); }
+  const float* keys() const { return keys_.get(); }
+  const float* values() const { return values_.get(); }
   int64_t row_stride() const { return head_dim_ == width_ ? width_ : head_dim_; }
   int64_t head_stride() const { return head_dim_ == width_ ? 0 : capacity_ * head_dim_; }
   // Element `column` (< width) of row `row`'s key or value, whatever the layout.
@@ -59,9 +65,11 @@ class LayerCache {
 
   int64_t width_ = 0;
   int64_t head_dim_ = 0;
-  int64_t capacity_ = 0;     // rows the buffers hold
-  std::vector<float> keys_;  // [capacity, width] or [width / head_dim, capacity, head_dim]
-  std::vector<float> values_;
+  int64_t capacity_ = 0;  // rows the buffers hold
+  // [capacity, width] or [width / head_dim, capacity, head_dim]; only the rows held are written (a
+  // long prompt's cache is not zeroed first: its pages are touched as its layers append to them).
+  std::unique_ptr<float[]> keys_;
+  std::unique_ptr<float[]> values_;
   std::vector<int64_t> positions_;
 };
 
