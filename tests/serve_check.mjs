@@ -581,6 +581,21 @@ async function checkDecoderCurl() {
                                   { prompt: t5Prompt, max_tokens: 5, temperature: 0, stream: true }).body);
   expectEqual(t5Events.slice(0, -1).map((e) => JSON.parse(e).choices[0]?.text ?? '').join(''),
               generateCli(t5, t5Prompt, 5).text, 'T5 streamed completion vs latte generate');
+  // Encoder-decoders batch too: each source encoded on its own, the decoder steps shared.
+  const t5Asks = ['translate: hello world', 'summarize: the cat sat on the mat', 'question: why', 'answer: yes'].map(
+    (text, i) => ({ prompt: text, max_tokens: 24, temperature: i === 1 ? 0.8 : 0, seed: 3,
+                    ...(i === 2 ? { latte: { speedup: 2 } } : {}) }));
+  const t5Alone = t5Asks.map((ask) => curl('POST', `${t5Server.url}/v1/completions`, ask).json);
+  const t5Together = (await Promise.all(t5Asks.map((ask) => curlAsync('POST', `${t5Server.url}/v1/completions`, ask))))
+    .map((response) => JSON.parse(response.body));
+  t5Together.forEach((answer, i) => {
+    expectEqual(answer.choices[0].text, t5Alone[i].choices[0].text, `T5 generation ${i} decoded with others vs alone`);
+    expectEqual(answer.latte.kept, t5Alone[i].latte.kept, `T5 generation ${i}: its own encoder schedule`);
+  });
+  const t5Most = Math.max(...t5Together.map((answer) => answer.latte.streams));
+  console.log(`serve_check: at most ${t5Most} T5 generations decoded together ` +
+              `(${t5Together.map((a) => a.usage.completion_tokens)} tokens)`);
+  expect(t5Most >= 2, `concurrent T5 generations shared decode steps (streams ${t5Together.map((a) => a.latte.streams)})`);
 
   // Chat on a folder with Llama 3's template.
   const chatServer = await startServer(['--model', llama]);

@@ -350,6 +350,135 @@ class BatchDecodeGpt2 : public ::testing::Test {
   std::unique_ptr<CausalLm> model_;
 };
 
+// Encoder-decoder models (T5): each sequence's source encoded on its own at its own speedup, the
+// decoder steps of all of them in one pass, each cross-attending to its own memory.
+class BatchDecodeT5 : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override { model_ = load_seq2seq_lm(kData / "t5" / GetParam(), Precision::kF32); }
+  std::unique_ptr<Planner> planner(double speedup) const {
+    if (speedup <= 1.0) return nullptr;
+    return std::make_unique<Planner>(Knobs{.speedup = speedup}, model_->encoder_shape(), std::nullopt,
+                                     LatencyModel{}, nullptr);
+  }
+  std::unique_ptr<Seq2SeqLm> model_;
+};
+
+TEST_P(BatchDecodeT5, EachSequenceOfAStepMatchesItsOwnDecode) {
+  Seq2SeqLm& lm = *model_;
+  const std::vector<int64_t> lengths = {5, 13, 21};
+  const std::vector<double> speedups = {1.0, 2.0, 3.0};
+  std::vector<Seq2SeqState> batched, alone;
+  for (size_t s = 0; s < lengths.size(); ++s) {
+    const std::unique_ptr<Planner> plan = planner(speedups[s]);
+    EncoderOptions encoder;
+    encoder.planner = plan.get();
+    const std::vector<int32_t> source = tokens(lengths[s], lm.vocab_size(), static_cast<uint32_t>(s + 30));
+    batched.push_back(lm.encode(source, encoder));
+    alone.push_back(lm.encode(source, encoder));
+  }
+  ASSERT_NE(batched[0].memory_positions.size(), batched[2].memory_positions.size());
+  for (int step = 0; step < 6; ++step) {
+    std::vector<int32_t> next_ids;
+    std::vector<Seq2SeqState*> states;
+    // The last sequence joins at step 2: the self caches differ in length too.
+    for (size_t s = 0; s < batched.size(); ++s) {
+      if (s == 2 && step < 2) continue;
+      next_ids.push_back(step == 0 || (s == 2 && step == 2)
+                             ? lm.decoder_start_token_id()
+                             : static_cast<int32_t>((7 * step + s) % lm.vocab_size()));
+      states.push_back(&batched[s]);
+    }
+    const std::vector<DecoderOutput> outputs = lm.decode_batch(next_ids, states, {});
+    ASSERT_EQ(outputs.size(), states.size());
+    for (size_t m = 0; m < states.size(); ++m) {
+      const auto s = static_cast<size_t>(states[m] - batched.data());
+      const DecoderOutput expected = lm.decode({&next_ids[m], 1}, alone[s], {});
+      SCOPED_TRACE("step " + std::to_string(step) + ", sequence " + std::to_string(s));
+      EXPECT_LT(max_difference(outputs[m].logits, expected.logits), kTolerance);
+      EXPECT_EQ(outputs[m].positions, expected.positions);
+      EXPECT_EQ(batched[s].self.layers.back().rows(), alone[s].self.layers.back().rows());
+    }
+  }
+  Seq2SeqState* const twice[] = {&batched[0], &batched[0]};
+  const int32_t two[] = {1, 2};
+  EXPECT_CONTAINS(error_of([&] { lm.decode_batch(two, twice, {}); }), "shares its state");
+  Seq2SeqState* const both[] = {&batched[0], &batched[1]};
+  EXPECT_CONTAINS(error_of([&] { lm.decode_batch(std::vector<int32_t>{1}, both, {}); }), "1 tokens for 2");
+  const int32_t outside[] = {1, static_cast<int32_t>(lm.vocab_size())};
+  const int64_t rows_before = batched[0].self.layers[0].rows();
+  EXPECT_CONTAINS(error_of([&] { lm.decode_batch(outside, both, {}); }), "outside the vocabulary");
+  Seq2SeqState fresh;
+  Seq2SeqState* const unencoded[] = {&batched[0], &fresh};
+  EXPECT_CONTAINS(error_of([&] { lm.decode_batch(two, unencoded, {}); }), "encode the source first");
+  EXPECT_EQ(batched[0].self.layers[0].rows(), rows_before);  // no state changed
+}
+
+TEST_P(BatchDecodeT5, BatchDecoderGivesWhatGenerateGives) {
+  Seq2SeqLm& lm = *model_;
+  struct T5Run {
+    int64_t source_tokens;
+    double speedup;
+    int64_t max_new_tokens;
+    bool sample;
+    int joins_at;
+  };
+  const std::vector<T5Run> runs = {{9, 1.0, 7, false, 0},
+                                   {17, 2.0, 4, false, 0},
+                                   {12, 1.5, 6, true, 1},
+                                   {25, 3.0, 8, false, 3},
+                                   {6, 1.0, 1, false, 4}};
+  std::vector<std::unique_ptr<Planner>> planners;
+  std::vector<std::vector<int32_t>> sources;
+  std::vector<GenerationOptions> options;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    planners.push_back(planner(runs[r].speedup));
+    sources.push_back(tokens(runs[r].source_tokens, lm.vocab_size(), static_cast<uint32_t>(3 * r + 11)));
+    GenerationOptions generation;
+    generation.max_new_tokens = runs[r].max_new_tokens;
+    generation.planner = planners.back().get();
+    generation.sampling.sample = runs[r].sample;
+    generation.sampling.seed = 3 + r;
+    generation.stop_at_eos = false;
+    options.push_back(generation);
+  }
+  BatchDecoder decoder(lm);
+  EXPECT_CONTAINS(error_of([&] { decoder.join(sources[0], BatchRequest{.generation = options[0]}); }),
+                  "encoder runs whole");
+  std::map<int64_t, size_t> run_of;
+  std::map<size_t, FinishedSequence> finished;
+  int64_t most = 0;
+  for (int step = 0; finished.size() < runs.size(); ++step) {
+    ASSERT_LT(step, 40) << "the sequences never ended";
+    for (size_t r = 0; r < runs.size(); ++r) {
+      if (runs[r].joins_at == step)
+        run_of[decoder.add(sources[r], BatchRequest{.generation = options[r]})] = r;
+    }
+    most = std::max(most, decoder.active());
+    for (FinishedSequence& done : decoder.step()) finished[run_of.at(done.id)] = std::move(done);
+  }
+  EXPECT_GE(most, 3);
+  for (size_t r = 0; r < runs.size(); ++r) {
+    SCOPED_TRACE("run " + std::to_string(r));
+    const GenerationResult expected = generate(lm, sources[r], options[r]);
+    const GenerationResult& actual = finished.at(r).result;
+    EXPECT_EQ(actual.ids, expected.ids);
+    EXPECT_EQ(actual.stop_reason, expected.stop_reason);
+    EXPECT_EQ(actual.kept, expected.kept);
+    EXPECT_EQ(actual.kv_cache_bytes, expected.kv_cache_bytes);
+    EXPECT_EQ(actual.kv_cache_bytes_dense, expected.kv_cache_bytes_dense);
+    EXPECT_EQ(actual.decode_steps, expected.decode_steps);
+    EXPECT_GT(actual.encoder_seconds, 0.0);
+    EXPECT_TRUE(finished.at(r).error.empty());
+  }
+  BatchRequest too_long{.generation = options[0]};
+  too_long.generation.max_new_tokens = lm.max_target_tokens() + 1;
+  EXPECT_CONTAINS(error_of([&] { decoder.add(sources[0], too_long); }), "decoder takes at most");
+  EXPECT_CONTAINS(error_of([&] { decoder.add({}, BatchRequest{.generation = options[0]}); }),
+                  "the prompt is empty");
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, BatchDecodeT5, ::testing::Values("tiny_relu", "tiny_gated"));
+
 TEST_F(BatchDecodeGpt2, BadStepsAreErrorsAndChangeNoCache) {
   CausalLm& lm = *model_;
   const std::vector<int32_t> prompt = {1, 2, 3};

@@ -63,6 +63,15 @@ class ScriptedSeq2Seq : public Seq2SeqLm {
     return output;
   }
 
+  std::vector<DecoderOutput> decode_batch(std::span<const int32_t> next_ids,
+                                          std::span<Seq2SeqState* const> states,
+                                          const DecoderOptions& options) override {
+    std::vector<DecoderOutput> outputs;
+    for (size_t s = 0; s < states.size(); ++s)
+      outputs.push_back(decode(next_ids.subspan(s, 1), *states[s], options));
+    return outputs;
+  }
+
   int encodes = 0;
   std::vector<int32_t> decoded;  // every token the decoder was given, in order
 };

@@ -72,7 +72,7 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   command
       ->add_option("--max-streams", options->max_streams,
-                   "Decoder-only models: generations each worker decodes together, one pass over the "
+                   "Generation models: generations each worker decodes together, one pass over the "
                    "weights per step (default 4; 1: one at a time)")
       ->check(CLI::Range(1, 256));
   command->add_option(

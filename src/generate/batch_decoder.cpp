@@ -17,29 +17,39 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-BatchDecoder::BatchDecoder(CausalLm& model) : model_(model) {}
+BatchDecoder::BatchDecoder(CausalLm& model) : causal_(&model) {}
+BatchDecoder::BatchDecoder(Seq2SeqLm& model) : seq2seq_(&model) {}
+
+int64_t BatchDecoder::vocab_size() const { return causal_ ? causal_->vocab_size() : seq2seq_->vocab_size(); }
 
 BatchDecoder::Sequence BatchDecoder::make_sequence(std::span<const int32_t> prompt, BatchRequest request) {
   const auto prompt_tokens = static_cast<int64_t>(prompt.size());
-  check_generation_request(model_, prompt_tokens, request.generation.max_new_tokens);
+  if (causal_) {
+    check_generation_request(*causal_, prompt_tokens, request.generation.max_new_tokens);
+  } else {
+    check_generation_request(*seq2seq_, prompt_tokens, request.generation.max_new_tokens);
+  }
   for (const int32_t id : request.stop_ids) {
-    if (id < 0 || id >= model_.vocab_size()) {
+    if (id < 0 || id >= vocab_size()) {
       throw InputError("stop token id " + std::to_string(id) + " is outside the vocabulary of " +
-                       std::to_string(model_.vocab_size()));
+                       std::to_string(vocab_size()));
     }
   }
   Sampler sampler(request.generation.sampling);  // InputError for bad sampling options
   const auto setup_start = std::chrono::steady_clock::now();
-  Sequence sequence{.id = next_id_,
-                    .cache = model_.new_cache(),
-                    .sampler = std::move(sampler),
-                    .request = std::move(request)};
+  Sequence sequence{
+      .id = next_id_, .state = {}, .sampler = std::move(sampler), .request = std::move(request)};
   const GenerationOptions& generation = sequence.request.generation;
-  if (generation.stop_at_eos) sequence.stop_ids = model_.eos_token_ids();
+  if (generation.stop_at_eos && causal_) sequence.stop_ids = causal_->eos_token_ids();
+  if (generation.stop_at_eos && seq2seq_ && seq2seq_->eos_token_id())
+    sequence.stop_ids = {*seq2seq_->eos_token_id()};
   sequence.stop_ids.insert(sequence.stop_ids.end(), sequence.request.stop_ids.begin(),
                            sequence.request.stop_ids.end());
   // As generate(): room for the whole sequence, and this prompt length's plan, are setup.
-  sequence.cache.reserve_more(prompt_tokens + generation.max_new_tokens);
+  if (causal_) {
+    sequence.state.self = causal_->new_cache();
+    sequence.state.self.reserve_more(prompt_tokens + generation.max_new_tokens);
+  }
   if (generation.planner != nullptr && !generation.planner->dense()) generation.planner->plan(prompt_tokens);
   sequence.result.setup_seconds = seconds_since(setup_start);
   return sequence;
@@ -47,13 +57,15 @@ BatchDecoder::Sequence BatchDecoder::make_sequence(std::span<const int32_t> prom
 
 void BatchDecoder::start_decoding(Sequence sequence, const DecoderOutput& output, int64_t prompt_tokens,
                                   std::chrono::steady_clock::time_point start, double earlier_seconds) {
-  const std::span<const float> logits(output.logits.data(), static_cast<size_t>(model_.vocab_size()));
+  const std::span<const float> logits(output.logits.data(), static_cast<size_t>(vocab_size()));
   const int32_t first = sequence.sampler.next(logits);
   GenerationResult& result = sequence.result;
   result.ttft_seconds = earlier_seconds + seconds_since(start);
   result.kept = output.kept;
-  result.kv_cache_bytes = sequence.cache.bytes();
-  result.kv_cache_bytes_dense = sequence.cache.dense_bytes(prompt_tokens);
+  result.kv_cache_bytes = sequence.state.bytes();
+  result.kv_cache_bytes_dense =
+      causal_ ? sequence.state.self.dense_bytes(prompt_tokens)
+              : sequence.state.self.bytes() + sequence.state.cross.dense_bytes(sequence.state.source_tokens);
   if (sequence.request.generation.keep_first_logits) result.first_logits.assign(logits.begin(), logits.end());
   sequences_.push_back(std::move(sequence));
   if (accept(sequences_.back(), first)) retire_ended();
@@ -64,19 +76,36 @@ int64_t BatchDecoder::add(std::span<const int32_t> prompt, BatchRequest request)
   const auto start = std::chrono::steady_clock::now();
   DecoderOptions prefill;
   prefill.planner = sequence.request.generation.planner;
-  const DecoderOutput output = model_.forward(prompt, sequence.cache, prefill);
+  DecoderOutput output;
+  if (causal_) {
+    output = causal_->forward(prompt, sequence.state.self, prefill);
+  } else {
+    // The encoder (elimination there) and the first decoder step, as generate() runs them.
+    EncoderOptions encoder;
+    encoder.planner = prefill.planner;
+    sequence.state = seq2seq_->encode(prompt, encoder);
+    sequence.result.encoder_seconds = seconds_since(start);
+    const int32_t first = seq2seq_->decoder_start_token_id();
+    output = seq2seq_->decode({&first, 1}, sequence.state, DecoderOptions{});
+    output.kept = sequence.state.encoder_kept;
+  }
   ++next_id_;
   start_decoding(std::move(sequence), output, static_cast<int64_t>(prompt.size()), start, 0.0);
   return next_id_ - 1;
 }
 
 int64_t BatchDecoder::join(std::span<const int32_t> prompt, BatchRequest request) {
+  if (!causal_) {
+    throw InputError(
+        "chunked prefill runs a decoder-only model's prefill; an encoder-decoder model's "
+        "encoder runs whole (add)");
+  }
   auto joining = std::make_unique<Joining>(Joining{.sequence = make_sequence(prompt, std::move(request)),
                                                    .prompt_tokens = static_cast<int64_t>(prompt.size())});
   DecoderOptions prefill;
   prefill.planner = joining->sequence.request.generation.planner;
   const auto start = std::chrono::steady_clock::now();
-  joining->run = model_.start_prefill(prompt, joining->sequence.cache, prefill);  // embeds the prompt
+  joining->run = causal_->start_prefill(prompt, joining->sequence.state.self, prefill);  // embeds the prompt
   joining->seconds = seconds_since(start);
   joining->sequence.result.prefill_pieces = 0;
   joining_.push_back(std::move(joining));
@@ -167,14 +196,17 @@ std::vector<FinishedSequence> BatchDecoder::step() {
   if (sequences_.empty()) return std::exchange(finished_, {});
   std::vector<int32_t> next_ids;
   std::vector<KvCache*> caches;
+  std::vector<Seq2SeqState*> states;
   for (Sequence& sequence : sequences_) {
     next_ids.push_back(sequence.next_token);
-    caches.push_back(&sequence.cache);
+    caches.push_back(&sequence.state.self);
+    states.push_back(&sequence.state);
   }
   const auto start = std::chrono::steady_clock::now();
   std::vector<DecoderOutput> outputs;
   try {
-    outputs = model_.decode(next_ids, caches, DecoderOptions{});
+    outputs = causal_ ? causal_->decode(next_ids, caches, DecoderOptions{})
+                      : seq2seq_->decode_batch(next_ids, states, DecoderOptions{});
   } catch (const std::exception& error) {
     // The caches may hold this step's rows already: no sequence of it can go on.
     for (Sequence& sequence : sequences_) {
@@ -188,7 +220,7 @@ std::vector<FinishedSequence> BatchDecoder::step() {
   std::vector<int32_t> chosen(sequences_.size());
   for (size_t s = 0; s < sequences_.size(); ++s) {
     chosen[s] = sequences_[s].sampler.next(
-        std::span<const float>(outputs[s].logits.data(), static_cast<size_t>(model_.vocab_size())));
+        std::span<const float>(outputs[s].logits.data(), static_cast<size_t>(vocab_size())));
   }
   const double seconds = seconds_since(start);
   bool any_ended = false;
@@ -222,8 +254,8 @@ bool BatchDecoder::cancel(int64_t id) {
 
 size_t BatchDecoder::cache_bytes() const {
   size_t total = 0;
-  for (const Sequence& sequence : sequences_) total += sequence.cache.bytes();
-  for (const auto& joining : joining_) total += joining->sequence.cache.bytes();
+  for (const Sequence& sequence : sequences_) total += sequence.state.bytes();
+  for (const auto& joining : joining_) total += joining->sequence.state.bytes();
   return total;
 }
 

@@ -149,6 +149,19 @@ void check_generation_request(const CausalLm& model, int64_t prompt_tokens, int6
   }
 }
 
+void check_generation_request(const Seq2SeqLm& model, int64_t source_tokens, int64_t max_new_tokens) {
+  check_request(source_tokens, max_new_tokens);
+  if (source_tokens > model.max_source_tokens()) {
+    throw InputError("the input has " + std::to_string(source_tokens) +
+                     " tokens; the model's encoder takes at most " +
+                     std::to_string(model.max_source_tokens()));
+  }
+  if (max_new_tokens > model.max_target_tokens()) {
+    throw InputError("max-new-tokens is " + std::to_string(max_new_tokens) +
+                     "; the model's decoder takes at most " + std::to_string(model.max_target_tokens()));
+  }
+}
+
 GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, const GenerationOptions& options,
                           const std::function<bool(int32_t id)>& on_token) {
   const auto prompt_tokens = static_cast<int64_t>(prompt.size());
@@ -160,17 +173,7 @@ GenerationResult generate(CausalLm& model, std::span<const int32_t> prompt, cons
 
 GenerationResult generate(Seq2SeqLm& model, std::span<const int32_t> source, const GenerationOptions& options,
                           const std::function<bool(int32_t id)>& on_token) {
-  const auto source_tokens = static_cast<int64_t>(source.size());
-  check_request(source_tokens, options.max_new_tokens);
-  if (source_tokens > model.max_source_tokens()) {
-    throw InputError("the input has " + std::to_string(source_tokens) +
-                     " tokens; the model's encoder takes at most " +
-                     std::to_string(model.max_source_tokens()));
-  }
-  if (options.max_new_tokens > model.max_target_tokens()) {
-    throw InputError("max-new-tokens is " + std::to_string(options.max_new_tokens) +
-                     "; the model's decoder takes at most " + std::to_string(model.max_target_tokens()));
-  }
+  check_generation_request(model, static_cast<int64_t>(source.size()), options.max_new_tokens);
   const auto setup_start = std::chrono::steady_clock::now();
   Seq2SeqContinuation sequence(model);
   const std::optional<int32_t> eos = model.eos_token_id();

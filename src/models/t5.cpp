@@ -578,59 +578,126 @@ Seq2SeqState T5Model::encode(std::span<const int32_t> source, const EncoderOptio
   return state;
 }
 
-DecoderOutput T5Model::decode(std::span<const int32_t> ids, Seq2SeqState& state,
-                              const DecoderOptions& options) {
+void T5Model::check_decoder_state(const Seq2SeqState& state, int64_t rows) const {
   if (static_cast<int64_t>(state.cross.layers.size()) != config_.num_decoder_layers ||
       static_cast<int64_t>(state.self.layers.size()) != config_.num_decoder_layers) {
     throw InputError("decoder state has " + std::to_string(state.self.layers.size()) +
                      " layers; the model's decoder has " + std::to_string(config_.num_decoder_layers) +
                      " (encode the source first)");
   }
-  check_ids(ids, "decoder");
   const int64_t first_position = next_position(state.self);
-  const int64_t rows = static_cast<int64_t>(ids.size());
   if (first_position + rows > config_.max_tokens) {
     throw InputError("the target would reach " + std::to_string(first_position + rows) +
                      " tokens; the model takes at most " + std::to_string(config_.max_tokens));
   }
+}
+
+DecoderOutput T5Model::decode(std::span<const int32_t> ids, Seq2SeqState& state,
+                              const DecoderOptions& options) {
+  check_decoder_state(state, static_cast<int64_t>(ids.size()));
+  check_ids(ids, "decoder");
+  Seq2SeqState* const states[] = {&state};
+  const int64_t counts[] = {static_cast<int64_t>(ids.size())};
+  return run_decoder(ids, states, counts, options);
+}
+
+std::vector<DecoderOutput> T5Model::decode_batch(std::span<const int32_t> next_ids,
+                                                 std::span<Seq2SeqState* const> states,
+                                                 const DecoderOptions& options) {
+  // Every check before the first state changes: a bad sequence must not corrupt the others.
+  if (next_ids.size() != states.size()) {
+    throw InputError("a decode step got " + std::to_string(next_ids.size()) + " tokens for " +
+                     std::to_string(states.size()) + " decoder states");
+  }
+  if (states.empty()) throw InputError("a decode step got no sequences");
+  if (options.on_scores || options.all_logits) {
+    throw InputError("a batched decode step computes no ACC scores and one row of logits per sequence");
+  }
+  for (size_t s = 0; s < states.size(); ++s) {
+    if (states[s] == nullptr)
+      throw InputError("sequence " + std::to_string(s) + " of a decode step has no state");
+    if (std::find(states.begin(), states.begin() + static_cast<std::ptrdiff_t>(s), states[s]) !=
+        states.begin() + static_cast<std::ptrdiff_t>(s)) {
+      throw InputError("sequence " + std::to_string(s) + " of a decode step shares its state with another");
+    }
+    check_decoder_state(*states[s], 1);
+  }
+  check_ids(next_ids, "decoder");
+  const std::vector<int64_t> counts(states.size(), 1);
+  DecoderOutput all = run_decoder(next_ids, states, counts, options);
+  const auto vocab = static_cast<size_t>(config_.vocab_size);
+  std::vector<DecoderOutput> outputs(states.size());
+  for (size_t s = 0; s < outputs.size(); ++s) {
+    outputs[s].logits = Tensor({1, config_.vocab_size});
+    std::memcpy(outputs[s].logits.data(), all.logits.data() + s * vocab, sizeof(float) * vocab);
+    outputs[s].positions = {all.positions[s]};
+    outputs[s].kept.assign(static_cast<size_t>(config_.num_decoder_layers), 1);
+  }
+  return outputs;
+}
+
+DecoderOutput T5Model::run_decoder(std::span<const int32_t> ids, std::span<Seq2SeqState* const> states,
+                                   std::span<const int64_t> counts, const DecoderOptions& options) {
   const int64_t d = config_.d_model;
+  const auto rows = static_cast<int64_t>(ids.size());
   PhaseTimes* times = options.phase_times;
   if (times) *times = PhaseTimes{};
   PhaseClock clock(times != nullptr);
 
   arena_.reset();
-  float* states = arena_.allocate(static_cast<size_t>(rows * d));
+  float* states_rows = arena_.allocate(static_cast<size_t>(rows * d));
   float* context = arena_.allocate(static_cast<size_t>(rows * config_.inner()));
-  std::vector<int64_t> positions(static_cast<size_t>(rows));
-  for (int64_t row = 0; row < rows; ++row) positions[static_cast<size_t>(row)] = first_position + row;
-  embed(ids, states);
+  std::vector<int64_t> positions;  // [rows] each row's position in its own sequence
+  for (size_t s = 0; s < states.size(); ++s) {
+    const int64_t first_position = next_position(states[s]->self);
+    for (int64_t row = 0; row < counts[s]; ++row) positions.push_back(first_position + row);
+  }
+  embed(ids, states_rows);
   if (times) times->embeddings = clock.lap();
 
   DecoderOutput output;
+  std::vector<CrossMemory> memories(states.size());
+  std::vector<BlockSequence> sequences(states.size());
   for (int64_t index = 0; index < config_.num_decoder_layers; ++index) {
+    int64_t first_row = 0;
+    for (size_t s = 0; s < states.size(); ++s) {
+      const LayerCache& cross = states[s]->cross.layers[static_cast<size_t>(index)];
+      memories[s] = CrossMemory{.key_values = cross.keys(),
+                                .positions = cross.positions(),
+                                .values = cross.values(),
+                                .stride = cross.row_stride()};
+      sequences[s] = BlockSequence{.positions = std::span<const int64_t>(positions).subspan(
+                                       static_cast<size_t>(first_row), static_cast<size_t>(counts[s])),
+                                   .cache = &states[s]->self.layers[static_cast<size_t>(index)],
+                                   .memory = &memories[s]};
+      first_row += counts[s];
+    }
     const TransformerBlock& block = decoder_[static_cast<size_t>(index)];
-    const LayerCache& cross = state.cross.layers[static_cast<size_t>(index)];
-    const CrossMemory memory{.key_values = cross.keys(),
-                             .positions = cross.positions(),
-                             .values = cross.values(),
-                             .stride = cross.row_stride()};
-    const BlockSequence sequence{
-        .positions = positions, .cache = &state.self.layers[static_cast<size_t>(index)], .memory = &memory};
-    const std::span<const BlockSequence> sequences(&sequence, 1);
     double attention_seconds = 0.0;
-    block.attend(states, rows, sequences, context, arena_, times ? &attention_seconds : nullptr);
+    block.attend(states_rows, rows, sequences, context, arena_, times ? &attention_seconds : nullptr);
     if (times) {
       times->layer_attention.push_back(attention_seconds);
       times->layer_in.push_back(clock.lap());
     }
     output.kept.push_back(rows);
-    block.finish(states, context, rows, sequences, arena_);
+    block.finish(states_rows, context, rows, sequences, arena_);
     if (times) times->layer_kept.push_back(clock.lap());
   }
 
-  const int64_t first_out = options.all_logits ? 0 : rows - 1;
-  const int64_t rows_out = rows - first_out;
-  float* normed = states + first_out * d;
+  // The rows whose logits are asked for: every row, or each sequence's last.
+  std::vector<int64_t> out_rows;
+  int64_t end = 0;
+  for (size_t s = 0; s < states.size(); ++s) {
+    const int64_t first = end;
+    end += counts[s];
+    for (int64_t row = options.all_logits ? first : end - 1; row < end; ++row) out_rows.push_back(row);
+  }
+  const auto rows_out = static_cast<int64_t>(out_rows.size());
+  float* normed = arena_.allocate(static_cast<size_t>(rows_out * d));
+  for (int64_t r = 0; r < rows_out; ++r) {
+    std::memcpy(normed + r * d, states_rows + out_rows[static_cast<size_t>(r)] * d, sizeof(float) * d);
+    output.positions.push_back(positions[static_cast<size_t>(out_rows[static_cast<size_t>(r)])]);
+  }
   decoder_norm_(normed, rows_out);
   if (config_.tie_word_embeddings) {
     // modeling_t5.py rescales before the tied head: the embedding was trained at unit scale.
@@ -639,7 +706,6 @@ DecoderOutput T5Model::decode(std::span<const int32_t> ids, Seq2SeqState& state,
   }
   output.logits = Tensor({rows_out, config_.vocab_size});
   lm_head_(normed, rows_out, output.logits.data());
-  output.positions.assign(positions.begin() + first_out, positions.end());
   if (times) times->head = clock.lap();
   require_finite_logits(output);
   return output;

@@ -611,7 +611,7 @@ class Scheduler {
   // Returns once the scheduler thread has warmed the model up (see ComputeThread).
   Scheduler(const LanguageModel& model, int threads, LatencyObjective* objective,
             std::optional<double> piece_ms)
-      : decoder_(*model.causal()),
+      : decoder_(model.causal() ? BatchDecoder(*model.causal()) : BatchDecoder(*model.seq2seq())),
         threads_(threads),
         objective_(objective),
         piece_ms_(piece_ms),
@@ -823,8 +823,8 @@ class Service {
     planners_ =
         std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency),
                                    options.objective_ms ? options.max_speedup : std::nullopt);
-    if (!generators_.empty() && generators_[0].causal()) streams_ = options.max_streams;
-    if (options.max_stall_ms && streams_ < 2) {
+    if (!generators_.empty()) streams_ = options.max_streams;
+    if (options.max_stall_ms && (streams_ < 2 || !generators_[0].causal())) {
       throw InputError(
           "--max-stall-ms bounds how long a joining generation holds up the others under continuous "
           "batching: it needs a decoder-only model and --max-streams of 2 or more");
@@ -1189,7 +1189,9 @@ class Service {
     stream->prompt = prompt;
     stream->request.generation = generation;
     stream->prefill_ms = predicted_prefill_ms;
-    stream->layers = stream->layers_left = generators_[0].causal()->num_layers();
+    const LanguageModel& model = generators_[0];
+    stream->layers = stream->layers_left =
+        model.causal() ? model.causal()->num_layers() : model.seq2seq()->num_encoder_layers();
     Stream* raw = stream.get();  // the scheduler holds the stream while its callback may run
     const bool sends = static_cast<bool>(on_text);
     stream->request.on_token = [raw, &accept, sends](int32_t id) {

@@ -7,10 +7,11 @@
 #   tools/bench/serve_slo.sh --model models/default --data data/spam/test.jsonl \
 #     [--route predict|completions] [--text-field text] [--label-field label] [--duration 20]
 #     [--levels "0.5 1 2 4"] [--slo-factor 2] [--threads 1] [--workers 1] [--max-tokens 8]
-#     [--arms "dense slo"] [--max-speedup S] [--server-cpus LIST --client-cpus LIST]
+#     [--arms "dense slo"] [--max-speedup S] [--max-stall-ms MS] [--server-cpus LIST --client-cpus LIST]
 # Arms: dense (the default server: concurrent requests packed into one pass), slo (the same with
 # --slo-ms), slo-capped (slo with --max-speedup S: a quality cap such as latte tune --max-drop's),
-# unpacked (dense, one request a pass: --max-batch-tokens 0), slo-unpacked.
+# unpacked (dense, one request a pass: --max-batch-tokens 0), slo-unpacked, slo-chunked (slo with
+# --max-stall-ms MS: decoders' prefills joining decoding streams run in pieces, chunked prefill).
 # --server-cpus / --client-cpus (taskset lists, e.g. 0 and 1): the server and the load generator
 # each on cores of their own, so that neither takes the other's (a client on another machine).
 # Environment: LATTE (default build/latte).
@@ -18,13 +19,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 latte=${LATTE:-$root/build/latte}
 model="" data="" route=predict text_field=text label_field=label duration=20 levels="0.5 1 2 4"
-slo_factor=2 threads=1 workers=1 max_tokens=8 closed=40 arms="dense slo" max_speedup="" server_cpus="" client_cpus=""
+slo_factor=2 threads=1 workers=1 max_tokens=8 closed=40 arms="dense slo" max_speedup="" max_stall_ms="" server_cpus="" client_cpus=""
 while (($#)); do
   case $1 in
     --model) model=$2 ;; --data) data=$2 ;; --route) route=$2 ;; --text-field) text_field=$2 ;;
     --label-field) label_field=$2 ;; --duration) duration=$2 ;; --levels) levels=$2 ;;
     --slo-factor) slo_factor=$2 ;; --threads) threads=$2 ;; --workers) workers=$2 ;;
     --max-tokens) max_tokens=$2 ;; --closed) closed=$2 ;; --arms) arms=$2 ;; --max-speedup) max_speedup=$2 ;;
+    --max-stall-ms) max_stall_ms=$2 ;;
     --server-cpus) server_cpus=$2 ;; --client-cpus) client_cpus=$2 ;;
     *) echo "serve_slo: unknown flag $1" >&2; exit 2 ;;
   esac
@@ -75,7 +77,10 @@ for arm in $arms; do
     slo-capped)
       [[ -n $max_speedup ]] || { echo "serve_slo: arm slo-capped needs --max-speedup" >&2; exit 2; }
       flags=(--slo-ms "$slo_ms" --max-speedup "$max_speedup") ;;
-    *) echo "serve_slo: unknown arm $arm (dense, slo, slo-capped, unpacked, slo-unpacked)" >&2; exit 2 ;;
+    slo-chunked)
+      [[ -n $max_stall_ms ]] || { echo "serve_slo: arm slo-chunked needs --max-stall-ms" >&2; exit 2; }
+      flags=(--slo-ms "$slo_ms" --max-stall-ms "$max_stall_ms") ;;
+    *) echo "serve_slo: unknown arm $arm (dense, slo, slo-capped, unpacked, slo-unpacked, slo-chunked)" >&2; exit 2 ;;
   esac
   stop_server; start_server "${flags[@]}"; "${load[@]}" --url "$url" --closed 5 > /dev/null
   for level in $levels; do

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // What a long prompt joining a continuous batch costs the streams already decoding (issue 24: the
-// measure of chunked prefill, --max-stall-ms). N clients stream greedy completions of short prompts, one after
-// another, while another client sends a long prompt (one token to generate) every --long-every-ms;
-// the gaps between consecutive streamed tokens of the short streams are what a joining prefill
-// stalls. Loopback only; bounded by --duration.
+// measure of chunked prefill, --max-stall-ms). N clients stream greedy completions of short
+// prompts, one after another, while another client sends a long prompt (one token to generate)
+// every --long-every-ms; the gaps between consecutive streamed tokens of the short streams are
+// what a joining prefill stalls. Loopback only; bounded by --duration.
 //
 //   node tools/bench/serve_stall.mjs --url http://127.0.0.1:PORT --data lm/test.txt \
 //     [--streams 3] [--max-tokens 64] [--long-words 600] [--long-every-ms 1500] [--duration 15]
@@ -38,8 +38,8 @@ const end = performance.now() + args.duration * 1000;
 const gaps = [];
 let tokens = 0;
 const longTtft = [];  // the server's measured prefill (its pieces' time when chunked)
-const longWall = [];
-const longPieces = [];  // under --max-stall-ms: the pieces each long prefill ran in  // the client's: sent to answered (a chunked prefill also waits for the steps between)
+const longWall = [];  // the client's: sent to answered (a chunked prefill also waits for the steps between)
+const longPieces = [];  // under --max-stall-ms: the pieces each long prefill ran in
 const began = performance.now();
 await Promise.all([
   ...Array.from({length: args.streams}, async (_, client) => {

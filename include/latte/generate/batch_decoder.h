@@ -1,6 +1,9 @@
 // Continuous batching of a decoder-only model (DESIGN.md section 3, generate/): the sequences
 // being generated share each decode step, one pass over the weights for all of them
-// (CausalLm::decode), each with its own KV cache, pruned in its own prefill. A sequence joins
+// (CausalLm::decode), each with its own KV cache, pruned in its own prefill. An encoder-decoder
+// model (T5) batches alike: each sequence's source is encoded on its own (elimination in the
+// encoder), its decoder steps run together with the others' (Seq2SeqLm::decode_batch), each
+// cross-attending to its own memory. A sequence joins
 // between steps (add: its prefill and first token) and leaves when it ends (eos, a stop id, its
 // token limit, its callback, cancel); the others go on. Each sequence's tokens are what
 // generate() gives for the same prompt and options.
@@ -24,6 +27,7 @@
 #include "latte/generate/sampler.h"
 #include "latte/layers/kv_cache.h"
 #include "latte/models/causal_lm.h"
+#include "latte/models/seq2seq_lm.h"
 
 namespace latte {
 
@@ -46,6 +50,7 @@ class BatchDecoder {
  public:
   // The model must outlive the decoder.
   explicit BatchDecoder(CausalLm& model);
+  explicit BatchDecoder(Seq2SeqLm& model);
 
   // Runs the prompt's prefill (elimination by request.generation.planner), chooses the first
   // token and calls on_token with it; the sequence then takes part in every step until it ends.
@@ -56,7 +61,8 @@ class BatchDecoder {
 
   // Chunked prefill: as add(), but the prefill waits, behind those joined before it, for prefill()
   // to run it between steps (CausalLm::start_prefill); the sequence takes part in the steps from
-  // its first token on. Returns its id; InputError as add() gives, with nothing added.
+  // its first token on. Returns its id; InputError as add() gives, with nothing added, and for an
+  // encoder-decoder model (its encoder runs whole: add).
   int64_t join(std::span<const int32_t> prompt, BatchRequest request);
 
   // Runs the first waiting prefill's next layers: one, then more while the time spent plus the
@@ -90,7 +96,7 @@ class BatchDecoder {
  private:
   struct Sequence {
     int64_t id = 0;
-    KvCache cache;
+    Seq2SeqState state;  // a decoder-only model's KV cache is state.self
     Sampler sampler;
     BatchRequest request;
     std::vector<int32_t> stop_ids;  // the model's eos (unless stop_at_eos is off) and the request's
@@ -115,7 +121,9 @@ class BatchDecoder {
   // Moves the ended sequences to finished_, in their order.
   void retire_ended();
 
-  CausalLm& model_;
+  int64_t vocab_size() const;
+  CausalLm* causal_ = nullptr;  // one of the two
+  Seq2SeqLm* seq2seq_ = nullptr;
   std::vector<Sequence> sequences_;
   std::deque<std::unique_ptr<Joining>> joining_;
   std::vector<FinishedSequence> finished_;

@@ -49,6 +49,9 @@ struct GenerationResult {
 // InputError when generate() cannot run: an empty prompt, max_new_tokens < 1, or prompt +
 // max_new_tokens beyond the model's positions.
 void check_generation_request(const CausalLm& model, int64_t prompt_tokens, int64_t max_new_tokens);
+// The same for an encoder-decoder model: an empty source or one longer than max_source_tokens, or
+// max_new_tokens outside 1..max_target_tokens.
+void check_generation_request(const Seq2SeqLm& model, int64_t source_tokens, int64_t max_new_tokens);
 
 // Generates up to max_new_tokens after `prompt`. on_token is called with each new token as soon
 // as it is chosen; returning false ends the run (a stop string, Ctrl-C). InputError when the

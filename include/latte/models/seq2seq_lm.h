@@ -68,6 +68,13 @@ class Seq2SeqLm {
   // Not thread-safe: a model reuses one workspace.
   virtual DecoderOutput decode(std::span<const int32_t> ids, Seq2SeqState& state,
                                const DecoderOptions& options) = 0;
+  // One decoder step of several sequences at once (continuous batching): next_ids[s] continues
+  // states[s] (CausalLm::decode's contract: each result equals decode({next_ids[s]}, *states[s])
+  // alone; InputError, before any state changes, for counts that differ, no sequences, a null or
+  // repeated state, or what decode rejects; options.all_logits and on_scores are not taken).
+  virtual std::vector<DecoderOutput> decode_batch(std::span<const int32_t> next_ids,
+                                                  std::span<Seq2SeqState* const> states,
+                                                  const DecoderOptions& options) = 0;
 };
 
 }  // namespace latte

@@ -137,6 +137,9 @@ class T5Model : public Seq2SeqLm {
   Seq2SeqState encode(std::span<const int32_t> source, const EncoderOptions& options) override;
   DecoderOutput decode(std::span<const int32_t> ids, Seq2SeqState& state,
                        const DecoderOptions& options) override;
+  std::vector<DecoderOutput> decode_batch(std::span<const int32_t> next_ids,
+                                          std::span<Seq2SeqState* const> states,
+                                          const DecoderOptions& options) override;
   // The rows leaving the encoder's final norm [kept rows, d_model] (what encode projects the
   // cross-attention memory from), for tests and encoder-only uses.
   Tensor encoder_hidden(std::span<const int32_t> source, const EncoderOptions& options);
@@ -147,6 +150,13 @@ class T5Model : public Seq2SeqLm {
   const float* run_encoder(std::span<const int32_t> source, const EncoderOptions& options,
                            Seq2SeqState& state);
   void check_ids(std::span<const int32_t> ids, const char* what) const;
+  // InputError unless `state` went through the encoder and `rows` more decoder tokens fit.
+  void check_decoder_state(const Seq2SeqState& state, int64_t rows) const;
+  // The decoder over the new rows of several sequences: `counts[s]` rows of `ids` (in order)
+  // continue states[s]. Logits of each sequence's last row, or of every row (all_logits, one
+  // sequence); `kept` per layer is the rows run.
+  DecoderOutput run_decoder(std::span<const int32_t> ids, std::span<Seq2SeqState* const> states,
+                            std::span<const int64_t> counts, const DecoderOptions& options);
   // states [rows, d_model] <- the shared embedding of ids.
   void embed(std::span<const int32_t> ids, float* states) const;
 
