@@ -562,12 +562,13 @@ class ComputeThread {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Continuous batching: each worker's decoder-only model copy is run by one scheduler thread that
-// decodes the worker's streams together (BatchDecoder: one pass over the weights per step for all
-// of them, each with its own pruned KV cache). A stream joins between steps (its prefill and first
-// token) and leaves when it ends; tokens go back to the request's thread as they are made. Under
-// --max-stall-ms a prefill joining streams that decode runs in pieces of a few layers, one piece
-// between two steps (chunked prefill), so that it holds each of their tokens up for one piece.
+// Continuous batching: each worker's model copy (decoder-only or encoder-decoder) is run by one
+// scheduler thread that decodes the worker's streams together (BatchDecoder: one pass over the
+// weights per step for all of them, each with its own pruned KV cache or encoder memory). A stream
+// joins between steps (its prefill and first token) and leaves when it ends; tokens go back to the
+// request's thread as they are made. Under --max-stall-ms a prefill joining streams that decode
+// runs in pieces of a few layers, one piece between two steps (chunked prefill), so that it holds
+// each of their tokens up for one piece.
 
 // One generation handed to a scheduler. The scheduler thread calls its request's on_token (set by the
 // request's thread) and finishes it; the request's thread waits on it.
