@@ -583,7 +583,7 @@ async function checkDecoderCurl() {
               generateCli(t5, t5Prompt, 5).text, 'T5 streamed completion vs latte generate');
   // Encoder-decoders batch too: each source encoded on its own, the decoder steps shared.
   const t5Asks = ['translate: hello world', 'summarize: the cat sat on the mat', 'question: why', 'answer: yes'].map(
-    (text, i) => ({ prompt: text, max_tokens: 24, temperature: i === 1 ? 0.8 : 0, seed: 3,
+    (text, i) => ({ prompt: text, max_tokens: 400, temperature: i === 1 ? 0.8 : 0, seed: 3,
                     ...(i === 2 ? { latte: { speedup: 2 } } : {}) }));
   const t5Alone = t5Asks.map((ask) => curl('POST', `${t5Server.url}/v1/completions`, ask).json);
   const t5Together = (await Promise.all(t5Asks.map((ask) => curlAsync('POST', `${t5Server.url}/v1/completions`, ask))))
