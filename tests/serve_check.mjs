@@ -596,6 +596,12 @@ async function checkDecoderCurl() {
   console.log(`serve_check: at most ${t5Most} T5 generations decoded together ` +
               `(${t5Together.map((a) => a.usage.completion_tokens)} tokens)`);
   expect(t5Most >= 2, `concurrent T5 generations shared decode steps (streams ${t5Together.map((a) => a.latte.streams)})`);
+  // --max-stall-ms takes encoder-decoders (their encoder and memory projections run in pieces when
+  // others decode; tests/test_batch_decode.cpp): alone, a generation's answer and one piece.
+  const t5Staller = await startServer(['--model', t5, '--max-stall-ms', '0.001']);
+  const t5Lone = curl('POST', `${t5Staller.url}/v1/completions`, t5Asks[0]).json;
+  expectEqual(t5Lone.choices[0].text, t5Alone[0].choices[0].text, 'T5 under --max-stall-ms, alone');
+  expectEqual(t5Lone.latte.prefill_pieces, 1, 'T5 alone: its encoder in one piece');
 
   // Chat on a folder with Llama 3's template.
   const chatServer = await startServer(['--model', llama]);

@@ -441,40 +441,111 @@ TEST_P(BatchDecodeT5, BatchDecoderGivesWhatGenerateGives) {
     generation.stop_at_eos = false;
     options.push_back(generation);
   }
-  BatchDecoder decoder(lm);
-  EXPECT_CONTAINS(error_of([&] { decoder.join(sources[0], BatchRequest{.generation = options[0]}); }),
-                  "encoder runs whole");
-  std::map<int64_t, size_t> run_of;
-  std::map<size_t, FinishedSequence> finished;
-  int64_t most = 0;
-  for (int step = 0; finished.size() < runs.size(); ++step) {
-    ASSERT_LT(step, 40) << "the sequences never ended";
-    for (size_t r = 0; r < runs.size(); ++r) {
-      if (runs[r].joins_at == step)
-        run_of[decoder.add(sources[r], BatchRequest{.generation = options[r]})] = r;
+  // Whole encodings (add), then chunked ones (join, a layer per round between the steps).
+  for (const bool chunked : {false, true}) {
+    SCOPED_TRACE(chunked ? "chunked" : "whole");
+    BatchDecoder decoder(lm);
+    std::map<int64_t, size_t> run_of;
+    std::map<size_t, FinishedSequence> finished;
+    int64_t most = 0;
+    for (int step = 0; finished.size() < runs.size(); ++step) {
+      ASSERT_LT(step, 200) << "the sequences never ended";
+      for (size_t r = 0; r < runs.size(); ++r) {
+        if (runs[r].joins_at != step) continue;
+        const BatchRequest request{.generation = options[r]};
+        run_of[chunked ? decoder.join(sources[r], request) : decoder.add(sources[r], request)] = r;
+      }
+      if (chunked) decoder.prefill(0.0);
+      most = std::max(most, decoder.active());
+      for (FinishedSequence& done : decoder.step()) finished[run_of.at(done.id)] = std::move(done);
     }
-    most = std::max(most, decoder.active());
-    for (FinishedSequence& done : decoder.step()) finished[run_of.at(done.id)] = std::move(done);
+    EXPECT_GE(most, chunked ? 2 : 3);
+    for (size_t r = 0; r < runs.size(); ++r) {
+      SCOPED_TRACE("run " + std::to_string(r));
+      const GenerationResult expected = generate(lm, sources[r], options[r]);
+      const GenerationResult& actual = finished.at(r).result;
+      EXPECT_EQ(actual.ids, expected.ids);
+      EXPECT_EQ(actual.stop_reason, expected.stop_reason);
+      EXPECT_EQ(actual.kept, expected.kept);
+      EXPECT_EQ(actual.kv_cache_bytes, expected.kv_cache_bytes);
+      EXPECT_EQ(actual.kv_cache_bytes_dense, expected.kv_cache_bytes_dense);
+      EXPECT_EQ(actual.decode_steps, expected.decode_steps);
+      EXPECT_GT(actual.encoder_seconds, 0.0);
+      EXPECT_EQ(actual.prefill_pieces, chunked ? lm.num_encoder_layers() + lm.num_decoder_layers() : 1);
+      EXPECT_TRUE(finished.at(r).error.empty());
+    }
   }
-  EXPECT_GE(most, 3);
-  for (size_t r = 0; r < runs.size(); ++r) {
-    SCOPED_TRACE("run " + std::to_string(r));
-    const GenerationResult expected = generate(lm, sources[r], options[r]);
-    const GenerationResult& actual = finished.at(r).result;
-    EXPECT_EQ(actual.ids, expected.ids);
-    EXPECT_EQ(actual.stop_reason, expected.stop_reason);
-    EXPECT_EQ(actual.kept, expected.kept);
-    EXPECT_EQ(actual.kv_cache_bytes, expected.kv_cache_bytes);
-    EXPECT_EQ(actual.kv_cache_bytes_dense, expected.kv_cache_bytes_dense);
-    EXPECT_EQ(actual.decode_steps, expected.decode_steps);
-    EXPECT_GT(actual.encoder_seconds, 0.0);
-    EXPECT_TRUE(finished.at(r).error.empty());
-  }
-  BatchRequest too_long{.generation = options[0]};
+}
+
+TEST_P(BatchDecodeT5, BadRequestsAddNothing) {
+  Seq2SeqLm& lm = *model_;
+  BatchDecoder decoder(lm);
+  const std::vector<int32_t> source = tokens(9, lm.vocab_size(), 5);
+  GenerationOptions greedy;
+  greedy.max_new_tokens = 4;
+  BatchRequest too_long{.generation = greedy};
   too_long.generation.max_new_tokens = lm.max_target_tokens() + 1;
-  EXPECT_CONTAINS(error_of([&] { decoder.add(sources[0], too_long); }), "decoder takes at most");
-  EXPECT_CONTAINS(error_of([&] { decoder.add({}, BatchRequest{.generation = options[0]}); }),
+  EXPECT_CONTAINS(error_of([&] { decoder.add(source, too_long); }), "decoder takes at most");
+  EXPECT_CONTAINS(error_of([&] { decoder.join(source, too_long); }), "decoder takes at most");
+  EXPECT_CONTAINS(error_of([&] { decoder.add({}, BatchRequest{.generation = greedy}); }),
                   "the prompt is empty");
+  const std::vector<int32_t> outside = {1, static_cast<int32_t>(lm.vocab_size())};
+  EXPECT_CONTAINS(error_of([&] { decoder.join(outside, BatchRequest{.generation = greedy}); }),
+                  "outside the vocabulary");
+  EXPECT_EQ(decoder.joining(), 0);
+  EXPECT_EQ(decoder.active(), 0);
+}
+
+// T5's encode() a layer at a time, with other sequences' decoder steps and whole encodings between
+// its layers, gives encode()'s state exactly.
+TEST_P(BatchDecodeT5, AnEncodeRunLayerByLayerIsEncode) {
+  Seq2SeqLm& lm = *model_;
+  const std::vector<int32_t> source = tokens(19, lm.vocab_size(), 8);
+  for (const double speedup : {1.0, 2.5}) {
+    SCOPED_TRACE("speedup " + std::to_string(speedup));
+    const std::unique_ptr<Planner> plan = planner(speedup);
+    EncoderOptions options;
+    options.planner = plan.get();
+    Seq2SeqState expected = lm.encode(source, options);
+    if (speedup > 1.0) {
+      ASSERT_LT(expected.encoder_kept.back(), 19) << "nothing eliminated: the test would not cover it";
+    }
+    Seq2SeqState other = lm.encode(tokens(7, lm.vocab_size(), 9), {});
+    std::unique_ptr<EncodeRun> run = lm.start_encode(source, options);
+    ASSERT_EQ(run->layers(), lm.num_encoder_layers() + lm.num_decoder_layers());
+    int32_t fed = lm.decoder_start_token_id();
+    while (!run->done()) {
+      run->run_layer();
+      lm.decode({&fed, 1}, other, {});
+      lm.encode(tokens(11, lm.vocab_size(), static_cast<uint32_t>(run->layers_done())), {});
+      fed = static_cast<int32_t>(run->layers_done() % lm.vocab_size());
+    }
+    EXPECT_CONTAINS(error_of([&] { run->run_layer(); }), "every layer already");
+    Seq2SeqState actual = run->finish();
+    EXPECT_CONTAINS(error_of([&] { run->finish(); }), "finished already");
+    EXPECT_EQ(actual.encoder_kept, expected.encoder_kept);
+    EXPECT_EQ(actual.memory_positions, expected.memory_positions);
+    EXPECT_EQ(actual.source_tokens, expected.source_tokens);
+    ASSERT_EQ(actual.cross.layers.size(), expected.cross.layers.size());
+    for (size_t layer = 0; layer < actual.cross.layers.size(); ++layer) {
+      const LayerCache& a = actual.cross.layers[layer];
+      const LayerCache& b = expected.cross.layers[layer];
+      ASSERT_EQ(a.rows(), b.rows());
+      for (int64_t r = 0; r < a.rows(); ++r) {
+        for (int64_t c = 0; c < a.width(); ++c) {
+          ASSERT_EQ(a.key(r, c), b.key(r, c)) << layer << ", " << r << ", " << c;
+          ASSERT_EQ(a.value(r, c), b.value(r, c)) << layer << ", " << r << ", " << c;
+        }
+      }
+    }
+    const int32_t start = lm.decoder_start_token_id();
+    const DecoderOutput mine = lm.decode({&start, 1}, actual, {});
+    EXPECT_EQ(max_difference(mine.logits, lm.decode({&start, 1}, expected, {}).logits), 0.0f);
+  }
+  std::unique_ptr<EncodeRun> early = lm.start_encode(source, {});
+  early->run_layer();
+  EXPECT_CONTAINS(error_of([&] { early->finish(); }), "cannot finish yet");
+  EXPECT_CONTAINS(error_of([&] { lm.start_encode({}, {}); }), "no source tokens");
 }
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, BatchDecodeT5, ::testing::Values("tiny_relu", "tiny_gated"));

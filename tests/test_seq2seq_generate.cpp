@@ -63,6 +63,25 @@ class ScriptedSeq2Seq : public Seq2SeqLm {
     return output;
   }
 
+  // encode() as one step.
+  class Run : public EncodeRun {
+   public:
+    Run(ScriptedSeq2Seq& model, std::span<const int32_t> source)
+        : model_(model), source_(source.begin(), source.end()) {}
+    int64_t layers() const override { return 1; }
+    int64_t layers_done() const override { return ran_ ? 1 : 0; }
+    void run_layer() override { ran_ = true; }
+    Seq2SeqState finish() override { return model_.encode(source_, {}); }
+
+   private:
+    ScriptedSeq2Seq& model_;
+    std::vector<int32_t> source_;
+    bool ran_ = false;
+  };
+  std::unique_ptr<EncodeRun> start_encode(std::span<const int32_t> source, const EncoderOptions&) override {
+    return std::make_unique<Run>(*this, source);
+  }
+
   std::vector<DecoderOutput> decode_batch(std::span<const int32_t> next_ids,
                                           std::span<Seq2SeqState* const> states,
                                           const DecoderOptions& options) override {

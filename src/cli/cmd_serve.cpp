@@ -101,7 +101,7 @@ void add_serve_command(CLI::App& app) {
                                   "must be a speedup of at least 1", "S"));
   command
       ->add_option("--max-stall-ms", options->max_stall_ms,
-                   "Decoder-only models, continuous batching: the longest a joining generation's prefill "
+                   "Generation models, continuous batching: the longest a joining generation's prefill "
                    "may hold up the streams already decoding; a prefill joining them runs a few layers at "
                    "a time, each piece within MS (at least one layer), between their steps")
       ->check(finite_number_check([](double value) { return value > 0.0; },

@@ -95,17 +95,19 @@ int64_t BatchDecoder::add(std::span<const int32_t> prompt, BatchRequest request)
 }
 
 int64_t BatchDecoder::join(std::span<const int32_t> prompt, BatchRequest request) {
-  if (!causal_) {
-    throw InputError(
-        "chunked prefill runs a decoder-only model's prefill; an encoder-decoder model's "
-        "encoder runs whole (add)");
-  }
   auto joining = std::make_unique<Joining>(Joining{.sequence = make_sequence(prompt, std::move(request)),
                                                    .prompt_tokens = static_cast<int64_t>(prompt.size())});
-  DecoderOptions prefill;
-  prefill.planner = joining->sequence.request.generation.planner;
+  const Planner* planner = joining->sequence.request.generation.planner;
   const auto start = std::chrono::steady_clock::now();
-  joining->run = causal_->start_prefill(prompt, joining->sequence.state.self, prefill);  // embeds the prompt
+  if (causal_) {
+    DecoderOptions prefill;
+    prefill.planner = planner;
+    joining->prefill = causal_->start_prefill(prompt, joining->sequence.state.self, prefill);  // embeds it
+  } else {
+    EncoderOptions encoder;
+    encoder.planner = planner;
+    joining->encode = seq2seq_->start_encode(prompt, encoder);
+  }
   joining->seconds = seconds_since(start);
   joining->sequence.result.prefill_pieces = 0;
   joining_.push_back(std::move(joining));
@@ -122,18 +124,30 @@ std::optional<int64_t> BatchDecoder::prefill(double seconds) {
     // One layer, then more while the last one's time fits in what is left.
     double spent = 0.0;
     double last = 0.0;
-    while (!joining.run->done() && (spent == 0.0 || spent + last <= seconds)) {
-      joining.run->run_layer();
+    while (!joining.run().done() && (spent == 0.0 || spent + last <= seconds)) {
+      joining.run().run_layer();
       const double now = seconds_since(start);
       last = now - spent;
       spent = now;
     }
     ++joining.sequence.result.prefill_pieces;
-    if (joining.run->done()) output = joining.run->finish();
+    if (joining.run().done()) {
+      if (joining.prefill) {
+        output = joining.prefill->finish();
+      } else {
+        // The memory is ready: the first decoder step, as add() runs it.
+        Sequence& sequence = joining.sequence;
+        sequence.state = joining.encode->finish();
+        sequence.result.encoder_seconds = joining.seconds + seconds_since(start);
+        const int32_t first = seq2seq_->decoder_start_token_id();
+        output = seq2seq_->decode({&first, 1}, sequence.state, DecoderOptions{});
+        output->kept = sequence.state.encoder_kept;
+      }
+    }
   } catch (const std::exception& error) {
     std::unique_ptr<Joining> failed = std::move(joining_.front());
     joining_.pop_front();
-    failed->run.reset();
+    failed->prefill.reset();
     failed->sequence.result.stop_reason = "error";
     finished_.push_back(
         FinishedSequence{.id = id, .result = std::move(failed->sequence.result), .error = error.what()});
@@ -145,13 +159,13 @@ std::optional<int64_t> BatchDecoder::prefill(double seconds) {
   }
   std::unique_ptr<Joining> done = std::move(joining_.front());
   joining_.pop_front();
-  done->run.reset();
+  done->prefill.reset();
   start_decoding(std::move(done->sequence), *output, done->prompt_tokens, start, done->seconds);
   return id;
 }
 
 int64_t BatchDecoder::prefill_layers_done() const {
-  return joining_.empty() ? 0 : joining_.front()->run->layers_done();
+  return joining_.empty() ? 0 : joining_.front()->run().layers_done();
 }
 
 bool BatchDecoder::accept(Sequence& sequence, int32_t token) {
@@ -239,7 +253,7 @@ bool BatchDecoder::cancel(int64_t id) {
   if (waiting != joining_.end()) {
     std::unique_ptr<Joining> cancelled = std::move(*waiting);
     joining_.erase(waiting);
-    cancelled->run.reset();
+    cancelled->prefill.reset();
     cancelled->sequence.result.stop_reason = "cancelled";
     finished_.push_back(FinishedSequence{.id = id, .result = std::move(cancelled->sequence.result)});
     return true;

@@ -493,89 +493,162 @@ void T5Model::embed(std::span<const int32_t> ids, float* states) const {
     std::memcpy(states + static_cast<int64_t>(row) * d, shared_.data() + ids[row] * d, sizeof(float) * d);
 }
 
-const float* T5Model::run_encoder(std::span<const int32_t> source, const EncoderOptions& options,
-                                  Seq2SeqState& state) {
-  check_ids(source, "source");
-  const auto n_tokens = static_cast<int64_t>(source.size());
-  if (n_tokens > config_.max_tokens) {
-    throw InputError("the source has " + std::to_string(n_tokens) + " tokens; the model takes at most " +
-                     std::to_string(config_.max_tokens));
+// The encoder's layers, then each decoder layer's cross-attention memory projected from the
+// final-normed rows (one run_layer each). Resumable: what goes from layer to layer lives in the
+// run's own arena and the model's is scratch, reset at each layer; otherwise it lives in the
+// model's arena (reset once, here), which nothing else may use until finish() (encode()).
+class T5EncodeRun final : public EncodeRun {
+ public:
+  T5EncodeRun(T5Model& model, std::span<const int32_t> source, const EncoderOptions& options, bool resumable)
+      : model_(model), options_(options), rows_arena_(resumable ? &own_ : &model.arena_) {
+    const T5Config& config = model_.config_;
+    model_.check_ids(source, "source");
+    const auto n_tokens = static_cast<int64_t>(source.size());
+    if (n_tokens > config.max_tokens) {
+      throw InputError("the source has " + std::to_string(n_tokens) + " tokens; the model takes at most " +
+                       std::to_string(config.max_tokens));
+    }
+    const bool pruning = options_.planner != nullptr && !options_.planner->dense();
+    plan_ = pruning ? &options_.planner->plan(n_tokens) : nullptr;
+    const bool scoring = pruning || options_.on_scores;
+    const int64_t d = config.d_model;
+    PhaseTimes* times = options_.phase_times;
+    if (times) *times = PhaseTimes{};
+    PhaseClock clock(times != nullptr);
+
+    model_.arena_.reset();
+    rows_ = n_tokens;
+    states_ = rows_arena_->allocate(static_cast<size_t>(rows_ * d));
+    context_ = rows_arena_->allocate(static_cast<size_t>(rows_ * config.inner()));
+    scores_ = scoring ? rows_arena_->allocate(static_cast<size_t>(rows_)) : nullptr;
+    positions_.resize(static_cast<size_t>(rows_));
+    for (int64_t row = 0; row < rows_; ++row) positions_[static_cast<size_t>(row)] = row;
+    model_.embed(source, states_);
+    if (times) times->embeddings = clock.lap();
+    state_.source_tokens = n_tokens;
   }
-  const bool pruning = options.planner != nullptr && !options.planner->dense();
-  const SequencePlan* plan = pruning ? &options.planner->plan(n_tokens) : nullptr;
-  const bool scoring = pruning || options.on_scores;
-  const int64_t d = config_.d_model;
-  PhaseTimes* times = options.phase_times;
-  if (times) *times = PhaseTimes{};
-  PhaseClock clock(times != nullptr);
 
-  arena_.reset();
-  int64_t rows = n_tokens;
-  float* states = arena_.allocate(static_cast<size_t>(rows * d));
-  float* context = arena_.allocate(static_cast<size_t>(rows * config_.inner()));
-  float* scores = scoring ? arena_.allocate(static_cast<size_t>(rows)) : nullptr;
-  std::vector<int64_t> positions(static_cast<size_t>(rows));
-  for (int64_t row = 0; row < rows; ++row) positions[static_cast<size_t>(row)] = row;
-  embed(source, states);
-  if (times) times->embeddings = clock.lap();
+  int64_t layers() const override { return model_.config_.num_layers + model_.config_.num_decoder_layers; }
+  int64_t layers_done() const override { return step_; }
 
-  state.source_tokens = n_tokens;
-  for (int64_t index = 0; index < config_.num_layers; ++index) {
-    const TransformerBlock& block = encoder_[static_cast<size_t>(index)];
-    const BlockSequence sequence{.positions = positions, .key_scores = scores};
-    block.attend(states, rows, std::span<const BlockSequence>(&sequence, 1), context, arena_);
+  void run_layer() override {
+    if (step_ >= layers()) throw InputError("the encoder has run every layer already");
+    if (rows_arena_ != &model_.arena_) model_.arena_.reset();
+    if (step_ < model_.config_.num_layers) {
+      encoder_layer(step_);
+    } else {
+      project(step_ - model_.config_.num_layers);
+    }
+    ++step_;
+  }
+
+  Seq2SeqState finish() override {
+    if (!done()) {
+      throw InputError("the encoder has run " + std::to_string(step_) + " of " + std::to_string(layers()) +
+                       " layers; it cannot finish yet");
+    }
+    if (finished_) throw InputError("the encoding has finished already");
+    finished_ = true;
+    state_.memory_positions = positions_;
+    state_.self = KvCache(model_.config_.num_decoder_layers, model_.config_.inner(), model_.config_.d_kv);
+    return std::move(state_);
+  }
+
+  // After the encoder's layers: its final-normed rows [kept rows, d_model], as long as the run.
+  const float* hidden() {
+    if (step_ < model_.config_.num_layers) throw InputError("the encoder's layers have not all run");
+    normalize();
+    return states_;
+  }
+  int64_t rows() const { return rows_; }
+
+ private:
+  void encoder_layer(int64_t index) {
+    const T5Config& config = model_.config_;
+    PhaseTimes* times = options_.phase_times;
+    PhaseClock clock(times != nullptr);
+    const TransformerBlock& block = model_.encoder_[static_cast<size_t>(index)];
+    const BlockSequence sequence{.positions = positions_, .key_scores = scores_};
+    block.attend(states_, rows_, std::span<const BlockSequence>(&sequence, 1), context_, model_.arena_);
     const std::span<const float> row_scores =
-        scoring ? std::span<const float>(scores, static_cast<size_t>(rows)) : std::span<const float>();
-    if (options.on_scores) options.on_scores(index, row_scores);
-    if (pruning) {
+        scores_ ? std::span<const float>(scores_, static_cast<size_t>(rows_)) : std::span<const float>();
+    if (options_.on_scores) options_.on_scores(index, row_scores);
+    if (plan_ != nullptr) {
       // The final </s>: without it the decoder loses the end-of-input marker it was trained on.
-      const int64_t protected_rows[] = {rows - 1};
+      const int64_t protected_rows[] = {rows_ - 1};
       const std::vector<int64_t> kept =
-          decide_kept_rows(*plan, index, row_scores, options.planner->min_keep(), protected_rows);
-      if (static_cast<int64_t>(kept.size()) < rows) {
-        compact_rows(states, d, kept);
-        compact_rows(context, config_.inner(), kept);
-        compact_values(positions, kept);
-        rows = static_cast<int64_t>(kept.size());
+          decide_kept_rows(*plan_, index, row_scores, options_.planner->min_keep(), protected_rows);
+      if (static_cast<int64_t>(kept.size()) < rows_) {
+        compact_rows(states_, config.d_model, kept);
+        compact_rows(context_, config.inner(), kept);
+        compact_values(positions_, kept);
+        rows_ = static_cast<int64_t>(kept.size());
       }
     }
-    state.encoder_kept.push_back(rows);
+    state_.encoder_kept.push_back(rows_);
     if (times) times->layer_in.push_back(clock.lap());
-    block.finish(states, context, rows, {}, arena_);
+    block.finish(states_, context_, rows_, {}, model_.arena_);
     if (times) times->layer_kept.push_back(clock.lap());
   }
-  encoder_norm_(states, rows);
-  state.memory_positions = std::move(positions);
-  if (times) times->head = clock.lap();
-  return states;
-}
+
+  // The encoder's final norm, once.
+  void normalize() {
+    if (normalized_) return;
+    PhaseClock clock(options_.phase_times != nullptr);
+    model_.encoder_norm_(states_, rows_);
+    normalized_ = true;
+    if (options_.phase_times) options_.phase_times->head = clock.lap();
+  }
+
+  // Decoder layer `index`'s cross-attention keys and values, projected once from the memory rows.
+  void project(int64_t index) {
+    normalize();
+    PhaseClock clock(options_.phase_times != nullptr);
+    const T5Config& config = model_.config_;
+    const int64_t inner = config.inner();
+    if (index == 0) state_.cross = KvCache(config.num_decoder_layers, inner);
+    const ArenaScope scope(model_.arena_);  // one layer's projection at a time
+    float* key_values = model_.arena_.allocate(static_cast<size_t>(rows_ * 2 * inner));
+    model_.decoder_[static_cast<size_t>(index)].project_memory(states_, rows_, key_values);
+    state_.cross.layers[static_cast<size_t>(index)].append(key_values, key_values + inner, 2 * inner, rows_,
+                                                           positions_);
+    if (options_.phase_times) options_.phase_times->memory += clock.lap();
+  }
+
+  T5Model& model_;
+  EncoderOptions options_;
+  Arena own_;                 // resumable: the rows between layers
+  Arena* rows_arena_;         // where they live: own_ or the model's
+  const SequencePlan* plan_;  // null: nothing eliminated
+  int64_t rows_ = 0;
+  float* states_ = nullptr;   // [rows, d_model]
+  float* context_ = nullptr;  // [rows, inner]
+  float* scores_ = nullptr;   // [rows] ACC scores, when scored
+  std::vector<int64_t> positions_;
+  Seq2SeqState state_;
+  int64_t step_ = 0;
+  bool normalized_ = false;
+  bool finished_ = false;
+};
 
 Tensor T5Model::encoder_hidden(std::span<const int32_t> source, const EncoderOptions& options) {
-  Seq2SeqState state;
-  const float* states = run_encoder(source, options, state);
-  const auto rows = static_cast<int64_t>(state.memory_positions.size());
-  Tensor hidden({rows, config_.d_model});
+  T5EncodeRun run(*this, source, options, /*resumable=*/false);
+  while (run.layers_done() < config_.num_layers) run.run_layer();
+  const float* states = run.hidden();
+  Tensor hidden({run.rows(), config_.d_model});
   std::memcpy(hidden.data(), states, sizeof(float) * static_cast<size_t>(hidden.numel()));
   return hidden;
 }
 
 Seq2SeqState T5Model::encode(std::span<const int32_t> source, const EncoderOptions& options) {
-  Seq2SeqState state;
-  const float* states = run_encoder(source, options, state);
-  const auto rows = static_cast<int64_t>(state.memory_positions.size());
-  PhaseClock clock(options.phase_times != nullptr);
-  // Every decoder layer's cross-attention keys and values, projected once from the memory rows.
-  const int64_t inner = config_.inner();
-  state.cross = KvCache(config_.num_decoder_layers, inner);
-  float* key_values = arena_.allocate(static_cast<size_t>(rows * 2 * inner));
-  for (int64_t index = 0; index < config_.num_decoder_layers; ++index) {
-    decoder_[static_cast<size_t>(index)].project_memory(states, rows, key_values);
-    state.cross.layers[static_cast<size_t>(index)].append(key_values, key_values + inner, 2 * inner, rows,
-                                                          state.memory_positions);
-  }
-  if (options.phase_times) options.phase_times->memory = clock.lap();
-  state.self = KvCache(config_.num_decoder_layers, inner, config_.d_kv);
-  return state;
+  T5EncodeRun run(*this, source, options, /*resumable=*/false);
+  while (!run.done()) run.run_layer();
+  return run.finish();
+}
+
+std::unique_ptr<EncodeRun> T5Model::start_encode(std::span<const int32_t> source,
+                                                 const EncoderOptions& options) {
+  return std::make_unique<T5EncodeRun>(*this, source, options, /*resumable=*/true);
 }
 
 void T5Model::check_decoder_state(const Seq2SeqState& state, int64_t rows) const {

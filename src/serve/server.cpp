@@ -825,10 +825,10 @@ class Service {
         std::make_unique<Planners>(shape, Sidecar::read(folder, &std::cerr).calibration, std::move(latency),
                                    options.objective_ms ? options.max_speedup : std::nullopt);
     if (!generators_.empty()) streams_ = options.max_streams;
-    if (options.max_stall_ms && (streams_ < 2 || !generators_[0].causal())) {
+    if (options.max_stall_ms && streams_ < 2) {
       throw InputError(
           "--max-stall-ms bounds how long a joining generation holds up the others under continuous "
-          "batching: it needs a decoder-only model and --max-streams of 2 or more");
+          "batching: it needs a generation model and --max-streams of 2 or more");
     }
     slots_.emplace(static_cast<size_t>(options.workers * streams_), static_cast<size_t>(streams_),
                    options.max_queue, options.objective_ms && streams_ > 1);
@@ -843,7 +843,7 @@ class Service {
           .ends_with_pass = kind_ != ModelKind::kEncoder,
           .streams = streams_,
           .prefill_piece_ms = options.max_stall_ms.value_or(std::numeric_limits<double>::infinity()),
-          .layers = shape.layers});
+          .layers = prefill_layers()});
     }
     // Each worker's first pass pays the one-time costs (kernels, workspaces) before any request,
     // on the thread that runs its passes from then on (see ComputeThread).
@@ -952,7 +952,17 @@ class Service {
     return choice;
   }
 
-  // Whether decoder-only generations are batched (a scheduler per worker).
+  // The layers a generation's prefill runs, one piece at least each under --max-stall-ms: a
+  // decoder-only model's, or an encoder-decoder's encoder layers and memory projections
+  // (Seq2SeqLm::start_encode). 1 for an encoder.
+  int64_t prefill_layers() const {
+    if (generators_.empty()) return 1;
+    const LanguageModel& model = generators_[0];
+    return model.causal() ? model.causal()->num_layers()
+                          : model.seq2seq()->num_encoder_layers() + model.seq2seq()->num_decoder_layers();
+  }
+
+  // Whether generations are batched (a scheduler per worker).
   bool batching() const { return !schedulers_.empty(); }
 
   // /metrics' lines for the latency objective (none without one): the objective and what it aims
@@ -1190,9 +1200,7 @@ class Service {
     stream->prompt = prompt;
     stream->request.generation = generation;
     stream->prefill_ms = predicted_prefill_ms;
-    const LanguageModel& model = generators_[0];
-    stream->layers = stream->layers_left =
-        model.causal() ? model.causal()->num_layers() : model.seq2seq()->num_encoder_layers();
+    stream->layers = stream->layers_left = prefill_layers();
     Stream* raw = stream.get();  // the scheduler holds the stream while its callback may run
     const bool sends = static_cast<bool>(on_text);
     stream->request.on_token = [raw, &accept, sends](int32_t id) {

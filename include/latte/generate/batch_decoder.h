@@ -60,9 +60,9 @@ class BatchDecoder {
   int64_t add(std::span<const int32_t> prompt, BatchRequest request);
 
   // Chunked prefill: as add(), but the prefill waits, behind those joined before it, for prefill()
-  // to run it between steps (CausalLm::start_prefill); the sequence takes part in the steps from
-  // its first token on. Returns its id; InputError as add() gives, with nothing added, and for an
-  // encoder-decoder model (its encoder runs whole: add).
+  // to run it between steps (CausalLm::start_prefill; an encoder-decoder's encoder and memory
+  // projections, Seq2SeqLm::start_encode, then its first decoder step); the sequence takes part in
+  // the steps from its first token on. Returns its id; InputError as add() gives, nothing added.
   int64_t join(std::span<const int32_t> prompt, BatchRequest request);
 
   // Runs the first waiting prefill's next layers: one, then more while the time spent plus the
@@ -107,7 +107,10 @@ class BatchDecoder {
   // A prefill waiting for prefill(): the sequence (its cache stays put while the run holds it).
   struct Joining {
     Sequence sequence;
-    std::unique_ptr<PrefillRun> run;
+    std::unique_ptr<PrefillRun> prefill;  // a decoder-only model's
+    std::unique_ptr<EncodeRun> encode;    // an encoder-decoder's
+    LayeredRun& run() { return prefill ? static_cast<LayeredRun&>(*prefill) : *encode; }
+    const LayeredRun& run() const { return prefill ? static_cast<const LayeredRun&>(*prefill) : *encode; }
     int64_t prompt_tokens = 0;
     double seconds = 0.0;  // its pieces' time so far
   };

@@ -44,13 +44,12 @@ struct DecoderOutput {
   std::vector<int64_t> kept;       // word-vectors leaving each layer
 };
 
-// A prefill run one layer at a time (CausalLm::start_prefill). A server decoding several
-// sequences runs their steps between its layers, so that a long prompt joining them holds each of
-// their tokens up for a few of its layers, not its whole prefill (chunked prefill). What it gives
-// is forward()'s output for the same ids, cache and options, exactly.
-class PrefillRun {
+// A pass run a layer at a time (chunked prefill): a server decoding several sequences runs their
+// steps between its layers, so that a long prompt joining them holds each of their tokens up for a
+// few of its layers, not its whole pass.
+class LayeredRun {
  public:
-  virtual ~PrefillRun() = default;
+  virtual ~LayeredRun() = default;
   virtual int64_t layers() const = 0;
   virtual int64_t layers_done() const = 0;
   bool done() const { return layers_done() == layers(); }
@@ -58,6 +57,12 @@ class PrefillRun {
   // decode, other runs) may run between two calls, not during one: the run keeps what it carries
   // from layer to layer apart from the model's workspace. Not thread-safe, as forward.
   virtual void run_layer() = 0;
+};
+
+// A decoder-only model's prefill a layer at a time (CausalLm::start_prefill). What it gives is
+// forward()'s output for the same ids, cache and options, exactly.
+class PrefillRun : public LayeredRun {
+ public:
   // Once every layer has run: the final norm and the head. InputError before; Error when the
   // logits are not finite. Call it once.
   virtual DecoderOutput finish() = 0;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -41,6 +42,15 @@ struct Seq2SeqState {
   size_t bytes() const { return cross.bytes() + self.bytes(); }
 };
 
+// An encoder-decoder model's encode() a layer at a time (Seq2SeqLm::start_encode): the encoder's
+// layers, then the projection of each decoder layer's cross-attention memory. What it gives is
+// encode()'s state for the same source and options, exactly.
+class EncodeRun : public LayeredRun {
+ public:
+  // Once every layer has run: the state (InputError before; call it once).
+  virtual Seq2SeqState finish() = 0;
+};
+
 class Seq2SeqLm {
  public:
   virtual ~Seq2SeqLm() = default;
@@ -68,6 +78,10 @@ class Seq2SeqLm {
   // Not thread-safe: a model reuses one workspace.
   virtual DecoderOutput decode(std::span<const int32_t> ids, Seq2SeqState& state,
                                const DecoderOptions& options) = 0;
+  // encode(), a layer at a time (EncodeRun); `source` is checked here (InputError as encode gives),
+  // and the planner and on_scores must outlive the run.
+  virtual std::unique_ptr<EncodeRun> start_encode(std::span<const int32_t> source,
+                                                  const EncoderOptions& options) = 0;
   // One decoder step of several sequences at once (continuous batching): next_ids[s] continues
   // states[s] (CausalLm::decode's contract: each result equals decode({next_ids[s]}, *states[s])
   // alone; InputError, before any state changes, for counts that differ, no sequences, a null or

@@ -117,6 +117,8 @@ ModelDescription t5_description(const T5Config& config);
 // The encoder's shape, what plans are made over (T5Model::encoder_shape; the trainer's too).
 ModelShape t5_encoder_shape(const T5Config& config);
 
+class T5EncodeRun;  // encode() a layer at a time (src/models/t5.cpp)
+
 class T5Model : public Seq2SeqLm {
  public:
   // Loads config.json and the safetensors weights, checking every tensor's shape against the
@@ -135,6 +137,8 @@ class T5Model : public Seq2SeqLm {
   Precision precision() const override { return precision_; }
   ModelDescription description() const override;
   Seq2SeqState encode(std::span<const int32_t> source, const EncoderOptions& options) override;
+  std::unique_ptr<EncodeRun> start_encode(std::span<const int32_t> source,
+                                          const EncoderOptions& options) override;
   DecoderOutput decode(std::span<const int32_t> ids, Seq2SeqState& state,
                        const DecoderOptions& options) override;
   std::vector<DecoderOutput> decode_batch(std::span<const int32_t> next_ids,
@@ -145,10 +149,7 @@ class T5Model : public Seq2SeqLm {
   Tensor encoder_hidden(std::span<const int32_t> source, const EncoderOptions& options);
 
  private:
-  // Runs the encoder; fills state's encoder_kept, memory_positions and source_tokens and returns
-  // the final-normed rows [kept rows, d_model], valid until the next call (they live in arena_).
-  const float* run_encoder(std::span<const int32_t> source, const EncoderOptions& options,
-                           Seq2SeqState& state);
+  friend class T5EncodeRun;
   void check_ids(std::span<const int32_t> ids, const char* what) const;
   // InputError unless `state` went through the encoder and `rows` more decoder tokens fit.
   void check_decoder_state(const Seq2SeqState& state, int64_t rows) const;
