@@ -31,10 +31,10 @@ const std::filesystem::path kData = LATTE_TEST_DATA_DIR;
 constexpr float kTolerance = 1e-5f;
 
 // A speedup target on the FLOPs prior (no latency table: the same plan on every machine); 1: dense.
-std::unique_ptr<Planner> speedup_planner(double speedup, const CausalLm& model) {
+// `shape`: a decoder-only model's, or an encoder-decoder's encoder's.
+std::unique_ptr<Planner> speedup_planner(double speedup, const ModelShape& shape) {
   if (speedup <= 1.0) return nullptr;
-  return std::make_unique<Planner>(Knobs{.speedup = speedup}, model.shape(), std::nullopt, LatencyModel{},
-                                   nullptr);
+  return std::make_unique<Planner>(Knobs{.speedup = speedup}, shape, std::nullopt, LatencyModel{}, nullptr);
 }
 
 // `length` token ids of the vocabulary from `seed`: prompts, and the tokens fed to decode steps.
@@ -103,7 +103,7 @@ TEST_P(BatchDecode, EachSequenceOfAStepMatchesItsOwnForward) {
   std::vector<std::vector<int32_t>> fed;  // the token each step feeds, per sequence
   bool some_pruned = false;
   for (size_t s = 0; s < schedule.size(); ++s) {
-    planners.push_back(speedup_planner(schedule[s].speedup, lm));
+    planners.push_back(speedup_planner(schedule[s].speedup, lm.shape()));
     const std::vector<int32_t> prompt = tokens(schedule[s].prompt_tokens, vocab, static_cast<uint32_t>(s));
     DecoderOptions prefill;
     prefill.planner = planners.back().get();
@@ -164,25 +164,29 @@ struct Runs {
   std::vector<GenerationOptions> options;
 };
 
-Runs make_runs(const CausalLm& lm, std::vector<Run> runs, uint32_t seed) {
+// `shape` plans the prompts' elimination (speedup_planner); `stop_at_eos` false runs each to its limit.
+Runs make_runs(const ModelShape& shape, int64_t vocab, std::vector<Run> runs, uint32_t seed,
+               bool stop_at_eos = true) {
   Runs made{.runs = std::move(runs)};
   for (size_t r = 0; r < made.runs.size(); ++r) {
     const Run& run = made.runs[r];
-    made.planners.push_back(speedup_planner(run.speedup, lm));
-    made.prompts.push_back(tokens(run.prompt_tokens, lm.vocab_size(), static_cast<uint32_t>(seed * r + 1)));
+    made.planners.push_back(speedup_planner(run.speedup, shape));
+    made.prompts.push_back(tokens(run.prompt_tokens, vocab, static_cast<uint32_t>(seed * r + 1)));
     GenerationOptions generation;
     generation.max_new_tokens = run.max_new_tokens;
     generation.planner = made.planners.back().get();
     generation.sampling.sample = run.sample;
     generation.sampling.seed = seed + r;
     generation.sampling.top_p = 0.9;
+    generation.stop_at_eos = stop_at_eos;
     made.options.push_back(generation);
   }
   return made;
 }
 
 // Each run's sequence as it finished (and its tokens as they were streamed) against generate().
-void expect_as_generate(CausalLm& lm, const Runs& runs, const std::map<size_t, FinishedSequence>& finished,
+template <typename Model>
+void expect_as_generate(Model& lm, const Runs& runs, const std::map<size_t, FinishedSequence>& finished,
                         std::map<size_t, std::vector<int32_t>>& streamed) {
   for (size_t r = 0; r < runs.runs.size(); ++r) {
     SCOPED_TRACE("run " + std::to_string(r));
@@ -209,7 +213,7 @@ BatchRequest streaming_request(const Runs& runs, size_t r, std::map<size_t, std:
 
 TEST_P(BatchDecode, BatchDecoderGivesWhatGenerateGives) {
   CausalLm& lm = model();
-  const Runs runs = make_runs(lm,
+  const Runs runs = make_runs(lm.shape(), lm.vocab_size(),
                               {{6, 1.0, 12, false, 0},
                                {11, 2.0, 5, false, 0},
                                {17, 1.5, 9, true, 2},
@@ -242,7 +246,7 @@ TEST_P(BatchDecode, APrefillRunLayerByLayerIsForward) {
   const std::vector<int32_t> other_prompt = tokens(9, vocab, 4);
   for (const double speedup : {1.0, 2.5}) {
     SCOPED_TRACE("speedup " + std::to_string(speedup));
-    const std::unique_ptr<Planner> planner = speedup_planner(speedup, lm);
+    const std::unique_ptr<Planner> planner = speedup_planner(speedup, lm.shape());
     DecoderOptions options;
     options.planner = planner.get();
     std::vector<std::vector<float>> scores_whole, scores_run;
@@ -297,7 +301,7 @@ TEST_P(BatchDecode, APrefillRunLayerByLayerIsForward) {
 // per round between the steps; each sequence's tokens are still what generate() gives.
 TEST_P(BatchDecode, ChunkedPrefillsGiveWhatGenerateGives) {
   CausalLm& lm = model();
-  const Runs runs = make_runs(lm,
+  const Runs runs = make_runs(lm.shape(), lm.vocab_size(),
                               {{6, 1.0, 12, false, 0},
                                {11, 2.0, 5, false, 0},
                                {17, 1.5, 9, true, 1},
@@ -356,9 +360,7 @@ class BatchDecodeT5 : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override { model_ = load_seq2seq_lm(kData / "t5" / GetParam(), Precision::kF32); }
   std::unique_ptr<Planner> planner(double speedup) const {
-    if (speedup <= 1.0) return nullptr;
-    return std::make_unique<Planner>(Knobs{.speedup = speedup}, model_->encoder_shape(), std::nullopt,
-                                     LatencyModel{}, nullptr);
+    return speedup_planner(speedup, model_->encoder_shape());
   }
   std::unique_ptr<Seq2SeqLm> model_;
 };
@@ -415,64 +417,38 @@ TEST_P(BatchDecodeT5, EachSequenceOfAStepMatchesItsOwnDecode) {
 
 TEST_P(BatchDecodeT5, BatchDecoderGivesWhatGenerateGives) {
   Seq2SeqLm& lm = *model_;
-  struct T5Run {
-    int64_t source_tokens;
-    double speedup;
-    int64_t max_new_tokens;
-    bool sample;
-    int joins_at;
-  };
-  const std::vector<T5Run> runs = {{9, 1.0, 7, false, 0},
-                                   {17, 2.0, 4, false, 0},
-                                   {12, 1.5, 6, true, 1},
-                                   {25, 3.0, 8, false, 3},
-                                   {6, 1.0, 1, false, 4}};
-  std::vector<std::unique_ptr<Planner>> planners;
-  std::vector<std::vector<int32_t>> sources;
-  std::vector<GenerationOptions> options;
-  for (size_t r = 0; r < runs.size(); ++r) {
-    planners.push_back(planner(runs[r].speedup));
-    sources.push_back(tokens(runs[r].source_tokens, lm.vocab_size(), static_cast<uint32_t>(3 * r + 11)));
-    GenerationOptions generation;
-    generation.max_new_tokens = runs[r].max_new_tokens;
-    generation.planner = planners.back().get();
-    generation.sampling.sample = runs[r].sample;
-    generation.sampling.seed = 3 + r;
-    generation.stop_at_eos = false;
-    options.push_back(generation);
-  }
+  const Runs runs = make_runs(lm.encoder_shape(), lm.vocab_size(),
+                              {{9, 1.0, 7, false, 0},
+                               {17, 2.0, 4, false, 0},
+                               {12, 1.5, 6, true, 1},
+                               {25, 3.0, 8, false, 3},
+                               {6, 1.0, 1, false, 4}},
+                              3, /*stop_at_eos=*/false);
   // Whole encodings (add), then chunked ones (join, a layer per round between the steps).
   for (const bool chunked : {false, true}) {
     SCOPED_TRACE(chunked ? "chunked" : "whole");
     BatchDecoder decoder(lm);
     std::map<int64_t, size_t> run_of;
+    std::map<size_t, std::vector<int32_t>> streamed;
     std::map<size_t, FinishedSequence> finished;
     int64_t most = 0;
-    for (int step = 0; finished.size() < runs.size(); ++step) {
+    for (int step = 0; finished.size() < runs.runs.size(); ++step) {
       ASSERT_LT(step, 200) << "the sequences never ended";
-      for (size_t r = 0; r < runs.size(); ++r) {
-        if (runs[r].joins_at != step) continue;
-        const BatchRequest request{.generation = options[r]};
-        run_of[chunked ? decoder.join(sources[r], request) : decoder.add(sources[r], request)] = r;
+      for (size_t r = 0; r < runs.runs.size(); ++r) {
+        if (runs.runs[r].joins_at != step) continue;
+        const BatchRequest request = streaming_request(runs, r, streamed);
+        run_of[chunked ? decoder.join(runs.prompts[r], request) : decoder.add(runs.prompts[r], request)] = r;
       }
       if (chunked) decoder.prefill(0.0);
       most = std::max(most, decoder.active());
       for (FinishedSequence& done : decoder.step()) finished[run_of.at(done.id)] = std::move(done);
     }
     EXPECT_GE(most, chunked ? 2 : 3);
-    for (size_t r = 0; r < runs.size(); ++r) {
-      SCOPED_TRACE("run " + std::to_string(r));
-      const GenerationResult expected = generate(lm, sources[r], options[r]);
-      const GenerationResult& actual = finished.at(r).result;
-      EXPECT_EQ(actual.ids, expected.ids);
-      EXPECT_EQ(actual.stop_reason, expected.stop_reason);
-      EXPECT_EQ(actual.kept, expected.kept);
-      EXPECT_EQ(actual.kv_cache_bytes, expected.kv_cache_bytes);
-      EXPECT_EQ(actual.kv_cache_bytes_dense, expected.kv_cache_bytes_dense);
-      EXPECT_EQ(actual.decode_steps, expected.decode_steps);
-      EXPECT_GT(actual.encoder_seconds, 0.0);
-      EXPECT_EQ(actual.prefill_pieces, chunked ? lm.num_encoder_layers() + lm.num_decoder_layers() : 1);
-      EXPECT_TRUE(finished.at(r).error.empty());
+    expect_as_generate(lm, runs, finished, streamed);
+    for (const auto& [r, done] : finished) {
+      EXPECT_GT(done.result.encoder_seconds, 0.0) << "run " << r;
+      EXPECT_EQ(done.result.prefill_pieces, chunked ? lm.num_encoder_layers() + lm.num_decoder_layers() : 1)
+          << "run " << r;
     }
   }
 }
@@ -574,7 +550,7 @@ TEST_F(BatchDecodeGpt2, BadStepsAreErrorsAndChangeNoCache) {
   std::vector<KvCache*> wrong_depth = {&a, &shallow};
   EXPECT_CONTAINS(error_of([&] { lm.decode(two, wrong_depth, {}); }),
                   "KV cache has 1 layers; the model has 3");
-  const std::unique_ptr<Planner> planner = speedup_planner(2.0, lm);
+  const std::unique_ptr<Planner> planner = speedup_planner(2.0, lm.shape());
   DecoderOptions pruning;
   pruning.planner = planner.get();
   EXPECT_CONTAINS(error_of([&] { lm.decode(two, both, pruning); }), "prefill only");

@@ -148,27 +148,13 @@ std::vector<DecoderOutput> decoder_decode(const DecoderStack& stack, std::span<c
                                           std::span<KvCache* const> caches, const DecoderOptions& options,
                                           Arena& arena) {
   // Every check before the first cache changes: a bad sequence must not corrupt the others.
-  if (next_ids.size() != caches.size()) {
-    throw InputError("a decode step got " + std::to_string(next_ids.size()) + " tokens for " +
-                     std::to_string(caches.size()) + " KV caches");
-  }
-  if (caches.empty()) throw InputError("a decode step got no sequences");
+  check_decode_step(next_ids, caches, options, "KV cache");
   if (options.planner != nullptr && !options.planner->dense()) {
     throw InputError("word-vectors are eliminated in the prefill only, not in a decode step");
-  }
-  if (options.on_scores || options.all_logits) {
-    throw InputError("a batched decode step computes no ACC scores and one row of logits per sequence");
   }
   const auto batch = static_cast<int64_t>(caches.size());
   std::vector<int64_t> positions(static_cast<size_t>(batch));  // [batch] each row's original position
   for (size_t s = 0; s < caches.size(); ++s) {
-    if (caches[s] == nullptr)
-      throw InputError("sequence " + std::to_string(s) + " of a decode step has no KV cache");
-    if (std::find(caches.begin(), caches.begin() + static_cast<std::ptrdiff_t>(s), caches[s]) !=
-        caches.begin() + static_cast<std::ptrdiff_t>(s)) {
-      throw InputError("sequence " + std::to_string(s) +
-                       " of a decode step shares its KV cache with another");
-    }
     check_depth(stack, *caches[s]);
     positions[s] = next_position(*caches[s]);
     check_ids(stack, next_ids.subspan(s, 1), positions[s]);

@@ -4,6 +4,7 @@
 // head and how a token is embedded; the elimination and the KV cache bookkeeping live here once.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "latte/core/arena.h"
+#include "latte/core/error.h"
 #include "latte/core/linear.h"
 #include "latte/layers/kv_cache.h"
 #include "latte/layers/transformer_block.h"
@@ -69,6 +71,33 @@ class DecoderPrefill final : public PrefillRun {
 // CausalLm::forward: a DecoderPrefill over every layer at once.
 DecoderOutput decoder_forward(const DecoderStack& stack, std::span<const int32_t> ids, KvCache& cache,
                               const DecoderOptions& options, Arena& arena);
+
+// What every batched decode step checks before it changes anything (CausalLm::decode,
+// Seq2SeqLm::decode_batch): a token per sequence, at least one sequence, none null or repeated
+// (`what` names one in errors: "KV cache", "state"), and neither ACC scores nor every row's logits
+// asked for. InputError otherwise.
+template <typename Sequence>
+void check_decode_step(std::span<const int32_t> next_ids, std::span<Sequence* const> sequences,
+                       const DecoderOptions& options, const std::string& what) {
+  if (next_ids.size() != sequences.size()) {
+    throw InputError("a decode step got " + std::to_string(next_ids.size()) + " tokens for " +
+                     std::to_string(sequences.size()) + " " + what + "s");
+  }
+  if (sequences.empty()) throw InputError("a decode step got no sequences");
+  if (options.on_scores || options.all_logits) {
+    throw InputError("a batched decode step computes no ACC scores and one row of logits per sequence");
+  }
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    if (sequences[s] == nullptr) {
+      throw InputError("sequence " + std::to_string(s) + " of a decode step has no " + what);
+    }
+    if (std::find(sequences.begin(), sequences.begin() + static_cast<std::ptrdiff_t>(s), sequences[s]) !=
+        sequences.begin() + static_cast<std::ptrdiff_t>(s)) {
+      throw InputError("sequence " + std::to_string(s) + " of a decode step shares its " + what +
+                       " with another");
+    }
+  }
+}
 
 // One decode step of several sequences (CausalLm::decode's contract): the rows of every sequence
 // go through each block's two phases together, each attending over its own cache.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "decoder_stack.h"
 #include "latte/core/compact.h"
 #include "latte/core/error.h"
 #include "latte/io/json_file.h"
@@ -678,23 +679,8 @@ std::vector<DecoderOutput> T5Model::decode_batch(std::span<const int32_t> next_i
                                                  std::span<Seq2SeqState* const> states,
                                                  const DecoderOptions& options) {
   // Every check before the first state changes: a bad sequence must not corrupt the others.
-  if (next_ids.size() != states.size()) {
-    throw InputError("a decode step got " + std::to_string(next_ids.size()) + " tokens for " +
-                     std::to_string(states.size()) + " decoder states");
-  }
-  if (states.empty()) throw InputError("a decode step got no sequences");
-  if (options.on_scores || options.all_logits) {
-    throw InputError("a batched decode step computes no ACC scores and one row of logits per sequence");
-  }
-  for (size_t s = 0; s < states.size(); ++s) {
-    if (states[s] == nullptr)
-      throw InputError("sequence " + std::to_string(s) + " of a decode step has no state");
-    if (std::find(states.begin(), states.begin() + static_cast<std::ptrdiff_t>(s), states[s]) !=
-        states.begin() + static_cast<std::ptrdiff_t>(s)) {
-      throw InputError("sequence " + std::to_string(s) + " of a decode step shares its state with another");
-    }
-    check_decoder_state(*states[s], 1);
-  }
+  check_decode_step(next_ids, states, options, "state");
+  for (Seq2SeqState* state : states) check_decoder_state(*state, 1);
   check_ids(next_ids, "decoder");
   const std::vector<int64_t> counts(states.size(), 1);
   DecoderOutput all = run_decoder(next_ids, states, counts, options);
